@@ -1,0 +1,224 @@
+// crmsync/adapter.h: the interface a CRM adapter implements.
+//
+// An adapter has two halves that never mix:
+//  * Mapping (Mapper): a sync job becomes a small plan of CRM requests, a CRM
+//    answer becomes what the engine stores, a CRM webhook becomes inbound
+//    changes. Pure functions of their arguments: no network, no clock.
+//  * Transport: sends one HttpRequest, returns one HttpResponse.
+// plus Classify(), which reads an answer into a Status (DefaultClassify() is the
+// outcome table; an adapter may refine it).
+//
+// Threading: the engine calls Configure() once, before anything else, from one
+// thread. After it returns OK, every other method may be called concurrently
+// from several worker threads and must be safe for that (mappers are usually
+// stateless; the default HttpTransport is thread-safe).
+//
+// Errors: every method reports failure through its Status. An exception that
+// escapes a plugin call is caught by the engine, logged with the plugin's name
+// and treated as kInternal; it never crashes the engine, but it is a bug.
+#ifndef CRMSYNC_ADAPTER_H_
+#define CRMSYNC_ADAPTER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crmsync/entities.h"
+#include "crmsync/http.h"
+#include "crmsync/plugin_config.h"
+#include "crmsync/status.h"
+
+namespace crmsync {
+
+/// What a plugin can do beyond the minimum; the engine adapts to these.
+struct Capabilities {
+  /// Most jobs the plugin accepts in one BuildBatch() call; 1 means no batching.
+  uint32_t max_batch_size = 1;
+  /// True when BuildLookup()/ReadLookup() find a record by its external reference.
+  /// Without it, 409 and unknown-outcome creates go to the dead-letter queue.
+  bool lookup_by_reference = false;
+  /// Highest request rate the CRM allows, per second; 0 for no hint.
+  double max_requests_per_second = 0;
+  /// Most requests in flight at once; 0 for no hint.
+  uint32_t max_concurrency = 0;
+  /// True when BuildWebhookRegistration() is implemented.
+  bool webhook_registration = false;
+};
+
+/// Who the plugin is. name must equal the descriptor's name.
+struct PluginInfo {
+  std::string name;
+  std::string version;
+  std::string description;
+  Capabilities capabilities;
+};
+
+/// One kind of CRM call in a plan.
+enum class StepKind {
+  kCreate,    ///< Create the record; the answer carries its external id.
+  kUpdate,    ///< Update the record known by SyncJob::external_id.
+  kActivity,  ///< Log an activity on the record (viewing, inquiry).
+  kDeal,      ///< Open a deal for the record (CONVERTED).
+};
+/// "create", "update", "activity", "deal".
+const char* StepKindName(StepKind kind) noexcept;
+bool ParseStepKind(const std::string& name, StepKind* out) noexcept;
+
+/// One unit of outbound work, as the engine hands it to mapping. The entity is the
+/// record as the platform holds it now (a coalesced job carries the newest state).
+struct SyncJob {
+  std::string job_id;
+  std::string event_id;
+  EventType event_type = EventType::kLeadCreated;
+  EntityKind entity_kind = EntityKind::kLead;
+  std::string entity_id;
+  /// The CRM's id for this record, when the engine has one linked.
+  std::optional<std::string> external_id;
+  /// Our stable reference sent to the CRM (externalReference), e.g. "lead:42";
+  /// lookups by reference use it.
+  std::string external_reference;
+  /// Set when entity_kind is kLead.
+  std::optional<Lead> lead;
+  /// Set when entity_kind is kProperty.
+  std::optional<Property> property;
+  /// Set for inquiry.submitted.
+  std::optional<Inquiry> inquiry;
+  /// Set for dealer.assigned.
+  std::optional<DealerAssignment> assignment;
+  /// 1 for the first try.
+  int attempt = 1;
+};
+
+/// What the engine keeps from a successful step.
+struct StepResult {
+  /// The CRM's id for the record; must be set after kCreate.
+  std::optional<std::string> external_id;
+};
+
+/// A CRM webhook as received, already verified by the engine.
+struct WebhookDelivery {
+  HeaderList headers;
+  std::string body;
+};
+
+/// One change the CRM reports, in platform terms.
+struct InboundChange {
+  std::string crm_event;      ///< The CRM's own event name ("lead.updated").
+  EntityKind entity_kind = EntityKind::kLead;
+  std::string external_id;    ///< The CRM's id of the record.
+  /// Platform-named fields that changed, as a JSON object text
+  /// ({"status":"CONVERTED","notes":"Property booked"}). Statuses already mapped.
+  std::string fields_json = "{}";
+  /// The CRM's update time (ISO 8601) when it gives one, for stale-update checks.
+  std::optional<std::string> updated_at;
+};
+
+/// What to register with the CRM so it sends webhooks to the engine.
+struct WebhookRegistration {
+  std::string url;
+  std::vector<std::string> events;
+  std::string secret;
+};
+
+/// Mapping: no network, no clock, no hidden state. See the file comment.
+class Mapper {
+ public:
+  virtual ~Mapper() = default;
+
+  /// The steps for `job`, in order. The default (DefaultPlan) is DESIGN.md §4:
+  /// create when no external id is linked, else update; then an activity for
+  /// VIEWING_SCHEDULED, VIEWED and inquiry.submitted, a deal for CONVERTED.
+  /// The engine stores the plan and resumes at the step that failed.
+  virtual Status Plan(const SyncJob& job, std::vector<StepKind>* steps);
+
+  /// Builds the request for one step. job.external_id is set for every step after
+  /// a create. kPermanent when the plugin cannot express this step.
+  virtual Status BuildRequest(const SyncJob& job, StepKind step, HttpRequest* out) = 0;
+
+  /// Reads a 2xx answer to a step: the external id after a create (required),
+  /// optionally after others. A 2xx the plugin cannot read is kPermanent.
+  virtual Status ReadResponse(const SyncJob& job, StepKind step, const HttpResponse& response,
+                              StepResult* out) = 0;
+
+  /// Builds a request that finds job's record by external_reference. The default
+  /// returns kPermanent ("lookup not supported"); set lookup_by_reference when
+  /// you implement it.
+  virtual Status BuildLookup(const SyncJob& job, HttpRequest* out);
+
+  /// Reads a lookup answer: sets *external_id when found, leaves it empty when the
+  /// CRM has no such record (then the engine creates).
+  virtual Status ReadLookup(const SyncJob& job, const HttpResponse& response,
+                            std::optional<std::string>* external_id);
+
+  /// Builds one request for up to Capabilities::max_batch_size jobs doing the same
+  /// step. The default returns kPermanent (no batching).
+  virtual Status BuildBatch(const std::vector<SyncJob>& jobs, StepKind step, HttpRequest* out);
+
+  /// Reads a batch answer into one Status and StepResult per job, in the jobs'
+  /// order, so one bad item does not fail the others.
+  virtual Status ReadBatch(const std::vector<SyncJob>& jobs, StepKind step,
+                           const HttpResponse& response, std::vector<Status>* statuses,
+                           std::vector<StepResult>* results);
+
+  /// Turns a verified webhook into zero or more changes. kInvalidRecord when the
+  /// body is malformed (the engine answers 400 with the message). An event the
+  /// plugin does not handle yields no change and OK.
+  virtual Status ParseWebhook(const WebhookDelivery& delivery,
+                              std::vector<InboundChange>* changes) = 0;
+
+  /// Builds the request that registers the engine's webhook URL with the CRM.
+  /// The default returns kPermanent; set webhook_registration when implemented.
+  virtual Status BuildWebhookRegistration(const WebhookRegistration& registration,
+                                          HttpRequest* out);
+};
+
+/// Sends one request. Implementations are thread-safe and never throw.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// Sends `request` and waits for the answer or a transport error.
+  virtual HttpResponse Send(const HttpRequest& request) = 0;
+};
+
+/// The class a plugin exports (one per plugin, named in CRMSYNC_PLUGIN). It must
+/// be default-constructible; construction must not fail or do I/O.
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+
+  /// Who the plugin is and what it can do. Valid before Configure().
+  virtual PluginInfo Info() const = 0;
+
+  /// Reads settings; called once before any other call. kInvalidConfig with a
+  /// message naming the key and the reason when a setting is wrong or missing;
+  /// the engine then refuses to start.
+  virtual Status Configure(const PluginConfig& config) = 0;
+
+  /// The mapping half. Valid after Configure() returned OK.
+  virtual Mapper& mapping() = 0;
+
+  /// The transport half. Valid after Configure() returned OK.
+  virtual Transport& transport() = 0;
+
+  /// Reads a CRM answer to `request` into a Status. The default is
+  /// DefaultClassify(); override to refine (e.g. "400 with code DUPLICATE is 409").
+  virtual Status Classify(const HttpRequest& request, const HttpResponse& response);
+
+  /// Checks a webhook with the CRM's own signature scheme, when it has one beyond
+  /// the engine's (shared secret header, Standard Webhooks). Return OK to accept,
+  /// kUnauthenticated to refuse, kNotFound when the plugin has no scheme of its
+  /// own (the default).
+  virtual Status VerifyWebhook(const WebhookDelivery& delivery);
+
+  /// A JSON text describing what the plugin holds, for diagnostics (mock-crm
+  /// dumps its in-memory CRM here). The default is "{}".
+  virtual std::string Dump();
+};
+
+/// The default plan (see Mapper::Plan), for adapters that refine it.
+std::vector<StepKind> DefaultPlan(const SyncJob& job);
+
+}  // namespace crmsync
+
+#endif  // CRMSYNC_ADAPTER_H_

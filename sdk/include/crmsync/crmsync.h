@@ -1,0 +1,15 @@
+// crmsync/crmsync.h: everything an adapter author needs, in one include.
+#ifndef CRMSYNC_CRMSYNC_H_
+#define CRMSYNC_CRMSYNC_H_
+
+#include "crmsync/adapter.h"
+#include "crmsync/classify.h"
+#include "crmsync/entities.h"
+#include "crmsync/http.h"
+#include "crmsync/http_transport.h"
+#include "crmsync/plugin.h"
+#include "crmsync/plugin_config.h"
+#include "crmsync/status.h"
+#include "crmsync/version.h"
+
+#endif  // CRMSYNC_CRMSYNC_H_

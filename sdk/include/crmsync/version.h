@@ -1,0 +1,48 @@
+// crmsync/version.h: the SDK's ABI version and the C++ runtime tag.
+//
+// ABI policy: the major version changes whenever a change to any public header
+// breaks a plugin built against the previous headers (a virtual method added,
+// removed or reordered; a public struct's layout changed; a Status code's meaning
+// changed). The engine refuses a plugin whose major differs. The minor version
+// grows with additions that old plugins do not see (new free functions, new
+// enum values only ever produced by the engine); the engine accepts a plugin
+// whose minor is not newer than its own.
+#ifndef CRMSYNC_VERSION_H_
+#define CRMSYNC_VERSION_H_
+
+#define CRMSYNC_ABI_MAJOR 1
+#define CRMSYNC_ABI_MINOR 0
+
+// Plugins and engine exchange std::string, std::vector and virtual calls, so
+// they must share the C++ runtime ABI. The tag names it; it must match exactly.
+#if defined(_GLIBCXX_USE_CXX11_ABI) && _GLIBCXX_USE_CXX11_ABI
+#define CRMSYNC_ABI_TAG "itanium/libstdc++/cxx11"
+#elif defined(__GLIBCXX__)
+#define CRMSYNC_ABI_TAG "itanium/libstdc++/cxx98"
+#elif defined(_LIBCPP_VERSION)
+#define CRMSYNC_ABI_TAG "itanium/libc++"
+#else
+#define CRMSYNC_ABI_TAG "unknown"
+#endif
+
+#define CRMSYNC_STRINGIFY2(x) #x
+#define CRMSYNC_STRINGIFY(x) CRMSYNC_STRINGIFY2(x)
+#if defined(__clang__)
+#define CRMSYNC_COMPILER_ID \
+  "clang-" CRMSYNC_STRINGIFY(__clang_major__) "." CRMSYNC_STRINGIFY(__clang_minor__)
+#elif defined(__GNUC__)
+#define CRMSYNC_COMPILER_ID "gcc-" CRMSYNC_STRINGIFY(__GNUC__) "." CRMSYNC_STRINGIFY(__GNUC_MINOR__)
+#else
+#define CRMSYNC_COMPILER_ID "unknown"
+#endif
+
+namespace crmsync {
+
+/// The ABI major version the headers in use describe.
+constexpr int kAbiMajor = CRMSYNC_ABI_MAJOR;
+/// The ABI minor version the headers in use describe.
+constexpr int kAbiMinor = CRMSYNC_ABI_MINOR;
+
+}  // namespace crmsync
+
+#endif  // CRMSYNC_VERSION_H_
