@@ -1,0 +1,399 @@
+// The in-memory reference CRM; see memory_crm.h.
+#include "memory_crm.h"
+
+#include <exception>
+#include <utility>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/URI.h>
+
+#include "crm_vocabulary.h"
+#include "json_util.h"
+
+namespace crmsync::mockcrm {
+namespace {
+
+constexpr char kApiPrefix[] = "/api/v1/";
+
+struct ParsedPath {
+  std::vector<std::string> segments;  // After /api/v1/, URL-decoded.
+  std::string query;                  // Without the '?'.
+  bool ok = false;
+};
+
+ParsedPath ParsePath(const std::string& full_path) {
+  ParsedPath parsed;
+  const size_t question = full_path.find('?');
+  const std::string path = full_path.substr(0, question);
+  if (question != std::string::npos) parsed.query = full_path.substr(question + 1);
+  if (path.compare(0, sizeof(kApiPrefix) - 1, kApiPrefix) != 0) return parsed;
+  std::string rest = path.substr(sizeof(kApiPrefix) - 1);
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  size_t begin = 0;
+  try {
+    while (begin <= rest.size()) {
+      const size_t slash = rest.find('/', begin);
+      const std::string raw =
+          rest.substr(begin, slash == std::string::npos ? std::string::npos : slash - begin);
+      if (raw.empty()) return parsed;
+      std::string decoded;
+      Poco::URI::decode(raw, decoded);
+      parsed.segments.push_back(decoded);
+      if (slash == std::string::npos) break;
+      begin = slash + 1;
+    }
+  } catch (const std::exception&) {
+    return parsed;
+  }
+  parsed.ok = !parsed.segments.empty();
+  return parsed;
+}
+
+// The value of query parameter `name`; false when absent or badly encoded.
+bool QueryParam(const std::string& query, const std::string& name, std::string* out) {
+  size_t begin = 0;
+  while (begin <= query.size()) {
+    const size_t amp = query.find('&', begin);
+    const std::string pair =
+        query.substr(begin, amp == std::string::npos ? std::string::npos : amp - begin);
+    const size_t eq = pair.find('=');
+    try {
+      std::string key;
+      Poco::URI::decode(pair.substr(0, eq), key, true);
+      if (key == name) {
+        std::string value;
+        if (eq != std::string::npos) Poco::URI::decode(pair.substr(eq + 1), value, true);
+        *out = value;
+        return true;
+      }
+    } catch (const std::exception&) {
+      return false;
+    }
+    if (amp == std::string::npos) break;
+    begin = amp + 1;
+  }
+  return false;
+}
+
+HttpResponse Answer(int status, const std::string& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body;
+  response.headers.emplace_back("Content-Type", "application/json");
+  response.request_sent = true;
+  return response;
+}
+
+HttpResponse Error(int status, const std::string& message) {
+  return Answer(status, MessageBody(message));
+}
+
+HttpResponse IdAnswer(int status, const std::string& id) {
+  Poco::JSON::Object::Ptr body = NewObject();
+  body->set("id", id);
+  return Answer(status, ToJson(body));
+}
+
+// The singular kind of a collection segment ("leads" -> "lead"), or "".
+std::string KindOf(const std::string& segment) {
+  if (segment == "leads") return "lead";
+  if (segment == "properties") return "property";
+  if (segment == "webhooks") return "webhook";
+  return "";
+}
+
+bool IsStringOrNull(const Poco::Dynamic::Var& value) { return value.isEmpty() || value.isString(); }
+
+bool IsNumberOrNull(const Poco::Dynamic::Var& value) { return value.isEmpty() || IsNumber(value); }
+
+// Checks a lead or property body against the CRM's field types and vocabulary;
+// "" when fine, else the reason (answered 422).
+std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Ptr& body) {
+  for (const std::string& name : body->getNames()) {
+    const Poco::Dynamic::Var value = body->get(name);
+    if (name == "status") {
+      if (!value.isString()) return "status must be a string";
+      const std::string word = value.extract<std::string>();
+      const bool known = kind == "lead" ? IsCrmLeadStatus(word) : IsCrmPropertyStatus(word);
+      if (!known) return "invalid " + kind + " status '" + word + "'";
+    } else if (kind == "lead" && name == "budgetRange") {
+      if (value.isEmpty()) continue;
+      if (value.type() != typeid(Poco::JSON::Object::Ptr)) return "budgetRange must be an object";
+      Poco::JSON::Object::Ptr range = value.extract<Poco::JSON::Object::Ptr>();
+      for (const char* bound : {"min", "max"}) {
+        if (range->has(bound) && !IsNumberOrNull(range->get(bound))) {
+          return std::string("budgetRange.") + bound + " must be a number";
+        }
+      }
+    } else if (kind == "lead" && name == "preferredAreas") {
+      if (value.isEmpty()) continue;
+      if (value.type() != typeid(Poco::JSON::Array::Ptr)) return "preferredAreas must be an array";
+      Poco::JSON::Array::Ptr areas = value.extract<Poco::JSON::Array::Ptr>();
+      for (size_t i = 0; i < areas->size(); ++i) {
+        if (!areas->get(static_cast<unsigned int>(i)).isString()) {
+          return "preferredAreas[" + std::to_string(i) + "] must be a string";
+        }
+      }
+    } else if (kind == "property" && name == "price") {
+      if (!IsNumberOrNull(value)) return "price must be a number";
+    } else if (name == "externalReference") {
+      if (!value.isString()) return "externalReference must be a string";
+    } else if (name == "name" || name == "email" || name == "phone" || name == "source" ||
+               name == "assignedAgent" || name == "notes" || name == "lostReason" ||
+               name == "title" || name == "city" || name == "locality" || name == "ownerId" ||
+               name == "dealerId") {
+      if (!IsStringOrNull(value)) return name + " must be a string";
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+MemoryCrm::MemoryCrm() {
+  leads_.kind = "lead";
+  properties_.kind = "property";
+}
+
+std::string MemoryCrm::RouteOf(const std::string& method, const std::string& path) {
+  const ParsedPath parsed = ParsePath(path);
+  if (!parsed.ok) return "unknown";
+  const std::string kind = KindOf(parsed.segments[0]);
+  const size_t depth = parsed.segments.size();
+  if (kind == "webhook") return depth == 1 && method == "POST" ? "webhook.register" : "unknown";
+  if (kind.empty()) return "unknown";
+  if (depth == 1 && method == "POST") return kind + ".create";
+  if (depth == 1 && method == "GET") return kind + ".lookup";
+  if (depth == 2 && method == "PUT") return kind + ".update";
+  if (depth == 2 && method == "GET") return kind + ".read";
+  if (depth == 3 && kind == "lead" && method == "POST") {
+    if (parsed.segments[2] == "activities") return "lead.activity";
+    if (parsed.segments[2] == "deals") return "lead.deal";
+  }
+  return "unknown";
+}
+
+HttpResponse MemoryCrm::Handle(const HttpRequest& request) {
+  const ParsedPath parsed = ParsePath(request.path);
+  if (!parsed.ok) return Error(404, "no endpoint " + request.method + " " + request.path);
+  const std::string kind = KindOf(parsed.segments[0]);
+  const size_t depth = parsed.segments.size();
+  const std::string& method = request.method;
+
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (kind == "webhook" && depth == 1) {
+    if (method != "POST") return Error(405, "method " + method + " not allowed on webhooks");
+    return RegisterWebhook(request.body);
+  }
+  if (kind != "lead" && kind != "property") {
+    return Error(404, "no endpoint " + method + " " + request.path);
+  }
+  Collection& collection = kind == "lead" ? leads_ : properties_;
+  if (depth == 1) {
+    if (method == "POST") return Create(collection, request.body);
+    if (method == "GET") return Lookup(collection, parsed.query);
+    return Error(405, "method " + method + " not allowed on " + parsed.segments[0]);
+  }
+  const std::string& id = parsed.segments[1];
+  if (depth == 2) {
+    if (method == "PUT") return Update(collection, id, request.body);
+    if (method == "GET") return Read(collection, id);
+    return Error(405, "method " + method + " not allowed on a " + kind);
+  }
+  if (depth == 3 && kind == "lead" &&
+      (parsed.segments[2] == "activities" || parsed.segments[2] == "deals")) {
+    if (method != "POST") {
+      return Error(405, "method " + method + " not allowed on " + parsed.segments[2]);
+    }
+    return AddChild(collection, id, parsed.segments[2], request.body);
+  }
+  return Error(404, "no endpoint " + method + " " + request.path);
+}
+
+void MemoryCrm::CountRequest(const std::string& route) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++request_counts_[route];
+}
+
+std::string MemoryCrm::NextId(const std::string& kind) {
+  return "crm_" + kind + "_" + std::to_string(++next_id_[kind]);
+}
+
+HttpResponse MemoryCrm::Create(Collection& collection, const std::string& body) {
+  std::string error;
+  Poco::JSON::Object::Ptr fields = ParseObject(body, &error);
+  if (!fields) return Error(400, "malformed " + collection.kind + ": " + error);
+  error = ValidateFields(collection.kind, fields);
+  if (!error.empty()) return Error(422, error);
+
+  const std::optional<std::string> reference = GetString(fields, "externalReference");
+  if (reference && !reference->empty()) {
+    auto existing = collection.by_reference.find(*reference);
+    if (existing != collection.by_reference.end()) {
+      Record& record = collection.records[existing->second];
+      ++record.create_count;
+      Poco::JSON::Object::Ptr answer = NewObject();
+      answer->set("message",
+                  collection.kind + " with externalReference " + *reference + " already exists");
+      answer->set("id", record.id);
+      return Answer(409, ToJson(answer));
+    }
+  }
+
+  Record record;
+  record.id = NextId(collection.kind);
+  record.external_reference = reference.value_or("");
+  record.fields = fields;
+  record.create_count = 1;
+  const size_t index = collection.records.size();
+  collection.by_id[record.id] = index;
+  if (!record.external_reference.empty()) {
+    collection.by_reference[record.external_reference] = index;
+  }
+  const std::string id = record.id;
+  collection.records.push_back(std::move(record));
+  return IdAnswer(201, id);
+}
+
+HttpResponse MemoryCrm::Update(Collection& collection, const std::string& id,
+                               const std::string& body) {
+  auto found = collection.by_id.find(id);
+  if (found == collection.by_id.end()) return Error(404, collection.kind + " " + id + " not found");
+  std::string error;
+  Poco::JSON::Object::Ptr fields = ParseObject(body, &error);
+  if (!fields) return Error(400, "malformed " + collection.kind + ": " + error);
+  error = ValidateFields(collection.kind, fields);
+  if (!error.empty()) return Error(422, error);
+
+  Record& record = collection.records[found->second];
+  const std::optional<std::string> reference = GetString(fields, "externalReference");
+  if (reference && !reference->empty() && *reference != record.external_reference) {
+    auto other = collection.by_reference.find(*reference);
+    if (other != collection.by_reference.end()) {
+      Poco::JSON::Object::Ptr answer = NewObject();
+      answer->set("message",
+                  collection.kind + " with externalReference " + *reference + " already exists");
+      answer->set("id", collection.records[other->second].id);
+      return Answer(409, ToJson(answer));
+    }
+    if (!record.external_reference.empty()) {
+      collection.by_reference.erase(record.external_reference);
+    }
+    record.external_reference = *reference;
+    collection.by_reference[*reference] = found->second;
+  }
+  for (const std::string& name : fields->getNames()) record.fields->set(name, fields->get(name));
+  ++record.update_count;
+  return IdAnswer(200, id);
+}
+
+HttpResponse MemoryCrm::Read(const Collection& collection, const std::string& id) const {
+  auto found = collection.by_id.find(id);
+  if (found == collection.by_id.end()) return Error(404, collection.kind + " " + id + " not found");
+  const Record& record = collection.records[found->second];
+  Poco::JSON::Object::Ptr answer = NewObject();
+  answer->set("id", record.id);
+  for (const std::string& name : record.fields->getNames()) {
+    answer->set(name, record.fields->get(name));
+  }
+  return Answer(200, ToJson(answer));
+}
+
+HttpResponse MemoryCrm::Lookup(const Collection& collection, const std::string& query) const {
+  std::string reference;
+  const bool filtered = QueryParam(query, "externalReference", &reference);
+  Poco::JSON::Array::Ptr results = new Poco::JSON::Array();
+  for (const Record& record : collection.records) {
+    if (filtered && record.external_reference != reference) continue;
+    Poco::JSON::Object::Ptr item = NewObject();
+    item->set("id", record.id);
+    item->set("externalReference", record.external_reference);
+    results->add(item);
+  }
+  Poco::JSON::Object::Ptr answer = NewObject();
+  answer->set("results", results);
+  return Answer(200, ToJson(answer));
+}
+
+HttpResponse MemoryCrm::AddChild(Collection& collection, const std::string& id,
+                                 const std::string& child, const std::string& body) {
+  auto found = collection.by_id.find(id);
+  if (found == collection.by_id.end()) return Error(404, collection.kind + " " + id + " not found");
+  std::string error;
+  Poco::JSON::Object::Ptr fields = ParseObject(body, &error);
+  const std::string what = child == "activities" ? "activity" : "deal";
+  if (!fields) return Error(400, "malformed " + what + ": " + error);
+  if (what == "activity" && !GetString(fields, "type")) {
+    return Error(422, "activity type is required (a string)");
+  }
+  if (what == "deal" && fields->has("amount") && !IsNumberOrNull(fields->get("amount"))) {
+    return Error(422, "deal amount must be a number");
+  }
+  Poco::JSON::Object::Ptr stored = NewObject();
+  const std::string child_id = NextId(what);
+  stored->set("id", child_id);
+  for (const std::string& name : fields->getNames()) {
+    if (name != "id") stored->set(name, fields->get(name));
+  }
+  Record& record = collection.records[found->second];
+  (what == "activity" ? record.activities : record.deals).push_back(stored);
+  return IdAnswer(201, child_id);
+}
+
+HttpResponse MemoryCrm::RegisterWebhook(const std::string& body) {
+  std::string error;
+  Poco::JSON::Object::Ptr fields = ParseObject(body, &error);
+  if (!fields) return Error(400, "malformed webhook: " + error);
+  const std::optional<std::string> url = GetString(fields, "url");
+  if (!url || url->empty()) return Error(422, "webhook url is required");
+  if (fields->has("events") && fields->get("events").type() != typeid(Poco::JSON::Array::Ptr)) {
+    return Error(422, "webhook events must be an array");
+  }
+  Poco::JSON::Object::Ptr stored = NewObject();
+  const std::string id = NextId("webhook");
+  stored->set("id", id);
+  for (const std::string& name : fields->getNames()) {
+    if (name != "id") stored->set(name, fields->get(name));
+  }
+  webhooks_.push_back(stored);
+  return IdAnswer(201, id);
+}
+
+std::string MemoryCrm::Dump() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto dump_collection = [](const Collection& collection) {
+    Poco::JSON::Array::Ptr out = new Poco::JSON::Array();
+    for (const Record& record : collection.records) {
+      Poco::JSON::Object::Ptr item = NewObject();
+      item->set("id", record.id);
+      item->set("externalReference", record.external_reference);
+      for (const std::string& name : record.fields->getNames()) {
+        if (name != "id" && name != "externalReference") item->set(name, record.fields->get(name));
+      }
+      if (collection.kind == "lead") {
+        Poco::JSON::Array::Ptr activities = new Poco::JSON::Array();
+        for (const auto& activity : record.activities) activities->add(activity);
+        Poco::JSON::Array::Ptr deals = new Poco::JSON::Array();
+        for (const auto& deal : record.deals) deals->add(deal);
+        item->set("activities", activities);
+        item->set("deals", deals);
+      }
+      item->set("createCount", record.create_count);
+      item->set("updateCount", record.update_count);
+      out->add(item);
+    }
+    return out;
+  };
+  Poco::JSON::Object::Ptr dump = NewObject();
+  dump->set("leads", dump_collection(leads_));
+  dump->set("properties", dump_collection(properties_));
+  Poco::JSON::Array::Ptr webhooks = new Poco::JSON::Array();
+  for (const auto& webhook : webhooks_) webhooks->add(webhook);
+  dump->set("webhooks", webhooks);
+  Poco::JSON::Object::Ptr requests = NewObject();
+  for (const auto& [route, count] : request_counts_) requests->set(route, count);
+  dump->set("requests", requests);
+  return ToJson(dump);
+}
+
+}  // namespace crmsync::mockcrm

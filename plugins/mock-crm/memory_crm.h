@@ -1,0 +1,101 @@
+// memory_crm.h: an in-memory stand-in for the reference CRM REST API
+// (DESIGN.md §10), answering HttpRequest values without any network.
+//
+// Endpoints (bodies are JSON objects; ids are "crm_lead_<n>", "crm_property_<n>",
+// "crm_activity_<n>", "crm_deal_<n>", "crm_webhook_<n>"):
+//   POST /api/v1/leads                      create   201 {"id"}; 409 {"message","id"}
+//                                                    when externalReference is taken
+//   PUT  /api/v1/leads/{id}                 update   200 {"id"}; 404 when unknown
+//   GET  /api/v1/leads/{id}                 read     200 the record; 404
+//   GET  /api/v1/leads?externalReference=r  lookup   200 {"results":[{"id","externalReference"}]}
+//   POST /api/v1/leads/{id}/activities      activity 201 {"id"}; 404
+//   POST /api/v1/leads/{id}/deals           deal     201 {"id"}; 404
+//   the same create/update/read/lookup under /api/v1/properties
+//   POST /api/v1/webhooks                   register 201 {"id"}; needs "url"
+// A body that is not a JSON object is 400; a field of the wrong type or a status
+// outside the CRM's vocabulary is 422; an unknown path is 404, a known path with
+// the wrong method 405. Every error body is {"message": "..."}.
+//
+// Bookkeeping for tests: each record counts the create requests that carried its
+// externalReference (createCount: 1 unless someone tried to create it again and
+// got 409) and its updates; the CRM counts requests per route (CountRequest()).
+//
+// Thread-safety: every public method may be called from any thread; one mutex
+// guards all state.
+#ifndef CRMSYNC_PLUGINS_MOCK_CRM_MEMORY_CRM_H_
+#define CRMSYNC_PLUGINS_MOCK_CRM_MEMORY_CRM_H_
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+
+#include "crmsync/http.h"
+
+namespace crmsync::mockcrm {
+
+class MemoryCrm {
+ public:
+  MemoryCrm();
+  MemoryCrm(const MemoryCrm&) = delete;
+  MemoryCrm& operator=(const MemoryCrm&) = delete;
+
+  /// Applies `request` (method, path with query, JSON body) and returns the CRM's
+  /// answer: always an HTTP answer (error kNone, request_sent true).
+  HttpResponse Handle(const HttpRequest& request);
+
+  /// Counts one request on `route` (shown under "requests" in Dump()).
+  void CountRequest(const std::string& route);
+
+  /// The route name of a request by its method and path ("lead.create", ...;
+  /// "unknown" when no endpoint matches), for requests that carry no route.
+  static std::string RouteOf(const std::string& method, const std::string& path);
+
+  /// Everything held, as JSON text:
+  /// {"leads":[{id, externalReference, ...fields, activities, deals, createCount,
+  ///   updateCount}], "properties":[...], "webhooks":[...], "requests":{route: n}}.
+  std::string Dump() const;
+
+ private:
+  struct Record {
+    std::string id;
+    std::string external_reference;
+    Poco::JSON::Object::Ptr fields;  // As last sent, merged over updates.
+    std::vector<Poco::JSON::Object::Ptr> activities;
+    std::vector<Poco::JSON::Object::Ptr> deals;
+    int create_count = 0;
+    int update_count = 0;
+  };
+
+  // One kind of record ("lead" or "property").
+  struct Collection {
+    std::string kind;
+    std::vector<Record> records;                 // In creation order.
+    std::map<std::string, size_t> by_id;         // id -> index.
+    std::map<std::string, size_t> by_reference;  // externalReference -> index.
+  };
+
+  // Handlers; mutex_ is held.
+  HttpResponse Create(Collection& collection, const std::string& body);
+  HttpResponse Update(Collection& collection, const std::string& id, const std::string& body);
+  HttpResponse Read(const Collection& collection, const std::string& id) const;
+  HttpResponse Lookup(const Collection& collection, const std::string& query) const;
+  HttpResponse AddChild(Collection& collection, const std::string& id, const std::string& child,
+                        const std::string& body);
+  HttpResponse RegisterWebhook(const std::string& body);
+  std::string NextId(const std::string& kind);
+
+  mutable std::mutex mutex_;
+  Collection leads_;
+  Collection properties_;
+  std::vector<Poco::JSON::Object::Ptr> webhooks_;
+  std::map<std::string, int64_t> next_id_;         // Per id kind.
+  std::map<std::string, int64_t> request_counts_;  // Per route.
+};
+
+}  // namespace crmsync::mockcrm
+
+#endif  // CRMSYNC_PLUGINS_MOCK_CRM_MEMORY_CRM_H_

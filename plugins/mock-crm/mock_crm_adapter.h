@@ -1,0 +1,56 @@
+// mock_crm_adapter.h: the mock-crm plugin's adapter, the default CRM.
+//
+// An in-memory CRM that speaks the reference CRM REST API (DESIGN.md §10), so
+// the service runs with no CRM at all, and a fault script that lets tests drive
+// every row of the outcome table (DESIGN.md §4) deterministically. Settings are
+// described in fault_script.h; api_key / api_secret, when set, are sent as
+// X-API-Key / X-API-Secret like the reference API wants. Classification is the
+// SDK default.
+//
+// Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once, then
+// everything else from any thread.
+#ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_
+#define CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_
+
+#include <string>
+
+#include "crmsync/adapter.h"
+#include "fault_script.h"
+#include "memory_crm.h"
+#include "mock_crm_mapper.h"
+#include "mock_crm_transport.h"
+
+namespace crmsync::mockcrm {
+
+/// The plugin's name and version, as in its descriptor.
+constexpr char kPluginName[] = "mock-crm";
+constexpr char kPluginVersion[] = "1.0.0";
+
+class MockCrmAdapter : public Adapter {
+ public:
+  MockCrmAdapter() : transport_(&crm_, &faults_) {}
+
+  /// mock-crm 1.0.0: lookup by reference, webhook registration, no batching.
+  PluginInfo Info() const override;
+
+  /// Reads the fault script, latencies and credentials. kInvalidConfig naming the
+  /// key and the bad token or value. May be called again to replace the script;
+  /// the CRM's contents are kept.
+  Status Configure(const PluginConfig& config) override;
+
+  Mapper& mapping() override { return mapper_; }
+  Transport& transport() override { return transport_; }
+
+  /// The in-memory CRM's contents (MemoryCrm::Dump()).
+  std::string Dump() override;
+
+ private:
+  MemoryCrm crm_;
+  FaultScript faults_;
+  MockCrmMapper mapper_;
+  MockCrmTransport transport_;
+};
+
+}  // namespace crmsync::mockcrm
+
+#endif  // CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_

@@ -1,0 +1,436 @@
+// The mapping half of mock-crm; see mock_crm_mapper.h.
+#include "mock_crm_mapper.h"
+
+#include <cstdio>
+
+#include <Poco/JSON/Array.h>
+
+#include "crm_vocabulary.h"
+#include "crmsync/classify.h"
+#include "json_util.h"
+
+namespace crmsync::mockcrm {
+namespace {
+
+constexpr char kLeadsPath[] = "/api/v1/leads";
+constexpr char kPropertiesPath[] = "/api/v1/properties";
+
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string UrlEncode(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char escaped[4];
+      std::snprintf(escaped, sizeof(escaped), "%%%02X", c);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
+// The reference the CRM knows the record by: the engine's, else "<kind>:<id>".
+std::string ReferenceOf(const SyncJob& job) {
+  if (!job.external_reference.empty()) return job.external_reference;
+  return std::string(EntityKindName(job.entity_kind)) + ":" + job.entity_id;
+}
+
+void SetIf(Poco::JSON::Object::Ptr object, const char* key,
+           const std::optional<std::string>& value) {
+  if (value) object->set(key, *value);
+}
+
+// The lead a lead-shaped job is about, with a dealer assignment applied. *whole
+// is false when the job carries only the assignment, not the lead itself.
+bool LeadOf(const SyncJob& job, Lead* out, bool* whole) {
+  *whole = true;
+  if (job.lead) {
+    *out = *job.lead;
+  } else if (job.inquiry) {
+    *out = job.inquiry->lead;
+  } else if (job.assignment) {
+    *out = Lead();
+    out->id = job.assignment->lead_id;
+    *whole = false;
+  } else {
+    return false;
+  }
+  if (out->id.empty()) out->id = job.entity_id;
+  if (job.assignment) out->assigned_to_id = job.assignment->dealer_id;
+  return true;
+}
+
+// A partial lead (`whole` false) leaves out the empty preferredAreas, so an
+// assignment does not clear the areas the CRM holds.
+Poco::JSON::Object::Ptr LeadBody(const Lead& lead, const std::string& reference, bool whole) {
+  Poco::JSON::Object::Ptr body = NewObject();
+  SetIf(body, "name", lead.name);
+  SetIf(body, "email", lead.email);
+  SetIf(body, "phone", lead.phone);
+  SetIf(body, "source", lead.source);
+  if (lead.status) body->set("status", std::string(CrmLeadStatus(*lead.status)));
+  if (lead.budget_min || lead.budget_max) {
+    Poco::JSON::Object::Ptr range = NewObject();
+    if (lead.budget_min) range->set("min", *lead.budget_min);
+    if (lead.budget_max) range->set("max", *lead.budget_max);
+    body->set("budgetRange", range);
+  }
+  if (whole || !lead.preferred_location.empty()) {
+    Poco::JSON::Array::Ptr areas = new Poco::JSON::Array();
+    for (const std::string& area : lead.preferred_location) areas->add(area);
+    body->set("preferredAreas", areas);
+  }
+  body->set("externalReference", reference);
+  SetIf(body, "assignedAgent", lead.assigned_to_id);
+  SetIf(body, "notes", lead.notes);
+  if (lead.status == LeadStatus::kLost) SetIf(body, "lostReason", lead.lost_reason);
+  return body;
+}
+
+Poco::JSON::Object::Ptr PropertyBody(const Property& property, const std::string& reference) {
+  Poco::JSON::Object::Ptr body = NewObject();
+  SetIf(body, "title", property.title);
+  if (property.price) body->set("price", *property.price);
+  SetIf(body, "city", property.city);
+  SetIf(body, "locality", property.locality);
+  if (property.status) body->set("status", std::string(CrmPropertyStatus(*property.status)));
+  SetIf(body, "ownerId", property.owner_id);
+  SetIf(body, "dealerId", property.dealer_id);
+  body->set("externalReference", reference);
+  return body;
+}
+
+Status ActivityBody(const SyncJob& job, const Lead& lead, Poco::JSON::Object::Ptr* out) {
+  Poco::JSON::Object::Ptr body = NewObject();
+  if (job.event_type == EventType::kInquirySubmitted && job.inquiry) {
+    body->set("type", std::string("inquiry"));
+    body->set("message", job.inquiry->message.value_or(""));
+    body->set("inquiryId", job.inquiry->id);
+    SetIf(body, "propertyId", job.inquiry->property_id);
+  } else if (lead.status == LeadStatus::kViewingScheduled) {
+    body->set("type", std::string("viewing_scheduled"));
+    body->set("note", lead.notes.value_or("Viewing scheduled"));
+    SetIf(body, "propertyId", lead.property_id);
+  } else if (lead.status == LeadStatus::kViewed) {
+    body->set("type", std::string("viewed"));
+    body->set("note", lead.notes.value_or("Property viewed"));
+    SetIf(body, "propertyId", lead.property_id);
+  } else {
+    return Status::Permanent("mock-crm has no activity for this " +
+                             std::string(EventTypeName(job.event_type)) + " job");
+  }
+  *out = body;
+  return Status::Ok();
+}
+
+Poco::JSON::Object::Ptr DealBody(const SyncJob& job, const Lead& lead,
+                                 const std::string& external_id) {
+  Poco::JSON::Object::Ptr body = NewObject();
+  body->set("title", "Deal: " + lead.name.value_or(ReferenceOf(job)));
+  if (lead.budget_max) {
+    body->set("amount", *lead.budget_max);
+  } else if (job.property && job.property->price) {
+    body->set("amount", *job.property->price);
+  }
+  body->set("leadId", external_id);
+  SetIf(body, "propertyId", lead.property_id);
+  return body;
+}
+
+// Copies data[crm_key] to fields[platform_key] when present and a string.
+Status CopyString(const Poco::JSON::Object::Ptr& data, const char* crm_key,
+                  const char* platform_key, Poco::JSON::Object::Ptr fields) {
+  if (!data->has(crm_key) || data->isNull(crm_key)) return Status::Ok();
+  const Poco::Dynamic::Var value = data->get(crm_key);
+  if (!value.isString()) {
+    return Status::InvalidRecord(std::string("webhook data.") + crm_key + " must be a string");
+  }
+  fields->set(platform_key, value.extract<std::string>());
+  return Status::Ok();
+}
+
+Status CopyNumber(const Poco::JSON::Object::Ptr& data, const char* crm_key, const char* path,
+                  const char* platform_key, Poco::JSON::Object::Ptr fields) {
+  if (!data->has(crm_key) || data->isNull(crm_key)) return Status::Ok();
+  const Poco::Dynamic::Var value = data->get(crm_key);
+  if (!IsNumber(value)) {
+    return Status::InvalidRecord(std::string("webhook ") + path + " must be a number");
+  }
+  fields->set(platform_key, value.convert<double>());
+  return Status::Ok();
+}
+
+Status LeadFieldsFromCrm(const Poco::JSON::Object::Ptr& data, Poco::JSON::Object::Ptr fields) {
+  if (data->has("status") && !data->isNull("status")) {
+    const std::optional<std::string> word = GetString(data, "status");
+    LeadStatus status = LeadStatus::kNew;
+    if (!word) return Status::InvalidRecord("webhook data.status must be a string");
+    if (!ParseCrmLeadStatus(*word, &status)) {
+      return Status::InvalidRecord("webhook data.status: unknown lead status '" + *word + "'");
+    }
+    fields->set("status", std::string(LeadStatusName(status)));
+  }
+  static const char* const kSame[][2] = {
+      {"name", "name"},
+      {"email", "email"},
+      {"phone", "phone"},
+      {"source", "source"},
+      {"notes", "notes"},
+      {"assignedAgent", "assignedToId"},
+      {"lostReason", "lostReason"},
+  };
+  for (const auto& pair : kSame) {
+    Status status = CopyString(data, pair[0], pair[1], fields);
+    if (!status.ok()) return status;
+  }
+  if (data->has("budgetRange") && !data->isNull("budgetRange")) {
+    if (data->get("budgetRange").type() != typeid(Poco::JSON::Object::Ptr)) {
+      return Status::InvalidRecord("webhook data.budgetRange must be an object");
+    }
+    Poco::JSON::Object::Ptr range = data->getObject("budgetRange");
+    Status status = CopyNumber(range, "min", "data.budgetRange.min", "budgetMin", fields);
+    if (status.ok()) status = CopyNumber(range, "max", "data.budgetRange.max", "budgetMax", fields);
+    if (!status.ok()) return status;
+  }
+  if (data->has("preferredAreas") && !data->isNull("preferredAreas")) {
+    if (data->get("preferredAreas").type() != typeid(Poco::JSON::Array::Ptr)) {
+      return Status::InvalidRecord("webhook data.preferredAreas must be an array");
+    }
+    Poco::JSON::Array::Ptr areas = data->getArray("preferredAreas");
+    Poco::JSON::Array::Ptr out = new Poco::JSON::Array();
+    for (unsigned int i = 0; i < areas->size(); ++i) {
+      if (!areas->get(i).isString()) {
+        return Status::InvalidRecord("webhook data.preferredAreas[" + std::to_string(i) +
+                                     "] must be a string");
+      }
+      out->add(areas->get(i));
+    }
+    fields->set("preferredLocation", out);
+  }
+  return Status::Ok();
+}
+
+Status PropertyFieldsFromCrm(const Poco::JSON::Object::Ptr& data, Poco::JSON::Object::Ptr fields) {
+  if (data->has("status") && !data->isNull("status")) {
+    const std::optional<std::string> word = GetString(data, "status");
+    PropertyStatus status = PropertyStatus::kActive;
+    if (!word) return Status::InvalidRecord("webhook data.status must be a string");
+    if (!ParseCrmPropertyStatus(*word, &status)) {
+      return Status::InvalidRecord("webhook data.status: unknown property status '" + *word + "'");
+    }
+    fields->set("status", std::string(PropertyStatusName(status)));
+  }
+  static const char* const kSame[][2] = {
+      {"title", "title"},     {"city", "city"},         {"locality", "locality"},
+      {"ownerId", "ownerId"}, {"dealerId", "dealerId"},
+  };
+  for (const auto& pair : kSame) {
+    Status status = CopyString(data, pair[0], pair[1], fields);
+    if (!status.ok()) return status;
+  }
+  return CopyNumber(data, "price", "data.price", "price", fields);
+}
+
+// The record kind a CRM event is about; false for events mock-crm ignores.
+bool KindOfEvent(const std::string& event, EntityKind* kind) {
+  const size_t dot = event.find('.');
+  if (dot == std::string::npos) return false;
+  const std::string prefix = event.substr(0, dot);
+  const std::string action = event.substr(dot + 1);
+  if (action != "created" && action != "updated" && action != "status_changed" &&
+      action != "assigned") {
+    return false;
+  }
+  return ParseEntityKind(prefix, kind);
+}
+
+}  // namespace
+
+void MockCrmMapper::SetCredentials(const std::string& api_key, const std::string& api_secret) {
+  api_key_ = api_key;
+  api_secret_ = api_secret;
+}
+
+void MockCrmMapper::AddCredentials(HttpRequest* request) const {
+  if (!api_key_.empty()) request->headers.emplace_back("X-API-Key", api_key_);
+  if (!api_secret_.empty()) request->headers.emplace_back("X-API-Secret", api_secret_);
+}
+
+Status MockCrmMapper::BuildRequest(const SyncJob& job, StepKind step, HttpRequest* out) {
+  HttpRequest request;
+  const std::string reference = ReferenceOf(job);
+  const bool needs_id = step != StepKind::kCreate;
+  if (needs_id && (!job.external_id || job.external_id->empty())) {
+    return Status::Permanent(std::string("mock-crm: ") + StepKindName(step) +
+                             " needs the record's external id");
+  }
+  const std::string id_path = needs_id ? "/" + UrlEncode(*job.external_id) : "";
+
+  if (job.entity_kind == EntityKind::kProperty) {
+    if (!job.property) return Status::Permanent("mock-crm: property job carries no property");
+    if (step == StepKind::kActivity || step == StepKind::kDeal) {
+      return Status::Permanent(std::string("mock-crm: a property has no ") + StepKindName(step));
+    }
+    request.method = step == StepKind::kCreate ? "POST" : "PUT";
+    request.path = kPropertiesPath + id_path;
+    request.route = step == StepKind::kCreate ? "property.create" : "property.update";
+    request.body = ToJson(PropertyBody(*job.property, reference));
+  } else {
+    Lead lead;
+    bool whole = true;
+    if (!LeadOf(job, &lead, &whole)) return Status::Permanent("mock-crm: lead job carries no lead");
+    switch (step) {
+      case StepKind::kCreate:
+      case StepKind::kUpdate:
+        request.method = step == StepKind::kCreate ? "POST" : "PUT";
+        request.path = kLeadsPath + id_path;
+        request.route = step == StepKind::kCreate ? "lead.create" : "lead.update";
+        request.body = ToJson(LeadBody(lead, reference, whole));
+        break;
+      case StepKind::kActivity: {
+        Poco::JSON::Object::Ptr body;
+        Status status = ActivityBody(job, lead, &body);
+        if (!status.ok()) return status;
+        request.method = "POST";
+        request.path = kLeadsPath + id_path + "/activities";
+        request.route = "lead.activity";
+        request.body = ToJson(body);
+        break;
+      }
+      case StepKind::kDeal:
+        request.method = "POST";
+        request.path = kLeadsPath + id_path + "/deals";
+        request.route = "lead.deal";
+        request.body = ToJson(DealBody(job, lead, *job.external_id));
+        break;
+    }
+  }
+  request.content_type = "application/json";
+  AddCredentials(&request);
+  *out = std::move(request);
+  return Status::Ok();
+}
+
+Status MockCrmMapper::ReadResponse(const SyncJob&, StepKind step, const HttpResponse& response,
+                                   StepResult* out) {
+  *out = StepResult();
+  if (step == StepKind::kActivity || step == StepKind::kDeal) return Status::Ok();
+  std::string error;
+  Poco::JSON::Object::Ptr body = ParseObject(response.body, &error);
+  const std::optional<std::string> id = GetString(body, "id");
+  if (id && !id->empty()) {
+    out->external_id = *id;
+    return Status::Ok();
+  }
+  if (step == StepKind::kCreate) {
+    return Status::Permanent("mock-crm: create answer has no id (" +
+                             (body ? std::string("no \"id\" string") : error) + ")");
+  }
+  return Status::Ok();
+}
+
+Status MockCrmMapper::BuildLookup(const SyncJob& job, HttpRequest* out) {
+  HttpRequest request;
+  const bool property = job.entity_kind == EntityKind::kProperty;
+  request.method = "GET";
+  request.path = std::string(property ? kPropertiesPath : kLeadsPath) +
+                 "?externalReference=" + UrlEncode(ReferenceOf(job));
+  request.route = property ? "property.lookup" : "lead.lookup";
+  request.content_type = "application/json";
+  AddCredentials(&request);
+  *out = std::move(request);
+  return Status::Ok();
+}
+
+Status MockCrmMapper::ReadLookup(const SyncJob& job, const HttpResponse& response,
+                                 std::optional<std::string>* external_id) {
+  external_id->reset();
+  if (response.error == TransportError::kNone && response.status == 404) return Status::Ok();
+  if (response.error != TransportError::kNone || response.status < 200 || response.status > 299) {
+    Status status = DefaultClassify(response);
+    return status.ok() ? Status::Permanent("mock-crm: unexpected lookup answer") : status;
+  }
+  std::string error;
+  Poco::JSON::Object::Ptr body = ParseObject(response.body, &error);
+  if (!body) return Status::Permanent("mock-crm: unreadable lookup answer: " + error);
+  if (!body->has("results") || body->get("results").type() != typeid(Poco::JSON::Array::Ptr)) {
+    return Status::Permanent("mock-crm: lookup answer has no results array");
+  }
+  const std::string reference = ReferenceOf(job);
+  Poco::JSON::Array::Ptr results = body->getArray("results");
+  for (unsigned int i = 0; i < results->size(); ++i) {
+    Poco::JSON::Object::Ptr item = results->getObject(i);
+    const std::optional<std::string> id = GetString(item, "id");
+    if (!id || id->empty()) continue;
+    const std::optional<std::string> item_reference = GetString(item, "externalReference");
+    if (item_reference && *item_reference != reference) continue;
+    *external_id = *id;
+    return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status MockCrmMapper::ParseWebhook(const WebhookDelivery& delivery,
+                                   std::vector<InboundChange>* changes) {
+  changes->clear();
+  std::string error;
+  Poco::JSON::Object::Ptr body = ParseObject(delivery.body, &error);
+  if (!body) return Status::InvalidRecord("webhook " + error);
+  const std::optional<std::string> event = GetString(body, "event");
+  if (!event || event->empty()) return Status::InvalidRecord("webhook body has no event");
+  EntityKind kind = EntityKind::kLead;
+  if (!KindOfEvent(*event, &kind)) return Status::Ok();
+  const std::optional<std::string> entity_id = GetString(body, "entityId");
+  if (!entity_id || entity_id->empty()) {
+    return Status::InvalidRecord("webhook body has no entityId");
+  }
+
+  Poco::JSON::Object::Ptr data = NewObject();
+  if (body->has("data") && !body->isNull("data")) {
+    if (body->get("data").type() != typeid(Poco::JSON::Object::Ptr)) {
+      return Status::InvalidRecord("webhook data must be an object");
+    }
+    data = body->getObject("data");
+  }
+  Poco::JSON::Object::Ptr fields = NewObject();
+  Status status = kind == EntityKind::kLead ? LeadFieldsFromCrm(data, fields)
+                                            : PropertyFieldsFromCrm(data, fields);
+  if (!status.ok()) return status;
+
+  InboundChange change;
+  change.crm_event = *event;
+  change.entity_kind = kind;
+  change.external_id = *entity_id;
+  change.fields_json = ToJson(fields);
+  if (data->has("updatedAt") && !data->isNull("updatedAt")) {
+    const std::optional<std::string> updated_at = GetString(data, "updatedAt");
+    if (!updated_at) return Status::InvalidRecord("webhook data.updatedAt must be a string");
+    change.updated_at = *updated_at;
+  }
+  changes->push_back(std::move(change));
+  return Status::Ok();
+}
+
+Status MockCrmMapper::BuildWebhookRegistration(const WebhookRegistration& registration,
+                                               HttpRequest* out) {
+  if (registration.url.empty()) return Status::Permanent("mock-crm: webhook url is empty");
+  Poco::JSON::Object::Ptr body = NewObject();
+  body->set("url", registration.url);
+  Poco::JSON::Array::Ptr events = new Poco::JSON::Array();
+  for (const std::string& event : registration.events) events->add(event);
+  body->set("events", events);
+  body->set("secret", registration.secret);
+  HttpRequest request;
+  request.method = "POST";
+  request.path = "/api/v1/webhooks";
+  request.route = "webhook.register";
+  request.body = ToJson(body);
+  request.content_type = "application/json";
+  AddCredentials(&request);
+  *out = std::move(request);
+  return Status::Ok();
+}
+
+}  // namespace crmsync::mockcrm
