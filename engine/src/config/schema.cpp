@@ -1,0 +1,268 @@
+// config/schema.cpp: the table of configuration keys, and how a value is
+// checked against its row.
+//
+// To add a key, add one row to the table in BuildSchema() (keep it sorted by
+// key for readers; it is sorted again on build, and a test rejects duplicates).
+// Everything else (loading, environment names, validation, check-config
+// output) follows from the row.
+//
+// The table is built once, on first use (a function-local static), and never
+// changed afterwards; every function here is thread-safe.
+#include "config/schema.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+
+namespace crmsync::config {
+
+namespace {
+
+// Row builders, so each row of the table reads as one line.
+KeySpec Str(const char* key, const char* default_value, const char* help, const char* env = "") {
+  KeySpec spec;
+  spec.key = key;
+  spec.type = ValueType::kString;
+  spec.default_value = default_value;
+  spec.env = env;
+  spec.help = help;
+  return spec;
+}
+
+KeySpec Secret(const char* key, const char* help, const char* env = "") {
+  KeySpec spec = Str(key, "", help, env);
+  spec.secret = true;
+  return spec;
+}
+
+KeySpec SecretList(const char* key, const char* help) {
+  KeySpec spec = Secret(key, help);
+  spec.type = ValueType::kList;
+  return spec;
+}
+
+KeySpec Int(const char* key, int64_t default_value, int64_t min, int64_t max, const char* help,
+            const char* env = "") {
+  KeySpec spec;
+  spec.key = key;
+  spec.type = ValueType::kInt;
+  spec.default_value = std::to_string(default_value);
+  spec.env = env;
+  spec.min = min;
+  spec.max = max;
+  spec.help = help;
+  return spec;
+}
+
+KeySpec Bool(const char* key, bool default_value, const char* help, const char* env = "") {
+  KeySpec spec;
+  spec.key = key;
+  spec.type = ValueType::kBool;
+  spec.default_value = default_value ? "true" : "false";
+  spec.env = env;
+  spec.help = help;
+  return spec;
+}
+
+KeySpec Enum(const char* key, const char* default_value, const char* choices, const char* help) {
+  KeySpec spec;
+  spec.key = key;
+  spec.type = ValueType::kEnum;
+  spec.default_value = default_value;
+  spec.choices = choices;
+  spec.help = help;
+  return spec;
+}
+
+std::vector<KeySpec> BuildSchema() {
+  // The one table. Sorted by key.
+  // clang-format off
+  std::vector<KeySpec> rows = {
+      Secret("admin.token", "Bearer token required on the admin API."),
+      Bool("crm.allow_insecure_http", false, "Allow plain HTTP to a CRM that is not on loopback."),
+      Secret("crm.api.key", "API key for the CRM.", "CRM_API_KEY"),
+      Secret("crm.api.secret", "API secret for the CRM.", "CRM_API_SECRET"),
+      Str("crm.api.url", "", "Base URL of the CRM API.", "CRM_API_URL"),
+      Str("crm.ca_file", "", "Extra CA bundle (PEM) for HTTPS to the CRM; relative to the config folder."),
+      Bool("crm.enabled", true, "Send changes to the CRM at all.", "CRM_ENABLED"),
+      Str("crm.mapping", "", "Mapping file for config-driven plugins (generic-rest-crm); relative to the config folder."),
+      Str("crm.plugin", "mock-crm", "Name of the CRM adapter plugin to load."),
+      Int("crm.retry.attempts", 5, 0, 100, "Attempts before a job is dead-lettered.", "CRM_RETRY_ATTEMPTS"),
+      Int("crm.retry.delay", 1000, 1, 3600000, "First retry delay in milliseconds.", "CRM_RETRY_DELAY"),
+      Bool("crm.retry.jitter", false, "Randomise retry delays."),
+      Int("crm.timeout", 30000, 1, 600000, "Timeout of one CRM call in milliseconds.", "CRM_TIMEOUT"),
+      Secret("crm.webhook.secret", "Secret that signs the CRM's webhooks.", "CRM_WEBHOOK_SECRET"),
+      Str("crm.webhook.url", "", "URL the CRM sends webhooks to.", "CRM_WEBHOOK_URL"),
+      Secret("intake.token", "Bearer token required on the intake API."),
+      Enum("log.format", "json", "json,text", "Log line format."),
+      Enum("log.level", "information", "trace,debug,information,notice,warning,error,critical,fatal", "Lowest log level written."),
+      Str("plugins.dir", "", "Folder the plugins are loaded from; empty: next to the binary."),
+      Str("server.host", "127.0.0.1", "Address the HTTP server listens on."),
+      Int("server.max_body_bytes", 1048576, 1024, 1073741824, "Largest request body accepted, in bytes."),
+      Int("server.port", 8080, 1, 65535, "TCP port of the HTTP server."),
+      Int("server.queue", 256, 1, 100000, "Length of the HTTP accept queue."),
+      Int("server.threads", 16, 1, 1024, "Threads serving HTTP requests."),
+      Int("shutdown.deadline_ms", 10000, 0, 600000, "Time allowed for in-flight work at shutdown, in milliseconds."),
+      Str("store.path", "var/crmsync.db", "Path of the SQLite database file."),
+      Enum("store.synchronous", "FULL", "OFF,NORMAL,FULL,EXTRA", "SQLite synchronous mode."),
+      SecretList("webhook.secrets", "Extra accepted webhook secrets, comma separated (rotation)."),
+      Int("workers.count", 4, 1, 256, "Worker threads dispatching jobs to the CRM."),
+  };
+  // clang-format on
+  // Lookups binary-search the table, so it must be sorted; sorting here keeps a
+  // misplaced new row harmless.
+  std::sort(rows.begin(), rows.end(),
+            [](const KeySpec& a, const KeySpec& b) { return a.key < b.key; });
+  return rows;
+}
+
+std::string Trim(const std::string& text) {
+  size_t begin = 0;
+  size_t end = text.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
+  return text.substr(begin, end - begin);
+}
+
+std::string Lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& Schema() {
+  static const std::vector<KeySpec> schema = BuildSchema();
+  return schema;
+}
+
+const KeySpec* FindKey(const std::string& key) {
+  const std::vector<KeySpec>& schema = Schema();
+  auto it =
+      std::lower_bound(schema.begin(), schema.end(), key,
+                       [](const KeySpec& spec, const std::string& k) { return spec.key < k; });
+  if (it == schema.end() || it->key != key) return nullptr;
+  return &*it;
+}
+
+std::string GenericEnvName(const std::string& key) {
+  std::string name = "CRMSYNC_";
+  for (char c : key) {
+    if (c == '.' || c == '-') {
+      name += '_';
+    } else {
+      name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  return name;
+}
+
+bool ParseBool(const std::string& text, bool* out) {
+  const std::string v = Lower(Trim(text));
+  if (v == "true" || v == "yes" || v == "1" || v == "on") {
+    *out = true;
+    return true;
+  }
+  if (v == "false" || v == "no" || v == "0" || v == "off") {
+    *out = false;
+    return true;
+  }
+  return false;
+}
+
+bool ParseInt(const std::string& text, int64_t* out) {
+  const std::string v = Trim(text);
+  if (v.empty()) return false;
+  size_t digits_at = (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  if (digits_at == v.size()) return false;
+  for (size_t i = digits_at; i < v.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(v[i]))) return false;
+  }
+  errno = 0;
+  char* end = nullptr;
+  long long value = std::strtoll(v.c_str(), &end, 10);
+  if (errno != 0 || end == nullptr || *end != '\0') return false;
+  *out = static_cast<int64_t>(value);
+  return true;
+}
+
+std::string ExpectedText(const KeySpec& spec) {
+  switch (spec.type) {
+    case ValueType::kInt:
+      return "a whole number from " + std::to_string(spec.min) + " to " + std::to_string(spec.max);
+    case ValueType::kBool:
+      return "true or false";
+    case ValueType::kEnum: {
+      std::string text = "one of ";
+      for (char c : spec.choices) {
+        if (c == ',') {
+          text += ", ";
+        } else {
+          text += c;
+        }
+      }
+      return text;
+    }
+    case ValueType::kString:
+    case ValueType::kList:
+      break;
+  }
+  return "";
+}
+
+bool CheckValue(const KeySpec& spec, const std::string& value, std::string* normalized) {
+  switch (spec.type) {
+    case ValueType::kInt: {
+      int64_t number = 0;
+      if (!ParseInt(value, &number) || number < spec.min || number > spec.max) return false;
+      *normalized = std::to_string(number);
+      return true;
+    }
+    case ValueType::kBool: {
+      bool flag = false;
+      if (!ParseBool(value, &flag)) return false;
+      *normalized = flag ? "true" : "false";
+      return true;
+    }
+    case ValueType::kEnum: {
+      const std::string v = Trim(value);
+      size_t start = 0;
+      while (start <= spec.choices.size()) {
+        size_t comma = spec.choices.find(',', start);
+        if (comma == std::string::npos) comma = spec.choices.size();
+        if (spec.choices.compare(start, comma - start, v) == 0) {
+          *normalized = v;
+          return true;
+        }
+        start = comma + 1;
+      }
+      return false;
+    }
+    case ValueType::kString:
+    case ValueType::kList:
+      break;
+  }
+  *normalized = value;
+  return true;
+}
+
+std::string InvalidValueMessage(const KeySpec& spec, const std::string& value,
+                                const std::string& source) {
+  std::string got =
+      spec.secret ? "got a value that is not valid (secret, not shown)" : "got '" + value + "'";
+  return spec.key + ": expected " + ExpectedText(spec) + ", " + got + " (from " + source + ")";
+}
+
+bool LooksSecret(const std::string& key) {
+  const size_t dot = key.rfind('.');
+  const std::string name = Lower(dot == std::string::npos ? key : key.substr(dot + 1));
+  for (const char* word :
+       {"secret", "token", "password", "passwd", "credential", "api_key", "apikey"}) {
+    if (name.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace crmsync::config

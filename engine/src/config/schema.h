@@ -1,0 +1,71 @@
+// config/schema.h: every configuration key the engine knows, in one table.
+//
+// The table gives each key its type, default, range, whether it is secret, the
+// integration strategy's environment name when it has one, and a one-line help.
+// Immutable; thread-safe.
+#ifndef CRMSYNC_ENGINE_CONFIG_SCHEMA_H_
+#define CRMSYNC_ENGINE_CONFIG_SCHEMA_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crmsync::config {
+
+enum class ValueType {
+  kString,
+  kInt,   ///< Whole number within [min, max].
+  kBool,  ///< true/false/yes/no/1/0/on/off.
+  kEnum,  ///< One of `choices` (comma-separated), compared case-sensitively.
+  kList,  ///< Comma-separated strings.
+};
+
+struct KeySpec {
+  std::string key;            ///< "server.port"
+  ValueType type = ValueType::kString;
+  std::string default_value;  ///< As text; "" for none.
+  bool secret = false;        ///< Redacted when shown; may be read from `<key>.file`.
+  std::string env;            ///< Strategy env name ("CRM_API_KEY"), or "".
+  int64_t min = 0;            ///< For kInt.
+  int64_t max = 0;            ///< For kInt.
+  std::string choices;        ///< For kEnum.
+  std::string help;
+};
+
+/// The whole table, sorted by key.
+const std::vector<KeySpec>& Schema();
+/// The spec of `key`, or nullptr when the schema does not know it.
+const KeySpec* FindKey(const std::string& key);
+/// The generic environment name of a key: "CRMSYNC_" + upper case, with '.' and
+/// '-' turned into '_' ("server.port" → "CRMSYNC_SERVER_PORT").
+std::string GenericEnvName(const std::string& key);
+
+// Helpers shared by the loader and its tests.
+
+/// Reads true/false/yes/no/1/0/on/off (any case, surrounding blanks ignored).
+/// False (and `*out` untouched) for anything else.
+bool ParseBool(const std::string& text, bool* out);
+/// Reads a whole decimal number (optional sign, surrounding blanks ignored) that
+/// fits in int64_t. False (and `*out` untouched) for anything else.
+bool ParseInt(const std::string& text, int64_t* out);
+/// What `spec` accepts, in words: "a whole number from 1 to 65535", "true or
+/// false", "one of OFF, NORMAL, FULL, EXTRA"; "" for strings and lists.
+std::string ExpectedText(const KeySpec& spec);
+/// Checks `value` against `spec`. On success stores the canonical text in
+/// `*normalized` (bools become "true"/"false", numbers lose blanks, signs and
+/// leading zeros; strings are kept as given) and returns true.
+bool CheckValue(const KeySpec& spec, const std::string& value, std::string* normalized);
+/// The error for a value CheckValue() refused, e.g. "server.port: expected a
+/// whole number from 1 to 65535, got 'abc' (from env CRMSYNC_SERVER_PORT)".
+/// For a secret key the value itself is never quoted.
+std::string InvalidValueMessage(const KeySpec& spec, const std::string& value,
+                                const std::string& source);
+/// True when a key not in the schema (a plugin's `crm.<plugin>.<name>`) should
+/// be treated as a secret because of its last segment's name (contains
+/// "secret", "token", "password", "passwd", "credential", "api_key" or
+/// "apikey"). Schema keys use KeySpec::secret instead.
+bool LooksSecret(const std::string& key);
+
+}  // namespace crmsync::config
+
+#endif  // CRMSYNC_ENGINE_CONFIG_SCHEMA_H_
