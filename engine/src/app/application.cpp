@@ -1,0 +1,164 @@
+// The crmsync binary; see application.h.
+#include "app/application.h"
+
+#include <iostream>
+
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionCallback.h>
+#include <Poco/Util/OptionSet.h>
+
+#include "app/commands.h"
+#include "app/service.h"
+#include "common/logging.h"
+#include "crmsync/version.h"
+
+namespace crmsync::engine {
+
+using Poco::Util::Option;
+using Poco::Util::OptionCallback;
+
+namespace {
+
+const char* kCommandsHelp =
+    "Commands:\n"
+    "  serve          run the service (the default)\n"
+    "  check-config   print the effective configuration (secrets redacted) and every problem;\n"
+    "                 exits non-zero when there is any error\n"
+    "  plugins        list the plugins in plugins.dir: name, version, ABI, capabilities,\n"
+    "                 or why a file cannot be used\n"
+    "  crm-dump       print what the CRM plugin of the running service holds\n"
+    "                 (mock-crm: its in-memory CRM); uses server.port and admin.token\n"
+    "\n"
+    "Configuration layers, later wins: built-in defaults, config/crmsync.properties (or\n"
+    "--config FILE), environment (CRM_API_URL, CRM_API_KEY, ... and CRMSYNC_<KEY>), --set.\n";
+
+}  // namespace
+
+CrmsyncApplication::CrmsyncApplication() { setUnixOptions(true); }
+
+void CrmsyncApplication::initialize(Poco::Util::Application& self) {
+  // Configuration is ours (config/settings.h), not Poco's default file lookup.
+  Poco::Util::ServerApplication::initialize(self);
+}
+
+void CrmsyncApplication::defineOptions(Poco::Util::OptionSet& options) {
+  Poco::Util::ServerApplication::defineOptions(options);
+  options.addOption(Option("help", "h", "print this help and exit")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleHelp)));
+  options.addOption(Option("version", "V", "print the version and the SDK ABI, and exit")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleVersion)));
+  options.addOption(Option("config", "c", "read settings from FILE instead of "
+                                          "config/crmsync.properties")
+                        .argument("FILE")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleConfig)));
+  options.addOption(Option("set", "s", "set one key, overriding file and environment "
+                                       "(repeatable)")
+                        .argument("KEY=VALUE")
+                        .repeatable(true)
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleSet)));
+}
+
+void CrmsyncApplication::HandleHelp(const std::string&, const std::string&) {
+  help_requested_ = true;
+  stopOptionsProcessing();
+}
+
+void CrmsyncApplication::HandleVersion(const std::string&, const std::string&) {
+  version_requested_ = true;
+  stopOptionsProcessing();
+}
+
+void CrmsyncApplication::HandleConfig(const std::string&, const std::string& value) {
+  config_file_ = value;
+}
+
+void CrmsyncApplication::HandleSet(const std::string&, const std::string& value) {
+  overrides_.push_back(value);
+}
+
+void CrmsyncApplication::PrintHelp() {
+  Poco::Util::HelpFormatter formatter(options());
+  formatter.setCommand("crmsync");
+  formatter.setUsage("[serve|check-config|plugins|crm-dump] [options]");
+  formatter.setHeader("crmsync keeps a real-estate platform and a CRM in step, both ways.");
+  formatter.setFooter(kCommandsHelp);
+  formatter.setUnixStyle(true);
+  formatter.format(std::cout);
+}
+
+int CrmsyncApplication::main(const std::vector<std::string>& args) {
+  if (help_requested_) {
+    PrintHelp();
+    return kExitOk;
+  }
+  if (version_requested_) {
+    std::cout << "crmsync " << CRMSYNC_VERSION << " (SDK ABI " << kAbiMajor << "." << kAbiMinor
+              << ", " << CRMSYNC_COMPILER_ID << ")\n";
+    return kExitOk;
+  }
+  std::string command = args.empty() ? "serve" : args[0];
+  if (args.size() > 1) {
+    std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
+              << "'; see crmsync --help\n";
+    return kExitUsage;
+  }
+  config::LoadOptions load;
+  load.config_file = config_file_;
+  load.environment = config::ProcessEnvironment();
+  load.overrides = overrides_;
+  std::vector<config::Diagnostic> diagnostics;
+  config::Settings settings = config::Settings::Load(load, &diagnostics);
+
+  if (command == "check-config") return RunCheckConfig(settings, diagnostics, std::cout);
+
+  bool has_error = false;
+  for (const auto& d : diagnostics) {
+    bool error = d.level == config::Diagnostic::Level::kError;
+    has_error = has_error || error;
+    std::cerr << "crmsync: " << (error ? "error: " : "warning: ") << d.message << "\n";
+  }
+  if (has_error) {
+    std::cerr << "crmsync: configuration has errors; run 'crmsync check-config' for the full "
+                 "report\n";
+    return kExitConfig;
+  }
+  if (command == "plugins") return RunPlugins(settings, std::cout);
+  if (command == "crm-dump") return RunCrmDump(settings, std::cout, std::cerr);
+  if (command == "serve") return Serve(settings);
+  std::cerr << "crmsync: unknown command '" << command << "'; see crmsync --help\n";
+  return kExitUsage;
+}
+
+int CrmsyncApplication::Serve(const config::Settings& settings) {
+  SetupLogging(settings.GetString("log.level"), settings.GetString("log.format"));
+  Poco::Logger& log = ComponentLogger("app");
+  std::string error;
+  std::unique_ptr<Service> service = Service::Create(settings, &error);
+  if (!service) {
+    log.critical("cannot start: %s", error);
+    std::cerr << "crmsync: cannot start: " << error << "\n";
+    return kExitConfig;
+  }
+  try {
+    service->Start();
+  } catch (const std::exception& e) {
+    log.critical("cannot start: %s", std::string(e.what()));
+    std::cerr << "crmsync: cannot start: " << e.what() << "\n";
+    return kExitConfig;
+  }
+  std::cout << "crmsync " << CRMSYNC_VERSION << " listening on http://" << service->host() << ":"
+            << service->port() << " (store " << service->store().Describe() << ", plugin "
+            << service->plugin().descriptor().name << ")" << std::endl;
+  waitForTerminationRequest();
+  log.information("termination requested; stopping");
+  service->Stop();
+  log.information("stopped");
+  return kExitOk;
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,122 @@
+// The subcommands; see commands.h.
+#include "app/commands.h"
+
+#include <Poco/File.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Path.h>
+#include <Poco/StreamCopier.h>
+
+#include "app/service.h"
+#include "crmsync/version.h"
+#include "plugin_host/plugin_loader.h"
+
+namespace crmsync::engine {
+namespace {
+
+std::string CapabilitiesText(const Capabilities& c) {
+  std::string out = "batch=" + std::to_string(c.max_batch_size);
+  out += c.lookup_by_reference ? " lookup" : " no-lookup";
+  if (c.webhook_registration) out += " webhook-registration";
+  if (c.max_requests_per_second > 0) out += " max-rps=" + std::to_string(c.max_requests_per_second);
+  if (c.max_concurrency > 0) out += " max-concurrency=" + std::to_string(c.max_concurrency);
+  return out;
+}
+
+}  // namespace
+
+int RunCheckConfig(const config::Settings& settings,
+                   const std::vector<config::Diagnostic>& diagnostics, std::ostream& out) {
+  out << "# effective configuration (secrets redacted)\n";
+  if (!settings.config_file().empty()) out << "# file: " << settings.config_file() << "\n";
+  for (const auto& [key, value] : settings.Effective(true)) {
+    out << key << " = " << value.value << "    # " << value.source << "\n";
+  }
+  int errors = 0;
+  int warnings = 0;
+  std::vector<std::string> lines;
+  for (const auto& d : diagnostics) {
+    bool error = d.level == config::Diagnostic::Level::kError;
+    (error ? errors : warnings)++;
+    lines.push_back(std::string(error ? "error: " : "warning: ") + d.message);
+  }
+  if (errors == 0) {
+    std::string plugins_dir = ResolvePluginsDir(settings);
+    std::string plugin_name = settings.GetString("crm.plugin");
+    std::string error;
+    auto plugin = LoadedPlugin::Load(plugins_dir, plugin_name, &error);
+    if (plugin && !plugin->Configure(settings.PluginConfigFor(plugin_name), &error)) plugin.reset();
+    if (!plugin) {
+      ++errors;
+      lines.push_back("error: crm.plugin: " + error);
+    } else {
+      lines.push_back("ok: plugin " + plugin_name + " " + plugin->descriptor().version +
+                      " loads and accepts its configuration");
+    }
+    Poco::Path store_dir = Poco::Path(settings.GetString("store.path")).absolute().parent();
+    Poco::File dir(store_dir.toString());
+    if (dir.exists() && !dir.canWrite()) {
+      ++errors;
+      lines.push_back("error: store.path: folder " + store_dir.toString() + " is not writable");
+    }
+  }
+  out << "\n# problems\n";
+  for (const auto& line : lines) out << line << "\n";
+  out << errors << " error(s), " << warnings << " warning(s)\n";
+  return errors == 0 ? kExitOk : kExitProblems;
+}
+
+int RunPlugins(const config::Settings& settings, std::ostream& out) {
+  std::string dir = ResolvePluginsDir(settings);
+  std::string error;
+  std::vector<PluginReport> reports = ScanPlugins(dir, &error);
+  if (!error.empty()) {
+    out << "error: " << error << "\n";
+    return kExitProblems;
+  }
+  out << "plugins in " << dir << " (engine SDK ABI " << kAbiMajor << "." << kAbiMinor << "):\n";
+  int usable = 0;
+  for (const PluginReport& r : reports) {
+    if (r.ok) {
+      ++usable;
+      out << "  " << r.descriptor.name << " " << r.descriptor.version << "  ABI "
+          << r.descriptor.abi_major << "." << r.descriptor.abi_minor << "  "
+          << CapabilitiesText(r.info.capabilities) << "  (" << r.file << ")\n";
+      if (!r.info.description.empty()) out << "      " << r.info.description << "\n";
+    } else {
+      out << "  BROKEN " << r.file << ": " << r.error << "\n";
+    }
+  }
+  out << usable << " usable, " << (reports.size() - usable) << " broken\n";
+  return kExitOk;
+}
+
+int RunCrmDump(const config::Settings& settings, std::ostream& out, std::ostream& err) {
+  std::string host = settings.GetString("server.host");
+  if (host == "0.0.0.0") host = "127.0.0.1";
+  auto port = static_cast<Poco::UInt16>(settings.GetInt("server.port"));
+  try {
+    Poco::Net::HTTPClientSession session(host, port);
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest request("GET", "/api/admin/crm/dump", Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Authorization", "Bearer " + settings.GetString("admin.token"));
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::string body;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), body);
+    if (response.getStatus() != Poco::Net::HTTPResponse::HTTP_OK) {
+      err << "crm-dump: the service at " << host << ":" << port << " answered "
+          << static_cast<int>(response.getStatus()) << ": " << body << "\n";
+      return kExitProblems;
+    }
+    out << body << "\n";
+    return kExitOk;
+  } catch (const Poco::Exception& e) {
+    err << "crm-dump: cannot reach the service at " << host << ":" << port << ": "
+        << e.displayText() << "\n";
+    return kExitProblems;
+  }
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,38 @@
+// app/commands.h: the `crmsync` subcommands, each a function from settings to
+// an exit code, writing its report to the given streams.
+//
+// Called once from main's thread.
+#ifndef CRMSYNC_ENGINE_APP_COMMANDS_H_
+#define CRMSYNC_ENGINE_APP_COMMANDS_H_
+
+#include <ostream>
+#include <vector>
+
+#include "config/settings.h"
+
+namespace crmsync::engine {
+
+/// Exit codes (sysexits-style where one fits).
+constexpr int kExitOk = 0;
+constexpr int kExitProblems = 1;   ///< check-config found problems; plugins dir unreadable.
+constexpr int kExitUsage = 64;     ///< Bad command line.
+constexpr int kExitConfig = 78;    ///< Start-up refused: bad config, store or plugin.
+constexpr int kExitSoftware = 70;  ///< Unexpected failure.
+
+/// check-config: the effective configuration with its sources (secrets
+/// redacted), then every problem: settings errors and warnings, the store path,
+/// and the plugin (loaded and configured). Non-zero on any error.
+int RunCheckConfig(const config::Settings& settings,
+                   const std::vector<config::Diagnostic>& diagnostics, std::ostream& out);
+
+/// plugins: every file in plugins.dir with name, version, ABI and capabilities,
+/// or why it cannot be used.
+int RunPlugins(const config::Settings& settings, std::ostream& out);
+
+/// crm-dump: asks the running service (server.host:server.port, admin.token)
+/// for what the CRM plugin holds and prints it.
+int RunCrmDump(const config::Settings& settings, std::ostream& out, std::ostream& err);
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_APP_COMMANDS_H_

@@ -1,0 +1,124 @@
+// Exception guards around every plugin call; see guarded_adapter.h.
+#include "plugin_host/guarded_adapter.h"
+
+#include <exception>
+
+namespace crmsync::engine {
+
+std::string GuardedAdapter::ThrewMessage(const char* call, const char* what) const {
+  return "plugin '" + name_ + "' threw in " + call + ": " + what;
+}
+
+template <typename F>
+Status GuardedAdapter::Guard(const char* call, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    exceptions_.fetch_add(1);
+    return Status::Internal(ThrewMessage(call, e.what()));
+  } catch (...) {
+    exceptions_.fetch_add(1);
+    return Status::Internal(ThrewMessage(call, "an exception that is not a std::exception"));
+  }
+}
+
+PluginInfo GuardedAdapter::Info(std::string* error) {
+  PluginInfo info;
+  Status s = Guard("Info", [&] {
+    info = adapter_->Info();
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    info = PluginInfo();
+    info.name = name_;
+    if (error) *error = s.message();
+  }
+  return info;
+}
+
+Status GuardedAdapter::Configure(const PluginConfig& config) {
+  return Guard("Configure", [&] { return adapter_->Configure(config); });
+}
+
+Status GuardedAdapter::Plan(const SyncJob& job, std::vector<StepKind>* steps) {
+  return Guard("Plan", [&] { return adapter_->mapping().Plan(job, steps); });
+}
+
+Status GuardedAdapter::BuildRequest(const SyncJob& job, StepKind step, HttpRequest* out) {
+  return Guard("BuildRequest", [&] { return adapter_->mapping().BuildRequest(job, step, out); });
+}
+
+Status GuardedAdapter::ReadResponse(const SyncJob& job, StepKind step, const HttpResponse& response,
+                                    StepResult* out) {
+  return Guard("ReadResponse",
+               [&] { return adapter_->mapping().ReadResponse(job, step, response, out); });
+}
+
+Status GuardedAdapter::BuildLookup(const SyncJob& job, HttpRequest* out) {
+  return Guard("BuildLookup", [&] { return adapter_->mapping().BuildLookup(job, out); });
+}
+
+Status GuardedAdapter::ReadLookup(const SyncJob& job, const HttpResponse& response,
+                                  std::optional<std::string>* external_id) {
+  return Guard("ReadLookup",
+               [&] { return adapter_->mapping().ReadLookup(job, response, external_id); });
+}
+
+Status GuardedAdapter::BuildBatch(const std::vector<SyncJob>& jobs, StepKind step,
+                                  HttpRequest* out) {
+  return Guard("BuildBatch", [&] { return adapter_->mapping().BuildBatch(jobs, step, out); });
+}
+
+Status GuardedAdapter::ReadBatch(const std::vector<SyncJob>& jobs, StepKind step,
+                                 const HttpResponse& response, std::vector<Status>* statuses,
+                                 std::vector<StepResult>* results) {
+  return Guard("ReadBatch", [&] {
+    return adapter_->mapping().ReadBatch(jobs, step, response, statuses, results);
+  });
+}
+
+Status GuardedAdapter::ParseWebhook(const WebhookDelivery& delivery,
+                                    std::vector<InboundChange>* changes) {
+  return Guard("ParseWebhook", [&] { return adapter_->mapping().ParseWebhook(delivery, changes); });
+}
+
+Status GuardedAdapter::BuildWebhookRegistration(const WebhookRegistration& registration,
+                                                HttpRequest* out) {
+  return Guard("BuildWebhookRegistration", [&] {
+    return adapter_->mapping().BuildWebhookRegistration(registration, out);
+  });
+}
+
+HttpResponse GuardedAdapter::Send(const HttpRequest& request) {
+  HttpResponse response;
+  Status s = Guard("Send", [&] {
+    response = adapter_->transport().Send(request);
+    return Status::Ok();
+  });
+  if (!s.ok()) {
+    response = HttpResponse();
+    response.error = TransportError::kIo;
+    response.error_message = s.message();
+    response.request_sent = true;
+  }
+  return response;
+}
+
+Status GuardedAdapter::Classify(const HttpRequest& request, const HttpResponse& response) {
+  return Guard("Classify", [&] { return adapter_->Classify(request, response); });
+}
+
+Status GuardedAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
+  return Guard("VerifyWebhook", [&] { return adapter_->VerifyWebhook(delivery); });
+}
+
+std::string GuardedAdapter::Dump() {
+  std::string dump = "{}";
+  Guard("Dump", [&] {
+    dump = adapter_->Dump();
+    return Status::Ok();
+  });
+  return dump;
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,66 @@
+// plugin_host/guarded_adapter.h: the only way engine code calls a plugin.
+//
+// Every call is wrapped: an exception escaping the plugin becomes a kInternal
+// Status (or a transport error for Send) whose message names the plugin and
+// the call, and is counted, so a misbehaving plugin never crashes the engine.
+// Thread-safety: as the wrapped adapter's (after Configure, concurrent calls).
+#ifndef CRMSYNC_ENGINE_PLUGIN_HOST_GUARDED_ADAPTER_H_
+#define CRMSYNC_ENGINE_PLUGIN_HOST_GUARDED_ADAPTER_H_
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crmsync/adapter.h"
+
+namespace crmsync::engine {
+
+class GuardedAdapter {
+ public:
+  /// Wraps `adapter` (not owned) of the plugin called `plugin_name`.
+  GuardedAdapter(Adapter* adapter, std::string plugin_name)
+      : adapter_(adapter), name_(std::move(plugin_name)) {}
+
+  const std::string& name() const { return name_; }
+
+  /// Info(); on an exception, `*error` is set and a PluginInfo holding only the
+  /// name is returned.
+  PluginInfo Info(std::string* error = nullptr);
+  Status Configure(const PluginConfig& config);
+  Status Plan(const SyncJob& job, std::vector<StepKind>* steps);
+  Status BuildRequest(const SyncJob& job, StepKind step, HttpRequest* out);
+  Status ReadResponse(const SyncJob& job, StepKind step, const HttpResponse& response,
+                      StepResult* out);
+  Status BuildLookup(const SyncJob& job, HttpRequest* out);
+  Status ReadLookup(const SyncJob& job, const HttpResponse& response,
+                    std::optional<std::string>* external_id);
+  Status BuildBatch(const std::vector<SyncJob>& jobs, StepKind step, HttpRequest* out);
+  Status ReadBatch(const std::vector<SyncJob>& jobs, StepKind step, const HttpResponse& response,
+                   std::vector<Status>* statuses, std::vector<StepResult>* results);
+  Status ParseWebhook(const WebhookDelivery& delivery, std::vector<InboundChange>* changes);
+  Status BuildWebhookRegistration(const WebhookRegistration& registration, HttpRequest* out);
+  /// Send(); an exception becomes a kIo transport error with request_sent = true
+  /// (the engine cannot know what reached the CRM).
+  HttpResponse Send(const HttpRequest& request);
+  Status Classify(const HttpRequest& request, const HttpResponse& response);
+  Status VerifyWebhook(const WebhookDelivery& delivery);
+  /// Dump(); "{}" when the plugin throws.
+  std::string Dump();
+
+  /// How many plugin calls threw so far.
+  int64_t exceptions() const { return exceptions_.load(); }
+
+ private:
+  template <typename F>
+  Status Guard(const char* call, F&& f);
+  std::string ThrewMessage(const char* call, const char* what) const;
+
+  Adapter* adapter_;
+  std::string name_;
+  std::atomic<int64_t> exceptions_{0};
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_PLUGIN_HOST_GUARDED_ADAPTER_H_

@@ -1,0 +1,105 @@
+// The group-commit writer; see group_commit.h.
+#include "store/group_commit.h"
+
+#include <vector>
+
+namespace crmsync::engine {
+
+GroupCommitter::GroupCommitter(Db* db) : db_(db) { thread_ = std::thread([this] { Run(); }); }
+
+GroupCommitter::~GroupCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  thread_.join();
+}
+
+void GroupCommitter::Submit(const std::function<void(Db&)>& write) {
+  Pending pending{&write, nullptr, false};
+  std::unique_lock<std::mutex> lock(mu_);
+  if (stopping_) throw StoreError("the store is closing; write refused");
+  queue_.push_back(&pending);
+  work_cv_.notify_one();
+  done_cv_.wait(lock, [&] { return pending.done; });
+  if (pending.error) std::rethrow_exception(pending.error);
+}
+
+int64_t GroupCommitter::groups() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return groups_;
+}
+
+int64_t GroupCommitter::writes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writes_;
+}
+
+void GroupCommitter::FailNextCommitForTesting() {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_next_commit_ = true;
+}
+
+void GroupCommitter::Run() {
+  std::vector<Pending*> group;
+  while (true) {
+    bool fail_commit = false;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left to do
+      group.assign(queue_.begin(), queue_.end());
+      queue_.clear();
+      fail_commit = fail_next_commit_;
+      fail_next_commit_ = false;
+    }
+    std::exception_ptr group_error;
+    try {
+      db_->Exec("BEGIN IMMEDIATE");
+    } catch (...) {
+      group_error = std::current_exception();
+    }
+    if (!group_error) {
+      for (Pending* p : group) {
+        try {
+          db_->Exec("SAVEPOINT w");
+          (*p->write)(*db_);
+          db_->Exec("RELEASE w");
+        } catch (...) {
+          p->error = std::current_exception();
+          try {
+            db_->Exec("ROLLBACK TO w");
+            db_->Exec("RELEASE w");
+          } catch (...) {
+            group_error = std::current_exception();
+            break;
+          }
+        }
+      }
+      try {
+        if (group_error) throw StoreError("rollback of a failed write failed");
+        if (fail_commit) throw StoreError("COMMIT failed (injected by a test)");
+        db_->Exec("COMMIT");
+      } catch (...) {
+        group_error = std::current_exception();
+        try {
+          db_->Exec("ROLLBACK");
+        } catch (...) {
+        }
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (Pending* p : group) {
+        if (group_error) p->error = group_error;
+        p->done = true;
+      }
+      ++groups_;
+      writes_ += static_cast<int64_t>(group.size());
+    }
+    done_cv_.notify_all();
+  }
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,37 @@
+// Priority names and defaults; see queue_types.h.
+#include "store/queue_types.h"
+
+namespace crmsync::engine {
+
+const char* PriorityName(Priority p) noexcept {
+  switch (p) {
+    case Priority::kHigh: return "high";
+    case Priority::kMedium: return "medium";
+    case Priority::kLow: return "low";
+  }
+  return "medium";
+}
+
+bool ParsePriority(const std::string& name, Priority* out) noexcept {
+  for (Priority p : {Priority::kHigh, Priority::kMedium, Priority::kLow}) {
+    if (name == PriorityName(p)) {
+      *out = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+Priority DefaultPriority(EventType type) noexcept {
+  switch (type) {
+    case EventType::kLeadCreated:
+    case EventType::kLeadStatusChanged:
+    case EventType::kInquirySubmitted: return Priority::kHigh;
+    case EventType::kDealerAssigned: return Priority::kMedium;
+    case EventType::kPropertyCreated:
+    case EventType::kPropertyUpdated: return Priority::kLow;
+  }
+  return Priority::kMedium;
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,126 @@
+// The SQLite migrations; see sqlite_schema.h.
+#include "store/sqlite_schema.h"
+
+namespace crmsync::engine {
+
+const std::vector<Migration>& SqliteMigrations() {
+  static const std::vector<Migration> migrations = {
+      {1, "sync state per plugin",
+       R"sql(
+CREATE TABLE plugin_state (
+  plugin      TEXT PRIMARY KEY,
+  enabled     INTEGER NOT NULL DEFAULT 1,
+  reason      TEXT NOT NULL DEFAULT '',
+  changed_at  TEXT NOT NULL
+);
+)sql"},
+      {2, "outbound: events, mirror, links, jobs, attempts, dead letters, audit",
+       R"sql(
+CREATE TABLE events (
+  event_id     TEXT PRIMARY KEY,
+  job_id       INTEGER NOT NULL,
+  type         TEXT NOT NULL,
+  received_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE leads (
+  id          TEXT PRIMARY KEY,
+  data        TEXT NOT NULL,
+  updated_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE properties (
+  id          TEXT PRIMARY KEY,
+  data        TEXT NOT NULL,
+  updated_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE inquiries (
+  id          TEXT PRIMARY KEY,
+  lead_id     TEXT NOT NULL,
+  data        TEXT NOT NULL,
+  updated_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE links (
+  plugin          TEXT NOT NULL,
+  entity_kind     TEXT NOT NULL,
+  entity_id       TEXT NOT NULL,
+  external_id     TEXT,
+  last_sent_hash  TEXT NOT NULL DEFAULT '',
+  updated_ms      INTEGER NOT NULL,
+  PRIMARY KEY (plugin, entity_kind, entity_id)
+) WITHOUT ROWID;
+-- state: queued (behind an earlier job of its entity), ready, delayed (retry
+-- time not reached), leased, done, dead. At most one job per entity is in
+-- ready/delayed/leased: the entity's head.
+CREATE TABLE jobs (
+  id                INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id          TEXT NOT NULL,
+  event_type        TEXT NOT NULL,
+  entity_kind       TEXT NOT NULL,
+  entity_id         TEXT NOT NULL,
+  priority          INTEGER NOT NULL,
+  state             TEXT NOT NULL,
+  payload           TEXT NOT NULL,
+  coalescable       INTEGER NOT NULL,
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  plan              TEXT NOT NULL DEFAULT '',
+  step              INTEGER NOT NULL DEFAULT 0,
+  in_doubt          INTEGER NOT NULL DEFAULT 0,
+  available_ms      INTEGER NOT NULL DEFAULT 0,
+  lease_token       INTEGER NOT NULL DEFAULT 0,
+  lease_expires_ms  INTEGER NOT NULL DEFAULT 0,
+  coalesced         INTEGER NOT NULL DEFAULT 0,
+  last_error        TEXT NOT NULL DEFAULT '',
+  created_ms        INTEGER NOT NULL,
+  updated_ms        INTEGER NOT NULL
+);
+CREATE INDEX jobs_ready ON jobs(priority, id) WHERE state = 'ready';
+CREATE INDEX jobs_delayed ON jobs(available_ms) WHERE state = 'delayed';
+CREATE INDEX jobs_leased ON jobs(lease_expires_ms) WHERE state = 'leased';
+CREATE INDEX jobs_queued ON jobs(entity_kind, entity_id, id) WHERE state = 'queued';
+CREATE INDEX jobs_entity ON jobs(entity_kind, entity_id, id);
+CREATE TABLE attempts (
+  job_id       INTEGER NOT NULL,
+  attempt      INTEGER NOT NULL,
+  step         INTEGER NOT NULL,
+  step_kind    TEXT NOT NULL,
+  at_ms        INTEGER NOT NULL,
+  outcome      TEXT NOT NULL,
+  http_status  INTEGER NOT NULL,
+  message      TEXT NOT NULL
+);
+CREATE INDEX attempts_job ON attempts(job_id);
+CREATE TABLE dead_letters (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id         INTEGER NOT NULL,
+  plugin         TEXT NOT NULL,
+  event_id       TEXT NOT NULL,
+  event_type     TEXT NOT NULL,
+  entity_kind    TEXT NOT NULL,
+  entity_id      TEXT NOT NULL,
+  error_class    TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  attempts       INTEGER NOT NULL,
+  created_ms     INTEGER NOT NULL,
+  replayed_ms    INTEGER NOT NULL DEFAULT 0,
+  replay_job_id  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX dead_letters_open ON dead_letters(created_ms) WHERE replayed_ms = 0;
+CREATE TABLE audit (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms        INTEGER NOT NULL,
+  entity_kind  TEXT NOT NULL,
+  entity_id    TEXT NOT NULL,
+  job_id       INTEGER NOT NULL,
+  action       TEXT NOT NULL,
+  detail       TEXT NOT NULL
+);
+CREATE INDEX audit_entity ON audit(entity_kind, entity_id, id);
+CREATE TABLE counters (
+  name   TEXT PRIMARY KEY,
+  value  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
+  };
+  return migrations;
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,822 @@
+// The embedded SQLite store; see sqlite_store.h. Every SQL statement of the
+// store is in this file.
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <Poco/Exception.h>
+#include <Poco/File.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Path.h>
+
+#include <sstream>
+
+#include "common/clock.h"
+#include "store/sqlite_schema.h"
+
+namespace crmsync::engine {
+namespace {
+
+// --- SQL ---------------------------------------------------------------------
+
+const char kSqlGetSyncState[] =
+    "SELECT enabled, reason, changed_at FROM plugin_state WHERE plugin = ?1";
+const char kSqlSetSyncState[] =
+    "INSERT INTO plugin_state (plugin, enabled, reason, changed_at) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
+    "changed_at = excluded.changed_at";
+const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = ?1";
+const char kSqlInsertEvent[] =
+    "INSERT INTO events (event_id, job_id, type, received_ms) VALUES (?1, ?2, ?3, ?4)";
+const char kSqlUpsertLead[] =
+    "INSERT INTO leads (id, data, updated_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms";
+const char kSqlUpsertProperty[] =
+    "INSERT INTO properties (id, data, updated_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms";
+const char kSqlUpsertInquiry[] =
+    "INSERT INTO inquiries (id, lead_id, data, updated_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET lead_id = excluded.lead_id, data = excluded.data, "
+    "updated_ms = excluded.updated_ms";
+const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = ?1";
+const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = ?1";
+// The newest job of an entity that is not finished.
+const char kSqlLastActiveJob[] =
+    "SELECT id, state, coalescable, attempts, step, plan FROM jobs "
+    "WHERE entity_kind = ?1 AND entity_id = ?2 AND state IN ('queued','ready','delayed','leased') "
+    "ORDER BY id DESC LIMIT 1";
+const char kSqlAbsorb[] =
+    "UPDATE jobs SET event_id = ?2, event_type = ?3, payload = ?4, priority = min(priority, ?5), "
+    "coalesced = coalesced + 1, updated_ms = ?6 WHERE id = ?1";
+const char kSqlInsertJob[] =
+    "INSERT INTO jobs (event_id, event_type, entity_kind, entity_id, priority, state, payload, "
+    "coalescable, available_ms, created_ms, updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)";
+const char kSqlHasActiveJob[] =
+    "SELECT 1 FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 "
+    "AND state IN ('queued','ready','delayed','leased') LIMIT 1";
+const char kSqlBumpCounter[] =
+    "INSERT INTO counters (name, value) VALUES (?1, ?2) "
+    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value";
+const char kSqlReadyIds[] = "SELECT id FROM jobs WHERE state = 'ready' ORDER BY priority, id LIMIT ?1";
+const char kSqlLeaseJob[] =
+    "UPDATE jobs SET state = 'leased', lease_token = ?2, lease_expires_ms = ?3, updated_ms = ?4 "
+    "WHERE id = ?1 "
+    "RETURNING event_id, event_type, entity_kind, entity_id, priority, payload, attempts, plan, "
+    "step, in_doubt, created_ms";
+const char kSqlGetLink[] =
+    "SELECT external_id, last_sent_hash FROM links "
+    "WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+const char kSqlCurrentLease[] =
+    "SELECT entity_kind, entity_id, event_id, event_type FROM jobs "
+    "WHERE id = ?1 AND state = 'leased' AND lease_token = ?2";
+const char kSqlInsertAttempt[] =
+    "INSERT INTO attempts (job_id, attempt, step, step_kind, at_ms, outcome, http_status, message) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const char kSqlUpsertLink[] =
+    "INSERT INTO links (plugin, entity_kind, entity_id, external_id, last_sent_hash, updated_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(plugin, entity_kind, entity_id) DO UPDATE SET "
+    "external_id = excluded.external_id, last_sent_hash = excluded.last_sent_hash, "
+    "updated_ms = excluded.updated_ms";
+const char kSqlFinishJob[] =
+    "UPDATE jobs SET state = ?2, attempts = ?3, plan = ?4, step = ?5, available_ms = ?6, "
+    "in_doubt = 0, last_error = ?7, lease_token = 0, updated_ms = ?8 WHERE id = ?1";
+const char kSqlNextQueued[] =
+    "SELECT id FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 AND state = 'queued' "
+    "ORDER BY id LIMIT 1";
+const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = ?2 WHERE id = ?1";
+const char kSqlInsertDeadLetter[] =
+    "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
+    "error_class, reason, attempts, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const char kSqlInsertAudit[] =
+    "INSERT INTO audit (at_ms, entity_kind, entity_id, job_id, action, detail) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const char kSqlPromoteDelayed[] =
+    "UPDATE jobs SET state = 'ready', updated_ms = ?1 WHERE state = 'delayed' AND available_ms <= ?1";
+const char kSqlReclaimExpired[] =
+    "UPDATE jobs SET state = 'ready', in_doubt = 1, lease_token = 0, updated_ms = ?1 "
+    "WHERE state = 'leased' AND lease_expires_ms <= ?1";
+const char kSqlReleaseAll[] =
+    "UPDATE jobs SET state = 'ready', in_doubt = 1, lease_token = 0 WHERE state = 'leased'";
+const char kSqlNextDelayed[] = "SELECT min(available_ms) FROM jobs WHERE state = 'delayed'";
+const char kSqlNextLeaseExpiry[] =
+    "SELECT min(lease_expires_ms) FROM jobs WHERE state = 'leased'";
+const char kSqlCountState[] = "SELECT count(*) FROM jobs WHERE state = ?1";
+const char kSqlCountReadyByPriority[] =
+    "SELECT priority, count(*) FROM jobs WHERE state = 'ready' GROUP BY priority";
+const char kSqlOldestPending[] =
+    "SELECT min(created_ms) FROM jobs WHERE state IN ('ready','delayed','queued','leased')";
+const char kSqlCountOpenDead[] = "SELECT count(*) FROM dead_letters WHERE replayed_ms = 0";
+const char kSqlGetCounter[] = "SELECT value FROM counters WHERE name = ?1";
+const char kSqlCountEvents[] = "SELECT count(*) FROM events";
+const char kSqlJobsForEntity[] =
+    "SELECT id, event_id, event_type, state, attempts, plan, step, available_ms, created_ms, "
+    "updated_ms, last_error, coalesced FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 "
+    "ORDER BY id DESC LIMIT ?3";
+// Dead letters matching a filter; empty text and 0 mean "any".
+#define CRMSYNC_DLQ_WHERE                                                               \
+  " WHERE (?1 = 0 OR id = ?1) AND (?2 = '' OR plugin = ?2) AND (?3 = '' OR error_class = ?3)" \
+  " AND (?4 = '' OR entity_kind = ?4) AND (?5 = '' OR entity_id = ?5) AND created_ms >= ?6" \
+  " AND (?7 = 0 OR created_ms < ?7) AND (?8 = 1 OR replayed_ms = 0)"
+const char kSqlListDeadLetters[] =
+    "SELECT id, job_id, plugin, event_id, event_type, entity_kind, entity_id, error_class, reason, "
+    "attempts, created_ms, replayed_ms, replay_job_id FROM dead_letters" CRMSYNC_DLQ_WHERE
+    " ORDER BY id LIMIT ?9";
+const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_DLQ_WHERE;
+const char kSqlAttemptsOfJob[] =
+    "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
+    "WHERE job_id = ?1 ORDER BY rowid";
+const char kSqlJobForReplay[] =
+    "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
+    "FROM jobs WHERE id = ?1";
+const char kSqlMarkReplayed[] =
+    "UPDATE dead_letters SET replayed_ms = ?2, replay_job_id = ?3 WHERE id = ?1";
+
+// --- helpers -----------------------------------------------------------------
+
+int PragmaInt(Db& db, const std::string& pragma) {
+  auto stmt = db.Prepare("PRAGMA " + pragma);
+  return stmt->Step() ? static_cast<int>(stmt->ColumnInt(0)) : 0;
+}
+
+const char* StateName(JobOutcome::Kind kind, bool due) {
+  switch (kind) {
+    case JobOutcome::Kind::kDone: return "done";
+    case JobOutcome::Kind::kDeadLetter: return "dead";
+    case JobOutcome::Kind::kRetry: return due ? "ready" : "delayed";
+    case JobOutcome::Kind::kRelease: return due ? "ready" : "delayed";
+  }
+  return "ready";
+}
+
+void BindFilter(Stmt& stmt, const DeadLetterFilter& f) {
+  stmt.Bind(1, f.id.value_or(0))
+      .Bind(2, f.plugin)
+      .Bind(3, f.error_class)
+      .Bind(4, f.entity_kind)
+      .Bind(5, f.entity_id)
+      .Bind(6, f.since_ms)
+      .Bind(7, f.until_ms)
+      .Bind(8, int64_t{f.include_replayed ? 1 : 0});
+}
+
+std::string Stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+}  // namespace
+
+// --- open --------------------------------------------------------------------
+
+SqliteStore::SqliteStore(const SqliteOptions& options) : options_(options) {}
+
+SqliteStore::~SqliteStore() {
+  committer_.reset();  // finishes pending writes first
+  writer_stmts_.clear();
+  reader_stmts_.clear();
+}
+
+std::unique_ptr<SqliteStore> SqliteStore::Open(const SqliteOptions& options) {
+  const std::string& path = options.path;
+  if (path.empty()) throw StoreError("store.path is empty");
+  const std::string sync = options.synchronous;
+  if (sync != "OFF" && sync != "NORMAL" && sync != "FULL" && sync != "EXTRA") {
+    throw StoreError("store.synchronous must be OFF, NORMAL, FULL or EXTRA, not '" + sync + "'");
+  }
+  try {
+    Poco::Path parent = Poco::Path(path).absolute().parent();
+    Poco::File(parent).createDirectories();
+  } catch (const Poco::Exception& e) {
+    throw StoreError("cannot create the folder of store.path " + path + ": " + e.displayText());
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(options));
+  store->writer_db_ = std::make_unique<Db>(path, true);
+  Db& db = *store->writer_db_;
+  sqlite3_busy_timeout(db.handle(), options.busy_timeout_ms);
+
+  int app_id = 0;
+  try {
+    app_id = PragmaInt(db, "application_id");
+  } catch (const StoreError& e) {
+    throw StoreError(path + " is not a usable SQLite database: " + e.what());
+  }
+  if (app_id != 0 && app_id != kSqliteApplicationId) {
+    throw StoreError(path + " belongs to another application (SQLite application_id " +
+                     std::to_string(app_id) + "); refusing to use it");
+  }
+  const auto& migrations = SqliteMigrations();
+  const int latest = migrations.back().version;
+  int version = PragmaInt(db, "user_version");
+  if (version > latest) {
+    throw StoreError(path + " was written by a newer crmsync (schema version " +
+                     std::to_string(version) + "; this build knows up to " +
+                     std::to_string(latest) + "); refusing to open it");
+  }
+  std::string mode;
+  {
+    auto stmt = db.Prepare("PRAGMA journal_mode=WAL");
+    if (stmt->Step()) mode = stmt->ColumnText(0);
+  }
+  if (mode != "wal") throw StoreError("cannot put " + path + " in WAL mode (got '" + mode + "')");
+  db.Exec("PRAGMA synchronous=" + sync);
+  for (const Migration& m : migrations) {
+    if (m.version <= version) continue;
+    try {
+      db.Exec("BEGIN IMMEDIATE");
+      db.Exec(m.sql);
+      db.Exec("PRAGMA user_version=" + std::to_string(m.version));
+      db.Exec("PRAGMA application_id=" + std::to_string(kSqliteApplicationId));
+      db.Exec("COMMIT");
+    } catch (const StoreError& e) {
+      try {
+        db.Exec("ROLLBACK");
+      } catch (const StoreError&) {
+      }
+      throw StoreError("migration " + std::to_string(m.version) + " (" + m.description +
+                       ") failed on " + path + ": " + e.what());
+    }
+  }
+  store->reader_db_ = std::make_unique<Db>(path, false);
+  sqlite3_busy_timeout(store->reader_db_->handle(), options.busy_timeout_ms);
+  // Lease tokens only need to differ from those of earlier processes.
+  store->next_lease_token_ = SystemClock::Instance().NowMs() * 1000;
+  store->committer_ = std::make_unique<GroupCommitter>(store->writer_db_.get());
+  return store;
+}
+
+Stmt& SqliteStore::W(const char* sql) {
+  auto& slot = writer_stmts_[sql];
+  if (!slot) slot = writer_db_->Prepare(sql);
+  return *slot;
+}
+
+Stmt& SqliteStore::R(const char* sql) {
+  auto& slot = reader_stmts_[sql];
+  if (!slot) slot = reader_db_->Prepare(sql);
+  return *slot;
+}
+
+std::string SqliteStore::Describe() const {
+  return "sqlite " + Poco::Path(options_.path).absolute().toString() +
+         " (WAL, synchronous=" + options_.synchronous + ")";
+}
+
+bool SqliteStore::Check(std::string* why) noexcept {
+  try {
+    std::lock_guard<std::mutex> lock(reader_mu_);
+    Stmt& stmt = R(kSqlCountOpenDead);
+    StmtScope scope(stmt);
+    stmt.Step();
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+int SqliteStore::SchemaVersion() {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  return PragmaInt(*reader_db_, "user_version");
+}
+
+SyncState SqliteStore::GetSyncState(const std::string& plugin) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  Stmt& stmt = R(kSqlGetSyncState);
+  StmtScope scope(stmt);
+  stmt.Bind(1, plugin);
+  SyncState state;
+  if (stmt.Step()) {
+    state.enabled = stmt.ColumnInt(0) != 0;
+    state.reason = stmt.ColumnText(1);
+    state.changed_at = stmt.ColumnText(2);
+  }
+  return state;
+}
+
+void SqliteStore::SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) {
+  std::string now = FormatIsoMs(SystemClock::Instance().NowMs());
+  committer_->Submit([&](Db&) {
+    Stmt& stmt = W(kSqlSetSyncState);
+    StmtScope scope(stmt);
+    stmt.Bind(1, plugin).Bind(2, int64_t{enabled ? 1 : 0}).Bind(3, reason).Bind(4, now).Run();
+  });
+}
+
+// --- intake ------------------------------------------------------------------
+
+std::vector<AcceptResult> SqliteStore::Accept(const std::vector<IncomingEvent>& events,
+                                              int64_t now_ms) {
+  std::vector<AcceptResult> results(events.size());
+  committer_->Submit([&](Db& db) {
+    for (size_t i = 0; i < events.size(); ++i) AcceptOne(db, events[i], now_ms, &results[i]);
+  });
+  return results;
+}
+
+int64_t SqliteStore::InsertJob(const std::string& event_id, const std::string& event_type,
+                               const std::string& kind, const std::string& entity_id, int priority,
+                               const std::string& payload, bool coalescable, int64_t now_ms) {
+  bool has_active = false;
+  {
+    Stmt& stmt = W(kSqlHasActiveJob);
+    StmtScope scope(stmt);
+    has_active = stmt.Bind(1, kind).Bind(2, entity_id).Step();
+  }
+  Stmt& stmt = W(kSqlInsertJob);
+  StmtScope scope(stmt);
+  stmt.Bind(1, event_id)
+      .Bind(2, event_type)
+      .Bind(3, kind)
+      .Bind(4, entity_id)
+      .Bind(5, int64_t{priority})
+      .Bind(6, std::string(has_active ? "queued" : "ready"))
+      .Bind(7, payload)
+      .Bind(8, int64_t{coalescable ? 1 : 0})
+      .Bind(9, now_ms)
+      .Run();
+  return writer_db_->LastInsertRowId();
+}
+
+void SqliteStore::AcceptOne(Db& db, const IncomingEvent& e, int64_t now_ms, AcceptResult* result) {
+  result->event_id = e.event_id;
+  {
+    Stmt& stmt = W(kSqlFindEvent);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, e.event_id).Step()) {
+      result->job_id = stmt.ColumnInt(0);
+      result->duplicate = true;
+      return;
+    }
+  }
+  const std::string kind = EntityKindName(e.kind);
+  // Mirror rows, and the job payload: the entity whole plus the event's extras.
+  std::string payload;
+  if (e.kind == EntityKind::kProperty) {
+    Stmt& stmt = W(kSqlUpsertProperty);
+    StmtScope scope(stmt);
+    stmt.Bind(1, e.entity_id).Bind(2, e.entity_json).Bind(3, now_ms).Run();
+    payload = "{\"property\":" + e.entity_json + "}";
+  } else if (e.type == EventType::kDealerAssigned) {
+    Lead lead;
+    lead.id = e.entity_id;
+    {
+      Stmt& stmt = W(kSqlGetLead);
+      StmtScope scope(stmt);
+      if (stmt.Bind(1, e.entity_id).Step()) {
+        std::vector<FieldError> errors;
+        Lead stored;
+        if (DecodeLead(stmt.ColumnText(0), "$", &stored, &errors)) lead = stored;
+      }
+    }
+    lead.assigned_to_id = e.assignment->dealer_id;
+    std::string lead_json = EncodeLead(lead);
+    Stmt& stmt = W(kSqlUpsertLead);
+    StmtScope scope(stmt);
+    stmt.Bind(1, e.entity_id).Bind(2, lead_json).Bind(3, now_ms).Run();
+    payload = "{\"lead\":" + lead_json + ",\"assignment\":" + EncodeDealerAssignment(*e.assignment) +
+              "}";
+  } else {
+    {
+      Stmt& stmt = W(kSqlUpsertLead);
+      StmtScope scope(stmt);
+      stmt.Bind(1, e.entity_id).Bind(2, e.entity_json).Bind(3, now_ms).Run();
+    }
+    payload = "{\"lead\":" + e.entity_json;
+    if (e.type == EventType::kInquirySubmitted) {
+      Stmt& stmt = W(kSqlUpsertInquiry);
+      StmtScope scope(stmt);
+      stmt.Bind(1, e.inquiry_id).Bind(2, e.entity_id).Bind(3, e.inquiry_json).Bind(4, now_ms).Run();
+      payload += ",\"inquiry\":" + e.inquiry_json;
+    }
+    payload += "}";
+  }
+
+  // Coalescing: the entity's newest unfinished job absorbs this one when both
+  // are plain upserts and it has not been tried yet.
+  int64_t job_id = 0;
+  if (e.coalescable) {
+    Stmt& stmt = W(kSqlLastActiveJob);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, kind).Bind(2, e.entity_id).Step()) {
+      std::string state = stmt.ColumnText(1);
+      bool absorbable = (state == "queued" || state == "ready") && stmt.ColumnInt(2) == 1 &&
+                        stmt.ColumnInt(3) == 0 && stmt.ColumnInt(4) == 0 &&
+                        stmt.ColumnText(5).empty();
+      if (absorbable) job_id = stmt.ColumnInt(0);
+    }
+  }
+  if (job_id != 0) {
+    Stmt& stmt = W(kSqlAbsorb);
+    StmtScope scope(stmt);
+    stmt.Bind(1, job_id)
+        .Bind(2, e.event_id)
+        .Bind(3, std::string(EventTypeName(e.type)))
+        .Bind(4, payload)
+        .Bind(5, int64_t{static_cast<int>(e.priority)})
+        .Bind(6, now_ms)
+        .Run();
+    Stmt& counter = W(kSqlBumpCounter);
+    StmtScope counter_scope(counter);
+    counter.Bind(1, std::string("coalesced")).Bind(2, int64_t{1}).Run();
+    result->coalesced = true;
+  } else {
+    job_id = InsertJob(e.event_id, EventTypeName(e.type), kind, e.entity_id,
+                       static_cast<int>(e.priority), payload, e.coalescable, now_ms);
+  }
+  Stmt& stmt = W(kSqlInsertEvent);
+  StmtScope scope(stmt);
+  stmt.Bind(1, e.event_id).Bind(2, job_id).Bind(3, std::string(EventTypeName(e.type))).Bind(4, now_ms);
+  stmt.Run();
+  result->job_id = job_id;
+  (void)db;
+}
+
+// --- queue -------------------------------------------------------------------
+
+std::vector<LeasedJob> SqliteStore::Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
+                                          int64_t lease_ms) {
+  std::vector<LeasedJob> jobs;
+  if (max_jobs <= 0) return jobs;
+  committer_->Submit([&](Db&) {
+    jobs.clear();
+    std::vector<int64_t> ids;
+    {
+      Stmt& stmt = W(kSqlReadyIds);
+      StmtScope scope(stmt);
+      stmt.Bind(1, int64_t{max_jobs});
+      while (stmt.Step()) ids.push_back(stmt.ColumnInt(0));
+    }
+    for (int64_t id : ids) {
+      LeasedJob job;
+      job.id = id;
+      job.lease_token = next_lease_token_.fetch_add(1);
+      {
+        Stmt& stmt = W(kSqlLeaseJob);
+        StmtScope scope(stmt);
+        stmt.Bind(1, id).Bind(2, job.lease_token).Bind(3, now_ms + lease_ms).Bind(4, now_ms);
+        if (!stmt.Step()) continue;
+        job.event_id = stmt.ColumnText(0);
+        ParseEventType(stmt.ColumnText(1), &job.type);
+        ParseEntityKind(stmt.ColumnText(2), &job.kind);
+        job.entity_id = stmt.ColumnText(3);
+        job.priority = static_cast<Priority>(stmt.ColumnInt(4));
+        job.payload = stmt.ColumnText(5);
+        job.attempts = static_cast<int>(stmt.ColumnInt(6));
+        job.plan = stmt.ColumnText(7);
+        job.step = static_cast<int>(stmt.ColumnInt(8));
+        job.in_doubt = stmt.ColumnInt(9) != 0;
+        job.created_at_ms = stmt.ColumnInt(10);
+        while (stmt.Step()) {
+        }
+      }
+      {
+        Stmt& stmt = W(kSqlGetLink);
+        StmtScope scope(stmt);
+        stmt.Bind(1, plugin).Bind(2, std::string(EntityKindName(job.kind))).Bind(3, job.entity_id);
+        if (stmt.Step()) {
+          job.external_id = stmt.ColumnOptText(0);
+          job.last_sent_hash = stmt.ColumnText(1);
+        }
+      }
+      jobs.push_back(std::move(job));
+    }
+  });
+  return jobs;
+}
+
+void SqliteStore::MakeNextReady(const std::string& kind, const std::string& entity_id,
+                                int64_t now_ms) {
+  int64_t next = 0;
+  {
+    Stmt& stmt = W(kSqlNextQueued);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, kind).Bind(2, entity_id).Step()) next = stmt.ColumnInt(0);
+  }
+  if (next == 0) return;
+  Stmt& stmt = W(kSqlMakeReady);
+  StmtScope scope(stmt);
+  stmt.Bind(1, next).Bind(2, now_ms).Run();
+}
+
+void SqliteStore::Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id,
+                        int64_t job_id, const std::string& action, const std::string& detail) {
+  Stmt& stmt = W(kSqlInsertAudit);
+  StmtScope scope(stmt);
+  stmt.Bind(1, now_ms).Bind(2, kind).Bind(3, entity_id).Bind(4, job_id).Bind(5, action);
+  stmt.Bind(6, detail).Run();
+}
+
+void SqliteStore::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                           int64_t now_ms) {
+  if (outcomes.empty()) return;
+  committer_->Submit([&](Db&) {
+    for (const JobOutcome& o : outcomes) {
+      std::string kind, entity_id, event_id, event_type;
+      {
+        Stmt& stmt = W(kSqlCurrentLease);
+        StmtScope scope(stmt);
+        if (!stmt.Bind(1, o.job_id).Bind(2, o.lease_token).Step()) continue;  // stale lease
+        kind = stmt.ColumnText(0);
+        entity_id = stmt.ColumnText(1);
+        event_id = stmt.ColumnText(2);
+        event_type = stmt.ColumnText(3);
+      }
+      for (const AttemptRecord& a : o.attempts_made) {
+        Stmt& stmt = W(kSqlInsertAttempt);
+        StmtScope scope(stmt);
+        stmt.Bind(1, o.job_id).Bind(2, int64_t{a.attempt}).Bind(3, int64_t{a.step});
+        stmt.Bind(4, a.step_kind).Bind(5, a.at_ms).Bind(6, a.outcome);
+        stmt.Bind(7, int64_t{a.http_status}).Bind(8, a.message).Run();
+      }
+      if (o.update_link) {
+        Stmt& stmt = W(kSqlUpsertLink);
+        StmtScope scope(stmt);
+        stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, o.external_id);
+        stmt.Bind(5, o.sent_hash).Bind(6, now_ms).Run();
+      }
+      bool due = o.available_at_ms <= now_ms;
+      {
+        Stmt& stmt = W(kSqlFinishJob);
+        StmtScope scope(stmt);
+        stmt.Bind(1, o.job_id)
+            .Bind(2, std::string(StateName(o.kind, due)))
+            .Bind(3, int64_t{o.attempts})
+            .Bind(4, o.plan)
+            .Bind(5, int64_t{o.step})
+            .Bind(6, o.available_at_ms)
+            .Bind(7, o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
+            .Bind(8, now_ms)
+            .Run();
+      }
+      if (o.kind == JobOutcome::Kind::kDone) {
+        Audit(now_ms, kind, entity_id, o.job_id, "synced",
+              "event " + event_id + " (" + event_type + ") via " + plugin +
+                  (o.external_id ? " as " + *o.external_id : ""));
+        MakeNextReady(kind, entity_id, now_ms);
+      } else if (o.kind == JobOutcome::Kind::kDeadLetter) {
+        Stmt& stmt = W(kSqlInsertDeadLetter);
+        StmtScope scope(stmt);
+        stmt.Bind(1, o.job_id).Bind(2, plugin).Bind(3, event_id).Bind(4, event_type);
+        stmt.Bind(5, kind).Bind(6, entity_id).Bind(7, o.error_class).Bind(8, o.reason);
+        stmt.Bind(9, int64_t{o.attempts}).Bind(10, now_ms).Run();
+        Audit(now_ms, kind, entity_id, o.job_id, "dead_lettered",
+              "event " + event_id + ": " + o.error_class + ": " + o.reason);
+        MakeNextReady(kind, entity_id, now_ms);
+      }
+    }
+  });
+}
+
+int64_t SqliteStore::Promote(int64_t now_ms) {
+  int64_t moved = 0;
+  committer_->Submit([&](Db& db) {
+    moved = 0;
+    {
+      Stmt& stmt = W(kSqlPromoteDelayed);
+      StmtScope scope(stmt);
+      stmt.Bind(1, now_ms).Run();
+      moved += db.Changes();
+    }
+    Stmt& stmt = W(kSqlReclaimExpired);
+    StmtScope scope(stmt);
+    stmt.Bind(1, now_ms).Run();
+    moved += db.Changes();
+  });
+  return moved;
+}
+
+int64_t SqliteStore::ReleaseAllLeases() {
+  int64_t moved = 0;
+  committer_->Submit([&](Db& db) {
+    Stmt& stmt = W(kSqlReleaseAll);
+    StmtScope scope(stmt);
+    stmt.Run();
+    moved = db.Changes();
+  });
+  return moved;
+}
+
+int64_t SqliteStore::NextDueMs() {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  int64_t next = -1;
+  for (const char* sql : {kSqlNextDelayed, kSqlNextLeaseExpiry}) {
+    Stmt& stmt = R(sql);
+    StmtScope scope(stmt);
+    if (stmt.Step() && !stmt.ColumnIsNull(0)) {
+      int64_t t = stmt.ColumnInt(0);
+      if (next < 0 || t < next) next = t;
+    }
+  }
+  return next;
+}
+
+QueueStats SqliteStore::Stats() {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  QueueStats s;
+  auto count_state = [&](const char* state) {
+    Stmt& stmt = R(kSqlCountState);
+    StmtScope scope(stmt);
+    stmt.Bind(1, std::string(state));
+    return stmt.Step() ? stmt.ColumnInt(0) : 0;
+  };
+  s.ready = count_state("ready");
+  s.queued = count_state("queued");
+  s.delayed = count_state("delayed");
+  s.leased = count_state("leased");
+  s.done = count_state("done");
+  {
+    Stmt& stmt = R(kSqlCountReadyByPriority);
+    StmtScope scope(stmt);
+    while (stmt.Step()) {
+      int64_t p = stmt.ColumnInt(0);
+      if (p >= 0 && p < 3) s.ready_by_priority[p] = stmt.ColumnInt(1);
+    }
+  }
+  {
+    Stmt& stmt = R(kSqlOldestPending);
+    StmtScope scope(stmt);
+    if (stmt.Step() && !stmt.ColumnIsNull(0)) s.oldest_pending_created_ms = stmt.ColumnInt(0);
+  }
+  {
+    Stmt& stmt = R(kSqlCountOpenDead);
+    StmtScope scope(stmt);
+    if (stmt.Step()) s.dead = stmt.ColumnInt(0);
+  }
+  {
+    Stmt& stmt = R(kSqlGetCounter);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, std::string("coalesced")).Step()) s.coalesced_total = stmt.ColumnInt(0);
+  }
+  {
+    Stmt& stmt = R(kSqlCountEvents);
+    StmtScope scope(stmt);
+    if (stmt.Step()) s.events_total = stmt.ColumnInt(0);
+  }
+  return s;
+}
+
+std::vector<JobInfo> SqliteStore::JobsForEntity(EntityKind kind, const std::string& entity_id,
+                                                int limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<JobInfo> jobs;
+  Stmt& stmt = R(kSqlJobsForEntity);
+  StmtScope scope(stmt);
+  stmt.Bind(1, std::string(EntityKindName(kind))).Bind(2, entity_id).Bind(3, int64_t{limit});
+  while (stmt.Step()) {
+    JobInfo j;
+    j.id = stmt.ColumnInt(0);
+    j.event_id = stmt.ColumnText(1);
+    j.event_type = stmt.ColumnText(2);
+    j.state = stmt.ColumnText(3);
+    j.attempts = static_cast<int>(stmt.ColumnInt(4));
+    j.plan = stmt.ColumnText(5);
+    j.step = static_cast<int>(stmt.ColumnInt(6));
+    j.available_at_ms = stmt.ColumnInt(7);
+    j.created_ms = stmt.ColumnInt(8);
+    j.updated_ms = stmt.ColumnInt(9);
+    j.last_error = stmt.ColumnText(10);
+    j.coalesced = static_cast<int>(stmt.ColumnInt(11));
+    jobs.push_back(std::move(j));
+  }
+  return jobs;
+}
+
+std::optional<std::string> SqliteStore::GetMirror(EntityKind kind, const std::string& entity_id) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  Stmt& stmt = R(kind == EntityKind::kLead ? kSqlGetLead : kSqlGetProperty);
+  StmtScope scope(stmt);
+  if (!stmt.Bind(1, entity_id).Step()) return std::nullopt;
+  return stmt.ColumnText(0);
+}
+
+// --- dead letters ------------------------------------------------------------
+
+std::vector<DeadLetter> SqliteStore::QueryDeadLetters(const DeadLetterFilter& filter) {
+  std::vector<DeadLetter> list;
+  Stmt& stmt = R(kSqlListDeadLetters);
+  StmtScope scope(stmt);
+  BindFilter(stmt, filter);
+  stmt.Bind(9, int64_t{filter.limit > 0 ? filter.limit : 100});
+  while (stmt.Step()) {
+    DeadLetter d;
+    d.id = stmt.ColumnInt(0);
+    d.job_id = stmt.ColumnInt(1);
+    d.plugin = stmt.ColumnText(2);
+    d.event_id = stmt.ColumnText(3);
+    d.event_type = stmt.ColumnText(4);
+    d.entity_kind = stmt.ColumnText(5);
+    d.entity_id = stmt.ColumnText(6);
+    d.error_class = stmt.ColumnText(7);
+    d.reason = stmt.ColumnText(8);
+    d.attempts = static_cast<int>(stmt.ColumnInt(9));
+    d.created_ms = stmt.ColumnInt(10);
+    d.replayed_ms = stmt.ColumnInt(11);
+    d.replay_job_id = stmt.ColumnInt(12);
+    list.push_back(std::move(d));
+  }
+  return list;
+}
+
+std::vector<DeadLetter> SqliteStore::ListDeadLetters(const DeadLetterFilter& filter) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  return QueryDeadLetters(filter);
+}
+
+std::optional<DeadLetter> SqliteStore::GetDeadLetter(int64_t id) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  DeadLetterFilter filter;
+  filter.id = id;
+  filter.include_replayed = true;
+  std::vector<DeadLetter> found = QueryDeadLetters(filter);
+  if (found.empty()) return std::nullopt;
+  DeadLetter d = std::move(found[0]);
+  Stmt& stmt = R(kSqlAttemptsOfJob);
+  StmtScope scope(stmt);
+  stmt.Bind(1, d.job_id);
+  while (stmt.Step()) {
+    AttemptRecord a;
+    a.attempt = static_cast<int>(stmt.ColumnInt(0));
+    a.step = static_cast<int>(stmt.ColumnInt(1));
+    a.step_kind = stmt.ColumnText(2);
+    a.at_ms = stmt.ColumnInt(3);
+    a.outcome = stmt.ColumnText(4);
+    a.http_status = static_cast<int>(stmt.ColumnInt(5));
+    a.message = stmt.ColumnText(6);
+    d.history.push_back(std::move(a));
+  }
+  return d;
+}
+
+std::vector<int64_t> SqliteStore::ReplayDeadLetters(const DeadLetterFilter& filter,
+                                                    int64_t now_ms) {
+  std::vector<DeadLetter> targets;
+  {
+    std::lock_guard<std::mutex> lock(reader_mu_);
+    DeadLetterFilter open = filter;
+    open.include_replayed = false;
+    if (open.limit <= 0 || open.limit > 10000) open.limit = 10000;
+    targets = QueryDeadLetters(open);
+  }
+  std::vector<int64_t> new_jobs;
+  if (targets.empty()) return new_jobs;
+  committer_->Submit([&](Db&) {
+    new_jobs.clear();
+    for (const DeadLetter& d : targets) {
+      std::string event_id, event_type, kind, entity_id, payload;
+      int priority = 1;
+      bool coalescable = false;
+      {
+        Stmt& stmt = W(kSqlJobForReplay);
+        StmtScope scope(stmt);
+        if (!stmt.Bind(1, d.job_id).Step()) continue;
+        event_id = stmt.ColumnText(0);
+        event_type = stmt.ColumnText(1);
+        kind = stmt.ColumnText(2);
+        entity_id = stmt.ColumnText(3);
+        priority = static_cast<int>(stmt.ColumnInt(4));
+        payload = stmt.ColumnText(5);
+        coalescable = stmt.ColumnInt(6) != 0;
+      }
+      // The entity as the platform holds it now; the event's extras as they were.
+      std::string mirror;
+      {
+        Stmt& stmt = W(kind == "property" ? kSqlGetProperty : kSqlGetLead);
+        StmtScope scope(stmt);
+        if (stmt.Bind(1, entity_id).Step()) mirror = stmt.ColumnText(0);
+      }
+      if (!mirror.empty()) {
+        Poco::JSON::Object::Ptr object =
+            Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
+        object->set(kind, Poco::JSON::Parser().parse(mirror));
+        payload = Stringify(object);
+      }
+      int64_t job_id =
+          InsertJob(event_id, event_type, kind, entity_id, priority, payload, coalescable, now_ms);
+      Stmt& stmt = W(kSqlMarkReplayed);
+      StmtScope scope(stmt);
+      stmt.Bind(1, d.id).Bind(2, now_ms).Bind(3, job_id).Run();
+      Audit(now_ms, kind, entity_id, job_id, "replayed",
+            "dead letter " + std::to_string(d.id) + " of job " + std::to_string(d.job_id));
+      new_jobs.push_back(job_id);
+    }
+  });
+  return new_jobs;
+}
+
+int64_t SqliteStore::PurgeDeadLetters(const DeadLetterFilter& filter) {
+  int64_t purged = 0;
+  committer_->Submit([&](Db& db) {
+    Stmt& stmt = W(kSqlPurgeDeadLetters);
+    StmtScope scope(stmt);
+    BindFilter(stmt, filter);
+    stmt.Run();
+    purged = db.Changes();
+  });
+  return purged;
+}
+
+}  // namespace crmsync::engine

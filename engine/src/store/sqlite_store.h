@@ -1,0 +1,91 @@
+// store/sqlite_store.h: the embedded store, one SQLite file in WAL mode.
+//
+// Opening applies the versioned migrations (store/sqlite_schema.cpp) and
+// refuses a file written by a newer crmsync or by another application. Every
+// write goes through one GroupCommitter thread (shared transactions, one fsync
+// per group); reads use a second connection. All of the queue's SQL is in
+// sqlite_store.cpp. Thread-safe.
+#ifndef CRMSYNC_ENGINE_STORE_SQLITE_STORE_H_
+#define CRMSYNC_ENGINE_STORE_SQLITE_STORE_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "store/group_commit.h"
+#include "store/store.h"
+
+namespace crmsync::engine {
+
+struct SqliteOptions {
+  /// The database file; its folder is created when missing.
+  std::string path;
+  /// PRAGMA synchronous: OFF, NORMAL, FULL or EXTRA.
+  std::string synchronous = "FULL";
+  /// How long a statement waits for a lock held by another connection.
+  int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public Store {
+ public:
+  /// Opens and migrates. Throws StoreError naming the file and the reason.
+  static std::unique_ptr<SqliteStore> Open(const SqliteOptions& options);
+  ~SqliteStore() override;
+
+  std::string Describe() const override;
+  bool Check(std::string* why) noexcept override;
+  int SchemaVersion() override;
+  SyncState GetSyncState(const std::string& plugin) override;
+  void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override;
+
+  std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
+                                   int64_t now_ms) override;
+  std::vector<LeasedJob> Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
+                               int64_t lease_ms) override;
+  void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                int64_t now_ms) override;
+  int64_t Promote(int64_t now_ms) override;
+  int64_t ReleaseAllLeases() override;
+  int64_t NextDueMs() override;
+  QueueStats Stats() override;
+  std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
+                                     int limit) override;
+  std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) override;
+
+  std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) override;
+  std::optional<DeadLetter> GetDeadLetter(int64_t id) override;
+  std::vector<int64_t> ReplayDeadLetters(const DeadLetterFilter& filter, int64_t now_ms) override;
+  int64_t PurgeDeadLetters(const DeadLetterFilter& filter) override;
+
+  /// The group committer (tests inject commit failures; benchmarks count groups).
+  GroupCommitter& committer() { return *committer_; }
+
+ private:
+  explicit SqliteStore(const SqliteOptions& options);
+  // Cached statements: W() only inside a write (the writer thread), R() with reader_mu_ held.
+  Stmt& W(const char* sql);
+  Stmt& R(const char* sql);
+  void AcceptOne(Db& db, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
+  int64_t InsertJob(const std::string& event_id, const std::string& event_type,
+                    const std::string& kind, const std::string& entity_id, int priority,
+                    const std::string& payload, bool coalescable, int64_t now_ms);
+  void MakeNextReady(const std::string& kind, const std::string& entity_id, int64_t now_ms);
+  void Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id, int64_t job_id,
+             const std::string& action, const std::string& detail);
+  std::vector<DeadLetter> QueryDeadLetters(const DeadLetterFilter& filter);
+
+  SqliteOptions options_;
+  std::unique_ptr<Db> writer_db_;
+  std::unique_ptr<GroupCommitter> committer_;
+  std::map<const char*, std::unique_ptr<Stmt>> writer_stmts_;
+  std::mutex reader_mu_;
+  std::unique_ptr<Db> reader_db_;
+  std::map<const char*, std::unique_ptr<Stmt>> reader_stmts_;
+  std::atomic<int64_t> next_lease_token_{1};
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_STORE_SQLITE_STORE_H_

@@ -1,0 +1,103 @@
+// store/store.h: the engine's durable state, behind one interface.
+//
+// The embedded default is SQLite (sqlite_store.h); a server-backed store
+// implements the same interface, so dispatch, intake and admin code never name
+// a backend. Methods throw StoreError on storage failure. Implementations are
+// thread-safe.
+#ifndef CRMSYNC_ENGINE_STORE_STORE_H_
+#define CRMSYNC_ENGINE_STORE_STORE_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/queue_types.h"
+#include "store/sqlite_db.h"
+
+namespace crmsync::engine {
+
+/// Whether sync runs for a plugin, and why not when it does not.
+struct SyncState {
+  bool enabled = true;
+  std::string reason;      ///< Why it was disabled ("401 from CRM: ...", "by admin").
+  std::string changed_at;  ///< ISO 8601 UTC time of the last change, "" if never.
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  /// "sqlite /abs/path/crmsync.db (WAL, synchronous=FULL)" and the like.
+  virtual std::string Describe() const = 0;
+
+  /// Runs a trivial read; false with `*why` when the store cannot answer.
+  virtual bool Check(std::string* why) noexcept = 0;
+
+  /// The schema version the store is at (after migrations).
+  virtual int SchemaVersion() = 0;
+
+  /// The sync state of `plugin` (enabled when never set). Survives restarts.
+  virtual SyncState GetSyncState(const std::string& plugin) = 0;
+
+  /// Enables or disables sync for `plugin`, with the reason shown to ops.
+  virtual void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) = 0;
+
+  // --- Intake -------------------------------------------------------------
+
+  /// Writes each event's mirror row and job (or absorbs it into a pending job of
+  /// the same entity) and records its id; an id seen before writes nothing and
+  /// returns the original job. Durable when it returns: concurrent callers share
+  /// one commit. On failure throws StoreError and nothing of the call is written.
+  virtual std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
+                                           int64_t now_ms) = 0;
+
+  // --- Queue --------------------------------------------------------------
+
+  /// Leases up to `max_jobs` ready jobs, high priority first, oldest first within
+  /// a priority, never two of one entity; each lease expires at now + lease_ms.
+  /// Links are read for `plugin`.
+  virtual std::vector<LeasedJob> Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
+                                       int64_t lease_ms) = 0;
+
+  /// Records outcomes (links for `plugin`, attempts, dead letters) and makes the
+  /// next job of each finished entity ready. Durable when it returns. An outcome
+  /// whose lease is no longer current is ignored.
+  virtual void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                        int64_t now_ms) = 0;
+
+  /// Moves delayed jobs whose time has come to ready, and leases that expired
+  /// back to ready (marked in doubt); returns how many jobs moved.
+  virtual int64_t Promote(int64_t now_ms) = 0;
+
+  /// Returns every leased job to ready (marked in doubt): at start-up, for the
+  /// leases a previous process held.
+  virtual int64_t ReleaseAllLeases() = 0;
+
+  /// The earliest time a delayed job or a lease falls due, or -1 when none.
+  virtual int64_t NextDueMs() = 0;
+
+  virtual QueueStats Stats() = 0;
+
+  /// The jobs of one entity, newest first (at most `limit`).
+  virtual std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
+                                             int limit) = 0;
+
+  /// The mirror row of an entity in wire form, when present.
+  virtual std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) = 0;
+
+  // --- Dead letters -------------------------------------------------------
+
+  virtual std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) = 0;
+  /// One dead letter with every attempt of its job.
+  virtual std::optional<DeadLetter> GetDeadLetter(int64_t id) = 0;
+  /// Re-queues the matching dead letters (not yet replayed) as new jobs carrying
+  /// the entity's current mirror state; keeps their history. Returns new job ids.
+  virtual std::vector<int64_t> ReplayDeadLetters(const DeadLetterFilter& filter,
+                                                 int64_t now_ms) = 0;
+  /// Deletes the matching dead letters; returns how many.
+  virtual int64_t PurgeDeadLetters(const DeadLetterFilter& filter) = 0;
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_STORE_STORE_H_

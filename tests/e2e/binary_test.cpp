@@ -1,0 +1,233 @@
+// The real `crmsync` binary: serve with health endpoints, the subcommands, and
+// the start-up errors ops will meet (bad config, missing or broken plugin).
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include "test_support.h"
+
+namespace t = crmsync::testing;
+
+namespace {
+
+const std::string kBinary = CRMSYNC_BINARY;
+
+bool Contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// A started `crmsync serve` on a free port with its store in a temp folder.
+struct RunningService {
+  explicit RunningService(std::vector<std::string> extra = {}) {
+    port = t::FreePort();
+    std::vector<std::string> args = {"serve",
+                                     "--config", config_file(),
+                                     "--set", "server.port=" + std::to_string(port),
+                                     "--set", "store.path=" + dir.File("var/crmsync.db"),
+                                     "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<t::ChildProcess>(kBinary, args);
+  }
+  std::string config_file() {
+    std::string path = dir.File("crmsync.properties");
+    t::WriteFile(path, "admin.token = admin-secret-1\nintake.token = intake-secret-1\n"
+                       "log.level = information\n");
+    return path;
+  }
+  bool WaitReady() {
+    return t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; });
+  }
+  t::TempDir dir;
+  int port = 0;
+  std::unique_ptr<t::ChildProcess> process;
+};
+
+}  // namespace
+
+TEST_SUITE("e2e.binary") {
+  TEST_CASE("serve answers /healthz and /readyz and stops with exit 0 on SIGTERM") {
+    RunningService service;
+    REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
+    t::HttpResult health = t::HttpCall(service.port, "GET", "/healthz");
+    CHECK(health.body == "{\"status\":\"ok\"}");
+
+    t::HttpResult ready = t::HttpCall(service.port, "GET", "/readyz");
+    CHECK(ready.status == 200);
+    auto json = Poco::JSON::Parser().parse(ready.body).extract<Poco::JSON::Object::Ptr>();
+    CHECK(json->getValue<bool>("ready"));
+    auto checks = json->getArray("checks");
+    REQUIRE(checks->size() == 3);
+    CHECK(checks->getObject(0)->getValue<std::string>("name") == "store");
+    CHECK(Contains(checks->getObject(0)->getValue<std::string>("detail"), "WAL"));
+    CHECK(checks->getObject(1)->getValue<std::string>("detail") == "mock-crm 1.0.0");
+
+    CHECK(t::HttpCall(service.port, "GET", "/nope").status == 404);
+    CHECK(t::HttpCall(service.port, "POST", "/healthz").status == 405);
+    CHECK(Contains(service.process->Stdout(), "listening on http://127.0.0.1:" +
+                                                  std::to_string(service.port)));
+    CHECK(t::ReadFile(service.dir.File("var/crmsync.db")).size() > 0);
+
+    service.process->Signal(SIGTERM);
+    REQUIRE(service.process->WaitExit(std::chrono::seconds(20)));
+    CHECK(service.process->exit_code() == 0);
+  }
+
+  TEST_CASE("/readyz is 503 naming the reason when sync is disabled by config") {
+    RunningService service({"--set", "crm.enabled=false"});
+    REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
+    t::HttpResult ready = t::HttpCall(service.port, "GET", "/readyz");
+    CHECK(ready.status == 503);
+    CHECK(Contains(ready.body, "crm.enabled=false"));
+  }
+
+  TEST_CASE("the CRM dump needs the admin token and shows mock-crm's state") {
+    RunningService service;
+    REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
+    CHECK(t::HttpCall(service.port, "GET", "/api/admin/crm/dump").status == 401);
+    CHECK(t::HttpCall(service.port, "GET", "/api/admin/crm/dump", "",
+                      {{"Authorization", "Bearer wrong"}})
+              .status == 401);
+    t::HttpResult dump = t::HttpCall(service.port, "GET", "/api/admin/crm/dump", "",
+                                     {{"Authorization", "Bearer admin-secret-1"}});
+    CHECK(dump.status == 200);
+    CHECK(Contains(dump.body, "\"leads\""));
+
+    std::string output;
+    int rc = t::RunCommand(kBinary, {"crm-dump", "--config", service.config_file(), "--set",
+                                     "server.port=" + std::to_string(service.port)},
+                           &output);
+    CHECK(rc == 0);
+    CHECK(Contains(output, "\"leads\""));
+  }
+
+  TEST_CASE("`crmsync plugins` lists good plugins and says why broken ones fail") {
+    std::string output;
+    int rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR}, &output);
+    CHECK(rc == 0);
+    CHECK(Contains(output, "mock-crm 1.0.0  ABI 1.0"));
+    CHECK(Contains(output, "lookup"));
+
+    rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR}, &output);
+    CHECK(rc == 0);
+    CHECK(Contains(output, "good_plugin 0.0.1"));
+    CHECK(Contains(output, "BROKEN " CRMSYNC_TEST_PLUGIN_DIR "/wrong_abi: "));
+    CHECK(Contains(output, "SDK ABI mismatch"));
+    CHECK(Contains(output, "BROKEN " CRMSYNC_TEST_PLUGIN_DIR "/not_a_plugin"));
+
+    rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=/nonexistent/dir"}, &output);
+    CHECK(rc == 1);
+    CHECK(Contains(output, "/nonexistent/dir is not a folder"));
+  }
+
+  TEST_CASE("serve refuses to start on a missing or broken plugin and names the cause") {
+    t::TempDir dir;
+    std::string output;
+    int rc = t::RunCommand(kBinary, {"serve", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR,
+                                     "--set", "crm.plugin=no-such-crm", "--set",
+                                     "store.path=" + dir.File("db"), "--set", "server.port=" + std::to_string(t::FreePort())},
+                           &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "plugin 'no-such-crm' not found"));
+
+    rc = t::RunCommand(kBinary, {"serve", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR, "--set",
+                                 "crm.plugin=wrong_abi", "--set", "store.path=" + dir.File("db"),
+                                 "--set", "server.port=" + std::to_string(t::FreePort())},
+                       &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "SDK ABI mismatch"));
+
+    rc = t::RunCommand(kBinary, {"serve", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR, "--set",
+                                 "crm.plugin=configure_rejects", "--set",
+                                 "store.path=" + dir.File("db"), "--set", "server.port=" + std::to_string(t::FreePort())},
+                       &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "refused its configuration: api_url: required"));
+  }
+
+  TEST_CASE("serve refuses a store written by a newer crmsync") {
+    t::TempDir dir;
+    std::string output;
+    std::string db = dir.File("newer.db");
+    REQUIRE(t::RunCommand("/usr/bin/sqlite3", {db, "PRAGMA user_version=999;"}, &output) == 0);
+    int rc = t::RunCommand(kBinary, {"serve", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+                                     "store.path=" + db, "--set", "server.port=" + std::to_string(t::FreePort())},
+                           &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "written by a newer crmsync (schema version 999"));
+  }
+
+  TEST_CASE("a port already in use is a start-up error naming it") {
+    RunningService first;
+    REQUIRE_MESSAGE(first.WaitReady(), first.process->Stderr());
+    t::TempDir dir;
+    std::string output;
+    int rc = t::RunCommand(kBinary, {"serve", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+                                     "store.path=" + dir.File("db"), "--set",
+                                     "server.port=" + std::to_string(first.port)},
+                           &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "cannot listen on 127.0.0.1:" + std::to_string(first.port)));
+  }
+
+  TEST_CASE("check-config shows sources and redacts secrets and lists every problem") {
+    t::TempDir dir;
+    std::string config = dir.File("c.properties");
+    t::WriteFile(config, "server.port = notaport\nadmin.token = super-secret-admin\nbogus.key = 1\n");
+    std::string output;
+    int rc = t::RunCommand(kBinary, {"check-config", "--config", config}, &output,
+                           {{"CRM_API_KEY", "key-from-env-123"}});
+    CHECK(rc == 1);
+    CHECK(Contains(output, "server.port"));
+    CHECK(Contains(output, "notaport"));
+    CHECK(Contains(output, "unknown key 'bogus.key'"));
+    CHECK_FALSE(Contains(output, "super-secret-admin"));
+    CHECK_FALSE(Contains(output, "key-from-env-123"));
+    CHECK(Contains(output, "crm.api.key = <redacted>"));
+
+    t::WriteFile(config, "admin.token = super-secret-admin\n");
+    rc = t::RunCommand(kBinary, {"check-config", "--config", config, "--set",
+                                 "plugins.dir=" CRMSYNC_PLUGIN_DIR},
+                       &output);
+    CHECK_MESSAGE(rc == 0, output);
+    CHECK(Contains(output, "ok: plugin mock-crm"));
+    CHECK(Contains(output, "0 error(s)"));
+
+    rc = t::RunCommand(kBinary, {"check-config", "--config", config, "--set",
+                                 "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR, "--set",
+                                 "crm.plugin=configure_rejects"},
+                       &output);
+    CHECK(rc == 1);
+    CHECK(Contains(output, "error: crm.plugin: plugin 'configure_rejects'"));
+  }
+
+  TEST_CASE("serve refuses bad configuration before doing anything") {
+    t::TempDir dir;
+    std::string output;
+    int rc = t::RunCommand(kBinary, {"serve", "--set", "server.port=70000", "--set",
+                                     "store.path=" + dir.File("db")},
+                           &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "server.port"));
+    CHECK(Contains(output, "70000"));
+    CHECK(t::ReadFile(dir.File("db")).empty());  // the store was never created
+  }
+
+  TEST_CASE("--help and --version and command-line mistakes") {
+    std::string output;
+    CHECK(t::RunCommand(kBinary, {"--help"}, &output) == 0);
+    CHECK(Contains(output, "check-config"));
+    CHECK(Contains(output, "--set"));
+    CHECK(t::RunCommand(kBinary, {"--version"}, &output) == 0);
+    CHECK(Contains(output, "crmsync 0.1.0 (SDK ABI 1.0"));
+    CHECK(t::RunCommand(kBinary, {"--no-such-option"}, &output) == 64);
+    CHECK(Contains(output, "no-such-option"));
+    CHECK(t::RunCommand(kBinary, {"frobnicate"}, &output) == 64);
+    CHECK(Contains(output, "unknown command 'frobnicate'"));
+    CHECK(t::RunCommand(kBinary, {"check-config", "--set"}, &output) == 64);
+    CHECK(t::RunCommand(kBinary, {"plugins", "--set", "nonsense"}, &output) == 78);
+    CHECK(Contains(output, "nonsense"));
+  }
+}

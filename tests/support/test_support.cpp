@@ -1,0 +1,154 @@
+// Test helpers; see test_support.h.
+#include "test_support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <Poco/File.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/StreamCopier.h>
+
+namespace crmsync::testing {
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/crmsync-test-XXXXXX";
+  char* made = mkdtemp(pattern);
+  if (made == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = made;
+}
+
+TempDir::~TempDir() {
+  try {
+    Poco::File(path_).remove(true);
+  } catch (...) {
+  }
+}
+
+void WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int FreePort() {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return socket.address().port();
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+HttpResult HttpCall(int port, const std::string& method, const std::string& path,
+                    const std::string& body, const std::map<std::string, std::string>& headers) {
+  HttpResult result;
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    session.setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    for (const auto& [k, v] : headers) request.set(k, v);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+      if (!request.has("Content-Type")) request.setContentType("application/json");
+    }
+    std::ostream& out = session.sendRequest(request);
+    out << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    Poco::StreamCopier::copyToString(in, result.body);
+    result.status = static_cast<int>(response.getStatus());
+    for (const auto& [k, v] : response) result.headers[k] = v;
+  } catch (const Poco::Exception&) {
+    result.status = 0;
+  }
+  return result;
+}
+
+ChildProcess::ChildProcess(const std::string& program, const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env) {
+  out_path_ = dir_.File("stdout");
+  err_path_ = dir_.File("stderr");
+  std::vector<std::string> argv_store;
+  argv_store.push_back(program);
+  argv_store.insert(argv_store.end(), args.begin(), args.end());
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(err, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> argv;
+    for (auto& a : argv_store) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(program.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && exit_code_ < 0) {
+    kill(pid_, SIGKILL);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+void ChildProcess::Signal(int sig) {
+  if (pid_ > 0 && exit_code_ < 0) kill(pid_, sig);
+}
+
+bool ChildProcess::WaitExit(std::chrono::milliseconds timeout) {
+  if (exit_code_ >= 0) return true;
+  return WaitUntil(
+      [&] {
+        int status = 0;
+        pid_t r = waitpid(pid_, &status, WNOHANG);
+        if (r == pid_) {
+          exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+          return true;
+        }
+        return false;
+      },
+      timeout);
+}
+
+std::string ChildProcess::Stdout() const { return ReadFile(out_path_); }
+std::string ChildProcess::Stderr() const { return ReadFile(err_path_); }
+
+int RunCommand(const std::string& program, const std::vector<std::string>& args,
+               std::string* output, const std::map<std::string, std::string>& env) {
+  ChildProcess child(program, args, env);
+  child.WaitExit(std::chrono::minutes(5));
+  if (output) *output = child.Stdout() + child.Stderr();
+  return child.exit_code();
+}
+
+}  // namespace crmsync::testing

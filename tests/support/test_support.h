@@ -1,0 +1,91 @@
+// test_support.h: helpers shared by every test executable.
+//
+// No sleeps stand in for waiting: WaitUntil() polls a condition until a
+// deadline and reports whether it held.
+#ifndef CRMSYNC_TESTS_TEST_SUPPORT_H_
+#define CRMSYNC_TESTS_TEST_SUPPORT_H_
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace crmsync::testing {
+
+/// A fresh folder under /tmp, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  /// path() + "/" + name.
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/// Writes `content` to `path`, replacing it.
+void WriteFile(const std::string& path, const std::string& content);
+/// Reads a whole file; "" when it cannot be read.
+std::string ReadFile(const std::string& path);
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+/// Polls `condition` every few milliseconds until it returns true or `timeout`
+/// passes; returns the last result.
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+/// A plain HTTP answer for tests.
+struct HttpResult {
+  int status = 0;  ///< 0 when the connection failed.
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+/// One HTTP request to 127.0.0.1:`port`, on a fresh connection.
+HttpResult HttpCall(int port, const std::string& method, const std::string& path,
+                    const std::string& body = "",
+                    const std::map<std::string, std::string>& headers = {});
+
+/// A child process with its stdout and stderr captured to files.
+class ChildProcess {
+ public:
+  /// Starts `program` with `args` (and the current environment plus `env`).
+  ChildProcess(const std::string& program, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env = {});
+  ~ChildProcess();  ///< Kills (SIGKILL) and reaps the child if still running.
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  /// Sends a signal (SIGTERM, SIGKILL, ...).
+  void Signal(int sig);
+  /// Waits until the child exits or `timeout` passes; true when it exited.
+  bool WaitExit(std::chrono::milliseconds timeout);
+  /// Exit code after WaitExit(); 128+signal when killed by a signal; -1 before.
+  int exit_code() const { return exit_code_; }
+  std::string Stdout() const;
+  std::string Stderr() const;
+
+ private:
+  int pid_ = -1;
+  int exit_code_ = -1;
+  std::string out_path_;
+  std::string err_path_;
+  TempDir dir_;
+};
+
+/// Runs `program` with `args` to completion; returns its exit code and fills
+/// `output` with stdout and stderr together.
+int RunCommand(const std::string& program, const std::vector<std::string>& args,
+               std::string* output, const std::map<std::string, std::string>& env = {});
+
+}  // namespace crmsync::testing
+
+#endif  // CRMSYNC_TESTS_TEST_SUPPORT_H_
