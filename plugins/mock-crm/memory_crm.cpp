@@ -1,6 +1,7 @@
 // The in-memory reference CRM; see memory_crm.h.
 #include "memory_crm.h"
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -148,6 +149,32 @@ std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Pt
   return "";
 }
 
+// A journal line for `op` on record `id` of `kind`.
+Poco::JSON::Object::Ptr Entry(const std::string& op, const std::string& kind,
+                              const std::string& id) {
+  Poco::JSON::Object::Ptr entry = NewObject();
+  entry->set("op", op);
+  entry->set("kind", kind);
+  entry->set("id", id);
+  return entry;
+}
+
+// A copy of `object` whose keys are kept sorted, like the objects ParseObject()
+// makes (so a replayed record merges and dumps its fields as the original did).
+Poco::JSON::Object::Ptr Sorted(const Poco::JSON::Object::Ptr& object) {
+  Poco::JSON::Object::Ptr sorted = new Poco::JSON::Object();
+  for (const std::string& name : object->getNames()) sorted->set(name, object->get(name));
+  return sorted;
+}
+
+// The string member `key` of a journal entry, or "" (with *error set).
+std::string Member(const Poco::JSON::Object::Ptr& entry, const std::string& key,
+                   std::string* error) {
+  const std::optional<std::string> value = GetString(entry, key);
+  if (!value && error->empty()) *error = "\"" + key + "\" must be a string";
+  return value.value_or("");
+}
+
 }  // namespace
 
 MemoryCrm::MemoryCrm() {
@@ -213,6 +240,116 @@ HttpResponse MemoryCrm::Handle(const HttpRequest& request) {
 void MemoryCrm::CountRequest(const std::string& route) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++request_counts_[route];
+  if (journal_.is_open()) {
+    Poco::JSON::Object::Ptr entry = NewObject();
+    entry->set("op", "count");
+    entry->set("route", route);
+    std::string error;
+    journal_.Append(entry, &error);  // A lost count is not worth failing the request.
+  }
+}
+
+Status MemoryCrm::OpenJournal(const std::string& key, const std::string& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (journal_.is_open()) {
+    if (journal_.path() == path) return Status::Ok();
+    return Status::InvalidConfig(key + ": cannot change from '" + journal_.path() + "' to '" +
+                                 path + "'");
+  }
+  if (!leads_.records.empty() || !properties_.records.empty() || !webhooks_.empty() ||
+      !next_id_.empty() || !request_counts_.empty()) {
+    return Status::InvalidConfig(key + ": '" + path +
+                                 "' set after the CRM already holds state; set it on the first "
+                                 "Configure()");
+  }
+  Status status = journal_.Open(
+      key, path, [this](const Poco::JSON::Object::Ptr& entry) { return Replay(entry); });
+  if (!status.ok()) Clear();
+  return status;
+}
+
+HttpResponse MemoryCrm::Journaled(const Poco::JSON::Object::Ptr& entry, HttpResponse answer) {
+  if (!journal_.is_open()) return answer;
+  std::string error;
+  if (!journal_.Append(entry, &error)) return Error(500, "mock-crm: " + error);
+  return answer;
+}
+
+std::string MemoryCrm::Replay(const Poco::JSON::Object::Ptr& entry) {
+  std::string error;
+  const std::string op = Member(entry, "op", &error);
+  if (!error.empty()) return error;
+  if (op == "count") {
+    const std::string route = Member(entry, "route", &error);
+    if (error.empty()) ++request_counts_[route];
+    return error;
+  }
+  if (op == "webhook") {
+    Poco::JSON::Object::Ptr webhook = entry->getObject("webhook");
+    if (!webhook) return "\"webhook\" must be an object";
+    if (!NoteId("webhook", Member(webhook, "id", &error))) return "bad webhook id";
+    webhooks_.push_back(webhook);
+    return "";
+  }
+  if (op != "create" && op != "recreate" && op != "update" && op != "activity" && op != "deal") {
+    return "unknown op '" + op + "'";
+  }
+  const std::string kind = Member(entry, "kind", &error);
+  const std::string id = Member(entry, "id", &error);
+  if (!error.empty()) return error;
+  if (kind != "lead" && kind != "property") return "unknown kind '" + kind + "'";
+  Collection& collection = kind == "lead" ? leads_ : properties_;
+  const auto found = collection.by_id.find(id);
+  if (op == "create") {
+    Poco::JSON::Object::Ptr fields = entry->getObject("fields");
+    if (!fields) return "\"fields\" must be an object";
+    if (found != collection.by_id.end()) return kind + " " + id + " created twice";
+    if (!NoteId(kind, id)) return "bad " + kind + " id '" + id + "'";
+    ApplyCreate(collection, id, Sorted(fields));
+    return "";
+  }
+  if (found == collection.by_id.end()) return op + " of unknown " + kind + " " + id;
+  Record& record = collection.records[found->second];
+  if (op == "recreate") {
+    ++record.create_count;
+  } else if (op == "update") {
+    Poco::JSON::Object::Ptr fields = entry->getObject("fields");
+    if (!fields) return "\"fields\" must be an object";
+    ApplyUpdate(collection, found->second, fields);
+  } else {  // activity or deal
+    Poco::JSON::Object::Ptr child = entry->getObject("child");
+    if (!child) return "\"child\" must be an object";
+    if (!NoteId(op, Member(child, "id", &error))) return "bad " + op + " id";
+    (op == "activity" ? record.activities : record.deals).push_back(child);
+  }
+  return "";
+}
+
+bool MemoryCrm::NoteId(const std::string& kind, const std::string& id) {
+  const std::string prefix = "crm_" + kind + "_";
+  if (id.size() <= prefix.size() || id.size() > prefix.size() + 18 ||
+      id.compare(0, prefix.size(), prefix) != 0) {
+    return false;
+  }
+  int64_t number = 0;
+  for (size_t i = prefix.size(); i < id.size(); ++i) {
+    if (id[i] < '0' || id[i] > '9') return false;
+    number = number * 10 + (id[i] - '0');
+  }
+  int64_t& counter = next_id_[kind];
+  counter = std::max(counter, number);
+  return true;
+}
+
+void MemoryCrm::Clear() {
+  for (Collection* collection : {&leads_, &properties_}) {
+    collection->records.clear();
+    collection->by_id.clear();
+    collection->by_reference.clear();
+  }
+  webhooks_.clear();
+  next_id_.clear();
+  request_counts_.clear();
 }
 
 std::string MemoryCrm::NextId(const std::string& kind) {
@@ -236,13 +373,22 @@ HttpResponse MemoryCrm::Create(Collection& collection, const std::string& body) 
       answer->set("message",
                   collection.kind + " with externalReference " + *reference + " already exists");
       answer->set("id", record.id);
-      return Answer(409, ToJson(answer));
+      return Journaled(Entry("recreate", collection.kind, record.id), Answer(409, ToJson(answer)));
     }
   }
 
+  const std::string id = NextId(collection.kind);
+  ApplyCreate(collection, id, fields);
+  Poco::JSON::Object::Ptr entry = Entry("create", collection.kind, id);
+  entry->set("fields", fields);
+  return Journaled(entry, IdAnswer(201, id));
+}
+
+void MemoryCrm::ApplyCreate(Collection& collection, const std::string& id,
+                            const Poco::JSON::Object::Ptr& fields) {
   Record record;
-  record.id = NextId(collection.kind);
-  record.external_reference = reference.value_or("");
+  record.id = id;
+  record.external_reference = GetString(fields, "externalReference").value_or("");
   record.fields = fields;
   record.create_count = 1;
   const size_t index = collection.records.size();
@@ -250,9 +396,7 @@ HttpResponse MemoryCrm::Create(Collection& collection, const std::string& body) 
   if (!record.external_reference.empty()) {
     collection.by_reference[record.external_reference] = index;
   }
-  const std::string id = record.id;
   collection.records.push_back(std::move(record));
-  return IdAnswer(201, id);
 }
 
 HttpResponse MemoryCrm::Update(Collection& collection, const std::string& id,
@@ -265,7 +409,7 @@ HttpResponse MemoryCrm::Update(Collection& collection, const std::string& id,
   error = ValidateFields(collection.kind, fields);
   if (!error.empty()) return Error(422, error);
 
-  Record& record = collection.records[found->second];
+  const Record& record = collection.records[found->second];
   const std::optional<std::string> reference = GetString(fields, "externalReference");
   if (reference && !reference->empty() && *reference != record.external_reference) {
     auto other = collection.by_reference.find(*reference);
@@ -276,15 +420,26 @@ HttpResponse MemoryCrm::Update(Collection& collection, const std::string& id,
       answer->set("id", collection.records[other->second].id);
       return Answer(409, ToJson(answer));
     }
+  }
+  ApplyUpdate(collection, found->second, fields);
+  Poco::JSON::Object::Ptr entry = Entry("update", collection.kind, id);
+  entry->set("fields", fields);
+  return Journaled(entry, IdAnswer(200, id));
+}
+
+void MemoryCrm::ApplyUpdate(Collection& collection, size_t index,
+                            const Poco::JSON::Object::Ptr& fields) {
+  Record& record = collection.records[index];
+  const std::optional<std::string> reference = GetString(fields, "externalReference");
+  if (reference && !reference->empty() && *reference != record.external_reference) {
     if (!record.external_reference.empty()) {
       collection.by_reference.erase(record.external_reference);
     }
     record.external_reference = *reference;
-    collection.by_reference[*reference] = found->second;
+    collection.by_reference[*reference] = index;
   }
   for (const std::string& name : fields->getNames()) record.fields->set(name, fields->get(name));
   ++record.update_count;
-  return IdAnswer(200, id);
 }
 
 HttpResponse MemoryCrm::Read(const Collection& collection, const std::string& id) const {
@@ -337,7 +492,9 @@ HttpResponse MemoryCrm::AddChild(Collection& collection, const std::string& id,
   }
   Record& record = collection.records[found->second];
   (what == "activity" ? record.activities : record.deals).push_back(stored);
-  return IdAnswer(201, child_id);
+  Poco::JSON::Object::Ptr entry = Entry(what, collection.kind, id);
+  entry->set("child", stored);
+  return Journaled(entry, IdAnswer(201, child_id));
 }
 
 HttpResponse MemoryCrm::RegisterWebhook(const std::string& body) {
@@ -356,7 +513,10 @@ HttpResponse MemoryCrm::RegisterWebhook(const std::string& body) {
     if (name != "id") stored->set(name, fields->get(name));
   }
   webhooks_.push_back(stored);
-  return IdAnswer(201, id);
+  Poco::JSON::Object::Ptr entry = NewObject();
+  entry->set("op", "webhook");
+  entry->set("webhook", stored);
+  return Journaled(entry, IdAnswer(201, id));
 }
 
 std::string MemoryCrm::Dump() const {

@@ -20,8 +20,21 @@
 // externalReference (createCount: 1 unless someone tried to create it again and
 // got 409) and its updates; the CRM counts requests per route (CountRequest()).
 //
+// Journal (optional, OpenJournal(); the file is crm_journal.h): every change is
+// appended as one line before its answer is returned, so a restarted process
+// rebuilds exactly the same CRM. A line per change ("op", then its data):
+//   {"op":"count","route":r}                       a request counted on route r
+//   {"op":"create","kind":k,"id":i,"fields":{..}}  a record created (k: lead|property)
+//   {"op":"recreate","kind":k,"id":i}              a create refused with 409 (createCount)
+//   {"op":"update","kind":k,"id":i,"fields":{..}}  an update applied
+//   {"op":"activity"|"deal","kind":"lead","id":i,"child":{"id":..,..}}
+//   {"op":"webhook","webhook":{"id":..,..}}        a webhook registered
+// Id counters are rebuilt from the ids in the lines. Requests that change nothing
+// (reads, lookups, refused requests) add only their count line.
+//
 // Thread-safety: every public method may be called from any thread; one mutex
-// guards all state.
+// guards all state, the journal included, so the journal's order is the order
+// the changes were applied.
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MEMORY_CRM_H_
 #define CRMSYNC_PLUGINS_MOCK_CRM_MEMORY_CRM_H_
 
@@ -33,7 +46,9 @@
 
 #include <Poco/JSON/Object.h>
 
+#include "crm_journal.h"
 #include "crmsync/http.h"
+#include "crmsync/status.h"
 
 namespace crmsync::mockcrm {
 
@@ -49,6 +64,13 @@ class MemoryCrm {
 
   /// Counts one request on `route` (shown under "requests" in Dump()).
   void CountRequest(const std::string& route);
+
+  /// Replays the journal at `path` (when it exists) into this CRM, which must
+  /// still be empty, then journals every later change there. `key` names the
+  /// setting in error messages. kInvalidConfig as CrmJournal::Open() says, or
+  /// when the CRM already holds something or has another journal open; calling
+  /// it again with the same path does nothing. On error the CRM is emptied.
+  Status OpenJournal(const std::string& key, const std::string& path);
 
   /// The route name of a request by its method and path ("lead.create", ...;
   /// "unknown" when no endpoint matches), for requests that carry no route.
@@ -88,12 +110,31 @@ class MemoryCrm {
   HttpResponse RegisterWebhook(const std::string& body);
   std::string NextId(const std::string& kind);
 
+  // Changes shared by the handlers and the replay; mutex_ is held.
+  void ApplyCreate(Collection& collection, const std::string& id,
+                   const Poco::JSON::Object::Ptr& fields);
+  void ApplyUpdate(Collection& collection, size_t index, const Poco::JSON::Object::Ptr& fields);
+
+  // Appends `entry` to the journal when one is open and returns `answer`; a 500
+  // answer instead when the write failed (the change is applied all the same,
+  // like a CRM that applied a request and lost the answer). mutex_ is held.
+  HttpResponse Journaled(const Poco::JSON::Object::Ptr& entry, HttpResponse answer);
+
+  // Applies one journal line; "" or the reason it makes no sense. mutex_ is held.
+  std::string Replay(const Poco::JSON::Object::Ptr& entry);
+  // Raises the counter of `kind` to the number at the end of `id`; false when
+  // `id` is not "crm_<kind>_<n>". mutex_ is held.
+  bool NoteId(const std::string& kind, const std::string& id);
+  // Forgets everything held (not the journal). mutex_ is held.
+  void Clear();
+
   mutable std::mutex mutex_;
   Collection leads_;
   Collection properties_;
   std::vector<Poco::JSON::Object::Ptr> webhooks_;
   std::map<std::string, int64_t> next_id_;         // Per id kind.
   std::map<std::string, int64_t> request_counts_;  // Per route.
+  CrmJournal journal_;                             // Closed unless OpenJournal().
 };
 
 }  // namespace crmsync::mockcrm

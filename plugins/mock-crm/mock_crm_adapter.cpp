@@ -20,6 +20,13 @@ PluginInfo MockCrmAdapter::Info() const {
 Status MockCrmAdapter::Configure(const PluginConfig& config) {
   Status status = faults_.Configure(config);
   if (!status.ok()) return status;
+  std::string state_file = config.Get(kStateFileKey);
+  if (!state_file.empty()) {
+    const std::string config_dir = config.Get("config_dir");
+    if (state_file[0] != '/' && !config_dir.empty()) state_file = config_dir + "/" + state_file;
+    status = crm_.OpenJournal(kStateFileKey, state_file);
+    if (!status.ok()) return status;
+  }
   mapper_.SetCredentials(config.Get("api_key"), config.Get("api_secret"));
   return Status::Ok();
 }

@@ -7,6 +7,11 @@
 // X-API-Key / X-API-Secret like the reference API wants. Classification is the
 // SDK default.
 //
+// state_file (crm.mock-crm.state_file), when set and not empty, is a journal that
+// lets the CRM outlive its process (memory_crm.h, crm_journal.h): Configure()
+// rebuilds the CRM from it, then every change is appended to it. A relative path
+// is read against config_dir. It survives kill -9, not a machine crash (no fsync).
+//
 // Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once, then
 // everything else from any thread.
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_
@@ -25,6 +30,8 @@ namespace crmsync::mockcrm {
 /// The plugin's name and version, as in its descriptor.
 constexpr char kPluginName[] = "mock-crm";
 constexpr char kPluginVersion[] = "1.0.0";
+/// The setting naming the CRM's journal file.
+constexpr char kStateFileKey[] = "state_file";
 
 class MockCrmAdapter : public Adapter {
  public:
@@ -33,9 +40,11 @@ class MockCrmAdapter : public Adapter {
   /// mock-crm 1.0.0: lookup by reference, webhook registration, no batching.
   PluginInfo Info() const override;
 
-  /// Reads the fault script, latencies and credentials. kInvalidConfig naming the
-  /// key and the bad token or value. May be called again to replace the script;
-  /// the CRM's contents are kept.
+  /// Reads the fault script, latencies and credentials, and replays state_file
+  /// when set. kInvalidConfig naming the key and the bad token or value, the
+  /// state_file that cannot be opened, or its line that cannot be replayed. May
+  /// be called again to replace the script; the CRM's contents are kept (and
+  /// state_file may then only repeat the first one).
   Status Configure(const PluginConfig& config) override;
 
   Mapper& mapping() override { return mapper_; }

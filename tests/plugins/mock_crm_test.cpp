@@ -4,7 +4,9 @@
 // ClassLoader, as the engine does, and drives it only through crmsync::Adapter:
 // mapping() builds requests, transport() answers them from the in-memory CRM
 // and its fault script, Dump() shows what the CRM holds. Each test case makes
-// its own adapter, so no state leaks between cases. No sleeps.
+// its own adapter, so no state leaks between cases. No sleeps. The state_file
+// cases reload the CRM from its journal in a fresh adapter, as a restarted
+// engine would.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -25,6 +27,7 @@
 #include "crmsync/adapter.h"
 #include "crmsync/classify.h"
 #include "crmsync/plugin.h"
+#include "test_support.h"
 
 namespace crmsync {
 namespace {
@@ -199,6 +202,31 @@ Status ParseWebhook(Adapter& adapter, const std::string& body,
   delivery.headers = {{"X-CRM-Event", "lead.updated"}};
   delivery.body = body;
   return adapter.mapping().ParseWebhook(delivery, changes);
+}
+
+// The lines of `text`, without their '\n'; a last line without one is kept.
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t newline = text.find('\n', begin);
+    if (newline == std::string::npos) newline = text.size();
+    lines.push_back(text.substr(begin, newline - begin));
+    begin = newline + 1;
+  }
+  return lines;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
+// The id in a 2xx answer's body.
+std::string AnsweredId(const HttpResponse& response) {
+  REQUIRE(response.status / 100 == 2);
+  return Str(ParseJson(response.body), "id");
 }
 
 TEST_SUITE_BEGIN("plugins");
@@ -1104,6 +1132,223 @@ TEST_CASE("mock-crm: concurrent creates get distinct ids and exact counts") {
   CHECK(ids.size() == kThreads * kPerThread - 3);
   CHECK(Leads(*adapter)->size() == ids.size());
   CHECK(RequestCount(*adapter, "lead.create") == kThreads * kPerThread);
+}
+
+TEST_CASE("mock-crm: state_file survives a reload of the plugin") {
+  testing::TempDir dir;
+  const std::string path = dir.File("crm.jsonl");
+  std::string before;
+  {
+    auto adapter = NewAdapter({{"state_file", path}, {"faults.lead.update", "500, timeout"}});
+    const std::string id = CreateLead(*adapter, SampleLead());
+    CHECK(RunStep(*adapter, LeadJob(SampleLead()), StepKind::kCreate).response.status == 409);
+    Lead odd = SampleLead("43");
+    odd.notes = "line one\nline \"two\" \xC3\xBC {not: json}";
+    CreateLead(*adapter, odd);
+    SyncJob converted = StatusJob(SampleLead(), LeadStatus::kConverted, id);
+    CHECK(RunStep(*adapter, converted, StepKind::kUpdate).response.status == 500);  // Not applied.
+    CHECK(RunStep(*adapter, StatusJob(SampleLead(), LeadStatus::kContacted, id), StepKind::kUpdate)
+              .response.error == TransportError::kTimeout);  // Applied, answer lost.
+    CHECK(RunStep(*adapter, converted, StepKind::kUpdate).status.ok());
+    CHECK(RunStep(*adapter, converted, StepKind::kDeal).status.ok());
+    CHECK(RunStep(*adapter, StatusJob(SampleLead(), LeadStatus::kViewed, id), StepKind::kActivity)
+              .status.ok());
+    const std::string property_id =
+        *RunStep(*adapter, PropertyJob(SampleProperty()), StepKind::kCreate).result.external_id;
+    Property sold = SampleProperty();
+    sold.status = PropertyStatus::kSold;
+    CHECK(RunStep(*adapter, PropertyJob(sold, property_id), StepKind::kUpdate).status.ok());
+    HttpRequest lookup;
+    REQUIRE(adapter->mapping().BuildLookup(LeadJob(SampleLead()), &lookup).ok());
+    CHECK(adapter->transport().Send(lookup).status == 200);
+    WebhookRegistration registration{"https://h/api/crm/webhook", {"lead.updated"}, "s"};
+    HttpRequest request;
+    REQUIRE(adapter->mapping().BuildWebhookRegistration(registration, &request).ok());
+    CHECK(adapter->transport().Send(request).status == 201);
+    CHECK(SendRaw(*adapter, "GET", "/api/v1/contacts").status == 404);
+    before = adapter->Dump();
+  }
+  JsonObject dump = ParseJson(before);
+  REQUIRE(dump->getArray("leads")->size() == 2);
+  CHECK(Num(dump->getArray("leads")->getObject(0), "createCount") == 2);
+  CHECK(Num(dump->getArray("leads")->getObject(0), "updateCount") == 2);
+  CHECK(dump->getArray("properties")->size() == 1);
+  CHECK(dump->getArray("webhooks")->size() == 1);
+  CHECK(dump->getObject("requests")->getValue<int64_t>("lead.update") == 3);
+
+  // One compact JSON object per line, each ending in '\n'.
+  const std::string journal = testing::ReadFile(path);
+  REQUIRE_FALSE(journal.empty());
+  CHECK(journal.back() == '\n');
+  for (const std::string& line : Lines(journal)) {
+    CAPTURE(line);
+    CHECK(ParseJson(line)->has("op"));
+    CHECK(line.find("\": ") == std::string::npos);  // Compact: no spaces after keys.
+    CHECK(line.find(", \"") == std::string::npos);
+  }
+
+  // A second loader of the plugin file, as a restarted engine has.
+  Poco::ClassLoader<Adapter> loader;
+  loader.loadLibrary(kPluginPath, kManifest);
+  {
+    std::unique_ptr<Adapter> reloaded(loader.create(kClassName));
+    REQUIRE(reloaded != nullptr);
+    Status status = reloaded->Configure(PluginConfig({{"state_file", path}}));
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(reloaded->Dump() == before);
+  }
+  auto again = NewAdapter({{"state_file", path}});
+  CHECK(again->Dump() == before);
+  CHECK(testing::ReadFile(path) == journal);  // Replaying appends nothing.
+}
+
+TEST_CASE("mock-crm: ids continue after a reload and are never reused") {
+  testing::TempDir dir;
+  const std::map<std::string, std::string> settings = {{"state_file", dir.File("crm.jsonl")}};
+  std::string lead_id;
+  {
+    auto first = NewAdapter(settings);
+    lead_id = CreateLead(*first, SampleLead());
+    CHECK(lead_id == "crm_lead_1");
+    CHECK(AnsweredId(RunStep(*first, StatusJob(SampleLead(), LeadStatus::kViewed, lead_id),
+                             StepKind::kActivity)
+                         .response) == "crm_activity_1");
+    CHECK(AnsweredId(SendRaw(*first, "POST", "/api/v1/webhooks", R"({"url": "https://a"})")) ==
+          "crm_webhook_1");
+    CHECK(AnsweredId(SendRaw(*first, "POST", "/api/v1/properties", "{}")) == "crm_property_1");
+  }
+  std::string after;
+  {
+    auto second = NewAdapter(settings);
+    CHECK(CreateLead(*second, SampleLead("43")) == "crm_lead_2");
+    CHECK(AnsweredId(RunStep(*second, StatusJob(SampleLead(), LeadStatus::kViewed, lead_id),
+                             StepKind::kActivity)
+                         .response) == "crm_activity_2");
+    CHECK(AnsweredId(RunStep(*second, StatusJob(SampleLead(), LeadStatus::kConverted, lead_id),
+                             StepKind::kDeal)
+                         .response) == "crm_deal_1");
+    CHECK(AnsweredId(SendRaw(*second, "POST", "/api/v1/webhooks", R"({"url": "https://b"})")) ==
+          "crm_webhook_2");
+    CHECK(AnsweredId(SendRaw(*second, "POST", "/api/v1/properties", "{}")) == "crm_property_2");
+    // The reloaded record is found by id and by externalReference.
+    StepRun duplicate = RunStep(*second, LeadJob(SampleLead()), StepKind::kCreate);
+    CHECK(duplicate.response.status == 409);
+    CHECK(Str(ParseJson(duplicate.response.body), "id") == lead_id);
+    CHECK(RunStep(*second, StatusJob(SampleLead(), LeadStatus::kContacted, lead_id),
+                  StepKind::kUpdate)
+              .status.ok());
+    after = second->Dump();
+  }
+  auto third = NewAdapter(settings);
+  CHECK(third->Dump() == after);
+  JsonArray leads = Leads(*third);
+  REQUIRE(leads->size() == 2);
+  CHECK(Num(leads->getObject(0), "createCount") == 2);
+  CHECK(Num(leads->getObject(0), "updateCount") == 1);
+  CHECK(leads->getObject(0)->getArray("activities")->size() == 2);
+  CHECK(CreateLead(*third, SampleLead("44")) == "crm_lead_3");
+}
+
+TEST_CASE("mock-crm: a torn last line of state_file is ignored and truncated") {
+  testing::TempDir dir;
+  const std::string path = dir.File("crm.jsonl");
+  std::string before;
+  {
+    auto adapter = NewAdapter({{"state_file", path}});
+    CreateLead(*adapter, SampleLead("42"));
+    CreateLead(*adapter, SampleLead("43"));
+    before = adapter->Dump();
+  }
+  const std::string complete = testing::ReadFile(path);
+  // Cut mid-write, whether or not the bytes so far happen to parse.
+  for (const std::string& torn : {std::string(R"({"op":"create","kind":"lead","id":"crm_le)"),
+                                  std::string(R"({"op":"count","route":"lead.create"})")}) {
+    CAPTURE(torn);
+    testing::WriteFile(path, complete + torn);
+    auto adapter = NewAdapter({{"state_file", path}});
+    CHECK(adapter->Dump() == before);
+    CHECK(testing::ReadFile(path) == complete);
+  }
+  testing::WriteFile(path, complete + R"({"op":"cou)");
+  std::string after;
+  {
+    auto adapter = NewAdapter({{"state_file", path}});
+    CHECK(CreateLead(*adapter, SampleLead("44")) == "crm_lead_3");  // On a clean new line.
+    after = adapter->Dump();
+  }
+  auto reloaded = NewAdapter({{"state_file", path}});
+  CHECK(reloaded->Dump() == after);
+  CHECK(Leads(*reloaded)->size() == 3);
+}
+
+TEST_CASE("mock-crm: a corrupt state_file line is refused naming the file and line") {
+  testing::TempDir dir;
+  const std::string path = dir.File("crm.jsonl");
+  {
+    auto adapter = NewAdapter({{"state_file", path}});
+    CreateLead(*adapter, SampleLead("42"));
+    CreateLead(*adapter, SampleLead("43"));
+  }
+  const std::vector<std::string> lines = Lines(testing::ReadFile(path));
+  REQUIRE(lines.size() == 4);  // A count and a create per request.
+  struct Row {
+    size_t index;
+    std::string line;
+    std::string reason;
+  };
+  const std::vector<Row> rows = {
+      {1, R"({"op":"create","kind":"lead",)", "line 2: not a JSON object"},
+      {1, "", "line 2: not a JSON object"},
+      {2, R"({"op":"explode"})", "line 3: unknown op 'explode'"},
+      {2, R"({"op":"update","kind":"lead","id":"crm_lead_9","fields":{}})",
+       "line 3: update of unknown lead crm_lead_9"},
+      {1, R"({"op":"create","kind":"lead","id":"lead-1","fields":{}})", "line 2: bad lead id"},
+      {3, "[1, 2]", "line 4: not a JSON object"},  // Complete, so corrupt rather than torn.
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.line);
+    std::vector<std::string> corrupt = lines;
+    corrupt[row.index] = row.line;
+    testing::WriteFile(path, JoinLines(corrupt));
+    Status status = ConfigureStatus({{"state_file", path}});
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK_MESSAGE(
+        status.message().find("state_file: '" + path + "' " + row.reason) != std::string::npos,
+        status.message());
+    CHECK(testing::ReadFile(path) == JoinLines(corrupt));  // Left as it was.
+  }
+}
+
+TEST_CASE("mock-crm: an unwritable state_file is refused naming the key and path") {
+  testing::TempDir dir;
+  for (const std::string& path : {dir.File("no/such/folder/crm.jsonl"), dir.path()}) {
+    CAPTURE(path);
+    Status status = ConfigureStatus({{"state_file", path}});
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK_MESSAGE(status.message().find("state_file: cannot open '" + path + "' for appending") !=
+                      std::string::npos,
+                  status.message());
+  }
+}
+
+TEST_CASE("mock-crm: state_file is read against config_dir and fixed by the first Configure") {
+  testing::TempDir dir;
+  std::unique_ptr<Adapter> adapter(Loader().create(kClassName));
+  PluginConfig config({{"state_file", "crm.jsonl"}, {"config_dir", dir.path()}});
+  REQUIRE(adapter->Configure(config).ok());
+  CreateLead(*adapter, SampleLead());
+  CHECK_FALSE(testing::ReadFile(dir.File("crm.jsonl")).empty());
+  CHECK(adapter->Configure(config).ok());  // The same file again: nothing changes.
+  CHECK(Leads(*adapter)->size() == 1);
+  Status moved = adapter->Configure(PluginConfig({{"state_file", dir.File("other.jsonl")}}));
+  CHECK(moved.code() == StatusCode::kInvalidConfig);
+  CHECK(moved.message().find("state_file") != std::string::npos);
+
+  auto plain = NewAdapter();
+  CreateLead(*plain, SampleLead());
+  Status late = plain->Configure(PluginConfig({{"state_file", dir.File("late.jsonl")}}));
+  CHECK(late.code() == StatusCode::kInvalidConfig);
+  CHECK(late.message().find("state_file") != std::string::npos);
 }
 
 TEST_SUITE_END();
