@@ -7,6 +7,7 @@
 #include <Poco/Path.h>
 
 #include "common/logging.h"
+#include "intake/intake_handler.h"
 #include "store/sqlite_store.h"
 
 namespace crmsync::engine {
@@ -28,8 +29,11 @@ std::string ResolvePluginsDir(const config::Settings& settings) {
   return Poco::Path(bin_dir, "../plugins").makeFile().toString();
 }
 
-std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::string* error) {
+std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::string* error,
+                                         Clock* clock) {
   std::unique_ptr<Service> service(new Service());
+  service->clock_ = clock ? clock : &SystemClock::Instance();
+  service->shutdown_deadline_ms_ = settings.GetInt("shutdown.deadline_ms");
   service->plugin_name_ = settings.GetString("crm.plugin");
   service->intake_token_ = settings.GetString("intake.token");
   service->admin_token_ = settings.GetString("admin.token");
@@ -55,6 +59,23 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
       .information("loaded plugin %s %s from %s", service->plugin_->descriptor().name,
                    service->plugin_->descriptor().version, service->plugin_->descriptor().file);
 
+  DispatcherOptions dispatch;
+  dispatch.plugin = service->plugin_name_;
+  dispatch.crm_enabled = service->crm_enabled_;
+  dispatch.workers = static_cast<int>(settings.GetInt("workers.count"));
+  dispatch.lease_batch = static_cast<int>(settings.GetInt("queue.lease_batch"));
+  dispatch.lease_ms = settings.GetInt("queue.lease_ms");
+  dispatch.retry_delay_ms = settings.GetInt("crm.retry.delay");
+  dispatch.retry_attempts = static_cast<int>(settings.GetInt("crm.retry.attempts"));
+  dispatch.retry_jitter = settings.GetBool("crm.retry.jitter");
+  dispatch.circuit_threshold = static_cast<int>(settings.GetInt("circuit.failure_threshold"));
+  dispatch.circuit_open_ms = settings.GetInt("circuit.open_ms");
+  dispatch.circuit_max_open_ms = settings.GetInt("circuit.max_open_ms");
+  dispatch.rate_limit_per_s = static_cast<double>(settings.GetInt("crm.rate_limit"));
+  service->dispatcher_ = std::make_unique<Dispatcher>(
+      dispatch, service->store_.get(), &service->plugin_->adapter(),
+      service->plugin_->info().capabilities, service->clock_, &service->metrics_);
+
   auto router = std::make_shared<Router>();
   service->BuildRoutes(router.get());
   HttpServerOptions http;
@@ -71,6 +92,17 @@ Service::~Service() { Stop(); }
 
 void Service::BuildRoutes(Router* router) {
   AddHealthRoutes(*router, [this] { return Readiness(); });
+  IntakeContext intake;
+  intake.store = store_.get();
+  intake.clock = clock_;
+  intake.metrics = &metrics_;
+  intake.token = intake_token_;
+  intake.shutting_down = &shutting_down_;
+  intake.on_accepted = [this] { dispatcher_->Wake(); };
+  AddIntakeRoutes(*router, intake);
+  router->Add("GET", "/metrics", [this](HttpContext& ctx) {
+    ctx.SendText(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
+  });
   // What the CRM plugin holds (mock-crm: its whole in-memory CRM), for ops and newcomers.
   router->Add("GET", "/api/admin/crm/dump", [this](HttpContext& ctx) {
     if (!ctx.RequireBearer(admin_token_)) return;
@@ -99,12 +131,34 @@ std::vector<ReadyCheck> Service::Readiness() {
 }
 
 void Service::Start() {
+  RegisterQueueGauges();
+  dispatcher_->Start();
   server_->Start();
   ComponentLogger("http").information("listening on http://%s:%d", server_->host(), server_->port());
 }
 
-void Service::Stop() {
+bool Service::Stop() {
+  if (stopped_) return true;
+  stopped_ = true;
+  shutting_down_ = true;
+  bool clean = dispatcher_ ? dispatcher_->Stop(shutdown_deadline_ms_) : true;
   if (server_) server_->Stop();
+  return clean;
+}
+
+void Service::RegisterQueueGauges() {
+  // Read once per scrape; each reads one indexed count.
+  auto stat = [this](int64_t QueueStats::*field) {
+    return [this, field] { return static_cast<double>(store_->Stats().*field); };
+  };
+  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "ready"}}, stat(&QueueStats::ready));
+  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "queued"}}, stat(&QueueStats::queued));
+  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "delayed"}}, stat(&QueueStats::delayed));
+  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "leased"}}, stat(&QueueStats::leased));
+  metrics_.AddGauge("crmsync_dead_letters", "Dead letters not replayed or purged.", {},
+                    stat(&QueueStats::dead));
+  metrics_.AddGauge("crmsync_jobs_coalesced", "Events absorbed into a pending job (all time).", {},
+                    stat(&QueueStats::coalesced_total));
 }
 
 int Service::port() const { return server_->port(); }

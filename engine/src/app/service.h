@@ -7,13 +7,17 @@
 #ifndef CRMSYNC_ENGINE_APP_SERVICE_H_
 #define CRMSYNC_ENGINE_APP_SERVICE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "config/settings.h"
+#include "dispatch/dispatcher.h"
 #include "http/health.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
 #include "plugin_host/plugin_loader.h"
 #include "store/store.h"
 
@@ -26,14 +30,21 @@ std::string ResolvePluginsDir(const config::Settings& settings);
 class Service {
  public:
   /// Opens the store, loads and configures the plugin, builds the routes.
-  /// nullptr with `*error` naming the cause on failure.
-  static std::unique_ptr<Service> Create(const config::Settings& settings, std::string* error);
+  /// nullptr with `*error` naming the cause on failure. `clock` (not owned)
+  /// drives every timing decision; nullptr means the system clock.
+  static std::unique_ptr<Service> Create(const config::Settings& settings, std::string* error,
+                                         Clock* clock = nullptr);
   ~Service();
 
-  /// Starts listening. Throws std::runtime_error when the port cannot be bound.
+  /// Starts the workers and listening. Throws std::runtime_error when the port
+  /// cannot be bound.
   void Start();
-  /// Stops serving and waits for requests in progress. Idempotent.
-  void Stop();
+  /// Graceful stop (SIGTERM): intake answers 503 from now on, workers finish
+  /// their CRM call within shutdown.deadline_ms, unfinished leases are
+  /// released, then the server stops. Returns false when a worker was still
+  /// inside a CRM call at the deadline (the caller should exit without
+  /// waiting for it). Idempotent.
+  bool Stop();
 
   /// The bound port, after Start().
   int port() const;
@@ -43,17 +54,26 @@ class Service {
 
   Store& store() { return *store_; }
   LoadedPlugin& plugin() { return *plugin_; }
+  Dispatcher& dispatcher() { return *dispatcher_; }
+  MetricsRegistry& metrics() { return metrics_; }
 
  private:
   Service() = default;
   void BuildRoutes(Router* router);
+  void RegisterQueueGauges();
 
   std::string plugin_name_;
+  Clock* clock_ = nullptr;
+  int64_t shutdown_deadline_ms_ = 10000;
+  std::atomic<bool> shutting_down_{false};
+  bool stopped_ = false;
+  MetricsRegistry metrics_;
   std::string intake_token_;
   std::string admin_token_;
   bool crm_enabled_ = true;
   std::unique_ptr<Store> store_;
   std::unique_ptr<LoadedPlugin> plugin_;
+  std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpServer> server_;
 };
 

@@ -21,19 +21,26 @@ SystemClock& SystemClock::Instance() {
   return clock;
 }
 
-void ManualClock::OnAdvance(std::function<void()> callback) {
+int ManualClock::OnAdvance(std::function<void()> callback) {
   std::lock_guard<std::mutex> lock(mu_);
-  callbacks_.push_back(std::move(callback));
+  callbacks_.emplace_back(next_id_, std::move(callback));
+  return next_id_++;
+}
+
+void ManualClock::RemoveOnAdvance(int id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = callbacks_.begin(); it != callbacks_.end(); ++it) {
+    if (it->first == id) {
+      callbacks_.erase(it);
+      return;
+    }
+  }
 }
 
 void ManualClock::Advance(int64_t ms) {
   now_.fetch_add(ms);
-  std::vector<std::function<void()>> callbacks;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    callbacks = callbacks_;
-  }
-  for (auto& cb : callbacks) cb();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, cb] : callbacks_) cb();
 }
 
 std::string FormatIsoMs(int64_t unix_ms) {

@@ -21,9 +21,14 @@ class Clock {
   /// Milliseconds since the Unix epoch.
   virtual int64_t NowMs() const = 0;
   /// Registers a callback run whenever the time jumps (ManualClock::Advance), so
-  /// waiting components re-check their deadlines at once. SystemClock never
-  /// calls it.
-  virtual void OnAdvance(std::function<void()> callback) { (void)callback; }
+  /// waiting components re-check their deadlines at once; returns an id for
+  /// RemoveOnAdvance(). SystemClock never calls it.
+  virtual int OnAdvance(std::function<void()> callback) {
+    (void)callback;
+    return -1;
+  }
+  /// Unregisters a callback; it is not running when this returns.
+  virtual void RemoveOnAdvance(int id) { (void)id; }
 };
 
 class SystemClock final : public Clock {
@@ -38,14 +43,16 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t start_ms = 1'700'000'000'000) : now_(start_ms) {}
   int64_t NowMs() const override { return now_.load(); }
-  void OnAdvance(std::function<void()> callback) override;
+  int OnAdvance(std::function<void()> callback) override;
+  void RemoveOnAdvance(int id) override;
   /// Moves time forward by `ms` and wakes every registered waiter.
   void Advance(int64_t ms);
 
  private:
   std::atomic<int64_t> now_;
-  std::mutex mu_;
-  std::vector<std::function<void()>> callbacks_;
+  std::mutex mu_;  // guards callbacks_ and is held while they run
+  int next_id_ = 0;
+  std::vector<std::pair<int, std::function<void()>>> callbacks_;
 };
 
 /// ISO 8601 UTC with milliseconds ("2026-11-24T10:15:00.123Z") of a Unix ms time.

@@ -107,6 +107,9 @@ struct JobOutcome {
   std::vector<AttemptRecord> attempts_made;
   std::string error_class;      ///< kDeadLetter / kRetry: StatusCodeName of the last failure.
   std::string reason;           ///< kDeadLetter / kRetry: the last failure's message.
+  /// A create may have reached the CRM without an answer: the next lease must
+  /// look the record up before creating.
+  bool in_doubt = false;
 };
 
 /// Queue figures for status, metrics and readiness.

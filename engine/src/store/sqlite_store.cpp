@@ -82,7 +82,7 @@ const char kSqlUpsertLink[] =
     "updated_ms = excluded.updated_ms";
 const char kSqlFinishJob[] =
     "UPDATE jobs SET state = ?2, attempts = ?3, plan = ?4, step = ?5, available_ms = ?6, "
-    "in_doubt = 0, last_error = ?7, lease_token = 0, updated_ms = ?8 WHERE id = ?1";
+    "in_doubt = ?9, last_error = ?7, lease_token = 0, updated_ms = ?8 WHERE id = ?1";
 const char kSqlNextQueued[] =
     "SELECT id FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 AND state = 'queued' "
     "ORDER BY id LIMIT 1";
@@ -550,6 +550,7 @@ void SqliteStore::Complete(const std::string& plugin, const std::vector<JobOutco
             .Bind(6, o.available_at_ms)
             .Bind(7, o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
             .Bind(8, now_ms)
+            .Bind(9, int64_t{o.in_doubt ? 1 : 0})
             .Run();
       }
       if (o.kind == JobOutcome::Kind::kDone) {

@@ -1,0 +1,261 @@
+// The worker pool; see dispatcher.h.
+#include "dispatch/dispatcher.h"
+
+#include <chrono>
+
+#include "common/logging.h"
+#include "http/router.h"
+
+namespace crmsync::engine {
+namespace {
+
+// Longest a worker or the ticker waits before re-checking on its own, in real
+// time. Work arriving wakes them at once; this only bounds a missed wake.
+constexpr auto kIdleRecheck = std::chrono::milliseconds(250);
+
+}  // namespace
+
+Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* adapter,
+                       Capabilities capabilities, Clock* clock, MetricsRegistry* metrics)
+    : options_(std::move(options)),
+      store_(store),
+      adapter_(adapter),
+      capabilities_(capabilities),
+      clock_(clock),
+      metrics_(metrics),
+      policy_(options_.retry_delay_ms, options_.retry_attempts, options_.retry_jitter),
+      breaker_(options_.circuit_threshold, options_.circuit_open_ms, options_.circuit_max_open_ms),
+      limiter_(options_.rate_limit_per_s > 0 ? options_.rate_limit_per_s
+                                             : capabilities.max_requests_per_second),
+      random_(std::random_device{}()) {
+  JobRunnerContext ctx;
+  ctx.plugin = options_.plugin;
+  ctx.adapter = adapter_;
+  ctx.capabilities = capabilities_;
+  ctx.breaker = &breaker_;
+  ctx.limiter = &limiter_;
+  ctx.policy = &policy_;
+  ctx.clock = clock_;
+  ctx.metrics = metrics_;
+  ctx.random = [this] {
+    std::lock_guard<std::mutex> lock(random_mu_);
+    return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
+  };
+  ctx.may_send = [this] { return !stopping_.load() && sync_enabled_.load(); };
+  ctx.on_unauthenticated = [this](const std::string& reason) { DisableSync(reason); };
+  runner_ = std::make_unique<JobRunner>(std::move(ctx));
+  if (metrics_) {
+    metrics_->AddGauge("crmsync_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+                       {{"plugin", options_.plugin}}, [this] {
+                         switch (breaker_.state(clock_->NowMs())) {
+                           case CircuitBreaker::State::kClosed: return 0.0;
+                           case CircuitBreaker::State::kHalfOpen: return 1.0;
+                           case CircuitBreaker::State::kOpen: return 2.0;
+                         }
+                         return 0.0;
+                       });
+    metrics_->AddGauge("crmsync_sync_enabled", "1 when sync runs for the plugin.",
+                       {{"plugin", options_.plugin}},
+                       [this] { return sync_enabled_.load() ? 1.0 : 0.0; });
+  }
+}
+
+Dispatcher::~Dispatcher() { Stop(0); }
+
+void Dispatcher::Start() {
+  int64_t released = store_->ReleaseAllLeases();
+  if (released > 0) {
+    ComponentLogger("dispatch")
+        .warning("returned %s job(s) leased by a previous process to the queue (in doubt)",
+                 std::to_string(released));
+  }
+  sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
+  advance_subscription_ = clock_->OnAdvance([this] {
+    Wake();
+    ticker_cv_.notify_all();
+  });
+  ticker_ = std::thread([this] { TickerLoop(); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_workers_ = options_.workers;
+  }
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+bool Dispatcher::Stop(int64_t deadline_ms) {
+  if (!ticker_.joinable() && workers_.empty()) return true;
+  clock_->RemoveOnAdvance(advance_subscription_);
+  stopping_ = true;
+  Wake();
+  ticker_cv_.notify_all();
+  bool clean = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    clean = exit_cv_.wait_for(lock, std::chrono::milliseconds(deadline_ms),
+                              [&] { return running_workers_ == 0; });
+  }
+  if (ticker_.joinable()) ticker_.join();
+  if (clean) {
+    for (auto& w : workers_) w.join();
+  } else {
+    for (auto& w : workers_) w.detach();
+    ComponentLogger("dispatch")
+        .error("shutdown deadline passed with workers still inside a CRM call; releasing leases");
+  }
+  workers_.clear();
+  try {
+    store_->ReleaseAllLeases();
+  } catch (const std::exception& e) {
+    ComponentLogger("dispatch").error("releasing leases at shutdown failed: %s", std::string(e.what()));
+  }
+  return clean;
+}
+
+void Dispatcher::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;
+  }
+  work_cv_.notify_all();
+}
+
+void Dispatcher::ReloadSyncState() {
+  sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
+  Wake();
+}
+
+void Dispatcher::DisableSync(const std::string& reason) {
+  bool was_enabled = sync_enabled_.exchange(false);
+  if (!was_enabled) return;
+  std::string full = "CRM refused our credentials: " + reason;
+  try {
+    store_->SetSyncState(options_.plugin, false, full);
+  } catch (const std::exception& e) {
+    ComponentLogger("dispatch").error("cannot persist disabled sync: %s", std::string(e.what()));
+  }
+  ComponentLogger("dispatch")
+      .error("ALERT: sync disabled for plugin %s: %s; jobs wait until "
+             "POST /api/admin/sync/enable or `crmsync sync enable`",
+             options_.plugin, full);
+  if (metrics_) {
+    metrics_->GetCounter("crmsync_alerts_total", "Alerts raised, by kind.",
+                         {{"kind", "sync_disabled"}, {"plugin", options_.plugin}})
+        .Inc();
+  }
+}
+
+void Dispatcher::IdleWait(uint64_t seen_generation) {
+  std::unique_lock<std::mutex> lock(mu_);
+  work_cv_.wait_for(lock, kIdleRecheck,
+                    [&] { return stopping_.load() || generation_ != seen_generation; });
+}
+
+void Dispatcher::WorkerLoop() {
+  Poco::Logger& log = ComponentLogger("dispatch");
+  while (!stopping_.load()) {
+    uint64_t generation = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      generation = generation_;
+    }
+    int64_t now = clock_->NowMs();
+    if (!options_.crm_enabled || !sync_enabled_.load() || limiter_.paused_until_ms() > now) {
+      IdleWait(generation);
+      continue;
+    }
+    int admit = breaker_.Admit(now);
+    if (admit == 0) {
+      IdleWait(generation);
+      continue;
+    }
+    bool probe = admit == 1;
+    std::vector<LeasedJob> jobs;
+    try {
+      jobs = store_->Lease(options_.plugin, probe ? 1 : options_.lease_batch, now, options_.lease_ms);
+    } catch (const std::exception& e) {
+      log.error("leasing jobs failed: %s", std::string(e.what()));
+    }
+    if (jobs.empty()) {
+      if (probe) breaker_.AbandonProbe();
+      IdleWait(generation);
+      continue;
+    }
+    std::vector<JobOutcome> outcomes;
+    outcomes.reserve(jobs.size());
+    bool delayed = false;
+    for (const LeasedJob& job : jobs) {
+      JobOutcome outcome = runner_->Run(job, probe);
+      if (probe && outcome.kind == JobOutcome::Kind::kRelease) breaker_.AbandonProbe();
+      if (outcome.kind == JobOutcome::Kind::kDone || outcome.kind == JobOutcome::Kind::kDeadLetter) {
+        jobs_finished_.fetch_add(1);
+      } else {
+        delayed = true;
+      }
+      if (metrics_) {
+        static const char* kNames[] = {"done", "retry", "released", "dead_lettered"};
+        metrics_
+            ->GetCounter("crmsync_jobs_finished_total", "Leases ended, by result.",
+                         {{"plugin", options_.plugin},
+                          {"result", kNames[static_cast<int>(outcome.kind)]}})
+            .Inc();
+      }
+      outcomes.push_back(std::move(outcome));
+    }
+    try {
+      store_->Complete(options_.plugin, outcomes, clock_->NowMs());
+    } catch (const std::exception& e) {
+      // The leases stay; they expire and the jobs run again (in doubt).
+      log.error("recording %s job outcome(s) failed: %s", std::to_string(outcomes.size()),
+                std::string(e.what()));
+    }
+    if (delayed) ticker_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_workers_;
+  }
+  exit_cv_.notify_all();
+}
+
+void Dispatcher::TickerLoop() {
+  Poco::Logger& log = ComponentLogger("dispatch");
+  while (!stopping_.load()) {
+    int64_t wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kIdleRecheck).count();
+    try {
+      int64_t now = clock_->NowMs();
+      if (store_->Promote(now) > 0) Wake();
+      int64_t next = store_->NextDueMs();
+      if (next >= 0) wait_ms = std::clamp<int64_t>(next - now, 1, wait_ms);
+      int64_t breaker_at = breaker_.open_until_ms();
+      if (breaker_at > now) wait_ms = std::clamp<int64_t>(breaker_at - now, 1, wait_ms);
+      int64_t paused = limiter_.paused_until_ms();
+      if (paused > now) wait_ms = std::clamp<int64_t>(paused - now, 1, wait_ms);
+    } catch (const std::exception& e) {
+      log.error("promoting due jobs failed: %s", std::string(e.what()));
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    ticker_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                        [&] { return stopping_.load(); });
+  }
+}
+
+std::string Dispatcher::RuntimeStatusJson() const {
+  int64_t now = clock_->NowMs();
+  CircuitBreaker::State state = breaker_.state(now);
+  std::string json = "{\"workers\":" + std::to_string(options_.workers) +
+                     ",\"syncEnabled\":" + (sync_enabled_.load() ? "true" : "false") +
+                     ",\"circuit\":{\"state\":" + JsonQuote(CircuitStateName(state)) +
+                     ",\"openedTotal\":" + std::to_string(breaker_.opened_total());
+  if (state != CircuitBreaker::State::kClosed) {
+    json += ",\"probeAt\":" + JsonQuote(FormatIsoMs(breaker_.open_until_ms()));
+  }
+  json += "},\"rateLimit\":{\"perSecond\":" + std::to_string(limiter_.current_rate()) +
+          ",\"rateLimitedTotal\":" + std::to_string(limiter_.rate_limited_total());
+  if (limiter_.paused_until_ms() > now) {
+    json += ",\"pausedUntil\":" + JsonQuote(FormatIsoMs(limiter_.paused_until_ms()));
+  }
+  json += "},\"jobsFinished\":" + std::to_string(jobs_finished_.load()) + "}";
+  return json;
+}
+
+}  // namespace crmsync::engine

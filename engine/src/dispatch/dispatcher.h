@@ -1,0 +1,116 @@
+// dispatch/dispatcher.h: the worker pool that drains the outbound queue.
+//
+// Each worker leases a small batch of ready jobs (one job, the probe, while
+// the circuit breaker is half-open; none while it is open, while sync is
+// disabled, or while a 429 pause lasts), runs them through JobRunner and
+// records the outcomes in one store write. A ticker thread moves due retries
+// and expired leases back to ready. Nothing here sleeps on a timer to decide
+// timing: deadlines come from the injected Clock, and a ManualClock's
+// Advance() wakes every waiter.
+//
+// Start/Stop from one thread; Wake() and ReloadSyncState() from any thread.
+#ifndef CRMSYNC_ENGINE_DISPATCH_DISPATCHER_H_
+#define CRMSYNC_ENGINE_DISPATCH_DISPATCHER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "dispatch/circuit_breaker.h"
+#include "dispatch/job_runner.h"
+#include "dispatch/rate_limiter.h"
+#include "dispatch/retry_policy.h"
+#include "metrics/metrics.h"
+#include "plugin_host/guarded_adapter.h"
+#include "store/store.h"
+
+namespace crmsync::engine {
+
+struct DispatcherOptions {
+  std::string plugin;
+  bool crm_enabled = true;
+  int workers = 4;
+  int lease_batch = 16;
+  int64_t lease_ms = 120000;
+  int64_t retry_delay_ms = 1000;
+  int retry_attempts = 5;
+  bool retry_jitter = false;
+  int circuit_threshold = 5;
+  int64_t circuit_open_ms = 30000;
+  int64_t circuit_max_open_ms = 300000;
+  double rate_limit_per_s = 0;
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* adapter,
+             Capabilities capabilities, Clock* clock, MetricsRegistry* metrics);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  /// Returns the leases a previous process left (they are in doubt), reads the
+  /// sync state and starts the threads.
+  void Start();
+  /// Stops leasing, lets each worker finish the request it is in (later jobs of
+  /// its batch are released untouched) and waits up to `deadline_ms`. Returns
+  /// false when a worker is still inside a CRM call then; its lease is released
+  /// anyway (in doubt) and the caller should exit without joining.
+  bool Stop(int64_t deadline_ms);
+  /// New jobs may be ready (intake accepted events, a replay, an enable).
+  void Wake();
+  /// Re-reads whether sync is enabled for the plugin (after the admin API
+  /// changed it) and wakes the workers.
+  void ReloadSyncState();
+
+  bool sync_enabled() const { return sync_enabled_.load(); }
+  CircuitBreaker& breaker() { return breaker_; }
+  RateLimiter& limiter() { return limiter_; }
+  /// Jobs finished (done or dead-lettered) by this process.
+  int64_t jobs_finished() const { return jobs_finished_.load(); }
+  /// {"workers", "syncEnabled", "circuit": {...}, "rateLimit": {...}, "jobsFinished"} as JSON.
+  std::string RuntimeStatusJson() const;
+
+ private:
+  void WorkerLoop();
+  void TickerLoop();
+  void IdleWait(uint64_t seen_generation);
+  void DisableSync(const std::string& reason);
+
+  DispatcherOptions options_;
+  Store* store_;
+  GuardedAdapter* adapter_;
+  Capabilities capabilities_;
+  Clock* clock_;
+  MetricsRegistry* metrics_;
+  RetryPolicy policy_;
+  CircuitBreaker breaker_;
+  RateLimiter limiter_;
+  std::unique_ptr<JobRunner> runner_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> sync_enabled_{true};
+  std::atomic<int64_t> jobs_finished_{0};
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable ticker_cv_;
+  std::condition_variable exit_cv_;
+  uint64_t generation_ = 0;
+  int running_workers_ = 0;
+  std::vector<std::thread> workers_;
+  std::thread ticker_;
+  int advance_subscription_ = -1;
+  std::mutex random_mu_;
+  std::mt19937_64 random_;
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_DISPATCH_DISPATCHER_H_

@@ -1,0 +1,113 @@
+// Payload decoding and plan text; see job_codec.h.
+#include "dispatch/job_codec.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/StringTokenizer.h>
+
+namespace crmsync::engine {
+namespace {
+
+std::string Member(const Poco::JSON::Object::Ptr& object, const std::string& key) {
+  if (!object->has(key) || object->isNull(key)) return "";
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(object->get(key), out);
+  return out.str();
+}
+
+}  // namespace
+
+bool DecodeJob(const LeasedJob& job, SyncJob* out, std::string* error) {
+  out->job_id = std::to_string(job.id);
+  out->event_id = job.event_id;
+  out->event_type = job.type;
+  out->entity_kind = job.kind;
+  out->entity_id = job.entity_id;
+  out->external_id = job.external_id;
+  out->external_reference = ExternalReference(job.kind, job.entity_id);
+  out->attempt = job.attempts + 1;
+  Poco::JSON::Object::Ptr payload;
+  try {
+    payload = Poco::JSON::Parser().parse(job.payload).extract<Poco::JSON::Object::Ptr>();
+  } catch (const Poco::Exception& e) {
+    *error = "job " + std::to_string(job.id) + ": stored payload is not JSON: " + e.message();
+    return false;
+  }
+  std::vector<FieldError> errors;
+  if (job.kind == EntityKind::kProperty) {
+    Property property;
+    if (!DecodeProperty(Member(payload, "property"), "$.property", &property, &errors)) {
+      *error = "job " + std::to_string(job.id) + ": stored property unreadable at " +
+               (errors.empty() ? "$" : errors[0].path);
+      return false;
+    }
+    out->property = std::move(property);
+    return true;
+  }
+  Lead lead;
+  if (!DecodeLead(Member(payload, "lead"), "$.lead", &lead, &errors)) {
+    *error = "job " + std::to_string(job.id) + ": stored lead unreadable at " +
+             (errors.empty() ? "$" : errors[0].path);
+    return false;
+  }
+  out->lead = std::move(lead);
+  if (payload->has("inquiry")) {
+    Inquiry inquiry;
+    if (!DecodeInquiry(Member(payload, "inquiry"), "$.inquiry", &inquiry, &errors)) {
+      *error = "job " + std::to_string(job.id) + ": stored inquiry unreadable";
+      return false;
+    }
+    out->inquiry = std::move(inquiry);
+  }
+  if (payload->has("assignment")) {
+    DealerAssignment assignment;
+    if (!DecodeDealerAssignment(Member(payload, "assignment"), "$.assignment", &assignment,
+                                &errors)) {
+      *error = "job " + std::to_string(job.id) + ": stored assignment unreadable";
+      return false;
+    }
+    out->assignment = std::move(assignment);
+  }
+  return true;
+}
+
+std::string FormatPlan(const std::vector<StepKind>& steps) {
+  std::string text;
+  for (StepKind step : steps) {
+    if (!text.empty()) text += ",";
+    text += StepKindName(step);
+  }
+  return text;
+}
+
+bool ParsePlan(const std::string& text, std::vector<StepKind>* steps) {
+  steps->clear();
+  Poco::StringTokenizer parts(text, ",", Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+  for (const std::string& part : parts) {
+    StepKind step;
+    if (!ParseStepKind(part, &step)) return false;
+    steps->push_back(step);
+  }
+  return true;
+}
+
+std::string ExternalReference(EntityKind kind, const std::string& entity_id) {
+  return std::string(EntityKindName(kind)) + ":" + entity_id;
+}
+
+std::string StableHash(const std::string& text) {
+  uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  char buffer[17];
+  std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(hash));
+  return buffer;
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,71 @@
+// dispatch/job_runner.h: runs one leased job through the plugin and decides
+// what happens next. This is where the outcome table of DESIGN.md §4 becomes
+// behaviour:
+//
+//   answer (Status from Classify)  action
+//   ok                             next step; after a create, keep the external id
+//   retryable / internal           retry with backoff (RetryPolicy), then dead letter;
+//                                  network/5xx feed the circuit breaker; a create whose
+//                                  request was sent without an answer is marked in doubt
+//   rate_limited (429)             pause and slow the plugin; job released, no attempt used
+//   unauthenticated (401/403)      disable sync for the plugin, alert; job released untouched
+//   not_found (404)                drop the stale external id and create again (once a lease)
+//   conflict (409)                 look the record up by reference and link it; then update
+//   invalid_record / permanent     dead letter at once with the CRM's reason
+//
+// A create in doubt (an earlier try may have reached the CRM) is preceded by a
+// lookup by reference, so the CRM never gets a duplicate. Multi-step plans
+// resume at the step that failed.
+//
+// A JobRunner holds no per-job state; Run() may be called from several workers
+// at once.
+#ifndef CRMSYNC_ENGINE_DISPATCH_JOB_RUNNER_H_
+#define CRMSYNC_ENGINE_DISPATCH_JOB_RUNNER_H_
+
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "dispatch/circuit_breaker.h"
+#include "dispatch/rate_limiter.h"
+#include "dispatch/retry_policy.h"
+#include "metrics/metrics.h"
+#include "plugin_host/guarded_adapter.h"
+#include "store/queue_types.h"
+
+namespace crmsync::engine {
+
+struct JobRunnerContext {
+  std::string plugin;
+  GuardedAdapter* adapter = nullptr;
+  Capabilities capabilities;
+  CircuitBreaker* breaker = nullptr;
+  RateLimiter* limiter = nullptr;
+  const RetryPolicy* policy = nullptr;
+  Clock* clock = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  /// Returns a number in [0, 1) for retry jitter.
+  std::function<double()> random;
+  /// False when no request may be sent now (shutting down, sync disabled).
+  std::function<bool()> may_send;
+  /// Called on 401/403 with a reason to show ops.
+  std::function<void(const std::string& reason)> on_unauthenticated;
+};
+
+class JobRunner {
+ public:
+  explicit JobRunner(JobRunnerContext context) : ctx_(std::move(context)) {}
+
+  /// Runs `job` from its stored step. `is_probe` says the circuit breaker let
+  /// this job through as its half-open probe (it may send while the breaker is
+  /// not closed).
+  JobOutcome Run(const LeasedJob& job, bool is_probe);
+
+ private:
+  struct Attempt;
+  const JobRunnerContext ctx_;
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_DISPATCH_JOB_RUNNER_H_

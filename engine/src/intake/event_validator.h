@@ -1,0 +1,35 @@
+// intake/event_validator.h: reads a POST /api/events body into validated
+// events, or every problem with its JSON path (DESIGN.md §3, §10).
+//
+// Pure function of its input; thread-safe.
+#ifndef CRMSYNC_ENGINE_INTAKE_EVENT_VALIDATOR_H_
+#define CRMSYNC_ENGINE_INTAKE_EVENT_VALIDATOR_H_
+
+#include <string>
+#include <vector>
+
+#include "crmsync/entities.h"
+#include "store/queue_types.h"
+
+namespace crmsync::engine {
+
+/// Most events in one {"events": [...]} body.
+constexpr size_t kMaxEventsPerRequest = 1000;
+/// Deepest JSON nesting accepted in a body.
+constexpr size_t kMaxJsonDepth = 32;
+
+struct ValidationResult {
+  std::vector<IncomingEvent> events;  ///< Complete only when errors is empty.
+  std::vector<FieldError> errors;     ///< Every bad field, with its JSON path.
+  bool unknown_type = false;          ///< Some envelope names an unknown event type (422).
+};
+
+/// Validates one envelope or {"events": [...]} of at most kMaxEventsPerRequest.
+/// An envelope needs eventId (1-128 of [A-Za-z0-9_.:-]), a known type,
+/// occurredAt (ISO 8601), optional priority (high, medium, low) and data, the
+/// entity of its type. lead.status_changed needs data.status.
+ValidationResult ValidateEventsBody(const std::string& body);
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_INTAKE_EVENT_VALIDATOR_H_
