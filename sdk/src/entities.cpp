@@ -6,6 +6,7 @@
 // first. Encoding writes compact JSON by hand so field order and number format
 // are stable. Stateless; every function is safe to call from any thread.
 #include "crmsync/entities.h"
+#include "crmsync/entities_json.h"
 
 #include <cmath>
 #include <cstdint>
@@ -595,42 +596,36 @@ class JsonWriter {
 // ---------------------------------------------------------------------------
 // Public codec.
 
-bool DecodeLead(const std::string& json, const std::string& path, Lead* out,
+bool DecodeLead(const Object& object, const std::string& path, Lead* out,
                 std::vector<FieldError>* errors) {
   size_t before = errors->size();
   std::string base = BasePath(path);
   try {
-    Object::Ptr object = ParseObject(json, base, errors);
-    if (object.isNull()) return false;
-    ReadLead(*object, base, out, errors);
+    ReadLead(object, base, out, errors);
   } catch (const std::exception&) {
     errors->push_back(FieldError{base, "cannot be read"});
   }
   return errors->size() == before;
 }
 
-bool DecodeProperty(const std::string& json, const std::string& path, Property* out,
+bool DecodeProperty(const Object& object, const std::string& path, Property* out,
                     std::vector<FieldError>* errors) {
   size_t before = errors->size();
   std::string base = BasePath(path);
   try {
-    Object::Ptr object = ParseObject(json, base, errors);
-    if (object.isNull()) return false;
-    ReadProperty(*object, base, out, errors);
+    ReadProperty(object, base, out, errors);
   } catch (const std::exception&) {
     errors->push_back(FieldError{base, "cannot be read"});
   }
   return errors->size() == before;
 }
 
-bool DecodeInquiry(const std::string& json, const std::string& path, Inquiry* out,
+bool DecodeInquiry(const Object& object, const std::string& path, Inquiry* out,
                    std::vector<FieldError>* errors) {
   size_t before = errors->size();
   std::string base = BasePath(path);
   try {
-    Object::Ptr object = ParseObject(json, base, errors);
-    if (object.isNull()) return false;
-    FieldReader r(*object, base, errors);
+    FieldReader r(object, base, errors);
     Inquiry inquiry;
     r.ReadId("id", true, &inquiry.id);
     bool lead_id_ok = r.ReadId("leadId", true, &inquiry.lead_id);
@@ -640,7 +635,7 @@ bool DecodeInquiry(const std::string& json, const std::string& path, Inquiry* ou
     if (!r.Present("lead")) {
       r.Error("lead", "is required");
     } else {
-      Object::Ptr lead = object->getObject("lead");
+      Object::Ptr lead = object.getObject("lead");
       if (lead.isNull()) {
         r.Error("lead", "must be an object");
       } else {
@@ -663,14 +658,12 @@ bool DecodeInquiry(const std::string& json, const std::string& path, Inquiry* ou
   return errors->size() == before;
 }
 
-bool DecodeDealerAssignment(const std::string& json, const std::string& path, DealerAssignment* out,
-                            std::vector<FieldError>* errors) {
+bool DecodeDealerAssignment(const Object& object, const std::string& path,
+                            DealerAssignment* out, std::vector<FieldError>* errors) {
   size_t before = errors->size();
   std::string base = BasePath(path);
   try {
-    Object::Ptr object = ParseObject(json, base, errors);
-    if (object.isNull()) return false;
-    FieldReader r(*object, base, errors);
+    FieldReader r(object, base, errors);
     DealerAssignment assignment;
     r.ReadId("leadId", true, &assignment.lead_id);
     r.ReadId("dealerId", true, &assignment.dealer_id);
@@ -680,6 +673,36 @@ bool DecodeDealerAssignment(const std::string& json, const std::string& path, De
     errors->push_back(FieldError{base, "cannot be read"});
   }
   return errors->size() == before;
+}
+
+// Text overloads: parse once, then read as the object overloads do.
+template <typename T>
+bool DecodeText(const std::string& json, const std::string& path, T* out,
+                std::vector<FieldError>* errors,
+                bool (*decode)(const Object&, const std::string&, T*, std::vector<FieldError>*)) {
+  Object::Ptr object = ParseObject(json, BasePath(path), errors);
+  if (object.isNull()) return false;
+  return decode(*object, path, out, errors);
+}
+
+bool DecodeLead(const std::string& json, const std::string& path, Lead* out,
+                std::vector<FieldError>* errors) {
+  return DecodeText<Lead>(json, path, out, errors, &DecodeLead);
+}
+
+bool DecodeProperty(const std::string& json, const std::string& path, Property* out,
+                    std::vector<FieldError>* errors) {
+  return DecodeText<Property>(json, path, out, errors, &DecodeProperty);
+}
+
+bool DecodeInquiry(const std::string& json, const std::string& path, Inquiry* out,
+                   std::vector<FieldError>* errors) {
+  return DecodeText<Inquiry>(json, path, out, errors, &DecodeInquiry);
+}
+
+bool DecodeDealerAssignment(const std::string& json, const std::string& path,
+                            DealerAssignment* out, std::vector<FieldError>* errors) {
+  return DecodeText<DealerAssignment>(json, path, out, errors, &DecodeDealerAssignment);
 }
 
 std::string EncodeLead(const Lead& lead) {

@@ -1,6 +1,7 @@
 // The crmsync binary; see application.h.
 #include "app/application.h"
 
+#include <cstdlib>
 #include <iostream>
 
 #include <Poco/Util/HelpFormatter.h>
@@ -8,6 +9,7 @@
 #include <Poco/Util/OptionCallback.h>
 #include <Poco/Util/OptionSet.h>
 
+#include "app/admin_cli.h"
 #include "app/commands.h"
 #include "app/service.h"
 #include "common/logging.h"
@@ -20,7 +22,7 @@ using Poco::Util::OptionCallback;
 
 namespace {
 
-const char* kCommandsHelp =
+const char* kCommandsHelpHead =
     "Commands:\n"
     "  serve          run the service (the default)\n"
     "  check-config   print the effective configuration (secrets redacted) and every problem;\n"
@@ -28,10 +30,18 @@ const char* kCommandsHelp =
     "  plugins        list the plugins in plugins.dir: name, version, ABI, capabilities,\n"
     "                 or why a file cannot be used\n"
     "  crm-dump       print what the CRM plugin of the running service holds\n"
-    "                 (mock-crm: its in-memory CRM); uses server.port and admin.token\n"
+    "                 (mock-crm: its in-memory CRM); uses server.port, admin.token\n";
+
+const char* kCommandsHelpTail =
     "\n"
-    "Configuration layers, later wins: built-in defaults, config/crmsync.properties (or\n"
-    "--config FILE), environment (CRM_API_URL, CRM_API_KEY, ... and CRMSYNC_<KEY>), --set.\n";
+    "Configuration layers, later wins: built-in defaults,\n"
+    "config/crmsync.properties (or --config FILE), environment (CRM_API_URL,\n"
+    "CRM_API_KEY, ... and CRMSYNC_<KEY>), --set.\n";
+
+// The commands' help, the admin commands (app/admin_cli.h) included.
+std::string CommandsHelp() {
+  return std::string(kCommandsHelpHead) + AdminCommandsHelp() + kCommandsHelpTail;
+}
 
 }  // namespace
 
@@ -84,9 +94,9 @@ void CrmsyncApplication::HandleSet(const std::string&, const std::string& value)
 void CrmsyncApplication::PrintHelp() {
   Poco::Util::HelpFormatter formatter(options());
   formatter.setCommand("crmsync");
-  formatter.setUsage("[serve|check-config|plugins|crm-dump] [options]");
+  formatter.setUsage("[serve|check-config|plugins|crm-dump|status|sync|jobs|dlq ...] [options]");
   formatter.setHeader("crmsync keeps a real-estate platform and a CRM in step, both ways.");
-  formatter.setFooter(kCommandsHelp);
+  formatter.setFooter(CommandsHelp());
   formatter.setUnixStyle(true);
   formatter.format(std::cout);
 }
@@ -102,7 +112,7 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
     return kExitOk;
   }
   std::string command = args.empty() ? "serve" : args[0];
-  if (args.size() > 1) {
+  if (args.size() > 1 && !IsAdminCommand(command)) {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
               << "'; see crmsync --help\n";
     return kExitUsage;
@@ -129,6 +139,7 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
   }
   if (command == "plugins") return RunPlugins(settings, std::cout);
   if (command == "crm-dump") return RunCrmDump(settings, std::cout, std::cerr);
+  if (IsAdminCommand(command)) return RunAdminCommand(settings, args, std::cout, std::cerr);
   if (command == "serve") return Serve(settings);
   std::cerr << "crmsync: unknown command '" << command << "'; see crmsync --help\n";
   return kExitUsage;
@@ -156,7 +167,13 @@ int CrmsyncApplication::Serve(const config::Settings& settings) {
             << service->plugin().descriptor().name << ")" << std::endl;
   waitForTerminationRequest();
   log.information("termination requested; stopping");
-  service->Stop();
+  if (!service->Stop()) {
+    // A worker is stuck in a CRM call past shutdown.deadline_ms; its lease was
+    // released (in doubt), so exiting now loses nothing.
+    log.warning("stopped with a CRM call still in flight");
+    std::cout.flush();
+    std::_Exit(kExitOk);
+  }
   log.information("stopped");
   return kExitOk;
 }

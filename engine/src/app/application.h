@@ -1,9 +1,9 @@
 // app/application.h: the `crmsync` binary (a Poco ServerApplication).
 //
-// Usage: crmsync [serve|check-config|plugins|crm-dump] [--config FILE]
-//                [--set key=value]... [--help] [--version]
+// Usage: crmsync [serve|check-config|plugins|crm-dump|status|sync|jobs|dlq ...]
+//                [--config FILE] [--set key=value]... [--help] [--version]
 // Options are read by Poco's option processor; the first free argument is the
-// command. Single-threaded until `serve` starts the service.
+// command (the admin commands take more words; see admin_cli.h). Single-threaded until `serve` starts the service.
 #ifndef CRMSYNC_ENGINE_APP_APPLICATION_H_
 #define CRMSYNC_ENGINE_APP_APPLICATION_H_
 

@@ -6,6 +6,7 @@
 #include <Poco/File.h>
 #include <Poco/Path.h>
 
+#include "admin/admin_api.h"
 #include "common/logging.h"
 #include "intake/intake_handler.h"
 #include "store/sqlite_store.h"
@@ -100,6 +101,14 @@ void Service::BuildRoutes(Router* router) {
   intake.shutting_down = &shutting_down_;
   intake.on_accepted = [this] { dispatcher_->Wake(); };
   AddIntakeRoutes(*router, intake);
+  AdminHooks admin;
+  admin.store = store_.get();
+  admin.plugin_name = plugin_name_;
+  admin.admin_token = admin_token_;
+  admin.clock = clock_;
+  admin.on_sync_changed = [this] { dispatcher_->ReloadSyncState(); };
+  admin.runtime_status_json = [this] { return dispatcher_->RuntimeStatusJson(); };
+  AddAdminRoutes(*router, admin);
   router->Add("GET", "/metrics", [this](HttpContext& ctx) {
     ctx.SendText(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
   });

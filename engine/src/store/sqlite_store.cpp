@@ -131,6 +131,7 @@ const char kSqlAttemptsOfJob[] =
 const char kSqlJobForReplay[] =
     "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
     "FROM jobs WHERE id = ?1";
+const char kSqlDeadLetterOpen[] = "SELECT 1 FROM dead_letters WHERE id = ?1 AND replayed_ms = 0";
 const char kSqlMarkReplayed[] =
     "UPDATE dead_letters SET replayed_ms = ?2, replay_job_id = ?3 WHERE id = ?1";
 
@@ -770,6 +771,12 @@ std::vector<int64_t> SqliteStore::ReplayDeadLetters(const DeadLetterFilter& filt
       std::string event_id, event_type, kind, entity_id, payload;
       int priority = 1;
       bool coalescable = false;
+      {
+        // Listed outside the write: a concurrent replay or purge may have taken it since.
+        Stmt& stmt = W(kSqlDeadLetterOpen);
+        StmtScope scope(stmt);
+        if (!stmt.Bind(1, d.id).Step()) continue;
+      }
       {
         Stmt& stmt = W(kSqlJobForReplay);
         StmtScope scope(stmt);

@@ -5,6 +5,7 @@
 #include "crmsync/adapter.h"
 #include "crmsync/classify.h"
 #include "crmsync/entities.h"
+#include "crmsync/entities_json.h"
 #include "crmsync/http.h"
 #include "crmsync/http_transport.h"
 #include "crmsync/plugin.h"

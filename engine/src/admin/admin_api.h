@@ -1,0 +1,63 @@
+// admin/admin_api.h: the operator's HTTP API under /api/admin/ (DESIGN.md §10
+// "Other endpoints"): service status, sync enable/disable, the jobs of one
+// entity, and the dead-letter queue (list, show, replay, purge).
+//
+// Every route requires "Authorization: Bearer <admin.token>"; an empty token
+// closes the API. Answers are JSON; times are ISO 8601 UTC. Bad input is a 400
+// naming the parameter, an unknown id a 404, a replay of a dead letter already
+// replayed a 409. Answers never carry job payloads or secrets; the one
+// exception is the entity's mirror row in /jobs, which is the platform's own
+// data, shown for ops.
+//
+// The handlers hold no state of their own: they read and write through the
+// Store (thread-safe) and call the hooks, which must be safe to call from the
+// server's threads.
+#ifndef CRMSYNC_ENGINE_ADMIN_ADMIN_API_H_
+#define CRMSYNC_ENGINE_ADMIN_ADMIN_API_H_
+
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "http/router.h"
+#include "store/store.h"
+
+namespace crmsync::engine {
+
+/// What the admin routes work on. `store` must outlive the router; `clock`
+/// may be null (the system clock is then used).
+struct AdminHooks {
+  Store* store = nullptr;
+  /// The plugin whose sync state /status and /sync/* read and change.
+  std::string plugin_name;
+  /// The bearer token every route requires; empty refuses every request.
+  std::string admin_token;
+  Clock* clock = nullptr;
+  /// Called after sync is enabled or disabled and after a replay, so waiting
+  /// workers look at the queue again. May be empty.
+  std::function<void()> on_sync_changed;
+  /// A JSON object describing the running service (workers, circuit breaker,
+  /// ...), shown as "runtime" in /status. May be empty ({} is shown).
+  std::function<std::string()> runtime_status_json;
+};
+
+/// Adds the routes to `router`:
+///   GET    /api/admin/status
+///   POST   /api/admin/sync/enable, /api/admin/sync/disable   (body {"reason"} optional)
+///   GET    /api/admin/jobs?entity=kind:id[&limit=N]
+///   GET    /api/admin/dlq?<filter>
+///   GET    /api/admin/dlq/{id}
+///   POST   /api/admin/dlq/{id}/replay
+///   POST   /api/admin/dlq/replay?<filter>                    (no filter: every open one)
+///   DELETE /api/admin/dlq/{id}
+///   POST   /api/admin/dlq/purge?<filter>                     (no filter: every open one)
+/// <filter> is any of plugin, errorClass, entity (kind:id), since and until
+/// (ISO 8601; since inclusive, until exclusive), includeReplayed (true|false),
+/// and limit (list and replay only; a replay takes at most 10,000 per call, the
+/// oldest first). An unknown query parameter is a 400, so a misspelt filter
+/// never widens a replay or a purge.
+void AddAdminRoutes(Router& router, AdminHooks hooks);
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_ADMIN_ADMIN_API_H_
