@@ -17,12 +17,13 @@ GroupCommitter::~GroupCommitter() {
 }
 
 void GroupCommitter::Submit(const std::function<void(Db&)>& write) {
-  Pending pending{&write, nullptr, false};
+  Pending pending;
+  pending.write = &write;
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) throw StoreError("the store is closing; write refused");
   queue_.push_back(&pending);
   work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return pending.done; });
+  pending.cv.wait(lock, [&] { return pending.done; });
   if (pending.error) std::rethrow_exception(pending.error);
 }
 
@@ -94,11 +95,11 @@ void GroupCommitter::Run() {
       for (Pending* p : group) {
         if (group_error) p->error = group_error;
         p->done = true;
+        p->cv.notify_one();  // under the lock: the waiter owns `p` and may return at once
       }
       ++groups_;
       writes_ += static_cast<int64_t>(group.size());
     }
-    done_cv_.notify_all();
   }
 }
 

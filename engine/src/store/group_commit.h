@@ -42,17 +42,19 @@ class GroupCommitter {
   void FailNextCommitForTesting();
 
  private:
+  // One caller's write; its own condition variable, so finishing a group wakes
+  // exactly its callers.
   struct Pending {
     const std::function<void(Db&)>* write;
     std::exception_ptr error;
     bool done = false;
+    std::condition_variable cv;
   };
   void Run();
 
   Db* db_;
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
-  std::condition_variable done_cv_;
   std::deque<Pending*> queue_;
   bool stopping_ = false;
   bool fail_next_commit_ = false;
