@@ -59,6 +59,7 @@ bool HttpContext::ReadBody(std::string* body) {
   body->clear();
   std::streamsize declared = request_.getContentLength();
   if (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && declared > max_body_bytes_) {
+    body_state_ = BodyState::kAbandoned;
     SendError(413, "request body of " + std::to_string(declared) + " bytes exceeds the limit of " +
                        std::to_string(max_body_bytes_) + " bytes");
     return false;
@@ -70,6 +71,7 @@ bool HttpContext::ReadBody(std::string* body) {
     std::streamsize n = in.gcount();
     if (n <= 0) break;
     if (static_cast<int64_t>(body->size()) + n > max_body_bytes_) {
+      body_state_ = BodyState::kAbandoned;
       SendError(413, "request body exceeds the limit of " + std::to_string(max_body_bytes_) +
                          " bytes");
       body->clear();
@@ -78,10 +80,39 @@ bool HttpContext::ReadBody(std::string* body) {
     body->append(buffer, static_cast<size_t>(n));
   }
   if (in.bad()) {
+    body_state_ = BodyState::kAbandoned;
     SendError(400, "the request body could not be read");
     return false;
   }
+  body_state_ = BodyState::kRead;
   return true;
+}
+
+bool HttpContext::DiscardUnreadBody() {
+  if (body_state_ == BodyState::kRead) return true;
+  if (body_state_ == BodyState::kAbandoned) return false;
+  std::streamsize declared = request_.getContentLength();
+  bool has_body = request_.getChunkedTransferEncoding() ||
+                  (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && declared > 0);
+  if (!has_body) return true;
+  if (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && declared > max_body_bytes_) {
+    return false;
+  }
+  try {
+    std::istream& in = request_.stream();
+    char buffer[16384];
+    int64_t dropped = 0;
+    while (in) {
+      in.read(buffer, sizeof(buffer));
+      std::streamsize n = in.gcount();
+      if (n <= 0) break;
+      dropped += n;
+      if (dropped > max_body_bytes_) return false;
+    }
+    return !in.bad();
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 void HttpContext::SendJson(int status, const std::string& json) {
@@ -95,6 +126,7 @@ void HttpContext::SendError(int status, const std::string& message) {
 void HttpContext::SendText(int status, const std::string& text, const std::string& content_type) {
   if (sent_) return;
   sent_ = true;
+  if (!DiscardUnreadBody()) response_.setKeepAlive(false);
   response_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
   response_.setContentType(content_type);
   response_.setContentLength(static_cast<std::streamsize>(text.size()));

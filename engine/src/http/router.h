@@ -37,6 +37,9 @@ class HttpContext {
   /// the limit; false (and a 400 sent) when it cannot be read.
   bool ReadBody(std::string* body);
 
+  /// Answers sent before the body was read (401, 413, 503, ...) first drop the
+  /// unread body (up to the body limit) so a keep-alive connection stays in
+  /// step; when that is not possible the connection is closed after the answer.
   /// Sends `json` with `status` and Content-Type application/json.
   void SendJson(int status, const std::string& json);
   /// Sends {"error": message} with `status`.
@@ -60,6 +63,13 @@ class HttpContext {
   std::string query_;
   std::vector<std::string> tail_;
   bool sent_ = false;
+  // kUnread: the body (if any) is still on the connection; kRead: read whole;
+  // kAbandoned: read in part and given up (too large or unreadable).
+  enum class BodyState { kUnread, kRead, kAbandoned };
+  BodyState body_state_ = BodyState::kUnread;
+  // Reads and drops an unread body of at most max_body_bytes_; false when the
+  // connection cannot be reused.
+  bool DiscardUnreadBody();
 };
 
 using Handler = std::function<void(HttpContext&)>;

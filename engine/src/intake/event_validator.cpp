@@ -1,12 +1,13 @@
 // Envelope validation; see event_validator.h.
 #include "intake/event_validator.h"
 
+#include "crmsync/entities_json.h"
+
 #include <regex>
 #include <sstream>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 
 namespace crmsync::engine {
 namespace {
@@ -25,12 +26,6 @@ bool ValidTimestamp(const std::string& ts) {
   static const std::regex kIso(
       R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$)");
   return std::regex_match(ts, kIso);
-}
-
-std::string Text(const Poco::Dynamic::Var& value) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(value, out);
-  return out.str();
 }
 
 std::string TypeList() {
@@ -108,7 +103,7 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
     ok = false;
   } else if (type_known) {
     const std::string data_path = path + ".data";
-    const std::string data = Text(env->get("data"));
+    const Object& data = *env->getObject("data");
     event.kind = EntityKindOf(event.type);
     switch (event.type) {
       case EventType::kPropertyCreated:
@@ -126,11 +121,15 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
       case EventType::kLeadCreated:
       case EventType::kLeadStatusChanged: {
         Lead lead;
-        if (DecodeLead(data, data_path, &lead, &result->errors)) {
-          if (event.type == EventType::kLeadStatusChanged && !lead.status) {
-            error(".data.status", "required for lead.status_changed");
-            ok = false;
-          }
+        bool decoded = DecodeLead(data, data_path, &lead, &result->errors);
+        // Checked apart from decoding, so it is reported beside the lead's other errors.
+        Object::Ptr data_object = env->getObject("data");
+        if (event.type == EventType::kLeadStatusChanged &&
+            (!data_object->has("status") || data_object->isNull("status"))) {
+          error(".data.status", "required for lead.status_changed");
+          ok = false;
+        }
+        if (decoded) {
           event.entity_id = lead.id;
           event.entity_json = EncodeLead(lead);
           LeadStatus status = lead.status.value_or(LeadStatus::kNew);
