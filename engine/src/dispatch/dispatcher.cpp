@@ -2,6 +2,7 @@
 #include "dispatch/dispatcher.h"
 
 #include <chrono>
+#include <limits>
 
 #include "common/logging.h"
 #include "http/router.h"
@@ -60,7 +61,12 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* 
   }
 }
 
-Dispatcher::~Dispatcher() { Stop(0); }
+Dispatcher::~Dispatcher() {
+  // Never leave a thread running on a destroyed object: when the owner did not
+  // Stop() first (e.g. unwinding from a failed start-up), wait for the workers
+  // as long as it takes (a CRM call ends at the transport's timeout).
+  Stop(std::numeric_limits<int32_t>::max());
+}
 
 void Dispatcher::Start() {
   int64_t released = store_->ReleaseAllLeases();
@@ -185,7 +191,10 @@ void Dispatcher::WorkerLoop() {
     bool delayed = false;
     for (const LeasedJob& job : jobs) {
       JobOutcome outcome = runner_->Run(job, probe);
-      if (probe && outcome.kind == JobOutcome::Kind::kRelease) breaker_.AbandonProbe();
+      // A probe that never got an answer from the CRM (released, or dead-lettered
+      // before sending, e.g. an unreadable payload) gave the breaker no verdict:
+      // let the next one through. After a verdict this changes nothing.
+      if (probe) breaker_.AbandonProbe();
       if (outcome.kind == JobOutcome::Kind::kDone || outcome.kind == JobOutcome::Kind::kDeadLetter) {
         jobs_finished_.fetch_add(1);
       } else {

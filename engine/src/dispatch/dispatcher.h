@@ -52,6 +52,8 @@ class Dispatcher {
  public:
   Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* adapter,
              Capabilities capabilities, Clock* clock, MetricsRegistry* metrics);
+  /// Stops as Stop() does when it was not called, but waits for the workers
+  /// without a deadline.
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;

@@ -157,7 +157,14 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
     if (kind == StepKind::kCreate && a.external_id) kind = StepKind::kUpdate;
     if (kind == StepKind::kUpdate && !a.external_id) kind = StepKind::kCreate;
 
-    if (kind == StepKind::kCreate && a.uncertain && ctx_.capabilities.lookup_by_reference) {
+    if (kind == StepKind::kCreate && a.uncertain && !ctx_.capabilities.lookup_by_reference) {
+      // Capabilities::lookup_by_reference: without it, an unknown-outcome create
+      // goes to the dead-letter queue rather than risk a duplicate.
+      return dead_letter(Status::Permanent(
+          "an earlier create may have reached the CRM (outcome unknown) and the plugin "
+          "cannot look records up by reference; not creating again"));
+    }
+    if (kind == StepKind::kCreate && a.uncertain) {
       std::optional<std::string> found;
       a.sync.external_id.reset();
       Status s = lookup(&found);

@@ -14,7 +14,8 @@
 //   invalid_record / permanent     dead letter at once with the CRM's reason
 //
 // A create in doubt (an earlier try may have reached the CRM) is preceded by a
-// lookup by reference, so the CRM never gets a duplicate. Multi-step plans
+// lookup by reference, so the CRM never gets a duplicate; a plugin without
+// lookup_by_reference gets a dead letter instead of a second create. Multi-step plans
 // resume at the step that failed.
 //
 // A JobRunner holds no per-job state; Run() may be called from several workers

@@ -42,7 +42,9 @@ void RateLimiter::OnRateLimited(int64_t now_ms, int64_t retry_after_ms) {
   double base = rate_ > 0 ? rate_
                           : static_cast<double>(std::max(last_window_count_, window_count_));
   rate_ = std::max(1.0, base / 2.0);
-  tokens_ = 0;
+  // One request may go the moment the pause ends (Retry-After says when the CRM
+  // takes requests again); later ones follow at the halved rate.
+  tokens_ = 1;
   last_refill_ms_ = paused_until_ms_;
   last_429_ms_ = now_ms;
   last_recover_ms_ = paused_until_ms_;

@@ -1,0 +1,159 @@
+// Webhook verification; see verify.h.
+#include "webhook/verify.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
+
+#include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
+#include <Poco/Exception.h>
+
+namespace crmsync::engine {
+namespace {
+
+bool Base64Decode(const std::string& text, std::string* out) {
+  if (text.empty() || text.size() % 4 != 0) return false;
+  for (char c : text) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) {
+      return false;
+    }
+  }
+  try {
+    std::istringstream in(text);
+    Poco::Base64Decoder decoder(in);
+    std::ostringstream decoded;
+    decoded << decoder.rdbuf();
+    *out = decoded.str();
+    return !out->empty();
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+std::string Base64Encode(const std::string& bytes) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << bytes;
+  encoder.close();
+  return out.str();
+}
+
+std::string HmacSha256(const std::string& key, const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+bool SameBytes(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && !a.empty() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+const char* WebhookVerdictName(WebhookVerdict verdict) noexcept {
+  switch (verdict) {
+    case WebhookVerdict::kVerified: return "verified";
+    case WebhookVerdict::kMissing: return "missing";
+    case WebhookVerdict::kBadSignature: return "bad_signature";
+    case WebhookVerdict::kStale: return "stale";
+    case WebhookVerdict::kMalformed: return "malformed";
+  }
+  return "unknown";
+}
+
+bool ParseWebhookSecrets(const std::vector<std::string>& secrets, WebhookSecrets* out,
+                         std::string* error) {
+  static const std::string kPrefix = "whsec_";
+  for (size_t i = 0; i < secrets.size(); ++i) {
+    const std::string& s = secrets[i];
+    if (s.empty()) continue;
+    if (s.compare(0, kPrefix.size(), kPrefix) == 0) {
+      std::string key;
+      if (!Base64Decode(s.substr(kPrefix.size()), &key)) {
+        *error = "webhook secret #" + std::to_string(i + 1) +
+                 " starts with whsec_ but the rest is not valid base64";
+        return false;
+      }
+      out->standard_keys.push_back(key);
+    } else {
+      out->shared.push_back(s);
+    }
+  }
+  return true;
+}
+
+std::string StandardWebhookSignature(const std::string& key, const std::string& id,
+                                     const std::string& timestamp, const std::string& body) {
+  return "v1," + Base64Encode(HmacSha256(key, id + "." + timestamp + "." + body));
+}
+
+WebhookCheck VerifyWebhook(const HeaderList& headers, const std::string& body,
+                           const WebhookSecrets& secrets, int64_t now_s, int64_t tolerance_s) {
+  WebhookCheck check;
+  const std::string id = FindHeader(headers, "webhook-id");
+  const std::string timestamp = FindHeader(headers, "webhook-timestamp");
+  const std::string signatures = FindHeader(headers, "webhook-signature");
+  const std::string shared = FindHeader(headers, "X-CRM-Secret");
+  bool standard_sent = !id.empty() || !timestamp.empty() || !signatures.empty();
+
+  if (standard_sent) {
+    check.delivery_id = id;
+    if (id.empty() || timestamp.empty() || signatures.empty()) {
+      check.verdict = WebhookVerdict::kMalformed;
+      return check;
+    }
+    errno = 0;
+    char* end = nullptr;
+    long long ts = std::strtoll(timestamp.c_str(), &end, 10);
+    if (errno != 0 || end == timestamp.c_str() || *end != '\0') {
+      check.verdict = WebhookVerdict::kMalformed;
+      return check;
+    }
+    if (ts < now_s - tolerance_s || ts > now_s + tolerance_s) {
+      check.verdict = WebhookVerdict::kStale;
+      return check;
+    }
+    const std::string signed_content = id + "." + timestamp + "." + body;
+    std::istringstream list(signatures);
+    std::string entry;
+    while (list >> entry) {
+      size_t comma = entry.find(',');
+      if (comma == std::string::npos || entry.substr(0, comma) != "v1") continue;
+      std::string sent;
+      if (!Base64Decode(entry.substr(comma + 1), &sent)) continue;
+      for (const std::string& key : secrets.standard_keys) {
+        if (SameBytes(sent, HmacSha256(key, signed_content))) {
+          check.verdict = WebhookVerdict::kVerified;
+          check.scheme = "standard-webhooks";
+          return check;
+        }
+      }
+    }
+    check.verdict = WebhookVerdict::kBadSignature;
+    return check;
+  }
+  if (!shared.empty()) {
+    bool match = false;
+    // Compare against every secret, so timing does not tell which one is close.
+    for (const std::string& secret : secrets.shared) {
+      match = (shared.size() == secret.size() &&
+               CRYPTO_memcmp(shared.data(), secret.data(), secret.size()) == 0) ||
+              match;
+    }
+    check.verdict = match ? WebhookVerdict::kVerified : WebhookVerdict::kBadSignature;
+    if (match) check.scheme = "shared-secret";
+    return check;
+  }
+  check.verdict = WebhookVerdict::kMissing;
+  return check;
+}
+
+}  // namespace crmsync::engine

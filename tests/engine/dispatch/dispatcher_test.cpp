@@ -1,0 +1,1088 @@
+// dispatcher_test.cpp: the dispatcher end to end inside one process: a real
+// SqliteStore on a file, the real mock-crm plugin loaded from the plugin folder
+// and driven by its fault script, and a ManualClock. One case per row of the
+// outcome table of DESIGN.md §4 (documented at the top of job_runner.h), then
+// multi-step plans, unknown outcomes, ordering, priorities, coalescing and
+// shutdown.
+//
+// Events go in the way intake puts them in (ValidateEventsBody, then
+// Store::Accept); time moves only by ManualClock::Advance(), which wakes the
+// dispatcher. Tests wait with WaitUntil() on store state and on mock-crm's
+// Dump(). Where a test must show that something does NOT happen it reads the
+// store (a delayed job cannot be leased before its time), and where that is
+// not enough it watches for a short, bounded window (kQuiet).
+#include <doctest/doctest.h>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "dispatch/dispatcher.h"
+#include "dispatch/job_codec.h"
+#include "intake/event_validator.h"
+#include "metrics/metrics.h"
+#include "plugin_host/plugin_loader.h"
+#include "store/sqlite_db.h"
+#include "store/sqlite_store.h"
+#include "test_support.h"
+
+namespace crmsync::engine {
+namespace {
+
+using crmsync::testing::TempDir;
+using crmsync::testing::WaitUntil;
+using Settings = std::map<std::string, std::string>;
+
+constexpr int64_t kT0 = 1'700'000'000'000;
+constexpr char kPlugin[] = "mock-crm";
+// Longest wait for something that must happen (well under the ctest timeout).
+constexpr std::chrono::milliseconds kWait(10000);
+// How long we watch for something that must not happen.
+constexpr std::chrono::milliseconds kQuiet(300);
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// True when `condition` holds throughout `window` (polled).
+bool StaysTrue(const std::function<bool()>& condition, std::chrono::milliseconds window = kQuiet) {
+  return !WaitUntil([&] { return !condition(); }, window);
+}
+
+std::unique_ptr<LoadedPlugin> LoadMock(const Settings& settings) {
+  std::string error;
+  std::unique_ptr<LoadedPlugin> plugin = LoadedPlugin::Load(CRMSYNC_PLUGIN_DIR, kPlugin, &error);
+  REQUIRE_MESSAGE(plugin, error);
+  REQUIRE_MESSAGE(plugin->Configure(PluginConfig(settings), &error), error);
+  return plugin;
+}
+
+// --- events, as the platform posts them --------------------------------------
+
+// A lead's data: {"id", "name", "email", "status"} plus `extra` members.
+std::string LeadData(const std::string& id, const std::string& status,
+                     const std::string& extra = "") {
+  return R"({"id":")" + id + R"(","name":"Lead )" + id + R"(","email":"lead-)" + id +
+         R"(@example.com","status":")" + status + "\"" + extra + "}";
+}
+
+std::string Envelope(const std::string& event_id, const std::string& type, const std::string& data,
+                     const std::string& priority = "") {
+  std::string json = R"({"eventId":")" + event_id + R"(","type":")" + type +
+                     R"(","occurredAt":"2026-11-23T10:15:00Z",)";
+  if (!priority.empty()) json += R"("priority":")" + priority + "\",";
+  return json + R"("data":)" + data + "}";
+}
+
+std::string Created(const std::string& event_id, const std::string& lead,
+                    const std::string& priority = "") {
+  return Envelope(event_id, "lead.created", LeadData(lead, "NEW"), priority);
+}
+
+std::string StatusChanged(const std::string& event_id, const std::string& lead,
+                          const std::string& status, const std::string& extra = "") {
+  return Envelope(event_id, "lead.status_changed", LeadData(lead, status, extra));
+}
+
+// --- the rig: one engine process over a store file -----------------------------
+
+struct RigOptions {
+  Settings faults;                 ///< mock-crm settings for a plugin of its own
+  LoadedPlugin* plugin = nullptr;  ///< or a plugin shared with another rig
+  std::function<void(DispatcherOptions*)> tweak;
+  bool sync_disabled = false;  ///< set in the store before the dispatcher starts
+  bool start = true;           ///< start a dispatcher at once
+  bool lookup = true;          ///< false: hide the plugin's lookup_by_reference
+};
+
+class Rig {
+ public:
+  explicit Rig(RigOptions options = RigOptions()) : options_(std::move(options)) {
+    SqliteOptions store_options;
+    store_options.path = db_path();
+    store_options.synchronous = "NORMAL";
+    store = SqliteStore::Open(store_options);
+    if (options_.plugin) {
+      plugin = options_.plugin;
+    } else {
+      own_plugin_ = LoadMock(options_.faults);
+      plugin = own_plugin_.get();
+    }
+    if (options_.sync_disabled) store->SetSyncState(kPlugin, false, "paused by the test");
+    if (options_.start) StartDispatcher(plugin);
+  }
+  explicit Rig(Settings faults) : Rig(WithFaults(std::move(faults))) {}
+
+  ~Rig() { StopDispatcher(); }
+
+  static RigOptions WithFaults(Settings faults) {
+    RigOptions options;
+    options.faults = std::move(faults);
+    return options;
+  }
+
+  std::string db_path() const { return dir.File("crmsync.db"); }
+
+  /// Stops the running dispatcher (if any) and starts a new one over `crm`, as
+  /// a restarted process would.
+  void StartDispatcher(LoadedPlugin* crm) {
+    StopDispatcher();
+    plugin = crm;
+    DispatcherOptions dispatch;
+    dispatch.plugin = kPlugin;
+    dispatch.workers = 2;
+    dispatch.lease_batch = 4;
+    dispatch.retry_delay_ms = 1000;
+    dispatch.retry_attempts = 5;
+    dispatch.retry_jitter = false;
+    if (options_.tweak) options_.tweak(&dispatch);
+    Capabilities capabilities = plugin->info().capabilities;
+    if (!options_.lookup) capabilities.lookup_by_reference = false;
+    metrics = std::make_unique<MetricsRegistry>();
+    dispatcher = std::make_unique<Dispatcher>(dispatch, store.get(), &plugin->adapter(),
+                                              capabilities, &clock, metrics.get());
+    dispatcher->Start();
+  }
+
+  bool StopDispatcher() {
+    if (!dispatcher) return true;
+    bool clean = dispatcher->Stop(10000);
+    dispatcher.reset();
+    return clean;
+  }
+
+  /// Validates `envelopes` as one POST /api/events body, accepts them now and
+  /// wakes the dispatcher.
+  std::vector<AcceptResult> Send(const std::vector<std::string>& envelopes) {
+    std::string body = "{\"events\":[";
+    for (size_t i = 0; i < envelopes.size(); ++i) body += (i ? "," : "") + envelopes[i];
+    body += "]}";
+    ValidationResult valid = ValidateEventsBody(body);
+    REQUIRE_MESSAGE(valid.errors.empty(), body);
+    std::vector<AcceptResult> results = store->Accept(valid.events, clock.NowMs());
+    if (dispatcher) dispatcher->Wake();
+    return results;
+  }
+
+  /// The lead's jobs, newest first.
+  std::vector<JobInfo> Jobs(const std::string& lead) {
+    return store->JobsForEntity(EntityKind::kLead, lead, 100);
+  }
+  /// The lead's newest job (state "" when it has none).
+  JobInfo Job(const std::string& lead) {
+    std::vector<JobInfo> jobs = Jobs(lead);
+    return jobs.empty() ? JobInfo() : jobs.front();
+  }
+  bool WaitState(const std::string& lead, const std::string& state) {
+    return WaitUntil([&] { return Job(lead).state == state; }, kWait);
+  }
+  /// Every job of the lead is done.
+  bool AllDone(const std::string& lead) {
+    std::vector<JobInfo> jobs = Jobs(lead);
+    if (jobs.empty()) return false;
+    for (const JobInfo& job : jobs) {
+      if (job.state != "done") return false;
+    }
+    return true;
+  }
+  bool WaitAllDone(const std::vector<std::string>& leads) {
+    return WaitUntil(
+        [&] {
+          for (const std::string& lead : leads) {
+            if (!AllDone(lead)) return false;
+          }
+          return true;
+        },
+        kWait);
+  }
+
+  /// The external id linked to the lead for mock-crm, read from the file.
+  std::optional<std::string> Link(const std::string& lead) {
+    Db db(db_path(), false);
+    std::unique_ptr<Stmt> stmt = db.Prepare(
+        "SELECT external_id FROM links WHERE plugin = ?1 AND entity_kind = 'lead' "
+        "AND entity_id = ?2");
+    stmt->Bind(1, std::string(kPlugin)).Bind(2, lead);
+    if (!stmt->Step()) return std::nullopt;
+    return stmt->ColumnOptText(0);
+  }
+
+  // --- the CRM's side --------------------------------------------------------
+
+  Poco::JSON::Object::Ptr Crm() { return CrmOf(plugin); }
+  static Poco::JSON::Object::Ptr CrmOf(LoadedPlugin* crm) {
+    return Poco::JSON::Parser().parse(crm->adapter().Dump()).extract<Poco::JSON::Object::Ptr>();
+  }
+  /// The CRM's record of a lead, by its external reference; null when absent.
+  Poco::JSON::Object::Ptr CrmLead(const std::string& lead) { return CrmLeadOf(plugin, lead); }
+  static Poco::JSON::Object::Ptr CrmLeadOf(LoadedPlugin* crm, const std::string& lead) {
+    Poco::JSON::Array::Ptr leads = CrmOf(crm)->getArray("leads");
+    for (unsigned int i = 0; i < leads->size(); ++i) {
+      Poco::JSON::Object::Ptr record = leads->getObject(i);
+      if (record->getValue<std::string>("externalReference") == "lead:" + lead) return record;
+    }
+    return nullptr;
+  }
+  size_t CrmLeadCount() { return Crm()->getArray("leads")->size(); }
+  /// Requests mock-crm saw on `route` (lead.create, lead.update, ...).
+  int64_t Requests(const std::string& route) { return RequestsOf(plugin, route); }
+  static int64_t RequestsOf(LoadedPlugin* crm, const std::string& route) {
+    Poco::JSON::Object::Ptr requests = CrmOf(crm)->getObject("requests");
+    return requests->has(route) ? requests->getValue<int64_t>(route) : 0;
+  }
+
+  void Advance(int64_t ms) { clock.Advance(ms); }
+  int64_t Now() const { return clock.NowMs(); }
+
+  TempDir dir;
+  ManualClock clock{kT0};
+  std::unique_ptr<SqliteStore> store;
+  LoadedPlugin* plugin = nullptr;
+  std::unique_ptr<MetricsRegistry> metrics;
+  std::unique_ptr<Dispatcher> dispatcher;
+
+ private:
+  RigOptions options_;
+  std::unique_ptr<LoadedPlugin> own_plugin_;
+};
+
+int Int(const Poco::JSON::Object::Ptr& object, const std::string& key) {
+  return object->getValue<int>(key);
+}
+std::string Str(const Poco::JSON::Object::Ptr& object, const std::string& key) {
+  return object->has(key) ? object->getValue<std::string>(key) : "";
+}
+
+// One dead letter of `lead`, with its history; REQUIREs exactly one.
+DeadLetter OnlyDeadLetter(Rig& rig, const std::string& lead) {
+  DeadLetterFilter filter;
+  filter.entity_id = lead;
+  std::vector<DeadLetter> list = rig.store->ListDeadLetters(filter);
+  REQUIRE(list.size() == 1);
+  std::optional<DeadLetter> full = rig.store->GetDeadLetter(list[0].id);
+  REQUIRE(full);
+  return *full;
+}
+
+TEST_SUITE("engine.dispatch") {
+  // --- outcome table ------------------------------------------------------------
+
+  TEST_CASE("dispatcher: network error, timeout and 408 are retried after exactly 1 s") {
+    struct Row {
+      const char* token;
+      int64_t creates;  // lead.create requests in the end
+      int64_t lookups;  // the retry looks up first when the create may have landed
+      int64_t updates;
+    };
+    const Row rows[] = {
+        {"connect", 2, 0, 0},  // nothing sent
+        {"408", 2, 0, 0},      // an answer: the CRM did not create it
+        {"reset", 2, 1, 0},    // sent, no answer, not applied
+        {"drop", 2, 1, 0},     // timeout, not applied
+        {"timeout", 1, 1, 1},  // timeout after the CRM applied it
+    };
+    for (const Row& row : rows) {
+      CAPTURE(row.token);
+      Rig rig(Settings{{"faults.lead.create", row.token}});
+      rig.Send({Created("e1", "A")});
+      REQUIRE(rig.WaitState("A", "delayed"));
+      JobInfo job = rig.Job("A");
+      CHECK(job.attempts == 1);
+      CHECK(job.available_at_ms == kT0 + 1000);
+      CHECK_FALSE(job.last_error.empty());
+      CHECK(rig.Requests("lead.create") == 1);
+
+      rig.Advance(999);
+      CHECK(rig.store->Promote(rig.Now()) == 0);  // what the ticker does: nothing is due yet
+      CHECK(rig.Job("A").state == "delayed");
+      CHECK(rig.Requests("lead.create") == 1);
+
+      rig.Advance(1);
+      REQUIRE(rig.WaitState("A", "done"));
+      CHECK(rig.Job("A").attempts == 1);
+      CHECK(rig.Requests("lead.create") == row.creates);
+      CHECK(rig.Requests("lead.lookup") == row.lookups);
+      CHECK(rig.Requests("lead.update") == row.updates);
+      REQUIRE(rig.CrmLeadCount() == 1);
+      Poco::JSON::Object::Ptr lead = rig.CrmLead("A");
+      REQUIRE(lead);
+      CHECK(Int(lead, "createCount") == 1);
+      CHECK(rig.Link("A") == std::optional<std::string>(Str(lead, "id")));
+    }
+  }
+
+  TEST_CASE("dispatcher: 5xx retries after 1 2 4 8 16 s, then dead letter with all 6 attempts") {
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500,502,503,500,504,500"}});
+    options.tweak = [](DispatcherOptions* o) { o->circuit_threshold = 100; };
+    Rig rig(options);
+    rig.Send({Created("e1", "A")});
+
+    const int64_t delays[] = {1000, 2000, 4000, 8000, 16000};
+    std::vector<int64_t> tried_at = {kT0};
+    for (int i = 0; i < 5; ++i) {
+      CAPTURE(i);
+      REQUIRE(WaitUntil(
+          [&] {
+            JobInfo job = rig.Job("A");
+            return job.state == "delayed" && job.attempts == i + 1;
+          },
+          kWait));
+      CHECK(rig.Job("A").available_at_ms == tried_at.back() + delays[i]);
+      rig.Advance(delays[i] - 1);
+      CHECK(rig.store->Promote(rig.Now()) == 0);
+      CHECK(rig.Requests("lead.create") == i + 1);
+      rig.Advance(1);
+      tried_at.push_back(rig.Now());
+    }
+    REQUIRE(rig.WaitState("A", "dead"));
+    CHECK(rig.Requests("lead.create") == 6);
+    CHECK(rig.Job("A").attempts == 6);
+    CHECK(tried_at.back() == kT0 + 31000);
+
+    DeadLetter dead = OnlyDeadLetter(rig, "A");
+    CHECK(dead.plugin == kPlugin);
+    CHECK(dead.event_id == "e1");
+    CHECK(dead.attempts == 6);
+    CHECK(dead.error_class == "retryable");
+    CHECK(Contains(dead.reason, "500"));
+    const int statuses[] = {500, 502, 503, 500, 504, 500};
+    REQUIRE(dead.history.size() == 6);
+    for (size_t i = 0; i < dead.history.size(); ++i) {
+      CAPTURE(i);
+      const AttemptRecord& a = dead.history[i];
+      CHECK(a.attempt == static_cast<int>(i) + 1);
+      CHECK(a.step_kind == "create");
+      CHECK(a.outcome == "retryable");
+      CHECK(a.http_status == statuses[i]);
+      CHECK(a.at_ms == tried_at[i]);
+      CHECK(Contains(a.message, std::to_string(statuses[i])));
+    }
+    CHECK(rig.CrmLeadCount() == 0);
+    CHECK(rig.store->Stats().dead == 1);
+  }
+
+  TEST_CASE("dispatcher: 2xx stores the external id, so the next event is an update of it") {
+    Rig rig;
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "done"));
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("A");
+    REQUIRE(lead);
+    const std::string id = Str(lead, "id");
+    CHECK(rig.Link("A") == std::optional<std::string>(id));
+    CHECK(rig.Job("A").plan == "create");
+
+    rig.Send({StatusChanged("e2", "A", "CONTACTED")});
+    REQUIRE(WaitUntil([&] { return rig.Jobs("A").size() == 2 && rig.AllDone("A"); }, kWait));
+    CHECK(rig.Job("A").plan == "update");
+    CHECK(rig.Job("A").attempts == 0);
+    lead = rig.CrmLead("A");
+    CHECK(rig.CrmLeadCount() == 1);
+    CHECK(Str(lead, "id") == id);
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(Int(lead, "updateCount") == 1);
+    CHECK(Str(lead, "status") == "contacted");
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.Requests("lead.update") == 1);
+    CHECK(rig.Link("A") == std::optional<std::string>(id));
+  }
+
+  TEST_CASE(
+      "dispatcher: 401 and 403 disable sync, leave the job untouched, and resume when enabled") {
+    for (const std::string code : {"401", "403"}) {
+      CAPTURE(code);
+      Rig rig(Settings{{"faults.lead.create", code}});
+      rig.Send({Created("e1", "A")});
+      // The job is leased when the 401 arrives; it is back in the queue once released.
+      REQUIRE(WaitUntil(
+          [&] { return !rig.dispatcher->sync_enabled() && rig.Job("A").state == "ready"; }, kWait));
+      SyncState state = rig.store->GetSyncState(kPlugin);
+      CHECK_FALSE(state.enabled);
+      CHECK(Contains(state.reason, code));
+      CHECK(rig.metrics->CounterValue("crmsync_alerts_total",
+                                      {{"kind", "sync_disabled"}, {"plugin", kPlugin}}) == 1);
+      JobInfo job = rig.Job("A");
+      CHECK(job.attempts == 0);
+      CHECK(rig.Requests("lead.create") == 1);
+
+      // More events while disabled: queued, never sent.
+      rig.Send({Created("e2", "B")});
+      CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 1; }));
+      CHECK(rig.Job("A").state == "ready");
+      CHECK(rig.Job("A").attempts == 0);
+      CHECK(rig.Job("B").state == "ready");
+      CHECK(rig.Job("B").attempts == 0);
+      CHECK(rig.CrmLeadCount() == 0);
+
+      // Ops re-enable (admin API: store, then reload).
+      rig.store->SetSyncState(kPlugin, true, "credentials fixed");
+      rig.dispatcher->ReloadSyncState();
+      CHECK(rig.dispatcher->sync_enabled());
+      REQUIRE(rig.WaitAllDone({"A", "B"}));
+      CHECK(rig.Requests("lead.create") == 3);
+      REQUIRE(rig.CrmLead("A"));
+      REQUIRE(rig.CrmLead("B"));
+      CHECK(Int(rig.CrmLead("A"), "createCount") == 1);
+      CHECK(rig.Job("A").attempts == 0);
+      CHECK(rig.metrics->CounterValue("crmsync_alerts_total",
+                                      {{"kind", "sync_disabled"}, {"plugin", kPlugin}}) == 1);
+    }
+  }
+
+  TEST_CASE("dispatcher: 404 on update drops the stale id and creates the record again") {
+    // The link holds an id this CRM never issued: the first CRM made crm_lead_2
+    // for A; a second CRM (another mock-crm instance) has never seen it.
+    std::unique_ptr<LoadedPlugin> other_crm = LoadMock({});
+    Rig rig;
+    rig.Send({Created("e1", "F")});
+    REQUIRE(rig.WaitState("F", "done"));
+    rig.Send({Created("e2", "A")});
+    REQUIRE(rig.WaitState("A", "done"));
+    REQUIRE(rig.Link("A") == std::optional<std::string>("crm_lead_2"));
+
+    rig.StartDispatcher(other_crm.get());
+    rig.Send({StatusChanged("e3", "A", "CONTACTED")});
+    REQUIRE(WaitUntil([&] { return rig.Jobs("A").size() == 2 && rig.AllDone("A"); }, kWait));
+    JobInfo job = rig.Job("A");
+    CHECK(job.plan == "update");
+    CHECK(job.attempts == 0);  // a 404 is not a failed try
+    CHECK(rig.Requests("lead.update") == 1);
+    CHECK(rig.Requests("lead.create") == 1);
+    REQUIRE(rig.CrmLeadCount() == 1);
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("A");
+    REQUIRE(lead);
+    CHECK(Str(lead, "id") == "crm_lead_1");  // a new id
+    CHECK(Str(lead, "status") == "contacted");
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(rig.Link("A") == std::optional<std::string>("crm_lead_1"));  // the link follows it
+    rig.StopDispatcher();
+  }
+
+  TEST_CASE(
+      "dispatcher: a scripted 404 on update recreates, and the CRM's 409 relinks the record") {
+    // The CRM still holds the record, so the create after the 404 meets a 409:
+    // lookup by reference, link, update. No duplicate either way.
+    Rig rig(Settings{{"faults.lead.update", "404"}});
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "done"));
+    const std::optional<std::string> id = rig.Link("A");
+    REQUIRE(id);
+    rig.Send({StatusChanged("e2", "A", "QUALIFIED")});
+    REQUIRE(WaitUntil([&] { return rig.Jobs("A").size() == 2 && rig.AllDone("A"); }, kWait));
+    CHECK(rig.Job("A").attempts == 0);
+    CHECK(rig.Requests("lead.update") == 2);  // the 404, then the update after relinking
+    CHECK(rig.Requests("lead.create") == 2);  // the first create, the refused recreate
+    CHECK(rig.Requests("lead.lookup") == 1);
+    REQUIRE(rig.CrmLeadCount() == 1);
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("A");
+    CHECK(Str(lead, "id") == *id);
+    CHECK(Str(lead, "status") == "qualified");
+    CHECK(Int(lead, "updateCount") == 1);
+    CHECK(rig.Link("A") == id);
+  }
+
+  TEST_CASE("dispatcher: 409 on create looks the record up by reference and links it") {
+    // Two engines (two stores) share one CRM: the second one's create of the same
+    // lead meets the first one's record.
+    std::unique_ptr<LoadedPlugin> crm = LoadMock({});
+    RigOptions options;
+    options.plugin = crm.get();
+    {
+      Rig first(options);
+      first.Send({Created("e1", "A")});
+      REQUIRE(first.WaitState("A", "done"));
+    }
+    Poco::JSON::Object::Ptr before = Rig::CrmLeadOf(crm.get(), "A");
+    REQUIRE(before);
+    const std::string id = Str(before, "id");
+
+    Rig second(options);
+    second.Send({Created("e1", "A")});
+    REQUIRE(second.WaitState("A", "done"));
+    CHECK(second.Job("A").attempts == 0);
+    CHECK(second.Link("A") == std::optional<std::string>(id));
+    CHECK(second.CrmLeadCount() == 1);  // no duplicate
+    Poco::JSON::Object::Ptr lead = second.CrmLead("A");
+    // createCount counts create requests carrying the reference: 1 real + 1 refused.
+    CHECK(Int(lead, "createCount") == 2);
+    CHECK(Int(lead, "updateCount") == 1);  // the second engine's data went in as an update
+    CHECK(second.Requests("lead.create") == 2);
+    CHECK(second.Requests("lead.lookup") == 1);
+    CHECK(second.Requests("lead.update") == 1);
+    second.StopDispatcher();
+  }
+
+  TEST_CASE("dispatcher: 400, 410 and 422 dead-letter at once with the CRM's reason") {
+    for (const std::string code : {"400", "410", "422"}) {
+      CAPTURE(code);
+      Rig rig(Settings{{"faults.lead.create", code}});
+      rig.Send({Created("e1", "A")});
+      REQUIRE(rig.WaitState("A", "dead"));
+      CHECK(rig.Job("A").attempts == 1);
+      CHECK(rig.Requests("lead.create") == 1);
+      DeadLetter dead = OnlyDeadLetter(rig, "A");
+      CHECK(dead.attempts == 1);
+      CHECK(dead.error_class == "invalid_record");
+      CHECK(Contains(dead.reason, "mock-crm: scripted " + code + " on lead.create"));
+      REQUIRE(dead.history.size() == 1);
+      CHECK(dead.history[0].http_status == std::stoi(code));
+      CHECK(dead.history[0].outcome == "invalid_record");
+      // No retry is scheduled: nothing more reaches the CRM however far time moves.
+      rig.Advance(60000);
+      CHECK(rig.store->Stats().delayed == 0);
+      CHECK(rig.Requests("lead.create") == 1);
+      CHECK(rig.CrmLeadCount() == 0);
+
+      // Ops fix the record and replay it: a new job, and this time it goes through.
+      DeadLetterFilter filter;
+      filter.entity_id = "A";
+      REQUIRE(rig.store->ReplayDeadLetters(filter, rig.Now()).size() == 1);
+      rig.dispatcher->Wake();
+      REQUIRE(rig.WaitState("A", "done"));
+      CHECK(rig.Jobs("A").size() == 2);
+      CHECK(rig.CrmLeadCount() == 1);
+    }
+  }
+
+  TEST_CASE("dispatcher: 429 waits for Retry-After, pauses the plugin, slows it, uses no attempt") {
+    Rig rig(Settings{{"faults.lead.create", "429:retry-after=2"}});
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "delayed"));
+    JobInfo job = rig.Job("A");
+    CHECK(job.attempts == 0);
+    CHECK(job.available_at_ms == kT0 + 2000);
+    CHECK(rig.dispatcher->limiter().rate_limited_total() == 1);
+    CHECK(rig.dispatcher->limiter().paused_until_ms() == kT0 + 2000);
+    CHECK(rig.metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 1);
+    Poco::JSON::Object::Ptr status = Poco::JSON::Parser()
+                                         .parse(rig.dispatcher->RuntimeStatusJson())
+                                         .extract<Poco::JSON::Object::Ptr>();
+    CHECK(Int(status->getObject("rateLimit"), "rateLimitedTotal") == 1);
+    CHECK(Str(status->getObject("rateLimit"), "pausedUntil") == FormatIsoMs(kT0 + 2000));
+
+    // The whole plugin is paused: a new job waits too.
+    rig.Send({Created("e2", "B")});
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 1; }));
+    rig.Advance(1999);
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 1; }));
+    CHECK(rig.Job("A").state == "delayed");
+    CHECK(rig.Job("B").state == "ready");
+
+    // The pause ends: one request goes at once; the slowed rate (half the one
+    // observed, here 1/s) holds the other back a second, still without an attempt.
+    rig.Advance(1);
+    REQUIRE(WaitUntil(
+        [&] {
+          JobInfo a = rig.Job("A");
+          JobInfo b = rig.Job("B");
+          return (a.state == "done" && b.state == "delayed") ||
+                 (b.state == "done" && a.state == "delayed");
+        },
+        kWait));
+    CHECK(rig.dispatcher->limiter().current_rate() == 1);
+    const std::string waiting = rig.Job("A").state == "delayed" ? "A" : "B";
+    CHECK(rig.Job(waiting).available_at_ms == kT0 + 3000);
+    CHECK(rig.Job(waiting).attempts == 0);
+    rig.Advance(1000);
+    REQUIRE(rig.WaitAllDone({"A", "B"}));
+    CHECK(rig.Job("A").attempts == 0);
+    CHECK(rig.Job("B").attempts == 0);
+    CHECK(rig.Requests("lead.create") == 3);
+    CHECK(rig.dispatcher->limiter().rate_limited_total() == 1);
+    CHECK(rig.CrmLeadCount() == 2);
+  }
+
+  TEST_CASE("dispatcher: the circuit breaker holds every job while open and probes once") {
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500,500,500,500"}});
+    options.tweak = [](DispatcherOptions* o) {
+      o->circuit_threshold = 3;
+      o->circuit_open_ms = 30000;
+      o->circuit_max_open_ms = 300000;
+      o->lease_batch = 16;
+    };
+    Rig rig(options);
+    rig.Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C"), Created("e4", "D")});
+
+    // Three failures open the breaker; the fourth job is released untried.
+    REQUIRE(WaitUntil(
+        [&] {
+          return rig.Job("A").state == "delayed" && rig.Job("B").state == "delayed" &&
+                 rig.Job("C").state == "delayed" && rig.Job("D").state == "delayed";
+        },
+        kWait));
+    CircuitBreaker& breaker = rig.dispatcher->breaker();
+    CHECK(breaker.state(rig.Now()) == CircuitBreaker::State::kOpen);
+    CHECK(breaker.opened_total() == 1);
+    CHECK(breaker.open_until_ms() == kT0 + 30000);
+    CHECK(rig.Requests("lead.create") == 3);
+    for (const char* lead : {"A", "B", "C"}) CHECK(rig.Job(lead).attempts == 1);
+    CHECK(rig.Job("D").attempts == 0);
+    CHECK(rig.Job("D").available_at_ms == kT0 + 30000);
+    // Ops see it: the status JSON and the gauge.
+    Poco::JSON::Object::Ptr status = Poco::JSON::Parser()
+                                         .parse(rig.dispatcher->RuntimeStatusJson())
+                                         .extract<Poco::JSON::Object::Ptr>();
+    CHECK(Str(status->getObject("circuit"), "state") == "open");
+    CHECK(Int(status->getObject("circuit"), "openedTotal") == 1);
+    CHECK(Str(status->getObject("circuit"), "probeAt") == FormatIsoMs(kT0 + 30000));
+    CHECK(
+        Contains(rig.metrics->RenderPrometheus(), "crmsync_circuit_state{plugin=\"mock-crm\"} 2"));
+
+    // Their retry time comes while the breaker is open: nothing is tried, no
+    // attempt is used.
+    rig.Advance(1000);
+    REQUIRE(WaitUntil([&] { return rig.Job("A").state == "ready"; }, kWait));
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 3; }));
+    for (const char* lead : {"A", "B", "C"}) CHECK(rig.Job(lead).attempts == 1);
+    CHECK(rig.Job("D").attempts == 0);
+
+    // Probe time: exactly one job goes; it fails, so the breaker reopens for twice as long.
+    rig.Advance(29000);
+    REQUIRE(WaitUntil(
+        [&] {
+          return rig.Requests("lead.create") == 4 && rig.Job("A").attempts == 2 &&
+                 rig.Job("A").state == "delayed";
+        },
+        kWait));
+    CHECK(breaker.opened_total() == 2);
+    CHECK(breaker.open_until_ms() == kT0 + 30000 + 60000);
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 4; }));
+    CHECK(rig.Job("B").attempts == 1);
+    CHECK(rig.Job("C").attempts == 1);
+    CHECK(rig.Job("D").attempts == 0);
+
+    // Next probe succeeds (the script is used up): closed, everything drains.
+    rig.Advance(60000);
+    REQUIRE(rig.WaitAllDone({"A", "B", "C", "D"}));
+    CHECK(breaker.state(rig.Now()) == CircuitBreaker::State::kClosed);
+    CHECK(
+        Contains(rig.metrics->RenderPrometheus(), "crmsync_circuit_state{plugin=\"mock-crm\"} 0"));
+    CHECK(rig.dispatcher->jobs_finished() == 4);
+    CHECK(rig.Requests("lead.create") == 8);
+    CHECK(rig.CrmLeadCount() == 4);
+    CHECK(rig.Job("B").attempts == 1);
+    CHECK(rig.Job("D").attempts == 0);
+  }
+
+  TEST_CASE("dispatcher: a probe that ends without reaching the CRM lets the next probe through") {
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500"}});
+    options.tweak = [](DispatcherOptions* o) {
+      o->circuit_threshold = 1;
+      o->circuit_open_ms = 30000;
+    };
+    Rig rig(options);
+    rig.Send({Created("e1", "A", "low")});
+    REQUIRE(rig.WaitState("A", "delayed"));
+    REQUIRE(rig.dispatcher->breaker().state(rig.Now()) == CircuitBreaker::State::kOpen);
+
+    // X waits behind the open breaker; its stored payload gets damaged, so when it
+    // is the probe it is dead-lettered before any request is sent: no verdict.
+    rig.Send({Created("e2", "X", "high")});
+    {
+      Db db(rig.db_path(), false);
+      db.Exec("PRAGMA busy_timeout=5000");
+      db.Exec("UPDATE jobs SET payload = '{damaged' WHERE entity_id = 'X'");
+    }
+    rig.Advance(30000);
+    REQUIRE(rig.WaitState("X", "dead"));
+    CHECK(Contains(OnlyDeadLetter(rig, "X").reason, "not JSON"));
+    // The breaker must not wait forever for that probe's verdict: A is the next probe.
+    REQUIRE(rig.WaitState("A", "done"));
+    CHECK(rig.dispatcher->breaker().state(rig.Now()) == CircuitBreaker::State::kClosed);
+    CHECK(rig.Requests("lead.create") == 2);
+  }
+
+  // --- plans --------------------------------------------------------------------
+
+  TEST_CASE("dispatcher: lead status plans: activity, deal and lost reason steps") {
+    Rig rig;
+    // V: created, then a viewing and a visit (update + activity each), in one go.
+    rig.Send({Created("v1", "V"),
+              StatusChanged("v2", "V", "VIEWING_SCHEDULED", R"(,"propertyId":"P1")"),
+              StatusChanged("v3", "V", "VIEWED", R"(,"propertyId":"P1")")});
+    // C: CONVERTED as the very first event: create + deal.
+    rig.Send({StatusChanged("c1", "C", "CONVERTED", R"(,"budgetMax":5000000)")});
+    // E: exists, then CONVERTED: update + deal.
+    rig.Send({Created("e1", "E")});
+    // L: exists, then LOST: update carrying the reason.
+    rig.Send({Created("l1", "L")});
+    REQUIRE(rig.WaitAllDone({"V", "C", "E", "L"}));
+    rig.Send({StatusChanged("e2", "E", "CONVERTED", R"(,"budgetMax":2500000)"),
+              StatusChanged("l2", "L", "LOST", R"(,"lostReason":"Bought elsewhere")")});
+    REQUIRE(WaitUntil(
+        [&] {
+          return rig.Jobs("E").size() == 2 && rig.AllDone("E") && rig.Jobs("L").size() == 2 &&
+                 rig.AllDone("L");
+        },
+        kWait));
+
+    std::vector<JobInfo> v = rig.Jobs("V");
+    REQUIRE(v.size() == 3);
+    CHECK(v[2].plan == "create");
+    CHECK(v[1].plan == "update,activity");
+    CHECK(v[0].plan == "update,activity");
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("V");
+    REQUIRE(lead);
+    Poco::JSON::Array::Ptr activities = lead->getArray("activities");
+    REQUIRE(activities->size() == 2);
+    CHECK(Str(activities->getObject(0), "type") == "viewing_scheduled");
+    CHECK(Str(activities->getObject(1), "type") == "viewed");
+    CHECK(Str(lead, "status") == "viewed");
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(Int(lead, "updateCount") == 2);
+
+    CHECK(rig.Job("C").plan == "create,deal");
+    lead = rig.CrmLead("C");
+    REQUIRE(lead);
+    CHECK(Str(lead, "status") == "won");
+    REQUIRE(lead->getArray("deals")->size() == 1);
+    CHECK(Str(lead->getArray("deals")->getObject(0), "leadId") == Str(lead, "id"));
+
+    CHECK(rig.Job("E").plan == "update,deal");
+    lead = rig.CrmLead("E");
+    CHECK(Str(lead, "status") == "won");
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(Int(lead, "updateCount") == 1);
+    CHECK(lead->getArray("deals")->size() == 1);
+
+    CHECK(rig.Job("L").plan == "update");
+    lead = rig.CrmLead("L");
+    CHECK(Str(lead, "status") == "lost");
+    CHECK(Str(lead, "lostReason") == "Bought elsewhere");
+    CHECK(Int(lead, "updateCount") == 1);
+    CHECK(lead->getArray("deals")->size() == 0);
+    CHECK(lead->getArray("activities")->size() == 0);
+  }
+
+  TEST_CASE("dispatcher: a failed deal step is retried from the deal, not from the update") {
+    Rig rig(Settings{{"faults.lead.deal", "500"}});
+    rig.Send({Created("e1", "E")});
+    REQUIRE(rig.WaitState("E", "done"));
+    rig.Send({StatusChanged("e2", "E", "CONVERTED", R"(,"budgetMax":2500000)")});
+    REQUIRE(WaitUntil([&] { return rig.Jobs("E").size() == 2 && rig.Job("E").state == "delayed"; },
+                      kWait));
+    JobInfo job = rig.Job("E");
+    CHECK(job.plan == "update,deal");
+    CHECK(job.step == 1);
+    CHECK(job.attempts == 1);
+    CHECK(job.available_at_ms == kT0 + 1000);
+    CHECK(rig.Requests("lead.update") == 1);
+    CHECK(rig.Requests("lead.deal") == 1);
+    CHECK(Int(rig.CrmLead("E"), "updateCount") == 1);
+
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("E", "done"));
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.Requests("lead.update") == 1);  // not repeated
+    CHECK(rig.Requests("lead.deal") == 2);
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("E");
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(Int(lead, "updateCount") == 1);
+    CHECK(lead->getArray("deals")->size() == 1);
+    CHECK(Str(lead, "status") == "won");
+  }
+
+  // --- unknown outcome ------------------------------------------------------------
+
+  TEST_CASE(
+      "dispatcher: a create whose answer was lost is looked up before retrying, no duplicate") {
+    Rig rig(Settings{{"faults.lead.create", "timeout"}});
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "delayed"));
+    CHECK(rig.CrmLeadCount() == 1);  // the CRM did create it
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("A", "done"));
+    CHECK(rig.Requests("lead.lookup") == 1);
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.Requests("lead.update") == 1);
+    CHECK(rig.CrmLeadCount() == 1);
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("A");
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(rig.Link("A") == std::optional<std::string>(Str(lead, "id")));
+  }
+
+  TEST_CASE("dispatcher: a create that was dropped is looked up, not found, and created once") {
+    Rig rig(Settings{{"faults.lead.create", "drop"}});
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "delayed"));
+    CHECK(rig.CrmLeadCount() == 0);
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("A", "done"));
+    CHECK(rig.Requests("lead.lookup") == 1);
+    CHECK(rig.Requests("lead.create") == 2);
+    CHECK(rig.Requests("lead.update") == 0);
+    CHECK(rig.CrmLeadCount() == 1);
+    CHECK(Int(rig.CrmLead("A"), "createCount") == 1);
+  }
+
+  TEST_CASE(
+      "dispatcher: without lookup by reference a create of unknown outcome is not sent again") {
+    // Capabilities::lookup_by_reference (crmsync/adapter.h): "Without it, 409 and
+    // unknown-outcome creates go to the dead-letter queue."
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "drop"}});
+    options.lookup = false;
+    Rig rig(options);
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "delayed"));
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("A", "dead"));
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.Requests("lead.lookup") == 0);
+    DeadLetter dead = OnlyDeadLetter(rig, "A");
+    CHECK(dead.error_class == "permanent");
+    CHECK(Contains(dead.reason, "unknown"));
+    CHECK(dead.attempts == 2);
+  }
+
+  // --- ordering, priorities, coalescing --------------------------------------------
+
+  TEST_CASE("dispatcher: many changes of one lead reach the CRM in order") {
+    TempDir crm_dir;
+    const std::string journal = crm_dir.File("crm.journal");
+    RigOptions options = Rig::WithFaults({{"state_file", journal}});
+    options.tweak = [](DispatcherOptions* o) { o->workers = 4; };
+    Rig rig(options);
+    const std::vector<std::string> statuses = {"VIEWING_SCHEDULED", "QUALIFIED", "VIEWED",
+                                               "NEGOTIATING", "CONVERTED"};
+    for (const char* lead : {"O", "P", "Q"}) {
+      std::vector<std::string> events = {Created(std::string(lead) + "0", lead)};
+      for (size_t i = 0; i < statuses.size(); ++i) {
+        events.push_back(StatusChanged(lead + std::to_string(i + 1), lead, statuses[i]));
+      }
+      rig.Send(events);
+    }
+    REQUIRE(rig.WaitAllDone({"O", "P", "Q"}));
+
+    for (const char* lead : {"O", "P", "Q"}) {
+      CAPTURE(lead);
+      CHECK(rig.Jobs(lead).size() == 6);
+      Poco::JSON::Object::Ptr record = rig.CrmLead(lead);
+      REQUIRE(record);
+      CHECK(Str(record, "status") == "won");  // the last event's status
+    }
+    // The CRM's journal holds every change in the order it was applied.
+    std::map<std::string, std::vector<std::string>> applied;  // CRM id -> "op:status"
+    std::istringstream lines(crmsync::testing::ReadFile(journal));
+    std::string line;
+    while (std::getline(lines, line)) {
+      Poco::JSON::Object::Ptr entry =
+          Poco::JSON::Parser().parse(line).extract<Poco::JSON::Object::Ptr>();
+      const std::string op = Str(entry, "op");
+      if (op == "count") continue;
+      std::string step = op;
+      if (entry->has("fields")) step += ":" + Str(entry->getObject("fields"), "status");
+      if (entry->has("child")) step += ":" + Str(entry->getObject("child"), "type");
+      applied[Str(entry, "id")].push_back(step);
+    }
+    const std::vector<std::string> expected = {"create:new",
+                                               "update:viewing_scheduled",
+                                               "activity:viewing_scheduled",
+                                               "update:qualified",
+                                               "update:viewed",
+                                               "activity:viewed",
+                                               "update:negotiating",
+                                               "update:won",
+                                               "deal:"};
+    for (const char* lead : {"O", "P", "Q"}) {
+      CAPTURE(lead);
+      CHECK(applied[Str(rig.CrmLead(lead), "id")] == expected);
+    }
+  }
+
+  TEST_CASE("dispatcher: high priority jobs go first, then medium, then low") {
+    RigOptions options;
+    options.sync_disabled = true;
+    options.tweak = [](DispatcherOptions* o) {
+      o->workers = 1;
+      o->lease_batch = 1;
+    };
+    Rig rig(options);
+    rig.Send({Created("e1", "L1", "low"), Created("e2", "M1", "medium"),
+              Created("e3", "H1", "high"), Created("e4", "L2", "low"), Created("e5", "H2", "high"),
+              Created("e6", "M2", "medium")});
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 0; }));
+    QueueStats stats = rig.store->Stats();
+    CHECK(stats.ready == 6);
+    CHECK(stats.ready_by_priority[0] == 2);
+    CHECK(stats.ready_by_priority[1] == 2);
+    CHECK(stats.ready_by_priority[2] == 2);
+
+    rig.store->SetSyncState(kPlugin, true, "");
+    rig.dispatcher->ReloadSyncState();
+    REQUIRE(rig.WaitAllDone({"L1", "M1", "H1", "L2", "H2", "M2"}));
+    // mock-crm lists records in creation order.
+    Poco::JSON::Array::Ptr leads = rig.Crm()->getArray("leads");
+    std::vector<std::string> order;
+    for (unsigned int i = 0; i < leads->size(); ++i) {
+      order.push_back(Str(leads->getObject(i), "externalReference"));
+    }
+    CHECK(order == std::vector<std::string>{"lead:H1", "lead:H2", "lead:M1", "lead:M2", "lead:L1",
+                                            "lead:L2"});
+  }
+
+  TEST_CASE("dispatcher: pending updates of one lead coalesce into one job and one CRM call") {
+    RigOptions options;
+    options.sync_disabled = true;
+    Rig rig(options);
+    std::vector<AcceptResult> results;
+    results.push_back(rig.Send({Created("k1", "K")})[0]);
+    results.push_back(rig.Send({StatusChanged("k2", "K", "CONTACTED")})[0]);
+    results.push_back(rig.Send({StatusChanged("k3", "K", "QUALIFIED")})[0]);
+    results.push_back(rig.Send({StatusChanged("k4", "K", "NEGOTIATING")})[0]);
+    results.push_back(rig.Send({StatusChanged("k5", "K", "LOST", R"(,"lostReason":"Budget")")})[0]);
+    CHECK_FALSE(results[0].coalesced);
+    for (size_t i = 1; i < results.size(); ++i) {
+      CAPTURE(i);
+      CHECK(results[i].coalesced);
+      CHECK(results[i].job_id == results[0].job_id);
+    }
+    QueueStats stats = rig.store->Stats();
+    CHECK(stats.coalesced_total == 4);
+    CHECK(stats.events_total == 5);
+    REQUIRE(rig.Jobs("K").size() == 1);
+    CHECK(rig.Job("K").coalesced == 4);
+    CHECK(rig.Job("K").event_id == "k5");
+
+    rig.store->SetSyncState(kPlugin, true, "");
+    rig.dispatcher->ReloadSyncState();
+    REQUIRE(rig.WaitState("K", "done"));
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.Requests("lead.update") == 0);
+    Poco::JSON::Object::Ptr lead = rig.CrmLead("K");
+    REQUIRE(lead);
+    CHECK(Str(lead, "status") == "lost");  // the newest state
+    CHECK(Str(lead, "lostReason") == "Budget");
+    CHECK(Int(lead, "createCount") == 1);
+    CHECK(Int(lead, "updateCount") == 0);
+  }
+
+  // --- shutdown and restart ---------------------------------------------------------
+
+  TEST_CASE("dispatcher: Stop finishes the calls in flight and releases every lease") {
+    RigOptions options = Rig::WithFaults({{"latency_ms", "300"}});
+    options.tweak = [](DispatcherOptions* o) {
+      o->workers = 2;
+      o->lease_batch = 4;
+    };
+    Rig rig(options);
+    const std::vector<std::string> leads = {"S1", "S2", "S3", "S4", "S5", "S6"};
+    std::vector<std::string> events;
+    for (const std::string& lead : leads) events.push_back(Created("e" + lead, lead));
+    rig.Send(events);
+    REQUIRE(WaitUntil([&] { return rig.Requests("lead.create") >= 1; }, kWait));
+
+    CHECK(rig.StopDispatcher());
+    QueueStats stats = rig.store->Stats();
+    CHECK(stats.leased == 0);
+    CHECK(stats.done + stats.ready == 6);
+    CHECK(stats.ready > 0);  // later jobs of a batch were released untried
+    CHECK(stats.done == rig.Requests("lead.create"));
+    for (const std::string& lead : leads) {
+      CAPTURE(lead);
+      JobInfo job = rig.Job(lead);
+      CHECK(job.state != "leased");
+      CHECK(job.attempts == 0);
+    }
+
+    // A new process drains the rest; nothing lost, nothing duplicated.
+    rig.StartDispatcher(rig.plugin);
+    for (const std::string& lead : leads) REQUIRE(rig.WaitAllDone({lead}));
+    CHECK(rig.CrmLeadCount() == 6);
+    for (const std::string& lead : leads) CHECK(Int(rig.CrmLead(lead), "createCount") == 1);
+    CHECK(rig.Requests("lead.create") == 6);
+  }
+
+  TEST_CASE("dispatcher: an expired lease comes back in doubt and the create is looked up first") {
+    RigOptions options;
+    options.sync_disabled = true;
+    Rig rig(options);
+    rig.Send({Created("e1", "A")});
+    // A worker of another process leased the job, sent the create, and hung.
+    std::vector<LeasedJob> leased = rig.store->Lease(kPlugin, 1, rig.Now(), 60000);
+    REQUIRE(leased.size() == 1);
+    SyncJob sync;
+    std::string error;
+    REQUIRE_MESSAGE(DecodeJob(leased[0], &sync, &error), error);
+    HttpRequest request;
+    REQUIRE(rig.plugin->adapter().BuildRequest(sync, StepKind::kCreate, &request).ok());
+    REQUIRE(rig.plugin->adapter().Send(request).status == 201);
+
+    rig.store->SetSyncState(kPlugin, true, "");
+    rig.dispatcher->ReloadSyncState();
+    CHECK(StaysTrue([&] { return rig.Job("A").state == "leased"; }));
+    rig.Advance(59999);
+    CHECK(rig.store->Promote(rig.Now()) == 0);
+    rig.Advance(1);
+    REQUIRE(rig.WaitState("A", "done"));
+    CHECK(rig.Requests("lead.lookup") == 1);
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.Requests("lead.update") == 1);
+    CHECK(rig.CrmLeadCount() == 1);
+    CHECK(Int(rig.CrmLead("A"), "createCount") == 1);
+  }
+
+  TEST_CASE("dispatcher: destroying a running dispatcher without Stop waits for its threads") {
+    // The owner may unwind (an exception during start-up) before calling Stop():
+    // the destructor must not leave threads running on a destroyed object.
+    Rig rig;
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "done"));
+    for (int i = 0; i < 50; ++i) {
+      MetricsRegistry metrics;
+      DispatcherOptions dispatch;
+      dispatch.plugin = kPlugin;
+      dispatch.workers = 4;
+      auto dispatcher =
+          std::make_unique<Dispatcher>(dispatch, rig.store.get(), &rig.plugin->adapter(),
+                                       rig.plugin->info().capabilities, &rig.clock, &metrics);
+      dispatcher->Start();
+      dispatcher.reset();
+    }
+    CHECK(rig.store->Stats().leased == 0);
+  }
+
+  TEST_CASE("dispatcher: a lease left by a previous process comes back in doubt and is looked up") {
+    RigOptions options;
+    options.start = false;
+    Rig rig(options);
+    rig.Send({Created("e1", "A"), Created("e2", "B")});
+
+    // The previous process leased both jobs, sent A's create, and died before
+    // recording anything.
+    std::vector<LeasedJob> leased = rig.store->Lease(kPlugin, 10, rig.Now(), 120000);
+    REQUIRE(leased.size() == 2);
+    REQUIRE(leased[0].entity_id == "A");
+    SyncJob sync;
+    std::string error;
+    REQUIRE_MESSAGE(DecodeJob(leased[0], &sync, &error), error);
+    HttpRequest request;
+    REQUIRE(rig.plugin->adapter().BuildRequest(sync, StepKind::kCreate, &request).ok());
+    REQUIRE(rig.plugin->adapter().Send(request).status == 201);
+    CHECK(rig.store->Stats().leased == 2);
+
+    rig.StartDispatcher(rig.plugin);
+    REQUIRE(rig.WaitAllDone({"A", "B"}));
+    CHECK(rig.Requests("lead.lookup") == 2);  // both looked up before any create
+    CHECK(rig.Requests("lead.create") == 2);  // A by the previous process, B now
+    CHECK(rig.Requests("lead.update") == 1);  // A found and updated
+    CHECK(rig.CrmLeadCount() == 2);
+    CHECK(Int(rig.CrmLead("A"), "createCount") == 1);
+    CHECK(Int(rig.CrmLead("B"), "createCount") == 1);
+    CHECK(rig.Link("A") == std::optional<std::string>(Str(rig.CrmLead("A"), "id")));
+    CHECK(rig.Job("A").attempts == 0);
+  }
+
+}  // TEST_SUITE
+
+}  // namespace
+}  // namespace crmsync::engine
