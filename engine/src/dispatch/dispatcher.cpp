@@ -186,15 +186,9 @@ void Dispatcher::WorkerLoop() {
       IdleWait(generation);
       continue;
     }
-    std::vector<JobOutcome> outcomes;
-    outcomes.reserve(jobs.size());
+    std::vector<JobOutcome> outcomes = RunLeased(jobs, probe);
     bool delayed = false;
-    for (const LeasedJob& job : jobs) {
-      JobOutcome outcome = runner_->Run(job, probe);
-      // A probe that never got an answer from the CRM (released, or dead-lettered
-      // before sending, e.g. an unreadable payload) gave the breaker no verdict:
-      // let the next one through. After a verdict this changes nothing.
-      if (probe) breaker_.AbandonProbe();
+    for (const JobOutcome& outcome : outcomes) {
       if (outcome.kind == JobOutcome::Kind::kDone || outcome.kind == JobOutcome::Kind::kDeadLetter) {
         jobs_finished_.fetch_add(1);
       } else {
@@ -208,8 +202,11 @@ void Dispatcher::WorkerLoop() {
                           {"result", kNames[static_cast<int>(outcome.kind)]}})
             .Inc();
       }
-      outcomes.push_back(std::move(outcome));
     }
+    // A probe that never got an answer from the CRM (released, or dead-lettered
+    // before sending, e.g. an unreadable payload) gave the breaker no verdict:
+    // let the next one through. After a verdict this changes nothing.
+    if (probe) breaker_.AbandonProbe();
     try {
       store_->Complete(options_.plugin, outcomes, clock_->NowMs());
     } catch (const std::exception& e) {
@@ -246,6 +243,42 @@ void Dispatcher::TickerLoop() {
     ticker_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                         [&] { return stopping_.load(); });
   }
+}
+
+std::vector<JobOutcome> Dispatcher::RunLeased(const std::vector<LeasedJob>& jobs, bool probe) {
+  std::vector<JobOutcome> outcomes(jobs.size());
+  // Jobs the plugin can take together go in batches of up to max_batch_size per
+  // step kind; the rest run one by one. Outcomes keep the leased order.
+  std::vector<size_t> singles;
+  std::vector<size_t> by_kind[2];  // creates, updates
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    std::optional<StepKind> kind = probe ? std::nullopt : runner_->BatchStep(jobs[i]);
+    if (!kind) {
+      singles.push_back(i);
+    } else {
+      by_kind[*kind == StepKind::kCreate ? 0 : 1].push_back(i);
+    }
+  }
+  const size_t max_batch = std::max<uint32_t>(1, capabilities_.max_batch_size);
+  for (int k = 0; k < 2; ++k) {
+    const std::vector<size_t>& group = by_kind[k];
+    for (size_t start = 0; start < group.size(); start += max_batch) {
+      size_t end = std::min(group.size(), start + max_batch);
+      if (end - start < 2) {
+        singles.insert(singles.end(), group.begin() + static_cast<long>(start),
+                       group.begin() + static_cast<long>(end));
+        continue;
+      }
+      std::vector<LeasedJob> batch;
+      for (size_t j = start; j < end; ++j) batch.push_back(jobs[group[j]]);
+      std::vector<JobOutcome> results =
+          runner_->RunBatch(batch, k == 0 ? StepKind::kCreate : StepKind::kUpdate, false);
+      for (size_t j = start; j < end; ++j) outcomes[group[j]] = std::move(results[j - start]);
+    }
+  }
+  std::sort(singles.begin(), singles.end());
+  for (size_t i : singles) outcomes[i] = runner_->Run(jobs[i], probe);
+  return outcomes;
 }
 
 std::string Dispatcher::RuntimeStatusJson() const {

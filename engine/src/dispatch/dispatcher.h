@@ -82,6 +82,7 @@ class Dispatcher {
 
  private:
   void WorkerLoop();
+  std::vector<JobOutcome> RunLeased(const std::vector<LeasedJob>& jobs, bool probe);
   void TickerLoop();
   void IdleWait(uint64_t seen_generation);
   void DisableSync(const std::string& reason);

@@ -2,15 +2,131 @@
 #include "dispatch/job_runner.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "common/logging.h"
 #include "dispatch/job_codec.h"
 
 namespace crmsync::engine {
+namespace {
 
-// The state of one Run(): what the lease has learned so far.
+bool IsNetworkOr5xx(const HttpResponse& r) {
+  return r.error != TransportError::kNone || r.status == 408 || r.status >= 500;
+}
+
+}  // namespace
+
+// What one lease of one job has learned so far, and how it ends.
 struct JobRunner::Attempt {
+  Attempt(const JobRunnerContext& context, const LeasedJob& leased, bool probe)
+      : ctx(context), job(leased), is_probe(probe), external_id(leased.external_id),
+        sent_hash(leased.last_sent_hash), uncertain(leased.in_doubt),
+        try_number(leased.attempts + 1) {
+    out.job_id = job.id;
+    out.lease_token = job.lease_token;
+    out.attempts = job.attempts;
+    out.plan = job.plan;
+    out.step = job.step;
+  }
+
+  int64_t Now() const { return ctx.clock->NowMs(); }
+
+  JobOutcome Finish() {
+    if (link_changed) {
+      out.update_link = true;
+      out.external_id = external_id;
+      out.sent_hash = sent_hash;
+    }
+    out.in_doubt = uncertain;
+    return out;
+  }
+
+  // Not tried, or not counted (429, 401, circuit, shutdown): run again at `at_ms`.
+  JobOutcome Release(int64_t at_ms) {
+    out.kind = JobOutcome::Kind::kRelease;
+    out.available_at_ms = at_ms;
+    return Finish();
+  }
+
+  JobOutcome DeadLetter(const Status& s) {
+    out.kind = JobOutcome::Kind::kDeadLetter;
+    out.attempts = std::max(out.attempts, try_number);
+    out.error_class = StatusCodeName(s.code());
+    out.reason = s.message();
+    ComponentLogger("dispatch")
+        .warning("job %s (%s %s:%s) dead-lettered: %s", std::to_string(job.id),
+                 std::string(EventTypeName(job.type)), std::string(EntityKindName(job.kind)),
+                 job.entity_id, s.ToString());
+    return Finish();
+  }
+
+  // A failed try: retry after the backoff, or dead-letter when retries are spent.
+  JobOutcome Fail(const Status& s) {
+    int tries_failed = try_number;
+    out.attempts = tries_failed;
+    if (!ctx.policy->MayRetry(tries_failed)) return DeadLetter(s);
+    int64_t delay = ctx.policy->DelayMs(tries_failed, ctx.random ? ctx.random() : 1.0);
+    delay = std::max(delay, s.retry_after_ms());
+    out.kind = JobOutcome::Kind::kRetry;
+    out.available_at_ms = Now() + delay;
+    out.error_class = StatusCodeName(s.code());
+    out.reason = s.message();
+    return Finish();
+  }
+
+  // Fail or dead-letter by whether a retry could help.
+  JobOutcome FailOrDeadLetter(const Status& s) { return s.IsTransient() ? Fail(s) : DeadLetter(s); }
+
+  void Record(const std::string& step_kind, const HttpResponse& r, const Status& s) {
+    AttemptRecord rec;
+    rec.attempt = try_number;
+    rec.step = out.step;
+    rec.step_kind = step_kind;
+    rec.at_ms = Now();
+    rec.outcome = StatusCodeName(s.code());
+    rec.http_status = r.status;
+    rec.message = s.ok() ? "" : s.message();
+    out.attempts_made.push_back(std::move(rec));
+    if (ctx.metrics) {
+      ctx.metrics
+          ->GetCounter("crmsync_sync_attempts_total", "CRM calls by plugin, operation and outcome.",
+                       {{"plugin", ctx.plugin},
+                        {"operation", step_kind},
+                        {"outcome", StatusCodeName(s.code())}})
+          .Inc();
+    }
+  }
+
+  // Before every request: shutdown, sync disabled, breaker open, rate limit.
+  // 0 when the request may go, else the time to release the job until.
+  int64_t Gate() {
+    int64_t t = Now();
+    if (ctx.may_send && !ctx.may_send()) return t;
+    if (!is_probe && ctx.breaker->state(t) != CircuitBreaker::State::kClosed) {
+      return std::max(t, ctx.breaker->open_until_ms());
+    }
+    int64_t wait = ctx.limiter->TryAcquire(t);
+    return wait > 0 ? t + wait : 0;
+  }
+
+  // 429 and 401/403 end the lease the same way wherever they come.
+  JobOutcome RateLimited(const Status& s) {
+    ctx.limiter->OnRateLimited(Now(), s.retry_after_ms());
+    if (ctx.metrics) {
+      ctx.metrics->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
+                              {{"plugin", ctx.plugin}})
+          .Inc();
+    }
+    return Release(Now() + std::max<int64_t>(0, s.retry_after_ms()));
+  }
+  JobOutcome Unauthenticated(const Status& s) {
+    ctx.on_unauthenticated(s.message());
+    return Release(Now());
+  }
+
+  const JobRunnerContext& ctx;
   const LeasedJob& job;
+  bool is_probe;
   JobOutcome out;
   SyncJob sync;
   std::vector<StepKind> steps;
@@ -23,135 +139,52 @@ struct JobRunner::Attempt {
   int try_number = 0;
 };
 
-namespace {
-
-bool IsNetworkOr5xx(const HttpResponse& r) {
-  return r.error != TransportError::kNone || r.status == 408 || r.status >= 500;
+Status JobRunner::Call(const HttpRequest& request, HttpResponse* response) const {
+  *response = ctx_.adapter->Send(request);
+  Status s = ctx_.adapter->Classify(request, *response);
+  if (IsNetworkOr5xx(*response) && s.code() == StatusCode::kRetryable) {
+    if (ctx_.breaker->RecordFailure(ctx_.clock->NowMs())) {
+      ComponentLogger("dispatch")
+          .error("circuit breaker for plugin %s opened after repeated network/5xx failures",
+                 ctx_.plugin);
+    }
+  } else if (response->error == TransportError::kNone) {
+    ctx_.breaker->RecordSuccess();
+  }
+  return s;
 }
 
-}  // namespace
+Status JobRunner::Lookup(Attempt& a, std::optional<std::string>* found) const {
+  ++a.lookups;
+  HttpRequest request;
+  a.sync.external_id.reset();
+  Status s = ctx_.adapter->BuildLookup(a.sync, &request);
+  if (!s.ok()) return s;
+  HttpResponse response;
+  s = Call(request, &response);
+  a.Record("lookup", response, s);
+  if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  return ctx_.adapter->ReadLookup(a.sync, response, found);
+}
 
 JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
-  Attempt a{job, {}, {}, {}, job.external_id, job.last_sent_hash};
-  a.out.job_id = job.id;
-  a.out.lease_token = job.lease_token;
-  a.out.attempts = job.attempts;
-  a.out.plan = job.plan;
-  a.out.step = job.step;
-  a.uncertain = job.in_doubt;
-  a.try_number = job.attempts + 1;
+  Attempt a(ctx_, job, is_probe);
   GuardedAdapter& adapter = *ctx_.adapter;
-  Poco::Logger& log = ComponentLogger("dispatch");
-
-  auto now = [&] { return ctx_.clock->NowMs(); };
-  auto finish_link = [&] {
-    if (a.link_changed) {
-      a.out.update_link = true;
-      a.out.external_id = a.external_id;
-      a.out.sent_hash = a.sent_hash;
-    }
-    a.out.in_doubt = a.uncertain;
-    return a.out;
-  };
-  auto release = [&](int64_t at_ms) {
-    a.out.kind = JobOutcome::Kind::kRelease;
-    a.out.available_at_ms = at_ms;
-    return finish_link();
-  };
-  auto dead_letter = [&](const Status& s) {
-    a.out.kind = JobOutcome::Kind::kDeadLetter;
-    a.out.attempts = std::max(a.out.attempts, a.try_number);
-    a.out.error_class = StatusCodeName(s.code());
-    a.out.reason = s.message();
-    log.warning("job %s (%s %s:%s) dead-lettered: %s", std::to_string(job.id),
-                std::string(EventTypeName(job.type)), std::string(EntityKindName(job.kind)),
-                job.entity_id, s.ToString());
-    return finish_link();
-  };
-  auto fail = [&](const Status& s) {
-    int tries_failed = a.try_number;
-    a.out.attempts = tries_failed;
-    if (!ctx_.policy->MayRetry(tries_failed)) return dead_letter(s);
-    int64_t delay = ctx_.policy->DelayMs(tries_failed, ctx_.random ? ctx_.random() : 1.0);
-    delay = std::max(delay, s.retry_after_ms());
-    a.out.kind = JobOutcome::Kind::kRetry;
-    a.out.available_at_ms = now() + delay;
-    a.out.error_class = StatusCodeName(s.code());
-    a.out.reason = s.message();
-    return finish_link();
-  };
-  auto record = [&](const std::string& step_kind, const HttpResponse& r, const Status& s) {
-    AttemptRecord rec;
-    rec.attempt = a.try_number;
-    rec.step = a.out.step;
-    rec.step_kind = step_kind;
-    rec.at_ms = now();
-    rec.outcome = StatusCodeName(s.code());
-    rec.http_status = r.status;
-    rec.message = s.ok() ? "" : s.message();
-    a.out.attempts_made.push_back(std::move(rec));
-    if (ctx_.metrics) {
-      ctx_.metrics
-          ->GetCounter("crmsync_sync_attempts_total", "CRM calls by plugin, operation and outcome.",
-                       {{"plugin", ctx_.plugin},
-                        {"operation", step_kind},
-                        {"outcome", StatusCodeName(s.code())}})
-          .Inc();
-    }
-  };
-  // Gate before every request: shutdown, sync disabled, breaker open, rate limit.
-  // Returns 0 when the request may go, else the time to release the job until.
-  auto gate = [&]() -> int64_t {
-    int64_t t = now();
-    if (ctx_.may_send && !ctx_.may_send()) return t;
-    if (!is_probe && ctx_.breaker->state(t) != CircuitBreaker::State::kClosed) {
-      return std::max(t, ctx_.breaker->open_until_ms());
-    }
-    int64_t wait = ctx_.limiter->TryAcquire(t);
-    return wait > 0 ? t + wait : 0;
-  };
-  // Sends one request and classifies the answer. Feeds the circuit breaker.
-  auto call = [&](const HttpRequest& request, HttpResponse* response) {
-    *response = adapter.Send(request);
-    Status s = adapter.Classify(request, *response);
-    if (IsNetworkOr5xx(*response) && s.code() == StatusCode::kRetryable) {
-      if (ctx_.breaker->RecordFailure(now())) {
-        log.error("circuit breaker for plugin %s opened after repeated network/5xx failures",
-                  ctx_.plugin);
-      }
-    } else if (response->error == TransportError::kNone) {
-      ctx_.breaker->RecordSuccess();
-    }
-    return s;
-  };
-  // Looks the record up by its external reference. Sets *found_out when found.
-  // Returns OK or the failing status (already classified).
-  auto lookup = [&](std::optional<std::string>* found_out) -> Status {
-    ++a.lookups;
-    HttpRequest request;
-    Status s = adapter.BuildLookup(a.sync, &request);
-    if (!s.ok()) return s;
-    HttpResponse response;
-    s = call(request, &response);
-    record("lookup", response, s);
-    if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
-    return adapter.ReadLookup(a.sync, response, found_out);
-  };
 
   std::string error;
-  if (!DecodeJob(job, &a.sync, &error)) return dead_letter(Status::Permanent(error));
+  if (!DecodeJob(job, &a.sync, &error)) return a.DeadLetter(Status::Permanent(error));
   if (job.plan.empty()) {
     Status s = adapter.Plan(a.sync, &a.steps);
-    if (!s.ok()) return s.IsTransient() ? fail(s) : dead_letter(s);
-    if (a.steps.empty()) return dead_letter(Status::Permanent("the plugin planned no step"));
+    if (!s.ok()) return a.FailOrDeadLetter(s);
+    if (a.steps.empty()) return a.DeadLetter(Status::Permanent("the plugin planned no step"));
     a.out.plan = FormatPlan(a.steps);
     a.out.step = 0;
   } else if (!ParsePlan(job.plan, &a.steps)) {
-    return dead_letter(Status::Permanent("stored plan '" + job.plan + "' is unreadable"));
+    return a.DeadLetter(Status::Permanent("stored plan '" + job.plan + "' is unreadable"));
   }
 
   while (a.out.step < static_cast<int>(a.steps.size())) {
-    if (int64_t until = gate()) return release(until);
+    if (int64_t until = a.Gate()) return a.Release(until);
     StepKind planned = a.steps[static_cast<size_t>(a.out.step)];
     StepKind kind = planned;
     if (kind == StepKind::kCreate && a.external_id) kind = StepKind::kUpdate;
@@ -160,24 +193,17 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
     if (kind == StepKind::kCreate && a.uncertain && !ctx_.capabilities.lookup_by_reference) {
       // Capabilities::lookup_by_reference: without it, an unknown-outcome create
       // goes to the dead-letter queue rather than risk a duplicate.
-      return dead_letter(Status::Permanent(
+      return a.DeadLetter(Status::Permanent(
           "an earlier create may have reached the CRM (outcome unknown) and the plugin "
           "cannot look records up by reference; not creating again"));
     }
     if (kind == StepKind::kCreate && a.uncertain) {
       std::optional<std::string> found;
-      a.sync.external_id.reset();
-      Status s = lookup(&found);
+      Status s = Lookup(a, &found);
       if (!s.ok()) {
-        if (s.code() == StatusCode::kRateLimited) {
-          ctx_.limiter->OnRateLimited(now(), s.retry_after_ms());
-          return release(now() + std::max<int64_t>(0, s.retry_after_ms()));
-        }
-        if (s.code() == StatusCode::kUnauthenticated) {
-          ctx_.on_unauthenticated(s.message());
-          return release(now());
-        }
-        return s.IsTransient() ? fail(s) : dead_letter(s);
+        if (s.code() == StatusCode::kRateLimited) return a.RateLimited(s);
+        if (s.code() == StatusCode::kUnauthenticated) return a.Unauthenticated(s);
+        return a.FailOrDeadLetter(s);
       }
       a.uncertain = false;
       if (found) {
@@ -185,24 +211,24 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
         a.link_changed = true;
         kind = StepKind::kUpdate;
       }
-      if (int64_t until = gate()) return release(until);
+      if (int64_t until = a.Gate()) return a.Release(until);
     }
 
     a.sync.external_id = a.external_id;
     HttpRequest request;
     Status s = adapter.BuildRequest(a.sync, kind, &request);
-    if (!s.ok()) return s.IsTransient() ? fail(s) : dead_letter(s);
+    if (!s.ok()) return a.FailOrDeadLetter(s);
     HttpResponse response;
-    s = call(request, &response);
-    record(StepKindName(kind), response, s);
+    s = Call(request, &response);
+    a.Record(StepKindName(kind), response, s);
 
     switch (s.code()) {
       case StatusCode::kOk: {
         StepResult result;
         Status read = adapter.ReadResponse(a.sync, kind, response, &result);
-        if (!read.ok()) return read.IsTransient() ? fail(read) : dead_letter(read);
+        if (!read.ok()) return a.FailOrDeadLetter(read);
         if (kind == StepKind::kCreate && !result.external_id) {
-          return dead_letter(Status::Permanent("the CRM's answer to a create carried no id"));
+          return a.DeadLetter(Status::Permanent("the CRM's answer to a create carried no id"));
         }
         if (result.external_id && result.external_id != a.external_id) {
           a.external_id = result.external_id;
@@ -221,18 +247,11 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
         if (kind == StepKind::kCreate && response.request_sent && response.status == 0) {
           a.uncertain = true;  // the CRM may have created it: look it up next time
         }
-        return fail(s);
+        return a.Fail(s);
       case StatusCode::kRateLimited:
-        ctx_.limiter->OnRateLimited(now(), s.retry_after_ms());
-        if (ctx_.metrics) {
-          ctx_.metrics->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
-                                   {{"plugin", ctx_.plugin}})
-              .Inc();
-        }
-        return release(now() + std::max<int64_t>(0, s.retry_after_ms()));
+        return a.RateLimited(s);
       case StatusCode::kUnauthenticated:
-        ctx_.on_unauthenticated(s.message());
-        return release(now());
+        return a.Unauthenticated(s);
       case StatusCode::kNotFound:
         if (a.external_id && a.recreated == 0) {
           // The CRM no longer knows the id we hold: forget it and create again.
@@ -242,15 +261,14 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
           if (planned != StepKind::kCreate && planned != StepKind::kUpdate) a.out.step = 0;
           continue;
         }
-        return dead_letter(s);
+        return a.DeadLetter(s);
       case StatusCode::kConflict: {
-        if (!ctx_.capabilities.lookup_by_reference || a.lookups > 0) return dead_letter(s);
+        if (!ctx_.capabilities.lookup_by_reference || a.lookups > 0) return a.DeadLetter(s);
         std::optional<std::string> found;
-        a.sync.external_id.reset();
-        Status ls = lookup(&found);
-        if (!ls.ok()) return ls.IsTransient() ? fail(ls) : dead_letter(ls);
+        Status ls = Lookup(a, &found);
+        if (!ls.ok()) return a.FailOrDeadLetter(ls);
         if (!found) {
-          return fail(Status::Retryable("409 conflict but lookup by reference found nothing"));
+          return a.Fail(Status::Retryable("409 conflict but lookup by reference found nothing"));
         }
         a.external_id = found;
         a.link_changed = true;
@@ -259,9 +277,9 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
       case StatusCode::kInvalidRecord:
       case StatusCode::kPermanent:
       case StatusCode::kInvalidConfig:
-        return dead_letter(s);
+        return a.DeadLetter(s);
     }
-    return dead_letter(s);
+    return a.DeadLetter(s);
   }
   a.out.kind = JobOutcome::Kind::kDone;
   a.out.attempts = std::max(a.out.attempts, job.attempts);
@@ -270,6 +288,115 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
   a.out.sent_hash = a.sent_hash;
   a.out.in_doubt = false;
   return a.out;
+}
+
+std::optional<StepKind> JobRunner::BatchStep(const LeasedJob& job) const {
+  // Only first tries of a single upsert go in a batch: anything that failed once,
+  // is in doubt or has several steps runs alone under the full outcome table.
+  if (ctx_.capabilities.max_batch_size < 2 || job.attempts > 0 || job.in_doubt || job.step > 0) {
+    return std::nullopt;
+  }
+  SyncJob sync;
+  std::string error;
+  if (!DecodeJob(job, &sync, &error)) return std::nullopt;
+  std::vector<StepKind> steps;
+  if (!job.plan.empty()) {
+    if (!ParsePlan(job.plan, &steps)) return std::nullopt;
+  } else if (!ctx_.adapter->Plan(sync, &steps).ok()) {
+    return std::nullopt;
+  }
+  if (steps.size() != 1) return std::nullopt;
+  if (steps[0] != StepKind::kCreate && steps[0] != StepKind::kUpdate) return std::nullopt;
+  return job.external_id ? StepKind::kUpdate : StepKind::kCreate;
+}
+
+std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, StepKind kind,
+                                            bool is_probe) {
+  std::vector<std::unique_ptr<Attempt>> attempts;
+  std::vector<SyncJob> syncs;
+  for (const LeasedJob& job : jobs) {
+    attempts.push_back(std::make_unique<Attempt>(ctx_, job, is_probe));
+    Attempt& a = *attempts.back();
+    std::string error;
+    DecodeJob(job, &a.sync, &error);  // BatchStep checked it decodes
+    a.steps = {kind};
+    a.out.plan = FormatPlan(a.steps);
+    a.out.step = 0;
+    syncs.push_back(a.sync);
+  }
+  std::vector<JobOutcome> outcomes;
+  auto all = [&](auto&& end_one) {
+    outcomes.clear();
+    for (auto& a : attempts) outcomes.push_back(end_one(*a));
+    return outcomes;
+  };
+  HttpRequest request;
+  Status s = ctx_.adapter->BuildBatch(syncs, kind, &request);
+  if (!s.ok()) {
+    // The plugin cannot batch these after all: each runs alone.
+    outcomes.clear();
+    for (const LeasedJob& job : jobs) outcomes.push_back(Run(job, is_probe));
+    return outcomes;
+  }
+  if (int64_t until = attempts[0]->Gate()) {
+    return all([&](Attempt& a) { return a.Release(until); });
+  }
+  HttpResponse response;
+  s = Call(request, &response);
+  const std::string step_name = std::string("batch_") + StepKindName(kind);
+  for (auto& a : attempts) a->Record(step_name, response, s);
+  if (s.code() == StatusCode::kRateLimited) {
+    ctx_.limiter->OnRateLimited(attempts[0]->Now(), s.retry_after_ms());
+    int64_t at = attempts[0]->Now() + std::max<int64_t>(0, s.retry_after_ms());
+    return all([&](Attempt& a) { return a.Release(at); });
+  }
+  if (s.code() == StatusCode::kUnauthenticated) {
+    ctx_.on_unauthenticated(s.message());
+    return all([&](Attempt& a) { return a.Release(a.Now()); });
+  }
+  std::vector<Status> statuses;
+  std::vector<StepResult> results;
+  Status read = s;
+  if (s.ok()) read = ctx_.adapter->ReadBatch(syncs, kind, response, &statuses, &results);
+  if (!read.ok() || statuses.size() != jobs.size() || results.size() != jobs.size()) {
+    // The whole batch failed, or its answer is unreadable: every job counts one
+    // failed try and then runs alone, where the full outcome table applies.
+    bool unknown = kind == StepKind::kCreate &&
+                   ((response.request_sent && response.status == 0) || s.ok());
+    Status why = read.ok() ? Status::Retryable("batch answer has the wrong number of results")
+                           : read;
+    return all([&](Attempt& a) {
+      a.uncertain = a.uncertain || unknown;
+      return a.Fail(why.IsTransient() ? why : Status::Retryable("batch failed: " + why.message()));
+    });
+  }
+  outcomes.clear();
+  for (size_t i = 0; i < attempts.size(); ++i) {
+    Attempt& a = *attempts[i];
+    const Status& item = statuses[i];
+    if (item.ok()) {
+      if (kind == StepKind::kCreate && !results[i].external_id) {
+        a.uncertain = true;  // created, maybe, but we cannot tell its id
+        outcomes.push_back(a.Fail(Status::Retryable("batch result carried no id")));
+        continue;
+      }
+      if (results[i].external_id) a.external_id = results[i].external_id;
+      a.out.kind = JobOutcome::Kind::kDone;
+      a.out.step = 1;
+      a.out.update_link = true;
+      a.out.external_id = a.external_id;
+      a.out.sent_hash = StableHash(request.body);
+      a.out.in_doubt = false;
+      outcomes.push_back(a.out);
+    } else if (item.code() == StatusCode::kInvalidRecord || item.code() == StatusCode::kPermanent) {
+      outcomes.push_back(a.DeadLetter(item));
+    } else {
+      // Conflicts, stale ids and transient item errors: one failed try, then
+      // the job runs alone (409 lookup, 404 re-create, backoff).
+      outcomes.push_back(a.Fail(item.IsTransient() ? item : Status::Retryable(item.ToString())));
+    }
+  }
+  return outcomes;
 }
 
 }  // namespace crmsync::engine

@@ -24,6 +24,8 @@
 #define CRMSYNC_ENGINE_DISPATCH_JOB_RUNNER_H_
 
 #include <functional>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "common/clock.h"
@@ -62,8 +64,23 @@ class JobRunner {
   /// not closed).
   JobOutcome Run(const LeasedJob& job, bool is_probe);
 
+  /// The step `job` would run in a batch, or nullopt when it must run alone:
+  /// only the first try of a one-step upsert plan, not in doubt, with a plugin
+  /// whose max_batch_size is at least 2.
+  std::optional<StepKind> BatchStep(const LeasedJob& job) const;
+
+  /// Runs jobs whose BatchStep() is `kind` as one BuildBatch request. Per-item
+  /// results go to each job: an item the CRM refuses does not fail the others;
+  /// an item with any other error counts one failed try and then runs alone.
+  /// Returns one outcome per job, in order.
+  std::vector<JobOutcome> RunBatch(const std::vector<LeasedJob>& jobs, StepKind kind,
+                                   bool is_probe);
+
  private:
   struct Attempt;
+  Status Call(const HttpRequest& request, HttpResponse* response) const;
+  Status Lookup(Attempt& a, std::optional<std::string>* found) const;
+
   const JobRunnerContext ctx_;
 };
 

@@ -1082,6 +1082,58 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Job("A").attempts == 0);
   }
 
+
+  TEST_CASE("dispatcher: a batching plugin gets up to max_batch_size jobs per request") {
+    std::string error;
+    std::unique_ptr<LoadedPlugin> batcher =
+        LoadedPlugin::Load(CRMSYNC_TEST_PLUGIN_DIR, "batch_plugin", &error);
+    REQUIRE_MESSAGE(batcher, error);
+    REQUIRE(batcher->Configure(PluginConfig(), &error));
+    REQUIRE(batcher->info().capabilities.max_batch_size == 5);
+    RigOptions options;
+    options.plugin = batcher.get();
+    options.sync_disabled = true;
+    options.tweak = [](DispatcherOptions* d) {
+      d->workers = 1;
+      d->lease_batch = 16;
+    };
+    Rig rig(options);
+    std::vector<std::string> envelopes;
+    for (int i = 1; i <= 7; ++i) {
+      std::string name = i == 3 ? "reject me" : i == 6 ? "flaky" : "Lead " + std::to_string(i);
+      envelopes.push_back(Envelope("b" + std::to_string(i), "lead.created",
+                                   R"({"id":"B)" + std::to_string(i) + R"(","name":")" + name +
+                                       R"(","status":"NEW"})"));
+    }
+    // A multi-step plan never goes in a batch.
+    envelopes.push_back(StatusChanged("b8", "B8", "CONVERTED"));
+    rig.Send(envelopes);
+    rig.store->SetSyncState(kPlugin, true, "");
+    rig.dispatcher->ReloadSyncState();
+
+    REQUIRE(WaitUntil([&] { return rig.AllDone("B1") && rig.AllDone("B7") && rig.AllDone("B8"); },
+                      kWait));
+    std::string log = batcher->adapter().Dump();
+    // Seven creates: one batch of five and one of two, in leased order.
+    CHECK(Contains(log, "POST /batch/create B1|Lead 1\nB2|Lead 2\nB3|reject me\nB4|Lead 4\nB5|Lead 5\n--"));
+    CHECK(Contains(log, "POST /batch/create B6|flaky\nB7|Lead 7\n--"));
+    CHECK(Contains(log, "POST /records/B8"));  // alone: create then deal
+    // The refused item is a dead letter with the CRM's reason; the others are linked.
+    DeadLetter dead = OnlyDeadLetter(rig, "B3");
+    CHECK(dead.error_class == "invalid_record");
+    CHECK(Contains(dead.reason, "name is not acceptable"));
+    for (const char* lead : {"B1", "B2", "B4", "B5", "B7"}) {
+      CHECK(rig.Job(lead).state == "done");
+      CHECK(rig.Link(lead) == std::optional<std::string>(std::string("batch-") + lead));
+    }
+    // The flaky item used one try, and then runs alone after the backoff.
+    CHECK(rig.Job("B6").state == "delayed");
+    CHECK(rig.Job("B6").attempts == 1);
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("B6", "done"));
+    CHECK(Contains(batcher->adapter().Dump(), "POST /records/B6"));
+  }
+
 }  // TEST_SUITE
 
 }  // namespace
