@@ -99,15 +99,5 @@ std::string ExternalReference(EntityKind kind, const std::string& entity_id) {
   return std::string(EntityKindName(kind)) + ":" + entity_id;
 }
 
-std::string StableHash(const std::string& text) {
-  uint64_t hash = 14695981039346656037ULL;  // the FNV-1a 64 offset basis
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  char buffer[17];
-  std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(hash));
-  return buffer;
-}
 
 }  // namespace crmsync::engine

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hash.h"
 #include "crmsync/adapter.h"
 #include "store/queue_types.h"
 
@@ -23,9 +24,6 @@ bool ParsePlan(const std::string& text, std::vector<StepKind>* steps);
 
 /// The external reference crmsync sends for an entity ("lead:42").
 std::string ExternalReference(EntityKind kind, const std::string& entity_id);
-
-/// A stable 64-bit FNV-1a hash of `text`, as 16 hex digits.
-std::string StableHash(const std::string& text);
 
 }  // namespace crmsync::engine
 

@@ -1,6 +1,7 @@
 // Envelope validation; see event_validator.h.
 #include "intake/event_validator.h"
 
+#include "common/hash.h"
 #include "crmsync/entities_json.h"
 
 #include <regex>
@@ -112,6 +113,7 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
         if (DecodeProperty(data, data_path, &property, &result->errors)) {
           event.entity_id = property.id;
           event.entity_json = EncodeProperty(property);
+          event.echo_hash = EchoHash(property);
           event.coalescable = true;
         } else {
           ok = false;
@@ -132,6 +134,7 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
         if (decoded) {
           event.entity_id = lead.id;
           event.entity_json = EncodeLead(lead);
+          event.echo_hash = EchoHash(lead);
           LeadStatus status = lead.status.value_or(LeadStatus::kNew);
           event.coalescable = event.type == EventType::kLeadCreated ||
                               (status != LeadStatus::kViewingScheduled &&

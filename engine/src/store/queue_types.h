@@ -42,6 +42,9 @@ struct IncomingEvent {
   /// A pure upsert (no activity or deal step): may be absorbed into, or absorb,
   /// another pending upsert of the same entity.
   bool coalescable = false;
+  /// EchoHash of the entity (empty for dealer.assigned, whose lead the store
+  /// merges): equal to the hash of the CRM's last change means an echo.
+  std::string echo_hash;
 };
 
 /// What intake answers for one event.
@@ -50,6 +53,8 @@ struct AcceptResult {
   int64_t job_id = 0;
   bool duplicate = false;  ///< The event id was accepted before; nothing written.
   bool coalesced = false;  ///< Absorbed into a pending job for the same entity.
+  /// Only echoed the state the CRM last sent us: recorded, no job (job_id 0).
+  bool echo_suppressed = false;
 };
 
 /// A job handed to a worker. lease_token guards the completion: an outcome for
@@ -124,6 +129,9 @@ struct QueueStats {
   int64_t oldest_pending_created_ms = 0;  ///< 0 when nothing is pending.
   int64_t coalesced_total = 0;
   int64_t events_total = 0;
+  int64_t echo_suppressed_outbound = 0;  ///< Platform events that only echoed the CRM.
+  int64_t echo_suppressed_inbound = 0;   ///< CRM changes that changed nothing.
+  int64_t deliveries_pending = 0;        ///< Webhooks received, not yet processed.
 };
 
 /// Which dead letters an operation applies to; empty fields match all.

@@ -119,6 +119,46 @@ CREATE TABLE counters (
   value  INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+      {3, "inbound: deliveries, change feed, echo hashes, webhook registrations",
+       R"sql(
+-- Hash of the entity as the CRM last set it: a platform event equal to it is an echo.
+ALTER TABLE leads ADD COLUMN inbound_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE properties ADD COLUMN inbound_hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX links_external ON links(plugin, entity_kind, external_id);
+CREATE TABLE deliveries (
+  id            TEXT PRIMARY KEY,
+  plugin        TEXT NOT NULL,
+  event         TEXT NOT NULL,
+  changes       TEXT NOT NULL,
+  received_ms   INTEGER NOT NULL,
+  state         TEXT NOT NULL,
+  result        TEXT NOT NULL DEFAULT '',
+  processed_ms  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX deliveries_pending ON deliveries(received_ms) WHERE state = 'pending';
+-- The change feed, in commit order; callback_state: none, pending, done, dead.
+CREATE TABLE changes (
+  seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms              INTEGER NOT NULL,
+  entity_kind        TEXT NOT NULL,
+  entity_id          TEXT NOT NULL,
+  source             TEXT NOT NULL,
+  delivery_id        TEXT NOT NULL,
+  crm_event          TEXT NOT NULL,
+  fields             TEXT NOT NULL,
+  entity             TEXT NOT NULL,
+  callback_state     TEXT NOT NULL DEFAULT 'none',
+  callback_attempts  INTEGER NOT NULL DEFAULT 0,
+  callback_at_ms     INTEGER NOT NULL DEFAULT 0,
+  callback_error     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX changes_callback ON changes(callback_at_ms) WHERE callback_state = 'pending';
+CREATE TABLE webhook_registrations (
+  plugin         TEXT PRIMARY KEY,
+  fingerprint    TEXT NOT NULL,
+  registered_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
+)sql"},
   };
   return migrations;
 }

@@ -6,6 +6,9 @@
 
 #include <Poco/Exception.h>
 #include <Poco/File.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
@@ -14,6 +17,8 @@
 #include <sstream>
 
 #include "common/clock.h"
+#include "common/hash.h"
+#include "crmsync/entities_json.h"
 #include "store/sqlite_schema.h"
 
 namespace crmsync::engine {
@@ -30,12 +35,60 @@ const char kSqlSetSyncState[] =
 const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = ?1";
 const char kSqlInsertEvent[] =
     "INSERT INTO events (event_id, job_id, type, received_ms) VALUES (?1, ?2, ?3, ?4)";
+// A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
 const char kSqlUpsertLead[] =
     "INSERT INTO leads (id, data, updated_ms) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms";
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = ''";
 const char kSqlUpsertProperty[] =
     "INSERT INTO properties (id, data, updated_ms) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms";
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = ''";
+const char kSqlLeadInboundHash[] = "SELECT inbound_hash FROM leads WHERE id = ?1";
+const char kSqlPropertyInboundHash[] = "SELECT inbound_hash FROM properties WHERE id = ?1";
+// An inbound (CRM) write records the hash of what the CRM set.
+const char kSqlInboundLead[] =
+    "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = excluded.inbound_hash";
+const char kSqlInboundProperty[] =
+    "INSERT INTO properties (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = excluded.inbound_hash";
+const char kSqlInsertDelivery[] =
+    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
+const char kSqlPendingDeliveries[] =
+    "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
+    "ORDER BY received_ms, id LIMIT ?1";
+const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = ?1";
+const char kSqlFinishDelivery[] =
+    "UPDATE deliveries SET state = 'done', result = ?2, processed_ms = ?3 WHERE id = ?1";
+const char kSqlLinkByExternal[] =
+    "SELECT entity_id FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND external_id = ?3";
+const char kSqlInsertChange[] =
+    "INSERT INTO changes (at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, "
+    "entity, callback_state, callback_at_ms) VALUES (?1, ?2, ?3, 'crm', ?4, ?5, ?6, ?7, ?8, ?1)";
+const char kSqlChangesAfter[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
+    "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+const char kSqlDueCallbacks[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
+    "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= ?1 "
+    "ORDER BY callback_at_ms, seq LIMIT ?2";
+const char kSqlFinishCallback[] =
+    "UPDATE changes SET callback_state = ?2, callback_attempts = ?3, callback_at_ms = ?4, "
+    "callback_error = ?5 WHERE seq = ?1";
+const char kSqlCountPendingDeliveries[] =
+    "SELECT count(*) FROM deliveries WHERE state = 'pending'";
+const char kSqlGetRegistration[] = "SELECT fingerprint FROM webhook_registrations WHERE plugin = ?1";
+const char kSqlSetRegistration[] =
+    "INSERT INTO webhook_registrations (plugin, fingerprint, registered_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(plugin) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "registered_ms = excluded.registered_ms";
+const char kSqlRequeueCallback[] =
+    "UPDATE changes SET callback_state = 'pending', callback_attempts = 0, callback_at_ms = ?2 "
+    "WHERE seq = ?1 AND callback_state = 'dead'";
 const char kSqlUpsertInquiry[] =
     "INSERT INTO inquiries (id, lead_id, data, updated_ms) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT(id) DO UPDATE SET lead_id = excluded.lead_id, data = excluded.data, "
@@ -354,6 +407,28 @@ void SqliteStore::AcceptOne(Db& db, const IncomingEvent& e, int64_t now_ms, Acce
     }
   }
   const std::string kind = EntityKindName(e.kind);
+  // An event that carries back exactly what the CRM last set (except
+  // inquiries, which are new facts) is recorded but not sent: no sync loop.
+  auto is_echo = [&](const std::string& echo_hash) {
+    if (echo_hash.empty() || e.type == EventType::kInquirySubmitted) return false;
+    Stmt& stmt = W(e.kind == EntityKind::kProperty ? kSqlPropertyInboundHash : kSqlLeadInboundHash);
+    StmtScope scope(stmt);
+    return stmt.Bind(1, e.entity_id).Step() && stmt.ColumnText(0) == echo_hash;
+  };
+  auto suppress = [&] {
+    Stmt& stmt = W(kSqlInsertEvent);
+    StmtScope scope(stmt);
+    stmt.Bind(1, e.event_id).Bind(2, int64_t{0}).Bind(3, std::string(EventTypeName(e.type)));
+    stmt.Bind(4, now_ms).Run();
+    Stmt& counter = W(kSqlBumpCounter);
+    StmtScope counter_scope(counter);
+    counter.Bind(1, std::string("echo_suppressed_outbound")).Bind(2, int64_t{1}).Run();
+    result->echo_suppressed = true;
+  };
+  if (e.type != EventType::kDealerAssigned && is_echo(e.echo_hash)) {
+    suppress();
+    return;
+  }
   // Mirror rows, and the job payload: the entity whole plus the event's extras.
   std::string payload;
   if (e.kind == EntityKind::kProperty) {
@@ -374,6 +449,10 @@ void SqliteStore::AcceptOne(Db& db, const IncomingEvent& e, int64_t now_ms, Acce
       }
     }
     lead.assigned_to_id = e.assignment->dealer_id;
+    if (is_echo(EchoHash(lead))) {
+      suppress();
+      return;
+    }
     std::string lead_json = EncodeLead(lead);
     Stmt& stmt = W(kSqlUpsertLead);
     StmtScope scope(stmt);
@@ -653,6 +732,17 @@ QueueStats SqliteStore::Stats() {
     StmtScope scope(stmt);
     if (stmt.Bind(1, std::string("coalesced")).Step()) s.coalesced_total = stmt.ColumnInt(0);
   }
+  for (auto [name, field] : {std::pair{"echo_suppressed_outbound", &QueueStats::echo_suppressed_outbound},
+                             std::pair{"echo_suppressed_inbound", &QueueStats::echo_suppressed_inbound}}) {
+    Stmt& stmt = R(kSqlGetCounter);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, std::string(name)).Step()) s.*field = stmt.ColumnInt(0);
+  }
+  {
+    Stmt& stmt = R(kSqlCountPendingDeliveries);
+    StmtScope scope(stmt);
+    if (stmt.Step()) s.deliveries_pending = stmt.ColumnInt(0);
+  }
   {
     Stmt& stmt = R(kSqlCountEvents);
     StmtScope scope(stmt);
@@ -768,15 +858,26 @@ std::vector<int64_t> SqliteStore::ReplayDeadLetters(const DeadLetterFilter& filt
   committer_->Submit([&](Db&) {
     new_jobs.clear();
     for (const DeadLetter& d : targets) {
-      std::string event_id, event_type, kind, entity_id, payload;
-      int priority = 1;
-      bool coalescable = false;
       {
         // Listed outside the write: a concurrent replay or purge may have taken it since.
         Stmt& stmt = W(kSqlDeadLetterOpen);
         StmtScope scope(stmt);
         if (!stmt.Bind(1, d.id).Step()) continue;
       }
+      if (d.plugin == "callback") {
+        // A change-feed callback that gave up (job_id holds -seq): send it again.
+        Stmt& stmt = W(kSqlRequeueCallback);
+        StmtScope scope(stmt);
+        stmt.Bind(1, -d.job_id).Bind(2, now_ms).Run();
+        Stmt& mark = W(kSqlMarkReplayed);
+        StmtScope mark_scope(mark);
+        mark.Bind(1, d.id).Bind(2, now_ms).Bind(3, int64_t{0}).Run();
+        new_jobs.push_back(0);
+        continue;
+      }
+      std::string event_id, event_type, kind, entity_id, payload;
+      int priority = 1;
+      bool coalescable = false;
       {
         Stmt& stmt = W(kSqlJobForReplay);
         StmtScope scope(stmt);
@@ -825,6 +926,359 @@ int64_t SqliteStore::PurgeDeadLetters(const DeadLetterFilter& filter) {
     purged = db.Changes();
   });
   return purged;
+}
+
+// --- inbound -----------------------------------------------------------------
+
+namespace {
+
+std::string ChangesToJson(const std::vector<InboundChange>& changes) {
+  Poco::JSON::Array::Ptr list = new Poco::JSON::Array();
+  for (const InboundChange& c : changes) {
+    Poco::JSON::Object::Ptr item = new Poco::JSON::Object();
+    item->set("crmEvent", c.crm_event);
+    item->set("entityKind", std::string(EntityKindName(c.entity_kind)));
+    item->set("externalId", c.external_id);
+    item->set("fields", Poco::JSON::Parser().parse(c.fields_json.empty() ? "{}" : c.fields_json));
+    if (c.updated_at) item->set("updatedAt", *c.updated_at);
+    list->add(item);
+  }
+  return Stringify(list);
+}
+
+std::vector<InboundChange> ChangesFromJson(const std::string& json) {
+  std::vector<InboundChange> changes;
+  Poco::JSON::Array::Ptr list = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>();
+  for (size_t i = 0; i < list->size(); ++i) {
+    Poco::JSON::Object::Ptr item = list->getObject(static_cast<unsigned>(i));
+    InboundChange c;
+    c.crm_event = item->optValue<std::string>("crmEvent", "");
+    ParseEntityKind(item->optValue<std::string>("entityKind", "lead"), &c.entity_kind);
+    c.external_id = item->optValue<std::string>("externalId", "");
+    c.fields_json = Stringify(item->get("fields"));
+    if (item->has("updatedAt")) c.updated_at = item->getValue<std::string>("updatedAt");
+    changes.push_back(std::move(c));
+  }
+  return changes;
+}
+
+// Milliseconds of an ISO 8601 time, or nullopt when it is not one.
+std::optional<int64_t> IsoMs(const std::string& text) {
+  try {
+    int tz = 0;
+    Poco::DateTime dt = Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FORMAT, text, tz);
+    return dt.timestamp().epochMicroseconds() / 1000 - static_cast<int64_t>(tz) * 1000;
+  } catch (const Poco::Exception&) {
+    try {
+      int tz = 0;
+      Poco::DateTime dt =
+          Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
+      return dt.timestamp().epochMicroseconds() / 1000 - static_cast<int64_t>(tz) * 1000;
+    } catch (const Poco::Exception&) {
+      return std::nullopt;
+    }
+  }
+}
+
+// Position of a lead status in the funnel (the enum's order).
+int FunnelIndex(const std::string& status) {
+  LeadStatus s;
+  return ParseLeadStatus(status, &s) ? static_cast<int>(s) : -1;
+}
+
+// A platform id for a record the CRM knew first: "crm-" + its id, kept to the
+// characters and length the wire contract allows.
+std::string IdForCrmRecord(const std::string& external_id) {
+  std::string id = "crm-";
+  for (char c : external_id) {
+    id.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+                         c == '-'
+                     ? c
+                     : '_');
+  }
+  return id.substr(0, kMaxIdLength);
+}
+
+}  // namespace
+
+const char* InboundResultName(InboundResult::Kind kind) noexcept {
+  switch (kind) {
+    case InboundResult::Kind::kApplied: return "applied";
+    case InboundResult::Kind::kCreated: return "created";
+    case InboundResult::Kind::kNoChange: return "no_change";
+    case InboundResult::Kind::kStale: return "stale";
+    case InboundResult::Kind::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
+bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
+  bool inserted = false;
+  std::string changes = ChangesToJson(delivery.changes);
+  committer_->Submit([&](Db& db) {
+    Stmt& stmt = W(kSqlInsertDelivery);
+    StmtScope scope(stmt);
+    stmt.Bind(1, delivery.id).Bind(2, delivery.plugin).Bind(3, delivery.event).Bind(4, changes);
+    stmt.Bind(5, delivery.received_ms).Run();
+    inserted = db.Changes() > 0;
+  });
+  return inserted;
+}
+
+std::vector<InboundDelivery> SqliteStore::PendingDeliveries(int max) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<InboundDelivery> list;
+  Stmt& stmt = R(kSqlPendingDeliveries);
+  StmtScope scope(stmt);
+  stmt.Bind(1, int64_t{max});
+  while (stmt.Step()) {
+    InboundDelivery d;
+    d.id = stmt.ColumnText(0);
+    d.plugin = stmt.ColumnText(1);
+    d.event = stmt.ColumnText(2);
+    d.changes = ChangesFromJson(stmt.ColumnText(3));
+    d.received_ms = stmt.ColumnInt(4);
+    list.push_back(std::move(d));
+  }
+  return list;
+}
+
+InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
+                                       const InboundRules& rules, int64_t now_ms) {
+  InboundResult result;
+  const bool is_lead = change.entity_kind == EntityKind::kLead;
+  const std::string kind = EntityKindName(change.entity_kind);
+  result.entity_kind = kind;
+  Poco::JSON::Object::Ptr fields =
+      Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json)
+          .extract<Poco::JSON::Object::Ptr>();
+
+  // The entity: by its link, or new when the CRM knew it first.
+  bool created = false;
+  {
+    Stmt& stmt = W(kSqlLinkByExternal);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, change.external_id).Step()) {
+      result.entity_id = stmt.ColumnText(0);
+    }
+  }
+  if (result.entity_id.empty()) {
+    created = true;
+    result.entity_id = IdForCrmRecord(change.external_id);
+    Stmt& stmt = W(kSqlUpsertLink);
+    StmtScope scope(stmt);
+    stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, result.entity_id);
+    stmt.Bind(4, change.external_id).Bind(5, std::string()).Bind(6, now_ms).Run();
+  }
+  Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
+  {
+    Stmt& stmt = W(is_lead ? kSqlGetLead : kSqlGetProperty);
+    StmtScope scope(stmt);
+    if (stmt.Bind(1, result.entity_id).Step()) {
+      current = Poco::JSON::Parser().parse(stmt.ColumnText(0)).extract<Poco::JSON::Object::Ptr>();
+    } else {
+      created = true;
+    }
+  }
+  current->set("id", result.entity_id);
+
+  // Stale: the CRM's change is older than what we hold.
+  if (!created && change.updated_at && current->has("updatedAt")) {
+    std::optional<int64_t> theirs = IsoMs(*change.updated_at);
+    std::optional<int64_t> ours = IsoMs(current->optValue<std::string>("updatedAt", ""));
+    if (theirs && ours && *theirs < *ours) {
+      result.kind = InboundResult::Kind::kStale;
+      result.reason = "CRM update of " + *change.updated_at + " is older than ours of " +
+                      current->getValue<std::string>("updatedAt");
+      Audit(now_ms, kind, result.entity_id, 0, "inbound_stale",
+            "delivery " + delivery.id + ": " + result.reason);
+      return result;
+    }
+  }
+
+  // Merge the fields the CRM may change.
+  Poco::JSON::Object::Ptr changed = new Poco::JSON::Object();
+  for (const auto& [key, value] : *fields) {
+    if (key == "id" || key == "updatedAt" || key == "createdAt") continue;
+    if (!created && rules.platform_fields.count(key)) {
+      result.ignored_fields.push_back(key);
+      continue;
+    }
+    if (!created && is_lead && key == "status" && rules.crm_owns_status_from &&
+        FunnelIndex(current->optValue<std::string>("status", "")) <
+            static_cast<int>(*rules.crm_owns_status_from)) {
+      result.ignored_fields.push_back(key);
+      continue;
+    }
+    if (current->has(key) && Stringify(current->get(key)) == Stringify(value)) continue;
+    if (value.isEmpty()) {
+      if (!current->has(key)) continue;
+      current->remove(key);
+    } else {
+      current->set(key, value);
+    }
+    changed->set(key, value);
+    result.changed_fields.push_back(key);
+  }
+  if (result.changed_fields.empty() && !created) {
+    result.kind = InboundResult::Kind::kNoChange;
+    Stmt& counter = W(kSqlBumpCounter);
+    StmtScope counter_scope(counter);
+    counter.Bind(1, std::string("echo_suppressed_inbound")).Bind(2, int64_t{1}).Run();
+    return result;
+  }
+  if (change.updated_at) current->set("updatedAt", *change.updated_at);
+
+  // The merged record must still meet the wire contract.
+  std::vector<FieldError> errors;
+  std::string entity_json;
+  std::string echo_hash;
+  if (is_lead) {
+    Lead lead;
+    if (DecodeLead(*current, "$", &lead, &errors)) {
+      entity_json = EncodeLead(lead);
+      echo_hash = EchoHash(lead);
+    }
+  } else {
+    Property property;
+    if (DecodeProperty(*current, "$", &property, &errors)) {
+      entity_json = EncodeProperty(property);
+      echo_hash = EchoHash(property);
+    }
+  }
+  if (!errors.empty()) {
+    result.kind = InboundResult::Kind::kInvalid;
+    result.reason = errors[0].path + ": " + errors[0].message;
+    Audit(now_ms, kind, result.entity_id, 0, "inbound_invalid",
+          "delivery " + delivery.id + ": " + result.reason);
+    return result;
+  }
+  {
+    Stmt& stmt = W(is_lead ? kSqlInboundLead : kSqlInboundProperty);
+    StmtScope scope(stmt);
+    stmt.Bind(1, result.entity_id).Bind(2, entity_json).Bind(3, now_ms).Bind(4, echo_hash).Run();
+  }
+  {
+    Stmt& stmt = W(kSqlInsertChange);
+    StmtScope scope(stmt);
+    stmt.Bind(1, now_ms).Bind(2, kind).Bind(3, result.entity_id).Bind(4, delivery.id);
+    stmt.Bind(5, change.crm_event).Bind(6, Stringify(changed)).Bind(7, entity_json);
+    stmt.Bind(8, std::string(rules.queue_callbacks ? "pending" : "none")).Run();
+    result.change_seq = writer_db_->LastInsertRowId();
+  }
+  result.kind = created ? InboundResult::Kind::kCreated : InboundResult::Kind::kApplied;
+  std::string list;
+  for (const std::string& f : result.changed_fields) list += (list.empty() ? "" : ",") + f;
+  Audit(now_ms, kind, result.entity_id, 0, created ? "inbound_create" : "inbound_update",
+        "delivery " + delivery.id + " (" + change.crm_event + "): " + list);
+  return result;
+}
+
+std::vector<InboundResult> SqliteStore::ApplyDelivery(const InboundDelivery& delivery,
+                                                      const InboundRules& rules, int64_t now_ms) {
+  std::vector<InboundResult> results;
+  committer_->Submit([&](Db&) {
+    results.clear();
+    {
+      Stmt& stmt = W(kSqlDeliveryState);
+      StmtScope scope(stmt);
+      if (!stmt.Bind(1, delivery.id).Step() || stmt.ColumnText(0) != "pending") return;
+    }
+    std::string summary;
+    for (const InboundChange& change : delivery.changes) {
+      results.push_back(ApplyChange(delivery, change, rules, now_ms));
+      summary += (summary.empty() ? "" : ",") + std::string(InboundResultName(results.back().kind));
+    }
+    Stmt& stmt = W(kSqlFinishDelivery);
+    StmtScope scope(stmt);
+    stmt.Bind(1, delivery.id).Bind(2, summary).Bind(3, now_ms).Run();
+  });
+  return results;
+}
+
+std::vector<ChangeRecord> SqliteStore::Changes(int64_t after_seq, int limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<ChangeRecord> list;
+  Stmt& stmt = R(kSqlChangesAfter);
+  StmtScope scope(stmt);
+  stmt.Bind(1, after_seq).Bind(2, int64_t{limit});
+  while (stmt.Step()) {
+    ChangeRecord c;
+    c.seq = stmt.ColumnInt(0);
+    c.at_ms = stmt.ColumnInt(1);
+    c.entity_kind = stmt.ColumnText(2);
+    c.entity_id = stmt.ColumnText(3);
+    c.source = stmt.ColumnText(4);
+    c.delivery_id = stmt.ColumnText(5);
+    c.crm_event = stmt.ColumnText(6);
+    c.fields_json = stmt.ColumnText(7);
+    c.entity_json = stmt.ColumnText(8);
+    list.push_back(std::move(c));
+  }
+  return list;
+}
+
+std::vector<PendingCallback> SqliteStore::DueCallbacks(int64_t now_ms, int max) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<PendingCallback> list;
+  Stmt& stmt = R(kSqlDueCallbacks);
+  StmtScope scope(stmt);
+  stmt.Bind(1, now_ms).Bind(2, int64_t{max});
+  while (stmt.Step()) {
+    PendingCallback p;
+    p.change.seq = stmt.ColumnInt(0);
+    p.change.at_ms = stmt.ColumnInt(1);
+    p.change.entity_kind = stmt.ColumnText(2);
+    p.change.entity_id = stmt.ColumnText(3);
+    p.change.source = stmt.ColumnText(4);
+    p.change.delivery_id = stmt.ColumnText(5);
+    p.change.crm_event = stmt.ColumnText(6);
+    p.change.fields_json = stmt.ColumnText(7);
+    p.change.entity_json = stmt.ColumnText(8);
+    p.attempts = static_cast<int>(stmt.ColumnInt(9));
+    list.push_back(std::move(p));
+  }
+  return list;
+}
+
+void SqliteStore::FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms,
+                                 bool dead, const std::string& error, int64_t now_ms) {
+  committer_->Submit([&](Db&) {
+    std::string kind, entity_id;
+    {
+      Stmt& stmt = W(kSqlFinishCallback);
+      StmtScope scope(stmt);
+      stmt.Bind(1, seq)
+          .Bind(2, std::string(delivered ? "done" : dead ? "dead" : "pending"))
+          .Bind(3, int64_t{attempts})
+          .Bind(4, retry_at_ms)
+          .Bind(5, error)
+          .Run();
+    }
+    if (!dead) return;
+    Stmt& stmt = W(kSqlInsertDeadLetter);
+    StmtScope scope(stmt);
+    stmt.Bind(1, -seq).Bind(2, std::string("callback")).Bind(3, "change-" + std::to_string(seq));
+    stmt.Bind(4, std::string("change.callback")).Bind(5, std::string("change"));
+    stmt.Bind(6, std::to_string(seq)).Bind(7, std::string("retryable")).Bind(8, error);
+    stmt.Bind(9, int64_t{attempts}).Bind(10, now_ms).Run();
+  });
+}
+
+std::string SqliteStore::WebhookRegistration(const std::string& plugin) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  Stmt& stmt = R(kSqlGetRegistration);
+  StmtScope scope(stmt);
+  return stmt.Bind(1, plugin).Step() ? stmt.ColumnText(0) : "";
+}
+
+void SqliteStore::SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                                         int64_t now_ms) {
+  committer_->Submit([&](Db&) {
+    Stmt& stmt = W(kSqlSetRegistration);
+    StmtScope scope(stmt);
+    stmt.Bind(1, plugin).Bind(2, fingerprint).Bind(3, now_ms).Run();
+  });
 }
 
 }  // namespace crmsync::engine

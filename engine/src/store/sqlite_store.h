@@ -59,6 +59,18 @@ class SqliteStore final : public Store {
   std::vector<int64_t> ReplayDeadLetters(const DeadLetterFilter& filter, int64_t now_ms) override;
   int64_t PurgeDeadLetters(const DeadLetterFilter& filter) override;
 
+  bool RecordDelivery(const InboundDelivery& delivery) override;
+  std::vector<InboundDelivery> PendingDeliveries(int max) override;
+  std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
+                                           const InboundRules& rules, int64_t now_ms) override;
+  std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) override;
+  std::vector<PendingCallback> DueCallbacks(int64_t now_ms, int max) override;
+  void FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms, bool dead,
+                      const std::string& error, int64_t now_ms) override;
+  std::string WebhookRegistration(const std::string& plugin) override;
+  void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                              int64_t now_ms) override;
+
   /// The group committer (tests inject commit failures; benchmarks count groups).
   GroupCommitter& committer() { return *committer_; }
 
@@ -75,6 +87,8 @@ class SqliteStore final : public Store {
   void Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id, int64_t job_id,
              const std::string& action, const std::string& detail);
   std::vector<DeadLetter> QueryDeadLetters(const DeadLetterFilter& filter);
+  InboundResult ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
+                            const InboundRules& rules, int64_t now_ms);
 
   SqliteOptions options_;
   std::unique_ptr<Db> writer_db_;

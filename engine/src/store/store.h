@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "store/inbound_types.h"
 #include "store/queue_types.h"
 #include "store/sqlite_db.h"
 
@@ -96,6 +97,41 @@ class Store {
                                                  int64_t now_ms) = 0;
   /// Deletes the matching dead letters; returns how many.
   virtual int64_t PurgeDeadLetters(const DeadLetterFilter& filter) = 0;
+
+  // --- Inbound ------------------------------------------------------------
+
+  /// Persists a verified, parsed delivery before it is acknowledged. Durable
+  /// when it returns. False (nothing written) when its id was recorded before.
+  virtual bool RecordDelivery(const InboundDelivery& delivery) = 0;
+
+  /// Up to `max` deliveries not yet processed, oldest first.
+  virtual std::vector<InboundDelivery> PendingDeliveries(int max) = 0;
+
+  /// Applies a delivery's changes under `rules` and marks it processed, in one
+  /// transaction: per change, finds the entity by external id (creating mirror
+  /// row and link when the CRM knew it first), ignores it when stale or when it
+  /// changes nothing, merges the fields the CRM may change, writes the mirror
+  /// (remembering the result, so a platform event that only echoes it is not
+  /// sent back), a change-feed entry and the audit log. A delivery processed
+  /// before returns no results.
+  virtual std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
+                                                   const InboundRules& rules, int64_t now_ms) = 0;
+
+  /// Change-feed entries with seq > `after_seq`, oldest first, at most `limit`.
+  virtual std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) = 0;
+
+  /// Change-feed entries whose callback is due at `now_ms`, oldest first.
+  virtual std::vector<PendingCallback> DueCallbacks(int64_t now_ms, int max) = 0;
+  /// Records a callback try: done, retry at `retry_at_ms`, or dead (a dead
+  /// letter of plugin "callback" is written, replayable like any other).
+  virtual void FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms,
+                              bool dead, const std::string& error, int64_t now_ms) = 0;
+
+  /// The fingerprint of the last successful webhook registration with
+  /// `plugin`'s CRM, "" when none; and recording a new one.
+  virtual std::string WebhookRegistration(const std::string& plugin) = 0;
+  virtual void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                                      int64_t now_ms) = 0;
 };
 
 }  // namespace crmsync::engine
