@@ -1,0 +1,163 @@
+// Template variables of a job and of a webhook registration; see context.h.
+#include "context.h"
+
+#include <algorithm>
+#include <optional>
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
+
+namespace crmsync::genericrest {
+namespace {
+
+const std::vector<std::string>& JobExtras() {
+  static const std::vector<std::string> kExtras = {
+      "externalId",        "externalReference",   "entityId",
+      "eventId",           "eventType",           "now",
+      "inquiry.id",        "inquiry.message",     "inquiry.propertyId",
+      "inquiry.createdAt", "assignment.dealerId", "assignment.assignedAt"};
+  return kExtras;
+}
+
+void SetText(Context* context, const char* name, const std::optional<std::string>& value) {
+  if (value) (*context)[name] = Var(*value);
+}
+
+void SetNumber(Context* context, const char* name, const std::optional<double>& value) {
+  if (value) (*context)[name] = NumberValue(*value);
+}
+
+void AddLead(const Lead& lead, Context* context) {
+  (*context)["id"] = Var(lead.id);
+  SetText(context, "name", lead.name);
+  SetText(context, "email", lead.email);
+  SetText(context, "phone", lead.phone);
+  SetText(context, "source", lead.source);
+  if (lead.status) (*context)["status"] = Var(std::string(LeadStatusName(*lead.status)));
+  SetText(context, "propertyId", lead.property_id);
+  SetText(context, "assignedToId", lead.assigned_to_id);
+  SetNumber(context, "budgetMin", lead.budget_min);
+  SetNumber(context, "budgetMax", lead.budget_max);
+  JsonArray areas = NewArray();
+  for (const std::string& area : lead.preferred_location) areas->add(area);
+  (*context)["preferredLocation"] = Var(areas);
+  SetText(context, "utmSource", lead.utm_source);
+  SetText(context, "notes", lead.notes);
+  SetText(context, "createdAt", lead.created_at);
+  SetText(context, "updatedAt", lead.updated_at);
+  SetText(context, "lostReason", lead.lost_reason);
+}
+
+void AddProperty(const Property& property, Context* context) {
+  (*context)["id"] = Var(property.id);
+  SetText(context, "title", property.title);
+  SetNumber(context, "price", property.price);
+  SetText(context, "city", property.city);
+  SetText(context, "locality", property.locality);
+  if (property.status) {
+    (*context)["status"] = Var(std::string(PropertyStatusName(*property.status)));
+  }
+  SetText(context, "ownerId", property.owner_id);
+  SetText(context, "dealerId", property.dealer_id);
+  SetText(context, "updatedAt", property.updated_at);
+}
+
+}  // namespace
+
+std::string IsoTime(int64_t unix_ms) {
+  const Poco::Timestamp timestamp(static_cast<Poco::Timestamp::TimeVal>(unix_ms) * 1000);
+  return Poco::DateTimeFormatter::format(timestamp, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+const std::vector<std::string>& PlatformFields(EntityKind kind) {
+  static const std::vector<std::string> kLead = {"id",
+                                                 "name",
+                                                 "email",
+                                                 "phone",
+                                                 "source",
+                                                 "status",
+                                                 "propertyId",
+                                                 "assignedToId",
+                                                 "budgetMin",
+                                                 "budgetMax",
+                                                 "preferredLocation",
+                                                 "utmSource",
+                                                 "notes",
+                                                 "createdAt",
+                                                 "updatedAt",
+                                                 "lostReason"};
+  static const std::vector<std::string> kProperty = {
+      "id", "title", "price", "city", "locality", "status", "ownerId", "dealerId", "updatedAt"};
+  return kind == EntityKind::kLead ? kLead : kProperty;
+}
+
+bool IsJobVariable(EntityKind kind, const std::string& name) {
+  const std::vector<std::string>& fields = PlatformFields(kind);
+  const std::vector<std::string>& extras = JobExtras();
+  return std::find(fields.begin(), fields.end(), name) != fields.end() ||
+         std::find(extras.begin(), extras.end(), name) != extras.end();
+}
+
+bool IsWebhookVariable(const std::string& name) {
+  return name == "webhook.url" || name == "webhook.events" || name == "webhook.secret" ||
+         name == "now";
+}
+
+std::string ExternalReference(const SyncJob& job) {
+  if (!job.external_reference.empty()) return job.external_reference;
+  return std::string(EntityKindName(job.entity_kind)) + ":" + job.entity_id;
+}
+
+Context JobContext(const SyncJob& job, int64_t now_unix_ms) {
+  Context context;
+  if (job.entity_kind == EntityKind::kLead) {
+    if (job.lead) {
+      AddLead(*job.lead, &context);
+    } else if (job.inquiry) {
+      AddLead(job.inquiry->lead, &context);
+    } else {
+      Lead lead;
+      lead.id = job.assignment ? job.assignment->lead_id : job.entity_id;
+      AddLead(lead, &context);
+      // A job that carries only an assignment knows nothing of the areas.
+      context.erase("preferredLocation");
+    }
+    if (job.assignment) context["assignedToId"] = Var(job.assignment->dealer_id);
+  } else if (job.property) {
+    AddProperty(*job.property, &context);
+  }
+  if (context.count("id") == 0 || context["id"].extract<std::string>().empty()) {
+    context["id"] = Var(job.entity_id);
+  }
+  if (job.external_id) context["externalId"] = Var(*job.external_id);
+  context["externalReference"] = Var(ExternalReference(job));
+  context["entityId"] = Var(job.entity_id);
+  context["eventId"] = Var(job.event_id);
+  context["eventType"] = Var(std::string(EventTypeName(job.event_type)));
+  context["now"] = Var(IsoTime(now_unix_ms));
+  if (job.inquiry) {
+    context["inquiry.id"] = Var(job.inquiry->id);
+    SetText(&context, "inquiry.message", job.inquiry->message);
+    SetText(&context, "inquiry.propertyId", job.inquiry->property_id);
+    SetText(&context, "inquiry.createdAt", job.inquiry->created_at);
+  }
+  if (job.assignment) {
+    context["assignment.dealerId"] = Var(job.assignment->dealer_id);
+    SetText(&context, "assignment.assignedAt", job.assignment->assigned_at);
+  }
+  return context;
+}
+
+Context WebhookContext(const WebhookRegistration& registration, int64_t now_unix_ms) {
+  Context context;
+  context["webhook.url"] = Var(registration.url);
+  JsonArray events = NewArray();
+  for (const std::string& event : registration.events) events->add(event);
+  context["webhook.events"] = Var(events);
+  context["webhook.secret"] = Var(registration.secret);
+  context["now"] = Var(IsoTime(now_unix_ms));
+  return context;
+}
+
+}  // namespace crmsync::genericrest

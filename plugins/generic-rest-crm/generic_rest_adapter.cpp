@@ -1,0 +1,143 @@
+// The generic-rest-crm adapter and the plugin's entry points; see
+// generic_rest_adapter.h.
+#include "generic_rest_adapter.h"
+
+#include <algorithm>
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
+#include "auth.h"
+#include "classify_rules.h"
+#include "crmsync/classify.h"
+#include "crmsync/http_transport.h"
+#include "crmsync/plugin.h"
+#include "json_util.h"
+#include "signing_transport.h"
+
+namespace crmsync::genericrest {
+namespace {
+
+// Answers every request with a connect error: the transport before Configure().
+class UnconfiguredTransport final : public Transport {
+ public:
+  HttpResponse Send(const HttpRequest&) override {
+    HttpResponse response;
+    response.error = TransportError::kConnect;
+    response.error_message = "generic-rest-crm is not configured";
+    return response;
+  }
+};
+
+int64_t NowMs() {
+  return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+}
+
+// The base URL's path, without a trailing '/', as HttpTransport prepends it.
+std::string PathPrefix(const std::string& url) {
+  try {
+    std::string path = Poco::URI(url).getPath();
+    while (!path.empty() && path.back() == '/') path.pop_back();
+    return path;
+  } catch (const Poco::Exception&) {
+    return "";
+  }
+}
+
+}  // namespace
+
+Capabilities CapabilitiesOf(const Mapping& mapping) {
+  Capabilities capabilities;
+  const EntityMapping* lead = mapping.Entity(EntityKind::kLead);
+  capabilities.lookup_by_reference = lead != nullptr && lead->Find("lookup") != nullptr;
+  int smallest = 0;
+  if (lead != nullptr) {
+    for (const char* name : {"batchCreate", "batchUpdate"}) {
+      const Operation* op = lead->Find(name);
+      if (op != nullptr && (smallest == 0 || op->max_size < smallest)) smallest = op->max_size;
+    }
+  }
+  capabilities.max_batch_size = smallest > 0 ? static_cast<uint32_t>(smallest) : 1;
+  capabilities.webhook_registration = mapping.webhooks && mapping.webhooks->register_op;
+  return capabilities;
+}
+
+GenericRestAdapter::GenericRestAdapter() : unconfigured_(new UnconfiguredTransport()) {}
+
+GenericRestAdapter::~GenericRestAdapter() = default;
+
+PluginInfo GenericRestAdapter::Info() const {
+  PluginInfo info;
+  info.name = kPluginName;
+  info.version = kPluginVersion;
+  info.description = "Any REST CRM, described by a JSON mapping file";
+  if (mapping_) {
+    info.description += " (mapping '" + mapping_->name + "')";
+    info.capabilities = CapabilitiesOf(*mapping_);
+  }
+  return info;
+}
+
+Status GenericRestAdapter::Configure(const PluginConfig& config) {
+  std::string file = config.Get("mapping");
+  if (file.empty()) {
+    return Status::InvalidConfig(
+        "mapping: required: the path of the generic-rest-crm mapping file (crm.mapping)");
+  }
+  const std::string config_dir = config.Get("config_dir");
+  if (file[0] != '/' && !config_dir.empty()) file = config_dir + "/" + file;
+  if (config.Get("api_url").empty()) {
+    return Status::InvalidConfig(
+        "api_url: required: the CRM's base URL (CRM_API_URL, crm.api.url)");
+  }
+  auto mapping = std::make_shared<Mapping>();
+  std::vector<std::string> errors;
+  if (!LoadMappingFile(file, mapping.get(), &errors)) {
+    std::string message = "mapping: ";
+    for (size_t i = 0; i < errors.size(); ++i) message += (i == 0 ? "" : "; ") + errors[i];
+    return Status::InvalidConfig(message);
+  }
+  Secrets secrets;
+  secrets.api_key = config.Get("api_key");
+  secrets.api_secret = config.Get("api_secret");
+  HttpTransportOptions options;
+  Status status = HttpTransportOptionsFromConfig(config, &options);
+  if (!status.ok()) return status;
+  HeaderList headers;
+  status = StaticHeaders(*mapping, secrets, &headers);
+  if (!status.ok()) return status;
+  options.default_headers.insert(options.default_headers.end(), headers.begin(), headers.end());
+  std::unique_ptr<HttpTransport> http;
+  status = HttpTransport::Create(options, &http);
+  if (!status.ok()) return status;
+  transport_ = std::make_unique<SigningTransport>(std::move(http), mapping->auth, secrets,
+                                                  PathPrefix(options.base_url));
+  mapping_ = mapping;
+  mapper_.SetMapping(mapping);
+  return Status::Ok();
+}
+
+Transport& GenericRestAdapter::transport() { return transport_ ? *transport_ : *unconfigured_; }
+
+Status GenericRestAdapter::Classify(const HttpRequest&, const HttpResponse& response) {
+  if (!mapping_) return DefaultClassify(response);
+  return ClassifyWithRules(mapping_->classify, response, NowMs());
+}
+
+std::string GenericRestAdapter::Dump() {
+  JsonObject dump = NewObject();
+  if (mapping_) {
+    dump->set("mapping", mapping_->name);
+    dump->set("file", mapping_->file);
+  }
+  return ToJson(Var(dump));
+}
+
+}  // namespace crmsync::genericrest
+
+CRMSYNC_PLUGIN(crmsync::genericrest::GenericRestAdapter, "generic-rest-crm", "1.0.0")

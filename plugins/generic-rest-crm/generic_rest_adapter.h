@@ -1,0 +1,71 @@
+// generic_rest_adapter.h: the generic-rest-crm plugin's adapter: any REST CRM,
+// described by a JSON mapping file (docs/mapping-format.md).
+//
+// Configure() needs `mapping` (crm.mapping, already resolved against the config
+// folder) and `api_url` (CRM_API_URL); it loads and checks the whole mapping
+// file, refusing to start with every problem listed, then builds the SDK's
+// HttpTransport (HttpTransportOptionsFromConfig: https or loopback, CA file,
+// timeouts) with the mapping's static headers and credentials, wrapped in a
+// SigningTransport for HMAC auth. Secrets (api_key, api_secret) are read from
+// the PluginConfig only and never appear in a message.
+//
+// Info() describes the loaded mapping: lookup_by_reference when the lead has a
+// lookup operation, max_batch_size the smallest maxSize of the lead's batch
+// operations (1 without), webhook_registration when webhooks.register exists.
+// Classify() tries the mapping's classify rules, then DefaultClassify().
+//
+// Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once,
+// then everything else from any thread; all state is read-only after
+// Configure() and the transport is thread-safe.
+#ifndef CRMSYNC_PLUGINS_GENERIC_REST_CRM_GENERIC_REST_ADAPTER_H_
+#define CRMSYNC_PLUGINS_GENERIC_REST_CRM_GENERIC_REST_ADAPTER_H_
+
+#include <memory>
+#include <string>
+
+#include "crmsync/adapter.h"
+#include "generic_rest_mapper.h"
+#include "mapping_file.h"
+
+namespace crmsync::genericrest {
+
+/// The plugin's name and version, as in its descriptor.
+constexpr char kPluginName[] = "generic-rest-crm";
+constexpr char kPluginVersion[] = "1.0.0";
+
+/// The capabilities a mapping gives the plugin (see the file comment).
+Capabilities CapabilitiesOf(const Mapping& mapping);
+
+class GenericRestAdapter : public Adapter {
+ public:
+  GenericRestAdapter();
+  ~GenericRestAdapter() override;
+
+  /// Name, version, and the loaded mapping's capabilities (before Configure():
+  /// no lookup, no batching, no webhook registration).
+  PluginInfo Info() const override;
+
+  /// Loads the mapping and builds the transport. kInvalidConfig "mapping: ..." or
+  /// "api_url: ..." when missing; every mapping-file error joined with "; ";
+  /// the transport's own reason (URL scheme, insecure HTTP, CA file, timeout).
+  Status Configure(const PluginConfig& config) override;
+
+  Mapper& mapping() override { return mapper_; }
+  Transport& transport() override;
+
+  /// The mapping's classify rules, then DefaultClassify().
+  Status Classify(const HttpRequest& request, const HttpResponse& response) override;
+
+  /// {"mapping": name, "file": path} of the loaded mapping.
+  std::string Dump() override;
+
+ private:
+  std::shared_ptr<const Mapping> mapping_;
+  GenericRestMapper mapper_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<Transport> unconfigured_;
+};
+
+}  // namespace crmsync::genericrest
+
+#endif  // CRMSYNC_PLUGINS_GENERIC_REST_CRM_GENERIC_REST_ADAPTER_H_

@@ -1,0 +1,700 @@
+// Loading and checking a mapping file; see mapping_file.h.
+#include "mapping_file.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "context.h"
+#include "template.h"
+
+namespace crmsync::genericrest {
+namespace {
+
+const char* const kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+const char* const kEntityNames[] = {"lead", "property"};
+
+bool IsBatch(const std::string& op) { return op == "batchCreate" || op == "batchUpdate"; }
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : " ") + name;
+  return out;
+}
+
+// The platform statuses of an entity, in funnel order.
+std::vector<std::string> PlatformStatuses(EntityKind kind) {
+  std::vector<std::string> names;
+  if (kind == EntityKind::kLead) {
+    for (LeadStatus status : AllLeadStatuses()) names.push_back(LeadStatusName(status));
+  } else {
+    for (PropertyStatus status :
+         {PropertyStatus::kActive, PropertyStatus::kInactive, PropertyStatus::kSold}) {
+      names.push_back(PropertyStatusName(status));
+    }
+  }
+  return names;
+}
+
+// Walks the file, collecting every problem with its pointer.
+class Checker {
+ public:
+  ErrorList errors;
+
+  void Error(const std::string& pointer, const std::string& reason) {
+    errors.emplace_back(pointer, reason);
+  }
+
+  // The member `key` of `object`, or an empty Var when it is absent.
+  static Var Member(const JsonObject& object, const std::string& key) {
+    return object->has(key) ? object->get(key) : Var();
+  }
+
+  // Reports every key of `object` not in `allowed`.
+  void Keys(const JsonObject& object, const std::string& pointer,
+            const std::vector<std::string>& allowed) {
+    for (const std::string& name : object->getNames()) {
+      if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+        Error(PointerJoin(pointer, name),
+              "unknown key (expected one of " + JoinNames(allowed) + ")");
+      }
+    }
+  }
+
+  // Reads an object member; nullptr (and an error when required or mistyped).
+  JsonObject Object(const JsonObject& parent, const std::string& key, const std::string& pointer,
+                    bool required) {
+    const std::string at = PointerJoin(pointer, key);
+    if (!parent->has(key)) {
+      if (required) Error(at, "required");
+      return nullptr;
+    }
+    const Var value = parent->get(key);
+    if (!IsObject(value)) {
+      Error(at, "must be an object");
+      return nullptr;
+    }
+    return value.extract<JsonObject>();
+  }
+
+  // Reads a string member into *out; false when absent or mistyped.
+  bool String(const JsonObject& parent, const std::string& key, const std::string& pointer,
+              bool required, std::string* out, bool allow_empty = false) {
+    const std::string at = PointerJoin(pointer, key);
+    if (!parent->has(key)) {
+      if (required) Error(at, "required");
+      return false;
+    }
+    const Var value = parent->get(key);
+    if (!IsString(value)) {
+      Error(at, "must be a string");
+      return false;
+    }
+    *out = value.extract<std::string>();
+    if (out->empty() && !allow_empty) {
+      Error(at, "must not be empty");
+      return false;
+    }
+    return true;
+  }
+
+  // Reads a JSON pointer member.
+  bool Pointer(const JsonObject& parent, const std::string& key, const std::string& pointer,
+               bool required, std::string* out, bool allow_root = true) {
+    std::string value;
+    if (!String(parent, key, pointer, required, &value, true)) return false;
+    if (!IsValidPointer(value)) {
+      Error(PointerJoin(pointer, key), "must be a JSON pointer (\"/id\", \"/data/0/id\")");
+      return false;
+    }
+    if (value.empty() && !allow_root) {
+      Error(PointerJoin(pointer, key), "must not be the whole document (\"\")");
+      return false;
+    }
+    *out = value;
+    return true;
+  }
+
+  // An object of string -> string.
+  bool StringTableOf(const JsonObject& parent, const std::string& key, const std::string& pointer,
+                     StringTable* out) {
+    JsonObject object = Object(parent, key, pointer, false);
+    if (!object) return false;
+    const std::string at = PointerJoin(pointer, key);
+    for (const std::string& name : object->getNames()) {
+      const Var value = object->get(name);
+      if (!IsString(value)) {
+        Error(PointerJoin(at, name), "must be a string");
+        continue;
+      }
+      (*out)[name] = value.extract<std::string>();
+    }
+    return true;
+  }
+
+  // A JSON template map (query, headers): values are templates.
+  void TemplateMap(const JsonObject& parent, const std::string& key, const std::string& pointer,
+                   const TemplateRules& rules, std::vector<std::pair<std::string, Var>>* out) {
+    JsonObject object = Object(parent, key, pointer, false);
+    if (!object) return;
+    const std::string at = PointerJoin(pointer, key);
+    for (const std::string& name : object->getNames()) {
+      const Var value = object->get(name);
+      if (name.empty()) {
+        Error(PointerJoin(at, name), "a name must not be empty");
+        continue;
+      }
+      if (IsArray(value) || IsNull(value)) {
+        Error(PointerJoin(at, name), "must be a text, a number or a transform spec");
+        continue;
+      }
+      CheckJsonTemplate(value, PointerJoin(at, name), rules, &errors);
+      out->emplace_back(name, value);
+    }
+  }
+
+  // A header map of text templates (top-level headers, apiKey headers).
+  void TextMap(const JsonObject& parent, const std::string& key, const std::string& pointer,
+               const TemplateRules& rules, bool required,
+               std::vector<std::pair<std::string, std::string>>* out) {
+    JsonObject object = Object(parent, key, pointer, required);
+    if (!object) return;
+    const std::string at = PointerJoin(pointer, key);
+    for (const std::string& name : object->getNames()) {
+      const Var value = object->get(name);
+      if (!IsString(value)) {
+        Error(PointerJoin(at, name), "must be a string");
+        continue;
+      }
+      CheckTextTemplate(value.extract<std::string>(), PointerJoin(at, name), rules, &errors);
+      out->emplace_back(name, value.extract<std::string>());
+    }
+  }
+};
+
+struct EntityRules {
+  TemplateRules job;    // templates rendered per job
+  TemplateRules batch;  // what surrounds batch items (no job: only `now`)
+};
+
+void ParseOperation(Checker* c, const JsonObject& object, const std::string& pointer,
+                    const std::string& name, const std::string& default_id_pointer,
+                    const EntityRules& rules, Operation* op) {
+  op->name = name;
+  const bool batch = IsBatch(name);
+  const bool lookup = name == "lookup";
+  std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
+  if (lookup || batch) allowed.push_back("resultsPointer");
+  if (batch) {
+    for (const char* key :
+         {"maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"}) {
+      allowed.push_back(key);
+    }
+  }
+  for (const std::string& key : object->getNames()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    static const std::set<std::string> kBatchOnly = {
+        "maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"};
+    if (key == "resultsPointer") {
+      c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
+    } else if (kBatchOnly.count(key) != 0) {
+      c->Error(PointerJoin(pointer, key), "only for batch operations (batchCreate, batchUpdate)");
+    } else {
+      c->Error(PointerJoin(pointer, key),
+               "unknown key (expected one of " + JoinNames(allowed) + ")");
+    }
+  }
+  const TemplateRules& outer = batch ? rules.batch : rules.job;
+  if (c->String(object, "method", pointer, true, &op->method)) {
+    if (std::find(std::begin(kMethods), std::end(kMethods), op->method) == std::end(kMethods)) {
+      c->Error(pointer + "/method", "must be one of GET POST PUT PATCH DELETE");
+    }
+  }
+  if (c->String(object, "path", pointer, true, &op->path)) {
+    CheckPathTemplate(op->path, pointer + "/path", outer, &c->errors);
+  }
+  c->TemplateMap(object, "query", pointer, outer, &op->query);
+  c->TemplateMap(object, "headers", pointer, outer, &op->headers);
+  if (object->has("body")) {
+    if (op->method == "GET") {
+      c->Error(pointer + "/body", "a GET request has no body");
+    } else {
+      op->body = object->get("body");
+      CheckJsonTemplate(*op->body, pointer + "/body", outer, &c->errors);
+    }
+  }
+  op->id_pointer = default_id_pointer;
+  c->Pointer(object, "idPointer", pointer, false, &op->id_pointer);
+  std::string text;
+  if (c->Pointer(object, "resultsPointer", pointer, false, &text)) op->results_pointer = text;
+  if (!batch) return;
+
+  if (!object->has("maxSize")) {
+    c->Error(pointer + "/maxSize", "required for batch operations");
+  } else {
+    const Var size = object->get("maxSize");
+    if (!size.isInteger() || IsBool(size) || size.convert<Poco::Int64>() < 1 ||
+        size.convert<Poco::Int64>() > 10000) {
+      c->Error(pointer + "/maxSize", "must be a whole number from 1 to 10000");
+    } else {
+      op->max_size = static_cast<int>(size.convert<Poco::Int64>());
+    }
+  }
+  if (!object->has("item")) {
+    c->Error(pointer + "/item", "required for batch operations (the template of one item)");
+  } else {
+    op->item = object->get("item");
+    CheckJsonTemplate(*op->item, pointer + "/item", rules.job, &c->errors);
+  }
+  if (c->Pointer(object, "itemsPointer", pointer, false, &text, false)) op->items_pointer = text;
+  if (op->body && !op->items_pointer) {
+    c->Error(pointer + "/itemsPointer", "required when a batch has a body (where the items go)");
+  }
+  if (op->body && op->items_pointer && !IsObject(*op->body)) {
+    c->Error(pointer + "/body", "a batch body must be an object (the items go inside it)");
+  }
+  if (c->Pointer(object, "matchPointer", pointer, false, &text)) op->match_pointer = text;
+  if (c->Pointer(object, "statusPointer", pointer, false, &text)) op->status_pointer = text;
+  if (c->Pointer(object, "errorPointer", pointer, false, &text)) op->error_pointer = text;
+}
+
+void ParseEntity(Checker* c, const JsonObject& object, const std::string& pointer, EntityKind kind,
+                 const EntityRules& rules, EntityMapping* out) {
+  c->Keys(object, pointer, {"idPointer", "operations"});
+  c->Pointer(object, "idPointer", pointer, false, &out->id_pointer);
+  JsonObject operations = c->Object(object, "operations", pointer, true);
+  if (!operations) return;
+  const std::string ops_at = pointer + "/operations";
+  for (const std::string& name : operations->getNames()) {
+    const std::string at = PointerJoin(ops_at, name);
+    const std::vector<std::string>& known = OperationNames();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      c->Error(at, "unknown operation (expected one of " + JoinNames(known) + ")");
+      continue;
+    }
+    JsonObject op_object = c->Object(operations, name, ops_at, true);
+    if (!op_object) continue;
+    Operation op;
+    ParseOperation(c, op_object, at, name, out->id_pointer, rules, &op);
+    out->operations[name] = op;
+  }
+  for (const char* required : {"create", "update"}) {
+    if (!operations->has(required)) {
+      c->Error(PointerJoin(ops_at, required),
+               std::string("required: a ") + EntityKindName(kind) + " mapping needs " + required);
+    }
+  }
+}
+
+void ParseAuth(Checker* c, const JsonObject& object, AuthSpec* auth) {
+  const std::string pointer = "/auth";
+  TemplateRules secrets;
+  secrets.known_variable = [](const std::string& name) {
+    return name == "secret.apiKey" || name == "secret.apiSecret";
+  };
+  std::string type;
+  if (!c->String(object, "type", pointer, true, &type)) {
+    c->Keys(object, pointer, {"type"});
+    return;
+  }
+  if (type == "none") {
+    c->Keys(object, pointer, {"type"});
+    auth->type = AuthSpec::Type::kNone;
+  } else if (type == "apiKey") {
+    c->Keys(object, pointer, {"type", "headers"});
+    auth->type = AuthSpec::Type::kApiKey;
+    c->TextMap(object, "headers", pointer, secrets, true, &auth->headers);
+  } else if (type == "bearer") {
+    c->Keys(object, pointer, {"type", "token"});
+    auth->type = AuthSpec::Type::kBearer;
+    if (c->String(object, "token", pointer, true, &auth->token)) {
+      CheckTextTemplate(auth->token, pointer + "/token", secrets, &c->errors);
+    }
+  } else if (type == "hmac") {
+    c->Keys(object, pointer,
+            {"type", "secret", "header", "timestampHeader", "encoding", "payload"});
+    auth->type = AuthSpec::Type::kHmac;
+    if (c->String(object, "secret", pointer, true, &auth->secret)) {
+      CheckTextTemplate(auth->secret, pointer + "/secret", secrets, &c->errors);
+    }
+    c->String(object, "header", pointer, false, &auth->header);
+    c->String(object, "timestampHeader", pointer, false, &auth->timestamp_header);
+    if (c->String(object, "encoding", pointer, false, &auth->encoding) && auth->encoding != "hex" &&
+        auth->encoding != "base64") {
+      c->Error(pointer + "/encoding", "must be hex or base64");
+    }
+    if (c->String(object, "payload", pointer, false, &auth->payload)) {
+      TemplateRules payload;
+      payload.known_variable = [](const std::string& name) {
+        return name == "method" || name == "path" || name == "timestamp" || name == "body";
+      };
+      CheckTextTemplate(auth->payload, pointer + "/payload", payload, &c->errors);
+    }
+  } else {
+    c->Keys(object, pointer, {"type"});
+    c->Error(pointer + "/type", "must be one of apiKey bearer hmac none");
+  }
+}
+
+void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping, WebhookSpec* out) {
+  const std::string pointer = "/webhooks";
+  c->Keys(object, pointer,
+          {"register", "eventPointer", "entityIdPointer", "dataPointer", "updatedAtPointer",
+           "events", "fields"});
+  if (JsonObject reg = c->Object(object, "register", pointer, false)) {
+    EntityRules rules;
+    rules.job.known_variable = IsWebhookVariable;
+    rules.batch = rules.job;
+    Operation op;
+    const std::string at = pointer + "/register";
+    c->Keys(reg, at, {"method", "path", "query", "headers", "body", "idPointer"});
+    JsonObject filtered = NewObject();  // unknown keys are reported once, above
+    for (const std::string& key : reg->getNames()) {
+      if (key == "method" || key == "path" || key == "query" || key == "headers" || key == "body" ||
+          key == "idPointer") {
+        filtered->set(key, reg->get(key));
+      }
+    }
+    ParseOperation(c, filtered, at, "register", "/id", rules, &op);
+    out->register_op = op;
+  }
+  c->Pointer(object, "eventPointer", pointer, false, &out->event_pointer, false);
+  c->Pointer(object, "entityIdPointer", pointer, false, &out->entity_id_pointer, false);
+  c->Pointer(object, "dataPointer", pointer, false, &out->data_pointer);
+  std::string text;
+  if (c->Pointer(object, "updatedAtPointer", pointer, false, &text, false)) {
+    out->updated_at_pointer = text;
+  }
+  if (JsonObject events = c->Object(object, "events", pointer, false)) {
+    for (const std::string& name : events->getNames()) {
+      const std::string at = PointerJoin(pointer + "/events", name);
+      const Var value = events->get(name);
+      EntityKind kind = EntityKind::kLead;
+      if (!IsString(value) || !ParseEntityKind(value.extract<std::string>(), &kind)) {
+        c->Error(at, "must be lead or property");
+        continue;
+      }
+      out->events[name] = kind;
+    }
+  }
+  JsonObject fields = c->Object(object, "fields", pointer, false);
+  if (!fields) return;
+  const std::string fields_at = pointer + "/fields";
+  for (const std::string& entity : fields->getNames()) {
+    const std::string entity_at = PointerJoin(fields_at, entity);
+    EntityKind kind = EntityKind::kLead;
+    if (!ParseEntityKind(entity, &kind)) {
+      c->Error(entity_at, "unknown entity (expected lead or property)");
+      continue;
+    }
+    JsonObject map = c->Object(fields, entity, fields_at, true);
+    if (!map) continue;
+    TransformRules transforms;
+    transforms.direction = TransformDirection::kInbound;
+    for (const auto& table : mapping.lookups) transforms.lookup_tables.insert(table.first);
+    transforms.has_status_map =
+        mapping.status_map_inbound.count(entity) != 0 || mapping.status_map.count(entity) != 0;
+    std::vector<WebhookField>& list = out->fields[entity];
+    for (const std::string& platform : map->getNames()) {
+      const std::string at = PointerJoin(entity_at, platform);
+      const std::vector<std::string>& known = PlatformFields(kind);
+      if (std::find(known.begin(), known.end(), platform) == known.end() || platform == "id") {
+        c->Error(at, "not a platform " + entity + " field that a webhook may set");
+        continue;
+      }
+      WebhookField field;
+      field.platform_field = platform;
+      const Var value = map->get(platform);
+      if (IsString(value)) {
+        field.from = value.extract<std::string>();
+        if (!IsValidPointer(field.from)) {
+          c->Error(at, "must be a JSON pointer into the data object (\"/status\")");
+          continue;
+        }
+      } else if (IsObject(value)) {
+        JsonObject spec = value.extract<JsonObject>();
+        c->Keys(spec, at, {"from", "transform"});
+        if (!c->Pointer(spec, "from", at, true, &field.from)) continue;
+        if (spec->has("transform")) {
+          const Var list_var = spec->get("transform");
+          JsonArray array;
+          if (IsString(list_var)) {
+            array = NewArray();
+            array->add(list_var);
+          } else if (IsArray(list_var)) {
+            array = list_var.extract<JsonArray>();
+          } else {
+            c->Error(at + "/transform", "must be a transform or an array of transforms");
+            continue;
+          }
+          for (unsigned int i = 0; i < array->size(); ++i) {
+            const std::string item_at =
+                IsArray(list_var) ? at + "/transform/" + std::to_string(i) : at + "/transform";
+            if (!IsString(array->get(i))) {
+              c->Error(item_at, "must be a string");
+              continue;
+            }
+            const std::string spec_text = array->get(i).extract<std::string>();
+            const std::string reason = CheckTransform(spec_text, transforms);
+            if (!reason.empty()) c->Error(item_at, reason);
+            field.transforms.push_back(spec_text);
+          }
+        }
+      } else {
+        c->Error(at, "must be a JSON pointer or {\"from\": ..., \"transform\": [...]}");
+        continue;
+      }
+      list.push_back(field);
+    }
+  }
+}
+
+void ParseClassify(Checker* c, const Var& value, std::vector<ClassifyRule>* out) {
+  if (!IsArray(value)) {
+    c->Error("/classify", "must be an array of rules");
+    return;
+  }
+  JsonArray rules = value.extract<JsonArray>();
+  for (unsigned int i = 0; i < rules.get()->size(); ++i) {
+    const std::string at = "/classify/" + std::to_string(i);
+    if (!IsObject(rules->get(i))) {
+      c->Error(at, "must be an object");
+      continue;
+    }
+    JsonObject object = rules->get(i).extract<JsonObject>();
+    c->Keys(object, at, {"status", "bodyPointer", "equals", "as"});
+    ClassifyRule rule;
+    if (object->has("status")) {
+      const Var status = object->get("status");
+      if (!status.isInteger() || IsBool(status) || status.convert<int>() < 100 ||
+          status.convert<int>() > 599) {
+        c->Error(at + "/status", "must be an HTTP status from 100 to 599");
+      } else {
+        rule.status = status.convert<int>();
+      }
+    }
+    std::string text;
+    if (c->Pointer(object, "bodyPointer", at, false, &text)) rule.body_pointer = text;
+    if (object->has("equals")) {
+      rule.equals = object->get("equals");
+      if (!object->has("bodyPointer")) c->Error(at + "/equals", "needs a bodyPointer");
+    }
+    if (c->String(object, "as", at, true, &text) && !ParseOutcomeName(text, &rule.as)) {
+      c->Error(at + "/as",
+               "must be one of ok retryable rate_limited unauthenticated not_found "
+               "conflict invalid_record permanent");
+    }
+    out->push_back(rule);
+  }
+}
+
+void ParseStatusMaps(Checker* c, const JsonObject& root, Mapping* mapping) {
+  for (const char* key : {"statusMap", "statusMapInbound"}) {
+    JsonObject object = c->Object(root, key, "", false);
+    if (!object) continue;
+    const bool inbound = std::string(key) == "statusMapInbound";
+    const std::string pointer = std::string("/") + key;
+    for (const std::string& entity : object->getNames()) {
+      EntityKind kind = EntityKind::kLead;
+      if (!ParseEntityKind(entity, &kind)) {
+        c->Error(PointerJoin(pointer, entity), "unknown entity (expected lead or property)");
+        continue;
+      }
+      StringTable table;
+      if (!c->StringTableOf(object, entity, pointer, &table)) continue;
+      const std::vector<std::string> statuses = PlatformStatuses(kind);
+      const std::string at = PointerJoin(pointer, entity);
+      for (const auto& entry : table) {
+        const std::string& platform = inbound ? entry.second : entry.first;
+        const std::string& crm = inbound ? entry.first : entry.second;
+        if (std::find(statuses.begin(), statuses.end(), platform) == statuses.end()) {
+          c->Error(PointerJoin(at, entry.first),
+                   (inbound ? "the value must be a platform " : "not a platform ") + entity +
+                       " status (" + JoinNames(statuses) + ")");
+        }
+        if (crm.empty()) c->Error(PointerJoin(at, entry.first), "a CRM status must not be empty");
+      }
+      (inbound ? mapping->status_map_inbound : mapping->status_map)[entity] = table;
+    }
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& OperationNames() {
+  static const std::vector<std::string> kNames = {"create", "update",      "activity",   "deal",
+                                                  "lookup", "batchCreate", "batchUpdate"};
+  return kNames;
+}
+
+const Operation* EntityMapping::Find(const std::string& name) const {
+  auto it = operations.find(name);
+  return it == operations.end() ? nullptr : &it->second;
+}
+
+const EntityMapping* Mapping::Entity(EntityKind kind) const {
+  auto it = entities.find(EntityKindName(kind));
+  return it == entities.end() ? nullptr : &it->second;
+}
+
+TransformTables Mapping::Tables(EntityKind kind) const {
+  TransformTables tables;
+  auto out = status_map.find(EntityKindName(kind));
+  if (out != status_map.end()) tables.status_out = &out->second;
+  auto in = status_map_inbound.find(EntityKindName(kind));
+  if (in != status_map_inbound.end()) tables.status_in = &in->second;
+  tables.lookups = &lookups;
+  return tables;
+}
+
+bool ParseOutcomeName(const std::string& name, StatusCode* out) {
+  static const std::pair<const char*, StatusCode> kNames[] = {
+      {"ok", StatusCode::kOk},
+      {"retryable", StatusCode::kRetryable},
+      {"rate_limited", StatusCode::kRateLimited},
+      {"unauthenticated", StatusCode::kUnauthenticated},
+      {"not_found", StatusCode::kNotFound},
+      {"conflict", StatusCode::kConflict},
+      {"invalid_record", StatusCode::kInvalidRecord},
+      {"permanent", StatusCode::kPermanent},
+  };
+  for (const auto& entry : kNames) {
+    if (name == entry.first) {
+      *out = entry.second;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseMapping(const std::string& file, const std::string& text, Mapping* out,
+                  std::vector<std::string>* errors) {
+  Var root;
+  std::string parse_error;
+  if (!ParseJson(text, &root, &parse_error)) {
+    errors->push_back(file + ": /: not valid JSON: " + parse_error);
+    return false;
+  }
+  if (!IsObject(root)) {
+    errors->push_back(file + ": /: must be a JSON object");
+    return false;
+  }
+  JsonObject object = root.extract<JsonObject>();
+  Checker c;
+  Mapping mapping;
+  mapping.file = file;
+  c.Keys(object, "",
+         {"name", "description", "auth", "headers", "statusMap", "statusMapInbound", "lookups",
+          "entities", "webhooks", "classify"});
+  c.String(object, "name", "", true, &mapping.name);
+  c.String(object, "description", "", false, &mapping.description, true);
+
+  if (JsonObject lookups = c.Object(object, "lookups", "", false)) {
+    for (const std::string& table : lookups->getNames()) {
+      StringTable entries;
+      if (c.StringTableOf(lookups, table, "/lookups", &entries)) mapping.lookups[table] = entries;
+    }
+  }
+  ParseStatusMaps(&c, object, &mapping);
+  if (object->has("auth")) {
+    if (JsonObject auth = c.Object(object, "auth", "", false)) ParseAuth(&c, auth, &mapping.auth);
+  }
+  TemplateRules header_rules;
+  header_rules.known_variable = [](const std::string& name) {
+    return name == "secret.apiKey" || name == "secret.apiSecret";
+  };
+  c.TextMap(object, "headers", "", header_rules, false, &mapping.headers);
+
+  if (JsonObject entities = c.Object(object, "entities", "", true)) {
+    for (const std::string& entity : entities->getNames()) {
+      const std::string at = PointerJoin("/entities", entity);
+      EntityKind kind = EntityKind::kLead;
+      if (!ParseEntityKind(entity, &kind)) {
+        c.Error(at, "unknown entity (expected lead or property)");
+        continue;
+      }
+      JsonObject entity_object = c.Object(entities, entity, "/entities", true);
+      if (!entity_object) continue;
+      EntityRules rules;
+      rules.job.known_variable = [kind](const std::string& name) {
+        return IsJobVariable(kind, name);
+      };
+      for (const auto& table : mapping.lookups)
+        rules.job.transforms.lookup_tables.insert(table.first);
+      rules.job.transforms.has_status_map = mapping.status_map.count(entity) != 0;
+      rules.batch = rules.job;
+      rules.batch.known_variable = [](const std::string& name) { return name == "now"; };
+      ParseEntity(&c, entity_object, at, kind, rules, &mapping.entities[entity]);
+    }
+    if (!entities->has("lead")) c.Error("/entities/lead", "required: the mapping of leads");
+  }
+  // statusMap must cover every platform status of each mapped entity.
+  for (const char* entity : kEntityNames) {
+    if (mapping.entities.count(entity) == 0) continue;
+    EntityKind kind = EntityKind::kLead;
+    ParseEntityKind(entity, &kind);
+    auto table = mapping.status_map.find(entity);
+    if (table == mapping.status_map.end()) {
+      if (!object->has("statusMap") || !IsObject(object->get("statusMap")) ||
+          !object->getObject("statusMap")->has(entity)) {
+        c.Error(std::string("/statusMap/") + entity,
+                std::string("required: every ") + entity + " status (" +
+                    JoinNames(PlatformStatuses(kind)) + ") must be mapped");
+      }
+      continue;
+    }
+    for (const std::string& status : PlatformStatuses(kind)) {
+      if (table->second.count(status) == 0) {
+        c.Error(std::string("/statusMap/") + entity + "/" + status,
+                std::string("missing: every platform status of a mapped entity must be mapped"));
+      }
+    }
+  }
+  // statusMapInbound defaults to the inverse of statusMap (first platform status
+  // in funnel order wins when two share a CRM status).
+  for (const auto& entry : mapping.status_map) {
+    if (mapping.status_map_inbound.count(entry.first) != 0) continue;
+    EntityKind kind = EntityKind::kLead;
+    if (!ParseEntityKind(entry.first, &kind)) continue;
+    StringTable inverse;
+    for (const std::string& status : PlatformStatuses(kind)) {
+      auto it = entry.second.find(status);
+      if (it != entry.second.end() && inverse.count(it->second) == 0) inverse[it->second] = status;
+    }
+    mapping.status_map_inbound[entry.first] = inverse;
+  }
+  if (object->has("webhooks")) {
+    if (JsonObject webhooks = c.Object(object, "webhooks", "", false)) {
+      WebhookSpec spec;
+      ParseWebhooks(&c, webhooks, mapping, &spec);
+      mapping.webhooks = spec;
+    }
+  }
+  if (object->has("classify")) ParseClassify(&c, object->get("classify"), &mapping.classify);
+
+  for (const auto& error : c.errors) {
+    errors->push_back(file + ": " + (error.first.empty() ? "/" : error.first) + ": " +
+                      error.second);
+  }
+  if (!c.errors.empty()) return false;
+  *out = mapping;
+  return true;
+}
+
+bool LoadMappingFile(const std::string& path, Mapping* out, std::vector<std::string>* errors) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    errors->push_back(path + ": cannot be read (no such file or no permission)");
+    return false;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    errors->push_back(path + ": cannot be read");
+    return false;
+  }
+  return ParseMapping(path, text.str(), out, errors);
+}
+
+}  // namespace crmsync::genericrest

@@ -1,0 +1,150 @@
+// mapping_file.h: a generic-rest-crm mapping file (docs/mapping-format.md),
+// loaded, checked and held as a typed model.
+//
+// LoadMappingFile() reads the JSON file and checks all of it before the service
+// starts: every problem is collected (not just the first) as
+// "<file>: <JSON pointer>: <reason>", unknown keys included so typos are caught;
+// templates are checked for unknown variables, transforms and lookup tables;
+// statusMap must cover every platform status of a mapped entity. Secrets are
+// never part of the file or of a message (they come from PluginConfig).
+//
+// A Mapping is immutable once loaded and shared read-only by every thread.
+#ifndef CRMSYNC_PLUGINS_GENERIC_REST_CRM_MAPPING_FILE_H_
+#define CRMSYNC_PLUGINS_GENERIC_REST_CRM_MAPPING_FILE_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "crmsync/entities.h"
+#include "crmsync/status.h"
+#include "json_util.h"
+#include "transforms.h"
+
+namespace crmsync::genericrest {
+
+/// The operation names a mapping may define, in the doc's order.
+const std::vector<std::string>& OperationNames();
+
+/// One CRM call (entities.<entity>.operations.<op>, or webhooks.register).
+struct Operation {
+  std::string name;    ///< "create", "batchUpdate", "register", ...
+  std::string method;  ///< GET POST PUT PATCH DELETE
+  std::string path;    ///< Path template ("/api/v1/leads/{externalId}").
+  /// Query parameters in file order; values are JSON templates.
+  std::vector<std::pair<std::string, Var>> query;
+  /// Extra headers in file order; values are JSON templates.
+  std::vector<std::pair<std::string, Var>> headers;
+  /// Body template (for batches: what surrounds the items); absent: no body.
+  std::optional<Var> body;
+  /// Pointer to the CRM id in an answer (for lookups and batches: inside one
+  /// match / result). Defaults to the entity's idPointer, else "/id".
+  std::string id_pointer = "/id";
+  /// lookup: where the matches are; batch: where the per-item results are.
+  std::optional<std::string> results_pointer;
+  /// Batch only: most items per request (>= 1).
+  int max_size = 0;
+  /// Batch only: where the items go in the body; absent: the body is the array.
+  std::optional<std::string> items_pointer;
+  /// Batch only: the template of one item.
+  std::optional<Var> item;
+  /// Batch only: pointer, inside one result, to our external reference.
+  std::optional<std::string> match_pointer;
+  /// Batch only: pointer, inside one result, to an HTTP status for that item,
+  /// read with the default outcome table.
+  std::optional<std::string> status_pointer;
+  /// Batch only: pointer, inside one result, to an error; a result where it
+  /// points at anything but null / false / "" failed (invalid record).
+  std::optional<std::string> error_pointer;
+};
+
+/// One entity's mapping (entities.lead, entities.property).
+struct EntityMapping {
+  std::string id_pointer = "/id";
+  std::map<std::string, Operation> operations;
+  /// The operation `name`, or nullptr.
+  const Operation* Find(const std::string& name) const;
+};
+
+/// How requests are authenticated (mapping-format.md, "Auth"). Values are text
+/// templates over secret.apiKey / secret.apiSecret (the HMAC payload over
+/// method, path, timestamp, body); they hold placeholders, never secrets.
+struct AuthSpec {
+  enum class Type { kNone, kApiKey, kBearer, kHmac };
+  Type type = Type::kNone;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< apiKey
+  std::string token;                                         ///< bearer
+  std::string secret;                                        ///< hmac key
+  std::string header = "X-Signature";                        ///< hmac
+  std::string timestamp_header;                              ///< hmac; "" for none
+  std::string encoding = "hex";                              ///< hex | base64
+  std::string payload = "{{method}}\n{{path}}\n{{timestamp}}\n{{body}}";
+};
+
+/// One platform field read from a webhook's data object.
+struct WebhookField {
+  std::string platform_field;
+  std::string from;  ///< Pointer into the data object.
+  std::vector<std::string> transforms;
+};
+
+/// webhooks: how CRM webhooks map back, and how to register them.
+struct WebhookSpec {
+  std::optional<Operation> register_op;
+  std::string event_pointer = "/event";
+  std::string entity_id_pointer = "/entityId";
+  std::string data_pointer = "/data";
+  std::optional<std::string> updated_at_pointer;  ///< From the body's root.
+  /// CRM event name -> entity.
+  std::map<std::string, EntityKind> events;
+  /// Per entity ("lead", "property"), in file order.
+  std::map<std::string, std::vector<WebhookField>> fields;
+};
+
+/// One outcome refinement (mapping-format.md, "Outcome refinements").
+struct ClassifyRule {
+  std::optional<int> status;                ///< Absent: any status.
+  std::optional<std::string> body_pointer;  ///< Into the answer's JSON body.
+  std::optional<Var> equals;                ///< Absent: the pointer only has to exist.
+  StatusCode as = StatusCode::kPermanent;
+};
+
+/// A loaded mapping file.
+struct Mapping {
+  std::string file;
+  std::string name;
+  std::string description;
+  AuthSpec auth;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< Text templates.
+  /// Entity -> platform status -> CRM status.
+  std::map<std::string, StringTable> status_map;
+  /// Entity -> CRM status -> platform status (default: the inverse of status_map).
+  std::map<std::string, StringTable> status_map_inbound;
+  std::map<std::string, StringTable> lookups;
+  std::map<std::string, EntityMapping> entities;  ///< "lead", "property"
+  std::optional<WebhookSpec> webhooks;
+  std::vector<ClassifyRule> classify;
+
+  /// The mapping of `kind`, or nullptr when the file has none.
+  const EntityMapping* Entity(EntityKind kind) const;
+  /// The transform tables for templates and webhook fields of `kind`.
+  TransformTables Tables(EntityKind kind) const;
+};
+
+/// Parses and checks a mapping given as text; `file` names it in messages. On
+/// success fills *out and returns true; else appends every problem to *errors
+/// ("<file>: <pointer>: <reason>") and returns false.
+bool ParseMapping(const std::string& file, const std::string& text, Mapping* out,
+                  std::vector<std::string>* errors);
+
+/// Reads `path` and ParseMapping()s it. An unreadable file is one error.
+bool LoadMappingFile(const std::string& path, Mapping* out, std::vector<std::string>* errors);
+
+/// Parses an outcome name of the classify table ("conflict") into a code.
+bool ParseOutcomeName(const std::string& name, StatusCode* out);
+
+}  // namespace crmsync::genericrest
+
+#endif  // CRMSYNC_PLUGINS_GENERIC_REST_CRM_MAPPING_FILE_H_

@@ -1,0 +1,280 @@
+// The value transforms of a mapping file; see transforms.h.
+#include "transforms.h"
+
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/Exception.h>
+
+namespace crmsync::genericrest {
+namespace {
+
+// Splits "name:arg" into name and arg; arg is "" when there is no colon.
+void SplitSpec(const std::string& spec, std::string* name, std::string* arg, bool* has_arg) {
+  const size_t colon = spec.find(':');
+  *has_arg = colon != std::string::npos;
+  *name = *has_arg ? spec.substr(0, colon) : spec;
+  *arg = *has_arg ? spec.substr(colon + 1) : "";
+}
+
+std::string ToCase(std::string text, bool upper) {
+  for (char& c : text) {
+    c = static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
+                                : std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text;
+}
+
+bool ParseNumber(const std::string& text, Var* out) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  errno = 0;
+  char* end = nullptr;
+  const long long whole = std::strtoll(text.c_str(), &end, 10);
+  if (errno == 0 && end != nullptr && *end == '\0') {
+    *out = Var(static_cast<Poco::Int64>(whole));
+    return true;
+  }
+  errno = 0;
+  end = nullptr;
+  const double number = std::strtod(text.c_str(), &end);
+  if (errno != 0 || end == nullptr || *end != '\0') return false;
+  *out = NumberValue(number);
+  return true;
+}
+
+// A transform that works on one scalar. Sets *out to an empty Var when the
+// result is missing.
+Status ApplyScalar(const std::string& name, const std::string& arg, const TransformTables& tables,
+                   const std::string& field, const Var& in, Var* out) {
+  if (name == "status") {
+    const std::string key = ValueText(in);
+    if (tables.status_out != nullptr) {
+      auto it = tables.status_out->find(key);
+      if (it != tables.status_out->end()) {
+        *out = Var(it->second);
+        return Status::Ok();
+      }
+    }
+    *out = Var();
+    return Status::Ok();
+  }
+  if (name == "statusIn") {
+    const std::string key = ValueText(in);
+    if (tables.status_in != nullptr) {
+      auto it = tables.status_in->find(key);
+      if (it == tables.status_in->end()) {
+        // Tolerate a CRM that changes the case of its own status names.
+        for (auto candidate = tables.status_in->begin(); candidate != tables.status_in->end();
+             ++candidate) {
+          if (ToCase(candidate->first, false) == ToCase(key, false)) {
+            it = candidate;
+            break;
+          }
+        }
+      }
+      if (it != tables.status_in->end()) {
+        *out = Var(it->second);
+        return Status::Ok();
+      }
+    }
+    return Status::InvalidRecord(field + ": unknown CRM status '" + key + "'");
+  }
+  if (name == "lookup" || name == "lookupReverse") {
+    *out = Var();
+    if (tables.lookups == nullptr) return Status::Ok();
+    auto table = tables.lookups->find(arg);
+    if (table == tables.lookups->end()) return Status::Ok();
+    const std::string key = ValueText(in);
+    if (name == "lookup") {
+      auto it = table->second.find(key);
+      if (it != table->second.end()) *out = Var(it->second);
+    } else {
+      for (const auto& entry : table->second) {
+        if (entry.second == key) {
+          *out = Var(entry.first);
+          break;
+        }
+      }
+    }
+    return Status::Ok();
+  }
+  if (name == "toString") {
+    *out = Var(ValueText(in));
+    return Status::Ok();
+  }
+  if (name == "toNumber") {
+    if (IsNumber(in)) {
+      *out = in;
+      return Status::Ok();
+    }
+    if (!IsString(in) || !ParseNumber(in.extract<std::string>(), out)) {
+      return Status::InvalidRecord(field + ": toNumber: the value is not a number");
+    }
+    return Status::Ok();
+  }
+  if (name == "upper" || name == "lower") {
+    *out = IsString(in) ? Var(ToCase(in.extract<std::string>(), name == "upper")) : in;
+    return Status::Ok();
+  }
+  if (name == "date") {
+    if (!IsString(in) || !FormatDate(in.extract<std::string>(), arg, out)) {
+      return Status::InvalidRecord(field + ": date: the value is not an ISO 8601 date");
+    }
+    return Status::Ok();
+  }
+  return Status::Internal("unknown transform '" + name + "'");
+}
+
+}  // namespace
+
+std::string CheckTransform(const std::string& spec, const TransformRules& rules) {
+  std::string name;
+  std::string arg;
+  bool has_arg = false;
+  SplitSpec(spec, &name, &arg, &has_arg);
+  const bool inbound = rules.direction == TransformDirection::kInbound;
+  if (name == "toString" || name == "toNumber" || name == "upper" || name == "lower") {
+    return has_arg ? "transform '" + name + "' takes no argument" : "";
+  }
+  if (name == "status" || name == "statusIn") {
+    if (has_arg) return "transform '" + name + "' takes no argument";
+    if (inbound != (name == "statusIn")) {
+      return "transform '" + name + "' is for " +
+             (inbound ? std::string("outbound templates (use statusIn)")
+                      : std::string("webhook fields (use status)"));
+    }
+    if (!rules.has_status_map) return "transform '" + name + "' needs a statusMap for this entity";
+    return "";
+  }
+  if (name == "lookup" || name == "lookupReverse") {
+    if (inbound != (name == "lookupReverse")) {
+      return "transform '" + name + "' is for " +
+             (inbound ? std::string("outbound templates (use lookupReverse:<table>)")
+                      : std::string("webhook fields (use lookup:<table>)"));
+    }
+    if (!has_arg || arg.empty())
+      return "transform '" + name + "' needs a table: " + name + ":<table>";
+    if (rules.lookup_tables.count(arg) == 0) return "unknown lookup table '" + arg + "'";
+    return "";
+  }
+  if (name == "join" || name == "split") {
+    if (!has_arg || arg.empty())
+      return "transform '" + name + "' needs a separator: " + name + ":<sep>";
+    return "";
+  }
+  if (name == "date") {
+    if (!has_arg || arg.empty()) {
+      return "transform 'date' needs a format: date:<format>, date:epochMillis or "
+             "date:epochSeconds";
+    }
+    return "";
+  }
+  if (name == "default") {
+    return has_arg ? "" : "transform 'default' needs a text: default:<text>";
+  }
+  return "unknown transform '" + spec + "'";
+}
+
+bool FormatDate(const std::string& iso, const std::string& format, Var* out) {
+  // Poco's parser is lenient (it reads "abc" as year 0): insist on YYYY-MM-DD first.
+  static const char kShape[] = "dddd-dd-dd";
+  if (iso.size() < sizeof(kShape) - 1) return false;
+  for (size_t i = 0; i + 1 < sizeof(kShape); ++i) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(iso[i])) != 0;
+    if (kShape[i] == 'd' ? !digit : iso[i] != kShape[i]) return false;
+  }
+  Poco::DateTime date_time;
+  int tzd = 0;
+  try {
+    if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, iso, date_time,
+                                        tzd) &&
+        !Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FORMAT, iso, date_time,
+                                        tzd) &&
+        !Poco::DateTimeParser::tryParse("%Y-%m-%d", iso, date_time, tzd)) {
+      return false;
+    }
+    date_time.makeUTC(tzd);
+    const Poco::Int64 micros = date_time.timestamp().epochMicroseconds();
+    if (format == "epochMillis") {
+      *out = Var(static_cast<Poco::Int64>(micros / 1000));
+    } else if (format == "epochSeconds") {
+      *out = Var(static_cast<Poco::Int64>(micros / 1000000));
+    } else {
+      *out = Var(Poco::DateTimeFormatter::format(date_time, format));
+    }
+    return true;
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+Status ApplyTransforms(const std::vector<std::string>& specs, const TransformTables& tables,
+                       const std::string& field, Var* value) {
+  for (const std::string& spec : specs) {
+    std::string name;
+    std::string arg;
+    bool has_arg = false;
+    SplitSpec(spec, &name, &arg, &has_arg);
+    if (name == "default") {
+      if (IsEmptyValue(*value)) *value = Var(arg);
+      continue;
+    }
+    if (IsEmptyValue(*value)) {
+      *value = Var();
+      continue;
+    }
+    if (name == "join") {
+      if (IsArray(*value)) {
+        JsonArray array = value->extract<JsonArray>();
+        std::string text;
+        for (unsigned int i = 0; i < array->size(); ++i) {
+          if (i > 0) text += arg;
+          text += ValueText(array->get(i));
+        }
+        *value = Var(text);
+      }
+      continue;
+    }
+    if (name == "split") {
+      if (IsString(*value)) {
+        const std::string text = value->extract<std::string>();
+        JsonArray array = NewArray();
+        size_t pos = 0;
+        while (true) {
+          const size_t next = text.find(arg, pos);
+          std::string part =
+              text.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+          if (!part.empty()) array->add(part);
+          if (next == std::string::npos) break;
+          pos = next + arg.size();
+        }
+        *value = Var(array);
+      }
+      continue;
+    }
+    if (IsArray(*value)) {
+      JsonArray in = value->extract<JsonArray>();
+      JsonArray out = NewArray();
+      for (unsigned int i = 0; i < in->size(); ++i) {
+        Var element;
+        Status status = ApplyScalar(name, arg, tables, field, in->get(i), &element);
+        if (!status.ok()) return status;
+        if (!IsEmptyValue(element)) out->add(element);
+      }
+      *value = Var(out);
+      continue;
+    }
+    Var result;
+    Status status = ApplyScalar(name, arg, tables, field, *value, &result);
+    if (!status.ok()) return status;
+    *value = result;
+  }
+  if (IsEmptyValue(*value)) *value = Var();
+  return Status::Ok();
+}
+
+}  // namespace crmsync::genericrest

@@ -1,0 +1,307 @@
+// mapper_test.cpp: the generic-rest-crm mapping half (generic_rest_mapper.h,
+// batch.h) from plain values: requests for each step, answers, lookups, and
+// batches where one bad item does not fail the others.
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "generic_rest_mapper.h"
+#include "unit_test_helpers.h"
+
+namespace crmsync::genericrest {
+namespace {
+
+using testing::At;
+using testing::LeadJob;
+using testing::LoadFixture;
+
+constexpr int64_t kNowMs = 1795428930000LL;  // 2026-11-23T10:15:30Z
+
+GenericRestMapper MapperFor(const std::string& fixture) {
+  return GenericRestMapper(std::make_shared<const Mapping>(LoadFixture(fixture)),
+                           [] { return kNowMs; });
+}
+
+HttpResponse Answer(int status, const std::string& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body;
+  return response;
+}
+
+TEST_SUITE("plugins.generic_rest") {
+  TEST_CASE("mapper: create renders the reference lead body") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(LeadJob("42"), StepKind::kCreate, &request).ok());
+    CHECK(request.method == "POST");
+    CHECK(request.path == "/api/v1/leads");
+    CHECK(request.route == "lead.create");
+    CHECK(request.content_type == "application/json");
+    CHECK(FindHeader(request.headers, "X-Event-Id") == "evt-42");
+    CHECK(
+        request.body ==
+        R"({"name":"Asha Rao","email":"asha@example.com","phone":"+91 98765 43210","source":"website",)"
+        R"("status":"new","budgetRange":{"min":5000000,"max":7500000.5},)"
+        R"("preferredAreas":["Whitefield","Indiranagar"],"externalReference":"lead:42",)"
+        R"("assignedAgent":"agent_123","notes":"Wants a balcony"})");
+  }
+
+  TEST_CASE("mapper: update, activity and deal use the linked external id") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    SyncJob job = LeadJob("42", LeadStatus::kLost);
+    job.external_id = "crm 9";
+    job.lead->lost_reason = "Bought elsewhere";
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(request.method == "PUT");
+    CHECK(request.path == "/api/v1/leads/crm%209");
+    CHECK(
+        request.body ==
+        R"({"name":"Asha Rao","email":"asha@example.com","status":"lost","lostReason":"Bought elsewhere","externalReference":"lead:42"})");
+
+    job.lead->status = LeadStatus::kViewed;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kActivity, &request).ok());
+    CHECK(request.path == "/api/v1/leads/crm%209/activities");
+    CHECK(request.route == "lead.activity");
+    CHECK(request.body == R"({"type":"viewed","note":"Lead Asha Rao is now VIEWED"})");
+
+    job.lead->status = LeadStatus::kConverted;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kDeal, &request).ok());
+    CHECK(request.path == "/api/v1/deals");
+    CHECK(
+        request.body ==
+        R"({"title":"Deal for Asha Rao","leadId":"crm 9","amount":7500000.5,"stage":"closed_won"})");
+  }
+
+  TEST_CASE("mapper: a step the mapping lacks is a permanent failure naming it") {
+    GenericRestMapper mapper = MapperFor("minimal.json");
+    SyncJob job = LeadJob("42", LeadStatus::kConverted);
+    job.external_id = "9";
+    HttpRequest request;
+    Status status = mapper.BuildRequest(job, StepKind::kDeal, &request);
+    CHECK(status.code() == StatusCode::kPermanent);
+    CHECK(status.message().find("no deal operation for lead") != std::string::npos);
+
+    SyncJob property;
+    property.entity_kind = EntityKind::kProperty;
+    property.event_type = EventType::kPropertyCreated;
+    property.entity_id = "p1";
+    property.property = Property();
+    property.property->id = "p1";
+    status = mapper.BuildRequest(property, StepKind::kCreate, &request);
+    CHECK(status.code() == StatusCode::kPermanent);
+    CHECK(status.message().find("no property entity") != std::string::npos);
+
+    // An update without an external id cannot fill its path.
+    status = mapper.BuildRequest(LeadJob("42"), StepKind::kUpdate, &request);
+    CHECK(status.code() == StatusCode::kPermanent);
+    CHECK(status.message().find("externalId") != std::string::npos);
+  }
+
+  TEST_CASE("mapper: property bodies use dotted keys for nested objects") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    SyncJob job;
+    job.entity_kind = EntityKind::kProperty;
+    job.event_type = EventType::kPropertyCreated;
+    job.entity_id = "p1";
+    job.property = Property();
+    job.property->id = "p1";
+    job.property->title = "2BHK";
+    job.property->price = 9900000;
+    job.property->city = "Pune";
+    job.property->status = PropertyStatus::kActive;
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kCreate, &request).ok());
+    CHECK(request.route == "property.create");
+    CHECK(
+        request.body ==
+        R"({"title":"2BHK","price":9900000,"location":{"city":"Pune"},"status":"active","externalReference":"property:p1"})");
+  }
+
+  TEST_CASE("mapper: ReadResponse reads the id at idPointer") {
+    GenericRestMapper full = MapperFor("full.json");
+    StepResult result;
+    REQUIRE(
+        full.ReadResponse(LeadJob(), StepKind::kCreate, Answer(201, R"({"id": "crm_1"})"), &result)
+            .ok());
+    CHECK(result.external_id.value_or("") == "crm_1");
+    REQUIRE(full.ReadResponse(LeadJob(), StepKind::kCreate, Answer(201, R"({"id": 77})"), &result)
+                .ok());
+    CHECK(result.external_id.value_or("") == "77");
+
+    Status status =
+        full.ReadResponse(LeadJob(), StepKind::kCreate, Answer(201, R"({"ok": true})"), &result);
+    CHECK(status.code() == StatusCode::kPermanent);
+    CHECK(status.message().find("no id at /id") != std::string::npos);
+    status = full.ReadResponse(LeadJob(), StepKind::kCreate, Answer(201, ""), &result);
+    CHECK(status.code() == StatusCode::kPermanent);
+
+    // After an update the id is optional; after activity and deal it is never the record's.
+    CHECK(full.ReadResponse(LeadJob(), StepKind::kUpdate, Answer(204, ""), &result).ok());
+    CHECK_FALSE(result.external_id.has_value());
+    CHECK(full.ReadResponse(LeadJob(), StepKind::kDeal, Answer(201, R"({"id": "deal_1"})"), &result)
+              .ok());
+    CHECK_FALSE(result.external_id.has_value());
+
+    GenericRestMapper minimal = MapperFor("minimal.json");
+    REQUIRE(minimal
+                .ReadResponse(LeadJob(), StepKind::kCreate,
+                              Answer(200, R"({"data": {"id": "n1"}})"), &result)
+                .ok());
+    CHECK(result.external_id.value_or("") == "n1");
+  }
+
+  TEST_CASE("mapper: lookup by external reference") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    HttpRequest request;
+    REQUIRE(mapper.BuildLookup(LeadJob("42"), &request).ok());
+    CHECK(request.method == "GET");
+    CHECK(request.path == "/api/v1/leads?externalReference=lead%3A42");
+    CHECK(request.body.empty());
+    CHECK(request.route == "lead.lookup");
+
+    std::optional<std::string> id;
+    REQUIRE(
+        mapper
+            .ReadLookup(LeadJob(), Answer(200, R"({"results": [{"id": "c1"}, {"id": "c2"}]})"), &id)
+            .ok());
+    CHECK(id.value_or("") == "c1");
+    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, R"({"results": []})"), &id).ok());
+    CHECK_FALSE(id.has_value());
+    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, R"({"total": 0})"), &id).ok());
+    CHECK_FALSE(id.has_value());
+    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(404, R"({"message": "none"})"), &id).ok());
+    CHECK_FALSE(id.has_value());
+    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, ""), &id).ok());
+    CHECK_FALSE(id.has_value());
+    CHECK(
+        mapper.ReadLookup(LeadJob(), Answer(200, R"({"results": [{"name": "x"}]})"), &id).code() ==
+        StatusCode::kPermanent);
+
+    GenericRestMapper minimal = MapperFor("minimal.json");
+    CHECK(minimal.BuildLookup(LeadJob(), &request).code() == StatusCode::kPermanent);
+  }
+
+  TEST_CASE("batch: items go into itemsPointer, what surrounds them is rendered once") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2"), LeadJob("3")};
+    jobs[1].lead->name = std::nullopt;
+    HttpRequest request;
+    REQUIRE(mapper.BuildBatch(jobs, StepKind::kCreate, &request).ok());
+    CHECK(request.method == "POST");
+    CHECK(request.path == "/api/v1/leads/batch");
+    CHECK(request.route == "lead.batchCreate");
+    CHECK(request.body == R"({"options":{"sentAt":"2026-11-23T10:15:30Z"},"inputs":[)"
+                          R"({"externalReference":"lead:1","name":"Asha Rao","status":"new"},)"
+                          R"({"externalReference":"lead:2","status":"new"},)"
+                          R"({"externalReference":"lead:3","name":"Asha Rao","status":"new"}]})");
+
+    for (SyncJob& job : jobs) job.external_id = "c" + job.entity_id;
+    REQUIRE(mapper.BuildBatch(jobs, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/inputs/2/id") == "\"c3\"");
+    CHECK(At(request.body, "/inputs/0/properties/name") == "\"Asha Rao\"");
+  }
+
+  TEST_CASE("batch: limits and missing operations") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    HttpRequest request;
+    std::vector<SyncJob> many(21, LeadJob("1"));
+    Status status = mapper.BuildBatch(many, StepKind::kUpdate, &request);
+    CHECK(status.code() == StatusCode::kPermanent);
+    CHECK(status.message().find("maxSize 20") != std::string::npos);
+    CHECK(mapper.BuildBatch({}, StepKind::kCreate, &request).code() == StatusCode::kPermanent);
+    CHECK(mapper.BuildBatch({LeadJob()}, StepKind::kDeal, &request).code() ==
+          StatusCode::kPermanent);
+    GenericRestMapper minimal = MapperFor("minimal.json");
+    status = minimal.BuildBatch({LeadJob()}, StepKind::kCreate, &request);
+    CHECK(status.code() == StatusCode::kPermanent);
+    CHECK(status.message().find("no batchCreate operation for lead") != std::string::npos);
+  }
+
+  TEST_CASE("batch: results matched by reference, one bad item does not fail the others") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    const std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2"), LeadJob("3"), LeadJob("4")};
+    // Out of order; lead:2 refused; lead:4 has no result; lead:3's result has no id.
+    const HttpResponse response = Answer(207, R"({"results": [
+      {"externalReference": "lead:3"},
+      {"externalReference": "lead:1", "id": "c1"},
+      {"externalReference": "lead:2", "error": {"message": "email is invalid"}}]})");
+    std::vector<Status> statuses;
+    std::vector<StepResult> results;
+    REQUIRE(mapper.ReadBatch(jobs, StepKind::kCreate, response, &statuses, &results).ok());
+    REQUIRE(statuses.size() == 4);
+    REQUIRE(results.size() == 4);
+    CHECK(statuses[0].ok());
+    CHECK(results[0].external_id.value_or("") == "c1");
+    CHECK(statuses[1].code() == StatusCode::kInvalidRecord);
+    CHECK(statuses[1].message().find("email is invalid") != std::string::npos);
+    CHECK(statuses[2].code() == StatusCode::kPermanent);
+    CHECK(statuses[3].code() == StatusCode::kRetryable);
+    CHECK_FALSE(results[3].external_id.has_value());
+  }
+
+  TEST_CASE("batch: results by index, with a per-item status") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2"), LeadJob("3")};
+    const HttpResponse response = Answer(200, R"({"results": [
+      {"status": 200, "id": "c1"}, {"status": 409, "message": "exists"}, {"status": 503}]})");
+    std::vector<Status> statuses;
+    std::vector<StepResult> results;
+    REQUIRE(mapper.ReadBatch(jobs, StepKind::kUpdate, response, &statuses, &results).ok());
+    REQUIRE(statuses.size() == 3);
+    CHECK(statuses[0].ok());
+    CHECK(results[0].external_id.value_or("") == "c1");
+    CHECK(statuses[1].code() == StatusCode::kConflict);
+    CHECK(statuses[2].code() == StatusCode::kRetryable);
+
+    // Fewer results than items: the missing tail is retried on its own.
+    REQUIRE(mapper
+                .ReadBatch(jobs, StepKind::kUpdate,
+                           Answer(200, R"({"results": [{"status": 200}]})"), &statuses, &results)
+                .ok());
+    CHECK(statuses[0].ok());
+    CHECK(statuses[1].code() == StatusCode::kRetryable);
+    CHECK(statuses[2].code() == StatusCode::kRetryable);
+
+    // An answer that cannot be read at all fails the batch as a whole.
+    CHECK(mapper.ReadBatch(jobs, StepKind::kUpdate, Answer(200, "<html>"), &statuses, &results)
+              .code() == StatusCode::kPermanent);
+    CHECK(mapper
+              .ReadBatch(jobs, StepKind::kUpdate, Answer(200, R"({"results": 3})"), &statuses,
+                         &results)
+              .code() == StatusCode::kPermanent);
+  }
+
+  TEST_CASE("batch: without itemsPointer the body is the array of items") {
+    Mapping mapping;
+    const std::vector<std::string> errors = testing::ParseErrors(R"({"name": "b",
+      "statusMap": {"lead": {"NEW": "n", "CONTACTED": "c", "QUALIFIED": "q", "VIEWING_SCHEDULED": "v",
+                             "VIEWED": "v", "NEGOTIATING": "g", "CONVERTED": "w", "LOST": "l"}},
+      "entities": {"lead": {"operations": {"create": {"method": "POST", "path": "/l"},
+          "update": {"method": "PUT", "path": "/l/{externalId}"},
+          "batchCreate": {"method": "POST", "path": "/l/bulk", "maxSize": 2, "item": {"ref": "{{externalReference}}"},
+                          "idPointer": "/data/id"}}}}})",
+                                                                 &mapping);
+    INFO(testing::Joined(errors));
+    REQUIRE(errors.empty());
+    GenericRestMapper mapper(std::make_shared<const Mapping>(mapping), [] { return kNowMs; });
+    HttpRequest request;
+    REQUIRE(mapper.BuildBatch({LeadJob("1"), LeadJob("2")}, StepKind::kCreate, &request).ok());
+    CHECK(request.body == R"([{"ref":"lead:1"},{"ref":"lead:2"}])");
+    std::vector<Status> statuses;
+    std::vector<StepResult> results;
+    REQUIRE(mapper
+                .ReadBatch({LeadJob("1"), LeadJob("2")}, StepKind::kCreate,
+                           Answer(200, R"([{"data": {"id": 5}}, {"data": {"id": 6}}])"), &statuses,
+                           &results)
+                .ok());
+    CHECK(results[0].external_id.value_or("") == "5");
+    CHECK(results[1].external_id.value_or("") == "6");
+  }
+
+}  // TEST_SUITE
+}  // namespace
+}  // namespace crmsync::genericrest
