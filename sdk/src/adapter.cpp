@@ -78,4 +78,8 @@ Status Adapter::VerifyWebhook(const WebhookDelivery&) {
 
 std::string Adapter::Dump() { return "{}"; }
 
+Status Adapter::ListAgents(std::vector<std::pair<std::string, std::string>>*) {
+  return Status::NotFound("this plugin cannot list CRM agents");
+}
+
 }  // namespace crmsync

@@ -9,6 +9,7 @@
 #include "admin/admin_api.h"
 #include "common/logging.h"
 #include "intake/intake_handler.h"
+#include "webhook/webhook_handler.h"
 #include "store/sqlite_store.h"
 
 namespace crmsync::engine {
@@ -77,6 +78,8 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
       dispatch, service->store_.get(), &service->plugin_->adapter(),
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
 
+  if (!service->SetUpInbound(settings, error)) return nullptr;
+
   auto router = std::make_shared<Router>();
   service->BuildRoutes(router.get());
   HttpServerOptions http;
@@ -91,6 +94,60 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
 
 Service::~Service() { Stop(); }
 
+bool Service::SetUpInbound(const config::Settings& settings, std::string* error) {
+  std::vector<std::string> secrets = settings.GetList("webhook.secrets");
+  secrets.insert(secrets.begin(), settings.GetString("crm.webhook.secret"));
+  if (!ParseWebhookSecrets(secrets, &webhook_secrets_, error)) return false;
+  webhook_tolerance_s_ = settings.GetInt("webhook.tolerance_s");
+  if (webhook_secrets_.empty()) {
+    ComponentLogger("webhook").warning(
+        "no webhook secret configured (CRM_WEBHOOK_SECRET, webhook.secrets): every webhook is "
+        "refused unless the plugin verifies it itself");
+  }
+  std::map<std::string, std::string> agent_map;
+  if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agent_map, error)) {
+    return false;
+  }
+  agents_ = std::make_unique<AgentDirectory>(agent_map, &plugin_->adapter(), clock_,
+                                             settings.GetInt("inbound.agent_ttl_ms"));
+  InboundRules rules;
+  for (const std::string& field : settings.GetList("inbound.platform_fields")) {
+    rules.platform_fields.insert(field);
+  }
+  const std::string owns = settings.GetString("inbound.crm_owns_status_from");
+  if (owns == "never") {
+    rules.crm_owns_status_from = LeadStatus::kLost;  // never reached from below: see below
+    rules.platform_fields.insert("status");
+  } else if (owns != "always") {
+    LeadStatus status;
+    ParseLeadStatus(owns, &status);
+    rules.crm_owns_status_from = status;
+  }
+  RetryPolicy policy(settings.GetInt("crm.retry.delay"),
+                     static_cast<int>(settings.GetInt("crm.retry.attempts")),
+                     settings.GetBool("crm.retry.jitter"));
+  const std::string callback_url = settings.GetString("inbound.callback_url");
+  rules.queue_callbacks = !callback_url.empty();
+  inbound_ = std::make_unique<InboundWorker>(store_.get(), rules, agents_.get(), clock_, &metrics_);
+  if (!callback_url.empty()) {
+    callbacks_ = CallbackSender::Create(callback_url, settings.GetBool("crm.allow_insecure_http"),
+                                        store_.get(), policy, clock_, &metrics_, error);
+    if (!callbacks_) return false;
+    inbound_->OnChange([this] { callbacks_->Wake(); });
+  }
+  const std::string webhook_url = settings.GetString("crm.webhook.url");
+  if (!webhook_url.empty() && plugin_->info().capabilities.webhook_registration) {
+    WebhookRegistration registration;
+    registration.url = webhook_url;
+    registration.events = settings.GetList("crm.webhook.events");
+    registration.secret = settings.GetString("crm.webhook.secret");
+    registrar_ = std::make_unique<WebhookRegistrar>(store_.get(), &plugin_->adapter(),
+                                                    plugin_name_, registration, policy, clock_,
+                                                    &metrics_);
+  }
+  return true;
+}
+
 void Service::BuildRoutes(Router* router) {
   AddHealthRoutes(*router, [this] { return Readiness(); });
   IntakeContext intake;
@@ -101,6 +158,18 @@ void Service::BuildRoutes(Router* router) {
   intake.shutting_down = &shutting_down_;
   intake.on_accepted = [this] { dispatcher_->Wake(); };
   AddIntakeRoutes(*router, intake);
+  WebhookContext webhook;
+  webhook.store = store_.get();
+  webhook.adapter = &plugin_->adapter();
+  webhook.plugin = plugin_name_;
+  webhook.clock = clock_;
+  webhook.metrics = &metrics_;
+  webhook.secrets = webhook_secrets_;
+  webhook.tolerance_s = webhook_tolerance_s_;
+  webhook.shutting_down = &shutting_down_;
+  webhook.on_recorded = [this] { inbound_->Wake(); };
+  AddWebhookRoutes(*router, webhook);
+  AddChangeFeedRoutes(*router, store_.get(), intake_token_);
   AdminHooks admin;
   admin.store = store_.get();
   admin.plugin_name = plugin_name_;
@@ -142,6 +211,9 @@ std::vector<ReadyCheck> Service::Readiness() {
 void Service::Start() {
   RegisterQueueGauges();
   dispatcher_->Start();
+  inbound_->Start();
+  if (callbacks_) callbacks_->Start();
+  if (registrar_) registrar_->Start();
   server_->Start();
   ComponentLogger("http").information("listening on http://%s:%d", server_->host(), server_->port());
 }
@@ -151,7 +223,11 @@ bool Service::Stop() {
   stopped_ = true;
   shutting_down_ = true;
   bool clean = dispatcher_ ? dispatcher_->Stop(shutdown_deadline_ms_) : true;
+  if (registrar_) registrar_->Stop();
   if (server_) server_->Stop();
+  // After the server: no new delivery arrives, and the ones recorded are applied.
+  if (inbound_) inbound_->Stop();
+  if (callbacks_) callbacks_->Stop();
   return clean;
 }
 

@@ -17,6 +17,11 @@
 #include "dispatch/dispatcher.h"
 #include "http/health.h"
 #include "http/server.h"
+#include "inbound/agent_directory.h"
+#include "inbound/change_feed.h"
+#include "inbound/inbound_worker.h"
+#include "webhook/registration.h"
+#include "webhook/verify.h"
 #include "metrics/metrics.h"
 #include "plugin_host/plugin_loader.h"
 #include "store/store.h"
@@ -55,12 +60,16 @@ class Service {
   Store& store() { return *store_; }
   LoadedPlugin& plugin() { return *plugin_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
+  InboundWorker& inbound() { return *inbound_; }
+  /// nullptr when no webhook registration is configured.
+  WebhookRegistrar* registrar() { return registrar_.get(); }
   MetricsRegistry& metrics() { return metrics_; }
 
  private:
   Service() = default;
   void BuildRoutes(Router* router);
   void RegisterQueueGauges();
+  bool SetUpInbound(const config::Settings& settings, std::string* error);
 
   std::string plugin_name_;
   Clock* clock_ = nullptr;
@@ -74,6 +83,12 @@ class Service {
   std::unique_ptr<Store> store_;
   std::unique_ptr<LoadedPlugin> plugin_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  WebhookSecrets webhook_secrets_;
+  int64_t webhook_tolerance_s_ = 300;
+  std::unique_ptr<AgentDirectory> agents_;
+  std::unique_ptr<InboundWorker> inbound_;
+  std::unique_ptr<CallbackSender> callbacks_;
+  std::unique_ptr<WebhookRegistrar> registrar_;
   std::unique_ptr<HttpServer> server_;
 };
 

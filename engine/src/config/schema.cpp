@@ -42,6 +42,12 @@ KeySpec SecretList(const char* key, const char* help) {
   return spec;
 }
 
+KeySpec List(const char* key, const char* default_value, const char* help) {
+  KeySpec spec = Str(key, default_value, help);
+  spec.type = ValueType::kList;
+  return spec;
+}
+
 KeySpec Int(const char* key, int64_t default_value, int64_t min, int64_t max, const char* help,
             const char* env = "") {
   KeySpec spec;
@@ -100,7 +106,14 @@ std::vector<KeySpec> BuildSchema() {
       Int("crm.timeout", 30000, 1, 600000, "Timeout of one CRM call in milliseconds.", "CRM_TIMEOUT"),
       Secret("crm.webhook.secret", "Secret that signs the CRM's webhooks.", "CRM_WEBHOOK_SECRET"),
       Str("crm.webhook.url", "", "URL the CRM sends webhooks to.", "CRM_WEBHOOK_URL"),
-      Secret("intake.token", "Bearer token required on the intake API."),
+      Secret("intake.token", "Bearer token required on the intake API (and the change feed)."),
+      List("inbound.agent_map", "", "CRM agent id = platform dealer id pairs, comma separated (agent_123=dealer-7)."),
+      Int("inbound.agent_ttl_ms", 300000, 1000, 86400000, "How long the agent table read from the plugin is trusted, in milliseconds."),
+      Str("inbound.callback_url", "", "URL that gets each inbound change as a JSON POST (retried, then dead-lettered); empty: none."),
+      Enum("inbound.crm_owns_status_from", "QUALIFIED", "always,never,NEW,CONTACTED,QUALIFIED,VIEWING_SCHEDULED,VIEWED,NEGOTIATING,CONVERTED,LOST", "The CRM may change a lead's status once the lead has reached this status."),
+      List("inbound.platform_fields", "email,phone", "Fields only the platform may change; CRM changes to them are ignored."),
+      List("crm.webhook.events", "lead.created,lead.updated,lead.status_changed,property.created,property.updated", "Events registered with the CRM's webhooks at start."),
+      Int("webhook.tolerance_s", 300, 1, 86400, "Largest clock difference accepted on a signed webhook, both ways, in seconds."),
       Enum("log.format", "json", "json,text", "Log line format."),
       Enum("log.level", "information", "trace,debug,information,notice,warning,error,critical,fatal", "Lowest log level written."),
       Str("plugins.dir", "", "Folder the plugins are loaded from; empty: next to the binary."),

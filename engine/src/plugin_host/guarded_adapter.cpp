@@ -112,6 +112,10 @@ Status GuardedAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
   return Guard("VerifyWebhook", [&] { return adapter_->VerifyWebhook(delivery); });
 }
 
+Status GuardedAdapter::ListAgents(std::vector<std::pair<std::string, std::string>>* agents) {
+  return Guard("ListAgents", [&] { return adapter_->ListAgents(agents); });
+}
+
 std::string GuardedAdapter::Dump() {
   std::string dump = "{}";
   Guard("Dump", [&] {

@@ -47,6 +47,7 @@ class GuardedAdapter {
   Status VerifyWebhook(const WebhookDelivery& delivery);
   /// Dump(); "{}" when the plugin throws.
   std::string Dump();
+  Status ListAgents(std::vector<std::pair<std::string, std::string>>* agents);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }

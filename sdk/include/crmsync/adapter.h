@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crmsync/entities.h"
@@ -214,6 +215,13 @@ class Adapter {
   /// A JSON text describing what the plugin holds, for diagnostics (mock-crm
   /// dumps its in-memory CRM here). The default is "{}".
   virtual std::string Dump();
+
+  /// Lists the CRM's agents as (CRM agent id, platform dealer id) pairs, so the
+  /// engine can map the CRM's agent ids in webhooks back to platform dealers.
+  /// Called from a worker thread when the engine's cached table expires; may
+  /// use the transport. The default returns kNotFound: the plugin cannot list
+  /// agents, and the engine uses only the table in its config.
+  virtual Status ListAgents(std::vector<std::pair<std::string, std::string>>* agents);
 };
 
 /// The default plan (see Mapper::Plan), for adapters that refine it.

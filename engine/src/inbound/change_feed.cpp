@@ -1,0 +1,162 @@
+// Change feed and callbacks; see change_feed.h.
+#include "inbound/change_feed.h"
+
+#include <chrono>
+
+#include <Poco/URI.h>
+
+#include "common/logging.h"
+#include "crmsync/classify.h"
+
+namespace crmsync::engine {
+
+std::string ChangeJson(const ChangeRecord& c) {
+  return "{\"seq\":" + std::to_string(c.seq) + ",\"at\":" + JsonQuote(FormatIsoMs(c.at_ms)) +
+         ",\"entity\":" + JsonQuote(c.entity_kind + ":" + c.entity_id) +
+         ",\"source\":" + JsonQuote(c.source) + ",\"deliveryId\":" + JsonQuote(c.delivery_id) +
+         ",\"crmEvent\":" + JsonQuote(c.crm_event) + ",\"fields\":" + c.fields_json +
+         ",\"data\":" + c.entity_json + "}";
+}
+
+void AddChangeFeedRoutes(Router& router, Store* store, const std::string& token) {
+  router.Add("GET", "/api/changes", [store, token](HttpContext& ctx) {
+    if (!ctx.RequireBearer(token)) return;
+    int64_t after = 0;
+    int64_t limit = 100;
+    try {
+      size_t used = 0;
+      std::string a = ctx.Query("after", "0");
+      after = std::stoll(a, &used);
+      if (used != a.size() || after < 0) throw std::invalid_argument("after");
+      std::string l = ctx.Query("limit", "100");
+      limit = std::stoll(l, &used);
+      if (used != l.size() || limit < 1 || limit > 1000) throw std::invalid_argument("limit");
+    } catch (const std::exception& e) {
+      ctx.SendError(400, std::string(e.what()) == "limit"
+                             ? "limit must be a whole number from 1 to 1000"
+                             : "after must be a change sequence number (0 or more)");
+      return;
+    }
+    std::vector<ChangeRecord> changes = store->Changes(after, static_cast<int>(limit));
+    std::string list;
+    int64_t next = after;
+    for (const ChangeRecord& c : changes) {
+      if (!list.empty()) list += ",";
+      list += ChangeJson(c);
+      next = c.seq;
+    }
+    ctx.SendJson(200, "{\"changes\":[" + list + "],\"next\":" + std::to_string(next) + "}");
+  });
+}
+
+std::unique_ptr<CallbackSender> CallbackSender::Create(const std::string& url, bool allow_insecure,
+                                                       Store* store, RetryPolicy policy,
+                                                       Clock* clock, MetricsRegistry* metrics,
+                                                       std::string* error) {
+  std::unique_ptr<CallbackSender> sender(new CallbackSender());
+  std::string base;
+  try {
+    Poco::URI uri(url);
+    if (uri.getHost().empty()) throw Poco::SyntaxException("no host");
+    base = uri.getScheme() + "://" + uri.getAuthority();
+    sender->path_ = uri.getPathEtc().empty() ? "/" : uri.getPathEtc();
+  } catch (const Poco::Exception& e) {
+    *error = "inbound.callback_url: not a URL: " + e.message();
+    return nullptr;
+  }
+  HttpTransportOptions options;
+  options.base_url = base;
+  options.allow_insecure_http = allow_insecure;
+  options.timeout_ms = 10000;
+  Status s = HttpTransport::Create(options, &sender->transport_);
+  if (!s.ok()) {
+    *error = "inbound.callback_url: " + s.message();
+    return nullptr;
+  }
+  sender->store_ = store;
+  sender->policy_ = policy;
+  sender->clock_ = clock;
+  sender->metrics_ = metrics;
+  return sender;
+}
+
+CallbackSender::~CallbackSender() { Stop(); }
+
+void CallbackSender::Start() {
+  advance_subscription_ = clock_->OnAdvance([this] { Wake(); });
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void CallbackSender::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (clock_) clock_->RemoveOnAdvance(advance_subscription_);
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CallbackSender::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+int CallbackSender::SendDue() {
+  std::lock_guard<std::mutex> send_lock(send_mu_);
+  int sent = 0;
+  for (const PendingCallback& p : store_->DueCallbacks(clock_->NowMs(), 32)) {
+    HttpRequest request;
+    request.method = "POST";
+    request.path = path_;
+    request.route = "change.callback";
+    request.body = ChangeJson(p.change);
+    request.headers.push_back({"X-Crmsync-Change-Seq", std::to_string(p.change.seq)});
+    HttpResponse response = transport_->Send(request);
+    Status s = DefaultClassify(response, clock_->NowMs());
+    int attempts = p.attempts + 1;
+    int64_t now = clock_->NowMs();
+    bool delivered = s.ok();
+    bool dead = !delivered && (!s.IsTransient() || !policy_.MayRetry(attempts));
+    int64_t retry_at = now + std::max(policy_.DelayMs(attempts, 1.0), s.retry_after_ms());
+    store_->FinishCallback(p.change.seq, delivered, attempts, retry_at, dead,
+                           delivered ? "" : s.ToString(), now);
+    if (metrics_) {
+      metrics_
+          ->GetCounter("crmsync_change_callbacks_total", "Change-feed callbacks, by result.",
+                       {{"result", delivered ? "delivered" : dead ? "dead_lettered" : "retry"}})
+          .Inc();
+    }
+    if (dead) {
+      ComponentLogger("inbound").error("change %s could not be delivered to the callback: %s",
+                                       std::to_string(p.change.seq), s.ToString());
+    }
+    ++sent;
+  }
+  return sent;
+}
+
+void CallbackSender::Loop() {
+  while (true) {
+    uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      seen = generation_;
+    }
+    try {
+      SendDue();
+    } catch (const std::exception& e) {
+      ComponentLogger("inbound").error("change callbacks failed: %s", std::string(e.what()));
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::milliseconds(500),
+                 [&] { return stopping_ || generation_ != seen; });
+  }
+}
+
+}  // namespace crmsync::engine

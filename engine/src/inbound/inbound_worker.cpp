@@ -1,0 +1,115 @@
+// The inbound worker; see inbound_worker.h.
+#include "inbound/inbound_worker.h"
+
+#include <chrono>
+#include <sstream>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include "common/logging.h"
+
+namespace crmsync::engine {
+
+InboundWorker::InboundWorker(Store* store, InboundRules rules, AgentDirectory* agents, Clock* clock,
+                             MetricsRegistry* metrics)
+    : store_(store), rules_(std::move(rules)), agents_(agents), clock_(clock), metrics_(metrics) {}
+
+InboundWorker::~InboundWorker() { Stop(); }
+
+void InboundWorker::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void InboundWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void InboundWorker::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+void InboundWorker::MapAgents(InboundDelivery* delivery) {
+  for (InboundChange& change : delivery->changes) {
+    if (change.fields_json.find("assignedToId") == std::string::npos) continue;
+    Poco::JSON::Object::Ptr fields =
+        Poco::JSON::Parser().parse(change.fields_json).extract<Poco::JSON::Object::Ptr>();
+    if (!fields->has("assignedToId") || fields->isNull("assignedToId")) continue;
+    std::string agent = fields->get("assignedToId").toString();
+    std::optional<std::string> dealer = agents_ ? agents_->DealerFor(agent) : std::nullopt;
+    if (dealer) {
+      fields->set("assignedToId", *dealer);
+    } else {
+      // A CRM agent the platform does not know: never write a CRM id into the
+      // platform's dealer field.
+      fields->remove("assignedToId");
+      ComponentLogger("inbound").warning("delivery %s: unknown CRM agent; assignment ignored",
+                                         delivery->id);
+      if (metrics_) {
+        metrics_->GetCounter("crmsync_inbound_unknown_agents_total",
+                             "CRM agent ids with no platform dealer.")
+            .Inc();
+      }
+    }
+    std::ostringstream out;
+    Poco::JSON::Stringifier::stringify(fields, out);
+    change.fields_json = out.str();
+  }
+}
+
+int InboundWorker::ProcessPending() {
+  std::lock_guard<std::mutex> process_lock(process_mu_);
+  int processed = 0;
+  while (true) {
+    std::vector<InboundDelivery> batch = store_->PendingDeliveries(32);
+    if (batch.empty()) return processed;
+    for (InboundDelivery& delivery : batch) {
+      MapAgents(&delivery);
+      std::vector<InboundResult> results = store_->ApplyDelivery(delivery, rules_, clock_->NowMs());
+      bool changed = false;
+      for (const InboundResult& r : results) {
+        changed = changed || r.change_seq > 0;
+        if (metrics_) {
+          metrics_
+              ->GetCounter("crmsync_inbound_changes_total", "CRM changes applied, by result.",
+                           {{"result", InboundResultName(r.kind)}})
+              .Inc();
+        }
+        ComponentLogger("inbound").information(
+            "delivery %s: %s:%s %s", delivery.id, r.entity_kind, r.entity_id,
+            std::string(InboundResultName(r.kind)) + (r.reason.empty() ? "" : " (" + r.reason + ")"));
+      }
+      ++processed;
+      if (changed && on_change_) on_change_();
+    }
+  }
+}
+
+void InboundWorker::Loop() {
+  while (true) {
+    uint64_t seen = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      seen = generation_;
+    }
+    try {
+      ProcessPending();
+    } catch (const std::exception& e) {
+      // The delivery stays pending and is tried again on the next pass.
+      ComponentLogger("inbound").error("processing deliveries failed: %s", std::string(e.what()));
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || generation_ != seen; });
+  }
+}
+
+}  // namespace crmsync::engine

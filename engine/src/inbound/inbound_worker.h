@@ -1,0 +1,63 @@
+// inbound/inbound_worker.h: applies recorded webhook deliveries to the
+// platform's mirror, one delivery per transaction, in arrival order.
+//
+// A delivery is durable before its 2xx (webhook_handler); this worker picks it
+// up, maps CRM agent ids to dealers, and lets the store merge it under the
+// field-ownership rules. A crash between the 2xx and processing loses nothing:
+// the delivery stays pending. One thread; Wake() from any thread.
+#ifndef CRMSYNC_ENGINE_INBOUND_INBOUND_WORKER_H_
+#define CRMSYNC_ENGINE_INBOUND_INBOUND_WORKER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "common/clock.h"
+#include "inbound/agent_directory.h"
+#include "metrics/metrics.h"
+#include "store/store.h"
+
+namespace crmsync::engine {
+
+class InboundWorker {
+ public:
+  InboundWorker(Store* store, InboundRules rules, AgentDirectory* agents, Clock* clock,
+                MetricsRegistry* metrics);
+  ~InboundWorker();
+  InboundWorker(const InboundWorker&) = delete;
+  InboundWorker& operator=(const InboundWorker&) = delete;
+
+  void Start();
+  /// Finishes the delivery in hand and stops.
+  void Stop();
+  /// A delivery was recorded.
+  void Wake();
+  /// Called after a change-feed entry is written (wakes the callback sender).
+  void OnChange(std::function<void()> callback) { on_change_ = std::move(callback); }
+
+  /// Processes every pending delivery now, on the caller's thread (tests).
+  int ProcessPending();
+
+ private:
+  void Loop();
+  void MapAgents(InboundDelivery* delivery);
+
+  Store* store_;
+  const InboundRules rules_;
+  AgentDirectory* agents_;
+  Clock* clock_;
+  MetricsRegistry* metrics_;
+  std::function<void()> on_change_;
+  std::mutex mu_;
+  std::mutex process_mu_;  // one processing pass at a time
+  std::condition_variable cv_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_INBOUND_INBOUND_WORKER_H_

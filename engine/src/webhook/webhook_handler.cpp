@@ -1,0 +1,109 @@
+// POST /api/crm/webhook; see webhook_handler.h.
+#include "webhook/webhook_handler.h"
+
+#include <memory>
+
+#include "common/hash.h"
+#include "common/logging.h"
+
+namespace crmsync::engine {
+namespace {
+
+// Counters looked up once.
+struct WebhookCounters {
+  explicit WebhookCounters(MetricsRegistry* m) : metrics(m) {}
+  void Count(const std::string& result) {
+    if (metrics) {
+      metrics
+          ->GetCounter("crmsync_webhook_deliveries_total", "CRM webhook deliveries, by result.",
+                       {{"result", result}})
+          .Inc();
+    }
+  }
+  MetricsRegistry* metrics;
+};
+
+}  // namespace
+
+std::string DeliveryId(const HeaderList& headers, const std::string& body) {
+  for (const char* name : {"webhook-id", "X-CRM-Delivery", "X-Request-Id"}) {
+    std::string id = FindHeader(headers, name);
+    if (!id.empty()) return id.substr(0, 200);
+  }
+  return "sha-" + StableHash(FindHeader(headers, "X-CRM-Event") + "\n" + body);
+}
+
+void AddWebhookRoutes(Router& router, WebhookContext ctx) {
+  auto counters = std::make_shared<WebhookCounters>(ctx.metrics);
+  router.Add("POST", "/api/crm/webhook", [ctx, counters](HttpContext& http) {
+    Poco::Logger& log = ComponentLogger("webhook");
+    if (ctx.shutting_down && ctx.shutting_down->load()) {
+      counters->Count("shutting_down");
+      http.response().set("Retry-After", "5");
+      http.SendError(503, "shutting down; retry later");
+      return;
+    }
+    std::string body;
+    if (!http.ReadBody(&body)) {
+      counters->Count("too_large");
+      return;
+    }
+    WebhookDelivery delivery;
+    for (const auto& [name, value] : http.request()) delivery.headers.push_back({name, value});
+    delivery.body = body;
+
+    WebhookCheck check = VerifyWebhook(delivery.headers, body, ctx.secrets,
+                                       ctx.clock->NowMs() / 1000, ctx.tolerance_s);
+    if (check.verdict != WebhookVerdict::kVerified) {
+      Status own = ctx.adapter->VerifyWebhook(delivery);
+      if (!own.ok()) {
+        // The reason stays in our log and metrics; the answer helps no forger.
+        counters->Count(std::string("refused_") + WebhookVerdictName(check.verdict));
+        log.warning("webhook refused (%s)", std::string(WebhookVerdictName(check.verdict)));
+        http.SendError(401, "unauthorized");
+        return;
+      }
+    }
+    std::vector<InboundChange> changes;
+    Status parsed = ctx.adapter->ParseWebhook(delivery, &changes);
+    if (!parsed.ok()) {
+      counters->Count("malformed");
+      http.SendError(parsed.code() == StatusCode::kInternal ? 500 : 400,
+                     parsed.code() == StatusCode::kInternal ? "the plugin failed to read it"
+                                                            : parsed.message());
+      return;
+    }
+    const std::string event = FindHeader(delivery.headers, "X-CRM-Event");
+    if (changes.empty()) {
+      counters->Count("ignored");
+      http.SendJson(202, "{\"status\":\"ignored\",\"reason\":\"event not handled\"}");
+      return;
+    }
+    InboundDelivery record;
+    record.id = check.delivery_id.empty() ? DeliveryId(delivery.headers, body) : check.delivery_id;
+    record.plugin = ctx.plugin;
+    record.event = event.empty() ? changes.front().crm_event : event;
+    record.changes = std::move(changes);
+    record.received_ms = ctx.clock->NowMs();
+    bool recorded = false;
+    try {
+      recorded = ctx.store->RecordDelivery(record);
+    } catch (const std::exception& e) {
+      counters->Count("store_error");
+      log.error("could not record webhook delivery %s: %s", record.id, std::string(e.what()));
+      http.response().set("Retry-After", "1");
+      http.SendError(503, "not recorded; retry");
+      return;
+    }
+    if (!recorded) {
+      counters->Count("duplicate");
+      http.SendJson(200, "{\"status\":\"duplicate\",\"deliveryId\":" + JsonQuote(record.id) + "}");
+      return;
+    }
+    counters->Count("accepted");
+    http.SendJson(202, "{\"status\":\"accepted\",\"deliveryId\":" + JsonQuote(record.id) + "}");
+    if (ctx.on_recorded) ctx.on_recorded();
+  });
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,45 @@
+// webhook/webhook_handler.h: POST /api/crm/webhook (DESIGN.md §5).
+//
+// Order: 503 while shutting down; body limit (413); verification by the
+// Standard Webhooks scheme, the X-CRM-Secret header, or the plugin's own
+// scheme (401 without detail); parsing by the plugin (400 naming the fault);
+// an event the plugin does not map is 202 and ignored; a delivery id seen
+// before is 200 with no effect; otherwise the delivery is recorded durably and
+// answered 202, and the inbound worker applies it. Thread-safe.
+#ifndef CRMSYNC_ENGINE_WEBHOOK_WEBHOOK_HANDLER_H_
+#define CRMSYNC_ENGINE_WEBHOOK_WEBHOOK_HANDLER_H_
+
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "common/clock.h"
+#include "http/router.h"
+#include "metrics/metrics.h"
+#include "plugin_host/guarded_adapter.h"
+#include "store/store.h"
+#include "webhook/verify.h"
+
+namespace crmsync::engine {
+
+struct WebhookContext {
+  Store* store = nullptr;
+  GuardedAdapter* adapter = nullptr;
+  std::string plugin;
+  Clock* clock = nullptr;
+  MetricsRegistry* metrics = nullptr;
+  WebhookSecrets secrets;
+  int64_t tolerance_s = 300;
+  const std::atomic<bool>* shutting_down = nullptr;
+  std::function<void()> on_recorded;  ///< Wakes the inbound worker.
+};
+
+void AddWebhookRoutes(Router& router, WebhookContext context);
+
+/// The delivery id of a webhook: webhook-id, X-CRM-Delivery, X-Request-Id, or
+/// else a hash of the event header and the body (so an exact resend is a repeat).
+std::string DeliveryId(const HeaderList& headers, const std::string& body);
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_WEBHOOK_WEBHOOK_HANDLER_H_
