@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCRMSYNC_BUILD_TESTS=OFF \
   -DCRMSYNC_BUILD_BENCH=OFF >/dev/null
-cmake --build build/release -j2 --target crmsync mock-crm
+cmake --build build/release -j2 --target crmsync mock-crm generic-rest-crm reference-crm
 mkdir -p var
 exec build/release/engine/crmsync serve --config config/crmsync.properties "$@"

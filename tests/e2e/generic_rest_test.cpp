@@ -1,0 +1,198 @@
+// generic-rest-crm end to end: the real binary reaches a real HTTP CRM with
+// the mapped body; switching CRM (the HubSpot-shaped mapping) is config only.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <mutex>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+
+#include "test_support.h"
+
+namespace t = crmsync::testing;
+using Poco::JSON::Object;
+
+namespace {
+
+const std::string kBinary = CRMSYNC_BINARY;
+
+Object::Ptr Parse(const std::string& json) {
+  return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
+}
+
+// The engine, started with the generic-rest-crm plugin and `extra` settings.
+struct Engine {
+  Engine(const std::vector<std::string>& extra, const std::map<std::string, std::string>& env) {
+    std::vector<std::string> args = {
+        "serve", "--set", "server.port=" + std::to_string(port), "--set",
+        "store.path=" + dir.File("crmsync.db"), "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR,
+        "--set", "crm.plugin=generic-rest-crm", "--set", "intake.token=intake-t", "--set",
+        "admin.token=admin-t", "--set", "log.level=warning"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<t::ChildProcess>(kBinary, args, env);
+    ready = t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; });
+  }
+  ~Engine() {
+    process->Signal(SIGTERM);
+    process->WaitExit(std::chrono::seconds(20));
+  }
+  int Post(const std::string& body) {
+    return t::HttpCall(port, "POST", "/api/events", body, {{"Authorization", "Bearer intake-t"}})
+        .status;
+  }
+  t::TempDir dir;
+  int port = t::FreePort();
+  std::unique_ptr<t::ChildProcess> process;
+  bool ready = false;
+};
+
+std::string LeadEvent(const std::string& event_id, const std::string& type,
+                      const std::string& status) {
+  return R"({"eventId":")" + event_id + R"(","type":")" + type +
+         R"(","occurredAt":"2026-11-23T10:15:00Z","data":{"id":"42","name":"Asha Rao",)"
+         R"("email":"asha@example.com","phone":"+91 98765 43210","source":"website",)"
+         R"("status":")" + status + R"(","budgetMin":5000000,"budgetMax":7500000,)"
+         R"("preferredLocation":["Baner","Wakad"],"notes":"Wants 3BHK"}})";
+}
+
+// A CRM that records requests and answers 201 {"id": "..."} (HubSpot-like).
+class RecordingCrm {
+ public:
+  RecordingCrm() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(this), socket_,
+                                                      new Poco::Net::HTTPServerParams());
+    server_->start();
+  }
+  ~RecordingCrm() { server_->stopAll(true); }
+  int port() const { return socket_.address().port(); }
+  struct Request {
+    std::string method, uri, authorization, body;
+  };
+  std::vector<Request> requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+ private:
+  class Handler : public Poco::Net::HTTPRequestHandler {
+   public:
+    explicit Handler(RecordingCrm* crm) : crm_(crm) {}
+    void handleRequest(Poco::Net::HTTPServerRequest& req,
+                       Poco::Net::HTTPServerResponse& resp) override {
+      Request r{req.getMethod(), req.getURI(), req.get("Authorization", ""), ""};
+      Poco::StreamCopier::copyToString(req.stream(), r.body);
+      {
+        std::lock_guard<std::mutex> lock(crm_->mu_);
+        crm_->requests_.push_back(r);
+      }
+      std::string answer = R"({"id":"hs-)" + std::to_string(crm_->requests().size()) + "\"}";
+      resp.setStatus(r.method == "POST" ? Poco::Net::HTTPResponse::HTTP_CREATED
+                                        : Poco::Net::HTTPResponse::HTTP_OK);
+      resp.setContentType("application/json");
+      resp.sendBuffer(answer.data(), answer.size());
+    }
+
+   private:
+    RecordingCrm* crm_;
+  };
+  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+   public:
+    explicit Factory(RecordingCrm* crm) : crm_(crm) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest&) override {
+      return new Handler(crm_);
+    }
+
+   private:
+    RecordingCrm* crm_;
+  };
+  Poco::Net::ServerSocket socket_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::mutex mu_;
+  std::vector<Request> requests_;
+};
+
+}  // namespace
+
+TEST_SUITE("e2e.generic_rest") {
+  TEST_CASE("generic-rest-crm with the reference mapping delivers the mapped lead over HTTP") {
+    int crm_port = t::FreePort();
+    t::ChildProcess crm(CRMSYNC_REFERENCE_CRM, {"--port", std::to_string(crm_port), "--api-key",
+                                                "key-123", "--api-secret", "secret-456"});
+    REQUIRE(t::WaitUntil([&] { return t::HttpCall(crm_port, "GET", "/_state").status == 200; }));
+    // Credentials through the strategy's environment names, as deployments set them.
+    Engine engine({"--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+                   "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port)},
+                  {{"CRM_API_KEY", "key-123"}, {"CRM_API_SECRET", "secret-456"}});
+    REQUIRE_MESSAGE(engine.ready, engine.process->Stderr());
+
+    CHECK(engine.Post(LeadEvent("g1", "lead.created", "NEW")) == 202);
+    CHECK(engine.Post(LeadEvent("g2", "lead.status_changed", "CONVERTED")) == 202);
+    Object::Ptr lead;
+    REQUIRE(t::WaitUntil([&] {
+      Object::Ptr state = Parse(t::HttpCall(crm_port, "GET", "/_state").body);
+      auto leads = state->getArray("leads");
+      if (leads->size() != 1) return false;
+      lead = leads->getObject(0);
+      return lead->optValue<std::string>("status", "") == "won" && lead->has("deals");
+    }));
+    CHECK(lead->getValue<std::string>("externalReference") == "lead:42");
+    CHECK(lead->getValue<std::string>("name") == "Asha Rao");
+    CHECK(lead->getValue<std::string>("email") == "asha@example.com");
+    CHECK(lead->getObject("budgetRange")->getValue<int64_t>("min") == 5000000);
+    CHECK(lead->getObject("budgetRange")->getValue<int64_t>("max") == 7500000);
+    CHECK(lead->getArray("preferredAreas")->size() == 2);
+    CHECK(lead->getArray("deals")->size() == 1);
+    Object::Ptr state = Parse(t::HttpCall(crm_port, "GET", "/_state").body);
+    CHECK(state->getObject("requests")->getValue<int>("POST /api/v1/leads") == 1);
+    CHECK(state->getObject("requests")->getValue<int>("PUT /api/v1/leads/{id}") == 1);
+  }
+
+  TEST_CASE("wrong CRM credentials disable sync and the lead waits untouched") {
+    int crm_port = t::FreePort();
+    t::ChildProcess crm(CRMSYNC_REFERENCE_CRM, {"--port", std::to_string(crm_port), "--api-key",
+                                                "key-123", "--api-secret", "secret-456"});
+    REQUIRE(t::WaitUntil([&] { return t::HttpCall(crm_port, "GET", "/_state").status == 200; }));
+    Engine engine({"--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+                   "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port)},
+                  {{"CRM_API_KEY", "wrong"}, {"CRM_API_SECRET", "wrong"}});
+    REQUIRE_MESSAGE(engine.ready, engine.process->Stderr());
+    CHECK(engine.Post(LeadEvent("w1", "lead.created", "NEW")) == 202);
+    REQUIRE(t::WaitUntil([&] { return t::HttpCall(engine.port, "GET", "/readyz").status == 503; }));
+    t::HttpResult ready = t::HttpCall(engine.port, "GET", "/readyz");
+    CHECK(ready.body.find("CRM refused our credentials") != std::string::npos);
+    CHECK(ready.body.find("wrong") == std::string::npos);  // no secret in the answer
+  }
+
+  TEST_CASE("switching to the HubSpot-shaped mapping needs only config") {
+    RecordingCrm hubspot;
+    Engine engine({"--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/hubspot.json", "--set",
+                   "crm.api.url=http://127.0.0.1:" + std::to_string(hubspot.port())},
+                  {{"CRM_API_KEY", "pat-token-789"}});
+    REQUIRE_MESSAGE(engine.ready, engine.process->Stderr());
+    CHECK(engine.Post(LeadEvent("h1", "lead.created", "NEW")) == 202);
+    REQUIRE(t::WaitUntil([&] { return !hubspot.requests().empty(); }));
+    RecordingCrm::Request create = hubspot.requests().front();
+    CHECK(create.method == "POST");
+    CHECK(create.uri == "/crm/v3/objects/contacts");
+    CHECK(create.authorization == "Bearer pat-token-789");
+    Object::Ptr properties = Parse(create.body)->getObject("properties");
+    REQUIRE(properties);
+    CHECK(properties->getValue<std::string>("email") == "asha@example.com");
+    // HubSpot takes every property value as a string.
+    for (const auto& [key, value] : *properties) {
+      CHECK_MESSAGE(value.isString(), key << " is not a string");
+    }
+  }
+}
