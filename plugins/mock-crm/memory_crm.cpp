@@ -379,6 +379,7 @@ HttpResponse MemoryCrm::Create(Collection& collection, const std::string& body) 
 
   const std::string id = NextId(collection.kind);
   ApplyCreate(collection, id, fields);
+  if (listener_) listener_(collection.kind, "created", id, collection.records.back().fields);
   Poco::JSON::Object::Ptr entry = Entry("create", collection.kind, id);
   entry->set("fields", fields);
   return Journaled(entry, IdAnswer(201, id));
@@ -422,6 +423,9 @@ HttpResponse MemoryCrm::Update(Collection& collection, const std::string& id,
     }
   }
   ApplyUpdate(collection, found->second, fields);
+  if (listener_) {
+    listener_(collection.kind, "updated", id, collection.records[found->second].fields);
+  }
   Poco::JSON::Object::Ptr entry = Entry("update", collection.kind, id);
   entry->set("fields", fields);
   return Journaled(entry, IdAnswer(200, id));
@@ -519,7 +523,7 @@ HttpResponse MemoryCrm::RegisterWebhook(const std::string& body) {
   return Journaled(entry, IdAnswer(201, id));
 }
 
-std::string MemoryCrm::Dump() const {
+std::string MemoryCrm::Dump(const Poco::JSON::Object::Ptr& extra) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto dump_collection = [](const Collection& collection) {
     Poco::JSON::Array::Ptr out = new Poco::JSON::Array();
@@ -553,6 +557,9 @@ std::string MemoryCrm::Dump() const {
   Poco::JSON::Object::Ptr requests = NewObject();
   for (const auto& [route, count] : request_counts_) requests->set(route, count);
   dump->set("requests", requests);
+  if (extra) {
+    for (const std::string& name : extra->getNames()) dump->set(name, extra->get(name));
+  }
   return ToJson(dump);
 }
 

@@ -39,6 +39,7 @@
 #define CRMSYNC_PLUGINS_MOCK_CRM_MEMORY_CRM_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -76,10 +77,22 @@ class MemoryCrm {
   /// "unknown" when no endpoint matches), for requests that carry no route.
   static std::string RouteOf(const std::string& method, const std::string& path);
 
+  /// Called after every lead or property create or update a request applied
+  /// (never on replay, never for refused requests) with the record's kind
+  /// ("lead"|"property"), the action ("created"|"updated"), its CRM id and its
+  /// fields as now held. Runs with the CRM's lock held, in the order changes are
+  /// applied: it must be quick and must not call back into the CRM.
+  using ChangeListener =
+      std::function<void(const std::string& kind, const std::string& action,
+                         const std::string& id, const Poco::JSON::Object::Ptr& fields)>;
+  /// Sets the listener; call before the CRM is used from several threads.
+  void SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+
   /// Everything held, as JSON text:
   /// {"leads":[{id, externalReference, ...fields, activities, deals, createCount,
-  ///   updateCount}], "properties":[...], "webhooks":[...], "requests":{route: n}}.
-  std::string Dump() const;
+  ///   updateCount}], "properties":[...], "webhooks":[...], "requests":{route: n}},
+  /// followed by the members of `extra` when given.
+  std::string Dump(const Poco::JSON::Object::Ptr& extra = nullptr) const;
 
  private:
   struct Record {
@@ -135,6 +148,7 @@ class MemoryCrm {
   std::map<std::string, int64_t> next_id_;         // Per id kind.
   std::map<std::string, int64_t> request_counts_;  // Per route.
   CrmJournal journal_;                             // Closed unless OpenJournal().
+  ChangeListener listener_;                        // Empty unless SetChangeListener().
 };
 
 }  // namespace crmsync::mockcrm

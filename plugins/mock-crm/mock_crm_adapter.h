@@ -12,6 +12,12 @@
 // rebuilds the CRM from it, then every change is appended to it. A relative path
 // is read against config_dir. It survives kill -9, not a machine crash (no fsync).
 //
+// emit_webhooks (crm.mock-crm.emit_webhooks, default false) with webhook_url set
+// makes the CRM POST a webhook after each lead or property create or update it
+// applies, from a background thread (webhook_emitter.h), so the engine's
+// two-way flow can be tried end to end; Dump() then shows "webhooksSent" and
+// "webhooksPending".
+//
 // Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once, then
 // everything else from any thread.
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_
@@ -24,6 +30,7 @@
 #include "memory_crm.h"
 #include "mock_crm_mapper.h"
 #include "mock_crm_transport.h"
+#include "webhook_emitter.h"
 
 namespace crmsync::mockcrm {
 
@@ -35,12 +42,14 @@ constexpr char kStateFileKey[] = "state_file";
 
 class MockCrmAdapter : public Adapter {
  public:
-  MockCrmAdapter() : transport_(&crm_, &faults_) {}
+  /// Wires the CRM's changes to the webhook emitter (idle until configured).
+  MockCrmAdapter();
 
   /// mock-crm 1.0.0: lookup by reference, webhook registration, no batching.
   PluginInfo Info() const override;
 
-  /// Reads the fault script, latencies and credentials, and replays state_file
+  /// Reads the fault script, latencies, credentials and webhook emission
+  /// settings (webhook_emitter.h), and replays state_file
   /// when set. kInvalidConfig naming the key and the bad token or value, the
   /// state_file that cannot be opened, or its line that cannot be replayed. May
   /// be called again to replace the script; the CRM's contents are kept (and
@@ -50,7 +59,8 @@ class MockCrmAdapter : public Adapter {
   Mapper& mapping() override { return mapper_; }
   Transport& transport() override { return transport_; }
 
-  /// The in-memory CRM's contents (MemoryCrm::Dump()).
+  /// The in-memory CRM's contents (MemoryCrm::Dump()), then "webhooksSent"
+  /// ({"<status>": n}, WebhookEmitter::Results()) and "webhooksPending".
   std::string Dump() override;
 
  private:
@@ -58,6 +68,8 @@ class MockCrmAdapter : public Adapter {
   FaultScript faults_;
   MockCrmMapper mapper_;
   MockCrmTransport transport_;
+  // Declared last: destroyed first, so its sender stops before the CRM goes.
+  WebhookEmitter emitter_;
 };
 
 }  // namespace crmsync::mockcrm

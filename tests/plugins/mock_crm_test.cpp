@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -22,7 +23,15 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
 #include <Poco/SharedLibrary.h>
+#include <Poco/StreamCopier.h>
 
 #include "crmsync/adapter.h"
 #include "crmsync/classify.h"
@@ -227,6 +236,127 @@ std::string JoinLines(const std::vector<std::string>& lines) {
 std::string AnsweredId(const HttpResponse& response) {
   REQUIRE(response.status / 100 == 2);
   return Str(ParseJson(response.body), "id");
+}
+
+// A webhook as the receiver got it.
+struct ReceivedWebhook {
+  std::string method;
+  std::string path;
+  std::string secret;    // X-CRM-Secret
+  std::string event;     // X-CRM-Event
+  std::string delivery;  // X-CRM-Delivery
+  std::string content_type;
+  std::string body;
+};
+
+// A real HTTP server on 127.0.0.1 that records every request and answers
+// `status`. While held (Hold()), requests wait in the handler until Release().
+class WebhookReceiver {
+ public:
+  explicit WebhookReceiver(int status = 202) : state_(std::make_shared<State>()) {
+    state_->status = status;
+    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    port_ = socket.address().port();
+    auto* params = new Poco::Net::HTTPServerParams();
+    params->setMaxThreads(4);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
+    server_->start();
+  }
+  ~WebhookReceiver() {
+    Release();
+    server_->stopAll(true);
+  }
+
+  std::string url(const std::string& path = "/api/crm/webhook") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::vector<ReceivedWebhook> received() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->received;
+  }
+  // Requests that reached the handler, including those still held.
+  int arrived() const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->arrived;
+  }
+  void Hold() {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->held = true;
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      state_->held = false;
+    }
+    state_->released.notify_all();
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable released;
+    bool held = false;
+    int status = 202;
+    int arrived = 0;
+    std::vector<ReceivedWebhook> received;
+  };
+
+  class Handler : public Poco::Net::HTTPRequestHandler {
+   public:
+    explicit Handler(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    void handleRequest(Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) override {
+      ReceivedWebhook webhook;
+      webhook.method = request.getMethod();
+      webhook.path = request.getURI();
+      webhook.secret = request.get("X-CRM-Secret", "");
+      webhook.event = request.get("X-CRM-Event", "");
+      webhook.delivery = request.get("X-CRM-Delivery", "");
+      webhook.content_type = request.getContentType();
+      Poco::StreamCopier::copyToString(request.stream(), webhook.body);
+      int status = 202;
+      {
+        std::unique_lock<std::mutex> lock(state_->mutex);
+        ++state_->arrived;
+        state_->released.wait(lock, [this] { return !state_->held; });
+        state_->received.push_back(webhook);
+        status = state_->status;
+      }
+      response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+      response.setContentType("application/json");
+      response.send() << "{}";
+    }
+
+   private:
+    std::shared_ptr<State> state_;
+  };
+
+  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+   public:
+    explicit Factory(std::shared_ptr<State> state) : state_(std::move(state)) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest&) override {
+      return new Handler(state_);
+    }
+
+   private:
+    std::shared_ptr<State> state_;
+  };
+
+  std::shared_ptr<State> state_;
+  int port_ = 0;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+// The adapter's "webhooksSent" count for `status` ("202", "0", ...).
+int64_t WebhooksSent(Adapter& adapter, const std::string& status) {
+  JsonObject sent = Dump(adapter)->getObject("webhooksSent");
+  REQUIRE(sent);
+  return sent->has(status) ? sent->getValue<int64_t>(status) : 0;
+}
+
+int64_t WebhooksPending(Adapter& adapter) {
+  return Dump(adapter)->getValue<int64_t>("webhooksPending");
 }
 
 TEST_SUITE_BEGIN("plugins");
@@ -1349,6 +1479,221 @@ TEST_CASE("mock-crm: state_file is read against config_dir and fixed by the firs
   Status late = plain->Configure(PluginConfig({{"state_file", dir.File("late.jsonl")}}));
   CHECK(late.code() == StatusCode::kInvalidConfig);
   CHECK(late.message().find("state_file") != std::string::npos);
+}
+
+TEST_CASE("mock-crm: emit_webhooks posts each lead and property change as the CRM holds it") {
+  WebhookReceiver receiver;
+  auto adapter = NewAdapter({{"emit_webhooks", "true"},
+                             {"webhook_url", receiver.url()},
+                             {"webhook_secret", "hook-secret"}});
+  const std::string id = CreateLead(*adapter, SampleLead());
+  Lead converted = SampleLead();
+  converted.notes = "Property booked";
+  SyncJob update = StatusJob(converted, LeadStatus::kConverted, id);
+  CHECK(RunStep(*adapter, update, StepKind::kUpdate).status.ok());
+  // Neither children, registrations, reads nor refused requests emit anything.
+  CHECK(RunStep(*adapter, update, StepKind::kDeal).status.ok());
+  CHECK(RunStep(*adapter, StatusJob(SampleLead(), LeadStatus::kViewed, id), StepKind::kActivity)
+            .status.ok());
+  CHECK(SendRaw(*adapter, "PUT", "/api/v1/leads/crm_lead_99", "{}").status == 404);
+  CHECK(SendRaw(*adapter, "PUT", "/api/v1/leads/" + id, R"({"status":"bogus"})").status == 422);
+  CHECK(SendRaw(*adapter, "GET", "/api/v1/leads/" + id).status == 200);
+  CHECK(RunStep(*adapter, LeadJob(SampleLead()), StepKind::kCreate).response.status == 409);
+  WebhookRegistration registration{receiver.url(), {"lead.updated"}, "s"};
+  HttpRequest request;
+  REQUIRE(adapter->mapping().BuildWebhookRegistration(registration, &request).ok());
+  CHECK(adapter->transport().Send(request).status == 201);
+  const std::string property_id =
+      *RunStep(*adapter, PropertyJob(SampleProperty()), StepKind::kCreate).result.external_id;
+
+  REQUIRE(testing::WaitUntil([&] { return receiver.received().size() >= 3; }));
+  REQUIRE(testing::WaitUntil([&] { return WebhooksPending(*adapter) == 0; }));
+  const std::vector<ReceivedWebhook> got = receiver.received();
+  REQUIRE(got.size() == 3);
+  CHECK(WebhooksSent(*adapter, "202") == 3);
+
+  std::set<std::string> deliveries;
+  for (const ReceivedWebhook& webhook : got) {
+    CHECK(webhook.method == "POST");
+    CHECK(webhook.path == "/api/crm/webhook");
+    CHECK(webhook.secret == "hook-secret");
+    CHECK(webhook.content_type == "application/json");
+    CHECK_FALSE(webhook.delivery.empty());
+    deliveries.insert(webhook.delivery);
+  }
+  CHECK(deliveries.size() == 3);
+
+  // In the order the CRM applied the changes.
+  CHECK(got[0].event == "lead.created");
+  CHECK(got[1].event == "lead.updated");
+  CHECK(got[2].event == "property.created");
+
+  JsonObject created = ParseJson(got[0].body);
+  CHECK(Str(created, "event") == "lead.created");
+  CHECK(Str(created, "entityId") == id);
+  JsonObject data = created->getObject("data");
+  REQUIRE(data);
+  CHECK(Str(data, "status") == "new");
+  CHECK(Str(data, "name") == "Asha Rao");
+  CHECK(Str(data, "email") == "asha@example.com");
+  CHECK(Str(data, "phone") == "+919800000000");
+  CHECK(Str(data, "assignedAgent") == "agent-3");
+  CHECK(Str(data, "notes") == "Wants 2BHK");
+  CHECK(Str(data, "externalReference") == "lead:42");
+  CHECK(Num(data->getObject("budgetRange"), "max") == 7500000);
+
+  JsonObject updated = ParseJson(got[1].body);
+  CHECK(Str(updated, "event") == "lead.updated");
+  CHECK(Str(updated, "entityId") == id);
+  data = updated->getObject("data");
+  REQUIRE(data);
+  CHECK(Str(data, "status") == "won");
+  CHECK(Str(data, "notes") == "Property booked");
+  CHECK(Str(data, "name") == "Asha Rao");  // The whole record, not only what changed.
+  CHECK(Str(data, "assignedAgent") == "agent-3");
+
+  JsonObject property = ParseJson(got[2].body);
+  CHECK(Str(property, "entityId") == property_id);
+  CHECK(Str(property->getObject("data"), "status") == "active");
+  CHECK(Str(property->getObject("data"), "title") == "2BHK in Baner");
+
+  // The engine's own parser reads the echo back in platform terms.
+  std::vector<InboundChange> changes;
+  REQUIRE(ParseWebhook(*adapter, got[1].body, &changes).ok());
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].external_id == id);
+  JsonObject fields = ParseJson(changes[0].fields_json);
+  CHECK(Str(fields, "status") == "CONVERTED");
+  CHECK(Str(fields, "notes") == "Property booked");
+}
+
+TEST_CASE("mock-crm: a create that timed out after applying still emits its webhook") {
+  WebhookReceiver receiver;
+  auto adapter = NewAdapter({{"emit_webhooks", "yes"},
+                             {"webhook_url", receiver.url()},
+                             {"faults.lead.create", "timeout, drop, 500"}});
+  CHECK(RunStep(*adapter, LeadJob(SampleLead("1")), StepKind::kCreate).response.error ==
+        TransportError::kTimeout);  // Applied, answer lost: the CRM did change.
+  CHECK(RunStep(*adapter, LeadJob(SampleLead("2")), StepKind::kCreate).response.error ==
+        TransportError::kTimeout);  // Dropped: nothing changed.
+  CHECK(RunStep(*adapter, LeadJob(SampleLead("3")), StepKind::kCreate).response.status == 500);
+  CreateLead(*adapter, SampleLead("4"));
+  REQUIRE(testing::WaitUntil([&] {
+    return receiver.received().size() >= 2 && WebhooksPending(*adapter) == 0;
+  }));
+  const std::vector<ReceivedWebhook> got = receiver.received();
+  REQUIRE(got.size() == 2);
+  CHECK(Str(ParseJson(got[0].body)->getObject("data"), "externalReference") == "lead:1");
+  CHECK(Str(ParseJson(got[1].body)->getObject("data"), "externalReference") == "lead:4");
+}
+
+TEST_CASE("mock-crm: no webhooks unless emit_webhooks is true and webhook_url is set") {
+  WebhookReceiver receiver;
+  for (const auto& settings : std::vector<std::map<std::string, std::string>>{
+           {{"webhook_url", receiver.url()}, {"webhook_secret", "s"}},
+           {{"emit_webhooks", "false"}, {"webhook_url", receiver.url()}},
+           {{"emit_webhooks", ""}, {"webhook_url", receiver.url()}},
+           {{"emit_webhooks", "true"}}}) {
+    auto adapter = NewAdapter(settings);
+    const std::string id = CreateLead(*adapter, SampleLead());
+    CHECK(RunStep(*adapter, StatusJob(SampleLead(), LeadStatus::kContacted, id), StepKind::kUpdate)
+              .status.ok());
+    CHECK(RunStep(*adapter, PropertyJob(SampleProperty()), StepKind::kCreate).status.ok());
+    // The decision is made inside Send(): nothing was queued, nothing is in flight.
+    JsonObject dump = Dump(*adapter);
+    CHECK(dump->getObject("webhooksSent")->size() == 0);
+    CHECK(dump->getValue<int64_t>("webhooksPending") == 0);
+  }
+  CHECK(receiver.arrived() == 0);
+}
+
+TEST_CASE("mock-crm: bad emission settings are refused naming the key") {
+  Status status = ConfigureStatus({{"emit_webhooks", "maybe"}});
+  CHECK(status.code() == StatusCode::kInvalidConfig);
+  CHECK(status.message().find("emit_webhooks") != std::string::npos);
+  CHECK(status.message().find("maybe") != std::string::npos);
+  status =
+      ConfigureStatus({{"emit_webhooks", "true"}, {"webhook_url", "https://h/api/crm/webhook"}});
+  CHECK(status.code() == StatusCode::kInvalidConfig);
+  CHECK(status.message().find("webhook_url") != std::string::npos);
+  status = ConfigureStatus({{"emit_webhooks", "true"}, {"webhook_url", "not a url"}});
+  CHECK(status.code() == StatusCode::kInvalidConfig);
+  // An https URL is fine while emission is off (the engine may use it to register).
+  CHECK(ConfigureStatus({{"webhook_url", "https://h/api/crm/webhook"}}).ok());
+}
+
+TEST_CASE("mock-crm: failed webhooks are counted by answer and not retried") {
+  WebhookReceiver failing(500);
+  auto adapter = NewAdapter({{"emit_webhooks", "true"}, {"webhook_url", failing.url()}});
+  CreateLead(*adapter, SampleLead());
+  REQUIRE(testing::WaitUntil([&] { return WebhooksSent(*adapter, "500") == 1; }));
+  CHECK(WebhooksPending(*adapter) == 0);
+
+  // Nobody listening: no answer, counted under "0".
+  const int closed_port = testing::FreePort();
+  auto unreachable = NewAdapter(
+      {{"emit_webhooks", "true"},
+       {"webhook_url", "http://127.0.0.1:" + std::to_string(closed_port) + "/api/crm/webhook"}});
+  CreateLead(*unreachable, SampleLead("1"));
+  CreateLead(*unreachable, SampleLead("2"));
+  REQUIRE(testing::WaitUntil([&] { return WebhooksSent(*unreachable, "0") == 2; }));
+  CHECK(WebhooksPending(*unreachable) == 0);
+  CHECK(Leads(*unreachable)->size() == 2);  // The CRM's changes stand all the same.
+
+  // Not retried: one more change makes exactly one more attempt.
+  CreateLead(*adapter, SampleLead("7"));
+  REQUIRE(testing::WaitUntil([&] { return WebhooksSent(*adapter, "500") == 2; }));
+  CHECK(failing.received().size() == 2);
+}
+
+TEST_CASE("mock-crm: a slow webhook receiver never blocks Send") {
+  WebhookReceiver receiver;
+  receiver.Hold();
+  auto adapter = NewAdapter({{"emit_webhooks", "true"}, {"webhook_url", receiver.url()}});
+  const std::string id = CreateLead(*adapter, SampleLead());
+  REQUIRE(testing::WaitUntil([&] { return receiver.arrived() == 1; }));
+  // The first webhook is stuck in the receiver; the CRM keeps answering.
+  for (LeadStatus status : {LeadStatus::kContacted, LeadStatus::kQualified}) {
+    CHECK(RunStep(*adapter, StatusJob(SampleLead(), status, id), StepKind::kUpdate).status.ok());
+  }
+  CHECK(WebhooksPending(*adapter) == 3);
+  CHECK(receiver.received().empty());
+  receiver.Release();
+  REQUIRE(testing::WaitUntil([&] { return WebhooksSent(*adapter, "202") == 3; }));
+  const std::vector<ReceivedWebhook> got = receiver.received();
+  REQUIRE(got.size() == 3);
+  CHECK(Str(ParseJson(got[2].body)->getObject("data"), "status") == "qualified");
+}
+
+TEST_CASE("mock-crm: emission leaves state_file alone and a replay emits nothing") {
+  testing::TempDir dir;
+  const std::string path = dir.File("crm.jsonl");
+  WebhookReceiver receiver;
+  const std::map<std::string, std::string> settings = {
+      {"state_file", path}, {"emit_webhooks", "true"}, {"webhook_url", receiver.url()}};
+  std::string before;
+  {
+    auto adapter = NewAdapter(settings);
+    const std::string id = CreateLead(*adapter, SampleLead());
+    CHECK(RunStep(*adapter, StatusJob(SampleLead(), LeadStatus::kContacted, id), StepKind::kUpdate)
+              .status.ok());
+    REQUIRE(testing::WaitUntil([&] { return WebhooksSent(*adapter, "202") == 2; }));
+    before = adapter->Dump();
+  }
+  const std::string journal = testing::ReadFile(path);
+  for (const std::string& line : Lines(journal)) {
+    CAPTURE(line);
+    const std::string op = Str(ParseJson(line), "op");
+    CHECK((op == "count" || op == "create" || op == "update"));
+  }
+  auto reloaded = NewAdapter(settings);
+  JsonObject dump = Dump(*reloaded);
+  CHECK(dump->getArray("leads")->size() == 1);
+  CHECK(dump->getObject("webhooksSent")->size() == 0);  // Emission is not state.
+  CHECK(dump->getValue<int64_t>("webhooksPending") == 0);
+  CHECK(testing::ReadFile(path) == journal);
+  CHECK(receiver.received().size() == 2);
+  CHECK(ParseJson(before)->getObject("webhooksSent")->getValue<int64_t>("202") == 2);
 }
 
 TEST_SUITE_END();

@@ -2,6 +2,10 @@
 #include "inbound/change_feed.h"
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
 
 #include <Poco/URI.h>
 
@@ -21,25 +25,31 @@ std::string ChangeJson(const ChangeRecord& c) {
 void AddChangeFeedRoutes(Router& router, Store* store, const std::string& token) {
   router.Add("GET", "/api/changes", [store, token](HttpContext& ctx) {
     if (!ctx.RequireBearer(token)) return;
-    int64_t after = 0;
-    int64_t limit = 100;
-    try {
-      size_t used = 0;
-      std::string a = ctx.Query("after", "0");
-      after = std::stoll(a, &used);
-      if (used != a.size() || after < 0) throw std::invalid_argument("after");
-      std::string l = ctx.Query("limit", "100");
-      limit = std::stoll(l, &used);
-      if (used != l.size() || limit < 1 || limit > 1000) throw std::invalid_argument("limit");
-    } catch (const std::exception& e) {
-      ctx.SendError(400, std::string(e.what()) == "limit"
-                             ? "limit must be a whole number from 1 to 1000"
-                             : "after must be a change sequence number (0 or more)");
+    // A whole number in [min, max], or nullopt (std::stoll's own errors included).
+    auto whole = [](const std::string& text, int64_t min, int64_t max) -> std::optional<int64_t> {
+      try {
+        size_t used = 0;
+        int64_t value = std::stoll(text, &used);
+        if (used != text.size() || value < min || value > max) return std::nullopt;
+        return value;
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+    };
+    std::optional<int64_t> after =
+        whole(ctx.Query("after", "0"), 0, std::numeric_limits<int64_t>::max());
+    if (!after) {
+      ctx.SendError(400, "after must be a change sequence number (0 or more)");
       return;
     }
-    std::vector<ChangeRecord> changes = store->Changes(after, static_cast<int>(limit));
+    std::optional<int64_t> limit = whole(ctx.Query("limit", "100"), 1, 1000);
+    if (!limit) {
+      ctx.SendError(400, "limit must be a whole number from 1 to 1000");
+      return;
+    }
+    std::vector<ChangeRecord> changes = store->Changes(*after, static_cast<int>(*limit));
     std::string list;
-    int64_t next = after;
+    int64_t next = *after;
     for (const ChangeRecord& c : changes) {
       if (!list.empty()) list += ",";
       list += ChangeJson(c);

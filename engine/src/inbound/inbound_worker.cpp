@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <sstream>
+#include <typeinfo>
 
+#include <Poco/Exception.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
@@ -40,8 +42,15 @@ void InboundWorker::Wake() {
 void InboundWorker::MapAgents(InboundDelivery* delivery) {
   for (InboundChange& change : delivery->changes) {
     if (change.fields_json.find("assignedToId") == std::string::npos) continue;
-    Poco::JSON::Object::Ptr fields =
-        Poco::JSON::Parser().parse(change.fields_json).extract<Poco::JSON::Object::Ptr>();
+    Poco::JSON::Object::Ptr fields;
+    try {
+      Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(change.fields_json);
+      if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
+        fields = parsed.extract<Poco::JSON::Object::Ptr>();
+      }
+    } catch (const Poco::Exception&) {
+    }
+    if (!fields) continue;  // not an object: the store reports the change as invalid
     if (!fields->has("assignedToId") || fields->isNull("assignedToId")) continue;
     std::string agent = fields->get("assignedToId").toString();
     std::optional<std::string> dealer = agents_ ? agents_->DealerFor(agent) : std::nullopt;
@@ -71,9 +80,14 @@ int InboundWorker::ProcessPending() {
   while (true) {
     std::vector<InboundDelivery> batch = store_->PendingDeliveries(32);
     if (batch.empty()) return processed;
+    bool progressed = false;
     for (InboundDelivery& delivery : batch) {
       MapAgents(&delivery);
       std::vector<InboundResult> results = store_->ApplyDelivery(delivery, rules_, clock_->NowMs());
+      if (results.size() == 1 && results[0].kind == InboundResult::Kind::kDeferred) {
+        continue;  // Still pending; a later pass (at most a second away) tries again.
+      }
+      progressed = true;
       bool changed = false;
       for (const InboundResult& r : results) {
         changed = changed || r.change_seq > 0;
@@ -83,13 +97,17 @@ int InboundWorker::ProcessPending() {
                            {{"result", InboundResultName(r.kind)}})
               .Inc();
         }
-        ComponentLogger("inbound").information(
-            "delivery %s: %s:%s %s", delivery.id, r.entity_kind, r.entity_id,
-            std::string(InboundResultName(r.kind)) + (r.reason.empty() ? "" : " (" + r.reason + ")"));
+        LogWith(ComponentLogger("inbound"), Poco::Message::PRIO_INFORMATION,
+                std::string("CRM change ") + InboundResultName(r.kind) +
+                    (r.reason.empty() ? "" : ": " + r.reason),
+                {{"delivery_id", delivery.id},
+                 {"entity", r.entity_kind + ":" + r.entity_id},
+                 {"outcome", InboundResultName(r.kind)}});
       }
       ++processed;
       if (changed && on_change_) on_change_();
     }
+    if (!progressed) return processed;
   }
 }
 

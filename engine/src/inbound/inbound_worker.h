@@ -38,6 +38,8 @@ class InboundWorker {
   void OnChange(std::function<void()> callback) { on_change_ = std::move(callback); }
 
   /// Processes every pending delivery now, on the caller's thread (tests).
+  /// Deferred ones (InboundResult::kDeferred) stay pending and are not counted;
+  /// the worker's loop tries them again within a second.
   int ProcessPending();
 
  private:

@@ -170,7 +170,14 @@ LoadedPlugin::~LoadedPlugin() {
 
 bool LoadedPlugin::Configure(const PluginConfig& config, std::string* error) {
   Status s = guarded_->Configure(config);
-  if (s.ok()) return true;
+  if (s.ok()) {
+    // Capabilities may depend on the configuration (generic-rest-crm's come from
+    // its mapping file): read Info() again, keeping the first answer on failure.
+    std::string info_error;
+    PluginInfo configured = guarded_->Info(&info_error);
+    if (info_error.empty() && configured.name == info_.name) info_ = std::move(configured);
+    return true;
+  }
   if (s.code() == StatusCode::kInternal) {
     *error = descriptor_.file + ": " + s.message();
   } else {

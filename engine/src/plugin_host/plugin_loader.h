@@ -50,13 +50,14 @@ class LoadedPlugin {
   LoadedPlugin& operator=(const LoadedPlugin&) = delete;
 
   const PluginDescriptorInfo& descriptor() const { return descriptor_; }
-  /// The plugin's Info() as read right after loading.
+  /// The plugin's Info() as read right after loading, and read again after a
+  /// successful Configure() (capabilities may depend on the settings).
   const PluginInfo& info() const { return info_; }
   /// The guarded adapter; every engine call to the plugin goes through it.
   GuardedAdapter& adapter() { return *guarded_; }
 
-  /// Configures the adapter; on refusal or exception `*error` names the plugin,
-  /// the file and the plugin's reason.
+  /// Configures the adapter, then refreshes info(); on refusal or exception
+  /// `*error` names the plugin, the file and the plugin's reason.
   bool Configure(const PluginConfig& config, std::string* error);
 
  private:

@@ -46,6 +46,11 @@ struct InboundResult {
     kNoChange,  ///< Nothing new (an echo of what we sent, or owned fields only).
     kStale,     ///< Older than what we hold: recorded and ignored.
     kInvalid,   ///< The merged record breaks the contract (e.g. a bad status); ignored.
+    /// Not applied yet: the CRM record is not linked while an outbound job of its
+    /// kind is in flight, so it may be the CRM's echo of our own create whose
+    /// answer is not committed yet. The delivery stays pending (see
+    /// kCreateEchoWaitMs) and nothing is written.
+    kDeferred,
   };
   Kind kind = Kind::kNoChange;
   std::string entity_kind;
@@ -56,6 +61,11 @@ struct InboundResult {
   int64_t change_seq = 0;                   ///< The change-feed entry, when one was written.
 };
 const char* InboundResultName(InboundResult::Kind kind) noexcept;
+
+/// How long a delivery about an unlinked CRM record waits (kDeferred) while an
+/// outbound job of its kind is in flight, before the record is taken as one the
+/// CRM knew first.
+constexpr int64_t kCreateEchoWaitMs = 10000;
 
 /// One entry of the change feed (GET /api/changes), in commit order.
 struct ChangeRecord {

@@ -180,6 +180,15 @@ struct JobInfo {
   int coalesced = 0;
 };
 
+/// One line of an entity's audit trail.
+struct AuditRecord {
+  int64_t id = 0;
+  int64_t at_ms = 0;
+  int64_t job_id = 0;
+  std::string action;  ///< synced, dead_lettered, replayed, inbound_update, inbound_stale, ...
+  std::string detail;
+};
+
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_STORE_QUEUE_TYPES_H_

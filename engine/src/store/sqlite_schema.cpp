@@ -159,6 +159,41 @@ CREATE TABLE webhook_registrations (
   registered_ms  INTEGER NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+      {4, "job counts by state kept by triggers; oldest unfinished job by index",
+       R"sql(
+-- Queue figures in O(1): counters 'jobs_<state>' and 'ready_p<priority>' follow
+-- every insert, change of state or priority, and delete of a job, in the same
+-- transaction.
+INSERT INTO counters (name, value)
+  SELECT 'jobs_' || state, count(*) FROM jobs GROUP BY state
+  ON CONFLICT(name) DO UPDATE SET value = excluded.value;
+INSERT INTO counters (name, value)
+  SELECT 'ready_p' || priority, count(*) FROM jobs WHERE state = 'ready' GROUP BY priority
+  ON CONFLICT(name) DO UPDATE SET value = excluded.value;
+CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
+  INSERT INTO counters (name, value) VALUES ('jobs_' || NEW.state, 1)
+    ON CONFLICT(name) DO UPDATE SET value = value + 1;
+  INSERT INTO counters (name, value) SELECT 'ready_p' || NEW.priority, 1 WHERE NEW.state = 'ready'
+    ON CONFLICT(name) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER jobs_count_update AFTER UPDATE OF state, priority ON jobs
+    WHEN OLD.state <> NEW.state OR OLD.priority <> NEW.priority BEGIN
+  UPDATE counters SET value = value - 1
+    WHERE name = 'jobs_' || OLD.state AND OLD.state <> NEW.state;
+  INSERT INTO counters (name, value) SELECT 'jobs_' || NEW.state, 1 WHERE OLD.state <> NEW.state
+    ON CONFLICT(name) DO UPDATE SET value = value + 1;
+  UPDATE counters SET value = value - 1
+    WHERE name = 'ready_p' || OLD.priority AND OLD.state = 'ready';
+  INSERT INTO counters (name, value) SELECT 'ready_p' || NEW.priority, 1 WHERE NEW.state = 'ready'
+    ON CONFLICT(name) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
+  UPDATE counters SET value = value - 1 WHERE name = 'jobs_' || OLD.state;
+  UPDATE counters SET value = value - 1
+    WHERE name = 'ready_p' || OLD.priority AND OLD.state = 'ready';
+END;
+CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued','ready','delayed','leased');
+)sql"},
   };
   return migrations;
 }

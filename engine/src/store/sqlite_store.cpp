@@ -14,6 +14,7 @@
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Path.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "common/clock.h"
@@ -58,12 +59,22 @@ const char kSqlInboundProperty[] =
 const char kSqlInsertDelivery[] =
     "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
     "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
+// Deliveries list by received_ms (the id is no arrival order), so a new one must
+// sort after every pending one even when the clock has not moved.
+const char kSqlLastPendingReceived[] =
+    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
 const char kSqlPendingDeliveries[] =
     "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
     "ORDER BY received_ms, id LIMIT ?1";
 const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = ?1";
 const char kSqlFinishDelivery[] =
     "UPDATE deliveries SET state = 'done', result = ?2, processed_ms = ?3 WHERE id = ?1";
+// An outbound job of a kind, in flight or waiting for a retry, whose entity has
+// no CRM id yet: the CRM may already hold it (its create answer not committed).
+const char kSqlUnlinkedJobInFlight[] =
+    "SELECT 1 FROM jobs j WHERE j.state IN ('leased', 'delayed') AND j.entity_kind = ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.plugin = ?1 AND l.entity_kind = j.entity_kind "
+    "AND l.entity_id = j.entity_id AND coalesce(l.external_id, '') <> '') LIMIT 1";
 const char kSqlLinkByExternal[] =
     "SELECT entity_id FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND external_id = ?3";
 const char kSqlInsertChange[] =
@@ -79,6 +90,9 @@ const char kSqlDueCallbacks[] =
 const char kSqlFinishCallback[] =
     "UPDATE changes SET callback_state = ?2, callback_attempts = ?3, callback_at_ms = ?4, "
     "callback_error = ?5 WHERE seq = ?1";
+const char kSqlAuditForEntity[] =
+    "SELECT id, at_ms, job_id, action, detail FROM audit WHERE entity_kind = ?1 AND entity_id = ?2 "
+    "ORDER BY id DESC LIMIT ?3";
 const char kSqlCountPendingDeliveries[] =
     "SELECT count(*) FROM deliveries WHERE state = 'pending'";
 const char kSqlGetRegistration[] = "SELECT fingerprint FROM webhook_registrations WHERE plugin = ?1";
@@ -156,11 +170,14 @@ const char kSqlReleaseAll[] =
 const char kSqlNextDelayed[] = "SELECT min(available_ms) FROM jobs WHERE state = 'delayed'";
 const char kSqlNextLeaseExpiry[] =
     "SELECT min(lease_expires_ms) FROM jobs WHERE state = 'leased'";
-const char kSqlCountState[] = "SELECT count(*) FROM jobs WHERE state = ?1";
+// Kept by the triggers of migration 4.
+const char kSqlCountState[] = "SELECT value FROM counters WHERE name = 'jobs_' || ?1";
 const char kSqlCountReadyByPriority[] =
-    "SELECT priority, count(*) FROM jobs WHERE state = 'ready' GROUP BY priority";
+    "SELECT CAST(substr(name, 8) AS INTEGER), value FROM counters WHERE name LIKE 'ready_p%'";
+// Ids grow with time: the smallest unfinished id is the oldest job (index jobs_unfinished).
 const char kSqlOldestPending[] =
-    "SELECT min(created_ms) FROM jobs WHERE state IN ('ready','delayed','queued','leased')";
+    "SELECT created_ms FROM jobs WHERE id = (SELECT min(id) FROM jobs "
+    "WHERE state IN ('queued','ready','delayed','leased'))";
 const char kSqlCountOpenDead[] = "SELECT count(*) FROM dead_letters WHERE replayed_ms = 0";
 const char kSqlGetCounter[] = "SELECT value FROM counters WHERE name = ?1";
 const char kSqlCountEvents[] = "SELECT count(*) FROM events";
@@ -777,6 +794,25 @@ std::vector<JobInfo> SqliteStore::JobsForEntity(EntityKind kind, const std::stri
   return jobs;
 }
 
+std::vector<AuditRecord> SqliteStore::AuditForEntity(EntityKind kind, const std::string& entity_id,
+                                                     int limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<AuditRecord> list;
+  Stmt& stmt = R(kSqlAuditForEntity);
+  StmtScope scope(stmt);
+  stmt.Bind(1, std::string(EntityKindName(kind))).Bind(2, entity_id).Bind(3, int64_t{limit});
+  while (stmt.Step()) {
+    AuditRecord a;
+    a.id = stmt.ColumnInt(0);
+    a.at_ms = stmt.ColumnInt(1);
+    a.job_id = stmt.ColumnInt(2);
+    a.action = stmt.ColumnText(3);
+    a.detail = stmt.ColumnText(4);
+    list.push_back(std::move(a));
+  }
+  return list;
+}
+
 std::optional<std::string> SqliteStore::GetMirror(EntityKind kind, const std::string& entity_id) {
   std::lock_guard<std::mutex> lock(reader_mu_);
   Stmt& stmt = R(kind == EntityKind::kLead ? kSqlGetLead : kSqlGetProperty);
@@ -962,21 +998,17 @@ std::vector<InboundChange> ChangesFromJson(const std::string& json) {
   return changes;
 }
 
-// Milliseconds of an ISO 8601 time, or nullopt when it is not one.
+// Milliseconds of an ISO 8601 time, or nullopt when it is not one. The FRAC
+// format reads times with and without fractional seconds; the plain one would
+// accept "10:15:00.500+05:30" while dropping both the fraction and the offset.
 std::optional<int64_t> IsoMs(const std::string& text) {
   try {
     int tz = 0;
-    Poco::DateTime dt = Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FORMAT, text, tz);
+    Poco::DateTime dt =
+        Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
     return dt.timestamp().epochMicroseconds() / 1000 - static_cast<int64_t>(tz) * 1000;
   } catch (const Poco::Exception&) {
-    try {
-      int tz = 0;
-      Poco::DateTime dt =
-          Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
-      return dt.timestamp().epochMicroseconds() / 1000 - static_cast<int64_t>(tz) * 1000;
-    } catch (const Poco::Exception&) {
-      return std::nullopt;
-    }
+    return std::nullopt;
   }
 }
 
@@ -1008,6 +1040,7 @@ const char* InboundResultName(InboundResult::Kind kind) noexcept {
     case InboundResult::Kind::kNoChange: return "no_change";
     case InboundResult::Kind::kStale: return "stale";
     case InboundResult::Kind::kInvalid: return "invalid";
+    case InboundResult::Kind::kDeferred: return "deferred";
   }
   return "unknown";
 }
@@ -1016,10 +1049,18 @@ bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
   bool inserted = false;
   std::string changes = ChangesToJson(delivery.changes);
   committer_->Submit([&](Db& db) {
+    int64_t received_ms = delivery.received_ms;
+    {
+      Stmt& last = W(kSqlLastPendingReceived);
+      StmtScope last_scope(last);
+      if (last.Step() && !last.ColumnIsNull(0)) {
+        received_ms = std::max(received_ms, last.ColumnInt(0) + 1);
+      }
+    }
     Stmt& stmt = W(kSqlInsertDelivery);
     StmtScope scope(stmt);
     stmt.Bind(1, delivery.id).Bind(2, delivery.plugin).Bind(3, delivery.event).Bind(4, changes);
-    stmt.Bind(5, delivery.received_ms).Run();
+    stmt.Bind(5, received_ms).Run();
     inserted = db.Changes() > 0;
   });
   return inserted;
@@ -1049,9 +1090,17 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
   const bool is_lead = change.entity_kind == EntityKind::kLead;
   const std::string kind = EntityKindName(change.entity_kind);
   result.entity_kind = kind;
-  Poco::JSON::Object::Ptr fields =
-      Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json)
-          .extract<Poco::JSON::Object::Ptr>();
+  // A change a plugin got wrong is one invalid result; throwing would leave the
+  // whole delivery pending and block every delivery after it.
+  Poco::JSON::Object::Ptr fields;
+  try {
+    Poco::Dynamic::Var parsed =
+        Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json);
+    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
+      fields = parsed.extract<Poco::JSON::Object::Ptr>();
+    }
+  } catch (const Poco::Exception&) {
+  }
 
   // The entity: by its link, or new when the CRM knew it first.
   bool created = false;
@@ -1061,6 +1110,15 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
     if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, change.external_id).Step()) {
       result.entity_id = stmt.ColumnText(0);
     }
+  }
+  if (!fields) {
+    result.kind = InboundResult::Kind::kInvalid;
+    result.reason = "the plugin's fields for CRM record " + change.external_id +
+                    " are not a JSON object";
+    Audit(now_ms, kind, result.entity_id.empty() ? IdForCrmRecord(change.external_id)
+                                                 : result.entity_id,
+          0, "inbound_invalid", "delivery " + delivery.id + ": " + result.reason);
+    return result;
   }
   if (result.entity_id.empty()) {
     created = true;
@@ -1111,6 +1169,12 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
       continue;
     }
     if (current->has(key) && Stringify(current->get(key)) == Stringify(value)) continue;
+    // An empty list where we hold none (preferredLocation) is no change: CRMs
+    // echo an absent list as [].
+    if (!current->has(key) && value.type() == typeid(Poco::JSON::Array::Ptr) &&
+        value.extract<Poco::JSON::Array::Ptr>()->size() == 0) {
+      continue;
+    }
     if (value.isEmpty()) {
       if (!current->has(key)) continue;
       current->remove(key);
@@ -1183,6 +1247,32 @@ std::vector<InboundResult> SqliteStore::ApplyDelivery(const InboundDelivery& del
       Stmt& stmt = W(kSqlDeliveryState);
       StmtScope scope(stmt);
       if (!stmt.Bind(1, delivery.id).Step() || stmt.ColumnText(0) != "pending") return;
+    }
+    // The CRM's webhook about a record it created for us can beat the commit of
+    // the create's answer: leave it pending for a while rather than take the
+    // record as a new one the CRM knew first (a duplicate entity).
+    if (now_ms - delivery.received_ms < kCreateEchoWaitMs) {
+      for (const InboundChange& change : delivery.changes) {
+        const std::string kind = EntityKindName(change.entity_kind);
+        {
+          Stmt& stmt = W(kSqlLinkByExternal);
+          StmtScope scope(stmt);
+          if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, change.external_id).Step()) {
+            continue;
+          }
+        }
+        Stmt& stmt = W(kSqlUnlinkedJobInFlight);
+        StmtScope scope(stmt);
+        if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Step()) {
+          InboundResult deferred;
+          deferred.kind = InboundResult::Kind::kDeferred;
+          deferred.entity_kind = kind;
+          deferred.reason = "CRM record " + change.external_id +
+                            " is not linked while an outbound create may be in flight";
+          results.assign(1, deferred);
+          return;
+        }
+      }
     }
     std::string summary;
     for (const InboundChange& change : delivery.changes) {

@@ -53,6 +53,8 @@ class SqliteStore final : public Store {
   std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
                                      int limit) override;
   std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) override;
+  std::vector<AuditRecord> AuditForEntity(EntityKind kind, const std::string& entity_id,
+                                          int limit) override;
 
   std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) override;
   std::optional<DeadLetter> GetDeadLetter(int64_t id) override;

@@ -83,6 +83,10 @@ class Store {
   virtual std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
                                              int limit) = 0;
 
+  /// The audit trail of one entity, newest first (at most `limit`).
+  virtual std::vector<AuditRecord> AuditForEntity(EntityKind kind, const std::string& entity_id,
+                                                  int limit) = 0;
+
   /// The mirror row of an entity in wire form, when present.
   virtual std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) = 0;
 
@@ -102,6 +106,8 @@ class Store {
 
   /// Persists a verified, parsed delivery before it is acknowledged. Durable
   /// when it returns. False (nothing written) when its id was recorded before.
+  /// Its received_ms is raised past that of every pending delivery when needed,
+  /// so pending deliveries list in arrival order even within one millisecond.
   virtual bool RecordDelivery(const InboundDelivery& delivery) = 0;
 
   /// Up to `max` deliveries not yet processed, oldest first.
@@ -113,7 +119,9 @@ class Store {
   /// changes nothing, merges the fields the CRM may change, writes the mirror
   /// (remembering the result, so a platform event that only echoes it is not
   /// sent back), a change-feed entry and the audit log. A delivery processed
-  /// before returns no results.
+  /// before returns no results. A young delivery (kCreateEchoWaitMs) about a
+  /// CRM record not linked yet while an outbound job of its kind is in flight
+  /// returns one kDeferred result, writes nothing and stays pending.
   virtual std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
                                                    const InboundRules& rules, int64_t now_ms) = 0;
 

@@ -11,7 +11,14 @@ namespace {
 
 // Counters looked up once.
 struct WebhookCounters {
-  explicit WebhookCounters(MetricsRegistry* m) : metrics(m) {}
+  explicit WebhookCounters(MetricsRegistry* m) : metrics(m) {
+    if (!metrics) return;
+    for (const char* result : {"accepted", "duplicate", "ignored", "malformed", "refused_missing",
+                               "refused_bad_signature", "refused_stale", "refused_malformed"}) {
+      metrics->GetCounter("crmsync_webhook_deliveries_total", "CRM webhook deliveries, by result.",
+                          {{"result", result}});
+    }
+  }
   void Count(const std::string& result) {
     if (metrics) {
       metrics
@@ -59,7 +66,8 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
       if (!own.ok()) {
         // The reason stays in our log and metrics; the answer helps no forger.
         counters->Count(std::string("refused_") + WebhookVerdictName(check.verdict));
-        log.warning("webhook refused (%s)", std::string(WebhookVerdictName(check.verdict)));
+        LogWith(log, Poco::Message::PRIO_WARNING, "webhook refused",
+                {{"outcome", WebhookVerdictName(check.verdict)}, {"status", "401"}});
         http.SendError(401, "unauthorized");
         return;
       }
@@ -101,6 +109,8 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
       return;
     }
     counters->Count("accepted");
+    LogWith(log, Poco::Message::PRIO_INFORMATION, "webhook recorded",
+            {{"delivery_id", record.id}, {"plugin", ctx.plugin}, {"status", "202"}});
     http.SendJson(202, "{\"status\":\"accepted\",\"deliveryId\":" + JsonQuote(record.id) + "}");
     if (ctx.on_recorded) ctx.on_recorded();
   });

@@ -1,0 +1,572 @@
+// Two-way sync end to end (DESIGN.md §5, issue 5): the real crmsync binary,
+// CRM webhooks coming back to it, and no sync loops.
+//
+// With mock-crm (emit_webhooks on) the CRM echoes every change the engine makes
+// back to POST /api/crm/webhook, as a real CRM does; the test itself plays the
+// CRM for a change an agent makes there. With generic-rest-crm the CRM is the
+// reference-crm binary, which registers the engine's webhook and sends its own.
+// Every wait is a WaitUntil() with a deadline; nothing sleeps.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <Poco/Base64Encoder.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/SHA2Engine.h>
+
+#include "test_support.h"
+
+namespace t = crmsync::testing;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+namespace {
+
+constexpr char kSecret[] = "crm-shared-secret";
+// whsec_ + base64("two-way-standard-key"): a Standard Webhooks secret beside it.
+constexpr char kStandardKey[] = "two-way-standard-key";
+constexpr char kStandardSecret[] = "whsec_dHdvLXdheS1zdGFuZGFyZC1rZXk=";
+
+Object::Ptr Parse(const std::string& json) {
+  return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
+}
+
+std::string Stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+std::string Base64(const std::string& bytes) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << bytes;
+  encoder.close();
+  return out.str();
+}
+
+// HMAC-SHA256 (RFC 2104) over Poco's SHA-256, for Standard Webhooks signatures.
+std::string HmacSha256(const std::string& key, const std::string& message) {
+  auto sha256 = [](const std::string& data) {
+    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+    engine.update(data);
+    const Poco::DigestEngine::Digest& digest = engine.digest();
+    return std::string(digest.begin(), digest.end());
+  };
+  std::string block = key.size() > 64 ? sha256(key) : key;
+  block.resize(64, '\0');
+  std::string inner(64, '\0');
+  std::string outer(64, '\0');
+  for (size_t i = 0; i < 64; ++i) {
+    inner[i] = static_cast<char>(block[i] ^ 0x36);
+    outer[i] = static_cast<char>(block[i] ^ 0x5c);
+  }
+  return sha256(outer + sha256(inner + message));
+}
+
+// A lead envelope with the platform's whole lead.
+std::string LeadEvent(const std::string& event_id, const std::string& type, const std::string& id,
+                      const std::string& status) {
+  return R"({"eventId":")" + event_id + R"(","type":")" + type +
+         R"(","occurredAt":"2026-11-23T10:15:00Z","data":{"id":")" + id +
+         R"(","name":"Asha Rao","email":"asha@example.com","phone":"+919800000000",)"
+         R"("source":"website","status":")" + status +
+         R"(","budgetMin":5000000,"budgetMax":7500000,"preferredLocation":["Baner","Wakad"],)"
+         R"("notes":"Wants 3BHK"}})";
+}
+
+// A webhook as the CRM would send it after a change of `crm_id`.
+std::string CrmWebhook(const std::string& event, const std::string& crm_id,
+                       const std::string& data_json) {
+  return R"({"event":")" + event + R"(","entityId":")" + crm_id + R"(","data":)" + data_json + "}";
+}
+
+// The engine as a child process, its store in its own folder (kept across
+// Restart()).
+struct Engine {
+  t::TempDir dir;
+  int port = t::FreePort();
+  // Tokens of this engine only: another test's engine that took the same port
+  // answers 401, not a confusing 200.
+  std::string token = "2w-" + std::to_string(getpid()) + "-" + std::to_string(port);
+  std::string intake = "Bearer intake-" + token;
+  std::string admin = "Bearer admin-" + token;
+  std::vector<std::string> extra;
+  std::map<std::string, std::string> env;
+  std::unique_ptr<t::ChildProcess> process;
+
+  std::string WebhookUrl() const {
+    return "http://127.0.0.1:" + std::to_string(port) + "/api/crm/webhook";
+  }
+
+  void Start() {
+    std::vector<std::string> args = {
+        "serve",
+        "--set", "server.port=" + std::to_string(port),
+        "--set", "store.path=" + dir.File("crmsync.db"),
+        "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR,
+        "--set", "intake.token=intake-" + token,
+        "--set", "admin.token=admin-" + token,
+        "--set", "crm.webhook.url=" + WebhookUrl(),
+        "--set", std::string("crm.webhook.secret=") + kSecret,
+        "--set", "log.level=warning"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process = std::make_unique<t::ChildProcess>(CRMSYNC_BINARY, args, env);
+    REQUIRE_MESSAGE(t::WaitUntil([&] {
+                      return t::HttpCall(port, "GET", "/api/admin/status", "",
+                                         {{"Authorization", admin}})
+                                 .status == 200;
+                    }),
+                    process->Stderr());
+  }
+
+  void Stop() {
+    process->Signal(SIGTERM);
+    CHECK(process->WaitExit(std::chrono::seconds(20)));
+    CHECK(process->exit_code() == 0);
+  }
+
+  t::HttpResult PostEvent(const std::string& body) {
+    return t::HttpCall(port, "POST", "/api/events", body, {{"Authorization", intake}});
+  }
+
+  // POSTs a webhook with the shared secret (X-CRM-Secret), as the CRM does.
+  t::HttpResult PostWebhook(const std::string& event, const std::string& body,
+                            const std::string& secret = kSecret) {
+    return t::HttpCall(port, "POST", "/api/crm/webhook", body,
+                       {{"X-CRM-Secret", secret}, {"X-CRM-Event", event},
+                        {"Content-Type", "application/json"}});
+  }
+
+  // POSTs a webhook signed by the Standard Webhooks scheme.
+  t::HttpResult PostStandardWebhook(const std::string& id, int64_t timestamp_s,
+                                    const std::string& body) {
+    const std::string timestamp = std::to_string(timestamp_s);
+    const std::string signature =
+        "v1," + Base64(HmacSha256(kStandardKey, id + "." + timestamp + "." + body));
+    return t::HttpCall(port, "POST", "/api/crm/webhook", body,
+                       {{"webhook-id", id}, {"webhook-timestamp", timestamp},
+                        {"webhook-signature", signature}, {"Content-Type", "application/json"}});
+  }
+
+  Object::Ptr Admin(const std::string& path) {
+    t::HttpResult r = t::HttpCall(port, "GET", path, "", {{"Authorization", admin}});
+    REQUIRE_MESSAGE(r.status == 200, path << ": " << r.status << " " << r.body);
+    return Parse(r.body);
+  }
+
+  // The mock CRM's contents (mock-crm only).
+  Object::Ptr Crm() { return Admin("/api/admin/crm/dump"); }
+  Object::Ptr Queue() { return Admin("/api/admin/status")->getObject("queue"); }
+  // {"entity","mirror","jobs"} of one entity.
+  Object::Ptr Entity(const std::string& entity) {
+    return Admin("/api/admin/jobs?entity=" + entity);
+  }
+  std::string Registration() {
+    return Admin("/api/admin/status")
+        ->getObject("runtime")
+        ->getObject("inbound")
+        ->getValue<std::string>("webhookRegistration");
+  }
+
+  Array::Ptr Changes(int64_t after = 0) {
+    t::HttpResult r = t::HttpCall(port, "GET", "/api/changes?after=" + std::to_string(after), "",
+                                  {{"Authorization", intake}});
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    return Parse(r.body)->getArray("changes");
+  }
+
+  // The value of one series in /metrics (e.g. name{label="x"}); 0 when absent.
+  double Metric(const std::string& series) {
+    t::HttpResult r = t::HttpCall(port, "GET", "/metrics");
+    REQUIRE(r.status == 200);
+    const std::string key = "\n" + series + " ";
+    const size_t at = ("\n" + r.body).find(key);
+    if (at == std::string::npos) return 0;
+    return std::stod(r.body.substr(at + key.size() - 1));
+  }
+  double Deliveries(const std::string& result) {
+    return Metric("crmsync_webhook_deliveries_total{result=\"" + result + "\"}");
+  }
+  double InboundResults(const std::string& result) {
+    return Metric("crmsync_inbound_changes_total{result=\"" + result + "\"}");
+  }
+  // CRM changes processed, whatever their result.
+  double InboundApplied() {
+    double total = 0;
+    for (const char* result : {"applied", "created", "no_change", "stale", "invalid"}) {
+      total += InboundResults(result);
+    }
+    return total;
+  }
+
+  // True when every job of `entity` is done and there are `count` of them.
+  bool JobsDone(const std::string& entity, size_t count) {
+    Array::Ptr jobs = Entity(entity)->getArray("jobs");
+    if (jobs->size() != count) return false;
+    for (unsigned i = 0; i < jobs->size(); ++i) {
+      if (jobs->getObject(i)->getValue<std::string>("state") != "done") return false;
+    }
+    return true;
+  }
+};
+
+int64_t Count(const Object::Ptr& counts, const std::string& key) {
+  return counts && counts->has(key) ? counts->getValue<int64_t>(key) : 0;
+}
+
+// The mock CRM's request count on `route`.
+int64_t Requests(Engine& engine, const std::string& route) {
+  return Count(engine.Crm()->getObject("requests"), route);
+}
+
+// Mock CRM webhooks answered 202 by the engine.
+int64_t EchoesAccepted(Engine& engine) {
+  return Count(engine.Crm()->getObject("webhooksSent"), "202");
+}
+
+// Starts an engine on mock-crm with emission on, waits for its webhook
+// registration, then creates lead `id` at `status` and waits until the job is
+// done and the CRM's echo has been applied as "no change".
+void StartWithLead(Engine& engine, const std::string& id, const std::string& status) {
+  engine.extra = {"--set", "crm.plugin=mock-crm", "--set", "crm.mock-crm.emit_webhooks=true"};
+  engine.Start();
+  REQUIRE(t::WaitUntil([&] { return engine.Registration() == "registered"; }));
+  CHECK(Requests(engine, "webhook.register") == 1);
+  REQUIRE(engine.PostEvent(LeadEvent("c-" + id, "lead.created", id, status)).status == 202);
+  REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:" + id, 1); }));
+  REQUIRE(t::WaitUntil([&] {
+    return EchoesAccepted(engine) == 1 && engine.InboundApplied() == 1 &&
+           engine.Queue()->getValue<int64_t>("deliveriesPending") == 0;
+  }));
+  CHECK(engine.InboundResults("no_change") == 1);  // Not a second lead the CRM "knew first".
+  CHECK(engine.InboundResults("created") == 0);
+}
+
+}  // namespace
+
+TEST_SUITE("e2e.two_way") {
+  TEST_CASE("mock-crm echoes of the engine's own changes change nothing and send nothing") {
+    Engine engine;
+    StartWithLead(engine, "L1", "NEW");
+    CHECK(engine.PostEvent(LeadEvent("s-L1", "lead.status_changed", "L1", "QUALIFIED")).status ==
+          202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:L1", 2); }));
+    REQUIRE(t::WaitUntil([&] {
+      return EchoesAccepted(engine) == 2 && engine.InboundApplied() == 2 &&
+             engine.Queue()->getValue<int64_t>("deliveriesPending") == 0;
+    }));
+    CHECK(engine.InboundResults("no_change") == 2);
+
+    // The echoes were accepted and verified, and changed nothing.
+    CHECK(engine.Deliveries("accepted") == 2);
+    CHECK(engine.InboundResults("applied") == 0);
+    CHECK(engine.InboundResults("created") == 0);
+    CHECK(engine.Changes()->size() == 0);
+    Object::Ptr queue = engine.Queue();
+    CHECK(queue->getValue<int64_t>("echoSuppressedInbound") == 2);
+    CHECK(queue->getValue<int64_t>("echoSuppressedOutbound") == 0);
+    Object::Ptr lead = engine.Entity("lead:L1");
+    CHECK(lead->getObject("mirror")->getValue<std::string>("status") == "QUALIFIED");
+    CHECK(lead->getArray("jobs")->size() == 2);  // Only the two posted.
+
+    // And caused no outbound call: one create, one update, nothing since.
+    Object::Ptr crm = engine.Crm();
+    CHECK(Count(crm->getObject("requests"), "lead.create") == 1);
+    CHECK(Count(crm->getObject("requests"), "lead.update") == 1);
+    CHECK(crm->getArray("leads")->size() == 1);
+    CHECK(crm->getArray("leads")->getObject(0)->getValue<std::string>("status") == "qualified");
+    CHECK(Count(crm->getObject("webhooksSent"), "202") == 2);
+    CHECK(crm->getObject("webhooksSent")->size() == 1);  // Nothing refused or lost.
+    CHECK(engine.Queue()->getValue<int64_t>("ready") == 0);
+    engine.Stop();
+  }
+
+  TEST_CASE("a CRM-side status change reaches the mirror and the change feed, and no CRM call") {
+    Engine engine;
+    StartWithLead(engine, "L2", "QUALIFIED");
+    Object::Ptr crm = engine.Crm();
+    const std::string crm_id =
+        crm->getArray("leads")->getObject(0)->getValue<std::string>("id");
+    const std::string requests_before = Stringify(crm->getObject("requests"));
+
+    // An agent marks the lead won in the CRM; the CRM sends its webhook.
+    t::HttpResult r = engine.PostWebhook(
+        "lead.updated", CrmWebhook("lead.updated", crm_id,
+                                   R"({"status":"won","notes":"Property booked"})"));
+    CHECK(r.status == 202);
+    CHECK(Parse(r.body)->getValue<std::string>("status") == "accepted");
+    Object::Ptr mirror;
+    REQUIRE(t::WaitUntil([&] {
+      mirror = engine.Entity("lead:L2")->getObject("mirror");
+      return mirror->getValue<std::string>("status") == "CONVERTED";
+    }));
+    CHECK(mirror->getValue<std::string>("notes") == "Property booked");
+    CHECK(mirror->getValue<std::string>("email") == "asha@example.com");
+    CHECK(engine.InboundResults("applied") == 1);
+
+    // The platform hears about it through the change feed.
+    Array::Ptr changes = engine.Changes();
+    REQUIRE(changes->size() == 1);
+    Object::Ptr change = changes->getObject(0);
+    CHECK(change->getValue<std::string>("entity") == "lead:L2");
+    CHECK(change->getValue<std::string>("source") == "crm");
+    CHECK(change->getValue<std::string>("crmEvent") == "lead.updated");
+    CHECK(change->getObject("fields")->getValue<std::string>("status") == "CONVERTED");
+    CHECK(change->getObject("fields")->getValue<std::string>("notes") == "Property booked");
+    CHECK(change->getObject("data")->getValue<std::string>("status") == "CONVERTED");
+    CHECK(engine.Changes(change->getValue<int64_t>("seq"))->size() == 0);
+
+    // No job, no outbound call.
+    CHECK(engine.Entity("lead:L2")->getArray("jobs")->size() == 1);
+    CHECK(Stringify(engine.Crm()->getObject("requests")) == requests_before);
+
+    // The platform applies the change and sends its lead back: an echo.
+    Object::Ptr event = Parse(LeadEvent("s-L2", "lead.status_changed", "L2", "CONVERTED"));
+    event->set("data", mirror);
+    r = engine.PostEvent(Stringify(event));
+    REQUIRE(r.status == 202);
+    Array::Ptr accepted = Parse(r.body)->getArray("accepted");
+    REQUIRE(accepted->size() == 1);
+    CHECK(accepted->getObject(0)->getValue<std::string>("eventId") == "s-L2");
+    CHECK(accepted->getObject(0)->getValue<int64_t>("jobId") == 0);
+    CHECK(accepted->getObject(0)->getValue<std::string>("suppressed") == "echo");
+    // A repeat answers the same.
+    r = engine.PostEvent(Stringify(event));
+    CHECK(r.status == 200);
+    CHECK(Parse(r.body)->getArray("accepted")->getObject(0)->getValue<int64_t>("jobId") == 0);
+    CHECK(Parse(r.body)->getArray("accepted")->getObject(0)->getValue<std::string>("suppressed") ==
+          "echo");
+    CHECK(engine.Queue()->getValue<int64_t>("echoSuppressedOutbound") == 1);
+    REQUIRE(t::WaitUntil([&] {
+      return engine.Metric("crmsync_echo_suppressed_total{direction=\"outbound\"}") == 1;
+    }));
+    CHECK(engine.Entity("lead:L2")->getArray("jobs")->size() == 1);
+    CHECK(engine.Queue()->getValue<int64_t>("ready") == 0);
+    CHECK(Stringify(engine.Crm()->getObject("requests")) == requests_before);
+
+    // A real platform change after that is sent again.
+    Object::Ptr lost = Parse(LeadEvent("l-L2", "lead.status_changed", "L2", "LOST"));
+    r = engine.PostEvent(Stringify(lost));
+    REQUIRE(r.status == 202);
+    CHECK(Parse(r.body)->getArray("accepted")->getObject(0)->getValue<int64_t>("jobId") > 0);
+    CHECK_FALSE(Parse(r.body)->getArray("accepted")->getObject(0)->has("suppressed"));
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:L2", 2); }));
+    CHECK(Requests(engine, "lead.update") == 1);
+    engine.Stop();
+  }
+
+  TEST_CASE("the echo of a create whose answer was lost waits for the link, not a new lead") {
+    // The CRM applies the create and sends its webhook, but the engine never
+    // sees the answer: the job waits for its retry (which finds the record by
+    // its reference) while the echo is already in. It must not be taken for a
+    // lead the CRM knew first.
+    Engine engine;
+    engine.extra = {"--set", "crm.plugin=mock-crm",
+                    "--set", "crm.mock-crm.emit_webhooks=true",
+                    "--set", "crm.mock-crm.faults.lead.create=timeout",
+                    "--set", "crm.retry.delay=2000"};
+    engine.Start();
+    REQUIRE(engine.PostEvent(LeadEvent("c-L5", "lead.created", "L5", "NEW")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return EchoesAccepted(engine) >= 1; }));
+    // The echo of the create is in; its job is not finished yet.
+    CHECK(engine.Entity("lead:L5")->getArray("jobs")->getObject(0)->getValue<std::string>(
+              "state") != "done");
+    // The retry finds the record by its reference and updates it (a second echo).
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:L5", 1); }));
+    REQUIRE(t::WaitUntil([&] {
+      return EchoesAccepted(engine) == 2 && engine.InboundApplied() == 2 &&
+             engine.Queue()->getValue<int64_t>("deliveriesPending") == 0;
+    }));
+    CHECK(engine.InboundResults("no_change") == 2);
+    CHECK(engine.InboundResults("created") == 0);
+    CHECK(engine.Changes()->size() == 0);
+    Object::Ptr crm = engine.Crm();
+    CHECK(crm->getArray("leads")->size() == 1);
+    CHECK(Count(crm->getObject("requests"), "lead.create") == 1);
+    CHECK(Count(crm->getObject("requests"), "lead.lookup") == 1);
+    CHECK(Count(crm->getObject("requests"), "lead.update") == 1);
+    CHECK(engine.Entity("lead:crm-" + crm->getArray("leads")->getObject(0)->getValue<std::string>(
+                            "id"))
+              ->isNull("mirror"));
+    engine.Stop();
+  }
+
+  TEST_CASE("forged, replayed and malformed webhooks are refused and counted") {
+    Engine engine;
+    engine.extra = {"--set", "crm.plugin=mock-crm", "--set",
+                    std::string("webhook.secrets=") + kStandardSecret};
+    engine.Start();
+    const std::string change =
+        CrmWebhook("lead.updated", "crm_lead_77", R"({"status":"contacted","name":"New Lead"})");
+
+    // Forged: wrong shared secret, no secret, a bad or stale signature.
+    t::HttpResult r = engine.PostWebhook("lead.updated", change, "guess");
+    CHECK(r.status == 401);
+    CHECK(r.body.find(kSecret) == std::string::npos);
+    CHECK(t::HttpCall(engine.port, "POST", "/api/crm/webhook", change,
+                      {{"X-CRM-Event", "lead.updated"}})
+              .status == 401);
+    const int64_t now_s = static_cast<int64_t>(std::time(nullptr));
+    t::HttpResult bad = t::HttpCall(engine.port, "POST", "/api/crm/webhook", change,
+                                    {{"webhook-id", "msg_forged"},
+                                     {"webhook-timestamp", std::to_string(now_s)},
+                                     {"webhook-signature", "v1," + Base64("not the signature")}});
+    CHECK(bad.status == 401);
+    CHECK(engine.PostStandardWebhook("msg_old", now_s - 3600, change).status == 401);
+    CHECK(engine.Deliveries("refused_bad_signature") == 2);
+    CHECK(engine.Deliveries("refused_missing") == 1);
+    CHECK(engine.Deliveries("refused_stale") == 1);
+
+    // Malformed: not JSON, a status the CRM does not have, no entityId.
+    r = engine.PostWebhook("lead.updated", "{not json");
+    CHECK(r.status == 400);
+    r = engine.PostWebhook("lead.updated",
+                           CrmWebhook("lead.updated", "crm_lead_77", R"({"status":"bogus"})"));
+    CHECK(r.status == 400);
+    CHECK(r.body.find("bogus") != std::string::npos);  // Names the fault.
+    CHECK(engine.PostWebhook("lead.updated", R"({"event":"lead.updated","data":{}})").status ==
+          400);
+    CHECK(engine.Deliveries("malformed") == 3);
+
+    // Nothing refused reached the store.
+    CHECK(engine.Changes()->size() == 0);
+    CHECK(engine.Queue()->getValue<int64_t>("deliveriesPending") == 0);
+    CHECK(engine.Deliveries("accepted") == 0);
+
+    // Replayed: the same shared-secret body, the same Standard Webhooks id.
+    CHECK(engine.PostWebhook("lead.updated", change).status == 202);
+    r = engine.PostWebhook("lead.updated", change);
+    CHECK(r.status == 200);
+    CHECK(Parse(r.body)->getValue<std::string>("status") == "duplicate");
+    const std::string closed =
+        CrmWebhook("lead.updated", "crm_lead_78", R"({"status":"new","name":"Other Lead"})");
+    CHECK(engine.PostStandardWebhook("msg_1", now_s, closed).status == 202);
+    r = engine.PostStandardWebhook("msg_1", now_s + 1, closed);
+    CHECK(r.status == 200);
+    CHECK(Parse(r.body)->getValue<std::string>("deliveryId") == "msg_1");
+    CHECK(engine.Deliveries("accepted") == 2);
+    CHECK(engine.Deliveries("duplicate") == 2);
+
+    // The two accepted made two records the CRM knew first; the replays nothing.
+    REQUIRE(t::WaitUntil([&] { return engine.InboundResults("created") == 2; }));
+    REQUIRE(t::WaitUntil([&] {
+      return engine.Queue()->getValue<int64_t>("deliveriesPending") == 0;
+    }));
+    CHECK(engine.Changes()->size() == 2);
+    CHECK(engine.InboundResults("no_change") == 0);
+    CHECK(engine.InboundResults("applied") == 0);
+    engine.Stop();
+  }
+
+  TEST_CASE("generic-rest-crm and the reference CRM sync both ways without loops") {
+    const int crm_port = t::FreePort();
+    t::ChildProcess crm(CRMSYNC_REFERENCE_CRM, {"--port", std::to_string(crm_port), "--api-key",
+                                                "key-2w", "--api-secret", "secret-2w"});
+    REQUIRE(t::WaitUntil([&] { return t::HttpCall(crm_port, "GET", "/_state").status == 200; }));
+    auto crm_state = [&] { return Parse(t::HttpCall(crm_port, "GET", "/_state").body); };
+    auto crm_requests = [&](const std::string& route) {
+      return Count(crm_state()->getObject("requests"), route);
+    };
+
+    Engine engine;
+    engine.extra = {"--set", "crm.plugin=generic-rest-crm",
+                    "--set",
+                    "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+                    "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port)};
+    engine.env = {{"CRM_API_KEY", "key-2w"}, {"CRM_API_SECRET", "secret-2w"}};
+    engine.Start();
+
+    // At start the engine registers its webhook with the CRM.
+    REQUIRE(t::WaitUntil([&] { return engine.Registration() == "registered"; }));
+    Array::Ptr hooks = crm_state()->getArray("webhooks");
+    REQUIRE(hooks->size() == 1);
+    CHECK(hooks->getObject(0)->getValue<std::string>("url") == engine.WebhookUrl());
+    CHECK(hooks->getObject(0)->getArray("events")->size() > 0);
+    CHECK(crm_requests("POST /api/v1/webhooks") == 1);
+
+    // A restart does not register again.
+    engine.Stop();
+    engine.Start();
+    REQUIRE(t::WaitUntil([&] { return engine.Registration() == "already registered"; }));
+    CHECK(crm_requests("POST /api/v1/webhooks") == 1);
+    CHECK(crm_state()->getArray("webhooks")->size() == 1);
+
+    // A platform lead reaches the CRM with the mapped body.
+    REQUIRE(engine.PostEvent(LeadEvent("g-c", "lead.created", "G1", "NEW")).status == 202);
+    Object::Ptr lead;
+    REQUIRE(t::WaitUntil([&] {
+      Array::Ptr leads = crm_state()->getArray("leads");
+      if (leads->size() != 1) return false;
+      lead = leads->getObject(0);
+      return true;
+    }));
+    CHECK(lead->getValue<std::string>("externalReference") == "lead:G1");
+    CHECK(lead->getValue<std::string>("status") == "new");
+    CHECK(lead->getValue<std::string>("name") == "Asha Rao");
+    CHECK(lead->getObject("budgetRange")->getValue<int64_t>("min") == 5000000);
+    CHECK(lead->getObject("budgetRange")->getValue<int64_t>("max") == 7500000);
+    REQUIRE(lead->getArray("preferredAreas")->size() == 2);
+    CHECK(lead->getArray("preferredAreas")->getElement<std::string>(0) == "Baner");
+    const std::string crm_id = lead->getValue<std::string>("id");
+
+    // The CRM's echo of it comes back and changes nothing.
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:G1", 1); }));
+    REQUIRE(t::WaitUntil([&] {
+      return Count(crm_state()->getObject("webhooksSent"), "202") == 1 &&
+             engine.InboundApplied() == 1;
+    }));
+    CHECK(engine.InboundResults("no_change") == 1);
+    CHECK(engine.InboundResults("created") == 0);  // The echo found the lead just linked.
+
+    // The platform qualifies the lead (so the CRM owns its status from now on,
+    // inbound.crm_owns_status_from): an update, and its echo, again nothing.
+    REQUIRE(engine.PostEvent(LeadEvent("g-q", "lead.status_changed", "G1", "QUALIFIED")).status ==
+            202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:G1", 2); }));
+    REQUIRE(t::WaitUntil([&] {
+      return Count(crm_state()->getObject("webhooksSent"), "202") == 2 &&
+             engine.InboundApplied() == 2;
+    }));
+    CHECK(engine.InboundResults("no_change") == 2);
+    CHECK(engine.InboundResults("applied") == 0);
+    CHECK(engine.InboundResults("created") == 0);
+    CHECK(engine.Changes()->size() == 0);
+    const int64_t creates = crm_requests("POST /api/v1/leads");
+    const int64_t updates = crm_requests("PUT /api/v1/leads/{id}");
+    CHECK(creates == 1);
+    CHECK(updates == 1);
+
+    // An agent marks the lead won in the CRM; the CRM sends the webhook itself.
+    t::HttpResult r =
+        t::HttpCall(crm_port, "POST", "/_crm/leads/" + crm_id, R"({"status":"won"})");
+    REQUIRE(r.status == 200);
+    REQUIRE(t::WaitUntil([&] {
+      return engine.Entity("lead:G1")->getObject("mirror")->getValue<std::string>("status") ==
+             "CONVERTED";
+    }));
+    Array::Ptr changes = engine.Changes();
+    REQUIRE(changes->size() == 1);
+    CHECK(changes->getObject(0)->getValue<std::string>("entity") == "lead:G1");
+    CHECK(changes->getObject(0)->getObject("fields")->getValue<std::string>("status") ==
+          "CONVERTED");
+    CHECK(engine.Entity("lead:G1")->getArray("jobs")->size() == 2);
+    CHECK(crm_requests("POST /api/v1/leads") == creates);
+    CHECK(crm_requests("PUT /api/v1/leads/{id}") == updates);
+    CHECK(crm_requests("POST /api/v1/leads/{id}/deals") == 0);
+    CHECK(Count(crm_state()->getObject("webhooksSent"), "202") == 3);
+    engine.Stop();
+  }
+}
