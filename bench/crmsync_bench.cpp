@@ -357,7 +357,7 @@ void Coalesce() {
   double calls = engine.Metric("crmsync_sync_attempts_total");
   std::printf("%zu events -> %.0f CRM calls (%.1f%% saved); coalesced counter %.0f\n",
               requests.size(), calls, 100.0 * (1.0 - calls / static_cast<double>(requests.size())),
-              engine.Metric("crmsync_jobs_coalesced"));
+              engine.Metric("crmsync_coalesced_total"));
 }
 
 }  // namespace

@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages crmsync needs to build, run and test, when any is
 # missing. Safe to run again: it does nothing when all are present.
+# INSTALL_BROWSER=1 (set by scripts/test.sh) adds what the dashboard test needs:
+# Debian's chromium, and node/npm when no node is on PATH (the test installs
+# playwright-core with npm; it needs node 20 or later).
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpoco-dev doctest-dev libsqlite3-dev libssl-dev
           openssl curl ca-certificates python3)
+browser_packages=(chromium)
+if ! command -v node >/dev/null 2>&1; then
+  browser_packages+=(nodejs npm)
+fi
+if [ "${INSTALL_BROWSER:-0}" = "1" ]; then
+  packages+=("${browser_packages[@]}")
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything (Debug) and runs the whole test
-# suite through ctest. SANITIZE=1 builds with ASan + UBSan in build/asan.
+# Installs what is missing (with the browser for the dashboard test), builds
+# everything (Debug) and runs the whole test suite through ctest. SANITIZE=1
+# builds with ASan + UBSan in build/asan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The dashboard's e2e test drives headless Chromium: install it too.
+export INSTALL_BROWSER=1
 bash scripts/install-deps.sh
 build=build/debug
 flags=(-DCMAKE_BUILD_TYPE=Debug)

@@ -365,6 +365,9 @@ class AdminApi {
                             .Int("oldestPendingAgeSeconds", age_s)
                             .Int("coalescedTotal", s.coalesced_total)
                             .Int("eventsTotal", s.events_total)
+                            .Int("echoSuppressedOutbound", s.echo_suppressed_outbound)
+                            .Int("echoSuppressedInbound", s.echo_suppressed_inbound)
+                            .Int("deliveriesPending", s.deliveries_pending)
                             .Done();
     ctx.SendJson(200, JsonObject()
                           .Str("version", CRMSYNC_VERSION)
@@ -389,6 +392,62 @@ class AdminApi {
                           .Bool("enabled", now.enabled)
                           .Str("reason", now.reason)
                           .StrOrNull("changedAt", now.changed_at)
+                          .Done());
+  }
+
+  // Pause and resume: a deliberate hold by ops, shown as such and never alerted.
+  void Pause(HttpContext& ctx, bool pause) {
+    if (!ctx.RequireBearer(hooks_.admin_token)) return;
+    std::string reason = pause ? "maintenance" : "resumed by admin";
+    if (!ReadReason(ctx, &reason)) return;
+    hooks_.store->SetSyncState(hooks_.plugin_name, !pause,
+                               pause ? std::string(kPausedPrefix) + reason : reason);
+    ComponentLogger("admin").notice("sync for %s %s by admin", hooks_.plugin_name,
+                                    std::string(pause ? "paused" : "resumed"));
+    Notify();
+    SyncState now = hooks_.store->GetSyncState(hooks_.plugin_name);
+    ctx.SendJson(200, JsonObject()
+                          .Str("plugin", hooks_.plugin_name)
+                          .Bool("enabled", now.enabled)
+                          .Bool("paused", !now.enabled && IsPausedReason(now.reason))
+                          .Str("reason", now.reason)
+                          .StrOrNull("changedAt", now.changed_at)
+                          .Done());
+  }
+
+  void Audit(HttpContext& ctx) {
+    if (!ctx.RequireBearer(hooks_.admin_token)) return;
+    std::vector<std::pair<std::string, std::string>> params;
+    if (!ReadQuery(ctx, {"entity", "limit"}, &params)) return;
+    std::string entity = ctx.Query("entity");
+    std::string kind_name, id, why;
+    if (entity.empty() || !ParseEntityRef(entity, &kind_name, &id, &why)) {
+      ctx.SendError(400, "entity: " + (entity.empty() ? "required, as kind:id (lead:42 or property:7)"
+                                                      : why));
+      return;
+    }
+    int64_t limit = kJobsDefaultLimit;
+    std::string limit_text = ctx.Query("limit");
+    if (!limit_text.empty() && !ParseInt(limit_text, 1, kJobsMaxLimit, &limit)) {
+      ctx.SendError(400, "limit: must be an integer from 1 to " + std::to_string(kJobsMaxLimit) +
+                             ", got '" + limit_text + "'");
+      return;
+    }
+    EntityKind kind = EntityKind::kLead;
+    ParseEntityKind(kind_name, &kind);
+    std::vector<std::string> rows;
+    for (const AuditRecord& a : hooks_.store->AuditForEntity(kind, id, static_cast<int>(limit))) {
+      rows.push_back(JsonObject()
+                         .Int("id", a.id)
+                         .Str("at", FormatIsoMs(a.at_ms))
+                         .Int("jobId", a.job_id)
+                         .Str("action", a.action)
+                         .Str("detail", a.detail)
+                         .Done());
+    }
+    ctx.SendJson(200, JsonObject()
+                          .Str("entity", kind_name + ":" + id)
+                          .Raw("audit", JsonArray(rows))
                           .Done());
   }
 
@@ -606,7 +665,11 @@ void AddAdminRoutes(Router& router, AdminHooks hooks) {
              [api](HttpContext& ctx) { api->SetSync(ctx, true); });
   router.Add("POST", "/api/admin/sync/disable",
              [api](HttpContext& ctx) { api->SetSync(ctx, false); });
+  router.Add("POST", "/api/admin/sync/pause", [api](HttpContext& ctx) { api->Pause(ctx, true); });
+  router.Add("POST", "/api/admin/sync/resume",
+             [api](HttpContext& ctx) { api->Pause(ctx, false); });
   router.Add("GET", "/api/admin/jobs", [api](HttpContext& ctx) { api->Jobs(ctx); });
+  router.Add("GET", "/api/admin/audit", [api](HttpContext& ctx) { api->Audit(ctx); });
   router.Add("GET", "/api/admin/dlq", [api](HttpContext& ctx) { api->ListDeadLetters(ctx); });
   router.AddPrefix("GET", "/api/admin/dlq/", [api](HttpContext& ctx) { api->GetPrefix(ctx); });
   router.AddPrefix("POST", "/api/admin/dlq/", [api](HttpContext& ctx) { api->PostPrefix(ctx); });

@@ -56,6 +56,13 @@ struct AdminHooks {
 /// and limit (list and replay only; a replay takes at most 10,000 per call, the
 /// oldest first). An unknown query parameter is a 400, so a misspelt filter
 /// never widens a replay or a purge.
+/// A sync state whose reason starts with this was paused on purpose by ops
+/// (POST /api/admin/sync/pause): shown as paused, never alerted.
+constexpr char kPausedPrefix[] = "paused by admin: ";
+inline bool IsPausedReason(const std::string& reason) {
+  return reason.rfind(kPausedPrefix, 0) == 0;
+}
+
 void AddAdminRoutes(Router& router, AdminHooks hooks);
 
 }  // namespace crmsync::engine

@@ -186,6 +186,24 @@ void RenderJobs(const Object::Ptr& answer, std::ostream& out) {
   out << rows.size() << " job(s)\n";
 }
 
+void RenderAudit(const Object::Ptr& answer, std::ostream& out) {
+  out << "entity: " << Text(answer->get("entity")) << "\n";
+  Array::Ptr audit = answer->getArray("audit");
+  if (!audit || audit->size() == 0) {
+    out << "no audit entries\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (size_t i = 0; i < audit->size(); ++i) {
+    Object::Ptr a = audit->getObject(static_cast<unsigned>(i));
+    if (!a) continue;
+    rows.push_back({Text(a->get("at")), Text(a->get("action")), Text(a->get("jobId")),
+                    Shorten(Text(a->get("detail")), 100)});
+  }
+  PrintTable({"AT", "ACTION", "JOB", "DETAIL"}, rows, out);
+  out << rows.size() << " entr" << (rows.size() == 1 ? "y" : "ies") << "\n";
+}
+
 void RenderDeadLetters(const Object::Ptr& answer, std::ostream& out) {
   Array::Ptr list = answer->getArray("deadLetters");
   if (!list || list->size() == 0) {
@@ -266,9 +284,11 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
     return true;
   }
   if (command == "sync") {
-    if (words.size() < 2 || (words[1] != "enable" && words[1] != "disable")) {
-      *why = words.size() < 2 ? "sync needs 'enable' or 'disable'"
-                              : "unknown sync subcommand '" + words[1] + "'; use enable or disable";
+    if (words.size() < 2 || (words[1] != "enable" && words[1] != "disable" &&
+                             words[1] != "pause" && words[1] != "resume")) {
+      *why = words.size() < 2 ? "sync needs 'enable', 'disable', 'pause' or 'resume'"
+                              : "unknown sync subcommand '" + words[1] +
+                                    "'; use enable, disable, pause or resume";
       return false;
     }
     std::string reason;
@@ -289,9 +309,9 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
     request->render = RenderSync;
     return true;
   }
-  if (command == "jobs") {
+  if (command == "jobs" || command == "audit") {
     if (words.size() < 2) {
-      *why = "jobs needs an entity, like 'jobs lead:42'";
+      *why = command + " needs an entity, like '" + command + " lead:42'";
       return false;
     }
     std::string query = "?entity=";
@@ -300,15 +320,15 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
     query += encoded;
     for (const std::string& word : extra(2)) {
       if (word.rfind("limit=", 0) != 0 || word.size() == 6) {
-        *why = "unknown word '" + word + "' after 'jobs " + words[1] + "'; only limit=N";
+        *why = "unknown word '" + word + "' after '" + command + " " + words[1] + "'; only limit=N";
         return false;
       }
       std::string limit;
       Poco::URI::encode(word.substr(6), "&=+?#%/:", limit);
       query += "&limit=" + limit;
     }
-    request->path = "/api/admin/jobs" + query;
-    request->render = RenderJobs;
+    request->path = "/api/admin/" + command + query;
+    request->render = command == "jobs" ? RenderJobs : RenderAudit;
     return true;
   }
   if (command != "dlq") {
@@ -384,15 +404,20 @@ std::string ErrorMessage(const std::string& body) {
 }  // namespace
 
 bool IsAdminCommand(const std::string& command) {
-  return command == "status" || command == "sync" || command == "jobs" || command == "dlq";
+  return command == "status" || command == "sync" || command == "jobs" || command == "dlq" ||
+         command == "audit";
 }
 
 const char* AdminCommandsHelp() {
   return "  status         the running service: sync state, queue figures, workers\n"
          "  sync enable|disable [reason=TEXT]\n"
          "                 switch sync to the CRM on or off (kept across restarts)\n"
+         "  sync pause|resume [reason=TEXT]\n"
+         "                 hold sync on purpose (maintenance): shown as paused, no alert\n"
          "  jobs KIND:ID [limit=N]\n"
          "                 the jobs of one entity (jobs lead:42) and its mirror row\n"
+         "  audit KIND:ID [limit=N]\n"
+         "                 the audit trail of one entity: syncs, dead letters, CRM changes\n"
          "  dlq list [FILTER...]\n"
          "                 dead letters (open ones, unless include-replayed)\n"
          "  dlq show ID    one dead letter with every attempt\n"

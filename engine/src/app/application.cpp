@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
@@ -13,6 +14,7 @@
 #include "app/commands.h"
 #include "app/service.h"
 #include "common/logging.h"
+#include "conformance/plugin_check.h"
 #include "crmsync/version.h"
 
 namespace crmsync::engine {
@@ -25,11 +27,18 @@ namespace {
 const char* kCommandsHelpHead =
     "Commands:\n"
     "  serve          run the service (the default)\n"
-    "  check-config   print the effective configuration (secrets redacted) and every problem;\n"
+    "  check-config [json]\n"
+    "                 print the effective configuration (secrets redacted) and every problem;\n"
     "                 exits non-zero when there is any error\n"
-    "  plugins        list the plugins in plugins.dir: name, version, ABI, capabilities,\n"
+    "  plugins [json]\n"
+    "                 list the plugins in plugins.dir: name, version, ABI, capabilities,\n"
     "                 or why a file cannot be used\n"
-    "  crm-dump       print what the CRM plugin of the running service holds\n"
+    "  plugin-check PLUGIN [json]\n"
+    "                 run the conformance battery on a plugin (a name in plugins.dir or a\n"
+    "                 file path) with its settings from --config/--set: PASS/FAIL per\n"
+    "                 check; exits 1 when one fails; json prints a JSON report\n"
+    "  crm-dump [json]\n"
+    "                 print what the CRM plugin of the running service holds\n"
     "                 (mock-crm: its in-memory CRM); uses server.port, admin.token\n";
 
 const char* kCommandsHelpTail =
@@ -41,6 +50,27 @@ const char* kCommandsHelpTail =
 // The commands' help, the admin commands (app/admin_cli.h) included.
 std::string CommandsHelp() {
   return std::string(kCommandsHelpHead) + AdminCommandsHelp() + kCommandsHelpTail;
+}
+
+// The help of one command: its entries in CommandsHelp() ("  dlq ..." and the
+// indented lines under them). Empty when the command has none.
+std::string CommandHelp(const std::string& command) {
+  std::istringstream in(CommandsHelp());
+  std::string line, out;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    bool entry = line.size() > 2 && line[0] == ' ' && line[1] == ' ' && line[2] != ' ';
+    if (entry) {
+      std::string name = line.substr(2, line.find(' ', 2) == std::string::npos
+                                            ? std::string::npos
+                                            : line.find(' ', 2) - 2);
+      inside = name == command;
+    } else if (line.rfind("                 ", 0) != 0) {
+      inside = false;
+    }
+    if (inside) out += line + "\n";
+  }
+  return out;
 }
 
 }  // namespace
@@ -94,7 +124,8 @@ void CrmsyncApplication::HandleSet(const std::string&, const std::string& value)
 void CrmsyncApplication::PrintHelp() {
   Poco::Util::HelpFormatter formatter(options());
   formatter.setCommand("crmsync");
-  formatter.setUsage("[serve|check-config|plugins|crm-dump|status|sync|jobs|dlq ...] [options]");
+  formatter.setUsage(
+      "[serve|check-config|plugins|plugin-check|crm-dump|status|sync|jobs|dlq ...] [options]");
   formatter.setHeader("crmsync keeps a real-estate platform and a CRM in step, both ways.");
   formatter.setFooter(CommandsHelp());
   formatter.setUnixStyle(true);
@@ -103,6 +134,16 @@ void CrmsyncApplication::PrintHelp() {
 
 int CrmsyncApplication::main(const std::vector<std::string>& args) {
   if (help_requested_) {
+    if (!args.empty()) {
+      std::string help = CommandHelp(args[0]);
+      if (help.empty()) {
+        std::cerr << "crmsync: unknown command '" << args[0] << "'; see crmsync --help\n";
+        return kExitUsage;
+      }
+      std::cout << "usage: crmsync " << args[0] << " ... [--config FILE] [--set KEY=VALUE]...\n"
+                << help;
+      return kExitOk;
+    }
     PrintHelp();
     return kExitOk;
   }
@@ -112,7 +153,9 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
     return kExitOk;
   }
   std::string command = args.empty() ? "serve" : args[0];
-  if (args.size() > 1 && !IsAdminCommand(command)) {
+  const bool json = args.size() == 2 && args[1] == "json" &&
+                    (command == "check-config" || command == "plugins" || command == "crm-dump");
+  if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check") {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
               << "'; see crmsync --help\n";
     return kExitUsage;
@@ -124,7 +167,7 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
   std::vector<config::Diagnostic> diagnostics;
   config::Settings settings = config::Settings::Load(load, &diagnostics);
 
-  if (command == "check-config") return RunCheckConfig(settings, diagnostics, std::cout);
+  if (command == "check-config") return RunCheckConfig(settings, diagnostics, std::cout, json);
 
   bool has_error = false;
   for (const auto& d : diagnostics) {
@@ -137,8 +180,17 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
                  "report\n";
     return kExitConfig;
   }
-  if (command == "plugins") return RunPlugins(settings, std::cout);
+  if (command == "plugins") return RunPlugins(settings, std::cout, json);
   if (command == "crm-dump") return RunCrmDump(settings, std::cout, std::cerr);
+  if (command == "plugin-check") {
+    conformance::CheckOptions check;
+    check.plugins_dir = ResolvePluginsDir(settings);
+    check.config_for = [&settings](const std::string& name) {
+      return settings.PluginConfigFor(name);
+    };
+    return conformance::RunPluginCheckCommand(
+        std::vector<std::string>(args.begin() + 1, args.end()), check, std::cout, std::cerr);
+  }
   if (IsAdminCommand(command)) return RunAdminCommand(settings, args, std::cout, std::cerr);
   if (command == "serve") return Serve(settings);
   std::cerr << "crmsync: unknown command '" << command << "'; see crmsync --help\n";

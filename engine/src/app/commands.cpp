@@ -9,6 +9,7 @@
 #include <Poco/StreamCopier.h>
 
 #include "app/service.h"
+#include "http/router.h"
 #include "crmsync/version.h"
 #include "plugin_host/plugin_loader.h"
 
@@ -27,19 +28,15 @@ std::string CapabilitiesText(const Capabilities& c) {
 }  // namespace
 
 int RunCheckConfig(const config::Settings& settings,
-                   const std::vector<config::Diagnostic>& diagnostics, std::ostream& out) {
-  out << "# effective configuration (secrets redacted)\n";
-  if (!settings.config_file().empty()) out << "# file: " << settings.config_file() << "\n";
-  for (const auto& [key, value] : settings.Effective(true)) {
-    out << key << " = " << value.value << "    # " << value.source << "\n";
-  }
+                   const std::vector<config::Diagnostic>& diagnostics, std::ostream& out,
+                   bool json) {
   int errors = 0;
   int warnings = 0;
-  std::vector<std::string> lines;
+  std::vector<std::pair<std::string, std::string>> problems;  // (level, message)
   for (const auto& d : diagnostics) {
     bool error = d.level == config::Diagnostic::Level::kError;
     (error ? errors : warnings)++;
-    lines.push_back(std::string(error ? "error: " : "warning: ") + d.message);
+    problems.push_back({error ? "error" : "warning", d.message});
   }
   if (errors == 0) {
     std::string plugins_dir = ResolvePluginsDir(settings);
@@ -49,31 +46,83 @@ int RunCheckConfig(const config::Settings& settings,
     if (plugin && !plugin->Configure(settings.PluginConfigFor(plugin_name), &error)) plugin.reset();
     if (!plugin) {
       ++errors;
-      lines.push_back("error: crm.plugin: " + error);
+      problems.push_back({"error", "crm.plugin: " + error});
     } else {
-      lines.push_back("ok: plugin " + plugin_name + " " + plugin->descriptor().version +
-                      " loads and accepts its configuration");
+      problems.push_back({"ok", "plugin " + plugin_name + " " + plugin->descriptor().version +
+                                    " loads and accepts its configuration"});
     }
     Poco::Path store_dir = Poco::Path(settings.GetString("store.path")).absolute().parent();
     Poco::File dir(store_dir.toString());
     if (dir.exists() && !dir.canWrite()) {
       ++errors;
-      lines.push_back("error: store.path: folder " + store_dir.toString() + " is not writable");
+      problems.push_back({"error", "store.path: folder " + store_dir.toString() + " is not writable"});
     }
   }
+  if (json) {
+    std::string items;
+    for (const auto& [key, value] : settings.Effective(true)) {
+      if (!items.empty()) items += ",";
+      items += "{\"key\":" + JsonQuote(key) + ",\"value\":" + JsonQuote(value.value) +
+               ",\"source\":" + JsonQuote(value.source) + "}";
+    }
+    std::string list;
+    for (const auto& [level, message] : problems) {
+      if (!list.empty()) list += ",";
+      list += "{\"level\":" + JsonQuote(level) + ",\"message\":" + JsonQuote(message) + "}";
+    }
+    out << "{\"file\":" + JsonQuote(settings.config_file()) + ",\"settings\":[" + items +
+               "],\"problems\":[" + list + "],\"errors\":" + std::to_string(errors) +
+               ",\"warnings\":" + std::to_string(warnings) + "}\n";
+    return errors == 0 ? kExitOk : kExitProblems;
+  }
+  out << "# effective configuration (secrets redacted)\n";
+  if (!settings.config_file().empty()) out << "# file: " << settings.config_file() << "\n";
+  for (const auto& [key, value] : settings.Effective(true)) {
+    out << key << " = " << value.value << "    # " << value.source << "\n";
+  }
   out << "\n# problems\n";
-  for (const auto& line : lines) out << line << "\n";
+  for (const auto& [level, message] : problems) out << level << ": " << message << "\n";
   out << errors << " error(s), " << warnings << " warning(s)\n";
   return errors == 0 ? kExitOk : kExitProblems;
 }
 
-int RunPlugins(const config::Settings& settings, std::ostream& out) {
+int RunPlugins(const config::Settings& settings, std::ostream& out, bool json) {
   std::string dir = ResolvePluginsDir(settings);
   std::string error;
   std::vector<PluginReport> reports = ScanPlugins(dir, &error);
   if (!error.empty()) {
-    out << "error: " << error << "\n";
+    if (json) {
+      out << "{\"dir\":" << JsonQuote(dir) << ",\"error\":" << JsonQuote(error) << "}\n";
+    } else {
+      out << "error: " << error << "\n";
+    }
     return kExitProblems;
+  }
+  if (json) {
+    std::string list;
+    for (const PluginReport& r : reports) {
+      if (!list.empty()) list += ",";
+      const Capabilities& c = r.info.capabilities;
+      list += "{\"file\":" + JsonQuote(r.file) + ",\"ok\":" + (r.ok ? "true" : "false") +
+              ",\"name\":" + JsonQuote(r.descriptor.name) + ",\"version\":" +
+              JsonQuote(r.descriptor.version) + ",\"abi\":" +
+              JsonQuote(std::to_string(r.descriptor.abi_major) + "." +
+                        std::to_string(r.descriptor.abi_minor));
+      if (r.ok) {
+        list += ",\"description\":" + JsonQuote(r.info.description) +
+                ",\"capabilities\":{\"maxBatchSize\":" + std::to_string(c.max_batch_size) +
+                ",\"lookupByReference\":" + (c.lookup_by_reference ? "true" : "false") +
+                ",\"webhookRegistration\":" + (c.webhook_registration ? "true" : "false") +
+                ",\"maxRequestsPerSecond\":" + std::to_string(c.max_requests_per_second) +
+                ",\"maxConcurrency\":" + std::to_string(c.max_concurrency) + "}";
+      } else {
+        list += ",\"error\":" + JsonQuote(r.error);
+      }
+      list += "}";
+    }
+    out << "{\"dir\":" << JsonQuote(dir) << ",\"abi\":\"" << kAbiMajor << "." << kAbiMinor
+        << "\",\"plugins\":[" << list << "]}\n";
+    return kExitOk;
   }
   out << "plugins in " << dir << " (engine SDK ABI " << kAbiMajor << "." << kAbiMinor << "):\n";
   int usable = 0;

@@ -22,12 +22,16 @@ constexpr int kExitSoftware = 70;  ///< Unexpected failure.
 /// check-config: the effective configuration with its sources (secrets
 /// redacted), then every problem: settings errors and warnings, the store path,
 /// and the plugin (loaded and configured). Non-zero on any error.
+/// `json`: one JSON object {"file","settings":[{key,value,source}],
+/// "problems":[{level,message}],"errors","warnings"} instead of text.
 int RunCheckConfig(const config::Settings& settings,
-                   const std::vector<config::Diagnostic>& diagnostics, std::ostream& out);
+                   const std::vector<config::Diagnostic>& diagnostics, std::ostream& out,
+                   bool json = false);
 
 /// plugins: every file in plugins.dir with name, version, ABI and capabilities,
 /// or why it cannot be used.
-int RunPlugins(const config::Settings& settings, std::ostream& out);
+/// `json`: {"dir","plugins":[{file,ok,name,version,abi,capabilities,error}]}.
+int RunPlugins(const config::Settings& settings, std::ostream& out, bool json = false);
 
 /// crm-dump: asks the running service (server.host:server.port, admin.token)
 /// for what the CRM plugin holds and prints it.

@@ -1,12 +1,15 @@
 // Service assembly; see service.h.
 #include "app/service.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <Poco/File.h>
 #include <Poco/Path.h>
 
 #include "admin/admin_api.h"
+#include "admin/ui_routes.h"
 #include "common/logging.h"
 #include "intake/intake_handler.h"
 #include "webhook/webhook_handler.h"
@@ -26,7 +29,11 @@ std::string ResolvePluginsDir(const config::Settings& settings) {
     Poco::Path candidate(bin_dir, relative);
     candidate.makeAbsolute();
     Poco::File file(candidate.toString());
-    if (file.exists() && file.isDirectory()) return Poco::Path(candidate).makeFile().toString();
+    if (file.exists() && file.isDirectory()) {
+      char resolved[PATH_MAX];
+      if (realpath(candidate.toString().c_str(), resolved) != nullptr) return resolved;
+      return Poco::Path(candidate).makeFile().toString();
+    }
   }
   return Poco::Path(bin_dir, "../plugins").makeFile().toString();
 }
@@ -74,14 +81,20 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   dispatch.circuit_open_ms = settings.GetInt("circuit.open_ms");
   dispatch.circuit_max_open_ms = settings.GetInt("circuit.max_open_ms");
   dispatch.rate_limit_per_s = static_cast<double>(settings.GetInt("crm.rate_limit"));
+  Service* raw = service.get();
+  dispatch.on_sync_disabled = [raw] {
+    if (raw->monitor_) raw->monitor_->Evaluate();
+  };
   service->dispatcher_ = std::make_unique<Dispatcher>(
       dispatch, service->store_.get(), &service->plugin_->adapter(),
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
 
   if (!service->SetUpInbound(settings, error)) return nullptr;
+  if (!service->SetUpAlerts(settings, error)) return nullptr;
 
   auto router = std::make_shared<Router>();
   service->BuildRoutes(router.get());
+  AddUiRoutes(*router, ResolveUiDir(settings));
   HttpServerOptions http;
   http.host = settings.GetString("server.host");
   http.port = static_cast<int>(settings.GetInt("server.port"));
@@ -93,6 +106,61 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
 }
 
 Service::~Service() { Stop(); }
+
+bool Service::SetUpAlerts(const config::Settings& settings, std::string* error) {
+  RetryPolicy policy(settings.GetInt("crm.retry.delay"),
+                     static_cast<int>(settings.GetInt("crm.retry.attempts")), false);
+  alerts_ = Alerts::Create(settings.GetString("alerts.webhook_url"),
+                           settings.GetBool("crm.allow_insecure_http"), policy, clock_, &metrics_,
+                           error);
+  if (!alerts_) return false;
+  HealthProbes probes;
+  probes.plugin = plugin_name_;
+  if (crm_enabled_) {
+    probes.sync_enabled = [this](std::string* reason) {
+      SyncState state = store_->GetSyncState(plugin_name_);
+      *reason = state.reason;
+      return state.enabled || IsPausedReason(state.reason);  // a pause is on purpose
+    };
+  }
+  probes.circuit_open = [this] {
+    return dispatcher_->breaker().state(clock_->NowMs()) != CircuitBreaker::State::kClosed;
+  };
+  probes.success_ratio = [this] { return dispatcher_->calls().SuccessRatio(clock_->NowMs()); };
+  probes.calls_in_window = [this] { return dispatcher_->calls().Total(clock_->NowMs()); };
+  probes.queue_depth = [this] {
+    QueueStats s = CachedStats();
+    return s.ready + s.queued + s.delayed + s.leased;
+  };
+  probes.oldest_job_age_s = [this] {
+    int64_t oldest = CachedStats().oldest_pending_created_ms;
+    return oldest == 0 ? int64_t{0} : (clock_->NowMs() - oldest) / 1000;
+  };
+  HealthThresholds thresholds;
+  thresholds.max_failure_ratio = static_cast<double>(settings.GetInt("alerts.failure_percent")) / 100.0;
+  thresholds.min_calls = settings.GetInt("alerts.min_calls");
+  thresholds.max_queue_depth = settings.GetInt("alerts.queue_depth");
+  thresholds.max_oldest_job_age_s = settings.GetInt("alerts.oldest_job_age_s");
+  thresholds.check_interval_ms = settings.GetInt("alerts.check_interval_ms");
+  monitor_ = std::make_unique<HealthMonitor>(alerts_.get(), probes, thresholds, clock_);
+  return true;
+}
+
+std::string Service::RuntimeStatusJson() {
+  std::string json = dispatcher_->RuntimeStatusJson();
+  std::string alerts = "[";
+  for (const ActiveAlert& a : alerts_->Active()) {
+    if (alerts.size() > 1) alerts += ",";
+    alerts += "{\"kind\":" + JsonQuote(a.kind) + ",\"subject\":" + JsonQuote(a.subject) +
+              ",\"message\":" + JsonQuote(a.message) + ",\"since\":" + JsonQuote(FormatIsoMs(a.since_ms)) +
+              "}";
+  }
+  alerts += "]";
+  std::string inbound = "{\"webhookRegistration\":" +
+                        JsonQuote(registrar_ ? registrar_->state() : "not configured") + "}";
+  json.pop_back();  // the dispatcher's closing brace
+  return json + ",\"alerts\":" + alerts + ",\"inbound\":" + inbound + "}";
+}
 
 bool Service::SetUpInbound(const config::Settings& settings, std::string* error) {
   std::vector<std::string> secrets = settings.GetList("webhook.secrets");
@@ -176,7 +244,7 @@ void Service::BuildRoutes(Router* router) {
   admin.admin_token = admin_token_;
   admin.clock = clock_;
   admin.on_sync_changed = [this] { dispatcher_->ReloadSyncState(); };
-  admin.runtime_status_json = [this] { return dispatcher_->RuntimeStatusJson(); };
+  admin.runtime_status_json = [this] { return RuntimeStatusJson(); };
   AddAdminRoutes(*router, admin);
   router->Add("GET", "/metrics", [this](HttpContext& ctx) {
     ctx.SendText(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
@@ -214,6 +282,8 @@ void Service::Start() {
   inbound_->Start();
   if (callbacks_) callbacks_->Start();
   if (registrar_) registrar_->Start();
+  alerts_->Start();
+  monitor_->Start();
   server_->Start();
   ComponentLogger("http").information("listening on http://%s:%d", server_->host(), server_->port());
 }
@@ -222,28 +292,62 @@ bool Service::Stop() {
   if (stopped_) return true;
   stopped_ = true;
   shutting_down_ = true;
+  if (monitor_) monitor_->Stop();
   bool clean = dispatcher_ ? dispatcher_->Stop(shutdown_deadline_ms_) : true;
   if (registrar_) registrar_->Stop();
   if (server_) server_->Stop();
   // After the server: no new delivery arrives, and the ones recorded are applied.
   if (inbound_) inbound_->Stop();
   if (callbacks_) callbacks_->Stop();
+  if (alerts_) alerts_->Stop();
   return clean;
 }
 
 void Service::RegisterQueueGauges() {
-  // Read once per scrape; each reads one indexed count.
-  auto stat = [this](int64_t QueueStats::*field) {
-    return [this, field] { return static_cast<double>(store_->Stats().*field); };
+  // One store read serves every gauge of a scrape.
+  auto stat = [this](auto read) {
+    return [this, read] { return static_cast<double>(read(CachedStats())); };
   };
-  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "ready"}}, stat(&QueueStats::ready));
-  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "queued"}}, stat(&QueueStats::queued));
-  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "delayed"}}, stat(&QueueStats::delayed));
-  metrics_.AddGauge("crmsync_queue_jobs", "Jobs by state.", {{"state", "leased"}}, stat(&QueueStats::leased));
+  const char* kJobs = "Jobs by state.";
+  for (auto [state, field] : {std::pair{"ready", &QueueStats::ready}, std::pair{"queued", &QueueStats::queued},
+                              std::pair{"delayed", &QueueStats::delayed},
+                              std::pair{"leased", &QueueStats::leased}}) {
+    metrics_.AddGauge("crmsync_queue_jobs", kJobs, {{"state", state}},
+                      stat([field = field](const QueueStats& s) { return s.*field; }));
+  }
+  for (int p = 0; p < 3; ++p) {
+    metrics_.AddGauge("crmsync_queue_ready_jobs", "Ready jobs by priority.",
+                      {{"priority", PriorityName(static_cast<Priority>(p))}},
+                      stat([p](const QueueStats& s) { return s.ready_by_priority[p]; }));
+  }
+  metrics_.AddGauge("crmsync_queue_oldest_pending_age_seconds",
+                    "Age of the oldest job not yet finished; 0 when none.", {}, [this] {
+                      int64_t oldest = CachedStats().oldest_pending_created_ms;
+                      return oldest == 0 ? 0.0 : static_cast<double>(clock_->NowMs() - oldest) / 1000.0;
+                    });
   metrics_.AddGauge("crmsync_dead_letters", "Dead letters not replayed or purged.", {},
-                    stat(&QueueStats::dead));
-  metrics_.AddGauge("crmsync_jobs_coalesced", "Events absorbed into a pending job (all time).", {},
-                    stat(&QueueStats::coalesced_total));
+                    stat([](const QueueStats& s) { return s.dead; }));
+  metrics_.AddCounterFunc("crmsync_coalesced_total",
+                          "Events absorbed into a pending job of the same entity.", {},
+                          stat([](const QueueStats& s) { return s.coalesced_total; }));
+  metrics_.AddCounterFunc("crmsync_echo_suppressed_total", "Echoes recognised and not synced.",
+                          {{"direction", "outbound"}},
+                          stat([](const QueueStats& s) { return s.echo_suppressed_outbound; }));
+  metrics_.AddCounterFunc("crmsync_echo_suppressed_total", "Echoes recognised and not synced.",
+                          {{"direction", "inbound"}},
+                          stat([](const QueueStats& s) { return s.echo_suppressed_inbound; }));
+  metrics_.AddGauge("crmsync_webhook_deliveries_pending", "Webhooks received, not yet applied.",
+                    {}, stat([](const QueueStats& s) { return s.deliveries_pending; }));
+}
+
+QueueStats Service::CachedStats() {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - stats_read_at_ > std::chrono::milliseconds(500)) {
+    stats_ = store_->Stats();
+    stats_read_at_ = now;
+  }
+  return stats_;
 }
 
 int Service::port() const { return server_->port(); }

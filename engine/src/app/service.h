@@ -8,6 +8,8 @@
 #define CRMSYNC_ENGINE_APP_SERVICE_H_
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +25,7 @@
 #include "webhook/registration.h"
 #include "webhook/verify.h"
 #include "metrics/metrics.h"
+#include "ops/alerts.h"
 #include "plugin_host/plugin_loader.h"
 #include "store/store.h"
 
@@ -61,6 +64,8 @@ class Service {
   LoadedPlugin& plugin() { return *plugin_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   InboundWorker& inbound() { return *inbound_; }
+  Alerts& alerts() { return *alerts_; }
+  HealthMonitor& monitor() { return *monitor_; }
   /// nullptr when no webhook registration is configured.
   WebhookRegistrar* registrar() { return registrar_.get(); }
   MetricsRegistry& metrics() { return metrics_; }
@@ -69,7 +74,11 @@ class Service {
   Service() = default;
   void BuildRoutes(Router* router);
   void RegisterQueueGauges();
+  /// Store figures, read at most twice a second (metrics scrapes, alerts).
+  QueueStats CachedStats();
   bool SetUpInbound(const config::Settings& settings, std::string* error);
+  bool SetUpAlerts(const config::Settings& settings, std::string* error);
+  std::string RuntimeStatusJson();
 
   std::string plugin_name_;
   Clock* clock_ = nullptr;
@@ -77,6 +86,9 @@ class Service {
   std::atomic<bool> shutting_down_{false};
   bool stopped_ = false;
   MetricsRegistry metrics_;
+  std::mutex stats_mu_;
+  QueueStats stats_;
+  std::chrono::steady_clock::time_point stats_read_at_;
   std::string intake_token_;
   std::string admin_token_;
   bool crm_enabled_ = true;
@@ -89,6 +101,8 @@ class Service {
   std::unique_ptr<InboundWorker> inbound_;
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<WebhookRegistrar> registrar_;
+  std::unique_ptr<Alerts> alerts_;
+  std::unique_ptr<HealthMonitor> monitor_;
   std::unique_ptr<HttpServer> server_;
 };
 

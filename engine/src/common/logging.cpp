@@ -75,6 +75,14 @@ void SetupLogging(const std::string& level, const std::string& format) {
   }
 }
 
+void LogWith(Poco::Logger& logger, Poco::Message::Priority priority, const std::string& text,
+             LogFields fields) {
+  if (!logger.is(priority)) return;
+  Poco::Message message(logger.name(), text, priority);
+  for (const auto& [name, value] : fields) message.set(name, value);
+  logger.log(message);
+}
+
 Poco::Logger& ComponentLogger(const std::string& component) {
   return Poco::Logger::get("crmsync." + component);
 }

@@ -8,9 +8,12 @@
 #ifndef CRMSYNC_ENGINE_COMMON_LOGGING_H_
 #define CRMSYNC_ENGINE_COMMON_LOGGING_H_
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include <Poco/Logger.h>
+#include <Poco/Message.h>
 
 namespace crmsync::engine {
 
@@ -20,6 +23,15 @@ void SetupLogging(const std::string& level, const std::string& format);
 
 /// The logger of an engine component ("crmsync.<component>").
 Poco::Logger& ComponentLogger(const std::string& component);
+
+/// Ids carried on a log line as JSON fields ({"request_id", "r-1f3a"}, ...).
+/// Names must be among those logging.cpp writes (request_id, event_id, job_id,
+/// entity, plugin, route, outcome, attempt, status, delivery_id).
+using LogFields = std::initializer_list<std::pair<const char*, std::string>>;
+
+/// Logs `text` at `priority` with `fields`, when the logger's level lets it through.
+void LogWith(Poco::Logger& logger, Poco::Message::Priority priority, const std::string& text,
+             LogFields fields);
 
 /// "jane.doe@example.com" -> "j***@example.com"; "" stays "".
 std::string MaskEmail(const std::string& email);

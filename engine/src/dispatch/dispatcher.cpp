@@ -38,6 +38,7 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* 
   ctx.policy = &policy_;
   ctx.clock = clock_;
   ctx.metrics = metrics_;
+  ctx.calls = &calls_;
   ctx.random = [this] {
     std::lock_guard<std::mutex> lock(random_mu_);
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
@@ -55,6 +56,21 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* 
                          }
                          return 0.0;
                        });
+    // Families present (at zero) from the start, so dashboards and alerts see them.
+    metrics_->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
+                         {{"plugin", options_.plugin}});
+    for (const char* result : {"done", "retry", "released", "dead_lettered"}) {
+      metrics_->GetCounter("crmsync_jobs_finished_total", "Leases ended, by result.",
+                           {{"plugin", options_.plugin}, {"result", result}});
+    }
+    metrics_->AddGauge("crmsync_sync_success_ratio",
+                       "Share of CRM calls answered OK over the window; -1 when none.",
+                       {{"plugin", options_.plugin}, {"window", "300s"}},
+                       [this] { return calls_.SuccessRatio(clock_->NowMs()); });
+    metrics_->AddCounterFunc("crmsync_rate_limit_waits_total",
+                       "Requests held back by the plugin's rate limit.",
+                       {{"plugin", options_.plugin}},
+                       [this] { return static_cast<double>(limiter_.waits()); });
     metrics_->AddGauge("crmsync_sync_enabled", "1 when sync runs for the plugin.",
                        {{"plugin", options_.plugin}},
                        [this] { return sync_enabled_.load() ? 1.0 : 0.0; });
@@ -139,15 +155,12 @@ void Dispatcher::DisableSync(const std::string& reason) {
   } catch (const std::exception& e) {
     ComponentLogger("dispatch").error("cannot persist disabled sync: %s", std::string(e.what()));
   }
+  // The health monitor raises the alert (once per episode) from the stored state.
   ComponentLogger("dispatch")
-      .error("ALERT: sync disabled for plugin %s: %s; jobs wait until "
+      .error("sync disabled for plugin %s: %s; jobs wait until "
              "POST /api/admin/sync/enable or `crmsync sync enable`",
              options_.plugin, full);
-  if (metrics_) {
-    metrics_->GetCounter("crmsync_alerts_total", "Alerts raised, by kind.",
-                         {{"kind", "sync_disabled"}, {"plugin", options_.plugin}})
-        .Inc();
-  }
+  if (options_.on_sync_disabled) options_.on_sync_disabled();
 }
 
 void Dispatcher::IdleWait(uint64_t seen_generation) {
@@ -188,7 +201,15 @@ void Dispatcher::WorkerLoop() {
     }
     std::vector<JobOutcome> outcomes = RunLeased(jobs, probe);
     bool delayed = false;
-    for (const JobOutcome& outcome : outcomes) {
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      const JobOutcome& outcome = outcomes[i];
+      if (outcome.kind == JobOutcome::Kind::kDone) {
+        LogWith(log, Poco::Message::PRIO_DEBUG, "synced",
+                {{"job_id", std::to_string(jobs[i].id)},
+                 {"event_id", jobs[i].event_id},
+                 {"entity", std::string(EntityKindName(jobs[i].kind)) + ":" + jobs[i].entity_id},
+                 {"plugin", options_.plugin}});
+      }
       if (outcome.kind == JobOutcome::Kind::kDone || outcome.kind == JobOutcome::Kind::kDeadLetter) {
         jobs_finished_.fetch_add(1);
       } else {

@@ -13,6 +13,7 @@
 #define CRMSYNC_ENGINE_DISPATCH_DISPATCHER_H_
 
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -46,6 +47,9 @@ struct DispatcherOptions {
   int64_t circuit_open_ms = 30000;
   int64_t circuit_max_open_ms = 300000;
   double rate_limit_per_s = 0;
+  /// Called on a worker thread right after a 401/403 disabled sync (the alert
+  /// monitor looks at once).
+  std::function<void()> on_sync_disabled;
 };
 
 class Dispatcher {
@@ -75,6 +79,8 @@ class Dispatcher {
   bool sync_enabled() const { return sync_enabled_.load(); }
   CircuitBreaker& breaker() { return breaker_; }
   RateLimiter& limiter() { return limiter_; }
+  /// CRM call results over the last five minutes.
+  RateWindow& calls() { return calls_; }
   /// Jobs finished (done or dead-lettered) by this process.
   int64_t jobs_finished() const { return jobs_finished_.load(); }
   /// {"workers", "syncEnabled", "circuit": {...}, "rateLimit": {...}, "jobsFinished"} as JSON.
@@ -96,6 +102,7 @@ class Dispatcher {
   RetryPolicy policy_;
   CircuitBreaker breaker_;
   RateLimiter limiter_;
+  RateWindow calls_{300};
   std::unique_ptr<JobRunner> runner_;
 
   std::atomic<bool> stopping_{false};

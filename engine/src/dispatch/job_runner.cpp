@@ -2,6 +2,7 @@
 #include "dispatch/job_runner.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 #include "common/logging.h"
@@ -53,10 +54,14 @@ struct JobRunner::Attempt {
     out.attempts = std::max(out.attempts, try_number);
     out.error_class = StatusCodeName(s.code());
     out.reason = s.message();
-    ComponentLogger("dispatch")
-        .warning("job %s (%s %s:%s) dead-lettered: %s", std::to_string(job.id),
-                 std::string(EventTypeName(job.type)), std::string(EntityKindName(job.kind)),
-                 job.entity_id, s.ToString());
+    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING,
+            "dead-lettered: " + s.ToString(),
+            {{"job_id", std::to_string(job.id)},
+             {"event_id", job.event_id},
+             {"entity", std::string(EntityKindName(job.kind)) + ":" + job.entity_id},
+             {"plugin", ctx.plugin},
+             {"outcome", StatusCodeName(s.code())},
+             {"attempt", std::to_string(try_number)}});
     return Finish();
   }
 
@@ -69,6 +74,14 @@ struct JobRunner::Attempt {
     delay = std::max(delay, s.retry_after_ms());
     out.kind = JobOutcome::Kind::kRetry;
     out.available_at_ms = Now() + delay;
+    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_INFORMATION,
+            "try failed, retry in " + std::to_string(delay) + " ms: " + s.ToString(),
+            {{"job_id", std::to_string(job.id)},
+             {"event_id", job.event_id},
+             {"entity", std::string(EntityKindName(job.kind)) + ":" + job.entity_id},
+             {"plugin", ctx.plugin},
+             {"outcome", StatusCodeName(s.code())},
+             {"attempt", std::to_string(tries_failed)}});
     out.error_class = StatusCodeName(s.code());
     out.reason = s.message();
     return Finish();
@@ -140,8 +153,16 @@ struct JobRunner::Attempt {
 };
 
 Status JobRunner::Call(const HttpRequest& request, HttpResponse* response) const {
+  auto started = std::chrono::steady_clock::now();
   *response = ctx_.adapter->Send(request);
   Status s = ctx_.adapter->Classify(request, *response);
+  if (ctx_.metrics) {
+    ctx_.metrics
+        ->GetHistogram("crmsync_sync_duration_seconds", "Duration of CRM calls, by operation.",
+                       {{"plugin", ctx_.plugin}, {"operation", request.route}})
+        .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  if (ctx_.calls) ctx_.calls->Record(ctx_.clock->NowMs(), s.ok());
   if (IsNetworkOr5xx(*response) && s.code() == StatusCode::kRetryable) {
     if (ctx_.breaker->RecordFailure(ctx_.clock->NowMs())) {
       ComponentLogger("dispatch")

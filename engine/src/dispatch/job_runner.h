@@ -47,6 +47,8 @@ struct JobRunnerContext {
   const RetryPolicy* policy = nullptr;
   Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
+  /// Successes and failures of CRM calls, for the success-rate gauge and alerts.
+  RateWindow* calls = nullptr;
   /// Returns a number in [0, 1) for retry jitter.
   std::function<double()> random;
   /// False when no request may be sent now (shutting down, sync disabled).

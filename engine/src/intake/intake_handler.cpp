@@ -1,7 +1,10 @@
 // POST /api/events; see intake_handler.h.
 #include "intake/intake_handler.h"
 
+#include <atomic>
+#include <cstdio>
 #include <memory>
+#include <random>
 
 #include "common/logging.h"
 #include "intake/event_validator.h"
@@ -27,13 +30,24 @@ struct IntakeCounters {
           "crmsync_events_accepted_total", "Events accepted, by type.", {{"type", EventTypeName(type)}});
     }
     duplicate = &m.GetCounter("crmsync_events_duplicate_total", "Events repeated by eventId.");
-    coalesced = &m.GetCounter("crmsync_jobs_coalesced_total",
-                              "Events absorbed into a pending job of the same entity.");
+    for (const char* reason : {"invalid", "unknown_type", "unauthorized", "too_large",
+                               "shutting_down", "store_error"}) {
+      m.GetCounter("crmsync_events_rejected_total", "Event requests refused, by reason.",
+                   {{"reason", reason}});
+    }
   }
   Counter* accepted[6] = {};
   Counter* duplicate = nullptr;
-  Counter* coalesced = nullptr;
 };
+
+std::string NewRequestId() {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t seed = static_cast<uint64_t>(std::random_device{}());
+  char id[32];
+  std::snprintf(id, sizeof(id), "r-%08llx-%llu", static_cast<unsigned long long>(seed & 0xffffffff),
+                static_cast<unsigned long long>(++counter));
+  return id;
+}
 
 }  // namespace
 
@@ -59,15 +73,27 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
       rejected("unauthorized");
       return;
     }
+    // The request id ties this request's log lines together (the platform may
+    // send its own); each event's id then follows it through every attempt.
+    std::string request_id = http.request().get("X-Request-Id", "");
+    if (request_id.empty() || request_id.size() > 64) request_id = NewRequestId();
+    http.response().set("X-Request-Id", request_id);
+    Poco::Logger& log = ComponentLogger("intake");
     std::string body;
     if (!http.ReadBody(&body)) {
       rejected("too_large");
+      LogWith(log, Poco::Message::PRIO_INFORMATION, "refused: body too large",
+              {{"request_id", request_id}, {"status", "413"}});
       return;
     }
     ValidationResult result = ValidateEventsBody(body);
     if (!result.errors.empty()) {
       int status = result.unknown_type ? 422 : 400;
       rejected(result.unknown_type ? "unknown_type" : "invalid");
+      LogWith(log, Poco::Message::PRIO_INFORMATION,
+              "refused: " + std::to_string(result.errors.size()) + " bad field(s), first at " +
+                  result.errors[0].path,
+              {{"request_id", request_id}, {"status", std::to_string(status)}});
       http.SendJson(status, std::string("{\"error\":") +
                                 (result.unknown_type ? "\"unknown event type\""
                                                      : "\"invalid event\"") +
@@ -79,8 +105,10 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
       accepted = ctx.store->Accept(result.events, ctx.clock->NowMs());
     } catch (const std::exception& e) {
       rejected("store_error");
-      ComponentLogger("intake").error("could not store %s event(s): %s",
-                                      std::to_string(result.events.size()), std::string(e.what()));
+      LogWith(log, Poco::Message::PRIO_ERROR,
+              "could not store " + std::to_string(result.events.size()) +
+                  " event(s): " + e.what(),
+              {{"request_id", request_id}, {"status", "503"}});
       http.response().set("Retry-After", "1");
       http.SendError(503, "events could not be stored durably; nothing was accepted; retry");
       return;
@@ -91,14 +119,28 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
       const AcceptResult& a = accepted[i];
       any_new = any_new || !a.duplicate;
       if (i) list += ",";
-      list += "{\"eventId\":" + JsonQuote(a.event_id) + ",\"jobId\":" + std::to_string(a.job_id) + "}";
+      list += "{\"eventId\":" + JsonQuote(a.event_id) + ",\"jobId\":" + std::to_string(a.job_id);
+      // Job ids start at 1: 0 means the event only echoed the CRM (no job).
+      if (a.echo_suppressed || (a.duplicate && a.job_id == 0)) {
+        list += ",\"suppressed\":\"echo\"";
+      }
+      list += "}";
+      LogWith(log, Poco::Message::PRIO_DEBUG,
+              a.duplicate ? "repeat of an accepted event"
+                          : a.echo_suppressed ? "echo of the CRM's last change: not synced"
+                          : a.coalesced       ? "absorbed into a pending job"
+                                              : "accepted",
+              {{"request_id", request_id},
+               {"event_id", a.event_id},
+               {"job_id", std::to_string(a.job_id)},
+               {"entity", std::string(EntityKindName(result.events[i].kind)) + ":" +
+                              result.events[i].entity_id}});
       if (counters) {
         if (a.duplicate) {
           counters->duplicate->Inc();
         } else {
           counters->accepted[static_cast<size_t>(result.events[i].type)]->Inc();
         }
-        if (a.coalesced) counters->coalesced->Inc();
       }
     }
     list += "]";

@@ -4,7 +4,10 @@
 // with every bad field's path; 422 for an unknown type), then one durable write
 // of the mirror rows and jobs (Store::Accept: group commit) before 202. A
 // repeat of an accepted eventId answers 200 with the original job and writes
-// nothing. While shutting down: 503. Handlers run on server threads;
+// nothing. An event that only echoes the state the CRM last set (DESIGN.md §5,
+// no sync loops) is recorded but makes no job: its entry keeps the contract's
+// shape with "jobId": 0 and one extra field, "suppressed": "echo" (also on a
+// repeat of it). While shutting down: 503. Handlers run on server threads;
 // thread-safe.
 #ifndef CRMSYNC_ENGINE_INTAKE_INTAKE_HANDLER_H_
 #define CRMSYNC_ENGINE_INTAKE_INTAKE_HANDLER_H_

@@ -1,0 +1,153 @@
+// The dashboard's static files; see ui_routes.h.
+#include "admin/ui_routes.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <system_error>
+#include <utility>
+
+#include "common/logging.h"
+
+namespace crmsync::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kIndexFile[] = "index.html";
+constexpr std::uintmax_t kMaxFileBytes = 4 * 1024 * 1024;
+
+// The page loads only its own files and talks only to this server.
+constexpr char kContentSecurityPolicy[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+bool IsDirWithIndex(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_directory(dir, ec) && fs::is_regular_file(dir / kIndexFile, ec);
+}
+
+// Reads `path` when it is a regular file inside `root` (after following
+// symbolic links) and not larger than the limit.
+bool ReadServedFile(const fs::path& root, const fs::path& path, std::string* content) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  fs::path real_root = fs::canonical(root, ec);
+  if (ec) return false;
+  fs::path real = fs::canonical(path, ec);
+  if (ec) return false;
+  auto [root_end, unused] =
+      std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+  (void)unused;
+  if (root_end != real_root.end()) return false;
+  std::uintmax_t size = fs::file_size(real, ec);
+  if (ec || size > kMaxFileBytes) return false;
+  std::ifstream in(real, std::ios::binary);
+  if (!in) return false;
+  content->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+void ServeFile(HttpContext& ctx, const fs::path& root, const std::string& relative) {
+  const std::string type = UiContentType(relative);
+  if (!IsSafeUiPath(relative) || type.empty()) {
+    ctx.SendError(404, "no such dashboard file: " + ctx.path());
+    return;
+  }
+  std::string content;
+  if (!ReadServedFile(root, root / relative, &content)) {
+    ctx.SendError(404, "no such dashboard file: " + ctx.path());
+    return;
+  }
+  Poco::Net::HTTPServerResponse& response = ctx.response();
+  response.set("Cache-Control", "no-cache");
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("Referrer-Policy", "no-referrer");
+  response.set("X-Frame-Options", "DENY");
+  response.set("Content-Security-Policy", kContentSecurityPolicy);
+  ctx.SendText(200, content, type);
+}
+
+}  // namespace
+
+std::string UiContentType(const std::string& file_name) {
+  static const std::pair<const char*, const char*> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+  };
+  const size_t dot = file_name.rfind('.');
+  const size_t slash = file_name.rfind('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string extension = file_name.substr(dot);
+  for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& [ext, type] : kTypes) {
+    if (extension == ext) return type;
+  }
+  return "";
+}
+
+bool IsSafeUiPath(const std::string& relative) {
+  if (relative.empty()) return false;
+  size_t start = 0;
+  while (start <= relative.size()) {
+    size_t slash = relative.find('/', start);
+    if (slash == std::string::npos) slash = relative.size();
+    const std::string segment = relative.substr(start, slash - start);
+    if (segment.empty() || segment[0] == '.') return false;
+    for (unsigned char c : segment) {
+      if (!std::isalnum(c) && c != '_' && c != '-' && c != '.') return false;
+    }
+    start = slash + 1;
+  }
+  return true;
+}
+
+std::string ResolveUiDir(const config::Settings& settings) {
+  std::string dir = settings.GetString("ui.dir");
+  if (!dir.empty()) return dir;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return "ui";
+  exe[n] = '\0';
+  const fs::path bin_dir = fs::path(std::string(exe)).parent_path();
+  const fs::path installed = (bin_dir / "../share/crmsync/ui").lexically_normal();
+  if (IsDirWithIndex(installed)) return installed.string();
+  // A build folder inside the source tree: build/engine/ or build/debug/engine/.
+  for (const char* up : {"../..", "../../.."}) {
+    const fs::path tree = (bin_dir / up).lexically_normal();
+    std::error_code ec;
+    if (fs::is_regular_file(tree / "CMakeLists.txt", ec) && IsDirWithIndex(tree / "ui")) {
+      return (tree / "ui").string();
+    }
+  }
+  return installed.string();
+}
+
+void AddUiRoutes(Router& router, const std::string& ui_dir) {
+  const fs::path root(ui_dir);
+  if (IsDirWithIndex(root)) {
+    ComponentLogger("http").information("dashboard at /ui served from %s", ui_dir);
+  } else {
+    ComponentLogger("http").warning(
+        "dashboard files not found: %s has no index.html (set ui.dir); /ui answers 404", ui_dir);
+  }
+  auto index = [root](HttpContext& ctx) { ServeFile(ctx, root, kIndexFile); };
+  router.Add("GET", "/ui", index);
+  router.Add("GET", "/ui/", index);
+  router.AddPrefix("GET", "/ui/", [root](HttpContext& ctx) {
+    ServeFile(ctx, root, ctx.path().substr(std::string("/ui/").size()));
+  });
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,109 @@
+// admin/ui_routes: which paths the dashboard serves, with which Content-Type,
+// and that nothing outside its folder is reachable, over a real HTTP server.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/ui_routes.h"
+#include "config/settings.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "test_support.h"
+
+using crmsync::engine::AddUiRoutes;
+using crmsync::engine::HttpServer;
+using crmsync::engine::HttpServerOptions;
+using crmsync::engine::IsSafeUiPath;
+using crmsync::engine::ResolveUiDir;
+using crmsync::engine::Router;
+using crmsync::engine::UiContentType;
+using crmsync::testing::HttpCall;
+using crmsync::testing::TempDir;
+using crmsync::testing::WriteFile;
+namespace config = crmsync::config;
+namespace fs = std::filesystem;
+
+TEST_SUITE("admin.ui_routes") {
+  TEST_CASE("only plain relative names are safe") {
+    for (const char* ok : {"index.html", "app.js", "img/logo.svg", "a-b_c.1.css"}) {
+      CAPTURE(ok);
+      CHECK(IsSafeUiPath(ok));
+    }
+    for (const char* bad :
+         {"", "..", "../x.js", "a/../x.js", "/etc/passwd", "a//b.js", "a/", ".hidden.js", "./x.js",
+          "a/.git/config", "%2e%2e/x.js", "a\\..\\x.js", "x.js?y", "sp ace.js"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(IsSafeUiPath(bad));
+    }
+  }
+
+  TEST_CASE("Content-Type follows the extension; unknown types are not served") {
+    CHECK(UiContentType("index.html") == "text/html; charset=utf-8");
+    CHECK(UiContentType("app.js") == "text/javascript; charset=utf-8");
+    CHECK(UiContentType("style.CSS") == "text/css; charset=utf-8");
+    CHECK(UiContentType("logo.svg") == "image/svg+xml");
+    CHECK(UiContentType("README").empty());
+    CHECK(UiContentType("a.d/README").empty());
+    CHECK(UiContentType("crmsync.db").empty());
+    CHECK(UiContentType("app.js.map").empty());
+  }
+
+  TEST_CASE("ui.dir, when set, is the folder") {
+    TempDir dir;
+    config::LoadOptions load;
+    load.config_file = dir.File("c.properties");
+    WriteFile(load.config_file, "ui.dir = /srv/dashboard\n");
+    std::vector<config::Diagnostic> diagnostics;
+    config::Settings settings = config::Settings::Load(load, &diagnostics);
+    CHECK(diagnostics.empty());
+    CHECK(ResolveUiDir(settings) == "/srv/dashboard");
+  }
+
+  TEST_CASE("files are served from the folder and nothing outside it") {
+    TempDir outside;
+    WriteFile(outside.File("secret.js"), "top secret");
+    TempDir root;
+    WriteFile(root.File("index.html"), "<!doctype html><p>hi</p>");
+    WriteFile(root.File("app.js"), "console.log(1);");
+    fs::create_directories(root.File("img"));
+    WriteFile(root.File("img/logo.svg"), "<svg/>");
+    WriteFile(root.File("notes.md"), "not served");
+    REQUIRE(symlink(outside.File("secret.js").c_str(), root.File("leak.js").c_str()) == 0);
+
+    auto router = std::make_shared<Router>();
+    AddUiRoutes(*router, root.path());
+    HttpServerOptions options;
+    options.port = crmsync::testing::FreePort();
+    options.threads = 2;
+    HttpServer server(options, router);
+    server.Start();
+    const int port = server.port();
+
+    auto index = HttpCall(port, "GET", "/ui");
+    CHECK(index.status == 200);
+    CHECK(index.body == "<!doctype html><p>hi</p>");
+    CHECK(index.headers["Content-Type"] == "text/html; charset=utf-8");
+    CHECK(index.headers["Cache-Control"] == "no-cache");
+    CHECK(HttpCall(port, "GET", "/ui/").body == index.body);
+    CHECK(HttpCall(port, "GET", "/ui/index.html?x=1").body == index.body);
+    auto js = HttpCall(port, "GET", "/ui/app.js");
+    CHECK(js.status == 200);
+    CHECK(js.body == "console.log(1);");
+    CHECK(js.headers["Content-Type"] == "text/javascript; charset=utf-8");
+    CHECK(HttpCall(port, "GET", "/ui/img/logo.svg").headers["Content-Type"] == "image/svg+xml");
+
+    for (const char* path : {"/ui/missing.js", "/ui/notes.md", "/ui/leak.js", "/ui/../secret.js",
+                             "/ui/img/../app.js", "/ui//tmp/x.js", "/ui/img"}) {
+      CAPTURE(path);
+      auto refused = HttpCall(port, "GET", path);
+      CHECK(refused.status == 404);
+      CHECK(refused.body.find("top secret") == std::string::npos);
+    }
+    server.Stop();
+  }
+}
