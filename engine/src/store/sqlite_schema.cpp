@@ -194,6 +194,11 @@ CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
 END;
 CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued','ready','delayed','leased');
 )sql"},
+      {5, "recently sent states per link, to recognise late echoes",
+       R"sql(
+-- Lines of "<sent at ms>\t<job payload>", newest last, a few minutes' worth.
+ALTER TABLE links ADD COLUMN sent_recent TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return migrations;
 }

@@ -15,6 +15,7 @@
 #include <Poco/Path.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "common/clock.h"
@@ -147,6 +148,11 @@ const char kSqlUpsertLink[] =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(plugin, entity_kind, entity_id) DO UPDATE SET "
     "external_id = excluded.external_id, last_sent_hash = excluded.last_sent_hash, "
     "updated_ms = excluded.updated_ms";
+const char kSqlGetSentRecent[] =
+    "SELECT sent_recent FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+const char kSqlSetSentRecent[] =
+    "UPDATE links SET sent_recent = ?4 WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+const char kSqlJobPayload[] = "SELECT payload FROM jobs WHERE id = ?1";
 const char kSqlFinishJob[] =
     "UPDATE jobs SET state = ?2, attempts = ?3, plan = ?4, step = ?5, available_ms = ?6, "
     "in_doubt = ?9, last_error = ?7, lease_token = 0, updated_ms = ?8 WHERE id = ?1";
@@ -651,6 +657,7 @@ void SqliteStore::Complete(const std::string& plugin, const std::vector<JobOutco
             .Run();
       }
       if (o.kind == JobOutcome::Kind::kDone) {
+        RememberSent(plugin, kind, entity_id, o.job_id, now_ms);
         Audit(now_ms, kind, entity_id, o.job_id, "synced",
               "event " + event_id + " (" + event_type + ") via " + plugin +
                   (o.external_id ? " as " + *o.external_id : ""));
@@ -1084,6 +1091,89 @@ std::vector<InboundDelivery> SqliteStore::PendingDeliveries(int max) {
   return list;
 }
 
+namespace {
+
+// How long a sent state is remembered: CRM echoes arrive within seconds; a
+// CRM user going back to an older value after this is a real change.
+constexpr int64_t kSentEchoWindowMs = 120000;
+constexpr size_t kSentEchoKeep = 5;
+
+// The "<at>\t<payload>" lines still inside the window, oldest first.
+std::vector<std::pair<int64_t, std::string>> SentLines(const std::string& text, int64_t now_ms) {
+  std::vector<std::pair<int64_t, std::string>> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    int64_t at = std::strtoll(line.substr(0, tab).c_str(), nullptr, 10);
+    if (now_ms - at <= kSentEchoWindowMs) lines.push_back({at, line.substr(tab + 1)});
+  }
+  return lines;
+}
+
+}  // namespace
+
+void SqliteStore::RememberSent(const std::string& plugin, const std::string& kind,
+                               const std::string& entity_id, int64_t job_id, int64_t now_ms) {
+  std::string payload;
+  {
+    Stmt& stmt = W(kSqlJobPayload);
+    StmtScope scope(stmt);
+    if (!stmt.Bind(1, job_id).Step()) return;
+    payload = stmt.ColumnText(0);
+  }
+  std::string recent;
+  {
+    Stmt& stmt = W(kSqlGetSentRecent);
+    StmtScope scope(stmt);
+    if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return;
+    recent = stmt.ColumnText(0);
+  }
+  auto lines = SentLines(recent, now_ms);
+  lines.push_back({now_ms, payload});
+  if (lines.size() > kSentEchoKeep) lines.erase(lines.begin(), lines.end() - kSentEchoKeep);
+  std::string text;
+  for (const auto& [at, sent] : lines) text += std::to_string(at) + "\t" + sent + "\n";
+  Stmt& stmt = W(kSqlSetSentRecent);
+  StmtScope scope(stmt);
+  stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, text).Run();
+}
+
+bool SqliteStore::EchoesEarlierSend(const std::string& plugin, const std::string& kind,
+                                    const std::string& entity_id,
+                                    const Poco::JSON::Object& candidate, int64_t now_ms) {
+  std::string recent;
+  {
+    Stmt& stmt = W(kSqlGetSentRecent);
+    StmtScope scope(stmt);
+    if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return false;
+    recent = stmt.ColumnText(0);
+  }
+  for (const auto& [at, payload] : SentLines(recent, now_ms)) {
+    Poco::JSON::Object::Ptr sent;
+    try {
+      sent = Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>()->getObject(kind);
+    } catch (const Poco::Exception&) {
+      continue;
+    }
+    if (!sent) continue;
+    bool all_match = true;
+    for (const auto& [key, value] : candidate) {
+      bool sent_empty = !sent->has(key) || sent->isNull(key);
+      bool value_empty = value.isEmpty() || (value.type() == typeid(Poco::JSON::Array::Ptr) &&
+                                             value.extract<Poco::JSON::Array::Ptr>()->size() == 0);
+      if (sent_empty && value_empty) continue;
+      if (sent_empty || Stringify(sent->get(key)) != Stringify(value)) {
+        all_match = false;
+        break;
+      }
+    }
+    if (all_match) return true;
+  }
+  return false;
+}
+
 InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
                                        const InboundRules& rules, int64_t now_ms) {
   InboundResult result;
@@ -1183,6 +1273,12 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
     }
     changed->set(key, value);
     result.changed_fields.push_back(key);
+  }
+  // A late echo of an earlier state we sent (the CRM notifies our own update
+  // after a newer one went out) would roll the mirror back: ignore it.
+  if (!created && !result.changed_fields.empty() &&
+      EchoesEarlierSend(delivery.plugin, kind, result.entity_id, *changed, now_ms)) {
+    result.changed_fields.clear();
   }
   if (result.changed_fields.empty() && !created) {
     result.kind = InboundResult::Kind::kNoChange;

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <string>
 
+#include <Poco/JSON/Object.h>
+
 #include "store/group_commit.h"
 #include "store/store.h"
 
@@ -89,6 +91,11 @@ class SqliteStore final : public Store {
   void Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id, int64_t job_id,
              const std::string& action, const std::string& detail);
   std::vector<DeadLetter> QueryDeadLetters(const DeadLetterFilter& filter);
+  void RememberSent(const std::string& plugin, const std::string& kind,
+                    const std::string& entity_id, int64_t job_id, int64_t now_ms);
+  bool EchoesEarlierSend(const std::string& plugin, const std::string& kind,
+                         const std::string& entity_id, const Poco::JSON::Object& candidate,
+                         int64_t now_ms);
   InboundResult ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
                             const InboundRules& rules, int64_t now_ms);
 

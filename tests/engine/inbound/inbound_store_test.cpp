@@ -452,6 +452,44 @@ TEST_SUITE("engine.inbound") {
     CHECK(lead.kind == InboundResult::Kind::kCreated);
     CHECK(lead.entity_kind == "lead");
   }
+
+  TEST_CASE("inbound store: a late echo of an earlier state we sent does not roll the mirror back") {
+    TempDir dir;
+    auto store = OpenStore(dir.File("crmsync.db"));
+    CreateLinkedLead(*store, "L9", "crm_9", "NEW");  // sent NEW at kT0
+    // The platform moves on to QUALIFIED; that update is sent too.
+    AcceptResult next = AcceptOne(*store, Event("q-L9", "lead.status_changed",
+                                                LeadJson("L9", "QUALIFIED", "2026-11-23T10:01:00Z")),
+                                  kT0 + 100);
+    REQUIRE(next.job_id > 0);
+    std::vector<LeasedJob> jobs = store->Lease(kPlugin, 10, kT0 + 100, 60000);
+    REQUIRE(jobs.size() == 1);
+    JobOutcome done;
+    done.job_id = jobs[0].id;
+    done.lease_token = jobs[0].lease_token;
+    done.kind = JobOutcome::Kind::kDone;
+    done.update_link = true;
+    done.external_id = "crm_9";
+    store->Complete(kPlugin, {done}, kT0 + 200);
+    REQUIRE(Field(Mirror(*store, "L9"), "status") == "QUALIFIED");
+
+    InboundRules rules;
+    rules.crm_owns_status_from = LeadStatus::kQualified;
+    // Now the CRM's notification of our first update (status NEW) arrives late.
+    InboundResult late = RecordAndApply(*store, "late-echo", LeadChange("crm_9", R"({"status":"NEW"})"),
+                                        rules, kT0 + 300);
+    CHECK(late.kind == InboundResult::Kind::kNoChange);
+    CHECK(Field(Mirror(*store, "L9"), "status") == "QUALIFIED");
+    // A real CRM change still applies.
+    InboundResult won = RecordAndApply(*store, "won", LeadChange("crm_9", R"({"status":"CONVERTED"})"),
+                                       rules, kT0 + 400);
+    CHECK(won.kind == InboundResult::Kind::kApplied);
+    CHECK(Field(Mirror(*store, "L9"), "status") == "CONVERTED");
+    // Long after, the same old value is the CRM's own choice, not an echo.
+    InboundResult revert = RecordAndApply(*store, "revert", LeadChange("crm_9", R"({"status":"QUALIFIED"})"),
+                                          rules, kT0 + 400 + 121000);
+    CHECK(revert.kind == InboundResult::Kind::kApplied);
+  }
 }
 
 }  // namespace
