@@ -415,26 +415,44 @@ class AdminApi {
                           .Done());
   }
 
-  void Audit(HttpContext& ctx) {
-    if (!ctx.RequireBearer(hooks_.admin_token)) return;
-    std::vector<std::pair<std::string, std::string>> params;
-    if (!ReadQuery(ctx, {"entity", "limit"}, &params)) return;
-    std::string entity = ctx.Query("entity");
-    std::string kind_name, id, why;
-    if (entity.empty() || !ParseEntityRef(entity, &kind_name, &id, &why)) {
-      ctx.SendError(400, "entity: " + (entity.empty() ? "required, as kind:id (lead:42 or property:7)"
-                                                      : why));
-      return;
-    }
+  // ?entity=kind:id[&limit=N] of /jobs and /audit; false (400 sent) when bad.
+  struct EntityQuery {
+    EntityKind kind = EntityKind::kLead;
+    std::string kind_name;
+    std::string id;
     int64_t limit = kJobsDefaultLimit;
+  };
+  bool ReadEntityQuery(HttpContext& ctx, EntityQuery* q) {
+    std::vector<std::pair<std::string, std::string>> params;
+    if (!ReadQuery(ctx, {"entity", "limit"}, &params)) return false;
+    std::string entity = ctx.Query("entity");
+    if (entity.empty()) {
+      ctx.SendError(400, "entity: required, as kind:id (lead:42 or property:7)");
+      return false;
+    }
+    std::string why;
+    if (!ParseEntityRef(entity, &q->kind_name, &q->id, &why)) {
+      ctx.SendError(400, "entity: " + why);
+      return false;
+    }
     std::string limit_text = ctx.Query("limit");
-    if (!limit_text.empty() && !ParseInt(limit_text, 1, kJobsMaxLimit, &limit)) {
+    if (!limit_text.empty() && !ParseInt(limit_text, 1, kJobsMaxLimit, &q->limit)) {
       ctx.SendError(400, "limit: must be an integer from 1 to " + std::to_string(kJobsMaxLimit) +
                              ", got '" + limit_text + "'");
-      return;
+      return false;
     }
-    EntityKind kind = EntityKind::kLead;
-    ParseEntityKind(kind_name, &kind);
+    ParseEntityKind(q->kind_name, &q->kind);
+    return true;
+  }
+
+  void Audit(HttpContext& ctx) {
+    if (!ctx.RequireBearer(hooks_.admin_token)) return;
+    EntityQuery q;
+    if (!ReadEntityQuery(ctx, &q)) return;
+    const EntityKind kind = q.kind;
+    const std::string& kind_name = q.kind_name;
+    const std::string& id = q.id;
+    const int64_t limit = q.limit;
     std::vector<std::string> rows;
     for (const AuditRecord& a : hooks_.store->AuditForEntity(kind, id, static_cast<int>(limit))) {
       rows.push_back(JsonObject()
@@ -453,27 +471,12 @@ class AdminApi {
 
   void Jobs(HttpContext& ctx) {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
-    std::vector<std::pair<std::string, std::string>> params;
-    if (!ReadQuery(ctx, {"entity", "limit"}, &params)) return;
-    std::string entity = ctx.Query("entity");
-    if (entity.empty()) {
-      ctx.SendError(400, "entity: required, as kind:id (lead:42 or property:7)");
-      return;
-    }
-    std::string kind_name, id, why;
-    if (!ParseEntityRef(entity, &kind_name, &id, &why)) {
-      ctx.SendError(400, "entity: " + why);
-      return;
-    }
-    int64_t limit = kJobsDefaultLimit;
-    std::string limit_text = ctx.Query("limit");
-    if (!limit_text.empty() && !ParseInt(limit_text, 1, kJobsMaxLimit, &limit)) {
-      ctx.SendError(400, "limit: must be an integer from 1 to " + std::to_string(kJobsMaxLimit) +
-                             ", got '" + limit_text + "'");
-      return;
-    }
-    EntityKind kind = EntityKind::kLead;
-    ParseEntityKind(kind_name, &kind);
+    EntityQuery q;
+    if (!ReadEntityQuery(ctx, &q)) return;
+    const EntityKind kind = q.kind;
+    const std::string& kind_name = q.kind_name;
+    const std::string& id = q.id;
+    const int64_t limit = q.limit;
     std::string mirror = "null";
     if (std::optional<std::string> row = hooks_.store->GetMirror(kind, id)) {
       std::string valid = ValidObjectOrEmpty(*row);

@@ -877,6 +877,55 @@ TEST_SUITE("engine.admin") {
     CHECK(Contains(run.err, "entity"));
   }
 
+  TEST_CASE("sync pause and resume hold sync on purpose and say so") {
+    AdminFixture f;
+    HttpResult r = f.Post("/api/admin/sync/pause", R"({"reason":"CRM upgrade"})");
+    REQUIRE(r.status == 200);
+    Object::Ptr answer = Json(r.body);
+    CHECK_FALSE(answer->getValue<bool>("enabled"));
+    CHECK(answer->getValue<bool>("paused"));
+    SyncState state = f.store().GetSyncState(kPlugin);
+    CHECK_FALSE(state.enabled);
+    CHECK(IsPausedReason(state.reason));
+    CHECK(Contains(state.reason, "CRM upgrade"));
+    CHECK(f.wakeups() == 1);
+    r = f.Post("/api/admin/sync/resume");
+    REQUIRE(r.status == 200);
+    CHECK(Json(r.body)->getValue<bool>("enabled"));
+    CHECK_FALSE(Json(r.body)->getValue<bool>("paused"));
+    CHECK(f.store().GetSyncState(kPlugin).enabled);
+    CHECK(f.Post("/api/admin/sync/pause", "{not json").status == 400);
+    CHECK(f.store().GetSyncState(kPlugin).enabled);  // a bad request changes nothing
+    CHECK(HttpCall(f.port(), "POST", "/api/admin/sync/pause").status == 401);
+  }
+
+  TEST_CASE("audit lists an entity's trail newest first and refuses bad queries") {
+    AdminFixture f;
+    f.MakeDeadLetter("evt-x", EntityKind::kProperty, "7", kPlugin, "permanent", "price refused");
+    HttpResult r = f.Get("/api/admin/audit?entity=property:7");
+    REQUIRE(r.status == 200);
+    Object::Ptr answer = Json(r.body);
+    CHECK(answer->getValue<std::string>("entity") == "property:7");
+    Poco::JSON::Array::Ptr audit = answer->getArray("audit");
+    REQUIRE(audit->size() >= 1);
+    CHECK(audit->getObject(0)->getValue<std::string>("action") == "dead_lettered");
+    CHECK(Contains(audit->getObject(0)->getValue<std::string>("detail"), "price refused"));
+    CHECK(Json(f.Get("/api/admin/audit?entity=lead:404").body)->getArray("audit")->size() == 0);
+    CHECK(f.Get("/api/admin/audit").status == 400);
+    CHECK(Contains(f.Get("/api/admin/audit?entity=car:1").body, "entity"));
+    CHECK(f.Get("/api/admin/audit?entity=lead:1&limit=0").status == 400);
+    CHECK(f.Get("/api/admin/audit?entity=lead:1&bogus=1").status == 400);
+    CHECK(HttpCall(f.port(), "GET", "/api/admin/audit?entity=lead:1").status == 401);
+
+    TempDir dir;
+    CliRun run = RunCli(CliSettings(dir, f.port()), {"audit", "property:7"});
+    CHECK(run.code == kExitOk);
+    CHECK(Contains(run.out, "dead_lettered"));
+    run = RunCli(CliSettings(dir, f.port()), {"sync", "pause", "reason=upgrade"});
+    CHECK(run.code == kExitOk);
+    CHECK(IsPausedReason(f.store().GetSyncState(kPlugin).reason));
+  }
+
   TEST_CASE("cli json word prints the service's answer as it came") {
     AdminFixture f;
     TempDir dir;
