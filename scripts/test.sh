@@ -12,6 +12,7 @@ flags=(-DCMAKE_BUILD_TYPE=Debug)
 if [ "${SANITIZE:-0}" = "1" ]; then
   build=build/asan
   flags+=(-DCRMSYNC_SANITIZE=ON)
+  export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0"
 fi
 cmake -S . -B "$build" "${flags[@]}" >/dev/null
 cmake --build "$build" -j2
