@@ -70,10 +70,12 @@ const char kSqlPendingDeliveries[] =
 const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = ?1";
 const char kSqlFinishDelivery[] =
     "UPDATE deliveries SET state = 'done', result = ?2, processed_ms = ?3 WHERE id = ?1";
-// An outbound job of a kind, in flight or waiting for a retry, whose entity has
-// no CRM id yet: the CRM may already hold it (its create answer not committed).
+// An outbound job of a kind, in flight, waiting for a retry, or ready again in
+// doubt (a lease that expired or a crashed process), whose entity has no CRM id
+// yet: the CRM may already hold it (its create answer not committed).
 const char kSqlUnlinkedJobInFlight[] =
-    "SELECT 1 FROM jobs j WHERE j.state IN ('leased', 'delayed') AND j.entity_kind = ?2 "
+    "SELECT 1 FROM jobs j WHERE (j.state IN ('leased', 'delayed') OR "
+    "(j.state = 'ready' AND j.in_doubt = 1)) AND j.entity_kind = ?2 "
     "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.plugin = ?1 AND l.entity_kind = j.entity_kind "
     "AND l.entity_id = j.entity_id AND coalesce(l.external_id, '') <> '') LIMIT 1";
 const char kSqlLinkByExternal[] =

@@ -99,6 +99,27 @@ TEST_SUITE("engine.inbound") {
     CHECK(jobs[0].external_id == std::optional<std::string>("X 9/abc"));
   }
 
+  TEST_CASE("inbound store: a young change waits while a create in doubt is ready again") {
+    // kill -9 after a create was sent: at restart its lease comes back ready and
+    // in doubt. The CRM's webhook about the record it created must not make a
+    // second platform lead (crm-<id>) while the job's lookup may still link it.
+    StoreRig rig;
+    AcceptResult accepted =
+        AcceptOne(*rig.store, Event("create-L1", "lead.created", LeadJson("L1", "NEW")));
+    REQUIRE(accepted.job_id > 0);
+    REQUIRE(rig.store->Lease(kPlugin, 10, kT0, 60000).size() == 1);
+    REQUIRE(rig.store->ReleaseAllLeases() == 1);  // as Dispatcher::Start does after a crash
+
+    InboundDelivery delivery =
+        Delivery("d-1", {LeadChange("crm_L1", R"({"name":"Lead L1","status":"NEW"})")}, kT0);
+    REQUIRE(rig.store->RecordDelivery(delivery));
+    std::vector<InboundResult> results = rig.store->ApplyDelivery(delivery, {}, kT0 + 1000);
+    REQUIRE(results.size() == 1);
+    CHECK(results[0].kind == InboundResult::Kind::kDeferred);
+    CHECK_FALSE(rig.store->GetMirror(EntityKind::kLead, "crm-crm_L1").has_value());
+    CHECK(rig.store->PendingDeliveries(10).size() == 1);
+  }
+
   TEST_CASE("inbound store: a stale change is audited and ignored, a newer one applied") {
     StoreRig rig;
     CreateLinkedLead(*rig.store, "L1", "crm_L1", "NEW", "2026-11-23T10:15:00Z");
