@@ -32,12 +32,13 @@ struct WebhookCounters {
 
 }  // namespace
 
-std::string DeliveryId(const HeaderList& headers, const std::string& body) {
+std::string DeliveryId(const HeaderList& headers, const std::string& body, int64_t now_ms) {
   for (const char* name : {"webhook-id", "X-CRM-Delivery", "X-Request-Id"}) {
     std::string id = FindHeader(headers, name);
     if (!id.empty()) return id.substr(0, 200);
   }
-  return "sha-" + StableHash(FindHeader(headers, "X-CRM-Event") + "\n" + body);
+  return "sha-" + StableHash(FindHeader(headers, "X-CRM-Event") + "\n" + body) + "-w" +
+         std::to_string(now_ms / kHashDeliveryWindowMs);
 }
 
 void AddWebhookRoutes(Router& router, WebhookContext ctx) {
@@ -88,7 +89,8 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
       return;
     }
     InboundDelivery record;
-    record.id = check.delivery_id.empty() ? DeliveryId(delivery.headers, body) : check.delivery_id;
+    record.id = check.delivery_id.empty() ? DeliveryId(delivery.headers, body, ctx.clock->NowMs())
+                                          : check.delivery_id;
     record.plugin = ctx.plugin;
     record.event = event.empty() ? changes.front().crm_event : event;
     record.changes = std::move(changes);

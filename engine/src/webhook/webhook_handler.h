@@ -37,8 +37,14 @@ struct WebhookContext {
 void AddWebhookRoutes(Router& router, WebhookContext context);
 
 /// The delivery id of a webhook: webhook-id, X-CRM-Delivery, X-Request-Id, or
-/// else a hash of the event header and the body (so an exact resend is a repeat).
-std::string DeliveryId(const HeaderList& headers, const std::string& body);
+/// else a hash of the event header and the body within a 10-minute window at
+/// `now_ms`: an exact resend soon after is a repeat, while the same change made
+/// again later (status A, B, then A again) is not dropped. CRMs that can send a
+/// delivery id should: only then is every resend recognised.
+std::string DeliveryId(const HeaderList& headers, const std::string& body, int64_t now_ms = 0);
+
+/// Width of the window in which identical bodies without an id count as one.
+constexpr int64_t kHashDeliveryWindowMs = 10 * 60 * 1000;
 
 }  // namespace crmsync::engine
 

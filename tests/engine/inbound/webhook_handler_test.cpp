@@ -349,6 +349,12 @@ TEST_SUITE("engine.inbound") {
     CHECK(DeliveryId({{"X-CRM-Event", "lead.updated"}}, "{}") == a);
     CHECK(DeliveryId({{"X-CRM-Event", "lead.created"}}, "{}") != a);
     CHECK(DeliveryId({{"X-CRM-Event", "lead.updated"}}, "{ }") != a);
+    // The same body later is a new delivery (status A, B, then A again).
+    const int64_t t = 1'700'000'000'000;
+    CHECK(DeliveryId({{"X-CRM-Event", "lead.updated"}}, "{}", t) ==
+          DeliveryId({{"X-CRM-Event", "lead.updated"}}, "{}", t + 1000));
+    CHECK(DeliveryId({{"X-CRM-Event", "lead.updated"}}, "{}", t) !=
+          DeliveryId({{"X-CRM-Event", "lead.updated"}}, "{}", t + kHashDeliveryWindowMs));
   }
 }
 
