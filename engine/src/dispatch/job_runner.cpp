@@ -249,7 +249,10 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
         Status read = adapter.ReadResponse(a.sync, kind, response, &result);
         if (!read.ok()) return a.FailOrDeadLetter(read);
         if (kind == StepKind::kCreate && !result.external_id) {
-          return a.DeadLetter(Status::Permanent("the CRM's answer to a create carried no id"));
+          // The CRM created something we cannot name: look it up before any
+          // new create (a dead letter here would be replayed as a duplicate).
+          a.uncertain = true;
+          return a.Fail(Status::Retryable("the CRM's answer to a create carried no id"));
         }
         if (result.external_id && result.external_id != a.external_id) {
           a.external_id = result.external_id;

@@ -1136,6 +1136,26 @@ TEST_SUITE("engine.dispatch") {
     CHECK(Contains(batcher->adapter().Dump(), "POST /records/B6"));
   }
 
+
+  TEST_CASE("dispatcher: a create answered without an id is looked up, not created again") {
+    std::string error;
+    std::unique_ptr<LoadedPlugin> crm = LoadedPlugin::Load(CRMSYNC_TEST_PLUGIN_DIR, "no_id_plugin", &error);
+    REQUIRE_MESSAGE(crm, error);
+    REQUIRE(crm->Configure(PluginConfig(), &error));
+    RigOptions options;
+    options.plugin = crm.get();
+    Rig rig(options);
+    rig.Send({Created("n1", "N")});
+    REQUIRE(rig.WaitState("N", "delayed"));
+    CHECK(rig.Job("N").attempts == 1);
+    CHECK(crm->adapter().Dump() == R"({"creates":1,"lookups":0,"updates":0})");
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("N", "done"));
+    CHECK(crm->adapter().Dump() == R"({"creates":1,"lookups":1,"updates":1})");
+    CHECK(rig.Link("N") == std::optional<std::string>("found-N"));
+    CHECK(rig.store->ListDeadLetters(DeadLetterFilter()).empty());
+  }
+
 }  // TEST_SUITE
 
 }  // namespace
