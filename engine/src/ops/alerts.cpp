@@ -111,6 +111,11 @@ int64_t Alerts::posted() const {
   return posted_;
 }
 
+int64_t Alerts::retries_scheduled() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return retries_scheduled_;
+}
+
 int64_t Alerts::post_failures() const {
   std::lock_guard<std::mutex> lock(mu_);
   return post_failures_;
@@ -142,6 +147,7 @@ void Alerts::SendLoop() {
     if (s.IsTransient() && policy_.MayRetry(post.attempts)) {
       post.due_ms = clock_->NowMs() + std::max(policy_.DelayMs(post.attempts, 1.0), s.retry_after_ms());
       outbox_.push_back(std::move(post));
+      ++retries_scheduled_;
     } else {
       ++post_failures_;
       ComponentLogger("alerts").error("alert webhook gave up: %s", s.ToString());

@@ -57,6 +57,8 @@ class Alerts {
   /// Webhook posts delivered and given up (tests, status).
   int64_t posted() const;
   int64_t post_failures() const;
+  /// Failed posts put back for a retry so far (tests wait on it before moving time).
+  int64_t retries_scheduled() const;
 
  private:
   struct Post {
@@ -80,6 +82,7 @@ class Alerts {
   bool stopping_ = false;
   int64_t posted_ = 0;
   int64_t post_failures_ = 0;
+  int64_t retries_scheduled_ = 0;
   int advance_subscription_ = -1;
   std::thread sender_;
 };
