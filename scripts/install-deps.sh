@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages crmsync needs to build, run and test, when any is
 # missing. Safe to run again: it does nothing when all are present.
-# INSTALL_BROWSER=1 (set by scripts/test.sh) adds what the dashboard test needs:
-# Debian's chromium, and node/npm when no node is on PATH (the test installs
-# playwright-core with npm; it needs node 20 or later).
+# INSTALL_BROWSER=1 (set by scripts/test.sh) adds what the tests need beyond the
+# build: Debian's chromium, and node/npm when no node is on PATH, for the
+# dashboard test (it installs playwright-core with npm; node 20 or later), and
+# the PostgreSQL server the store.backend=postgres tests start on loopback.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpoco-dev doctest-dev libsqlite3-dev libssl-dev
-          openssl curl ca-certificates python3)
-browser_packages=(chromium)
+          libpq-dev openssl curl ca-certificates python3)
+browser_packages=(chromium postgresql)
 if ! command -v node >/dev/null 2>&1; then
   browser_packages+=(nodejs npm)
 fi

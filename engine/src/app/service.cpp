@@ -13,7 +13,7 @@
 #include "common/logging.h"
 #include "intake/intake_handler.h"
 #include "webhook/webhook_handler.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace crmsync::engine {
 
@@ -48,11 +48,8 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   service->admin_token_ = settings.GetString("admin.token");
   service->crm_enabled_ = settings.GetBool("crm.enabled");
 
-  SqliteOptions store_options;
-  store_options.path = settings.GetString("store.path");
-  store_options.synchronous = settings.GetString("store.synchronous");
   try {
-    service->store_ = SqliteStore::Open(store_options);
+    service->store_ = OpenStore(settings);
   } catch (const StoreError& e) {
     *error = std::string("store: ") + e.what();
     return nullptr;

@@ -1,0 +1,1411 @@
+// The PostgreSQL store; see pg_store.h. Every SQL statement of the store is in
+// this file (the schema is in pg_schema.cpp). The logic follows sqlite_store.cpp
+// step for step; what differs is locking, so that several engines can share
+// one database:
+// - an entity's head rule (at most one job in ready/delayed/leased) and
+//   coalescing are decided under pg_advisory_xact_lock on the entity, taken in
+//   sorted order at the start of Accept, Complete and ReplayDeadLetters;
+// - leasing takes ready rows with FOR UPDATE SKIP LOCKED, so concurrent leasers
+//   never wait on or hand out the same job;
+// - a completion locks its job row and checks its lease token under that lock;
+// - inbound applies are serialised by one advisory lock held to commit, which
+//   also keeps the change feed's seq in commit order.
+#include "store/pg_store.h"
+
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "common/clock.h"
+#include "common/hash.h"
+#include "crmsync/entities_json.h"
+#include "store/pg_schema.h"
+
+namespace crmsync::engine {
+namespace {
+
+// --- SQL ---------------------------------------------------------------------
+
+const char kSqlLock[] = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
+const char kSqlTryLock[] = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))";
+// Liveness: a session lock (class 'crms', key = owner id) held while the store is open.
+const char kSqlHoldOwner[] = "SELECT pg_advisory_lock(1668443507, $1::integer)";
+const char kSqlNextOwner[] = "SELECT nextval('lease_owners')";
+// A lease owner whose liveness lock is gone: its process (or connection) ended.
+#define CRMSYNC_OWNER_GONE                                                                     \
+  " lease_owner NOT IN (SELECT objid::text::integer FROM pg_locks WHERE locktype = 'advisory'" \
+  " AND classid = 1668443507::oid AND objsubid = 2 AND granted"                                \
+  " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
+
+const char kSqlSchemaVersion[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
+const char kSqlGetSyncState[] =
+    "SELECT enabled, reason, changed_at FROM plugin_state WHERE plugin = $1";
+const char kSqlSetSyncState[] =
+    "INSERT INTO plugin_state (plugin, enabled, reason, changed_at) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
+    "changed_at = excluded.changed_at";
+const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = $1";
+const char kSqlInsertEvent[] =
+    "INSERT INTO events (event_id, job_id, type, received_ms) VALUES ($1, $2, $3, $4)";
+// A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
+const char kSqlUpsertLead[] =
+    "INSERT INTO leads (id, data, updated_ms) VALUES ($1, $2, $3) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = ''";
+const char kSqlUpsertProperty[] =
+    "INSERT INTO properties (id, data, updated_ms) VALUES ($1, $2, $3) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = ''";
+const char kSqlLeadInboundHash[] = "SELECT inbound_hash FROM leads WHERE id = $1";
+const char kSqlPropertyInboundHash[] = "SELECT inbound_hash FROM properties WHERE id = $1";
+// An inbound (CRM) write records the hash of what the CRM set.
+const char kSqlInboundLead[] =
+    "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = excluded.inbound_hash";
+const char kSqlInboundProperty[] =
+    "INSERT INTO properties (id, data, updated_ms, inbound_hash) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = excluded.inbound_hash";
+const char kSqlInsertDelivery[] =
+    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
+    "VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT(id) DO NOTHING";
+// Deliveries list by received_ms (the id is no arrival order), so a new one must
+// sort after every pending one even when the clock has not moved.
+const char kSqlLastPendingReceived[] =
+    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
+const char kSqlPendingDeliveries[] =
+    "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
+    "ORDER BY received_ms, id LIMIT $1::bigint";
+const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = $1 FOR UPDATE";
+const char kSqlFinishDelivery[] =
+    "UPDATE deliveries SET state = 'done', result = $2, processed_ms = $3 WHERE id = $1";
+// An outbound job of a kind, in flight, waiting for a retry, or ready again in
+// doubt (a lease that expired or a crashed process), whose entity has no CRM id
+// yet: the CRM may already hold it (its create answer not committed).
+const char kSqlUnlinkedJobInFlight[] =
+    "SELECT 1 FROM jobs j WHERE (j.state IN ('leased', 'delayed') OR "
+    "(j.state = 'ready' AND j.in_doubt = 1)) AND j.entity_kind = $2 "
+    "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.plugin = $1 AND l.entity_kind = j.entity_kind "
+    "AND l.entity_id = j.entity_id AND coalesce(l.external_id, '') <> '') LIMIT 1";
+const char kSqlLinkByExternal[] =
+    "SELECT entity_id FROM links WHERE plugin = $1 AND entity_kind = $2 AND external_id = $3";
+const char kSqlInsertChange[] =
+    "INSERT INTO changes (at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, "
+    "entity, callback_state, callback_at_ms) VALUES ($1, $2, $3, 'crm', $4, $5, $6, $7, $8, $1) "
+    "RETURNING seq";
+const char kSqlChangesAfter[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
+    "FROM changes WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint";
+const char kSqlDueCallbacks[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
+    "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= "
+    "$1::bigint ORDER BY callback_at_ms, seq LIMIT $2::bigint";
+const char kSqlFinishCallback[] =
+    "UPDATE changes SET callback_state = $2, callback_attempts = $3, callback_at_ms = $4, "
+    "callback_error = $5 WHERE seq = $1";
+const char kSqlAuditForEntity[] =
+    "SELECT id, at_ms, job_id, action, detail FROM audit WHERE entity_kind = $1 AND entity_id = $2 "
+    "ORDER BY id DESC LIMIT $3::bigint";
+const char kSqlCountPendingDeliveries[] = "SELECT count(*) FROM deliveries WHERE state = 'pending'";
+const char kSqlGetRegistration[] =
+    "SELECT fingerprint FROM webhook_registrations WHERE plugin = $1";
+const char kSqlSetRegistration[] =
+    "INSERT INTO webhook_registrations (plugin, fingerprint, registered_ms) VALUES ($1, $2, $3) "
+    "ON CONFLICT(plugin) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "registered_ms = excluded.registered_ms";
+const char kSqlRequeueCallback[] =
+    "UPDATE changes SET callback_state = 'pending', callback_attempts = 0, callback_at_ms = $2 "
+    "WHERE seq = $1 AND callback_state = 'dead'";
+const char kSqlUpsertInquiry[] =
+    "INSERT INTO inquiries (id, lead_id, data, updated_ms) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(id) DO UPDATE SET lead_id = excluded.lead_id, data = excluded.data, "
+    "updated_ms = excluded.updated_ms";
+const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = $1";
+const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = $1";
+// The newest job of an entity that is not finished.
+const char kSqlLastActiveJob[] =
+    "SELECT id, state, coalescable, attempts, step, plan FROM jobs "
+    "WHERE entity_kind = $1 AND entity_id = $2 AND state IN ('queued','ready','delayed','leased') "
+    "ORDER BY id DESC LIMIT 1";
+// Re-checked in the update itself: another engine may lease the ready job
+// between the read above and this write (the row lock then makes this update
+// see it leased, and change nothing).
+const char kSqlAbsorb[] =
+    "UPDATE jobs SET event_id = $2, event_type = $3, payload = $4, "
+    "priority = least(priority, $5::integer), coalesced = coalesced + 1, updated_ms = $6 "
+    "WHERE id = $1 AND state IN ('queued', 'ready') AND attempts = 0 AND step = 0 AND plan = ''";
+const char kSqlInsertJob[] =
+    "INSERT INTO jobs (event_id, event_type, entity_kind, entity_id, priority, state, payload, "
+    "coalescable, available_ms, created_ms, updated_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9) RETURNING id";
+const char kSqlHasActiveJob[] =
+    "SELECT 1 FROM jobs WHERE entity_kind = $1 AND entity_id = $2 "
+    "AND state IN ('queued','ready','delayed','leased') LIMIT 1";
+const char kSqlBumpCounter[] = "INSERT INTO counter_deltas (name, value) VALUES ($1, $2)";
+// Ready jobs by priority then age; rows another engine is leasing are skipped.
+const char kSqlLease[] =
+    "UPDATE jobs j SET state = 'leased', lease_token = nextval('lease_tokens'), "
+    "lease_expires_ms = $2::bigint, updated_ms = $3::bigint, lease_owner = $4::integer "
+    "FROM (SELECT id FROM jobs WHERE state = 'ready' ORDER BY priority, id LIMIT $1::bigint "
+    "FOR UPDATE SKIP LOCKED) r WHERE j.id = r.id "
+    "RETURNING j.id, j.event_id, j.event_type, j.entity_kind, j.entity_id, j.priority, j.payload, "
+    "j.attempts, j.plan, j.step, j.in_doubt, j.created_ms, j.lease_token";
+const char kSqlGetLink[] =
+    "SELECT external_id, last_sent_hash FROM links "
+    "WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
+const char kSqlJobEntity[] = "SELECT entity_kind, entity_id FROM jobs WHERE id = $1";
+const char kSqlCurrentLease[] =
+    "SELECT entity_kind, entity_id, event_id, event_type FROM jobs "
+    "WHERE id = $1 AND state = 'leased' AND lease_token = $2 FOR UPDATE";
+const char kSqlInsertAttempt[] =
+    "INSERT INTO attempts (job_id, attempt, step, step_kind, at_ms, outcome, http_status, message) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const char kSqlUpsertLink[] =
+    "INSERT INTO links (plugin, entity_kind, entity_id, external_id, last_sent_hash, updated_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(plugin, entity_kind, entity_id) DO UPDATE SET "
+    "external_id = excluded.external_id, last_sent_hash = excluded.last_sent_hash, "
+    "updated_ms = excluded.updated_ms";
+const char kSqlGetSentRecent[] =
+    "SELECT sent_recent FROM links WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
+const char kSqlSetSentRecent[] =
+    "UPDATE links SET sent_recent = $4 WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
+const char kSqlJobPayload[] = "SELECT payload FROM jobs WHERE id = $1";
+const char kSqlFinishJob[] =
+    "UPDATE jobs SET state = $2, attempts = $3, plan = $4, step = $5, available_ms = $6, "
+    "in_doubt = $9, last_error = $7, lease_token = 0, lease_owner = 0, updated_ms = $8 "
+    "WHERE id = $1";
+const char kSqlNextQueued[] =
+    "SELECT id FROM jobs WHERE entity_kind = $1 AND entity_id = $2 AND state = 'queued' "
+    "ORDER BY id LIMIT 1";
+const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = $2 WHERE id = $1";
+const char kSqlInsertDeadLetter[] =
+    "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
+    "error_class, reason, attempts, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const char kSqlInsertAudit[] =
+    "INSERT INTO audit (at_ms, entity_kind, entity_id, job_id, action, detail) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+const char kSqlPromoteDelayed[] =
+    "UPDATE jobs SET state = 'ready', updated_ms = $1 "
+    "WHERE state = 'delayed' AND available_ms <= $1::bigint";
+const char kSqlReclaimExpired[] =
+    "UPDATE jobs SET state = 'ready', in_doubt = 1, lease_token = 0, lease_owner = 0, "
+    "updated_ms = $1 WHERE state = 'leased' AND (lease_expires_ms <= $1::bigint "
+    "OR" CRMSYNC_OWNER_GONE ")";
+const char kSqlReleaseOwn[] =
+    "UPDATE jobs SET state = 'ready', in_doubt = 1, lease_token = 0, lease_owner = 0 "
+    "WHERE state = 'leased' AND (lease_owner = $1::integer OR" CRMSYNC_OWNER_GONE ")";
+const char kSqlNextDelayed[] = "SELECT min(available_ms) FROM jobs WHERE state = 'delayed'";
+const char kSqlNextLeaseExpiry[] = "SELECT min(lease_expires_ms) FROM jobs WHERE state = 'leased'";
+// Kept by the triggers of migration 4, as deltas.
+const char kSqlCounters[] = "SELECT name, sum(value) FROM counter_deltas GROUP BY name";
+const char kSqlFoldCounters[] =
+    "WITH d AS (DELETE FROM counter_deltas RETURNING name, value) "
+    "INSERT INTO counter_deltas (name, value) SELECT name, sum(value) FROM d GROUP BY name";
+// Ids grow with time: the smallest unfinished id is the oldest job (index jobs_unfinished).
+const char kSqlOldestPending[] =
+    "SELECT created_ms FROM jobs WHERE id = (SELECT min(id) FROM jobs "
+    "WHERE state IN ('queued','ready','delayed','leased'))";
+const char kSqlCountOpenDead[] = "SELECT count(*) FROM dead_letters WHERE replayed_ms = 0";
+const char kSqlCountEvents[] = "SELECT count(*) FROM events";
+const char kSqlJobsForEntity[] =
+    "SELECT id, event_id, event_type, state, attempts, plan, step, available_ms, created_ms, "
+    "updated_ms, last_error, coalesced FROM jobs WHERE entity_kind = $1 AND entity_id = $2 "
+    "ORDER BY id DESC LIMIT $3::bigint";
+// Dead letters matching a filter; empty text and 0 mean "any".
+#define CRMSYNC_PG_DLQ_WHERE                                                                     \
+  " WHERE ($1::bigint = 0 OR id = $1::bigint) AND ($2::text = '' OR plugin = $2::text)"          \
+  " AND ($3::text = '' OR error_class = $3::text) AND ($4::text = '' OR entity_kind = $4::text)" \
+  " AND ($5::text = '' OR entity_id = $5::text) AND created_ms >= $6::bigint"                    \
+  " AND ($7::bigint = 0 OR created_ms < $7::bigint) AND ($8::integer = 1 OR replayed_ms = 0)"
+const char kSqlListDeadLetters[] =
+    "SELECT id, job_id, plugin, event_id, event_type, entity_kind, entity_id, error_class, reason, "
+    "attempts, created_ms, replayed_ms, replay_job_id FROM dead_letters" CRMSYNC_PG_DLQ_WHERE
+    " ORDER BY id LIMIT $9::bigint";
+const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_PG_DLQ_WHERE;
+const char kSqlAttemptsOfJob[] =
+    "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
+    "WHERE job_id = $1 ORDER BY id";
+const char kSqlJobForReplay[] =
+    "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
+    "FROM jobs WHERE id = $1";
+const char kSqlDeadLetterOpen[] =
+    "SELECT 1 FROM dead_letters WHERE id = $1 AND replayed_ms = 0 FOR UPDATE";
+const char kSqlMarkReplayed[] =
+    "UPDATE dead_letters SET replayed_ms = $2, replay_job_id = $3 WHERE id = $1";
+
+// --- helpers -----------------------------------------------------------------
+
+// Lock names (hashed to advisory lock keys).
+std::string EntityLock(const std::string& kind, const std::string& entity_id) {
+  return "crmsync:entity:" + kind + ":" + entity_id;
+}
+const char kInboundLock[] = "crmsync:inbound";
+const char kDeliveriesLock[] = "crmsync:deliveries";
+const char kFoldLock[] = "crmsync:counters";
+
+// Takes each lock once, in one global order, so two transactions never wait
+// on each other's entity locks in a cycle.
+void LockAll(PgConn& c, std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const std::string& name : names) c.Exec(kSqlLock, PgParams().Add(name));
+}
+
+bool Retryable(const std::string& sqlstate) {
+  // serialization_failure, deadlock_detected, unique_violation (a concurrent
+  // insert of the same key, e.g. one event id accepted by two engines at once).
+  return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "23505";
+}
+constexpr int kMaxTries = 8;
+
+const char* StateName(JobOutcome::Kind kind, bool due) {
+  switch (kind) {
+    case JobOutcome::Kind::kDone:
+      return "done";
+    case JobOutcome::Kind::kDeadLetter:
+      return "dead";
+    case JobOutcome::Kind::kRetry:
+      return due ? "ready" : "delayed";
+    case JobOutcome::Kind::kRelease:
+      return due ? "ready" : "delayed";
+  }
+  return "ready";
+}
+
+PgParams FilterParams(const DeadLetterFilter& f) {
+  PgParams p;
+  p.Add(f.id.value_or(0))
+      .Add(f.plugin)
+      .Add(f.error_class)
+      .Add(f.entity_kind)
+      .Add(f.entity_id)
+      .Add(f.since_ms)
+      .Add(f.until_ms)
+      .Add(int64_t{f.include_replayed ? 1 : 0});
+  return p;
+}
+
+std::string Stringify(const Poco::Dynamic::Var& value) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(value, out);
+  return out.str();
+}
+
+std::string ChangesToJson(const std::vector<InboundChange>& changes) {
+  Poco::JSON::Array::Ptr list = new Poco::JSON::Array();
+  for (const InboundChange& c : changes) {
+    Poco::JSON::Object::Ptr item = new Poco::JSON::Object();
+    item->set("crmEvent", c.crm_event);
+    item->set("entityKind", std::string(EntityKindName(c.entity_kind)));
+    item->set("externalId", c.external_id);
+    item->set("fields", Poco::JSON::Parser().parse(c.fields_json.empty() ? "{}" : c.fields_json));
+    if (c.updated_at) item->set("updatedAt", *c.updated_at);
+    list->add(item);
+  }
+  return Stringify(list);
+}
+
+std::vector<InboundChange> ChangesFromJson(const std::string& json) {
+  std::vector<InboundChange> changes;
+  Poco::JSON::Array::Ptr list = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>();
+  for (size_t i = 0; i < list->size(); ++i) {
+    Poco::JSON::Object::Ptr item = list->getObject(static_cast<unsigned>(i));
+    InboundChange c;
+    c.crm_event = item->optValue<std::string>("crmEvent", "");
+    ParseEntityKind(item->optValue<std::string>("entityKind", "lead"), &c.entity_kind);
+    c.external_id = item->optValue<std::string>("externalId", "");
+    c.fields_json = Stringify(item->get("fields"));
+    if (item->has("updatedAt")) c.updated_at = item->getValue<std::string>("updatedAt");
+    changes.push_back(std::move(c));
+  }
+  return changes;
+}
+
+// Milliseconds of an ISO 8601 time, or nullopt when it is not one (as in
+// sqlite_store.cpp: the FRAC format reads times with and without fractions).
+std::optional<int64_t> IsoMs(const std::string& text) {
+  try {
+    int tz = 0;
+    Poco::DateTime dt =
+        Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
+    return dt.timestamp().epochMicroseconds() / 1000 - static_cast<int64_t>(tz) * 1000;
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
+}
+
+// Position of a lead status in the funnel (the enum's order).
+int FunnelIndex(const std::string& status) {
+  LeadStatus s;
+  return ParseLeadStatus(status, &s) ? static_cast<int>(s) : -1;
+}
+
+// A platform id for a record the CRM knew first: "crm-" + its id, kept to the
+// characters and length the wire contract allows.
+std::string IdForCrmRecord(const std::string& external_id) {
+  std::string id = "crm-";
+  for (char c : external_id) {
+    id.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
+                         c == '-'
+                     ? c
+                     : '_');
+  }
+  return id.substr(0, kMaxIdLength);
+}
+
+// How long a sent state is remembered (as in sqlite_store.cpp).
+constexpr int64_t kSentEchoWindowMs = 120000;
+constexpr size_t kSentEchoKeep = 5;
+
+// The "<at>\t<payload>" lines still inside the window, oldest first.
+std::vector<std::pair<int64_t, std::string>> SentLines(const std::string& text, int64_t now_ms) {
+  std::vector<std::pair<int64_t, std::string>> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t tab = line.find('\t');
+    if (tab == std::string::npos) continue;
+    int64_t at = std::strtoll(line.substr(0, tab).c_str(), nullptr, 10);
+    if (now_ms - at <= kSentEchoWindowMs) lines.push_back({at, line.substr(tab + 1)});
+  }
+  return lines;
+}
+
+}  // namespace
+
+// --- open --------------------------------------------------------------------
+
+PgStore::PgStore(const PgOptions& options) : options_(options) {}
+
+PgStore::~PgStore() {
+  liveness_.reset();  // ends the session: this owner's leases count as gone
+  pool_.reset();
+}
+
+std::unique_ptr<PgStore> PgStore::Open(const PgOptions& options) {
+  if (options.url.empty()) throw StoreError("store.url is empty (store.backend=postgres)");
+  std::unique_ptr<PgStore> store(new PgStore(options));
+  try {
+    store->liveness_ = std::make_unique<PgConn>(options.url);
+  } catch (const StoreError& e) {
+    throw StoreError(std::string("cannot open the PostgreSQL store: ") + e.what());
+  }
+  PgConn& conn = *store->liveness_;
+  store->where_ = "postgres " + conn.Describe();
+  MigratePg(conn, store->where_);
+  store->owner_id_ = conn.Exec(kSqlNextOwner).Int(0, 0);
+  conn.Exec(kSqlHoldOwner, PgParams().Add(store->owner_id_));
+  store->pool_ = std::make_unique<PgPool>(options.url, options.pool_size);
+  return store;
+}
+
+template <typename F>
+void PgStore::Tx(F&& fn, bool snapshot) {
+  for (int attempt = 1;; ++attempt) {
+    std::unique_ptr<PgConn> conn = pool_->Acquire();
+    try {
+      conn->ExecScript(snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+      fn(*conn);
+      conn->ExecScript("COMMIT");
+      pool_->Release(std::move(conn));
+      return;
+    } catch (const PgError& e) {
+      try {
+        conn->ExecScript("ROLLBACK");
+      } catch (const StoreError&) {
+      }
+      pool_->Release(std::move(conn));
+      if (attempt < kMaxTries && Retryable(e.sqlstate())) continue;
+      throw;
+    } catch (...) {
+      try {
+        conn->ExecScript("ROLLBACK");
+      } catch (const StoreError&) {
+      }
+      pool_->Release(std::move(conn));
+      throw;
+    }
+  }
+}
+
+std::string PgStore::Describe() const {
+  return where_ + " (pool " + std::to_string(pool_->size()) +
+         ", queue FOR UPDATE SKIP LOCKED, lease owner " + std::to_string(owner_id_) + ")";
+}
+
+bool PgStore::Check(std::string* why) noexcept {
+  try {
+    Tx([&](PgConn& c) { c.Exec(kSqlCountOpenDead); });
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
+int PgStore::SchemaVersion() {
+  int version = 0;
+  Tx([&](PgConn& c) { version = static_cast<int>(c.Exec(kSqlSchemaVersion).Int(0, 0)); });
+  return version;
+}
+
+SyncState PgStore::GetSyncState(const std::string& plugin) {
+  SyncState state;
+  Tx([&](PgConn& c) {
+    state = SyncState();
+    PgResult r = c.Exec(kSqlGetSyncState, PgParams().Add(plugin));
+    if (!r.Empty()) {
+      state.enabled = r.Int(0, 0) != 0;
+      state.reason = r.Text(0, 1);
+      state.changed_at = r.Text(0, 2);
+    }
+  });
+  return state;
+}
+
+void PgStore::SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) {
+  std::string now = FormatIsoMs(SystemClock::Instance().NowMs());
+  Tx([&](PgConn& c) {
+    c.Exec(kSqlSetSyncState,
+           PgParams().Add(plugin).Add(int64_t{enabled ? 1 : 0}).Add(reason).Add(now));
+  });
+}
+
+// --- intake ------------------------------------------------------------------
+
+std::vector<AcceptResult> PgStore::Accept(const std::vector<IncomingEvent>& events,
+                                          int64_t now_ms) {
+  std::vector<AcceptResult> results;
+  std::vector<std::string> locks;
+  for (const IncomingEvent& e : events)
+    locks.push_back(EntityLock(EntityKindName(e.kind), e.entity_id));
+  Tx([&](PgConn& c) {
+    results.assign(events.size(), AcceptResult());
+    LockAll(c, locks);
+    for (size_t i = 0; i < events.size(); ++i) AcceptOne(c, events[i], now_ms, &results[i]);
+  });
+  return results;
+}
+
+int64_t PgStore::InsertJob(PgConn& c, const std::string& event_id, const std::string& event_type,
+                           const std::string& kind, const std::string& entity_id, int priority,
+                           const std::string& payload, bool coalescable, int64_t now_ms) {
+  // The caller holds the entity's lock: the head check and the insert are one decision.
+  bool has_active = !c.Exec(kSqlHasActiveJob, PgParams().Add(kind).Add(entity_id)).Empty();
+  PgResult r = c.Exec(kSqlInsertJob, PgParams()
+                                         .Add(event_id)
+                                         .Add(event_type)
+                                         .Add(kind)
+                                         .Add(entity_id)
+                                         .Add(int64_t{priority})
+                                         .Add(has_active ? "queued" : "ready")
+                                         .Add(payload)
+                                         .Add(int64_t{coalescable ? 1 : 0})
+                                         .Add(now_ms));
+  return r.Int(0, 0);
+}
+
+void PgStore::AcceptOne(PgConn& c, const IncomingEvent& e, int64_t now_ms, AcceptResult* result) {
+  result->event_id = e.event_id;
+  {
+    PgResult r = c.Exec(kSqlFindEvent, PgParams().Add(e.event_id));
+    if (!r.Empty()) {
+      result->job_id = r.Int(0, 0);
+      result->duplicate = true;
+      return;
+    }
+  }
+  const std::string kind = EntityKindName(e.kind);
+  // An event that carries back exactly what the CRM last set (except
+  // inquiries, which are new facts) is recorded but not sent: no sync loop.
+  auto is_echo = [&](const std::string& echo_hash) {
+    if (echo_hash.empty() || e.type == EventType::kInquirySubmitted) return false;
+    PgResult r =
+        c.Exec(e.kind == EntityKind::kProperty ? kSqlPropertyInboundHash : kSqlLeadInboundHash,
+               PgParams().Add(e.entity_id));
+    return !r.Empty() && r.Text(0, 0) == echo_hash;
+  };
+  auto suppress = [&] {
+    c.Exec(kSqlInsertEvent,
+           PgParams().Add(e.event_id).Add(int64_t{0}).Add(EventTypeName(e.type)).Add(now_ms));
+    c.Exec(kSqlBumpCounter, PgParams().Add("echo_suppressed_outbound").Add(int64_t{1}));
+    result->echo_suppressed = true;
+  };
+  if (e.type != EventType::kDealerAssigned && is_echo(e.echo_hash)) {
+    suppress();
+    return;
+  }
+  // Mirror rows, and the job payload: the entity whole plus the event's extras.
+  std::string payload;
+  if (e.kind == EntityKind::kProperty) {
+    c.Exec(kSqlUpsertProperty, PgParams().Add(e.entity_id).Add(e.entity_json).Add(now_ms));
+    payload = "{\"property\":" + e.entity_json + "}";
+  } else if (e.type == EventType::kDealerAssigned) {
+    Lead lead;
+    lead.id = e.entity_id;
+    {
+      PgResult r = c.Exec(kSqlGetLead, PgParams().Add(e.entity_id));
+      if (!r.Empty()) {
+        std::vector<FieldError> errors;
+        Lead stored;
+        if (DecodeLead(r.Text(0, 0), "$", &stored, &errors)) lead = stored;
+      }
+    }
+    lead.assigned_to_id = e.assignment->dealer_id;
+    if (is_echo(EchoHash(lead))) {
+      suppress();
+      return;
+    }
+    std::string lead_json = EncodeLead(lead);
+    c.Exec(kSqlUpsertLead, PgParams().Add(e.entity_id).Add(lead_json).Add(now_ms));
+    payload =
+        "{\"lead\":" + lead_json + ",\"assignment\":" + EncodeDealerAssignment(*e.assignment) + "}";
+  } else {
+    c.Exec(kSqlUpsertLead, PgParams().Add(e.entity_id).Add(e.entity_json).Add(now_ms));
+    payload = "{\"lead\":" + e.entity_json;
+    if (e.type == EventType::kInquirySubmitted) {
+      c.Exec(kSqlUpsertInquiry,
+             PgParams().Add(e.inquiry_id).Add(e.entity_id).Add(e.inquiry_json).Add(now_ms));
+      payload += ",\"inquiry\":" + e.inquiry_json;
+    }
+    payload += "}";
+  }
+
+  // Coalescing: the entity's newest unfinished job absorbs this one when both
+  // are plain upserts and it has not been tried yet.
+  int64_t job_id = 0;
+  if (e.coalescable) {
+    PgResult r = c.Exec(kSqlLastActiveJob, PgParams().Add(kind).Add(e.entity_id));
+    if (!r.Empty()) {
+      std::string state = r.Text(0, 1);
+      bool absorbable = (state == "queued" || state == "ready") && r.Int(0, 2) == 1 &&
+                        r.Int(0, 3) == 0 && r.Int(0, 4) == 0 && r.Text(0, 5).empty();
+      if (absorbable) job_id = r.Int(0, 0);
+    }
+  }
+  if (job_id != 0 && c.Exec(kSqlAbsorb, PgParams()
+                                            .Add(job_id)
+                                            .Add(e.event_id)
+                                            .Add(EventTypeName(e.type))
+                                            .Add(payload)
+                                            .Add(int64_t{static_cast<int>(e.priority)})
+                                            .Add(now_ms))
+                             .Affected() == 0) {
+    job_id = 0;  // leased meanwhile: a job of its own, queued behind it
+  }
+  if (job_id != 0) {
+    c.Exec(kSqlBumpCounter, PgParams().Add("coalesced").Add(int64_t{1}));
+    result->coalesced = true;
+  } else {
+    job_id = InsertJob(c, e.event_id, EventTypeName(e.type), kind, e.entity_id,
+                       static_cast<int>(e.priority), payload, e.coalescable, now_ms);
+  }
+  c.Exec(kSqlInsertEvent,
+         PgParams().Add(e.event_id).Add(job_id).Add(EventTypeName(e.type)).Add(now_ms));
+  result->job_id = job_id;
+}
+
+// --- queue -------------------------------------------------------------------
+
+std::vector<LeasedJob> PgStore::Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
+                                      int64_t lease_ms) {
+  std::vector<LeasedJob> jobs;
+  if (max_jobs <= 0) return jobs;
+  Tx([&](PgConn& c) {
+    jobs.clear();
+    PgResult r =
+        c.Exec(kSqlLease,
+               PgParams().Add(int64_t{max_jobs}).Add(now_ms + lease_ms).Add(now_ms).Add(owner_id_));
+    for (int i = 0; i < r.Rows(); ++i) {
+      LeasedJob job;
+      job.id = r.Int(i, 0);
+      job.event_id = r.Text(i, 1);
+      ParseEventType(r.Text(i, 2), &job.type);
+      ParseEntityKind(r.Text(i, 3), &job.kind);
+      job.entity_id = r.Text(i, 4);
+      job.priority = static_cast<Priority>(r.Int(i, 5));
+      job.payload = r.Text(i, 6);
+      job.attempts = static_cast<int>(r.Int(i, 7));
+      job.plan = r.Text(i, 8);
+      job.step = static_cast<int>(r.Int(i, 9));
+      job.in_doubt = r.Int(i, 10) != 0;
+      job.created_at_ms = r.Int(i, 11);
+      job.lease_token = r.Int(i, 12);
+      jobs.push_back(std::move(job));
+    }
+    std::sort(jobs.begin(), jobs.end(), [](const LeasedJob& a, const LeasedJob& b) {
+      return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+    });
+    for (LeasedJob& job : jobs) {
+      PgResult link = c.Exec(
+          kSqlGetLink, PgParams().Add(plugin).Add(EntityKindName(job.kind)).Add(job.entity_id));
+      if (!link.Empty()) {
+        job.external_id = link.OptText(0, 0);
+        job.last_sent_hash = link.Text(0, 1);
+      }
+    }
+  });
+  return jobs;
+}
+
+void PgStore::MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
+                            int64_t now_ms) {
+  PgResult r = c.Exec(kSqlNextQueued, PgParams().Add(kind).Add(entity_id));
+  if (r.Empty()) return;
+  c.Exec(kSqlMakeReady, PgParams().Add(r.Int(0, 0)).Add(now_ms));
+}
+
+void PgStore::Audit(PgConn& c, int64_t now_ms, const std::string& kind,
+                    const std::string& entity_id, int64_t job_id, const std::string& action,
+                    const std::string& detail) {
+  c.Exec(kSqlInsertAudit,
+         PgParams().Add(now_ms).Add(kind).Add(entity_id).Add(job_id).Add(action).Add(detail));
+}
+
+void PgStore::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                       int64_t now_ms) {
+  if (outcomes.empty()) return;
+  Tx([&](PgConn& c) {
+    // The entities first (kind and id never change), locked in order: the next
+    // job of a finished entity is made ready under the same lock as Accept's
+    // head check.
+    std::vector<std::string> locks;
+    for (const JobOutcome& o : outcomes) {
+      PgResult r = c.Exec(kSqlJobEntity, PgParams().Add(o.job_id));
+      if (!r.Empty()) locks.push_back(EntityLock(r.Text(0, 0), r.Text(0, 1)));
+    }
+    LockAll(c, locks);
+    for (const JobOutcome& o : outcomes) {
+      std::string kind, entity_id, event_id, event_type;
+      {
+        PgResult r = c.Exec(kSqlCurrentLease, PgParams().Add(o.job_id).Add(o.lease_token));
+        if (r.Empty()) continue;  // stale lease
+        kind = r.Text(0, 0);
+        entity_id = r.Text(0, 1);
+        event_id = r.Text(0, 2);
+        event_type = r.Text(0, 3);
+      }
+      for (const AttemptRecord& a : o.attempts_made) {
+        c.Exec(kSqlInsertAttempt, PgParams()
+                                      .Add(o.job_id)
+                                      .Add(int64_t{a.attempt})
+                                      .Add(int64_t{a.step})
+                                      .Add(a.step_kind)
+                                      .Add(a.at_ms)
+                                      .Add(a.outcome)
+                                      .Add(int64_t{a.http_status})
+                                      .Add(a.message));
+      }
+      if (o.update_link) {
+        c.Exec(kSqlUpsertLink, PgParams()
+                                   .Add(plugin)
+                                   .Add(kind)
+                                   .Add(entity_id)
+                                   .Add(o.external_id)
+                                   .Add(o.sent_hash)
+                                   .Add(now_ms));
+      }
+      bool due = o.available_at_ms <= now_ms;
+      c.Exec(kSqlFinishJob, PgParams()
+                                .Add(o.job_id)
+                                .Add(StateName(o.kind, due))
+                                .Add(int64_t{o.attempts})
+                                .Add(o.plan)
+                                .Add(int64_t{o.step})
+                                .Add(o.available_at_ms)
+                                .Add(o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
+                                .Add(now_ms)
+                                .Add(int64_t{o.in_doubt ? 1 : 0}));
+      if (o.kind == JobOutcome::Kind::kDone) {
+        RememberSent(c, plugin, kind, entity_id, o.job_id, now_ms);
+        Audit(c, now_ms, kind, entity_id, o.job_id, "synced",
+              "event " + event_id + " (" + event_type + ") via " + plugin +
+                  (o.external_id ? " as " + *o.external_id : ""));
+        MakeNextReady(c, kind, entity_id, now_ms);
+      } else if (o.kind == JobOutcome::Kind::kDeadLetter) {
+        c.Exec(kSqlInsertDeadLetter, PgParams()
+                                         .Add(o.job_id)
+                                         .Add(plugin)
+                                         .Add(event_id)
+                                         .Add(event_type)
+                                         .Add(kind)
+                                         .Add(entity_id)
+                                         .Add(o.error_class)
+                                         .Add(o.reason)
+                                         .Add(int64_t{o.attempts})
+                                         .Add(now_ms));
+        Audit(c, now_ms, kind, entity_id, o.job_id, "dead_lettered",
+              "event " + event_id + ": " + o.error_class + ": " + o.reason);
+        MakeNextReady(c, kind, entity_id, now_ms);
+      }
+    }
+  });
+}
+
+int64_t PgStore::Promote(int64_t now_ms) {
+  int64_t moved = 0;
+  Tx([&](PgConn& c) {
+    moved = c.Exec(kSqlPromoteDelayed, PgParams().Add(now_ms)).Affected();
+    moved += c.Exec(kSqlReclaimExpired, PgParams().Add(now_ms)).Affected();
+  });
+  // Now and then fold the counter deltas into one row per counter (one engine
+  // at a time; the others skip).
+  if (promote_calls_.fetch_add(1) % 64 == 0) {
+    Tx([&](PgConn& c) {
+      PgResult locked = c.Exec(kSqlTryLock, PgParams().Add(kFoldLock));
+      if (locked.Text(0, 0) == "t") c.Exec(kSqlFoldCounters);
+    });
+  }
+  return moved;
+}
+
+int64_t PgStore::ReleaseAllLeases() {
+  int64_t moved = 0;
+  Tx([&](PgConn& c) { moved = c.Exec(kSqlReleaseOwn, PgParams().Add(owner_id_)).Affected(); });
+  return moved;
+}
+
+int64_t PgStore::NextDueMs() {
+  int64_t next = -1;
+  Tx([&](PgConn& c) {
+    next = -1;
+    for (const char* sql : {kSqlNextDelayed, kSqlNextLeaseExpiry}) {
+      PgResult r = c.Exec(sql);
+      if (!r.Empty() && !r.IsNull(0, 0)) {
+        int64_t t = r.Int(0, 0);
+        if (next < 0 || t < next) next = t;
+      }
+    }
+  });
+  return next;
+}
+
+QueueStats PgStore::Stats() {
+  QueueStats s;
+  Tx(
+      [&](PgConn& c) {
+        s = QueueStats();
+        PgResult counters = c.Exec(kSqlCounters);
+        for (int i = 0; i < counters.Rows(); ++i) {
+          const std::string name = counters.Text(i, 0);
+          const int64_t value = counters.Int(i, 1);
+          if (name == "jobs_ready")
+            s.ready = value;
+          else if (name == "jobs_queued")
+            s.queued = value;
+          else if (name == "jobs_delayed")
+            s.delayed = value;
+          else if (name == "jobs_leased")
+            s.leased = value;
+          else if (name == "jobs_done")
+            s.done = value;
+          else if (name == "coalesced")
+            s.coalesced_total = value;
+          else if (name == "echo_suppressed_outbound")
+            s.echo_suppressed_outbound = value;
+          else if (name == "echo_suppressed_inbound")
+            s.echo_suppressed_inbound = value;
+          else if (name.rfind("ready_p", 0) == 0) {
+            int64_t p = std::strtoll(name.c_str() + 7, nullptr, 10);
+            if (p >= 0 && p < 3) s.ready_by_priority[p] = value;
+          }
+        }
+        PgResult oldest = c.Exec(kSqlOldestPending);
+        if (!oldest.Empty() && !oldest.IsNull(0, 0)) s.oldest_pending_created_ms = oldest.Int(0, 0);
+        s.dead = c.Exec(kSqlCountOpenDead).Int(0, 0);
+        s.deliveries_pending = c.Exec(kSqlCountPendingDeliveries).Int(0, 0);
+        s.events_total = c.Exec(kSqlCountEvents).Int(0, 0);
+      },
+      /*snapshot=*/true);
+  return s;
+}
+
+std::vector<JobInfo> PgStore::JobsForEntity(EntityKind kind, const std::string& entity_id,
+                                            int limit) {
+  std::vector<JobInfo> jobs;
+  Tx([&](PgConn& c) {
+    jobs.clear();
+    PgResult r = c.Exec(kSqlJobsForEntity,
+                        PgParams().Add(EntityKindName(kind)).Add(entity_id).Add(int64_t{limit}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      JobInfo j;
+      j.id = r.Int(i, 0);
+      j.event_id = r.Text(i, 1);
+      j.event_type = r.Text(i, 2);
+      j.state = r.Text(i, 3);
+      j.attempts = static_cast<int>(r.Int(i, 4));
+      j.plan = r.Text(i, 5);
+      j.step = static_cast<int>(r.Int(i, 6));
+      j.available_at_ms = r.Int(i, 7);
+      j.created_ms = r.Int(i, 8);
+      j.updated_ms = r.Int(i, 9);
+      j.last_error = r.Text(i, 10);
+      j.coalesced = static_cast<int>(r.Int(i, 11));
+      jobs.push_back(std::move(j));
+    }
+  });
+  return jobs;
+}
+
+std::vector<AuditRecord> PgStore::AuditForEntity(EntityKind kind, const std::string& entity_id,
+                                                 int limit) {
+  std::vector<AuditRecord> list;
+  Tx([&](PgConn& c) {
+    list.clear();
+    PgResult r = c.Exec(kSqlAuditForEntity,
+                        PgParams().Add(EntityKindName(kind)).Add(entity_id).Add(int64_t{limit}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      AuditRecord a;
+      a.id = r.Int(i, 0);
+      a.at_ms = r.Int(i, 1);
+      a.job_id = r.Int(i, 2);
+      a.action = r.Text(i, 3);
+      a.detail = r.Text(i, 4);
+      list.push_back(std::move(a));
+    }
+  });
+  return list;
+}
+
+std::optional<std::string> PgStore::GetMirror(EntityKind kind, const std::string& entity_id) {
+  std::optional<std::string> data;
+  Tx([&](PgConn& c) {
+    PgResult r = c.Exec(kind == EntityKind::kLead ? kSqlGetLead : kSqlGetProperty,
+                        PgParams().Add(entity_id));
+    data = r.Empty() ? std::nullopt : std::optional<std::string>(r.Text(0, 0));
+  });
+  return data;
+}
+
+// --- dead letters ------------------------------------------------------------
+
+std::vector<DeadLetter> PgStore::QueryDeadLetters(PgConn& c, const DeadLetterFilter& filter) {
+  std::vector<DeadLetter> list;
+  PgParams params = FilterParams(filter);
+  params.Add(int64_t{filter.limit > 0 ? filter.limit : 100});
+  PgResult r = c.Exec(kSqlListDeadLetters, params);
+  for (int i = 0; i < r.Rows(); ++i) {
+    DeadLetter d;
+    d.id = r.Int(i, 0);
+    d.job_id = r.Int(i, 1);
+    d.plugin = r.Text(i, 2);
+    d.event_id = r.Text(i, 3);
+    d.event_type = r.Text(i, 4);
+    d.entity_kind = r.Text(i, 5);
+    d.entity_id = r.Text(i, 6);
+    d.error_class = r.Text(i, 7);
+    d.reason = r.Text(i, 8);
+    d.attempts = static_cast<int>(r.Int(i, 9));
+    d.created_ms = r.Int(i, 10);
+    d.replayed_ms = r.Int(i, 11);
+    d.replay_job_id = r.Int(i, 12);
+    list.push_back(std::move(d));
+  }
+  return list;
+}
+
+std::vector<DeadLetter> PgStore::ListDeadLetters(const DeadLetterFilter& filter) {
+  std::vector<DeadLetter> list;
+  Tx([&](PgConn& c) { list = QueryDeadLetters(c, filter); });
+  return list;
+}
+
+std::optional<DeadLetter> PgStore::GetDeadLetter(int64_t id) {
+  std::optional<DeadLetter> found;
+  Tx([&](PgConn& c) {
+    found.reset();
+    DeadLetterFilter filter;
+    filter.id = id;
+    filter.include_replayed = true;
+    std::vector<DeadLetter> list = QueryDeadLetters(c, filter);
+    if (list.empty()) return;
+    DeadLetter d = std::move(list[0]);
+    PgResult r = c.Exec(kSqlAttemptsOfJob, PgParams().Add(d.job_id));
+    for (int i = 0; i < r.Rows(); ++i) {
+      AttemptRecord a;
+      a.attempt = static_cast<int>(r.Int(i, 0));
+      a.step = static_cast<int>(r.Int(i, 1));
+      a.step_kind = r.Text(i, 2);
+      a.at_ms = r.Int(i, 3);
+      a.outcome = r.Text(i, 4);
+      a.http_status = static_cast<int>(r.Int(i, 5));
+      a.message = r.Text(i, 6);
+      d.history.push_back(std::move(a));
+    }
+    found = std::move(d);
+  });
+  return found;
+}
+
+std::vector<int64_t> PgStore::ReplayDeadLetters(const DeadLetterFilter& filter, int64_t now_ms) {
+  std::vector<int64_t> new_jobs;
+  Tx([&](PgConn& c) {
+    new_jobs.clear();
+    DeadLetterFilter open = filter;
+    open.include_replayed = false;
+    if (open.limit <= 0 || open.limit > 10000) open.limit = 10000;
+    std::vector<DeadLetter> targets = QueryDeadLetters(c, open);
+    std::vector<std::string> locks;
+    for (const DeadLetter& d : targets) {
+      if (d.plugin != "callback") locks.push_back(EntityLock(d.entity_kind, d.entity_id));
+    }
+    LockAll(c, locks);
+    for (const DeadLetter& d : targets) {
+      // Listed before the locks: a concurrent replay or purge may have taken it
+      // since; the row lock makes the check and the mark one step.
+      if (c.Exec(kSqlDeadLetterOpen, PgParams().Add(d.id)).Empty()) continue;
+      if (d.plugin == "callback") {
+        // A change-feed callback that gave up (job_id holds -seq): send it again.
+        c.Exec(kSqlRequeueCallback, PgParams().Add(-d.job_id).Add(now_ms));
+        c.Exec(kSqlMarkReplayed, PgParams().Add(d.id).Add(now_ms).Add(int64_t{0}));
+        new_jobs.push_back(0);
+        continue;
+      }
+      std::string event_id, event_type, kind, entity_id, payload;
+      int priority = 1;
+      bool coalescable = false;
+      {
+        PgResult r = c.Exec(kSqlJobForReplay, PgParams().Add(d.job_id));
+        if (r.Empty()) continue;
+        event_id = r.Text(0, 0);
+        event_type = r.Text(0, 1);
+        kind = r.Text(0, 2);
+        entity_id = r.Text(0, 3);
+        priority = static_cast<int>(r.Int(0, 4));
+        payload = r.Text(0, 5);
+        coalescable = r.Int(0, 6) != 0;
+      }
+      // The entity as the platform holds it now; the event's extras as they were.
+      std::string mirror;
+      {
+        PgResult r =
+            c.Exec(kind == "property" ? kSqlGetProperty : kSqlGetLead, PgParams().Add(entity_id));
+        if (!r.Empty()) mirror = r.Text(0, 0);
+      }
+      if (!mirror.empty()) {
+        Poco::JSON::Object::Ptr object =
+            Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
+        object->set(kind, Poco::JSON::Parser().parse(mirror));
+        payload = Stringify(object);
+      }
+      int64_t job_id = InsertJob(c, event_id, event_type, kind, entity_id, priority, payload,
+                                 coalescable, now_ms);
+      c.Exec(kSqlMarkReplayed, PgParams().Add(d.id).Add(now_ms).Add(job_id));
+      Audit(c, now_ms, kind, entity_id, job_id, "replayed",
+            "dead letter " + std::to_string(d.id) + " of job " + std::to_string(d.job_id));
+      new_jobs.push_back(job_id);
+    }
+  });
+  return new_jobs;
+}
+
+int64_t PgStore::PurgeDeadLetters(const DeadLetterFilter& filter) {
+  int64_t purged = 0;
+  Tx([&](PgConn& c) { purged = c.Exec(kSqlPurgeDeadLetters, FilterParams(filter)).Affected(); });
+  return purged;
+}
+
+// --- inbound -----------------------------------------------------------------
+
+bool PgStore::RecordDelivery(const InboundDelivery& delivery) {
+  bool inserted = false;
+  std::string changes = ChangesToJson(delivery.changes);
+  Tx([&](PgConn& c) {
+    // One recorder at a time, so each new delivery sorts after every pending one.
+    c.Exec(kSqlLock, PgParams().Add(kDeliveriesLock));
+    int64_t received_ms = delivery.received_ms;
+    PgResult last = c.Exec(kSqlLastPendingReceived);
+    if (!last.Empty() && !last.IsNull(0, 0)) {
+      received_ms = std::max(received_ms, last.Int(0, 0) + 1);
+    }
+    inserted = c.Exec(kSqlInsertDelivery, PgParams()
+                                              .Add(delivery.id)
+                                              .Add(delivery.plugin)
+                                              .Add(delivery.event)
+                                              .Add(changes)
+                                              .Add(received_ms))
+                   .Affected() > 0;
+  });
+  return inserted;
+}
+
+std::vector<InboundDelivery> PgStore::PendingDeliveries(int max) {
+  std::vector<InboundDelivery> list;
+  Tx([&](PgConn& c) {
+    list.clear();
+    PgResult r = c.Exec(kSqlPendingDeliveries, PgParams().Add(int64_t{max}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      InboundDelivery d;
+      d.id = r.Text(i, 0);
+      d.plugin = r.Text(i, 1);
+      d.event = r.Text(i, 2);
+      d.changes = ChangesFromJson(r.Text(i, 3));
+      d.received_ms = r.Int(i, 4);
+      list.push_back(std::move(d));
+    }
+  });
+  return list;
+}
+
+void PgStore::RememberSent(PgConn& c, const std::string& plugin, const std::string& kind,
+                           const std::string& entity_id, int64_t job_id, int64_t now_ms) {
+  std::string payload;
+  {
+    PgResult r = c.Exec(kSqlJobPayload, PgParams().Add(job_id));
+    if (r.Empty()) return;
+    payload = r.Text(0, 0);
+  }
+  std::string recent;
+  {
+    PgResult r = c.Exec(kSqlGetSentRecent, PgParams().Add(plugin).Add(kind).Add(entity_id));
+    if (r.Empty()) return;
+    recent = r.Text(0, 0);
+  }
+  auto lines = SentLines(recent, now_ms);
+  lines.push_back({now_ms, payload});
+  if (lines.size() > kSentEchoKeep) lines.erase(lines.begin(), lines.end() - kSentEchoKeep);
+  std::string text;
+  for (const auto& [at, sent] : lines) text += std::to_string(at) + "\t" + sent + "\n";
+  c.Exec(kSqlSetSentRecent, PgParams().Add(plugin).Add(kind).Add(entity_id).Add(text));
+}
+
+bool PgStore::EchoesEarlierSend(PgConn& c, const std::string& plugin, const std::string& kind,
+                                const std::string& entity_id, const Poco::JSON::Object& candidate,
+                                int64_t now_ms) {
+  std::string recent;
+  {
+    PgResult r = c.Exec(kSqlGetSentRecent, PgParams().Add(plugin).Add(kind).Add(entity_id));
+    if (r.Empty()) return false;
+    recent = r.Text(0, 0);
+  }
+  for (const auto& [at, payload] : SentLines(recent, now_ms)) {
+    Poco::JSON::Object::Ptr sent;
+    try {
+      sent =
+          Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>()->getObject(kind);
+    } catch (const Poco::Exception&) {
+      continue;
+    }
+    if (!sent) continue;
+    bool all_match = true;
+    for (const auto& [key, value] : candidate) {
+      bool sent_empty = !sent->has(key) || sent->isNull(key);
+      bool value_empty = value.isEmpty() || (value.type() == typeid(Poco::JSON::Array::Ptr) &&
+                                             value.extract<Poco::JSON::Array::Ptr>()->size() == 0);
+      if (sent_empty && value_empty) continue;
+      if (sent_empty || Stringify(sent->get(key)) != Stringify(value)) {
+        all_match = false;
+        break;
+      }
+    }
+    if (all_match) return true;
+  }
+  return false;
+}
+
+InboundResult PgStore::ApplyChange(PgConn& c, const InboundDelivery& delivery,
+                                   const InboundChange& change, const InboundRules& rules,
+                                   int64_t now_ms) {
+  InboundResult result;
+  const bool is_lead = change.entity_kind == EntityKind::kLead;
+  const std::string kind = EntityKindName(change.entity_kind);
+  result.entity_kind = kind;
+  // A change a plugin got wrong is one invalid result; throwing would leave the
+  // whole delivery pending and block every delivery after it.
+  Poco::JSON::Object::Ptr fields;
+  try {
+    Poco::Dynamic::Var parsed =
+        Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json);
+    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
+      fields = parsed.extract<Poco::JSON::Object::Ptr>();
+    }
+  } catch (const Poco::Exception&) {
+  }
+
+  // The entity: by its link, or new when the CRM knew it first.
+  bool created = false;
+  {
+    PgResult r = c.Exec(kSqlLinkByExternal,
+                        PgParams().Add(delivery.plugin).Add(kind).Add(change.external_id));
+    if (!r.Empty()) result.entity_id = r.Text(0, 0);
+  }
+  if (!fields) {
+    result.kind = InboundResult::Kind::kInvalid;
+    result.reason =
+        "the plugin's fields for CRM record " + change.external_id + " are not a JSON object";
+    Audit(c, now_ms, kind,
+          result.entity_id.empty() ? IdForCrmRecord(change.external_id) : result.entity_id, 0,
+          "inbound_invalid", "delivery " + delivery.id + ": " + result.reason);
+    return result;
+  }
+  if (result.entity_id.empty()) {
+    created = true;
+    result.entity_id = IdForCrmRecord(change.external_id);
+  }
+  // The mirror row is read, merged and written under the entity's lock, as
+  // Accept writes it.
+  c.Exec(kSqlLock, PgParams().Add(EntityLock(kind, result.entity_id)));
+  if (created) {
+    c.Exec(kSqlUpsertLink, PgParams()
+                               .Add(delivery.plugin)
+                               .Add(kind)
+                               .Add(result.entity_id)
+                               .Add(change.external_id)
+                               .Add(std::string())
+                               .Add(now_ms));
+  }
+  Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
+  {
+    PgResult r = c.Exec(is_lead ? kSqlGetLead : kSqlGetProperty, PgParams().Add(result.entity_id));
+    if (!r.Empty()) {
+      current = Poco::JSON::Parser().parse(r.Text(0, 0)).extract<Poco::JSON::Object::Ptr>();
+    } else {
+      created = true;
+    }
+  }
+  current->set("id", result.entity_id);
+
+  // Stale: the CRM's change is older than what we hold.
+  if (!created && change.updated_at && current->has("updatedAt")) {
+    std::optional<int64_t> theirs = IsoMs(*change.updated_at);
+    std::optional<int64_t> ours = IsoMs(current->optValue<std::string>("updatedAt", ""));
+    if (theirs && ours && *theirs < *ours) {
+      result.kind = InboundResult::Kind::kStale;
+      result.reason = "CRM update of " + *change.updated_at + " is older than ours of " +
+                      current->getValue<std::string>("updatedAt");
+      Audit(c, now_ms, kind, result.entity_id, 0, "inbound_stale",
+            "delivery " + delivery.id + ": " + result.reason);
+      return result;
+    }
+  }
+
+  // Merge the fields the CRM may change.
+  Poco::JSON::Object::Ptr changed = new Poco::JSON::Object();
+  for (const auto& [key, value] : *fields) {
+    if (key == "id" || key == "updatedAt" || key == "createdAt") continue;
+    if (!created && rules.platform_fields.count(key)) {
+      result.ignored_fields.push_back(key);
+      continue;
+    }
+    if (!created && is_lead && key == "status" && rules.crm_owns_status_from &&
+        FunnelIndex(current->optValue<std::string>("status", "")) <
+            static_cast<int>(*rules.crm_owns_status_from)) {
+      result.ignored_fields.push_back(key);
+      continue;
+    }
+    if (current->has(key) && Stringify(current->get(key)) == Stringify(value)) continue;
+    // An empty list where we hold none (preferredLocation) is no change: CRMs
+    // echo an absent list as [].
+    if (!current->has(key) && value.type() == typeid(Poco::JSON::Array::Ptr) &&
+        value.extract<Poco::JSON::Array::Ptr>()->size() == 0) {
+      continue;
+    }
+    if (value.isEmpty()) {
+      if (!current->has(key)) continue;
+      current->remove(key);
+    } else {
+      current->set(key, value);
+    }
+    changed->set(key, value);
+    result.changed_fields.push_back(key);
+  }
+  // A late echo of an earlier state we sent (the CRM notifies our own update
+  // after a newer one went out) would roll the mirror back: ignore it.
+  if (!created && !result.changed_fields.empty() &&
+      EchoesEarlierSend(c, delivery.plugin, kind, result.entity_id, *changed, now_ms)) {
+    result.changed_fields.clear();
+  }
+  if (result.changed_fields.empty() && !created) {
+    result.kind = InboundResult::Kind::kNoChange;
+    c.Exec(kSqlBumpCounter, PgParams().Add("echo_suppressed_inbound").Add(int64_t{1}));
+    return result;
+  }
+  if (change.updated_at) current->set("updatedAt", *change.updated_at);
+
+  // The merged record must still meet the wire contract.
+  std::vector<FieldError> errors;
+  std::string entity_json;
+  std::string echo_hash;
+  if (is_lead) {
+    Lead lead;
+    if (DecodeLead(*current, "$", &lead, &errors)) {
+      entity_json = EncodeLead(lead);
+      echo_hash = EchoHash(lead);
+    }
+  } else {
+    Property property;
+    if (DecodeProperty(*current, "$", &property, &errors)) {
+      entity_json = EncodeProperty(property);
+      echo_hash = EchoHash(property);
+    }
+  }
+  if (!errors.empty()) {
+    result.kind = InboundResult::Kind::kInvalid;
+    result.reason = errors[0].path + ": " + errors[0].message;
+    Audit(c, now_ms, kind, result.entity_id, 0, "inbound_invalid",
+          "delivery " + delivery.id + ": " + result.reason);
+    return result;
+  }
+  c.Exec(is_lead ? kSqlInboundLead : kSqlInboundProperty,
+         PgParams().Add(result.entity_id).Add(entity_json).Add(now_ms).Add(echo_hash));
+  result.change_seq = c.Exec(kSqlInsertChange, PgParams()
+                                                   .Add(now_ms)
+                                                   .Add(kind)
+                                                   .Add(result.entity_id)
+                                                   .Add(delivery.id)
+                                                   .Add(change.crm_event)
+                                                   .Add(Stringify(changed))
+                                                   .Add(entity_json)
+                                                   .Add(rules.queue_callbacks ? "pending" : "none"))
+                          .Int(0, 0);
+  result.kind = created ? InboundResult::Kind::kCreated : InboundResult::Kind::kApplied;
+  std::string list;
+  for (const std::string& f : result.changed_fields) list += (list.empty() ? "" : ",") + f;
+  Audit(c, now_ms, kind, result.entity_id, 0, created ? "inbound_create" : "inbound_update",
+        "delivery " + delivery.id + " (" + change.crm_event + "): " + list);
+  return result;
+}
+
+std::vector<InboundResult> PgStore::ApplyDelivery(const InboundDelivery& delivery,
+                                                  const InboundRules& rules, int64_t now_ms) {
+  std::vector<InboundResult> results;
+  Tx([&](PgConn& c) {
+    results.clear();
+    // One apply at a time across engines, held to commit: the change feed's seq
+    // is then commit order, and a delivery is applied once.
+    c.Exec(kSqlLock, PgParams().Add(kInboundLock));
+    {
+      PgResult r = c.Exec(kSqlDeliveryState, PgParams().Add(delivery.id));
+      if (r.Empty() || r.Text(0, 0) != "pending") return;
+    }
+    // The CRM's webhook about a record it created for us can beat the commit of
+    // the create's answer: leave it pending for a while rather than take the
+    // record as a new one the CRM knew first (a duplicate entity).
+    if (now_ms - delivery.received_ms < kCreateEchoWaitMs) {
+      for (const InboundChange& change : delivery.changes) {
+        const std::string kind = EntityKindName(change.entity_kind);
+        if (!c.Exec(kSqlLinkByExternal,
+                    PgParams().Add(delivery.plugin).Add(kind).Add(change.external_id))
+                 .Empty()) {
+          continue;
+        }
+        if (!c.Exec(kSqlUnlinkedJobInFlight, PgParams().Add(delivery.plugin).Add(kind)).Empty()) {
+          InboundResult deferred;
+          deferred.kind = InboundResult::Kind::kDeferred;
+          deferred.entity_kind = kind;
+          deferred.reason = "CRM record " + change.external_id +
+                            " is not linked while an outbound create may be in flight";
+          results.assign(1, deferred);
+          return;
+        }
+      }
+    }
+    std::string summary;
+    for (const InboundChange& change : delivery.changes) {
+      results.push_back(ApplyChange(c, delivery, change, rules, now_ms));
+      summary += (summary.empty() ? "" : ",") + std::string(InboundResultName(results.back().kind));
+    }
+    c.Exec(kSqlFinishDelivery, PgParams().Add(delivery.id).Add(summary).Add(now_ms));
+  });
+  return results;
+}
+
+std::vector<ChangeRecord> PgStore::Changes(int64_t after_seq, int limit) {
+  std::vector<ChangeRecord> list;
+  Tx([&](PgConn& c) {
+    list.clear();
+    PgResult r = c.Exec(kSqlChangesAfter, PgParams().Add(after_seq).Add(int64_t{limit}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      ChangeRecord ch;
+      ch.seq = r.Int(i, 0);
+      ch.at_ms = r.Int(i, 1);
+      ch.entity_kind = r.Text(i, 2);
+      ch.entity_id = r.Text(i, 3);
+      ch.source = r.Text(i, 4);
+      ch.delivery_id = r.Text(i, 5);
+      ch.crm_event = r.Text(i, 6);
+      ch.fields_json = r.Text(i, 7);
+      ch.entity_json = r.Text(i, 8);
+      list.push_back(std::move(ch));
+    }
+  });
+  return list;
+}
+
+std::vector<PendingCallback> PgStore::DueCallbacks(int64_t now_ms, int max) {
+  std::vector<PendingCallback> list;
+  Tx([&](PgConn& c) {
+    list.clear();
+    PgResult r = c.Exec(kSqlDueCallbacks, PgParams().Add(now_ms).Add(int64_t{max}));
+    for (int i = 0; i < r.Rows(); ++i) {
+      PendingCallback p;
+      p.change.seq = r.Int(i, 0);
+      p.change.at_ms = r.Int(i, 1);
+      p.change.entity_kind = r.Text(i, 2);
+      p.change.entity_id = r.Text(i, 3);
+      p.change.source = r.Text(i, 4);
+      p.change.delivery_id = r.Text(i, 5);
+      p.change.crm_event = r.Text(i, 6);
+      p.change.fields_json = r.Text(i, 7);
+      p.change.entity_json = r.Text(i, 8);
+      p.attempts = static_cast<int>(r.Int(i, 9));
+      list.push_back(std::move(p));
+    }
+  });
+  return list;
+}
+
+void PgStore::FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms,
+                             bool dead, const std::string& error, int64_t now_ms) {
+  Tx([&](PgConn& c) {
+    c.Exec(kSqlFinishCallback, PgParams()
+                                   .Add(seq)
+                                   .Add(delivered ? "done"
+                                        : dead    ? "dead"
+                                                  : "pending")
+                                   .Add(int64_t{attempts})
+                                   .Add(retry_at_ms)
+                                   .Add(error));
+    if (!dead) return;
+    c.Exec(kSqlInsertDeadLetter, PgParams()
+                                     .Add(-seq)
+                                     .Add("callback")
+                                     .Add("change-" + std::to_string(seq))
+                                     .Add("change.callback")
+                                     .Add("change")
+                                     .Add(std::to_string(seq))
+                                     .Add("retryable")
+                                     .Add(error)
+                                     .Add(int64_t{attempts})
+                                     .Add(now_ms));
+  });
+}
+
+std::string PgStore::WebhookRegistration(const std::string& plugin) {
+  std::string fingerprint;
+  Tx([&](PgConn& c) {
+    PgResult r = c.Exec(kSqlGetRegistration, PgParams().Add(plugin));
+    fingerprint = r.Empty() ? "" : r.Text(0, 0);
+  });
+  return fingerprint;
+}
+
+void PgStore::SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                                     int64_t now_ms) {
+  Tx([&](PgConn& c) {
+    c.Exec(kSqlSetRegistration, PgParams().Add(plugin).Add(fingerprint).Add(now_ms));
+  });
+}
+
+}  // namespace crmsync::engine

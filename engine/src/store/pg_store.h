@@ -1,0 +1,123 @@
+// store/pg_store.h: the server-backed store, state and queue in PostgreSQL.
+//
+// Several engine processes may share one database: jobs are leased with
+// SELECT ... FOR UPDATE SKIP LOCKED, and every write that decides an entity's
+// head (Accept, Complete, Replay, inbound changes) first takes a transaction
+// advisory lock per entity, so the per-entity rules of DESIGN.md §4 hold across
+// processes. Each Store call is one READ COMMITTED transaction on a connection
+// from a small pool, retried whole on a serialization failure or deadlock.
+// There is no group commit: PostgreSQL's own commit path serves concurrent
+// callers, and one fsync per call is acceptable for the server backend.
+// Opening applies the versioned migrations (store/pg_schema.cpp) and refuses a
+// database written by a newer crmsync. All of the store's SQL is in
+// pg_store.cpp. Thread-safe.
+#ifndef CRMSYNC_ENGINE_STORE_PG_STORE_H_
+#define CRMSYNC_ENGINE_STORE_PG_STORE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+
+#include "store/pg_db.h"
+#include "store/store.h"
+
+namespace crmsync::engine {
+
+struct PgOptions {
+  /// libpq conninfo ("host=... dbname=...") or a postgresql:// URL.
+  std::string url;
+  /// Most connections open at once.
+  int pool_size = 8;
+};
+
+class PgStore final : public Store {
+ public:
+  /// Connects, migrates and registers this store as a lease owner. Throws
+  /// StoreError naming the database (never the password) and the reason.
+  static std::unique_ptr<PgStore> Open(const PgOptions& options);
+  ~PgStore() override;
+
+  std::string Describe() const override;
+  bool Check(std::string* why) noexcept override;
+  int SchemaVersion() override;
+  SyncState GetSyncState(const std::string& plugin) override;
+  void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override;
+
+  std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
+                                   int64_t now_ms) override;
+  std::vector<LeasedJob> Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
+                               int64_t lease_ms) override;
+  void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                int64_t now_ms) override;
+  /// Also returns the leases of store instances whose process is gone (their
+  /// liveness lock was released with their connection), in doubt.
+  int64_t Promote(int64_t now_ms) override;
+  /// Returns the leases held by this store instance, and those of instances
+  /// that are gone; never the leases of another live engine sharing the database.
+  int64_t ReleaseAllLeases() override;
+  int64_t NextDueMs() override;
+  QueueStats Stats() override;
+  std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
+                                     int limit) override;
+  std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) override;
+  std::vector<AuditRecord> AuditForEntity(EntityKind kind, const std::string& entity_id,
+                                          int limit) override;
+
+  std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) override;
+  std::optional<DeadLetter> GetDeadLetter(int64_t id) override;
+  std::vector<int64_t> ReplayDeadLetters(const DeadLetterFilter& filter, int64_t now_ms) override;
+  int64_t PurgeDeadLetters(const DeadLetterFilter& filter) override;
+
+  bool RecordDelivery(const InboundDelivery& delivery) override;
+  std::vector<InboundDelivery> PendingDeliveries(int max) override;
+  std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
+                                           const InboundRules& rules, int64_t now_ms) override;
+  std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) override;
+  std::vector<PendingCallback> DueCallbacks(int64_t now_ms, int max) override;
+  void FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms, bool dead,
+                      const std::string& error, int64_t now_ms) override;
+  std::string WebhookRegistration(const std::string& plugin) override;
+  void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                              int64_t now_ms) override;
+
+  /// This instance's lease owner id (tests).
+  int64_t owner_id() const { return owner_id_; }
+
+ private:
+  explicit PgStore(const PgOptions& options);
+  /// Runs `fn(conn)` in one READ COMMITTED transaction (or, with `snapshot`, a
+  /// read-only one that sees one snapshot); retried whole on 40001/40P01/23505.
+  template <typename F>
+  void Tx(F&& fn, bool snapshot = false);
+  void AcceptOne(PgConn& c, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
+  int64_t InsertJob(PgConn& c, const std::string& event_id, const std::string& event_type,
+                    const std::string& kind, const std::string& entity_id, int priority,
+                    const std::string& payload, bool coalescable, int64_t now_ms);
+  void MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
+                     int64_t now_ms);
+  void Audit(PgConn& c, int64_t now_ms, const std::string& kind, const std::string& entity_id,
+             int64_t job_id, const std::string& action, const std::string& detail);
+  std::vector<DeadLetter> QueryDeadLetters(PgConn& c, const DeadLetterFilter& filter);
+  void RememberSent(PgConn& c, const std::string& plugin, const std::string& kind,
+                    const std::string& entity_id, int64_t job_id, int64_t now_ms);
+  bool EchoesEarlierSend(PgConn& c, const std::string& plugin, const std::string& kind,
+                         const std::string& entity_id, const Poco::JSON::Object& candidate,
+                         int64_t now_ms);
+  InboundResult ApplyChange(PgConn& c, const InboundDelivery& delivery, const InboundChange& change,
+                            const InboundRules& rules, int64_t now_ms);
+
+  PgOptions options_;
+  std::string where_;  ///< host, port, database and user, for messages.
+  std::unique_ptr<PgPool> pool_;
+  /// Holds this instance's liveness lock (session advisory lock on owner_id_).
+  std::unique_ptr<PgConn> liveness_;
+  int64_t owner_id_ = 0;
+  std::atomic<int64_t> promote_calls_{0};
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_STORE_PG_STORE_H_
