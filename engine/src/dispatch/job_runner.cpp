@@ -268,8 +268,11 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
       }
       case StatusCode::kRetryable:
       case StatusCode::kInternal:
-        if (kind == StepKind::kCreate && response.request_sent && response.status == 0) {
-          a.uncertain = true;  // the CRM may have created it: look it up next time
+        // Sent without an answer, or a gateway gave up waiting for the CRM (504):
+        // the CRM may have created it, so look it up before creating again.
+        if (kind == StepKind::kCreate &&
+            ((response.request_sent && response.status == 0) || response.status == 504)) {
+          a.uncertain = true;
         }
         return a.Fail(s);
       case StatusCode::kRateLimited:

@@ -324,7 +324,7 @@ TEST_SUITE("engine.dispatch") {
   }
 
   TEST_CASE("dispatcher: 5xx retries after 1 2 4 8 16 s, then dead letter with all 6 attempts") {
-    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500,502,503,500,504,500"}});
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500,502,503,500,599,500"}});
     options.tweak = [](DispatcherOptions* o) { o->circuit_threshold = 100; };
     Rig rig(options);
     rig.Send({Created("e1", "A")});
@@ -357,7 +357,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(dead.attempts == 6);
     CHECK(dead.error_class == "retryable");
     CHECK(Contains(dead.reason, "500"));
-    const int statuses[] = {500, 502, 503, 500, 504, 500};
+    const int statuses[] = {500, 502, 503, 500, 599, 500};
     REQUIRE(dead.history.size() == 6);
     for (size_t i = 0; i < dead.history.size(); ++i) {
       CAPTURE(i);
@@ -1154,6 +1154,20 @@ TEST_SUITE("engine.dispatch") {
     CHECK(crm->adapter().Dump() == R"({"creates":1,"lookups":1,"updates":1})");
     CHECK(rig.Link("N") == std::optional<std::string>("found-N"));
     CHECK(rig.store->ListDeadLetters(DeadLetterFilter()).empty());
+  }
+
+
+  TEST_CASE("dispatcher: a 504 on a create is an unknown outcome and is looked up first") {
+    Rig rig(Settings{{"faults.lead.create", "504"}});
+    rig.Send({Created("g1", "G")});
+    REQUIRE(rig.WaitState("G", "delayed"));
+    CHECK(rig.Requests("lead.lookup") == 0);
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("G", "done"));
+    CHECK(rig.Requests("lead.lookup") == 1);  // nothing found: the mock did not apply it
+    CHECK(rig.Requests("lead.create") == 2);
+    REQUIRE(rig.CrmLead("G"));
+    CHECK(Int(rig.CrmLead("G"), "createCount") == 1);
   }
 
 }  // TEST_SUITE
