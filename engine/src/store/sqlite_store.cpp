@@ -22,6 +22,7 @@
 #include "common/hash.h"
 #include "crmsync/entities_json.h"
 #include "store/sqlite_schema.h"
+#include "store/store_codec.h"
 
 namespace crmsync::engine {
 namespace {
@@ -241,11 +242,6 @@ void BindFilter(Stmt& stmt, const DeadLetterFilter& f) {
       .Bind(8, int64_t{f.include_replayed ? 1 : 0});
 }
 
-std::string Stringify(const Poco::Dynamic::Var& value) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(value, out);
-  return out.str();
-}
 
 }  // namespace
 
@@ -977,68 +973,10 @@ int64_t SqliteStore::PurgeDeadLetters(const DeadLetterFilter& filter) {
 
 namespace {
 
-std::string ChangesToJson(const std::vector<InboundChange>& changes) {
-  Poco::JSON::Array::Ptr list = new Poco::JSON::Array();
-  for (const InboundChange& c : changes) {
-    Poco::JSON::Object::Ptr item = new Poco::JSON::Object();
-    item->set("crmEvent", c.crm_event);
-    item->set("entityKind", std::string(EntityKindName(c.entity_kind)));
-    item->set("externalId", c.external_id);
-    item->set("fields", Poco::JSON::Parser().parse(c.fields_json.empty() ? "{}" : c.fields_json));
-    if (c.updated_at) item->set("updatedAt", *c.updated_at);
-    list->add(item);
-  }
-  return Stringify(list);
-}
 
-std::vector<InboundChange> ChangesFromJson(const std::string& json) {
-  std::vector<InboundChange> changes;
-  Poco::JSON::Array::Ptr list = Poco::JSON::Parser().parse(json).extract<Poco::JSON::Array::Ptr>();
-  for (size_t i = 0; i < list->size(); ++i) {
-    Poco::JSON::Object::Ptr item = list->getObject(static_cast<unsigned>(i));
-    InboundChange c;
-    c.crm_event = item->optValue<std::string>("crmEvent", "");
-    ParseEntityKind(item->optValue<std::string>("entityKind", "lead"), &c.entity_kind);
-    c.external_id = item->optValue<std::string>("externalId", "");
-    c.fields_json = Stringify(item->get("fields"));
-    if (item->has("updatedAt")) c.updated_at = item->getValue<std::string>("updatedAt");
-    changes.push_back(std::move(c));
-  }
-  return changes;
-}
 
-// Milliseconds of an ISO 8601 time, or nullopt when it is not one. The FRAC
-// format reads times with and without fractional seconds; the plain one would
-// accept "10:15:00.500+05:30" while dropping both the fraction and the offset.
-std::optional<int64_t> IsoMs(const std::string& text) {
-  try {
-    int tz = 0;
-    Poco::DateTime dt =
-        Poco::DateTimeParser::parse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, tz);
-    return dt.timestamp().epochMicroseconds() / 1000 - static_cast<int64_t>(tz) * 1000;
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
-  }
-}
 
-// Position of a lead status in the funnel (the enum's order).
-int FunnelIndex(const std::string& status) {
-  LeadStatus s;
-  return ParseLeadStatus(status, &s) ? static_cast<int>(s) : -1;
-}
 
-// A platform id for a record the CRM knew first: "crm-" + its id, kept to the
-// characters and length the wire contract allows.
-std::string IdForCrmRecord(const std::string& external_id) {
-  std::string id = "crm-";
-  for (char c : external_id) {
-    id.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
-                         c == '-'
-                     ? c
-                     : '_');
-  }
-  return id.substr(0, kMaxIdLength);
-}
 
 }  // namespace
 
@@ -1097,22 +1035,7 @@ namespace {
 
 // How long a sent state is remembered: CRM echoes arrive within seconds; a
 // CRM user going back to an older value after this is a real change.
-constexpr int64_t kSentEchoWindowMs = 120000;
-constexpr size_t kSentEchoKeep = 5;
 
-// The "<at>\t<payload>" lines still inside the window, oldest first.
-std::vector<std::pair<int64_t, std::string>> SentLines(const std::string& text, int64_t now_ms) {
-  std::vector<std::pair<int64_t, std::string>> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t tab = line.find('\t');
-    if (tab == std::string::npos) continue;
-    int64_t at = std::strtoll(line.substr(0, tab).c_str(), nullptr, 10);
-    if (now_ms - at <= kSentEchoWindowMs) lines.push_back({at, line.substr(tab + 1)});
-  }
-  return lines;
-}
 
 }  // namespace
 
