@@ -1055,11 +1055,7 @@ void SqliteStore::RememberSent(const std::string& plugin, const std::string& kin
     if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return;
     recent = stmt.ColumnText(0);
   }
-  auto lines = SentLines(recent, now_ms);
-  lines.push_back({now_ms, payload});
-  if (lines.size() > kSentEchoKeep) lines.erase(lines.begin(), lines.end() - kSentEchoKeep);
-  std::string text;
-  for (const auto& [at, sent] : lines) text += std::to_string(at) + "\t" + sent + "\n";
+  const std::string text = AppendSent(recent, payload, now_ms);
   Stmt& stmt = W(kSqlSetSentRecent);
   StmtScope scope(stmt);
   stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, text).Run();
@@ -1075,28 +1071,7 @@ bool SqliteStore::EchoesEarlierSend(const std::string& plugin, const std::string
     if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return false;
     recent = stmt.ColumnText(0);
   }
-  for (const auto& [at, payload] : SentLines(recent, now_ms)) {
-    Poco::JSON::Object::Ptr sent;
-    try {
-      sent = Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>()->getObject(kind);
-    } catch (const Poco::Exception&) {
-      continue;
-    }
-    if (!sent) continue;
-    bool all_match = true;
-    for (const auto& [key, value] : candidate) {
-      bool sent_empty = !sent->has(key) || sent->isNull(key);
-      bool value_empty = value.isEmpty() || (value.type() == typeid(Poco::JSON::Array::Ptr) &&
-                                             value.extract<Poco::JSON::Array::Ptr>()->size() == 0);
-      if (sent_empty && value_empty) continue;
-      if (sent_empty || Stringify(sent->get(key)) != Stringify(value)) {
-        all_match = false;
-        break;
-      }
-    }
-    if (all_match) return true;
-  }
-  return false;
+  return MatchesEarlierSend(recent, kind, candidate, now_ms);
 }
 
 InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
@@ -1171,34 +1146,7 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
 
   // Merge the fields the CRM may change.
   Poco::JSON::Object::Ptr changed = new Poco::JSON::Object();
-  for (const auto& [key, value] : *fields) {
-    if (key == "id" || key == "updatedAt" || key == "createdAt") continue;
-    if (!created && rules.platform_fields.count(key)) {
-      result.ignored_fields.push_back(key);
-      continue;
-    }
-    if (!created && is_lead && key == "status" && rules.crm_owns_status_from &&
-        FunnelIndex(current->optValue<std::string>("status", "")) <
-            static_cast<int>(*rules.crm_owns_status_from)) {
-      result.ignored_fields.push_back(key);
-      continue;
-    }
-    if (current->has(key) && Stringify(current->get(key)) == Stringify(value)) continue;
-    // An empty list where we hold none (preferredLocation) is no change: CRMs
-    // echo an absent list as [].
-    if (!current->has(key) && value.type() == typeid(Poco::JSON::Array::Ptr) &&
-        value.extract<Poco::JSON::Array::Ptr>()->size() == 0) {
-      continue;
-    }
-    if (value.isEmpty()) {
-      if (!current->has(key)) continue;
-      current->remove(key);
-    } else {
-      current->set(key, value);
-    }
-    changed->set(key, value);
-    result.changed_fields.push_back(key);
-  }
+  MergeInboundFields(*fields, rules, is_lead, created, current.get(), changed.get(), &result);
   // A late echo of an earlier state we sent (the CRM notifies our own update
   // after a newer one went out) would roll the mirror back: ignore it.
   if (!created && !result.changed_fields.empty() &&

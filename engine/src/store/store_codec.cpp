@@ -99,4 +99,72 @@ std::vector<std::pair<int64_t, std::string>> SentLines(const std::string& text, 
   return lines;
 }
 
+std::string AppendSent(const std::string& recent, const std::string& payload, int64_t now_ms) {
+  auto lines = SentLines(recent, now_ms);
+  lines.push_back({now_ms, payload});
+  if (lines.size() > kSentEchoKeep) lines.erase(lines.begin(), lines.end() - kSentEchoKeep);
+  std::string text;
+  for (const auto& [at, sent] : lines) text += std::to_string(at) + "\t" + sent + "\n";
+  return text;
+}
+
+bool MatchesEarlierSend(const std::string& recent, const std::string& kind,
+                        const Poco::JSON::Object& candidate, int64_t now_ms) {
+  for (const auto& [at, payload] : SentLines(recent, now_ms)) {
+    Poco::JSON::Object::Ptr sent;
+    try {
+      sent = Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>()->getObject(kind);
+    } catch (const Poco::Exception&) {
+      continue;
+    }
+    if (!sent) continue;
+    bool all_match = true;
+    for (const auto& [key, value] : candidate) {
+      bool sent_empty = !sent->has(key) || sent->isNull(key);
+      bool value_empty = value.isEmpty() || (value.type() == typeid(Poco::JSON::Array::Ptr) &&
+                                             value.extract<Poco::JSON::Array::Ptr>()->size() == 0);
+      if (sent_empty && value_empty) continue;
+      if (sent_empty || Stringify(sent->get(key)) != Stringify(value)) {
+        all_match = false;
+        break;
+      }
+    }
+    if (all_match) return true;
+  }
+  return false;
+}
+
+void MergeInboundFields(const Poco::JSON::Object& fields, const InboundRules& rules, bool is_lead,
+                        bool created, Poco::JSON::Object* current, Poco::JSON::Object* changed,
+                        InboundResult* result) {
+  for (const auto& [key, value] : fields) {
+    if (key == "id" || key == "updatedAt" || key == "createdAt") continue;
+    if (!created && rules.platform_fields.count(key)) {
+      result->ignored_fields.push_back(key);
+      continue;
+    }
+    if (!created && is_lead && key == "status" && rules.crm_owns_status_from &&
+        FunnelIndex(current->optValue<std::string>("status", "")) <
+            static_cast<int>(*rules.crm_owns_status_from)) {
+      result->ignored_fields.push_back(key);
+      continue;
+    }
+    if (current->has(key) && Stringify(current->get(key)) == Stringify(value)) continue;
+    // An empty list where we hold none (preferredLocation) is no change: CRMs
+    // echo an absent list as [].
+    if (!current->has(key) && value.type() == typeid(Poco::JSON::Array::Ptr) &&
+        value.extract<Poco::JSON::Array::Ptr>()->size() == 0) {
+      continue;
+    }
+    if (value.isEmpty()) {
+      if (!current->has(key)) continue;
+      current->remove(key);
+    } else {
+      current->set(key, value);
+    }
+    changed->set(key, value);
+    result->changed_fields.push_back(key);
+  }
+}
+
 }  // namespace crmsync::engine

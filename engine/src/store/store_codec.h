@@ -14,7 +14,10 @@
 
 #include <Poco/Dynamic/Var.h>
 
+#include <Poco/JSON/Object.h>
+
 #include "crmsync/adapter.h"
+#include "store/inbound_types.h"
 
 namespace crmsync::engine {
 
@@ -44,6 +47,26 @@ constexpr size_t kSentEchoKeep = 5;
 /// The "<at>\t<payload>" lines of a link's sent history still inside the
 /// window at `now_ms`, oldest first.
 std::vector<std::pair<int64_t, std::string>> SentLines(const std::string& text, int64_t now_ms);
+
+/// The link's sent history with `payload` appended at `now_ms`: expired lines
+/// dropped, at most kSentEchoKeep kept.
+std::string AppendSent(const std::string& recent, const std::string& payload, int64_t now_ms);
+
+/// True when every field of `candidate` equals (empty matching absent) the
+/// `kind` entity of one payload of the sent history still in the window: the
+/// CRM is echoing one of our earlier updates.
+bool MatchesEarlierSend(const std::string& recent, const std::string& kind,
+                        const Poco::JSON::Object& candidate, int64_t now_ms);
+
+/// The inbound merge rules (DESIGN.md §5), shared by both backends: merges the
+/// CRM's `fields` into `current`, skipping ids and timestamps, fields the
+/// platform owns, a lead's status before the CRM owns it (none of these apply
+/// when `created`), unchanged values and an empty list where we hold none.
+/// Each field that changed is set in `changed` and named in
+/// result->changed_fields; skipped owned fields in result->ignored_fields.
+void MergeInboundFields(const Poco::JSON::Object& fields, const InboundRules& rules, bool is_lead,
+                        bool created, Poco::JSON::Object* current, Poco::JSON::Object* changed,
+                        InboundResult* result);
 
 }  // namespace crmsync::engine
 
