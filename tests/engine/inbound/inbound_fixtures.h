@@ -162,32 +162,12 @@ inline std::string Mirror(Store& store, const std::string& lead_id) {
   return *mirror;
 }
 
-// --- the audit table, read on a connection of its own --------------------------
+// --- the audit trail, read through the store (so either backend) -------------
 
-struct AuditRow {
-  std::string entity_kind;
-  std::string entity_id;
-  std::string action;
-  std::string detail;
-};
-
-inline std::vector<AuditRow> AuditOf(const std::string& db_path, const std::string& entity_id) {
-  Db db(db_path, false);
-  auto stmt = db.Prepare(
-      "SELECT entity_kind, entity_id, action, detail FROM audit WHERE entity_id = ?1 ORDER BY id");
-  stmt->Bind(1, entity_id);
-  std::vector<AuditRow> rows;
-  while (stmt->Step()) {
-    rows.push_back(
-        {stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnText(2), stmt->ColumnText(3)});
-  }
-  return rows;
-}
-
-inline bool HasAudit(const std::string& db_path, const std::string& entity_id,
-                     const std::string& action) {
-  for (const AuditRow& row : AuditOf(db_path, entity_id)) {
-    if (row.action == action) return true;
+// Whether lead `entity_id` has an audit line with `action`.
+inline bool HasAudit(Store& store, const std::string& entity_id, const std::string& action) {
+  for (const AuditRecord& a : store.AuditForEntity(EntityKind::kLead, entity_id, 1000)) {
+    if (a.action == action) return true;
   }
   return false;
 }
