@@ -230,4 +230,31 @@ TEST_SUITE("e2e.binary") {
     CHECK(t::RunCommand(kBinary, {"plugins", "--set", "nonsense"}, &output) == 78);
     CHECK(Contains(output, "nonsense"));
   }
+  TEST_CASE("serve refuses bad inbound settings naming the key and never a secret") {
+    struct Bad {
+      std::vector<std::string> set;
+      std::string expected;
+    };
+    const std::vector<Bad> cases = {
+        {{"inbound.agent_map=agent_1=dealer_1,agent_2"}, "inbound.agent_map: 'agent_2' is not agent=dealer"},
+        {{"inbound.callback_url=::nonsense::"}, "inbound.callback_url"},
+        {{"inbound.callback_url=http://198.51.100.7/changes"}, "inbound.callback_url"},
+        {{"webhook.secrets=whsec_%%%%"}, "webhook secret #2 starts with whsec_ but the rest is not valid base64"},
+    };
+    for (const Bad& bad : cases) {
+      CAPTURE(bad.expected);
+      t::TempDir dir;
+      std::vector<std::string> args = {"serve", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR,
+                                       "--set", "store.path=" + dir.File("db"), "--set",
+                                       "server.port=" + std::to_string(t::FreePort())};
+      for (const std::string& s : bad.set) {
+        args.push_back("--set");
+        args.push_back(s);
+      }
+      std::string output;
+      CHECK(t::RunCommand(kBinary, args, &output) == 78);
+      CHECK(Contains(output, bad.expected));
+      CHECK_FALSE(Contains(output, "whsec_%%%%"));
+    }
+  }
 }
