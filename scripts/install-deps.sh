@@ -3,13 +3,15 @@
 # missing. Safe to run again: it does nothing when all are present.
 # INSTALL_BROWSER=1 (set by scripts/test.sh) adds what the tests need beyond the
 # build: Debian's chromium, and node/npm when no node is on PATH, for the
-# dashboard test (it installs playwright-core with npm; node 20 or later), and
-# the PostgreSQL server the store.backend=postgres tests start on loopback.
+# dashboard test (it installs playwright-core with npm; node 20 or later), the
+# PostgreSQL server the store.backend=postgres tests start on loopback, and
+# redis-server, which the Redis tests start on loopback on a free port (its
+# client library, PocoRedis, comes with libpoco-dev).
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpoco-dev doctest-dev libsqlite3-dev libssl-dev
           libpq-dev openssl curl ca-certificates python3)
-browser_packages=(chromium postgresql)
+browser_packages=(chromium postgresql redis-server)
 if ! command -v node >/dev/null 2>&1; then
   browser_packages+=(nodejs npm)
 fi
