@@ -13,9 +13,26 @@
 // After every change it POSTs a webhook to each registered URL whose events
 // include the change's event, with X-CRM-Secret and X-CRM-Event headers and the
 // body {"event","entityId","data"} (a real CRM notifies API changes too).
+// Idempotency-Key: a POST, PUT or PATCH carrying an Idempotency-Key header whose
+// value was seen before (on any route) is not applied again (no change, no
+// webhook): it gets the same status and body as the first request with that key,
+// and counts in /_state's "idempotentReplays". A request with a key still in
+// progress waits for it. Keys are remembered for the life of the process; a 401
+// (bad credentials) is not remembered, every other answer is.
 // For tests and people:
 //   GET  /_state                        every record, webhook and request count
 //   POST /_crm/leads/{id}               a change made "in the CRM" (fields merged), then webhooks
+// /_state shape:
+//   {"leads": [record...], "properties": [record...], "webhooks": [{"id","url","events"}],
+//    "requests": {"POST /api/v1/leads": n, ...} (every request, replays included),
+//    "webhooksSent": {"<status>": n}, "webhooksPending": n, "idempotentReplays": n}
+// A record is its fields as merged from the API create and updates, plus:
+//   "id"; "updatedBy": "api" or "crm" after an update;
+//   "notesHistory": the `notes` string of every applied API create, PUT and PATCH,
+//     in order ([] when none; CRM-side changes are not in it);
+//   leads only: "activities": every applied POST .../activities body, in order, each
+//     with its own "id" ([] when none); "deals" likewise, once there is one.
+// An update cannot overwrite "id", "notesHistory", "activities" or "deals".
 // Thread-safe: one mutex over the state; webhooks are sent from a sender thread.
 #include <signal.h>
 
@@ -102,8 +119,6 @@ class Crm {
     Poco::StringTokenizer tok(uri.getPath(), "/", Poco::StringTokenizer::TOK_IGNORE_EMPTY);
     parts.assign(tok.begin(), tok.end());
     const std::string& method = req.getMethod();
-    int status = 404;
-    std::string answer = R"({"message":"no such endpoint"})";
     {
       std::lock_guard<std::mutex> lock(mu_);
       requests_[method + " " + Route(parts)]++;
@@ -112,16 +127,74 @@ class Crm {
       Send(resp, 200, State());
       return;
     }
-    if (parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST") {
-      std::tie(status, answer) = CrmSideChange(parts[2], body);
-      Send(resp, status, answer);
-      return;
-    }
-    if (!options_.api_key.empty() &&
+    bool crm_side = parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST";
+    if (!crm_side && !options_.api_key.empty() &&
         (req.get("X-API-Key", "") != options_.api_key ||
          req.get("X-API-Secret", "") != options_.api_secret)) {
       Send(resp, 401, R"({"message":"invalid API credentials"})");
       return;
+    }
+    std::string key;
+    if (method == "POST" || method == "PUT" || method == "PATCH") key = req.get("Idempotency-Key", "");
+    if (!key.empty()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (true) {
+        auto it = idempotency_.find(key);
+        if (it == idempotency_.end()) {
+          idempotency_[key];  // in progress: later requests with the key wait for it
+          break;
+        }
+        if (it->second.done) {
+          ++idempotent_replays_;
+          int status = it->second.status;
+          std::string answer = it->second.answer;
+          lock.unlock();
+          Send(resp, status, answer);
+          return;
+        }
+        idempotency_cv_.wait(lock);
+      }
+    }
+    std::pair<int, std::string> result;
+    try {
+      result = Dispatch(method, parts, uri, body);
+    } catch (...) {
+      if (!key.empty()) ForgetKey(key);
+      throw;
+    }
+    if (!key.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Remembered& remembered = idempotency_[key];
+      remembered.done = true;
+      remembered.status = result.first;
+      remembered.answer = result.second;
+      idempotency_cv_.notify_all();
+    }
+    Send(resp, result.first, result.second);
+  }
+
+ private:
+  // The answer to a request with an Idempotency-Key; !done while it is in progress.
+  struct Remembered {
+    bool done = false;
+    int status = 0;
+    std::string answer;
+  };
+
+  void ForgetKey(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idempotency_.erase(key);
+    idempotency_cv_.notify_all();
+  }
+
+  // Applies one authorised request; returns its status and body.
+  std::pair<int, std::string> Dispatch(const std::string& method,
+                                       const std::vector<std::string>& parts,
+                                       const Poco::URI& uri, const std::string& body) {
+    int status = 404;
+    std::string answer = R"({"message":"no such endpoint"})";
+    if (parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST") {
+      return CrmSideChange(parts[2], body);
     }
     if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1") {
       const std::string& collection = parts[2];
@@ -144,10 +217,9 @@ class Crm {
         }
       }
     }
-    Send(resp, status, answer);
+    return {status, answer};
   }
 
- private:
   static std::string Route(const std::vector<std::string>& parts) {
     std::string route;
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -187,8 +259,10 @@ class Crm {
       }
     }
     std::string id = kind + "_" + std::to_string(++next_id_);
+    for (const char* reserved : {"notesHistory", "activities", "deals"}) record->remove(reserved);
     record->set("id", id);
     records[id] = record;
+    RecordNotes(kind, id, record);
     QueueWebhooks(kind + ".created", id, record);
     return {201, Stringify(record)};
   }
@@ -202,9 +276,12 @@ class Crm {
     auto it = records.find(id);
     if (it == records.end()) return {404, R"({"message":")" + kind + " " + id + R"( not found"})"};
     for (const auto& [key, value] : *changes) {
-      if (key != "id") it->second->set(key, value);
+      if (key != "id" && key != "notesHistory" && key != "activities" && key != "deals") {
+        it->second->set(key, value);
+      }
     }
     it->second->set("updatedBy", origin);
+    if (origin == "api") RecordNotes(kind, id, changes);
     QueueWebhooks(kind + ".updated", id, changes);
     return {200, Stringify(it->second)};
   }
@@ -240,7 +317,8 @@ class Crm {
       list = new Array();
       it->second->set(what, list);
     }
-    std::string id = what.substr(0, what.size() - 1) + "_" + std::to_string(++next_id_);
+    std::string id = std::string(what == "activities" ? "activity" : "deal") + "_" +
+                     std::to_string(++next_id_);
     child->set("id", id);
     list->add(child);
     return {201, Stringify(child)};
@@ -266,6 +344,13 @@ class Crm {
     hook.id = "webhook_" + std::to_string(++next_id_);
     webhooks_.push_back(hook);
     return {201, R"({"id":")" + hook.id + "\"}"};
+  }
+
+  // Holds mu_. Appends the `notes` of an applied create or update, when a string.
+  void RecordNotes(const std::string& kind, const std::string& id, const Object::Ptr& body) {
+    if (!body->has("notes")) return;
+    Poco::Dynamic::Var notes = body->get("notes");
+    if (notes.isString()) notes_history_[kind][id].push_back(notes.convert<std::string>());
   }
 
   // Holds mu_.
@@ -320,7 +405,16 @@ class Crm {
     Object::Ptr state = new Object();
     for (const char* kind : {"lead", "property"}) {
       Array::Ptr list = new Array();
-      for (auto& [id, record] : records_[kind]) list->add(record);
+      for (auto& [id, record] : records_[kind]) {
+        Object::Ptr shown = new Object(*record);  // the stored record stays as the API shows it
+        Array::Ptr history = new Array();
+        for (const std::string& notes : notes_history_[kind][id]) history->add(notes);
+        shown->set("notesHistory", history);
+        if (std::string(kind) == "lead" && !shown->has("activities")) {
+          shown->set("activities", Array::Ptr(new Array()));
+        }
+        list->add(shown);
+      }
       state->set(std::string(kind) == "lead" ? "leads" : "properties", list);
     }
     Array::Ptr hooks = new Array();
@@ -341,6 +435,7 @@ class Crm {
     for (const auto& [status, n] : webhook_results_) sent->set(std::to_string(status), n);
     state->set("webhooksSent", sent);
     state->set("webhooksPending", static_cast<int>(outgoing_.size()));
+    state->set("idempotentReplays", idempotent_replays_);
     return Stringify(state);
   }
 
@@ -354,6 +449,11 @@ class Crm {
   std::deque<Outgoing> outgoing_;
   std::map<std::string, int> requests_;
   std::map<int, int> webhook_results_;
+  std::condition_variable idempotency_cv_;            // an in-progress key got its answer
+  std::map<std::string, Remembered> idempotency_;      // by Idempotency-Key value
+  int idempotent_replays_ = 0;
+  // kind -> id -> the notes of every applied API create/update, in order.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> notes_history_;
   std::thread sender_;
 };
 

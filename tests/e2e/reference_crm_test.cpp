@@ -1,0 +1,260 @@
+// reference-crm (tools/reference-crm), the real binary on a free port: the
+// Idempotency-Key replays, the per-record notes history and the ordered
+// activities that end-to-end tests read from GET /_state.
+#include <doctest/doctest.h>
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include "test_support.h"
+
+namespace t = crmsync::testing;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+namespace {
+
+Object::Ptr Parse(const std::string& json) {
+  return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
+}
+
+// reference-crm on a free port, stopped with SIGTERM at the end.
+struct ReferenceCrm {
+  explicit ReferenceCrm(const std::vector<std::string>& extra = {}) {
+    for (int attempt = 0; attempt < 3 && !ready; ++attempt) {
+      port = t::FreePort();
+      std::vector<std::string> args = {"--port", std::to_string(port)};
+      args.insert(args.end(), extra.begin(), extra.end());
+      process = std::make_unique<t::ChildProcess>(CRMSYNC_REFERENCE_CRM, args);
+      ready = t::WaitUntil([&] {
+        return process->WaitExit(std::chrono::milliseconds(0)) ||
+               t::HttpCall(port, "GET", "/_state").status == 200;
+      }) && process->exit_code() < 0;
+    }
+    REQUIRE_MESSAGE(ready, "reference-crm did not start: " << process->Stderr());
+  }
+  ~ReferenceCrm() {
+    process->Signal(SIGTERM);
+    process->WaitExit(std::chrono::seconds(20));
+  }
+
+  t::HttpResult Call(const std::string& method, const std::string& path, const std::string& body,
+                     const std::string& idempotency_key = "",
+                     std::map<std::string, std::string> headers = {}) const {
+    if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
+    return t::HttpCall(port, method, path, body, headers);
+  }
+
+  Object::Ptr State() const {
+    t::HttpResult state = t::HttpCall(port, "GET", "/_state");
+    REQUIRE(state.status == 200);
+    return Parse(state.body);
+  }
+
+  // The record `id` of `collection` ("leads", "properties") as /_state shows it.
+  Object::Ptr Record(const std::string& collection, const std::string& id) const {
+    Array::Ptr records = State()->getArray(collection);
+    for (size_t i = 0; i < records->size(); ++i) {
+      Object::Ptr record = records->getObject(static_cast<unsigned>(i));
+      if (record->getValue<std::string>("id") == id) return record;
+    }
+    FAIL("no " << collection << " record " << id << " in /_state");
+    return nullptr;
+  }
+
+  int port = 0;
+  bool ready = false;
+  std::unique_ptr<t::ChildProcess> process;
+};
+
+std::string IdOf(const t::HttpResult& answer) {
+  REQUIRE_MESSAGE((answer.status == 200 || answer.status == 201), answer.status << " " << answer.body);
+  return Parse(answer.body)->getValue<std::string>("id");
+}
+
+std::vector<std::string> Strings(const Array::Ptr& array) {
+  std::vector<std::string> out;
+  REQUIRE(array);
+  for (size_t i = 0; i < array->size(); ++i) {
+    out.push_back(array->getElement<std::string>(static_cast<unsigned>(i)));
+  }
+  return out;
+}
+
+// One field of every object in `array`, in order.
+std::vector<std::string> Field(const Array::Ptr& array, const std::string& name) {
+  std::vector<std::string> out;
+  REQUIRE(array);
+  for (size_t i = 0; i < array->size(); ++i) {
+    out.push_back(array->getObject(static_cast<unsigned>(i))->optValue<std::string>(name, "<none>"));
+  }
+  return out;
+}
+
+int Replays(const ReferenceCrm& crm) { return crm.State()->getValue<int>("idempotentReplays"); }
+
+}  // namespace
+
+TEST_SUITE("e2e.reference_crm") {
+  TEST_CASE("a repeated Idempotency-Key POST creates one record and answers as the first time") {
+    ReferenceCrm crm;
+    CHECK(Replays(crm) == 0);
+    t::HttpResult first = crm.Call("POST", "/api/v1/leads",
+                                   R"({"name":"Asha","externalReference":"r1","notes":"n1"})", "k1");
+    REQUIRE(first.status == 201);
+    // The same key again, even with another body: not applied, the first answer.
+    t::HttpResult again = crm.Call("POST", "/api/v1/leads",
+                                   R"({"name":"Other","externalReference":"r2"})", "k1");
+    CHECK(again.status == 201);
+    CHECK(again.body == first.body);
+
+    Object::Ptr state = crm.State();
+    REQUIRE(state->getArray("leads")->size() == 1);
+    CHECK(state->getArray("leads")->getObject(0)->getValue<std::string>("name") == "Asha");
+    CHECK(state->getValue<int>("idempotentReplays") == 1);
+    CHECK(state->getObject("requests")->getValue<int>("POST /api/v1/leads") == 2);
+
+    // A remembered 409 is replayed as a 409 too.
+    CHECK(crm.Call("POST", "/api/v1/leads", R"({"externalReference":"r1"})", "k2").status == 409);
+    t::HttpResult conflict_again = crm.Call("POST", "/api/v1/leads", R"({"name":"new"})", "k2");
+    CHECK(conflict_again.status == 409);
+    CHECK(crm.State()->getArray("leads")->size() == 1);
+    CHECK(Replays(crm) == 2);
+  }
+
+  TEST_CASE("a different Idempotency-Key or none at all creates another record") {
+    ReferenceCrm crm;
+    std::string a = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})", "key-a"));
+    std::string b = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})", "key-b"));
+    std::string c = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})"));
+    std::string d = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})"));
+    CHECK(a != b);
+    CHECK(c != d);
+    CHECK(crm.State()->getArray("leads")->size() == 4);
+    CHECK(Replays(crm) == 0);
+  }
+
+  TEST_CASE("an Idempotency-Key is one key across routes and PUTs are replayed too") {
+    ReferenceCrm crm;
+    t::HttpResult created = crm.Call("POST", "/api/v1/leads", R"({"name":"A","notes":"n1"})", "k");
+    std::string id = IdOf(created);
+    // The key already answered a create: this PUT is not applied, it gets the create's answer.
+    t::HttpResult put = crm.Call("PUT", "/api/v1/leads/" + id, R"({"notes":"lost"})", "k");
+    CHECK(put.status == 201);
+    CHECK(put.body == created.body);
+    CHECK(crm.Record("leads", id)->getValue<std::string>("notes") == "n1");
+
+    t::HttpResult update = crm.Call("PUT", "/api/v1/leads/" + id, R"({"notes":"n2"})", "u1");
+    CHECK(update.status == 200);
+    t::HttpResult update_again = crm.Call("PUT", "/api/v1/leads/" + id, R"({"notes":"n2"})", "u1");
+    CHECK(update_again.status == 200);
+    CHECK(update_again.body == update.body);
+    CHECK(Strings(crm.Record("leads", id)->getArray("notesHistory")) ==
+          std::vector<std::string>{"n1", "n2"});
+    CHECK(Replays(crm) == 2);
+  }
+
+  TEST_CASE("concurrent requests with one Idempotency-Key apply once and all get the first answer") {
+    ReferenceCrm crm;
+    constexpr int kClients = 8;
+    std::vector<t::HttpResult> answers(kClients);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.emplace_back([&, i] {
+        answers[static_cast<size_t>(i)] =
+            crm.Call("POST", "/api/v1/leads", R"({"name":"same"})", "shared-key");
+      });
+    }
+    for (std::thread& client : clients) client.join();
+    for (const t::HttpResult& answer : answers) {
+      CHECK(answer.status == 201);
+      CHECK(answer.body == answers[0].body);
+    }
+    CHECK(crm.State()->getArray("leads")->size() == 1);
+    CHECK(Replays(crm) == kClients - 1);
+  }
+
+  TEST_CASE("a request refused for bad credentials does not use up its Idempotency-Key") {
+    ReferenceCrm crm({"--api-key", "key-1", "--api-secret", "secret-1"});
+    std::map<std::string, std::string> good = {{"X-API-Key", "key-1"}, {"X-API-Secret", "secret-1"}};
+    std::map<std::string, std::string> bad = {{"X-API-Key", "key-1"}, {"X-API-Secret", "wrong"}};
+    CHECK(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})", "k", bad).status == 401);
+    t::HttpResult created = crm.Call("POST", "/api/v1/leads", R"({"name":"A"})", "k", good);
+    CHECK(created.status == 201);
+    CHECK(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})", "k", good).body == created.body);
+    CHECK(crm.State()->getArray("leads")->size() == 1);
+    CHECK(Replays(crm) == 1);
+  }
+
+  TEST_CASE("notesHistory lists the notes of the create and of every PUT in order") {
+    ReferenceCrm crm;
+    std::string lead = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"A","notes":"first"})"));
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + lead, R"({"notes":"second"})").status == 200);
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + lead, R"({"name":"no notes here"})").status == 200);
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + lead, R"({"notes":42})").status == 200);  // not a string
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + lead, R"({"notes":"second"})").status == 200);
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + lead, R"({"notes":"third"})").status == 200);
+    // A change made in the CRM is not an API create/PUT: not in the history.
+    CHECK(crm.Call("POST", "/_crm/leads/" + lead, R"({"notes":"by an agent"})").status == 200);
+    // The history is the CRM's own: an update cannot overwrite it.
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + lead, R"({"notesHistory":[]})").status == 200);
+
+    Object::Ptr record = crm.Record("leads", lead);
+    CHECK(Strings(record->getArray("notesHistory")) ==
+          std::vector<std::string>{"first", "second", "second", "third"});
+    CHECK(record->getValue<std::string>("notes") == "by an agent");
+    // The API's own answers are unchanged: no notesHistory in them.
+    t::HttpResult lookup = crm.Call("GET", "/api/v1/leads?externalReference=", "");
+    CHECK(lookup.body.find("\"" + lead + "\"") != std::string::npos);  // found, without the history
+    CHECK(lookup.body.find("notesHistory") == std::string::npos);
+
+    std::string property =
+        IdOf(crm.Call("POST", "/api/v1/properties", R"({"title":"Flat","notes":"p1"})"));
+    CHECK(crm.Call("PUT", "/api/v1/properties/" + property, R"({"notes":"p2"})").status == 200);
+    std::string bare = IdOf(crm.Call("POST", "/api/v1/properties", R"({"title":"Plot"})"));
+    CHECK(Strings(crm.Record("properties", property)->getArray("notesHistory")) ==
+          std::vector<std::string>{"p1", "p2"});
+    CHECK(crm.Record("properties", bare)->getArray("notesHistory")->size() == 0);
+  }
+
+  TEST_CASE("each lead lists its activities in the order applied with their bodies") {
+    ReferenceCrm crm;
+    std::string a = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"A"})"));
+    std::string b = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"B"})"));
+    std::string quiet = IdOf(crm.Call("POST", "/api/v1/leads", R"({"name":"no activities"})"));
+    auto activity = [&](const std::string& lead, const std::string& body, const std::string& key) {
+      return crm.Call("POST", "/api/v1/leads/" + lead + "/activities", body, key).status;
+    };
+    // The body the sunshine-reference mapping sends: type, note, message, propertyId.
+    CHECK(activity(a, R"({"type":"viewing_scheduled","note":"Sat 11am"})", "") == 201);
+    CHECK(activity(b, R"({"type":"new","message":"Is it east facing?","propertyId":"p9"})", "") == 201);
+    CHECK(activity(a, R"({"type":"new","message":"Still available?"})", "act-2") == 201);
+    CHECK(activity(a, R"({"type":"new","message":"Still available?"})", "act-2") == 201);  // replay
+    CHECK(activity(a, R"({"type":"viewed","note":"Liked it"})", "") == 201);
+    // Updates do not touch the activity list.
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + a, R"({"activities":[]})").status == 200);
+
+    Array::Ptr of_a = crm.Record("leads", a)->getArray("activities");
+    CHECK(Field(of_a, "type") == std::vector<std::string>{"viewing_scheduled", "new", "viewed"});
+    CHECK(Field(of_a, "note") == std::vector<std::string>{"Sat 11am", "<none>", "Liked it"});
+    CHECK(Field(of_a, "message") == std::vector<std::string>{"<none>", "Still available?", "<none>"});
+    std::vector<std::string> ids = Field(of_a, "id");
+    CHECK(ids[0].rfind("activity_", 0) == 0);
+    CHECK(ids[0] != ids[1]);
+    CHECK(ids[1] != ids[2]);
+
+    Array::Ptr of_b = crm.Record("leads", b)->getArray("activities");
+    CHECK(Field(of_b, "message") == std::vector<std::string>{"Is it east facing?"});
+    CHECK(Field(of_b, "propertyId") == std::vector<std::string>{"p9"});
+    CHECK(crm.Record("leads", quiet)->getArray("activities")->size() == 0);
+    CHECK(Replays(crm) == 1);
+  }
+}
