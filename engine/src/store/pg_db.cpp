@@ -136,39 +136,13 @@ std::string PgConn::Describe() const {
   return "host=" + host + " port=" + port + " dbname=" + db + " user=" + user;
 }
 
-PgPool::PgPool(std::string conninfo, int size)
-    : conninfo_(std::move(conninfo)), size_(size < 1 ? 1 : size) {}
-
-PgPool::~PgPool() = default;
-
-std::unique_ptr<PgConn> PgPool::Acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty() || open_ < size_; });
-  if (!idle_.empty()) {
-    std::unique_ptr<PgConn> conn = std::move(idle_.back());
-    idle_.pop_back();
-    return conn;
-  }
-  ++open_;
-  lock.unlock();
-  try {
-    return std::make_unique<PgConn>(conninfo_);
-  } catch (...) {
-    lock.lock();
-    --open_;
-    cv_.notify_one();
-    throw;
-  }
-}
-
-void PgPool::Release(std::unique_ptr<PgConn> conn) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (conn && conn->Healthy()) {
-    idle_.push_back(std::move(conn));
-  } else {
-    --open_;  // closed when `conn` goes out of scope
-  }
-  cv_.notify_one();
-}
+PgPool::PgPool(const std::string& conninfo, int size, const std::string& on_connect)
+    : ConnPool<PgConn>(
+          [conninfo, on_connect] {
+            auto conn = std::make_unique<PgConn>(conninfo);
+            if (!on_connect.empty()) conn->ExecScript(on_connect);
+            return conn;
+          },
+          size) {}
 
 }  // namespace crmsync::engine

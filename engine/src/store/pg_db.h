@@ -9,14 +9,13 @@
 #ifndef CRMSYNC_ENGINE_STORE_PG_DB_H_
 #define CRMSYNC_ENGINE_STORE_PG_DB_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/conn_pool.h"
 #include "store/sqlite_db.h"  // StoreError
 
 struct pg_conn;
@@ -97,25 +96,11 @@ class PgConn {
   pg_conn* conn_ = nullptr;
 };
 
-/// At most `size` connections, opened on demand and reused.
-class PgPool {
+/// At most `size` connections, opened on demand and reused; `on_connect`,
+/// when not empty, is run on every connection opened (session settings).
+class PgPool : public ConnPool<PgConn> {
  public:
-  PgPool(std::string conninfo, int size);
-  ~PgPool();
-
-  /// A connection for the caller alone; waits while all are in use.
-  std::unique_ptr<PgConn> Acquire();
-  /// Gives a connection back; a broken one is closed instead.
-  void Release(std::unique_ptr<PgConn> conn);
-  int size() const { return size_; }
-
- private:
-  std::string conninfo_;
-  int size_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<PgConn>> idle_;
-  int open_ = 0;
+  PgPool(const std::string& conninfo, int size, const std::string& on_connect = "");
 };
 
 }  // namespace crmsync::engine

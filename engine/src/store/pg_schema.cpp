@@ -7,7 +7,9 @@
 // - the queue counters are kept by triggers as insert-only delta rows
 //   (counter_deltas), summed by Stats() and folded by Promote(): several engines
 //   updating one counter row would serialise every queue transaction on it;
-// - lease tokens come from a sequence, unique across processes.
+// - lease tokens come from a sequence, unique across processes;
+// - job_outbox (migration 6) feeds the Redis queue, which only exists with the
+//   PostgreSQL store; SQLite stops at version 5.
 #include "store/pg_schema.h"
 
 namespace crmsync::engine {
@@ -221,6 +223,39 @@ CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued','ready','delay
        R"sql(
 -- Lines of "<sent at ms>\t<job payload>", newest last, a few minutes' worth.
 ALTER TABLE links ADD COLUMN sent_recent TEXT NOT NULL DEFAULT '';
+)sql"},
+      {6, "transactional outbox of job announcements for the Redis queue",
+       R"sql(
+-- queue.backend=redis: every job that becomes ready, delayed (with its due
+-- time) or dead is written here by the trigger, in the transaction that
+-- changed it, and relayed to Redis (ready streams, delayed sorted set, dead
+-- stream) by RedisQueue, which deletes the rows it relayed. Only sessions that
+-- set crmsync.outbox = 'on' (the Redis queue's connections) write rows, so an
+-- engine with the queue in PostgreSQL leaves the table empty.
+CREATE TABLE job_outbox (
+  id           BIGSERIAL PRIMARY KEY,
+  job_id       BIGINT NOT NULL,
+  state        TEXT NOT NULL,
+  priority     INTEGER NOT NULL,
+  due_ms       BIGINT NOT NULL,
+  entity_kind  TEXT NOT NULL,
+  entity_id    TEXT NOT NULL,
+  event_id     TEXT NOT NULL
+);
+CREATE FUNCTION jobs_announce() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF coalesce(current_setting('crmsync.outbox', true), '') = 'on'
+     AND NEW.state IN ('ready', 'delayed', 'dead')
+     AND (TG_OP = 'INSERT' OR OLD.state <> NEW.state OR OLD.priority <> NEW.priority
+          OR OLD.available_ms <> NEW.available_ms) THEN
+    INSERT INTO job_outbox (job_id, state, priority, due_ms, entity_kind, entity_id, event_id)
+      VALUES (NEW.id, NEW.state, NEW.priority, NEW.available_ms, NEW.entity_kind,
+              NEW.entity_id, NEW.event_id);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_announce AFTER INSERT OR UPDATE OF state, priority, available_ms ON jobs
+  FOR EACH ROW EXECUTE FUNCTION jobs_announce();
 )sql"},
   };
   return migrations;

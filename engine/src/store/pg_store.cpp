@@ -206,6 +206,31 @@ const char kSqlReclaimExpired[] =
 const char kSqlReleaseOwn[] =
     "UPDATE jobs SET state = 'ready', in_doubt = 1, lease_token = 0, lease_owner = 0 "
     "WHERE state = 'leased' AND (lease_owner = $1::integer OR" CRMSYNC_OWNER_GONE ")";
+// --- the Redis queue's side (queue.backend=redis; see queue/redis_queue.h) ---
+const char kSqlAnnounceOn[] = "SET crmsync.outbox = 'on'";
+// The jobs named by a Redis entry that are still ready; the rest are skipped
+// (a row another transaction holds is waited for, then re-checked).
+const char kSqlLeaseIds[] =
+    "UPDATE jobs j SET state = 'leased', lease_token = nextval('lease_tokens'), "
+    "lease_expires_ms = $2::bigint, updated_ms = $3::bigint, lease_owner = $4::integer "
+    "WHERE j.id = ANY($1::bigint[]) AND j.state = 'ready' "
+    "RETURNING j.id, j.event_id, j.event_type, j.entity_kind, j.entity_id, j.priority, j.payload, "
+    "j.attempts, j.plan, j.step, j.in_doubt, j.created_ms, j.lease_token";
+const char kSqlPromoteIds[] =
+    "UPDATE jobs SET state = 'ready', updated_ms = $2 "
+    "WHERE id = ANY($1::bigint[]) AND state = 'delayed' AND available_ms <= $2::bigint";
+const char kSqlOutboxTake[] =
+    "SELECT id, job_id, state, priority, due_ms, entity_kind, entity_id, event_id FROM job_outbox "
+    "ORDER BY id LIMIT $1::bigint FOR UPDATE SKIP LOCKED";
+const char kSqlOutboxDelete[] = "DELETE FROM job_outbox WHERE id = ANY($1::bigint[])";
+const char kSqlAnnounceUnfinished[] =
+    "INSERT INTO job_outbox (job_id, state, priority, due_ms, entity_kind, entity_id, event_id) "
+    "SELECT id, state, priority, available_ms, entity_kind, entity_id, event_id FROM jobs "
+    "WHERE state IN ('ready', 'delayed') ORDER BY id";
+const char kSqlLiveOwners[] =
+    "SELECT objid::text::bigint FROM pg_locks WHERE locktype = 'advisory'"
+    " AND classid = 1668443507::oid AND objsubid = 2 AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 const char kSqlNextDelayed[] = "SELECT min(available_ms) FROM jobs WHERE state = 'delayed'";
 const char kSqlNextLeaseExpiry[] = "SELECT min(lease_expires_ms) FROM jobs WHERE state = 'leased'";
 // Kept by the triggers of migration 4, as deltas.
@@ -284,6 +309,16 @@ const char* StateName(JobOutcome::Kind kind, bool due) {
   return "ready";
 }
 
+// A bigint[] parameter in PostgreSQL's text form: {1,2,3}.
+std::string IdArray(const std::vector<int64_t>& ids) {
+  std::string text = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(ids[i]);
+  }
+  return text + "}";
+}
+
 PgParams FilterParams(const DeadLetterFilter& f) {
   PgParams p;
   p.Add(f.id.value_or(0))
@@ -330,7 +365,8 @@ std::unique_ptr<PgStore> PgStore::Open(const PgOptions& options) {
   MigratePg(conn, store->where_);
   store->owner_id_ = conn.Exec(kSqlNextOwner).Int(0, 0);
   conn.Exec(kSqlHoldOwner, PgParams().Add(store->owner_id_));
-  store->pool_ = std::make_unique<PgPool>(options.url, options.pool_size);
+  store->pool_ = std::make_unique<PgPool>(options.url, options.pool_size,
+                                         options.announce ? kSqlAnnounceOn : "");
   return store;
 }
 
@@ -365,7 +401,9 @@ void PgStore::Tx(F&& fn, bool snapshot) {
 
 std::string PgStore::Describe() const {
   return where_ + " (pool " + std::to_string(pool_->size()) +
-         ", queue FOR UPDATE SKIP LOCKED, lease owner " + std::to_string(owner_id_) + ")";
+         (options_.announce ? ", jobs announced through job_outbox"
+                            : ", queue FOR UPDATE SKIP LOCKED") +
+         ", lease owner " + std::to_string(owner_id_) + ")";
 }
 
 bool PgStore::Check(std::string* why) noexcept {
@@ -551,36 +589,58 @@ std::vector<LeasedJob> PgStore::Lease(const std::string& plugin, int max_jobs, i
     PgResult r =
         c.Exec(kSqlLease,
                PgParams().Add(int64_t{max_jobs}).Add(now_ms + lease_ms).Add(now_ms).Add(owner_id_));
-    for (int i = 0; i < r.Rows(); ++i) {
-      LeasedJob job;
-      job.id = r.Int(i, 0);
-      job.event_id = r.Text(i, 1);
-      ParseEventType(r.Text(i, 2), &job.type);
-      ParseEntityKind(r.Text(i, 3), &job.kind);
-      job.entity_id = r.Text(i, 4);
-      job.priority = static_cast<Priority>(r.Int(i, 5));
-      job.payload = r.Text(i, 6);
-      job.attempts = static_cast<int>(r.Int(i, 7));
-      job.plan = r.Text(i, 8);
-      job.step = static_cast<int>(r.Int(i, 9));
-      job.in_doubt = r.Int(i, 10) != 0;
-      job.created_at_ms = r.Int(i, 11);
-      job.lease_token = r.Int(i, 12);
-      jobs.push_back(std::move(job));
-    }
-    std::sort(jobs.begin(), jobs.end(), [](const LeasedJob& a, const LeasedJob& b) {
-      return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
-    });
-    for (LeasedJob& job : jobs) {
-      PgResult link = c.Exec(
-          kSqlGetLink, PgParams().Add(plugin).Add(EntityKindName(job.kind)).Add(job.entity_id));
-      if (!link.Empty()) {
-        job.external_id = link.OptText(0, 0);
-        job.last_sent_hash = link.Text(0, 1);
-      }
-    }
+    ReadLeased(c, plugin, r, &jobs);
   });
   return jobs;
+}
+
+std::vector<LeasedJob> PgStore::LeaseIds(const std::string& plugin, std::vector<int64_t> ids,
+                                         int64_t now_ms, int64_t lease_ms) {
+  std::vector<LeasedJob> jobs;
+  if (ids.empty()) return jobs;
+  std::sort(ids.begin(), ids.end());  // rows locked in one order by every engine
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  Tx([&](PgConn& c) {
+    jobs.clear();
+    PgResult r = c.Exec(
+        kSqlLeaseIds,
+        PgParams().Add(IdArray(ids)).Add(now_ms + lease_ms).Add(now_ms).Add(owner_id_));
+    ReadLeased(c, plugin, r, &jobs);
+  });
+  return jobs;
+}
+
+void PgStore::ReadLeased(PgConn& c, const std::string& plugin, const PgResult& r,
+                         std::vector<LeasedJob>* out) {
+  std::vector<LeasedJob>& jobs = *out;
+  for (int i = 0; i < r.Rows(); ++i) {
+    LeasedJob job;
+    job.id = r.Int(i, 0);
+    job.event_id = r.Text(i, 1);
+    ParseEventType(r.Text(i, 2), &job.type);
+    ParseEntityKind(r.Text(i, 3), &job.kind);
+    job.entity_id = r.Text(i, 4);
+    job.priority = static_cast<Priority>(r.Int(i, 5));
+    job.payload = r.Text(i, 6);
+    job.attempts = static_cast<int>(r.Int(i, 7));
+    job.plan = r.Text(i, 8);
+    job.step = static_cast<int>(r.Int(i, 9));
+    job.in_doubt = r.Int(i, 10) != 0;
+    job.created_at_ms = r.Int(i, 11);
+    job.lease_token = r.Int(i, 12);
+    jobs.push_back(std::move(job));
+  }
+  std::sort(jobs.begin(), jobs.end(), [](const LeasedJob& a, const LeasedJob& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+  });
+  for (LeasedJob& job : jobs) {
+    PgResult link = c.Exec(
+        kSqlGetLink, PgParams().Add(plugin).Add(EntityKindName(job.kind)).Add(job.entity_id));
+    if (!link.Empty()) {
+      job.external_id = link.OptText(0, 0);
+      job.last_sent_hash = link.Text(0, 1);
+    }
+  }
 }
 
 void PgStore::MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
@@ -677,10 +737,14 @@ void PgStore::Complete(const std::string& plugin, const std::vector<JobOutcome>&
   });
 }
 
-int64_t PgStore::Promote(int64_t now_ms) {
+int64_t PgStore::Promote(int64_t now_ms) { return PromoteDue(now_ms, true); }
+
+int64_t PgStore::ReclaimLeases(int64_t now_ms) { return PromoteDue(now_ms, false); }
+
+int64_t PgStore::PromoteDue(int64_t now_ms, bool delayed) {
   int64_t moved = 0;
   Tx([&](PgConn& c) {
-    moved = c.Exec(kSqlPromoteDelayed, PgParams().Add(now_ms)).Affected();
+    moved = delayed ? c.Exec(kSqlPromoteDelayed, PgParams().Add(now_ms)).Affected() : 0;
     moved += c.Exec(kSqlReclaimExpired, PgParams().Add(now_ms)).Affected();
   });
   // Now and then fold the counter deltas into one row per counter (one engine
@@ -698,6 +762,73 @@ int64_t PgStore::ReleaseAllLeases() {
   int64_t moved = 0;
   Tx([&](PgConn& c) { moved = c.Exec(kSqlReleaseOwn, PgParams().Add(owner_id_)).Affected(); });
   return moved;
+}
+
+int64_t PgStore::PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms) {
+  if (ids.empty()) return 0;
+  std::vector<int64_t> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  int64_t moved = 0;
+  Tx([&](PgConn& c) {
+    moved = c.Exec(kSqlPromoteIds, PgParams().Add(IdArray(sorted)).Add(now_ms)).Affected();
+  });
+  return moved;
+}
+
+int64_t PgStore::RelayOutbox(int max_rows,
+                             const std::function<void(const std::vector<OutboxRow>&)>& send) {
+  int64_t relayed = 0;
+  for (;;) {
+    int64_t taken = 0;
+    Tx([&](PgConn& c) {
+      PgResult r = c.Exec(kSqlOutboxTake, PgParams().Add(int64_t{max_rows}));
+      taken = r.Rows();
+      if (taken == 0) return;
+      std::vector<OutboxRow> rows(static_cast<size_t>(taken));
+      std::vector<int64_t> ids;
+      for (int i = 0; i < r.Rows(); ++i) {
+        OutboxRow& row = rows[static_cast<size_t>(i)];
+        row.id = r.Int(i, 0);
+        row.job_id = r.Int(i, 1);
+        row.state = r.Text(i, 2);
+        row.priority = static_cast<int>(r.Int(i, 3));
+        row.due_ms = r.Int(i, 4);
+        row.entity_kind = r.Text(i, 5);
+        row.entity_id = r.Text(i, 6);
+        row.event_id = r.Text(i, 7);
+        ids.push_back(row.id);
+      }
+      send(rows);  // throws when the rows did not all reach Redis: they stay
+      c.Exec(kSqlOutboxDelete, PgParams().Add(IdArray(ids)));
+    });
+    relayed += taken;
+    if (taken < max_rows) return relayed;
+  }
+}
+
+int64_t PgStore::AnnounceUnfinished() {
+  int64_t n = 0;
+  Tx([&](PgConn& c) { n = c.Exec(kSqlAnnounceUnfinished).Affected(); });
+  return n;
+}
+
+std::set<int64_t> PgStore::LiveOwners() {
+  std::set<int64_t> owners;
+  Tx([&](PgConn& c) {
+    owners.clear();
+    PgResult r = c.Exec(kSqlLiveOwners);
+    for (int i = 0; i < r.Rows(); ++i) owners.insert(r.Int(i, 0));
+  });
+  return owners;
+}
+
+int64_t PgStore::NextLeaseExpiryMs() {
+  int64_t next = -1;
+  Tx([&](PgConn& c) {
+    PgResult r = c.Exec(kSqlNextLeaseExpiry);
+    next = !r.Empty() && !r.IsNull(0, 0) ? r.Int(0, 0) : -1;
+  });
+  return next;
 }
 
 int64_t PgStore::NextDueMs() {

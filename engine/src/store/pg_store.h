@@ -15,7 +15,9 @@
 #define CRMSYNC_ENGINE_STORE_PG_STORE_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,21 @@ struct PgOptions {
   std::string url;
   /// Most connections open at once.
   int pool_size = 8;
+  /// Write every job that becomes ready, delayed or dead to job_outbox, in the
+  /// same transaction (the Redis queue relays them; queue/redis_queue.h).
+  bool announce = false;
+};
+
+/// One job_outbox row: a job that became ready, delayed or dead.
+struct OutboxRow {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  std::string state;  ///< ready, delayed or dead.
+  int priority = 1;
+  int64_t due_ms = 0;  ///< available_ms: when a delayed job falls due.
+  std::string entity_kind;
+  std::string entity_id;
+  std::string event_id;
 };
 
 class PgStore final : public Store {
@@ -83,7 +100,32 @@ class PgStore final : public Store {
   void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
                               int64_t now_ms) override;
 
-  /// This instance's lease owner id (tests).
+  // --- For the Redis queue (queue/redis_queue.h) ---------------------------
+
+  /// Leases those of `ids` that are ready (the rest are skipped), as Lease()
+  /// does; ordered by priority then id.
+  std::vector<LeasedJob> LeaseIds(const std::string& plugin, std::vector<int64_t> ids,
+                                  int64_t now_ms, int64_t lease_ms);
+  /// Makes ready those of `ids` that are delayed and due at `now_ms`.
+  int64_t PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms);
+  /// Promote() without the delayed jobs: expired leases and those of gone
+  /// owners back to ready, in doubt.
+  int64_t ReclaimLeases(int64_t now_ms);
+  /// Takes up to `max_rows` outbox rows at a time (rows another engine is
+  /// relaying are skipped), hands them to `send` and deletes them in the same
+  /// transaction; when `send` throws they stay for the next relay. Repeats
+  /// until the outbox is empty; returns how many rows were relayed.
+  int64_t RelayOutbox(int max_rows,
+                      const std::function<void(const std::vector<OutboxRow>&)>& send);
+  /// Writes an outbox row for every ready and delayed job (the Redis queue
+  /// lost its data, or is new).
+  int64_t AnnounceUnfinished();
+  /// The owner ids of the store instances whose process is alive.
+  std::set<int64_t> LiveOwners();
+  /// The earliest lease expiry, or -1 when nothing is leased.
+  int64_t NextLeaseExpiryMs();
+
+  /// This instance's lease owner id (a Redis consumer is named after it).
   int64_t owner_id() const { return owner_id_; }
 
  private:
@@ -96,6 +138,9 @@ class PgStore final : public Store {
   int64_t InsertJob(PgConn& c, const std::string& event_id, const std::string& event_type,
                     const std::string& kind, const std::string& entity_id, int priority,
                     const std::string& payload, bool coalescable, int64_t now_ms);
+  void ReadLeased(PgConn& c, const std::string& plugin, const PgResult& rows,
+                  std::vector<LeasedJob>* out);
+  int64_t PromoteDue(int64_t now_ms, bool delayed);
   void MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
                      int64_t now_ms);
   void Audit(PgConn& c, int64_t now_ms, const std::string& kind, const std::string& entity_id,

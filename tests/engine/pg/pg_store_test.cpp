@@ -74,7 +74,7 @@ TEST_SUITE("engine.pg") {
   TEST_CASE("open migrates an empty database to the latest version and describes it") {
     PgRig rig;
     CHECK(rig.store->SchemaVersion() == LatestVersion());
-    CHECK(LatestVersion() == 5);
+    CHECK(LatestVersion() == 6);
     std::string why;
     CHECK(rig.store->Check(&why));
     std::string description = rig.store->Describe();
@@ -121,12 +121,13 @@ TEST_SUITE("engine.pg") {
   TEST_CASE("a migration that fails is rolled back and named") {
     PgRig rig;
     rig.store.reset();
-    // Back to version 4 with migration 5's column already there: 5 fails.
-    PgExec(rig.url, "DELETE FROM schema_migrations WHERE version = 5");
+    // Back to version 5 with migration 6's table already there: 6 fails.
+    PgExec(rig.url, "DELETE FROM schema_migrations WHERE version = 6");
+    PgExec(rig.url, "DROP TRIGGER jobs_announce ON jobs; DROP FUNCTION jobs_announce()");
     std::string error = OpenError(rig.url);
-    CHECK(error.find("migration 5") != std::string::npos);
-    // Remove the obstacle: migration 5 applies and the data stays.
-    PgExec(rig.url, "ALTER TABLE links DROP COLUMN sent_recent");
+    CHECK(error.find("migration 6") != std::string::npos);
+    // Remove the obstacle: migration 6 applies and the data stays.
+    PgExec(rig.url, "DROP TABLE job_outbox");
     CHECK(OpenError(rig.url).empty());
   }
 
