@@ -13,6 +13,9 @@ namespace {
 // Longest a worker or the ticker waits before re-checking on its own, in real
 // time. Work arriving wakes them at once; this only bounds a missed wake.
 constexpr auto kIdleRecheck = std::chrono::milliseconds(250);
+// How often (clock time) the sync state is read again: engines sharing a
+// store follow an enable or disable made through any one of them.
+constexpr int64_t kSyncStateRecheckMs = 1000;
 
 }  // namespace
 
@@ -246,10 +249,17 @@ void Dispatcher::WorkerLoop() {
 
 void Dispatcher::TickerLoop() {
   Poco::Logger& log = ComponentLogger("dispatch");
+  int64_t sync_read_at = clock_->NowMs();
   while (!stopping_.load()) {
     int64_t wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kIdleRecheck).count();
     try {
       int64_t now = clock_->NowMs();
+      // Another engine sharing the store may have disabled or enabled sync.
+      if (now - sync_read_at >= kSyncStateRecheckMs || now < sync_read_at) {
+        sync_read_at = now;
+        bool enabled = store_->GetSyncState(options_.plugin).enabled;
+        if (sync_enabled_.exchange(enabled) != enabled && enabled) Wake();
+      }
       if (store_->Promote(now) > 0) Wake();
       int64_t next = store_->NextDueMs();
       if (next >= 0) wait_ms = std::clamp<int64_t>(next - now, 1, wait_ms);

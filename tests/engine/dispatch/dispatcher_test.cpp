@@ -932,6 +932,21 @@ TEST_SUITE("engine.dispatch") {
                                             "lead:L2"});
   }
 
+  TEST_CASE("dispatcher: sync disabled or enabled through another engine sharing the store is followed") {
+    Rig rig;
+    // Another engine's admin API wrote the state; this one re-reads it each second.
+    rig.store->SetSyncState(kPlugin, false, "by admin on another engine");
+    CHECK(rig.dispatcher->sync_enabled());
+    rig.Advance(1000);
+    REQUIRE(WaitUntil([&] { return !rig.dispatcher->sync_enabled(); }, kWait));
+    rig.Send({Created("s1", "S")});
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 0; }));
+    rig.store->SetSyncState(kPlugin, true, "");
+    rig.Advance(1000);
+    REQUIRE(rig.WaitAllDone({"S"}));
+    CHECK(rig.Requests("lead.create") == 1);
+  }
+
   TEST_CASE("dispatcher: pending updates of one lead coalesce into one job and one CRM call") {
     RigOptions options;
     options.sync_disabled = true;
