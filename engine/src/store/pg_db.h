@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/conn_pool.h"
@@ -83,7 +84,8 @@ class PgConn {
   PgConn(const PgConn&) = delete;
   PgConn& operator=(const PgConn&) = delete;
 
-  /// Runs one statement with bound parameters. Throws PgError.
+  /// Runs one statement with bound parameters (prepared on this connection
+  /// the first time its text is seen). Throws PgError.
   PgResult Exec(const std::string& sql, const PgParams& params = PgParams());
   /// Runs a script of statements without parameters (DDL, BEGIN, COMMIT).
   void ExecScript(const std::string& sql);
@@ -94,6 +96,8 @@ class PgConn {
 
  private:
   pg_conn* conn_ = nullptr;
+  /// Statement text -> name of its prepared statement on this connection.
+  std::unordered_map<std::string, std::string> prepared_;
 };
 
 /// At most `size` connections, opened on demand and reused; `on_connect`,

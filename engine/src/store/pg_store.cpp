@@ -749,7 +749,7 @@ int64_t PgStore::PromoteDue(int64_t now_ms, bool delayed) {
   });
   // Now and then fold the counter deltas into one row per counter (one engine
   // at a time; the others skip).
-  if (promote_calls_.fetch_add(1) % 64 == 0) {
+  if (promote_calls_.fetch_add(1) % 4 == 0) {
     Tx([&](PgConn& c) {
       PgResult locked = c.Exec(kSqlTryLock, PgParams().Add(kFoldLock));
       if (locked.Text(0, 0) == "t") c.Exec(kSqlFoldCounters);
