@@ -1,10 +1,17 @@
 // crmsync_bench: load figures for the real `crmsync` binary over loopback.
 //
 //   crmsync_bench [all|intake|latency|e2e|backlog|coalesce] [--clients N] [--events N]
+//   crmsync_bench scaleout --pg-url CONNINFO_PREFIX --redis-url URL [--events N]
 //
 // Each scenario starts the binary on a fresh store in /tmp, drives it with
 // keep-alive HTTP clients in this process, and prints what it measured.
 // Client and server share this machine's cores; the figures say so.
+//
+// scaleout (not part of all; bench/scale_out.sh starts the servers and runs
+// it): 1, 2 and 3 engines with queue.backend=redis and store.backend=postgres
+// share one Redis and one PostgreSQL database (CONNINFO_PREFIX + the engine
+// count, e.g. "host=... dbname=bench_" -> bench_1, which must exist, empty)
+// and sync to one sink, tools/reference-crm through generic-rest-crm.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -44,6 +51,21 @@ int FreePort() {
   return socket.address().port();
 }
 
+// Starts `args` (program first) as a child with stdout to /dev/null.
+pid_t Spawn(std::vector<std::string> args) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
 // One `crmsync serve` child with its own store folder.
 class Engine {
  public:
@@ -60,16 +82,7 @@ class Engine {
                                      "--set", "server.threads=96",
                                      "--set", "server.queue=1024"};
     args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      int null = open("/dev/null", O_WRONLY);
-      dup2(null, 1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    pid_ = Spawn(args);
     auto deadline = Clock::now() + std::chrono::seconds(20);
     while (Clock::now() < deadline && !Healthy()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -220,11 +233,14 @@ std::vector<std::string> BatchRequests(int events, int batch, int offset) {
   return out;
 }
 
-bool WaitDrained(Engine& engine, double timeout_s) {
+// Polls /metrics every `poll_ms` until nothing is pending. With the store on
+// PostgreSQL each poll reads the queue figures from the server, so the
+// scale-out runs poll less often (a 20 ms poll cost a third of the throughput).
+bool WaitDrained(Engine& engine, double timeout_s, int poll_ms = 20) {
   auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   while (Clock::now() < deadline) {
     if (engine.Pending() == 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
   }
   return false;
 }
@@ -360,6 +376,59 @@ void Coalesce() {
               engine.Metric("crmsync_coalesced_total"));
 }
 
+// The e2e figure with 1, 2 and 3 engines sharing one queue and one sink.
+void ScaleOut(int clients, int events, const std::string& pg_prefix, const std::string& redis_url) {
+  std::cout << "\n== scale-out: engines on one Redis queue and one PostgreSQL database, one sink "
+               "(reference-crm via generic-rest-crm), "
+            << events << " leads posted and synced concurrently, 4 workers each\n";
+  for (int n = 1; n <= 3; ++n) {
+    int crm_port = FreePort();
+    pid_t crm = Spawn({CRMSYNC_REFERENCE_CRM, "--port", std::to_string(crm_port), "--api-key", "k",
+                       "--api-secret", "s"});
+    std::vector<std::unique_ptr<Engine>> engines;
+    for (int i = 0; i < n; ++i) {
+      engines.push_back(std::make_unique<Engine>(std::vector<std::string>{
+          "--set", "store.backend=postgres", "--set", "store.url=" + pg_prefix + std::to_string(n),
+          "--set", "queue.backend=redis", "--set", "queue.redis_url=" + redis_url, "--set",
+          "queue.redis_prefix=bench" + std::to_string(n), "--set", "crm.plugin=generic-rest-crm",
+          "--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+          "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port), "--set",
+          "crm.api.key=k", "--set", "crm.api.secret=s"}));
+      if (!engines.back()->Healthy()) {
+        std::printf("engine %d of %d did not start (is the database %s%d there?)\n", i + 1, n,
+                    pg_prefix.c_str(), n);
+        kill(crm, SIGTERM);
+        waitpid(crm, nullptr, 0);
+        return;
+      }
+    }
+    auto requests = BatchRequests(events, 100, 0);
+    auto start = Clock::now();
+    std::vector<std::thread> posters;
+    std::atomic<int> failures{0};
+    for (int i = 0; i < n; ++i) {
+      posters.emplace_back([&, i] {
+        std::vector<std::string> mine;
+        for (size_t r = static_cast<size_t>(i); r < requests.size(); r += static_cast<size_t>(n)) {
+          mine.push_back(requests[r]);
+        }
+        int bad = 0;
+        Blast(engines[static_cast<size_t>(i)]->port(), std::max(1, clients / n), mine, &bad);
+        failures += bad;
+      });
+    }
+    for (auto& t : posters) t.join();
+    bool drained = WaitDrained(*engines[0], 600, 250);
+    double s = Seconds(Clock::now() - start);
+    std::printf("%d engine%s: %d events posted and synced in %.2f s = %.0f syncs/s%s%s\n", n,
+                n > 1 ? "s" : " ", events, s, events / s, drained ? "" : " (NOT drained)",
+                failures.load() ? " (some posts failed)" : "");
+    engines.clear();
+    kill(crm, SIGTERM);
+    waitpid(crm, nullptr, 0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -368,10 +437,14 @@ int main(int argc, char** argv) {
   int clients = 64;
   int events = 200000;
   int backlog = 1000000;
+  std::string pg_url;
+  std::string redis_url;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     int value = std::atoi(argv[i + 1]);
-    if (flag == "--clients") clients = value;
+    if (flag == "--pg-url") pg_url = argv[i + 1];
+    else if (flag == "--redis-url") redis_url = argv[i + 1];
+    else if (flag == "--clients") clients = value;
     else if (flag == "--events") events = value;
     else if (flag == "--backlog") backlog = value;
     else {
@@ -386,5 +459,12 @@ int main(int argc, char** argv) {
   if (what == "all" || what == "e2e") EndToEnd(clients, std::min(events, 100000));
   if (what == "all" || what == "backlog") Backlog(backlog);
   if (what == "all" || what == "coalesce") Coalesce();
+  if (what == "scaleout") {
+    if (pg_url.empty() || redis_url.empty()) {
+      std::cerr << "scaleout needs --pg-url and --redis-url (bench/scale_out.sh starts both)\n";
+      return 64;
+    }
+    ScaleOut(clients, std::min(events, 60000), pg_url, redis_url);
+  }
   return 0;
 }

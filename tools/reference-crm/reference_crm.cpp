@@ -252,16 +252,17 @@ class Crm {
     std::lock_guard<std::mutex> lock(mu_);
     auto& records = records_[kind];
     if (!reference.empty()) {
-      for (auto& [id, existing] : records) {
-        if (existing->optValue<std::string>("externalReference", "") == reference) {
-          return {409, R"({"message":"externalReference already exists","id":")" + id + "\"}"};
-        }
+      auto known = by_reference_[kind].find(reference);
+      if (known != by_reference_[kind].end()) {
+        return {409, R"({"message":"externalReference already exists","id":")" + known->second +
+                         "\"}"};
       }
     }
     std::string id = kind + "_" + std::to_string(++next_id_);
     for (const char* reserved : {"notesHistory", "activities", "deals"}) record->remove(reserved);
     record->set("id", id);
     records[id] = record;
+    if (!reference.empty()) by_reference_[kind][reference] = id;
     RecordNotes(kind, id, record);
     QueueWebhooks(kind + ".created", id, record);
     return {201, Stringify(record)};
@@ -275,10 +276,16 @@ class Crm {
     auto& records = records_[kind];
     auto it = records.find(id);
     if (it == records.end()) return {404, R"({"message":")" + kind + " " + id + R"( not found"})"};
+    std::string old_reference = it->second->optValue<std::string>("externalReference", "");
     for (const auto& [key, value] : *changes) {
       if (key != "id" && key != "notesHistory" && key != "activities" && key != "deals") {
         it->second->set(key, value);
       }
+    }
+    std::string new_reference = it->second->optValue<std::string>("externalReference", "");
+    if (new_reference != old_reference) {
+      if (by_reference_[kind][old_reference] == id) by_reference_[kind].erase(old_reference);
+      if (!new_reference.empty()) by_reference_[kind][new_reference] = id;
     }
     it->second->set("updatedBy", origin);
     if (origin == "api") RecordNotes(kind, id, changes);
@@ -297,8 +304,13 @@ class Crm {
     }
     std::lock_guard<std::mutex> lock(mu_);
     Array::Ptr results = new Array();
-    for (auto& [id, record] : records_[kind]) {
-      if (record->optValue<std::string>("externalReference", "") == reference) results->add(record);
+    if (reference.empty()) {  // the records without a reference: rare, scanned
+      for (auto& [id, record] : records_[kind]) {
+        if (record->optValue<std::string>("externalReference", "").empty()) results->add(record);
+      }
+    } else {
+      auto known = by_reference_[kind].find(reference);
+      if (known != by_reference_[kind].end()) results->add(records_[kind][known->second]);
     }
     Object::Ptr answer = new Object();
     answer->set("results", results);
@@ -445,6 +457,9 @@ class Crm {
   bool stopping_ = false;
   int next_id_ = 0;
   std::map<std::string, std::map<std::string, Object::Ptr>> records_;
+  /// kind -> externalReference -> id: creates and lookups without a scan of
+  /// every record (a scan made the CRM, not crmsync, the ceiling of benchmarks).
+  std::map<std::string, std::map<std::string, std::string>> by_reference_;
   std::vector<Webhook> webhooks_;
   std::deque<Outgoing> outgoing_;
   std::map<std::string, int> requests_;

@@ -107,8 +107,9 @@ PgResult PgConn::Exec(const std::string& sql, const PgParams& params) {
     if (values[i]) raw[i] = values[i]->c_str();
   }
   // Each statement text is prepared once per connection (parsed and planned
-  // by the server once), then executed by name: most of the store's cost on
-  // the server was planning the same few dozen statements again.
+  // once, re-planned by the server when it sees fit), then executed by name:
+  // most of the store's cost on the server was planning the same few dozen
+  // statements again.
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "crmsync_" + std::to_string(prepared_.size() + 1);

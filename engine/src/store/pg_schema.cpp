@@ -9,7 +9,9 @@
 //   updating one counter row would serialise every queue transaction on it;
 // - lease tokens come from a sequence, unique across processes;
 // - job_outbox (migration 6) feeds the Redis queue, which only exists with the
-//   PostgreSQL store; SQLite stops at version 5.
+//   PostgreSQL store; SQLite stops at version 5;
+// - links_external is led by external_id (migration 7), so PostgreSQL's
+//   planner never takes it for a primary-key lookup.
 #include "store/pg_schema.h"
 
 namespace crmsync::engine {
@@ -256,6 +258,16 @@ BEGIN
 END $$;
 CREATE TRIGGER jobs_announce AFTER INSERT OR UPDATE OF state, priority, available_ms ON jobs
   FOR EACH ROW EXECUTE FUNCTION jobs_announce();
+)sql"},
+      {7, "links found by external id through an index led by it",
+       R"sql(
+-- links_external began with (plugin, entity_kind), the primary key's leading
+-- columns: with statistics taken while links was small, the planner chose it
+-- for primary-key lookups and read every link of the plugin (1.4 ms a lookup
+-- at 20,000 links, three lookups per job). Led by external_id, it serves only
+-- the lookups by external id.
+DROP INDEX links_external;
+CREATE INDEX links_external ON links(external_id, plugin, entity_kind);
 )sql"},
   };
   return migrations;

@@ -209,16 +209,19 @@ const char kSqlReleaseOwn[] =
 // --- the Redis queue's side (queue.backend=redis; see queue/redis_queue.h) ---
 const char kSqlAnnounceOn[] = "SET crmsync.outbox = 'on'";
 // The jobs named by a Redis entry that are still ready; the rest are skipped
-// (a row another transaction holds is waited for, then re-checked).
+// (a row another transaction holds is waited for, then re-checked). The state
+// is compared as an expression so that no plan walks the partial index of
+// every ready (or delayed) job to find a few ids: statements are prepared, and
+// a plan made while the table looked small did exactly that.
 const char kSqlLeaseIds[] =
     "UPDATE jobs j SET state = 'leased', lease_token = nextval('lease_tokens'), "
     "lease_expires_ms = $2::bigint, updated_ms = $3::bigint, lease_owner = $4::integer "
-    "WHERE j.id = ANY($1::bigint[]) AND j.state = 'ready' "
+    "WHERE j.id = ANY($1::bigint[]) AND (j.state || '') = 'ready' "
     "RETURNING j.id, j.event_id, j.event_type, j.entity_kind, j.entity_id, j.priority, j.payload, "
     "j.attempts, j.plan, j.step, j.in_doubt, j.created_ms, j.lease_token";
 const char kSqlPromoteIds[] =
     "UPDATE jobs SET state = 'ready', updated_ms = $2 "
-    "WHERE id = ANY($1::bigint[]) AND state = 'delayed' AND available_ms <= $2::bigint";
+    "WHERE id = ANY($1::bigint[]) AND (state || '') = 'delayed' AND available_ms <= $2::bigint";
 const char kSqlOutboxTake[] =
     "SELECT id, job_id, state, priority, due_ms, entity_kind, entity_id, event_id FROM job_outbox "
     "ORDER BY id LIMIT $1::bigint FOR UPDATE SKIP LOCKED";

@@ -74,7 +74,7 @@ TEST_SUITE("engine.pg") {
   TEST_CASE("open migrates an empty database to the latest version and describes it") {
     PgRig rig;
     CHECK(rig.store->SchemaVersion() == LatestVersion());
-    CHECK(LatestVersion() == 6);
+    CHECK(LatestVersion() == 7);
     std::string why;
     CHECK(rig.store->Check(&why));
     std::string description = rig.store->Describe();
@@ -121,13 +121,13 @@ TEST_SUITE("engine.pg") {
   TEST_CASE("a migration that fails is rolled back and named") {
     PgRig rig;
     rig.store.reset();
-    // Back to version 5 with migration 6's table already there: 6 fails.
-    PgExec(rig.url, "DELETE FROM schema_migrations WHERE version = 6");
-    PgExec(rig.url, "DROP TRIGGER jobs_announce ON jobs; DROP FUNCTION jobs_announce()");
+    // Back to version 6 without the index migration 7 drops: 7 fails.
+    PgExec(rig.url, "DELETE FROM schema_migrations WHERE version = 7");
+    PgExec(rig.url, "DROP INDEX links_external");
     std::string error = OpenError(rig.url);
-    CHECK(error.find("migration 6") != std::string::npos);
-    // Remove the obstacle: migration 6 applies and the data stays.
-    PgExec(rig.url, "DROP TABLE job_outbox");
+    CHECK(error.find("migration 7") != std::string::npos);
+    // Remove the obstacle: migration 7 applies.
+    PgExec(rig.url, "CREATE INDEX links_external ON links(plugin)");
     CHECK(OpenError(rig.url).empty());
   }
 
