@@ -2,6 +2,7 @@
 //
 //   crmsync_bench [all|intake|latency|e2e|backlog|coalesce] [--clients N] [--events N]
 //   crmsync_bench scaleout --pg-url CONNINFO_PREFIX --redis-url URL [--events N]
+//                          [--queue redis|store]
 //
 // Each scenario starts the binary on a fresh store in /tmp, drives it with
 // keep-alive HTTP clients in this process, and prints what it measured.
@@ -377,9 +378,10 @@ void Coalesce() {
 }
 
 // The e2e figure with 1, 2 and 3 engines sharing one queue and one sink.
-void ScaleOut(int clients, int events, const std::string& pg_prefix, const std::string& redis_url) {
-  std::cout << "\n== scale-out: engines on one Redis queue and one PostgreSQL database, one sink "
-               "(reference-crm via generic-rest-crm), "
+void ScaleOut(int clients, int events, const std::string& pg_prefix, const std::string& redis_url,
+              const std::string& queue) {
+  std::cout << "\n== scale-out: engines on one " << (queue == "redis" ? "Redis queue" : "queue in PostgreSQL")
+            << " and one PostgreSQL database, one sink (reference-crm via generic-rest-crm), "
             << events << " leads posted and synced concurrently, 4 workers each\n";
   for (int n = 1; n <= 3; ++n) {
     int crm_port = FreePort();
@@ -389,7 +391,7 @@ void ScaleOut(int clients, int events, const std::string& pg_prefix, const std::
     for (int i = 0; i < n; ++i) {
       engines.push_back(std::make_unique<Engine>(std::vector<std::string>{
           "--set", "store.backend=postgres", "--set", "store.url=" + pg_prefix + std::to_string(n),
-          "--set", "queue.backend=redis", "--set", "queue.redis_url=" + redis_url, "--set",
+          "--set", "queue.backend=" + queue, "--set", "queue.redis_url=" + redis_url, "--set",
           "queue.redis_prefix=bench" + std::to_string(n), "--set", "crm.plugin=generic-rest-crm",
           "--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
           "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port), "--set",
@@ -439,11 +441,13 @@ int main(int argc, char** argv) {
   int backlog = 1000000;
   std::string pg_url;
   std::string redis_url;
+  std::string queue = "redis";
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     int value = std::atoi(argv[i + 1]);
     if (flag == "--pg-url") pg_url = argv[i + 1];
     else if (flag == "--redis-url") redis_url = argv[i + 1];
+    else if (flag == "--queue") queue = argv[i + 1];
     else if (flag == "--clients") clients = value;
     else if (flag == "--events") events = value;
     else if (flag == "--backlog") backlog = value;
@@ -464,7 +468,7 @@ int main(int argc, char** argv) {
       std::cerr << "scaleout needs --pg-url and --redis-url (bench/scale_out.sh starts both)\n";
       return 64;
     }
-    ScaleOut(clients, std::min(events, 60000), pg_url, redis_url);
+    ScaleOut(clients, std::min(events, 60000), pg_url, redis_url, queue);
   }
   return 0;
 }

@@ -5,7 +5,10 @@
 # installs both), creates one database per engine count, runs the benchmark
 # and stops both servers.
 #
-#   bash bench/scale_out.sh [--events N] [--clients N]
+#   bash bench/scale_out.sh [--events N] [--clients N] [--queue redis|store]
+#
+# --queue store runs the same engines with the queue in PostgreSQL (FOR UPDATE
+# SKIP LOCKED) instead of on Redis, for comparison.
 #
 # Builds Release into build/release first. Prints what crmsync_bench prints.
 set -euo pipefail
