@@ -192,6 +192,22 @@ class Loader {
              "unknown key '" + entry.key + "' (from " + entry.source + "); it is ignored");
       }
     }
+    // Keys that only make sense together.
+    auto value_of = [&](const std::string& key) {
+      auto it = values_->find(key);
+      return it == values_->end() ? SettingValue{} : it->second;
+    };
+    const SettingValue queue = value_of("queue.backend");
+    const SettingValue store = value_of("store.backend");
+    if (queue.value == "redis" && store.value != "postgres") {
+      Error("queue.backend",
+            "queue.backend=redis (from " + queue.source + ") needs store.backend=postgres, where "
+            "the jobs' state shared by every engine lives; store.backend is '" + store.value +
+            "' (from " + store.source + ")");
+    }
+    if (queue.value == "redis" && value_of("queue.redis_url").value.empty()) {
+      Error("queue.redis_url", "queue.backend=redis needs queue.redis_url (or queue.redis_url.file)");
+    }
   }
 
   void Error(const std::string& key, const std::string& message) {

@@ -930,6 +930,30 @@ TEST_SUITE("engine.config") {
     CHECK(settings.GetList("webhook.secrets") == std::vector<std::string>{"whsec_a", "whsec_b"});
   }
 
+  TEST_CASE("queue.backend=redis is refused without the PostgreSQL store or a Redis URL") {
+    TempDir dir;
+    auto errors = [&](std::vector<std::string> overrides) {
+      LoadOptions options;
+      options.overrides = std::move(overrides);
+      std::vector<Diagnostic> diagnostics;
+      LoadIn(dir.path(), options, &diagnostics);
+      return Errors(diagnostics);
+    };
+    std::vector<std::string> sqlite = errors({"queue.backend=redis", "queue.redis_url=redis://h"});
+    REQUIRE(sqlite.size() == 1u);
+    CHECK(sqlite[0].find("queue.backend=redis (from --set) needs store.backend=postgres") !=
+          std::string::npos);
+    CHECK(sqlite[0].find("store.backend is 'sqlite' (from default)") != std::string::npos);
+    std::vector<std::string> no_url =
+        errors({"queue.backend=redis", "store.backend=postgres", "store.url=host=h"});
+    REQUIRE(no_url.size() == 1u);
+    CHECK(no_url[0].find("needs queue.redis_url") != std::string::npos);
+    CHECK(errors({"queue.backend=redis", "store.backend=postgres", "store.url=host=h",
+                  "queue.redis_url=redis://:pw@h:6379"})
+              .empty());
+    CHECK(errors({"queue.backend=store"}).empty());
+  }
+
   TEST_CASE("ProcessEnvironment reads this process's environment") {
     REQUIRE(setenv("CRMSYNC_CONFIG_TEST_PROBE", "a=b", 1) == 0);
     std::map<std::string, std::string> environment = ProcessEnvironment();
