@@ -13,10 +13,6 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 
 #include "test_support.h"
 
@@ -77,39 +73,6 @@ std::string LeadEnvelope(const std::string& event_id, const std::string& type, i
          std::to_string(lead) + "@example.com\",\"status\":\"" + status + "\"}}";
 }
 
-// POSTs over one keep-alive connection; reconnects after a failure.
-class Sender {
- public:
-  explicit Sender(int port) : port_(port) {}
-  int Post(const std::string& body) {
-    try {
-      if (!session_) {
-        session_ = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1",
-                                                                   static_cast<Poco::UInt16>(port_));
-        session_->setKeepAlive(true);
-        session_->setTimeout(Poco::Timespan(10, 0));
-      }
-      Poco::Net::HTTPRequest request("POST", "/api/events", Poco::Net::HTTPMessage::HTTP_1_1);
-      request.set("Authorization", "Bearer intake-e2e");
-      request.setContentType("application/json");
-      request.setContentLength(static_cast<std::streamsize>(body.size()));
-      request.setKeepAlive(true);
-      session_->sendRequest(request) << body;
-      Poco::Net::HTTPResponse response;
-      std::string answer;
-      Poco::StreamCopier::copyToString(session_->receiveResponse(response), answer);
-      return static_cast<int>(response.getStatus());
-    } catch (const Poco::Exception&) {
-      session_.reset();
-      return 0;
-    }
-  }
-
- private:
-  int port_;
-  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
-};
-
 }  // namespace
 
 TEST_SUITE("e2e.durability") {
@@ -146,7 +109,7 @@ TEST_SUITE("e2e.durability") {
     std::set<size_t> unanswered;
     std::atomic<bool> killed{false};
     auto send_all = [&](int port, const std::vector<size_t>& mine) {
-      Sender sender(port);
+      t::EventPoster sender(port, "intake-e2e");
       for (size_t r : mine) {
         int status = sender.Post(requests[r].second);
         if (status == 202 || status == 200) {
@@ -224,7 +187,7 @@ TEST_SUITE("e2e.durability") {
     Engine engine;
     engine.extra = {"--set", "crm.mock-crm.latency_ms=1500", "--set", "shutdown.deadline_ms=10000"};
     engine.Start();
-    Sender sender(engine.port);
+    t::EventPoster sender(engine.port, "intake-e2e");
     for (int i = 0; i < 8; ++i) {
       REQUIRE(sender.Post(LeadEnvelope("term-" + std::to_string(i), "lead.created", i, "NEW")) == 202);
     }
@@ -241,7 +204,7 @@ TEST_SUITE("e2e.durability") {
     int accepted_late = 0;
     bool saw_503 = t::WaitUntil([&] {
       ++late;
-      int status = Sender(engine.port).Post(
+      int status = t::EventPoster(engine.port, "intake-e2e").Post(
           LeadEnvelope("late-" + std::to_string(late), "lead.created", 100 + late, "NEW"));
       if (status == 202) ++accepted_late;
       return status == 503;

@@ -25,10 +25,6 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 
 #include <atomic>
 #include <fstream>
@@ -127,39 +123,6 @@ struct Engine {
   bool ready = false;
 };
 
-// POSTs batches over one keep-alive connection; 0 when the engine did not answer.
-class Sender {
- public:
-  int Post(int port, const std::string& body) {
-    try {
-      if (!session_ || port != port_) {
-        port_ = port;
-        session_ = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1",
-                                                                   static_cast<Poco::UInt16>(port));
-        session_->setKeepAlive(true);
-        session_->setTimeout(Poco::Timespan(30, 0));
-      }
-      Poco::Net::HTTPRequest request("POST", "/api/events", Poco::Net::HTTPMessage::HTTP_1_1);
-      request.set("Authorization", std::string("Bearer ") + kIntakeToken);
-      request.setContentType("application/json");
-      request.setContentLength(static_cast<std::streamsize>(body.size()));
-      request.setKeepAlive(true);
-      session_->sendRequest(request) << body;
-      Poco::Net::HTTPResponse response;
-      std::string answer;
-      Poco::StreamCopier::copyToString(session_->receiveResponse(response), answer);
-      return static_cast<int>(response.getStatus());
-    } catch (const Poco::Exception&) {
-      session_.reset();
-      return 0;
-    }
-  }
-
- private:
-  int port_ = 0;
-  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
-};
-
 std::string LeadJson(int lead, int version) {
   return "{\"id\":\"L" + std::to_string(lead) + "\",\"name\":\"Lead " + std::to_string(lead) +
          "\",\"email\":\"lead" + std::to_string(lead) +
@@ -218,7 +181,7 @@ TEST_SUITE("e2e.scale_out") {
         for (int n = 0; n < kPerLead; ++n) {
           for (int lead = p; lead < kLeads; lead += kEngines) events.push_back(Event(lead, n));
         }
-        Sender sender;
+        t::EventPoster sender(engines[static_cast<size_t>(p)]->port, kIntakeToken);
         int target = p;
         for (size_t start = 0; start < events.size(); start += kBatch) {
           std::string body = "{\"events\":[";

@@ -63,6 +63,40 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
 }
 
+struct EventPoster::Session {
+  std::unique_ptr<Poco::Net::HTTPClientSession> http;
+};
+
+EventPoster::EventPoster(int port, std::string token) : port_(port), token_(std::move(token)) {}
+
+EventPoster::~EventPoster() = default;
+
+int EventPoster::Post(int port, const std::string& body) {
+  try {
+    if (!session_ || port != port_) {
+      port_ = port;
+      session_ = std::make_unique<Session>();
+      session_->http = std::make_unique<Poco::Net::HTTPClientSession>(
+          "127.0.0.1", static_cast<Poco::UInt16>(port));
+      session_->http->setKeepAlive(true);
+      session_->http->setTimeout(Poco::Timespan(30, 0));
+    }
+    Poco::Net::HTTPRequest request("POST", "/api/events", Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Authorization", "Bearer " + token_);
+    request.setContentType("application/json");
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    request.setKeepAlive(true);
+    session_->http->sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::string answer;
+    Poco::StreamCopier::copyToString(session_->http->receiveResponse(response), answer);
+    return static_cast<int>(response.getStatus());
+  } catch (const Poco::Exception&) {
+    session_.reset();
+    return 0;
+  }
+}
+
 HttpResult HttpCall(int port, const std::string& method, const std::string& path,
                     const std::string& body, const std::map<std::string, std::string>& headers) {
   HttpResult result;

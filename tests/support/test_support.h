@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,26 @@ struct HttpResult {
 HttpResult HttpCall(int port, const std::string& method, const std::string& path,
                     const std::string& body = "",
                     const std::map<std::string, std::string>& headers = {});
+
+/// POSTs event bodies to /api/events on 127.0.0.1 over one keep-alive
+/// connection, with a bearer token; reconnects after a failure, and when
+/// Post() names another port (a client failing over to another engine).
+class EventPoster {
+ public:
+  EventPoster(int port, std::string token);
+  ~EventPoster();
+  EventPoster(const EventPoster&) = delete;
+  EventPoster& operator=(const EventPoster&) = delete;
+  /// The HTTP status, or 0 when the engine did not answer.
+  int Post(const std::string& body) { return Post(port_, body); }
+  int Post(int port, const std::string& body);
+
+ private:
+  struct Session;
+  int port_;
+  std::string token_;
+  std::unique_ptr<Session> session_;
+};
 
 /// A child process with its stdout and stderr captured to files.
 class ChildProcess {
