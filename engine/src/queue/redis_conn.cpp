@@ -103,8 +103,9 @@ RedisEndpoint ParseRedisUrl(const std::string& url) {
   if (!path.empty() && path != "/") {
     int db = 0;
     if (!Poco::NumberParser::tryParse(path.substr(1), db) || db < 0) {
-      throw StoreError("queue.redis_url: the path must be a database number (/0 .. /15), got '" +
-                       path + "'");
+      // Not echoed: with an unescaped '/' in the password, the path holds part of it.
+      throw StoreError("queue.redis_url: the path must be a database number (/0 .. /15); a "
+                       "password with '/', '?', '#' or '@' must be percent-encoded");
     }
     endpoint.db = db;
   }

@@ -68,6 +68,7 @@ std::unique_ptr<RedisQueue> RedisQueue::Open(std::unique_ptr<PgStore> state,
   queue->pool_ = std::make_unique<RedisPool>(endpoint, options.pool_size, options.timeout_ms);
   try {
     RedisLease(queue->pool_.get())->Exec({"PING"});
+    queue->run_id_ = queue->ServerRunId();
     queue->EnsureGroups();
     queue->Relay();
   } catch (const RedisError& e) {
@@ -97,29 +98,65 @@ bool RedisQueue::Check(std::string* why) noexcept {
 }
 
 bool RedisQueue::EnsureGroups() {
-  bool created = false;
+  std::vector<int> missing;
+  {
+    RedisLease redis(pool_.get());
+    for (int p = 0; p < 3; ++p) {
+      RedisReply groups = redis->Pipeline({{"XINFO", "GROUPS", ReadyKey(p)}})[0];
+      bool found = false;
+      for (const RedisReply& g : groups.elements) found = found || Field(g, "name") == kGroup;
+      if (!found) missing.push_back(p);  // no stream ("no such key"), or no group
+    }
+  }
+  if (missing.empty()) return false;
+  // New to this Redis (first start, or it lost its data): every job that
+  // waits in PostgreSQL is announced again (extra entries are harmless), and
+  // only then are the groups made, so a failure or crash in between leaves
+  // them missing and the next engine to look announces again.
+  int64_t n = state_->AnnounceUnfinished();
+  dirty_ = true;
   RedisLease redis(pool_.get());
-  for (int p = 0; p < 3; ++p) {
+  for (int p : missing) {
     std::vector<RedisReply> r =
         redis->Pipeline({{"XGROUP", "CREATE", ReadyKey(p), kGroup, "0", "MKSTREAM"}});
-    if (!r[0].error()) {
-      created = true;
-    } else if (r[0].text.rfind("BUSYGROUP", 0) != 0) {
+    if (r[0].error() && r[0].text.rfind("BUSYGROUP", 0) != 0) {
       throw RedisError("redis " + pool_->endpoint().Describe() + ": XGROUP CREATE: " + r[0].text);
     }
   }
-  if (created) {
-    // New to this Redis (first start, or it lost its data): every job that
-    // waits in PostgreSQL is announced again; extra entries are harmless.
-    int64_t n = state_->AnnounceUnfinished();
-    dirty_ = true;
-    if (n > 0) {
-      ComponentLogger("queue").warning(
-          "created the Redis consumer groups under prefix %s; announcing %s unfinished job(s)",
-          options_.prefix, std::to_string(n));
-    }
+  ComponentLogger("queue").warning(
+      "created the Redis consumer groups under prefix %s; announced %s unfinished job(s)",
+      options_.prefix, std::to_string(n));
+  return true;
+}
+
+std::string RedisQueue::ServerRunId() {
+  RedisReply info;
+  {
+    RedisLease redis(pool_.get());
+    info = redis->Exec({"INFO", "server"});
   }
-  return created;
+  size_t at = info.text.find("run_id:");
+  if (at == std::string::npos) return "";
+  size_t end = info.text.find_first_of("\r\n", at);
+  return info.text.substr(at + 7, end == std::string::npos ? std::string::npos : end - at - 7);
+}
+
+void RedisQueue::WatchServerRestart() {
+  std::string run_id = ServerRunId();
+  std::string previous;
+  {
+    std::lock_guard<std::mutex> lock(run_id_mu_);
+    previous = run_id_;
+    run_id_ = run_id;
+  }
+  if (previous.empty() || run_id.empty() || previous == run_id) return;
+  // Redis restarted: from a snapshot or an append-only file it may have lost
+  // the last entries and delayed members while keeping the groups. Announce
+  // every waiting job again.
+  int64_t n = state_->AnnounceUnfinished();
+  dirty_ = true;
+  ComponentLogger("queue").warning("Redis %s restarted; announced %s unfinished job(s) again",
+                                   pool_->endpoint().Describe(), std::to_string(n));
 }
 
 void RedisQueue::Send(const std::vector<OutboxRow>& rows) {
@@ -234,7 +271,16 @@ std::vector<LeasedJob> RedisQueue::Lease(const std::string& plugin, int max_jobs
   try {
     RelayIfDirty();
     entries = Read(max_jobs, false);
-    if (entries.empty() && options_.block_ms > 0) entries = Read(max_jobs, true);
+    if (entries.empty() && options_.block_ms > 0) {
+      entries = Read(max_jobs, true);
+      // COUNT applies per stream: keep max_jobs (highest priority first) and
+      // hand the rest back.
+      if (static_cast<int>(entries.size()) > max_jobs) {
+        std::vector<Entry> extra(entries.begin() + max_jobs, entries.end());
+        entries.resize(static_cast<size_t>(max_jobs));
+        PutBack(extra);
+      }
+    }
   } catch (const RedisError& e) {
     // NOGROUP: Redis lost the groups (restarted empty); make them again, and
     // announce what waits, so nothing is stranded.
@@ -262,14 +308,30 @@ std::vector<LeasedJob> RedisQueue::Lease(const std::string& plugin, int max_jobs
       }
     }
   }
-  Ack(stale);
+  try {
+    Ack(stale);
+  } catch (const StoreError& e) {
+    // The jobs are leased; the stale entries come back after reclaim_ms and
+    // find their jobs no longer ready.
+    ComponentLogger("queue").error("acknowledging stale entries failed: %s", std::string(e.what()));
+  }
   return jobs;
+}
+
+void RedisQueue::PutBack(const std::vector<Entry>& entries) {
+  std::vector<RedisCommand> commands;
+  for (const Entry& e : entries) {
+    commands.push_back({"XADD", ReadyKey(e.priority), "*", "job", std::to_string(e.job_id)});
+  }
+  if (!commands.empty()) RedisLease(pool_.get())->Pipeline(commands);
+  Ack(entries);
 }
 
 void RedisQueue::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                           int64_t now_ms) {
-  state_->Complete(plugin, outcomes, now_ms);
-  dirty_ = true;
+  // The entries leave held_ whatever happens: when recording fails, the
+  // leases expire in PostgreSQL and the entries are reclaimed after
+  // reclaim_ms; neither needs them here.
   std::vector<Entry> done;
   {
     std::lock_guard<std::mutex> lock(held_mu_);
@@ -280,6 +342,8 @@ void RedisQueue::Complete(const std::string& plugin, const std::vector<JobOutcom
       held_.erase(it);
     }
   }
+  state_->Complete(plugin, outcomes, now_ms);
+  dirty_ = true;
   // The outcome is durable; an entry left pending by a failure here is
   // reclaimed later and finds its job no longer ready.
   Ack(done);
@@ -302,9 +366,21 @@ int64_t RedisQueue::PromoteDelayed(int64_t now_ms) {
   // PostgreSQL first: a job made ready is announced by its outbox row; then
   // the members go. A crash between leaves members whose jobs are no longer
   // delayed: the next pass moves nothing and removes them.
-  int64_t moved = state_->PromoteIds(ids, now_ms);
+  std::vector<std::pair<int64_t, int64_t>> still_delayed;
+  int64_t moved = state_->PromoteIds(ids, now_ms, &still_delayed);
   if (moved > 0) dirty_ = true;
-  RedisLease(pool_.get())->Exec(remove);
+  RedisLease redis(pool_.get());
+  // A member whose job is still delayed carries a stale due time (a relayed
+  // row sent twice): set PostgreSQL's, so the removal below keeps it.
+  if (!still_delayed.empty()) {
+    RedisCommand fix = {"ZADD", DelayedKey()};
+    for (const auto& [job, due] : still_delayed) {
+      fix.push_back(std::to_string(due));
+      fix.push_back(std::to_string(job));
+    }
+    redis->Exec(fix);
+  }
+  redis->Exec(remove);
   return moved;
 }
 
@@ -343,15 +419,19 @@ int64_t RedisQueue::Readd(int p, const std::vector<RedisReply>& claimed) {
 }
 
 int64_t RedisQueue::ReclaimEntries() {
+  WatchServerRestart();
   int64_t readded = 0;
+  // The consumers first, then who is alive: an engine takes its liveness lock
+  // before it ever reads, so one listed here and alive is in `live`.
+  RedisReply consumers_of[3];
+  for (int p = 0; p < 3; ++p) {
+    RedisLease redis(pool_.get());
+    consumers_of[p] = redis->Exec({"XINFO", "CONSUMERS", ReadyKey(p), kGroup});
+  }
   std::set<int64_t> live = state_->LiveOwners();
   for (int p = 0; p < 3; ++p) {
     const std::string key = ReadyKey(p);
-    RedisReply consumers;
-    {
-      RedisLease redis(pool_.get());
-      consumers = redis->Exec({"XINFO", "CONSUMERS", key, kGroup});
-    }
+    const RedisReply& consumers = consumers_of[p];
     for (const RedisReply& c : consumers.elements) {
       std::string name = Field(c, "name");
       if (name == consumer_ || name.rfind(kConsumerPrefix, 0) != 0) continue;

@@ -39,8 +39,16 @@
 // comes back in PostgreSQL (in doubt) and is announced again.
 //
 // When Redis loses its data (restart without persistence), the first engine
-// that finds the consumer group missing recreates it and announces every
-// ready and delayed job again.
+// that finds a consumer group missing announces every ready and delayed job
+// again, then recreates the group. A restart that kept the groups (from a
+// snapshot, which may lack the last entries) is noticed by the server's
+// run_id changing, and every engine announces again too. Redis must not
+// evict keys (maxmemory-policy noeviction, the default).
+//
+// Sessions: the outbox trigger is switched on per PostgreSQL session, and
+// statements are prepared per session, so a pooler in transaction mode
+// (pgbouncer pool_mode=transaction) between crmsync and PostgreSQL is not
+// supported; session mode is.
 //
 // Thread-safe.
 #ifndef CRMSYNC_ENGINE_QUEUE_REDIS_QUEUE_H_
@@ -167,8 +175,9 @@ class RedisQueue final : public Store {
   std::string ReadyKey(int p) const;
   std::string DelayedKey() const { return options_.prefix + ":delayed"; }
   std::string DeadKey() const { return options_.prefix + ":dead"; }
-  /// Takes over the entries of gone consumers and idle entries now (Promote()
-  /// does it about once a second); returns how many entries were re-added.
+  /// Takes over the entries of gone consumers and idle entries, and looks for
+  /// a restarted server, now (Promote() does it about once a second); returns
+  /// how many entries were re-added.
   int64_t ReclaimEntries();
 
  private:
@@ -187,6 +196,13 @@ class RedisQueue final : public Store {
   void RelayIfDirty();
   void Send(const std::vector<OutboxRow>& rows);
   std::vector<Entry> Read(int max_jobs, bool block);
+  /// Adds entries for the jobs of `entries` again and acknowledges these.
+  void PutBack(const std::vector<Entry>& entries);
+  /// run_id from INFO server ("" when not given).
+  std::string ServerRunId();
+  /// Announces every unfinished job again when the Redis server restarted
+  /// since the last look (it may have come back without the latest entries).
+  void WatchServerRestart();
   void Ack(const std::vector<Entry>& entries);
   int64_t PromoteDelayed(int64_t now_ms);
   /// Re-adds claimed entries (each [id, [field, value, ...]]) to stream `p`
@@ -199,6 +215,8 @@ class RedisQueue final : public Store {
   std::string consumer_;
   std::atomic<bool> dirty_{true};
   std::atomic<int64_t> last_reclaim_ms_{0};
+  std::mutex run_id_mu_;
+  std::string run_id_;  ///< The Redis server's run_id when last looked at.
   std::mutex held_mu_;
   /// Entries read for the jobs this engine holds leased, by job id.
   std::map<int64_t, std::vector<Entry>> held_;

@@ -28,6 +28,7 @@
 
 #include "common/clock.h"
 #include "common/hash.h"
+#include "common/logging.h"
 #include "crmsync/entities_json.h"
 #include "store/pg_schema.h"
 #include "store/store_codec.h"
@@ -41,6 +42,8 @@ const char kSqlLock[] = "SELECT pg_advisory_xact_lock(hashtextextended($1::text,
 const char kSqlTryLock[] = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))";
 // Liveness: a session lock (class 'crms', key = owner id) held while the store is open.
 const char kSqlHoldOwner[] = "SELECT pg_advisory_lock(1668443507, $1::integer)";
+const char kSqlRetakeOwner[] = "SELECT pg_try_advisory_lock(1668443507, $1::integer)";
+const char kSqlPing[] = "SELECT 1";
 const char kSqlNextOwner[] = "SELECT nextval('lease_owners')";
 // A lease owner whose liveness lock is gone: its process (or connection) ended.
 #define CRMSYNC_OWNER_GONE                                                                     \
@@ -222,6 +225,8 @@ const char kSqlLeaseIds[] =
 const char kSqlPromoteIds[] =
     "UPDATE jobs SET state = 'ready', updated_ms = $2 "
     "WHERE id = ANY($1::bigint[]) AND (state || '') = 'delayed' AND available_ms <= $2::bigint";
+const char kSqlStillDelayed[] =
+    "SELECT id, available_ms FROM jobs WHERE id = ANY($1::bigint[]) AND (state || '') = 'delayed'";
 const char kSqlOutboxTake[] =
     "SELECT id, job_id, state, priority, due_ms, entity_kind, entity_id, event_id FROM job_outbox "
     "ORDER BY id LIMIT $1::bigint FOR UPDATE SKIP LOCKED";
@@ -587,6 +592,7 @@ std::vector<LeasedJob> PgStore::Lease(const std::string& plugin, int max_jobs, i
                                       int64_t lease_ms) {
   std::vector<LeasedJob> jobs;
   if (max_jobs <= 0) return jobs;
+  RefuseWithoutLiveness();
   Tx([&](PgConn& c) {
     jobs.clear();
     PgResult r =
@@ -601,6 +607,7 @@ std::vector<LeasedJob> PgStore::LeaseIds(const std::string& plugin, std::vector<
                                          int64_t now_ms, int64_t lease_ms) {
   std::vector<LeasedJob> jobs;
   if (ids.empty()) return jobs;
+  RefuseWithoutLiveness();
   std::sort(ids.begin(), ids.end());  // rows locked in one order by every engine
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   Tx([&](PgConn& c) {
@@ -611,6 +618,13 @@ std::vector<LeasedJob> PgStore::LeaseIds(const std::string& plugin, std::vector<
     ReadLeased(c, plugin, r, &jobs);
   });
   return jobs;
+}
+
+void PgStore::RefuseWithoutLiveness() const {
+  if (liveness_lost_.load()) {
+    throw StoreError(where_ + ": not leasing: the session that marks this engine alive is lost "
+                     "(the ticker takes it again)");
+  }
 }
 
 void PgStore::ReadLeased(PgConn& c, const std::string& plugin, const PgResult& r,
@@ -744,7 +758,37 @@ int64_t PgStore::Promote(int64_t now_ms) { return PromoteDue(now_ms, true); }
 
 int64_t PgStore::ReclaimLeases(int64_t now_ms) { return PromoteDue(now_ms, false); }
 
+void PgStore::KeepLiveness() {
+  std::lock_guard<std::mutex> lock(liveness_mu_);
+  try {
+    liveness_->Exec(kSqlPing);
+    liveness_lost_ = false;
+    return;
+  } catch (const StoreError&) {
+  }
+  // The session ended (server restart, network): to every other engine this
+  // one is gone now, and its leases are theirs to take. Take the lock again on
+  // a new session before leasing anything more.
+  liveness_lost_ = true;
+  try {
+    auto conn = std::make_unique<PgConn>(options_.url);
+    if (conn->Exec(kSqlRetakeOwner, PgParams().Add(owner_id_)).Text(0, 0) != "t") {
+      throw StoreError("lease owner " + std::to_string(owner_id_) + " is still held by the old session");
+    }
+    liveness_ = std::move(conn);
+    liveness_lost_ = false;
+    ComponentLogger("store").warning(
+        "PostgreSQL session of lease owner %s was lost and is taken again; leases it held may "
+        "have been taken by other engines meanwhile",
+        std::to_string(owner_id_));
+  } catch (const StoreError& e) {
+    throw StoreError(where_ + ": lost the session that marks this engine alive, and cannot take "
+                     "it again yet: " + e.what());
+  }
+}
+
 int64_t PgStore::PromoteDue(int64_t now_ms, bool delayed) {
+  KeepLiveness();
   int64_t moved = 0;
   Tx([&](PgConn& c) {
     moved = delayed ? c.Exec(kSqlPromoteDelayed, PgParams().Add(now_ms)).Affected() : 0;
@@ -767,13 +811,19 @@ int64_t PgStore::ReleaseAllLeases() {
   return moved;
 }
 
-int64_t PgStore::PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms) {
+int64_t PgStore::PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms,
+                            std::vector<std::pair<int64_t, int64_t>>* still_delayed) {
   if (ids.empty()) return 0;
   std::vector<int64_t> sorted = ids;
   std::sort(sorted.begin(), sorted.end());
   int64_t moved = 0;
   Tx([&](PgConn& c) {
     moved = c.Exec(kSqlPromoteIds, PgParams().Add(IdArray(sorted)).Add(now_ms)).Affected();
+    if (still_delayed) {
+      still_delayed->clear();
+      PgResult r = c.Exec(kSqlStillDelayed, PgParams().Add(IdArray(sorted)));
+      for (int i = 0; i < r.Rows(); ++i) still_delayed->emplace_back(r.Int(i, 0), r.Int(i, 1));
+    }
   });
   return moved;
 }

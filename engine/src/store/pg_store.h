@@ -17,8 +17,10 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <Poco/JSON/Object.h>
@@ -70,7 +72,10 @@ class PgStore final : public Store {
   void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                 int64_t now_ms) override;
   /// Also returns the leases of store instances whose process is gone (their
-  /// liveness lock was released with their connection), in doubt.
+  /// liveness lock was released with their connection), in doubt. First makes
+  /// sure this instance's own liveness session is there: when it was lost
+  /// (server restart), it is opened and locked again, and until then Lease()
+  /// refuses (other engines may take this one's leases meanwhile).
   int64_t Promote(int64_t now_ms) override;
   /// Returns the leases held by this store instance, and those of instances
   /// that are gone; never the leases of another live engine sharing the database.
@@ -106,8 +111,10 @@ class PgStore final : public Store {
   /// does; ordered by priority then id.
   std::vector<LeasedJob> LeaseIds(const std::string& plugin, std::vector<int64_t> ids,
                                   int64_t now_ms, int64_t lease_ms);
-  /// Makes ready those of `ids` that are delayed and due at `now_ms`.
-  int64_t PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms);
+  /// Makes ready those of `ids` that are delayed and due at `now_ms`; fills
+  /// `still_delayed` (when given) with those still delayed and their due time.
+  int64_t PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms,
+                     std::vector<std::pair<int64_t, int64_t>>* still_delayed = nullptr);
   /// Promote() without the delayed jobs: expired leases and those of gone
   /// owners back to ready, in doubt.
   int64_t ReclaimLeases(int64_t now_ms);
@@ -141,6 +148,8 @@ class PgStore final : public Store {
   void ReadLeased(PgConn& c, const std::string& plugin, const PgResult& rows,
                   std::vector<LeasedJob>* out);
   int64_t PromoteDue(int64_t now_ms, bool delayed);
+  void KeepLiveness();
+  void RefuseWithoutLiveness() const;
   void MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
                      int64_t now_ms);
   void Audit(PgConn& c, int64_t now_ms, const std::string& kind, const std::string& entity_id,
@@ -159,6 +168,8 @@ class PgStore final : public Store {
   std::unique_ptr<PgPool> pool_;
   /// Holds this instance's liveness lock (session advisory lock on owner_id_).
   std::unique_ptr<PgConn> liveness_;
+  std::mutex liveness_mu_;  ///< Guards liveness_ (the ticker and shutdown use it).
+  std::atomic<bool> liveness_lost_{false};
   int64_t owner_id_ = 0;
   std::atomic<int64_t> promote_calls_{0};
 };

@@ -28,6 +28,7 @@
 #include "crmsync/entities.h"
 #include "crmsync/entities_json.h"
 #include "pg_server.h"
+#include "store/pg_db.h"
 #include "store/pg_schema.h"
 #include "store/pg_store.h"
 #include "test_support.h"
@@ -182,6 +183,45 @@ TEST_SUITE("engine.pg") {
     REQUIRE(jobs.size() == 2u);
     CHECK(std::count_if(jobs.begin(), jobs.end(), [](const LeasedJob& j) { return j.in_doubt; }) ==
           2);
+  }
+
+  TEST_CASE("an engine whose liveness session was lost takes it again before leasing more") {
+    PgRig rig;
+    auto a = rig.OpenAnother();
+    auto b = rig.OpenAnother();
+    a->Accept({LeadEvent("e1", "lead-1", "a"), LeadEvent("e2", "lead-2", "b")}, kT0);
+    REQUIRE(a->Lease(kPlugin, 1, kT0, kLeaseMs).size() == 1u);
+    const std::string owner = std::to_string(a->owner_id());
+    // The server ends A's liveness session (as a restart would)...
+    PgExec(rig.url,
+           "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
+           "classid = 1668443507 AND objsubid = 2 AND objid = " + owner);
+    REQUIRE(crmsync::testing::WaitUntil([&] { return b->LiveOwners().count(a->owner_id()) == 0; }));
+    // ...and someone holds A's owner lock, so A cannot take it again yet.
+    PgConn squatter(rig.url);
+    squatter.Exec("SELECT pg_advisory_lock(1668443507, " + owner + ")");
+    std::string error;
+    try {
+      a->Promote(kT0 + 1);
+    } catch (const StoreError& e) {
+      error = e.what();
+    }
+    CHECK(error.find("lost the session that marks this engine alive") != std::string::npos);
+    error.clear();
+    try {
+      a->Lease(kPlugin, 1, kT0 + 1, kLeaseMs);
+    } catch (const StoreError& e) {
+      error = e.what();
+    }
+    CHECK(error.find("not leasing") != std::string::npos);
+    // Free again: A's ticker takes its lock back, leases again, and B leaves
+    // A's lease alone.
+    squatter.Exec("SELECT pg_advisory_unlock(1668443507, " + owner + ")");
+    CHECK(a->Promote(kT0 + 2) == 0);
+    CHECK(b->LiveOwners().count(a->owner_id()) == 1);
+    CHECK(b->Promote(kT0 + 3) == 0);
+    CHECK(a->Stats().leased == 1);
+    CHECK(a->Lease(kPlugin, 1, kT0 + 4, kLeaseMs).size() == 1u);
   }
 
   TEST_CASE("two engines leasing from one database never share a job or an entity") {

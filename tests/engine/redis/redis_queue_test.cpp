@@ -11,6 +11,7 @@
 // Time is passed in explicitly; Lease() does not block on Redis (block_ms 0),
 // so no test waits on a timer. Each case has its own database and key prefix.
 #include <doctest/doctest.h>
+#include <signal.h>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -161,6 +162,23 @@ TEST_SUITE("engine.redis") {
     CHECK(again.attempts == 1);
   }
 
+  TEST_CASE("a delayed member with a stale due time is corrected, not dropped") {
+    QueueRig rig;
+    auto store = rig.Open();
+    AcceptOne(*store, LeadEvent("e1", "lead-1", "a"), kT0);
+    LeasedJob job = LeaseOnly(*store, kT0 + 1);
+    store->Complete(kPlugin, {Retry(job, kT0 + 5000, kT0 + 2)}, kT0 + 2);
+    store->Promote(kT0 + 3);
+    // An older announcement of the job relayed a second time set an earlier time.
+    auto redis = rig.Redis();
+    redis->Exec({"ZADD", store->DelayedKey(), std::to_string(kT0 + 100), std::to_string(job.id)});
+    CHECK(store->Promote(kT0 + 200) == 0);
+    CHECK(redis->Exec({"ZSCORE", store->DelayedKey(), std::to_string(job.id)}).AsInt() ==
+          kT0 + 5000);
+    CHECK(store->Promote(kT0 + 5000) == 1);
+    CHECK(LeaseOnly(*store, kT0 + 5001).id == job.id);
+  }
+
   TEST_CASE("a dead-lettered job is an entry of the dead stream and stays in the dead letters") {
     QueueRig rig;
     auto store = rig.Open();
@@ -278,6 +296,56 @@ TEST_SUITE("engine.redis") {
     CHECK(LeaseOnly(*store, kT0 + 1001).id == first.id);
   }
 
+  TEST_CASE("a Redis restart that kept the groups but lost entries is noticed and every waiting job announced") {
+    // A server of this test's own, with an append-only file, restarted on the
+    // same port: the groups come back, the run_id changes.
+    t::TempDir dir;
+    const int port = t::FreePort();
+    auto start_server = [&] {
+      auto server = std::make_unique<t::ChildProcess>(
+          "/usr/bin/redis-server",
+          std::vector<std::string>{"--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
+                                   "", "--appendonly", "yes", "--appendfsync", "always", "--dir",
+                                   dir.path()});
+      REQUIRE(t::WaitUntil([&] {
+        try {
+          return RedisConn(ParseRedisUrl("redis://127.0.0.1:" + std::to_string(port)), 1000)
+                     .Exec({"PING"})
+                     .text == "PONG";
+        } catch (const StoreError&) {
+          return false;
+        }
+      }));
+      return server;
+    };
+    auto server = start_server();
+    QueueRig rig;
+    rig.redis_url = "redis://127.0.0.1:" + std::to_string(port);
+    auto store = rig.Open();
+    AcceptOne(*store, LeadEvent("e1", "lead-1", "a"), kT0);
+    store->Promote(kT0);
+    auto redis = rig.Redis();
+    REQUIRE(redis->Exec({"XLEN", store->ReadyKey(0)}).AsInt() == 1);
+    // What a restart from an older snapshot does: the entry is gone, the group stays.
+    redis->Exec({"XTRIM", store->ReadyKey(0), "MAXLEN", "0"});
+    redis.reset();
+    server->Signal(SIGTERM);
+    REQUIRE(server->WaitExit(std::chrono::seconds(20)));
+    server = start_server();
+    // The first calls find their pooled connections broken and fail; then
+    // the ticker notices the new run_id and announces the job again.
+    int64_t now = kT0 + 2000;
+    CHECK(t::WaitUntil([&] {
+      now += 1000;  // each pass is a new reclaim round
+      try {
+        store->Promote(now);
+        return !store->Lease(kPlugin, 10, now, kLeaseMs).empty();
+      } catch (const StoreError&) {
+        return false;
+      }
+    }));
+  }
+
   TEST_CASE("a relay Redis refuses keeps its rows in the outbox and sends them next time") {
     QueueRig rig;
     auto store = rig.Open();
@@ -342,6 +410,13 @@ TEST_SUITE("engine.redis") {
     CHECK(open("http://127.0.0.1:6379").find("must start with redis://") != std::string::npos);
     CHECK(open("rediss://127.0.0.1:6379").find("TLS") != std::string::npos);
     CHECK(open("redis://127.0.0.1:6379/x").find("database number") != std::string::npos);
+    // A password with an unescaped '/' spills into the path: not echoed.
+    std::string spilled = open("redis://u:se/cret@127.0.0.1:6379");
+    CHECK_FALSE(spilled.empty());
+    CHECK(spilled.find("cret") == std::string::npos);
+    std::string in_path = open("redis://127.0.0.1:6379/se/cret");
+    CHECK(in_path.find("percent-encoded") != std::string::npos);
+    CHECK(in_path.find("cret") == std::string::npos);
     std::string refused = open("redis://:hunter2@127.0.0.1:" + std::to_string(t::FreePort()));
     CHECK(refused.find("cannot use the Redis queue") != std::string::npos);
     CHECK(refused.find("127.0.0.1:") != std::string::npos);
