@@ -111,10 +111,17 @@ const char kSqlInsertChange[] =
 const char kSqlChangesAfter[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
     "FROM changes WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint";
+// Due callbacks are claimed as they are handed out (their time moved on by
+// the claim), so of several engines sharing the database one sends each; a
+// claimer that dies leaves them to the others when the claim runs out.
 const char kSqlDueCallbacks[] =
-    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
-    "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= "
-    "$1::bigint ORDER BY callback_at_ms, seq LIMIT $2::bigint";
+    "UPDATE changes c SET callback_at_ms = $3::bigint FROM (SELECT seq FROM changes "
+    "WHERE callback_state = 'pending' AND callback_at_ms <= $1::bigint "
+    "ORDER BY callback_at_ms, seq LIMIT $2::bigint FOR UPDATE SKIP LOCKED) d WHERE c.seq = d.seq "
+    "RETURNING c.seq, c.at_ms, c.entity_kind, c.entity_id, c.source, c.delivery_id, c.crm_event, "
+    "c.fields, c.entity, c.callback_attempts";
+// How long a handed-out callback is another engine's to leave alone.
+constexpr int64_t kCallbackClaimMs = 300000;
 const char kSqlFinishCallback[] =
     "UPDATE changes SET callback_state = $2, callback_attempts = $3, callback_at_ms = $4, "
     "callback_error = $5 WHERE seq = $1";
@@ -1402,7 +1409,8 @@ std::vector<PendingCallback> PgStore::DueCallbacks(int64_t now_ms, int max) {
   std::vector<PendingCallback> list;
   Tx([&](PgConn& c) {
     list.clear();
-    PgResult r = c.Exec(kSqlDueCallbacks, PgParams().Add(now_ms).Add(int64_t{max}));
+    PgResult r = c.Exec(kSqlDueCallbacks,
+                        PgParams().Add(now_ms).Add(int64_t{max}).Add(now_ms + kCallbackClaimMs));
     for (int i = 0; i < r.Rows(); ++i) {
       PendingCallback p;
       p.change.seq = r.Int(i, 0);
@@ -1417,6 +1425,9 @@ std::vector<PendingCallback> PgStore::DueCallbacks(int64_t now_ms, int max) {
       p.attempts = static_cast<int>(r.Int(i, 9));
       list.push_back(std::move(p));
     }
+  });
+  std::sort(list.begin(), list.end(), [](const PendingCallback& a, const PendingCallback& b) {
+    return a.change.seq < b.change.seq;
   });
   return list;
 }

@@ -98,6 +98,8 @@ class PgStore final : public Store {
   std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
                                            const InboundRules& rules, int64_t now_ms) override;
   std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) override;
+  /// Also claims what it returns for 5 minutes (until FinishCallback), so
+  /// another engine sharing the database does not send the same callbacks.
   std::vector<PendingCallback> DueCallbacks(int64_t now_ms, int max) override;
   void FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms, bool dead,
                       const std::string& error, int64_t now_ms) override;

@@ -2,10 +2,11 @@
 // of tests/engine/inbound/inbound_store_test.cpp (recording and listing
 // deliveries, applying CRM changes under the field-ownership rules, the change
 // feed and audit, echo suppression), run against PgStore on a real server,
-// plus the change-feed callbacks, dead-lettered callback replay and webhook
-// registrations.
+// plus the change-feed callbacks (one engine of several sends each),
+// dead-lettered callback replay and webhook registrations.
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,9 @@ TEST_SUITE("engine.pg.inbound") {
     CHECK(due[0].change.seq == seq);
     rig.store->FinishCallback(seq, false, 1, kT0 + 30000, false, "HTTP 503", kT0 + 20000);
     CHECK(rig.store->DueCallbacks(kT0 + 29999, 10).empty());
-    REQUIRE(rig.store->DueCallbacks(kT0 + 30000, 10).size() == 1);
-    CHECK(rig.store->DueCallbacks(kT0 + 30000, 10)[0].attempts == 1);
+    due = rig.store->DueCallbacks(kT0 + 30000, 10);
+    REQUIRE(due.size() == 1);
+    CHECK(due[0].attempts == 1);
     rig.store->FinishCallback(seq, false, 2, 0, true, "HTTP 503 again", kT0 + 30000);
     CHECK(rig.store->DueCallbacks(kT0 + 99999999, 10).empty());
 
@@ -70,6 +72,33 @@ TEST_SUITE("engine.pg.inbound") {
     CHECK(due[0].attempts == 0);
     rig.store->FinishCallback(seq, true, 1, 0, false, "", kT0 + 40001);
     CHECK(rig.store->DueCallbacks(kT0 + 99999999, 10).empty());
+  }
+
+  TEST_CASE("pg inbound: of two engines sharing the database one sends each callback") {
+    StoreRig rig;
+    auto other = rig.pg.OpenAnother();
+    InboundRules rules;
+    rules.queue_callbacks = true;
+    for (int i = 0; i < 6; ++i) {
+      std::string lead = "L" + std::to_string(i);
+      CreateLinkedLead(*rig.store, lead, "crm_" + lead, "NEW", "2026-11-23T10:15:00Z");
+      InboundDelivery delivery = Delivery("d-" + lead, {LeadChange("crm_" + lead, R"({"notes":"n"})")}, kT0);
+      REQUIRE(rig.store->RecordDelivery(delivery));
+      REQUIRE(rig.store->ApplyDelivery(delivery, rules, kT0 + 1).size() == 1);
+    }
+    std::vector<PendingCallback> mine = rig.store->DueCallbacks(kT0 + 2, 4);
+    std::vector<PendingCallback> theirs = other->DueCallbacks(kT0 + 2, 10);
+    CHECK(mine.size() == 4);
+    CHECK(theirs.size() == 2);  // the 4 handed to the first engine are claimed
+    std::set<int64_t> seqs;
+    for (const auto& p : mine) seqs.insert(p.change.seq);
+    for (const auto& p : theirs) seqs.insert(p.change.seq);
+    CHECK(seqs.size() == 6u);
+    CHECK(mine[0].change.seq < mine[1].change.seq);  // in feed order
+    // An engine that died with claimed callbacks: another sends them once the
+    // claim runs out.
+    CHECK(other->DueCallbacks(kT0 + 2 + 299999, 10).empty());
+    CHECK(other->DueCallbacks(kT0 + 2 + 300000, 10).size() == 6u);
   }
 
   TEST_CASE("pg inbound: webhook registration and sync state survive a new store") {
