@@ -49,20 +49,6 @@ struct Engine {
     if (r.status != 200) return nullptr;
     return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
   }
-
-  // Sum of the jobs not yet finished, from /metrics.
-  int64_t Pending() {
-    t::HttpResult r = t::HttpCall(port, "GET", "/metrics");
-    if (r.status != 200) return -1;
-    int64_t total = 0;
-    for (const char* state : {"ready", "queued", "delayed", "leased"}) {
-      std::string key = std::string("crmsync_queue_jobs{state=\"") + state + "\"} ";
-      size_t at = r.body.find(key);
-      if (at == std::string::npos) return -1;
-      total += std::stoll(r.body.substr(at + key.size()));
-    }
-    return total;
-  }
 };
 
 std::string LeadEnvelope(const std::string& event_id, const std::string& type, int lead,
@@ -143,8 +129,8 @@ TEST_SUITE("e2e.durability") {
     REQUIRE(unanswered.empty());
     CHECK(acked_events.load() == kLeads + kUpdates);
 
-    REQUIRE_MESSAGE(t::WaitUntil([&] { return engine.Pending() == 0; }, std::chrono::seconds(120)),
-                    "jobs still pending: " << engine.Pending());
+    REQUIRE_MESSAGE(t::WaitUntil([&] { return t::UnfinishedJobs(engine.port) == 0; }, std::chrono::seconds(120)),
+                    "jobs still pending: " << t::UnfinishedJobs(engine.port));
     Poco::JSON::Object::Ptr dump = engine.Dump();
     REQUIRE(dump);
     Poco::JSON::Array::Ptr leads = dump->getArray("leads");
@@ -216,7 +202,7 @@ TEST_SUITE("e2e.durability") {
     // Restarted: every accepted event reaches the CRM once; refused ones never.
     engine.extra = {};
     engine.Start();
-    REQUIRE(t::WaitUntil([&] { return engine.Pending() == 0; }));
+    REQUIRE(t::WaitUntil([&] { return t::UnfinishedJobs(engine.port) == 0; }));
     Poco::JSON::Object::Ptr dump = engine.Dump();
     REQUIRE(dump);
     Poco::JSON::Array::Ptr leads = dump->getArray("leads");

@@ -102,21 +102,6 @@ struct Engine {
     ready = t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; });
   }
 
-  // Jobs not finished, across every engine (the queue figures come from the
-  // shared state), from /metrics; -1 when the engine does not answer.
-  int64_t Unfinished() {
-    t::HttpResult r = t::HttpCall(port, "GET", "/metrics");
-    if (r.status != 200) return -1;
-    int64_t total = 0;
-    for (const char* state : {"ready", "queued", "delayed", "leased"}) {
-      std::string key = std::string("crmsync_queue_jobs{state=\"") + state + "\"} ";
-      size_t at = r.body.find(key);
-      if (at == std::string::npos) return -1;
-      total += std::stoll(r.body.substr(at + key.size()));
-    }
-    return total;
-  }
-
   t::TempDir dir;
   int port = t::FreePort();
   std::unique_ptr<t::ChildProcess> process;
@@ -224,8 +209,8 @@ TEST_SUITE("e2e.scale_out") {
 
     // The survivors finish everything, the victim's leases and entries included.
     Engine& survivor = *engines[0];
-    bool drained = t::WaitUntil([&] { return survivor.Unfinished() == 0; }, std::chrono::minutes(8));
-    REQUIRE_MESSAGE(drained, "unfinished jobs: " << survivor.Unfinished());
+    bool drained = t::WaitUntil([&] { return t::UnfinishedJobs(survivor.port) == 0; }, std::chrono::minutes(8));
+    REQUIRE_MESSAGE(drained, "unfinished jobs: " << t::UnfinishedJobs(survivor.port));
 
     Object::Ptr state = Parse(t::HttpCall(crm_port, "GET", "/_state").body);
     auto leads = state->getArray("leads");

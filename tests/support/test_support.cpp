@@ -63,6 +63,19 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
 }
 
+int64_t UnfinishedJobs(int port) {
+  HttpResult r = HttpCall(port, "GET", "/metrics");
+  if (r.status != 200) return -1;
+  int64_t total = 0;
+  for (const char* state : {"ready", "queued", "delayed", "leased"}) {
+    std::string key = std::string("crmsync_queue_jobs{state=\"") + state + "\"} ";
+    size_t at = r.body.find(key);
+    if (at == std::string::npos) return -1;
+    total += std::stoll(r.body.substr(at + key.size()));
+  }
+  return total;
+}
+
 struct EventPoster::Session {
   std::unique_ptr<Poco::Net::HTTPClientSession> http;
 };

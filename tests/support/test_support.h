@@ -6,6 +6,7 @@
 #define CRMSYNC_TESTS_TEST_SUPPORT_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,6 +54,11 @@ struct HttpResult {
 HttpResult HttpCall(int port, const std::string& method, const std::string& path,
                     const std::string& body = "",
                     const std::map<std::string, std::string>& headers = {});
+
+/// Jobs not finished (ready, queued, delayed, leased) by the engine's /metrics
+/// on 127.0.0.1:`port`; -1 when it does not answer. With a shared store, the
+/// figure covers every engine on it.
+int64_t UnfinishedJobs(int port);
 
 /// POSTs event bodies to /api/events on 127.0.0.1 over one keep-alive
 /// connection, with a bearer token; reconnects after a failure, and when

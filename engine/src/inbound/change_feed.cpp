@@ -94,27 +94,21 @@ CallbackSender::~CallbackSender() { Stop(); }
 
 void CallbackSender::Start() {
   advance_subscription_ = clock_->OnAdvance([this] { Wake(); });
-  thread_ = std::thread([this] { Loop(); });
+  loop_.Start(std::chrono::milliseconds(500), [this] { SendDue(); },
+              [](const std::string& error) {
+                ComponentLogger("inbound").error("change callbacks failed: %s", error);
+              });
 }
 
 void CallbackSender::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_) return;
-    stopping_ = true;
+  if (clock_ && advance_subscription_ >= 0) {
+    clock_->RemoveOnAdvance(advance_subscription_);
+    advance_subscription_ = -1;
   }
-  if (clock_) clock_->RemoveOnAdvance(advance_subscription_);
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.Stop();
 }
 
-void CallbackSender::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++generation_;
-  }
-  cv_.notify_all();
-}
+void CallbackSender::Wake() { loop_.Wake(); }
 
 int CallbackSender::SendDue() {
   std::lock_guard<std::mutex> send_lock(send_mu_);
@@ -148,25 +142,6 @@ int CallbackSender::SendDue() {
     ++sent;
   }
   return sent;
-}
-
-void CallbackSender::Loop() {
-  while (true) {
-    uint64_t seen = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      seen = generation_;
-    }
-    try {
-      SendDue();
-    } catch (const std::exception& e) {
-      ComponentLogger("inbound").error("change callbacks failed: %s", std::string(e.what()));
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::milliseconds(500),
-                 [&] { return stopping_ || generation_ != seen; });
-  }
 }
 
 }  // namespace crmsync::engine

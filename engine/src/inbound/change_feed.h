@@ -9,13 +9,12 @@
 #ifndef CRMSYNC_ENGINE_INBOUND_CHANGE_FEED_H_
 #define CRMSYNC_ENGINE_INBOUND_CHANGE_FEED_H_
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/clock.h"
+#include "common/wake_loop.h"
 #include "crmsync/http_transport.h"
 #include "dispatch/retry_policy.h"
 #include "http/router.h"
@@ -49,7 +48,6 @@ class CallbackSender {
 
  private:
   CallbackSender() : policy_(1000, 5, false) {}
-  void Loop();
 
   std::string path_;
   std::unique_ptr<HttpTransport> transport_;
@@ -57,13 +55,9 @@ class CallbackSender {
   RetryPolicy policy_;
   Clock* clock_ = nullptr;
   MetricsRegistry* metrics_ = nullptr;
-  std::mutex mu_;
   std::mutex send_mu_;
-  std::condition_variable cv_;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
   int advance_subscription_ = -1;
-  std::thread thread_;
+  WakeLoop loop_;  // last: stopped before the members its pass uses
 };
 
 }  // namespace crmsync::engine

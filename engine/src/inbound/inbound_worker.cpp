@@ -20,24 +20,17 @@ InboundWorker::InboundWorker(Store* store, InboundRules rules, AgentDirectory* a
 
 InboundWorker::~InboundWorker() { Stop(); }
 
-void InboundWorker::Start() { thread_ = std::thread([this] { Loop(); }); }
-
-void InboundWorker::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+void InboundWorker::Start() {
+  // The delivery stays pending after a failed pass and is tried again on the next.
+  loop_.Start(std::chrono::seconds(1), [this] { ProcessPending(); },
+              [](const std::string& error) {
+                ComponentLogger("inbound").error("processing deliveries failed: %s", error);
+              });
 }
 
-void InboundWorker::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++generation_;
-  }
-  cv_.notify_all();
-}
+void InboundWorker::Stop() { loop_.Stop(); }
+
+void InboundWorker::Wake() { loop_.Wake(); }
 
 void InboundWorker::MapAgents(InboundDelivery* delivery) {
   for (InboundChange& change : delivery->changes) {
@@ -108,25 +101,6 @@ int InboundWorker::ProcessPending() {
       if (changed && on_change_) on_change_();
     }
     if (!progressed) return processed;
-  }
-}
-
-void InboundWorker::Loop() {
-  while (true) {
-    uint64_t seen = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return;
-      seen = generation_;
-    }
-    try {
-      ProcessPending();
-    } catch (const std::exception& e) {
-      // The delivery stays pending and is tried again on the next pass.
-      ComponentLogger("inbound").error("processing deliveries failed: %s", std::string(e.what()));
-    }
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || generation_ != seen; });
   }
 }
 

@@ -9,12 +9,11 @@
 #define CRMSYNC_ENGINE_INBOUND_INBOUND_WORKER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <thread>
 
 #include "common/clock.h"
+#include "common/wake_loop.h"
 #include "inbound/agent_directory.h"
 #include "metrics/metrics.h"
 #include "store/store.h"
@@ -43,7 +42,6 @@ class InboundWorker {
   int ProcessPending();
 
  private:
-  void Loop();
   void MapAgents(InboundDelivery* delivery);
 
   Store* store_;
@@ -52,12 +50,8 @@ class InboundWorker {
   Clock* clock_;
   MetricsRegistry* metrics_;
   std::function<void()> on_change_;
-  std::mutex mu_;
   std::mutex process_mu_;  // one processing pass at a time
-  std::condition_variable cv_;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;
+  WakeLoop loop_;  // last: stopped before the members its pass uses
 };
 
 }  // namespace crmsync::engine

@@ -1296,25 +1296,12 @@ InboundResult PgStore::ApplyChange(PgConn& c, const InboundDelivery& delivery,
   if (change.updated_at) current->set("updatedAt", *change.updated_at);
 
   // The merged record must still meet the wire contract.
-  std::vector<FieldError> errors;
   std::string entity_json;
   std::string echo_hash;
-  if (is_lead) {
-    Lead lead;
-    if (DecodeLead(*current, "$", &lead, &errors)) {
-      entity_json = EncodeLead(lead);
-      echo_hash = EchoHash(lead);
-    }
-  } else {
-    Property property;
-    if (DecodeProperty(*current, "$", &property, &errors)) {
-      entity_json = EncodeProperty(property);
-      echo_hash = EchoHash(property);
-    }
-  }
-  if (!errors.empty()) {
+  std::string fault = EncodeMergedEntity(*current, is_lead, &entity_json, &echo_hash);
+  if (!fault.empty()) {
     result.kind = InboundResult::Kind::kInvalid;
-    result.reason = errors[0].path + ": " + errors[0].message;
+    result.reason = fault;
     Audit(c, now_ms, kind, result.entity_id, 0, "inbound_invalid",
           "delivery " + delivery.id + ": " + result.reason);
     return result;

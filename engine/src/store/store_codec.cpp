@@ -14,6 +14,9 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
+#include "common/hash.h"
+#include "crmsync/entities_json.h"
+
 namespace crmsync::engine {
 
 std::string Stringify(const Poco::Dynamic::Var& value) {
@@ -165,6 +168,25 @@ void MergeInboundFields(const Poco::JSON::Object& fields, const InboundRules& ru
     changed->set(key, value);
     result->changed_fields.push_back(key);
   }
+}
+
+std::string EncodeMergedEntity(const Poco::JSON::Object& merged, bool is_lead,
+                               std::string* entity_json, std::string* echo_hash) {
+  std::vector<FieldError> errors;
+  if (is_lead) {
+    Lead lead;
+    if (DecodeLead(merged, "$", &lead, &errors)) {
+      *entity_json = EncodeLead(lead);
+      *echo_hash = EchoHash(lead);
+    }
+  } else {
+    Property property;
+    if (DecodeProperty(merged, "$", &property, &errors)) {
+      *entity_json = EncodeProperty(property);
+      *echo_hash = EchoHash(property);
+    }
+  }
+  return errors.empty() ? "" : errors[0].path + ": " + errors[0].message;
 }
 
 }  // namespace crmsync::engine

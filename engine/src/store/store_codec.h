@@ -68,6 +68,12 @@ void MergeInboundFields(const Poco::JSON::Object& fields, const InboundRules& ru
                         bool created, Poco::JSON::Object* current, Poco::JSON::Object* changed,
                         InboundResult* result);
 
+/// The record an inbound change merged into, checked against the wire
+/// contract and encoded: "" with `*entity_json` and `*echo_hash` set, or the
+/// first fault ("$.path: message") when it no longer meets the contract.
+std::string EncodeMergedEntity(const Poco::JSON::Object& merged, bool is_lead,
+                               std::string* entity_json, std::string* echo_hash);
+
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_STORE_STORE_CODEC_H_
