@@ -88,68 +88,7 @@ double Num(const JsonObject& object, const std::string& key) {
   return object->get(key).convert<double>();
 }
 
-Lead SampleLead(const std::string& id = "42") {
-  Lead lead;
-  lead.id = id;
-  lead.name = "Asha Rao";
-  lead.email = "asha@example.com";
-  lead.phone = "+919800000000";
-  lead.source = "website";
-  lead.status = LeadStatus::kNew;
-  lead.property_id = "p-7";
-  lead.assigned_to_id = "agent-3";
-  lead.budget_min = 5000000;
-  lead.budget_max = 7500000;
-  lead.preferred_location = {"Baner", "Wakad"};
-  lead.notes = "Wants 2BHK";
-  return lead;
-}
-
-SyncJob LeadJob(const Lead& lead, EventType type = EventType::kLeadCreated,
-                std::optional<std::string> external_id = std::nullopt) {
-  SyncJob job;
-  job.job_id = "job-" + lead.id;
-  job.event_id = "evt-" + lead.id;
-  job.event_type = type;
-  job.entity_kind = EntityKind::kLead;
-  job.entity_id = lead.id;
-  job.external_reference = "lead:" + lead.id;
-  job.external_id = std::move(external_id);
-  job.lead = lead;
-  return job;
-}
-
-SyncJob StatusJob(Lead lead, LeadStatus status, const std::string& external_id) {
-  lead.status = status;
-  return LeadJob(lead, EventType::kLeadStatusChanged, external_id);
-}
-
-Property SampleProperty(const std::string& id = "p-7") {
-  Property property;
-  property.id = id;
-  property.title = "2BHK in Baner";
-  property.price = 6800000;
-  property.city = "Pune";
-  property.locality = "Baner";
-  property.status = PropertyStatus::kActive;
-  property.owner_id = "owner-1";
-  property.dealer_id = "dealer-9";
-  return property;
-}
-
-SyncJob PropertyJob(const Property& property, std::optional<std::string> external_id = {}) {
-  SyncJob job;
-  job.job_id = "job-" + property.id;
-  job.event_id = "evt-" + property.id;
-  job.event_type = external_id ? EventType::kPropertyUpdated : EventType::kPropertyCreated;
-  job.entity_kind = EntityKind::kProperty;
-  job.entity_id = property.id;
-  job.external_reference = "property:" + property.id;
-  job.external_id = std::move(external_id);
-  job.property = property;
-  return job;
-}
-
+#include "plugin_fixtures.inc"
 // One step sent through the adapter, as the engine runs it.
 struct StepRun {
   HttpRequest request;
