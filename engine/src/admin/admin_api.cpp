@@ -449,12 +449,8 @@ class AdminApi {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
     EntityQuery q;
     if (!ReadEntityQuery(ctx, &q)) return;
-    const EntityKind kind = q.kind;
-    const std::string& kind_name = q.kind_name;
-    const std::string& id = q.id;
-    const int64_t limit = q.limit;
     std::vector<std::string> rows;
-    for (const AuditRecord& a : hooks_.store->AuditForEntity(kind, id, static_cast<int>(limit))) {
+    for (const AuditRecord& a : hooks_.store->AuditForEntity(q.kind, q.id, static_cast<int>(q.limit))) {
       rows.push_back(JsonObject()
                          .Int("id", a.id)
                          .Str("at", FormatIsoMs(a.at_ms))
@@ -464,7 +460,7 @@ class AdminApi {
                          .Done());
     }
     ctx.SendJson(200, JsonObject()
-                          .Str("entity", kind_name + ":" + id)
+                          .Str("entity", q.kind_name + ":" + q.id)
                           .Raw("audit", JsonArray(rows))
                           .Done());
   }
@@ -473,21 +469,17 @@ class AdminApi {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
     EntityQuery q;
     if (!ReadEntityQuery(ctx, &q)) return;
-    const EntityKind kind = q.kind;
-    const std::string& kind_name = q.kind_name;
-    const std::string& id = q.id;
-    const int64_t limit = q.limit;
     std::string mirror = "null";
-    if (std::optional<std::string> row = hooks_.store->GetMirror(kind, id)) {
+    if (std::optional<std::string> row = hooks_.store->GetMirror(q.kind, q.id)) {
       std::string valid = ValidObjectOrEmpty(*row);
       if (!valid.empty()) mirror = valid;
     }
     std::vector<std::string> jobs;
-    for (const JobInfo& j : hooks_.store->JobsForEntity(kind, id, static_cast<int>(limit))) {
+    for (const JobInfo& j : hooks_.store->JobsForEntity(q.kind, q.id, static_cast<int>(q.limit))) {
       jobs.push_back(JobJson(j));
     }
     ctx.SendJson(200, JsonObject()
-                          .Str("entity", kind_name + ":" + id)
+                          .Str("entity", q.kind_name + ":" + q.id)
                           .Raw("mirror", mirror)
                           .Raw("jobs", JsonArray(jobs))
                           .Done());

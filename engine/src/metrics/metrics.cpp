@@ -133,21 +133,20 @@ Counter& MetricsRegistry::GetCounter(const std::string& name, const std::string&
 
 void MetricsRegistry::AddGauge(const std::string& name, const std::string& help,
                                const Labels& labels, std::function<double()> read) {
-  std::lock_guard<std::mutex> lock(mu_);
-  Family& family = families_[name];
-  if (family.type.empty()) {
-    family.type = "gauge";
-    family.help = help;
-  }
-  family.gauges.emplace_back(labels, std::move(read));
+  AddFunc("gauge", name, help, labels, std::move(read));
 }
 
 void MetricsRegistry::AddCounterFunc(const std::string& name, const std::string& help,
                                      const Labels& labels, std::function<double()> read) {
+  AddFunc("counter", name, help, labels, std::move(read));
+}
+
+void MetricsRegistry::AddFunc(const char* type, const std::string& name, const std::string& help,
+                              const Labels& labels, std::function<double()> read) {
   std::lock_guard<std::mutex> lock(mu_);
   Family& family = families_[name];
   if (family.type.empty()) {
-    family.type = "counter";
+    family.type = type;
     family.help = help;
   }
   family.gauges.emplace_back(labels, std::move(read));

@@ -93,6 +93,9 @@ class MetricsRegistry {
   std::string RenderPrometheus() const;
 
  private:
+  /// A family of `type` whose value is read at each scrape.
+  void AddFunc(const char* type, const std::string& name, const std::string& help,
+               const Labels& labels, std::function<double()> read);
   struct Family {
     std::string help;
     std::string type;  // "counter", "gauge" or "histogram"
