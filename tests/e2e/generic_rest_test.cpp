@@ -9,13 +9,8 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
 #include "test_support.h"
@@ -69,13 +64,11 @@ std::string LeadEvent(const std::string& event_id, const std::string& type,
 // A CRM that records requests and answers 201 {"id": "..."} (HubSpot-like).
 class RecordingCrm {
  public:
-  RecordingCrm() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(this), socket_,
-                                                      new Poco::Net::HTTPServerParams());
-    server_->start();
-  }
-  ~RecordingCrm() { server_->stopAll(true); }
-  int port() const { return socket_.address().port(); }
+  RecordingCrm()
+      : server_([this](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+          Handle(req, resp);
+        }) {}
+  int port() const { return server_.port(); }
   struct Request {
     std::string method, uri, authorization, body;
   };
@@ -85,42 +78,23 @@ class RecordingCrm {
   }
 
  private:
-  class Handler : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(RecordingCrm* crm) : crm_(crm) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req,
-                       Poco::Net::HTTPServerResponse& resp) override {
-      Request r{req.getMethod(), req.getURI(), req.get("Authorization", ""), ""};
-      Poco::StreamCopier::copyToString(req.stream(), r.body);
-      {
-        std::lock_guard<std::mutex> lock(crm_->mu_);
-        crm_->requests_.push_back(r);
-      }
-      std::string answer = R"({"id":"hs-)" + std::to_string(crm_->requests().size()) + "\"}";
-      resp.setStatus(r.method == "POST" ? Poco::Net::HTTPResponse::HTTP_CREATED
-                                        : Poco::Net::HTTPResponse::HTTP_OK);
-      resp.setContentType("application/json");
-      resp.sendBuffer(answer.data(), answer.size());
+  void Handle(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    Request r{req.getMethod(), req.getURI(), req.get("Authorization", ""), ""};
+    Poco::StreamCopier::copyToString(req.stream(), r.body);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(r);
     }
+    std::string answer = R"({"id":"hs-)" + std::to_string(requests().size()) + "\"}";
+    resp.setStatus(r.method == "POST" ? Poco::Net::HTTPResponse::HTTP_CREATED
+                                      : Poco::Net::HTTPResponse::HTTP_OK);
+    resp.setContentType("application/json");
+    resp.sendBuffer(answer.data(), answer.size());
+  }
 
-   private:
-    RecordingCrm* crm_;
-  };
-  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(RecordingCrm* crm) : crm_(crm) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(crm_);
-    }
-
-   private:
-    RecordingCrm* crm_;
-  };
-  Poco::Net::ServerSocket socket_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
   std::mutex mu_;
   std::vector<Request> requests_;
+  t::LoopbackHttpServer server_;  // last: stopped first
 };
 
 }  // namespace

@@ -15,7 +15,13 @@
 #include <Poco/File.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/StreamCopier.h>
@@ -62,6 +68,44 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
+
+namespace {
+
+class LoopbackHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit LoopbackHandler(const LoopbackHttpServer::Handle* handle) : handle_(handle) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    (*handle_)(request, response);
+  }
+
+ private:
+  const LoopbackHttpServer::Handle* handle_;
+};
+
+class LoopbackFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit LoopbackFactory(LoopbackHttpServer::Handle handle) : handle_(std::move(handle)) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new LoopbackHandler(&handle_);
+  }
+
+ private:
+  LoopbackHttpServer::Handle handle_;
+};
+
+}  // namespace
+
+LoopbackHttpServer::LoopbackHttpServer(Handle handle) {
+  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+  port_ = socket.address().port();
+  server_ = std::make_unique<Poco::Net::HTTPServer>(new LoopbackFactory(std::move(handle)), socket,
+                                                    new Poco::Net::HTTPServerParams());
+  server_->start();
+}
+
+LoopbackHttpServer::~LoopbackHttpServer() { server_->stopAll(true); }
 
 int64_t UnfinishedJobs(int port) {
   HttpResult r = HttpCall(port, "GET", "/metrics");

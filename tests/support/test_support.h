@@ -13,6 +13,12 @@
 #include <string>
 #include <vector>
 
+namespace Poco::Net {
+class HTTPServer;
+class HTTPServerRequest;
+class HTTPServerResponse;
+}  // namespace Poco::Net
+
 namespace crmsync::testing {
 
 /// A fresh folder under /tmp, removed with everything in it on destruction.
@@ -54,6 +60,24 @@ struct HttpResult {
 HttpResult HttpCall(int port, const std::string& method, const std::string& path,
                     const std::string& body = "",
                     const std::map<std::string, std::string>& headers = {});
+
+/// An HTTP server on 127.0.0.1, on a port the system picks, handing every
+/// request to `handle` on one of its threads (test CRMs, alert and callback
+/// receivers). Stops, waiting for requests in hand, when destroyed.
+class LoopbackHttpServer {
+ public:
+  using Handle =
+      std::function<void(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&)>;
+  explicit LoopbackHttpServer(Handle handle);
+  ~LoopbackHttpServer();
+  LoopbackHttpServer(const LoopbackHttpServer&) = delete;
+  LoopbackHttpServer& operator=(const LoopbackHttpServer&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
 
 /// Jobs not finished (ready, queued, delayed, leased) by the engine's /metrics
 /// on 127.0.0.1:`port`; -1 when it does not answer. With a shared store, the

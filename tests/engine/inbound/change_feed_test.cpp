@@ -7,13 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <Poco/JSON/Array.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
 #include <atomic>
@@ -43,19 +38,13 @@ struct Received {
 
 class CallbackServer {
  public:
-  CallbackServer() {
-    Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-    port_ = socket.address().port();
-    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams();
-    params->setMaxThreads(2);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(this), socket, params);
-    server_->start();
-  }
-  ~CallbackServer() { server_->stopAll(true); }
+  CallbackServer()
+      : server_([this](Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) { Handle(request, response); }) {}
 
-  int port() const { return port_; }
+  int port() const { return server_.port(); }
   std::string Url(const std::string& path = "/hooks/crm-changes") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return "http://127.0.0.1:" + std::to_string(port()) + path;
   }
   void AnswerWith(int status) { status_ = status; }
   std::vector<Received> received() const {
@@ -68,44 +57,24 @@ class CallbackServer {
   }
 
  private:
-  class Handler : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(CallbackServer* owner) : owner_(owner) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& request,
-                       Poco::Net::HTTPServerResponse& response) override {
-      Received r;
-      r.path = request.getURI();
-      Poco::StreamCopier::copyToString(request.stream(), r.body);
-      r.seq_header = request.get("X-Crmsync-Change-Seq", "");
-      {
-        std::lock_guard<std::mutex> lock(owner_->mu_);
-        owner_->received_.push_back(std::move(r));
-      }
-      response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(owner_->status_.load()));
-      response.setContentType("application/json");
-      response.send() << "{}";
+  void Handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+    Received r;
+    r.path = request.getURI();
+    Poco::StreamCopier::copyToString(request.stream(), r.body);
+    r.seq_header = request.get("X-Crmsync-Change-Seq", "");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      received_.push_back(std::move(r));
     }
+    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status_.load()));
+    response.setContentType("application/json");
+    response.send() << "{}";
+  }
 
-   private:
-    CallbackServer* owner_;
-  };
-  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(CallbackServer* owner) : owner_(owner) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(owner_);
-    }
-
-   private:
-    CallbackServer* owner_;
-  };
-
-  int port_ = 0;
   std::atomic<int> status_{200};
   mutable std::mutex mu_;
   std::vector<Received> received_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  crmsync::testing::LoopbackHttpServer server_;  // last: stopped first
 };
 
 // Applies one CRM-first lead per id, so the feed has one entry each.

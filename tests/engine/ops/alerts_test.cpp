@@ -7,13 +7,8 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
 #include "common/clock.h"
@@ -29,14 +24,12 @@ namespace {
 class Receiver {
  public:
   explicit Receiver(std::vector<int> statuses = {})
-      : statuses_(std::move(statuses)), socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(this), socket_,
-                                                      new Poco::Net::HTTPServerParams());
-    server_->start();
-  }
-  ~Receiver() { server_->stopAll(true); }
+      : statuses_(std::move(statuses)),
+        server_([this](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+          Handle(req, resp);
+        }) {}
   std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(socket_.address().port()) + "/hooks/alerts";
+    return "http://127.0.0.1:" + std::to_string(server_.port()) + "/hooks/alerts";
   }
   std::vector<std::string> bodies() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -48,46 +41,28 @@ class Receiver {
   }
 
  private:
-  class Handler : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(Receiver* r) : r_(r) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req,
-                       Poco::Net::HTTPServerResponse& resp) override {
-      std::string body;
-      Poco::StreamCopier::copyToString(req.stream(), body);
-      int status = 200;
-      {
-        std::lock_guard<std::mutex> lock(r_->mu_);
-        ++r_->hits_;
-        if (!r_->statuses_.empty()) {
-          status = r_->statuses_.front();
-          r_->statuses_.erase(r_->statuses_.begin());
-        }
-        if (status == 200 && req.getURI() == "/hooks/alerts") r_->bodies_.push_back(body);
+  void Handle(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    std::string body;
+    Poco::StreamCopier::copyToString(req.stream(), body);
+    int status = 200;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++hits_;
+      if (!statuses_.empty()) {
+        status = statuses_.front();
+        statuses_.erase(statuses_.begin());
       }
-      resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-      resp.send() << "ok";
+      if (status == 200 && req.getURI() == "/hooks/alerts") bodies_.push_back(body);
     }
+    resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    resp.send() << "ok";
+  }
 
-   private:
-    Receiver* r_;
-  };
-  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(Receiver* r) : r_(r) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(r_);
-    }
-
-   private:
-    Receiver* r_;
-  };
   std::mutex mu_;
   std::vector<int> statuses_;
   std::vector<std::string> bodies_;
   int hits_ = 0;
-  Poco::Net::ServerSocket socket_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  crmsync::testing::LoopbackHttpServer server_;  // last: stopped first
 };
 
 Poco::JSON::Object::Ptr Json(const std::string& text) {
