@@ -13,13 +13,8 @@
 #include <vector>
 
 #include <Poco/File.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
 
 #include "test_support.h"
@@ -40,66 +35,44 @@ class AcmeServer {
     std::string method, uri, authorization, body;
   };
 
-  AcmeServer() : socket_(Poco::Net::SocketAddress("127.0.0.1", 0)) {
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(this), socket_,
-                                                      new Poco::Net::HTTPServerParams());
-    server_->start();
-  }
-  ~AcmeServer() { server_->stopAll(true); }
-  int port() const { return socket_.address().port(); }
+  AcmeServer()
+      : server_([this](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+          Handle(req, resp);
+        }) {}
+  int port() const { return server_.port(); }
   std::vector<Request> requests() {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_;
   }
 
  private:
-  class Handler : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(AcmeServer* server) : server_(server) {}
-    void handleRequest(Poco::Net::HTTPServerRequest& req,
-                       Poco::Net::HTTPServerResponse& resp) override {
-      Request r{req.getMethod(), req.getURI(), req.get("Authorization", ""), ""};
-      Poco::StreamCopier::copyToString(req.stream(), r.body);
-      size_t n = 0;
-      {
-        std::lock_guard<std::mutex> lock(server_->mu_);
-        server_->requests_.push_back(r);
-        n = server_->requests_.size();
-      }
-      std::string answer;
-      if (r.method == "POST" && r.uri == "/v1/contacts") {
-        resp.setStatus(Poco::Net::HTTPResponse::HTTP_CREATED);
-        answer = R"({"id":"c_)" + std::to_string(n) + "\"}";
-      } else if (r.method == "PUT" && r.uri.rfind("/v1/contacts/", 0) == 0) {
-        resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
-        answer = "{}";
-      } else {
-        resp.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_FOUND);
-        answer = R"({"message":"no such Acme endpoint"})";
-      }
-      resp.setContentType("application/json");
-      resp.sendBuffer(answer.data(), answer.size());
+  void Handle(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    Request r{req.getMethod(), req.getURI(), req.get("Authorization", ""), ""};
+    Poco::StreamCopier::copyToString(req.stream(), r.body);
+    size_t n = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      requests_.push_back(r);
+      n = requests_.size();
     }
-
-   private:
-    AcmeServer* server_;
-  };
-  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(AcmeServer* server) : server_(server) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(server_);
+    std::string answer;
+    if (r.method == "POST" && r.uri == "/v1/contacts") {
+      resp.setStatus(Poco::Net::HTTPResponse::HTTP_CREATED);
+      answer = R"({"id":"c_)" + std::to_string(n) + "\"}";
+    } else if (r.method == "PUT" && r.uri.rfind("/v1/contacts/", 0) == 0) {
+      resp.setStatus(Poco::Net::HTTPResponse::HTTP_OK);
+      answer = "{}";
+    } else {
+      resp.setStatus(Poco::Net::HTTPResponse::HTTP_NOT_FOUND);
+      answer = R"({"message":"no such Acme endpoint"})";
     }
+    resp.setContentType("application/json");
+    resp.sendBuffer(answer.data(), answer.size());
+  }
 
-   private:
-    AcmeServer* server_;
-  };
-
-  Poco::Net::ServerSocket socket_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
   std::mutex mu_;
   std::vector<Request> requests_;
+  crmsync::testing::LoopbackHttpServer server_;  // last: stopped first
 };
 
 // Runs a build tool; REQUIREs exit 0 and shows its output otherwise.
