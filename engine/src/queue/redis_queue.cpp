@@ -385,13 +385,20 @@ int64_t RedisQueue::PromoteDelayed(int64_t now_ms) {
 }
 
 int64_t RedisQueue::Promote(int64_t now_ms) {
-  Relay();
+  int64_t last = last_reclaim_ms_.load();
+  const bool reclaim_round = now_ms - last >= kReclaimEveryMs || now_ms < last;
+  // This engine's own rows whenever there are some; once a second also what a
+  // gone engine left in the outbox.
+  if (reclaim_round) {
+    Relay();
+  } else {
+    RelayIfDirty();
+  }
   int64_t moved = PromoteDelayed(now_ms);
   int64_t reclaimed = state_->ReclaimLeases(now_ms);
   if (reclaimed > 0) dirty_ = true;
   moved += reclaimed;
-  int64_t last = last_reclaim_ms_.load();
-  if (now_ms - last >= kReclaimEveryMs || now_ms < last) {
+  if (reclaim_round) {
     last_reclaim_ms_ = now_ms;
     moved += ReclaimEntries();
   }

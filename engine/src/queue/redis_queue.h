@@ -112,9 +112,9 @@ class RedisQueue final : public Store {
   /// Records the outcomes in PostgreSQL, then acknowledges their entries.
   void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                 int64_t now_ms) override;
-  /// Relays the outbox (also rows a gone engine left), makes due delayed jobs
-  /// ready, returns expired and gone leases, and about once a second reclaims
-  /// entries of gone consumers and idle entries.
+  /// Relays this engine's outbox rows, makes due delayed jobs ready, returns
+  /// expired and gone leases, and about once a second also relays rows a gone
+  /// engine left and reclaims entries of gone consumers and idle entries.
   int64_t Promote(int64_t now_ms) override;
   int64_t ReleaseAllLeases() override;
   int64_t NextDueMs() override;

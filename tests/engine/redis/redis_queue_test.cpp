@@ -254,6 +254,20 @@ TEST_SUITE("engine.redis") {
     for (const RedisReply& c : consumers.elements) CHECK(c.elements[1].text != gone_consumer);
   }
 
+  TEST_CASE("outbox rows an engine left unrelayed are relayed by another engine's ticker") {
+    QueueRig rig;
+    auto survivor = rig.Open();
+    {
+      auto doomed = rig.Open();
+      AcceptOne(*doomed, LeadEvent("e1", "lead-1", "a"), kT0);  // committed, not relayed
+    }
+    CHECK(rig.OutboxRows() == 1);
+    CHECK(survivor->Lease(kPlugin, 10, kT0 + 1, kLeaseMs).empty());  // nothing of its own
+    survivor->Promote(kT0 + 1000);
+    CHECK(rig.OutboxRows() == 0);
+    CHECK(LeaseOnly(*survivor, kT0 + 1001).event_id == "e1");
+  }
+
   TEST_CASE("an entry unacknowledged longer than reclaim_ms is re-added for any engine") {
     QueueRig rig;
     auto a = rig.Open(100);
@@ -395,18 +409,20 @@ TEST_SUITE("engine.redis") {
 
   TEST_CASE("opening names what is wrong with the Redis URL or server, never the password") {
     std::string pg_url = t::NewPgDatabase();
-    auto open = [&](const std::string& url) {
+    auto open = [&](const std::string& url, const std::string& prefix = "crmsync") {
       return OpenError([&] {
         PgOptions pg;
         pg.url = pg_url;
         pg.announce = true;
         RedisQueueOptions options;
         options.url = url;
+        options.prefix = prefix;
         options.timeout_ms = 2000;
         RedisQueue::Open(PgStore::Open(pg), options);
       });
     };
     CHECK(open("").find("queue.redis_url is empty") != std::string::npos);
+    CHECK(open(t::RedisUrl(), "").find("queue.redis_prefix is empty") != std::string::npos);
     CHECK(open("http://127.0.0.1:6379").find("must start with redis://") != std::string::npos);
     CHECK(open("rediss://127.0.0.1:6379").find("TLS") != std::string::npos);
     CHECK(open("redis://127.0.0.1:6379/x").find("database number") != std::string::npos);
