@@ -94,12 +94,15 @@ void Dispatcher::Start() {
         .warning("returned %s job(s) leased by a previous process to the queue (in doubt)",
                  std::to_string(released));
   }
+  // The read time is taken here, not when the ticker thread first runs: a
+  // clock advanced in between must count towards the next re-read.
+  int64_t sync_read_at = clock_->NowMs();
   sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
   advance_subscription_ = clock_->OnAdvance([this] {
     Wake();
-    ticker_cv_.notify_all();
+    NudgeTicker();
   });
-  ticker_ = std::thread([this] { TickerLoop(); });
+  ticker_ = std::thread([this, sync_read_at] { TickerLoop(sync_read_at); });
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_workers_ = options_.workers;
@@ -112,7 +115,7 @@ bool Dispatcher::Stop(int64_t deadline_ms) {
   clock_->RemoveOnAdvance(advance_subscription_);
   stopping_ = true;
   Wake();
-  ticker_cv_.notify_all();
+  NudgeTicker();
   bool clean = false;
   {
     std::unique_lock<std::mutex> lock(mu_);
@@ -142,6 +145,14 @@ void Dispatcher::Wake() {
     ++generation_;
   }
   work_cv_.notify_all();
+}
+
+void Dispatcher::NudgeTicker() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++ticks_;
+  }
+  ticker_cv_.notify_all();
 }
 
 void Dispatcher::ReloadSyncState() {
@@ -238,7 +249,7 @@ void Dispatcher::WorkerLoop() {
       log.error("recording %s job outcome(s) failed: %s", std::to_string(outcomes.size()),
                 std::string(e.what()));
     }
-    if (delayed) ticker_cv_.notify_all();
+    if (delayed) NudgeTicker();
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -247,10 +258,14 @@ void Dispatcher::WorkerLoop() {
   exit_cv_.notify_all();
 }
 
-void Dispatcher::TickerLoop() {
+void Dispatcher::TickerLoop(int64_t sync_read_at) {
   Poco::Logger& log = ComponentLogger("dispatch");
-  int64_t sync_read_at = clock_->NowMs();
   while (!stopping_.load()) {
+    uint64_t ticks = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ticks = ticks_;
+    }
     int64_t wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kIdleRecheck).count();
     try {
       int64_t now = clock_->NowMs();
@@ -272,7 +287,7 @@ void Dispatcher::TickerLoop() {
     }
     std::unique_lock<std::mutex> lock(mu_);
     ticker_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                        [&] { return stopping_.load(); });
+                        [&] { return stopping_.load() || ticks_ != ticks; });
   }
 }
 

@@ -89,7 +89,10 @@ class Dispatcher {
  private:
   void WorkerLoop();
   std::vector<JobOutcome> RunLeased(const std::vector<LeasedJob>& jobs, bool probe);
-  void TickerLoop();
+  /// `sync_read_at_ms`: clock time the sync state was last read (in Start()).
+  void TickerLoop(int64_t sync_read_at_ms);
+  /// Wakes the ticker; a nudge sent while it is busy is not lost (ticks_).
+  void NudgeTicker();
   void IdleWait(uint64_t seen_generation);
   void DisableSync(const std::string& reason);
 
@@ -112,7 +115,8 @@ class Dispatcher {
   std::condition_variable work_cv_;
   std::condition_variable ticker_cv_;
   std::condition_variable exit_cv_;
-  uint64_t generation_ = 0;
+  uint64_t generation_ = 0;  ///< bumped by Wake(), guarded by mu_
+  uint64_t ticks_ = 0;       ///< bumped by NudgeTicker(), guarded by mu_
   int running_workers_ = 0;
   std::vector<std::thread> workers_;
   std::thread ticker_;
