@@ -168,6 +168,8 @@ void HealthMonitor::Start() {
   thread_ = std::thread([this] {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopping_) {
+      // Taken before the pass: a clock advanced during Evaluate() asks for another.
+      uint64_t seen = generation_;
       lock.unlock();
       try {
         Evaluate();
@@ -175,7 +177,6 @@ void HealthMonitor::Start() {
         ComponentLogger("alerts").error("health check failed: %s", std::string(e.what()));
       }
       lock.lock();
-      uint64_t seen = generation_;
       cv_.wait_for(lock, std::chrono::milliseconds(thresholds_.check_interval_ms),
                    [&] { return stopping_ || generation_ != seen; });
     }
