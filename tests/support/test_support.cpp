@@ -3,11 +3,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -55,9 +59,37 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+// Ports are drawn below the kernel's ephemeral range (32768 and up here, see
+// /proc/sys/net/ipv4/ip_local_port_range), so no outgoing connection of any
+// process takes one between FreePort() and the bind. Each port drawn is held
+// by an flock on /tmp/crmsync-test-ports/<port> until this process exits, so
+// test processes running at once (ctest -j) never draw the same one.
 int FreePort() {
-  Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
-  return socket.address().port();
+  constexpr int kLow = 20000;
+  constexpr int kHigh = 32000;
+  static std::mutex mu;
+  static std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(getpid()));
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string dir = "/tmp/crmsync-test-ports";
+  mkdir(dir.c_str(), 0777);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    int port = std::uniform_int_distribution<int>(kLow, kHigh)(random);
+    std::string path = dir + "/" + std::to_string(port);
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);  // another test process holds it
+      continue;
+    }
+    try {
+      Poco::Net::ServerSocket probe(Poco::Net::SocketAddress("127.0.0.1", port));
+    } catch (const std::exception&) {
+      close(fd);  // in use by something that is not ours
+      continue;
+    }
+    return port;  // fd stays open: the reservation ends with the process
+  }
+  throw std::runtime_error("FreePort: no free port in 20000-32000 after 1000 tries");
 }
 
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
