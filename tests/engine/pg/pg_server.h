@@ -1,6 +1,8 @@
-// pg_server.h: a real PostgreSQL server for tests, started on 127.0.0.1 on a
-// free port in a temp folder on first use and stopped when the process exits;
-// a fresh database per test case.
+// pg_server.h: a real PostgreSQL server for tests on 127.0.0.1, and a fresh
+// database per test case. Under ctest the server is the `pg` fixture's, one for
+// the whole run (CRMSYNC_TEST_PG_DIR names its folder); a test executable run
+// by hand starts its own on a free port in a temp folder on first use and
+// stops it when the process exits.
 //
 // As root, initdb and pg_ctl run as the postgres user (they refuse root).
 // Missing server binaries fail the test with a message naming the package.
@@ -18,6 +20,14 @@ namespace crmsync::testing {
 /// The conninfo of a new, empty database on the shared test server (started
 /// when needed). Fails the current test (REQUIRE) when no server can run.
 std::string NewPgDatabase();
+
+/// The ctest fixture `pg` (tests/CMakeLists.txt): starts one server in `dir`
+/// for every test process of the run, writing its conninfo (without dbname)
+/// to `dir`/conninfo, and leaves it running. A server a killed run left in
+/// `dir` is stopped first. "" on success, else why not.
+std::string StartSharedPgServer(const std::string& dir);
+/// Stops the fixture's server in `dir` and removes `dir`. "" or why not.
+std::string StopSharedPgServer(const std::string& dir);
 
 /// Runs one SQL statement on the database of `conninfo` (tests poke the schema).
 void PgExec(const std::string& conninfo, const std::string& sql);

@@ -195,7 +195,9 @@ TEST_SUITE("engine.pg") {
     // The server ends A's liveness session (as a restart would)...
     PgExec(rig.url,
            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND "
-           "classid = 1668443507 AND objsubid = 2 AND objid = " + owner);
+           "classid = 1668443507 AND objsubid = 2 AND objid = " + owner +
+               // The server may be shared with other test processes' databases.
+               " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())");
     REQUIRE(crmsync::testing::WaitUntil([&] { return b->LiveOwners().count(a->owner_id()) == 0; }));
     // ...and someone holds A's owner lock, so A cannot take it again yet.
     PgConn squatter(rig.url);
