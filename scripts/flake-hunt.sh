@@ -81,11 +81,9 @@ done
 
 echo
 echo "per case, failures in $runs run(s):"
-flaky=0
 # Every case that failed, the fixtures' steps included (ctest adds those).
 for name in "${!fails[@]}"; do
   printf '%4d/%d  %s\n' "${fails[$name]}" "$runs" "$name"
-  flaky=$((flaky + 1))
 done | sort -rn
 flaky=${#fails[@]}
 echo "$((total - flaky < 0 ? 0 : total - flaky)) of $total case(s): 0/$runs failures; $flaky case(s) failed at least once"
