@@ -583,12 +583,16 @@ TEST_SUITE("engine.dispatch") {
     // The pause ends: one request goes at once; the slowed rate (half the one
     // observed, here 1/s) holds the other back a second, still without an attempt.
     rig.Advance(1);
+    // Wait for the held-back job to be rescheduled, not merely still delayed:
+    // A stays "delayed" (until kT0 + 2000) until the ticker promotes it.
+    const auto held_back = [](const JobInfo& job) {
+      return job.state == "delayed" && job.available_at_ms > kT0 + 2000;
+    };
     REQUIRE(WaitUntil(
         [&] {
           JobInfo a = rig.Job("A");
           JobInfo b = rig.Job("B");
-          return (a.state == "done" && b.state == "delayed") ||
-                 (b.state == "done" && a.state == "delayed");
+          return (a.state == "done" && held_back(b)) || (b.state == "done" && held_back(a));
         },
         kWait));
     CHECK(rig.dispatcher->limiter().current_rate() == 1);
