@@ -45,7 +45,7 @@ using JsonObject = Poco::JSON::Object::Ptr;
 using JsonArray = Poco::JSON::Array::Ptr;
 
 constexpr char kPluginPath[] = CRMSYNC_PLUGIN_DIR "/mock-crm";
-constexpr char kManifest[] = "crmsync_abi_1";
+constexpr char kManifest[] = CRMSYNC_MANIFEST_NAME;
 constexpr char kClassName[] = "crmsync::mockcrm::MockCrmAdapter";
 
 // The plugin file, loaded once for the whole executable and never unloaded
