@@ -199,6 +199,12 @@ CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued','ready','delay
 -- Lines of "<sent at ms>\t<job payload>", newest last, a few minutes' worth.
 ALTER TABLE links ADD COLUMN sent_recent TEXT NOT NULL DEFAULT '';
 )sql"},
+      {6, "when each mirror field was last set, so a late platform event keeps newer fields",
+       R"sql(
+-- JSON {"<field>": <occurredAt ms of the event that last set it>}; '' for none.
+ALTER TABLE leads ADD COLUMN field_times TEXT NOT NULL DEFAULT '';
+ALTER TABLE properties ADD COLUMN field_times TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return migrations;
 }
