@@ -24,6 +24,36 @@ GenericRestMapper MapperFor(const std::string& fixture) {
                            [] { return kNowMs; });
 }
 
+// A lead mapping whose update sends `send` ("all" or "changed").
+const char kPartialMapping[] = R"({
+  "name": "test-partial",
+  "statusMap": {"lead": {"NEW": "new", "CONTACTED": "contacted", "QUALIFIED": "qualified",
+                         "VIEWING_SCHEDULED": "viewing", "VIEWED": "viewing",
+                         "NEGOTIATING": "negotiating", "CONVERTED": "won", "LOST": "lost"}},
+  "entities": {
+    "lead": {
+      "operations": {
+        "create": {"method": "POST", "path": "/leads", "body": {"name": "{{name}}"}},
+        "update": {"method": "PATCH", "path": "/leads/{externalId}", "send": "SEND",
+                   "body": {"name": "{{name}}", "phone": "{{phone}}",
+                            "status": {"$from": "status", "$transform": ["status"]},
+                            "notes": "{{notes}}", "areas": "{{preferredLocation}}",
+                            "budget.max": "{{budgetMax}}", "ref": "{{externalReference}}"}}
+      }
+    }
+  }
+})";
+
+GenericRestMapper PartialMapper(const std::string& send) {
+  std::string text = kPartialMapping;
+  text.replace(text.find("SEND"), 4, send);
+  Mapping mapping;
+  std::vector<std::string> errors = testing::ParseErrors(text, &mapping);
+  INFO(testing::Joined(errors));
+  REQUIRE(errors.empty());
+  return GenericRestMapper(std::make_shared<const Mapping>(mapping), [] { return kNowMs; });
+}
+
 HttpResponse Answer(int status, const std::string& body) {
   HttpResponse response;
   response.status = status;
@@ -74,6 +104,58 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(
         request.body ==
         R"({"title":"Deal for Asha Rao","leadId":"crm 9","amount":7500000.5,"stage":"closed_won"})");
+  }
+
+  TEST_CASE("mapper: a field the job cleared is sent as null, the rest of the entity whole") {
+    GenericRestMapper mapper = PartialMapper("all");
+    SyncJob job = LeadJob("42", LeadStatus::kContacted);
+    job.external_id = "crm-9";
+    job.lead->notes.reset();
+    job.lead->preferred_location.clear();
+    job.changed_fields = std::vector<std::string>{"status", "notes", "preferredLocation"};
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/notes") == "null");
+    CHECK(At(request.body, "/areas") == "null");
+    CHECK(At(request.body, "/status") == "\"contacted\"");
+    CHECK(At(request.body, "/name") == "\"Asha Rao\"");
+    CHECK(At(request.body, "/phone") == "\"+91 98765 43210\"");
+    CHECK(At(request.body, "/budget/max") == "7500000.5");
+    // A field absent and not cleared by this job is left out, never sent empty.
+    job.changed_fields = std::vector<std::string>{"status"};
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/notes") == "<absent>");
+    CHECK(At(request.body, "/areas") == "<absent>");
+  }
+
+  TEST_CASE("mapper: an operation that sends changed fields leaves the others out") {
+    GenericRestMapper mapper = PartialMapper("changed");
+    SyncJob job = LeadJob("42", LeadStatus::kContacted);
+    job.external_id = "crm-9";
+    job.lead->notes.reset();
+    job.changed_fields = std::vector<std::string>{"status", "notes"};
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(request.body == R"({"status":"contacted","notes":null,"ref":"lead:42"})");
+    // Without a changed list (a replayed dead letter) the entity goes whole.
+    job.changed_fields.reset();
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/name") == "\"Asha Rao\"");
+    CHECK(At(request.body, "/areas") == R"(["Whitefield","Indiranagar"])");
+  }
+
+  TEST_CASE("mapper: send must be all or changed, and a lookup has none") {
+    std::string text = kPartialMapping;
+    text.replace(text.find("SEND"), 4, "some");
+    CHECK(testing::HasError(testing::ParseErrors(text),
+                            "/entities/lead/operations/update/send: must be \"all\""));
+    std::string lookup = kPartialMapping;
+    lookup.replace(lookup.find("\"send\": \"SEND\","), 15, "");
+    lookup.replace(lookup.find("\"update\""), 0,
+                   R"("lookup": {"method": "GET", "path": "/leads", "send": "all"}, )");
+    std::vector<std::string> errors = testing::ParseErrors(lookup);
+    INFO(testing::Joined(errors));
+    CHECK(testing::HasError(errors, "/entities/lead/operations/lookup/send: not for lookup"));
   }
 
   TEST_CASE("mapper: a step the mapping lacks is a permanent failure naming it") {
