@@ -255,6 +255,32 @@ void StartWithLead(Engine& engine, const std::string& id, const std::string& sta
   CHECK(engine.InboundResults("created") == 0);
 }
 
+// tools/reference-crm as a child process, answering once it is up.
+struct ReferenceCrm {
+  ReferenceCrm(const std::string& key, const std::string& secret)
+      : key(key),
+        secret(secret),
+        process(CRMSYNC_REFERENCE_CRM,
+                {"--port", std::to_string(port), "--api-key", key, "--api-secret", secret}) {
+    REQUIRE(t::WaitUntil([&] { return t::HttpCall(port, "GET", "/_state").status == 200; }));
+  }
+  // The CRM's whole state (leads, requests, webhooks, ...).
+  Object::Ptr State() const { return Parse(t::HttpCall(port, "GET", "/_state").body); }
+  // Points `engine` at this CRM through generic-rest-crm and the reference mapping.
+  void Serve(Engine& engine) const {
+    engine.extra = {"--set", "crm.plugin=generic-rest-crm",
+                    "--set",
+                    "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+                    "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(port)};
+    engine.env = {{"CRM_API_KEY", key}, {"CRM_API_SECRET", secret}};
+  }
+
+  int port = t::FreePort();
+  std::string key;
+  std::string secret;
+  t::ChildProcess process;
+};
+
 // The lead of issue 19: every field a platform sends on create.
 std::string FullLeadCreated(const std::string& id) {
   return R"({"eventId":"full-)" + id + R"(","type":"lead.created",)"
@@ -325,19 +351,10 @@ TEST_SUITE("e2e.two_way") {
   }
 
   TEST_CASE("generic-rest-crm: a status change with only id and status erases nothing") {
-    const int crm_port = t::FreePort();
-    t::ChildProcess crm(CRMSYNC_REFERENCE_CRM, {"--port", std::to_string(crm_port), "--api-key",
-                                                "key-p", "--api-secret", "secret-p"});
-    REQUIRE(t::WaitUntil([&] { return t::HttpCall(crm_port, "GET", "/_state").status == 200; }));
-    auto crm_leads = [&] {
-      return Parse(t::HttpCall(crm_port, "GET", "/_state").body)->getArray("leads");
-    };
+    ReferenceCrm crm("key-p", "secret-p");
+    auto crm_leads = [&] { return crm.State()->getArray("leads"); };
     Engine engine;
-    engine.extra = {"--set", "crm.plugin=generic-rest-crm",
-                    "--set",
-                    "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
-                    "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port)};
-    engine.env = {{"CRM_API_KEY", "key-p"}, {"CRM_API_SECRET", "secret-p"}};
+    crm.Serve(engine);
     engine.Start();
     REQUIRE(engine.PostEvent(FullLeadCreated("42")).status == 202);
     REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 1); }));
@@ -563,21 +580,15 @@ TEST_SUITE("e2e.two_way") {
   }
 
   TEST_CASE("generic-rest-crm and the reference CRM sync both ways without loops") {
-    const int crm_port = t::FreePort();
-    t::ChildProcess crm(CRMSYNC_REFERENCE_CRM, {"--port", std::to_string(crm_port), "--api-key",
-                                                "key-2w", "--api-secret", "secret-2w"});
-    REQUIRE(t::WaitUntil([&] { return t::HttpCall(crm_port, "GET", "/_state").status == 200; }));
-    auto crm_state = [&] { return Parse(t::HttpCall(crm_port, "GET", "/_state").body); };
+    ReferenceCrm crm("key-2w", "secret-2w");
+    const int crm_port = crm.port;
+    auto crm_state = [&] { return crm.State(); };
     auto crm_requests = [&](const std::string& route) {
       return Count(crm_state()->getObject("requests"), route);
     };
 
     Engine engine;
-    engine.extra = {"--set", "crm.plugin=generic-rest-crm",
-                    "--set",
-                    "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
-                    "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port)};
-    engine.env = {{"CRM_API_KEY", "key-2w"}, {"CRM_API_SECRET", "secret-2w"}};
+    crm.Serve(engine);
     engine.Start();
 
     // At start the engine registers its webhook with the CRM.
