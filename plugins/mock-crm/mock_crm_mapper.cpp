@@ -320,9 +320,8 @@ Status MockCrmMapper::BuildRequest(const SyncJob& job, StepKind step, HttpReques
     request.path = kPropertiesPath + id_path;
     request.route = step == StepKind::kCreate ? "property.create" : "property.update";
     Poco::JSON::Object::Ptr body = PropertyBody(*job.property, reference);
-    request.body = ToJson(step == StepKind::kUpdate
-                              ? ChangedOnly(job, EncodeProperty(*job.property), body)
-                              : body);
+    request.body = ToJson(
+        step == StepKind::kUpdate ? ChangedOnly(job, EncodeProperty(*job.property), body) : body);
   } else {
     Lead lead;
     bool whole = true;

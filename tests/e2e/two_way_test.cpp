@@ -268,10 +268,10 @@ struct ReferenceCrm {
   Object::Ptr State() const { return Parse(t::HttpCall(port, "GET", "/_state").body); }
   // Points `engine` at this CRM through generic-rest-crm and the reference mapping.
   void Serve(Engine& engine) const {
-    engine.extra = {"--set", "crm.plugin=generic-rest-crm",
-                    "--set",
-                    "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
-                    "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(port)};
+    engine.extra = {
+        "--set", "crm.plugin=generic-rest-crm",
+        "--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+        "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(port)};
     engine.env = {{"CRM_API_KEY", key}, {"CRM_API_SECRET", secret}};
   }
 
@@ -283,8 +283,10 @@ struct ReferenceCrm {
 
 // The lead of issue 19: every field a platform sends on create.
 std::string FullLeadCreated(const std::string& id) {
-  return R"({"eventId":"full-)" + id + R"(","type":"lead.created",)"
-         R"("occurredAt":"2026-11-23T10:15:00Z","data":{"id":")" + id +
+  return R"({"eventId":"full-)" + id +
+         R"(","type":"lead.created",)"
+         R"("occurredAt":"2026-11-23T10:15:00Z","data":{"id":")" +
+         id +
          R"(","name":"Priya Sharma","email":"priya@example.com","phone":"+919876543210",)"
          R"("status":"NEW","budgetMin":5000000,"budgetMax":8000000,)"
          R"("preferredLocation":["Baner","Wakad"],"utmSource":"google","notes":"Wants 3BHK"}})";
@@ -293,9 +295,10 @@ std::string FullLeadCreated(const std::string& id) {
 // A status change as platforms send it: the id and the status, nothing else.
 std::string StatusOnly(const std::string& event_id, const std::string& id,
                        const std::string& status) {
-  return R"({"eventId":")" + event_id + R"(","type":"lead.status_changed",)"
-         R"("occurredAt":"2026-11-23T11:00:00Z","data":{"id":")" + id + R"(","status":")" +
-         status + R"("}})";
+  return R"({"eventId":")" + event_id +
+         R"(","type":"lead.status_changed",)"
+         R"("occurredAt":"2026-11-23T11:00:00Z","data":{"id":")" +
+         id + R"(","status":")" + status + R"("}})";
 }
 
 // The mirror still holds every field of FullLeadCreated, with `status`.

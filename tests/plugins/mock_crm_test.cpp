@@ -584,7 +584,8 @@ TEST_CASE("mock-crm: a field the platform cleared is cleared at the CRM, the are
   lead.preferred_location.clear();
   lead.budget_min.reset();
   SyncJob job = LeadJob(lead, EventType::kLeadStatusChanged, id);
-  job.changed_fields = std::vector<std::string>{"notes", "preferredLocation", "budgetMin", "utmSource"};
+  job.changed_fields =
+      std::vector<std::string>{"notes", "preferredLocation", "budgetMin", "utmSource"};
   StepRun run = RunStep(*adapter, job, StepKind::kUpdate);
   CHECK(run.status.ok());
   JsonObject body = ParseJson(run.request.body);

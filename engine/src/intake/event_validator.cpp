@@ -1,7 +1,6 @@
 // Envelope validation; see event_validator.h.
 #include "intake/event_validator.h"
 
-#include "common/hash.h"
 #include "crmsync/entities_json.h"
 
 #include <algorithm>
@@ -188,7 +187,8 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
         Inquiry inquiry;
         if (DecodeInquiry(data, data_path, &inquiry, &result->errors)) {
           event.entity_id = inquiry.lead_id;
-          event.entity_json = PatchOf(*data.getObject("lead"), EncodeLead(inquiry.lead), EntityKind::kLead);
+          event.entity_json =
+              PatchOf(*data.getObject("lead"), EncodeLead(inquiry.lead), EntityKind::kLead);
           event.inquiry_id = inquiry.id;
           event.inquiry_json = EncodeInquiry(inquiry);
           event.coalescable = false;

@@ -138,11 +138,11 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
       }
       list += "}";
       LogWith(log, Poco::Message::PRIO_DEBUG,
-              a.duplicate ? "repeat of an accepted event"
-                          : a.stale ? "older than every field it carries: recorded, not merged"
-                          : a.echo_suppressed ? "echo of the CRM's last change: not synced"
-                          : a.coalesced       ? "absorbed into a pending job"
-                                              : "accepted",
+              a.duplicate         ? "repeat of an accepted event"
+              : a.stale           ? "older than every field it carries: recorded, not merged"
+              : a.echo_suppressed ? "echo of the CRM's last change: not synced"
+              : a.coalesced       ? "absorbed into a pending job"
+                                  : "accepted",
               {{"request_id", request_id},
                {"event_id", a.event_id},
                {"job_id", std::to_string(a.job_id)},

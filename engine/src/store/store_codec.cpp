@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <limits>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include <Poco/DateTime.h>

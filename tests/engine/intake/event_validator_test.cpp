@@ -490,8 +490,8 @@ TEST_SUITE("engine.intake") {
 
   TEST_CASE("validator: minimal events of every type are accepted as patches of their entity") {
     // Only the id and what the type is about: the rest of the entity is unchanged.
-    IncomingEvent status = OneEvent(
-        Envelope("m-1", "lead.status_changed", R"({"id":"42","status":"CONTACTED"})"));
+    IncomingEvent status =
+        OneEvent(Envelope("m-1", "lead.status_changed", R"({"id":"42","status":"CONTACTED"})"));
     Poco::JSON::Object::Ptr patch = PatchOf(status);
     CHECK(patch->size() == 2);
     CHECK(patch->getValue<std::string>("id") == "42");
@@ -508,8 +508,9 @@ TEST_SUITE("engine.intake") {
         Envelope("m-5", "inquiry.submitted", R"({"id":"Q1","leadId":"L1","lead":{"id":"L1"}})"));
     CHECK(PatchOf(inquiry)->size() == 1);
     CHECK(inquiry.inquiry_id == "Q1");
-    CHECK(PatchOf(OneEvent(Envelope("m-6", "dealer.assigned", R"({"leadId":"L1","dealerId":"D1"})")))
-              ->getValue<std::string>("assignedToId") == "D1");
+    CHECK(
+        PatchOf(OneEvent(Envelope("m-6", "dealer.assigned", R"({"leadId":"L1","dealerId":"D1"})")))
+            ->getValue<std::string>("assignedToId") == "D1");
     // Where the event's data sits in the request, to name a field later.
     CHECK(status.data_path == "$.data");
     ValidationResult batch = ValidateEventsBody(
@@ -531,8 +532,8 @@ TEST_SUITE("engine.intake") {
     CHECK_FALSE(patch->has("nickname"));
     CHECK_FALSE(patch->has("fax"));
     // An empty list replaces the list: it stays in the patch.
-    Poco::JSON::Object::Ptr empty = PatchOf(
-        OneEvent(Envelope("c-2", "lead.created", R"({"id":"L1","preferredLocation":[]})")));
+    Poco::JSON::Object::Ptr empty =
+        PatchOf(OneEvent(Envelope("c-2", "lead.created", R"({"id":"L1","preferredLocation":[]})")));
     REQUIRE(empty->getArray("preferredLocation"));
     CHECK(empty->getArray("preferredLocation")->size() == 0);
     // Ids in their text form, as the codec reads them.
@@ -545,8 +546,8 @@ TEST_SUITE("engine.intake") {
   TEST_CASE("validator: null where a field cannot be cleared is refused at its path") {
     ExpectOneError(Envelope("n-1", "lead.created", R"({"id":null,"name":"Asha"})"), "$.data.id",
                    kClearMessage);
-    ExpectOneError(Envelope("n-2", "lead.created", R"({"id":"L1","status":null})"),
-                   "$.data.status", kClearMessage);
+    ExpectOneError(Envelope("n-2", "lead.created", R"({"id":"L1","status":null})"), "$.data.status",
+                   kClearMessage);
     ExpectOneError(Envelope("n-3", "property.updated", R"({"id":null})"), "$.data.id",
                    kClearMessage);
     ExpectOneError(Envelope("n-4", "property.updated", R"({"id":"P1","status":null})"),
@@ -557,9 +558,9 @@ TEST_SUITE("engine.intake") {
                    "$.data.leadId", kClearMessage);
     ExpectOneError(Envelope("n-7", "inquiry.submitted", R"({"id":"Q1","leadId":"L1","lead":null})"),
                    "$.data.lead", kClearMessage);
-    ExpectOneError(
-        Envelope("n-8", "inquiry.submitted", R"({"id":"Q1","leadId":"L1","lead":{"id":"L1","status":null}})"),
-        "$.data.lead.status", kClearMessage);
+    ExpectOneError(Envelope("n-8", "inquiry.submitted",
+                            R"({"id":"Q1","leadId":"L1","lead":{"id":"L1","status":null}})"),
+                   "$.data.lead.status", kClearMessage);
     ValidationResult r = ValidateEventsBody(
         Batch({Envelope("n-9", "lead.created", kLead),
                Envelope("n-10", "lead.status_changed", R"({"id":null,"status":"LOST"})")}));

@@ -425,13 +425,15 @@ TEST_SUITE("engine.intake") {
 
   TEST_CASE("intake: a status change with only id and status keeps the lead's other fields") {
     IntakeServer server;
-    REQUIRE(server.Post(Envelope("p-1", "lead.created",
-                                 R"({"id":"42","name":"Priya","phone":"+91 98765 43210",)"
-                                 R"("budgetMin":5000000,"preferredLocation":["Baner","Wakad"],)"
-                                 R"("utmSource":"google","notes":"3BHK","status":"NEW"})"))
+    REQUIRE(server
+                .Post(Envelope("p-1", "lead.created",
+                               R"({"id":"42","name":"Priya","phone":"+91 98765 43210",)"
+                               R"("budgetMin":5000000,"preferredLocation":["Baner","Wakad"],)"
+                               R"("utmSource":"google","notes":"3BHK","status":"NEW"})"))
                 .status == 202);
-    REQUIRE(server.Post(Envelope("p-2", "lead.status_changed", R"({"id":"42","status":"CONTACTED"})"))
-                .status == 202);
+    REQUIRE(
+        server.Post(Envelope("p-2", "lead.status_changed", R"({"id":"42","status":"CONTACTED"})"))
+            .status == 202);
     Lead lead = MirrorLead(server.store(), "42");
     CHECK(lead.status == LeadStatus::kContacted);
     CHECK(lead.name.value_or("") == "Priya");
@@ -444,11 +446,13 @@ TEST_SUITE("engine.intake") {
 
   TEST_CASE("intake: 409 names the field a patch breaks in the stored entity; nothing is written") {
     IntakeServer server;
-    REQUIRE(server.Post(Envelope("b-0", "lead.created",
-                                 R"({"id":"42","budgetMin":100,"budgetMax":200})"))
-                .status == 202);
-    HttpResult r = server.Post(Batch(
-        {LeadCreated("b-1", "L1"), Envelope("b-2", "lead.created", R"({"id":"42","budgetMin":500})")}));
+    REQUIRE(
+        server
+            .Post(Envelope("b-0", "lead.created", R"({"id":"42","budgetMin":100,"budgetMax":200})"))
+            .status == 202);
+    HttpResult r =
+        server.Post(Batch({LeadCreated("b-1", "L1"),
+                           Envelope("b-2", "lead.created", R"({"id":"42","budgetMin":500})")}));
     REQUIRE(r.status == 409);
     auto details = Details(r, "event conflicts with the stored entity");
     REQUIRE(details.size() == 1);

@@ -3,7 +3,9 @@
 // batches where one bad item does not fail the others.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -285,6 +287,33 @@ TEST_SUITE("plugins.generic_rest") {
     REQUIRE(mapper.BuildBatch(jobs, StepKind::kUpdate, &request).ok());
     CHECK(At(request.body, "/inputs/2/id") == "\"c3\"");
     CHECK(At(request.body, "/inputs/0/properties/name") == "\"Asha Rao\"");
+  }
+
+  TEST_CASE("batch: with send changed, each item renders its own job's changes") {
+    std::ifstream in(testing::FixturePath("full.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string mapping_text = text.str();
+    const std::string item =
+        R"("item": {"id": "{{externalId}}", "properties": {"name": "{{name}}"}},)";
+    REQUIRE(mapping_text.find(item) != std::string::npos);
+    mapping_text.replace(mapping_text.find(item), item.size(),
+                         R"("send": "changed", "item": {"id": "{{externalId}}", )"
+                         R"("properties": {"name": "{{name}}", "notes": "{{notes}}"}},)");
+    Mapping mapping;
+    std::vector<std::string> errors = testing::ParseErrors(mapping_text, &mapping);
+    INFO(testing::Joined(errors));
+    REQUIRE(errors.empty());
+    GenericRestMapper mapper(std::make_shared<const Mapping>(mapping), [] { return kNowMs; });
+    std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2")};
+    for (SyncJob& job : jobs) job.external_id = "c" + job.entity_id;
+    jobs[0].changed_fields = std::vector<std::string>{"name"};
+    jobs[1].lead->notes.reset();
+    jobs[1].changed_fields = std::vector<std::string>{"notes"};
+    HttpRequest request;
+    REQUIRE(mapper.BuildBatch(jobs, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/inputs/0/properties") == R"({"name":"Asha Rao"})");
+    CHECK(At(request.body, "/inputs/1/properties") == R"({"notes":null})");
   }
 
   TEST_CASE("batch: limits and missing operations") {
