@@ -184,8 +184,11 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   op->name = name;
   const bool batch = IsBatch(name);
   const bool lookup = name == "lookup";
+  // Only an update may send part of the entity: a create (a first create, or
+  // one after the CRM lost the record) must send it whole.
+  const bool update = name == "update" || name == "batchUpdate";
   std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
-  if (!lookup) allowed.push_back("send");
+  if (update) allowed.push_back("send");
   if (lookup || batch) allowed.push_back("resultsPointer");
   if (batch) {
     for (const char* key :
@@ -200,7 +203,8 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
     if (key == "resultsPointer") {
       c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
     } else if (key == "send") {
-      c->Error(PointerJoin(pointer, key), "not for lookup: a lookup sends no entity");
+      c->Error(PointerJoin(pointer, key),
+               "only for update and batchUpdate (a create sends the whole entity)");
     } else if (kBatchOnly.count(key) != 0) {
       c->Error(PointerJoin(pointer, key), "only for batch operations (batchCreate, batchUpdate)");
     } else {
@@ -228,7 +232,7 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
     }
   }
   std::string send;
-  if (!lookup && c->String(object, "send", pointer, false, &send)) {
+  if (update && c->String(object, "send", pointer, false, &send)) {
     if (send != "all" && send != "changed") {
       c->Error(pointer + "/send", "must be \"all\" (the whole entity) or \"changed\"");
     }

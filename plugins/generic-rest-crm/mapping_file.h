@@ -41,7 +41,7 @@ struct Operation {
   std::optional<Var> body;
   /// "send": "changed": the job's platform fields are limited to those it
   /// changed (SyncJob::changed_fields), so a template leaves the others out;
-  /// "all" (the default): the whole merged entity. Not for lookups.
+  /// "all" (the default): the whole merged entity. Only update and batchUpdate.
   bool changed_only = false;
   /// Pointer to the CRM id in an answer (for lookups and batches: inside one
   /// match / result). Defaults to the entity's idPointer, else "/id".

@@ -146,18 +146,18 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(At(request.body, "/areas") == R"(["Whitefield","Indiranagar"])");
   }
 
-  TEST_CASE("mapper: send must be all or changed, and a lookup has none") {
+  TEST_CASE("mapper: send must be all or changed, and only an update has it") {
     std::string text = kPartialMapping;
     text.replace(text.find("SEND"), 4, "some");
     CHECK(testing::HasError(testing::ParseErrors(text),
                             "/entities/lead/operations/update/send: must be \"all\""));
-    std::string lookup = kPartialMapping;
-    lookup.replace(lookup.find("\"send\": \"SEND\","), 15, "");
-    lookup.replace(lookup.find("\"update\""), 0,
-                   R"("lookup": {"method": "GET", "path": "/leads", "send": "all"}, )");
-    std::vector<std::string> errors = testing::ParseErrors(lookup);
+    std::string create = kPartialMapping;
+    create.replace(create.find("SEND"), 4, "all");
+    create.replace(create.find(R"("body": {"name": "{{name}}"}})"), 0, R"("send": "changed", )");
+    std::vector<std::string> errors = testing::ParseErrors(create);
     INFO(testing::Joined(errors));
-    CHECK(testing::HasError(errors, "/entities/lead/operations/lookup/send: not for lookup"));
+    CHECK(testing::HasError(errors, "/entities/lead/operations/create/send: only for update and "
+                                    "batchUpdate (a create sends the whole entity)"));
   }
 
   TEST_CASE("mapper: a step the mapping lacks is a permanent failure naming it") {
