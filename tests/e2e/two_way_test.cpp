@@ -350,6 +350,15 @@ TEST_SUITE("e2e.two_way") {
     Array::Ptr leads = engine.Crm()->getArray("leads");
     REQUIRE(leads->size() == 1);
     CheckCrmKeptEverything(leads->getObject(0), "contacted");
+
+    // The README's Try it: CONVERTED alone, an update and a deal; the areas stay.
+    REQUIRE(engine.PostEvent(StatusOnly("cv-42", "42", "CONVERTED")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 3); }));
+    CheckMirrorKeptEverything(engine, "42", "CONVERTED");
+    Object::Ptr won = engine.Crm()->getArray("leads")->getObject(0);
+    CheckCrmKeptEverything(won, "won");
+    REQUIRE(won->getArray("deals"));
+    CHECK(won->getArray("deals")->size() == 1);
     engine.Stop();
   }
 
