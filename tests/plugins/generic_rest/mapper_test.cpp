@@ -39,7 +39,8 @@ const char kPartialMapping[] = R"({
         "update": {"method": "PATCH", "path": "/leads/{externalId}", "send": "SEND",
                    "body": {"name": "{{name}}", "phone": "{{phone}}",
                             "status": {"$from": "status", "$transform": ["status"]},
-                            "notes": "{{notes}}", "areas": "{{preferredLocation}}",
+                            "notes": "{{notes}}", "memo": {"$from": "notes", "$default": "-"},
+                            "areas": "{{preferredLocation}}",
                             "budget.max": "{{budgetMax}}", "ref": "{{externalReference}}"}}
       }
     }
@@ -118,6 +119,7 @@ TEST_SUITE("plugins.generic_rest") {
     HttpRequest request;
     REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
     CHECK(At(request.body, "/notes") == "null");
+    CHECK(At(request.body, "/memo") == "null");  // a clear is no missing value: no default
     CHECK(At(request.body, "/areas") == "null");
     CHECK(At(request.body, "/status") == "\"contacted\"");
     CHECK(At(request.body, "/name") == "\"Asha Rao\"");
@@ -127,6 +129,7 @@ TEST_SUITE("plugins.generic_rest") {
     job.changed_fields = std::vector<std::string>{"status"};
     REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
     CHECK(At(request.body, "/notes") == "<absent>");
+    CHECK(At(request.body, "/memo") == "\"-\"");
     CHECK(At(request.body, "/areas") == "<absent>");
   }
 
@@ -138,7 +141,7 @@ TEST_SUITE("plugins.generic_rest") {
     job.changed_fields = std::vector<std::string>{"status", "notes"};
     HttpRequest request;
     REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
-    CHECK(request.body == R"({"status":"contacted","notes":null,"ref":"lead:42"})");
+    CHECK(request.body == R"({"status":"contacted","notes":null,"memo":null,"ref":"lead:42"})");
     // Without a changed list (a replayed dead letter) the entity goes whole.
     job.changed_fields.reset();
     REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
