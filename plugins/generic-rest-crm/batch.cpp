@@ -87,7 +87,7 @@ Status BuildBatchRequest(const Mapping& mapping, const std::vector<SyncJob>& job
   JsonArray items = NewArray();
   for (const SyncJob& job : jobs) {
     std::optional<Var> item;
-    status = RenderJson(*op->item, JobContext(job, now_unix_ms), tables, &item);
+    status = RenderJson(*op->item, JobContext(job, now_unix_ms, op->changed_only), tables, &item);
     if (!status.ok()) {
       return Status(status.code(), route + ": job " + job.job_id + ": " + status.message());
     }

@@ -70,27 +70,7 @@ std::string IsoTime(int64_t unix_ms) {
   return Poco::DateTimeFormatter::format(timestamp, "%Y-%m-%dT%H:%M:%SZ");
 }
 
-const std::vector<std::string>& PlatformFields(EntityKind kind) {
-  static const std::vector<std::string> kLead = {"id",
-                                                 "name",
-                                                 "email",
-                                                 "phone",
-                                                 "source",
-                                                 "status",
-                                                 "propertyId",
-                                                 "assignedToId",
-                                                 "budgetMin",
-                                                 "budgetMax",
-                                                 "preferredLocation",
-                                                 "utmSource",
-                                                 "notes",
-                                                 "createdAt",
-                                                 "updatedAt",
-                                                 "lostReason"};
-  static const std::vector<std::string> kProperty = {
-      "id", "title", "price", "city", "locality", "status", "ownerId", "dealerId", "updatedAt"};
-  return kind == EntityKind::kLead ? kLead : kProperty;
-}
+const std::vector<std::string>& PlatformFields(EntityKind kind) { return WireFields(kind); }
 
 bool IsJobVariable(EntityKind kind, const std::string& name) {
   const std::vector<std::string>& fields = PlatformFields(kind);
@@ -109,7 +89,7 @@ std::string ExternalReference(const SyncJob& job) {
   return std::string(EntityKindName(job.entity_kind)) + ":" + job.entity_id;
 }
 
-Context JobContext(const SyncJob& job, int64_t now_unix_ms) {
+Context JobContext(const SyncJob& job, int64_t now_unix_ms, bool changed_only) {
   Context context;
   if (job.entity_kind == EntityKind::kLead) {
     if (job.lead) {
@@ -129,6 +109,19 @@ Context JobContext(const SyncJob& job, int64_t now_unix_ms) {
   }
   if (context.count("id") == 0 || context["id"].extract<std::string>().empty()) {
     context["id"] = Var(job.entity_id);
+  }
+  if (job.changed_fields) {
+    const std::vector<std::string>& changed = *job.changed_fields;
+    for (const std::string& field : PlatformFields(job.entity_kind)) {
+      const bool named = std::find(changed.begin(), changed.end(), field) != changed.end();
+      if (field == "id") continue;
+      auto value = context.find(field);
+      if (named && (value == context.end() || IsEmptyValue(value->second))) {
+        MarkCleared(&context, field);
+      } else if (!named && changed_only) {
+        context.erase(field);
+      }
+    }
   }
   if (job.external_id) context["externalId"] = Var(*job.external_id);
   context["externalReference"] = Var(ExternalReference(job));

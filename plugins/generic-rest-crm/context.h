@@ -9,6 +9,10 @@
 // inquiry.createdAt and assignment.dealerId / assignment.assignedAt. An
 // inquiry's lead is the job's lead; a dealer assignment sets assignedToId.
 // Absent optional fields are absent from the context (so templates omit them).
+// A field the job cleared (named in SyncJob::changed_fields, absent from the
+// entity) is marked cleared (MarkCleared): a template naming it renders JSON
+// null, the CRM's way of clearing it. With `changed_only` the entity's other
+// fields are left out of the context (an operation's "send": "changed").
 //
 // Pure functions; thread-safe.
 #ifndef CRMSYNC_PLUGINS_GENERIC_REST_CRM_CONTEXT_H_
@@ -24,7 +28,7 @@
 namespace crmsync::genericrest {
 
 /// The context of `job`; `now_unix_ms` gives the `now` variable.
-Context JobContext(const SyncJob& job, int64_t now_unix_ms);
+Context JobContext(const SyncJob& job, int64_t now_unix_ms, bool changed_only = false);
 
 /// The job's externalReference: SyncJob::external_reference, else "<kind>:<id>".
 std::string ExternalReference(const SyncJob& job);

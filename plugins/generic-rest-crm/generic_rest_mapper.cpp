@@ -50,8 +50,8 @@ Status GenericRestMapper::BuildRequest(const SyncJob& job, StepKind step, HttpRe
   const Operation* op = FindOperation(job.entity_kind, name, &status);
   if (op == nullptr) return status;
   const std::string route = std::string(EntityKindName(job.entity_kind)) + "." + name;
-  status = RenderRequest(*op, JobContext(job, now_unix_ms_()), mapping_->Tables(job.entity_kind),
-                         route, out);
+  status = RenderRequest(*op, JobContext(job, now_unix_ms_(), op->changed_only),
+                         mapping_->Tables(job.entity_kind), route, out);
   if (!status.ok() && status.message().rfind(route, 0) != 0) {
     return Status(status.code(), route + ": " + status.message());
   }

@@ -184,7 +184,11 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   op->name = name;
   const bool batch = IsBatch(name);
   const bool lookup = name == "lookup";
+  // Only an update may send part of the entity: a create (a first create, or
+  // one after the CRM lost the record) must send it whole.
+  const bool update = name == "update" || name == "batchUpdate";
   std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
+  if (update) allowed.push_back("send");
   if (lookup || batch) allowed.push_back("resultsPointer");
   if (batch) {
     for (const char* key :
@@ -198,6 +202,9 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
         "maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"};
     if (key == "resultsPointer") {
       c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
+    } else if (key == "send") {
+      c->Error(PointerJoin(pointer, key),
+               "only for update and batchUpdate (a create sends the whole entity)");
     } else if (kBatchOnly.count(key) != 0) {
       c->Error(PointerJoin(pointer, key), "only for batch operations (batchCreate, batchUpdate)");
     } else {
@@ -223,6 +230,13 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
       op->body = object->get("body");
       CheckJsonTemplate(*op->body, pointer + "/body", outer, &c->errors);
     }
+  }
+  std::string send;
+  if (update && c->String(object, "send", pointer, false, &send)) {
+    if (send != "all" && send != "changed") {
+      c->Error(pointer + "/send", "must be \"all\" (the whole entity) or \"changed\"");
+    }
+    op->changed_only = send == "changed";
   }
   op->id_pointer = default_id_pointer;
   c->Pointer(object, "idPointer", pointer, false, &op->id_pointer);

@@ -39,6 +39,10 @@ struct Operation {
   std::vector<std::pair<std::string, Var>> headers;
   /// Body template (for batches: what surrounds the items); absent: no body.
   std::optional<Var> body;
+  /// "send": "changed": the job's platform fields are limited to those it
+  /// changed (SyncJob::changed_fields), so a template leaves the others out;
+  /// "all" (the default): the whole merged entity. Only update and batchUpdate.
+  bool changed_only = false;
   /// Pointer to the CRM id in an answer (for lookups and batches: inside one
   /// match / result). Defaults to the entity's idPointer, else "/id".
   std::string id_pointer = "/id";

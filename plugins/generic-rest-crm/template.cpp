@@ -114,6 +114,10 @@ std::vector<std::string> TransformList(const Var& spec) {
 Status RenderSpec(const JsonObject& spec, const Context& context, const TransformTables& tables,
                   std::optional<Var>* out) {
   const std::string name = FromName(ValueText(spec->get(kFrom)));
+  if (IsCleared(context, name)) {
+    *out = Some(Var());
+    return Status::Ok();
+  }
   Var value = DeepCopy(Lookup(context, name));
   if (spec->has(kTransform)) {
     Status status = ApplyTransforms(TransformList(spec->get(kTransform)), tables, name, &value);
@@ -169,6 +173,17 @@ std::vector<std::string> TemplateVariables(const std::string& tmpl) {
   return names;
 }
 
+// Cleared variables are kept under a key no template can name.
+constexpr char kClearedPrefix[] = "\x01cleared:";
+
+void MarkCleared(Context* context, const std::string& name) {
+  (*context)[kClearedPrefix + name] = Var(true);
+}
+
+bool IsCleared(const Context& context, const std::string& name) {
+  return context.count(kClearedPrefix + name) != 0;
+}
+
 std::string RenderText(const std::string& tmpl, const Context& context) {
   std::string out;
   size_t pos = 0;
@@ -222,7 +237,11 @@ Status RenderJson(const Var& tmpl, const Context& context, const TransformTables
     const std::string sole = SoleVariable(text);
     if (!sole.empty()) {
       const Var value = Lookup(context, sole);
-      *out = IsEmptyValue(value) ? std::nullopt : Some(DeepCopy(value));
+      if (IsCleared(context, sole)) {
+        *out = Some(Var());
+      } else {
+        *out = IsEmptyValue(value) ? std::nullopt : Some(DeepCopy(value));
+      }
     } else if (text.find("{{") != std::string::npos) {
       *out = Some(Var(RenderText(text, context)));
     } else {

@@ -62,6 +62,13 @@ Status RenderValueText(const Var& tmpl, const Context& context, const TransformT
 /// Interpolates "{{name}}" occurrences; a missing variable renders "".
 std::string RenderText(const std::string& tmpl, const Context& context);
 
+/// Marks `name` as a field the platform cleared: a JSON template whose value
+/// is that variable alone ("{{name}}", or {"from": "name"} whatever its
+/// transforms and default) renders null instead of being left out. Text
+/// templates render it empty.
+void MarkCleared(Context* context, const std::string& name);
+bool IsCleared(const Context& context, const std::string& name);
+
 /// Renders a path template: each "{name}" or "{{name}}" becomes the URL-encoded
 /// text of the variable. kPermanent naming the variable when it is missing.
 Status RenderPath(const std::string& tmpl, const Context& context, std::string* out);

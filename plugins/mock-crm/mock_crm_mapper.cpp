@@ -89,6 +89,49 @@ Poco::JSON::Object::Ptr LeadBody(const Lead& lead, const std::string& reference,
   return body;
 }
 
+// The keys of mock-crm's body that carry a platform field; "" for a field
+// mock-crm does not hold (utmSource, propertyId, timestamps).
+std::string CrmKeyOf(EntityKind kind, const std::string& field) {
+  if (kind == EntityKind::kProperty) {
+    return field == "id" || field == "updatedAt" ? "" : field;
+  }
+  if (field == "budgetMin" || field == "budgetMax") return "budgetRange";
+  if (field == "preferredLocation") return "preferredAreas";
+  if (field == "assignedToId") return "assignedAgent";
+  for (const char* same : {"name", "email", "phone", "source", "status", "notes", "lostReason"}) {
+    if (field == same) return field;
+  }
+  return "";
+}
+
+// An update sends what the job changed (SyncJob::changed_fields), cut from
+// the whole body: mock-crm's PUT merges, so a key left out is kept. A field the
+// platform cleared (absent from `entity_json`, the entity's wire form) goes as
+// null, or [] for the areas, the CRM's empty list. Without a changed list the
+// body goes whole.
+Poco::JSON::Object::Ptr ChangedOnly(const SyncJob& job, const std::string& entity_json,
+                                    const Poco::JSON::Object::Ptr& whole) {
+  if (!job.changed_fields) return whole;
+  std::string error;
+  Poco::JSON::Object::Ptr entity = ParseObject(entity_json, &error);
+  Poco::JSON::Object::Ptr body = NewObject();
+  for (const std::string& field : *job.changed_fields) {
+    const std::string key = CrmKeyOf(job.entity_kind, field);
+    if (key.empty() || body->has(key)) continue;
+    if (whole->has(key)) {
+      body->set(key, whole->get(key));
+    } else if (entity && !entity->has(field)) {
+      if (key == "preferredAreas") {
+        body->set(key, Poco::JSON::Array::Ptr(new Poco::JSON::Array()));
+      } else {
+        body->set(key, Poco::Dynamic::Var());
+      }
+    }
+  }
+  body->set("externalReference", whole->get("externalReference"));
+  return body;
+}
+
 Poco::JSON::Object::Ptr PropertyBody(const Property& property, const std::string& reference) {
   Poco::JSON::Object::Ptr body = NewObject();
   SetIf(body, "title", property.title);
@@ -276,19 +319,24 @@ Status MockCrmMapper::BuildRequest(const SyncJob& job, StepKind step, HttpReques
     request.method = step == StepKind::kCreate ? "POST" : "PUT";
     request.path = kPropertiesPath + id_path;
     request.route = step == StepKind::kCreate ? "property.create" : "property.update";
-    request.body = ToJson(PropertyBody(*job.property, reference));
+    Poco::JSON::Object::Ptr body = PropertyBody(*job.property, reference);
+    request.body = ToJson(
+        step == StepKind::kUpdate ? ChangedOnly(job, EncodeProperty(*job.property), body) : body);
   } else {
     Lead lead;
     bool whole = true;
     if (!LeadOf(job, &lead, &whole)) return Status::Permanent("mock-crm: lead job carries no lead");
     switch (step) {
       case StepKind::kCreate:
-      case StepKind::kUpdate:
+      case StepKind::kUpdate: {
         request.method = step == StepKind::kCreate ? "POST" : "PUT";
         request.path = kLeadsPath + id_path;
         request.route = step == StepKind::kCreate ? "lead.create" : "lead.update";
-        request.body = ToJson(LeadBody(lead, reference, whole));
+        Poco::JSON::Object::Ptr body = LeadBody(lead, reference, whole);
+        request.body =
+            ToJson(step == StepKind::kUpdate ? ChangedOnly(job, EncodeLead(lead), body) : body);
         break;
+      }
       case StepKind::kActivity: {
         Poco::JSON::Object::Ptr body;
         Status status = ActivityBody(job, lead, &body);

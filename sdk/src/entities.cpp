@@ -596,6 +596,28 @@ class JsonWriter {
 // ---------------------------------------------------------------------------
 // Public codec.
 
+const std::vector<std::string>& WireFields(EntityKind kind) {
+  static const std::vector<std::string> kLead = {"id",
+                                                 "name",
+                                                 "email",
+                                                 "phone",
+                                                 "source",
+                                                 "status",
+                                                 "propertyId",
+                                                 "assignedToId",
+                                                 "budgetMin",
+                                                 "budgetMax",
+                                                 "preferredLocation",
+                                                 "utmSource",
+                                                 "notes",
+                                                 "createdAt",
+                                                 "updatedAt",
+                                                 "lostReason"};
+  static const std::vector<std::string> kProperty = {
+      "id", "title", "price", "city", "locality", "status", "ownerId", "dealerId", "updatedAt"};
+  return kind == EntityKind::kLead ? kLead : kProperty;
+}
+
 bool DecodeLead(const Object& object, const std::string& path, Lead* out,
                 std::vector<FieldError>* errors) {
   size_t before = errors->size();

@@ -255,9 +255,129 @@ void StartWithLead(Engine& engine, const std::string& id, const std::string& sta
   CHECK(engine.InboundResults("created") == 0);
 }
 
+// tools/reference-crm as a child process, answering once it is up.
+struct ReferenceCrm {
+  ReferenceCrm(const std::string& key, const std::string& secret)
+      : key(key),
+        secret(secret),
+        process(CRMSYNC_REFERENCE_CRM,
+                {"--port", std::to_string(port), "--api-key", key, "--api-secret", secret}) {
+    REQUIRE(t::WaitUntil([&] { return t::HttpCall(port, "GET", "/_state").status == 200; }));
+  }
+  // The CRM's whole state (leads, requests, webhooks, ...).
+  Object::Ptr State() const { return Parse(t::HttpCall(port, "GET", "/_state").body); }
+  // Points `engine` at this CRM through generic-rest-crm and the reference mapping.
+  void Serve(Engine& engine) const {
+    engine.extra = {
+        "--set", "crm.plugin=generic-rest-crm",
+        "--set", "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
+        "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(port)};
+    engine.env = {{"CRM_API_KEY", key}, {"CRM_API_SECRET", secret}};
+  }
+
+  int port = t::FreePort();
+  std::string key;
+  std::string secret;
+  t::ChildProcess process;
+};
+
+// The lead of issue 19: every field a platform sends on create.
+std::string FullLeadCreated(const std::string& id) {
+  return R"({"eventId":"full-)" + id +
+         R"(","type":"lead.created",)"
+         R"("occurredAt":"2026-11-23T10:15:00Z","data":{"id":")" +
+         id +
+         R"(","name":"Priya Sharma","email":"priya@example.com","phone":"+919876543210",)"
+         R"("status":"NEW","budgetMin":5000000,"budgetMax":8000000,)"
+         R"("preferredLocation":["Baner","Wakad"],"utmSource":"google","notes":"Wants 3BHK"}})";
+}
+
+// A status change as platforms send it: the id and the status, nothing else.
+std::string StatusOnly(const std::string& event_id, const std::string& id,
+                       const std::string& status) {
+  return R"({"eventId":")" + event_id +
+         R"(","type":"lead.status_changed",)"
+         R"("occurredAt":"2026-11-23T11:00:00Z","data":{"id":")" +
+         id + R"(","status":")" + status + R"("}})";
+}
+
+// The mirror still holds every field of FullLeadCreated, with `status`.
+void CheckMirrorKeptEverything(Engine& engine, const std::string& id, const std::string& status) {
+  Object::Ptr mirror = engine.Entity("lead:" + id)->getObject("mirror");
+  INFO(Stringify(mirror));
+  CHECK(mirror->getValue<std::string>("status") == status);
+  CHECK(mirror->getValue<std::string>("name") == "Priya Sharma");
+  CHECK(mirror->getValue<std::string>("email") == "priya@example.com");
+  CHECK(mirror->getValue<std::string>("phone") == "+919876543210");
+  CHECK(mirror->getValue<int64_t>("budgetMin") == 5000000);
+  CHECK(mirror->getValue<int64_t>("budgetMax") == 8000000);
+  REQUIRE(mirror->getArray("preferredLocation"));
+  CHECK(mirror->getArray("preferredLocation")->size() == 2);
+  CHECK(mirror->getValue<std::string>("utmSource") == "google");
+  CHECK(mirror->getValue<std::string>("notes") == "Wants 3BHK");
+}
+
+// The CRM's lead (mock-crm's and the reference CRM's shapes agree here) still
+// holds what the status change did not carry.
+void CheckCrmKeptEverything(const Object::Ptr& lead, const std::string& crm_status) {
+  INFO(Stringify(lead));
+  CHECK(lead->getValue<std::string>("status") == crm_status);
+  CHECK(lead->getValue<std::string>("name") == "Priya Sharma");
+  CHECK(lead->getValue<std::string>("phone") == "+919876543210");
+  CHECK(lead->getValue<std::string>("notes") == "Wants 3BHK");
+  CHECK(lead->getObject("budgetRange")->getValue<int64_t>("min") == 5000000);
+  CHECK(lead->getObject("budgetRange")->getValue<int64_t>("max") == 8000000);
+  REQUIRE(lead->getArray("preferredAreas"));
+  REQUIRE(lead->getArray("preferredAreas")->size() == 2);
+  CHECK(lead->getArray("preferredAreas")->getElement<std::string>(0) == "Baner");
+  CHECK(lead->getArray("preferredAreas")->getElement<std::string>(1) == "Wakad");
+}
+
 }  // namespace
 
 TEST_SUITE("e2e.two_way") {
+  TEST_CASE("mock-crm: a status change with only id and status erases nothing") {
+    Engine engine;
+    engine.extra = {"--set", "crm.plugin=mock-crm"};
+    engine.Start();
+    REQUIRE(engine.PostEvent(FullLeadCreated("42")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 1); }));
+    REQUIRE(engine.PostEvent(StatusOnly("st-42", "42", "CONTACTED")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 2); }));
+    CHECK(Requests(engine, "lead.create") == 1);
+    CHECK(Requests(engine, "lead.update") == 1);
+    CheckMirrorKeptEverything(engine, "42", "CONTACTED");
+    Array::Ptr leads = engine.Crm()->getArray("leads");
+    REQUIRE(leads->size() == 1);
+    CheckCrmKeptEverything(leads->getObject(0), "contacted");
+
+    // The README's Try it: CONVERTED alone, an update and a deal; the areas stay.
+    REQUIRE(engine.PostEvent(StatusOnly("cv-42", "42", "CONVERTED")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 3); }));
+    CheckMirrorKeptEverything(engine, "42", "CONVERTED");
+    Object::Ptr won = engine.Crm()->getArray("leads")->getObject(0);
+    CheckCrmKeptEverything(won, "won");
+    REQUIRE(won->getArray("deals"));
+    CHECK(won->getArray("deals")->size() == 1);
+    engine.Stop();
+  }
+
+  TEST_CASE("generic-rest-crm: a status change with only id and status erases nothing") {
+    ReferenceCrm crm("key-p", "secret-p");
+    auto crm_leads = [&] { return crm.State()->getArray("leads"); };
+    Engine engine;
+    crm.Serve(engine);
+    engine.Start();
+    REQUIRE(engine.PostEvent(FullLeadCreated("42")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 1); }));
+    REQUIRE(engine.PostEvent(StatusOnly("st-42", "42", "CONTACTED")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:42", 2); }));
+    REQUIRE(crm_leads()->size() == 1);
+    CheckMirrorKeptEverything(engine, "42", "CONTACTED");
+    CheckCrmKeptEverything(crm_leads()->getObject(0), "contacted");
+    engine.Stop();
+  }
+
   TEST_CASE("mock-crm echoes of the engine's own changes change nothing and send nothing") {
     Engine engine;
     StartWithLead(engine, "L1", "NEW");
@@ -474,21 +594,15 @@ TEST_SUITE("e2e.two_way") {
   }
 
   TEST_CASE("generic-rest-crm and the reference CRM sync both ways without loops") {
-    const int crm_port = t::FreePort();
-    t::ChildProcess crm(CRMSYNC_REFERENCE_CRM, {"--port", std::to_string(crm_port), "--api-key",
-                                                "key-2w", "--api-secret", "secret-2w"});
-    REQUIRE(t::WaitUntil([&] { return t::HttpCall(crm_port, "GET", "/_state").status == 200; }));
-    auto crm_state = [&] { return Parse(t::HttpCall(crm_port, "GET", "/_state").body); };
+    ReferenceCrm crm("key-2w", "secret-2w");
+    const int crm_port = crm.port;
+    auto crm_state = [&] { return crm.State(); };
     auto crm_requests = [&](const std::string& route) {
       return Count(crm_state()->getObject("requests"), route);
     };
 
     Engine engine;
-    engine.extra = {"--set", "crm.plugin=generic-rest-crm",
-                    "--set",
-                    "crm.mapping=" CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json",
-                    "--set", "crm.api.url=http://127.0.0.1:" + std::to_string(crm_port)};
-    engine.env = {{"CRM_API_KEY", "key-2w"}, {"CRM_API_SECRET", "secret-2w"}};
+    crm.Serve(engine);
     engine.Start();
 
     // At start the engine registers its webhook with the CRM.

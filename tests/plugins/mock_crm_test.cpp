@@ -45,7 +45,7 @@ using JsonObject = Poco::JSON::Object::Ptr;
 using JsonArray = Poco::JSON::Array::Ptr;
 
 constexpr char kPluginPath[] = CRMSYNC_PLUGIN_DIR "/mock-crm";
-constexpr char kManifest[] = "crmsync_abi_1";
+constexpr char kManifest[] = CRMSYNC_MANIFEST_NAME;
 constexpr char kClassName[] = "crmsync::mockcrm::MockCrmAdapter";
 
 // The plugin file, loaded once for the whole executable and never unloaded
@@ -550,6 +550,78 @@ TEST_CASE("mock-crm: a dealer assignment updates the assigned agent only") {
   CHECK(Str(stored, "assignedAgent") == "dealer-77");
   CHECK(Str(stored, "name") == "Asha Rao");  // Untouched.
   CHECK(stored->getArray("preferredAreas")->size() == 2);
+}
+
+TEST_CASE("mock-crm: a status change with only id and status erases nothing at the CRM") {
+  auto adapter = NewAdapter();
+  Lead lead = SampleLead();
+  lead.utm_source = "google";
+  const std::string id = CreateLead(*adapter, lead);
+  // The engine's job: the merged lead, and the one field the event changed.
+  SyncJob job = StatusJob(lead, LeadStatus::kContacted, id);
+  job.changed_fields = std::vector<std::string>{"status"};
+  StepRun run = RunStep(*adapter, job, StepKind::kUpdate);
+  CHECK(run.status.ok());
+  JsonObject body = ParseJson(run.request.body);
+  CHECK(body->size() == 2);
+  CHECK(Str(body, "status") == "contacted");
+  CHECK(Str(body, "externalReference") == "lead:42");
+  JsonObject stored = Leads(*adapter)->getObject(0);
+  CHECK(Str(stored, "status") == "contacted");
+  CHECK(Str(stored, "name") == "Asha Rao");
+  CHECK(Str(stored, "phone") == "+919800000000");
+  CHECK(Str(stored, "notes") == "Wants 2BHK");
+  CHECK(Num(stored->getObject("budgetRange"), "max") == 7500000);
+  REQUIRE(stored->getArray("preferredAreas"));
+  CHECK(stored->getArray("preferredAreas")->size() == 2);
+}
+
+TEST_CASE("mock-crm: a field the platform cleared is cleared at the CRM, the areas as []") {
+  auto adapter = NewAdapter();
+  const std::string id = CreateLead(*adapter, SampleLead());
+  Lead lead = SampleLead();
+  lead.notes.reset();
+  lead.preferred_location.clear();
+  lead.budget_min.reset();
+  SyncJob job = LeadJob(lead, EventType::kLeadStatusChanged, id);
+  job.changed_fields =
+      std::vector<std::string>{"notes", "preferredLocation", "budgetMin", "utmSource"};
+  StepRun run = RunStep(*adapter, job, StepKind::kUpdate);
+  CHECK(run.status.ok());
+  JsonObject body = ParseJson(run.request.body);
+  CHECK(body->isNull("notes"));
+  REQUIRE(body->getArray("preferredAreas"));
+  CHECK(body->getArray("preferredAreas")->size() == 0);
+  // The range goes whole, without the cleared bound; mock-crm holds no utmSource.
+  CHECK_FALSE(body->getObject("budgetRange")->has("min"));
+  CHECK(Num(body->getObject("budgetRange"), "max") == 7500000);
+  CHECK_FALSE(body->has("utmSource"));
+  CHECK_FALSE(body->has("name"));
+  JsonObject stored = Leads(*adapter)->getObject(0);
+  CHECK(stored->isNull("notes"));
+  CHECK(stored->getArray("preferredAreas")->size() == 0);
+  CHECK(Str(stored, "name") == "Asha Rao");
+}
+
+TEST_CASE("mock-crm: a property update sends what changed, a cleared field as null") {
+  auto adapter = NewAdapter();
+  StepRun create = RunStep(*adapter, PropertyJob(SampleProperty()), StepKind::kCreate);
+  REQUIRE(create.result.external_id.has_value());
+  Property property = SampleProperty();
+  property.price = 6500000;
+  property.locality.reset();
+  SyncJob job = PropertyJob(property, create.result.external_id);
+  job.changed_fields = std::vector<std::string>{"price", "locality"};
+  JsonObject body = ParseJson(RunStep(*adapter, job, StepKind::kUpdate).request.body);
+  CHECK(body->size() == 3);
+  CHECK(Num(body, "price") == 6500000);
+  CHECK(body->isNull("locality"));
+  JsonObject stored = Dump(*adapter)->getArray("properties")->getObject(0);
+  CHECK(Str(stored, "title") == "2BHK in Baner");
+  CHECK(Str(stored, "city") == "Pune");
+  // Without a changed list (a replayed dead letter) the body goes whole.
+  job.changed_fields.reset();
+  CHECK(ParseJson(RunStep(*adapter, job, StepKind::kUpdate).request.body)->has("title"));
 }
 
 TEST_CASE("mock-crm: property create, update and lookup") {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
@@ -36,6 +37,25 @@ bool DecodeJob(const LeasedJob& job, SyncJob* out, std::string* error) {
   } catch (const Poco::Exception& e) {
     *error = "job " + std::to_string(job.id) + ": stored payload is not JSON: " + e.message();
     return false;
+  }
+  // What the job changed; a payload without the list (a replayed dead
+  // letter) carries the entity whole with nothing singled out.
+  out->changed_fields.reset();
+  if (payload->has("changed")) {
+    Poco::JSON::Array::Ptr changed = payload->getArray("changed");
+    out->changed_fields.emplace();
+    for (size_t i = 0; changed && i < changed->size(); ++i) {
+      const Poco::Dynamic::Var name = changed->get(static_cast<unsigned>(i));
+      if (!name.isString()) {
+        changed = nullptr;
+        break;
+      }
+      out->changed_fields->push_back(name.extract<std::string>());
+    }
+    if (!changed) {
+      *error = "job " + std::to_string(job.id) + ": stored changed list is not a list of names";
+      return false;
+    }
   }
   std::vector<FieldError> errors;
   if (job.kind == EntityKind::kProperty) {

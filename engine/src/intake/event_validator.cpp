@@ -1,9 +1,10 @@
 // Envelope validation; see event_validator.h.
 #include "intake/event_validator.h"
 
-#include "common/hash.h"
 #include "crmsync/entities_json.h"
 
+#include <algorithm>
+#include <initializer_list>
 #include <regex>
 #include <sstream>
 
@@ -27,6 +28,48 @@ bool ValidTimestamp(const std::string& ts) {
   static const std::regex kIso(
       R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$)");
   return std::regex_match(ts, kIso);
+}
+
+// The patch `data` carries (docs/events.md): each field present in `data` as
+// the codec read it into `decoded` (ids as text, numbers normalised), null
+// where the platform cleared it; fields the entity does not have are dropped.
+// "id" is always present: the decoders require it.
+std::string PatchOf(const Object& data, const std::string& decoded, EntityKind kind) {
+  const std::vector<std::string>& fields = WireFields(kind);
+  Object::Ptr read = Poco::JSON::Parser().parse(decoded).extract<Object::Ptr>();
+  Object patch;
+  for (const auto& [key, value] : data) {
+    if (std::find(fields.begin(), fields.end(), key) == fields.end()) continue;
+    if (value.isEmpty()) {
+      patch.set(key, Poco::Dynamic::Var());
+    } else {
+      // Only an empty list is valid yet not written by the encoder.
+      patch.set(key, read->has(key) ? read->get(key) : value);
+    }
+  }
+  std::ostringstream out;
+  patch.stringify(out);
+  return out.str();
+}
+
+// A null where a field cannot be cleared is refused at its path (in place of
+// the decoder's "is required" for the same path).
+void RefuseClears(const Object& data, const std::string& data_path,
+                  std::initializer_list<const char*> keys, std::vector<FieldError>* errors) {
+  static const char kMessage[] =
+      "cannot be cleared (null); data is a patch: leave a field out to keep it unchanged";
+  for (const char* key : keys) {
+    if (!data.has(key) || !data.isNull(key)) continue;
+    const std::string field_path = data_path + "." + key;
+    bool replaced = false;
+    for (FieldError& e : *errors) {
+      if (e.path == field_path) {
+        e.message = kMessage;
+        replaced = true;
+      }
+    }
+    if (!replaced) errors->push_back({field_path, kMessage});
+  }
 }
 
 std::string TypeList() {
@@ -104,71 +147,73 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
     ok = false;
   } else if (type_known) {
     const std::string data_path = path + ".data";
+    event.data_path = data_path;
     const Object& data = *env->getObject("data");
     event.kind = EntityKindOf(event.type);
+    size_t errors_before = result->errors.size();
     switch (event.type) {
       case EventType::kPropertyCreated:
       case EventType::kPropertyUpdated: {
         Property property;
         if (DecodeProperty(data, data_path, &property, &result->errors)) {
           event.entity_id = property.id;
-          event.entity_json = EncodeProperty(property);
-          event.echo_hash = EchoHash(property);
+          event.entity_json = PatchOf(data, EncodeProperty(property), EntityKind::kProperty);
           event.coalescable = true;
-        } else {
-          ok = false;
         }
+        RefuseClears(data, data_path, {"id", "status"}, &result->errors);
         break;
       }
       case EventType::kLeadCreated:
       case EventType::kLeadStatusChanged: {
         Lead lead;
-        bool decoded = DecodeLead(data, data_path, &lead, &result->errors);
-        // Checked apart from decoding, so it is reported beside the lead's other errors.
-        Object::Ptr data_object = env->getObject("data");
-        if (event.type == EventType::kLeadStatusChanged &&
-            (!data_object->has("status") || data_object->isNull("status"))) {
-          error(".data.status", "required for lead.status_changed");
-          ok = false;
-        }
-        if (decoded) {
+        if (DecodeLead(data, data_path, &lead, &result->errors)) {
           event.entity_id = lead.id;
-          event.entity_json = EncodeLead(lead);
-          event.echo_hash = EchoHash(lead);
+          event.entity_json = PatchOf(data, EncodeLead(lead), EntityKind::kLead);
           LeadStatus status = lead.status.value_or(LeadStatus::kNew);
           event.coalescable = event.type == EventType::kLeadCreated ||
                               (status != LeadStatus::kViewingScheduled &&
                                status != LeadStatus::kViewed && status != LeadStatus::kConverted);
-        } else {
-          ok = false;
         }
+        // What a status change is about: checked apart from decoding, so it is
+        // reported beside the lead's other errors.
+        if (event.type == EventType::kLeadStatusChanged &&
+            (!data.has("status") || data.isNull("status"))) {
+          error(".data.status", "required for lead.status_changed");
+        }
+        RefuseClears(data, data_path, {"id", "status"}, &result->errors);
         break;
       }
       case EventType::kInquirySubmitted: {
         Inquiry inquiry;
         if (DecodeInquiry(data, data_path, &inquiry, &result->errors)) {
           event.entity_id = inquiry.lead_id;
-          event.entity_json = EncodeLead(inquiry.lead);
+          event.entity_json =
+              PatchOf(*data.getObject("lead"), EncodeLead(inquiry.lead), EntityKind::kLead);
           event.inquiry_id = inquiry.id;
           event.inquiry_json = EncodeInquiry(inquiry);
           event.coalescable = false;
-        } else {
-          ok = false;
         }
+        RefuseClears(data, data_path, {"id", "leadId", "lead"}, &result->errors);
+        Object::Ptr lead = data.getObject("lead");
+        if (lead) RefuseClears(*lead, data_path + ".lead", {"id", "status"}, &result->errors);
         break;
       }
       case EventType::kDealerAssigned: {
         DealerAssignment assignment;
         if (DecodeDealerAssignment(data, data_path, &assignment, &result->errors)) {
           event.entity_id = assignment.lead_id;
+          Lead patch;
+          patch.id = assignment.lead_id;
+          patch.assigned_to_id = assignment.dealer_id;
+          event.entity_json = EncodeLead(patch);
           event.assignment = assignment;
           event.coalescable = true;
-        } else {
-          ok = false;
         }
+        RefuseClears(data, data_path, {"leadId", "dealerId"}, &result->errors);
         break;
       }
     }
+    if (result->errors.size() != errors_before) ok = false;
   }
   if (ok) result->events.push_back(std::move(event));
 }

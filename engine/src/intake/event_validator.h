@@ -26,8 +26,11 @@ struct ValidationResult {
 
 /// Validates one envelope or {"events": [...]} of at most kMaxEventsPerRequest.
 /// An envelope needs eventId (1-128 of [A-Za-z0-9_.:-]), a known type,
-/// occurredAt (ISO 8601), optional priority (high, medium, low) and data, the
-/// entity of its type. lead.status_changed needs data.status.
+/// occurredAt (ISO 8601), optional priority (high, medium, low) and data, a
+/// patch of the entity of its type (docs/events.md): its id and what the type
+/// is about (lead.status_changed: status; dealer.assigned: leadId, dealerId);
+/// null clears a field, refused where a field cannot be cleared (ids, status).
+/// Each event's entity_json is that patch.
 ValidationResult ValidateEventsBody(const std::string& body);
 
 }  // namespace crmsync::engine

@@ -103,6 +103,15 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
     std::vector<AcceptResult> accepted;
     try {
       accepted = ctx.store->Accept(result.events, ctx.clock->NowMs());
+    } catch (const PatchConflict& e) {
+      // A patch that fits the contract alone but not merged into what is
+      // stored (budgetMin above the stored budgetMax): nothing was written.
+      rejected("invalid");
+      LogWith(log, Poco::Message::PRIO_INFORMATION, "refused: patch conflicts at " + e.path(),
+              {{"request_id", request_id}, {"status", "409"}});
+      http.SendJson(409, "{\"error\":\"event conflicts with the stored entity\",\"details\":" +
+                             DetailsJson({{e.path(), e.message()}}) + "}");
+      return;
     } catch (const std::exception& e) {
       rejected("store_error");
       LogWith(log, Poco::Message::PRIO_ERROR,
@@ -120,16 +129,20 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
       any_new = any_new || !a.duplicate;
       if (i) list += ",";
       list += "{\"eventId\":" + JsonQuote(a.event_id) + ",\"jobId\":" + std::to_string(a.job_id);
-      // Job ids start at 1: 0 means the event only echoed the CRM (no job).
-      if (a.echo_suppressed || (a.duplicate && a.job_id == 0)) {
+      // Job ids start at 1: 0 means the event made no job (it only echoed the
+      // CRM, or was stale; a repeat of either is reported as an echo).
+      if (a.stale) {
+        list += ",\"suppressed\":\"stale\"";
+      } else if (a.echo_suppressed || (a.duplicate && a.job_id == 0)) {
         list += ",\"suppressed\":\"echo\"";
       }
       list += "}";
       LogWith(log, Poco::Message::PRIO_DEBUG,
-              a.duplicate ? "repeat of an accepted event"
-                          : a.echo_suppressed ? "echo of the CRM's last change: not synced"
-                          : a.coalesced       ? "absorbed into a pending job"
-                                              : "accepted",
+              a.duplicate         ? "repeat of an accepted event"
+              : a.stale           ? "older than every field it carries: recorded, not merged"
+              : a.echo_suppressed ? "echo of the CRM's last change: not synced"
+              : a.coalesced       ? "absorbed into a pending job"
+                                  : "accepted",
               {{"request_id", request_id},
                {"event_id", a.event_id},
                {"job_id", std::to_string(a.job_id)},

@@ -9,7 +9,9 @@
 //   updating one counter row would serialise every queue transaction on it;
 // - lease tokens come from a sequence, unique across processes;
 // - job_outbox (migration 6) feeds the Redis queue, which only exists with the
-//   PostgreSQL store; SQLite stops at version 5;
+//   PostgreSQL store, and migration 7 is an index of PostgreSQL's alone: both
+//   are no-ops in SQLite, so migration 8 (field_times, one SQL for both) is 8
+//   in both;
 // - links_external is led by external_id (migration 7), so PostgreSQL's
 //   planner never takes it for a primary-key lookup.
 #include "store/pg_schema.h"
@@ -269,6 +271,7 @@ CREATE TRIGGER jobs_announce AFTER INSERT OR UPDATE OF state, priority, availabl
 DROP INDEX links_external;
 CREATE INDEX links_external ON links(external_id, plugin, entity_kind);
 )sql"},
+      kFieldTimesMigration,
   };
   return migrations;
 }

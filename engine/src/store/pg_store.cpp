@@ -63,15 +63,18 @@ const char kSqlInsertEvent[] =
     "INSERT INTO events (event_id, job_id, type, received_ms) VALUES ($1, $2, $3, $4)";
 // A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
 const char kSqlUpsertLead[] =
-    "INSERT INTO leads (id, data, updated_ms) VALUES ($1, $2, $3) "
+    "INSERT INTO leads (id, data, updated_ms, field_times) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = ''";
+    "field_times = excluded.field_times, inbound_hash = ''";
 const char kSqlUpsertProperty[] =
-    "INSERT INTO properties (id, data, updated_ms) VALUES ($1, $2, $3) "
+    "INSERT INTO properties (id, data, updated_ms, field_times) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = ''";
-const char kSqlLeadInboundHash[] = "SELECT inbound_hash FROM leads WHERE id = $1";
-const char kSqlPropertyInboundHash[] = "SELECT inbound_hash FROM properties WHERE id = $1";
+    "field_times = excluded.field_times, inbound_hash = ''";
+// What a platform event merges into: the mirror, when its fields were set, and
+// the hash of the CRM's last change (an echo check).
+const char kSqlMirrorLead[] = "SELECT data, field_times, inbound_hash FROM leads WHERE id = $1";
+const char kSqlMirrorProperty[] =
+    "SELECT data, field_times, inbound_hash FROM properties WHERE id = $1";
 // An inbound (CRM) write records the hash of what the CRM set.
 const char kSqlInboundLead[] =
     "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES ($1, $2, $3, $4) "
@@ -146,7 +149,7 @@ const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = $1";
 const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = $1";
 // The newest job of an entity that is not finished.
 const char kSqlLastActiveJob[] =
-    "SELECT id, state, coalescable, attempts, step, plan FROM jobs "
+    "SELECT id, state, coalescable, attempts, step, plan, payload FROM jobs "
     "WHERE entity_kind = $1 AND entity_id = $2 AND state IN ('queued','ready','delayed','leased') "
     "ORDER BY id DESC LIMIT 1";
 // Re-checked in the update itself: another engine may lease the ready job
@@ -504,78 +507,68 @@ void PgStore::AcceptOne(PgConn& c, const IncomingEvent& e, int64_t now_ms, Accep
     }
   }
   const std::string kind = EntityKindName(e.kind);
-  // An event that carries back exactly what the CRM last set (except
-  // inquiries, which are new facts) is recorded but not sent: no sync loop.
-  auto is_echo = [&](const std::string& echo_hash) {
-    if (echo_hash.empty() || e.type == EventType::kInquirySubmitted) return false;
-    PgResult r =
-        c.Exec(e.kind == EntityKind::kProperty ? kSqlPropertyInboundHash : kSqlLeadInboundHash,
-               PgParams().Add(e.entity_id));
-    return !r.Empty() && r.Text(0, 0) == echo_hash;
-  };
-  auto suppress = [&] {
+  const bool is_lead = e.kind == EntityKind::kLead;
+  std::string stored;
+  std::string stored_times;
+  std::string inbound_hash;
+  {
+    PgResult r = c.Exec(is_lead ? kSqlMirrorLead : kSqlMirrorProperty, PgParams().Add(e.entity_id));
+    if (!r.Empty()) {
+      stored = r.Text(0, 0);
+      stored_times = r.Text(0, 1);
+      inbound_hash = r.Text(0, 2);
+    }
+  }
+  // The event's patch merged into the mirror, in event order (store_codec).
+  PatchMerge merge = MergeEventPatch(stored, stored_times, e.entity_json,
+                                     IsoMs(e.occurred_at).value_or(now_ms), is_lead, e.data_path);
+  // An event older than every field it carries, or one that carries back
+  // exactly what the CRM last set (no sync loop), is recorded but not sent.
+  // Inquiries are new facts: always sent.
+  if (e.type != EventType::kInquirySubmitted &&
+      (merge.stale || (!inbound_hash.empty() && merge.echo_hash == inbound_hash))) {
     c.Exec(kSqlInsertEvent,
            PgParams().Add(e.event_id).Add(int64_t{0}).Add(EventTypeName(e.type)).Add(now_ms));
-    c.Exec(kSqlBumpCounter, PgParams().Add("echo_suppressed_outbound").Add(int64_t{1}));
-    result->echo_suppressed = true;
-  };
-  if (e.type != EventType::kDealerAssigned && is_echo(e.echo_hash)) {
-    suppress();
-    return;
-  }
-  // Mirror rows, and the job payload: the entity whole plus the event's extras.
-  std::string payload;
-  if (e.kind == EntityKind::kProperty) {
-    c.Exec(kSqlUpsertProperty, PgParams().Add(e.entity_id).Add(e.entity_json).Add(now_ms));
-    payload = "{\"property\":" + e.entity_json + "}";
-  } else if (e.type == EventType::kDealerAssigned) {
-    Lead lead;
-    lead.id = e.entity_id;
-    {
-      PgResult r = c.Exec(kSqlGetLead, PgParams().Add(e.entity_id));
-      if (!r.Empty()) {
-        std::vector<FieldError> errors;
-        Lead stored;
-        if (DecodeLead(r.Text(0, 0), "$", &stored, &errors)) lead = stored;
-      }
-    }
-    lead.assigned_to_id = e.assignment->dealer_id;
-    if (is_echo(EchoHash(lead))) {
-      suppress();
+    if (merge.stale) {
+      result->stale = true;
       return;
     }
-    std::string lead_json = EncodeLead(lead);
-    c.Exec(kSqlUpsertLead, PgParams().Add(e.entity_id).Add(lead_json).Add(now_ms));
-    payload =
-        "{\"lead\":" + lead_json + ",\"assignment\":" + EncodeDealerAssignment(*e.assignment) + "}";
-  } else {
-    c.Exec(kSqlUpsertLead, PgParams().Add(e.entity_id).Add(e.entity_json).Add(now_ms));
-    payload = "{\"lead\":" + e.entity_json;
-    if (e.type == EventType::kInquirySubmitted) {
-      c.Exec(kSqlUpsertInquiry,
-             PgParams().Add(e.inquiry_id).Add(e.entity_id).Add(e.inquiry_json).Add(now_ms));
-      payload += ",\"inquiry\":" + e.inquiry_json;
-    }
-    payload += "}";
+    c.Exec(kSqlBumpCounter, PgParams().Add("echo_suppressed_outbound").Add(int64_t{1}));
+    result->echo_suppressed = true;
+    return;
   }
+  c.Exec(is_lead ? kSqlUpsertLead : kSqlUpsertProperty,
+         PgParams().Add(e.entity_id).Add(merge.entity_json).Add(now_ms).Add(merge.field_times));
+  if (e.type == EventType::kInquirySubmitted) {
+    c.Exec(kSqlUpsertInquiry,
+           PgParams().Add(e.inquiry_id).Add(e.entity_id).Add(e.inquiry_json).Add(now_ms));
+  }
+  // The job payload: the merged entity, the event's extras, what it changed.
+  const std::string payload = JobPayload(e, merge.entity_json, merge.changed);
 
   // Coalescing: the entity's newest unfinished job absorbs this one when both
   // are plain upserts and it has not been tried yet.
   int64_t job_id = 0;
+  std::string absorbed_payload;
   if (e.coalescable) {
     PgResult r = c.Exec(kSqlLastActiveJob, PgParams().Add(kind).Add(e.entity_id));
     if (!r.Empty()) {
       std::string state = r.Text(0, 1);
       bool absorbable = (state == "queued" || state == "ready") && r.Int(0, 2) == 1 &&
                         r.Int(0, 3) == 0 && r.Int(0, 4) == 0 && r.Text(0, 5).empty();
-      if (absorbable) job_id = r.Int(0, 0);
+      if (absorbable) {
+        job_id = r.Int(0, 0);
+        // The absorbed job sends what either changed.
+        absorbed_payload =
+            JobPayload(e, merge.entity_json, UnionChanged(r.Text(0, 6), merge.changed));
+      }
     }
   }
   if (job_id != 0 && c.Exec(kSqlAbsorb, PgParams()
                                             .Add(job_id)
                                             .Add(e.event_id)
                                             .Add(EventTypeName(e.type))
-                                            .Add(payload)
+                                            .Add(absorbed_payload)
                                             .Add(int64_t{static_cast<int>(e.priority)})
                                             .Add(now_ms))
                              .Affected() == 0) {

@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crmsync/adapter.h"
@@ -23,7 +25,12 @@ bool ParsePriority(const std::string& name, Priority* out) noexcept;
 /// dealer assignments medium, properties low).
 Priority DefaultPriority(EventType type) noexcept;
 
-/// One validated event, ready to be written with its mirror row and job.
+/// One validated event, ready to be merged into its mirror row and queued.
+///
+/// Every event's data is a patch of its entity (docs/events.md): entity_json
+/// holds only the fields the event carried, each as the codec reads it, with
+/// null for a field the platform cleared; an absent field is unchanged. The
+/// store merges it into the mirror in event order (MergeEventPatch).
 struct IncomingEvent {
   std::string event_id;
   EventType type = EventType::kLeadCreated;
@@ -31,8 +38,9 @@ struct IncomingEvent {
   std::string occurred_at;
   EntityKind kind = EntityKind::kLead;
   std::string entity_id;
-  /// The entity whole in wire form (lead or property); empty for dealer.assigned,
-  /// whose lead is taken from the mirror.
+  /// The patch of the entity (lead or property) in wire form, "id" always set.
+  /// dealer.assigned patches the lead's assignedToId; inquiry.submitted
+  /// patches the lead it carries.
   std::string entity_json;
   /// inquiry.submitted: the inquiry (wire form, lead included) and its id.
   std::string inquiry_id;
@@ -42,9 +50,24 @@ struct IncomingEvent {
   /// A pure upsert (no activity or deal step): may be absorbed into, or absorb,
   /// another pending upsert of the same entity.
   bool coalescable = false;
-  /// EchoHash of the entity (empty for dealer.assigned, whose lead the store
-  /// merges): equal to the hash of the CRM's last change means an echo.
-  std::string echo_hash;
+  /// The JSON path of the event's data in the request ("$.events[2].data"),
+  /// to name a field when the merged entity breaks the contract.
+  std::string data_path = "$.data";
+};
+
+/// Thrown by Store::Accept() when an event's patch, merged into the stored
+/// entity, no longer meets the wire contract (a budgetMin above the stored
+/// budgetMax): nothing of the call is written. path names the patch's field.
+class PatchConflict : public std::runtime_error {
+ public:
+  PatchConflict(std::string path, const std::string& message)
+      : std::runtime_error(path + ": " + message), path_(std::move(path)), message_(message) {}
+  const std::string& path() const noexcept { return path_; }
+  const std::string& message() const noexcept { return message_; }
+
+ private:
+  std::string path_;
+  std::string message_;
 };
 
 /// What intake answers for one event.
@@ -55,6 +78,9 @@ struct AcceptResult {
   bool coalesced = false;  ///< Absorbed into a pending job for the same entity.
   /// Only echoed the state the CRM last sent us: recorded, no job (job_id 0).
   bool echo_suppressed = false;
+  /// Older (occurredAt) than every field it carried: recorded, nothing
+  /// merged, no job (job_id 0).
+  bool stale = false;
 };
 
 /// A job handed to a worker. lease_token guards the completion: an outcome for

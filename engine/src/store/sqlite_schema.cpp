@@ -3,6 +3,14 @@
 
 namespace crmsync::engine {
 
+const Migration kFieldTimesMigration = {
+    8, "when each mirror field was last set, so a late platform event keeps newer fields",
+    R"sql(
+-- JSON {"<field>": <occurredAt ms of the event that last set it>}; '' for none.
+ALTER TABLE leads ADD COLUMN field_times TEXT NOT NULL DEFAULT '';
+ALTER TABLE properties ADD COLUMN field_times TEXT NOT NULL DEFAULT '';
+)sql"};
+
 const std::vector<Migration>& SqliteMigrations() {
   static const std::vector<Migration> migrations = {
       {1, "sync state per plugin",
@@ -199,6 +207,11 @@ CREATE INDEX jobs_unfinished ON jobs(id) WHERE state IN ('queued','ready','delay
 -- Lines of "<sent at ms>\t<job payload>", newest last, a few minutes' worth.
 ALTER TABLE links ADD COLUMN sent_recent TEXT NOT NULL DEFAULT '';
 )sql"},
+      // PostgreSQL's 6 and 7 have nothing to do in SQLite: kept as no-ops so
+      // both stores number the same schema alike.
+      {6, "job outbox for the Redis queue (PostgreSQL only)", "-- nothing in SQLite\n"},
+      {7, "links found by external id (PostgreSQL only)", "-- nothing in SQLite\n"},
+      kFieldTimesMigration,
   };
   return migrations;
 }

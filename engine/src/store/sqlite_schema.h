@@ -19,6 +19,9 @@ struct Migration {
 /// Every migration, in version order starting at 1.
 const std::vector<Migration>& SqliteMigrations();
 
+/// Migration 8, the same SQL in both stores: the mirror's field_times.
+extern const Migration kFieldTimesMigration;
+
 /// PRAGMA application_id written into every crmsync database ("crms").
 constexpr int kSqliteApplicationId = 0x63726d73;
 

@@ -40,15 +40,18 @@ const char kSqlInsertEvent[] =
     "INSERT INTO events (event_id, job_id, type, received_ms) VALUES (?1, ?2, ?3, ?4)";
 // A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
 const char kSqlUpsertLead[] =
-    "INSERT INTO leads (id, data, updated_ms) VALUES (?1, ?2, ?3) "
+    "INSERT INTO leads (id, data, updated_ms, field_times) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = ''";
+    "field_times = excluded.field_times, inbound_hash = ''";
 const char kSqlUpsertProperty[] =
-    "INSERT INTO properties (id, data, updated_ms) VALUES (?1, ?2, ?3) "
+    "INSERT INTO properties (id, data, updated_ms, field_times) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = ''";
-const char kSqlLeadInboundHash[] = "SELECT inbound_hash FROM leads WHERE id = ?1";
-const char kSqlPropertyInboundHash[] = "SELECT inbound_hash FROM properties WHERE id = ?1";
+    "field_times = excluded.field_times, inbound_hash = ''";
+// What a platform event merges into: the mirror, when its fields were set, and
+// the hash of the CRM's last change (an echo check).
+const char kSqlMirrorLead[] = "SELECT data, field_times, inbound_hash FROM leads WHERE id = ?1";
+const char kSqlMirrorProperty[] =
+    "SELECT data, field_times, inbound_hash FROM properties WHERE id = ?1";
 // An inbound (CRM) write records the hash of what the CRM set.
 const char kSqlInboundLead[] =
     "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
@@ -115,7 +118,7 @@ const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = ?1";
 const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = ?1";
 // The newest job of an entity that is not finished.
 const char kSqlLastActiveJob[] =
-    "SELECT id, state, coalescable, attempts, step, plan FROM jobs "
+    "SELECT id, state, coalescable, attempts, step, plan, payload FROM jobs "
     "WHERE entity_kind = ?1 AND entity_id = ?2 AND state IN ('queued','ready','delayed','leased') "
     "ORDER BY id DESC LIMIT 1";
 const char kSqlAbsorb[] =
@@ -428,73 +431,54 @@ void SqliteStore::AcceptOne(Db& db, const IncomingEvent& e, int64_t now_ms, Acce
     }
   }
   const std::string kind = EntityKindName(e.kind);
-  // An event that carries back exactly what the CRM last set (except
-  // inquiries, which are new facts) is recorded but not sent: no sync loop.
-  auto is_echo = [&](const std::string& echo_hash) {
-    if (echo_hash.empty() || e.type == EventType::kInquirySubmitted) return false;
-    Stmt& stmt = W(e.kind == EntityKind::kProperty ? kSqlPropertyInboundHash : kSqlLeadInboundHash);
+  const bool is_lead = e.kind == EntityKind::kLead;
+  std::string stored;
+  std::string stored_times;
+  std::string inbound_hash;
+  {
+    Stmt& stmt = W(is_lead ? kSqlMirrorLead : kSqlMirrorProperty);
     StmtScope scope(stmt);
-    return stmt.Bind(1, e.entity_id).Step() && stmt.ColumnText(0) == echo_hash;
-  };
-  auto suppress = [&] {
+    if (stmt.Bind(1, e.entity_id).Step()) {
+      stored = stmt.ColumnText(0);
+      stored_times = stmt.ColumnText(1);
+      inbound_hash = stmt.ColumnText(2);
+    }
+  }
+  // The event's patch merged into the mirror, in event order (store_codec).
+  PatchMerge merge = MergeEventPatch(stored, stored_times, e.entity_json,
+                                     IsoMs(e.occurred_at).value_or(now_ms), is_lead, e.data_path);
+  // An event older than every field it carries, or one that carries back
+  // exactly what the CRM last set (no sync loop), is recorded but not sent.
+  // Inquiries are new facts: always sent.
+  if (e.type != EventType::kInquirySubmitted &&
+      (merge.stale || (!inbound_hash.empty() && merge.echo_hash == inbound_hash))) {
     Stmt& stmt = W(kSqlInsertEvent);
     StmtScope scope(stmt);
     stmt.Bind(1, e.event_id).Bind(2, int64_t{0}).Bind(3, std::string(EventTypeName(e.type)));
     stmt.Bind(4, now_ms).Run();
+    if (merge.stale) {
+      result->stale = true;
+      return;
+    }
     Stmt& counter = W(kSqlBumpCounter);
     StmtScope counter_scope(counter);
     counter.Bind(1, std::string("echo_suppressed_outbound")).Bind(2, int64_t{1}).Run();
     result->echo_suppressed = true;
-  };
-  if (e.type != EventType::kDealerAssigned && is_echo(e.echo_hash)) {
-    suppress();
     return;
   }
-  // Mirror rows, and the job payload: the entity whole plus the event's extras.
-  std::string payload;
-  if (e.kind == EntityKind::kProperty) {
-    Stmt& stmt = W(kSqlUpsertProperty);
+  {
+    Stmt& stmt = W(is_lead ? kSqlUpsertLead : kSqlUpsertProperty);
     StmtScope scope(stmt);
-    stmt.Bind(1, e.entity_id).Bind(2, e.entity_json).Bind(3, now_ms).Run();
-    payload = "{\"property\":" + e.entity_json + "}";
-  } else if (e.type == EventType::kDealerAssigned) {
-    Lead lead;
-    lead.id = e.entity_id;
-    {
-      Stmt& stmt = W(kSqlGetLead);
-      StmtScope scope(stmt);
-      if (stmt.Bind(1, e.entity_id).Step()) {
-        std::vector<FieldError> errors;
-        Lead stored;
-        if (DecodeLead(stmt.ColumnText(0), "$", &stored, &errors)) lead = stored;
-      }
-    }
-    lead.assigned_to_id = e.assignment->dealer_id;
-    if (is_echo(EchoHash(lead))) {
-      suppress();
-      return;
-    }
-    std::string lead_json = EncodeLead(lead);
-    Stmt& stmt = W(kSqlUpsertLead);
-    StmtScope scope(stmt);
-    stmt.Bind(1, e.entity_id).Bind(2, lead_json).Bind(3, now_ms).Run();
-    payload = "{\"lead\":" + lead_json + ",\"assignment\":" + EncodeDealerAssignment(*e.assignment) +
-              "}";
-  } else {
-    {
-      Stmt& stmt = W(kSqlUpsertLead);
-      StmtScope scope(stmt);
-      stmt.Bind(1, e.entity_id).Bind(2, e.entity_json).Bind(3, now_ms).Run();
-    }
-    payload = "{\"lead\":" + e.entity_json;
-    if (e.type == EventType::kInquirySubmitted) {
-      Stmt& stmt = W(kSqlUpsertInquiry);
-      StmtScope scope(stmt);
-      stmt.Bind(1, e.inquiry_id).Bind(2, e.entity_id).Bind(3, e.inquiry_json).Bind(4, now_ms).Run();
-      payload += ",\"inquiry\":" + e.inquiry_json;
-    }
-    payload += "}";
+    stmt.Bind(1, e.entity_id).Bind(2, merge.entity_json).Bind(3, now_ms);
+    stmt.Bind(4, merge.field_times).Run();
   }
+  if (e.type == EventType::kInquirySubmitted) {
+    Stmt& stmt = W(kSqlUpsertInquiry);
+    StmtScope scope(stmt);
+    stmt.Bind(1, e.inquiry_id).Bind(2, e.entity_id).Bind(3, e.inquiry_json).Bind(4, now_ms).Run();
+  }
+  // The job payload: the merged entity, the event's extras, what it changed.
+  std::string payload = JobPayload(e, merge.entity_json, merge.changed);
 
   // Coalescing: the entity's newest unfinished job absorbs this one when both
   // are plain upserts and it has not been tried yet.
@@ -507,7 +491,11 @@ void SqliteStore::AcceptOne(Db& db, const IncomingEvent& e, int64_t now_ms, Acce
       bool absorbable = (state == "queued" || state == "ready") && stmt.ColumnInt(2) == 1 &&
                         stmt.ColumnInt(3) == 0 && stmt.ColumnInt(4) == 0 &&
                         stmt.ColumnText(5).empty();
-      if (absorbable) job_id = stmt.ColumnInt(0);
+      if (absorbable) {
+        job_id = stmt.ColumnInt(0);
+        // The absorbed job sends what either changed.
+        payload = JobPayload(e, merge.entity_json, UnionChanged(stmt.ColumnText(6), merge.changed));
+      }
     }
   }
   if (job_id != 0) {

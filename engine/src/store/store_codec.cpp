@@ -1,8 +1,10 @@
 // Shared store encodings; see store_codec.h.
 #include "store/store_codec.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include <Poco/DateTime.h>
@@ -187,6 +189,87 @@ std::string EncodeMergedEntity(const Poco::JSON::Object& merged, bool is_lead,
     }
   }
   return errors.empty() ? "" : errors[0].path + ": " + errors[0].message;
+}
+
+namespace {
+
+Poco::JSON::Object::Ptr ParseObjectOrEmpty(const std::string& json) {
+  if (json.empty()) return new Poco::JSON::Object();
+  return Poco::JSON::Parser().parse(json).extract<Poco::JSON::Object::Ptr>();
+}
+
+Poco::JSON::Array::Ptr ChangedOf(const Poco::JSON::Object& payload) {
+  Poco::JSON::Array::Ptr changed = payload.getArray("changed");
+  return changed ? changed : Poco::JSON::Array::Ptr(new Poco::JSON::Array());
+}
+
+}  // namespace
+
+PatchMerge MergeEventPatch(const std::string& stored_json, const std::string& stored_times,
+                           const std::string& patch_json, int64_t occurred_ms, bool is_lead,
+                           const std::string& data_path) {
+  Poco::JSON::Object::Ptr merged = ParseObjectOrEmpty(stored_json);
+  Poco::JSON::Object::Ptr times = ParseObjectOrEmpty(stored_times);
+  Poco::JSON::Object::Ptr patch = ParseObjectOrEmpty(patch_json);
+  PatchMerge result;
+  size_t carried = 0;
+  size_t older = 0;
+  for (const auto& [key, value] : *patch) {
+    if (key == "id") {
+      merged->set(key, value);
+      continue;
+    }
+    ++carried;
+    const int64_t set_at = times->optValue<Poco::Int64>(key, std::numeric_limits<int64_t>::min());
+    if (occurred_ms < set_at) {
+      ++older;
+      continue;
+    }
+    times->set(key, static_cast<Poco::Int64>(occurred_ms));
+    // An empty list is how the encoder leaves a list out: the same as absent.
+    const bool clear = value.isEmpty() || (value.type() == typeid(Poco::JSON::Array::Ptr) &&
+                                           value.extract<Poco::JSON::Array::Ptr>()->size() == 0);
+    if (clear) {
+      if (!merged->has(key)) continue;
+      merged->remove(key);
+    } else {
+      if (merged->has(key) && Stringify(merged->get(key)) == Stringify(value)) continue;
+      merged->set(key, value);
+    }
+    result.changed.push_back(key);
+  }
+  result.stale = carried > 0 && older == carried;
+  std::string fault = EncodeMergedEntity(*merged, is_lead, &result.entity_json, &result.echo_hash);
+  if (!fault.empty()) {
+    // "$.budgetMin: must not exceed budgetMax": named at the event's data.
+    const size_t colon = fault.find(": ");
+    throw PatchConflict(data_path + fault.substr(1, colon - 1),
+                        "merged into the stored " + std::string(is_lead ? "lead" : "property") +
+                            ", " + fault.substr(colon + 2));
+  }
+  result.field_times = Stringify(times);
+  return result;
+}
+
+std::string JobPayload(const IncomingEvent& event, const std::string& entity_json,
+                       const std::vector<std::string>& changed) {
+  std::string payload = std::string("{\"") + EntityKindName(event.kind) + "\":" + entity_json;
+  if (!event.inquiry_json.empty()) payload += ",\"inquiry\":" + event.inquiry_json;
+  if (event.assignment) payload += ",\"assignment\":" + EncodeDealerAssignment(*event.assignment);
+  Poco::JSON::Array::Ptr names = new Poco::JSON::Array();
+  for (const std::string& name : changed) names->add(name);
+  return payload + ",\"changed\":" + Stringify(names) + "}";
+}
+
+std::vector<std::string> UnionChanged(const std::string& payload,
+                                      const std::vector<std::string>& changed) {
+  std::vector<std::string> names;
+  Poco::JSON::Array::Ptr stored = ChangedOf(*ParseObjectOrEmpty(payload));
+  for (size_t i = 0; i < stored->size(); ++i) names.push_back(stored->getElement<std::string>(i));
+  for (const std::string& name : changed) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return names;
 }
 
 }  // namespace crmsync::engine

@@ -18,6 +18,7 @@
 
 #include "crmsync/adapter.h"
 #include "store/inbound_types.h"
+#include "store/queue_types.h"
 
 namespace crmsync::engine {
 
@@ -73,6 +74,42 @@ void MergeInboundFields(const Poco::JSON::Object& fields, const InboundRules& ru
 /// first fault ("$.path: message") when it no longer meets the contract.
 std::string EncodeMergedEntity(const Poco::JSON::Object& merged, bool is_lead,
                                std::string* entity_json, std::string* echo_hash);
+
+/// One platform event's patch merged into the stored entity.
+struct PatchMerge {
+  std::string entity_json;           ///< The merged entity, wire form.
+  std::string echo_hash;             ///< EchoHash of the merged entity.
+  std::string field_times;           ///< When each field was last set (occurredAt ms), JSON.
+  std::vector<std::string> changed;  ///< Fields this event changed, cleared ones included.
+  /// The event carried fields and every one of them holds a value set by a
+  /// newer event: nothing was merged.
+  bool stale = false;
+};
+
+/// The merge rule of platform events (docs/events.md), shared by both
+/// backends' Accept(): merges `patch_json` (IncomingEvent::entity_json) of an
+/// event that occurred at `occurred_ms` into `stored_json` (the mirror row, ""
+/// when there is none), whose fields were last set at the times in
+/// `stored_times` (field_times of an earlier merge, "" when none). A field
+/// absent from the patch is unchanged; null removes it; a list replaces the
+/// list; a field set by an event that occurred later is kept (stale); on equal
+/// occurredAt the later arrival wins. Throws PatchConflict at `data_path` +
+/// the field when the merged entity breaks the wire contract.
+PatchMerge MergeEventPatch(const std::string& stored_json, const std::string& stored_times,
+                           const std::string& patch_json, int64_t occurred_ms, bool is_lead,
+                           const std::string& data_path);
+
+/// The payload of the job an event makes: {"lead"|"property": the merged
+/// entity, "inquiry" / "assignment" when the event carries one, "changed": the
+/// fields it changed}. DecodeJob() reads it back.
+std::string JobPayload(const IncomingEvent& event, const std::string& entity_json,
+                       const std::vector<std::string>& changed);
+
+/// What a pending job changes once it absorbs an event that changed
+/// `changed`: the "changed" of its stored `payload` first, then the event's
+/// names not among them.
+std::vector<std::string> UnionChanged(const std::string& payload,
+                                      const std::vector<std::string>& changed);
 
 }  // namespace crmsync::engine
 

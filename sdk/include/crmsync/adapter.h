@@ -67,7 +67,10 @@ const char* StepKindName(StepKind kind) noexcept;
 bool ParseStepKind(const std::string& name, StepKind* out) noexcept;
 
 /// One unit of outbound work, as the engine hands it to mapping. The entity is the
-/// record as the platform holds it now (a coalesced job carries the newest state).
+/// record as the platform holds it now: every event's data is a patch, merged in
+/// event order into the engine's mirror, so a job always carries the whole merged
+/// entity (a coalesced job carries the newest state), and changed_fields names
+/// what this job changed. A plugin sends either; see changed_fields.
 struct SyncJob {
   std::string job_id;
   std::string event_id;
@@ -89,6 +92,15 @@ struct SyncJob {
   std::optional<DealerAssignment> assignment;
   /// 1 for the first try.
   int attempt = 1;
+  /// The wire names of the entity's fields this job changed ("status",
+  /// "preferredLocation"), the union over the events a coalesced job absorbed.
+  /// A name absent from the entity was cleared by the platform (null): send
+  /// the CRM's way of clearing it. nullopt when the job carries the entity
+  /// whole with nothing singled out (a replayed dead letter): send it all.
+  /// A field not named here and present in the entity is unchanged: sending it
+  /// again is harmless, leaving it out is allowed; never send it as empty.
+  /// Added in ABI 2.0.
+  std::optional<std::vector<std::string>> changed_fields;
 };
 
 /// What the engine keeps from a successful step.

@@ -119,6 +119,10 @@ constexpr size_t kMaxIdLength = 128;
 constexpr size_t kMaxShortText = 512;
 constexpr size_t kMaxLongText = 10000;
 
+/// The wire names of an entity's fields, in the order the encoders write them
+/// ("id", "name", "email", ... for a lead).
+const std::vector<std::string>& WireFields(EntityKind kind);
+
 /// Decoders read `json` (one JSON object, as text) into `out`. Each problem is
 /// appended to `errors` with its path, `path` being the object's own path (for
 /// example "$.data"). They return true when no error was found; `out` is then

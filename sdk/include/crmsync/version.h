@@ -6,11 +6,16 @@
 // changed). The engine refuses a plugin whose major differs. The minor version
 // grows with additions that old plugins do not see (new free functions, new
 // enum values only ever produced by the engine); the engine accepts a plugin
-// whose minor is not newer than its own.
+// whose minor is not newer than its own. A member appended to a struct is a
+// major change too when the struct crosses in an array (SyncJob does, in
+// Mapper::BuildBatch's std::vector): an older plugin would step through it
+// with the old size.
+//
+// 2.0: SyncJob::changed_fields (what a job changed, beside the merged entity).
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
-#define CRMSYNC_ABI_MAJOR 1
+#define CRMSYNC_ABI_MAJOR 2
 #define CRMSYNC_ABI_MINOR 0
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so

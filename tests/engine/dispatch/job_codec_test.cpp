@@ -34,6 +34,33 @@ bool Contains(const std::string& text, const std::string& part) {
 }
 
 TEST_SUITE("engine.dispatch") {
+  TEST_CASE("job codec: the fields a job changed, absent for a whole resend, damaged refused") {
+    SyncJob job;
+    std::string error;
+    REQUIRE(DecodeJob(JobWith(EntityKind::kLead, EventType::kLeadStatusChanged, "L1",
+                              std::string(R"({"lead":)") + kLeadJson +
+                                  R"(,"changed":["status","preferredLocation"]})"),
+                      &job, &error));
+    REQUIRE(job.changed_fields.has_value());
+    CHECK(*job.changed_fields == std::vector<std::string>{"status", "preferredLocation"});
+    // The merged entity comes whole beside it.
+    CHECK(job.lead->preferred_location == std::vector<std::string>{"Pune", "Goa"});
+
+    REQUIRE(DecodeJob(JobWith(EntityKind::kLead, EventType::kLeadStatusChanged, "L1",
+                              std::string(R"({"lead":)") + kLeadJson + "}"),
+                      &job, &error));
+    CHECK_FALSE(job.changed_fields.has_value());
+
+    for (const char* damaged : {R"("changed":"status")", R"("changed":["status",7])"}) {
+      CAPTURE(damaged);
+      error.clear();
+      CHECK_FALSE(DecodeJob(JobWith(EntityKind::kLead, EventType::kLeadStatusChanged, "L1",
+                                    std::string(R"({"lead":)") + kLeadJson + "," + damaged + "}"),
+                            &job, &error));
+      CHECK(error == "job 7: stored changed list is not a list of names");
+    }
+  }
+
   TEST_CASE("job codec: plan text round trip") {
     const std::vector<std::vector<StepKind>> plans = {
         {StepKind::kCreate},

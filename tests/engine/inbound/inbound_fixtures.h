@@ -97,9 +97,10 @@ inline std::string LeadJson(const std::string& id, const std::string& status,
 // kPlugin the way the dispatcher does after a successful create.
 inline void CreateLinkedLead(Store& store, const std::string& lead_id,
                              const std::string& external_id, const std::string& status = "NEW",
-                             const std::string& updated_at = "2026-11-23T10:00:00Z") {
-  AcceptResult accepted = AcceptOne(
-      store, Event("create-" + lead_id, "lead.created", LeadJson(lead_id, status, updated_at)));
+                             const std::string& updated_at = "2026-11-23T10:00:00Z",
+                             const std::string& extra = "") {
+  AcceptResult accepted = AcceptOne(store, Event("create-" + lead_id, "lead.created",
+                                                 LeadJson(lead_id, status, updated_at, extra)));
   REQUIRE(accepted.job_id > 0);
   std::vector<LeasedJob> jobs = store.Lease(kPlugin, 10, kT0, 60000);
   bool found = false;

@@ -26,6 +26,8 @@ const char kLeadStatusList[] =
     "NEW, CONTACTED, QUALIFIED, VIEWING_SCHEDULED, VIEWED, NEGOTIATING, CONVERTED, LOST";
 const char kIdMessage[] = "must be 1-128 characters of A-Z a-z 0-9 _ . : -";
 const char kTimeMessage[] = "must be an ISO 8601 time such as 2026-11-23T10:15:00Z";
+const char kClearMessage[] =
+    "cannot be cleared (null); data is a patch: leave a field out to keep it unchanged";
 
 // One envelope as JSON text; `extra` is spliced in as further members.
 std::string Envelope(const std::string& event_id, const std::string& type, const std::string& data,
@@ -89,6 +91,12 @@ IncomingEvent OneEvent(const std::string& body) {
   REQUIRE(r.errors.empty());
   REQUIRE(r.events.size() == 1);
   return r.events[0];
+}
+
+// The patch an event carries, parsed.
+Poco::JSON::Object::Ptr PatchOf(const IncomingEvent& e) {
+  INFO("patch: ", e.entity_json);
+  return Poco::JSON::Parser().parse(e.entity_json).extract<Poco::JSON::Object::Ptr>();
 }
 
 bool HasError(const ValidationResult& r, const std::string& path, const std::string& message) {
@@ -244,7 +252,7 @@ TEST_SUITE("engine.intake") {
     ExpectOneError(Envelope("e1", "lead.status_changed", R"({"id":"L1","name":"Asha"})"),
                    "$.data.status", "required for lead.status_changed");
     ExpectOneError(Envelope("e1", "lead.status_changed", R"({"id":"L1","status":null})"),
-                   "$.data.status", "required for lead.status_changed");
+                   "$.data.status", kClearMessage);
     // A present but invalid status is reported once, as an invalid value.
     ExpectOneError(Envelope("e1", "lead.status_changed", R"({"id":"L1","status":"WON"})"),
                    "$.data.status", std::string("must be one of ") + kLeadStatusList);
@@ -473,7 +481,108 @@ TEST_SUITE("engine.intake") {
     CHECK(e.assignment->lead_id == "L1");
     CHECK(e.assignment->dealer_id == "D9");
     CHECK(e.assignment->assigned_at.value_or("") == "2026-11-23T10:00:00Z");
-    CHECK(e.entity_json.empty());  // the lead comes from the mirror at write time
+    // A patch of the lead: its id and the assignee; the rest comes from the mirror.
+    Poco::JSON::Object::Ptr patch = PatchOf(e);
+    CHECK(patch->size() == 2);
+    CHECK(patch->getValue<std::string>("id") == "L1");
+    CHECK(patch->getValue<std::string>("assignedToId") == "D9");
+  }
+
+  TEST_CASE("validator: minimal events of every type are accepted as patches of their entity") {
+    // Only the id and what the type is about: the rest of the entity is unchanged.
+    IncomingEvent status =
+        OneEvent(Envelope("m-1", "lead.status_changed", R"({"id":"42","status":"CONTACTED"})"));
+    Poco::JSON::Object::Ptr patch = PatchOf(status);
+    CHECK(patch->size() == 2);
+    CHECK(patch->getValue<std::string>("id") == "42");
+    CHECK(patch->getValue<std::string>("status") == "CONTACTED");
+    CHECK(status.entity_id == "42");
+
+    CHECK(PatchOf(OneEvent(Envelope("m-2", "lead.created", R"({"id":7})")))->size() == 1);
+    CHECK(PatchOf(OneEvent(Envelope("m-3", "property.created", R"({"id":"P1"})")))->size() == 1);
+    Poco::JSON::Object::Ptr price =
+        PatchOf(OneEvent(Envelope("m-4", "property.updated", R"({"id":"P1","price":4900000})")));
+    CHECK(price->size() == 2);
+    CHECK(price->getValue<double>("price") == doctest::Approx(4900000));
+    IncomingEvent inquiry = OneEvent(
+        Envelope("m-5", "inquiry.submitted", R"({"id":"Q1","leadId":"L1","lead":{"id":"L1"}})"));
+    CHECK(PatchOf(inquiry)->size() == 1);
+    CHECK(inquiry.inquiry_id == "Q1");
+    CHECK(
+        PatchOf(OneEvent(Envelope("m-6", "dealer.assigned", R"({"leadId":"L1","dealerId":"D1"})")))
+            ->getValue<std::string>("assignedToId") == "D1");
+    // Where the event's data sits in the request, to name a field later.
+    CHECK(status.data_path == "$.data");
+    ValidationResult batch = ValidateEventsBody(
+        Batch({Envelope("m-7", "lead.created", kLead), Envelope("m-8", "lead.created", kLead)}));
+    REQUIRE(batch.events.size() == 2);
+    CHECK(batch.events[1].data_path == "$.events[1].data");
+  }
+
+  TEST_CASE("validator: a patch keeps null to clear, a whole list, and drops unknown fields") {
+    IncomingEvent e = OneEvent(Envelope(
+        "c-1", "lead.created",
+        R"({"id":"L1","notes":null,"budgetMin":null,"preferredLocation":["Baner"],"nickname":"x","fax":null})"));
+    Poco::JSON::Object::Ptr patch = PatchOf(e);
+    CHECK(patch->size() == 4);
+    CHECK(patch->isNull("notes"));
+    CHECK(patch->isNull("budgetMin"));
+    REQUIRE(patch->getArray("preferredLocation"));
+    CHECK(patch->getArray("preferredLocation")->size() == 1);
+    CHECK_FALSE(patch->has("nickname"));
+    CHECK_FALSE(patch->has("fax"));
+    // An empty list replaces the list: it stays in the patch.
+    Poco::JSON::Object::Ptr empty =
+        PatchOf(OneEvent(Envelope("c-2", "lead.created", R"({"id":"L1","preferredLocation":[]})")));
+    REQUIRE(empty->getArray("preferredLocation"));
+    CHECK(empty->getArray("preferredLocation")->size() == 0);
+    // Ids in their text form, as the codec reads them.
+    CHECK(PatchOf(OneEvent(Envelope("c-3", "lead.created", R"({"id":42,"propertyId":9})")))
+              ->getValue<std::string>("propertyId") == "9");
+    CHECK(PatchOf(OneEvent(Envelope("c-4", "property.updated", R"({"id":"P1","city":null})")))
+              ->isNull("city"));
+  }
+
+  TEST_CASE("validator: null where a field cannot be cleared is refused at its path") {
+    ExpectOneError(Envelope("n-1", "lead.created", R"({"id":null,"name":"Asha"})"), "$.data.id",
+                   kClearMessage);
+    ExpectOneError(Envelope("n-2", "lead.created", R"({"id":"L1","status":null})"), "$.data.status",
+                   kClearMessage);
+    ExpectOneError(Envelope("n-3", "property.updated", R"({"id":null})"), "$.data.id",
+                   kClearMessage);
+    ExpectOneError(Envelope("n-4", "property.updated", R"({"id":"P1","status":null})"),
+                   "$.data.status", kClearMessage);
+    ExpectOneError(Envelope("n-5", "dealer.assigned", R"({"leadId":"L1","dealerId":null})"),
+                   "$.data.dealerId", kClearMessage);
+    ExpectOneError(Envelope("n-6", "dealer.assigned", R"({"leadId":null,"dealerId":"D1"})"),
+                   "$.data.leadId", kClearMessage);
+    ExpectOneError(Envelope("n-7", "inquiry.submitted", R"({"id":"Q1","leadId":"L1","lead":null})"),
+                   "$.data.lead", kClearMessage);
+    ExpectOneError(Envelope("n-8", "inquiry.submitted",
+                            R"({"id":"Q1","leadId":"L1","lead":{"id":"L1","status":null}})"),
+                   "$.data.lead.status", kClearMessage);
+    ValidationResult r = ValidateEventsBody(
+        Batch({Envelope("n-9", "lead.created", kLead),
+               Envelope("n-10", "lead.status_changed", R"({"id":null,"status":"LOST"})")}));
+    INFO(Joined(r));
+    REQUIRE(r.errors.size() == 1);
+    CHECK(r.errors[0].path == "$.events[1].data.id");
+    CHECK(r.errors[0].message == kClearMessage);
+  }
+
+  TEST_CASE("validator: a minimal event without what its type is about names the missing path") {
+    ExpectOneError(Envelope("r-1", "lead.status_changed", R"({"id":"42"})"), "$.data.status",
+                   "required for lead.status_changed");
+    ExpectOneError(Envelope("r-2", "lead.status_changed", R"({"status":"LOST"})"), "$.data.id",
+                   "is required");
+    ExpectOneError(Envelope("r-3", "property.updated", R"({"price":5})"), "$.data.id",
+                   "is required");
+    ExpectOneError(Envelope("r-4", "lead.created", R"({"name":"Asha"})"), "$.data.id",
+                   "is required");
+    ExpectOneError(Envelope("r-5", "dealer.assigned", R"({"leadId":"L1"})"), "$.data.dealerId",
+                   "is required");
+    ExpectOneError(Envelope("r-6", "inquiry.submitted", R"({"id":"Q1","leadId":"L1","lead":{}})"),
+                   "$.data.lead.id", "is required");
   }
 
   TEST_CASE("validator: a valid batch keeps its order") {

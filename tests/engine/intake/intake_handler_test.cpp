@@ -423,6 +423,63 @@ TEST_SUITE("engine.intake") {
     CHECK(Rejected(server.metrics(), "invalid") == 2);
   }
 
+  TEST_CASE("intake: a status change with only id and status keeps the lead's other fields") {
+    IntakeServer server;
+    REQUIRE(server
+                .Post(Envelope("p-1", "lead.created",
+                               R"({"id":"42","name":"Priya","phone":"+91 98765 43210",)"
+                               R"("budgetMin":5000000,"preferredLocation":["Baner","Wakad"],)"
+                               R"("utmSource":"google","notes":"3BHK","status":"NEW"})"))
+                .status == 202);
+    REQUIRE(
+        server.Post(Envelope("p-2", "lead.status_changed", R"({"id":"42","status":"CONTACTED"})"))
+            .status == 202);
+    Lead lead = MirrorLead(server.store(), "42");
+    CHECK(lead.status == LeadStatus::kContacted);
+    CHECK(lead.name.value_or("") == "Priya");
+    CHECK(lead.phone.value_or("") == "+91 98765 43210");
+    CHECK(lead.budget_min.value_or(0) == doctest::Approx(5000000));
+    CHECK(lead.preferred_location == std::vector<std::string>{"Baner", "Wakad"});
+    CHECK(lead.utm_source.value_or("") == "google");
+    CHECK(lead.notes.value_or("") == "3BHK");
+  }
+
+  TEST_CASE("intake: 409 names the field a patch breaks in the stored entity; nothing is written") {
+    IntakeServer server;
+    REQUIRE(
+        server
+            .Post(Envelope("b-0", "lead.created", R"({"id":"42","budgetMin":100,"budgetMax":200})"))
+            .status == 202);
+    HttpResult r =
+        server.Post(Batch({LeadCreated("b-1", "L1"),
+                           Envelope("b-2", "lead.created", R"({"id":"42","budgetMin":500})")}));
+    REQUIRE(r.status == 409);
+    auto details = Details(r, "event conflicts with the stored entity");
+    REQUIRE(details.size() == 1);
+    CHECK(details[0].first == "$.events[1].data.budgetMin");
+    CHECK(details[0].second == "merged into the stored lead, must not exceed budgetMax");
+    CHECK_FALSE(server.store().GetMirror(EntityKind::kLead, "L1").has_value());
+    CHECK(server.store().Stats().events_total == 1);
+    CHECK(MirrorLead(server.store(), "42").budget_min.value_or(0) == doctest::Approx(100));
+    CHECK(Rejected(server.metrics(), "invalid") == 1);
+  }
+
+  TEST_CASE("intake: an event older than every field it carries answers suppressed stale") {
+    IntakeServer server;
+    auto at = [](const std::string& id, const std::string& when, const std::string& status) {
+      return R"({"eventId":")" + id + R"(","type":"lead.status_changed","occurredAt":")" + when +
+             R"(","data":{"id":"42","status":")" + status + R"("}})";
+    };
+    REQUIRE(server.Post(at("s-1", "2026-11-23T10:20:00Z", "QUALIFIED")).status == 202);
+    HttpResult r = server.Post(at("s-2", "2026-11-23T10:10:00Z", "CONTACTED"));
+    REQUIRE(r.status == 202);
+    Poco::JSON::Object::Ptr item = ParseObject(r.body)->getArray("accepted")->getObject(0);
+    CHECK(item->getValue<int64_t>("jobId") == 0);
+    CHECK(item->getValue<std::string>("suppressed") == "stale");
+    CHECK(MirrorLead(server.store(), "42").status == LeadStatus::kQualified);
+    CHECK(server.store().Stats().events_total == 2);
+  }
+
   TEST_CASE("intake: 422 for an unknown event type, with its path, and nothing is written") {
     IntakeServer server;
     HttpResult r = server.Post(

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "crmsync/plugin.h"
 #include "crmsync/version.h"
 #include "plugin_host/plugin_loader.h"
 #include "test_support.h"
@@ -97,7 +98,8 @@ TEST_SUITE("engine.plugin_host") {
     std::string error;
     CHECK_FALSE(LoadBroken("no_manifest", &error));
     CHECK(Contains(error, kBroken + "/no_manifest"));
-    CHECK(Contains(error, "no crmsync ABI 1 class manifest (crmsync_abi_1)"));
+    CHECK(Contains(error, "no crmsync ABI " + std::to_string(crmsync::kAbiMajor) +
+                              " class manifest (" CRMSYNC_MANIFEST_NAME ")"));
   }
 
   TEST_CASE("a descriptor naming a class the manifest lacks is refused") {

@@ -46,6 +46,7 @@
 #include <Poco/URI.h>
 
 #include "crmsync/adapter.h"
+#include "crmsync/plugin.h"
 #include "crmsync/plugin_config.h"
 #include "test_support.h"
 
@@ -57,7 +58,7 @@ using JsonArray = Poco::JSON::Array::Ptr;
 using Settings = std::map<std::string, std::string>;
 
 constexpr char kPluginPath[] = CRMSYNC_PLUGIN_DIR "/generic-rest-crm";
-constexpr char kManifest[] = "crmsync_abi_1";
+constexpr char kManifest[] = CRMSYNC_MANIFEST_NAME;
 constexpr char kClassName[] = "crmsync::genericrest::GenericRestAdapter";
 constexpr char kSunshine[] = CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json";
 constexpr char kHubSpot[] = CRMSYNC_SOURCE_DIR "/config/crms/hubspot.json";

@@ -3,7 +3,9 @@
 // batches where one bad item does not fail the others.
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,37 @@ constexpr int64_t kNowMs = 1795428930000LL;  // 2026-11-23T10:15:30Z
 GenericRestMapper MapperFor(const std::string& fixture) {
   return GenericRestMapper(std::make_shared<const Mapping>(LoadFixture(fixture)),
                            [] { return kNowMs; });
+}
+
+// A lead mapping whose update sends `send` ("all" or "changed").
+const char kPartialMapping[] = R"({
+  "name": "test-partial",
+  "statusMap": {"lead": {"NEW": "new", "CONTACTED": "contacted", "QUALIFIED": "qualified",
+                         "VIEWING_SCHEDULED": "viewing", "VIEWED": "viewing",
+                         "NEGOTIATING": "negotiating", "CONVERTED": "won", "LOST": "lost"}},
+  "entities": {
+    "lead": {
+      "operations": {
+        "create": {"method": "POST", "path": "/leads", "body": {"name": "{{name}}"}},
+        "update": {"method": "PATCH", "path": "/leads/{externalId}", "send": "SEND",
+                   "body": {"name": "{{name}}", "phone": "{{phone}}",
+                            "status": {"$from": "status", "$transform": ["status"]},
+                            "notes": "{{notes}}", "memo": {"$from": "notes", "$default": "-"},
+                            "areas": "{{preferredLocation}}",
+                            "budget.max": "{{budgetMax}}", "ref": "{{externalReference}}"}}
+      }
+    }
+  }
+})";
+
+GenericRestMapper PartialMapper(const std::string& send) {
+  std::string text = kPartialMapping;
+  text.replace(text.find("SEND"), 4, send);
+  Mapping mapping;
+  std::vector<std::string> errors = testing::ParseErrors(text, &mapping);
+  INFO(testing::Joined(errors));
+  REQUIRE(errors.empty());
+  return GenericRestMapper(std::make_shared<const Mapping>(mapping), [] { return kNowMs; });
 }
 
 HttpResponse Answer(int status, const std::string& body) {
@@ -74,6 +107,60 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(
         request.body ==
         R"({"title":"Deal for Asha Rao","leadId":"crm 9","amount":7500000.5,"stage":"closed_won"})");
+  }
+
+  TEST_CASE("mapper: a field the job cleared is sent as null, the rest of the entity whole") {
+    GenericRestMapper mapper = PartialMapper("all");
+    SyncJob job = LeadJob("42", LeadStatus::kContacted);
+    job.external_id = "crm-9";
+    job.lead->notes.reset();
+    job.lead->preferred_location.clear();
+    job.changed_fields = std::vector<std::string>{"status", "notes", "preferredLocation"};
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/notes") == "null");
+    CHECK(At(request.body, "/memo") == "null");  // a clear is no missing value: no default
+    CHECK(At(request.body, "/areas") == "null");
+    CHECK(At(request.body, "/status") == "\"contacted\"");
+    CHECK(At(request.body, "/name") == "\"Asha Rao\"");
+    CHECK(At(request.body, "/phone") == "\"+91 98765 43210\"");
+    CHECK(At(request.body, "/budget/max") == "7500000.5");
+    // A field absent and not cleared by this job is left out, never sent empty.
+    job.changed_fields = std::vector<std::string>{"status"};
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/notes") == "<absent>");
+    CHECK(At(request.body, "/memo") == "\"-\"");
+    CHECK(At(request.body, "/areas") == "<absent>");
+  }
+
+  TEST_CASE("mapper: an operation that sends changed fields leaves the others out") {
+    GenericRestMapper mapper = PartialMapper("changed");
+    SyncJob job = LeadJob("42", LeadStatus::kContacted);
+    job.external_id = "crm-9";
+    job.lead->notes.reset();
+    job.changed_fields = std::vector<std::string>{"status", "notes"};
+    HttpRequest request;
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(request.body == R"({"status":"contacted","notes":null,"memo":null,"ref":"lead:42"})");
+    // Without a changed list (a replayed dead letter) the entity goes whole.
+    job.changed_fields.reset();
+    REQUIRE(mapper.BuildRequest(job, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/name") == "\"Asha Rao\"");
+    CHECK(At(request.body, "/areas") == R"(["Whitefield","Indiranagar"])");
+  }
+
+  TEST_CASE("mapper: send must be all or changed, and only an update has it") {
+    std::string text = kPartialMapping;
+    text.replace(text.find("SEND"), 4, "some");
+    CHECK(testing::HasError(testing::ParseErrors(text),
+                            "/entities/lead/operations/update/send: must be \"all\""));
+    std::string create = kPartialMapping;
+    create.replace(create.find("SEND"), 4, "all");
+    create.replace(create.find(R"("body": {"name": "{{name}}"}})"), 0, R"("send": "changed", )");
+    std::vector<std::string> errors = testing::ParseErrors(create);
+    INFO(testing::Joined(errors));
+    CHECK(testing::HasError(errors, "/entities/lead/operations/create/send: only for update and "
+                                    "batchUpdate (a create sends the whole entity)"));
   }
 
   TEST_CASE("mapper: a step the mapping lacks is a permanent failure naming it") {
@@ -203,6 +290,33 @@ TEST_SUITE("plugins.generic_rest") {
     REQUIRE(mapper.BuildBatch(jobs, StepKind::kUpdate, &request).ok());
     CHECK(At(request.body, "/inputs/2/id") == "\"c3\"");
     CHECK(At(request.body, "/inputs/0/properties/name") == "\"Asha Rao\"");
+  }
+
+  TEST_CASE("batch: with send changed, each item renders its own job's changes") {
+    std::ifstream in(testing::FixturePath("full.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string mapping_text = text.str();
+    const std::string item =
+        R"("item": {"id": "{{externalId}}", "properties": {"name": "{{name}}"}},)";
+    REQUIRE(mapping_text.find(item) != std::string::npos);
+    mapping_text.replace(mapping_text.find(item), item.size(),
+                         R"("send": "changed", "item": {"id": "{{externalId}}", )"
+                         R"("properties": {"name": "{{name}}", "notes": "{{notes}}"}},)");
+    Mapping mapping;
+    std::vector<std::string> errors = testing::ParseErrors(mapping_text, &mapping);
+    INFO(testing::Joined(errors));
+    REQUIRE(errors.empty());
+    GenericRestMapper mapper(std::make_shared<const Mapping>(mapping), [] { return kNowMs; });
+    std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2")};
+    for (SyncJob& job : jobs) job.external_id = "c" + job.entity_id;
+    jobs[0].changed_fields = std::vector<std::string>{"name"};
+    jobs[1].lead->notes.reset();
+    jobs[1].changed_fields = std::vector<std::string>{"notes"};
+    HttpRequest request;
+    REQUIRE(mapper.BuildBatch(jobs, StepKind::kUpdate, &request).ok());
+    CHECK(At(request.body, "/inputs/0/properties") == R"({"name":"Asha Rao"})");
+    CHECK(At(request.body, "/inputs/1/properties") == R"({"notes":null})");
   }
 
   TEST_CASE("batch: limits and missing operations") {
