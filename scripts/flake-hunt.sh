@@ -61,6 +61,7 @@ for ((i = 1; i <= runs; i++)); do
   log="$logs/run-$i.log"
   (cd "$build" && ctest -j2 -L "$labels" --timeout 600 "${args[@]}" >"$log" 2>&1) || true
   took=$(($(date +%s) - start))
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
   names=()
   if [ -f "$failed_list" ]; then
     while IFS= read -r line; do
@@ -72,9 +73,9 @@ for ((i = 1; i <= runs; i++)); do
   fi
   if [ ${#names[@]} -eq 0 ]; then
     rm -f "$log"
-    echo "run $i/$runs: all passed (${took} s)"
+    echo "run $i/$runs: all passed (${took} s, load $load)"
   else
-    echo "run $i/$runs: ${#names[@]} failed (${took} s; log $log):"
+    echo "run $i/$runs: ${#names[@]} failed (${took} s, load $load; log $log):"
     printf '    %s\n' "${names[@]}"
   fi
 done
