@@ -59,7 +59,8 @@ for ((i = 1; i <= runs; i++)); do
   rm -f "$failed_list"
   start=$(date +%s)
   log="$logs/run-$i.log"
-  (cd "$build" && ctest -j2 -L "$labels" --timeout 600 "${args[@]}" >"$log" 2>&1) || true
+  (cd "$build" && ctest -j2 -L "$labels" --timeout 600 --output-on-failure "${args[@]}" >"$log" 2>&1) ||
+    true
   took=$(($(date +%s) - start))
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   names=()
