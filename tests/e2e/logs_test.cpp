@@ -41,6 +41,9 @@ TEST_SUITE("e2e.logs") {
                          {{"Authorization", "Bearer " + kIntake}, {"X-Request-Id", "req-42"}});
     };
     CHECK(post("ev-1", "lead.created", "NEW").status == 202);
+    // The create must be done first: an update posted while it is still untried
+    // would be absorbed into it (coalescing), and no update would be sent.
+    REQUIRE(t::WaitUntil([&] { return t::UnfinishedJobs(port) == 0; }));
     // The update is refused by the CRM (422): a dead letter, logged with its reason.
     CHECK(post("ev-2", "lead.status_changed", "CONTACTED").status == 202);
     t::HttpResult bad = t::HttpCall(port, "POST", "/api/events", R"({"eventId":"x"})",
