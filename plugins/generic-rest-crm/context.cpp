@@ -2,6 +2,7 @@
 #include "context.h"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 
 #include <Poco/DateTimeFormat.h>
@@ -15,6 +16,7 @@ const std::vector<std::string>& JobExtras() {
   static const std::vector<std::string> kExtras = {
       "externalId",        "externalReference",   "entityId",
       "eventId",           "eventType",           "now",
+      "activityType",
       "inquiry.id",        "inquiry.message",     "inquiry.propertyId",
       "inquiry.createdAt", "assignment.dealerId", "assignment.assignedAt"};
   return kExtras;
@@ -128,6 +130,15 @@ Context JobContext(const SyncJob& job, int64_t now_unix_ms, bool changed_only) {
   context["entityId"] = Var(job.entity_id);
   context["eventId"] = Var(job.event_id);
   context["eventType"] = Var(std::string(EventTypeName(job.event_type)));
+  // What an activity step records, as mock-crm names it: the inquiry, or the
+  // visit the status change reports (never the inquiry's lead status).
+  if (job.event_type == EventType::kInquirySubmitted) {
+    context["activityType"] = Var(std::string("inquiry"));
+  } else if (job.lead && job.lead->status) {
+    std::string word = LeadStatusName(*job.lead->status);
+    for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    context["activityType"] = Var(word);
+  }
   context["now"] = Var(IsoTime(now_unix_ms));
   if (job.inquiry) {
     context["inquiry.id"] = Var(job.inquiry->id);

@@ -16,6 +16,7 @@
 #include "crmsync/http_transport.h"
 #include "crmsync/plugin.h"
 #include "json_util.h"
+#include "lookup.h"
 #include "signing_transport.h"
 
 namespace crmsync::genericrest {
@@ -50,6 +51,37 @@ std::string PathPrefix(const std::string& url) {
 }
 
 }  // namespace
+
+Status CheckLookupSamples(const Mapping& mapping, std::vector<std::string>* warnings) {
+  for (EntityKind kind : {EntityKind::kLead, EntityKind::kProperty}) {
+    const EntityMapping* entity = mapping.Entity(kind);
+    const Operation* op = entity ? entity->Find("lookup") : nullptr;
+    if (op == nullptr) continue;
+    const std::string where =
+        std::string("/entities/") + EntityKindName(kind) + "/operations/lookup";
+    if (!op->sample_answer) {
+      warnings->push_back(
+          std::string(EntityKindName(kind)) + ".lookup (" + where +
+          ") has never been checked against a real answer: add one the CRM gave as "
+          "\"sampleAnswer\" (its resultsPointer and idPointer are read from it when the "
+          "mapping loads). Until then an answer in another shape is an unknown outcome: "
+          "retried, then dead-lettered, never read as \"not found\"");
+      continue;
+    }
+    HttpResponse sample;
+    sample.status = 200;
+    sample.body = ToJson(*op->sample_answer);
+    std::optional<std::string> id;
+    Status read = ReadLookupAnswer(*op, sample, &id);
+    if (!read.ok()) return Status::InvalidConfig(where + "/sampleAnswer: " + read.message());
+    if (!id) {
+      return Status::InvalidConfig(where +
+                                   "/sampleAnswer: reads as \"not found\"; give an answer "
+                                   "that finds a record");
+    }
+  }
+  return Status::Ok();
+}
 
 Capabilities CapabilitiesOf(const Mapping& mapping) {
   Capabilities capabilities;
@@ -102,6 +134,9 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
     for (size_t i = 0; i < errors.size(); ++i) message += (i == 0 ? "" : "; ") + errors[i];
     return Status::InvalidConfig(message);
   }
+  std::vector<std::string> warnings;
+  Status checked = CheckLookupSamples(*mapping, &warnings);
+  if (!checked.ok()) return Status::InvalidConfig("mapping: " + checked.message());
   Secrets secrets;
   secrets.api_key = config.Get("api_key");
   secrets.api_secret = config.Get("api_secret");
@@ -118,6 +153,7 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   transport_ = std::make_unique<SigningTransport>(std::move(http), mapping->auth, secrets,
                                                   PathPrefix(options.base_url));
   mapping_ = mapping;
+  warnings_ = warnings;
   mapper_.SetMapping(mapping);
   return Status::Ok();
 }
@@ -135,6 +171,9 @@ std::string GenericRestAdapter::Dump() {
     dump->set("mapping", mapping_->name);
     dump->set("file", mapping_->file);
   }
+  JsonArray warnings = NewArray();
+  for (const std::string& warning : warnings_) warnings->add(warning);
+  dump->set("warnings", warnings);
   return ToJson(Var(dump));
 }
 

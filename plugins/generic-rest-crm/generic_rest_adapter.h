@@ -22,6 +22,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crmsync/adapter.h"
 #include "generic_rest_mapper.h"
@@ -35,6 +36,11 @@ constexpr char kPluginVersion[] = "1.0.0";
 
 /// The capabilities a mapping gives the plugin (see the file comment).
 Capabilities CapabilitiesOf(const Mapping& mapping);
+
+/// Reads each lookup's sampleAnswer as the mapping describes it: kInvalidConfig
+/// naming the operation when it does not fit (or reads as "not found"); a
+/// warning in `warnings` for each lookup that has no sample.
+Status CheckLookupSamples(const Mapping& mapping, std::vector<std::string>* warnings);
 
 class GenericRestAdapter : public Adapter {
  public:
@@ -56,11 +62,14 @@ class GenericRestAdapter : public Adapter {
   /// The mapping's classify rules, then DefaultClassify().
   Status Classify(const HttpRequest& request, const HttpResponse& response) override;
 
-  /// {"mapping": name, "file": path} of the loaded mapping.
+  /// {"mapping": name, "file": path, "warnings": [...]} of the loaded mapping;
+  /// warnings as CheckLookupSamples() gives them, which check-config and
+  /// plugin-check show.
   std::string Dump() override;
 
  private:
   std::shared_ptr<const Mapping> mapping_;
+  std::vector<std::string> warnings_;
   GenericRestMapper mapper_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Transport> unconfigured_;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "batch.h"
+#include "lookup.h"
 #include "context.h"
 #include "request_builder.h"
 #include "webhook_mapping.h"
@@ -96,35 +97,7 @@ Status GenericRestMapper::ReadLookup(const SyncJob& job, const HttpResponse& res
   Status status;
   const Operation* op = FindOperation(job.entity_kind, "lookup", &status);
   if (op == nullptr) return status;
-  if (response.status == 404) return Status::Ok();
-  if (response.status < 200 || response.status > 299) {
-    return Status::Permanent("lookup: unexpected answer " + std::to_string(response.status));
-  }
-  if (response.body.empty()) return Status::Ok();
-  Var body;
-  std::string error;
-  if (!ParseJson(response.body, &body, &error)) {
-    return Status::Permanent("lookup: the CRM's answer is not JSON");
-  }
-  Var matches = body;
-  if (op->results_pointer) {
-    const std::optional<Var> found = ResolvePointer(body, *op->results_pointer);
-    if (!found || IsNull(*found)) return Status::Ok();
-    matches = *found;
-  }
-  Var match = matches;
-  if (IsArray(matches)) {
-    JsonArray array = matches.extract<JsonArray>();
-    if (array->size() == 0) return Status::Ok();
-    match = array->get(0);
-  } else if (!IsObject(matches)) {
-    return Status::Ok();
-  }
-  *external_id = IdAt(match, op->id_pointer);
-  if (!*external_id) {
-    return Status::Permanent("lookup: the first match has no id at " + op->id_pointer);
-  }
-  return Status::Ok();
+  return ReadLookupAnswer(*op, response, external_id);
 }
 
 Status GenericRestMapper::BuildBatch(const std::vector<SyncJob>& jobs, StepKind step,

@@ -190,6 +190,7 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
   if (update) allowed.push_back("send");
   if (lookup || batch) allowed.push_back("resultsPointer");
+  if (lookup) allowed.push_back("sampleAnswer");
   if (batch) {
     for (const char* key :
          {"maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"}) {
@@ -200,7 +201,9 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     static const std::set<std::string> kBatchOnly = {
         "maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"};
-    if (key == "resultsPointer") {
+    if (key == "sampleAnswer") {
+      c->Error(PointerJoin(pointer, key), "only for lookup operations");
+    } else if (key == "resultsPointer") {
       c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
     } else if (key == "send") {
       c->Error(PointerJoin(pointer, key),
@@ -242,6 +245,7 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   c->Pointer(object, "idPointer", pointer, false, &op->id_pointer);
   std::string text;
   if (c->Pointer(object, "resultsPointer", pointer, false, &text)) op->results_pointer = text;
+  if (lookup && object->has("sampleAnswer")) op->sample_answer = object->get("sampleAnswer");
   if (!batch) return;
 
   if (!object->has("maxSize")) {

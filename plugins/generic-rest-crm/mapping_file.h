@@ -48,6 +48,11 @@ struct Operation {
   std::string id_pointer = "/id";
   /// lookup: where the matches are; batch: where the per-item results are.
   std::optional<std::string> results_pointer;
+  /// Lookup only: an answer the CRM gave (or documents) to this lookup when
+  /// the record exists. Configure() reads it with resultsPointer and idPointer
+  /// and refuses the mapping when it does not fit; without one, the mapping
+  /// has never been checked against a real answer, and says so as a warning.
+  std::optional<Var> sample_answer;
   /// Batch only: most items per request (>= 1).
   int max_size = 0;
   /// Batch only: where the items go in the body; absent: the body is the array.

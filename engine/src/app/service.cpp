@@ -77,6 +77,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   dispatch.circuit_threshold = static_cast<int>(settings.GetInt("circuit.failure_threshold"));
   dispatch.circuit_open_ms = settings.GetInt("circuit.open_ms");
   dispatch.circuit_max_open_ms = settings.GetInt("circuit.max_open_ms");
+  dispatch.max_outage_ms = settings.GetDurationMs("crm.retry.max_outage");
   dispatch.rate_limit_per_s = static_cast<double>(settings.GetInt("crm.rate_limit"));
   Service* raw = service.get();
   dispatch.on_sync_disabled = [raw] {

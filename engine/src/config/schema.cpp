@@ -13,7 +13,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 namespace crmsync::config {
 
@@ -58,6 +60,14 @@ KeySpec Int(const char* key, int64_t default_value, int64_t min, int64_t max, co
   spec.min = min;
   spec.max = max;
   spec.help = help;
+  return spec;
+}
+
+KeySpec Duration(const char* key, int64_t default_ms, int64_t min_ms, int64_t max_ms,
+                 const char* help) {
+  KeySpec spec = Int(key, default_ms, min_ms, max_ms, help);
+  spec.type = ValueType::kDuration;
+  spec.default_value = FormatDurationMs(default_ms);
   return spec;
 }
 
@@ -111,6 +121,7 @@ std::vector<KeySpec> BuildSchema() {
       Str("crm.mapping", "", "Mapping file for config-driven plugins (generic-rest-crm); relative to the config folder."),
       Str("crm.plugin", "mock-crm", "Name of the CRM adapter plugin to load."),
       Int("crm.retry.attempts", 5, 0, 100, "Retries after the first try before a job is dead-lettered.", "CRM_RETRY_ATTEMPTS"),
+      Duration("crm.retry.max_outage", 24LL * 3600 * 1000, 1000, 365LL * 24 * 3600 * 1000, "How long a job may be held by a CRM outage (circuit breaker open) or by a run of 429s before it is dead-lettered with \"CRM unavailable since ...\"; waiting for it spends no attempt."),
       Int("crm.retry.delay", 1000, 1, 3600000, "First retry delay in milliseconds.", "CRM_RETRY_DELAY"),
       Bool("crm.retry.jitter", false, "Randomise retry delays."),
       Int("crm.timeout", 30000, 1, 600000, "Timeout of one CRM call in milliseconds.", "CRM_TIMEOUT"),
@@ -221,10 +232,40 @@ bool ParseInt(const std::string& text, int64_t* out) {
   return true;
 }
 
+bool ParseDurationMs(const std::string& text, int64_t* out) {
+  const std::string v = Trim(text);
+  size_t digits = 0;
+  while (digits < v.size() && v[digits] >= '0' && v[digits] <= '9') ++digits;
+  if (digits == 0 || digits > 15) return false;
+  static const std::pair<const char*, int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"d", 24 * 3600 * 1000}};
+  const std::string unit = Trim(v.substr(digits));
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    const int64_t number = std::stoll(v.substr(0, digits));
+    if (number > INT64_MAX / factor) return false;
+    *out = number * factor;
+    return true;
+  }
+  return false;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  static const std::pair<const char*, int64_t> kUnits[] = {
+      {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}};
+  for (const auto& [name, factor] : kUnits) {
+    if (ms != 0 && ms % factor == 0) return std::to_string(ms / factor) + name;
+  }
+  return std::to_string(ms) + "ms";
+}
+
 std::string ExpectedText(const KeySpec& spec) {
   switch (spec.type) {
     case ValueType::kInt:
       return "a whole number from " + std::to_string(spec.min) + " to " + std::to_string(spec.max);
+    case ValueType::kDuration:
+      return "a duration such as 90s, 30m or 24h (units ms, s, m, h, d), from " +
+             FormatDurationMs(spec.min) + " to " + FormatDurationMs(spec.max);
     case ValueType::kBool:
       return "true or false";
     case ValueType::kEnum: {
@@ -251,6 +292,12 @@ bool CheckValue(const KeySpec& spec, const std::string& value, std::string* norm
       int64_t number = 0;
       if (!ParseInt(value, &number) || number < spec.min || number > spec.max) return false;
       *normalized = std::to_string(number);
+      return true;
+    }
+    case ValueType::kDuration: {
+      int64_t ms = 0;
+      if (!ParseDurationMs(value, &ms) || ms < spec.min || ms > spec.max) return false;
+      *normalized = FormatDurationMs(ms);
       return true;
     }
     case ValueType::kBool: {

@@ -18,6 +18,8 @@ enum class ValueType {
   kBool,  ///< true/false/yes/no/1/0/on/off.
   kEnum,  ///< One of `choices` (comma-separated), compared case-sensitively.
   kList,  ///< Comma-separated strings.
+  kDuration,  ///< A whole number with a unit: ms, s, m, h or d ("90s", "24h"), within
+              ///< [min, max] milliseconds.
 };
 
 struct KeySpec {
@@ -26,8 +28,8 @@ struct KeySpec {
   std::string default_value;  ///< As text; "" for none.
   bool secret = false;        ///< Redacted when shown; may be read from `<key>.file`.
   std::string env;            ///< Strategy env name ("CRM_API_KEY"), or "".
-  int64_t min = 0;            ///< For kInt.
-  int64_t max = 0;            ///< For kInt.
+  int64_t min = 0;            ///< For kInt; for kDuration, in milliseconds.
+  int64_t max = 0;            ///< For kInt; for kDuration, in milliseconds.
   std::string choices;        ///< For kEnum.
   std::string help;
 };
@@ -48,6 +50,13 @@ bool ParseBool(const std::string& text, bool* out);
 /// Reads a whole decimal number (optional sign, surrounding blanks ignored) that
 /// fits in int64_t. False (and `*out` untouched) for anything else.
 bool ParseInt(const std::string& text, int64_t* out);
+/// Reads a duration: a whole number and a unit (ms, s, m, h, d; "90s", "24h"),
+/// blanks around ignored, into milliseconds. False (and `*out` untouched) for
+/// anything else, including a missing unit or an overflow.
+bool ParseDurationMs(const std::string& text, int64_t* out);
+/// A duration in milliseconds as ParseDurationMs reads it, in the largest unit
+/// up to hours that divides it exactly (86400000 → "24h", 1500 → "1500ms").
+std::string FormatDurationMs(int64_t ms);
 /// What `spec` accepts, in words: "a whole number from 1 to 65535", "true or
 /// false", "one of OFF, NORMAL, FULL, EXTRA"; "" for strings and lists.
 std::string ExpectedText(const KeySpec& spec);

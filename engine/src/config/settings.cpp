@@ -332,6 +332,15 @@ int64_t Settings::GetInt(const std::string& key) const {
   return value;
 }
 
+int64_t Settings::GetDurationMs(const std::string& key) const {
+  RequireKey(key, ValueType::kDuration, "a duration");
+  int64_t value = 0;
+  if (!ParseDurationMs(values_.at(key).value, &value)) {
+    throw std::logic_error("config: key '" + key + "' holds no duration");
+  }
+  return value;
+}
+
 bool Settings::GetBool(const std::string& key) const {
   RequireKey(key, ValueType::kBool, "true or false");
   bool value = false;

@@ -66,6 +66,8 @@ class Settings {
   /// The value of an int key (already range-checked at Load). Throws
   /// std::logic_error when the key is unknown or not an int key.
   int64_t GetInt(const std::string& key) const;
+  /// The value of a duration key, in milliseconds. Throws std::logic_error like GetInt().
+  int64_t GetDurationMs(const std::string& key) const;
   /// The value of a bool key. Throws std::logic_error like GetInt().
   bool GetBool(const std::string& key) const;
   /// A comma-separated list key split and trimmed, empty items dropped.

@@ -31,6 +31,8 @@ int CircuitBreaker::Admit(int64_t now_ms) {
 void CircuitBreaker::RecordSuccess() {
   std::lock_guard<std::mutex> lock(mu_);
   consecutive_failures_ = 0;
+  first_failure_ms_ = -1;
+  outage_since_ms_ = -1;
   state_ = State::kClosed;
   probe_out_ = false;
   current_open_ms_ = 0;
@@ -47,8 +49,10 @@ bool CircuitBreaker::RecordFailure(int64_t now_ms) {
     return true;
   }
   if (state_ == State::kOpen) return false;
-  if (++consecutive_failures_ >= threshold_) {
+  if (consecutive_failures_++ == 0) first_failure_ms_ = now_ms;
+  if (consecutive_failures_ >= threshold_) {
     state_ = State::kOpen;
+    outage_since_ms_ = first_failure_ms_;
     current_open_ms_ = base_open_ms_;
     open_until_ms_ = now_ms + current_open_ms_;
     ++opened_total_;
@@ -71,6 +75,11 @@ CircuitBreaker::State CircuitBreaker::state(int64_t now_ms) const {
 int64_t CircuitBreaker::open_until_ms() const {
   std::lock_guard<std::mutex> lock(mu_);
   return open_until_ms_;
+}
+
+int64_t CircuitBreaker::outage_since_ms() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_ == State::kClosed ? -1 : outage_since_ms_;
 }
 
 int64_t CircuitBreaker::opened_total() const {

@@ -4,7 +4,9 @@
 // Closed: jobs run; `failure_threshold` consecutive network/5xx failures open
 // it. Open: no job is leased until `open_ms` has passed; then half-open: one
 // probe job is let through. The probe's success closes the breaker; its failure
-// reopens it for twice as long (up to `max_open_ms`). Thread-safe.
+// reopens it for twice as long (up to `max_open_ms`). The outage's start is
+// kept until a success, so the dispatcher can bound how long a job is held
+// (crm.retry.max_outage). Thread-safe.
 #ifndef CRMSYNC_ENGINE_DISPATCH_CIRCUIT_BREAKER_H_
 #define CRMSYNC_ENGINE_DISPATCH_CIRCUIT_BREAKER_H_
 
@@ -34,6 +36,9 @@ class CircuitBreaker {
   State state(int64_t now_ms) const;
   /// When an open breaker lets its probe through.
   int64_t open_until_ms() const;
+  /// When the outage the breaker is open for began: the first failure of the
+  /// run that opened it, kept through failed probes; -1 while closed.
+  int64_t outage_since_ms() const;
   /// How many times the breaker has opened.
   int64_t opened_total() const;
 
@@ -44,6 +49,8 @@ class CircuitBreaker {
   int64_t max_open_ms_;
   State state_ = State::kClosed;
   int consecutive_failures_ = 0;
+  int64_t first_failure_ms_ = -1;  // of the current run of failures
+  int64_t outage_since_ms_ = -1;
   int64_t open_until_ms_ = 0;
   int64_t current_open_ms_ = 0;
   bool probe_out_ = false;

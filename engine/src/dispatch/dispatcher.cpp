@@ -42,6 +42,7 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* 
   ctx.clock = clock_;
   ctx.metrics = metrics_;
   ctx.calls = &calls_;
+  ctx.max_outage_ms = options_.max_outage_ms;
   ctx.random = [this] {
     std::lock_guard<std::mutex> lock(random_mu_);
     return std::uniform_real_distribution<double>(0.0, 1.0)(random_);
@@ -198,7 +199,7 @@ void Dispatcher::WorkerLoop() {
     }
     int admit = breaker_.Admit(now);
     if (admit == 0) {
-      IdleWait(generation);
+      if (!ExpireHeldJobs(now)) IdleWait(generation);
       continue;
     }
     bool probe = admit == 1;
@@ -256,6 +257,39 @@ void Dispatcher::WorkerLoop() {
     --running_workers_;
   }
   exit_cv_.notify_all();
+}
+
+bool Dispatcher::ExpireHeldJobs(int64_t now) {
+  // Only probes are leased while the breaker is open. Once the outage has
+  // lasted longer than crm.retry.max_outage, the jobs it holds are not left
+  // to wait one probe at a time: each one held that long is dead-lettered
+  // ("CRM unavailable since ..."), the rest wait for the next probe.
+  // Only while open: half-open, the probe is out and decides.
+  if (breaker_.state(now) != CircuitBreaker::State::kOpen) return false;
+  const int64_t since = breaker_.outage_since_ms();
+  if (since < 0 || options_.max_outage_ms <= 0 || now - since < options_.max_outage_ms) {
+    return false;
+  }
+  std::vector<LeasedJob> jobs;
+  try {
+    jobs = store_->Lease(options_.plugin, options_.lease_batch, now, options_.lease_ms);
+  } catch (const std::exception& e) {
+    ComponentLogger("dispatch").error("leasing jobs failed: %s", std::string(e.what()));
+    return false;
+  }
+  if (jobs.empty()) return false;
+  std::vector<JobOutcome> outcomes;
+  for (const LeasedJob& job : jobs) {
+    outcomes.push_back(runner_->HoldThroughOutage(job));
+    if (outcomes.back().kind == JobOutcome::Kind::kDeadLetter) jobs_finished_.fetch_add(1);
+  }
+  try {
+    store_->Complete(options_.plugin, outcomes, clock_->NowMs());
+  } catch (const std::exception& e) {
+    ComponentLogger("dispatch").error("recording %s job outcome(s) failed: %s",
+                                      std::to_string(outcomes.size()), std::string(e.what()));
+  }
+  return true;
 }
 
 void Dispatcher::TickerLoop(int64_t sync_read_at) {

@@ -46,6 +46,8 @@ struct DispatcherOptions {
   int circuit_threshold = 5;
   int64_t circuit_open_ms = 30000;
   int64_t circuit_max_open_ms = 300000;
+  /// crm.retry.max_outage: longest hold of a job by an outage or a 429 storm.
+  int64_t max_outage_ms = 24LL * 3600 * 1000;
   double rate_limit_per_s = 0;
   /// Called on a worker thread right after a 401/403 disabled sync (the alert
   /// monitor looks at once).
@@ -93,6 +95,9 @@ class Dispatcher {
   void TickerLoop(int64_t sync_read_at_ms);
   /// Wakes the ticker; a nudge sent while it is busy is not lost (ticks_).
   void NudgeTicker();
+  // While the breaker is open past crm.retry.max_outage: leases due jobs and
+  // dead-letters those held that long. True when it leased any.
+  bool ExpireHeldJobs(int64_t now);
   void IdleWait(uint64_t seen_generation);
   void DisableSync(const std::string& reason);
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 
+#include "common/clock.h"
 #include "common/logging.h"
 #include "dispatch/job_codec.h"
 
@@ -15,13 +16,20 @@ bool IsNetworkOr5xx(const HttpResponse& r) {
   return r.error != TransportError::kNone || r.status == 408 || r.status >= 500;
 }
 
+// The link's sent hash while the entity has no CRM id and a create of it may
+// have reached the CRM: a job dead-lettered in doubt passes the doubt on to the
+// entity's next job, whose create then looks the record up first.
+constexpr char kCreateInDoubt[] = "create-in-doubt";
+
 }  // namespace
 
 // What one lease of one job has learned so far, and how it ends.
 struct JobRunner::Attempt {
   Attempt(const JobRunnerContext& context, const LeasedJob& leased, bool probe)
       : ctx(context), job(leased), is_probe(probe), external_id(leased.external_id),
-        sent_hash(leased.last_sent_hash), uncertain(leased.in_doubt),
+        sent_hash(leased.last_sent_hash),
+        uncertain(leased.in_doubt ||
+                  (!leased.external_id && leased.last_sent_hash == kCreateInDoubt)),
         try_number(leased.attempts + 1) {
     out.job_id = job.id;
     out.lease_token = job.lease_token;
@@ -51,6 +59,11 @@ struct JobRunner::Attempt {
 
   JobOutcome DeadLetter(const Status& s) {
     out.kind = JobOutcome::Kind::kDeadLetter;
+    if (uncertain && !external_id && sent_hash != kCreateInDoubt) {
+      // The doubt outlives this job: see kCreateInDoubt.
+      sent_hash = kCreateInDoubt;
+      link_changed = true;
+    }
     out.attempts = std::max(out.attempts, try_number);
     out.error_class = StatusCodeName(s.code());
     out.reason = s.message();
@@ -122,6 +135,14 @@ struct JobRunner::Attempt {
     return wait > 0 ? t + wait : 0;
   }
 
+  // True when the CRM has been unavailable since `since` (-1: it is not) for
+  // longer than crm.retry.max_outage, counted for this job from when it was
+  // accepted if that is later.
+  bool HeldTooLong(int64_t since) const {
+    if (since < 0 || ctx.max_outage_ms <= 0) return false;
+    return Now() - std::max(since, job.created_at_ms) >= ctx.max_outage_ms;
+  }
+
   // 429 and 401/403 end the lease the same way wherever they come.
   JobOutcome RateLimited(const Status& s) {
     ctx.limiter->OnRateLimited(Now(), s.retry_after_ms());
@@ -130,7 +151,40 @@ struct JobRunner::Attempt {
                               {{"plugin", ctx.plugin}})
           .Inc();
     }
+    const int64_t since = ctx.limiter->storm_since_ms();
+    if (HeldTooLong(since)) {
+      return DeadLetter(Status(s.code(), "CRM unavailable since " + FormatIsoMs(since) +
+                                             ": every answer a 429 for longer than "
+                                             "crm.retry.max_outage; last: " +
+                                             s.message()));
+    }
     return Release(Now() + std::max<int64_t>(0, s.retry_after_ms()));
+  }
+
+  // A transient failure while the circuit breaker is open (this failure opened
+  // it, a probe found the CRM still down, or the call was in flight when it
+  // opened): the job is held until the next probe without spending an attempt,
+  // up to crm.retry.max_outage.
+  JobOutcome HoldForOutage(const Status& s) {
+    const int64_t since = ctx.breaker->outage_since_ms();
+    if (HeldTooLong(since)) {
+      return DeadLetter(Status(s.code(), "CRM unavailable since " + FormatIsoMs(since) +
+                                             " (longer than crm.retry.max_outage); last: " +
+                                             s.message()));
+    }
+    return Release(std::max(Now(), ctx.breaker->open_until_ms()));
+  }
+
+  // Any failed call that is not a CRM answer to act on: 429, 401/403, an
+  // outage, else a failed try (transient) or a dead letter.
+  JobOutcome CallFailed(const Status& s) {
+    if (s.code() == StatusCode::kRateLimited) return RateLimited(s);
+    if (s.code() == StatusCode::kUnauthenticated) return Unauthenticated(s);
+    if (s.code() == StatusCode::kRetryable &&
+        ctx.breaker->state(Now()) != CircuitBreaker::State::kClosed) {
+      return HoldForOutage(s);
+    }
+    return FailOrDeadLetter(s);
   }
   JobOutcome Unauthenticated(const Status& s) {
     ctx.on_unauthenticated(s.message());
@@ -148,7 +202,8 @@ struct JobRunner::Attempt {
   bool link_changed = false;
   bool uncertain = false;
   int recreated = 0;
-  int lookups = 0;
+  int relinked = 0;
+  int conflict_lookups = 0;
   int try_number = 0;
 };
 
@@ -163,6 +218,10 @@ Status JobRunner::Call(const HttpRequest& request, HttpResponse* response) const
         .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (ctx_.calls) ctx_.calls->Record(ctx_.clock->NowMs(), s.ok());
+  if (response->error == TransportError::kNone && response->status > 0 &&
+      s.code() != StatusCode::kRateLimited) {
+    ctx_.limiter->OnAnswered();
+  }
   if (IsNetworkOr5xx(*response) && s.code() == StatusCode::kRetryable) {
     if (ctx_.breaker->RecordFailure(ctx_.clock->NowMs())) {
       ComponentLogger("dispatch")
@@ -176,7 +235,6 @@ Status JobRunner::Call(const HttpRequest& request, HttpResponse* response) const
 }
 
 Status JobRunner::Lookup(Attempt& a, std::optional<std::string>* found) const {
-  ++a.lookups;
   HttpRequest request;
   a.sync.external_id.reset();
   Status s = ctx_.adapter->BuildLookup(a.sync, &request);
@@ -184,7 +242,15 @@ Status JobRunner::Lookup(Attempt& a, std::optional<std::string>* found) const {
   HttpResponse response;
   s = Call(request, &response);
   a.Record("lookup", response, s);
-  if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
+  if (!s.ok() && s.code() != StatusCode::kNotFound) {
+    // A lookup that failed says nothing about the record: unknown, so retry
+    // (429 and 401/403 keep their own handling). Never "not found".
+    if (s.IsTransient() || s.code() == StatusCode::kRateLimited ||
+        s.code() == StatusCode::kUnauthenticated) {
+      return s;
+    }
+    return Status::Retryable("lookup by reference failed, outcome unknown: " + s.ToString());
+  }
   return ctx_.adapter->ReadLookup(a.sync, response, found);
 }
 
@@ -221,11 +287,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
     if (kind == StepKind::kCreate && a.uncertain) {
       std::optional<std::string> found;
       Status s = Lookup(a, &found);
-      if (!s.ok()) {
-        if (s.code() == StatusCode::kRateLimited) return a.RateLimited(s);
-        if (s.code() == StatusCode::kUnauthenticated) return a.Unauthenticated(s);
-        return a.FailOrDeadLetter(s);
-      }
+      if (!s.ok()) return a.CallFailed(s);
       a.uncertain = false;
       if (found) {
         a.external_id = found;
@@ -247,6 +309,12 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
       case StatusCode::kOk: {
         StepResult result;
         Status read = adapter.ReadResponse(a.sync, kind, response, &result);
+        if (!read.ok() && kind == StepKind::kCreate) {
+          // The CRM accepted a create whose answer we cannot read: it may hold
+          // the record now, so it is looked up before any new create.
+          a.uncertain = true;
+          return a.Fail(read.IsTransient() ? read : Status::Retryable(read.message()));
+        }
         if (!read.ok()) return a.FailOrDeadLetter(read);
         if (kind == StepKind::kCreate && !result.external_id) {
           // The CRM created something we cannot name: look it up before any
@@ -274,26 +342,61 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
             ((response.request_sent && response.status == 0) || response.status == 504)) {
           a.uncertain = true;
         }
-        return a.Fail(s);
+        return a.CallFailed(s);
       case StatusCode::kRateLimited:
-        return a.RateLimited(s);
       case StatusCode::kUnauthenticated:
-        return a.Unauthenticated(s);
-      case StatusCode::kNotFound:
-        if (a.external_id && a.recreated == 0) {
-          // The CRM no longer knows the id we hold: forget it and create again.
-          ++a.recreated;
-          a.external_id.reset();
-          a.link_changed = true;
-          if (planned != StepKind::kCreate && planned != StepKind::kUpdate) a.out.step = 0;
-          continue;
+        return a.CallFailed(s);
+      case StatusCode::kNotFound: {
+        // A 404 alone never means "create again": it may be about the record
+        // or about the endpoint (a CRM without deals, a token without a scope).
+        // Only a lookup by reference that finds nothing is a reason to create.
+        const std::string call = request.method + " " + request.path;
+        if (!a.external_id) {
+          return a.DeadLetter(Status(s.code(), "endpoint not found: " + call + ": " + s.message()));
         }
-        return a.DeadLetter(s);
-      case StatusCode::kConflict: {
-        if (!ctx_.capabilities.lookup_by_reference || a.lookups > 0) return a.DeadLetter(s);
+        if (!ctx_.capabilities.lookup_by_reference) {
+          return a.DeadLetter(Status(
+              s.code(), "the CRM answered 404 to " + call +
+                            " and the plugin cannot look records up by reference, so whether "
+                            "the record or the endpoint is missing is unknown; not creating "
+                            "again: " + s.message()));
+        }
         std::optional<std::string> found;
         Status ls = Lookup(a, &found);
-        if (!ls.ok()) return a.FailOrDeadLetter(ls);
+        if (!ls.ok()) return a.CallFailed(ls);
+        if (found && *found == *a.external_id) {
+          return a.DeadLetter(Status(s.code(), "endpoint not found: " + call + " (record " +
+                                                   *found + " exists): " + s.message()));
+        }
+        if (found) {
+          if (a.relinked > 0) {
+            return a.DeadLetter(Status(s.code(), "the CRM answered 404 to " + call +
+                                                     " again after relinking to " + *found +
+                                                     ": " + s.message()));
+          }
+          // The record lives under another id (merged, re-imported): relink
+          // and retry the same step.
+          ++a.relinked;
+          a.external_id = found;
+          a.link_changed = true;
+          continue;
+        }
+        if (a.recreated > 0) return a.DeadLetter(s);
+        // Truly gone: forget the stale id and create again, as the strategy says.
+        ++a.recreated;
+        a.external_id.reset();
+        a.link_changed = true;
+        if (planned != StepKind::kCreate && planned != StepKind::kUpdate) a.out.step = 0;
+        continue;
+      }
+      case StatusCode::kConflict: {
+        if (!ctx_.capabilities.lookup_by_reference || a.conflict_lookups > 0) {
+          return a.DeadLetter(s);
+        }
+        ++a.conflict_lookups;
+        std::optional<std::string> found;
+        Status ls = Lookup(a, &found);
+        if (!ls.ok()) return a.CallFailed(ls);
         if (!found) {
           return a.Fail(Status::Retryable("409 conflict but lookup by reference found nothing"));
         }
@@ -320,7 +423,8 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
 std::optional<StepKind> JobRunner::BatchStep(const LeasedJob& job) const {
   // Only first tries of a single upsert go in a batch: anything that failed once,
   // is in doubt or has several steps runs alone under the full outcome table.
-  if (ctx_.capabilities.max_batch_size < 2 || job.attempts > 0 || job.in_doubt || job.step > 0) {
+  if (ctx_.capabilities.max_batch_size < 2 || job.attempts > 0 || job.in_doubt || job.step > 0 ||
+      (!job.external_id && job.last_sent_hash == kCreateInDoubt)) {
     return std::nullopt;
   }
   SyncJob sync;
@@ -374,8 +478,14 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
   for (auto& a : attempts) a->Record(step_name, response, s);
   if (s.code() == StatusCode::kRateLimited) {
     ctx_.limiter->OnRateLimited(attempts[0]->Now(), s.retry_after_ms());
+    const int64_t since = ctx_.limiter->storm_since_ms();
     int64_t at = attempts[0]->Now() + std::max<int64_t>(0, s.retry_after_ms());
-    return all([&](Attempt& a) { return a.Release(at); });
+    return all([&](Attempt& a) {
+      if (!a.HeldTooLong(since)) return a.Release(at);
+      return a.DeadLetter(Status(s.code(), "CRM unavailable since " + FormatIsoMs(since) +
+                                               ": every answer a 429 for longer than "
+                                               "crm.retry.max_outage; last: " + s.message()));
+    });
   }
   if (s.code() == StatusCode::kUnauthenticated) {
     ctx_.on_unauthenticated(s.message());
@@ -389,18 +499,37 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
     // The whole batch failed, or its answer is unreadable: every job counts one
     // failed try and then runs alone, where the full outcome table applies.
     bool unknown = kind == StepKind::kCreate &&
-                   ((response.request_sent && response.status == 0) || s.ok());
+                   ((response.request_sent && response.status == 0) || response.status == 504 ||
+                    s.ok());
     Status why = read.ok() ? Status::Retryable("batch answer has the wrong number of results")
                            : read;
+    if (unknown && s.ok()) {
+      LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING,
+              "batch create answered but its answer could not be read; each of its " +
+                  std::to_string(jobs.size()) +
+                  " item(s) is looked up by reference before it is tried again: " +
+                  why.message(),
+              {{"plugin", ctx_.plugin}});
+    }
     return all([&](Attempt& a) {
       a.uncertain = a.uncertain || unknown;
-      return a.Fail(why.IsTransient() ? why : Status::Retryable("batch failed: " + why.message()));
+      const Status failed =
+          why.IsTransient() ? why : Status::Retryable("batch failed: " + why.message());
+      return a.CallFailed(failed);
     });
   }
   outcomes.clear();
+  size_t unmatched = 0;
   for (size_t i = 0; i < attempts.size(); ++i) {
     Attempt& a = *attempts[i];
     const Status& item = statuses[i];
+    if (kind == StepKind::kCreate && item.IsTransient()) {
+      // The CRM took the batch but this item has no usable result (unmatched,
+      // or a per-item failure): it may have been created, so it is looked up
+      // by reference before it is created again.
+      a.uncertain = true;
+      ++unmatched;
+    }
     if (item.ok()) {
       if (kind == StepKind::kCreate && !results[i].external_id) {
         a.uncertain = true;  // created, maybe, but we cannot tell its id
@@ -423,7 +552,20 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
       outcomes.push_back(a.Fail(item.IsTransient() ? item : Status::Retryable(item.ToString())));
     }
   }
+  if (unmatched > 0) {
+    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING,
+            "batch create: " + std::to_string(unmatched) + " of " +
+                std::to_string(jobs.size()) +
+                " item(s) had no usable result in the CRM's answer (unmatched or failed); each "
+                "is looked up by reference before it is tried again",
+            {{"plugin", ctx_.plugin}});
+  }
   return outcomes;
+}
+
+JobOutcome JobRunner::HoldThroughOutage(const LeasedJob& job) {
+  Attempt a(ctx_, job, false);
+  return a.HoldForOutage(Status::Retryable("not sent: the circuit breaker is open"));
 }
 
 }  // namespace crmsync::engine

@@ -7,9 +7,15 @@
 //   retryable / internal           retry with backoff (RetryPolicy), then dead letter;
 //                                  network/5xx feed the circuit breaker; a create whose
 //                                  request was sent without an answer is marked in doubt
+//                                  (while the breaker is open the job is held instead: no
+//                                  attempt used, up to crm.retry.max_outage)
 //   rate_limited (429)             pause and slow the plugin; job released, no attempt used
+//                                  (up to crm.retry.max_outage of 429s)
 //   unauthenticated (401/403)      disable sync for the plugin, alert; job released untouched
-//   not_found (404)                drop the stale external id and create again (once a lease)
+//   not_found (404)                read in context by a lookup by reference: same id → the
+//                                  endpoint is missing, dead letter naming method and path;
+//                                  another id → relink and retry the step; absent → drop the
+//                                  stale id and create again (once a lease)
 //   conflict (409)                 look the record up by reference and link it; then update
 //   invalid_record / permanent     dead letter at once with the CRM's reason
 //
@@ -49,6 +55,9 @@ struct JobRunnerContext {
   MetricsRegistry* metrics = nullptr;
   /// Successes and failures of CRM calls, for the success-rate gauge and alerts.
   RateWindow* calls = nullptr;
+  /// crm.retry.max_outage: how long a job may be held by an open circuit
+  /// breaker or a run of 429s before it is dead-lettered; 0 for no limit.
+  int64_t max_outage_ms = 0;
   /// Returns a number in [0, 1) for retry jitter.
   std::function<double()> random;
   /// False when no request may be sent now (shutting down, sync disabled).
@@ -77,6 +86,12 @@ class JobRunner {
   /// Returns one outcome per job, in order.
   std::vector<JobOutcome> RunBatch(const std::vector<LeasedJob>& jobs, StepKind kind,
                                    bool is_probe);
+
+  /// A job leased while the circuit breaker is open and the outage has lasted
+  /// longer than crm.retry.max_outage, not sent: dead-lettered ("CRM
+  /// unavailable since ...") when it has been held that long itself, else
+  /// released until the next probe.
+  JobOutcome HoldThroughOutage(const LeasedJob& job);
 
  private:
   struct Attempt;

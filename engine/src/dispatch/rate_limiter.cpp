@@ -38,6 +38,7 @@ int64_t RateLimiter::TryAcquire(int64_t now_ms) {
 void RateLimiter::OnRateLimited(int64_t now_ms, int64_t retry_after_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   ++rate_limited_total_;
+  if (storm_since_ms_ < 0) storm_since_ms_ = now_ms;
   paused_until_ms_ = std::max(paused_until_ms_, now_ms + std::max<int64_t>(0, retry_after_ms));
   double base = rate_ > 0 ? rate_
                           : static_cast<double>(std::max(last_window_count_, window_count_));
@@ -66,6 +67,16 @@ void RateLimiter::RecoverLocked(int64_t now_ms) {
       return;
     }
   }
+}
+
+void RateLimiter::OnAnswered() {
+  std::lock_guard<std::mutex> lock(mu_);
+  storm_since_ms_ = -1;
+}
+
+int64_t RateLimiter::storm_since_ms() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return storm_since_ms_;
 }
 
 int64_t RateLimiter::paused_until_ms() const {

@@ -23,6 +23,12 @@ class RateLimiter {
   int64_t TryAcquire(int64_t now_ms);
   /// The CRM answered 429 with this wait: pause everything and slow down.
   void OnRateLimited(int64_t now_ms, int64_t retry_after_ms);
+  /// The CRM answered something other than 429: a run of 429s (a storm) ends.
+  void OnAnswered();
+  /// When the current run of 429s began (its first 429), or -1 when the last
+  /// answer was not a 429. Bounds how long a job waits out a storm
+  /// (crm.retry.max_outage).
+  int64_t storm_since_ms() const;
   /// No request may be sent before this time.
   int64_t paused_until_ms() const;
   /// The current rate in requests per second; 0 when unlimited.
@@ -41,6 +47,7 @@ class RateLimiter {
   int64_t last_refill_ms_ = 0;
   int64_t paused_until_ms_ = 0;
   int64_t last_429_ms_ = 0;
+  int64_t storm_since_ms_ = -1;
   int64_t last_recover_ms_ = 0;
   // Requests sent in the current one-second window, to estimate the rate.
   int64_t window_start_ms_ = 0;

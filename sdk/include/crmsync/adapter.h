@@ -225,7 +225,10 @@ class Adapter {
   virtual Status VerifyWebhook(const WebhookDelivery& delivery);
 
   /// A JSON text describing what the plugin holds, for diagnostics (mock-crm
-  /// dumps its in-memory CRM here). The default is "{}".
+  /// dumps its in-memory CRM here). The default is "{}". A top-level
+  /// "warnings" array of strings is shown by `crmsync check-config` and
+  /// `crmsync plugin-check` (e.g. a configuration that works but was never
+  /// checked against the CRM).
   virtual std::string Dump();
 
   /// Lists the CRM's agents as (CRM agent id, platform dealer id) pairs, so the

@@ -443,6 +443,57 @@ TEST_SUITE("engine.config") {
     CHECK(settings.GetInt("workers.count") == 4);
   }
 
+  TEST_CASE("a duration takes a unit, is stored in its largest exact unit and read in ms") {
+    int64_t ms = 0;
+    CHECK(ParseDurationMs("24h", &ms));
+    CHECK(ms == 86400000);
+    CHECK(ParseDurationMs(" 90 s ", &ms));
+    CHECK(ms == 90000);
+    CHECK(ParseDurationMs("1500ms", &ms));
+    CHECK(ms == 1500);
+    CHECK(ParseDurationMs("2d", &ms));
+    CHECK(ms == 172800000);
+    ms = 7;
+    for (const char* bad : {"", "24", "h", "-1h", "1.5h", "1 hour", "1h30m", "99999999999999999d"}) {
+      CAPTURE(bad);
+      CHECK_FALSE(ParseDurationMs(bad, &ms));
+      CHECK(ms == 7);
+    }
+    CHECK(FormatDurationMs(86400000) == "24h");
+    CHECK(FormatDurationMs(90000) == "90s");
+    CHECK(FormatDurationMs(1500) == "1500ms");
+    CHECK(FormatDurationMs(0) == "0ms");
+
+    TempDir dir;
+    LoadOptions options;
+    options.overrides = {"crm.retry.max_outage=90m"};
+    std::vector<Diagnostic> diagnostics;
+    Settings settings = LoadIn(dir.path(), options, &diagnostics);
+    CHECK(diagnostics.empty());
+    CHECK(settings.GetDurationMs("crm.retry.max_outage") == 5400000);
+    CHECK(settings.GetString("crm.retry.max_outage") == "90m");
+    CHECK(Settings().GetDurationMs("crm.retry.max_outage") == 86400000);
+    CHECK_THROWS_AS(settings.GetInt("crm.retry.max_outage"), std::logic_error);
+  }
+
+  TEST_CASE("a duration without a unit or out of range names the key and what was expected") {
+    TempDir dir;
+    LoadOptions options;
+    options.overrides = {"crm.retry.max_outage=24"};
+    std::vector<Diagnostic> diagnostics;
+    Settings settings = LoadIn(dir.path(), options, &diagnostics);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].message ==
+          "crm.retry.max_outage: expected a duration such as 90s, 30m or 24h (units ms, s, m, h, "
+          "d), from 1s to 8760h, got '24' (from --set)");
+    options.overrides = {"crm.retry.max_outage=500ms"};
+    diagnostics.clear();
+    LoadIn(dir.path(), options, &diagnostics);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(AnyDiagnosticContains(diagnostics, "got '500ms'"));
+    CHECK(settings.GetDurationMs("crm.retry.max_outage") == 86400000);
+  }
+
   TEST_CASE("a bad bool is an error") {
     TempDir dir;
     LoadOptions options;

@@ -1,6 +1,8 @@
 // A batching test plugin: max_batch_size 5; records every request; an item
 // whose lead name is "reject me" is refused (422) inside a batch, "flaky"
-// fails once (503) as a batch item. Used to test the engine's batching.
+// fails once (503) as a batch item, "unmatched" gets no result the first time
+// (as when the CRM's answer does not echo the reference). Lookups by reference
+// (GET /records?ref=<id>) find nothing. Used to test the engine's batching.
 #include <atomic>
 #include <mutex>
 
@@ -37,12 +39,25 @@ class BatchMapper : public MinimalMapper {
         statuses->push_back(Status::InvalidRecord("HTTP 422: name is not acceptable"));
       } else if (name == "flaky" && job.attempt == 1) {
         statuses->push_back(Status::Retryable("HTTP 503: try again"));
+      } else if (name == "unmatched" && job.attempt == 1) {
+        statuses->push_back(Status::Retryable("the CRM's answer has no result for this item"));
       } else {
         statuses->push_back(Status::Ok());
         result.external_id = job.external_id.value_or("batch-" + job.entity_id);
       }
       results->push_back(result);
     }
+    return Status::Ok();
+  }
+  Status BuildLookup(const SyncJob& job, HttpRequest* out) override {
+    out->method = "GET";
+    out->path = "/records?ref=" + job.entity_id;
+    out->route = "lead.lookup";
+    return Status::Ok();
+  }
+  Status ReadLookup(const SyncJob&, const HttpResponse&,
+                    std::optional<std::string>* external_id) override {
+    external_id->reset();  // never found: the transport keeps no records
     return Status::Ok();
   }
 };
@@ -75,6 +90,7 @@ class BatchAdapter : public MinimalAdapter {
   PluginInfo Info() const override {
     PluginInfo info = MinimalAdapter::Info();
     info.capabilities.max_batch_size = 5;
+    info.capabilities.lookup_by_reference = true;
     return info;
   }
   Mapper& mapping() override { return mapper_; }

@@ -258,17 +258,54 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(id.value_or("") == "c1");
     REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, R"({"results": []})"), &id).ok());
     CHECK_FALSE(id.has_value());
-    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, R"({"total": 0})"), &id).ok());
+    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, R"({"results": null})"), &id).ok());
     CHECK_FALSE(id.has_value());
     REQUIRE(mapper.ReadLookup(LeadJob(), Answer(404, R"({"message": "none"})"), &id).ok());
     CHECK_FALSE(id.has_value());
-    REQUIRE(mapper.ReadLookup(LeadJob(), Answer(200, ""), &id).ok());
-    CHECK_FALSE(id.has_value());
-    CHECK(
-        mapper.ReadLookup(LeadJob(), Answer(200, R"({"results": [{"name": "x"}]})"), &id).code() ==
-        StatusCode::kPermanent);
+  }
+
+  TEST_CASE("mapper: a lookup answer that does not fit the mapping is unknown, never not found") {
+    // Only an explicit "none" (404, [] or null at resultsPointer) may lead to a
+    // create; anything unreadable is retried and then dead-lettered, naming
+    // what the mapping expected.
+    GenericRestMapper mapper = MapperFor("full.json");
+    struct Case {
+      const char* name;
+      int status;
+      const char* body;
+      const char* message;
+    };
+    const Case cases[] = {
+        {"a bare array (json-server's shape)", 200, R"([{"id": "c1"}])",
+         "lookup answer does not match the mapping: expected an array at /results, got an array "
+         "without it"},
+        {"an object without the results pointer", 200, R"({"total": 0})",
+         "lookup answer does not match the mapping: expected an array at /results, got an object "
+         "without it"},
+        {"an object at the results pointer", 200, R"({"results": {"id": "c1"}})",
+         "lookup answer does not match the mapping: expected an array at /results, got an object"},
+        {"a string at the results pointer", 200, R"({"results": "none"})",
+         "lookup answer does not match the mapping: expected an array at /results, got a string"},
+        {"an empty body", 200, "",
+         "lookup answer does not match the mapping: expected JSON, got an empty body"},
+        {"not JSON", 200, "<html>busy</html>",
+         "lookup answer does not match the mapping: expected JSON, got other text"},
+        {"a match without an id", 200, R"({"results": [{"name": "x"}]})",
+         "lookup answer does not match the mapping: expected the match's id at /id, got none"},
+    };
+    for (const Case& c : cases) {
+      CAPTURE(c.name);
+      std::optional<std::string> id = std::string("stale");
+      const Status status = mapper.ReadLookup(LeadJob(), Answer(c.status, c.body), &id);
+      CHECK(status.code() == StatusCode::kRetryable);
+      CHECK(status.message() == c.message);
+      CHECK_FALSE(id.has_value());
+    }
+    std::optional<std::string> id;
+    CHECK(mapper.ReadLookup(LeadJob(), Answer(500, "{}"), &id).code() == StatusCode::kPermanent);
 
     GenericRestMapper minimal = MapperFor("minimal.json");
+    HttpRequest request;
     CHECK(minimal.BuildLookup(LeadJob(), &request).code() == StatusCode::kPermanent);
   }
 

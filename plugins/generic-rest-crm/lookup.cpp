@@ -1,0 +1,64 @@
+// Reading lookup answers; see lookup.h.
+#include "lookup.h"
+
+#include "json_util.h"
+
+namespace crmsync::genericrest {
+namespace {
+
+const char* TypeOf(const Var& value) {
+  if (IsNull(value)) return "null";
+  if (IsObject(value)) return "an object";
+  if (IsArray(value)) return "an array";
+  if (IsString(value)) return "a string";
+  if (IsBool(value)) return "a boolean";
+  if (IsNumber(value)) return "a number";
+  return "an unknown value";
+}
+
+Status Mismatch(const std::string& what) {
+  return Status::Retryable("lookup answer does not match the mapping: " + what);
+}
+
+}  // namespace
+
+Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
+                        std::optional<std::string>* external_id) {
+  external_id->reset();
+  if (response.status == 404) return Status::Ok();
+  if (response.status < 200 || response.status > 299) {
+    return Status::Permanent("lookup: unexpected answer " + std::to_string(response.status));
+  }
+  Var body;
+  std::string error;
+  if (response.body.empty()) return Mismatch("expected JSON, got an empty body");
+  if (!ParseJson(response.body, &body, &error)) return Mismatch("expected JSON, got other text");
+  Var matches = body;
+  if (op.results_pointer) {
+    const std::string at = op.results_pointer->empty() ? "the top level" : *op.results_pointer;
+    const std::optional<Var> found = ResolvePointer(body, *op.results_pointer);
+    if (!found) {
+      return Mismatch("expected an array at " + at + ", got " + TypeOf(body) + " without it");
+    }
+    if (IsNull(*found)) return Status::Ok();  // an explicit "none"
+    if (!IsArray(*found)) {
+      return Mismatch("expected an array at " + at + ", got " + TypeOf(*found));
+    }
+    matches = *found;
+  }
+  Var match = matches;
+  if (IsArray(matches)) {
+    JsonArray array = matches.extract<JsonArray>();
+    if (array->size() == 0) return Status::Ok();
+    match = array->get(0);
+  } else if (!IsObject(matches)) {
+    return Mismatch(std::string("expected an array or the record itself, got ") + TypeOf(matches));
+  }
+  *external_id = IdAt(match, op.id_pointer);
+  if (!*external_id) {
+    return Mismatch("expected the match's id at " + op.id_pointer + ", got none");
+  }
+  return Status::Ok();
+}
+
+}  // namespace crmsync::genericrest
