@@ -1,10 +1,13 @@
 // reference-crm (tools/reference-crm), the real binary on a free port: the
 // Idempotency-Key replays, the per-record notes history and the ordered
-// activities that end-to-end tests read from GET /_state.
+// activities that end-to-end tests read from GET /_state; the duplicates mode,
+// the lead batch endpoints and the per-reference fault plans that the
+// fault-schedule test drives the engine with.
 #include <doctest/doctest.h>
 
 #include <signal.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -256,5 +259,170 @@ TEST_SUITE("e2e.reference_crm") {
     CHECK(Field(of_b, "propertyId") == std::vector<std::string>{"p9"});
     CHECK(crm.Record("leads", quiet)->getArray("activities")->size() == 0);
     CHECK(Replays(crm) == 1);
+  }
+
+  TEST_CASE(
+      "a known externalReference is a 409 by default and a second record with --duplicates allow") {
+    ReferenceCrm strict;
+    std::string first =
+        IdOf(strict.Call("POST", "/api/v1/leads", R"({"externalReference":"lead:1"})"));
+    t::HttpResult again = strict.Call("POST", "/api/v1/leads", R"({"externalReference":"lead:1"})");
+    CHECK(again.status == 409);
+    CHECK(Parse(again.body)->getValue<std::string>("id") == first);
+    CHECK(strict.State()->getArray("leads")->size() == 1);
+
+    ReferenceCrm lax({"--duplicates", "allow"});
+    std::string a =
+        IdOf(lax.Call("POST", "/api/v1/leads", R"({"externalReference":"lead:1","name":"A"})"));
+    std::string b =
+        IdOf(lax.Call("POST", "/api/v1/leads", R"({"externalReference":"lead:1","name":"B"})"));
+    CHECK(a != b);
+    CHECK(lax.State()->getArray("leads")->size() == 2);
+    // A lookup finds both, oldest first, as a search in a real CRM would.
+    t::HttpResult found = lax.Call("GET", "/api/v1/leads?externalReference=lead:1", "");
+    CHECK(Field(Parse(found.body)->getArray("results"), "id") == std::vector<std::string>{a, b});
+  }
+
+  TEST_CASE("batch create and batch update of leads answer one result per input") {
+    ReferenceCrm crm;
+    t::HttpResult created = crm.Call(
+        "POST", "/api/v1/leads/batch",
+        R"({"inputs":[{"externalReference":"lead:1","name":"A"},{"externalReference":"lead:2","name":"B"}]})");
+    REQUIRE(created.status == 200);
+    Array::Ptr results = Parse(created.body)->getArray("results");
+    CHECK(Field(results, "externalReference") == std::vector<std::string>{"lead:1", "lead:2"});
+    std::vector<std::string> ids = Field(results, "id");
+    CHECK(crm.Record("leads", ids[0])->getValue<std::string>("name") == "A");
+    CHECK(crm.Record("leads", ids[1])->getValue<std::string>("name") == "B");
+    // A known reference in a batch is that input's 409, the others are created.
+    t::HttpResult mixed =
+        crm.Call("POST", "/api/v1/leads/batch",
+                 R"({"inputs":[{"externalReference":"lead:1"},{"externalReference":"lead:3"}]})");
+    Array::Ptr mixed_results = Parse(mixed.body)->getArray("results");
+    CHECK(mixed_results->getObject(0)->getValue<int>("status") == 409);
+    CHECK(mixed_results->getObject(0)->getValue<std::string>("id") == ids[0]);
+    CHECK_FALSE(mixed_results->getObject(1)->has("status"));
+
+    t::HttpResult updated = crm.Call(
+        "POST", "/api/v1/leads/batch/update",
+        R"({"inputs":[{"id":")" + ids[1] + R"(","name":"B2"},{"id":"lead_999","name":"X"}]})");
+    REQUIRE(updated.status == 200);
+    Array::Ptr update_results = Parse(updated.body)->getArray("results");
+    CHECK(update_results->getObject(0)->getValue<std::string>("externalReference") == "lead:2");
+    CHECK(update_results->getObject(1)->getValue<int>("status") == 404);
+    CHECK(crm.Record("leads", ids[1])->getValue<std::string>("name") == "B2");
+    Object::Ptr requests = crm.State()->getObject("requests");
+    CHECK(requests->getValue<int>("POST /api/v1/leads/batch") == 2);
+    CHECK(requests->getValue<int>("POST /api/v1/leads/batch/update") == 1);
+  }
+
+  TEST_CASE(
+      "a fault plan answers each request about its reference with the next fault, then normally") {
+    ReferenceCrm crm({"--retry-after", "7"});
+    CHECK(crm.Call("POST", "/_faults", R"({"lead:1":["500","none","404","429","409"]})").status ==
+          200);
+    CHECK(crm.Call("POST", "/_faults", R"({"lead:1":["bogus"]})").status == 400);
+    const std::string create = R"({"externalReference":"lead:1","name":"A"})";
+    CHECK(crm.Call("POST", "/api/v1/leads", create).status == 500);  // not applied
+    CHECK(crm.State()->getArray("leads")->size() == 0);
+    std::string id = IdOf(crm.Call("POST", "/api/v1/leads", create));  // "none"
+    CHECK(crm.Call("GET", "/api/v1/leads?externalReference=lead:1", "").status == 404);
+    // A PUT concerns the reference of the record its id names.
+    t::HttpResult limited = crm.Call("PUT", "/api/v1/leads/" + id, R"({"name":"B"})");
+    CHECK(limited.status == 429);
+    CHECK(limited.headers["Retry-After"] == "7");
+    t::HttpResult conflict =
+        crm.Call("POST", "/api/v1/leads/" + id + "/activities", R"({"type":"x"})");
+    CHECK(conflict.status == 409);
+    CHECK(Parse(conflict.body)->getValue<std::string>("id") == id);
+    // The plan is used up: normal service; other references were never touched.
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + id, R"({"name":"C"})").status == 200);
+    CHECK(crm.Call("POST", "/api/v1/leads", R"({"externalReference":"lead:2"})").status == 201);
+    Object::Ptr record = crm.Record("leads", id);
+    CHECK(record->getValue<std::string>("name") == "C");
+    CHECK(record->getArray("activities")->size() == 0);
+    Object::Ptr faults = Parse(crm.Call("GET", "/_faults", "").body);
+    CHECK(faults->getObject("pending")->size() == 0);
+    CHECK(faults->getValue<int>("consumed") == 5);
+    Object::Ptr injected = faults->getObject("injected");
+    for (const char* fault : {"500", "404", "429", "409"})
+      CHECK(injected->getValue<int>(fault) == 1);
+    CHECK_FALSE(injected->has("none"));
+  }
+
+  TEST_CASE("after-apply faults apply the write and lose or reshape its answer") {
+    ReferenceCrm crm({"--fault-delay-ms", "300"});
+    CHECK(crm.Call("POST", "/_faults",
+                   R"({"lead:1":["reset_after_apply","timeout_after_apply","reset_before_apply",)"
+                   R"("lookup_bare_array","lookup_other_object","lookup_bare_array"]})")
+              .status == 200);
+    // Applied, then the connection is reset mid-answer: the client gets the
+    // head and part of the body (Poco's client reads the cut body as its end;
+    // crmsync's transport checks it against Content-Length), or nothing.
+    t::HttpResult cut =
+        crm.Call("POST", "/api/v1/leads", R"({"externalReference":"lead:1","name":"A"})");
+    CHECK((cut.status == 0 || cut.body.size() < std::stoul(cut.headers["Content-Length"])));
+    REQUIRE(crm.State()->getArray("leads")->size() == 1);
+    std::string id = crm.State()->getArray("leads")->getObject(0)->getValue<std::string>("id");
+    // Applied, then answered only after the delay.
+    auto started = std::chrono::steady_clock::now();
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + id, R"({"name":"B"})").status == 200);
+    CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(300));
+    CHECK(crm.Record("leads", id)->getValue<std::string>("name") == "B");
+    // Reset before applying: nothing changed.
+    CHECK(crm.Call("PUT", "/api/v1/leads/" + id, R"({"name":"lost"})").status == 0);
+    CHECK(crm.Record("leads", id)->getValue<std::string>("name") == "B");
+    // Lookups in other shapes: a bare array, an object without "results".
+    t::HttpResult bare = crm.Call("GET", "/api/v1/leads?externalReference=lead:1", "");
+    CHECK(bare.status == 200);
+    Poco::Dynamic::Var array = Poco::JSON::Parser().parse(bare.body);
+    REQUIRE(array.type() == typeid(Array::Ptr));
+    CHECK(Field(array.extract<Array::Ptr>(), "id") == std::vector<std::string>{id});
+    Object::Ptr other = Parse(crm.Call("GET", "/api/v1/leads?externalReference=lead:1", "").body);
+    CHECK_FALSE(other->has("results"));
+    CHECK(Field(other->getArray("data"), "id") == std::vector<std::string>{id});
+    // Any other answer in the wrong shape: applied, the record wrapped in [ ].
+    t::HttpResult wrapped =
+        crm.Call("POST", "/api/v1/leads/" + id + "/activities", R"({"type":"x"})");
+    CHECK(wrapped.status == 201);
+    CHECK(wrapped.body.front() == '[');
+    CHECK(crm.Record("leads", id)->getArray("activities")->size() == 1);
+    Object::Ptr injected = Parse(crm.Call("GET", "/_faults", "").body)->getObject("injected");
+    CHECK(injected->getValue<int>("reset_after_apply") == 1);
+    CHECK(injected->getValue<int>("timeout_after_apply") == 1);
+    CHECK(injected->getValue<int>("reset_before_apply") == 1);
+    CHECK(injected->getValue<int>("lookup_bare_array") == 2);
+  }
+
+  TEST_CASE(
+      "a batch takes one plan entry per input: unmatched inputs lose their reference, a 5xx fails "
+      "it all") {
+    ReferenceCrm crm({"--duplicates", "allow"});
+    REQUIRE(crm.Call("POST", "/_faults",
+                     R"({"lead:1":["batch_unmatched","none"],"lead:2":["none","500"],)"
+                     R"("lead:3":["none","503"]})")
+                .status == 200);
+    const std::string batch =
+        R"({"inputs":[{"externalReference":"lead:1"},{"externalReference":"lead:2"},{"externalReference":"lead:3"}]})";
+    t::HttpResult first = crm.Call("POST", "/api/v1/leads/batch", batch);
+    REQUIRE(first.status == 200);
+    Array::Ptr results = Parse(first.body)->getArray("results");
+    CHECK(Field(results, "externalReference") ==
+          std::vector<std::string>{"<none>", "lead:2", "lead:3"});
+    CHECK(results->getObject(0)->has("id"));  // created, but cannot be matched
+    CHECK(crm.State()->getArray("leads")->size() == 3);
+    // The first fault in input order acts on the whole batch (nothing applied);
+    // lead:3's 503 is spent without effect.
+    CHECK(crm.Call("POST", "/api/v1/leads/batch", batch).status == 500);
+    CHECK(crm.State()->getArray("leads")->size() == 3);
+    Object::Ptr faults = Parse(crm.Call("GET", "/_faults", "").body);
+    CHECK(faults->getValue<int>("consumed") == 6);
+    CHECK(faults->getObject("injected")->getValue<int>("batch_unmatched") == 1);
+    CHECK(faults->getObject("injected")->getValue<int>("500") == 1);
+    CHECK(faults->getObject("injected")->getValue<int>("skipped") == 1);
+    // /_reset forgets records and plans.
+    CHECK(crm.Call("POST", "/_reset", "").status == 200);
+    CHECK(crm.State()->getArray("leads")->size() == 0);
+    CHECK(Parse(crm.Call("GET", "/_faults", "").body)->getValue<int>("consumed") == 0);
   }
 }

@@ -2,14 +2,27 @@
 // (DESIGN.md §10), for trying generic-rest-crm locally and for end-to-end tests.
 //
 //   reference-crm [--host 127.0.0.1] [--port 9090] [--api-key K] [--api-secret S]
+//                 [--duplicates reject|allow] [--fault-delay-ms 2000] [--retry-after 1]
+//                 [--threads 32]
 //
 // API (X-API-Key / X-API-Secret required when configured, else 401):
-//   POST /api/v1/leads                 201 {"id"}; 409 {"message","id"} on a known externalReference
+//   POST /api/v1/leads                 201 {"id",...}; 409 {"message","id"} on a known
+//                                      externalReference (--duplicates reject, the default)
 //   PUT  /api/v1/leads/{id}            200; 404 unknown id
-//   GET  /api/v1/leads?externalReference=R   {"results":[...]}
+//   GET  /api/v1/leads?externalReference=R   {"results":[...]}: every record carrying R,
+//                                      oldest first
 //   POST /api/v1/leads/{id}/activities, /deals   201 {"id"}
-//   the same for /api/v1/properties (no activities, deals)
+//   POST /api/v1/leads/batch {"inputs":[lead...]}   200 {"results":[{"id","externalReference"}...]}
+//        in input order; each input is a create as above; with --duplicates reject an input
+//        whose externalReference is known gets {"externalReference","status":409,"message","id"}
+//   POST /api/v1/leads/batch/update {"inputs":[{"id",fields...}...]}   200 {"results":[...]}
+//        each input is a PUT of its "id": {"id","externalReference"}, or {"id","status":404,
+//        "message"} for an unknown id
+//   the same create/update/lookup for /api/v1/properties (no activities, deals, batches)
 //   POST /api/v1/webhooks {url, events[], secret}   201 {"id"}; the same url again updates it
+// --duplicates allow: a create (single or batch) with a known externalReference
+// creates another record, as most real CRMs do unless a property is configured
+// unique; a test that counts records per reference then proves something.
 // After every change it POSTs a webhook to each registered URL whose events
 // include the change's event, with X-CRM-Secret and X-CRM-Event headers and the
 // body {"event","entityId","data"} (a real CRM notifies API changes too).
@@ -19,9 +32,46 @@
 // and counts in /_state's "idempotentReplays". A request with a key still in
 // progress waits for it. Keys are remembered for the life of the process; a 401
 // (bad credentials) is not remembered, every other answer is.
+//
+// Fault plans (for randomized fault-schedule tests; keyed per externalReference
+// so that many schedules can share one CRM process):
+//   POST /_faults {"<externalReference>": ["<fault>", ...], ...}   appends to each
+//     reference's plan; 200 {"planned": entries}; 400 on an unknown fault name.
+//   GET  /_faults   {"pending": {ref: [fault...]}, "injected": {fault: n},
+//     "consumed": n, "apiRequests": n}
+// Each API request concerning a reference takes the next entry of its plan (a
+// reference without entries left is served normally). A request concerns:
+// a create or lookup, the externalReference of its body or query; a PUT/PATCH,
+// activity or deal, the externalReference of the record its {id} names; a batch,
+// each input's reference (an update input's by its "id"). Faults:
+//   none                 served normally
+//   404, 409, 500, 503   that status with {"message"} (a 409 on a known reference also
+//                        carries its "id"); nothing applied
+//   429                  429 with Retry-After: --retry-after seconds; nothing applied
+//   reset_before_apply   the connection is reset before any answer; nothing applied
+//   timeout_after_apply  applied, then the answer waits --fault-delay-ms (past the
+//                        engine's CRM timeout) before it is sent
+//   reset_after_apply    applied, then the answer's head and half its body are sent
+//                        and the connection is reset
+//   lookup_bare_array    applied; a 2xx answer is sent in another shape: a lookup's
+//                        results as a bare array, any other answer wrapped in [ ]
+//   lookup_other_object  applied; a lookup's results under "data" instead of
+//                        "results", any other answer wrapped as {"data": answer}
+//   batch_unmatched      in a batch: applied, and this input's result carries its
+//                        "id" but no "externalReference", so it cannot be matched;
+//                        outside a batch: served normally (counted as "skipped")
+// A batch takes one entry per input: batch_unmatched entries act per input; the
+// first other non-none entry, in input order, acts on the whole batch, and any
+// further ones are spent without effect (counted as "skipped"). "injected"
+// counts each fault that acted, by name. After-apply faults act on the
+// delivery: a replayed Idempotency-Key answer suffers them too, and what the
+// key remembers is the true answer. Pre-apply faults stand in front of the
+// Idempotency-Key (as a gateway would): the key is not used up.
+//
 // For tests and people:
 //   GET  /_state                        every record, webhook and request count
 //   POST /_crm/leads/{id}               a change made "in the CRM" (fields merged), then webhooks
+//   POST /_reset                        forgets every record, key, plan and count (webhooks too)
 // /_state shape:
 //   {"leads": [record...], "properties": [record...], "webhooks": [{"id","url","events"}],
 //    "requests": {"POST /api/v1/leads": n, ...} (every request, replays included),
@@ -36,12 +86,15 @@
 // Thread-safe: one mutex over the state; webhooks are sent from a sender thread.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -59,8 +112,10 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/StringTokenizer.h>
 #include <Poco/URI.h>
@@ -81,6 +136,10 @@ struct Options {
   int port = 9090;
   std::string api_key;
   std::string api_secret;
+  bool allow_duplicates = false;
+  int fault_delay_ms = 2000;
+  int retry_after_s = 1;
+  int threads = 32;
 };
 
 struct Webhook {
@@ -95,6 +154,37 @@ struct Outgoing {
   std::string secret;
   std::string event;
   std::string body;
+};
+
+// Every fault name a plan may hold (see the header comment).
+const std::set<std::string>& FaultNames() {
+  static const std::set<std::string> kNames = {"none",
+                                               "404",
+                                               "409",
+                                               "500",
+                                               "503",
+                                               "429",
+                                               "reset_before_apply",
+                                               "timeout_after_apply",
+                                               "reset_after_apply",
+                                               "lookup_bare_array",
+                                               "lookup_other_object",
+                                               "batch_unmatched"};
+  return kNames;
+}
+
+// Faults answered instead of applying the request.
+bool IsPreApply(const std::string& fault) {
+  return fault == "404" || fault == "409" || fault == "500" || fault == "503" || fault == "429" ||
+         fault == "reset_before_apply";
+}
+
+// The faults one request drew from the plans: `whole` acts on the request,
+// `unmatched` lists the batch inputs whose results lose their reference.
+struct FaultPick {
+  std::string whole = "none";
+  std::string whole_reference;  // whose plan `whole` came from
+  std::set<size_t> unmatched;
 };
 
 class Crm {
@@ -127,15 +217,37 @@ class Crm {
       Send(resp, 200, State());
       return;
     }
-    bool crm_side = parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST";
+    if (parts.size() == 1 && parts[0] == "_faults") {
+      std::pair<int, std::string> result =
+          method == "POST" ? AddFaults(body)
+          : method == "GET"
+              ? std::pair<int, std::string>{200, FaultState()}
+              : std::pair<int, std::string>{405, R"({"message":"method not allowed"})"};
+      Send(resp, result.first, result.second);
+      return;
+    }
+    if (parts.size() == 1 && parts[0] == "_reset" && method == "POST") {
+      ForgetEverything();
+      Send(resp, 200, "{}");
+      return;
+    }
+    bool crm_side =
+        parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST";
     if (!crm_side && !options_.api_key.empty() &&
         (req.get("X-API-Key", "") != options_.api_key ||
          req.get("X-API-Secret", "") != options_.api_secret)) {
       Send(resp, 401, R"({"message":"invalid API credentials"})");
       return;
     }
+    if (!crm_side) ++api_requests_;
+    const FaultPick pick = crm_side ? FaultPick() : TakeFaults(method, parts, uri, body);
+    if (IsPreApply(pick.whole)) {
+      AnswerInstead(req, resp, pick);
+      return;
+    }
     std::string key;
-    if (method == "POST" || method == "PUT" || method == "PATCH") key = req.get("Idempotency-Key", "");
+    if (method == "POST" || method == "PUT" || method == "PATCH")
+      key = req.get("Idempotency-Key", "");
     if (!key.empty()) {
       std::unique_lock<std::mutex> lock(mu_);
       while (true) {
@@ -149,7 +261,7 @@ class Crm {
           int status = it->second.status;
           std::string answer = it->second.answer;
           lock.unlock();
-          Send(resp, status, answer);
+          Deliver(req, resp, pick, status, answer);
           return;
         }
         idempotency_cv_.wait(lock);
@@ -170,7 +282,7 @@ class Crm {
       remembered.answer = result.second;
       idempotency_cv_.notify_all();
     }
-    Send(resp, result.first, result.second);
+    Deliver(req, resp, pick, result.first, result.second);
   }
 
  private:
@@ -187,14 +299,284 @@ class Crm {
     idempotency_cv_.notify_all();
   }
 
+  // --- fault plans -----------------------------------------------------------
+
+  std::pair<int, std::string> AddFaults(const std::string& body) {
+    Object::Ptr plans = ParseObject(body);
+    if (!plans) return {400, R"({"message":"body must be {\"<externalReference>\": [fault...]}"})"};
+    std::map<std::string, std::vector<std::string>> added;
+    for (const auto& [reference, list] : *plans) {
+      if (list.type() != typeid(Array::Ptr)) {
+        return {400, R"({"message":"the plan of )" + reference + R"( must be an array"})"};
+      }
+      Array::Ptr faults = list.extract<Array::Ptr>();
+      for (size_t i = 0; i < faults->size(); ++i) {
+        Poco::Dynamic::Var name = faults->get(static_cast<unsigned>(i));
+        if (!name.isString() || FaultNames().count(name.convert<std::string>()) == 0) {
+          return {400, R"({"message":"unknown fault in the plan of )" + reference + R"("})"};
+        }
+        added[reference].push_back(name.convert<std::string>());
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t planned = 0;
+    for (const auto& [reference, faults] : added) {
+      auto& plan = fault_plans_[reference];
+      plan.insert(plan.end(), faults.begin(), faults.end());
+      planned += faults.size();
+    }
+    return {200, R"({"planned":)" + std::to_string(planned) + "}"};
+  }
+
+  std::string FaultState() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Object::Ptr pending = new Object();
+    for (const auto& [reference, plan] : fault_plans_) {
+      if (plan.empty()) continue;
+      Array::Ptr list = new Array();
+      for (const std::string& fault : plan) list->add(fault);
+      pending->set(reference, list);
+    }
+    Object::Ptr injected = new Object();
+    for (const auto& [fault, n] : injected_) injected->set(fault, n);
+    Object::Ptr state = new Object();
+    state->set("pending", pending);
+    state->set("injected", injected);
+    state->set("consumed", faults_consumed_);
+    state->set("apiRequests", api_requests_.load());
+    return Stringify(state);
+  }
+
+  // Holds mu_. The externalReference of record `id`, or "".
+  std::string ReferenceOfId(const std::string& kind, const std::string& id) {
+    auto& records = records_[kind];
+    auto it = records.find(id);
+    return it == records.end() ? "" : it->second->optValue<std::string>("externalReference", "");
+  }
+
+  // Holds mu_. The references a request concerns, in the order of its inputs
+  // (one for a single request, one per input of a batch; "" when none).
+  std::vector<std::string> ReferencesOf(const std::string& method,
+                                        const std::vector<std::string>& parts, const Poco::URI& uri,
+                                        const std::string& body) {
+    if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") return {};
+    const std::string& collection = parts[2];
+    if (collection != "leads" && collection != "properties") return {};
+    const std::string kind = collection == "leads" ? "lead" : "property";
+    if (IsBatch(method, parts)) {
+      std::vector<std::string> references;
+      const bool update = parts.size() == 5;
+      Object::Ptr request = ParseObject(body);
+      Array::Ptr inputs = request ? request->getArray("inputs") : nullptr;
+      for (size_t i = 0; inputs && i < inputs->size(); ++i) {
+        Object::Ptr input = inputs->getObject(static_cast<unsigned>(i));
+        std::string reference;
+        if (input && update)
+          reference = ReferenceOfId(kind, input->optValue<std::string>("id", ""));
+        if (input && reference.empty())
+          reference = input->optValue<std::string>("externalReference", "");
+        references.push_back(reference);
+      }
+      return references;
+    }
+    if (parts.size() == 3 && method == "GET") {
+      for (const auto& [k, v] : uri.getQueryParameters()) {
+        if (k == "externalReference") return {v};
+      }
+      return {};
+    }
+    if (parts.size() == 3 && method == "POST") {
+      Object::Ptr record = ParseObject(body);
+      return {record ? record->optValue<std::string>("externalReference", "") : ""};
+    }
+    if (parts.size() >= 4) {
+      std::string reference = ReferenceOfId(kind, parts[3]);
+      if (reference.empty() && parts.size() == 4) {
+        Object::Ptr changes = ParseObject(body);
+        if (changes) reference = changes->optValue<std::string>("externalReference", "");
+      }
+      return {reference};
+    }
+    return {};
+  }
+
+  // Each reference the request concerns takes the next entry of its plan.
+  FaultPick TakeFaults(const std::string& method, const std::vector<std::string>& parts,
+                       const Poco::URI& uri, const std::string& body) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fault_plans_.empty()) return FaultPick();
+    FaultPick pick;
+    const bool batch = IsBatch(method, parts);
+    std::vector<std::string> references = ReferencesOf(method, parts, uri, body);
+    for (size_t i = 0; i < references.size(); ++i) {
+      auto plan = fault_plans_.find(references[i]);
+      if (references[i].empty() || plan == fault_plans_.end() || plan->second.empty()) continue;
+      std::string fault = plan->second.front();
+      plan->second.pop_front();
+      if (plan->second.empty()) fault_plans_.erase(plan);
+      ++faults_consumed_;
+      if (fault == "none") continue;
+      if (fault == "batch_unmatched") {
+        if (batch) {
+          pick.unmatched.insert(i);
+        } else {
+          ++injected_["skipped"];
+        }
+      } else if (pick.whole == "none") {
+        pick.whole = fault;
+        pick.whole_reference = references[i];
+      } else {
+        ++injected_["skipped"];
+      }
+    }
+    if (IsPreApply(pick.whole)) {
+      // Nothing is applied, so no input's result can lose its reference.
+      injected_["skipped"] += static_cast<int>(pick.unmatched.size());
+      pick.unmatched.clear();
+    }
+    return pick;
+  }
+
+  // Answers with a pre-apply fault; nothing was applied.
+  void AnswerInstead(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+                     const FaultPick& pick) {
+    std::string known_id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++injected_[pick.whole];
+      for (const char* kind : {"lead", "property"}) {
+        auto ids = by_reference_[kind].find(pick.whole_reference);
+        if (ids != by_reference_[kind].end() && !ids->second.empty())
+          known_id = ids->second.front();
+      }
+    }
+    const std::string message = "\"message\":\"injected fault " + pick.whole + "\"";
+    if (pick.whole == "reset_before_apply") {
+      ResetConnection(req, resp, "");
+    } else if (pick.whole == "429") {
+      resp.set("Retry-After", std::to_string(options_.retry_after_s));
+      Send(resp, 429, "{" + message + "}");
+    } else if (pick.whole == "409" && !known_id.empty()) {
+      Send(resp, 409, "{" + message + ",\"id\":\"" + known_id + "\"}");
+    } else {
+      Send(resp, std::stoi(pick.whole), "{" + message + "}");
+    }
+  }
+
+  // Sends the answer of an applied request, as the after-apply faults make it.
+  void Deliver(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+               const FaultPick& pick, int status, std::string answer) {
+    const bool ok = status >= 200 && status < 300;
+    if (!pick.unmatched.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      injected_["batch_unmatched"] += static_cast<int>(pick.unmatched.size());
+      if (ok) answer = Unmatched(answer, pick.unmatched);
+    }
+    if (pick.whole == "none") {
+      Send(resp, status, answer);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++injected_[pick.whole];
+    }
+    if (pick.whole == "timeout_after_apply") {
+      // The engine gave up waiting before this; the late answer goes to a
+      // closed connection, or to nobody.
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.fault_delay_ms));
+      try {
+        Send(resp, status, answer);
+      } catch (const Poco::Exception&) {
+      }
+    } else if (pick.whole == "reset_after_apply") {
+      ResetConnection(req, resp,
+                      "HTTP/1.1 " + std::to_string(status) +
+                          " OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                          std::to_string(answer.size()) + "\r\n\r\n" +
+                          answer.substr(0, answer.size() / 2));
+    } else if (ok && (pick.whole == "lookup_bare_array" || pick.whole == "lookup_other_object")) {
+      Send(resp, status, OtherShape(answer, pick.whole == "lookup_bare_array"));
+    } else {
+      Send(resp, status, answer);
+    }
+  }
+
+  // `answer` in the shape a lookup fault gives it (see the header comment).
+  static std::string OtherShape(const std::string& answer, bool bare_array) {
+    Object::Ptr object = ParseObject(answer);
+    Poco::Dynamic::Var inner = object ? Poco::Dynamic::Var(object) : Poco::Dynamic::Var(answer);
+    if (object && object->has("results") && object->size() == 1) inner = object->get("results");
+    if (bare_array) {
+      if (inner.type() == typeid(Array::Ptr)) return Stringify(inner);
+      Array::Ptr wrapped = new Array();
+      wrapped->add(inner);
+      return Stringify(wrapped);
+    }
+    Object::Ptr wrapped = new Object();
+    wrapped->set("data", inner);
+    return Stringify(wrapped);
+  }
+
+  // A batch answer whose results at `inputs` no longer carry their reference.
+  static std::string Unmatched(const std::string& answer, const std::set<size_t>& inputs) {
+    Object::Ptr object = ParseObject(answer);
+    Array::Ptr results = object ? object->getArray("results") : nullptr;
+    if (!results) return answer;
+    for (size_t i : inputs) {
+      if (i >= results->size()) continue;
+      Object::Ptr result = results->getObject(static_cast<unsigned>(i));
+      if (result) result->remove("externalReference");
+    }
+    return Stringify(object);
+  }
+
+  // Sends `partial` (may be empty) raw, then resets the connection: the client
+  // sees the answer cut off, or none at all.
+  static void ResetConnection(Poco::Net::HTTPServerRequest& req,
+                              Poco::Net::HTTPServerResponse& resp, const std::string& partial) {
+    resp.setKeepAlive(false);
+    try {
+      Poco::Net::StreamSocket& socket =
+          dynamic_cast<Poco::Net::HTTPServerRequestImpl&>(req).socket();
+      if (!partial.empty()) socket.sendBytes(partial.data(), static_cast<int>(partial.size()));
+      socket.setLinger(true, 0);  // close with RST, not FIN
+      socket.close();
+    } catch (const Poco::Exception&) {
+    }
+  }
+
+  void ForgetEverything() {
+    std::lock_guard<std::mutex> lock(mu_);
+    records_.clear();
+    by_reference_.clear();
+    webhooks_.clear();
+    requests_.clear();
+    webhook_results_.clear();
+    idempotency_.clear();
+    idempotent_replays_ = 0;
+    notes_history_.clear();
+    fault_plans_.clear();
+    injected_.clear();
+    faults_consumed_ = 0;
+    api_requests_ = 0;
+  }
+
+  // --- the API ---------------------------------------------------------------
+
+  static bool IsBatch(const std::string& method, const std::vector<std::string>& parts) {
+    return method == "POST" && parts.size() >= 4 && parts[2] == "leads" && parts[3] == "batch" &&
+           (parts.size() == 4 || (parts.size() == 5 && parts[4] == "update"));
+  }
+
   // Applies one authorised request; returns its status and body.
   std::pair<int, std::string> Dispatch(const std::string& method,
-                                       const std::vector<std::string>& parts,
-                                       const Poco::URI& uri, const std::string& body) {
+                                       const std::vector<std::string>& parts, const Poco::URI& uri,
+                                       const std::string& body) {
+    std::lock_guard<std::mutex> lock(mu_);
     int status = 404;
     std::string answer = R"({"message":"no such endpoint"})";
     if (parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST") {
-      return CrmSideChange(parts[2], body);
+      return Update("lead", parts[2], body, "crm");
     }
     if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1") {
       const std::string& collection = parts[2];
@@ -202,7 +584,9 @@ class Crm {
         std::tie(status, answer) = RegisterWebhook(body);
       } else if (collection == "leads" || collection == "properties") {
         std::string kind = collection == "leads" ? "lead" : "property";
-        if (parts.size() == 3 && method == "POST") {
+        if (IsBatch(method, parts)) {
+          std::tie(status, answer) = Batch(parts.size() == 5, body);
+        } else if (parts.size() == 3 && method == "POST") {
           std::tie(status, answer) = Create(kind, body);
         } else if (parts.size() == 3 && method == "GET") {
           std::tie(status, answer) = Lookup(kind, uri);
@@ -223,7 +607,8 @@ class Crm {
   static std::string Route(const std::vector<std::string>& parts) {
     std::string route;
     for (size_t i = 0; i < parts.size(); ++i) {
-      bool id = (i == 3 && parts.size() >= 4 && parts[0] == "api") || (i == 2 && parts[0] == "_crm");
+      bool id = (i == 3 && parts.size() >= 4 && parts[0] == "api" && parts[3] != "batch") ||
+                (i == 2 && parts[0] == "_crm");
       route += "/" + (id ? std::string("{id}") : parts[i]);
     }
     return route;
@@ -245,34 +630,84 @@ class Crm {
     return nullptr;
   }
 
-  std::pair<int, std::string> Create(const std::string& kind, const std::string& body) {
-    Object::Ptr record = ParseObject(body);
-    if (!record) return {400, R"({"message":"body must be a JSON object"})"};
+  // Holds mu_. The id of a new record made of `record`, or of the record
+  // already known by its externalReference (*known set) when duplicates are refused.
+  std::string CreateRecord(const std::string& kind, Object::Ptr record, bool* known) {
     std::string reference = record->optValue<std::string>("externalReference", "");
-    std::lock_guard<std::mutex> lock(mu_);
-    auto& records = records_[kind];
-    if (!reference.empty()) {
-      auto known = by_reference_[kind].find(reference);
-      if (known != by_reference_[kind].end()) {
-        return {409, R"({"message":"externalReference already exists","id":")" + known->second +
-                         "\"}"};
-      }
+    auto& ids = by_reference_[kind][reference];
+    if (!reference.empty() && !ids.empty() && !options_.allow_duplicates) {
+      *known = true;
+      return ids.front();
     }
+    *known = false;
     std::string id = kind + "_" + std::to_string(++next_id_);
     for (const char* reserved : {"notesHistory", "activities", "deals"}) record->remove(reserved);
     record->set("id", id);
-    records[id] = record;
-    if (!reference.empty()) by_reference_[kind][reference] = id;
+    records_[kind][id] = record;
+    if (!reference.empty()) ids.push_back(id);
     RecordNotes(kind, id, record);
     QueueWebhooks(kind + ".created", id, record);
+    return id;
+  }
+
+  // Holds mu_.
+  std::pair<int, std::string> Create(const std::string& kind, const std::string& body) {
+    Object::Ptr record = ParseObject(body);
+    if (!record) return {400, R"({"message":"body must be a JSON object"})"};
+    bool known = false;
+    std::string id = CreateRecord(kind, record, &known);
+    if (known) {
+      return {409, R"({"message":"externalReference already exists","id":")" + id + "\"}"};
+    }
     return {201, Stringify(record)};
   }
 
+  // Holds mu_. Batch create (or update) of leads: one result per input, in order.
+  std::pair<int, std::string> Batch(bool update, const std::string& body) {
+    Object::Ptr request = ParseObject(body);
+    Array::Ptr inputs = request ? request->getArray("inputs") : nullptr;
+    if (!inputs) return {400, R"({"message":"body must be {\"inputs\": [...]}"})"};
+    for (size_t i = 0; i < inputs->size(); ++i) {
+      if (!inputs->getObject(static_cast<unsigned>(i))) {
+        return {400, R"({"message":"every input must be an object"})"};
+      }
+    }
+    Array::Ptr results = new Array();
+    for (size_t i = 0; i < inputs->size(); ++i) {
+      Object::Ptr input = inputs->getObject(static_cast<unsigned>(i));
+      Object::Ptr result = new Object();
+      if (update) {
+        std::string id = input->optValue<std::string>("id", "");
+        result->set("id", id);
+        std::pair<int, std::string> one = Update("lead", id, Stringify(input), "api");
+        if (one.first != 200) {
+          result->set("status", one.first);
+          result->set("message", "lead " + id + " not found");
+        } else {
+          result->set("externalReference", ReferenceOfId("lead", id));
+        }
+      } else {
+        bool known = false;
+        std::string id = CreateRecord("lead", input, &known);
+        result->set("id", id);
+        result->set("externalReference", input->optValue<std::string>("externalReference", ""));
+        if (known) {
+          result->set("status", 409);
+          result->set("message", "externalReference already exists");
+        }
+      }
+      results->add(result);
+    }
+    Object::Ptr answer = new Object();
+    answer->set("results", results);
+    return {200, Stringify(answer)};
+  }
+
+  // Holds mu_.
   std::pair<int, std::string> Update(const std::string& kind, const std::string& id,
                                      const std::string& body, const std::string& origin) {
     Object::Ptr changes = ParseObject(body);
     if (!changes) return {400, R"({"message":"body must be a JSON object"})"};
-    std::lock_guard<std::mutex> lock(mu_);
     auto& records = records_[kind];
     auto it = records.find(id);
     if (it == records.end()) return {404, R"({"message":")" + kind + " " + id + R"( not found"})"};
@@ -284,8 +719,9 @@ class Crm {
     }
     std::string new_reference = it->second->optValue<std::string>("externalReference", "");
     if (new_reference != old_reference) {
-      if (by_reference_[kind][old_reference] == id) by_reference_[kind].erase(old_reference);
-      if (!new_reference.empty()) by_reference_[kind][new_reference] = id;
+      auto& old_ids = by_reference_[kind][old_reference];
+      old_ids.erase(std::remove(old_ids.begin(), old_ids.end(), id), old_ids.end());
+      if (!new_reference.empty()) by_reference_[kind][new_reference].push_back(id);
     }
     it->second->set("updatedBy", origin);
     if (origin == "api") RecordNotes(kind, id, changes);
@@ -293,16 +729,12 @@ class Crm {
     return {200, Stringify(it->second)};
   }
 
-  std::pair<int, std::string> CrmSideChange(const std::string& id, const std::string& body) {
-    return Update("lead", id, body, "crm");
-  }
-
+  // Holds mu_.
   std::pair<int, std::string> Lookup(const std::string& kind, const Poco::URI& uri) {
     std::string reference;
     for (const auto& [k, v] : uri.getQueryParameters()) {
       if (k == "externalReference") reference = v;
     }
-    std::lock_guard<std::mutex> lock(mu_);
     Array::Ptr results = new Array();
     if (reference.empty()) {  // the records without a reference: rare, scanned
       for (auto& [id, record] : records_[kind]) {
@@ -310,18 +742,20 @@ class Crm {
       }
     } else {
       auto known = by_reference_[kind].find(reference);
-      if (known != by_reference_[kind].end()) results->add(records_[kind][known->second]);
+      if (known != by_reference_[kind].end()) {
+        for (const std::string& id : known->second) results->add(records_[kind][id]);
+      }
     }
     Object::Ptr answer = new Object();
     answer->set("results", results);
     return {200, Stringify(answer)};
   }
 
+  // Holds mu_.
   std::pair<int, std::string> AddChild(const std::string& lead_id, const std::string& what,
                                        const std::string& body) {
     Object::Ptr child = ParseObject(body);
     if (!child) return {400, R"({"message":"body must be a JSON object"})"};
-    std::lock_guard<std::mutex> lock(mu_);
     auto it = records_["lead"].find(lead_id);
     if (it == records_["lead"].end()) return {404, R"({"message":"lead not found"})"};
     Array::Ptr list = it->second->getArray(what);
@@ -329,13 +763,14 @@ class Crm {
       list = new Array();
       it->second->set(what, list);
     }
-    std::string id = std::string(what == "activities" ? "activity" : "deal") + "_" +
-                     std::to_string(++next_id_);
+    std::string id =
+        std::string(what == "activities" ? "activity" : "deal") + "_" + std::to_string(++next_id_);
     child->set("id", id);
     list->add(child);
     return {201, Stringify(child)};
   }
 
+  // Holds mu_.
   std::pair<int, std::string> RegisterWebhook(const std::string& body) {
     Object::Ptr request = ParseObject(body);
     if (!request || !request->has("url")) return {400, R"({"message":"url is required"})"};
@@ -343,9 +778,9 @@ class Crm {
     hook.url = request->getValue<std::string>("url");
     hook.secret = request->optValue<std::string>("secret", "");
     if (Array::Ptr events = request->getArray("events")) {
-      for (size_t i = 0; i < events->size(); ++i) hook.events.push_back(events->getElement<std::string>(static_cast<unsigned>(i)));
+      for (size_t i = 0; i < events->size(); ++i)
+        hook.events.push_back(events->getElement<std::string>(static_cast<unsigned>(i)));
     }
-    std::lock_guard<std::mutex> lock(mu_);
     for (Webhook& existing : webhooks_) {
       if (existing.url == hook.url) {
         hook.id = existing.id;
@@ -457,9 +892,10 @@ class Crm {
   bool stopping_ = false;
   int next_id_ = 0;
   std::map<std::string, std::map<std::string, Object::Ptr>> records_;
-  /// kind -> externalReference -> id: creates and lookups without a scan of
-  /// every record (a scan made the CRM, not crmsync, the ceiling of benchmarks).
-  std::map<std::string, std::map<std::string, std::string>> by_reference_;
+  /// kind -> externalReference -> ids, oldest first: creates and lookups
+  /// without a scan of every record (a scan made the CRM, not crmsync, the
+  /// ceiling of benchmarks). More than one id only with --duplicates allow.
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> by_reference_;
   std::vector<Webhook> webhooks_;
   std::deque<Outgoing> outgoing_;
   std::map<std::string, int> requests_;
@@ -469,6 +905,10 @@ class Crm {
   int idempotent_replays_ = 0;
   // kind -> id -> the notes of every applied API create/update, in order.
   std::map<std::string, std::map<std::string, std::vector<std::string>>> notes_history_;
+  std::map<std::string, std::deque<std::string>> fault_plans_;  // by externalReference
+  std::map<std::string, int> injected_;                          // by fault name
+  int faults_consumed_ = 0;
+  std::atomic<int> api_requests_{0};
   std::thread sender_;
 };
 
@@ -501,7 +941,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--help" || flag == "-h") {
-      std::cout << "usage: reference-crm [--host H] [--port P] [--api-key K] [--api-secret S]\n";
+      std::cout << "usage: reference-crm [--host H] [--port P] [--api-key K] [--api-secret S]\n"
+                   "                     [--duplicates reject|allow] [--fault-delay-ms MS]\n"
+                   "                     [--retry-after S] [--threads N]\n";
       return 0;
     }
     if (i + 1 >= argc) {
@@ -509,11 +951,23 @@ int main(int argc, char** argv) {
       return 64;
     }
     std::string value = argv[++i];
-    if (flag == "--host") options.host = value;
-    else if (flag == "--port") options.port = std::atoi(value.c_str());
-    else if (flag == "--api-key") options.api_key = value;
-    else if (flag == "--api-secret") options.api_secret = value;
-    else {
+    if (flag == "--host") {
+      options.host = value;
+    } else if (flag == "--port") {
+      options.port = std::atoi(value.c_str());
+    } else if (flag == "--api-key") {
+      options.api_key = value;
+    } else if (flag == "--api-secret") {
+      options.api_secret = value;
+    } else if (flag == "--duplicates" && (value == "allow" || value == "reject")) {
+      options.allow_duplicates = value == "allow";
+    } else if (flag == "--fault-delay-ms") {
+      options.fault_delay_ms = std::atoi(value.c_str());
+    } else if (flag == "--retry-after") {
+      options.retry_after_s = std::atoi(value.c_str());
+    } else if (flag == "--threads") {
+      options.threads = std::max(1, std::atoi(value.c_str()));
+    } else {
       std::cerr << "reference-crm: unknown flag " << flag << "\n";
       return 64;
     }
@@ -523,6 +977,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A late answer (timeout_after_apply) may go to a connection the client closed.
+  signal(SIGPIPE, SIG_IGN);
   Crm crm(options);
   Poco::Net::ServerSocket socket;
   try {
@@ -535,7 +991,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto* params = new Poco::Net::HTTPServerParams();
-  params->setMaxThreads(32);
+  params->setMaxThreads(options.threads);
   Poco::Net::HTTPServer server(new Factory(crm), socket, params);
   server.start();
   std::cout << "reference-crm listening on http://" << options.host << ":"
