@@ -50,6 +50,10 @@ int RunCheckConfig(const config::Settings& settings,
     } else {
       problems.push_back({"ok", "plugin " + plugin_name + " " + plugin->descriptor().version +
                                     " loads and accepts its configuration"});
+      for (const std::string& warning : plugin->adapter().Warnings()) {
+        ++warnings;
+        problems.push_back({"warning", plugin_name + ": " + warning});
+      }
     }
     Poco::Path store_dir = Poco::Path(settings.GetString("store.path")).absolute().parent();
     Poco::File dir(store_dir.toString());

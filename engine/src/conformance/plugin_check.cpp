@@ -248,6 +248,7 @@ Report Run(const CheckOptions& options) {
     report.Set(kCheckAcceptsConfig, Verdict::kPass,
                "configured with " + std::to_string(given.values().size()) + " setting(s)" +
                    (keys.empty() ? std::string() : " (" + keys + ")"));
+    report.warnings = adapter.Warnings();
   } else {
     BatteryContext note{&adapter, Capabilities(), &thrown};
     note.Note(configured);

@@ -77,6 +77,7 @@ void PrintText(const Report& report, std::ostream& out) {
     if (!check.reason.empty()) out << ": " << check.reason;
     out << "\n";
   }
+  for (const std::string& warning : report.warnings) out << "  WARN  " << warning << "\n";
   out << (report.passed() ? "PASSED" : "FAILED") << ": " << counts[0] << " passed, " << counts[1]
       << " failed, " << counts[2] << " skipped\n";
 }
@@ -97,6 +98,9 @@ void PrintJson(const Report& report, std::ostream& out) {
     checks->add(item);
   }
   json.set("checks", checks);
+  Poco::JSON::Array::Ptr warnings = new Poco::JSON::Array();
+  for (const std::string& warning : report.warnings) warnings->add(warning);
+  json.set("warnings", warnings);
   json.stringify(out);
   out << "\n";
 }

@@ -44,6 +44,9 @@ struct Report {
   std::string plugin_name;  ///< From the descriptor, when readable.
   std::string plugin_version;
   std::vector<CheckResult> checks;
+  /// What the configured plugin warns about (GuardedAdapter::Warnings()); a
+  /// warning does not fail the check.
+  std::vector<std::string> warnings;
 
   /// True when no check failed (skips allowed).
   bool passed() const;
@@ -53,10 +56,11 @@ struct Report {
   void Set(const std::string& name, Verdict verdict, const std::string& reason);
 };
 
-/// One line per check ("PASS  loads: ..."), then a summary line.
+/// One line per check ("PASS  loads: ..."), one per warning ("WARN  ..."), then
+/// a summary line.
 void PrintText(const Report& report, std::ostream& out);
 /// {"plugin", "version", "file", "target", "passed", "checks": [{"name",
-/// "result", "reason"}]}, on one line.
+/// "result", "reason"}], "warnings": [...]}, on one line.
 void PrintJson(const Report& report, std::ostream& out);
 
 }  // namespace crmsync::engine::conformance

@@ -3,6 +3,10 @@
 
 #include <exception>
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 namespace crmsync::engine {
 
 std::string GuardedAdapter::ThrewMessage(const char* call, const char* what) const {
@@ -123,6 +127,23 @@ std::string GuardedAdapter::Dump() {
     return Status::Ok();
   });
   return dump;
+}
+
+std::vector<std::string> GuardedAdapter::Warnings() {
+  std::vector<std::string> warnings;
+  try {
+    Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(Dump());
+    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return warnings;
+    Poco::JSON::Array::Ptr list =
+        parsed.extract<Poco::JSON::Object::Ptr>()->getArray("warnings");
+    if (!list) return warnings;
+    for (unsigned int i = 0; i < list->size(); ++i) {
+      if (list->get(i).isString()) warnings.push_back(list->get(i).extract<std::string>());
+    }
+  } catch (const std::exception&) {
+    // A Dump() that is not JSON carries no warnings.
+  }
+  return warnings;
 }
 
 }  // namespace crmsync::engine

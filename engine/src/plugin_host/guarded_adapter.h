@@ -47,6 +47,9 @@ class GuardedAdapter {
   Status VerifyWebhook(const WebhookDelivery& delivery);
   /// Dump(); "{}" when the plugin throws.
   std::string Dump();
+  /// The strings of Dump()'s top-level "warnings" array (a configuration that
+  /// works but was never checked against the CRM, ...); empty when none.
+  std::vector<std::string> Warnings();
   Status ListAgents(std::vector<std::pair<std::string, std::string>>* agents);
 
   /// How many plugin calls threw so far.

@@ -9,6 +9,7 @@
 #include "classify_rules.h"
 #include "crmsync/classify.h"
 #include "generic_rest_adapter.h"
+#include "json_util.h"
 #include "unit_test_helpers.h"
 
 namespace crmsync::genericrest {
@@ -60,6 +61,52 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK_FALSE(info.capabilities.webhook_registration);
     HttpRequest request;
     CHECK(minimal.mapping().BuildRequest(testing::LeadJob(), StepKind::kCreate, &request).ok());
+  }
+
+  TEST_CASE("adapter: a lookup's sampleAnswer is read on load; without one, a warning") {
+    Mapping mapping = LoadFixture("full.json");
+    std::vector<std::string> warnings;
+    REQUIRE(CheckLookupSamples(mapping, &warnings).ok());
+    REQUIRE(warnings.size() == 1);  // full.json has a lead lookup only
+    CHECK(warnings[0].find("lead.lookup (/entities/lead/operations/lookup) has never been "
+                           "checked against a real answer") == 0);
+
+    Operation& lookup = mapping.entities["lead"].operations["lookup"];
+    Var sample;
+    std::string error;
+    REQUIRE(ParseJson(R"({"results": [{"id": "c1"}]})", &sample, &error));
+    lookup.sample_answer = sample;
+    warnings.clear();
+    CHECK(CheckLookupSamples(mapping, &warnings).ok());
+    CHECK(warnings.empty());
+
+    // json-server's shape against a mapping that reads /results: refused.
+    REQUIRE(ParseJson(R"([{"id": "c1"}])", &sample, &error));
+    lookup.sample_answer = sample;
+    Status status = CheckLookupSamples(mapping, &warnings);
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK(status.message() ==
+          "/entities/lead/operations/lookup/sampleAnswer: lookup answer does not match the "
+          "mapping: expected an array at /results, got an array without it");
+    REQUIRE(ParseJson(R"({"results": []})", &sample, &error));
+    lookup.sample_answer = sample;
+    status = CheckLookupSamples(mapping, &warnings);
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK(status.message().find("reads as \"not found\"") != std::string::npos);
+  }
+
+  TEST_CASE("adapter: the shipped mappings' lookups are checked against their sample answers") {
+    for (const char* file : {"sunshine-reference.json", "hubspot.json"}) {
+      CAPTURE(file);
+      GenericRestAdapter adapter;
+      PluginConfig config;
+      config.Set("mapping", std::string(CRMSYNC_SOURCE_DIR) + "/config/crms/" + file);
+      config.Set("api_url", "https://crm.example.com");
+      config.Set("api_key", "k");
+      config.Set("api_secret", "s");
+      REQUIRE(adapter.Configure(config).ok());
+      CHECK(adapter.Dump().find("\"warnings\":[]") != std::string::npos);
+    }
   }
 
   TEST_CASE("adapter: Configure requires mapping and api_url") {
