@@ -159,14 +159,42 @@ std::string ItemReason(const Object::Ptr& item, int depth = 0) {
   return field.empty() ? reason : field + ": " + reason;
 }
 
+std::string Join(const std::vector<std::string>& parts, const char* separator) {
+  std::string joined;
+  for (const std::string& part : parts) {
+    if (!joined.empty()) joined += separator;
+    joined += part;
+  }
+  return joined;
+}
+
+void AddReason(std::string reason, std::vector<std::string>* reasons) {
+  if (reason.empty()) return;
+  if (std::find(reasons->begin(), reasons->end(), reason) == reasons->end()) {
+    reasons->push_back(std::move(reason));
+  }
+}
+
+// Items are error objects, or plain strings ({"errors":["Email is invalid"]}).
 void AddItemReasons(const Array::Ptr& items, std::vector<std::string>* reasons) {
   if (items.isNull()) return;
   for (unsigned int i = 0; i < items->size(); ++i) {
-    std::string reason = ItemReason(AsObject(items->get(i)));
-    if (reason.empty()) continue;
-    if (std::find(reasons->begin(), reasons->end(), reason) == reasons->end()) {
-      reasons->push_back(std::move(reason));
-    }
+    Var item = items->get(i);
+    AddReason(item.isString() ? item.extract<std::string>() : ItemReason(AsObject(item)), reasons);
+  }
+}
+
+// Errors keyed by field, as Rails-style APIs answer:
+// {"errors":{"email":["is invalid","is taken"],"phone":"is too short"}}.
+void AddFieldMapReasons(const Object::Ptr& by_field, std::vector<std::string>* reasons) {
+  if (by_field.isNull()) return;
+  for (const std::string& field : by_field->getNames()) {
+    Var value = by_field->get(field);
+    Array::Ptr list = AsArray(value);
+    std::vector<std::string> messages;
+    AddItemReasons(list, &messages);
+    if (value.isString()) messages.push_back(value.extract<std::string>());
+    if (!messages.empty()) AddReason(field + ": " + Join(messages, ", "), reasons);
   }
 }
 
@@ -200,20 +228,12 @@ std::vector<std::string> FieldReasons(const Var& parsed) {
   for (const char* key : {"data", "errors", "failureMessages"}) {
     if (object->has(key)) AddItemReasons(AsArray(object->get(key)), &reasons);
   }
+  if (object->has("errors")) AddFieldMapReasons(AsObject(object->get("errors")), &reasons);
   if (reasons.empty() && !ItemField(object).empty()) {
     std::string reason = ItemReason(object);
     if (!reason.empty()) reasons.push_back(std::move(reason));
   }
   return reasons;
-}
-
-std::string Join(const std::vector<std::string>& parts, const char* separator) {
-  std::string joined;
-  for (const std::string& part : parts) {
-    if (!joined.empty()) joined += separator;
-    joined += part;
-  }
-  return joined;
 }
 
 // The reason a JSON value gives: a string, or an object's "message" string.

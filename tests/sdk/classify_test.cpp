@@ -250,6 +250,18 @@ TEST_SUITE("sdk") {
     CHECK(ExtractCrmReason(R"({"errors":[{"code":42,"field":"age"}]})") == "age: 42");
   }
 
+  TEST_CASE("ExtractCrmReason: errors as plain strings or keyed by field") {
+    CHECK(ExtractCrmReason(R"({"errors":["Email x@y.io is invalid","Name is blank"]})") ==
+          "Email [email] is invalid; Name is blank");
+    CHECK(ExtractCrmReason(
+              R"({"message":"Validation failed","errors":{"email":["is invalid","is taken"],)"
+              R"("phone":"+1 555 010 2233 is too short","age":7}})") ==
+          "email: is invalid, is taken; phone: [phone] is too short");
+    // Nothing usable inside: the top-level message, as before.
+    CHECK(ExtractCrmReason(R"({"message":"Validation failed","errors":{"age":7}})") ==
+          "Validation failed");
+  }
+
   TEST_CASE("ExtractCrmReason: many field errors stay within the cap") {
     std::string body = "[";
     for (int i = 0; i < 50; ++i) {

@@ -47,7 +47,8 @@ int64_t ParseRetryAfterMs(const std::string& value, int64_t now_unix_ms) noexcep
 /// where the CRM gives none). Recognised shapes: a top-level array of
 /// {message, errorCode, fields} (Salesforce); "data" (Zoho: {code, message,
 /// details.api_name}; items with status "success" are skipped); "errors"
-/// (HubSpot and others: {message, code, context.propertyName}); HubSpot's
+/// (HubSpot and others: {message, code, context.propertyName}, or plain
+/// strings, or an object of field -> message(s) as Rails-style APIs send); HubSpot's
 /// "failureMessages" ({propertyValidationResult} or {error}) and the JSON list
 /// inside its "Property values were not valid: [...]" message ({message,
 /// error, name}); a body that itself names a field (details.api_name, ...).
