@@ -134,6 +134,13 @@ size_t MaskCredentialAt(const std::string& text, size_t i, std::string* out) {
   if (p < text.size() && (text[p] == '"' || text[p] == '\'')) quote = text[p++];
   const size_t end = ValueEnd(text, p, quote);
   if (end == p) return ident_end;
+  // "Authorization=Bearer <credential>": leave the scheme word, so the scheme
+  // rule masks the credential after it when the scan gets there.
+  if (quote == 0) {
+    std::string word;
+    for (size_t k = p; k < end; ++k) word += Lower(text[k]);
+    if (word == "bearer" || word == "basic" || word == "token") return ident_end;
+  }
   // After ':' the value may be prose ("password: required field not found").
   if (separator == ':' && quote == 0 && !LooksLikeCredential(text, p, end)) return ident_end;
   out->append(text, ident_end, p - ident_end);
@@ -155,12 +162,15 @@ std::string MaskEmails(const std::string& text) {
   size_t i = 0;
   while (i < text.size()) {
     const char c = text[i];
-    if (c == '@' && local_length > 0) {
-      size_t end = i + 1;
+    // '@', or "%40" in a URL-encoded query ("?email=asha%40example.com").
+    const size_t at_length = c == '@' ? 1 : text.compare(i, 3, "%40") == 0 ? 3 : 0;
+    if (at_length > 0 && local_length > 0) {
+      const size_t domain = i + at_length;
+      size_t end = domain;
       while (end < text.size() && IsDomainChar(text[end])) ++end;
       // A sentence's full stop or a dash after the address is not the domain's.
-      while (end > i + 1 && (text[end - 1] == '.' || text[end - 1] == '-')) --end;
-      if (end > i + 1 && (IsAlnum(text[i + 1]) || IsHigh(text[i + 1]))) {
+      while (end > domain && (text[end - 1] == '.' || text[end - 1] == '-')) --end;
+      if (end > domain && (IsAlnum(text[domain]) || IsHigh(text[domain]))) {
         out.resize(out.size() - local_length);
         out += kMaskedEmail;
         local_length = 0;
@@ -279,6 +289,10 @@ bool PhoneMayStartAt(const std::string& text, size_t i) {
   const char c = text[i];
   if (!IsDigit(c) && c != '+' && c != '(') return false;
   if (i == 0) return true;
+  // A URL-encoded '+' ("?phone=%2B919876543210").
+  if (i >= 3 && (text.compare(i - 3, 3, "%2B") == 0 || text.compare(i - 3, 3, "%2b") == 0)) {
+    return true;
+  }
   const char before = text[i - 1];
   return !(IsAlnum(before) || before == '_' || before == '.' || before == '/' || before == '-' ||
            before == '+');

@@ -20,6 +20,11 @@ TEST_SUITE("sdk") {
     CHECK(MaskSensitive("<a.b@c.d>, (e@f.org)") == "<[email]>, ([email])");
     CHECK(MaskSensitive("Endereço de e-mail tb@exemplo.com.br inválido") ==
           "Endereço de e-mail [email] inválido");
+    CHECK(MaskSensitive("GET /contacts?email=asha%40example.com&limit=1") ==
+          "GET /contacts?email=[email]&limit=1");
+    CHECK(MaskSensitive("https://user:pass@crm.example.com/x") == "https://user:[email]/x");
+    CHECK(MaskSensitive("@mention, trailing@ and 100%40 done") ==
+          "@mention, trailing@ and 100%40 done");
   }
 
   TEST_CASE("MaskSensitive: phone numbers become [phone]") {
@@ -33,6 +38,7 @@ TEST_SUITE("sdk") {
     CHECK(MaskSensitive("+33 1 23 45 67 89") == "[phone]");
     CHECK(MaskSensitive("+44 20 7946 0958, +1-555-010-2233") == "[phone], [phone]");
     CHECK(MaskSensitive("tel:+15550102233") == "tel:[phone]");
+    CHECK(MaskSensitive("?phone=%2B919876543210&x=1") == "?phone=%2B[phone]&x=1");
   }
 
   TEST_CASE("MaskSensitive: credentials become [token], their keys stay") {
@@ -48,6 +54,8 @@ TEST_SUITE("sdk") {
     CHECK(MaskSensitive("{\"access_token\":\"short\",\"client_secret\":\"two words\"}") ==
           "{\"access_token\":\"[token]\",\"client_secret\":\"[token]\"}");
     CHECK(MaskSensitive("password=a@b.c") == "password=[token]");
+    CHECK(MaskSensitive("Authorization=Bearer abc123DEF456ghi789") ==
+          "Authorization=Bearer [token]");
   }
 
   TEST_CASE("MaskSensitive: JWTs and long opaque strings become [token]") {

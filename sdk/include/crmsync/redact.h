@@ -25,8 +25,8 @@ inline constexpr char kMaskedToken[] = "[token]";
 /// Returns `text` with personal data and secrets replaced by placeholders; all
 /// other text is kept byte for byte, so the message stays readable:
 ///
-///   e-mail address        local@domain (any non-empty local part and domain)
-///                         -> "[email]"
+///   e-mail address        local@domain (any non-empty local part and domain;
+///                         also local%40domain, URL-encoded) -> "[email]"
 ///   phone number          10 to 15 digits in groups split by single " ", "-",
 ///                         "." or "(...)" ("+91 98765 43210", "+1 (555) 010-2233",
 ///                         "555-010-2233"), "+" and 8 to 15 digits, or a bare run of
