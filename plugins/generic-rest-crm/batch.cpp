@@ -29,8 +29,8 @@ Status ReadItem(const Operation& op, StepKind step, const Var& result, StepResul
     if (error && !IsEmptyValue(*error) && !(IsBool(*error) && !error->extract<bool>())) {
       // ExtractCrmReason keeps the item's field-level details, bounded and
       // masked: the CRM quotes the values it refuses.
-      const std::string reason = ExtractCrmReason(
-          IsString(*error) ? error->extract<std::string>() : ToJson(*error));
+      const std::string reason =
+          ExtractCrmReason(IsString(*error) ? error->extract<std::string>() : ToJson(*error));
       return Status::InvalidRecord("the CRM refused this batch item: " + reason);
     }
   }

@@ -62,9 +62,9 @@ bool NamesSecret(const std::string& key) {
   for (const char* exact : {"key", "pwd", "auth", "sig", "authorization", "hapikey"}) {
     if (key == exact) return true;
   }
-  for (const char* suffix : {"token", "secret", "password", "passwd", "apikey", "api_key",
-                             "access_key", "secret_key", "private_key", "signature",
-                             "credential", "credentials"}) {
+  for (const char* suffix :
+       {"token", "secret", "password", "passwd", "apikey", "api_key", "access_key", "secret_key",
+        "private_key", "signature", "credential", "credentials"}) {
     if (EndsWith(key, suffix)) return true;
   }
   return false;

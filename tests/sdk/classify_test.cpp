@@ -278,10 +278,9 @@ TEST_SUITE("sdk") {
 
   TEST_CASE("classify: a vendor 422 or 400 keeps field-level reasons, masked") {
     Status hubspot = DefaultClassify(
-        Answer(400,
-               R"({"status":"error","message":"Property values were not valid: [{\"isValid\":)"
-               R"(false,\"message\":\"Email address asha@example.com is invalid\",\"error\":)"
-               R"(\"INVALID_EMAIL\",\"name\":\"email\"}]","category":"VALIDATION_ERROR"})"),
+        Answer(400, R"({"status":"error","message":"Property values were not valid: [{\"isValid\":)"
+                    R"(false,\"message\":\"Email address asha@example.com is invalid\",\"error\":)"
+                    R"(\"INVALID_EMAIL\",\"name\":\"email\"}]","category":"VALIDATION_ERROR"})"),
         kOct21);
     CHECK(hubspot.code() == StatusCode::kInvalidRecord);
     CHECK(hubspot.message() == "HTTP 400: email: Email address [email] is invalid (INVALID_EMAIL)");

@@ -61,8 +61,7 @@ TEST_SUITE("sdk") {
   TEST_CASE("MaskSensitive: JWTs and long opaque strings become [token]") {
     CHECK(MaskSensitive("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NSJ9.SflKxwRJSMeKKF2QT4fwpM "
                         "expired") == "jwt [token] expired");
-    CHECK(MaskSensitive("key sk_live_4eC39HqLyjWDarjtT1zdp7dc rejected") ==
-          "key [token] rejected");
+    CHECK(MaskSensitive("key sk_live_4eC39HqLyjWDarjtT1zdp7dc rejected") == "key [token] rejected");
     CHECK(MaskSensitive("sha 3f786850e387550fdab836ed7e6dc881de23001b") == "sha [token]");
     CHECK(MaskSensitive("session AbCdEfGhIjKlMnOpQrStUvWx12.") == "session [token].");
   }

@@ -13,10 +13,10 @@
 // not enough it watches for a short, bounded window (kQuiet).
 #include <doctest/doctest.h>
 
+#include <Poco/Channel.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Channel.h>
 #include <Poco/Message.h>
 
 #include <chrono>
