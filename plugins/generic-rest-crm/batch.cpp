@@ -27,8 +27,10 @@ Status ReadItem(const Operation& op, StepKind step, const Var& result, StepResul
   if (op.error_pointer) {
     const std::optional<Var> error = ResolvePointer(result, *op.error_pointer);
     if (error && !IsEmptyValue(*error) && !(IsBool(*error) && !error->extract<bool>())) {
+      // ExtractCrmReason keeps the item's field-level details, bounded and
+      // masked: the CRM quotes the values it refuses.
       const std::string reason =
-          IsString(*error) ? error->extract<std::string>() : ExtractCrmReason(ToJson(*error));
+          ExtractCrmReason(IsString(*error) ? error->extract<std::string>() : ToJson(*error));
       return Status::InvalidRecord("the CRM refused this batch item: " + reason);
     }
   }

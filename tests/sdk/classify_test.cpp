@@ -166,10 +166,139 @@ TEST_SUITE("sdk") {
     CHECK(ExtractCrmReason("bad\x01 thing\r\nhere") == "bad thing here");
     CHECK(ExtractCrmReason("") == "");
     std::string long_body(1000, 'x');
-    CHECK(ExtractCrmReason(long_body).size() == 200);
-    std::string long_message = "{\"message\":\"" + std::string(300, 'y') + "\"}";
-    CHECK(ExtractCrmReason(long_message) == std::string(200, 'y'));
+    CHECK(ExtractCrmReason(long_body).size() == 400);
+    std::string long_message = "{\"message\":\"" + std::string(500, 'y') + "\"}";
+    CHECK(ExtractCrmReason(long_message) == std::string(400, 'y'));
     CHECK(ExtractCrmReason("{not json") == "{not json");
+    CHECK(ExtractCrmReason("[not json") == "[not json");
+    CHECK(ExtractCrmReason("[]") == "[]");
+  }
+
+  TEST_CASE("ExtractCrmReason: the cut keeps UTF-8 whole and comes after masking") {
+    // 399 bytes, then a 2-byte character across the 400-byte cap.
+    std::string text = std::string(399, 'a') + "\xC3\xA9" + "tail";
+    CHECK(ExtractCrmReason(text) == std::string(399, 'a'));
+    // An address straddling the cap is masked, not cut into an unmaskable half.
+    std::string near_cap = std::string(395, 'b') + " asha@example.com";
+    CHECK(ExtractCrmReason(near_cap) == std::string(395, 'b') + " [ema");
+  }
+
+  TEST_CASE("ExtractCrmReason: HubSpot property validation keeps each field, masked") {
+    const std::string body =
+        R"({"status":"error","message":"Property values were not valid: [{\"isValid\":false,)"
+        R"(\"message\":\"Email address asha@example.com is invalid\",\"error\":\"INVALID_EMAIL\",)"
+        R"(\"name\":\"email\"},{\"isValid\":false,\"message\":\"Phone +91 98765 43210 is not a )"
+        R"(valid number\",\"error\":\"INVALID_PHONE_NUMBER\",\"name\":\"phone\"}]",)"
+        R"("correlationId":"11061cd3-cf3b-45f7-98d4-27f10a99ece6","category":"VALIDATION_ERROR"})";
+    CHECK(ExtractCrmReason(body) ==
+          "email: Email address [email] is invalid (INVALID_EMAIL); "
+          "phone: Phone [phone] is not a valid number (INVALID_PHONE_NUMBER)");
+  }
+
+  TEST_CASE("ExtractCrmReason: HubSpot errors[] and batch failureMessages") {
+    const std::string errors =
+        R"({"status":"error","message":"One or more validation errors occurred",)"
+        R"("correlationId":"abc","category":"VALIDATION_ERROR","errors":[{"message":)"
+        R"("Email address x@y.com is invalid","code":"INVALID_EMAIL","context":)"
+        R"({"propertyName":["email"]}}]})";
+    CHECK(ExtractCrmReason(errors) == "email: Email address [email] is invalid (INVALID_EMAIL)");
+    const std::string batch =
+        R"({"status":"error","message":"Errors found processing batch update",)"
+        R"("failureMessages":[{"index":3,"propertyValidationResult":{"isValid":false,)"
+        R"("message":"Property \"favorite_color\" does not exist","error":)"
+        R"("PROPERTY_DOESNT_EXIST","name":"favorite_color"}},{"index":33,"error":)"
+        R"({"status":"error","message":"email address xxx@xxx.comv is invalid"}}]})";
+    CHECK(ExtractCrmReason(batch) ==
+          "favorite_color: Property \"favorite_color\" does not exist (PROPERTY_DOESNT_EXIST); "
+          "email address [email] is invalid");
+    // A v3 batch 207: the successes are in "results", the failures in "errors".
+    const std::string multi =
+        R"({"status":"COMPLETE","results":[{"id":"51"}],"numErrors":1,"errors":[{"status":)"
+        R"("error","category":"VALIDATION_ERROR","message":"Property values were not valid",)"
+        R"("context":{"propertyName":["phone"]}}]})";
+    CHECK(ExtractCrmReason(multi) == "phone: Property values were not valid");
+  }
+
+  TEST_CASE("ExtractCrmReason: a Salesforce error array") {
+    const std::string body =
+        R"([{"message":"Email: invalid email address: asha@example.com","errorCode":)"
+        R"("INVALID_EMAIL_ADDRESS","fields":["Email"]},{"message":"Required fields are )"
+        R"(missing: [LastName, Company]","errorCode":"REQUIRED_FIELD_MISSING","fields":)"
+        R"(["LastName","Company"]}])";
+    CHECK(ExtractCrmReason(body) ==
+          "Email: Email: invalid email address: [email] (INVALID_EMAIL_ADDRESS); "
+          "LastName,Company: Required fields are missing: [LastName, Company] "
+          "(REQUIRED_FIELD_MISSING)");
+  }
+
+  TEST_CASE("ExtractCrmReason: Zoho data[] items and a single Zoho error") {
+    const std::string data =
+        R"({"data":[{"code":"SUCCESS","details":{"id":"4150868000000225013"},"message":)"
+        R"("record added","status":"success"},{"code":"INVALID_DATA","details":{"api_name":)"
+        R"("Email","expected_data_type":"email"},"message":"invalid data","status":"error"}]})";
+    CHECK(ExtractCrmReason(data) == "Email: invalid data (INVALID_DATA)");
+    const std::string single =
+        R"({"code":"MANDATORY_NOT_FOUND","details":{"api_name":"Last_Name"},)"
+        R"("message":"required field not found","status":"error"})";
+    CHECK(ExtractCrmReason(single) == "Last_Name: required field not found (MANDATORY_NOT_FOUND)");
+    // Without a field the top-level message is the reason, as before.
+    CHECK(ExtractCrmReason(R"({"code":"INVALID_TOKEN","message":"invalid oauth token"})") ==
+          "invalid oauth token");
+    // Duplicate items are reported once; an item with only a code keeps the code.
+    CHECK(ExtractCrmReason(R"({"data":[{"code":"DUPLICATE_DATA"},{"code":"DUPLICATE_DATA"}]})") ==
+          "DUPLICATE_DATA");
+    CHECK(ExtractCrmReason(R"({"errors":[{"code":42,"field":"age"}]})") == "age: 42");
+  }
+
+  TEST_CASE("ExtractCrmReason: errors as plain strings or keyed by field") {
+    CHECK(ExtractCrmReason(R"({"errors":["Email x@y.io is invalid","Name is blank"]})") ==
+          "Email [email] is invalid; Name is blank");
+    CHECK(ExtractCrmReason(
+              R"({"message":"Validation failed","errors":{"email":["is invalid","is taken"],)"
+              R"("phone":"+1 555 010 2233 is too short","age":7}})") ==
+          "email: is invalid, is taken; phone: [phone] is too short");
+    // Nothing usable inside: the top-level message, as before.
+    CHECK(ExtractCrmReason(R"({"message":"Validation failed","errors":{"age":7}})") ==
+          "Validation failed");
+  }
+
+  TEST_CASE("ExtractCrmReason: many field errors stay within the cap") {
+    std::string body = "[";
+    for (int i = 0; i < 50; ++i) {
+      if (i) body += ",";
+      body += R"({"message":"bad value user)" + std::to_string(i) +
+              R"(@example.com","errorCode":"INVALID","fields":["F)" + std::to_string(i) + "\"]}";
+    }
+    body += "]";
+    const std::string reason = ExtractCrmReason(body);
+    CHECK(reason.size() <= 400);
+    CHECK(reason.rfind("F0: bad value [email] (INVALID); F1: bad value [email]", 0) == 0);
+    CHECK(reason.find('@') == std::string::npos);
+  }
+
+  TEST_CASE("classify: a vendor 422 or 400 keeps field-level reasons, masked") {
+    Status hubspot = DefaultClassify(
+        Answer(400, R"({"status":"error","message":"Property values were not valid: [{\"isValid\":)"
+                    R"(false,\"message\":\"Email address asha@example.com is invalid\",\"error\":)"
+                    R"(\"INVALID_EMAIL\",\"name\":\"email\"}]","category":"VALIDATION_ERROR"})"),
+        kOct21);
+    CHECK(hubspot.code() == StatusCode::kInvalidRecord);
+    CHECK(hubspot.message() == "HTTP 400: email: Email address [email] is invalid (INVALID_EMAIL)");
+    Status zoho = DefaultClassify(
+        Answer(422, R"({"data":[{"code":"INVALID_DATA","details":{"api_name":"Phone"},)"
+                    R"("message":"invalid data for +1 (555) 010-2233","status":"error"}]})"),
+        kOct21);
+    CHECK(zoho.code() == StatusCode::kInvalidRecord);
+    CHECK(zoho.message() == "HTTP 422: Phone: invalid data for [phone] (INVALID_DATA)");
+    Status plain = DefaultClassify(Answer(422, "lead asha@example.com refused"), kOct21);
+    CHECK(plain.message() == "HTTP 422: lead [email] refused");
+  }
+
+  TEST_CASE("classify: a transport error's message is masked") {
+    Status s = DefaultClassify(
+        TransportFailure(TransportError::kConnect, "GET /v1?api_key=s3cr3t refused", false),
+        kOct21);
+    CHECK(s.message() == "connect: GET /v1?api_key=[token] refused");
   }
 }
 

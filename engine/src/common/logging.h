@@ -3,7 +3,8 @@
 // Records carry a component (the Poco logger name) and may carry ids as
 // message parameters (Poco::Message::set, names listed in logging.cpp); the
 // JSON formatter writes them as fields. Callers log ids and outcomes, never payloads or secrets; MaskEmail()
-// and MaskPhone() exist for the rare line that must mention a contact.
+// and MaskPhone() exist for the rare line that must mention a contact, and
+// crmsync::MaskSensitive() (crmsync/redact.h) for free text quoting a CRM.
 // Thread-safe (Poco's channels are).
 #ifndef CRMSYNC_ENGINE_COMMON_LOGGING_H_
 #define CRMSYNC_ENGINE_COMMON_LOGGING_H_

@@ -7,7 +7,21 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "crmsync/redact.h"
+
 namespace crmsync::engine {
+namespace {
+
+// `status` with its message masked: a plugin's message may quote the CRM (or
+// an exception's what()) with personal data or secrets in it, and the engine
+// logs and stores every message it gets. Masking here covers third-party
+// plugins that classify on their own, not only DefaultClassify().
+Status Masked(const Status& status) {
+  if (status.message().empty()) return status;
+  return Status(status.code(), MaskSensitive(status.message()), status.retry_after_ms());
+}
+
+}  // namespace
 
 std::string GuardedAdapter::ThrewMessage(const char* call, const char* what) const {
   return "plugin '" + name_ + "' threw in " + call + ": " + what;
@@ -16,10 +30,10 @@ std::string GuardedAdapter::ThrewMessage(const char* call, const char* what) con
 template <typename F>
 Status GuardedAdapter::Guard(const char* call, F&& f) {
   try {
-    return f();
+    return Masked(f());
   } catch (const std::exception& e) {
     exceptions_.fetch_add(1);
-    return Status::Internal(ThrewMessage(call, e.what()));
+    return Masked(Status::Internal(ThrewMessage(call, e.what())));
   } catch (...) {
     exceptions_.fetch_add(1);
     return Status::Internal(ThrewMessage(call, "an exception that is not a std::exception"));
@@ -77,7 +91,11 @@ Status GuardedAdapter::ReadBatch(const std::vector<SyncJob>& jobs, StepKind step
                                  const HttpResponse& response, std::vector<Status>* statuses,
                                  std::vector<StepResult>* results) {
   return Guard("ReadBatch", [&] {
-    return adapter_->mapping().ReadBatch(jobs, step, response, statuses, results);
+    Status status = adapter_->mapping().ReadBatch(jobs, step, response, statuses, results);
+    if (statuses != nullptr) {
+      for (Status& item : *statuses) item = Masked(item);
+    }
+    return status;
   });
 }
 

@@ -3,6 +3,9 @@
 // Every call is wrapped: an exception escaping the plugin becomes a kInternal
 // Status (or a transport error for Send) whose message names the plugin and
 // the call, and is counted, so a misbehaving plugin never crashes the engine.
+// Every Status message a plugin returns (ReadBatch's per-job statuses too) is
+// passed through MaskSensitive() (crmsync/redact.h) before the engine logs or
+// stores it: plugins quote CRM text, which may hold personal data or secrets.
 // Thread-safety: as the wrapped adapter's (after Configure, concurrent calls).
 #ifndef CRMSYNC_ENGINE_PLUGIN_HOST_GUARDED_ADAPTER_H_
 #define CRMSYNC_ENGINE_PLUGIN_HOST_GUARDED_ADAPTER_H_

@@ -12,7 +12,8 @@
 
 namespace crmsync {
 
-/// Reads one CRM answer into the engine's decision:
+/// Reads one CRM answer into the engine's decision (the message is
+/// "HTTP <status>: <ExtractCrmReason(body)>", or the transport error, masked):
 ///   transport error (connect, timeout, I/O, TLS), 408   kRetryable
 ///   2xx                                                  kOk
 ///   401, 403                                             kUnauthenticated
@@ -37,9 +38,24 @@ constexpr int64_t kDefaultRateLimitWaitMs = 1000;
 /// negative), or -1 when the value is neither.
 int64_t ParseRetryAfterMs(const std::string& value, int64_t now_unix_ms) noexcept;
 
-/// A short reason from a CRM error body, for dead letters and logs: the first of
-/// "message", "error", "reason", "detail" (string or {message}) in a JSON body,
-/// else the first 200 bytes of the body with control characters removed.
+/// A short reason from a CRM error body, for dead letters and logs, with
+/// personal data and secrets masked (MaskSensitive(), crmsync/redact.h) and at
+/// most 400 bytes, control characters removed.
+///
+/// When the body lists per-field errors, the reason keeps each of them as
+/// "<field>: <message> (<code>)", joined by "; " (field and code left out
+/// where the CRM gives none). Recognised shapes: a top-level array of
+/// {message, errorCode, fields} (Salesforce); "data" (Zoho: {code, message,
+/// details.api_name}; items with status "success" are skipped); "errors"
+/// (HubSpot and others: {message, code, context.propertyName}, or plain
+/// strings, or an object of field -> message(s) as Rails-style APIs send); HubSpot's
+/// "failureMessages" ({propertyValidationResult} or {error}) and the JSON list
+/// inside its "Property values were not valid: [...]" message ({message,
+/// error, name}); a body that itself names a field (details.api_name, ...).
+/// Example: "email: Email address [email] is invalid (INVALID_EMAIL)".
+///
+/// Otherwise the first of "message", "error", "reason", "detail" (string or
+/// {message}) in a JSON object, else the start of the body itself.
 std::string ExtractCrmReason(const std::string& body) noexcept;
 
 }  // namespace crmsync

@@ -13,26 +13,33 @@
 // not enough it watches for a short, bounded window (kQuiet).
 #include <doctest/doctest.h>
 
+#include <Poco/Channel.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Message.h>
 
 #include <chrono>
 #include <functional>
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/logging.h"
+#include "crmsync/adapter.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/job_codec.h"
 #include "intake/event_validator.h"
 #include "metrics/metrics.h"
+#include "plugin_host/guarded_adapter.h"
 #include "plugin_host/plugin_loader.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_store.h"
@@ -275,6 +282,100 @@ DeadLetter OnlyDeadLetter(Rig& rig, const std::string& lead) {
   REQUIRE(full);
   return *full;
 }
+
+// --- a third-party plugin quoting personal data ----------------------------------
+
+// A HubSpot v3 validation error quoting the lead's e-mail and phone.
+constexpr char kQuotingBody[] =
+    R"({"status":"error","message":"Property values were not valid: [{\"isValid\":false,)"
+    R"(\"message\":\"Email address asha@example.com is invalid\",\"error\":\"INVALID_EMAIL\",)"
+    R"(\"name\":\"email\"},{\"isValid\":false,\"message\":\"Phone +91 98765 43210 is not )"
+    R"(valid\",\"error\":\"INVALID_PHONE\",\"name\":\"phone\"}]","correlationId":)"
+    R"("11061cd3-cf3b-45f7-98d4-27f10a99ece6","category":"VALIDATION_ERROR"})";
+
+// A plugin, wrapped in the engine's guard as a loaded one would be, whose CRM
+// refuses every create with kQuotingBody. With `own_classify` it reads the
+// answer itself and quotes the CRM raw, as a careless third-party plugin might;
+// otherwise it keeps the SDK's DefaultClassify().
+class QuotingCrm : public Adapter, public Mapper, public Transport {
+ public:
+  explicit QuotingCrm(bool own_classify) : own_classify_(own_classify) {}
+
+  PluginInfo Info() const override {
+    PluginInfo info;
+    info.name = kPlugin;
+    return info;
+  }
+  Status Configure(const PluginConfig&) override { return Status::Ok(); }
+  Mapper& mapping() override { return *this; }
+  Transport& transport() override { return *this; }
+  Status Classify(const HttpRequest& request, const HttpResponse& response) override {
+    if (!own_classify_) return Adapter::Classify(request, response);
+    return Status::InvalidRecord("CRM refused " + request.path + ": " + response.body);
+  }
+
+  Status BuildRequest(const SyncJob&, StepKind, HttpRequest* out) override {
+    out->method = "POST";
+    out->path = "/crm/v3/objects/contacts";
+    out->route = "lead.create";
+    out->body = "{}";
+    return Status::Ok();
+  }
+  Status ReadResponse(const SyncJob&, StepKind, const HttpResponse&, StepResult* out) override {
+    out->external_id = "never";
+    return Status::Ok();
+  }
+  Status ParseWebhook(const WebhookDelivery&, std::vector<InboundChange>*) override {
+    return Status::Ok();
+  }
+
+  HttpResponse Send(const HttpRequest&) override {
+    HttpResponse response;
+    response.status = 422;
+    response.request_sent = true;
+    response.body = kQuotingBody;
+    return response;
+  }
+
+ private:
+  bool own_classify_;
+};
+
+// Keeps the text of every record logged to one Poco logger while it lives,
+// then gives the logger its channel and level back.
+class CapturedLog : public Poco::Channel {
+ public:
+  explicit CapturedLog(Poco::Logger* logger)
+      : logger_(logger), old_channel_(logger->getChannel()), old_level_(logger->getLevel()) {}
+  ~CapturedLog() override = default;
+
+  // Starts capturing; the logger takes a counted reference to this channel,
+  // so the caller must hold one too (the channel lives in a Channel::Ptr).
+  void Attach() {
+    logger_->setChannel(Poco::Channel::Ptr(this, true));
+    logger_->setLevel(Poco::Message::PRIO_INFORMATION);
+  }
+  void Detach() {
+    logger_->setChannel(old_channel_);
+    logger_->setLevel(old_level_);
+  }
+
+  void log(const Poco::Message& message) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_ += message.getText() + "\n";
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ private:
+  Poco::Logger* logger_;
+  Poco::Channel::Ptr old_channel_;
+  int old_level_;
+  std::mutex mutex_;
+  std::string text_;
+};
 
 TEST_SUITE("engine.dispatch") {
   // --- outcome table ------------------------------------------------------------
@@ -1417,6 +1518,104 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Requests("lead.create") == 2);
     REQUIRE(rig.CrmLead("G"));
     CHECK(Int(rig.CrmLead("G"), "createCount") == 1);
+  }
+
+  TEST_CASE("dispatcher: a 422 quoting an e-mail and a phone is stored and logged masked") {
+    for (const bool own_classify : {false, true}) {
+      CAPTURE(own_classify);
+      QuotingCrm crm(own_classify);
+      GuardedAdapter guarded(&crm, kPlugin);
+      MetricsRegistry metrics;
+      Poco::Channel::Ptr log(new CapturedLog(&ComponentLogger("dispatch")));
+      CapturedLog& captured = static_cast<CapturedLog&>(*log);
+      RigOptions options;
+      options.start = false;
+      Rig rig(options);
+      DispatcherOptions dispatch;
+      dispatch.plugin = kPlugin;
+      dispatch.workers = 1;
+      captured.Attach();
+      rig.dispatcher = std::make_unique<Dispatcher>(dispatch, rig.store.get(), &guarded,
+                                                    Capabilities(), &rig.clock, &metrics);
+      rig.dispatcher->Start();
+      rig.Send({Created("e1", "A")});
+      REQUIRE(rig.WaitState("A", "dead"));
+      rig.StopDispatcher();
+      captured.Detach();
+
+      DeadLetter dead = OnlyDeadLetter(rig, "A");
+      REQUIRE(dead.history.size() == 1);
+      const JobInfo job = rig.Job("A");
+      std::string audit;
+      for (const AuditRecord& a : rig.store->AuditForEntity(EntityKind::kLead, "A", 10)) {
+        if (a.action == "dead_lettered") audit = a.detail;
+      }
+      const std::string logged = captured.text();
+      CHECK(dead.error_class == "invalid_record");
+      const std::string stored[] = {dead.reason, dead.history[0].message, job.last_error, audit,
+                                    logged};
+      for (const std::string& text : stored) {
+        CAPTURE(text);
+        CHECK_FALSE(text.empty());
+        CHECK_FALSE(Contains(text, "asha"));
+        CHECK_FALSE(Contains(text, "example.com"));
+        CHECK_FALSE(Contains(text, "98765"));
+        CHECK(Contains(text, "[email]"));
+        CHECK(Contains(text, "[phone]"));
+        CHECK(Contains(text, "INVALID_EMAIL"));
+      }
+      if (!own_classify) {
+        // The SDK's table keeps each field's reason.
+        const std::string reason =
+            "HTTP 422: email: Email address [email] is invalid (INVALID_EMAIL); "
+            "phone: Phone [phone] is not valid (INVALID_PHONE)";
+        CHECK(dead.reason == reason);
+        CHECK(dead.history[0].message == reason);
+        CHECK(job.last_error == reason);
+        CHECK(Contains(logged, "dead-lettered: invalid_record: " + reason));
+      } else {
+        // The plugin's own message is masked by the engine's guard.
+        CHECK(Contains(dead.reason, "CRM refused /crm/v3/objects/contacts: "));
+        CHECK(Contains(dead.reason, "11061cd3-cf3b-45f7-98d4-27f10a99ece6"));
+      }
+    }
+  }
+
+  TEST_CASE("guarded adapter: batch item statuses and exception messages are masked too") {
+    // Refuses batch items and throws from BuildLookup, both quoting the CRM.
+    class BatchQuotingCrm : public QuotingCrm {
+     public:
+      BatchQuotingCrm() : QuotingCrm(true) {}
+      Status ReadBatch(const std::vector<SyncJob>& jobs, StepKind, const HttpResponse&,
+                       std::vector<Status>* statuses, std::vector<StepResult>* results) override {
+        statuses->assign(jobs.size(), Status::InvalidRecord("lead x@y.com: phone 555-010-2233"));
+        (*statuses)[0] = Status::Ok();
+        results->assign(jobs.size(), StepResult());
+        return Status::Ok();
+      }
+      Status BuildLookup(const SyncJob&, HttpRequest*) override {
+        throw std::runtime_error("GET /contacts?email=asha@example.com&hapikey=ab12cd34 failed");
+      }
+    };
+    BatchQuotingCrm crm;
+    GuardedAdapter guarded(&crm, "quoting");
+    std::vector<Status> statuses;
+    std::vector<StepResult> results;
+    REQUIRE(guarded.ReadBatch({SyncJob(), SyncJob()}, StepKind::kCreate, HttpResponse(), &statuses,
+                              &results)
+                .ok());
+    REQUIRE(statuses.size() == 2);
+    CHECK(statuses[0].ok());
+    CHECK(statuses[1].code() == StatusCode::kInvalidRecord);
+    CHECK(statuses[1].message() == "lead [email]: phone [phone]");
+
+    HttpRequest request;
+    Status threw = guarded.BuildLookup(SyncJob(), &request);
+    CHECK(threw.code() == StatusCode::kInternal);
+    CHECK(threw.message() ==
+          "plugin 'quoting' threw in BuildLookup: GET /contacts?email=[email]&hapikey=[token] "
+          "failed");
+    CHECK(guarded.exceptions() == 1);
   }
 
 }  // TEST_SUITE

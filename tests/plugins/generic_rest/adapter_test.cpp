@@ -155,6 +155,15 @@ TEST_SUITE("plugins.generic_rest") {
     REQUIRE(refined.has_value());
     CHECK(refined->code() == StatusCode::kConflict);
     CHECK(refined->message().find("exists") != std::string::npos);
+    // The rule's message quotes the CRM's reason masked, fields kept.
+    refined = ApplyClassifyRules(
+        mapping.classify,
+        Answer(400, R"({"code": "DUPLICATE", "message": "asha@example.com exists", )"
+                    R"("details": {"api_name": "Email"}})"),
+        0);
+    REQUIRE(refined.has_value());
+    CHECK(refined->message() ==
+          "CRM answered 400: Email: [email] exists (DUPLICATE) (mapping classify rule 0)");
     // Same status, other code: no rule, the default table (400 -> invalid record).
     CHECK_FALSE(
         ApplyClassifyRules(mapping.classify, Answer(400, R"({"code": "BAD"})"), 0).has_value());

@@ -394,6 +394,37 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK_FALSE(results[3].external_id.has_value());
   }
 
+  TEST_CASE("batch: an item's error keeps its field-level reason, masked") {
+    GenericRestMapper mapper = MapperFor("full.json");
+    const std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2"), LeadJob("3")};
+    const HttpResponse response = Answer(207, R"({"results": [
+      {"externalReference": "lead:1", "error": {"code": "INVALID_DATA", "message":
+        "invalid data asha@example.com", "details": {"api_name": "Email"}}},
+      {"externalReference": "lead:2", "error": "phone +91 98765 43210 is invalid"},
+      {"externalReference": "lead:3", "id": "c3"}]})");
+    std::vector<Status> statuses;
+    std::vector<StepResult> results;
+    REQUIRE(mapper.ReadBatch(jobs, StepKind::kCreate, response, &statuses, &results).ok());
+    REQUIRE(statuses.size() == 3);
+    CHECK(statuses[0].code() == StatusCode::kInvalidRecord);
+    CHECK(statuses[0].message() ==
+          "the CRM refused this batch item: Email: invalid data [email] (INVALID_DATA)");
+    CHECK(statuses[1].code() == StatusCode::kInvalidRecord);
+    CHECK(statuses[1].message() == "the CRM refused this batch item: phone [phone] is invalid");
+    CHECK(statuses[2].ok());
+
+    // A per-item HTTP status goes through DefaultClassify, masked the same way.
+    REQUIRE(mapper
+                .ReadBatch({LeadJob("1")}, StepKind::kUpdate,
+                           Answer(200, R"({"results": [{"status": 422, "message":
+                             "token=abc123 rejected for asha@example.com"}]})"),
+                           &statuses, &results)
+                .ok());
+    REQUIRE(statuses.size() == 1);
+    CHECK(statuses[0].code() == StatusCode::kInvalidRecord);
+    CHECK(statuses[0].message() == "HTTP 422: token=[token] rejected for [email]");
+  }
+
   TEST_CASE("batch: results by index, with a per-item status") {
     GenericRestMapper mapper = MapperFor("full.json");
     std::vector<SyncJob> jobs = {LeadJob("1"), LeadJob("2"), LeadJob("3")};
