@@ -46,7 +46,9 @@
 // each input's reference (an update input's by its "id"). Faults:
 //   none                 served normally
 //   404, 409, 500, 503   that status with {"message"} (a 409 on a known reference also
-//                        carries its "id"); nothing applied
+//                        carries its "id"); nothing applied. A lookup (GET) does not
+//                        take a 404: it would say "no such record" while there is
+//                        one, a lie no client can see through (counted as "skipped")
 //   429                  429 with Retry-After: --retry-after seconds; nothing applied
 //   reset_before_apply   the connection is reset before any answer; nothing applied
 //   timeout_after_apply  applied, then the answer waits --fault-delay-ms (past the
@@ -416,6 +418,13 @@ class Crm {
       if (plan->second.empty()) fault_plans_.erase(plan);
       ++faults_consumed_;
       if (fault == "none") continue;
+      if (fault == "404" && method == "GET") {
+        // A lookup's 404 says "no such record", and a client must believe it:
+        // a CRM that answers so while it holds the record lies, and no client
+        // could avoid a duplicate. Lookups do not take a 404.
+        ++injected_["skipped"];
+        continue;
+      }
       if (fault == "batch_unmatched") {
         if (batch) {
           pick.unmatched.insert(i);
