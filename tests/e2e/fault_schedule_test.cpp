@@ -505,9 +505,15 @@ std::vector<std::string> Check(const Engine& engine, const Schedule& s, const An
     for (const Object::Ptr& record : records) {
       Array::Ptr activities = record->getArray("activities");
       for (size_t a = 0; activities && a < activities->size(); ++a) {
-        if (activities->getObject(static_cast<unsigned>(a))->optValue<std::string>("message", "") ==
-            message) {
+        Object::Ptr activity = activities->getObject(static_cast<unsigned>(a));
+        if (activity->optValue<std::string>("message", "") == message) {
           ++copies;
+          // An inquiry is an activity of type "inquiry", never the lead's status word.
+          const std::string type = activity->optValue<std::string>("type", "");
+          if (type != "inquiry") {
+            violation("inquiry " + s.events[n].event_id + " is an activity of type '" + type +
+                      "', not 'inquiry'");
+          }
         }
       }
     }
