@@ -203,6 +203,30 @@ TEST_SUITE("e2e.binary") {
     CHECK(Contains(output, "error: crm.plugin: plugin 'configure_rejects'"));
   }
 
+  TEST_CASE("check-config warns about a mapping lookup never checked against a real answer") {
+    t::TempDir dir;
+    std::string config = dir.File("c.properties");
+    t::WriteFile(config, "admin.token = a\n");
+    std::string output;
+    const std::vector<std::string> base = {
+        "check-config", "--config", config, "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+        "crm.plugin=generic-rest-crm", "--set", "crm.api.url=http://127.0.0.1:1", "--set",
+        "crm.api.key=k", "--set", "crm.api.secret=s"};
+    std::vector<std::string> args = base;
+    args.insert(args.end(), {"--set", "crm.mapping=" CRMSYNC_SOURCE_DIR
+                                      "/tests/plugins/generic_rest/fixtures/full.json"});
+    int rc = t::RunCommand(kBinary, args, &output);
+    CHECK_MESSAGE(rc == 0, output);  // a warning, not an error
+    CHECK(Contains(output, "warning: generic-rest-crm: lead.lookup (/entities/lead/operations/"
+                           "lookup) has never been checked against a real answer"));
+    args = base;
+    args.insert(args.end(), {"--set", "crm.mapping=" CRMSYNC_SOURCE_DIR
+                                      "/config/crms/sunshine-reference.json"});
+    rc = t::RunCommand(kBinary, args, &output);
+    CHECK_MESSAGE(rc == 0, output);
+    CHECK_FALSE(Contains(output, "never been checked"));
+  }
+
   TEST_CASE("serve refuses bad configuration before doing anything") {
     t::TempDir dir;
     std::string output;

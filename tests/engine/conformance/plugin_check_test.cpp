@@ -106,6 +106,28 @@ TEST_SUITE("engine.conformance") {
                    {c::kCheckBatch});
   }
 
+  TEST_CASE("a mapping whose lookup was never checked against a real answer passes with a warning") {
+    const std::string full = CRMSYNC_SOURCE_DIR "/tests/plugins/generic_rest/fixtures/full.json";
+    c::Report report = Check("generic-rest-crm", CRMSYNC_PLUGIN_DIR,
+                             {"crm.mapping=" + full, "crm.api.url=http://127.0.0.1:1",
+                              "crm.api.key=conformance-key", "crm.api.secret=s"});
+    CHECK(VerdictOf(report, c::kCheckAcceptsConfig) == c::Verdict::kPass);
+    REQUIRE(report.warnings.size() == 1);
+    CHECK(report.warnings[0].find("lead.lookup (/entities/lead/operations/lookup) has never been "
+                                  "checked against a real answer") == 0);
+    std::ostringstream text;
+    c::PrintText(report, text);
+    CHECK(text.str().find("  WARN  lead.lookup") != std::string::npos);
+    std::ostringstream json;
+    c::PrintJson(report, json);
+    CHECK(json.str().find("\"warnings\":[\"lead.lookup") != std::string::npos);
+    // The shipped mappings carry sample answers: no warning.
+    CHECK(Check("generic-rest-crm", CRMSYNC_PLUGIN_DIR,
+                {"crm.mapping=" + kSunshine, "crm.api.url=http://127.0.0.1:1",
+                 "crm.api.key=k", "crm.api.secret=s"})
+              .warnings.empty());
+  }
+
   TEST_CASE("generic-rest-crm with the HubSpot mapping: batching passes, webhooks not observable") {
     RequireAllPass(Check("generic-rest-crm", CRMSYNC_PLUGIN_DIR,
                          {"crm.mapping=" + kHubspot, "crm.api.url=http://127.0.0.1:1",
