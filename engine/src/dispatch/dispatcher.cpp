@@ -193,8 +193,12 @@ void Dispatcher::WorkerLoop() {
       generation = generation_;
     }
     int64_t now = clock_->NowMs();
-    if (!options_.crm_enabled || !sync_enabled_.load() || limiter_.paused_until_ms() > now) {
+    if (!options_.crm_enabled || !sync_enabled_.load()) {
       IdleWait(generation);
+      continue;
+    }
+    if (limiter_.paused_until_ms() > now) {
+      if (!ExpireHeldJobs(now)) IdleWait(generation);
       continue;
     }
     int admit = breaker_.Admit(now);
@@ -260,13 +264,23 @@ void Dispatcher::WorkerLoop() {
 }
 
 bool Dispatcher::ExpireHeldJobs(int64_t now) {
-  // Only probes are leased while the breaker is open. Once the outage has
-  // lasted longer than crm.retry.max_outage, the jobs it holds are not left
-  // to wait one probe at a time: each one held that long is dead-lettered
-  // ("CRM unavailable since ..."), the rest wait for the next probe.
-  // Only while open: half-open, the probe is out and decides.
-  if (breaker_.state(now) != CircuitBreaker::State::kOpen) return false;
-  const int64_t since = breaker_.outage_since_ms();
+  // Nothing is sent while the breaker is open (but for probes) or a 429 storm
+  // pauses the plugin. Once that has lasted longer than crm.retry.max_outage,
+  // the jobs it holds are not left to wait one probe or one 429 at a time:
+  // each one held that long is dead-lettered ("CRM unavailable since ..."),
+  // the rest wait for the next probe or the end of the pause. Not while
+  // half-open: the probe is out and decides.
+  int64_t since = -1;
+  int64_t release_at = 0;
+  bool storm = false;
+  if (breaker_.state(now) == CircuitBreaker::State::kOpen) {
+    since = breaker_.outage_since_ms();
+    release_at = breaker_.open_until_ms();
+  } else if (limiter_.paused_until_ms() > now) {
+    since = limiter_.storm_since_ms();
+    release_at = limiter_.paused_until_ms();
+    storm = true;
+  }
   if (since < 0 || options_.max_outage_ms <= 0 || now - since < options_.max_outage_ms) {
     return false;
   }
@@ -280,7 +294,7 @@ bool Dispatcher::ExpireHeldJobs(int64_t now) {
   if (jobs.empty()) return false;
   std::vector<JobOutcome> outcomes;
   for (const LeasedJob& job : jobs) {
-    outcomes.push_back(runner_->HoldThroughOutage(job));
+    outcomes.push_back(runner_->HoldThroughOutage(job, since, release_at, storm));
     if (outcomes.back().kind == JobOutcome::Kind::kDeadLetter) jobs_finished_.fetch_add(1);
   }
   try {

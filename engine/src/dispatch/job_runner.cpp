@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/logging.h"
+#include "crmsync/redact.h"
 #include "dispatch/job_codec.h"
 
 namespace crmsync::engine {
@@ -57,7 +58,10 @@ struct JobRunner::Attempt {
     return Finish();
   }
 
-  JobOutcome DeadLetter(const Status& s) {
+  JobOutcome DeadLetter(const Status& given) {
+    // Engine-written reasons quote request paths (which may carry an e-mail or
+    // a token): masked like every plugin message.
+    const Status s(given.code(), MaskSensitive(given.message()), given.retry_after_ms());
     out.kind = JobOutcome::Kind::kDeadLetter;
     if (uncertain && !external_id && sent_hash != kCreateInDoubt) {
       // The doubt outlives this job: see kCreateInDoubt.
@@ -79,7 +83,8 @@ struct JobRunner::Attempt {
   }
 
   // A failed try: retry after the backoff, or dead-letter when retries are spent.
-  JobOutcome Fail(const Status& s) {
+  JobOutcome Fail(const Status& given) {
+    const Status s(given.code(), MaskSensitive(given.message()), given.retry_after_ms());
     int tries_failed = try_number;
     out.attempts = tries_failed;
     if (!ctx.policy->MayRetry(tries_failed)) return DeadLetter(s);
@@ -111,7 +116,7 @@ struct JobRunner::Attempt {
     rec.at_ms = Now();
     rec.outcome = StatusCodeName(s.code());
     rec.http_status = r.status;
-    rec.message = s.ok() ? "" : s.message();
+    rec.message = s.ok() ? "" : MaskSensitive(s.message());
     out.attempts_made.push_back(std::move(rec));
     if (ctx.metrics) {
       ctx.metrics
@@ -143,6 +148,29 @@ struct JobRunner::Attempt {
     return Now() - std::max(since, job.created_at_ms) >= ctx.max_outage_ms;
   }
 
+  // Not sent now (Gate() said until when): released, unless the job has been
+  // held longer than crm.retry.max_outage by a 429 storm or an open breaker.
+  JobOutcome Wait(int64_t until) {
+    if (ctx.limiter->paused_until_ms() > Now()) {
+      const int64_t since = ctx.limiter->storm_since_ms();
+      if (HeldTooLong(since)) {
+        return DeadLetter(Status::RateLimited("CRM unavailable since " + FormatIsoMs(since) +
+                                                  ": every answer a 429 for longer than "
+                                                  "crm.retry.max_outage; not sent",
+                                              -1));
+      }
+    }
+    if (!is_probe && ctx.breaker->state(Now()) == CircuitBreaker::State::kOpen) {
+      const int64_t since = ctx.breaker->outage_since_ms();
+      if (HeldTooLong(since)) {
+        return DeadLetter(Status::Retryable("CRM unavailable since " + FormatIsoMs(since) +
+                                            " (longer than crm.retry.max_outage); not sent: "
+                                            "the circuit breaker is open"));
+      }
+    }
+    return Release(until);
+  }
+
   // 429 and 401/403 end the lease the same way wherever they come.
   JobOutcome RateLimited(const Status& s) {
     ctx.limiter->OnRateLimited(Now(), s.retry_after_ms());
@@ -172,7 +200,12 @@ struct JobRunner::Attempt {
                                              " (longer than crm.retry.max_outage); last: " +
                                              s.message()));
     }
-    return Release(std::max(Now(), ctx.breaker->open_until_ms()));
+    const int64_t probe_at = std::max(Now(), ctx.breaker->open_until_ms());
+    // A failed probe sits out the next probe: probes rotate over the held jobs,
+    // so one job the CRM always refuses with a 5xx (a poison payload) cannot
+    // keep the breaker open while the CRM serves every other job.
+    if (is_probe) return Release(probe_at + (probe_at - Now()));
+    return Release(probe_at);
   }
 
   // Any failed call that is not a CRM answer to act on: 429, 401/403, an
@@ -201,6 +234,10 @@ struct JobRunner::Attempt {
   std::string sent_hash;
   bool link_changed = false;
   bool uncertain = false;
+  // The CRM id this lease got a 2xx for (created or updated): a later step's
+  // 404 is then about the endpoint, whatever a lookup (maybe behind a lagging
+  // search index) would say.
+  std::optional<std::string> confirmed_id;
   int recreated = 0;
   int relinked = 0;
   int conflict_lookups = 0;
@@ -271,7 +308,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
   }
 
   while (a.out.step < static_cast<int>(a.steps.size())) {
-    if (int64_t until = a.Gate()) return a.Release(until);
+    if (int64_t until = a.Gate()) return a.Wait(until);
     StepKind planned = a.steps[static_cast<size_t>(a.out.step)];
     StepKind kind = planned;
     if (kind == StepKind::kCreate && a.external_id) kind = StepKind::kUpdate;
@@ -294,7 +331,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
         a.link_changed = true;
         kind = StepKind::kUpdate;
       }
-      if (int64_t until = a.Gate()) return a.Release(until);
+      if (int64_t until = a.Gate()) return a.Wait(until);
     }
 
     a.sync.external_id = a.external_id;
@@ -329,6 +366,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
         if (kind == StepKind::kCreate || kind == StepKind::kUpdate) {
           a.sent_hash = StableHash(request.body);
           a.link_changed = true;
+          a.confirmed_id = a.external_id;
         }
         a.uncertain = false;
         ++a.out.step;
@@ -354,6 +392,11 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
         if (!a.external_id) {
           return a.DeadLetter(Status(s.code(), "endpoint not found: " + call + ": " + s.message()));
         }
+        if (a.confirmed_id && *a.confirmed_id == *a.external_id) {
+          return a.DeadLetter(Status(s.code(), "endpoint not found: " + call + " (record " +
+                                                   *a.external_id +
+                                                   " written in this try): " + s.message()));
+        }
         if (!ctx_.capabilities.lookup_by_reference) {
           return a.DeadLetter(Status(
               s.code(), "the CRM answered 404 to " + call +
@@ -361,6 +404,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
                             "the record or the endpoint is missing is unknown; not creating "
                             "again: " + s.message()));
         }
+        if (int64_t until = a.Gate()) return a.Wait(until);
         std::optional<std::string> found;
         Status ls = Lookup(a, &found);
         if (!ls.ok()) return a.CallFailed(ls);
@@ -394,6 +438,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
           return a.DeadLetter(s);
         }
         ++a.conflict_lookups;
+        if (int64_t until = a.Gate()) return a.Wait(until);
         std::optional<std::string> found;
         Status ls = Lookup(a, &found);
         if (!ls.ok()) return a.CallFailed(ls);
@@ -470,7 +515,7 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
     return outcomes;
   }
   if (int64_t until = attempts[0]->Gate()) {
-    return all([&](Attempt& a) { return a.Release(until); });
+    return all([&](Attempt& a) { return a.Wait(until); });
   }
   HttpResponse response;
   s = Call(request, &response);
@@ -523,7 +568,8 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
   for (size_t i = 0; i < attempts.size(); ++i) {
     Attempt& a = *attempts[i];
     const Status& item = statuses[i];
-    if (kind == StepKind::kCreate && item.IsTransient()) {
+    if (kind == StepKind::kCreate &&
+        (item.code() == StatusCode::kRetryable || item.code() == StatusCode::kInternal)) {
       // The CRM took the batch but this item has no usable result (unmatched,
       // or a per-item failure): it may have been created, so it is looked up
       // by reference before it is created again.
@@ -544,6 +590,15 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
       a.out.sent_hash = StableHash(request.body);
       a.out.in_doubt = false;
       outcomes.push_back(a.out);
+    } else if (item.code() == StatusCode::kRateLimited) {
+      outcomes.push_back(a.RateLimited(item));  // a 429 never spends an attempt
+    } else if (kind == StepKind::kCreate && item.code() == StatusCode::kPermanent) {
+      // A create the CRM took but whose result cannot be read (no id at the
+      // pointer): in doubt, as on the single path, never a plain dead letter
+      // that the entity's next job would create again.
+      a.uncertain = true;
+      ++unmatched;
+      outcomes.push_back(a.Fail(Status::Retryable(item.message())));
     } else if (item.code() == StatusCode::kInvalidRecord || item.code() == StatusCode::kPermanent) {
       outcomes.push_back(a.DeadLetter(item));
     } else {
@@ -563,9 +618,19 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
   return outcomes;
 }
 
-JobOutcome JobRunner::HoldThroughOutage(const LeasedJob& job) {
+JobOutcome JobRunner::HoldThroughOutage(const LeasedJob& job, int64_t since_ms,
+                                        int64_t release_at_ms, bool storm) {
   Attempt a(ctx_, job, false);
-  return a.HoldForOutage(Status::Retryable("not sent: the circuit breaker is open"));
+  if (!a.HeldTooLong(since_ms)) return a.Release(release_at_ms);
+  if (storm) {
+    return a.DeadLetter(Status::RateLimited("CRM unavailable since " + FormatIsoMs(since_ms) +
+                                                ": every answer a 429 for longer than "
+                                                "crm.retry.max_outage; not sent",
+                                            -1));
+  }
+  return a.DeadLetter(Status::Retryable("CRM unavailable since " + FormatIsoMs(since_ms) +
+                                        " (longer than crm.retry.max_outage); not sent: the "
+                                        "circuit breaker is open"));
 }
 
 }  // namespace crmsync::engine

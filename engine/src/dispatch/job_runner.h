@@ -87,11 +87,12 @@ class JobRunner {
   std::vector<JobOutcome> RunBatch(const std::vector<LeasedJob>& jobs, StepKind kind,
                                    bool is_probe);
 
-  /// A job leased while the circuit breaker is open and the outage has lasted
-  /// longer than crm.retry.max_outage, not sent: dead-lettered ("CRM
-  /// unavailable since ...") when it has been held that long itself, else
-  /// released until the next probe.
-  JobOutcome HoldThroughOutage(const LeasedJob& job);
+  /// A job leased, not to be sent, while the circuit breaker is open or a 429
+  /// storm pauses the plugin (`storm`), which began at `since_ms` longer ago
+  /// than crm.retry.max_outage: dead-lettered ("CRM unavailable since ...")
+  /// when it has been held that long itself, else released until `release_at_ms`.
+  JobOutcome HoldThroughOutage(const LeasedJob& job, int64_t since_ms, int64_t release_at_ms,
+                               bool storm);
 
  private:
   struct Attempt;

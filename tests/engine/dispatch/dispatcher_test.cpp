@@ -645,6 +645,23 @@ TEST_SUITE("engine.dispatch") {
     CHECK(Str(rig.CrmLead("A"), "status") == "won");  // the update before the deal landed
   }
 
+  TEST_CASE("dispatcher: a 404 after this very try wrote the record is the endpoint's, no lookup") {
+    // CONVERTED as the first event: create, then deal. The create just
+    // succeeded, so the deal's 404 cannot mean the record is gone, whatever a
+    // lookup behind a lagging search index would answer.
+    Rig rig(Settings{{"faults.lead.deal", "404"}});
+    rig.Send({StatusChanged("c1", "C", "CONVERTED", R"(,"budgetMax":5000000)")});
+    REQUIRE(rig.WaitState("C", "dead"));
+    const std::optional<std::string> id = rig.Link("C");
+    REQUIRE(id);
+    CHECK(Contains(OnlyDeadLetter(rig, "C").reason,
+                   "endpoint not found: POST /api/v1/leads/" + *id + "/deals (record " + *id +
+                       " written in this try)"));
+    CHECK(rig.Requests("lead.lookup") == 0);
+    CHECK(rig.Requests("lead.create") == 1);
+    CHECK(rig.CrmLeadCount() == 1);
+  }
+
   TEST_CASE("dispatcher: 404 with a plugin that cannot look records up: dead letter, no create") {
     RigOptions options = Rig::WithFaults({{"faults.lead.update", "404"}});
     options.lookup = false;
@@ -825,12 +842,13 @@ TEST_SUITE("engine.dispatch") {
     for (const char* lead : {"C", "D"}) CHECK(rig.Job(lead).attempts == 0);
 
     // Probe time: exactly one job goes; it fails, so the breaker reopens for
-    // twice as long. The CRM is still down: the probe spends no attempt.
+    // twice as long. The CRM is still down: the probe spends no attempt, and
+    // it sits out the next probe (probes rotate over the held jobs).
     rig.Advance(29000);
     REQUIRE(WaitUntil(
         [&] {
           return rig.Requests("lead.create") == 4 && rig.Job("A").state == "delayed" &&
-                 rig.Job("A").available_at_ms == kT0 + 30000 + 60000;
+                 rig.Job("A").available_at_ms == kT0 + 30000 + 60000 + 60000;
         },
         kWait));
     CHECK(rig.Job("A").attempts == 1);
@@ -842,7 +860,10 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Job("C").attempts == 0);
     CHECK(rig.Job("D").attempts == 0);
 
-    // Next probe succeeds (the script is used up): closed, everything drains.
+    // Next probe (B, A sits it out) succeeds, the script being used up:
+    // closed, everything drains; A at its own time.
+    rig.Advance(60000);
+    REQUIRE(rig.WaitAllDone({"B", "C", "D"}));
     rig.Advance(60000);
     REQUIRE(rig.WaitAllDone({"A", "B", "C", "D"}));
     CHECK(breaker.state(rig.Now()) == CircuitBreaker::State::kClosed);
@@ -897,9 +918,13 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Job("A").attempts == 0);
     CHECK(rig.Job("B").attempts == 0);
 
-    // Past the hour: the jobs held that long are dead-lettered, naming when the
-    // CRM went away, without another request.
+    // Past the hour: each job held that long is dead-lettered when it comes up
+    // (the probe, or the workers' sweep), naming when the CRM went away. The
+    // last probe's job sits out one probe window, so it follows one later.
     rig.Advance(kT0 + 3600000 - rig.Now());
+    REQUIRE(WaitUntil([&] { return rig.Job("A").state == "dead" || rig.Job("B").state == "dead"; },
+                      kWait));
+    rig.Advance(300000);
     REQUIRE(WaitUntil([&] { return rig.Job("A").state == "dead" && rig.Job("B").state == "dead"; },
                       kWait));
     for (const char* lead : {"A", "B"}) {
@@ -937,6 +962,35 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Requests("lead.create") == 11);
   }
 
+  TEST_CASE("dispatcher: past max_outage, jobs waiting out a 429 storm are dead-lettered unsent") {
+    std::string storm = "429:retry-after=600";
+    for (int i = 0; i < 30; ++i) storm += ",429:retry-after=600";
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", storm}});
+    options.tweak = [](DispatcherOptions* o) {
+      o->max_outage_ms = 600000;
+      o->workers = 1;
+    };
+    Rig rig(options);
+    rig.Send({Created("e1", "A"), Created("e2", "B")});
+    REQUIRE(WaitUntil([&] { return rig.Requests("lead.create") == 1; }, kWait));
+    REQUIRE(WaitUntil([&] { return rig.Job("A").state == "delayed" && rig.Job("B").state == "delayed"; },
+                      kWait));
+    CHECK(rig.Job("A").attempts == 0);
+    CHECK(rig.Job("B").attempts == 0);
+    // Ten minutes of 429: the next answer dead-letters its job, and the job
+    // waiting behind the pause follows without a request of its own.
+    rig.Advance(600000);
+    REQUIRE(WaitUntil([&] { return rig.Job("A").state == "dead" && rig.Job("B").state == "dead"; },
+                      kWait));
+    CHECK(rig.Requests("lead.create") == 2);
+    for (const char* lead : {"A", "B"}) {
+      DeadLetter dead = OnlyDeadLetter(rig, lead);
+      CHECK(dead.error_class == "rate_limited");
+      CHECK(Contains(dead.reason, "CRM unavailable since " + FormatIsoMs(kT0)));
+      CHECK(Contains(dead.reason, "every answer a 429"));
+    }
+  }
+
   TEST_CASE("dispatcher: an answer other than 429 ends the storm and its clock") {
     RigOptions options = Rig::WithFaults(
         {{"faults.lead.create", "429:retry-after=300,429:retry-after=300,ok,429:retry-after=300,"
@@ -966,7 +1020,9 @@ TEST_SUITE("engine.dispatch") {
   }
 
   TEST_CASE("dispatcher: a job accepted late in an outage is held for its own max_outage") {
-    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500,500,500,500,500,500"}});
+    std::string always_down = "500";
+    for (int i = 0; i < 50; ++i) always_down += ",500";
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", always_down}});
     options.tweak = [](DispatcherOptions* o) {
       o->circuit_threshold = 1;
       o->circuit_open_ms = 600000;
@@ -979,21 +1035,24 @@ TEST_SUITE("engine.dispatch") {
     REQUIRE(rig.WaitState("A", "delayed"));
     rig.Advance(3000000);  // 50 min into the outage
     rig.Send({Created("e2", "L")});
-    // The probe at 10 min fails (the breaker reopens): probe, fail, ... until 60 min.
-    while (rig.Now() < kT0 + 3600000) {
+    // Probe after probe fails (every 10 min) until A, held since the start, is
+    // dead-lettered: at 60 min, or one probe window later if it had just been
+    // the probe.
+    while (rig.Job("A").state != "dead") {
+      REQUIRE(rig.Now() <= kT0 + 3600000 + 1200000);
       const int64_t creates = rig.Requests("lead.create");
-      const int64_t next = rig.dispatcher->breaker().open_until_ms();
-      if (next <= rig.Now()) {
-        REQUIRE(WaitUntil([&] { return rig.Requests("lead.create") == creates + 1 &&
-                                       rig.dispatcher->breaker().open_until_ms() > rig.Now(); },
-                          kWait));
-        continue;
-      }
-      rig.Advance(std::min(next, kT0 + 3600000) - rig.Now());
+      rig.Advance(std::max<int64_t>(0, rig.dispatcher->breaker().open_until_ms() - rig.Now()));
+      REQUIRE(WaitUntil(
+          [&] {
+            return rig.Job("A").state == "dead" ||
+                   (rig.Requests("lead.create") == creates + 1 &&
+                    rig.dispatcher->breaker().open_until_ms() > rig.Now());
+          },
+          kWait));
     }
-    // A has been held an hour: dead. L only ten minutes: still waiting.
-    REQUIRE(rig.WaitState("A", "dead"));
-    CHECK(Contains(OnlyDeadLetter(rig, "A").reason, "CRM unavailable since"));
+    CHECK(rig.Now() >= kT0 + 3600000);
+    CHECK(Contains(OnlyDeadLetter(rig, "A").reason, "CRM unavailable since " + FormatIsoMs(kT0)));
+    // L has been held for at most half an hour: still waiting, no attempt spent.
     CHECK(StaysTrue([&] { return rig.Job("L").state != "dead"; }));
     CHECK(rig.Job("L").attempts == 0);
   }
@@ -1439,7 +1498,11 @@ TEST_SUITE("engine.dispatch") {
     Rig rig(options);
     std::vector<std::string> envelopes;
     for (int i = 1; i <= 7; ++i) {
-      std::string name = i == 3 ? "reject me" : i == 6 ? "flaky" : i == 7 ? "unmatched" : "Lead " + std::to_string(i);
+      std::string name = i == 3   ? "reject me"
+                         : i == 4 ? "no id"
+                         : i == 6 ? "flaky"
+                         : i == 7 ? "unmatched"
+                                  : "Lead " + std::to_string(i);
       envelopes.push_back(Envelope("b" + std::to_string(i), "lead.created",
                                    R"({"id":"B)" + std::to_string(i) + R"(","name":")" + name +
                                        R"(","status":"NEW"})"));
@@ -1454,30 +1517,31 @@ TEST_SUITE("engine.dispatch") {
                       kWait));
     std::string log = batcher->adapter().Dump();
     // Seven creates: one batch of five and one of two, in leased order.
-    CHECK(Contains(log, "POST /batch/create B1|Lead 1\nB2|Lead 2\nB3|reject me\nB4|Lead 4\nB5|Lead 5\n--"));
+    CHECK(Contains(log, "POST /batch/create B1|Lead 1\nB2|Lead 2\nB3|reject me\nB4|no id\nB5|Lead 5\n--"));
     CHECK(Contains(log, "POST /batch/create B6|flaky\nB7|unmatched\n--"));
     CHECK(Contains(log, "POST /records/B8"));  // alone: create then deal
     // The refused item is a dead letter with the CRM's reason; the others are linked.
     DeadLetter dead = OnlyDeadLetter(rig, "B3");
     CHECK(dead.error_class == "invalid_record");
     CHECK(Contains(dead.reason, "name is not acceptable"));
-    for (const char* lead : {"B1", "B2", "B4", "B5"}) {
+    for (const char* lead : {"B1", "B2", "B5"}) {
       CHECK(rig.Job(lead).state == "done");
       CHECK(rig.Link(lead) == std::optional<std::string>(std::string("batch-") + lead));
     }
-    // The flaky and the unmatched item used one try each. The CRM took the
-    // batch, so either may have been created: each is looked up by reference
-    // before it runs alone, never simply created again.
-    for (const char* lead : {"B6", "B7"}) {
+    // The flaky, the id-less and the unmatched item used one try each. The CRM
+    // took the batch, so each may have been created: each is looked up by
+    // reference before it runs alone, never simply created again.
+    for (const char* lead : {"B4", "B6", "B7"}) {
       CHECK(rig.Job(lead).state == "delayed");
       CHECK(rig.Job(lead).attempts == 1);
     }
     CHECK_FALSE(Contains(batcher->adapter().Dump(), "GET /records?ref="));
     rig.Advance(1000);
+    REQUIRE(rig.WaitState("B4", "done"));
     REQUIRE(rig.WaitState("B6", "done"));
     REQUIRE(rig.WaitState("B7", "done"));
     log = batcher->adapter().Dump();
-    for (const char* lead : {"B6", "B7"}) {
+    for (const char* lead : {"B4", "B6", "B7"}) {
       const std::string lookup = std::string("GET /records?ref=") + lead;
       const std::string create = std::string("POST /records/") + lead;
       REQUIRE(Contains(log, lookup));

@@ -1,6 +1,7 @@
 // A batching test plugin: max_batch_size 5; records every request; an item
 // whose lead name is "reject me" is refused (422) inside a batch, "flaky"
-// fails once (503) as a batch item, "unmatched" gets no result the first time
+// fails once (503) as a batch item, "no id" gets a result without an id the
+// first time (kPermanent, as generic-rest-crm says it), "unmatched" gets no result the first time
 // (as when the CRM's answer does not echo the reference). Lookups by reference
 // (GET /records?ref=<id>) find nothing. Used to test the engine's batching.
 #include <atomic>
@@ -39,6 +40,8 @@ class BatchMapper : public MinimalMapper {
         statuses->push_back(Status::InvalidRecord("HTTP 422: name is not acceptable"));
       } else if (name == "flaky" && job.attempt == 1) {
         statuses->push_back(Status::Retryable("HTTP 503: try again"));
+      } else if (name == "no id" && job.attempt == 1) {
+        statuses->push_back(Status::Permanent("the batch result of this item has no id at /id"));
       } else if (name == "unmatched" && job.attempt == 1) {
         statuses->push_back(Status::Retryable("the CRM's answer has no result for this item"));
       } else {
