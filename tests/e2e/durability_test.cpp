@@ -2,6 +2,8 @@
 // no CRM record is created twice, and SIGTERM drains before exiting 0.
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 #include <signal.h>
 
 #include <atomic>
@@ -159,7 +161,21 @@ TEST_SUITE("e2e.durability") {
       std::string status = expected == final_status.end() ? "new" : expected->second.second;
       ok = ok && lead->getValue<std::string>("status") == status;
       if (!ok) {
-        if (wrong < 5) MESSAGE("wrong CRM record for " << id);
+        if (wrong < 5) {
+          // What the CRM holds, what was expected, and the engine's view of
+          // the lead (its jobs and dead letters), so a failure explains itself.
+          std::ostringstream record;
+          lead->stringify(record);
+          const t::HttpResult jobs =
+              t::HttpCall(engine.port, "GET", "/api/admin/jobs?entity=lead:" + id, "",
+                          {{"Authorization", "Bearer admin-e2e"}});
+          const t::HttpResult dlq =
+              t::HttpCall(engine.port, "GET", "/api/admin/dlq?entity=lead:" + id, "",
+                          {{"Authorization", "Bearer admin-e2e"}});
+          MESSAGE("wrong CRM record for " << id << ": " << record.str() << "; expected status "
+                                          << status << "; jobs: " << jobs.body
+                                          << "; dead letters: " << dlq.body);
+        }
         ++wrong;
       }
     }
