@@ -239,10 +239,17 @@ TEST_SUITE("engine.redis") {
     std::vector<LeasedJob> first = LeaseAll(*survivor, kT0 + 1);
     REQUIRE(first.size() == 1u);
     CHECK_FALSE(first[0].in_doubt);
-    // The server releases the old session's lock a moment after it closed.
+    // The server releases the old session's lock a moment after it closed
+    // (seconds, on a loaded machine). A gone consumer's entries are reclaimed
+    // in a reclaim round, at most once a second of the engine's clock: each
+    // poll alternates the time by a second so that every one is a round, as
+    // the ticker's real clock makes them (a frozen clock made only the first
+    // poll a round, and when the lock was still held then, the entries
+    // stayed; found by the flake hunt at load 16).
     int64_t taken = 0;
+    int64_t polls = 0;
     CHECK(t::WaitUntil([&] {
-      taken += survivor->Promote(kT0 + 2);
+      taken += survivor->Promote(kT0 + 2 + (++polls % 2) * 1000);
       return taken >= 3;  // 1 lease returned + 2 entries re-added
     }));
     std::vector<LeasedJob> rest = LeaseAll(*survivor, kT0 + 3);
