@@ -22,6 +22,20 @@ bool IsNetworkOr5xx(const HttpResponse& r) {
 // entity's next job, whose create then looks the record up first.
 constexpr char kCreateInDoubt[] = "create-in-doubt";
 
+// Why a job held longer than crm.retry.max_outage is dead-lettered: by a run
+// of 429s (`storm`) or an open circuit breaker since `since`; `tail` says what
+// ended it ("last: <the last answer>", or why it was not sent).
+Status HeldPastMaxOutage(bool storm, int64_t since, const std::string& tail) {
+  if (storm) {
+    return Status::RateLimited("CRM unavailable since " + FormatIsoMs(since) +
+                                   ": every answer a 429 for longer than "
+                                   "crm.retry.max_outage; " + tail,
+                               -1);
+  }
+  return Status::Retryable("CRM unavailable since " + FormatIsoMs(since) +
+                           " (longer than crm.retry.max_outage); " + tail);
+}
+
 }  // namespace
 
 // What one lease of one job has learned so far, and how it ends.
@@ -154,18 +168,14 @@ struct JobRunner::Attempt {
     if (ctx.limiter->paused_until_ms() > Now()) {
       const int64_t since = ctx.limiter->storm_since_ms();
       if (HeldTooLong(since)) {
-        return DeadLetter(Status::RateLimited("CRM unavailable since " + FormatIsoMs(since) +
-                                                  ": every answer a 429 for longer than "
-                                                  "crm.retry.max_outage; not sent",
-                                              -1));
+        return DeadLetter(HeldPastMaxOutage(true, since, "not sent"));
       }
     }
     if (!is_probe && ctx.breaker->state(Now()) == CircuitBreaker::State::kOpen) {
       const int64_t since = ctx.breaker->outage_since_ms();
       if (HeldTooLong(since)) {
-        return DeadLetter(Status::Retryable("CRM unavailable since " + FormatIsoMs(since) +
-                                            " (longer than crm.retry.max_outage); not sent: "
-                                            "the circuit breaker is open"));
+        return DeadLetter(
+            HeldPastMaxOutage(false, since, "not sent: the circuit breaker is open"));
       }
     }
     return Release(until);
@@ -181,10 +191,7 @@ struct JobRunner::Attempt {
     }
     const int64_t since = ctx.limiter->storm_since_ms();
     if (HeldTooLong(since)) {
-      return DeadLetter(Status(s.code(), "CRM unavailable since " + FormatIsoMs(since) +
-                                             ": every answer a 429 for longer than "
-                                             "crm.retry.max_outage; last: " +
-                                             s.message()));
+      return DeadLetter(HeldPastMaxOutage(true, since, "last: " + s.message()));
     }
     return Release(Now() + std::max<int64_t>(0, s.retry_after_ms()));
   }
@@ -196,9 +203,7 @@ struct JobRunner::Attempt {
   JobOutcome HoldForOutage(const Status& s) {
     const int64_t since = ctx.breaker->outage_since_ms();
     if (HeldTooLong(since)) {
-      return DeadLetter(Status(s.code(), "CRM unavailable since " + FormatIsoMs(since) +
-                                             " (longer than crm.retry.max_outage); last: " +
-                                             s.message()));
+      return DeadLetter(HeldPastMaxOutage(false, since, "last: " + s.message()));
     }
     const int64_t probe_at = std::max(Now(), ctx.breaker->open_until_ms());
     // A failed probe sits out the next probe: probes rotate over the held jobs,
@@ -527,9 +532,7 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
     int64_t at = attempts[0]->Now() + std::max<int64_t>(0, s.retry_after_ms());
     return all([&](Attempt& a) {
       if (!a.HeldTooLong(since)) return a.Release(at);
-      return a.DeadLetter(Status(s.code(), "CRM unavailable since " + FormatIsoMs(since) +
-                                               ": every answer a 429 for longer than "
-                                               "crm.retry.max_outage; last: " + s.message()));
+      return a.DeadLetter(HeldPastMaxOutage(true, since, "last: " + s.message()));
     });
   }
   if (s.code() == StatusCode::kUnauthenticated) {
@@ -622,15 +625,8 @@ JobOutcome JobRunner::HoldThroughOutage(const LeasedJob& job, int64_t since_ms,
                                         int64_t release_at_ms, bool storm) {
   Attempt a(ctx_, job, false);
   if (!a.HeldTooLong(since_ms)) return a.Release(release_at_ms);
-  if (storm) {
-    return a.DeadLetter(Status::RateLimited("CRM unavailable since " + FormatIsoMs(since_ms) +
-                                                ": every answer a 429 for longer than "
-                                                "crm.retry.max_outage; not sent",
-                                            -1));
-  }
-  return a.DeadLetter(Status::Retryable("CRM unavailable since " + FormatIsoMs(since_ms) +
-                                        " (longer than crm.retry.max_outage); not sent: the "
-                                        "circuit breaker is open"));
+  return a.DeadLetter(HeldPastMaxOutage(
+      storm, since_ms, storm ? "not sent" : "not sent: the circuit breaker is open"));
 }
 
 }  // namespace crmsync::engine
