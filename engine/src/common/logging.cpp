@@ -1,7 +1,6 @@
 // Log set-up and masking; see logging.h.
 #include "common/logging.h"
 
-#include <cctype>
 #include <iostream>
 #include <vector>
 
@@ -85,22 +84,6 @@ void LogWith(Poco::Logger& logger, Poco::Message::Priority priority, const std::
 
 Poco::Logger& ComponentLogger(const std::string& component) {
   return Poco::Logger::get("crmsync." + component);
-}
-
-std::string MaskEmail(const std::string& email) {
-  if (email.empty()) return "";
-  size_t at = email.find('@');
-  if (at == std::string::npos || at == 0) return "***";
-  return email.substr(0, 1) + "***" + email.substr(at);
-}
-
-std::string MaskPhone(const std::string& phone) {
-  std::string digits;
-  for (char c : phone) {
-    if (std::isdigit(static_cast<unsigned char>(c))) digits.push_back(c);
-  }
-  if (digits.size() <= 4) return "***";
-  return "***" + digits.substr(digits.size() - 4);
 }
 
 }  // namespace crmsync::engine

@@ -2,9 +2,10 @@
 //
 // Records carry a component (the Poco logger name) and may carry ids as
 // message parameters (Poco::Message::set, names listed in logging.cpp); the
-// JSON formatter writes them as fields. Callers log ids and outcomes, never payloads or secrets; MaskEmail()
-// and MaskPhone() exist for the rare line that must mention a contact, and
-// crmsync::MaskSensitive() (crmsync/redact.h) for free text quoting a CRM.
+// JSON formatter writes them as fields. Callers log ids and outcomes, never
+// payloads or secrets; text that may quote a contact or a token (a CRM's
+// error, a request path) goes through crmsync::MaskSensitive()
+// (crmsync/redact.h), the one masking function.
 // Thread-safe (Poco's channels are).
 #ifndef CRMSYNC_ENGINE_COMMON_LOGGING_H_
 #define CRMSYNC_ENGINE_COMMON_LOGGING_H_
@@ -33,11 +34,6 @@ using LogFields = std::initializer_list<std::pair<const char*, std::string>>;
 /// Logs `text` at `priority` with `fields`, when the logger's level lets it through.
 void LogWith(Poco::Logger& logger, Poco::Message::Priority priority, const std::string& text,
              LogFields fields);
-
-/// "jane.doe@example.com" -> "j***@example.com"; "" stays "".
-std::string MaskEmail(const std::string& email);
-/// "+91 98765 43210" -> "***3210" (last four digits kept).
-std::string MaskPhone(const std::string& phone);
 
 }  // namespace crmsync::engine
 
