@@ -59,6 +59,19 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+bool IsValidUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
 // Ports are drawn below the kernel's ephemeral range (32768 and up here, see
 // /proc/sys/net/ipv4/ip_local_port_range), so no outgoing connection of any
 // process takes one between FreePort() and the bind. Each port drawn is held

@@ -41,6 +41,10 @@ void WriteFile(const std::string& path, const std::string& content);
 /// Reads a whole file; "" when it cannot be read.
 std::string ReadFile(const std::string& path);
 
+/// True when `s` is well-formed UTF-8 (lead bytes and continuations; the
+/// engine's JsonQuote is what rejects overlongs and surrogates).
+bool IsValidUtf8(const std::string& s);
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

@@ -205,7 +205,7 @@ bool ValidName(const std::string& text, size_t max_length, const char* extra_cha
 bool ReadQuery(HttpContext& ctx, const std::set<std::string>& allowed,
                std::vector<std::pair<std::string, std::string>>* params) {
   try {
-    *params = Poco::URI(ctx.request().getURI()).getQueryParameters();
+    *params = Poco::URI(ctx.request().uri()).getQueryParameters();
   } catch (const Poco::Exception& e) {
     ctx.SendError(400, "the query string cannot be read: " + e.message());
     return false;

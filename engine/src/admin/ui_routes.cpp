@@ -64,12 +64,11 @@ void ServeFile(HttpContext& ctx, const fs::path& root, const std::string& relati
     ctx.SendError(404, "no such dashboard file: " + ctx.path());
     return;
   }
-  Poco::Net::HTTPServerResponse& response = ctx.response();
-  response.set("Cache-Control", "no-cache");
-  response.set("X-Content-Type-Options", "nosniff");
-  response.set("Referrer-Policy", "no-referrer");
-  response.set("X-Frame-Options", "DENY");
-  response.set("Content-Security-Policy", kContentSecurityPolicy);
+  ctx.SetHeader("Cache-Control", "no-cache");
+  ctx.SetHeader("X-Content-Type-Options", "nosniff");
+  ctx.SetHeader("Referrer-Policy", "no-referrer");
+  ctx.SetHeader("X-Frame-Options", "DENY");
+  ctx.SetHeader("Content-Security-Policy", kContentSecurityPolicy);
   ctx.SendText(200, content, type);
 }
 

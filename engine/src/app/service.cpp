@@ -99,6 +99,12 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   http.threads = static_cast<int>(settings.GetInt("server.threads"));
   http.queue = static_cast<int>(settings.GetInt("server.queue"));
   http.max_body_bytes = settings.GetInt("server.max_body_bytes");
+  http.max_connections = static_cast<int>(settings.GetInt("server.max_connections"));
+  http.busy_connections = static_cast<int>(settings.GetInt("server.busy_connections"));
+  http.header_timeout_ms = settings.GetDurationMs("server.header_timeout");
+  http.body_timeout_ms = settings.GetDurationMs("server.body_timeout");
+  http.idle_timeout_ms = settings.GetDurationMs("server.keepalive_timeout");
+  http.busy_idle_timeout_ms = settings.GetDurationMs("server.busy_keepalive_timeout");
   service->server_ = std::make_unique<HttpServer>(http, router);
   return service;
 }

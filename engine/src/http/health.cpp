@@ -4,7 +4,7 @@
 namespace crmsync::engine {
 
 void AddHealthRoutes(Router& router, std::function<std::vector<ReadyCheck>()> readiness) {
-  router.Add("GET", "/healthz", [](HttpContext& ctx) { ctx.SendJson(200, "{\"status\":\"ok\"}"); });
+  router.AddInline("GET", "/healthz", [](HttpContext& ctx) { ctx.SendJson(200, "{\"status\":\"ok\"}"); });
   router.Add("GET", "/readyz", [readiness](HttpContext& ctx) {
     std::vector<ReadyCheck> checks = readiness();
     bool ready = true;

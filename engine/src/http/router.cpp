@@ -3,10 +3,7 @@
 
 #include <openssl/crypto.h>
 
-#include <istream>
-
 #include <Poco/Logger.h>
-#include <Poco/Net/NameValueCollection.h>
 #include <Poco/StringTokenizer.h>
 #include <Poco/URI.h>
 
@@ -18,11 +15,52 @@ bool ConstantTimeEquals(const std::string& a, const std::string& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is not one
+// (overlong forms, surrogates and code points past U+10FFFF are not).
+size_t Utf8SequenceLength(const std::string& s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  const size_t left = s.size() - i;
+  auto cont = [&](size_t k) { return k < s.size() && (b(k) & 0xC0) == 0x80; };
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && cont(i + 1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || !cont(i + 1) || !cont(i + 2)) return 0;
+    if (c == 0xE0 && b(i + 1) < 0xA0) return 0;   // overlong
+    if (c == 0xED && b(i + 1) >= 0xA0) return 0;  // UTF-16 surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || !cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    if (c == 0xF0 && b(i + 1) < 0x90) return 0;   // overlong
+    if (c == 0xF4 && b(i + 1) >= 0x90) return 0;  // past U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::string JsonQuote(const std::string& s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+        ++i;
+      } else {
+        out.append(s, i, n);
+        i += n;
+      }
+      continue;
+    }
+    ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -30,7 +68,7 @@ std::string JsonQuote(const std::string& s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           static const char* hex = "0123456789abcdef";
           out += "\\u00";
           out.push_back(hex[c >> 4]);
@@ -55,64 +93,35 @@ std::string HttpContext::Query(const std::string& name, const std::string& fallb
   return fallback;
 }
 
+HttpContext::~HttpContext() {
+  if (deferred_ && !sent_.load()) {
+    Poco::Logger::get("crmsync.http").error("a deferred %s %s was never answered", method(), path_);
+    SendError(500, "internal error: no answer");
+  }
+}
+
 bool HttpContext::ReadBody(std::string* body) {
-  body->clear();
-  std::streamsize declared = request_.getContentLength();
-  if (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && declared > max_body_bytes_) {
-    body_state_ = BodyState::kAbandoned;
-    SendError(413, "request body of " + std::to_string(declared) + " bytes exceeds the limit of " +
-                       std::to_string(max_body_bytes_) + " bytes");
+  if (request_.too_large_limit() >= 0) {
+    body->clear();
+    const HttpRequestHead& head = request_.head();
+    SendError(413, (head.framing == HttpRequestHead::Framing::kLength
+                        ? "request body of " + std::to_string(head.content_length) + " bytes"
+                        : std::string("request body")) +
+                       " exceeds the limit of " + std::to_string(request_.too_large_limit()) +
+                       " bytes");
     return false;
   }
-  std::istream& in = request_.stream();
-  char buffer[16384];
-  while (in) {
-    in.read(buffer, sizeof(buffer));
-    std::streamsize n = in.gcount();
-    if (n <= 0) break;
-    if (static_cast<int64_t>(body->size()) + n > max_body_bytes_) {
-      body_state_ = BodyState::kAbandoned;
-      SendError(413, "request body exceeds the limit of " + std::to_string(max_body_bytes_) +
-                         " bytes");
-      body->clear();
-      return false;
-    }
-    body->append(buffer, static_cast<size_t>(n));
-  }
-  if (in.bad()) {
-    body_state_ = BodyState::kAbandoned;
-    SendError(400, "the request body could not be read");
-    return false;
-  }
-  body_state_ = BodyState::kRead;
+  *body = request_.body();
   return true;
 }
 
-bool HttpContext::DiscardUnreadBody() {
-  if (body_state_ == BodyState::kRead) return true;
-  if (body_state_ == BodyState::kAbandoned) return false;
-  std::streamsize declared = request_.getContentLength();
-  bool has_body = request_.getChunkedTransferEncoding() ||
-                  (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && declared > 0);
-  if (!has_body) return true;
-  if (declared != Poco::Net::HTTPMessage::UNKNOWN_CONTENT_LENGTH && declared > max_body_bytes_) {
-    return false;
-  }
-  try {
-    std::istream& in = request_.stream();
-    char buffer[16384];
-    int64_t dropped = 0;
-    while (in) {
-      in.read(buffer, sizeof(buffer));
-      std::streamsize n = in.gcount();
-      if (n <= 0) break;
-      dropped += n;
-      if (dropped > max_body_bytes_) return false;
-    }
-    return !in.bad();
-  } catch (const std::exception&) {
-    return false;
-  }
+void HttpContext::SetHeader(const std::string& name, const std::string& value) {
+  response_headers_.emplace_back(name, value);
+}
+
+std::shared_ptr<HttpContext> HttpContext::Defer() {
+  deferred_ = true;
+  return shared_from_this();
 }
 
 void HttpContext::SendJson(int status, const std::string& json) {
@@ -124,38 +133,52 @@ void HttpContext::SendError(int status, const std::string& message) {
 }
 
 void HttpContext::SendText(int status, const std::string& text, const std::string& content_type) {
-  if (sent_) return;
-  sent_ = true;
-  if (!DiscardUnreadBody()) response_.setKeepAlive(false);
-  response_.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
-  response_.setContentType(content_type);
-  response_.setContentLength(static_cast<std::streamsize>(text.size()));
-  response_.sendBuffer(text.data(), text.size());
+  if (sent_.exchange(true)) return;
+  const HttpRequestHead& head = request_.head();
+  sink_(SerializeResponse(status, response_headers_, content_type, text, head.keep_alive,
+                          head.version_minor),
+        !head.keep_alive);
 }
 
-bool HttpContext::RequireBearer(const std::string& token) {
-  const std::string header = request_.get("Authorization", "");
+bool HttpContext::RequireBearer(const std::string& token,
+                                const std::function<void()>& on_refused) {
+  const std::string header = request_.header("Authorization");
   static const std::string kPrefix = "Bearer ";
   bool ok = !token.empty() && header.size() > kPrefix.size() &&
             header.compare(0, kPrefix.size(), kPrefix) == 0 &&
             ConstantTimeEquals(header.substr(kPrefix.size()), token);
   if (!ok) {
-    response_.set("WWW-Authenticate", "Bearer");
+    if (on_refused) on_refused();
+    SetHeader("WWW-Authenticate", "Bearer");
     SendError(401, "missing or invalid bearer token");
   }
   return ok;
 }
 
 void Router::Add(const std::string& method, const std::string& path, Handler handler) {
-  routes_.push_back(Route{method, path, false, std::move(handler)});
+  routes_.push_back(Route{method, path, false, false, std::move(handler)});
+}
+
+void Router::AddInline(const std::string& method, const std::string& path, Handler handler) {
+  routes_.push_back(Route{method, path, false, true, std::move(handler)});
+}
+
+bool Router::IsInline(const std::string& method, const std::string& target) const {
+  const std::string path = target.substr(0, target.find('?'));
+  for (const Route& route : routes_) {
+    if (!route.prefix && route.inline_ok && route.method == method && route.path == path) {
+      return true;
+    }
+  }
+  return false;
 }
 
 void Router::AddPrefix(const std::string& method, const std::string& prefix, Handler handler) {
-  routes_.push_back(Route{method, prefix, true, std::move(handler)});
+  routes_.push_back(Route{method, prefix, true, false, std::move(handler)});
 }
 
 void Router::Dispatch(HttpContext& ctx) const {
-  const std::string& uri = ctx.request().getURI();
+  const std::string& uri = ctx.request().uri();
   size_t q = uri.find('?');
   ctx.path_ = uri.substr(0, q);
   ctx.query_ = q == std::string::npos ? "" : uri.substr(q + 1);
@@ -178,7 +201,7 @@ void Router::Dispatch(HttpContext& ctx) const {
                                               ctx.path_, std::string(e.what()));
       ctx.SendError(500, "internal error");
     }
-    if (!ctx.sent()) ctx.SendError(500, "internal error: no answer");
+    if (!ctx.sent() && !ctx.deferred()) ctx.SendError(500, "internal error: no answer");
     return;
   }
   if (path_matched) {

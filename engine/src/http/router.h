@@ -1,31 +1,77 @@
 // http/router.h: maps method + path to a handler, and the per-request context
-// handlers use to read the request and answer in JSON.
+// handlers use to read the request and answer in JSON. Independent of the
+// server's sockets: the server hands each request over with a ResponseSink.
 //
 // A Router is built before the server starts and read-only afterwards; lookups
 // are thread-safe. Handlers run on the server's threads and must be too.
 #ifndef CRMSYNC_ENGINE_HTTP_ROUTER_H_
 #define CRMSYNC_ENGINE_HTTP_ROUTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
+#include "http/http_parser.h"
 
 namespace crmsync::engine {
 
-/// One request in flight.
-class HttpContext {
- public:
-  HttpContext(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
-              int64_t max_body_bytes)
-      : request_(request), response_(response), max_body_bytes_(max_body_bytes) {}
+/// Where a request's answer goes: the server gives each request one. Called
+/// once, from any thread, with the whole response and whether the connection
+/// closes after it.
+using ResponseSink = std::function<void(std::string bytes, bool close)>;
 
-  Poco::Net::HTTPServerRequest& request() { return request_; }
-  Poco::Net::HTTPServerResponse& response() { return response_; }
-  const std::string& method() const { return request_.getMethod(); }
+/// One request as the server read it: the head and the whole body (the server
+/// enforces server.max_body_bytes before a handler runs).
+class ServerRequest {
+ public:
+  ServerRequest(HttpRequestHead head, std::string body)
+      : head_(std::move(head)), body_(std::move(body)) {}
+  /// A request whose body exceeds `limit` bytes: the body is not read (the
+  /// connection closes after the answer) and ReadBody() answers 413.
+  static ServerRequest TooLarge(HttpRequestHead head, int64_t limit) {
+    head.keep_alive = false;
+    ServerRequest request(std::move(head), std::string());
+    request.too_large_limit_ = limit;
+    return request;
+  }
+  /// The body limit this request's body exceeds, or -1.
+  int64_t too_large_limit() const { return too_large_limit_; }
+  const std::string& method() const { return head_.method; }
+  /// The request target: path and query string.
+  const std::string& uri() const { return head_.target; }
+  const HttpHeaders& headers() const { return head_.headers; }
+  /// The first value of header `name` (case-insensitive), or `fallback`.
+  std::string header(std::string_view name, const std::string& fallback = "") const {
+    const std::string* value = head_.Find(name);
+    return value ? *value : fallback;
+  }
+  const std::string& body() const { return body_; }
+  const HttpRequestHead& head() const { return head_; }
+
+ private:
+  HttpRequestHead head_;
+  std::string body_;
+  int64_t too_large_limit_ = -1;
+};
+
+/// One request in flight, and its answer. A handler answers before it returns,
+/// or calls Defer() and answers later from any thread (intake answers once the
+/// group commit is durable).
+class HttpContext : public std::enable_shared_from_this<HttpContext> {
+ public:
+  HttpContext(ServerRequest request, ResponseSink sink)
+      : request_(std::move(request)), sink_(std::move(sink)) {}
+  /// A deferred context that was never answered answers 500.
+  ~HttpContext();
+  HttpContext(const HttpContext&) = delete;
+  HttpContext& operator=(const HttpContext&) = delete;
+
+  const ServerRequest& request() const { return request_; }
+  const std::string& method() const { return request_.method(); }
   /// The path without the query string.
   const std::string& path() const { return path_; }
   /// The value of query parameter `name`, or `fallback`.
@@ -33,13 +79,12 @@ class HttpContext {
   /// The path segments after the route's prefix (for prefix routes).
   const std::vector<std::string>& tail() const { return tail_; }
 
-  /// Reads the body into `*body`. False (and a 413 already sent) when it exceeds
-  /// the limit; false (and a 400 sent) when it cannot be read.
+  /// Copies the body (read whole by the server) into `*body`. False, with 413
+  /// sent, when it exceeded server.max_body_bytes.
   bool ReadBody(std::string* body);
 
-  /// Answers sent before the body was read (401, 413, 503, ...) first drop the
-  /// unread body (up to the body limit) so a keep-alive connection stays in
-  /// step; when that is not possible the connection is closed after the answer.
+  /// Adds a response header (sent with the answer).
+  void SetHeader(const std::string& name, const std::string& value);
   /// Sends `json` with `status` and Content-Type application/json.
   void SendJson(int status, const std::string& json);
   /// Sends {"error": message} with `status`.
@@ -47,29 +92,29 @@ class HttpContext {
   /// Sends plain text.
   void SendText(int status, const std::string& text,
                 const std::string& content_type = "text/plain; charset=utf-8");
-  bool sent() const { return sent_; }
+  bool sent() const { return sent_.load(); }
+
+  /// The handler answers later: keep the returned pointer and call Send* on it
+  /// from any thread, once.
+  std::shared_ptr<HttpContext> Defer();
+  bool deferred() const { return deferred_; }
 
   /// Checks "Authorization: Bearer <token>" against `token` in constant time;
   /// sends 401 and returns false when it does not match. An empty `token`
-  /// refuses every request (the API is then closed).
-  bool RequireBearer(const std::string& token);
+  /// refuses every request (the API is then closed). `on_refused` runs before
+  /// the 401 goes (a handler's effects come before its answer).
+  bool RequireBearer(const std::string& token, const std::function<void()>& on_refused = {});
 
  private:
   friend class Router;
-  Poco::Net::HTTPServerRequest& request_;
-  Poco::Net::HTTPServerResponse& response_;
-  int64_t max_body_bytes_;
+  ServerRequest request_;
+  ResponseSink sink_;
+  HttpHeaders response_headers_;
   std::string path_;
   std::string query_;
   std::vector<std::string> tail_;
-  bool sent_ = false;
-  // kUnread: the body (if any) is still on the connection; kRead: read whole;
-  // kAbandoned: read in part and given up (too large or unreadable).
-  enum class BodyState { kUnread, kRead, kAbandoned };
-  BodyState body_state_ = BodyState::kUnread;
-  // Reads and drops an unread body of at most max_body_bytes_; false when the
-  // connection cannot be reused.
-  bool DiscardUnreadBody();
+  std::atomic<bool> sent_{false};
+  bool deferred_ = false;
 };
 
 using Handler = std::function<void(HttpContext&)>;
@@ -78,6 +123,12 @@ class Router {
  public:
   /// Adds an exact route ("GET", "/healthz").
   void Add(const std::string& method, const std::string& path, Handler handler);
+  /// Adds an exact route whose handler never blocks and answers at once: the
+  /// server runs it on its I/O thread, so it answers even when every handler
+  /// thread is busy (/healthz).
+  void AddInline(const std::string& method, const std::string& path, Handler handler);
+  /// True when `method` `target` goes to an inline route.
+  bool IsInline(const std::string& method, const std::string& target) const;
   /// Adds a prefix route: "/api/admin/dlq/" matches "/api/admin/dlq/12/replay"
   /// with tail() = {"12", "replay"}.
   void AddPrefix(const std::string& method, const std::string& prefix, Handler handler);
@@ -90,6 +141,7 @@ class Router {
     std::string method;
     std::string path;
     bool prefix = false;
+    bool inline_ok = false;
     Handler handler;
   };
   std::vector<Route> routes_;
@@ -98,7 +150,8 @@ class Router {
 /// Constant-time string comparison (length may leak, contents do not).
 bool ConstantTimeEquals(const std::string& a, const std::string& b);
 
-/// Escapes `s` as a JSON string literal, quotes included.
+/// Escapes `s` as a JSON string literal, quotes included. Bytes that are not
+/// valid UTF-8 become U+FFFD, so the result is always valid UTF-8 JSON.
 std::string JsonQuote(const std::string& s);
 
 }  // namespace crmsync::engine

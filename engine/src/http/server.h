@@ -1,8 +1,21 @@
-// http/server.h: the engine's HTTP listener (Poco::Net::HTTPServer).
+// http/server.h: the engine's HTTP/1.1 server: one epoll I/O thread that owns
+// every connection, and a pool of handler threads (docs/http-server.md).
 //
-// Thread and queue sizes come from config (server.threads, server.queue).
-// Start() binds and begins serving; Stop() stops accepting and waits for the
-// requests in progress. Start/Stop from one thread; handlers run on the pool.
+// No thread is tied to a connection: the I/O thread reads each request whole
+// (head and body, strictly parsed by http_parser.h), hands it to a handler
+// thread, and writes the answer the handler (or a deferred completion) posts
+// back. Idle keep-alive connections cost a file descriptor and a few hundred
+// bytes, not a thread, so thousands of them starve nobody.
+//
+// Deadlines: a request head must arrive within header_timeout_ms of its first
+// byte and the body within body_timeout_ms of the head (else 408 and close);
+// an answer must drain within write_timeout_ms. An idle keep-alive connection
+// is closed after idle_timeout_ms, or after busy_idle_timeout_ms once more than
+// busy_connections are open. At max_connections the oldest idle connection is
+// closed for a new one; with none idle, the new one gets 503 and is closed.
+// Inline routes (Router::AddInline, /healthz) run on the I/O thread itself.
+//
+// Start/Stop from one thread; handlers run on the pool.
 #ifndef CRMSYNC_ENGINE_HTTP_SERVER_H_
 #define CRMSYNC_ENGINE_HTTP_SERVER_H_
 
@@ -12,21 +25,33 @@
 
 #include "http/router.h"
 
-namespace Poco {
-class ThreadPool;
-namespace Net {
-class HTTPServer;
-}
-}  // namespace Poco
-
 namespace crmsync::engine {
 
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  ///< 0 picks a free port (see port()).
-  int threads = 16;
-  int queue = 256;
+  int threads = 16;      ///< Handler threads.
+  int queue = 1024;      ///< Listen backlog.
   int64_t max_body_bytes = 1 << 20;
+  int max_connections = 10000;
+  int busy_connections = 0;  ///< 0: three quarters of max_connections.
+  int64_t header_timeout_ms = 10000;
+  int64_t body_timeout_ms = 30000;
+  int64_t idle_timeout_ms = 30000;
+  int64_t busy_idle_timeout_ms = 2000;
+  int64_t write_timeout_ms = 30000;
+  size_t max_head_bytes = 16384;
+};
+
+/// Counters for metrics and tests; read at any time.
+struct HttpServerStats {
+  int64_t open_connections = 0;
+  int64_t accepted_total = 0;
+  int64_t requests_total = 0;
+  int64_t refused_total = 0;       ///< Requests answered 4xx/5xx by the server itself.
+  int64_t timed_out_total = 0;     ///< Connections closed by a deadline.
+  int64_t idle_closed_total = 0;   ///< Idle keep-alive connections closed.
+  int64_t shed_total = 0;          ///< Connections refused at max_connections.
 };
 
 class HttpServer {
@@ -38,17 +63,20 @@ class HttpServer {
 
   /// Binds and starts. Throws std::runtime_error naming host:port on failure.
   void Start();
-  /// Stops accepting, waits for requests in progress. Idempotent.
+  /// Stops accepting, closes idle connections, waits (up to 10 s) for the
+  /// requests in progress to be answered, then closes the rest. Idempotent.
   void Stop();
   /// The bound port (useful with port 0).
   int port() const { return bound_port_; }
   const std::string& host() const { return options_.host; }
+  HttpServerStats stats() const;
+
+  class Core;  // the I/O loop and the handler pool (server.cpp)
 
  private:
   HttpServerOptions options_;
   std::shared_ptr<const Router> router_;
-  std::unique_ptr<Poco::ThreadPool> pool_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::shared_ptr<Core> core_;
   int bound_port_ = 0;
 };
 

@@ -1,6 +1,7 @@
 // The group-commit writer; see group_commit.h.
 #include "store/group_commit.h"
 
+#include <memory>
 #include <vector>
 
 namespace crmsync::engine {
@@ -25,6 +26,23 @@ void GroupCommitter::Submit(const std::function<void(Db&)>& write) {
   work_cv_.notify_one();
   pending.cv.wait(lock, [&] { return pending.done; });
   if (pending.error) std::rethrow_exception(pending.error);
+}
+
+void GroupCommitter::SubmitAsync(std::function<void(Db&)> write,
+                                 std::function<void(std::exception_ptr)> done) {
+  auto pending = std::make_unique<Pending>();
+  pending->owned_write = std::move(write);
+  pending->write = &pending->owned_write;
+  pending->on_done = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) {
+      queue_.push_back(pending.release());
+      work_cv_.notify_one();
+      return;
+    }
+  }
+  pending->on_done(std::make_exception_ptr(StoreError("the store is closing; write refused")));
 }
 
 int64_t GroupCommitter::groups() const {
@@ -90,15 +108,27 @@ void GroupCommitter::Run() {
         }
       }
     }
+    std::vector<std::unique_ptr<Pending>> callbacks;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (Pending* p : group) {
         if (group_error) p->error = group_error;
+        if (p->on_done) {
+          callbacks.emplace_back(p);
+          continue;
+        }
         p->done = true;
         p->cv.notify_one();  // under the lock: the waiter owns `p` and may return at once
       }
       ++groups_;
       writes_ += static_cast<int64_t>(group.size());
+    }
+    for (auto& p : callbacks) {
+      try {
+        p->on_done(p->error);
+      } catch (...) {
+        // A callback's failure is its own; the committer goes on.
+      }
     }
   }
 }

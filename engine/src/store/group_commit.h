@@ -33,6 +33,11 @@ class GroupCommitter {
   /// Runs `write` in the next group and waits for its commit. Rethrows what
   /// `write` threw, or StoreError when the group's commit failed.
   void Submit(const std::function<void(Db&)>& write);
+  /// Runs `write` in the next group without waiting: `done` runs on the
+  /// committer's thread after the commit, with what `write` threw or the
+  /// group's commit error (nullptr when durable). Refused at once (done with
+  /// StoreError) while the committer is closing.
+  void SubmitAsync(std::function<void(Db&)> write, std::function<void(std::exception_ptr)> done);
 
   /// Groups committed so far, and writes in them (for tests and benchmarks).
   int64_t groups() const;
@@ -44,11 +49,14 @@ class GroupCommitter {
  private:
   // One caller's write; its own condition variable, so finishing a group wakes
   // exactly its callers.
+  // An asynchronous one owns its write and has `on_done` instead of a waiter.
   struct Pending {
-    const std::function<void(Db&)>* write;
+    const std::function<void(Db&)>* write = nullptr;
     std::exception_ptr error;
     bool done = false;
     std::condition_variable cv;
+    std::function<void(Db&)> owned_write;
+    std::function<void(std::exception_ptr)> on_done;
   };
   void Run();
 

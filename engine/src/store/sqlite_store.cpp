@@ -395,6 +395,32 @@ std::vector<AcceptResult> SqliteStore::Accept(const std::vector<IncomingEvent>& 
   return results;
 }
 
+void SqliteStore::AcceptAsync(std::vector<IncomingEvent> events, int64_t now_ms,
+                              AcceptDone done) {
+  struct Call {
+    std::vector<IncomingEvent> events;
+    std::vector<AcceptResult> results;
+    AcceptDone done;
+  };
+  auto call = std::make_shared<Call>();
+  call->events = std::move(events);
+  call->results.resize(call->events.size());
+  call->done = std::move(done);
+  committer_->SubmitAsync(
+      [this, call, now_ms](Db& db) {
+        for (size_t i = 0; i < call->events.size(); ++i) {
+          AcceptOne(db, call->events[i], now_ms, &call->results[i]);
+        }
+      },
+      [call](std::exception_ptr error) {
+        if (error) {
+          call->done({}, error);
+        } else {
+          call->done(std::move(call->results), nullptr);
+        }
+      });
+}
+
 int64_t SqliteStore::InsertJob(const std::string& event_id, const std::string& event_type,
                                const std::string& kind, const std::string& entity_id, int priority,
                                const std::string& payload, bool coalescable, int64_t now_ms) {

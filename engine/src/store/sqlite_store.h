@@ -44,6 +44,7 @@ class SqliteStore final : public Store {
 
   std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
                                    int64_t now_ms) override;
+  void AcceptAsync(std::vector<IncomingEvent> events, int64_t now_ms, AcceptDone done) override;
   std::vector<LeasedJob> Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
                                int64_t lease_ms) override;
   void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,

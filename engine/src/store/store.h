@@ -7,6 +7,8 @@
 #ifndef CRMSYNC_ENGINE_STORE_STORE_H_
 #define CRMSYNC_ENGINE_STORE_STORE_H_
 
+#include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +53,23 @@ class Store {
   /// one commit. On failure throws StoreError and nothing of the call is written.
   virtual std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
                                            int64_t now_ms) = 0;
+
+  /// Accept() without holding the caller: `done` runs once the write is durable
+  /// (or failed: `error` set, nothing written), on a thread of the store's. The
+  /// default runs Accept() in the caller's thread. The server's handler threads
+  /// can then carry many requests into one commit.
+  using AcceptDone =
+      std::function<void(std::vector<AcceptResult> results, std::exception_ptr error)>;
+  virtual void AcceptAsync(std::vector<IncomingEvent> events, int64_t now_ms, AcceptDone done) {
+    std::vector<AcceptResult> results;
+    try {
+      results = Accept(events, now_ms);
+    } catch (...) {
+      done({}, std::current_exception());
+      return;
+    }
+    done(std::move(results), nullptr);
+  }
 
   // --- Queue --------------------------------------------------------------
 

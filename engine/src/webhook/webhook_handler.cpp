@@ -47,17 +47,15 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
     Poco::Logger& log = ComponentLogger("webhook");
     if (ctx.shutting_down && ctx.shutting_down->load()) {
       counters->Count("shutting_down");
-      http.response().set("Retry-After", "5");
+      http.SetHeader("Retry-After", "5");
       http.SendError(503, "shutting down; retry later");
       return;
     }
     std::string body;
-    if (!http.ReadBody(&body)) {
-      counters->Count("too_large");
-      return;
-    }
+    if (http.request().too_large_limit() >= 0) counters->Count("too_large");  // before the 413
+    if (!http.ReadBody(&body)) return;
     WebhookDelivery delivery;
-    for (const auto& [name, value] : http.request()) delivery.headers.push_back({name, value});
+    for (const auto& [name, value] : http.request().headers()) delivery.headers.push_back({name, value});
     delivery.body = body;
 
     WebhookCheck check = VerifyWebhook(delivery.headers, body, ctx.secrets,
@@ -101,7 +99,7 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
     } catch (const std::exception& e) {
       counters->Count("store_error");
       log.error("could not record webhook delivery %s: %s", record.id, std::string(e.what()));
-      http.response().set("Retry-After", "1");
+      http.SetHeader("Retry-After", "1");
       http.SendError(503, "not recorded; retry");
       return;
     }
@@ -113,8 +111,8 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
     counters->Count("accepted");
     LogWith(log, Poco::Message::PRIO_INFORMATION, "webhook recorded",
             {{"delivery_id", record.id}, {"plugin", ctx.plugin}, {"status", "202"}});
+    if (ctx.on_recorded) ctx.on_recorded();  // before the answer: its reader may rely on it
     http.SendJson(202, "{\"status\":\"accepted\",\"deliveryId\":" + JsonQuote(record.id) + "}");
-    if (ctx.on_recorded) ctx.on_recorded();
   });
 }
 

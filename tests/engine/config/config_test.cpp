@@ -226,7 +226,7 @@ TEST_SUITE("engine.config") {
     }
     CHECK(settings.GetInt("server.port") == 8080);
     CHECK(settings.GetInt("server.threads") == 16);
-    CHECK(settings.GetInt("server.queue") == 256);
+    CHECK(settings.GetInt("server.queue") == 1024);
     CHECK(settings.GetInt("server.max_body_bytes") == 1048576);
     CHECK(settings.GetString("server.host") == "127.0.0.1");
     CHECK(settings.GetString("store.path") == "var/crmsync.db");

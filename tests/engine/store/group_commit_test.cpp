@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <functional>
+#include <future>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -274,6 +275,85 @@ TEST_SUITE("engine.store") {
     CHECK(f.committer().writes() == kThreads * kPerThread);
     INFO("groups ", f.committer().groups());
     CHECK(f.committer().groups() < f.committer().writes());
+  }
+
+  TEST_CASE("SubmitAsync: done runs once the write is durable, with its error or the commit's") {
+    Fixture f;
+    // Durable when done runs: the reader sees the row from inside the callback.
+    std::promise<bool> seen;
+    f.committer().SubmitAsync(InsertWrite("async"), [&](std::exception_ptr error) {
+      seen.set_value(!error && f.Has("async"));
+    });
+    CHECK(seen.get_future().get());
+
+    // A write that throws fails alone and is rolled back.
+    std::promise<std::string> failed;
+    f.committer().SubmitAsync(
+        [](Db& db) {
+          Insert(db, "half");
+          throw std::runtime_error("write failed");
+        },
+        [&](std::exception_ptr error) {
+          try {
+            if (error) std::rethrow_exception(error);
+            failed.set_value("no error");
+          } catch (const std::exception& e) {
+            failed.set_value(e.what());
+          }
+        });
+    CHECK(failed.get_future().get() == "write failed");
+    CHECK_FALSE(f.Has("half"));
+
+    // A failed commit reaches every asynchronous write of its group.
+    f.committer().FailNextCommitForTesting();
+    std::promise<bool> commit_failed;
+    f.committer().SubmitAsync(InsertWrite("lost"), [&](std::exception_ptr error) {
+      commit_failed.set_value(error != nullptr);
+    });
+    CHECK(commit_failed.get_future().get());
+    CHECK_FALSE(f.Has("lost"));
+  }
+
+  TEST_CASE("SubmitAsync on a closing committer is refused at once; queued writes still finish") {
+    TempDir dir;
+    Db writer(dir.File("gc.db"), true);
+    writer.Exec("PRAGMA journal_mode=WAL");
+    writer.Exec("CREATE TABLE t (k TEXT PRIMARY KEY)");
+    auto committer = std::make_unique<GroupCommitter>(&writer);
+    GroupCommitter* raw = committer.get();
+    // The writer is held inside a write, so the destructor waits for it.
+    std::atomic<bool> release{false};
+    std::atomic<bool> holding{false};
+    raw->SubmitAsync(
+        [&](Db&) {
+          holding = true;
+          while (!release.load()) std::this_thread::yield();
+        },
+        [](std::exception_ptr) {});
+    while (!holding.load()) std::this_thread::yield();
+    std::thread closer([&] { committer.reset(); });
+    std::atomic<int> durable{0};
+    std::atomic<int> queued{0};
+    std::string refusal;
+    while (refusal.empty()) {  // until the closing committer refuses one
+      ++queued;
+      raw->SubmitAsync(InsertWrite("k" + std::to_string(queued.load())),
+                       [&](std::exception_ptr error) {
+                         if (!error) {
+                           ++durable;
+                           return;
+                         }
+                         try {
+                           std::rethrow_exception(error);
+                         } catch (const StoreError& e) {
+                           refusal = e.what();
+                         }
+                       });
+    }
+    release = true;
+    closer.join();
+    CHECK(refusal.find("closing") != std::string::npos);
+    CHECK(durable.load() == queued.load() - 1);  // every write queued before it was done
   }
 }
 
