@@ -126,6 +126,9 @@ bool Dispatcher::Stop(int64_t deadline_ms) {
   if (ticker_.joinable()) ticker_.join();
   if (clean) {
     for (auto& w : workers_) w.join();
+    // The last outcomes are recorded before the leases are released.
+    std::unique_lock<std::mutex> lock(mu_);
+    exit_cv_.wait(lock, [&] { return pending_completes_ == 0; });
   } else {
     for (auto& w : workers_) w.detach();
     ComponentLogger("dispatch")
@@ -220,6 +223,7 @@ void Dispatcher::WorkerLoop() {
     }
     std::vector<JobOutcome> outcomes = RunLeased(jobs, probe);
     bool delayed = false;
+    int64_t finished = 0;
     for (size_t i = 0; i < outcomes.size(); ++i) {
       const JobOutcome& outcome = outcomes[i];
       if (outcome.kind == JobOutcome::Kind::kDone) {
@@ -230,7 +234,7 @@ void Dispatcher::WorkerLoop() {
                  {"plugin", options_.plugin}});
       }
       if (outcome.kind == JobOutcome::Kind::kDone || outcome.kind == JobOutcome::Kind::kDeadLetter) {
-        jobs_finished_.fetch_add(1);
+        ++finished;
       } else {
         delayed = true;
       }
@@ -247,13 +251,34 @@ void Dispatcher::WorkerLoop() {
     // before sending, e.g. an unreadable payload) gave the breaker no verdict:
     // let the next one through. After a verdict this changes nothing.
     if (probe) breaker_.AbandonProbe();
-    try {
-      store_->Complete(options_.plugin, outcomes, clock_->NowMs());
-    } catch (const std::exception& e) {
-      // The leases stay; they expire and the jobs run again (in doubt).
-      log.error("recording %s job outcome(s) failed: %s", std::to_string(outcomes.size()),
-                std::string(e.what()));
+    // The worker goes on to its next lease while the outcomes are written: that
+    // lease comes after them in the store's write order, so it sees them, and
+    // both usually share one commit. jobs_finished counts them once durable.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pending_completes_;
     }
+    const size_t count = outcomes.size();
+    store_->CompleteAsync(
+        options_.plugin, std::move(outcomes), clock_->NowMs(),
+        [this, finished, count](std::exception_ptr error) {
+          if (error) {
+            try {
+              std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+              // The leases stay; they expire and the jobs run again (in doubt).
+              ComponentLogger("dispatch").error("recording %s job outcome(s) failed: %s",
+                                                std::to_string(count), std::string(e.what()));
+            }
+          } else {
+            jobs_finished_.fetch_add(finished);
+          }
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            --pending_completes_;
+          }
+          exit_cv_.notify_all();
+        });
     if (delayed) NudgeTicker();
   }
   {

@@ -123,6 +123,9 @@ class Dispatcher {
   uint64_t generation_ = 0;  ///< bumped by Wake(), guarded by mu_
   uint64_t ticks_ = 0;       ///< bumped by NudgeTicker(), guarded by mu_
   int running_workers_ = 0;
+  // Outcomes handed to the store and not yet durable (Store::CompleteAsync):
+  // Stop() waits for them; guarded by mu_, signalled on exit_cv_.
+  int pending_completes_ = 0;
   std::vector<std::thread> workers_;
   std::thread ticker_;
   int advance_subscription_ = -1;

@@ -632,64 +632,79 @@ void SqliteStore::Audit(int64_t now_ms, const std::string& kind, const std::stri
 void SqliteStore::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                            int64_t now_ms) {
   if (outcomes.empty()) return;
-  committer_->Submit([&](Db&) {
-    for (const JobOutcome& o : outcomes) {
-      std::string kind, entity_id, event_id, event_type;
-      {
-        Stmt& stmt = W(kSqlCurrentLease);
-        StmtScope scope(stmt);
-        if (!stmt.Bind(1, o.job_id).Bind(2, o.lease_token).Step()) continue;  // stale lease
-        kind = stmt.ColumnText(0);
-        entity_id = stmt.ColumnText(1);
-        event_id = stmt.ColumnText(2);
-        event_type = stmt.ColumnText(3);
-      }
-      for (const AttemptRecord& a : o.attempts_made) {
-        Stmt& stmt = W(kSqlInsertAttempt);
-        StmtScope scope(stmt);
-        stmt.Bind(1, o.job_id).Bind(2, int64_t{a.attempt}).Bind(3, int64_t{a.step});
-        stmt.Bind(4, a.step_kind).Bind(5, a.at_ms).Bind(6, a.outcome);
-        stmt.Bind(7, int64_t{a.http_status}).Bind(8, a.message).Run();
-      }
-      if (o.update_link) {
-        Stmt& stmt = W(kSqlUpsertLink);
-        StmtScope scope(stmt);
-        stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, o.external_id);
-        stmt.Bind(5, o.sent_hash).Bind(6, now_ms).Run();
-      }
-      bool due = o.available_at_ms <= now_ms;
-      {
-        Stmt& stmt = W(kSqlFinishJob);
-        StmtScope scope(stmt);
-        stmt.Bind(1, o.job_id)
-            .Bind(2, std::string(StateName(o.kind, due)))
-            .Bind(3, int64_t{o.attempts})
-            .Bind(4, o.plan)
-            .Bind(5, int64_t{o.step})
-            .Bind(6, o.available_at_ms)
-            .Bind(7, o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
-            .Bind(8, now_ms)
-            .Bind(9, int64_t{o.in_doubt ? 1 : 0})
-            .Run();
-      }
-      if (o.kind == JobOutcome::Kind::kDone) {
-        RememberSent(plugin, kind, entity_id, o.job_id, now_ms);
-        Audit(now_ms, kind, entity_id, o.job_id, "synced",
-              "event " + event_id + " (" + event_type + ") via " + plugin +
-                  (o.external_id ? " as " + *o.external_id : ""));
-        MakeNextReady(kind, entity_id, now_ms);
-      } else if (o.kind == JobOutcome::Kind::kDeadLetter) {
-        Stmt& stmt = W(kSqlInsertDeadLetter);
-        StmtScope scope(stmt);
-        stmt.Bind(1, o.job_id).Bind(2, plugin).Bind(3, event_id).Bind(4, event_type);
-        stmt.Bind(5, kind).Bind(6, entity_id).Bind(7, o.error_class).Bind(8, o.reason);
-        stmt.Bind(9, int64_t{o.attempts}).Bind(10, now_ms).Run();
-        Audit(now_ms, kind, entity_id, o.job_id, "dead_lettered",
-              "event " + event_id + ": " + o.error_class + ": " + o.reason);
-        MakeNextReady(kind, entity_id, now_ms);
-      }
+  committer_->Submit([&](Db&) { WriteOutcomes(plugin, outcomes, now_ms); });
+}
+
+void SqliteStore::CompleteAsync(const std::string& plugin, std::vector<JobOutcome> outcomes,
+                                int64_t now_ms, std::function<void(std::exception_ptr)> done) {
+  if (outcomes.empty()) {
+    done(nullptr);
+    return;
+  }
+  auto owned = std::make_shared<std::vector<JobOutcome>>(std::move(outcomes));
+  committer_->SubmitAsync(
+      [this, plugin, owned, now_ms](Db&) { WriteOutcomes(plugin, *owned, now_ms); },
+      std::move(done));
+}
+
+void SqliteStore::WriteOutcomes(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                                int64_t now_ms) {
+  for (const JobOutcome& o : outcomes) {
+    std::string kind, entity_id, event_id, event_type;
+    {
+      Stmt& stmt = W(kSqlCurrentLease);
+      StmtScope scope(stmt);
+      if (!stmt.Bind(1, o.job_id).Bind(2, o.lease_token).Step()) continue;  // stale lease
+      kind = stmt.ColumnText(0);
+      entity_id = stmt.ColumnText(1);
+      event_id = stmt.ColumnText(2);
+      event_type = stmt.ColumnText(3);
     }
-  });
+    for (const AttemptRecord& a : o.attempts_made) {
+      Stmt& stmt = W(kSqlInsertAttempt);
+      StmtScope scope(stmt);
+      stmt.Bind(1, o.job_id).Bind(2, int64_t{a.attempt}).Bind(3, int64_t{a.step});
+      stmt.Bind(4, a.step_kind).Bind(5, a.at_ms).Bind(6, a.outcome);
+      stmt.Bind(7, int64_t{a.http_status}).Bind(8, a.message).Run();
+    }
+    if (o.update_link) {
+      Stmt& stmt = W(kSqlUpsertLink);
+      StmtScope scope(stmt);
+      stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, o.external_id);
+      stmt.Bind(5, o.sent_hash).Bind(6, now_ms).Run();
+    }
+    bool due = o.available_at_ms <= now_ms;
+    {
+      Stmt& stmt = W(kSqlFinishJob);
+      StmtScope scope(stmt);
+      stmt.Bind(1, o.job_id)
+          .Bind(2, std::string(StateName(o.kind, due)))
+          .Bind(3, int64_t{o.attempts})
+          .Bind(4, o.plan)
+          .Bind(5, int64_t{o.step})
+          .Bind(6, o.available_at_ms)
+          .Bind(7, o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
+          .Bind(8, now_ms)
+          .Bind(9, int64_t{o.in_doubt ? 1 : 0})
+          .Run();
+    }
+    if (o.kind == JobOutcome::Kind::kDone) {
+      RememberSent(plugin, kind, entity_id, o.job_id, now_ms);
+      Audit(now_ms, kind, entity_id, o.job_id, "synced",
+            "event " + event_id + " (" + event_type + ") via " + plugin +
+                (o.external_id ? " as " + *o.external_id : ""));
+      MakeNextReady(kind, entity_id, now_ms);
+    } else if (o.kind == JobOutcome::Kind::kDeadLetter) {
+      Stmt& stmt = W(kSqlInsertDeadLetter);
+      StmtScope scope(stmt);
+      stmt.Bind(1, o.job_id).Bind(2, plugin).Bind(3, event_id).Bind(4, event_type);
+      stmt.Bind(5, kind).Bind(6, entity_id).Bind(7, o.error_class).Bind(8, o.reason);
+      stmt.Bind(9, int64_t{o.attempts}).Bind(10, now_ms).Run();
+      Audit(now_ms, kind, entity_id, o.job_id, "dead_lettered",
+            "event " + event_id + ": " + o.error_class + ": " + o.reason);
+      MakeNextReady(kind, entity_id, now_ms);
+    }
+  }
 }
 
 int64_t SqliteStore::Promote(int64_t now_ms) {

@@ -49,6 +49,8 @@ class SqliteStore final : public Store {
                                int64_t lease_ms) override;
   void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                 int64_t now_ms) override;
+  void CompleteAsync(const std::string& plugin, std::vector<JobOutcome> outcomes, int64_t now_ms,
+                     std::function<void(std::exception_ptr)> done) override;
   int64_t Promote(int64_t now_ms) override;
   int64_t ReleaseAllLeases() override;
   int64_t NextDueMs() override;
@@ -85,6 +87,9 @@ class SqliteStore final : public Store {
   Stmt& W(const char* sql);
   Stmt& R(const char* sql);
   void AcceptOne(Db& db, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
+  // Complete()'s write, on the committer's thread.
+  void WriteOutcomes(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                     int64_t now_ms);
   int64_t InsertJob(const std::string& event_id, const std::string& event_type,
                     const std::string& kind, const std::string& entity_id, int priority,
                     const std::string& payload, bool coalescable, int64_t now_ms);

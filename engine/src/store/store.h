@@ -85,6 +85,21 @@ class Store {
   virtual void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                         int64_t now_ms) = 0;
 
+  /// Complete() without holding the caller: `done` runs once the outcomes are
+  /// durable (or failed: `error` set, nothing of them written). A write the
+  /// caller submits afterwards (its next Lease) sees them. The default runs
+  /// Complete() in the caller's thread.
+  virtual void CompleteAsync(const std::string& plugin, std::vector<JobOutcome> outcomes,
+                             int64_t now_ms, std::function<void(std::exception_ptr)> done) {
+    try {
+      Complete(plugin, outcomes, now_ms);
+    } catch (...) {
+      done(std::current_exception());
+      return;
+    }
+    done(nullptr);
+  }
+
   /// Moves delayed jobs whose time has come to ready, and leases that expired
   /// back to ready (marked in doubt); returns how many jobs moved.
   virtual int64_t Promote(int64_t now_ms) = 0;
