@@ -106,6 +106,24 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   http.idle_timeout_ms = settings.GetDurationMs("server.keepalive_timeout");
   http.busy_idle_timeout_ms = settings.GetDurationMs("server.busy_keepalive_timeout");
   service->server_ = std::make_unique<HttpServer>(http, router);
+  HttpServer* server = service->server_.get();
+  MetricsRegistry& m = service->metrics_;
+  m.AddGauge("crmsync_http_connections", "Open HTTP connections (idle keep-alive included).", {},
+             [server] { return static_cast<double>(server->stats().open_connections); });
+  m.AddCounterFunc("crmsync_http_requests_total", "HTTP requests read whole and handed to a route.",
+                   {}, [server] { return static_cast<double>(server->stats().requests_total); });
+  m.AddCounterFunc("crmsync_http_refused_total",
+                   "HTTP requests the server refused itself (malformed, too large a head, timed out).",
+                   {}, [server] { return static_cast<double>(server->stats().refused_total); });
+  m.AddCounterFunc("crmsync_http_timeouts_total",
+                   "HTTP connections closed by a deadline (head, body, answer write).", {},
+                   [server] { return static_cast<double>(server->stats().timed_out_total); });
+  m.AddCounterFunc("crmsync_http_idle_closed_total",
+                   "Idle keep-alive connections closed (timeout, busy, or to make room).", {},
+                   [server] { return static_cast<double>(server->stats().idle_closed_total); });
+  m.AddCounterFunc("crmsync_http_shed_total",
+                   "Connections refused with 503 at server.max_connections.", {},
+                   [server] { return static_cast<double>(server->stats().shed_total); });
   return service;
 }
 

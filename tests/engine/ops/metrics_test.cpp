@@ -148,6 +148,12 @@ TEST_SUITE("engine.ops") {
         {"crmsync_echo_suppressed_total", "counter"},
         {"crmsync_webhook_deliveries_total", "counter"},
         {"crmsync_jobs_finished_total", "counter"},
+        {"crmsync_http_connections", "gauge"},
+        {"crmsync_http_requests_total", "counter"},
+        {"crmsync_http_refused_total", "counter"},
+        {"crmsync_http_timeouts_total", "counter"},
+        {"crmsync_http_idle_closed_total", "counter"},
+        {"crmsync_http_shed_total", "counter"},
     };
     for (const auto& [family, type] : expected) {
       CHECK_MESSAGE(e.types[family] == type, family << " missing or of type " << e.types[family]);
@@ -170,6 +176,10 @@ TEST_SUITE("engine.ops") {
       invalid = invalid || (s.labels.at("reason") == "invalid" && s.value == 1);
     }
     CHECK(invalid);
+    // The HTTP server's own figures: this scrape's connection is open, and the
+    // requests above were counted.
+    CHECK(e.Of("crmsync_http_connections").at(0).value >= 1);
+    CHECK(e.Of("crmsync_http_requests_total").at(0).value >= 3);
     engine.Signal(SIGTERM);
     CHECK(engine.WaitExit(std::chrono::seconds(20)));
   }
