@@ -16,6 +16,7 @@
 // closed socket must become an error, not kill the process).
 #include "crmsync/http_transport.h"
 
+#include <poll.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -187,14 +188,14 @@ struct HttpTransport::Impl {
       }
       bool usable = Clock::now() - candidate.since < kMaxIdleAge && candidate.session->connected();
       if (usable) {
-        try {
-          // An idle keep-alive connection has nothing to read; readable means
-          // the server closed it (or sent something unexpected).
-          usable = !candidate.session->socket().poll(
-              Poco::Timespan(0), Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
-        } catch (const Poco::Exception&) {
-          usable = false;
-        }
+        // An idle keep-alive connection has nothing to read; readable means
+        // the server closed it (or sent something unexpected). poll(2) on the
+        // descriptor: Poco 1.11's Socket::poll makes an epoll instance per call.
+        pollfd pfd{};
+        pfd.fd = candidate.session->socket().impl()->sockfd();
+        pfd.events = POLLIN;
+        int ready = ::poll(&pfd, 1, 0);
+        usable = ready == 0;
       }
       if (usable) {
         found = std::move(candidate.session);

@@ -305,6 +305,9 @@ std::unique_ptr<SqliteStore> SqliteStore::Open(const SqliteOptions& options) {
   // spill to the WAL in the middle of the transaction and are written twice
   // (perf: pwrite under sqlite3BtreeInsert). 16 MiB holds a large group.
   db.Exec("PRAGMA cache_size=-16384");
+  // Statement journals (each write's SAVEPOINT) and ephemeral tables stay in
+  // memory: on disk each group commit opened and unlinked a temp file.
+  db.Exec("PRAGMA temp_store=MEMORY");
   for (const Migration& m : migrations) {
     if (m.version <= version) continue;
     try {
