@@ -36,6 +36,14 @@ Status HeldPastMaxOutage(bool storm, int64_t since, const std::string& tail) {
                            " (longer than crm.retry.max_outage); " + tail);
 }
 
+// Counts one 429 answer (or refused batch item) in crmsync_rate_limited_total.
+void CountRateLimited(const JobRunnerContext& ctx) {
+  if (!ctx.metrics) return;
+  ctx.metrics->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
+                          {{"plugin", ctx.plugin}})
+      .Inc();
+}
+
 }  // namespace
 
 // What one lease of one job has learned so far, and how it ends.
@@ -184,11 +192,7 @@ struct JobRunner::Attempt {
   // 429 and 401/403 end the lease the same way wherever they come. The
   // limiter heard of the 429 with its answer (JobRunner::Call).
   JobOutcome RateLimited(const Status& s) {
-    if (ctx.metrics) {
-      ctx.metrics->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
-                              {{"plugin", ctx.plugin}})
-          .Inc();
-    }
+    CountRateLimited(ctx);
     const int64_t since = ctx.limiter->storm_since_ms();
     if (HeldTooLong(since)) {
       return DeadLetter(HeldPastMaxOutage(true, since, "last: " + s.message()));
@@ -545,6 +549,7 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
   const std::string step_name = std::string("batch_") + StepKindName(kind);
   for (auto& a : attempts) a->Record(step_name, response, s);
   if (s.code() == StatusCode::kRateLimited) {
+    CountRateLimited(ctx_);
     const int64_t since = ctx_.limiter->storm_since_ms();
     int64_t at = attempts[0]->Now() + std::max<int64_t>(0, s.retry_after_ms());
     return all([&](Attempt& a) {

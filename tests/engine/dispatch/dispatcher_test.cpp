@@ -417,20 +417,57 @@ ScriptedCrm::Answer TooMany(int retry_after_s) {
   return {429, {{"Retry-After", std::to_string(retry_after_s)}}};
 }
 
+// A ScriptedCrm taking creates three at a time in one request, whose answer
+// gives the i-th job item_statuses[i] (OK, with an id, past their end).
+class BatchScriptedCrm : public ScriptedCrm {
+ public:
+  BatchScriptedCrm(std::vector<Answer> script, std::vector<Status> item_statuses)
+      : ScriptedCrm(std::move(script)), item_statuses_(std::move(item_statuses)) {}
+  static Capabilities Batching() {
+    Capabilities capabilities;
+    capabilities.max_batch_size = 3;
+    return capabilities;
+  }
+  Status BuildBatch(const std::vector<SyncJob>&, StepKind, HttpRequest* out) override {
+    out->method = "POST";
+    out->path = "/leads/batch";
+    out->route = "lead.batch_create";
+    out->body = "[]";
+    return Status::Ok();
+  }
+  Status ReadBatch(const std::vector<SyncJob>& jobs, StepKind, const HttpResponse& response,
+                   std::vector<Status>* statuses, std::vector<StepResult>* results) override {
+    statuses->clear();
+    results->clear();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      statuses->push_back(i < item_statuses_.size() ? item_statuses_[i] : Status::Ok());
+      StepResult result;
+      result.external_id = response.body + "-" + std::to_string(i);
+      results->push_back(result);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const std::vector<Status> item_statuses_;
+};
+
 // A rig whose dispatcher runs over `crm` (with budget headers as the service
-// reads them from its Dump()), `workers` workers leasing one job each.
-std::unique_ptr<Rig> RigOver(GuardedAdapter* crm, int workers) {
+// reads them from its Dump()), `workers` workers leasing one job each (or one
+// batch's worth with a batching plugin).
+std::unique_ptr<Rig> RigOver(GuardedAdapter* crm, int workers,
+                             Capabilities capabilities = Capabilities()) {
   RigOptions options;
   options.start = false;
   auto rig = std::make_unique<Rig>(options);
   DispatcherOptions dispatch;
   dispatch.plugin = kPlugin;
   dispatch.workers = workers;
-  dispatch.lease_batch = 1;
+  dispatch.lease_batch = std::max<int>(1, static_cast<int>(capabilities.max_batch_size));
   std::string error;
   REQUIRE_MESSAGE(crm->BudgetHeaders(&dispatch.budget_headers, &error), error);
   rig->metrics = std::make_unique<MetricsRegistry>();
-  rig->dispatcher = std::make_unique<Dispatcher>(dispatch, rig->store.get(), crm, Capabilities(),
+  rig->dispatcher = std::make_unique<Dispatcher>(dispatch, rig->store.get(), crm, capabilities,
                                                  &rig->clock, rig->metrics.get());
   rig->dispatcher->Start();
   return rig;
@@ -907,6 +944,55 @@ TEST_SUITE("engine.dispatch") {
     CHECK(crm.sent() == 12);
     CHECK(limiter.windows_total() == 1);
     rig->StopDispatcher();
+  }
+
+  TEST_CASE("dispatcher: a batch refused with a 429 is one 429; refused items each wait") {
+    SUBCASE("the whole batch") {
+      BatchScriptedCrm crm({TooMany(3)}, {});
+      GuardedAdapter guarded(&crm, kPlugin);
+      std::unique_ptr<Rig> rig = RigOver(&guarded, 1, BatchScriptedCrm::Batching());
+      rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C")});
+      REQUIRE(WaitUntil(
+          [&] {
+            for (const char* lead : {"A", "B", "C"}) {
+              if (rig->Job(lead).state != "delayed") return false;
+            }
+            return true;
+          },
+          kWait));
+      CHECK(crm.sent() == 1);
+      for (const char* lead : {"A", "B", "C"}) {
+        CHECK(rig->Job(lead).attempts == 0);
+        CHECK(rig->Job(lead).available_at_ms == kT0 + 3000);
+      }
+      CHECK(rig->dispatcher->limiter().rate_limited_total() == 1);
+      CHECK(rig->dispatcher->limiter().windows_total() == 1);
+      CHECK(rig->metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 1);
+      rig->Advance(3000);
+      REQUIRE(rig->WaitAllDone({"A", "B", "C"}));
+      CHECK(crm.sent() == 2);
+      rig->StopDispatcher();
+    }
+    SUBCASE("two of its items") {
+      BatchScriptedCrm crm({}, {Status::RateLimited("slow down", 2000), Status::Ok(),
+                                Status::RateLimited("slow down", 2000)});
+      GuardedAdapter guarded(&crm, kPlugin);
+      std::unique_ptr<Rig> rig = RigOver(&guarded, 1, BatchScriptedCrm::Batching());
+      rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C")});
+      REQUIRE(WaitUntil(
+          [&] {
+            return rig->Job("A").state == "delayed" && rig->Job("B").state == "done" &&
+                   rig->Job("C").state == "delayed";
+          },
+          kWait));
+      CHECK(rig->Job("A").attempts == 0);
+      CHECK(rig->Job("A").available_at_ms == kT0 + 2000);
+      CHECK(rig->dispatcher->limiter().rate_limited_total() == 2);
+      CHECK(rig->dispatcher->limiter().windows_total() == 1);
+      CHECK(rig->dispatcher->limiter().paused_until_ms() == 0);
+      CHECK(rig->metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 2);
+      rig->StopDispatcher();
+    }
   }
 
   TEST_CASE("dispatcher: when the CRM refuses even inside the window, the plugin pauses") {
