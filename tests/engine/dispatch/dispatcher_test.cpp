@@ -266,6 +266,14 @@ class Rig {
   std::unique_ptr<LoadedPlugin> own_plugin_;
 };
 
+// The "rateLimit" object of the dispatcher's status JSON.
+Poco::JSON::Object::Ptr RateStatus(const Dispatcher& dispatcher) {
+  return Poco::JSON::Parser()
+      .parse(dispatcher.RuntimeStatusJson())
+      .extract<Poco::JSON::Object::Ptr>()
+      ->getObject("rateLimit");
+}
+
 int Int(const Poco::JSON::Object::Ptr& object, const std::string& key) {
   return object->getValue<int>(key);
 }
@@ -884,10 +892,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.dispatcher->limiter().rate_limited_total() == 1);
     CHECK(rig.dispatcher->limiter().windows_total() == 1);
     CHECK(rig.metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 1);
-    Poco::JSON::Object::Ptr status = Poco::JSON::Parser()
-                                         .parse(rig.dispatcher->RuntimeStatusJson())
-                                         .extract<Poco::JSON::Object::Ptr>();
-    Poco::JSON::Object::Ptr rate = status->getObject("rateLimit");
+    Poco::JSON::Object::Ptr rate = RateStatus(*rig.dispatcher);
     CHECK(Int(rate, "rateLimitedTotal") == 1);
     CHECK(Int(rate, "windowsTotal") == 1);
     CHECK(Str(rate, "windowUntil") == FormatIsoMs(kT0 + 2000));
@@ -1010,10 +1015,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Job("A").attempts == 0);
     CHECK(rig.Job("B").attempts == 0);
     CHECK(rig.dispatcher->limiter().paused_until_ms() == kT0 + 5000);
-    Poco::JSON::Object::Ptr status = Poco::JSON::Parser()
-                                         .parse(rig.dispatcher->RuntimeStatusJson())
-                                         .extract<Poco::JSON::Object::Ptr>();
-    CHECK(Str(status->getObject("rateLimit"), "pausedUntil") == FormatIsoMs(kT0 + 5000));
+    CHECK(Str(RateStatus(*rig.dispatcher), "pausedUntil") == FormatIsoMs(kT0 + 5000));
     // The whole plugin waits: a new lead too, and A past its own Retry-After.
     rig.Send({Created("e3", "C")});
     CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 2; }));
@@ -1038,10 +1040,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(limiter.paused_until_ms() == kT0 + 5000);
     CHECK(limiter.rate_limited_total() == 0);
     CHECK(limiter.storm_since_ms() == -1);  // no storm: max_outage does not count it
-    Poco::JSON::Object::Ptr rate = Poco::JSON::Parser()
-                                       .parse(rig->dispatcher->RuntimeStatusJson())
-                                       .extract<Poco::JSON::Object::Ptr>()
-                                       ->getObject("rateLimit");
+    Poco::JSON::Object::Ptr rate = RateStatus(*rig->dispatcher);
     CHECK(Str(rate, "pausedUntil") == FormatIsoMs(kT0 + 5000));
     REQUIRE(rate->has("budget"));
     CHECK(Int(rate->getObject("budget"), "remaining") == 0);
@@ -1071,10 +1070,7 @@ TEST_SUITE("engine.dispatch") {
     RateLimitState state = rig->dispatcher->limiter().State(rig->Now());
     CHECK(state.pacing);
     CHECK(state.rate == doctest::Approx(0.1));
-    Poco::JSON::Object::Ptr rate = Poco::JSON::Parser()
-                                       .parse(rig->dispatcher->RuntimeStatusJson())
-                                       .extract<Poco::JSON::Object::Ptr>()
-                                       ->getObject("rateLimit");
+    Poco::JSON::Object::Ptr rate = RateStatus(*rig->dispatcher);
     CHECK(rate->getObject("budget")->getValue<bool>("pacing"));
     rig->Advance(7000);
     CHECK(StaysTrue([&] { return crm.sent() == 2; }));

@@ -48,6 +48,15 @@ void Traffic(RateLimiter& limiter, int64_t from, int64_t span_ms, int count) {
   }
 }
 
+// A second of `per_second` requests the CRM took, then at its end a 429 (with
+// `retry_after_ms`) to one more: the first window opens. Returns its end time.
+int64_t FirstWindow(RateLimiter& limiter, int per_second, int64_t retry_after_ms) {
+  Traffic(limiter, kT0, 1000, per_second);
+  const int64_t t = kT0 + 1000;
+  limiter.OnAnswer(t, Send(limiter, t), TooMany(retry_after_ms));
+  return t;
+}
+
 TEST_SUITE("engine.dispatch") {
   TEST_CASE("rate limiter: rate 0 is unlimited") {
     RateLimiter limiter(0);
@@ -145,9 +154,7 @@ TEST_SUITE("engine.dispatch") {
 
   TEST_CASE("rate limiter: when the CRM refuses even the cut rate, everything waits for Retry-After") {
     RateLimiter limiter(0);
-    Traffic(limiter, kT0, 1000, 500);
-    const int64_t t = kT0 + 1000;
-    limiter.OnAnswer(t, Send(limiter, t), TooMany(2000));
+    const int64_t t = FirstWindow(limiter, 500, 2000);
     REQUIRE(limiter.windows_total() == 1);
     REQUIRE(limiter.paused_until_ms() == 0);
     // The first answer to a request sent inside the window is a 429 too.
@@ -174,9 +181,7 @@ TEST_SUITE("engine.dispatch") {
 
   TEST_CASE("rate limiter: an answer other than 429 in the window means no pause") {
     RateLimiter limiter(0);
-    Traffic(limiter, kT0, 1000, 500);
-    const int64_t t = kT0 + 1000;
-    limiter.OnAnswer(t, Send(limiter, t), TooMany(2000));
+    const int64_t t = FirstWindow(limiter, 500, 2000);
     const RateTicket a = Send(limiter, t + 5);  // at the cut rate, 400 a second
     const RateTicket b = Send(limiter, t + 10);
     limiter.OnAnswer(t + 11, a, Ok());
@@ -188,9 +193,7 @@ TEST_SUITE("engine.dispatch") {
   TEST_CASE("rate limiter: the rate recovers quickly once 429s stop") {
     SUBCASE("back to the configured rate within a third of a second") {
       RateLimiter limiter(1000);
-      Traffic(limiter, kT0, 1000, 1000);
-      const int64_t t = kT0 + 1000;
-      limiter.OnAnswer(t, Send(limiter, t), TooMany(1000));
+      const int64_t t = FirstWindow(limiter, 1000, 1000);
       CHECK(limiter.current_rate(t) == doctest::Approx(800).epsilon(0.01));
       CHECK(limiter.current_rate(t + 100) > 850);
       CHECK(limiter.current_rate(t + 100) < 1000);
@@ -198,9 +201,7 @@ TEST_SUITE("engine.dispatch") {
     }
     SUBCASE("unlimited again 1.3 s after the cut") {
       RateLimiter limiter(0);
-      Traffic(limiter, kT0, 1000, 1000);
-      const int64_t t = kT0 + 1000;
-      limiter.OnAnswer(t, Send(limiter, t), TooMany(1000));
+      const int64_t t = FirstWindow(limiter, 1000, 1000);
       CHECK(limiter.current_rate(t) == doctest::Approx(800).epsilon(0.01));
       CHECK(limiter.current_rate(t + 1000) == doctest::Approx(1600).epsilon(0.01));
       CHECK(limiter.current_rate(t + 1300) > 0);
@@ -209,9 +210,7 @@ TEST_SUITE("engine.dispatch") {
     }
     SUBCASE("from a deep cut, a doubling a second") {
       RateLimiter limiter(1000);
-      Traffic(limiter, kT0, 1000, 10);  // the CRM took 10 in the last second
-      const int64_t t = kT0 + 1000;
-      limiter.OnAnswer(t, Send(limiter, t), TooMany(1000));
+      const int64_t t = FirstWindow(limiter, 10, 1000);
       CHECK(limiter.current_rate(t) == doctest::Approx(8));
       CHECK(limiter.current_rate(t + 3000) == doctest::Approx(64));
       CHECK(limiter.current_rate(t + 7000) == 1000);  // 8 * 2^7 > 1000
