@@ -54,9 +54,12 @@ void RateLimiter::RatesLocked(int64_t now, double* sent, double* ok, double* ans
     return before * (1.0 - static_cast<double>(elapsed) / 1000.0) + current;
   };
   // Counted since stats_start_ms_ when that is less than a second ago: scaled
-  // up to a second.
+  // up to a second. During a pause (counting starts at its end) the few
+  // answers still coming in are taken as they are.
   const double scale =
-      1000.0 / static_cast<double>(std::clamp<int64_t>(now - stats_start_ms_, 1, 1000));
+      now < stats_start_ms_
+          ? 1.0
+          : 1000.0 / static_cast<double>(std::clamp<int64_t>(now - stats_start_ms_, 1, 1000));
   *sent = scale * estimate(static_cast<double>(sent_before_), static_cast<double>(sent_now_));
   *ok = scale * estimate(static_cast<double>(ok_before_), ok_now);
   // The evidence: answers counted, not scaled.
