@@ -329,6 +329,22 @@ TEST_SUITE("engine.dispatch") {
       limiter.OnAnswer(kT0, first, WithBudget(RateLimitBudget{2, 5000}));
       CHECK(limiter.paused_until_ms() == kT0 + 5000);
     }
+    SUBCASE("spent by the requests sent since, without an answer saying so") {
+      RateLimiter limiter(0);
+      // Plenty for the pace so far (nothing was sent for a second), so no
+      // spreading: three go at once, then the fourth waits for the reset.
+      limiter.OnAnswer(kT0, Send(limiter, kT0), Ok());
+      const int64_t t = kT0 + 5000;
+      limiter.OnAnswer(t, Send(limiter, t), WithBudget(RateLimitBudget{3, 8000}));
+      for (int i = 0; i < 3; ++i) REQUIRE(limiter.TryAcquire(t) == 0);
+      int64_t ready = 0;
+      CHECK(limiter.Sendable(t, 16, &ready) == 1);  // one is leased, to find the budget spent
+      CHECK(limiter.TryAcquire(t) == 8000);
+      CHECK(limiter.paused_until_ms() == t + 8000);
+      CHECK(limiter.Sendable(t, 16, &ready) == 0);
+      CHECK(ready == t + 8000);
+      CHECK(limiter.TryAcquire(t + 8000) == 0);  // reset: the budget is unknown until told
+    }
     SUBCASE("a 429 carrying the budget: the budget's reset holds everything") {
       RateLimiter limiter(0);
       const RateLimitBudget spent{0, 8000};
