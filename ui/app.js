@@ -217,7 +217,12 @@ function drawStatus(status) {
 
   const rate = runtime.rateLimit || {};
   let rateText = rate.perSecond > 0 ? rate.perSecond + '/s' : 'none';
-  if (rate.pausedUntil) rateText += ', paused (429)';
+  const budget = rate.budget;
+  if (rate.pausedUntil) {
+    rateText += budget && budget.remaining === 0 ? ', paused (budget spent)' : ', paused (429)';
+  } else if (budget && budget.pacing) {
+    rateText += ', spreading ' + budget.remaining + ' left until ' + budget.resetAt;
+  }
   setText('rate-limit', rateText, rate.pausedUntil ? 'warn' : '');
 
   const health = $('health');

@@ -174,6 +174,16 @@ std::string GenericRestAdapter::Dump() {
   JsonArray warnings = NewArray();
   for (const std::string& warning : warnings_) warnings->add(warning);
   dump->set("warnings", warnings);
+  if (mapping_ && !mapping_->rate_limit.empty()) {
+    // Read by the engine before its default budget headers.
+    JsonArray sets = NewArray();
+    for (const RateLimitHeaders& set : mapping_->rate_limit) {
+      Var parsed;
+      std::string error;
+      if (ParseJson(RateLimitHeadersJson(set), &parsed, &error)) sets->add(parsed);
+    }
+    dump->set("rateLimitHeaders", sets);
+  }
   return ToJson(Var(dump));
 }
 

@@ -64,7 +64,8 @@ class GenericRestAdapter : public Adapter {
 
   /// {"mapping": name, "file": path, "warnings": [...]} of the loaded mapping;
   /// warnings as CheckLookupSamples() gives them, which check-config and
-  /// plugin-check show.
+  /// plugin-check show; "rateLimitHeaders": [...] when the mapping names its
+  /// CRM's budget headers (rateLimit), which the engine reads.
   std::string Dump() override;
 
  private:

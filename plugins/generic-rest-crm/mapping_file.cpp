@@ -507,6 +507,35 @@ void ParseClassify(Checker* c, const Var& value, std::vector<ClassifyRule>* out)
   }
 }
 
+// rateLimit: one set of budget headers, or an array of them.
+void ParseRateLimit(Checker* c, const Var& value, std::vector<RateLimitHeaders>* out) {
+  std::vector<std::pair<std::string, Var>> sets;  // (pointer, set)
+  if (IsArray(value)) {
+    JsonArray list = value.extract<JsonArray>();
+    if (list->size() == 0) c->Error("/rateLimit", "must not be an empty array");
+    for (unsigned int i = 0; i < list->size(); ++i) {
+      sets.emplace_back("/rateLimit/" + std::to_string(i), list->get(i));
+    }
+  } else {
+    sets.emplace_back("/rateLimit", value);
+  }
+  for (const auto& [at, set] : sets) {
+    if (!IsObject(set)) {
+      c->Error(at, "must be an object naming the budget headers (or an array of them)");
+      continue;
+    }
+    RateLimitHeaders parsed;
+    std::vector<std::pair<std::string, std::string>> problems;
+    if (ParseRateLimitHeaders(ToJson(set), &parsed, &problems)) {
+      out->push_back(parsed);
+      continue;
+    }
+    for (const auto& [key, reason] : problems) {
+      c->Error(key.empty() ? at : PointerJoin(at, key), reason);
+    }
+  }
+}
+
 void ParseStatusMaps(Checker* c, const JsonObject& root, Mapping* mapping) {
   for (const char* key : {"statusMap", "statusMapInbound"}) {
     JsonObject object = c->Object(root, key, "", false);
@@ -604,7 +633,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   mapping.file = file;
   c.Keys(object, "",
          {"name", "description", "auth", "headers", "statusMap", "statusMapInbound", "lookups",
-          "entities", "webhooks", "classify"});
+          "entities", "webhooks", "classify", "rateLimit"});
   c.String(object, "name", "", true, &mapping.name);
   c.String(object, "description", "", false, &mapping.description, true);
 
@@ -690,6 +719,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
     }
   }
   if (object->has("classify")) ParseClassify(&c, object->get("classify"), &mapping.classify);
+  if (object->has("rateLimit")) ParseRateLimit(&c, object->get("rateLimit"), &mapping.rate_limit);
 
   for (const auto& error : c.errors) {
     errors->push_back(file + ": " + (error.first.empty() ? "/" : error.first) + ": " +

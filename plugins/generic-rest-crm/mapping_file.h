@@ -5,7 +5,8 @@
 // starts: every problem is collected (not just the first) as
 // "<file>: <JSON pointer>: <reason>", unknown keys included so typos are caught;
 // templates are checked for unknown variables, transforms and lookup tables;
-// statusMap must cover every platform status of a mapped entity. Secrets are
+// statusMap must cover every platform status of a mapped entity; rateLimit is
+// checked by the SDK's own checker of budget headers. Secrets are
 // never part of the file or of a message (they come from PluginConfig).
 //
 // A Mapping is immutable once loaded and shared read-only by every thread.
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "crmsync/entities.h"
+#include "crmsync/rate_limit.h"
 #include "crmsync/status.h"
 #include "json_util.h"
 #include "transforms.h"
@@ -135,6 +137,10 @@ struct Mapping {
   std::map<std::string, EntityMapping> entities;  ///< "lead", "property"
   std::optional<WebhookSpec> webhooks;
   std::vector<ClassifyRule> classify;
+  /// rateLimit: where the CRM's answers state its request budget (one set, or
+  /// several tried in order), checked with crmsync::ParseRateLimitHeaders();
+  /// the engine reads them from Dump() before its defaults.
+  std::vector<RateLimitHeaders> rate_limit;
 
   /// The mapping of `kind`, or nullptr when the file has none.
   const EntityMapping* Entity(EntityKind kind) const;

@@ -107,7 +107,7 @@ TEST_SUITE("e2e.binary") {
     std::string output;
     int rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR}, &output);
     CHECK(rc == 0);
-    CHECK(Contains(output, "mock-crm 1.0.0  ABI 2.0"));
+    CHECK(Contains(output, "mock-crm 1.0.0  ABI 2.1"));
     CHECK(Contains(output, "lookup"));
 
     rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR}, &output);
@@ -145,6 +145,15 @@ TEST_SUITE("e2e.binary") {
                        &output);
     CHECK(rc == 78);
     CHECK(Contains(output, "refused its configuration: api_url: required"));
+
+    rc = t::RunCommand(kBinary, {"serve", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR, "--set",
+                                 "crm.plugin=bad_budget_headers", "--set",
+                                 "store.path=" + dir.File("db"), "--set", "server.port=" + std::to_string(t::FreePort())},
+                       &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "plugin 'bad_budget_headers' names its CRM's budget headers in Dump() "
+                           "wrongly: rateLimitHeaders/remainingHeader: must be a header name"));
+    CHECK(Contains(output, "rateLimitHeaders/resetFormat: must be one of auto seconds"));
   }
 
   TEST_CASE("serve refuses a store written by a newer crmsync") {
@@ -201,6 +210,14 @@ TEST_SUITE("e2e.binary") {
                        &output);
     CHECK(rc == 1);
     CHECK(Contains(output, "error: crm.plugin: plugin 'configure_rejects'"));
+
+    rc = t::RunCommand(kBinary, {"check-config", "--config", config, "--set",
+                                 "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR, "--set",
+                                 "crm.plugin=bad_budget_headers"},
+                       &output);
+    CHECK(rc == 1);
+    CHECK(Contains(output, "error: crm.plugin: plugin 'bad_budget_headers' names its CRM's budget "
+                           "headers in Dump() wrongly: rateLimitHeaders/remainingHeader"));
   }
 
   TEST_CASE("check-config warns about a mapping lookup never checked against a real answer") {
@@ -245,7 +262,7 @@ TEST_SUITE("e2e.binary") {
     CHECK(Contains(output, "check-config"));
     CHECK(Contains(output, "--set"));
     CHECK(t::RunCommand(kBinary, {"--version"}, &output) == 0);
-    CHECK(Contains(output, "crmsync 0.1.0 (SDK ABI 2.0"));
+    CHECK(Contains(output, "crmsync 0.1.0 (SDK ABI 2.1"));
     CHECK(t::RunCommand(kBinary, {"--no-such-option"}, &output) == 64);
     CHECK(Contains(output, "no-such-option"));
     CHECK(t::RunCommand(kBinary, {"frobnicate"}, &output) == 64);

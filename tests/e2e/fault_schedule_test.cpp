@@ -216,9 +216,10 @@ Schedule MakeSchedule(uint64_t seed) {
   }
   // The plan: half its entries are "none"; the faults weighted towards the
   // ones that test the engine's reading of answers. 429s are rare: each one
-  // halves the engine's request rate for every lead, which then recovers by a
-  // quarter a second, so a 429 in every few schedules would make the run one
-  // of waiting on the rate limiter rather than of faults.
+  // holds its job for the CRM's Retry-After and may cut the engine's request
+  // rate for every lead (once per window), so a 429 in every few schedules
+  // would make the run one of waiting on the rate limiter rather than of
+  // faults.
   static const std::vector<std::pair<const char*, int>> kFaults = {{"500", 2},
                                                                    {"503", 1},
                                                                    {"404", 2},
@@ -322,8 +323,9 @@ class Engine {
         "--set", "crm.timeout=" + std::to_string(kCrmTimeoutMs),
         "--set", "crm.retry.delay=10",
         "--set", "crm.retry.attempts=" + std::to_string(kRetryAttempts),
-        // A 429 halves the request rate; from a configured rate, not from the
-        // rate of the last second, which the posting pace keeps low.
+        // A 429 cuts the request rate once per window, to 80% of what the CRM
+        // took over the last second (which the posting pace keeps low) or,
+        // with few answers, of this configured rate.
         "--set", "crm.rate_limit=2000",
         "--set", "circuit.failure_threshold=10",
         "--set", "circuit.open_ms=100",

@@ -50,6 +50,12 @@ int RunCheckConfig(const config::Settings& settings,
     } else {
       problems.push_back({"ok", "plugin " + plugin_name + " " + plugin->descriptor().version +
                                     " loads and accepts its configuration"});
+      std::vector<RateLimitHeaders> budget_headers;
+      std::string budget_error;
+      if (!plugin->adapter().BudgetHeaders(&budget_headers, &budget_error)) {
+        ++errors;
+        problems.push_back({"error", "crm.plugin: " + budget_error});
+      }
       for (const std::string& warning : plugin->adapter().Warnings()) {
         ++warnings;
         problems.push_back({"warning", plugin_name + ": " + warning});

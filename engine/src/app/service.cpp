@@ -79,6 +79,9 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   dispatch.circuit_max_open_ms = settings.GetInt("circuit.max_open_ms");
   dispatch.max_outage_ms = settings.GetDurationMs("crm.retry.max_outage");
   dispatch.rate_limit_per_s = static_cast<double>(settings.GetInt("crm.rate_limit"));
+  // The plugin's own budget headers (e.g. a generic-rest-crm mapping's
+  // rateLimit), then the defaults.
+  if (!service->plugin_->adapter().BudgetHeaders(&dispatch.budget_headers, error)) return nullptr;
   Service* raw = service.get();
   dispatch.on_sync_disabled = [raw] {
     if (raw->monitor_) raw->monitor_->Evaluate();

@@ -242,7 +242,13 @@ Report Run(const CheckOptions& options) {
 
   GuardedAdapter& adapter = plugin->adapter();
   Status configured = adapter.Configure(given);
-  if (configured.ok()) {
+  std::vector<RateLimitHeaders> budget_headers;
+  std::string budget_error;
+  if (configured.ok() && !adapter.BudgetHeaders(&budget_headers, &budget_error)) {
+    // The engine would refuse to start on it just as on a refused config.
+    report.Set(kCheckAcceptsConfig, Verdict::kFail, budget_error);
+    report.warnings = adapter.Warnings();
+  } else if (configured.ok()) {
     std::string keys;
     for (const auto& [key, value] : given.values()) keys += (keys.empty() ? "" : ", ") + key;
     report.Set(kCheckAcceptsConfig, Verdict::kPass,

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/logging.h"
+#include "crmsync/redact.h"
 #include "http/router.h"
 
 namespace crmsync::engine {
@@ -49,6 +50,8 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* 
   };
   ctx.may_send = [this] { return !stopping_.load() && sync_enabled_.load(); };
   ctx.on_unauthenticated = [this](const std::string& reason) { DisableSync(reason); };
+  ctx.budget_headers = &options_.budget_headers;
+  ctx.on_budget_problem = [this](const std::string& problem) { ReportBudgetProblem(problem); };
   runner_ = std::make_unique<JobRunner>(std::move(ctx));
   if (metrics_) {
     metrics_->AddGauge("crmsync_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",
@@ -75,6 +78,14 @@ Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* 
                        "Requests held back by the plugin's rate limit.",
                        {{"plugin", options_.plugin}},
                        [this] { return static_cast<double>(limiter_.waits()); });
+    metrics_->AddCounterFunc("crmsync_rate_limit_windows_total",
+                             "429 windows opened: the plugin's rate is cut at most once each.",
+                             {{"plugin", options_.plugin}},
+                             [this] { return static_cast<double>(limiter_.windows_total()); });
+    metrics_->AddGauge("crmsync_rate_limit_per_second",
+                       "The plugin's request rate limit now; 0 when unlimited.",
+                       {{"plugin", options_.plugin}},
+                       [this] { return limiter_.current_rate(clock_->NowMs()); });
     metrics_->AddGauge("crmsync_sync_enabled", "1 when sync runs for the plugin.",
                        {{"plugin", options_.plugin}},
                        [this] { return sync_enabled_.load() ? 1.0 : 0.0; });
@@ -181,10 +192,31 @@ void Dispatcher::DisableSync(const std::string& reason) {
   if (options_.on_sync_disabled) options_.on_sync_disabled();
 }
 
-void Dispatcher::IdleWait(uint64_t seen_generation) {
+void Dispatcher::IdleWait(uint64_t seen_generation, int64_t most_ms) {
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(kIdleRecheck);
+  if (most_ms >= 0 && most_ms < wait.count()) wait = std::chrono::milliseconds(most_ms);
   std::unique_lock<std::mutex> lock(mu_);
-  work_cv_.wait_for(lock, kIdleRecheck,
+  work_cv_.wait_for(lock, wait,
                     [&] { return stopping_.load() || generation_ != seen_generation; });
+}
+
+void Dispatcher::ReportBudgetProblem(const std::string& problem) {
+  const int64_t now = clock_->NowMs();
+  int64_t unsaid = 0;
+  {
+    std::lock_guard<std::mutex> lock(budget_problem_mu_);
+    if (budget_problem_logged_ms_ >= 0 && now - budget_problem_logged_ms_ < 60000) {
+      ++budget_problems_unsaid_;
+      return;
+    }
+    budget_problem_logged_ms_ = now;
+    unsaid = budget_problems_unsaid_;
+    budget_problems_unsaid_ = 0;
+  }
+  ComponentLogger("dispatch")
+      .warning("plugin %s: budget headers ignored: %s%s", options_.plugin, MaskSensitive(problem),
+               unsaid > 0 ? " (and " + std::to_string(unsaid) + " more in the last minute)"
+                          : std::string());
 }
 
 void Dispatcher::WorkerLoop() {
@@ -200,8 +232,11 @@ void Dispatcher::WorkerLoop() {
       IdleWait(generation);
       continue;
     }
-    if (limiter_.paused_until_ms() > now) {
-      if (!ExpireHeldJobs(now)) IdleWait(generation);
+    // Nothing is leased that the rate limit would not let go now.
+    int64_t ready_at = now;
+    const int64_t sendable = limiter_.Sendable(now, options_.lease_batch, &ready_at);
+    if (sendable == 0) {
+      if (!ExpireHeldJobs(now)) IdleWait(generation, ready_at - now);
       continue;
     }
     int admit = breaker_.Admit(now);
@@ -212,7 +247,12 @@ void Dispatcher::WorkerLoop() {
     bool probe = admit == 1;
     std::vector<LeasedJob> jobs;
     try {
-      jobs = store_->Lease(options_.plugin, probe ? 1 : options_.lease_batch, now, options_.lease_ms);
+      // A batch request takes one token for up to max_batch_size jobs.
+      const int64_t most = std::min<int64_t>(
+          options_.lease_batch,
+          sendable * std::max<int64_t>(1, static_cast<int64_t>(capabilities_.max_batch_size)));
+      jobs = store_->Lease(options_.plugin, probe ? 1 : static_cast<int>(most), now,
+                           options_.lease_ms);
     } catch (const std::exception& e) {
       log.error("leasing jobs failed: %s", std::string(e.what()));
     }
@@ -410,10 +450,20 @@ std::string Dispatcher::RuntimeStatusJson() const {
   if (state != CircuitBreaker::State::kClosed) {
     json += ",\"probeAt\":" + JsonQuote(FormatIsoMs(breaker_.open_until_ms()));
   }
-  json += "},\"rateLimit\":{\"perSecond\":" + std::to_string(limiter_.current_rate()) +
-          ",\"rateLimitedTotal\":" + std::to_string(limiter_.rate_limited_total());
-  if (limiter_.paused_until_ms() > now) {
-    json += ",\"pausedUntil\":" + JsonQuote(FormatIsoMs(limiter_.paused_until_ms()));
+  const RateLimitState rate = limiter_.State(now);
+  json += "},\"rateLimit\":{\"perSecond\":" + std::to_string(rate.rate) +
+          ",\"rateLimitedTotal\":" + std::to_string(rate.rate_limited) +
+          ",\"windowsTotal\":" + std::to_string(rate.windows);
+  if (rate.paused_until_ms > now) {
+    json += ",\"pausedUntil\":" + JsonQuote(FormatIsoMs(rate.paused_until_ms));
+  }
+  if (rate.window_until_ms > now) {
+    json += ",\"windowUntil\":" + JsonQuote(FormatIsoMs(rate.window_until_ms));
+  }
+  if (rate.budget_known) {
+    json += ",\"budget\":{\"remaining\":" + std::to_string(rate.budget_remaining) +
+            ",\"resetAt\":" + JsonQuote(FormatIsoMs(rate.budget_reset_ms)) +
+            ",\"pacing\":" + (rate.pacing ? "true" : "false") + "}";
   }
   json += "},\"jobsFinished\":" + std::to_string(jobs_finished_.load()) + "}";
   return json;

@@ -2,7 +2,8 @@
 //
 // Each worker leases a small batch of ready jobs (one job, the probe, while
 // the circuit breaker is half-open; none while it is open, while sync is
-// disabled, or while a 429 pause lasts), runs them through JobRunner and
+// disabled, or while a 429 pause lasts; no more than the rate limit lets go
+// now, and none before it lets one go), runs them through JobRunner and
 // records the outcomes in one store write. A ticker thread moves due retries
 // and expired leases back to ready. Nothing here sleeps on a timer to decide
 // timing: deadlines come from the injected Clock, and a ManualClock's
@@ -49,6 +50,9 @@ struct DispatcherOptions {
   /// crm.retry.max_outage: longest hold of a job by an outage or a 429 storm.
   int64_t max_outage_ms = 24LL * 3600 * 1000;
   double rate_limit_per_s = 0;
+  /// Where the CRM's answers state its budget, tried in order: the plugin's
+  /// own sets (Dump()'s "rateLimitHeaders") before the defaults.
+  std::vector<RateLimitHeaders> budget_headers = DefaultRateLimitHeaders();
   /// Called on a worker thread right after a 401/403 disabled sync (the alert
   /// monitor looks at once).
   std::function<void()> on_sync_disabled;
@@ -85,7 +89,10 @@ class Dispatcher {
   RateWindow& calls() { return calls_; }
   /// Jobs finished (done or dead-lettered) by this process.
   int64_t jobs_finished() const { return jobs_finished_.load(); }
-  /// {"workers", "syncEnabled", "circuit": {...}, "rateLimit": {...}, "jobsFinished"} as JSON.
+  /// {"workers", "syncEnabled", "circuit": {...}, "rateLimit": {...}, "jobsFinished"} as JSON;
+  /// "rateLimit" holds "perSecond" (0: unlimited), "rateLimitedTotal",
+  /// "windowsTotal", and when they apply "pausedUntil", "windowUntil" and
+  /// "budget": {"remaining", "resetAt", "pacing"}.
   std::string RuntimeStatusJson() const;
 
  private:
@@ -98,8 +105,12 @@ class Dispatcher {
   // While the breaker is open past crm.retry.max_outage: leases due jobs and
   // dead-letters those held that long. True when it leased any.
   bool ExpireHeldJobs(int64_t now);
-  void IdleWait(uint64_t seen_generation);
+  /// Waits (real time) for a Wake(), at most `most_ms` and kIdleRecheck.
+  void IdleWait(uint64_t seen_generation, int64_t most_ms = -1);
   void DisableSync(const std::string& reason);
+  /// Logs an answer's unreadable budget headers: the first at once, then at
+  /// most one a minute (clock time) with how many were left unsaid.
+  void ReportBudgetProblem(const std::string& problem);
 
   DispatcherOptions options_;
   Store* store_;
@@ -131,6 +142,9 @@ class Dispatcher {
   int advance_subscription_ = -1;
   std::mutex random_mu_;
   std::mt19937_64 random_;
+  std::mutex budget_problem_mu_;
+  int64_t budget_problem_logged_ms_ = -1;  ///< guarded by budget_problem_mu_
+  int64_t budget_problems_unsaid_ = 0;     ///< guarded by budget_problem_mu_
 };
 
 }  // namespace crmsync::engine

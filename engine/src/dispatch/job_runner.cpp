@@ -36,6 +36,14 @@ Status HeldPastMaxOutage(bool storm, int64_t since, const std::string& tail) {
                            " (longer than crm.retry.max_outage); " + tail);
 }
 
+// Counts one 429 answer (or refused batch item) in crmsync_rate_limited_total.
+void CountRateLimited(const JobRunnerContext& ctx) {
+  if (!ctx.metrics) return;
+  ctx.metrics->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
+                          {{"plugin", ctx.plugin}})
+      .Inc();
+}
+
 }  // namespace
 
 // What one lease of one job has learned so far, and how it ends.
@@ -150,7 +158,7 @@ struct JobRunner::Attempt {
     if (!is_probe && ctx.breaker->state(t) != CircuitBreaker::State::kClosed) {
       return std::max(t, ctx.breaker->open_until_ms());
     }
-    int64_t wait = ctx.limiter->TryAcquire(t);
+    int64_t wait = ctx.limiter->TryAcquire(t, &ticket);
     return wait > 0 ? t + wait : 0;
   }
 
@@ -181,14 +189,10 @@ struct JobRunner::Attempt {
     return Release(until);
   }
 
-  // 429 and 401/403 end the lease the same way wherever they come.
+  // 429 and 401/403 end the lease the same way wherever they come. The
+  // limiter heard of the 429 with its answer (JobRunner::Call).
   JobOutcome RateLimited(const Status& s) {
-    ctx.limiter->OnRateLimited(Now(), s.retry_after_ms());
-    if (ctx.metrics) {
-      ctx.metrics->GetCounter("crmsync_rate_limited_total", "429 answers from the CRM.",
-                              {{"plugin", ctx.plugin}})
-          .Inc();
-    }
+    CountRateLimited(ctx);
     const int64_t since = ctx.limiter->storm_since_ms();
     if (HeldTooLong(since)) {
       return DeadLetter(HeldPastMaxOutage(true, since, "last: " + s.message()));
@@ -232,6 +236,8 @@ struct JobRunner::Attempt {
   const JobRunnerContext& ctx;
   const LeasedJob& job;
   bool is_probe;
+  // The rate limiter's ticket for the request the last Gate() let go.
+  RateTicket ticket;
   JobOutcome out;
   SyncJob sync;
   std::vector<StepKind> steps;
@@ -249,7 +255,8 @@ struct JobRunner::Attempt {
   int try_number = 0;
 };
 
-Status JobRunner::Call(const HttpRequest& request, HttpResponse* response) const {
+Status JobRunner::Call(const RateTicket& ticket, const HttpRequest& request,
+                       HttpResponse* response) const {
   auto started = std::chrono::steady_clock::now();
   *response = ctx_.adapter->Send(request);
   Status s = ctx_.adapter->Classify(request, *response);
@@ -259,10 +266,24 @@ Status JobRunner::Call(const HttpRequest& request, HttpResponse* response) const
                        {{"plugin", ctx_.plugin}, {"operation", request.route}})
         .Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
-  if (ctx_.calls) ctx_.calls->Record(ctx_.clock->NowMs(), s.ok());
-  if (response->error == TransportError::kNone && response->status > 0 &&
-      s.code() != StatusCode::kRateLimited) {
-    ctx_.limiter->OnAnswered();
+  const int64_t now = ctx_.clock->NowMs();
+  if (ctx_.calls) ctx_.calls->Record(now, s.ok());
+  if (response->error == TransportError::kNone && response->status > 0) {
+    // One entry into the limiter per answer: its 429 window, the storm, and
+    // the budget the answer states.
+    RateAnswer answer;
+    answer.rate_limited = s.code() == StatusCode::kRateLimited;
+    answer.retry_after_ms = s.retry_after_ms();
+    RateLimitBudget budget;
+    std::string problem;
+    if (ctx_.budget_headers && !ctx_.budget_headers->empty()) {
+      if (ReadRateLimitBudget(*response, *ctx_.budget_headers, now, &budget, &problem)) {
+        answer.budget = &budget;
+      } else if (!problem.empty() && ctx_.on_budget_problem) {
+        ctx_.on_budget_problem(problem);
+      }
+    }
+    ctx_.limiter->OnAnswer(now, ticket, answer);
   }
   if (IsNetworkOr5xx(*response) && s.code() == StatusCode::kRetryable) {
     if (ctx_.breaker->RecordFailure(ctx_.clock->NowMs())) {
@@ -282,7 +303,7 @@ Status JobRunner::Lookup(Attempt& a, std::optional<std::string>* found) const {
   Status s = ctx_.adapter->BuildLookup(a.sync, &request);
   if (!s.ok()) return s;
   HttpResponse response;
-  s = Call(request, &response);
+  s = Call(a.ticket, request, &response);
   a.Record("lookup", response, s);
   if (!s.ok() && s.code() != StatusCode::kNotFound) {
     // A lookup that failed says nothing about the record: unknown, so retry
@@ -344,7 +365,7 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
     Status s = adapter.BuildRequest(a.sync, kind, &request);
     if (!s.ok()) return a.FailOrDeadLetter(s);
     HttpResponse response;
-    s = Call(request, &response);
+    s = Call(a.ticket, request, &response);
     a.Record(StepKindName(kind), response, s);
 
     switch (s.code()) {
@@ -523,11 +544,12 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
     return all([&](Attempt& a) { return a.Wait(until); });
   }
   HttpResponse response;
-  s = Call(request, &response);
+  const RateTicket ticket = attempts[0]->ticket;
+  s = Call(ticket, request, &response);
   const std::string step_name = std::string("batch_") + StepKindName(kind);
   for (auto& a : attempts) a->Record(step_name, response, s);
   if (s.code() == StatusCode::kRateLimited) {
-    ctx_.limiter->OnRateLimited(attempts[0]->Now(), s.retry_after_ms());
+    CountRateLimited(ctx_);
     const int64_t since = ctx_.limiter->storm_since_ms();
     int64_t at = attempts[0]->Now() + std::max<int64_t>(0, s.retry_after_ms());
     return all([&](Attempt& a) {
@@ -594,6 +616,13 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
       a.out.in_doubt = false;
       outcomes.push_back(a.out);
     } else if (item.code() == StatusCode::kRateLimited) {
+      // An item the CRM refused with a 429 inside a batch it took: the
+      // limiter hears of it as of a 429 to the batch's request (once per
+      // window, whatever the number of items).
+      RateAnswer limited;
+      limited.rate_limited = true;
+      limited.retry_after_ms = item.retry_after_ms();
+      ctx_.limiter->OnAnswer(a.Now(), ticket, limited);
       outcomes.push_back(a.RateLimited(item));  // a 429 never spends an attempt
     } else if (kind == StepKind::kCreate && item.code() == StatusCode::kPermanent) {
       // A create the CRM took but whose result cannot be read (no id at the

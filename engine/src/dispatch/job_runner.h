@@ -9,8 +9,9 @@
 //                                  request was sent without an answer is marked in doubt
 //                                  (while the breaker is open the job is held instead: no
 //                                  attempt used, up to crm.retry.max_outage)
-//   rate_limited (429)             pause and slow the plugin; job released, no attempt used
-//                                  (up to crm.retry.max_outage of 429s)
+//   rate_limited (429)             job released until Retry-After, no attempt used (up to
+//                                  crm.retry.max_outage of 429s); the plugin's rate is cut
+//                                  once per 429 window (RateLimiter), not once per 429
 //   unauthenticated (401/403)      disable sync for the plugin, alert; job released untouched
 //   not_found (404)                read in context by a lookup by reference: same id → the
 //                                  endpoint is missing, dead letter naming method and path;
@@ -64,6 +65,12 @@ struct JobRunnerContext {
   std::function<bool()> may_send;
   /// Called on 401/403 with a reason to show ops.
   std::function<void(const std::string& reason)> on_unauthenticated;
+  /// Where answers state the CRM's budget (the plugin's sets, then the
+  /// defaults); nullptr or empty: budgets are not read.
+  const std::vector<RateLimitHeaders>* budget_headers = nullptr;
+  /// Called when an answer carries budget headers that cannot be read, with
+  /// why (masked); the budget is then ignored for that answer.
+  std::function<void(const std::string& problem)> on_budget_problem;
 };
 
 class JobRunner {
@@ -96,7 +103,9 @@ class JobRunner {
 
  private:
   struct Attempt;
-  Status Call(const HttpRequest& request, HttpResponse* response) const;
+  // Sends `request`, taken with `ticket` from the rate limiter, and tells the
+  // limiter (and the circuit breaker) how the CRM answered.
+  Status Call(const RateTicket& ticket, const HttpRequest& request, HttpResponse* response) const;
   Status Lookup(Attempt& a, std::optional<std::string>* found) const;
 
   const JobRunnerContext ctx_;

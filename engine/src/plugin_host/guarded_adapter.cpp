@@ -2,10 +2,12 @@
 #include "plugin_host/guarded_adapter.h"
 
 #include <exception>
+#include <sstream>
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
 
 #include "crmsync/redact.h"
 
@@ -147,21 +149,72 @@ std::string GuardedAdapter::Dump() {
   return dump;
 }
 
-std::vector<std::string> GuardedAdapter::Warnings() {
-  std::vector<std::string> warnings;
+Poco::JSON::Object::Ptr GuardedAdapter::DumpObject() {
   try {
     Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(Dump());
-    if (parsed.type() != typeid(Poco::JSON::Object::Ptr)) return warnings;
-    Poco::JSON::Array::Ptr list =
-        parsed.extract<Poco::JSON::Object::Ptr>()->getArray("warnings");
-    if (!list) return warnings;
-    for (unsigned int i = 0; i < list->size(); ++i) {
-      if (list->get(i).isString()) warnings.push_back(list->get(i).extract<std::string>());
+    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
+      return parsed.extract<Poco::JSON::Object::Ptr>();
     }
   } catch (const std::exception&) {
-    // A Dump() that is not JSON carries no warnings.
+    // A Dump() that is not JSON says nothing the engine reads.
+  }
+  return nullptr;
+}
+
+std::vector<std::string> GuardedAdapter::Warnings() {
+  std::vector<std::string> warnings;
+  Poco::JSON::Object::Ptr dump = DumpObject();
+  Poco::JSON::Array::Ptr list = dump ? dump->getArray("warnings") : nullptr;
+  if (!list) return warnings;
+  for (unsigned int i = 0; i < list->size(); ++i) {
+    if (list->get(i).isString()) warnings.push_back(list->get(i).extract<std::string>());
   }
   return warnings;
+}
+
+bool GuardedAdapter::BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error) {
+  out->clear();
+  Poco::JSON::Object::Ptr dump = DumpObject();
+  if (!dump || !dump->has("rateLimitHeaders")) {
+    *out = DefaultRateLimitHeaders();
+    return true;
+  }
+  const Poco::Dynamic::Var value = dump->get("rateLimitHeaders");
+  std::vector<std::pair<std::string, Poco::Dynamic::Var>> sets;  // (where, the set)
+  if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
+    Poco::JSON::Array::Ptr list = value.extract<Poco::JSON::Array::Ptr>();
+    for (unsigned int i = 0; i < list->size(); ++i) {
+      sets.emplace_back("rateLimitHeaders/" + std::to_string(i), list->get(i));
+    }
+  } else {
+    sets.emplace_back("rateLimitHeaders", value);
+  }
+  std::string problems;
+  for (const auto& [where, set] : sets) {
+    std::ostringstream json;
+    try {
+      Poco::JSON::Stringifier::stringify(set, json);
+    } catch (const std::exception&) {
+      json.str("");  // read as "not valid JSON" below
+    }
+    RateLimitHeaders parsed;
+    std::vector<std::pair<std::string, std::string>> found;
+    if (ParseRateLimitHeaders(json.str(), &parsed, &found)) {
+      out->push_back(parsed);
+      continue;
+    }
+    for (const auto& [key, reason] : found) {
+      problems += (problems.empty() ? "" : "; ") + where + (key.empty() ? "" : "/" + key) + ": " +
+                  reason;
+    }
+  }
+  if (problems.empty()) {
+    out->insert(out->end(), DefaultRateLimitHeaders().begin(), DefaultRateLimitHeaders().end());
+    return true;
+  }
+  out->clear();
+  *error = "plugin '" + name_ + "' names its CRM's budget headers in Dump() wrongly: " + problems;
+  return false;
 }
 
 }  // namespace crmsync::engine

@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include <Poco/JSON/Object.h>
+
 #include "crmsync/adapter.h"
+#include "crmsync/rate_limit.h"
 
 namespace crmsync::engine {
 
@@ -53,6 +56,12 @@ class GuardedAdapter {
   /// The strings of Dump()'s top-level "warnings" array (a configuration that
   /// works but was never checked against the CRM, ...); empty when none.
   std::vector<std::string> Warnings();
+  /// Where the CRM's answers state its budget: the sets Dump()'s top-level
+  /// "rateLimitHeaders" names (one object, or an array of them;
+  /// crmsync/rate_limit.h), in order, then DefaultRateLimitHeaders(). False,
+  /// with every problem in *error ("... rateLimitHeaders/<key>: <reason>;
+  /// ..."), when any is invalid: the engine does not start on a guess.
+  bool BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error);
   Status ListAgents(std::vector<std::pair<std::string, std::string>>* agents);
 
   /// How many plugin calls threw so far.
@@ -61,6 +70,8 @@ class GuardedAdapter {
  private:
   template <typename F>
   Status Guard(const char* call, F&& f);
+  /// Dump() as a JSON object; nullptr when it is not one.
+  Poco::JSON::Object::Ptr DumpObject();
   std::string ThrewMessage(const char* call, const char* what) const;
 
   Adapter* adapter_;

@@ -228,7 +228,10 @@ class Adapter {
   /// dumps its in-memory CRM here). The default is "{}". A top-level
   /// "warnings" array of strings is shown by `crmsync check-config` and
   /// `crmsync plugin-check` (e.g. a configuration that works but was never
-  /// checked against the CRM).
+  /// checked against the CRM). A top-level "rateLimitHeaders" object names the
+  /// headers in which the CRM states its request budget, when they are not
+  /// among the engine's defaults (crmsync/rate_limit.h, ABI 2.1); the engine
+  /// reads it once after Configure() and refuses to start when it is invalid.
   virtual std::string Dump();
 
   /// Lists the CRM's agents as (CRM agent id, platform dealer id) pairs, so the

@@ -10,6 +10,7 @@
 #include "crmsync/http_transport.h"
 #include "crmsync/plugin.h"
 #include "crmsync/plugin_config.h"
+#include "crmsync/rate_limit.h"
 #include "crmsync/redact.h"
 #include "crmsync/status.h"
 #include "crmsync/version.h"

@@ -12,11 +12,13 @@
 // with the old size.
 //
 // 2.0: SyncJob::changed_fields (what a job changed, beside the merged entity).
+// 2.1: crmsync/rate_limit.h (budget headers: RateLimitHeaders and the free
+//      functions that check and read them); Dump()'s "rateLimitHeaders".
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
 #define CRMSYNC_ABI_MAJOR 2
-#define CRMSYNC_ABI_MINOR 0
+#define CRMSYNC_ABI_MINOR 1
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so
 // they must share the C++ runtime ABI. The tag names it; it must match exactly.

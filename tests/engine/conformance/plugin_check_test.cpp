@@ -192,6 +192,15 @@ TEST_SUITE("engine.conformance") {
           std::string::npos);
   }
 
+  TEST_CASE("bad_budget_headers fails 'configure accepts given config': the engine would not start") {
+    const c::Report report = CheckTestPlugin("bad_budget_headers", {});
+    RequireFails(report, c::kCheckAcceptsConfig);
+    CHECK(Text(report).find("names its CRM's budget headers in Dump() wrongly: "
+                            "rateLimitHeaders/remainingHeader: must be a header name") !=
+          std::string::npos);
+    CHECK(VerdictOf(report, c::kCheckMapsEvents) == c::Verdict::kPass);  // the rest still runs
+  }
+
   TEST_CASE("configure_rejects without api_url fails 'configure accepts given config'") {
     RequireFails(CheckTestPlugin("configure_rejects", {}), c::kCheckAcceptsConfig);
   }

@@ -20,6 +20,7 @@
 #include <Poco/Message.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <atomic>
 #include <map>
@@ -265,6 +266,14 @@ class Rig {
   std::unique_ptr<LoadedPlugin> own_plugin_;
 };
 
+// The "rateLimit" object of the dispatcher's status JSON.
+Poco::JSON::Object::Ptr RateStatus(const Dispatcher& dispatcher) {
+  return Poco::JSON::Parser()
+      .parse(dispatcher.RuntimeStatusJson())
+      .extract<Poco::JSON::Object::Ptr>()
+      ->getObject("rateLimit");
+}
+
 int Int(const Poco::JSON::Object::Ptr& object, const std::string& key) {
   return object->getValue<int>(key);
 }
@@ -340,6 +349,137 @@ class QuotingCrm : public Adapter, public Mapper, public Transport {
  private:
   bool own_classify_;
 };
+
+// A CRM for the rate-limit cases, wrapped in the engine's guard as a loaded
+// plugin would be: creates only. The n-th request gets the n-th answer of its
+// script (status and headers), then 201; every 2xx creates "crm-<n>". The
+// first `together` requests are held inside Send() until that many are in
+// flight, so they surely are in flight together. Dump() is given.
+class ScriptedCrm : public Adapter, public Mapper, public Transport {
+ public:
+  struct Answer {
+    int status = 201;
+    HeaderList headers;
+  };
+  ScriptedCrm(std::vector<Answer> script, int together = 0, std::string dump = "{}")
+      : script_(std::move(script)), together_(together), dump_(std::move(dump)) {}
+
+  PluginInfo Info() const override {
+    PluginInfo info;
+    info.name = kPlugin;
+    return info;
+  }
+  Status Configure(const PluginConfig&) override { return Status::Ok(); }
+  Mapper& mapping() override { return *this; }
+  Transport& transport() override { return *this; }
+  std::string Dump() override { return dump_; }
+  Status BuildRequest(const SyncJob&, StepKind, HttpRequest* out) override {
+    out->method = "POST";
+    out->path = "/leads";
+    out->route = "lead.create";
+    out->body = "{}";
+    return Status::Ok();
+  }
+  Status ReadResponse(const SyncJob&, StepKind, const HttpResponse& response,
+                      StepResult* out) override {
+    out->external_id = response.body;
+    return Status::Ok();
+  }
+  Status ParseWebhook(const WebhookDelivery&, std::vector<InboundChange>*) override {
+    return Status::Ok();
+  }
+  HttpResponse Send(const HttpRequest&) override {
+    Answer answer;
+    int n = 0;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      n = ++sent_;
+      if (n <= together_) {
+        arrived_.notify_all();
+        arrived_.wait_for(lock, kWait, [&] { return sent_ >= together_; });
+      }
+      if (n <= static_cast<int>(script_.size())) answer = script_[static_cast<size_t>(n - 1)];
+    }
+    HttpResponse response;
+    response.status = answer.status;
+    response.headers = answer.headers;
+    response.request_sent = true;
+    response.body = "crm-" + std::to_string(n);
+    return response;
+  }
+  int sent() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return sent_;
+  }
+
+ private:
+  const std::vector<Answer> script_;
+  const int together_;
+  const std::string dump_;
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  int sent_ = 0;
+};
+
+ScriptedCrm::Answer TooMany(int retry_after_s) {
+  return {429, {{"Retry-After", std::to_string(retry_after_s)}}};
+}
+
+// A ScriptedCrm taking creates three at a time in one request, whose answer
+// gives the i-th job item_statuses[i] (OK, with an id, past their end).
+class BatchScriptedCrm : public ScriptedCrm {
+ public:
+  BatchScriptedCrm(std::vector<Answer> script, std::vector<Status> item_statuses)
+      : ScriptedCrm(std::move(script)), item_statuses_(std::move(item_statuses)) {}
+  static Capabilities Batching() {
+    Capabilities capabilities;
+    capabilities.max_batch_size = 3;
+    return capabilities;
+  }
+  Status BuildBatch(const std::vector<SyncJob>&, StepKind, HttpRequest* out) override {
+    out->method = "POST";
+    out->path = "/leads/batch";
+    out->route = "lead.batch_create";
+    out->body = "[]";
+    return Status::Ok();
+  }
+  Status ReadBatch(const std::vector<SyncJob>& jobs, StepKind, const HttpResponse& response,
+                   std::vector<Status>* statuses, std::vector<StepResult>* results) override {
+    statuses->clear();
+    results->clear();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      statuses->push_back(i < item_statuses_.size() ? item_statuses_[i] : Status::Ok());
+      StepResult result;
+      result.external_id = response.body + "-" + std::to_string(i);
+      results->push_back(result);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const std::vector<Status> item_statuses_;
+};
+
+// A rig whose dispatcher runs over `crm` (with budget headers as the service
+// reads them from its Dump()), `workers` workers leasing one job each (or one
+// batch's worth with a batching plugin).
+std::unique_ptr<Rig> RigOver(GuardedAdapter* crm, int workers,
+                             Capabilities capabilities = Capabilities()) {
+  RigOptions options;
+  options.start = false;
+  auto rig = std::make_unique<Rig>(options);
+  DispatcherOptions dispatch;
+  dispatch.plugin = kPlugin;
+  dispatch.workers = workers;
+  dispatch.lease_batch = std::max<int>(1, static_cast<int>(capabilities.max_batch_size));
+  std::string error;
+  REQUIRE_MESSAGE(crm->BudgetHeaders(&dispatch.budget_headers, &error), error);
+  rig->metrics = std::make_unique<MetricsRegistry>();
+  rig->dispatcher = std::make_unique<Dispatcher>(dispatch, rig->store.get(), crm, capabilities,
+                                                 &rig->clock, rig->metrics.get());
+  rig->dispatcher->Start();
+  return rig;
+}
 
 // Keeps the text of every record logged to one Poco logger while it lives,
 // then gives the logger its channel and level back.
@@ -740,56 +880,279 @@ TEST_SUITE("engine.dispatch") {
     }
   }
 
-  TEST_CASE("dispatcher: 429 waits for Retry-After, pauses the plugin, slows it, uses no attempt") {
-    Rig rig(Settings{{"faults.lead.create", "429:retry-after=2"}});
+  TEST_CASE("dispatcher: a 429 holds its own job for Retry-After, uses no attempt, opens a window") {
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "429:retry-after=2"}});
+    options.tweak = [](DispatcherOptions* o) { o->workers = 1; };
+    Rig rig(options);
     rig.Send({Created("e1", "A")});
     REQUIRE(rig.WaitState("A", "delayed"));
     JobInfo job = rig.Job("A");
     CHECK(job.attempts == 0);
     CHECK(job.available_at_ms == kT0 + 2000);
     CHECK(rig.dispatcher->limiter().rate_limited_total() == 1);
-    CHECK(rig.dispatcher->limiter().paused_until_ms() == kT0 + 2000);
+    CHECK(rig.dispatcher->limiter().windows_total() == 1);
     CHECK(rig.metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 1);
-    Poco::JSON::Object::Ptr status = Poco::JSON::Parser()
-                                         .parse(rig.dispatcher->RuntimeStatusJson())
-                                         .extract<Poco::JSON::Object::Ptr>();
-    CHECK(Int(status->getObject("rateLimit"), "rateLimitedTotal") == 1);
-    CHECK(Str(status->getObject("rateLimit"), "pausedUntil") == FormatIsoMs(kT0 + 2000));
+    Poco::JSON::Object::Ptr rate = RateStatus(*rig.dispatcher);
+    CHECK(Int(rate, "rateLimitedTotal") == 1);
+    CHECK(Int(rate, "windowsTotal") == 1);
+    CHECK(Str(rate, "windowUntil") == FormatIsoMs(kT0 + 2000));
+    CHECK_FALSE(rate->has("pausedUntil"));  // one 429 does not stop the plugin
+    CHECK(rate->getValue<double>("perSecond") == 0);  // too few answers to cut on
 
-    // The whole plugin is paused: a new job waits too.
+    // Another lead goes at once, inside the window.
     rig.Send({Created("e2", "B")});
-    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 1; }));
-    rig.Advance(1999);
-    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 1; }));
+    REQUIRE(rig.WaitState("B", "done"));
     CHECK(rig.Job("A").state == "delayed");
-    CHECK(rig.Job("B").state == "ready");
-
-    // The pause ends: one request goes at once; the slowed rate (half the one
-    // observed, here 1/s) holds the other back a second, still without an attempt.
-    rig.Advance(1);
-    // Wait for the held-back job to be rescheduled, not merely still delayed:
-    // A stays "delayed" (until kT0 + 2000) until the ticker promotes it.
-    const auto held_back = [](const JobInfo& job) {
-      return job.state == "delayed" && job.available_at_ms > kT0 + 2000;
-    };
-    REQUIRE(WaitUntil(
-        [&] {
-          JobInfo a = rig.Job("A");
-          JobInfo b = rig.Job("B");
-          return (a.state == "done" && held_back(b)) || (b.state == "done" && held_back(a));
-        },
-        kWait));
-    CHECK(rig.dispatcher->limiter().current_rate() == 1);
-    const std::string waiting = rig.Job("A").state == "delayed" ? "A" : "B";
-    CHECK(rig.Job(waiting).available_at_ms == kT0 + 3000);
-    CHECK(rig.Job(waiting).attempts == 0);
-    rig.Advance(1000);
+    rig.Advance(2000);
     REQUIRE(rig.WaitAllDone({"A", "B"}));
     CHECK(rig.Job("A").attempts == 0);
-    CHECK(rig.Job("B").attempts == 0);
     CHECK(rig.Requests("lead.create") == 3);
     CHECK(rig.dispatcher->limiter().rate_limited_total() == 1);
     CHECK(rig.CrmLeadCount() == 2);
+  }
+
+  TEST_CASE("dispatcher: the 429 scenario: 429s to requests in flight together cut once") {
+    // Four requests in flight together (four workers) all come back 429: the
+    // first opens the window; the other three were sent before it opened and
+    // change nothing. The leads after them, sent inside the window, go at
+    // once: no pause, since the CRM took those.
+    ScriptedCrm crm({TooMany(1), TooMany(1), TooMany(1), TooMany(1)}, 4);
+    GuardedAdapter guarded(&crm, kPlugin);
+    std::unique_ptr<Rig> rig = RigOver(&guarded, 4);
+    rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C"), Created("e4", "D"),
+               Created("e5", "E"), Created("e6", "F"), Created("e7", "G"), Created("e8", "H")});
+    REQUIRE(WaitUntil([&] { return crm.sent() == 8; }, kWait));
+    REQUIRE(WaitUntil(
+        [&] {
+          int done = 0;
+          int delayed = 0;
+          for (const char* lead : {"A", "B", "C", "D", "E", "F", "G", "H"}) {
+            done += rig->Job(lead).state == "done";
+            delayed += rig->Job(lead).state == "delayed";
+          }
+          return done == 4 && delayed == 4;
+        },
+        kWait));
+    RateLimiter& limiter = rig->dispatcher->limiter();
+    CHECK(limiter.rate_limited_total() == 4);
+    CHECK(limiter.windows_total() == 1);
+    CHECK(limiter.paused_until_ms() == 0);
+    CHECK(rig->metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 4);
+    CHECK(Contains(rig->metrics->RenderPrometheus(),
+                   "crmsync_rate_limit_windows_total{plugin=\"mock-crm\"} 1"));
+    // The refused ones spent no attempt and go again after their Retry-After.
+    rig->Advance(1000);
+    REQUIRE(rig->WaitAllDone({"A", "B", "C", "D", "E", "F", "G", "H"}));
+    for (const char* lead : {"A", "B", "C", "D", "E", "F", "G", "H"}) {
+      CHECK(rig->Job(lead).attempts == 0);
+    }
+    CHECK(crm.sent() == 12);
+    CHECK(limiter.windows_total() == 1);
+    rig->StopDispatcher();
+  }
+
+  TEST_CASE("dispatcher: a batch refused with a 429 is one 429; refused items each wait") {
+    SUBCASE("the whole batch") {
+      BatchScriptedCrm crm({TooMany(3)}, {});
+      GuardedAdapter guarded(&crm, kPlugin);
+      std::unique_ptr<Rig> rig = RigOver(&guarded, 1, BatchScriptedCrm::Batching());
+      rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C")});
+      REQUIRE(WaitUntil(
+          [&] {
+            for (const char* lead : {"A", "B", "C"}) {
+              if (rig->Job(lead).state != "delayed") return false;
+            }
+            return true;
+          },
+          kWait));
+      CHECK(crm.sent() == 1);
+      for (const char* lead : {"A", "B", "C"}) {
+        CHECK(rig->Job(lead).attempts == 0);
+        CHECK(rig->Job(lead).available_at_ms == kT0 + 3000);
+      }
+      CHECK(rig->dispatcher->limiter().rate_limited_total() == 1);
+      CHECK(rig->dispatcher->limiter().windows_total() == 1);
+      CHECK(rig->metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 1);
+      rig->Advance(3000);
+      REQUIRE(rig->WaitAllDone({"A", "B", "C"}));
+      CHECK(crm.sent() == 2);
+      rig->StopDispatcher();
+    }
+    SUBCASE("two of its items") {
+      BatchScriptedCrm crm({}, {Status::RateLimited("slow down", 2000), Status::Ok(),
+                                Status::RateLimited("slow down", 2000)});
+      GuardedAdapter guarded(&crm, kPlugin);
+      std::unique_ptr<Rig> rig = RigOver(&guarded, 1, BatchScriptedCrm::Batching());
+      rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C")});
+      REQUIRE(WaitUntil(
+          [&] {
+            return rig->Job("A").state == "delayed" && rig->Job("B").state == "done" &&
+                   rig->Job("C").state == "delayed";
+          },
+          kWait));
+      CHECK(rig->Job("A").attempts == 0);
+      CHECK(rig->Job("A").available_at_ms == kT0 + 2000);
+      CHECK(rig->dispatcher->limiter().rate_limited_total() == 2);
+      CHECK(rig->dispatcher->limiter().windows_total() == 1);
+      CHECK(rig->dispatcher->limiter().paused_until_ms() == 0);
+      CHECK(rig->metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 2);
+      rig->StopDispatcher();
+    }
+  }
+
+  TEST_CASE("dispatcher: when the CRM refuses even inside the window, the plugin pauses") {
+    // A's 429 opens the window; B, sent inside it, is refused before anything
+    // sent inside it got through: nothing goes until B's Retry-After.
+    RigOptions options = Rig::WithFaults(
+        {{"faults.lead.create", "429:retry-after=2,429:retry-after=5"}});
+    options.tweak = [](DispatcherOptions* o) { o->workers = 1; };
+    Rig rig(options);
+    rig.Send({Created("e1", "A"), Created("e2", "B")});
+    REQUIRE(WaitUntil(
+        [&] { return rig.Job("A").state == "delayed" && rig.Job("B").state == "delayed"; }, kWait));
+    CHECK(rig.Job("A").available_at_ms == kT0 + 2000);
+    CHECK(rig.Job("B").available_at_ms == kT0 + 5000);
+    CHECK(rig.Job("A").attempts == 0);
+    CHECK(rig.Job("B").attempts == 0);
+    CHECK(rig.dispatcher->limiter().paused_until_ms() == kT0 + 5000);
+    CHECK(Str(RateStatus(*rig.dispatcher), "pausedUntil") == FormatIsoMs(kT0 + 5000));
+    // The whole plugin waits: a new lead too, and A past its own Retry-After.
+    rig.Send({Created("e3", "C")});
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 2; }));
+    rig.Advance(2000);
+    CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 2; }));
+    CHECK(rig.Job("C").state == "ready");
+    rig.Advance(3000);
+    REQUIRE(rig.WaitAllDone({"A", "B", "C"}));
+    CHECK(rig.Requests("lead.create") == 5);
+    CHECK(rig.dispatcher->limiter().windows_total() == 1);
+  }
+
+  TEST_CASE("dispatcher: a spent budget, in headers the plugin names, holds everything until reset") {
+    ScriptedCrm crm({{201, {{"X-Acme-Left", "0"}, {"X-Acme-Reset", "5000"}}}}, 0,
+                    R"({"rateLimitHeaders": {"remainingHeader": "X-Acme-Left",)"
+                    R"( "resetHeader": "X-Acme-Reset", "resetFormat": "milliseconds"}})");
+    GuardedAdapter guarded(&crm, kPlugin);
+    std::unique_ptr<Rig> rig = RigOver(&guarded, 1);
+    rig->Send({Created("e1", "A")});
+    REQUIRE(rig->WaitState("A", "done"));
+    RateLimiter& limiter = rig->dispatcher->limiter();
+    CHECK(limiter.paused_until_ms() == kT0 + 5000);
+    CHECK(limiter.rate_limited_total() == 0);
+    CHECK(limiter.storm_since_ms() == -1);  // no storm: max_outage does not count it
+    Poco::JSON::Object::Ptr rate = RateStatus(*rig->dispatcher);
+    CHECK(Str(rate, "pausedUntil") == FormatIsoMs(kT0 + 5000));
+    REQUIRE(rate->has("budget"));
+    CHECK(Int(rate->getObject("budget"), "remaining") == 0);
+    CHECK(Str(rate->getObject("budget"), "resetAt") == FormatIsoMs(kT0 + 5000));
+    rig->Send({Created("e2", "B")});
+    CHECK(StaysTrue([&] { return crm.sent() == 1; }));
+    CHECK(rig->Job("B").state == "ready");  // not leased, so not rescheduled either
+    rig->Advance(5000);
+    REQUIRE(rig->WaitState("B", "done"));
+    CHECK(crm.sent() == 2);
+    rig->StopDispatcher();
+  }
+
+  TEST_CASE("dispatcher: a nearly spent budget is spread over the time until its reset") {
+    // Every answer: 3 requests left for the next 30 s (the default
+    // X-RateLimit-* names), while the engine wants more: the next request
+    // goes once its share of the time left has passed (7.5 s: at 3 per 22 s
+    // left, 8 s hold 1.09 tokens, 7 s only 0.91), not three at once.
+    const ScriptedCrm::Answer three_left{201,
+                                         {{"X-RateLimit-Remaining", "3"}, {"X-RateLimit-Reset", "30"}}};
+    ScriptedCrm crm(std::vector<ScriptedCrm::Answer>(10, three_left));
+    GuardedAdapter guarded(&crm, kPlugin);
+    std::unique_ptr<Rig> rig = RigOver(&guarded, 1);
+    rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C"), Created("e4", "D")});
+    REQUIRE(WaitUntil([&] { return crm.sent() == 2; }, kWait));
+    CHECK(StaysTrue([&] { return crm.sent() == 2; }));
+    RateLimitState state = rig->dispatcher->limiter().State(rig->Now());
+    CHECK(state.pacing);
+    CHECK(state.rate == doctest::Approx(0.1));
+    Poco::JSON::Object::Ptr rate = RateStatus(*rig->dispatcher);
+    CHECK(rate->getObject("budget")->getValue<bool>("pacing"));
+    rig->Advance(7000);
+    CHECK(StaysTrue([&] { return crm.sent() == 2; }));
+    rig->Advance(1000);
+    REQUIRE(WaitUntil([&] { return crm.sent() == 3; }, kWait));
+    CHECK(StaysTrue([&] { return crm.sent() == 3; }));
+    rig->Advance(10000);
+    REQUIRE(rig->WaitAllDone({"A", "B", "C", "D"}));
+    CHECK(crm.sent() == 4);
+    CHECK(rig->dispatcher->limiter().rate_limited_total() == 0);
+    rig->StopDispatcher();
+  }
+
+  TEST_CASE("dispatcher: budget headers that cannot be read are ignored, with the reason logged") {
+    const ScriptedCrm::Answer lots{201,
+                                   {{"X-RateLimit-Remaining", "lots"}, {"X-RateLimit-Reset", "10"}}};
+    ScriptedCrm crm(std::vector<ScriptedCrm::Answer>(10, lots));
+    GuardedAdapter guarded(&crm, kPlugin);
+    Poco::Channel::Ptr log(new CapturedLog(&ComponentLogger("dispatch")));
+    CapturedLog& captured = static_cast<CapturedLog&>(*log);
+    captured.Attach();
+    std::unique_ptr<Rig> rig = RigOver(&guarded, 1);
+    rig->Send({Created("e1", "A"), Created("e2", "B"), Created("e3", "C")});
+    REQUIRE(rig->WaitAllDone({"A", "B", "C"}));
+    CHECK(rig->dispatcher->limiter().paused_until_ms() == 0);
+    CHECK_FALSE(rig->dispatcher->limiter().State(rig->Now()).budget_known);
+    const std::string reason =
+        "plugin mock-crm: budget headers ignored: X-RateLimit-Remaining 'lots': not a whole "
+        "number of requests";
+    std::string logged = captured.text();
+    CHECK(Contains(logged, reason + "\n"));
+    CHECK(logged.find(reason) == logged.rfind(reason));  // once, not once per answer
+    // A minute later the next one is logged, saying how many went unsaid.
+    rig->Advance(60000);
+    rig->Send({Created("e4", "D")});
+    REQUIRE(rig->WaitState("D", "done"));
+    rig->StopDispatcher();
+    captured.Detach();
+    CHECK(Contains(captured.text(), reason + " (and 2 more in the last minute)"));
+  }
+
+  TEST_CASE("guarded adapter: the budget headers a plugin names in Dump(), checked") {
+    const size_t defaults = DefaultRateLimitHeaders().size();
+    struct Row {
+      const char* dump;
+      size_t sets;           // read, the defaults included
+      const char* first;     // the first set's remaining or usage header
+      const char* problem;   // "" when valid
+    };
+    const Row rows[] = {
+        {"{}", defaults, "", ""},
+        {"not json", defaults, "", ""},
+        {R"({"rateLimitHeaders": {"remainingHeader": "X-Left", "resetHeader": "X-Reset"}})",
+         defaults + 1, "X-Left", ""},
+        {R"({"rateLimitHeaders": [{"usageHeader": "X-Usage", "windowSeconds": 60},)"
+         R"( {"structuredHeader": "X-Limits"}]})",
+         defaults + 2, "X-Usage", ""},
+        {R"({"rateLimitHeaders": {"remainingHeader": "X Left", "resetHeader": "X-Reset"}})", 0, "",
+         "plugin 'mock-crm' names its CRM's budget headers in Dump() wrongly: "
+         "rateLimitHeaders/remainingHeader: must be a header name"},
+        {R"({"rateLimitHeaders": [{"structuredHeader": "RateLimit"},)"
+         R"( {"remainingHeader": "X-Left", "resetHeader": "X-Reset", "resetFormat": "weeks"}]})",
+         0, "", "rateLimitHeaders/1/resetFormat: must be one of auto seconds milliseconds"},
+        {R"({"rateLimitHeaders": "X-Left"})", 0, "", "rateLimitHeaders: must be an object"},
+        {R"({"rateLimitHeaders": {"remainingHeader": "X-Left", "resetHeaders": "X-Reset"}})", 0, "",
+         "rateLimitHeaders/resetHeaders: unknown key (expected one of remainingHeader"},
+    };
+    for (const Row& row : rows) {
+      const std::string dump = row.dump;
+      CAPTURE(dump);
+      ScriptedCrm crm({}, 0, dump);
+      GuardedAdapter guarded(&crm, kPlugin);
+      std::vector<RateLimitHeaders> sets;
+      std::string error;
+      const bool ok = guarded.BudgetHeaders(&sets, &error);
+      CHECK(ok == (std::string(row.problem).empty()));
+      CHECK(sets.size() == row.sets);
+      if (ok && row.sets > defaults) {
+        CHECK(sets[0].remaining_header + sets[0].usage_header == row.first);
+      }
+      if (!ok) CHECK_MESSAGE(Contains(error, row.problem), error);
+    }
   }
 
   TEST_CASE("dispatcher: the circuit breaker holds every job while open and probes once") {
@@ -974,32 +1337,41 @@ TEST_SUITE("engine.dispatch") {
   }
 
   TEST_CASE("dispatcher: past max_outage, jobs waiting out a 429 storm are dead-lettered unsent") {
-    std::string storm = "429:retry-after=600";
-    for (int i = 0; i < 30; ++i) storm += ",429:retry-after=600";
+    std::string storm = "429:retry-after=900";
+    for (int i = 0; i < 30; ++i) storm += ",429:retry-after=900";
     RigOptions options = Rig::WithFaults({{"faults.lead.create", storm}});
     options.tweak = [](DispatcherOptions* o) {
       o->max_outage_ms = 600000;
       o->workers = 1;
     };
     Rig rig(options);
+    // A's 429 opens a window; B, sent inside it, is refused too: the CRM
+    // refuses everything, and the plugin pauses for 15 minutes.
     rig.Send({Created("e1", "A"), Created("e2", "B")});
-    REQUIRE(WaitUntil([&] { return rig.Requests("lead.create") == 1; }, kWait));
     REQUIRE(WaitUntil([&] { return rig.Job("A").state == "delayed" && rig.Job("B").state == "delayed"; },
                       kWait));
+    CHECK(rig.Requests("lead.create") == 2);
+    CHECK(rig.dispatcher->limiter().paused_until_ms() == kT0 + 900000);
     CHECK(rig.Job("A").attempts == 0);
     CHECK(rig.Job("B").attempts == 0);
-    // Ten minutes of 429: the next answer dead-letters its job, and the job
-    // waiting behind the pause follows without a request of its own.
+    rig.Send({Created("e3", "C")});
+    // Ten minutes of 429s: C, waiting behind the pause, is dead-lettered
+    // without a request of its own.
     rig.Advance(600000);
+    REQUIRE(rig.WaitState("C", "dead"));
+    CHECK(rig.Requests("lead.create") == 2);
+    // A and B are dead-lettered by their next answer, at the end of the pause.
+    rig.Advance(300000);
     REQUIRE(WaitUntil([&] { return rig.Job("A").state == "dead" && rig.Job("B").state == "dead"; },
                       kWait));
-    CHECK(rig.Requests("lead.create") == 2);
-    for (const char* lead : {"A", "B"}) {
+    CHECK(rig.Requests("lead.create") == 4);
+    for (const char* lead : {"A", "B", "C"}) {
       DeadLetter dead = OnlyDeadLetter(rig, lead);
       CHECK(dead.error_class == "rate_limited");
       CHECK(Contains(dead.reason, "CRM unavailable since " + FormatIsoMs(kT0)));
       CHECK(Contains(dead.reason, "every answer a 429"));
     }
+    CHECK(Contains(OnlyDeadLetter(rig, "C").reason, "not sent"));
   }
 
   TEST_CASE("dispatcher: an answer other than 429 ends the storm and its clock") {
@@ -1019,7 +1391,7 @@ TEST_SUITE("engine.dispatch") {
     rig.Advance(300000);  // the third try passes: A is done, the storm is over
     REQUIRE(rig.WaitState("A", "done"));
     rig.Send({Created("e2", "B")});  // 10 min after the first 429
-    rig.Advance(1000);  // the limiter, slowed by the 429s, has a token again
+    rig.Advance(1000);
     REQUIRE(WaitUntil([&] { return rig.Requests("lead.create") == 4; }, kWait));
     REQUIRE(rig.WaitState("B", "delayed"));  // a new storm: held, not dead
     rig.Advance(300000);

@@ -8,6 +8,7 @@
 
 #include "classify_rules.h"
 #include "crmsync/classify.h"
+#include "crmsync/rate_limit.h"
 #include "generic_rest_adapter.h"
 #include "json_util.h"
 #include "unit_test_helpers.h"
@@ -107,6 +108,37 @@ TEST_SUITE("plugins.generic_rest") {
       REQUIRE(adapter.Configure(config).ok());
       CHECK(adapter.Dump().find("\"warnings\":[]") != std::string::npos);
     }
+  }
+
+  TEST_CASE("adapter: Dump() names the mapping's budget headers for the engine") {
+    GenericRestAdapter hubspot;
+    PluginConfig config;
+    config.Set("mapping", std::string(CRMSYNC_SOURCE_DIR) + "/config/crms/hubspot.json");
+    config.Set("api_url", "https://api.hubapi.com");
+    config.Set("api_key", "k");
+    REQUIRE(hubspot.Configure(config).ok());
+    Var dump;
+    std::string error;
+    REQUIRE(ParseJson(hubspot.Dump(), &dump, &error));
+    JsonArray sets = dump.extract<JsonObject>()->getArray("rateLimitHeaders");
+    REQUIRE(sets);
+    REQUIRE(sets->size() == 1);
+    // What the engine does with it: check it, then read HubSpot's answers.
+    RateLimitHeaders set;
+    std::vector<std::pair<std::string, std::string>> problems;
+    REQUIRE(ParseRateLimitHeaders(ToJson(sets->get(0)), &set, &problems));
+    RateLimitBudget budget;
+    std::string problem;
+    REQUIRE(ReadRateLimitBudget(Answer(200, "{}",
+                                       {{"X-HubSpot-RateLimit-Remaining", "7"},
+                                        {"X-HubSpot-RateLimit-Interval-Milliseconds", "10000"}}),
+                                {set}, 0, &budget, &problem));
+    CHECK(budget.remaining == 7);
+    CHECK(budget.reset_in_ms == 10000);
+
+    GenericRestAdapter minimal;
+    REQUIRE(minimal.Configure(Config("minimal.json")).ok());
+    CHECK(minimal.Dump().find("rateLimitHeaders") == std::string::npos);
   }
 
   TEST_CASE("adapter: Configure requires mapping and api_url") {

@@ -299,6 +299,66 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(HasError(errors, "/classify/1: must be an object"));
   }
 
+  TEST_CASE("mapping file: rateLimit names the CRM's budget headers, one set or several") {
+    Mapping mapping;
+    std::vector<std::string> errors = ParseErrors(
+        Inline(R"("rateLimit": {"remainingHeader": "X-Acme-Left", "resetHeader": "X-Acme-Reset",
+                                "resetFormat": "unixSeconds"})"),
+        &mapping);
+    INFO(Joined(errors));
+    REQUIRE(errors.empty());
+    REQUIRE(mapping.rate_limit.size() == 1);
+    CHECK(mapping.rate_limit[0].remaining_header == "X-Acme-Left");
+    CHECK(mapping.rate_limit[0].reset_header == "X-Acme-Reset");
+    CHECK(mapping.rate_limit[0].reset_format == RateLimitReset::kUnixSeconds);
+
+    errors = ParseErrors(
+        Inline(R"("rateLimit": [{"structuredHeader": "RateLimit"},
+                                {"usageHeader": "Sforce-Limit-Info", "usageKey": "api-usage",
+                                 "windowSeconds": 86400}])"),
+        &mapping);
+    REQUIRE(errors.empty());
+    REQUIRE(mapping.rate_limit.size() == 2);
+    CHECK(mapping.rate_limit[0].structured_header == "RateLimit");
+    CHECK(mapping.rate_limit[1].usage_header == "Sforce-Limit-Info");
+    CHECK(mapping.rate_limit[1].usage_key == "api-usage");
+    CHECK(mapping.rate_limit[1].window_ms == 86400000);
+
+    CHECK(ParseErrors(Inline()).empty());  // no rateLimit: the engine's defaults
+  }
+
+  TEST_CASE("mapping file: every bad rateLimit is an error naming its key") {
+    struct Row {
+      const char* rate_limit;
+      const char* error;
+    };
+    const Row rows[] = {
+        {R"("X-Acme-Left")",
+         "inline.json: /rateLimit: must be an object naming the budget headers (or an array"},
+        {"[]", "inline.json: /rateLimit: must not be an empty array"},
+        {R"([{"structuredHeader": "RateLimit"}, 3])", "inline.json: /rateLimit/1: must be an object"},
+        {"{}", "inline.json: /rateLimit: names no budget header"},
+        {R"({"remainingHeader": "X Acme Left", "windowSeconds": 10})",
+         "inline.json: /rateLimit/remainingHeader: must be a header name"},
+        {R"({"remainingHeader": "X-Acme-Left", "resetHeader": "X-Acme-Reset", "resetFormat": "hours"})",
+         "inline.json: /rateLimit/resetFormat: must be one of auto seconds milliseconds"},
+        {R"({"remainingHeader": "X-Acme-Left"})",
+         "inline.json: /rateLimit/remainingHeader: needs a resetHeader or windowSeconds"},
+        {R"({"remainingHeader": "X-Acme-Left", "resetHeader": "X-R", "remaining": "X-L"})",
+         "inline.json: /rateLimit/remaining: unknown key (expected one of remainingHeader"},
+        {R"([{"usageHeader": "Sforce-Limit-Info", "windowSeconds": 0}])",
+         "inline.json: /rateLimit/0/windowSeconds: must be a whole number of seconds from 1 to "
+         "2678400"},
+    };
+    for (const Row& row : rows) {
+      const std::string rate_limit = row.rate_limit;
+      CAPTURE(rate_limit);
+      const std::vector<std::string> errors = ParseErrors(Inline("\"rateLimit\": " + rate_limit));
+      INFO(Joined(errors));
+      CHECK(HasError(errors, row.error));
+    }
+  }
+
   TEST_CASE("mapping file: an outbound transform in a webhook field and the reverse are errors") {
     const std::vector<std::string> errors = ParseErrors(Inline(
         R"("webhooks": {"fields": {"lead": {"assignedToId": {"from": "/a", "transform": ["lookup:agents"]}}}})",
