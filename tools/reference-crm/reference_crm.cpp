@@ -3,7 +3,7 @@
 //
 //   reference-crm [--host 127.0.0.1] [--port 9090] [--api-key K] [--api-secret S]
 //                 [--duplicates reject|allow] [--fault-delay-ms 2000] [--retry-after 1]
-//                 [--threads 32]
+//                 [--threads 32] [--latency-ms 0] [--random-429 0] [--seed 1]
 //
 // API (X-API-Key / X-API-Secret required when configured, else 401):
 //   POST /api/v1/leads                 201 {"id",...}; 409 {"message","id"} on a known
@@ -70,6 +70,14 @@
 // key remembers is the true answer. Pre-apply faults stand in front of the
 // Idempotency-Key (as a gateway would): the key is not used up.
 //
+// For benchmarks:
+//   --latency-ms N       every API request is answered N ms late (the CRM's own time)
+//   --random-429 R       each API request is refused, with probability R (0..1), with
+//                        429 and Retry-After: --retry-after seconds; nothing applied.
+//                        Draws come from one generator seeded by --seed.
+//   GET /_stats          {"leads","properties","apiRequests","random429"}: counts only,
+//                        cheap to poll while a benchmark runs
+//
 // For tests and people:
 //   GET  /_state                        every record, webhook and request count
 //   POST /_crm/leads/{id}               a change made "in the CRM" (fields merged), then webhooks
@@ -96,6 +104,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -142,6 +151,9 @@ struct Options {
   int fault_delay_ms = 2000;
   int retry_after_s = 1;
   int threads = 32;
+  int latency_ms = 0;
+  double random_429 = 0;
+  unsigned seed = 1;
 };
 
 struct Webhook {
@@ -219,6 +231,10 @@ class Crm {
       Send(resp, 200, State());
       return;
     }
+    if (parts.size() == 1 && parts[0] == "_stats" && method == "GET") {
+      Send(resp, 200, Stats());
+      return;
+    }
     if (parts.size() == 1 && parts[0] == "_faults") {
       std::pair<int, std::string> result =
           method == "POST" ? AddFaults(body)
@@ -241,7 +257,16 @@ class Crm {
       Send(resp, 401, R"({"message":"invalid API credentials"})");
       return;
     }
-    if (!crm_side) ++api_requests_;
+    if (!crm_side) {
+      ++api_requests_;
+      if (options_.latency_ms > 0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.latency_ms));
+      if (options_.random_429 > 0 && DrawRandom429()) {
+        resp.set("Retry-After", std::to_string(options_.retry_after_s));
+        Send(resp, 429, R"({"message":"rate limit exceeded"})");
+        return;
+      }
+    }
     const FaultPick pick = crm_side ? FaultPick() : TakeFaults(method, parts, uri, body);
     if (IsPreApply(pick.whole)) {
       AnswerInstead(req, resp, pick);
@@ -895,8 +920,28 @@ class Crm {
     return Stringify(state);
   }
 
+  bool DrawRandom429() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::uniform_real_distribution<double>(0.0, 1.0)(random_) >= options_.random_429)
+      return false;
+    ++random_429_sent_;
+    return true;
+  }
+
+  std::string Stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    Object::Ptr stats = new Object();
+    stats->set("leads", static_cast<int>(records_["lead"].size()));
+    stats->set("properties", static_cast<int>(records_["property"].size()));
+    stats->set("apiRequests", api_requests_.load());
+    stats->set("random429", random_429_sent_);
+    return Stringify(stats);
+  }
+
   Options options_;
   std::mutex mu_;
+  std::mt19937 random_{options_.seed};
+  int random_429_sent_ = 0;
   std::condition_variable cv_;
   bool stopping_ = false;
   int next_id_ = 0;
@@ -952,7 +997,8 @@ int main(int argc, char** argv) {
     if (flag == "--help" || flag == "-h") {
       std::cout << "usage: reference-crm [--host H] [--port P] [--api-key K] [--api-secret S]\n"
                    "                     [--duplicates reject|allow] [--fault-delay-ms MS]\n"
-                   "                     [--retry-after S] [--threads N]\n";
+                   "                     [--retry-after S] [--threads N] [--latency-ms MS]\n"
+                   "                     [--random-429 RATIO] [--seed N]\n";
       return 0;
     }
     if (i + 1 >= argc) {
@@ -976,6 +1022,16 @@ int main(int argc, char** argv) {
       options.retry_after_s = std::atoi(value.c_str());
     } else if (flag == "--threads") {
       options.threads = std::max(1, std::atoi(value.c_str()));
+    } else if (flag == "--latency-ms") {
+      options.latency_ms = std::max(0, std::atoi(value.c_str()));
+    } else if (flag == "--random-429") {
+      options.random_429 = std::atof(value.c_str());
+      if (options.random_429 < 0 || options.random_429 > 1) {
+        std::cerr << "reference-crm: --random-429 takes a ratio from 0 to 1, not " << value << "\n";
+        return 64;
+      }
+    } else if (flag == "--seed") {
+      options.seed = static_cast<unsigned>(std::strtoul(value.c_str(), nullptr, 10));
     } else {
       std::cerr << "reference-crm: unknown flag " << flag << "\n";
       return 64;
