@@ -111,7 +111,7 @@ void Dispatcher::Start() {
   int64_t sync_read_at = clock_->NowMs();
   sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
   advance_subscription_ = clock_->OnAdvance([this] {
-    Wake();
+    WakeAll();
     NudgeTicker();
   });
   ticker_ = std::thread([this, sync_read_at] { TickerLoop(sync_read_at); });
@@ -126,7 +126,7 @@ bool Dispatcher::Stop(int64_t deadline_ms) {
   if (!ticker_.joinable() && workers_.empty()) return true;
   clock_->RemoveOnAdvance(advance_subscription_);
   stopping_ = true;
-  Wake();
+  WakeAll();
   NudgeTicker();
   bool clean = false;
   {
@@ -159,6 +159,17 @@ void Dispatcher::Wake() {
     std::lock_guard<std::mutex> lock(mu_);
     ++generation_;
   }
+  // One idle worker looks; one that leases a full batch passes the wake on
+  // (WorkerLoop). Waking all of them for every accepted event cost more CPU
+  // in futex wake-ups and context switches than the intake itself.
+  work_cv_.notify_one();
+}
+
+void Dispatcher::WakeAll() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++generation_;
+  }
   work_cv_.notify_all();
 }
 
@@ -172,7 +183,7 @@ void Dispatcher::NudgeTicker() {
 
 void Dispatcher::ReloadSyncState() {
   sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
-  Wake();
+  WakeAll();
 }
 
 void Dispatcher::DisableSync(const std::string& reason) {
@@ -246,11 +257,11 @@ void Dispatcher::WorkerLoop() {
     }
     bool probe = admit == 1;
     std::vector<LeasedJob> jobs;
+    // A batch request takes one token for up to max_batch_size jobs.
+    const int64_t most = std::min<int64_t>(
+        options_.lease_batch,
+        sendable * std::max<int64_t>(1, static_cast<int64_t>(capabilities_.max_batch_size)));
     try {
-      // A batch request takes one token for up to max_batch_size jobs.
-      const int64_t most = std::min<int64_t>(
-          options_.lease_batch,
-          sendable * std::max<int64_t>(1, static_cast<int64_t>(capabilities_.max_batch_size)));
       jobs = store_->Lease(options_.plugin, probe ? 1 : static_cast<int>(most), now,
                            options_.lease_ms);
     } catch (const std::exception& e) {
@@ -261,6 +272,8 @@ void Dispatcher::WorkerLoop() {
       IdleWait(generation);
       continue;
     }
+    // A full lease suggests more is ready: hand the wake on to an idle worker.
+    if (!probe && static_cast<int64_t>(jobs.size()) >= most) Wake();
     std::vector<JobOutcome> outcomes = RunLeased(jobs, probe);
     bool delayed = false;
     int64_t finished = 0;
@@ -386,9 +399,9 @@ void Dispatcher::TickerLoop(int64_t sync_read_at) {
       if (now - sync_read_at >= kSyncStateRecheckMs || now < sync_read_at) {
         sync_read_at = now;
         bool enabled = store_->GetSyncState(options_.plugin).enabled;
-        if (sync_enabled_.exchange(enabled) != enabled && enabled) Wake();
+        if (sync_enabled_.exchange(enabled) != enabled && enabled) WakeAll();
       }
-      if (store_->Promote(now) > 0) Wake();
+      if (store_->Promote(now) > 0) WakeAll();
       int64_t next = store_->NextDueMs();
       if (next >= 0) wait_ms = std::clamp<int64_t>(next - now, 1, wait_ms);
       int64_t breaker_at = breaker_.open_until_ms();

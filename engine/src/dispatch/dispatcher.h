@@ -76,8 +76,12 @@ class Dispatcher {
   /// false when a worker is still inside a CRM call then; its lease is released
   /// anyway (in doubt) and the caller should exit without joining.
   bool Stop(int64_t deadline_ms);
-  /// New jobs may be ready (intake accepted events, a replay, an enable).
+  /// New jobs may be ready (intake accepted events, a replay): one idle
+  /// worker looks, and passes the wake on when it finds a full lease.
   void Wake();
+  /// Every worker looks again (sync enabled, due jobs promoted, the clock
+  /// moved, stopping).
+  void WakeAll();
   /// Re-reads whether sync is enabled for the plugin (after the admin API
   /// changed it) and wakes the workers.
   void ReloadSyncState();
