@@ -157,7 +157,8 @@ std::vector<KeySpec> BuildSchema() {
       Secret("store.url", "PostgreSQL conninfo or postgresql:// URL (store.backend=postgres); may come from store.url.file."),
       Str("ui.dir", "", "Folder the /ui dashboard's files are served from; empty: <binary>/../share/crmsync/ui, else the source tree's ui/."),
       SecretList("webhook.secrets", "Extra accepted webhook secrets, comma separated (rotation)."),
-      Int("workers.count", 4, 1, 256, "Worker threads dispatching jobs to the CRM."),
+      Int("workers.count", 64, 1, 256,
+          "Worker threads dispatching jobs to the CRM: the most CRM requests in flight."),
   };
   // clang-format on
   // Lookups binary-search the table, so it must be sorted; sorting here keeps a

@@ -239,7 +239,7 @@ TEST_SUITE("engine.config") {
     CHECK(settings.GetInt("crm.retry.delay") == 1000);
     CHECK_FALSE(settings.GetBool("crm.retry.jitter"));
     CHECK_FALSE(settings.GetBool("crm.allow_insecure_http"));
-    CHECK(settings.GetInt("workers.count") == 4);
+    CHECK(settings.GetInt("workers.count") == 64);
     CHECK(settings.GetInt("shutdown.deadline_ms") == 10000);
     CHECK(settings.GetString("log.level") == "information");
     CHECK(settings.GetString("log.format") == "json");
@@ -440,7 +440,7 @@ TEST_SUITE("engine.config") {
                       "crm.retry.attempts: expected a whole number from 0 to 100, got '101' "
                       "(from env CRM_RETRY_ATTEMPTS)"));
     CHECK(settings.GetInt("shutdown.deadline_ms") == 0);  // 0 is in range there.
-    CHECK(settings.GetInt("workers.count") == 4);
+    CHECK(settings.GetInt("workers.count") == 64);
   }
 
   TEST_CASE("a duration takes a unit, is stored in its largest exact unit and read in ms") {
