@@ -33,6 +33,8 @@ PgResult::~PgResult() {
 
 int PgResult::Rows() const { return result_ ? PQntuples(result_) : 0; }
 
+int PgResult::Columns() const { return result_ ? PQnfields(result_) : 0; }
+
 bool PgResult::IsNull(int row, int col) const { return PQgetisnull(result_, row, col) != 0; }
 
 std::string PgResult::Text(int row, int col) const {

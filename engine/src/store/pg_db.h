@@ -62,6 +62,7 @@ class PgResult {
   PgResult& operator=(const PgResult&) = delete;
 
   int Rows() const;
+  int Columns() const;
   bool Empty() const { return Rows() == 0; }
   bool IsNull(int row, int col) const;
   std::string Text(int row, int col) const;

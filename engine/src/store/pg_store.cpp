@@ -30,6 +30,9 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "crmsync/entities_json.h"
+#include "queue/accept.h"
+#include "queue/replay.h"
+#include "store/pg_port.h"
 #include "store/pg_schema.h"
 #include "store/store_codec.h"
 
@@ -58,23 +61,6 @@ const char kSqlSetSyncState[] =
     "INSERT INTO plugin_state (plugin, enabled, reason, changed_at) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
     "changed_at = excluded.changed_at";
-const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = $1";
-const char kSqlInsertEvent[] =
-    "INSERT INTO events (event_id, job_id, type, received_ms) VALUES ($1, $2, $3, $4)";
-// A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
-const char kSqlUpsertLead[] =
-    "INSERT INTO leads (id, data, updated_ms, field_times) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "field_times = excluded.field_times, inbound_hash = ''";
-const char kSqlUpsertProperty[] =
-    "INSERT INTO properties (id, data, updated_ms, field_times) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "field_times = excluded.field_times, inbound_hash = ''";
-// What a platform event merges into: the mirror, when its fields were set, and
-// the hash of the CRM's last change (an echo check).
-const char kSqlMirrorLead[] = "SELECT data, field_times, inbound_hash FROM leads WHERE id = $1";
-const char kSqlMirrorProperty[] =
-    "SELECT data, field_times, inbound_hash FROM properties WHERE id = $1";
 // An inbound (CRM) write records the hash of what the CRM set.
 const char kSqlInboundLead[] =
     "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES ($1, $2, $3, $4) "
@@ -138,35 +124,6 @@ const char kSqlSetRegistration[] =
     "INSERT INTO webhook_registrations (plugin, fingerprint, registered_ms) VALUES ($1, $2, $3) "
     "ON CONFLICT(plugin) DO UPDATE SET fingerprint = excluded.fingerprint, "
     "registered_ms = excluded.registered_ms";
-const char kSqlRequeueCallback[] =
-    "UPDATE changes SET callback_state = 'pending', callback_attempts = 0, callback_at_ms = $2 "
-    "WHERE seq = $1 AND callback_state = 'dead'";
-const char kSqlUpsertInquiry[] =
-    "INSERT INTO inquiries (id, lead_id, data, updated_ms) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT(id) DO UPDATE SET lead_id = excluded.lead_id, data = excluded.data, "
-    "updated_ms = excluded.updated_ms";
-const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = $1";
-const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = $1";
-// The newest job of an entity that is not finished.
-const char kSqlLastActiveJob[] =
-    "SELECT id, state, coalescable, attempts, step, plan, payload FROM jobs "
-    "WHERE entity_kind = $1 AND entity_id = $2 AND state IN ('queued','ready','delayed','leased') "
-    "ORDER BY id DESC LIMIT 1";
-// Re-checked in the update itself: another engine may lease the ready job
-// between the read above and this write (the row lock then makes this update
-// see it leased, and change nothing).
-const char kSqlAbsorb[] =
-    "UPDATE jobs SET event_id = $2, event_type = $3, payload = $4, "
-    "priority = least(priority, $5::integer), coalesced = coalesced + 1, updated_ms = $6 "
-    "WHERE id = $1 AND state IN ('queued', 'ready') AND attempts = 0 AND step = 0 AND plan = ''";
-const char kSqlInsertJob[] =
-    "INSERT INTO jobs (event_id, event_type, entity_kind, entity_id, priority, state, payload, "
-    "coalescable, available_ms, created_ms, updated_ms) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9) RETURNING id";
-const char kSqlHasActiveJob[] =
-    "SELECT 1 FROM jobs WHERE entity_kind = $1 AND entity_id = $2 "
-    "AND state IN ('queued','ready','delayed','leased') LIMIT 1";
-const char kSqlBumpCounter[] = "INSERT INTO counter_deltas (name, value) VALUES ($1, $2)";
 // Ready jobs by priority then age; rows another engine is leasing are skipped.
 const char kSqlLease[] =
     "UPDATE jobs j SET state = 'leased', lease_token = nextval('lease_tokens'), "
@@ -206,9 +163,6 @@ const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = $2 W
 const char kSqlInsertDeadLetter[] =
     "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
     "error_class, reason, attempts, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-const char kSqlInsertAudit[] =
-    "INSERT INTO audit (at_ms, entity_kind, entity_id, job_id, action, detail) "
-    "VALUES ($1, $2, $3, $4, $5, $6)";
 const char kSqlPromoteDelayed[] =
     "UPDATE jobs SET state = 'ready', updated_ms = $1 "
     "WHERE state = 'delayed' AND available_ms <= $1::bigint";
@@ -280,13 +234,6 @@ const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_PG_DLQ_WH
 const char kSqlAttemptsOfJob[] =
     "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
     "WHERE job_id = $1 ORDER BY id";
-const char kSqlJobForReplay[] =
-    "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
-    "FROM jobs WHERE id = $1";
-const char kSqlDeadLetterOpen[] =
-    "SELECT 1 FROM dead_letters WHERE id = $1 AND replayed_ms = 0 FOR UPDATE";
-const char kSqlMarkReplayed[] =
-    "UPDATE dead_letters SET replayed_ms = $2, replay_job_id = $3 WHERE id = $1";
 
 // --- helpers -----------------------------------------------------------------
 
@@ -478,112 +425,9 @@ std::vector<AcceptResult> PgStore::Accept(const std::vector<IncomingEvent>& even
   return results;
 }
 
-int64_t PgStore::InsertJob(PgConn& c, const std::string& event_id, const std::string& event_type,
-                           const std::string& kind, const std::string& entity_id, int priority,
-                           const std::string& payload, bool coalescable, int64_t now_ms) {
-  // The caller holds the entity's lock: the head check and the insert are one decision.
-  bool has_active = !c.Exec(kSqlHasActiveJob, PgParams().Add(kind).Add(entity_id)).Empty();
-  PgResult r = c.Exec(kSqlInsertJob, PgParams()
-                                         .Add(event_id)
-                                         .Add(event_type)
-                                         .Add(kind)
-                                         .Add(entity_id)
-                                         .Add(int64_t{priority})
-                                         .Add(has_active ? "queued" : "ready")
-                                         .Add(payload)
-                                         .Add(int64_t{coalescable ? 1 : 0})
-                                         .Add(now_ms));
-  return r.Int(0, 0);
-}
-
 void PgStore::AcceptOne(PgConn& c, const IncomingEvent& e, int64_t now_ms, AcceptResult* result) {
-  result->event_id = e.event_id;
-  {
-    PgResult r = c.Exec(kSqlFindEvent, PgParams().Add(e.event_id));
-    if (!r.Empty()) {
-      result->job_id = r.Int(0, 0);
-      result->duplicate = true;
-      return;
-    }
-  }
-  const std::string kind = EntityKindName(e.kind);
-  const bool is_lead = e.kind == EntityKind::kLead;
-  std::string stored;
-  std::string stored_times;
-  std::string inbound_hash;
-  {
-    PgResult r = c.Exec(is_lead ? kSqlMirrorLead : kSqlMirrorProperty, PgParams().Add(e.entity_id));
-    if (!r.Empty()) {
-      stored = r.Text(0, 0);
-      stored_times = r.Text(0, 1);
-      inbound_hash = r.Text(0, 2);
-    }
-  }
-  // The event's patch merged into the mirror, in event order (store_codec).
-  PatchMerge merge = MergeEventPatch(stored, stored_times, e.entity_json,
-                                     IsoMs(e.occurred_at).value_or(now_ms), is_lead, e.data_path);
-  // An event older than every field it carries, or one that carries back
-  // exactly what the CRM last set (no sync loop), is recorded but not sent.
-  // Inquiries are new facts: always sent.
-  if (e.type != EventType::kInquirySubmitted &&
-      (merge.stale || (!inbound_hash.empty() && merge.echo_hash == inbound_hash))) {
-    c.Exec(kSqlInsertEvent,
-           PgParams().Add(e.event_id).Add(int64_t{0}).Add(EventTypeName(e.type)).Add(now_ms));
-    if (merge.stale) {
-      result->stale = true;
-      return;
-    }
-    c.Exec(kSqlBumpCounter, PgParams().Add("echo_suppressed_outbound").Add(int64_t{1}));
-    result->echo_suppressed = true;
-    return;
-  }
-  c.Exec(is_lead ? kSqlUpsertLead : kSqlUpsertProperty,
-         PgParams().Add(e.entity_id).Add(merge.entity_json).Add(now_ms).Add(merge.field_times));
-  if (e.type == EventType::kInquirySubmitted) {
-    c.Exec(kSqlUpsertInquiry,
-           PgParams().Add(e.inquiry_id).Add(e.entity_id).Add(e.inquiry_json).Add(now_ms));
-  }
-  // The job payload: the merged entity, the event's extras, what it changed.
-  const std::string payload = JobPayload(e, merge.entity_json, merge.changed);
-
-  // Coalescing: the entity's newest unfinished job absorbs this one when both
-  // are plain upserts and it has not been tried yet.
-  int64_t job_id = 0;
-  std::string absorbed_payload;
-  if (e.coalescable) {
-    PgResult r = c.Exec(kSqlLastActiveJob, PgParams().Add(kind).Add(e.entity_id));
-    if (!r.Empty()) {
-      std::string state = r.Text(0, 1);
-      bool absorbable = (state == "queued" || state == "ready") && r.Int(0, 2) == 1 &&
-                        r.Int(0, 3) == 0 && r.Int(0, 4) == 0 && r.Text(0, 5).empty();
-      if (absorbable) {
-        job_id = r.Int(0, 0);
-        // The absorbed job sends what either changed.
-        absorbed_payload =
-            JobPayload(e, merge.entity_json, UnionChanged(r.Text(0, 6), merge.changed));
-      }
-    }
-  }
-  if (job_id != 0 && c.Exec(kSqlAbsorb, PgParams()
-                                            .Add(job_id)
-                                            .Add(e.event_id)
-                                            .Add(EventTypeName(e.type))
-                                            .Add(absorbed_payload)
-                                            .Add(int64_t{static_cast<int>(e.priority)})
-                                            .Add(now_ms))
-                             .Affected() == 0) {
-    job_id = 0;  // leased meanwhile: a job of its own, queued behind it
-  }
-  if (job_id != 0) {
-    c.Exec(kSqlBumpCounter, PgParams().Add("coalesced").Add(int64_t{1}));
-    result->coalesced = true;
-  } else {
-    job_id = InsertJob(c, e.event_id, EventTypeName(e.type), kind, e.entity_id,
-                       static_cast<int>(e.priority), payload, e.coalescable, now_ms);
-  }
-  c.Exec(kSqlInsertEvent,
-         PgParams().Add(e.event_id).Add(job_id).Add(EventTypeName(e.type)).Add(now_ms));
-  result->job_id = job_id;
+  PgPort port(c);
+  AcceptEvent(port, e, now_ms, result);
 }
 
 // --- queue -------------------------------------------------------------------
@@ -670,7 +514,7 @@ void PgStore::MakeNextReady(PgConn& c, const std::string& kind, const std::strin
 void PgStore::Audit(PgConn& c, int64_t now_ms, const std::string& kind,
                     const std::string& entity_id, int64_t job_id, const std::string& action,
                     const std::string& detail) {
-  c.Exec(kSqlInsertAudit,
+  c.Exec(PgSql(Sql::kInsertAudit),
          PgParams().Add(now_ms).Add(kind).Add(entity_id).Add(job_id).Add(action).Add(detail));
 }
 
@@ -989,7 +833,7 @@ std::vector<AuditRecord> PgStore::AuditForEntity(EntityKind kind, const std::str
 std::optional<std::string> PgStore::GetMirror(EntityKind kind, const std::string& entity_id) {
   std::optional<std::string> data;
   Tx([&](PgConn& c) {
-    PgResult r = c.Exec(kind == EntityKind::kLead ? kSqlGetLead : kSqlGetProperty,
+    PgResult r = c.Exec(kind == EntityKind::kLead ? PgSql(Sql::kGetLead) : PgSql(Sql::kGetProperty),
                         PgParams().Add(entity_id));
     data = r.Empty() ? std::nullopt : std::optional<std::string>(r.Text(0, 0));
   });
@@ -1069,50 +913,11 @@ std::vector<int64_t> PgStore::ReplayDeadLetters(const DeadLetterFilter& filter, 
       if (d.plugin != "callback") locks.push_back(EntityLock(d.entity_kind, d.entity_id));
     }
     LockAll(c, locks);
+    PgPort port(c);
     for (const DeadLetter& d : targets) {
       // Listed before the locks: a concurrent replay or purge may have taken it
       // since; the row lock makes the check and the mark one step.
-      if (c.Exec(kSqlDeadLetterOpen, PgParams().Add(d.id)).Empty()) continue;
-      if (d.plugin == "callback") {
-        // A change-feed callback that gave up (job_id holds -seq): send it again.
-        c.Exec(kSqlRequeueCallback, PgParams().Add(-d.job_id).Add(now_ms));
-        c.Exec(kSqlMarkReplayed, PgParams().Add(d.id).Add(now_ms).Add(int64_t{0}));
-        new_jobs.push_back(0);
-        continue;
-      }
-      std::string event_id, event_type, kind, entity_id, payload;
-      int priority = 1;
-      bool coalescable = false;
-      {
-        PgResult r = c.Exec(kSqlJobForReplay, PgParams().Add(d.job_id));
-        if (r.Empty()) continue;
-        event_id = r.Text(0, 0);
-        event_type = r.Text(0, 1);
-        kind = r.Text(0, 2);
-        entity_id = r.Text(0, 3);
-        priority = static_cast<int>(r.Int(0, 4));
-        payload = r.Text(0, 5);
-        coalescable = r.Int(0, 6) != 0;
-      }
-      // The entity as the platform holds it now; the event's extras as they were.
-      std::string mirror;
-      {
-        PgResult r =
-            c.Exec(kind == "property" ? kSqlGetProperty : kSqlGetLead, PgParams().Add(entity_id));
-        if (!r.Empty()) mirror = r.Text(0, 0);
-      }
-      if (!mirror.empty()) {
-        Poco::JSON::Object::Ptr object =
-            Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
-        object->set(kind, Poco::JSON::Parser().parse(mirror));
-        payload = Stringify(object);
-      }
-      int64_t job_id = InsertJob(c, event_id, event_type, kind, entity_id, priority, payload,
-                                 coalescable, now_ms);
-      c.Exec(kSqlMarkReplayed, PgParams().Add(d.id).Add(now_ms).Add(job_id));
-      Audit(c, now_ms, kind, entity_id, job_id, "replayed",
-            "dead letter " + std::to_string(d.id) + " of job " + std::to_string(d.job_id));
-      new_jobs.push_back(job_id);
+      if (std::optional<int64_t> job_id = ReplayDeadLetter(port, d, now_ms)) new_jobs.push_back(*job_id);
     }
   });
   return new_jobs;
@@ -1249,7 +1054,7 @@ InboundResult PgStore::ApplyChange(PgConn& c, const InboundDelivery& delivery,
   }
   Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
   {
-    PgResult r = c.Exec(is_lead ? kSqlGetLead : kSqlGetProperty, PgParams().Add(result.entity_id));
+    PgResult r = c.Exec(is_lead ? PgSql(Sql::kGetLead) : PgSql(Sql::kGetProperty), PgParams().Add(result.entity_id));
     if (!r.Empty()) {
       current = Poco::JSON::Parser().parse(r.Text(0, 0)).extract<Poco::JSON::Object::Ptr>();
     } else {
@@ -1283,7 +1088,7 @@ InboundResult PgStore::ApplyChange(PgConn& c, const InboundDelivery& delivery,
   }
   if (result.changed_fields.empty() && !created) {
     result.kind = InboundResult::Kind::kNoChange;
-    c.Exec(kSqlBumpCounter, PgParams().Add("echo_suppressed_inbound").Add(int64_t{1}));
+    c.Exec(PgSql(Sql::kBumpCounter), PgParams().Add("echo_suppressed_inbound").Add(int64_t{1}));
     return result;
   }
   if (change.updated_at) current->set("updatedAt", *change.updated_at);

@@ -144,9 +144,6 @@ class PgStore final : public Store {
   template <typename F>
   void Tx(F&& fn, bool snapshot = false);
   void AcceptOne(PgConn& c, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
-  int64_t InsertJob(PgConn& c, const std::string& event_id, const std::string& event_type,
-                    const std::string& kind, const std::string& entity_id, int priority,
-                    const std::string& payload, bool coalescable, int64_t now_ms);
   void ReadLeased(PgConn& c, const std::string& plugin, const PgResult& rows,
                   std::vector<LeasedJob>* out);
   int64_t PromoteDue(int64_t now_ms, bool delayed);

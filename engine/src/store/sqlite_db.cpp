@@ -67,6 +67,11 @@ Stmt& Stmt::Bind(int index, const std::string& value) {
   return *this;
 }
 
+Stmt& Stmt::BindText(int index, std::string_view value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
 Stmt& Stmt::Bind(int index, const std::optional<std::string>& value) {
   return value ? Bind(index, *value) : BindNull(index);
 }
@@ -96,6 +101,12 @@ void Stmt::Reset() {
 }
 
 int64_t Stmt::ColumnInt(int index) const { return sqlite3_column_int64(stmt_, index); }
+
+bool Stmt::ColumnIsInt(int index) const {
+  return sqlite3_column_type(stmt_, index) == SQLITE_INTEGER;
+}
+
+int Stmt::ColumnCount() const { return sqlite3_column_count(stmt_); }
 
 std::string Stmt::ColumnText(int index) const {
   const unsigned char* text = sqlite3_column_text(stmt_, index);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -63,6 +64,7 @@ class Stmt {
   Stmt& Bind(int index, const std::string& value);
   Stmt& Bind(int index, const std::optional<std::string>& value);
   Stmt& BindNull(int index);
+  Stmt& BindText(int index, std::string_view value);
   /// Steps once: true when a row is available, false when done. Throws on error.
   bool Step();
   /// Steps to completion, expecting no rows.
@@ -72,6 +74,8 @@ class Stmt {
   int64_t ColumnInt(int index) const;
   std::string ColumnText(int index) const;
   bool ColumnIsNull(int index) const;
+  bool ColumnIsInt(int index) const;
+  int ColumnCount() const;
   std::optional<std::string> ColumnOptText(int index) const;
 
  private:

@@ -21,6 +21,9 @@
 #include "common/clock.h"
 #include "common/hash.h"
 #include "crmsync/entities_json.h"
+#include "queue/accept.h"
+#include "queue/replay.h"
+#include "store/sqlite_port.h"
 #include "store/sqlite_schema.h"
 #include "store/store_codec.h"
 
@@ -35,23 +38,6 @@ const char kSqlSetSyncState[] =
     "INSERT INTO plugin_state (plugin, enabled, reason, changed_at) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
     "changed_at = excluded.changed_at";
-const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = ?1";
-const char kSqlInsertEvent[] =
-    "INSERT INTO events (event_id, job_id, type, received_ms) VALUES (?1, ?2, ?3, ?4)";
-// A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
-const char kSqlUpsertLead[] =
-    "INSERT INTO leads (id, data, updated_ms, field_times) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "field_times = excluded.field_times, inbound_hash = ''";
-const char kSqlUpsertProperty[] =
-    "INSERT INTO properties (id, data, updated_ms, field_times) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "field_times = excluded.field_times, inbound_hash = ''";
-// What a platform event merges into: the mirror, when its fields were set, and
-// the hash of the CRM's last change (an echo check).
-const char kSqlMirrorLead[] = "SELECT data, field_times, inbound_hash FROM leads WHERE id = ?1";
-const char kSqlMirrorProperty[] =
-    "SELECT data, field_times, inbound_hash FROM properties WHERE id = ?1";
 // An inbound (CRM) write records the hash of what the CRM set.
 const char kSqlInboundLead[] =
     "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
@@ -107,33 +93,6 @@ const char kSqlSetRegistration[] =
     "INSERT INTO webhook_registrations (plugin, fingerprint, registered_ms) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(plugin) DO UPDATE SET fingerprint = excluded.fingerprint, "
     "registered_ms = excluded.registered_ms";
-const char kSqlRequeueCallback[] =
-    "UPDATE changes SET callback_state = 'pending', callback_attempts = 0, callback_at_ms = ?2 "
-    "WHERE seq = ?1 AND callback_state = 'dead'";
-const char kSqlUpsertInquiry[] =
-    "INSERT INTO inquiries (id, lead_id, data, updated_ms) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET lead_id = excluded.lead_id, data = excluded.data, "
-    "updated_ms = excluded.updated_ms";
-const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = ?1";
-const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = ?1";
-// The newest job of an entity that is not finished.
-const char kSqlLastActiveJob[] =
-    "SELECT id, state, coalescable, attempts, step, plan, payload FROM jobs "
-    "WHERE entity_kind = ?1 AND entity_id = ?2 AND state IN ('queued','ready','delayed','leased') "
-    "ORDER BY id DESC LIMIT 1";
-const char kSqlAbsorb[] =
-    "UPDATE jobs SET event_id = ?2, event_type = ?3, payload = ?4, priority = min(priority, ?5), "
-    "coalesced = coalesced + 1, updated_ms = ?6 WHERE id = ?1";
-const char kSqlInsertJob[] =
-    "INSERT INTO jobs (event_id, event_type, entity_kind, entity_id, priority, state, payload, "
-    "coalescable, available_ms, created_ms, updated_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)";
-const char kSqlHasActiveJob[] =
-    "SELECT 1 FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 "
-    "AND state IN ('queued','ready','delayed','leased') LIMIT 1";
-const char kSqlBumpCounter[] =
-    "INSERT INTO counters (name, value) VALUES (?1, ?2) "
-    "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value";
 const char kSqlReadyIds[] = "SELECT id FROM jobs WHERE state = 'ready' ORDER BY priority, id LIMIT ?1";
 const char kSqlLeaseJob[] =
     "UPDATE jobs SET state = 'leased', lease_token = ?2, lease_expires_ms = ?3, updated_ms = ?4 "
@@ -169,9 +128,6 @@ const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = ?2 W
 const char kSqlInsertDeadLetter[] =
     "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
     "error_class, reason, attempts, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
-const char kSqlInsertAudit[] =
-    "INSERT INTO audit (at_ms, entity_kind, entity_id, job_id, action, detail) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 const char kSqlPromoteDelayed[] =
     "UPDATE jobs SET state = 'ready', updated_ms = ?1 WHERE state = 'delayed' AND available_ms <= ?1";
 const char kSqlReclaimExpired[] =
@@ -210,12 +166,6 @@ const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_DLQ_WHERE
 const char kSqlAttemptsOfJob[] =
     "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
     "WHERE job_id = ?1 ORDER BY rowid";
-const char kSqlJobForReplay[] =
-    "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
-    "FROM jobs WHERE id = ?1";
-const char kSqlDeadLetterOpen[] = "SELECT 1 FROM dead_letters WHERE id = ?1 AND replayed_ms = 0";
-const char kSqlMarkReplayed[] =
-    "UPDATE dead_letters SET replayed_ms = ?2, replay_job_id = ?3 WHERE id = ?1";
 
 // --- helpers -----------------------------------------------------------------
 
@@ -428,133 +378,9 @@ void SqliteStore::AcceptAsync(std::vector<IncomingEvent> events, int64_t now_ms,
       });
 }
 
-int64_t SqliteStore::InsertJob(const std::string& event_id, const std::string& event_type,
-                               const std::string& kind, const std::string& entity_id, int priority,
-                               const std::string& payload, bool coalescable, int64_t now_ms) {
-  bool has_active = false;
-  {
-    Stmt& stmt = W(kSqlHasActiveJob);
-    StmtScope scope(stmt);
-    has_active = stmt.Bind(1, kind).Bind(2, entity_id).Step();
-  }
-  Stmt& stmt = W(kSqlInsertJob);
-  StmtScope scope(stmt);
-  stmt.Bind(1, event_id)
-      .Bind(2, event_type)
-      .Bind(3, kind)
-      .Bind(4, entity_id)
-      .Bind(5, int64_t{priority})
-      .Bind(6, std::string(has_active ? "queued" : "ready"))
-      .Bind(7, payload)
-      .Bind(8, int64_t{coalescable ? 1 : 0})
-      .Bind(9, now_ms)
-      .Run();
-  return writer_db_->LastInsertRowId();
-}
-
 void SqliteStore::AcceptOne(Db& db, const IncomingEvent& e, int64_t now_ms, AcceptResult* result) {
-  result->event_id = e.event_id;
-  {
-    Stmt& stmt = W(kSqlFindEvent);
-    StmtScope scope(stmt);
-    if (stmt.Bind(1, e.event_id).Step()) {
-      result->job_id = stmt.ColumnInt(0);
-      result->duplicate = true;
-      return;
-    }
-  }
-  const std::string kind = EntityKindName(e.kind);
-  const bool is_lead = e.kind == EntityKind::kLead;
-  std::string stored;
-  std::string stored_times;
-  std::string inbound_hash;
-  {
-    Stmt& stmt = W(is_lead ? kSqlMirrorLead : kSqlMirrorProperty);
-    StmtScope scope(stmt);
-    if (stmt.Bind(1, e.entity_id).Step()) {
-      stored = stmt.ColumnText(0);
-      stored_times = stmt.ColumnText(1);
-      inbound_hash = stmt.ColumnText(2);
-    }
-  }
-  // The event's patch merged into the mirror, in event order (store_codec).
-  PatchMerge merge = MergeEventPatch(stored, stored_times, e.entity_json,
-                                     IsoMs(e.occurred_at).value_or(now_ms), is_lead, e.data_path);
-  // An event older than every field it carries, or one that carries back
-  // exactly what the CRM last set (no sync loop), is recorded but not sent.
-  // Inquiries are new facts: always sent.
-  if (e.type != EventType::kInquirySubmitted &&
-      (merge.stale || (!inbound_hash.empty() && merge.echo_hash == inbound_hash))) {
-    Stmt& stmt = W(kSqlInsertEvent);
-    StmtScope scope(stmt);
-    stmt.Bind(1, e.event_id).Bind(2, int64_t{0}).Bind(3, std::string(EventTypeName(e.type)));
-    stmt.Bind(4, now_ms).Run();
-    if (merge.stale) {
-      result->stale = true;
-      return;
-    }
-    Stmt& counter = W(kSqlBumpCounter);
-    StmtScope counter_scope(counter);
-    counter.Bind(1, std::string("echo_suppressed_outbound")).Bind(2, int64_t{1}).Run();
-    result->echo_suppressed = true;
-    return;
-  }
-  {
-    Stmt& stmt = W(is_lead ? kSqlUpsertLead : kSqlUpsertProperty);
-    StmtScope scope(stmt);
-    stmt.Bind(1, e.entity_id).Bind(2, merge.entity_json).Bind(3, now_ms);
-    stmt.Bind(4, merge.field_times).Run();
-  }
-  if (e.type == EventType::kInquirySubmitted) {
-    Stmt& stmt = W(kSqlUpsertInquiry);
-    StmtScope scope(stmt);
-    stmt.Bind(1, e.inquiry_id).Bind(2, e.entity_id).Bind(3, e.inquiry_json).Bind(4, now_ms).Run();
-  }
-  // The job payload: the merged entity, the event's extras, what it changed.
-  std::string payload = JobPayload(e, merge.entity_json, merge.changed);
-
-  // Coalescing: the entity's newest unfinished job absorbs this one when both
-  // are plain upserts and it has not been tried yet.
-  int64_t job_id = 0;
-  if (e.coalescable) {
-    Stmt& stmt = W(kSqlLastActiveJob);
-    StmtScope scope(stmt);
-    if (stmt.Bind(1, kind).Bind(2, e.entity_id).Step()) {
-      std::string state = stmt.ColumnText(1);
-      bool absorbable = (state == "queued" || state == "ready") && stmt.ColumnInt(2) == 1 &&
-                        stmt.ColumnInt(3) == 0 && stmt.ColumnInt(4) == 0 &&
-                        stmt.ColumnText(5).empty();
-      if (absorbable) {
-        job_id = stmt.ColumnInt(0);
-        // The absorbed job sends what either changed.
-        payload = JobPayload(e, merge.entity_json, UnionChanged(stmt.ColumnText(6), merge.changed));
-      }
-    }
-  }
-  if (job_id != 0) {
-    Stmt& stmt = W(kSqlAbsorb);
-    StmtScope scope(stmt);
-    stmt.Bind(1, job_id)
-        .Bind(2, e.event_id)
-        .Bind(3, std::string(EventTypeName(e.type)))
-        .Bind(4, payload)
-        .Bind(5, int64_t{static_cast<int>(e.priority)})
-        .Bind(6, now_ms)
-        .Run();
-    Stmt& counter = W(kSqlBumpCounter);
-    StmtScope counter_scope(counter);
-    counter.Bind(1, std::string("coalesced")).Bind(2, int64_t{1}).Run();
-    result->coalesced = true;
-  } else {
-    job_id = InsertJob(e.event_id, EventTypeName(e.type), kind, e.entity_id,
-                       static_cast<int>(e.priority), payload, e.coalescable, now_ms);
-  }
-  Stmt& stmt = W(kSqlInsertEvent);
-  StmtScope scope(stmt);
-  stmt.Bind(1, e.event_id).Bind(2, job_id).Bind(3, std::string(EventTypeName(e.type))).Bind(4, now_ms);
-  stmt.Run();
-  result->job_id = job_id;
-  (void)db;
+  SqlitePort port(db, writer_stmts_);
+  AcceptEvent(port, e, now_ms, result);
 }
 
 // --- queue -------------------------------------------------------------------
@@ -626,7 +452,7 @@ void SqliteStore::MakeNextReady(const std::string& kind, const std::string& enti
 
 void SqliteStore::Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id,
                         int64_t job_id, const std::string& action, const std::string& detail) {
-  Stmt& stmt = W(kSqlInsertAudit);
+  Stmt& stmt = W(SqliteSql(Sql::kInsertAudit));
   StmtScope scope(stmt);
   stmt.Bind(1, now_ms).Bind(2, kind).Bind(3, entity_id).Bind(4, job_id).Bind(5, action);
   stmt.Bind(6, detail).Run();
@@ -856,7 +682,7 @@ std::vector<AuditRecord> SqliteStore::AuditForEntity(EntityKind kind, const std:
 
 std::optional<std::string> SqliteStore::GetMirror(EntityKind kind, const std::string& entity_id) {
   std::lock_guard<std::mutex> lock(reader_mu_);
-  Stmt& stmt = R(kind == EntityKind::kLead ? kSqlGetLead : kSqlGetProperty);
+  Stmt& stmt = R(kind == EntityKind::kLead ? SqliteSql(Sql::kGetLead) : SqliteSql(Sql::kGetProperty));
   StmtScope scope(stmt);
   if (!stmt.Bind(1, entity_id).Step()) return std::nullopt;
   return stmt.ColumnText(0);
@@ -932,62 +758,11 @@ std::vector<int64_t> SqliteStore::ReplayDeadLetters(const DeadLetterFilter& filt
   }
   std::vector<int64_t> new_jobs;
   if (targets.empty()) return new_jobs;
-  committer_->Submit([&](Db&) {
+  committer_->Submit([&](Db& db) {
     new_jobs.clear();
+    SqlitePort port(db, writer_stmts_);
     for (const DeadLetter& d : targets) {
-      {
-        // Listed outside the write: a concurrent replay or purge may have taken it since.
-        Stmt& stmt = W(kSqlDeadLetterOpen);
-        StmtScope scope(stmt);
-        if (!stmt.Bind(1, d.id).Step()) continue;
-      }
-      if (d.plugin == "callback") {
-        // A change-feed callback that gave up (job_id holds -seq): send it again.
-        Stmt& stmt = W(kSqlRequeueCallback);
-        StmtScope scope(stmt);
-        stmt.Bind(1, -d.job_id).Bind(2, now_ms).Run();
-        Stmt& mark = W(kSqlMarkReplayed);
-        StmtScope mark_scope(mark);
-        mark.Bind(1, d.id).Bind(2, now_ms).Bind(3, int64_t{0}).Run();
-        new_jobs.push_back(0);
-        continue;
-      }
-      std::string event_id, event_type, kind, entity_id, payload;
-      int priority = 1;
-      bool coalescable = false;
-      {
-        Stmt& stmt = W(kSqlJobForReplay);
-        StmtScope scope(stmt);
-        if (!stmt.Bind(1, d.job_id).Step()) continue;
-        event_id = stmt.ColumnText(0);
-        event_type = stmt.ColumnText(1);
-        kind = stmt.ColumnText(2);
-        entity_id = stmt.ColumnText(3);
-        priority = static_cast<int>(stmt.ColumnInt(4));
-        payload = stmt.ColumnText(5);
-        coalescable = stmt.ColumnInt(6) != 0;
-      }
-      // The entity as the platform holds it now; the event's extras as they were.
-      std::string mirror;
-      {
-        Stmt& stmt = W(kind == "property" ? kSqlGetProperty : kSqlGetLead);
-        StmtScope scope(stmt);
-        if (stmt.Bind(1, entity_id).Step()) mirror = stmt.ColumnText(0);
-      }
-      if (!mirror.empty()) {
-        Poco::JSON::Object::Ptr object =
-            Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
-        object->set(kind, Poco::JSON::Parser().parse(mirror));
-        payload = Stringify(object);
-      }
-      int64_t job_id =
-          InsertJob(event_id, event_type, kind, entity_id, priority, payload, coalescable, now_ms);
-      Stmt& stmt = W(kSqlMarkReplayed);
-      StmtScope scope(stmt);
-      stmt.Bind(1, d.id).Bind(2, now_ms).Bind(3, job_id).Run();
-      Audit(now_ms, kind, entity_id, job_id, "replayed",
-            "dead letter " + std::to_string(d.id) + " of job " + std::to_string(d.job_id));
-      new_jobs.push_back(job_id);
+      if (std::optional<int64_t> job_id = ReplayDeadLetter(port, d, now_ms)) new_jobs.push_back(*job_id);
     }
   });
   return new_jobs;
@@ -1156,7 +931,7 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
   }
   Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
   {
-    Stmt& stmt = W(is_lead ? kSqlGetLead : kSqlGetProperty);
+    Stmt& stmt = W(is_lead ? SqliteSql(Sql::kGetLead) : SqliteSql(Sql::kGetProperty));
     StmtScope scope(stmt);
     if (stmt.Bind(1, result.entity_id).Step()) {
       current = Poco::JSON::Parser().parse(stmt.ColumnText(0)).extract<Poco::JSON::Object::Ptr>();
@@ -1191,7 +966,7 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
   }
   if (result.changed_fields.empty() && !created) {
     result.kind = InboundResult::Kind::kNoChange;
-    Stmt& counter = W(kSqlBumpCounter);
+    Stmt& counter = W(SqliteSql(Sql::kBumpCounter));
     StmtScope counter_scope(counter);
     counter.Bind(1, std::string("echo_suppressed_inbound")).Bind(2, int64_t{1}).Run();
     return result;

@@ -90,9 +90,6 @@ class SqliteStore final : public Store {
   // Complete()'s write, on the committer's thread.
   void WriteOutcomes(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                      int64_t now_ms);
-  int64_t InsertJob(const std::string& event_id, const std::string& event_type,
-                    const std::string& kind, const std::string& entity_id, int priority,
-                    const std::string& payload, bool coalescable, int64_t now_ms);
   void MakeNextReady(const std::string& kind, const std::string& entity_id, int64_t now_ms);
   void Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id, int64_t job_id,
              const std::string& action, const std::string& detail);

@@ -1,0 +1,114 @@
+// queue/sql_port.h: the narrow port the queue and sync rules are written over.
+//
+// A rule (queue/accept.cpp, queue/complete.cpp, ...) runs inside a transaction
+// its backend opened, and speaks to the database only through SqlPort: run a
+// named statement with parameters, read the rows it returns. Each backend
+// (SQLite, PostgreSQL) gives every name its dialect's SQL text, and keeps its
+// transactions, group commit and locks to itself: a rule never names a
+// backend, so it exists once.
+//
+// Thread-safety: a SqlPort belongs to the one thread running the transaction.
+#ifndef CRMSYNC_ENGINE_QUEUE_SQL_PORT_H_
+#define CRMSYNC_ENGINE_QUEUE_SQL_PORT_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace crmsync::engine {
+
+/// Every statement a rule runs. Parameters are numbered from 1 in the order
+/// the comment lists them; the columns read are listed after "->".
+enum class Sql {
+  kFindEvent,         ///< event_id -> job_id
+  kInsertEvent,       ///< event_id, job_id (0: none), type, received_ms
+  kMirrorLead,        ///< id -> data, field_times, inbound_hash
+  kMirrorProperty,    ///< id -> data, field_times, inbound_hash
+  kUpsertLead,        ///< id, data, updated_ms, field_times (clears inbound_hash)
+  kUpsertProperty,    ///< id, data, updated_ms, field_times (clears inbound_hash)
+  kUpsertInquiry,     ///< inquiry id, lead id, data, received_ms
+  kLastActiveJob,     ///< kind, entity id -> id, state, coalescable, attempts, step,
+                      ///< plan, payload of the entity's newest unfinished job
+  kAbsorb,            ///< job id, event_id, event type, payload, priority, now_ms;
+                      ///< changes nothing unless the job is still untried
+  kHasActiveJob,      ///< kind, entity id -> 1 when a job is unfinished
+  kInsertJob,         ///< event_id, type, kind, entity id, priority, state, payload,
+                      ///< coalescable, now_ms; Insert() returns the job's id
+  kBumpCounter,       ///< name, delta
+  kInsertAudit,       ///< at_ms, kind, entity id, job id, action, detail
+  kGetLead,           ///< id -> data
+  kGetProperty,       ///< id -> data
+  kDeadLetterOpen,    ///< dead letter id -> 1 while it is not replayed
+  kRequeueCallback,   ///< change seq, now_ms: the callback is due again
+  kMarkReplayed,      ///< dead letter id, now_ms, replay job id
+  kJobForReplay,      ///< job id -> event_id, event_type, kind, entity id, priority,
+                      ///< payload, coalescable
+};
+
+/// One parameter, borrowed for the call: a number, text, or NULL.
+class SqlArg {
+ public:
+  SqlArg(std::nullptr_t) {}  // NOLINT(runtime/explicit): NULL
+  SqlArg(int64_t value) : value_(value) {}  // NOLINT(runtime/explicit)
+  SqlArg(int value) : value_(int64_t{value}) {}  // NOLINT(runtime/explicit)
+  SqlArg(const std::string& value) : value_(std::string_view(value)) {}  // NOLINT
+  SqlArg(const char* value) : value_(std::string_view(value)) {}  // NOLINT(runtime/explicit)
+  SqlArg(const std::optional<std::string>& value) {  // NOLINT(runtime/explicit)
+    if (value) value_ = std::string_view(*value);
+  }
+
+  bool is_null() const { return std::holds_alternative<std::monostate>(value_); }
+  bool is_int() const { return std::holds_alternative<int64_t>(value_); }
+  int64_t as_int() const { return std::get<int64_t>(value_); }
+  std::string_view as_text() const { return std::get<std::string_view>(value_); }
+  /// The value as text (a number in decimal); "" for NULL.
+  std::string ToText() const;
+
+ private:
+  std::variant<std::monostate, int64_t, std::string_view> value_;
+};
+
+/// The rows a statement returned, read whole.
+class SqlRows {
+ public:
+  using Cell = std::variant<std::monostate, int64_t, std::string>;
+
+  int Rows() const { return static_cast<int>(rows_.size()); }
+  bool Empty() const { return rows_.empty(); }
+  bool IsNull(int row, int col) const;
+  /// 0 for NULL; text is read as a decimal number.
+  int64_t Int(int row, int col) const;
+  /// "" for NULL; a number as decimal text.
+  std::string Text(int row, int col) const;
+  std::optional<std::string> OptText(int row, int col) const;
+
+  /// For backends: starts a row, then adds its cells in column order.
+  void AddRow() { rows_.emplace_back(); }
+  void Add(Cell cell) { rows_.back().push_back(std::move(cell)); }
+
+ private:
+  const Cell& At(int row, int col) const;
+  std::vector<std::vector<Cell>> rows_;
+};
+
+/// A backend's open transaction, as a rule sees it.
+class SqlPort {
+ public:
+  using Args = std::initializer_list<SqlArg>;
+  virtual ~SqlPort() = default;
+
+  /// Runs `statement` and returns every row it produced.
+  virtual SqlRows Query(Sql statement, Args args) = 0;
+  /// Runs `statement`, expecting no rows; returns the rows it changed.
+  virtual int64_t Run(Sql statement, Args args) = 0;
+  /// Runs an INSERT and returns the new row's id.
+  virtual int64_t Insert(Sql statement, Args args) = 0;
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_QUEUE_SQL_PORT_H_

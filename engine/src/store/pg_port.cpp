@@ -1,0 +1,43 @@
+// store/pg_port.cpp: SqlPort over a PostgreSQL connection.
+#include "store/pg_port.h"
+
+#include <string>
+
+namespace crmsync::engine {
+
+PgResult PgPort::Exec(Sql statement, Args args) {
+  PgParams params;
+  for (const SqlArg& arg : args) {
+    if (arg.is_null()) {
+      params.AddNull();
+    } else if (arg.is_int()) {
+      params.Add(arg.as_int());
+    } else {
+      params.Add(std::string(arg.as_text()));
+    }
+  }
+  return conn_.Exec(PgSql(statement), params);
+}
+
+SqlRows PgPort::Query(Sql statement, Args args) {
+  PgResult result = Exec(statement, args);
+  SqlRows rows;
+  const int columns = result.Columns();
+  for (int row = 0; row < result.Rows(); ++row) {
+    rows.AddRow();
+    for (int col = 0; col < columns; ++col) {
+      if (result.IsNull(row, col)) {
+        rows.Add(std::monostate());
+      } else {
+        rows.Add(result.Text(row, col));
+      }
+    }
+  }
+  return rows;
+}
+
+int64_t PgPort::Run(Sql statement, Args args) { return Exec(statement, args).Affected(); }
+
+int64_t PgPort::Insert(Sql statement, Args args) { return Exec(statement, args).Int(0, 0); }
+
+}  // namespace crmsync::engine

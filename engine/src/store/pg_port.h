@@ -1,0 +1,31 @@
+// store/pg_port.h: SqlPort on one PostgreSQL connection inside the store's
+// transaction, with PostgreSQL's text for every named statement (pg_sql.cpp).
+#ifndef CRMSYNC_ENGINE_STORE_PG_PORT_H_
+#define CRMSYNC_ENGINE_STORE_PG_PORT_H_
+
+#include "store/pg_db.h"
+#include "queue/sql_port.h"
+
+namespace crmsync::engine {
+
+/// PostgreSQL's text for `statement` ($N parameters).
+const char* PgSql(Sql statement);
+
+class PgPort : public SqlPort {
+ public:
+  explicit PgPort(PgConn& conn) : conn_(conn) {}
+
+  SqlRows Query(Sql statement, Args args) override;
+  int64_t Run(Sql statement, Args args) override;
+  /// The statement ends in RETURNING id.
+  int64_t Insert(Sql statement, Args args) override;
+
+ private:
+  PgResult Exec(Sql statement, Args args);
+
+  PgConn& conn_;
+};
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_STORE_PG_PORT_H_

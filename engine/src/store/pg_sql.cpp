@@ -1,0 +1,117 @@
+// store/pg_sql.cpp: the PostgreSQL ($N parameters) text of every statement the rules run
+// through SqlPort (queue/sql_port.h lists them with their parameters).
+#include "store/pg_port.h"
+
+#include <string>
+
+#include "store/sqlite_db.h"  // StoreError
+
+namespace crmsync::engine {
+
+namespace {
+
+const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = $1";
+const char kSqlInsertEvent[] =
+    "INSERT INTO events (event_id, job_id, type, received_ms) VALUES ($1, $2, $3, $4)";
+// What a platform event merges into: the mirror, when its fields were set, and
+// the hash of the CRM's last change (an echo check).
+const char kSqlMirrorLead[] = "SELECT data, field_times, inbound_hash FROM leads WHERE id = $1";
+const char kSqlMirrorProperty[] =
+    "SELECT data, field_times, inbound_hash FROM properties WHERE id = $1";
+// A platform write clears inbound_hash: the mirror no longer holds the CRM's last state.
+const char kSqlUpsertLead[] =
+    "INSERT INTO leads (id, data, updated_ms, field_times) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "field_times = excluded.field_times, inbound_hash = ''";
+const char kSqlUpsertProperty[] =
+    "INSERT INTO properties (id, data, updated_ms, field_times) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "field_times = excluded.field_times, inbound_hash = ''";
+const char kSqlUpsertInquiry[] =
+    "INSERT INTO inquiries (id, lead_id, data, updated_ms) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT(id) DO UPDATE SET lead_id = excluded.lead_id, data = excluded.data, "
+    "updated_ms = excluded.updated_ms";
+// The newest job of an entity that is not finished.
+const char kSqlLastActiveJob[] =
+    "SELECT id, state, coalescable, attempts, step, plan, payload FROM jobs "
+    "WHERE entity_kind = $1 AND entity_id = $2 AND state IN ('queued','ready','delayed','leased') "
+    "ORDER BY id DESC LIMIT 1";
+// Re-checked in the update itself: another engine may lease the ready job
+// between the read above and this write (the row lock then makes this update
+// see it leased, and change nothing).
+const char kSqlAbsorb[] =
+    "UPDATE jobs SET event_id = $2, event_type = $3, payload = $4, "
+    "priority = least(priority, $5::integer), coalesced = coalesced + 1, updated_ms = $6 "
+    "WHERE id = $1 AND state IN ('queued', 'ready') AND attempts = 0 AND step = 0 AND plan = ''";
+const char kSqlHasActiveJob[] =
+    "SELECT 1 FROM jobs WHERE entity_kind = $1 AND entity_id = $2 "
+    "AND state IN ('queued','ready','delayed','leased') LIMIT 1";
+const char kSqlInsertJob[] =
+    "INSERT INTO jobs (event_id, event_type, entity_kind, entity_id, priority, state, payload, "
+    "coalescable, available_ms, created_ms, updated_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $9) RETURNING id";
+const char kSqlBumpCounter[] = "INSERT INTO counter_deltas (name, value) VALUES ($1, $2)";
+
+const char kSqlInsertAudit[] =
+    "INSERT INTO audit (at_ms, entity_kind, entity_id, job_id, action, detail) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+const char kSqlGetLead[] = "SELECT data FROM leads WHERE id = $1";
+const char kSqlGetProperty[] = "SELECT data FROM properties WHERE id = $1";
+const char kSqlDeadLetterOpen[] =
+    "SELECT 1 FROM dead_letters WHERE id = $1 AND replayed_ms = 0 FOR UPDATE";
+const char kSqlRequeueCallback[] =
+    "UPDATE changes SET callback_state = 'pending', callback_attempts = 0, callback_at_ms = $2 "
+    "WHERE seq = $1 AND callback_state = 'dead'";
+const char kSqlMarkReplayed[] =
+    "UPDATE dead_letters SET replayed_ms = $2, replay_job_id = $3 WHERE id = $1";
+const char kSqlJobForReplay[] =
+    "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
+    "FROM jobs WHERE id = $1";
+
+}  // namespace
+
+const char* PgSql(Sql statement) {
+  switch (statement) {
+    case Sql::kFindEvent:
+      return kSqlFindEvent;
+    case Sql::kInsertEvent:
+      return kSqlInsertEvent;
+    case Sql::kMirrorLead:
+      return kSqlMirrorLead;
+    case Sql::kMirrorProperty:
+      return kSqlMirrorProperty;
+    case Sql::kUpsertLead:
+      return kSqlUpsertLead;
+    case Sql::kUpsertProperty:
+      return kSqlUpsertProperty;
+    case Sql::kUpsertInquiry:
+      return kSqlUpsertInquiry;
+    case Sql::kLastActiveJob:
+      return kSqlLastActiveJob;
+    case Sql::kAbsorb:
+      return kSqlAbsorb;
+    case Sql::kHasActiveJob:
+      return kSqlHasActiveJob;
+    case Sql::kInsertJob:
+      return kSqlInsertJob;
+    case Sql::kBumpCounter:
+      return kSqlBumpCounter;
+    case Sql::kInsertAudit:
+      return kSqlInsertAudit;
+    case Sql::kGetLead:
+      return kSqlGetLead;
+    case Sql::kGetProperty:
+      return kSqlGetProperty;
+    case Sql::kDeadLetterOpen:
+      return kSqlDeadLetterOpen;
+    case Sql::kRequeueCallback:
+      return kSqlRequeueCallback;
+    case Sql::kMarkReplayed:
+      return kSqlMarkReplayed;
+    case Sql::kJobForReplay:
+      return kSqlJobForReplay;
+  }
+  throw StoreError("no Pg text for statement " + std::to_string(static_cast<int>(statement)));
+}
+
+}  // namespace crmsync::engine

@@ -1,0 +1,57 @@
+// store/sqlite_port.cpp: SqlPort over one SQLite connection.
+#include "store/sqlite_port.h"
+
+namespace crmsync::engine {
+
+Stmt& SqlitePort::Bound(Sql statement, Args args) {
+  const char* sql = SqliteSql(statement);
+  std::unique_ptr<Stmt>& slot = cache_[sql];
+  if (!slot) slot = db_.Prepare(sql);
+  Stmt& stmt = *slot;
+  int index = 1;
+  for (const SqlArg& arg : args) {
+    if (arg.is_null()) {
+      stmt.BindNull(index);
+    } else if (arg.is_int()) {
+      stmt.Bind(index, arg.as_int());
+    } else {
+      stmt.BindText(index, arg.as_text());
+    }
+    ++index;
+  }
+  return stmt;
+}
+
+SqlRows SqlitePort::Query(Sql statement, Args args) {
+  Stmt& stmt = Bound(statement, args);
+  StmtScope scope(stmt);
+  SqlRows rows;
+  while (stmt.Step()) {
+    rows.AddRow();
+    const int columns = stmt.ColumnCount();
+    for (int col = 0; col < columns; ++col) {
+      if (stmt.ColumnIsNull(col)) {
+        rows.Add(std::monostate());
+      } else if (stmt.ColumnIsInt(col)) {
+        rows.Add(stmt.ColumnInt(col));
+      } else {
+        rows.Add(stmt.ColumnText(col));
+      }
+    }
+  }
+  return rows;
+}
+
+int64_t SqlitePort::Run(Sql statement, Args args) {
+  Stmt& stmt = Bound(statement, args);
+  StmtScope scope(stmt);
+  stmt.Run();
+  return db_.Changes();
+}
+
+int64_t SqlitePort::Insert(Sql statement, Args args) {
+  Run(statement, args);
+  return db_.LastInsertRowId();
+}
+
+}  // namespace crmsync::engine
