@@ -47,6 +47,21 @@ enum class Sql {
   kMarkReplayed,      ///< dead letter id, now_ms, replay job id
   kJobForReplay,      ///< job id -> event_id, event_type, kind, entity id, priority,
                       ///< payload, coalescable
+  kCurrentLease,      ///< job id, lease token -> kind, entity id, event_id, event_type
+                      ///< while that lease is the job's current one
+  kInsertAttempt,     ///< job id, attempt, step, step kind, at_ms, outcome, http status,
+                      ///< message
+  kUpsertLink,        ///< plugin, kind, entity id, external id (NULL clears), sent hash,
+                      ///< now_ms
+  kFinishJob,         ///< job id, state, attempts, plan, step, available_ms, last error,
+                      ///< now_ms, in doubt (the lease ends)
+  kInsertDeadLetter,  ///< job id, plugin, event_id, event_type, kind, entity id,
+                      ///< error class, reason, attempts, now_ms
+  kNextQueued,        ///< kind, entity id -> id of its oldest queued job
+  kMakeReady,         ///< job id, now_ms
+  kJobPayload,        ///< job id -> payload
+  kGetSentRecent,     ///< plugin, kind, entity id -> what was sent lately (the link's)
+  kSetSentRecent,     ///< plugin, kind, entity id, what was sent lately
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

@@ -68,6 +68,34 @@ const char kSqlJobForReplay[] =
     "SELECT event_id, event_type, entity_kind, entity_id, priority, payload, coalescable "
     "FROM jobs WHERE id = $1";
 
+const char kSqlCurrentLease[] =
+    "SELECT entity_kind, entity_id, event_id, event_type FROM jobs "
+    "WHERE id = $1 AND state = 'leased' AND lease_token = $2 FOR UPDATE";
+const char kSqlInsertAttempt[] =
+    "INSERT INTO attempts (job_id, attempt, step, step_kind, at_ms, outcome, http_status, message) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+const char kSqlUpsertLink[] =
+    "INSERT INTO links (plugin, entity_kind, entity_id, external_id, last_sent_hash, updated_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(plugin, entity_kind, entity_id) DO UPDATE SET "
+    "external_id = excluded.external_id, last_sent_hash = excluded.last_sent_hash, "
+    "updated_ms = excluded.updated_ms";
+const char kSqlFinishJob[] =
+    "UPDATE jobs SET state = $2, attempts = $3, plan = $4, step = $5, available_ms = $6, "
+    "in_doubt = $9, last_error = $7, lease_token = 0, lease_owner = 0, updated_ms = $8 "
+    "WHERE id = $1";
+const char kSqlInsertDeadLetter[] =
+    "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
+    "error_class, reason, attempts, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const char kSqlNextQueued[] =
+    "SELECT id FROM jobs WHERE entity_kind = $1 AND entity_id = $2 AND state = 'queued' "
+    "ORDER BY id LIMIT 1";
+const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = $2 WHERE id = $1";
+const char kSqlJobPayload[] = "SELECT payload FROM jobs WHERE id = $1";
+const char kSqlGetSentRecent[] =
+    "SELECT sent_recent FROM links WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
+const char kSqlSetSentRecent[] =
+    "UPDATE links SET sent_recent = $4 WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
+
 }  // namespace
 
 const char* PgSql(Sql statement) {
@@ -110,6 +138,26 @@ const char* PgSql(Sql statement) {
       return kSqlMarkReplayed;
     case Sql::kJobForReplay:
       return kSqlJobForReplay;
+    case Sql::kCurrentLease:
+      return kSqlCurrentLease;
+    case Sql::kInsertAttempt:
+      return kSqlInsertAttempt;
+    case Sql::kUpsertLink:
+      return kSqlUpsertLink;
+    case Sql::kFinishJob:
+      return kSqlFinishJob;
+    case Sql::kInsertDeadLetter:
+      return kSqlInsertDeadLetter;
+    case Sql::kNextQueued:
+      return kSqlNextQueued;
+    case Sql::kMakeReady:
+      return kSqlMakeReady;
+    case Sql::kJobPayload:
+      return kSqlJobPayload;
+    case Sql::kGetSentRecent:
+      return kSqlGetSentRecent;
+    case Sql::kSetSentRecent:
+      return kSqlSetSentRecent;
   }
   throw StoreError("no Pg text for statement " + std::to_string(static_cast<int>(statement)));
 }

@@ -31,6 +31,7 @@
 #include "common/logging.h"
 #include "crmsync/entities_json.h"
 #include "queue/accept.h"
+#include "queue/complete.h"
 #include "queue/replay.h"
 #include "store/pg_port.h"
 #include "store/pg_schema.h"
@@ -136,33 +137,6 @@ const char kSqlGetLink[] =
     "SELECT external_id, last_sent_hash FROM links "
     "WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
 const char kSqlJobEntity[] = "SELECT entity_kind, entity_id FROM jobs WHERE id = $1";
-const char kSqlCurrentLease[] =
-    "SELECT entity_kind, entity_id, event_id, event_type FROM jobs "
-    "WHERE id = $1 AND state = 'leased' AND lease_token = $2 FOR UPDATE";
-const char kSqlInsertAttempt[] =
-    "INSERT INTO attempts (job_id, attempt, step, step_kind, at_ms, outcome, http_status, message) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-const char kSqlUpsertLink[] =
-    "INSERT INTO links (plugin, entity_kind, entity_id, external_id, last_sent_hash, updated_ms) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT(plugin, entity_kind, entity_id) DO UPDATE SET "
-    "external_id = excluded.external_id, last_sent_hash = excluded.last_sent_hash, "
-    "updated_ms = excluded.updated_ms";
-const char kSqlGetSentRecent[] =
-    "SELECT sent_recent FROM links WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
-const char kSqlSetSentRecent[] =
-    "UPDATE links SET sent_recent = $4 WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
-const char kSqlJobPayload[] = "SELECT payload FROM jobs WHERE id = $1";
-const char kSqlFinishJob[] =
-    "UPDATE jobs SET state = $2, attempts = $3, plan = $4, step = $5, available_ms = $6, "
-    "in_doubt = $9, last_error = $7, lease_token = 0, lease_owner = 0, updated_ms = $8 "
-    "WHERE id = $1";
-const char kSqlNextQueued[] =
-    "SELECT id FROM jobs WHERE entity_kind = $1 AND entity_id = $2 AND state = 'queued' "
-    "ORDER BY id LIMIT 1";
-const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = $2 WHERE id = $1";
-const char kSqlInsertDeadLetter[] =
-    "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
-    "error_class, reason, attempts, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 const char kSqlPromoteDelayed[] =
     "UPDATE jobs SET state = 'ready', updated_ms = $1 "
     "WHERE state = 'delayed' AND available_ms <= $1::bigint";
@@ -259,20 +233,6 @@ bool Retryable(const std::string& sqlstate) {
   return sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "23505";
 }
 constexpr int kMaxTries = 8;
-
-const char* StateName(JobOutcome::Kind kind, bool due) {
-  switch (kind) {
-    case JobOutcome::Kind::kDone:
-      return "done";
-    case JobOutcome::Kind::kDeadLetter:
-      return "dead";
-    case JobOutcome::Kind::kRetry:
-      return due ? "ready" : "delayed";
-    case JobOutcome::Kind::kRelease:
-      return due ? "ready" : "delayed";
-  }
-  return "ready";
-}
 
 // A bigint[] parameter in PostgreSQL's text form: {1,2,3}.
 std::string IdArray(const std::vector<int64_t>& ids) {
@@ -504,13 +464,6 @@ void PgStore::ReadLeased(PgConn& c, const std::string& plugin, const PgResult& r
   }
 }
 
-void PgStore::MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
-                            int64_t now_ms) {
-  PgResult r = c.Exec(kSqlNextQueued, PgParams().Add(kind).Add(entity_id));
-  if (r.Empty()) return;
-  c.Exec(kSqlMakeReady, PgParams().Add(r.Int(0, 0)).Add(now_ms));
-}
-
 void PgStore::Audit(PgConn& c, int64_t now_ms, const std::string& kind,
                     const std::string& entity_id, int64_t job_id, const std::string& action,
                     const std::string& detail) {
@@ -531,70 +484,8 @@ void PgStore::Complete(const std::string& plugin, const std::vector<JobOutcome>&
       if (!r.Empty()) locks.push_back(EntityLock(r.Text(0, 0), r.Text(0, 1)));
     }
     LockAll(c, locks);
-    for (const JobOutcome& o : outcomes) {
-      std::string kind, entity_id, event_id, event_type;
-      {
-        PgResult r = c.Exec(kSqlCurrentLease, PgParams().Add(o.job_id).Add(o.lease_token));
-        if (r.Empty()) continue;  // stale lease
-        kind = r.Text(0, 0);
-        entity_id = r.Text(0, 1);
-        event_id = r.Text(0, 2);
-        event_type = r.Text(0, 3);
-      }
-      for (const AttemptRecord& a : o.attempts_made) {
-        c.Exec(kSqlInsertAttempt, PgParams()
-                                      .Add(o.job_id)
-                                      .Add(int64_t{a.attempt})
-                                      .Add(int64_t{a.step})
-                                      .Add(a.step_kind)
-                                      .Add(a.at_ms)
-                                      .Add(a.outcome)
-                                      .Add(int64_t{a.http_status})
-                                      .Add(a.message));
-      }
-      if (o.update_link) {
-        c.Exec(kSqlUpsertLink, PgParams()
-                                   .Add(plugin)
-                                   .Add(kind)
-                                   .Add(entity_id)
-                                   .Add(o.external_id)
-                                   .Add(o.sent_hash)
-                                   .Add(now_ms));
-      }
-      bool due = o.available_at_ms <= now_ms;
-      c.Exec(kSqlFinishJob, PgParams()
-                                .Add(o.job_id)
-                                .Add(StateName(o.kind, due))
-                                .Add(int64_t{o.attempts})
-                                .Add(o.plan)
-                                .Add(int64_t{o.step})
-                                .Add(o.available_at_ms)
-                                .Add(o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
-                                .Add(now_ms)
-                                .Add(int64_t{o.in_doubt ? 1 : 0}));
-      if (o.kind == JobOutcome::Kind::kDone) {
-        RememberSent(c, plugin, kind, entity_id, o.job_id, now_ms);
-        Audit(c, now_ms, kind, entity_id, o.job_id, "synced",
-              "event " + event_id + " (" + event_type + ") via " + plugin +
-                  (o.external_id ? " as " + *o.external_id : ""));
-        MakeNextReady(c, kind, entity_id, now_ms);
-      } else if (o.kind == JobOutcome::Kind::kDeadLetter) {
-        c.Exec(kSqlInsertDeadLetter, PgParams()
-                                         .Add(o.job_id)
-                                         .Add(plugin)
-                                         .Add(event_id)
-                                         .Add(event_type)
-                                         .Add(kind)
-                                         .Add(entity_id)
-                                         .Add(o.error_class)
-                                         .Add(o.reason)
-                                         .Add(int64_t{o.attempts})
-                                         .Add(now_ms));
-        Audit(c, now_ms, kind, entity_id, o.job_id, "dead_lettered",
-              "event " + event_id + ": " + o.error_class + ": " + o.reason);
-        MakeNextReady(c, kind, entity_id, now_ms);
-      }
-    }
+    PgPort port(c);
+    for (const JobOutcome& o : outcomes) RecordOutcome(port, plugin, o, now_ms);
   });
 }
 
@@ -971,30 +862,12 @@ std::vector<InboundDelivery> PgStore::PendingDeliveries(int max) {
   return list;
 }
 
-void PgStore::RememberSent(PgConn& c, const std::string& plugin, const std::string& kind,
-                           const std::string& entity_id, int64_t job_id, int64_t now_ms) {
-  std::string payload;
-  {
-    PgResult r = c.Exec(kSqlJobPayload, PgParams().Add(job_id));
-    if (r.Empty()) return;
-    payload = r.Text(0, 0);
-  }
-  std::string recent;
-  {
-    PgResult r = c.Exec(kSqlGetSentRecent, PgParams().Add(plugin).Add(kind).Add(entity_id));
-    if (r.Empty()) return;
-    recent = r.Text(0, 0);
-  }
-  const std::string text = AppendSent(recent, payload, now_ms);
-  c.Exec(kSqlSetSentRecent, PgParams().Add(plugin).Add(kind).Add(entity_id).Add(text));
-}
-
 bool PgStore::EchoesEarlierSend(PgConn& c, const std::string& plugin, const std::string& kind,
                                 const std::string& entity_id, const Poco::JSON::Object& candidate,
                                 int64_t now_ms) {
   std::string recent;
   {
-    PgResult r = c.Exec(kSqlGetSentRecent, PgParams().Add(plugin).Add(kind).Add(entity_id));
+    PgResult r = c.Exec(PgSql(Sql::kGetSentRecent), PgParams().Add(plugin).Add(kind).Add(entity_id));
     if (r.Empty()) return false;
     recent = r.Text(0, 0);
   }
@@ -1044,7 +917,7 @@ InboundResult PgStore::ApplyChange(PgConn& c, const InboundDelivery& delivery,
   // Accept writes it.
   c.Exec(kSqlLock, PgParams().Add(EntityLock(kind, result.entity_id)));
   if (created) {
-    c.Exec(kSqlUpsertLink, PgParams()
+    c.Exec(PgSql(Sql::kUpsertLink), PgParams()
                                .Add(delivery.plugin)
                                .Add(kind)
                                .Add(result.entity_id)
@@ -1229,7 +1102,7 @@ void PgStore::FinishCallback(int64_t seq, bool delivered, int attempts, int64_t 
                                    .Add(retry_at_ms)
                                    .Add(error));
     if (!dead) return;
-    c.Exec(kSqlInsertDeadLetter, PgParams()
+    c.Exec(PgSql(Sql::kInsertDeadLetter), PgParams()
                                      .Add(-seq)
                                      .Add("callback")
                                      .Add("change-" + std::to_string(seq))

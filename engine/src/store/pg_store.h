@@ -149,13 +149,9 @@ class PgStore final : public Store {
   int64_t PromoteDue(int64_t now_ms, bool delayed);
   void KeepLiveness();
   void RefuseWithoutLiveness() const;
-  void MakeNextReady(PgConn& c, const std::string& kind, const std::string& entity_id,
-                     int64_t now_ms);
   void Audit(PgConn& c, int64_t now_ms, const std::string& kind, const std::string& entity_id,
              int64_t job_id, const std::string& action, const std::string& detail);
   std::vector<DeadLetter> QueryDeadLetters(PgConn& c, const DeadLetterFilter& filter);
-  void RememberSent(PgConn& c, const std::string& plugin, const std::string& kind,
-                    const std::string& entity_id, int64_t job_id, int64_t now_ms);
   bool EchoesEarlierSend(PgConn& c, const std::string& plugin, const std::string& kind,
                          const std::string& entity_id, const Poco::JSON::Object& candidate,
                          int64_t now_ms);

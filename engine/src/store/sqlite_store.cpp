@@ -22,6 +22,7 @@
 #include "common/hash.h"
 #include "crmsync/entities_json.h"
 #include "queue/accept.h"
+#include "queue/complete.h"
 #include "queue/replay.h"
 #include "store/sqlite_port.h"
 #include "store/sqlite_schema.h"
@@ -102,32 +103,6 @@ const char kSqlLeaseJob[] =
 const char kSqlGetLink[] =
     "SELECT external_id, last_sent_hash FROM links "
     "WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
-const char kSqlCurrentLease[] =
-    "SELECT entity_kind, entity_id, event_id, event_type FROM jobs "
-    "WHERE id = ?1 AND state = 'leased' AND lease_token = ?2";
-const char kSqlInsertAttempt[] =
-    "INSERT INTO attempts (job_id, attempt, step, step_kind, at_ms, outcome, http_status, message) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-const char kSqlUpsertLink[] =
-    "INSERT INTO links (plugin, entity_kind, entity_id, external_id, last_sent_hash, updated_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(plugin, entity_kind, entity_id) DO UPDATE SET "
-    "external_id = excluded.external_id, last_sent_hash = excluded.last_sent_hash, "
-    "updated_ms = excluded.updated_ms";
-const char kSqlGetSentRecent[] =
-    "SELECT sent_recent FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
-const char kSqlSetSentRecent[] =
-    "UPDATE links SET sent_recent = ?4 WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
-const char kSqlJobPayload[] = "SELECT payload FROM jobs WHERE id = ?1";
-const char kSqlFinishJob[] =
-    "UPDATE jobs SET state = ?2, attempts = ?3, plan = ?4, step = ?5, available_ms = ?6, "
-    "in_doubt = ?9, last_error = ?7, lease_token = 0, updated_ms = ?8 WHERE id = ?1";
-const char kSqlNextQueued[] =
-    "SELECT id FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 AND state = 'queued' "
-    "ORDER BY id LIMIT 1";
-const char kSqlMakeReady[] = "UPDATE jobs SET state = 'ready', updated_ms = ?2 WHERE id = ?1";
-const char kSqlInsertDeadLetter[] =
-    "INSERT INTO dead_letters (job_id, plugin, event_id, event_type, entity_kind, entity_id, "
-    "error_class, reason, attempts, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const char kSqlPromoteDelayed[] =
     "UPDATE jobs SET state = 'ready', updated_ms = ?1 WHERE state = 'delayed' AND available_ms <= ?1";
 const char kSqlReclaimExpired[] =
@@ -172,16 +147,6 @@ const char kSqlAttemptsOfJob[] =
 int PragmaInt(Db& db, const std::string& pragma) {
   auto stmt = db.Prepare("PRAGMA " + pragma);
   return stmt->Step() ? static_cast<int>(stmt->ColumnInt(0)) : 0;
-}
-
-const char* StateName(JobOutcome::Kind kind, bool due) {
-  switch (kind) {
-    case JobOutcome::Kind::kDone: return "done";
-    case JobOutcome::Kind::kDeadLetter: return "dead";
-    case JobOutcome::Kind::kRetry: return due ? "ready" : "delayed";
-    case JobOutcome::Kind::kRelease: return due ? "ready" : "delayed";
-  }
-  return "ready";
 }
 
 void BindFilter(Stmt& stmt, const DeadLetterFilter& f) {
@@ -436,20 +401,6 @@ std::vector<LeasedJob> SqliteStore::Lease(const std::string& plugin, int max_job
   return jobs;
 }
 
-void SqliteStore::MakeNextReady(const std::string& kind, const std::string& entity_id,
-                                int64_t now_ms) {
-  int64_t next = 0;
-  {
-    Stmt& stmt = W(kSqlNextQueued);
-    StmtScope scope(stmt);
-    if (stmt.Bind(1, kind).Bind(2, entity_id).Step()) next = stmt.ColumnInt(0);
-  }
-  if (next == 0) return;
-  Stmt& stmt = W(kSqlMakeReady);
-  StmtScope scope(stmt);
-  stmt.Bind(1, next).Bind(2, now_ms).Run();
-}
-
 void SqliteStore::Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id,
                         int64_t job_id, const std::string& action, const std::string& detail) {
   Stmt& stmt = W(SqliteSql(Sql::kInsertAudit));
@@ -461,7 +412,7 @@ void SqliteStore::Audit(int64_t now_ms, const std::string& kind, const std::stri
 void SqliteStore::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                            int64_t now_ms) {
   if (outcomes.empty()) return;
-  committer_->Submit([&](Db&) { WriteOutcomes(plugin, outcomes, now_ms); });
+  committer_->Submit([&](Db& db) { WriteOutcomes(db, plugin, outcomes, now_ms); });
 }
 
 void SqliteStore::CompleteAsync(const std::string& plugin, std::vector<JobOutcome> outcomes,
@@ -472,68 +423,14 @@ void SqliteStore::CompleteAsync(const std::string& plugin, std::vector<JobOutcom
   }
   auto owned = std::make_shared<std::vector<JobOutcome>>(std::move(outcomes));
   committer_->SubmitAsync(
-      [this, plugin, owned, now_ms](Db&) { WriteOutcomes(plugin, *owned, now_ms); },
+      [this, plugin, owned, now_ms](Db& db) { WriteOutcomes(db, plugin, *owned, now_ms); },
       std::move(done));
 }
 
-void SqliteStore::WriteOutcomes(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
-                                int64_t now_ms) {
-  for (const JobOutcome& o : outcomes) {
-    std::string kind, entity_id, event_id, event_type;
-    {
-      Stmt& stmt = W(kSqlCurrentLease);
-      StmtScope scope(stmt);
-      if (!stmt.Bind(1, o.job_id).Bind(2, o.lease_token).Step()) continue;  // stale lease
-      kind = stmt.ColumnText(0);
-      entity_id = stmt.ColumnText(1);
-      event_id = stmt.ColumnText(2);
-      event_type = stmt.ColumnText(3);
-    }
-    for (const AttemptRecord& a : o.attempts_made) {
-      Stmt& stmt = W(kSqlInsertAttempt);
-      StmtScope scope(stmt);
-      stmt.Bind(1, o.job_id).Bind(2, int64_t{a.attempt}).Bind(3, int64_t{a.step});
-      stmt.Bind(4, a.step_kind).Bind(5, a.at_ms).Bind(6, a.outcome);
-      stmt.Bind(7, int64_t{a.http_status}).Bind(8, a.message).Run();
-    }
-    if (o.update_link) {
-      Stmt& stmt = W(kSqlUpsertLink);
-      StmtScope scope(stmt);
-      stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, o.external_id);
-      stmt.Bind(5, o.sent_hash).Bind(6, now_ms).Run();
-    }
-    bool due = o.available_at_ms <= now_ms;
-    {
-      Stmt& stmt = W(kSqlFinishJob);
-      StmtScope scope(stmt);
-      stmt.Bind(1, o.job_id)
-          .Bind(2, std::string(StateName(o.kind, due)))
-          .Bind(3, int64_t{o.attempts})
-          .Bind(4, o.plan)
-          .Bind(5, int64_t{o.step})
-          .Bind(6, o.available_at_ms)
-          .Bind(7, o.kind == JobOutcome::Kind::kDone ? std::string() : o.reason)
-          .Bind(8, now_ms)
-          .Bind(9, int64_t{o.in_doubt ? 1 : 0})
-          .Run();
-    }
-    if (o.kind == JobOutcome::Kind::kDone) {
-      RememberSent(plugin, kind, entity_id, o.job_id, now_ms);
-      Audit(now_ms, kind, entity_id, o.job_id, "synced",
-            "event " + event_id + " (" + event_type + ") via " + plugin +
-                (o.external_id ? " as " + *o.external_id : ""));
-      MakeNextReady(kind, entity_id, now_ms);
-    } else if (o.kind == JobOutcome::Kind::kDeadLetter) {
-      Stmt& stmt = W(kSqlInsertDeadLetter);
-      StmtScope scope(stmt);
-      stmt.Bind(1, o.job_id).Bind(2, plugin).Bind(3, event_id).Bind(4, event_type);
-      stmt.Bind(5, kind).Bind(6, entity_id).Bind(7, o.error_class).Bind(8, o.reason);
-      stmt.Bind(9, int64_t{o.attempts}).Bind(10, now_ms).Run();
-      Audit(now_ms, kind, entity_id, o.job_id, "dead_lettered",
-            "event " + event_id + ": " + o.error_class + ": " + o.reason);
-      MakeNextReady(kind, entity_id, now_ms);
-    }
-  }
+void SqliteStore::WriteOutcomes(Db& db, const std::string& plugin,
+                                const std::vector<JobOutcome>& outcomes, int64_t now_ms) {
+  SqlitePort port(db, writer_stmts_);
+  for (const JobOutcome& o : outcomes) RecordOutcome(port, plugin, o, now_ms);
 }
 
 int64_t SqliteStore::Promote(int64_t now_ms) {
@@ -850,34 +747,12 @@ namespace {
 
 }  // namespace
 
-void SqliteStore::RememberSent(const std::string& plugin, const std::string& kind,
-                               const std::string& entity_id, int64_t job_id, int64_t now_ms) {
-  std::string payload;
-  {
-    Stmt& stmt = W(kSqlJobPayload);
-    StmtScope scope(stmt);
-    if (!stmt.Bind(1, job_id).Step()) return;
-    payload = stmt.ColumnText(0);
-  }
-  std::string recent;
-  {
-    Stmt& stmt = W(kSqlGetSentRecent);
-    StmtScope scope(stmt);
-    if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return;
-    recent = stmt.ColumnText(0);
-  }
-  const std::string text = AppendSent(recent, payload, now_ms);
-  Stmt& stmt = W(kSqlSetSentRecent);
-  StmtScope scope(stmt);
-  stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Bind(4, text).Run();
-}
-
 bool SqliteStore::EchoesEarlierSend(const std::string& plugin, const std::string& kind,
                                     const std::string& entity_id,
                                     const Poco::JSON::Object& candidate, int64_t now_ms) {
   std::string recent;
   {
-    Stmt& stmt = W(kSqlGetSentRecent);
+    Stmt& stmt = W(SqliteSql(Sql::kGetSentRecent));
     StmtScope scope(stmt);
     if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return false;
     recent = stmt.ColumnText(0);
@@ -924,7 +799,7 @@ InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const In
   if (result.entity_id.empty()) {
     created = true;
     result.entity_id = IdForCrmRecord(change.external_id);
-    Stmt& stmt = W(kSqlUpsertLink);
+    Stmt& stmt = W(SqliteSql(Sql::kUpsertLink));
     StmtScope scope(stmt);
     stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, result.entity_id);
     stmt.Bind(4, change.external_id).Bind(5, std::string()).Bind(6, now_ms).Run();
@@ -1113,7 +988,7 @@ void SqliteStore::FinishCallback(int64_t seq, bool delivered, int attempts, int6
           .Run();
     }
     if (!dead) return;
-    Stmt& stmt = W(kSqlInsertDeadLetter);
+    Stmt& stmt = W(SqliteSql(Sql::kInsertDeadLetter));
     StmtScope scope(stmt);
     stmt.Bind(1, -seq).Bind(2, std::string("callback")).Bind(3, "change-" + std::to_string(seq));
     stmt.Bind(4, std::string("change.callback")).Bind(5, std::string("change"));

@@ -88,14 +88,11 @@ class SqliteStore final : public Store {
   Stmt& R(const char* sql);
   void AcceptOne(Db& db, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
   // Complete()'s write, on the committer's thread.
-  void WriteOutcomes(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+  void WriteOutcomes(Db& db, const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                      int64_t now_ms);
-  void MakeNextReady(const std::string& kind, const std::string& entity_id, int64_t now_ms);
   void Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id, int64_t job_id,
              const std::string& action, const std::string& detail);
   std::vector<DeadLetter> QueryDeadLetters(const DeadLetterFilter& filter);
-  void RememberSent(const std::string& plugin, const std::string& kind,
-                    const std::string& entity_id, int64_t job_id, int64_t now_ms);
   bool EchoesEarlierSend(const std::string& plugin, const std::string& kind,
                          const std::string& entity_id, const Poco::JSON::Object& candidate,
                          int64_t now_ms);
