@@ -62,6 +62,15 @@ enum class Sql {
   kJobPayload,        ///< job id -> payload
   kGetSentRecent,     ///< plugin, kind, entity id -> what was sent lately (the link's)
   kSetSentRecent,     ///< plugin, kind, entity id, what was sent lately
+  kLinkByExternal,    ///< plugin, kind, external id -> entity id
+  kInboundLead,       ///< id, data, updated_ms, inbound hash (a CRM write)
+  kInboundProperty,   ///< id, data, updated_ms, inbound hash (a CRM write)
+  kInsertChange,      ///< at_ms, kind, entity id, delivery id, CRM event, changed fields,
+                      ///< entity, callback state; Insert() returns the change's seq
+  kDeliveryState,     ///< delivery id -> state
+  kUnlinkedJobInFlight,  ///< plugin, kind -> 1 when a job of that kind without a link
+                         ///< is leased or tried (a create may be in flight)
+  kFinishDelivery,    ///< delivery id, summary, now_ms
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.
@@ -122,6 +131,9 @@ class SqlPort {
   virtual int64_t Run(Sql statement, Args args) = 0;
   /// Runs an INSERT and returns the new row's id.
   virtual int64_t Insert(Sql statement, Args args) = 0;
+  /// Holds the entity against other writers until the transaction ends (a
+  /// backend with one writer has nothing to do).
+  virtual void LockEntity(const std::string& kind, const std::string& entity_id) = 0;
 };
 
 }  // namespace crmsync::engine

@@ -1,9 +1,28 @@
 // store/pg_port.cpp: SqlPort over a PostgreSQL connection.
 #include "store/pg_port.h"
 
+#include <algorithm>
 #include <string>
 
 namespace crmsync::engine {
+
+namespace {
+const char kSqlLock[] = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
+}  // namespace
+
+std::string PgEntityLock(const std::string& kind, const std::string& entity_id) {
+  return "crmsync:entity:" + kind + ":" + entity_id;
+}
+
+void PgLockAll(PgConn& conn, std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const std::string& name : names) conn.Exec(kSqlLock, PgParams().Add(name));
+}
+
+void PgPort::LockEntity(const std::string& kind, const std::string& entity_id) {
+  PgLockAll(conn_, {PgEntityLock(kind, entity_id)});
+}
 
 PgResult PgPort::Exec(Sql statement, Args args) {
   PgParams params;

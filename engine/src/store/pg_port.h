@@ -3,6 +3,9 @@
 #ifndef CRMSYNC_ENGINE_STORE_PG_PORT_H_
 #define CRMSYNC_ENGINE_STORE_PG_PORT_H_
 
+#include <string>
+#include <vector>
+
 #include "store/pg_db.h"
 #include "queue/sql_port.h"
 
@@ -10,6 +13,12 @@ namespace crmsync::engine {
 
 /// PostgreSQL's text for `statement` ($N parameters).
 const char* PgSql(Sql statement);
+
+/// The advisory lock name of an entity (hashed to a lock key).
+std::string PgEntityLock(const std::string& kind, const std::string& entity_id);
+/// Takes each named transaction lock once, in one global order, so two
+/// transactions never wait on each other's locks in a cycle.
+void PgLockAll(PgConn& conn, std::vector<std::string> names);
 
 class PgPort : public SqlPort {
  public:
@@ -19,6 +28,7 @@ class PgPort : public SqlPort {
   int64_t Run(Sql statement, Args args) override;
   /// The statement ends in RETURNING id.
   int64_t Insert(Sql statement, Args args) override;
+  void LockEntity(const std::string& kind, const std::string& entity_id) override;
 
  private:
   PgResult Exec(Sql statement, Args args);

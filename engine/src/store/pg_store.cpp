@@ -33,6 +33,7 @@
 #include "queue/accept.h"
 #include "queue/complete.h"
 #include "queue/replay.h"
+#include "sync/inbound_merge.h"
 #include "store/pg_port.h"
 #include "store/pg_schema.h"
 #include "store/store_codec.h"
@@ -42,7 +43,6 @@ namespace {
 
 // --- SQL ---------------------------------------------------------------------
 
-const char kSqlLock[] = "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))";
 const char kSqlTryLock[] = "SELECT pg_try_advisory_xact_lock(hashtextextended($1::text, 0))";
 // Liveness: a session lock (class 'crms', key = owner id) held while the store is open.
 const char kSqlHoldOwner[] = "SELECT pg_advisory_lock(1668443507, $1::integer)";
@@ -62,15 +62,6 @@ const char kSqlSetSyncState[] =
     "INSERT INTO plugin_state (plugin, enabled, reason, changed_at) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
     "changed_at = excluded.changed_at";
-// An inbound (CRM) write records the hash of what the CRM set.
-const char kSqlInboundLead[] =
-    "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = excluded.inbound_hash";
-const char kSqlInboundProperty[] =
-    "INSERT INTO properties (id, data, updated_ms, inbound_hash) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = excluded.inbound_hash";
 const char kSqlInsertDelivery[] =
     "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
     "VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT(id) DO NOTHING";
@@ -81,23 +72,6 @@ const char kSqlLastPendingReceived[] =
 const char kSqlPendingDeliveries[] =
     "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
     "ORDER BY received_ms, id LIMIT $1::bigint";
-const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = $1 FOR UPDATE";
-const char kSqlFinishDelivery[] =
-    "UPDATE deliveries SET state = 'done', result = $2, processed_ms = $3 WHERE id = $1";
-// An outbound job of a kind, in flight, waiting for a retry, or ready again in
-// doubt (a lease that expired or a crashed process), whose entity has no CRM id
-// yet: the CRM may already hold it (its create answer not committed).
-const char kSqlUnlinkedJobInFlight[] =
-    "SELECT 1 FROM jobs j WHERE (j.state IN ('leased', 'delayed') OR "
-    "(j.state = 'ready' AND j.in_doubt = 1)) AND j.entity_kind = $2 "
-    "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.plugin = $1 AND l.entity_kind = j.entity_kind "
-    "AND l.entity_id = j.entity_id AND coalesce(l.external_id, '') <> '') LIMIT 1";
-const char kSqlLinkByExternal[] =
-    "SELECT entity_id FROM links WHERE plugin = $1 AND entity_kind = $2 AND external_id = $3";
-const char kSqlInsertChange[] =
-    "INSERT INTO changes (at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, "
-    "entity, callback_state, callback_at_ms) VALUES ($1, $2, $3, 'crm', $4, $5, $6, $7, $8, $1) "
-    "RETURNING seq";
 const char kSqlChangesAfter[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
     "FROM changes WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint";
@@ -211,21 +185,9 @@ const char kSqlAttemptsOfJob[] =
 
 // --- helpers -----------------------------------------------------------------
 
-// Lock names (hashed to advisory lock keys).
-std::string EntityLock(const std::string& kind, const std::string& entity_id) {
-  return "crmsync:entity:" + kind + ":" + entity_id;
-}
 const char kInboundLock[] = "crmsync:inbound";
 const char kDeliveriesLock[] = "crmsync:deliveries";
 const char kFoldLock[] = "crmsync:counters";
-
-// Takes each lock once, in one global order, so two transactions never wait
-// on each other's entity locks in a cycle.
-void LockAll(PgConn& c, std::vector<std::string> names) {
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
-  for (const std::string& name : names) c.Exec(kSqlLock, PgParams().Add(name));
-}
 
 bool Retryable(const std::string& sqlstate) {
   // serialization_failure, deadlock_detected, unique_violation (a concurrent
@@ -376,10 +338,10 @@ std::vector<AcceptResult> PgStore::Accept(const std::vector<IncomingEvent>& even
   std::vector<AcceptResult> results;
   std::vector<std::string> locks;
   for (const IncomingEvent& e : events)
-    locks.push_back(EntityLock(EntityKindName(e.kind), e.entity_id));
+    locks.push_back(PgEntityLock(EntityKindName(e.kind), e.entity_id));
   Tx([&](PgConn& c) {
     results.assign(events.size(), AcceptResult());
-    LockAll(c, locks);
+    PgLockAll(c, locks);
     for (size_t i = 0; i < events.size(); ++i) AcceptOne(c, events[i], now_ms, &results[i]);
   });
   return results;
@@ -464,13 +426,6 @@ void PgStore::ReadLeased(PgConn& c, const std::string& plugin, const PgResult& r
   }
 }
 
-void PgStore::Audit(PgConn& c, int64_t now_ms, const std::string& kind,
-                    const std::string& entity_id, int64_t job_id, const std::string& action,
-                    const std::string& detail) {
-  c.Exec(PgSql(Sql::kInsertAudit),
-         PgParams().Add(now_ms).Add(kind).Add(entity_id).Add(job_id).Add(action).Add(detail));
-}
-
 void PgStore::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                        int64_t now_ms) {
   if (outcomes.empty()) return;
@@ -481,9 +436,9 @@ void PgStore::Complete(const std::string& plugin, const std::vector<JobOutcome>&
     std::vector<std::string> locks;
     for (const JobOutcome& o : outcomes) {
       PgResult r = c.Exec(kSqlJobEntity, PgParams().Add(o.job_id));
-      if (!r.Empty()) locks.push_back(EntityLock(r.Text(0, 0), r.Text(0, 1)));
+      if (!r.Empty()) locks.push_back(PgEntityLock(r.Text(0, 0), r.Text(0, 1)));
     }
-    LockAll(c, locks);
+    PgLockAll(c, locks);
     PgPort port(c);
     for (const JobOutcome& o : outcomes) RecordOutcome(port, plugin, o, now_ms);
   });
@@ -801,9 +756,9 @@ std::vector<int64_t> PgStore::ReplayDeadLetters(const DeadLetterFilter& filter, 
     std::vector<DeadLetter> targets = QueryDeadLetters(c, open);
     std::vector<std::string> locks;
     for (const DeadLetter& d : targets) {
-      if (d.plugin != "callback") locks.push_back(EntityLock(d.entity_kind, d.entity_id));
+      if (d.plugin != "callback") locks.push_back(PgEntityLock(d.entity_kind, d.entity_id));
     }
-    LockAll(c, locks);
+    PgLockAll(c, locks);
     PgPort port(c);
     for (const DeadLetter& d : targets) {
       // Listed before the locks: a concurrent replay or purge may have taken it
@@ -827,7 +782,7 @@ bool PgStore::RecordDelivery(const InboundDelivery& delivery) {
   std::string changes = ChangesToJson(delivery.changes);
   Tx([&](PgConn& c) {
     // One recorder at a time, so each new delivery sorts after every pending one.
-    c.Exec(kSqlLock, PgParams().Add(kDeliveriesLock));
+    PgLockAll(c, {kDeliveriesLock});
     int64_t received_ms = delivery.received_ms;
     PgResult last = c.Exec(kSqlLastPendingReceived);
     if (!last.Empty() && !last.IsNull(0, 0)) {
@@ -862,181 +817,15 @@ std::vector<InboundDelivery> PgStore::PendingDeliveries(int max) {
   return list;
 }
 
-bool PgStore::EchoesEarlierSend(PgConn& c, const std::string& plugin, const std::string& kind,
-                                const std::string& entity_id, const Poco::JSON::Object& candidate,
-                                int64_t now_ms) {
-  std::string recent;
-  {
-    PgResult r = c.Exec(PgSql(Sql::kGetSentRecent), PgParams().Add(plugin).Add(kind).Add(entity_id));
-    if (r.Empty()) return false;
-    recent = r.Text(0, 0);
-  }
-  return MatchesEarlierSend(recent, kind, candidate, now_ms);
-}
-
-InboundResult PgStore::ApplyChange(PgConn& c, const InboundDelivery& delivery,
-                                   const InboundChange& change, const InboundRules& rules,
-                                   int64_t now_ms) {
-  InboundResult result;
-  const bool is_lead = change.entity_kind == EntityKind::kLead;
-  const std::string kind = EntityKindName(change.entity_kind);
-  result.entity_kind = kind;
-  // A change a plugin got wrong is one invalid result; throwing would leave the
-  // whole delivery pending and block every delivery after it.
-  Poco::JSON::Object::Ptr fields;
-  try {
-    Poco::Dynamic::Var parsed =
-        Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json);
-    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
-      fields = parsed.extract<Poco::JSON::Object::Ptr>();
-    }
-  } catch (const Poco::Exception&) {
-  }
-
-  // The entity: by its link, or new when the CRM knew it first.
-  bool created = false;
-  {
-    PgResult r = c.Exec(kSqlLinkByExternal,
-                        PgParams().Add(delivery.plugin).Add(kind).Add(change.external_id));
-    if (!r.Empty()) result.entity_id = r.Text(0, 0);
-  }
-  if (!fields) {
-    result.kind = InboundResult::Kind::kInvalid;
-    result.reason =
-        "the plugin's fields for CRM record " + change.external_id + " are not a JSON object";
-    Audit(c, now_ms, kind,
-          result.entity_id.empty() ? IdForCrmRecord(change.external_id) : result.entity_id, 0,
-          "inbound_invalid", "delivery " + delivery.id + ": " + result.reason);
-    return result;
-  }
-  if (result.entity_id.empty()) {
-    created = true;
-    result.entity_id = IdForCrmRecord(change.external_id);
-  }
-  // The mirror row is read, merged and written under the entity's lock, as
-  // Accept writes it.
-  c.Exec(kSqlLock, PgParams().Add(EntityLock(kind, result.entity_id)));
-  if (created) {
-    c.Exec(PgSql(Sql::kUpsertLink), PgParams()
-                               .Add(delivery.plugin)
-                               .Add(kind)
-                               .Add(result.entity_id)
-                               .Add(change.external_id)
-                               .Add(std::string())
-                               .Add(now_ms));
-  }
-  Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
-  {
-    PgResult r = c.Exec(is_lead ? PgSql(Sql::kGetLead) : PgSql(Sql::kGetProperty), PgParams().Add(result.entity_id));
-    if (!r.Empty()) {
-      current = Poco::JSON::Parser().parse(r.Text(0, 0)).extract<Poco::JSON::Object::Ptr>();
-    } else {
-      created = true;
-    }
-  }
-  current->set("id", result.entity_id);
-
-  // Stale: the CRM's change is older than what we hold.
-  if (!created && change.updated_at && current->has("updatedAt")) {
-    std::optional<int64_t> theirs = IsoMs(*change.updated_at);
-    std::optional<int64_t> ours = IsoMs(current->optValue<std::string>("updatedAt", ""));
-    if (theirs && ours && *theirs < *ours) {
-      result.kind = InboundResult::Kind::kStale;
-      result.reason = "CRM update of " + *change.updated_at + " is older than ours of " +
-                      current->getValue<std::string>("updatedAt");
-      Audit(c, now_ms, kind, result.entity_id, 0, "inbound_stale",
-            "delivery " + delivery.id + ": " + result.reason);
-      return result;
-    }
-  }
-
-  // Merge the fields the CRM may change.
-  Poco::JSON::Object::Ptr changed = new Poco::JSON::Object();
-  MergeInboundFields(*fields, rules, is_lead, created, current.get(), changed.get(), &result);
-  // A late echo of an earlier state we sent (the CRM notifies our own update
-  // after a newer one went out) would roll the mirror back: ignore it.
-  if (!created && !result.changed_fields.empty() &&
-      EchoesEarlierSend(c, delivery.plugin, kind, result.entity_id, *changed, now_ms)) {
-    result.changed_fields.clear();
-  }
-  if (result.changed_fields.empty() && !created) {
-    result.kind = InboundResult::Kind::kNoChange;
-    c.Exec(PgSql(Sql::kBumpCounter), PgParams().Add("echo_suppressed_inbound").Add(int64_t{1}));
-    return result;
-  }
-  if (change.updated_at) current->set("updatedAt", *change.updated_at);
-
-  // The merged record must still meet the wire contract.
-  std::string entity_json;
-  std::string echo_hash;
-  std::string fault = EncodeMergedEntity(*current, is_lead, &entity_json, &echo_hash);
-  if (!fault.empty()) {
-    result.kind = InboundResult::Kind::kInvalid;
-    result.reason = fault;
-    Audit(c, now_ms, kind, result.entity_id, 0, "inbound_invalid",
-          "delivery " + delivery.id + ": " + result.reason);
-    return result;
-  }
-  c.Exec(is_lead ? kSqlInboundLead : kSqlInboundProperty,
-         PgParams().Add(result.entity_id).Add(entity_json).Add(now_ms).Add(echo_hash));
-  result.change_seq = c.Exec(kSqlInsertChange, PgParams()
-                                                   .Add(now_ms)
-                                                   .Add(kind)
-                                                   .Add(result.entity_id)
-                                                   .Add(delivery.id)
-                                                   .Add(change.crm_event)
-                                                   .Add(Stringify(changed))
-                                                   .Add(entity_json)
-                                                   .Add(rules.queue_callbacks ? "pending" : "none"))
-                          .Int(0, 0);
-  result.kind = created ? InboundResult::Kind::kCreated : InboundResult::Kind::kApplied;
-  std::string list;
-  for (const std::string& f : result.changed_fields) list += (list.empty() ? "" : ",") + f;
-  Audit(c, now_ms, kind, result.entity_id, 0, created ? "inbound_create" : "inbound_update",
-        "delivery " + delivery.id + " (" + change.crm_event + "): " + list);
-  return result;
-}
-
 std::vector<InboundResult> PgStore::ApplyDelivery(const InboundDelivery& delivery,
                                                   const InboundRules& rules, int64_t now_ms) {
   std::vector<InboundResult> results;
   Tx([&](PgConn& c) {
-    results.clear();
     // One apply at a time across engines, held to commit: the change feed's seq
     // is then commit order, and a delivery is applied once.
-    c.Exec(kSqlLock, PgParams().Add(kInboundLock));
-    {
-      PgResult r = c.Exec(kSqlDeliveryState, PgParams().Add(delivery.id));
-      if (r.Empty() || r.Text(0, 0) != "pending") return;
-    }
-    // The CRM's webhook about a record it created for us can beat the commit of
-    // the create's answer: leave it pending for a while rather than take the
-    // record as a new one the CRM knew first (a duplicate entity).
-    if (now_ms - delivery.received_ms < kCreateEchoWaitMs) {
-      for (const InboundChange& change : delivery.changes) {
-        const std::string kind = EntityKindName(change.entity_kind);
-        if (!c.Exec(kSqlLinkByExternal,
-                    PgParams().Add(delivery.plugin).Add(kind).Add(change.external_id))
-                 .Empty()) {
-          continue;
-        }
-        if (!c.Exec(kSqlUnlinkedJobInFlight, PgParams().Add(delivery.plugin).Add(kind)).Empty()) {
-          InboundResult deferred;
-          deferred.kind = InboundResult::Kind::kDeferred;
-          deferred.entity_kind = kind;
-          deferred.reason = "CRM record " + change.external_id +
-                            " is not linked while an outbound create may be in flight";
-          results.assign(1, deferred);
-          return;
-        }
-      }
-    }
-    std::string summary;
-    for (const InboundChange& change : delivery.changes) {
-      results.push_back(ApplyChange(c, delivery, change, rules, now_ms));
-      summary += (summary.empty() ? "" : ",") + std::string(InboundResultName(results.back().kind));
-    }
-    c.Exec(kSqlFinishDelivery, PgParams().Add(delivery.id).Add(summary).Add(now_ms));
+    PgLockAll(c, {kInboundLock});
+    PgPort port(c);
+    results = ApplyInboundDelivery(port, delivery, rules, now_ms);
   });
   return results;
 }

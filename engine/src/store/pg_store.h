@@ -149,14 +149,7 @@ class PgStore final : public Store {
   int64_t PromoteDue(int64_t now_ms, bool delayed);
   void KeepLiveness();
   void RefuseWithoutLiveness() const;
-  void Audit(PgConn& c, int64_t now_ms, const std::string& kind, const std::string& entity_id,
-             int64_t job_id, const std::string& action, const std::string& detail);
   std::vector<DeadLetter> QueryDeadLetters(PgConn& c, const DeadLetterFilter& filter);
-  bool EchoesEarlierSend(PgConn& c, const std::string& plugin, const std::string& kind,
-                         const std::string& entity_id, const Poco::JSON::Object& candidate,
-                         int64_t now_ms);
-  InboundResult ApplyChange(PgConn& c, const InboundDelivery& delivery, const InboundChange& change,
-                            const InboundRules& rules, int64_t now_ms);
 
   PgOptions options_;
   std::string where_;  ///< host, port, database and user, for messages.

@@ -26,6 +26,8 @@ class SqlitePort : public SqlPort {
   SqlRows Query(Sql statement, Args args) override;
   int64_t Run(Sql statement, Args args) override;
   int64_t Insert(Sql statement, Args args) override;
+  /// The committer is the only writer: nothing to lock.
+  void LockEntity(const std::string&, const std::string&) override {}
 
  private:
   Stmt& Bound(Sql statement, Args args);

@@ -92,6 +92,32 @@ const char kSqlGetSentRecent[] =
 const char kSqlSetSentRecent[] =
     "UPDATE links SET sent_recent = ?4 WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
 
+const char kSqlLinkByExternal[] =
+    "SELECT entity_id FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND external_id = ?3";
+// An inbound (CRM) write records the hash of what the CRM set.
+const char kSqlInboundLead[] =
+    "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = excluded.inbound_hash";
+const char kSqlInboundProperty[] =
+    "INSERT INTO properties (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
+    "inbound_hash = excluded.inbound_hash";
+const char kSqlInsertChange[] =
+    "INSERT INTO changes (at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, "
+    "entity, callback_state, callback_at_ms) VALUES (?1, ?2, ?3, 'crm', ?4, ?5, ?6, ?7, ?8, ?1)";
+const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = ?1";
+// An outbound job of a kind, in flight, waiting for a retry, or ready again in
+// doubt (a lease that expired or a crashed process), whose entity has no CRM id
+// yet: the CRM may already hold it (its create answer not committed).
+const char kSqlUnlinkedJobInFlight[] =
+    "SELECT 1 FROM jobs j WHERE (j.state IN ('leased', 'delayed') OR "
+    "(j.state = 'ready' AND j.in_doubt = 1)) AND j.entity_kind = ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.plugin = ?1 AND l.entity_kind = j.entity_kind "
+    "AND l.entity_id = j.entity_id AND coalesce(l.external_id, '') <> '') LIMIT 1";
+const char kSqlFinishDelivery[] =
+    "UPDATE deliveries SET state = 'done', result = ?2, processed_ms = ?3 WHERE id = ?1";
+
 }  // namespace
 
 const char* SqliteSql(Sql statement) {
@@ -154,6 +180,20 @@ const char* SqliteSql(Sql statement) {
       return kSqlGetSentRecent;
     case Sql::kSetSentRecent:
       return kSqlSetSentRecent;
+    case Sql::kLinkByExternal:
+      return kSqlLinkByExternal;
+    case Sql::kInboundLead:
+      return kSqlInboundLead;
+    case Sql::kInboundProperty:
+      return kSqlInboundProperty;
+    case Sql::kInsertChange:
+      return kSqlInsertChange;
+    case Sql::kDeliveryState:
+      return kSqlDeliveryState;
+    case Sql::kUnlinkedJobInFlight:
+      return kSqlUnlinkedJobInFlight;
+    case Sql::kFinishDelivery:
+      return kSqlFinishDelivery;
   }
   throw StoreError("no Sqlite text for statement " + std::to_string(static_cast<int>(statement)));
 }

@@ -24,6 +24,7 @@
 #include "queue/accept.h"
 #include "queue/complete.h"
 #include "queue/replay.h"
+#include "sync/inbound_merge.h"
 #include "store/sqlite_port.h"
 #include "store/sqlite_schema.h"
 #include "store/store_codec.h"
@@ -39,15 +40,6 @@ const char kSqlSetSyncState[] =
     "INSERT INTO plugin_state (plugin, enabled, reason, changed_at) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT(plugin) DO UPDATE SET enabled = excluded.enabled, reason = excluded.reason, "
     "changed_at = excluded.changed_at";
-// An inbound (CRM) write records the hash of what the CRM set.
-const char kSqlInboundLead[] =
-    "INSERT INTO leads (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = excluded.inbound_hash";
-const char kSqlInboundProperty[] =
-    "INSERT INTO properties (id, data, updated_ms, inbound_hash) VALUES (?1, ?2, ?3, ?4) "
-    "ON CONFLICT(id) DO UPDATE SET data = excluded.data, updated_ms = excluded.updated_ms, "
-    "inbound_hash = excluded.inbound_hash";
 const char kSqlInsertDelivery[] =
     "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
     "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
@@ -58,22 +50,6 @@ const char kSqlLastPendingReceived[] =
 const char kSqlPendingDeliveries[] =
     "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
     "ORDER BY received_ms, id LIMIT ?1";
-const char kSqlDeliveryState[] = "SELECT state FROM deliveries WHERE id = ?1";
-const char kSqlFinishDelivery[] =
-    "UPDATE deliveries SET state = 'done', result = ?2, processed_ms = ?3 WHERE id = ?1";
-// An outbound job of a kind, in flight, waiting for a retry, or ready again in
-// doubt (a lease that expired or a crashed process), whose entity has no CRM id
-// yet: the CRM may already hold it (its create answer not committed).
-const char kSqlUnlinkedJobInFlight[] =
-    "SELECT 1 FROM jobs j WHERE (j.state IN ('leased', 'delayed') OR "
-    "(j.state = 'ready' AND j.in_doubt = 1)) AND j.entity_kind = ?2 "
-    "AND NOT EXISTS (SELECT 1 FROM links l WHERE l.plugin = ?1 AND l.entity_kind = j.entity_kind "
-    "AND l.entity_id = j.entity_id AND coalesce(l.external_id, '') <> '') LIMIT 1";
-const char kSqlLinkByExternal[] =
-    "SELECT entity_id FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND external_id = ?3";
-const char kSqlInsertChange[] =
-    "INSERT INTO changes (at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, "
-    "entity, callback_state, callback_at_ms) VALUES (?1, ?2, ?3, 'crm', ?4, ?5, ?6, ?7, ?8, ?1)";
 const char kSqlChangesAfter[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
     "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
@@ -399,14 +375,6 @@ std::vector<LeasedJob> SqliteStore::Lease(const std::string& plugin, int max_job
     }
   });
   return jobs;
-}
-
-void SqliteStore::Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id,
-                        int64_t job_id, const std::string& action, const std::string& detail) {
-  Stmt& stmt = W(SqliteSql(Sql::kInsertAudit));
-  StmtScope scope(stmt);
-  stmt.Bind(1, now_ms).Bind(2, kind).Bind(3, entity_id).Bind(4, job_id).Bind(5, action);
-  stmt.Bind(6, detail).Run();
 }
 
 void SqliteStore::Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
@@ -747,183 +715,12 @@ namespace {
 
 }  // namespace
 
-bool SqliteStore::EchoesEarlierSend(const std::string& plugin, const std::string& kind,
-                                    const std::string& entity_id,
-                                    const Poco::JSON::Object& candidate, int64_t now_ms) {
-  std::string recent;
-  {
-    Stmt& stmt = W(SqliteSql(Sql::kGetSentRecent));
-    StmtScope scope(stmt);
-    if (!stmt.Bind(1, plugin).Bind(2, kind).Bind(3, entity_id).Step()) return false;
-    recent = stmt.ColumnText(0);
-  }
-  return MatchesEarlierSend(recent, kind, candidate, now_ms);
-}
-
-InboundResult SqliteStore::ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
-                                       const InboundRules& rules, int64_t now_ms) {
-  InboundResult result;
-  const bool is_lead = change.entity_kind == EntityKind::kLead;
-  const std::string kind = EntityKindName(change.entity_kind);
-  result.entity_kind = kind;
-  // A change a plugin got wrong is one invalid result; throwing would leave the
-  // whole delivery pending and block every delivery after it.
-  Poco::JSON::Object::Ptr fields;
-  try {
-    Poco::Dynamic::Var parsed =
-        Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json);
-    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
-      fields = parsed.extract<Poco::JSON::Object::Ptr>();
-    }
-  } catch (const Poco::Exception&) {
-  }
-
-  // The entity: by its link, or new when the CRM knew it first.
-  bool created = false;
-  {
-    Stmt& stmt = W(kSqlLinkByExternal);
-    StmtScope scope(stmt);
-    if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, change.external_id).Step()) {
-      result.entity_id = stmt.ColumnText(0);
-    }
-  }
-  if (!fields) {
-    result.kind = InboundResult::Kind::kInvalid;
-    result.reason = "the plugin's fields for CRM record " + change.external_id +
-                    " are not a JSON object";
-    Audit(now_ms, kind, result.entity_id.empty() ? IdForCrmRecord(change.external_id)
-                                                 : result.entity_id,
-          0, "inbound_invalid", "delivery " + delivery.id + ": " + result.reason);
-    return result;
-  }
-  if (result.entity_id.empty()) {
-    created = true;
-    result.entity_id = IdForCrmRecord(change.external_id);
-    Stmt& stmt = W(SqliteSql(Sql::kUpsertLink));
-    StmtScope scope(stmt);
-    stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, result.entity_id);
-    stmt.Bind(4, change.external_id).Bind(5, std::string()).Bind(6, now_ms).Run();
-  }
-  Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
-  {
-    Stmt& stmt = W(is_lead ? SqliteSql(Sql::kGetLead) : SqliteSql(Sql::kGetProperty));
-    StmtScope scope(stmt);
-    if (stmt.Bind(1, result.entity_id).Step()) {
-      current = Poco::JSON::Parser().parse(stmt.ColumnText(0)).extract<Poco::JSON::Object::Ptr>();
-    } else {
-      created = true;
-    }
-  }
-  current->set("id", result.entity_id);
-
-  // Stale: the CRM's change is older than what we hold.
-  if (!created && change.updated_at && current->has("updatedAt")) {
-    std::optional<int64_t> theirs = IsoMs(*change.updated_at);
-    std::optional<int64_t> ours = IsoMs(current->optValue<std::string>("updatedAt", ""));
-    if (theirs && ours && *theirs < *ours) {
-      result.kind = InboundResult::Kind::kStale;
-      result.reason = "CRM update of " + *change.updated_at + " is older than ours of " +
-                      current->getValue<std::string>("updatedAt");
-      Audit(now_ms, kind, result.entity_id, 0, "inbound_stale",
-            "delivery " + delivery.id + ": " + result.reason);
-      return result;
-    }
-  }
-
-  // Merge the fields the CRM may change.
-  Poco::JSON::Object::Ptr changed = new Poco::JSON::Object();
-  MergeInboundFields(*fields, rules, is_lead, created, current.get(), changed.get(), &result);
-  // A late echo of an earlier state we sent (the CRM notifies our own update
-  // after a newer one went out) would roll the mirror back: ignore it.
-  if (!created && !result.changed_fields.empty() &&
-      EchoesEarlierSend(delivery.plugin, kind, result.entity_id, *changed, now_ms)) {
-    result.changed_fields.clear();
-  }
-  if (result.changed_fields.empty() && !created) {
-    result.kind = InboundResult::Kind::kNoChange;
-    Stmt& counter = W(SqliteSql(Sql::kBumpCounter));
-    StmtScope counter_scope(counter);
-    counter.Bind(1, std::string("echo_suppressed_inbound")).Bind(2, int64_t{1}).Run();
-    return result;
-  }
-  if (change.updated_at) current->set("updatedAt", *change.updated_at);
-
-  // The merged record must still meet the wire contract.
-  std::string entity_json;
-  std::string echo_hash;
-  std::string fault = EncodeMergedEntity(*current, is_lead, &entity_json, &echo_hash);
-  if (!fault.empty()) {
-    result.kind = InboundResult::Kind::kInvalid;
-    result.reason = fault;
-    Audit(now_ms, kind, result.entity_id, 0, "inbound_invalid",
-          "delivery " + delivery.id + ": " + result.reason);
-    return result;
-  }
-  {
-    Stmt& stmt = W(is_lead ? kSqlInboundLead : kSqlInboundProperty);
-    StmtScope scope(stmt);
-    stmt.Bind(1, result.entity_id).Bind(2, entity_json).Bind(3, now_ms).Bind(4, echo_hash).Run();
-  }
-  {
-    Stmt& stmt = W(kSqlInsertChange);
-    StmtScope scope(stmt);
-    stmt.Bind(1, now_ms).Bind(2, kind).Bind(3, result.entity_id).Bind(4, delivery.id);
-    stmt.Bind(5, change.crm_event).Bind(6, Stringify(changed)).Bind(7, entity_json);
-    stmt.Bind(8, std::string(rules.queue_callbacks ? "pending" : "none")).Run();
-    result.change_seq = writer_db_->LastInsertRowId();
-  }
-  result.kind = created ? InboundResult::Kind::kCreated : InboundResult::Kind::kApplied;
-  std::string list;
-  for (const std::string& f : result.changed_fields) list += (list.empty() ? "" : ",") + f;
-  Audit(now_ms, kind, result.entity_id, 0, created ? "inbound_create" : "inbound_update",
-        "delivery " + delivery.id + " (" + change.crm_event + "): " + list);
-  return result;
-}
-
 std::vector<InboundResult> SqliteStore::ApplyDelivery(const InboundDelivery& delivery,
                                                       const InboundRules& rules, int64_t now_ms) {
   std::vector<InboundResult> results;
-  committer_->Submit([&](Db&) {
-    results.clear();
-    {
-      Stmt& stmt = W(kSqlDeliveryState);
-      StmtScope scope(stmt);
-      if (!stmt.Bind(1, delivery.id).Step() || stmt.ColumnText(0) != "pending") return;
-    }
-    // The CRM's webhook about a record it created for us can beat the commit of
-    // the create's answer: leave it pending for a while rather than take the
-    // record as a new one the CRM knew first (a duplicate entity).
-    if (now_ms - delivery.received_ms < kCreateEchoWaitMs) {
-      for (const InboundChange& change : delivery.changes) {
-        const std::string kind = EntityKindName(change.entity_kind);
-        {
-          Stmt& stmt = W(kSqlLinkByExternal);
-          StmtScope scope(stmt);
-          if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Bind(3, change.external_id).Step()) {
-            continue;
-          }
-        }
-        Stmt& stmt = W(kSqlUnlinkedJobInFlight);
-        StmtScope scope(stmt);
-        if (stmt.Bind(1, delivery.plugin).Bind(2, kind).Step()) {
-          InboundResult deferred;
-          deferred.kind = InboundResult::Kind::kDeferred;
-          deferred.entity_kind = kind;
-          deferred.reason = "CRM record " + change.external_id +
-                            " is not linked while an outbound create may be in flight";
-          results.assign(1, deferred);
-          return;
-        }
-      }
-    }
-    std::string summary;
-    for (const InboundChange& change : delivery.changes) {
-      results.push_back(ApplyChange(delivery, change, rules, now_ms));
-      summary += (summary.empty() ? "" : ",") + std::string(InboundResultName(results.back().kind));
-    }
-    Stmt& stmt = W(kSqlFinishDelivery);
-    StmtScope scope(stmt);
-    stmt.Bind(1, delivery.id).Bind(2, summary).Bind(3, now_ms).Run();
+  committer_->Submit([&](Db& db) {
+    SqlitePort port(db, writer_stmts_);
+    results = ApplyInboundDelivery(port, delivery, rules, now_ms);
   });
   return results;
 }

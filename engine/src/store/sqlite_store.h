@@ -90,14 +90,7 @@ class SqliteStore final : public Store {
   // Complete()'s write, on the committer's thread.
   void WriteOutcomes(Db& db, const std::string& plugin, const std::vector<JobOutcome>& outcomes,
                      int64_t now_ms);
-  void Audit(int64_t now_ms, const std::string& kind, const std::string& entity_id, int64_t job_id,
-             const std::string& action, const std::string& detail);
   std::vector<DeadLetter> QueryDeadLetters(const DeadLetterFilter& filter);
-  bool EchoesEarlierSend(const std::string& plugin, const std::string& kind,
-                         const std::string& entity_id, const Poco::JSON::Object& candidate,
-                         int64_t now_ms);
-  InboundResult ApplyChange(const InboundDelivery& delivery, const InboundChange& change,
-                            const InboundRules& rules, int64_t now_ms);
 
   SqliteOptions options_;
   std::unique_ptr<Db> writer_db_;

@@ -1,0 +1,173 @@
+// sync/inbound_merge.cpp: the inbound merge rules (see inbound_merge.h).
+#include "sync/inbound_merge.h"
+
+#include <optional>
+#include <string>
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include "queue/replay.h"  // AuditJob
+#include "store/store_codec.h"
+
+namespace crmsync::engine {
+
+namespace {
+
+// Whether `candidate` repeats a state we sent lately for the entity's link.
+bool EchoesEarlierSend(SqlPort& db, const std::string& plugin, const std::string& kind,
+                       const std::string& entity_id, const Poco::JSON::Object& candidate,
+                       int64_t now_ms) {
+  SqlRows recent = db.Query(Sql::kGetSentRecent, {plugin, kind, entity_id});
+  if (recent.Empty()) return false;
+  return MatchesEarlierSend(recent.Text(0, 0), kind, candidate, now_ms);
+}
+
+InboundResult ApplyChange(SqlPort& db, const InboundDelivery& delivery,
+                          const InboundChange& change, const InboundRules& rules, int64_t now_ms) {
+  InboundResult result;
+  const bool is_lead = change.entity_kind == EntityKind::kLead;
+  const std::string kind = EntityKindName(change.entity_kind);
+  result.entity_kind = kind;
+  // A change a plugin got wrong is one invalid result; throwing would leave the
+  // whole delivery pending and block every delivery after it.
+  Poco::JSON::Object::Ptr fields;
+  try {
+    Poco::Dynamic::Var parsed =
+        Poco::JSON::Parser().parse(change.fields_json.empty() ? "{}" : change.fields_json);
+    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
+      fields = parsed.extract<Poco::JSON::Object::Ptr>();
+    }
+  } catch (const Poco::Exception&) {
+  }
+
+  // The entity: by its link, or new when the CRM knew it first.
+  bool created = false;
+  {
+    SqlRows link = db.Query(Sql::kLinkByExternal, {delivery.plugin, kind, change.external_id});
+    if (!link.Empty()) result.entity_id = link.Text(0, 0);
+  }
+  if (!fields) {
+    result.kind = InboundResult::Kind::kInvalid;
+    result.reason =
+        "the plugin's fields for CRM record " + change.external_id + " are not a JSON object";
+    AuditJob(db, now_ms, kind,
+          result.entity_id.empty() ? IdForCrmRecord(change.external_id) : result.entity_id, 0,
+          "inbound_invalid", "delivery " + delivery.id + ": " + result.reason);
+    return result;
+  }
+  if (result.entity_id.empty()) {
+    created = true;
+    result.entity_id = IdForCrmRecord(change.external_id);
+  }
+  // The mirror row is read, merged and written under the entity's lock, as
+  // Accept writes it.
+  db.LockEntity(kind, result.entity_id);
+  if (created) {
+    db.Run(Sql::kUpsertLink, {delivery.plugin, kind, result.entity_id, change.external_id, "", now_ms});
+  }
+  Poco::JSON::Object::Ptr current = new Poco::JSON::Object();
+  {
+    SqlRows mirror = db.Query(is_lead ? Sql::kGetLead : Sql::kGetProperty, {result.entity_id});
+    if (!mirror.Empty()) {
+      current = Poco::JSON::Parser().parse(mirror.Text(0, 0)).extract<Poco::JSON::Object::Ptr>();
+    } else {
+      created = true;
+    }
+  }
+  current->set("id", result.entity_id);
+
+  // Stale: the CRM's change is older than what we hold.
+  if (!created && change.updated_at && current->has("updatedAt")) {
+    std::optional<int64_t> theirs = IsoMs(*change.updated_at);
+    std::optional<int64_t> ours = IsoMs(current->optValue<std::string>("updatedAt", ""));
+    if (theirs && ours && *theirs < *ours) {
+      result.kind = InboundResult::Kind::kStale;
+      result.reason = "CRM update of " + *change.updated_at + " is older than ours of " +
+                      current->getValue<std::string>("updatedAt");
+      AuditJob(db, now_ms, kind, result.entity_id, 0, "inbound_stale",
+            "delivery " + delivery.id + ": " + result.reason);
+      return result;
+    }
+  }
+
+  // Merge the fields the CRM may change.
+  Poco::JSON::Object::Ptr changed = new Poco::JSON::Object();
+  MergeInboundFields(*fields, rules, is_lead, created, current.get(), changed.get(), &result);
+  // A late echo of an earlier state we sent (the CRM notifies our own update
+  // after a newer one went out) would roll the mirror back: ignore it.
+  if (!created && !result.changed_fields.empty() &&
+      EchoesEarlierSend(db, delivery.plugin, kind, result.entity_id, *changed, now_ms)) {
+    result.changed_fields.clear();
+  }
+  if (result.changed_fields.empty() && !created) {
+    result.kind = InboundResult::Kind::kNoChange;
+    db.Run(Sql::kBumpCounter, {"echo_suppressed_inbound", 1});
+    return result;
+  }
+  if (change.updated_at) current->set("updatedAt", *change.updated_at);
+
+  // The merged record must still meet the wire contract.
+  std::string entity_json;
+  std::string echo_hash;
+  std::string fault = EncodeMergedEntity(*current, is_lead, &entity_json, &echo_hash);
+  if (!fault.empty()) {
+    result.kind = InboundResult::Kind::kInvalid;
+    result.reason = fault;
+    AuditJob(db, now_ms, kind, result.entity_id, 0, "inbound_invalid",
+          "delivery " + delivery.id + ": " + result.reason);
+    return result;
+  }
+  db.Run(is_lead ? Sql::kInboundLead : Sql::kInboundProperty,
+         {result.entity_id, entity_json, now_ms, echo_hash});
+  result.change_seq = db.Insert(Sql::kInsertChange,
+                                {now_ms, kind, result.entity_id, delivery.id, change.crm_event,
+                                 Stringify(changed), entity_json,
+                                 rules.queue_callbacks ? "pending" : "none"});
+  result.kind = created ? InboundResult::Kind::kCreated : InboundResult::Kind::kApplied;
+  std::string list;
+  for (const std::string& f : result.changed_fields) list += (list.empty() ? "" : ",") + f;
+  AuditJob(db, now_ms, kind, result.entity_id, 0, created ? "inbound_create" : "inbound_update",
+        "delivery " + delivery.id + " (" + change.crm_event + "): " + list);
+  return result;
+}
+
+}  // namespace
+
+std::vector<InboundResult> ApplyInboundDelivery(SqlPort& db, const InboundDelivery& delivery,
+                                                const InboundRules& rules, int64_t now_ms) {
+  std::vector<InboundResult> results;
+  {
+    SqlRows state = db.Query(Sql::kDeliveryState, {delivery.id});
+    if (state.Empty() || state.Text(0, 0) != "pending") return {};
+  }
+  // The CRM's webhook about a record it created for us can beat the commit of
+  // the create's answer: leave it pending for a while rather than take the
+  // record as a new one the CRM knew first (a duplicate entity).
+  if (now_ms - delivery.received_ms < kCreateEchoWaitMs) {
+    for (const InboundChange& change : delivery.changes) {
+      const std::string kind = EntityKindName(change.entity_kind);
+      if (!db.Query(Sql::kLinkByExternal, {delivery.plugin, kind, change.external_id}).Empty()) {
+        continue;
+      }
+      if (!db.Query(Sql::kUnlinkedJobInFlight, {delivery.plugin, kind}).Empty()) {
+        InboundResult deferred;
+        deferred.kind = InboundResult::Kind::kDeferred;
+        deferred.entity_kind = kind;
+        deferred.reason = "CRM record " + change.external_id +
+                          " is not linked while an outbound create may be in flight";
+        return {deferred};
+      }
+    }
+  }
+  std::string summary;
+  for (const InboundChange& change : delivery.changes) {
+    results.push_back(ApplyChange(db, delivery, change, rules, now_ms));
+    summary += (summary.empty() ? "" : ",") + std::string(InboundResultName(results.back().kind));
+  }
+  db.Run(Sql::kFinishDelivery, {delivery.id, summary, now_ms});
+  return results;
+}
+
+}  // namespace crmsync::engine
