@@ -21,6 +21,58 @@
 
 namespace crmsync::engine {
 
+/// Every statement a rule runs (the list each backend's text table follows).
+#define CRMSYNC_SQL_STATEMENTS(X) \
+  X(FindEvent) \
+  X(InsertEvent) \
+  X(MirrorLead) \
+  X(MirrorProperty) \
+  X(UpsertLead) \
+  X(UpsertProperty) \
+  X(UpsertInquiry) \
+  X(LastActiveJob) \
+  X(Absorb) \
+  X(HasActiveJob) \
+  X(InsertJob) \
+  X(BumpCounter) \
+  X(InsertAudit) \
+  X(GetLead) \
+  X(GetProperty) \
+  X(DeadLetterOpen) \
+  X(RequeueCallback) \
+  X(MarkReplayed) \
+  X(JobForReplay) \
+  X(CurrentLease) \
+  X(InsertAttempt) \
+  X(UpsertLink) \
+  X(FinishJob) \
+  X(InsertDeadLetter) \
+  X(NextQueued) \
+  X(MakeReady) \
+  X(JobPayload) \
+  X(GetSentRecent) \
+  X(SetSentRecent) \
+  X(LinkByExternal) \
+  X(InboundLead) \
+  X(InboundProperty) \
+  X(InsertChange) \
+  X(DeliveryState) \
+  X(UnlinkedJobInFlight) \
+  X(FinishDelivery)
+
+/// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
+/// constant for each statement; a name without its constant does not compile.
+/// (The expanding file includes the StoreError header.)
+#define CRMSYNC_SQL_CASE(name) \
+  case Sql::k##name:           \
+    return kSql##name;
+#define CRMSYNC_DEFINE_SQL_TEXTS(Func, backend)                                         \
+  const char* Func(Sql statement) {                                                   \
+    switch (statement) { CRMSYNC_SQL_STATEMENTS(CRMSYNC_SQL_CASE) }                   \
+    throw StoreError(std::string("no ") + backend + " text for statement " +         \
+                     std::to_string(static_cast<int>(statement)));                    \
+  }
+
 /// Every statement a rule runs. Parameters are numbered from 1 in the order
 /// the comment lists them; the columns read are listed after "->".
 enum class Sql {
