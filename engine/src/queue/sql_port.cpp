@@ -21,6 +21,10 @@ const SqlRows::Cell& SqlRows::At(int row, int col) const {
   return rows_[row][col];
 }
 
+void SqlRows::Append(SqlRows&& more) {
+  for (auto& row : more.rows_) rows_.push_back(std::move(row));
+}
+
 bool SqlRows::IsNull(int row, int col) const {
   return std::holds_alternative<std::monostate>(At(row, col));
 }

@@ -58,7 +58,8 @@ namespace crmsync::engine {
   X(InsertChange) \
   X(DeliveryState) \
   X(UnlinkedJobInFlight) \
-  X(FinishDelivery)
+  X(FinishDelivery) \
+  X(GetLink)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -123,6 +124,7 @@ enum class Sql {
   kUnlinkedJobInFlight,  ///< plugin, kind -> 1 when a job of that kind without a link
                          ///< is leased or tried (a create may be in flight)
   kFinishDelivery,    ///< delivery id, summary, now_ms
+  kGetLink,           ///< plugin, kind, entity id -> external id, last sent hash
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.
@@ -165,6 +167,8 @@ class SqlRows {
   /// For backends: starts a row, then adds its cells in column order.
   void AddRow() { rows_.emplace_back(); }
   void Add(Cell cell) { rows_.back().push_back(std::move(cell)); }
+  /// Adds every row of `more` after these.
+  void Append(SqlRows&& more);
 
  private:
   const Cell& At(int row, int col) const;

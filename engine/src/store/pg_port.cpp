@@ -24,7 +24,7 @@ void PgPort::LockEntity(const std::string& kind, const std::string& entity_id) {
   PgLockAll(conn_, {PgEntityLock(kind, entity_id)});
 }
 
-PgResult PgPort::Exec(Sql statement, Args args) {
+PgResult PgPort::Exec(const char* sql, Args args) {
   PgParams params;
   for (const SqlArg& arg : args) {
     if (arg.is_null()) {
@@ -35,11 +35,13 @@ PgResult PgPort::Exec(Sql statement, Args args) {
       params.Add(std::string(arg.as_text()));
     }
   }
-  return conn_.Exec(PgSql(statement), params);
+  return conn_.Exec(sql, params);
 }
 
-SqlRows PgPort::Query(Sql statement, Args args) {
-  PgResult result = Exec(statement, args);
+SqlRows PgPort::Query(Sql statement, Args args) { return QueryText(PgSql(statement), args); }
+
+SqlRows PgPort::QueryText(const char* sql, Args args) {
+  PgResult result = Exec(sql, args);
   SqlRows rows;
   const int columns = result.Columns();
   for (int row = 0; row < result.Rows(); ++row) {
@@ -55,8 +57,8 @@ SqlRows PgPort::Query(Sql statement, Args args) {
   return rows;
 }
 
-int64_t PgPort::Run(Sql statement, Args args) { return Exec(statement, args).Affected(); }
+int64_t PgPort::Run(Sql statement, Args args) { return Exec(PgSql(statement), args).Affected(); }
 
-int64_t PgPort::Insert(Sql statement, Args args) { return Exec(statement, args).Int(0, 0); }
+int64_t PgPort::Insert(Sql statement, Args args) { return Exec(PgSql(statement), args).Int(0, 0); }
 
 }  // namespace crmsync::engine

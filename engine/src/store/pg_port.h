@@ -25,13 +25,15 @@ class PgPort : public SqlPort {
   explicit PgPort(PgConn& conn) : conn_(conn) {}
 
   SqlRows Query(Sql statement, Args args) override;
+  /// A statement of this backend's own (not a rule's), e.g. its lease path.
+  SqlRows QueryText(const char* sql, Args args);
   int64_t Run(Sql statement, Args args) override;
   /// The statement ends in RETURNING id.
   int64_t Insert(Sql statement, Args args) override;
   void LockEntity(const std::string& kind, const std::string& entity_id) override;
 
  private:
-  PgResult Exec(Sql statement, Args args);
+  PgResult Exec(const char* sql, Args args);
 
   PgConn& conn_;
 };

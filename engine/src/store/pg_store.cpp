@@ -32,6 +32,7 @@
 #include "crmsync/entities_json.h"
 #include "queue/accept.h"
 #include "queue/complete.h"
+#include "queue/lease.h"
 #include "queue/replay.h"
 #include "sync/inbound_merge.h"
 #include "store/pg_port.h"
@@ -107,9 +108,6 @@ const char kSqlLease[] =
     "FOR UPDATE SKIP LOCKED) r WHERE j.id = r.id "
     "RETURNING j.id, j.event_id, j.event_type, j.entity_kind, j.entity_id, j.priority, j.payload, "
     "j.attempts, j.plan, j.step, j.in_doubt, j.created_ms, j.lease_token";
-const char kSqlGetLink[] =
-    "SELECT external_id, last_sent_hash FROM links "
-    "WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
 const char kSqlJobEntity[] = "SELECT entity_kind, entity_id FROM jobs WHERE id = $1";
 const char kSqlPromoteDelayed[] =
     "UPDATE jobs SET state = 'ready', updated_ms = $1 "
@@ -361,10 +359,9 @@ std::vector<LeasedJob> PgStore::Lease(const std::string& plugin, int max_jobs, i
   RefuseWithoutLiveness();
   Tx([&](PgConn& c) {
     jobs.clear();
-    PgResult r =
-        c.Exec(kSqlLease,
-               PgParams().Add(int64_t{max_jobs}).Add(now_ms + lease_ms).Add(now_ms).Add(owner_id_));
-    ReadLeased(c, plugin, r, &jobs);
+    PgPort port(c);
+    jobs = TakeLeased(port, plugin,
+                      port.QueryText(kSqlLease, {max_jobs, now_ms + lease_ms, now_ms, owner_id_}));
   });
   return jobs;
 }
@@ -378,10 +375,9 @@ std::vector<LeasedJob> PgStore::LeaseIds(const std::string& plugin, std::vector<
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   Tx([&](PgConn& c) {
     jobs.clear();
-    PgResult r = c.Exec(
-        kSqlLeaseIds,
-        PgParams().Add(IdArray(ids)).Add(now_ms + lease_ms).Add(now_ms).Add(owner_id_));
-    ReadLeased(c, plugin, r, &jobs);
+    PgPort port(c);
+    jobs = TakeLeased(port, plugin, port.QueryText(kSqlLeaseIds, {IdArray(ids), now_ms + lease_ms,
+                                                                 now_ms, owner_id_}));
   });
   return jobs;
 }
@@ -390,39 +386,6 @@ void PgStore::RefuseWithoutLiveness() const {
   if (liveness_lost_.load()) {
     throw StoreError(where_ + ": not leasing: the session that marks this engine alive is lost "
                      "(the ticker takes it again)");
-  }
-}
-
-void PgStore::ReadLeased(PgConn& c, const std::string& plugin, const PgResult& r,
-                         std::vector<LeasedJob>* out) {
-  std::vector<LeasedJob>& jobs = *out;
-  for (int i = 0; i < r.Rows(); ++i) {
-    LeasedJob job;
-    job.id = r.Int(i, 0);
-    job.event_id = r.Text(i, 1);
-    ParseEventType(r.Text(i, 2), &job.type);
-    ParseEntityKind(r.Text(i, 3), &job.kind);
-    job.entity_id = r.Text(i, 4);
-    job.priority = static_cast<Priority>(r.Int(i, 5));
-    job.payload = r.Text(i, 6);
-    job.attempts = static_cast<int>(r.Int(i, 7));
-    job.plan = r.Text(i, 8);
-    job.step = static_cast<int>(r.Int(i, 9));
-    job.in_doubt = r.Int(i, 10) != 0;
-    job.created_at_ms = r.Int(i, 11);
-    job.lease_token = r.Int(i, 12);
-    jobs.push_back(std::move(job));
-  }
-  std::sort(jobs.begin(), jobs.end(), [](const LeasedJob& a, const LeasedJob& b) {
-    return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
-  });
-  for (LeasedJob& job : jobs) {
-    PgResult link = c.Exec(
-        kSqlGetLink, PgParams().Add(plugin).Add(EntityKindName(job.kind)).Add(job.entity_id));
-    if (!link.Empty()) {
-      job.external_id = link.OptText(0, 0);
-      job.last_sent_hash = link.Text(0, 1);
-    }
   }
 }
 

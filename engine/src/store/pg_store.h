@@ -144,8 +144,6 @@ class PgStore final : public Store {
   template <typename F>
   void Tx(F&& fn, bool snapshot = false);
   void AcceptOne(PgConn& c, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
-  void ReadLeased(PgConn& c, const std::string& plugin, const PgResult& rows,
-                  std::vector<LeasedJob>* out);
   int64_t PromoteDue(int64_t now_ms, bool delayed);
   void KeepLiveness();
   void RefuseWithoutLiveness() const;

@@ -3,8 +3,7 @@
 
 namespace crmsync::engine {
 
-Stmt& SqlitePort::Bound(Sql statement, Args args) {
-  const char* sql = SqliteSql(statement);
+Stmt& SqlitePort::Bound(const char* sql, Args args) {
   std::unique_ptr<Stmt>& slot = cache_[sql];
   if (!slot) slot = db_.Prepare(sql);
   Stmt& stmt = *slot;
@@ -22,8 +21,10 @@ Stmt& SqlitePort::Bound(Sql statement, Args args) {
   return stmt;
 }
 
-SqlRows SqlitePort::Query(Sql statement, Args args) {
-  Stmt& stmt = Bound(statement, args);
+SqlRows SqlitePort::Query(Sql statement, Args args) { return QueryText(SqliteSql(statement), args); }
+
+SqlRows SqlitePort::QueryText(const char* sql, Args args) {
+  Stmt& stmt = Bound(sql, args);
   StmtScope scope(stmt);
   SqlRows rows;
   while (stmt.Step()) {
@@ -43,7 +44,7 @@ SqlRows SqlitePort::Query(Sql statement, Args args) {
 }
 
 int64_t SqlitePort::Run(Sql statement, Args args) {
-  Stmt& stmt = Bound(statement, args);
+  Stmt& stmt = Bound(SqliteSql(statement), args);
   StmtScope scope(stmt);
   stmt.Run();
   return db_.Changes();

@@ -24,13 +24,15 @@ class SqlitePort : public SqlPort {
   SqlitePort(Db& db, StmtCache& cache) : db_(db), cache_(cache) {}
 
   SqlRows Query(Sql statement, Args args) override;
+  /// A statement of this backend's own (not a rule's), e.g. its lease path.
+  SqlRows QueryText(const char* sql, Args args);
   int64_t Run(Sql statement, Args args) override;
   int64_t Insert(Sql statement, Args args) override;
   /// The committer is the only writer: nothing to lock.
   void LockEntity(const std::string&, const std::string&) override {}
 
  private:
-  Stmt& Bound(Sql statement, Args args);
+  Stmt& Bound(const char* sql, Args args);
 
   Db& db_;
   StmtCache& cache_;

@@ -118,6 +118,10 @@ const char kSqlUnlinkedJobInFlight[] =
 const char kSqlFinishDelivery[] =
     "UPDATE deliveries SET state = 'done', result = ?2, processed_ms = ?3 WHERE id = ?1";
 
+const char kSqlGetLink[] =
+    "SELECT external_id, last_sent_hash FROM links "
+    "WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(SqliteSql, "SQLite")

@@ -23,6 +23,7 @@
 #include "crmsync/entities_json.h"
 #include "queue/accept.h"
 #include "queue/complete.h"
+#include "queue/lease.h"
 #include "queue/replay.h"
 #include "sync/inbound_merge.h"
 #include "store/sqlite_port.h"
@@ -74,11 +75,8 @@ const char kSqlReadyIds[] = "SELECT id FROM jobs WHERE state = 'ready' ORDER BY 
 const char kSqlLeaseJob[] =
     "UPDATE jobs SET state = 'leased', lease_token = ?2, lease_expires_ms = ?3, updated_ms = ?4 "
     "WHERE id = ?1 "
-    "RETURNING event_id, event_type, entity_kind, entity_id, priority, payload, attempts, plan, "
-    "step, in_doubt, created_ms";
-const char kSqlGetLink[] =
-    "SELECT external_id, last_sent_hash FROM links "
-    "WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+    "RETURNING id, event_id, event_type, entity_kind, entity_id, priority, payload, attempts, "
+    "plan, step, in_doubt, created_ms, lease_token";
 const char kSqlPromoteDelayed[] =
     "UPDATE jobs SET state = 'ready', updated_ms = ?1 WHERE state = 'delayed' AND available_ms <= ?1";
 const char kSqlReclaimExpired[] =
@@ -330,7 +328,7 @@ std::vector<LeasedJob> SqliteStore::Lease(const std::string& plugin, int max_job
                                           int64_t lease_ms) {
   std::vector<LeasedJob> jobs;
   if (max_jobs <= 0) return jobs;
-  committer_->Submit([&](Db&) {
+  committer_->Submit([&](Db& db) {
     jobs.clear();
     std::vector<int64_t> ids;
     {
@@ -339,40 +337,13 @@ std::vector<LeasedJob> SqliteStore::Lease(const std::string& plugin, int max_job
       stmt.Bind(1, int64_t{max_jobs});
       while (stmt.Step()) ids.push_back(stmt.ColumnInt(0));
     }
+    SqlitePort port(db, writer_stmts_);
+    SqlRows leased;
     for (int64_t id : ids) {
-      LeasedJob job;
-      job.id = id;
-      job.lease_token = next_lease_token_.fetch_add(1);
-      {
-        Stmt& stmt = W(kSqlLeaseJob);
-        StmtScope scope(stmt);
-        stmt.Bind(1, id).Bind(2, job.lease_token).Bind(3, now_ms + lease_ms).Bind(4, now_ms);
-        if (!stmt.Step()) continue;
-        job.event_id = stmt.ColumnText(0);
-        ParseEventType(stmt.ColumnText(1), &job.type);
-        ParseEntityKind(stmt.ColumnText(2), &job.kind);
-        job.entity_id = stmt.ColumnText(3);
-        job.priority = static_cast<Priority>(stmt.ColumnInt(4));
-        job.payload = stmt.ColumnText(5);
-        job.attempts = static_cast<int>(stmt.ColumnInt(6));
-        job.plan = stmt.ColumnText(7);
-        job.step = static_cast<int>(stmt.ColumnInt(8));
-        job.in_doubt = stmt.ColumnInt(9) != 0;
-        job.created_at_ms = stmt.ColumnInt(10);
-        while (stmt.Step()) {
-        }
-      }
-      {
-        Stmt& stmt = W(kSqlGetLink);
-        StmtScope scope(stmt);
-        stmt.Bind(1, plugin).Bind(2, std::string(EntityKindName(job.kind))).Bind(3, job.entity_id);
-        if (stmt.Step()) {
-          job.external_id = stmt.ColumnOptText(0);
-          job.last_sent_hash = stmt.ColumnText(1);
-        }
-      }
-      jobs.push_back(std::move(job));
+      leased.Append(port.QueryText(kSqlLeaseJob, {id, next_lease_token_.fetch_add(1),
+                                                  now_ms + lease_ms, now_ms}));
     }
+    jobs = TakeLeased(port, plugin, leased);
   });
   return jobs;
 }
