@@ -141,8 +141,7 @@ class PgStore final : public Store {
   explicit PgStore(const PgOptions& options);
   /// Runs `fn(conn)` in one READ COMMITTED transaction (or, with `snapshot`, a
   /// read-only one that sees one snapshot); retried whole on 40001/40P01/23505.
-  template <typename F>
-  void Tx(F&& fn, bool snapshot = false);
+  void Tx(const std::function<void(PgConn&)>& fn, bool snapshot = false);
   void AcceptOne(PgConn& c, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
   int64_t PromoteDue(int64_t now_ms, bool delayed);
   void KeepLiveness();

@@ -1,0 +1,219 @@
+// store/sqlite_store_inbound.cpp: SqliteStore's CRM deliveries (record, list,
+// apply), change feed, callbacks and webhook registration; see sqlite_store.h.
+#include "store/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <Poco/Exception.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "crmsync/entities_json.h"
+#include "sync/inbound_merge.h"
+#include "store/sqlite_port.h"
+#include "store/store_codec.h"
+
+namespace crmsync::engine {
+namespace {
+
+const char kSqlInsertDelivery[] =
+    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
+// Deliveries list by received_ms (the id is no arrival order), so a new one must
+// sort after every pending one even when the clock has not moved.
+const char kSqlLastPendingReceived[] =
+    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
+const char kSqlPendingDeliveries[] =
+    "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
+    "ORDER BY received_ms, id LIMIT ?1";
+const char kSqlChangesAfter[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
+    "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+const char kSqlDueCallbacks[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
+    "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= ?1 "
+    "ORDER BY callback_at_ms, seq LIMIT ?2";
+const char kSqlFinishCallback[] =
+    "UPDATE changes SET callback_state = ?2, callback_attempts = ?3, callback_at_ms = ?4, "
+    "callback_error = ?5 WHERE seq = ?1";
+const char kSqlGetRegistration[] = "SELECT fingerprint FROM webhook_registrations WHERE plugin = ?1";
+const char kSqlSetRegistration[] =
+    "INSERT INTO webhook_registrations (plugin, fingerprint, registered_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(plugin) DO UPDATE SET fingerprint = excluded.fingerprint, "
+    "registered_ms = excluded.registered_ms";
+
+}  // namespace
+
+// --- inbound -----------------------------------------------------------------
+
+namespace {
+
+
+
+
+
+
+}  // namespace
+
+const char* InboundResultName(InboundResult::Kind kind) noexcept {
+  switch (kind) {
+    case InboundResult::Kind::kApplied: return "applied";
+    case InboundResult::Kind::kCreated: return "created";
+    case InboundResult::Kind::kNoChange: return "no_change";
+    case InboundResult::Kind::kStale: return "stale";
+    case InboundResult::Kind::kInvalid: return "invalid";
+    case InboundResult::Kind::kDeferred: return "deferred";
+  }
+  return "unknown";
+}
+
+bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
+  bool inserted = false;
+  std::string changes = ChangesToJson(delivery.changes);
+  committer_->Submit([&](Db& db) {
+    int64_t received_ms = delivery.received_ms;
+    {
+      Stmt& last = W(kSqlLastPendingReceived);
+      StmtScope last_scope(last);
+      if (last.Step() && !last.ColumnIsNull(0)) {
+        received_ms = std::max(received_ms, last.ColumnInt(0) + 1);
+      }
+    }
+    Stmt& stmt = W(kSqlInsertDelivery);
+    StmtScope scope(stmt);
+    stmt.Bind(1, delivery.id).Bind(2, delivery.plugin).Bind(3, delivery.event).Bind(4, changes);
+    stmt.Bind(5, received_ms).Run();
+    inserted = db.Changes() > 0;
+  });
+  return inserted;
+}
+
+std::vector<InboundDelivery> SqliteStore::PendingDeliveries(int max) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<InboundDelivery> list;
+  Stmt& stmt = R(kSqlPendingDeliveries);
+  StmtScope scope(stmt);
+  stmt.Bind(1, int64_t{max});
+  while (stmt.Step()) {
+    InboundDelivery d;
+    d.id = stmt.ColumnText(0);
+    d.plugin = stmt.ColumnText(1);
+    d.event = stmt.ColumnText(2);
+    d.changes = ChangesFromJson(stmt.ColumnText(3));
+    d.received_ms = stmt.ColumnInt(4);
+    list.push_back(std::move(d));
+  }
+  return list;
+}
+
+namespace {
+
+// How long a sent state is remembered: CRM echoes arrive within seconds; a
+// CRM user going back to an older value after this is a real change.
+
+
+}  // namespace
+
+std::vector<InboundResult> SqliteStore::ApplyDelivery(const InboundDelivery& delivery,
+                                                      const InboundRules& rules, int64_t now_ms) {
+  std::vector<InboundResult> results;
+  committer_->Submit([&](Db& db) {
+    SqlitePort port(db, writer_stmts_);
+    results = ApplyInboundDelivery(port, delivery, rules, now_ms);
+  });
+  return results;
+}
+
+std::vector<ChangeRecord> SqliteStore::Changes(int64_t after_seq, int limit) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<ChangeRecord> list;
+  Stmt& stmt = R(kSqlChangesAfter);
+  StmtScope scope(stmt);
+  stmt.Bind(1, after_seq).Bind(2, int64_t{limit});
+  while (stmt.Step()) {
+    ChangeRecord c;
+    c.seq = stmt.ColumnInt(0);
+    c.at_ms = stmt.ColumnInt(1);
+    c.entity_kind = stmt.ColumnText(2);
+    c.entity_id = stmt.ColumnText(3);
+    c.source = stmt.ColumnText(4);
+    c.delivery_id = stmt.ColumnText(5);
+    c.crm_event = stmt.ColumnText(6);
+    c.fields_json = stmt.ColumnText(7);
+    c.entity_json = stmt.ColumnText(8);
+    list.push_back(std::move(c));
+  }
+  return list;
+}
+
+std::vector<PendingCallback> SqliteStore::DueCallbacks(int64_t now_ms, int max) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  std::vector<PendingCallback> list;
+  Stmt& stmt = R(kSqlDueCallbacks);
+  StmtScope scope(stmt);
+  stmt.Bind(1, now_ms).Bind(2, int64_t{max});
+  while (stmt.Step()) {
+    PendingCallback p;
+    p.change.seq = stmt.ColumnInt(0);
+    p.change.at_ms = stmt.ColumnInt(1);
+    p.change.entity_kind = stmt.ColumnText(2);
+    p.change.entity_id = stmt.ColumnText(3);
+    p.change.source = stmt.ColumnText(4);
+    p.change.delivery_id = stmt.ColumnText(5);
+    p.change.crm_event = stmt.ColumnText(6);
+    p.change.fields_json = stmt.ColumnText(7);
+    p.change.entity_json = stmt.ColumnText(8);
+    p.attempts = static_cast<int>(stmt.ColumnInt(9));
+    list.push_back(std::move(p));
+  }
+  return list;
+}
+
+void SqliteStore::FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms,
+                                 bool dead, const std::string& error, int64_t now_ms) {
+  committer_->Submit([&](Db&) {
+    std::string kind, entity_id;
+    {
+      Stmt& stmt = W(kSqlFinishCallback);
+      StmtScope scope(stmt);
+      stmt.Bind(1, seq)
+          .Bind(2, std::string(delivered ? "done" : dead ? "dead" : "pending"))
+          .Bind(3, int64_t{attempts})
+          .Bind(4, retry_at_ms)
+          .Bind(5, error)
+          .Run();
+    }
+    if (!dead) return;
+    Stmt& stmt = W(SqliteSql(Sql::kInsertDeadLetter));
+    StmtScope scope(stmt);
+    stmt.Bind(1, -seq).Bind(2, std::string("callback")).Bind(3, "change-" + std::to_string(seq));
+    stmt.Bind(4, std::string("change.callback")).Bind(5, std::string("change"));
+    stmt.Bind(6, std::to_string(seq)).Bind(7, std::string("retryable")).Bind(8, error);
+    stmt.Bind(9, int64_t{attempts}).Bind(10, now_ms).Run();
+  });
+}
+
+std::string SqliteStore::WebhookRegistration(const std::string& plugin) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  Stmt& stmt = R(kSqlGetRegistration);
+  StmtScope scope(stmt);
+  return stmt.Bind(1, plugin).Step() ? stmt.ColumnText(0) : "";
+}
+
+void SqliteStore::SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                                         int64_t now_ms) {
+  committer_->Submit([&](Db&) {
+    Stmt& stmt = W(kSqlSetRegistration);
+    StmtScope scope(stmt);
+    stmt.Bind(1, plugin).Bind(2, fingerprint).Bind(3, now_ms).Run();
+  });
+}
+
+}  // namespace crmsync::engine
