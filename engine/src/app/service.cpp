@@ -87,7 +87,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
     if (raw->monitor_) raw->monitor_->Evaluate();
   };
   service->dispatcher_ = std::make_unique<Dispatcher>(
-      dispatch, service->store_.get(), &service->plugin_->adapter(),
+      dispatch, service->store_.get(), service->store_.get(), &service->plugin_->adapter(),
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
 
   if (!service->SetUpInbound(settings, error)) return nullptr;

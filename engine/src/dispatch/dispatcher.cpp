@@ -20,10 +20,12 @@ constexpr int64_t kSyncStateRecheckMs = 1000;
 
 }  // namespace
 
-Dispatcher::Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* adapter,
-                       Capabilities capabilities, Clock* clock, MetricsRegistry* metrics)
+Dispatcher::Dispatcher(DispatcherOptions options, JobQueue* queue, SyncStates* states,
+                       GuardedAdapter* adapter, Capabilities capabilities, Clock* clock,
+                       MetricsRegistry* metrics)
     : options_(std::move(options)),
-      store_(store),
+      store_(queue),
+      states_(states),
       adapter_(adapter),
       capabilities_(capabilities),
       clock_(clock),
@@ -109,7 +111,7 @@ void Dispatcher::Start() {
   // The read time is taken here, not when the ticker thread first runs: a
   // clock advanced in between must count towards the next re-read.
   int64_t sync_read_at = clock_->NowMs();
-  sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
+  sync_enabled_ = states_->GetSyncState(options_.plugin).enabled;
   advance_subscription_ = clock_->OnAdvance([this] {
     WakeAll();
     NudgeTicker();
@@ -182,7 +184,7 @@ void Dispatcher::NudgeTicker() {
 }
 
 void Dispatcher::ReloadSyncState() {
-  sync_enabled_ = store_->GetSyncState(options_.plugin).enabled;
+  sync_enabled_ = states_->GetSyncState(options_.plugin).enabled;
   WakeAll();
 }
 
@@ -191,7 +193,7 @@ void Dispatcher::DisableSync(const std::string& reason) {
   if (!was_enabled) return;
   std::string full = "CRM refused our credentials: " + reason;
   try {
-    store_->SetSyncState(options_.plugin, false, full);
+    states_->SetSyncState(options_.plugin, false, full);
   } catch (const std::exception& e) {
     ComponentLogger("dispatch").error("cannot persist disabled sync: %s", std::string(e.what()));
   }
@@ -398,7 +400,7 @@ void Dispatcher::TickerLoop(int64_t sync_read_at) {
       // Another engine sharing the store may have disabled or enabled sync.
       if (now - sync_read_at >= kSyncStateRecheckMs || now < sync_read_at) {
         sync_read_at = now;
-        bool enabled = store_->GetSyncState(options_.plugin).enabled;
+        bool enabled = states_->GetSyncState(options_.plugin).enabled;
         if (sync_enabled_.exchange(enabled) != enabled && enabled) WakeAll();
       }
       if (store_->Promote(now) > 0) WakeAll();

@@ -31,7 +31,8 @@
 #include "dispatch/retry_policy.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
-#include "store/store.h"
+#include "store/job_queue.h"
+#include "store/sync_states.h"
 
 namespace crmsync::engine {
 
@@ -60,8 +61,10 @@ struct DispatcherOptions {
 
 class Dispatcher {
  public:
-  Dispatcher(DispatcherOptions options, Store* store, GuardedAdapter* adapter,
-             Capabilities capabilities, Clock* clock, MetricsRegistry* metrics);
+  /// Jobs come from `queue`; whether sync runs for the plugin is kept in `states`.
+  Dispatcher(DispatcherOptions options, JobQueue* queue, SyncStates* states,
+             GuardedAdapter* adapter, Capabilities capabilities, Clock* clock,
+             MetricsRegistry* metrics);
   /// Stops as Stop() does when it was not called, but waits for the workers
   /// without a deadline.
   ~Dispatcher();
@@ -117,7 +120,8 @@ class Dispatcher {
   void ReportBudgetProblem(const std::string& problem);
 
   DispatcherOptions options_;
-  Store* store_;
+  JobQueue* store_;
+  SyncStates* states_;
   GuardedAdapter* adapter_;
   Capabilities capabilities_;
   Clock* clock_;
@@ -138,7 +142,7 @@ class Dispatcher {
   uint64_t generation_ = 0;  ///< bumped by Wake(), guarded by mu_
   uint64_t ticks_ = 0;       ///< bumped by NudgeTicker(), guarded by mu_
   int running_workers_ = 0;
-  // Outcomes handed to the store and not yet durable (Store::CompleteAsync):
+  // Outcomes handed to the store and not yet durable (JobQueue::CompleteAsync):
   // Stop() waits for them; guarded by mu_, signalled on exit_cv_.
   int pending_completes_ = 0;
   std::vector<std::thread> workers_;

@@ -22,7 +22,7 @@ std::string ChangeJson(const ChangeRecord& c) {
          ",\"data\":" + c.entity_json + "}";
 }
 
-void AddChangeFeedRoutes(Router& router, Store* store, const std::string& token) {
+void AddChangeFeedRoutes(Router& router, ChangeFeed* store, const std::string& token) {
   router.Add("GET", "/api/changes", [store, token](HttpContext& ctx) {
     if (!ctx.RequireBearer(token)) return;
     // A whole number in [min, max], or nullopt (std::stoll's own errors included).
@@ -60,7 +60,7 @@ void AddChangeFeedRoutes(Router& router, Store* store, const std::string& token)
 }
 
 std::unique_ptr<CallbackSender> CallbackSender::Create(const std::string& url, bool allow_insecure,
-                                                       Store* store, RetryPolicy policy,
+                                                       ChangeFeed* store, RetryPolicy policy,
                                                        Clock* clock, MetricsRegistry* metrics,
                                                        std::string* error) {
   std::unique_ptr<CallbackSender> sender(new CallbackSender());

@@ -14,7 +14,7 @@
 
 namespace crmsync::engine {
 
-InboundWorker::InboundWorker(Store* store, InboundRules rules, AgentDirectory* agents, Clock* clock,
+InboundWorker::InboundWorker(InboundLog* store, InboundRules rules, AgentDirectory* agents, Clock* clock,
                              MetricsRegistry* metrics)
     : store_(store), rules_(std::move(rules)), agents_(agents), clock_(clock), metrics_(metrics) {}
 

@@ -16,13 +16,13 @@
 #include "common/wake_loop.h"
 #include "inbound/agent_directory.h"
 #include "metrics/metrics.h"
-#include "store/store.h"
+#include "store/inbound_log.h"
 
 namespace crmsync::engine {
 
 class InboundWorker {
  public:
-  InboundWorker(Store* store, InboundRules rules, AgentDirectory* agents, Clock* clock,
+  InboundWorker(InboundLog* store, InboundRules rules, AgentDirectory* agents, Clock* clock,
                 MetricsRegistry* metrics);
   ~InboundWorker();
   InboundWorker(const InboundWorker&) = delete;
@@ -44,7 +44,7 @@ class InboundWorker {
  private:
   void MapAgents(InboundDelivery* delivery);
 
-  Store* store_;
+  InboundLog* store_;
   const InboundRules rules_;
   AgentDirectory* agents_;
   Clock* clock_;

@@ -19,12 +19,12 @@
 #include "common/clock.h"
 #include "http/router.h"
 #include "metrics/metrics.h"
-#include "store/store.h"
+#include "store/event_intake.h"
 
 namespace crmsync::engine {
 
 struct IntakeContext {
-  Store* store = nullptr;
+  EventIntake* store = nullptr;
   Clock* clock = nullptr;
   MetricsRegistry* metrics = nullptr;
   std::string token;                     ///< intake.token; empty closes the API.

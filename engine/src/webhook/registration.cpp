@@ -8,7 +8,7 @@
 
 namespace crmsync::engine {
 
-WebhookRegistrar::WebhookRegistrar(Store* store, GuardedAdapter* adapter, std::string plugin,
+WebhookRegistrar::WebhookRegistrar(SyncStates* store, GuardedAdapter* adapter, std::string plugin,
                                    WebhookRegistration registration, RetryPolicy policy,
                                    Clock* clock, MetricsRegistry* metrics)
     : store_(store), adapter_(adapter), plugin_(std::move(plugin)),

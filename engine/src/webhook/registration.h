@@ -18,13 +18,13 @@
 #include "dispatch/retry_policy.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
-#include "store/store.h"
+#include "store/sync_states.h"
 
 namespace crmsync::engine {
 
 class WebhookRegistrar {
  public:
-  WebhookRegistrar(Store* store, GuardedAdapter* adapter, std::string plugin,
+  WebhookRegistrar(SyncStates* store, GuardedAdapter* adapter, std::string plugin,
                    WebhookRegistration registration, RetryPolicy policy, Clock* clock,
                    MetricsRegistry* metrics);
   ~WebhookRegistrar();
@@ -43,7 +43,7 @@ class WebhookRegistrar {
   void Loop();
   std::string Fingerprint() const;
 
-  Store* store_;
+  SyncStates* store_;
   GuardedAdapter* adapter_;
   std::string plugin_;
   WebhookRegistration registration_;

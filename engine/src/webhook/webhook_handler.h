@@ -17,13 +17,13 @@
 #include "http/router.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
-#include "store/store.h"
+#include "store/inbound_log.h"
 #include "webhook/verify.h"
 
 namespace crmsync::engine {
 
 struct WebhookContext {
-  Store* store = nullptr;
+  InboundLog* store = nullptr;
   GuardedAdapter* adapter = nullptr;
   std::string plugin;
   Clock* clock = nullptr;

@@ -159,7 +159,7 @@ class Rig {
     Capabilities capabilities = plugin->info().capabilities;
     if (!options_.lookup) capabilities.lookup_by_reference = false;
     metrics = std::make_unique<MetricsRegistry>();
-    dispatcher = std::make_unique<Dispatcher>(dispatch, store.get(), &plugin->adapter(),
+    dispatcher = std::make_unique<Dispatcher>(dispatch, store.get(), store.get(), &plugin->adapter(),
                                               capabilities, &clock, metrics.get());
     dispatcher->Start();
   }
@@ -475,7 +475,8 @@ std::unique_ptr<Rig> RigOver(GuardedAdapter* crm, int workers,
   std::string error;
   REQUIRE_MESSAGE(crm->BudgetHeaders(&dispatch.budget_headers, &error), error);
   rig->metrics = std::make_unique<MetricsRegistry>();
-  rig->dispatcher = std::make_unique<Dispatcher>(dispatch, rig->store.get(), crm, capabilities,
+  rig->dispatcher = std::make_unique<Dispatcher>(dispatch, rig->store.get(), rig->store.get(), crm,
+                                                 capabilities,
                                                  &rig->clock, rig->metrics.get());
   rig->dispatcher->Start();
   return rig;
@@ -1831,7 +1832,7 @@ TEST_SUITE("engine.dispatch") {
       dispatch.plugin = kPlugin;
       dispatch.workers = 4;
       auto dispatcher =
-          std::make_unique<Dispatcher>(dispatch, rig.store.get(), &rig.plugin->adapter(),
+          std::make_unique<Dispatcher>(dispatch, rig.store.get(), rig.store.get(), &rig.plugin->adapter(),
                                        rig.plugin->info().capabilities, &rig.clock, &metrics);
       dispatcher->Start();
       dispatcher.reset();
@@ -1989,7 +1990,7 @@ TEST_SUITE("engine.dispatch") {
       dispatch.plugin = kPlugin;
       dispatch.workers = 1;
       captured.Attach();
-      rig.dispatcher = std::make_unique<Dispatcher>(dispatch, rig.store.get(), &guarded,
+      rig.dispatcher = std::make_unique<Dispatcher>(dispatch, rig.store.get(), rig.store.get(), &guarded,
                                                     Capabilities(), &rig.clock, &metrics);
       rig.dispatcher->Start();
       rig.Send({Created("e1", "A")});
