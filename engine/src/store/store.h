@@ -15,7 +15,7 @@
 
 #include "store/inbound_types.h"
 #include "store/queue_types.h"
-#include "store/sqlite_db.h"
+#include "store/store_error.h"
 
 namespace crmsync::engine {
 
