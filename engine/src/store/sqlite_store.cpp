@@ -1016,18 +1016,6 @@ namespace {
 
 }  // namespace
 
-const char* InboundResultName(InboundResult::Kind kind) noexcept {
-  switch (kind) {
-    case InboundResult::Kind::kApplied: return "applied";
-    case InboundResult::Kind::kCreated: return "created";
-    case InboundResult::Kind::kNoChange: return "no_change";
-    case InboundResult::Kind::kStale: return "stale";
-    case InboundResult::Kind::kInvalid: return "invalid";
-    case InboundResult::Kind::kDeferred: return "deferred";
-  }
-  return "unknown";
-}
-
 bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
   bool inserted = false;
   std::string changes = ChangesToJson(delivery.changes);
