@@ -10,6 +10,7 @@
 
 #include "admin/admin_api.h"
 #include "admin/ui_routes.h"
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "intake/intake_handler.h"
 #include "webhook/webhook_handler.h"

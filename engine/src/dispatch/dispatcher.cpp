@@ -4,9 +4,9 @@
 #include <chrono>
 #include <limits>
 
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "crmsync/redact.h"
-#include "http/router.h"
 
 namespace crmsync::engine {
 namespace {
