@@ -10,11 +10,11 @@
 
 #include "admin/admin_api.h"
 #include "admin/ui_routes.h"
+#include "app/open_store.h"
 #include "common/json_writer.h"
 #include "common/logging.h"
 #include "intake/intake_handler.h"
 #include "webhook/webhook_handler.h"
-#include "store/open_store.h"
 
 namespace crmsync::engine {
 
