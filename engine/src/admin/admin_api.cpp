@@ -512,14 +512,12 @@ class AdminApi {
   }
 
   std::string RuntimeJson() {
-    if (!hooks_.runtime_status_json) return "{}";
-    std::string text;
+    if (!hooks_.runtime_status) return "{}";
     try {
-      text = ValidObjectOrEmpty(hooks_.runtime_status_json());
+      return RuntimeStatusJson(hooks_.runtime_status());
     } catch (const std::exception&) {
-      text.clear();
+      return JsonObject().Str("error", "runtime status unavailable").Done();
     }
-    return text.empty() ? "{\"error\":\"runtime status unavailable\"}" : text;
   }
 
   static void NoRoute(HttpContext& ctx) {
