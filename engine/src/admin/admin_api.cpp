@@ -19,6 +19,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/URI.h>
 
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "crmsync/entities.h"
 
@@ -32,47 +33,6 @@ constexpr int kDlqMaxLimit = 10000;
 constexpr size_t kMaxReasonLength = 500;
 
 // --- JSON out ----------------------------------------------------------------
-
-// One JSON object, members in the order they are added.
-class JsonObject {
- public:
-  JsonObject& Str(const char* key, const std::string& value) { return Raw(key, JsonQuote(value)); }
-  /// null when `value` is empty.
-  JsonObject& StrOrNull(const char* key, const std::string& value) {
-    return Raw(key, value.empty() ? "null" : JsonQuote(value));
-  }
-  JsonObject& Int(const char* key, int64_t value) { return Raw(key, std::to_string(value)); }
-  /// null when `value` is 0.
-  JsonObject& IntOrNull(const char* key, int64_t value) {
-    return Raw(key, value == 0 ? "null" : std::to_string(value));
-  }
-  JsonObject& Bool(const char* key, bool value) { return Raw(key, value ? "true" : "false"); }
-  /// ISO 8601 UTC of a Unix ms time; null when 0.
-  JsonObject& Time(const char* key, int64_t unix_ms) {
-    return Raw(key, unix_ms == 0 ? "null" : JsonQuote(FormatIsoMs(unix_ms)));
-  }
-  /// `json` must already be valid JSON.
-  JsonObject& Raw(const char* key, const std::string& json) {
-    if (body_.size() > 1) body_ += ",";
-    body_ += JsonQuote(key);
-    body_ += ":";
-    body_ += json;
-    return *this;
-  }
-  std::string Done() const { return body_ + "}"; }
-
- private:
-  std::string body_ = "{";
-};
-
-std::string JsonArray(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ",";
-    out += items[i];
-  }
-  return out + "]";
-}
 
 // `text` when it parses as a JSON object, else "".
 std::string ValidObjectOrEmpty(const std::string& text) {
@@ -552,14 +512,12 @@ class AdminApi {
   }
 
   std::string RuntimeJson() {
-    if (!hooks_.runtime_status_json) return "{}";
-    std::string text;
+    if (!hooks_.runtime_status) return "{}";
     try {
-      text = ValidObjectOrEmpty(hooks_.runtime_status_json());
+      return RuntimeStatusJson(hooks_.runtime_status());
     } catch (const std::exception&) {
-      text.clear();
+      return JsonObject().Str("error", "runtime status unavailable").Done();
     }
-    return text.empty() ? "{\"error\":\"runtime status unavailable\"}" : text;
   }
 
   static void NoRoute(HttpContext& ctx) {

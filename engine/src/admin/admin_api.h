@@ -18,6 +18,7 @@
 #include <functional>
 #include <string>
 
+#include "admin/runtime_status.h"
 #include "common/clock.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -36,9 +37,10 @@ struct AdminHooks {
   /// Called after sync is enabled or disabled and after a replay, so waiting
   /// workers look at the queue again. May be empty.
   std::function<void()> on_sync_changed;
-  /// A JSON object describing the running service (workers, circuit breaker,
-  /// ...), shown as "runtime" in /status. May be empty ({} is shown).
-  std::function<std::string()> runtime_status_json;
+  /// The running service's status (workers, circuit breaker, alerts, ...),
+  /// shown as "runtime" in /status (admin/runtime_status.h). May be empty ({}
+  /// is shown).
+  std::function<RuntimeStatus()> runtime_status;
 };
 
 /// Adds the routes to `router`:

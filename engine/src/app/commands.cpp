@@ -9,7 +9,7 @@
 #include <Poco/StreamCopier.h>
 
 #include "app/service.h"
-#include "http/router.h"
+#include "common/json_writer.h"
 #include "crmsync/version.h"
 #include "plugin_host/plugin_loader.h"
 
@@ -69,20 +69,23 @@ int RunCheckConfig(const config::Settings& settings,
     }
   }
   if (json) {
-    std::string items;
+    std::vector<std::string> items;
     for (const auto& [key, value] : settings.Effective(true)) {
-      if (!items.empty()) items += ",";
-      items += "{\"key\":" + JsonQuote(key) + ",\"value\":" + JsonQuote(value.value) +
-               ",\"source\":" + JsonQuote(value.source) + "}";
+      items.push_back(
+          JsonObject().Str("key", key).Str("value", value.value).Str("source", value.source).Done());
     }
-    std::string list;
+    std::vector<std::string> list;
     for (const auto& [level, message] : problems) {
-      if (!list.empty()) list += ",";
-      list += "{\"level\":" + JsonQuote(level) + ",\"message\":" + JsonQuote(message) + "}";
+      list.push_back(JsonObject().Str("level", level).Str("message", message).Done());
     }
-    out << "{\"file\":" + JsonQuote(settings.config_file()) + ",\"settings\":[" + items +
-               "],\"problems\":[" + list + "],\"errors\":" + std::to_string(errors) +
-               ",\"warnings\":" + std::to_string(warnings) + "}\n";
+    out << JsonObject()
+               .Str("file", settings.config_file())
+               .Raw("settings", JsonArray(items))
+               .Raw("problems", JsonArray(list))
+               .Int("errors", errors)
+               .Int("warnings", warnings)
+               .Done()
+        << "\n";
     return errors == 0 ? kExitOk : kExitProblems;
   }
   out << "# effective configuration (secrets redacted)\n";
@@ -102,36 +105,44 @@ int RunPlugins(const config::Settings& settings, std::ostream& out, bool json) {
   std::vector<PluginReport> reports = ScanPlugins(dir, &error);
   if (!error.empty()) {
     if (json) {
-      out << "{\"dir\":" << JsonQuote(dir) << ",\"error\":" << JsonQuote(error) << "}\n";
+      out << JsonObject().Str("dir", dir).Str("error", error).Done() << "\n";
     } else {
       out << "error: " << error << "\n";
     }
     return kExitProblems;
   }
   if (json) {
-    std::string list;
+    std::vector<std::string> list;
     for (const PluginReport& r : reports) {
-      if (!list.empty()) list += ",";
       const Capabilities& c = r.info.capabilities;
-      list += "{\"file\":" + JsonQuote(r.file) + ",\"ok\":" + (r.ok ? "true" : "false") +
-              ",\"name\":" + JsonQuote(r.descriptor.name) + ",\"version\":" +
-              JsonQuote(r.descriptor.version) + ",\"abi\":" +
-              JsonQuote(std::to_string(r.descriptor.abi_major) + "." +
-                        std::to_string(r.descriptor.abi_minor));
+      JsonObject plugin;
+      plugin.Str("file", r.file)
+          .Bool("ok", r.ok)
+          .Str("name", r.descriptor.name)
+          .Str("version", r.descriptor.version)
+          .Str("abi", std::to_string(r.descriptor.abi_major) + "." +
+                          std::to_string(r.descriptor.abi_minor));
       if (r.ok) {
-        list += ",\"description\":" + JsonQuote(r.info.description) +
-                ",\"capabilities\":{\"maxBatchSize\":" + std::to_string(c.max_batch_size) +
-                ",\"lookupByReference\":" + (c.lookup_by_reference ? "true" : "false") +
-                ",\"webhookRegistration\":" + (c.webhook_registration ? "true" : "false") +
-                ",\"maxRequestsPerSecond\":" + std::to_string(c.max_requests_per_second) +
-                ",\"maxConcurrency\":" + std::to_string(c.max_concurrency) + "}";
+        plugin.Str("description", r.info.description)
+            .Raw("capabilities",
+                 JsonObject()
+                     .Int("maxBatchSize", c.max_batch_size)
+                     .Bool("lookupByReference", c.lookup_by_reference)
+                     .Bool("webhookRegistration", c.webhook_registration)
+                     .Raw("maxRequestsPerSecond", std::to_string(c.max_requests_per_second))
+                     .Int("maxConcurrency", c.max_concurrency)
+                     .Done());
       } else {
-        list += ",\"error\":" + JsonQuote(r.error);
+        plugin.Str("error", r.error);
       }
-      list += "}";
+      list.push_back(plugin.Done());
     }
-    out << "{\"dir\":" << JsonQuote(dir) << ",\"abi\":\"" << kAbiMajor << "." << kAbiMinor
-        << "\",\"plugins\":[" << list << "]}\n";
+    out << JsonObject()
+               .Str("dir", dir)
+               .Str("abi", std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor))
+               .Raw("plugins", JsonArray(list))
+               .Done()
+        << "\n";
     return kExitOk;
   }
   out << "plugins in " << dir << " (engine SDK ABI " << kAbiMajor << "." << kAbiMinor << "):\n";

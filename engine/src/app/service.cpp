@@ -10,10 +10,10 @@
 
 #include "admin/admin_api.h"
 #include "admin/ui_routes.h"
+#include "app/open_store.h"
 #include "common/logging.h"
 #include "intake/intake_handler.h"
 #include "webhook/webhook_handler.h"
-#include "store/open_store.h"
 
 namespace crmsync::engine {
 
@@ -171,20 +171,12 @@ bool Service::SetUpAlerts(const config::Settings& settings, std::string* error) 
   return true;
 }
 
-std::string Service::RuntimeStatusJson() {
-  std::string json = dispatcher_->RuntimeStatusJson();
-  std::string alerts = "[";
-  for (const ActiveAlert& a : alerts_->Active()) {
-    if (alerts.size() > 1) alerts += ",";
-    alerts += "{\"kind\":" + JsonQuote(a.kind) + ",\"subject\":" + JsonQuote(a.subject) +
-              ",\"message\":" + JsonQuote(a.message) + ",\"since\":" + JsonQuote(FormatIsoMs(a.since_ms)) +
-              "}";
-  }
-  alerts += "]";
-  std::string inbound = "{\"webhookRegistration\":" +
-                        JsonQuote(registrar_ ? registrar_->state() : "not configured") + "}";
-  json.pop_back();  // the dispatcher's closing brace
-  return json + ",\"alerts\":" + alerts + ",\"inbound\":" + inbound + "}";
+RuntimeStatus Service::CurrentRuntimeStatus() {
+  RuntimeStatus status;
+  status.dispatch = dispatcher_->Status();
+  status.alerts = alerts_->Active();
+  if (registrar_) status.webhook_registration = registrar_->state();
+  return status;
 }
 
 bool Service::SetUpInbound(const config::Settings& settings, std::string* error) {
@@ -269,7 +261,7 @@ void Service::BuildRoutes(Router* router) {
   admin.admin_token = admin_token_;
   admin.clock = clock_;
   admin.on_sync_changed = [this] { dispatcher_->ReloadSyncState(); };
-  admin.runtime_status_json = [this] { return RuntimeStatusJson(); };
+  admin.runtime_status = [this] { return CurrentRuntimeStatus(); };
   AddAdminRoutes(*router, admin);
   router->Add("GET", "/metrics", [this](HttpContext& ctx) {
     ctx.SendText(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "admin/runtime_status.h"
 #include "common/clock.h"
 #include "config/settings.h"
 #include "dispatch/dispatcher.h"
@@ -78,7 +79,8 @@ class Service {
   QueueStats CachedStats();
   bool SetUpInbound(const config::Settings& settings, std::string* error);
   bool SetUpAlerts(const config::Settings& settings, std::string* error);
-  std::string RuntimeStatusJson();
+  /// What GET /api/admin/status shows as "runtime".
+  RuntimeStatus CurrentRuntimeStatus();
 
   std::string plugin_name_;
   Clock* clock_ = nullptr;

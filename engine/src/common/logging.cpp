@@ -13,7 +13,7 @@
 #include <Poco/Message.h>
 #include <Poco/PatternFormatter.h>
 
-#include "http/router.h"
+#include "common/json_writer.h"
 
 namespace crmsync::engine {
 namespace {
@@ -41,14 +41,16 @@ const char* const kLogFields[] = {"request_id", "event_id", "job_id", "entity", 
 class JsonFormatter : public Poco::Formatter {
  public:
   void format(const Poco::Message& msg, std::string& text) override {
-    text = "{\"ts\":\"" +
-           Poco::DateTimeFormatter::format(msg.getTime(), Poco::DateTimeFormat::ISO8601_FRAC_FORMAT) +
-           "\",\"level\":\"" + LevelName(msg.getPriority()) +
-           "\",\"component\":" + JsonQuote(msg.getSource()) + ",\"msg\":" + JsonQuote(msg.getText());
+    JsonObject line;
+    line.Str("ts", Poco::DateTimeFormatter::format(msg.getTime(),
+                                                   Poco::DateTimeFormat::ISO8601_FRAC_FORMAT))
+        .Str("level", LevelName(msg.getPriority()))
+        .Str("component", msg.getSource())
+        .Str("msg", msg.getText());
     for (const char* name : kLogFields) {
-      if (msg.has(name)) text += std::string(",\"") + name + "\":" + JsonQuote(msg.get(name));
+      if (msg.has(name)) line.Str(name, msg.get(name));
     }
-    text += "}";
+    text = line.Done();
   }
 };
 

@@ -17,9 +17,13 @@
 #include <cstdlib>
 #include <utility>
 
+#include "common/strings.h"
+
 namespace crmsync::config {
 
 namespace {
+
+using engine::Trim;
 
 // Row builders, so each row of the table reads as one line.
 KeySpec Str(const char* key, const char* default_value, const char* help, const char* env = "") {
@@ -166,14 +170,6 @@ std::vector<KeySpec> BuildSchema() {
   std::sort(rows.begin(), rows.end(),
             [](const KeySpec& a, const KeySpec& b) { return a.key < b.key; });
   return rows;
-}
-
-std::string Trim(const std::string& text) {
-  size_t begin = 0;
-  size_t end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-  return text.substr(begin, end - begin);
 }
 
 std::string Lower(std::string text) {

@@ -17,7 +17,6 @@
 #include "config/settings.h"
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -25,11 +24,15 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/strings.h"
+
 extern char** environ;
 
 namespace crmsync::config {
 
 namespace {
+
+using engine::Trim;
 
 namespace fs = std::filesystem;
 
@@ -54,14 +57,6 @@ bool StartsWith(const std::string& text, const std::string& prefix) {
 bool EndsWith(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() &&
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string Trim(const std::string& text) {
-  size_t begin = 0;
-  size_t end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-  return text.substr(begin, end - begin);
 }
 
 std::string CurrentDir() {

@@ -6,7 +6,6 @@
 
 #include "common/logging.h"
 #include "crmsync/redact.h"
-#include "http/router.h"
 
 namespace crmsync::engine {
 namespace {
@@ -455,33 +454,25 @@ std::vector<JobOutcome> Dispatcher::RunLeased(const std::vector<LeasedJob>& jobs
   return outcomes;
 }
 
-std::string Dispatcher::RuntimeStatusJson() const {
-  int64_t now = clock_->NowMs();
-  CircuitBreaker::State state = breaker_.state(now);
-  std::string json = "{\"workers\":" + std::to_string(options_.workers) +
-                     ",\"syncEnabled\":" + (sync_enabled_.load() ? "true" : "false") +
-                     ",\"circuit\":{\"state\":" + JsonQuote(CircuitStateName(state)) +
-                     ",\"openedTotal\":" + std::to_string(breaker_.opened_total());
-  if (state != CircuitBreaker::State::kClosed) {
-    json += ",\"probeAt\":" + JsonQuote(FormatIsoMs(breaker_.open_until_ms()));
-  }
+DispatchStatus Dispatcher::Status() const {
+  const int64_t now = clock_->NowMs();
+  DispatchStatus status;
+  status.workers = options_.workers;
+  status.sync_enabled = sync_enabled_.load();
+  status.circuit = breaker_.state(now);
+  status.circuit_opened_total = breaker_.opened_total();
+  if (status.circuit != CircuitBreaker::State::kClosed) status.probe_at_ms = breaker_.open_until_ms();
   const RateLimitState rate = limiter_.State(now);
-  json += "},\"rateLimit\":{\"perSecond\":" + std::to_string(rate.rate) +
-          ",\"rateLimitedTotal\":" + std::to_string(rate.rate_limited) +
-          ",\"windowsTotal\":" + std::to_string(rate.windows);
-  if (rate.paused_until_ms > now) {
-    json += ",\"pausedUntil\":" + JsonQuote(FormatIsoMs(rate.paused_until_ms));
-  }
-  if (rate.window_until_ms > now) {
-    json += ",\"windowUntil\":" + JsonQuote(FormatIsoMs(rate.window_until_ms));
-  }
+  status.rate_per_s = rate.rate;
+  status.rate_limited_total = rate.rate_limited;
+  status.rate_windows_total = rate.windows;
+  if (rate.paused_until_ms > now) status.paused_until_ms = rate.paused_until_ms;
+  if (rate.window_until_ms > now) status.window_until_ms = rate.window_until_ms;
   if (rate.budget_known) {
-    json += ",\"budget\":{\"remaining\":" + std::to_string(rate.budget_remaining) +
-            ",\"resetAt\":" + JsonQuote(FormatIsoMs(rate.budget_reset_ms)) +
-            ",\"pacing\":" + (rate.pacing ? "true" : "false") + "}";
+    status.budget = DispatchStatus::Budget{rate.budget_remaining, rate.budget_reset_ms, rate.pacing};
   }
-  json += "},\"jobsFinished\":" + std::to_string(jobs_finished_.load()) + "}";
-  return json;
+  status.jobs_finished = jobs_finished_.load();
+  return status;
 }
 
 }  // namespace crmsync::engine

@@ -26,6 +26,7 @@
 
 #include "common/clock.h"
 #include "dispatch/circuit_breaker.h"
+#include "dispatch/dispatch_status.h"
 #include "dispatch/job_runner.h"
 #include "dispatch/rate_limiter.h"
 #include "dispatch/retry_policy.h"
@@ -96,11 +97,9 @@ class Dispatcher {
   RateWindow& calls() { return calls_; }
   /// Jobs finished (done or dead-lettered) by this process.
   int64_t jobs_finished() const { return jobs_finished_.load(); }
-  /// {"workers", "syncEnabled", "circuit": {...}, "rateLimit": {...}, "jobsFinished"} as JSON;
-  /// "rateLimit" holds "perSecond" (0: unlimited), "rateLimitedTotal",
-  /// "windowsTotal", and when they apply "pausedUntil", "windowUntil" and
-  /// "budget": {"remaining", "resetAt", "pacing"}.
-  std::string RuntimeStatusJson() const;
+  /// The workers, sync, the circuit breaker and the rate limiter now, for ops
+  /// (the admin API renders it).
+  DispatchStatus Status() const;
 
  private:
   void WorkerLoop();

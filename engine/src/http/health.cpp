@@ -1,6 +1,8 @@
 // Health endpoints; see health.h.
 #include "http/health.h"
 
+#include "common/json_writer.h"
+
 namespace crmsync::engine {
 
 void AddHealthRoutes(Router& router, std::function<std::vector<ReadyCheck>()> readiness) {
@@ -8,15 +10,13 @@ void AddHealthRoutes(Router& router, std::function<std::vector<ReadyCheck>()> re
   router.Add("GET", "/readyz", [readiness](HttpContext& ctx) {
     std::vector<ReadyCheck> checks = readiness();
     bool ready = true;
-    std::string list;
+    std::vector<std::string> list;
     for (const ReadyCheck& c : checks) {
       ready = ready && c.ok;
-      if (!list.empty()) list += ",";
-      list += "{\"name\":" + JsonQuote(c.name) + ",\"ok\":" + (c.ok ? "true" : "false") +
-              ",\"detail\":" + JsonQuote(c.detail) + "}";
+      list.push_back(JsonObject().Str("name", c.name).Bool("ok", c.ok).Str("detail", c.detail).Done());
     }
     ctx.SendJson(ready ? 200 : 503,
-                 std::string("{\"ready\":") + (ready ? "true" : "false") + ",\"checks\":[" + list + "]}");
+                 JsonObject().Bool("ready", ready).Raw("checks", JsonArray(list)).Done());
   });
 }
 

@@ -150,10 +150,6 @@ class Router {
 /// Constant-time string comparison (length may leak, contents do not).
 bool ConstantTimeEquals(const std::string& a, const std::string& b);
 
-/// Escapes `s` as a JSON string literal, quotes included. Bytes that are not
-/// valid UTF-8 become U+FFFD, so the result is always valid UTF-8 JSON.
-std::string JsonQuote(const std::string& s);
-
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_HTTP_ROUTER_H_

@@ -26,6 +26,8 @@
 
 #include <Poco/Logger.h>
 
+#include "common/json_writer.h"
+
 namespace crmsync::engine {
 namespace {
 
@@ -541,7 +543,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
     }
     c.in.clear();
     c.out += SerializeResponse(error.status, {}, "application/json",
-                               "{\"error\":" + JsonQuote(error.message) + "}", false,
+                               JsonObject().Str("error", error.message).Done(), false,
                                version_minor);
     c.close_after_write = true;
     c.state = Conn::State::kWriting;

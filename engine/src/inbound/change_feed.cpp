@@ -9,17 +9,23 @@
 
 #include <Poco/URI.h>
 
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "crmsync/classify.h"
 
 namespace crmsync::engine {
 
 std::string ChangeJson(const ChangeRecord& c) {
-  return "{\"seq\":" + std::to_string(c.seq) + ",\"at\":" + JsonQuote(FormatIsoMs(c.at_ms)) +
-         ",\"entity\":" + JsonQuote(c.entity_kind + ":" + c.entity_id) +
-         ",\"source\":" + JsonQuote(c.source) + ",\"deliveryId\":" + JsonQuote(c.delivery_id) +
-         ",\"crmEvent\":" + JsonQuote(c.crm_event) + ",\"fields\":" + c.fields_json +
-         ",\"data\":" + c.entity_json + "}";
+  return JsonObject()
+      .Int("seq", c.seq)
+      .Str("at", FormatIsoMs(c.at_ms))
+      .Str("entity", c.entity_kind + ":" + c.entity_id)
+      .Str("source", c.source)
+      .Str("deliveryId", c.delivery_id)
+      .Str("crmEvent", c.crm_event)
+      .Raw("fields", c.fields_json)
+      .Raw("data", c.entity_json)
+      .Done();
 }
 
 void AddChangeFeedRoutes(Router& router, ChangeFeed* store, const std::string& token) {
@@ -48,14 +54,13 @@ void AddChangeFeedRoutes(Router& router, ChangeFeed* store, const std::string& t
       return;
     }
     std::vector<ChangeRecord> changes = store->Changes(*after, static_cast<int>(*limit));
-    std::string list;
+    std::vector<std::string> list;
     int64_t next = *after;
     for (const ChangeRecord& c : changes) {
-      if (!list.empty()) list += ",";
-      list += ChangeJson(c);
+      list.push_back(ChangeJson(c));
       next = c.seq;
     }
-    ctx.SendJson(200, "{\"changes\":[" + list + "],\"next\":" + std::to_string(next) + "}");
+    ctx.SendJson(200, JsonObject().Raw("changes", JsonArray(list)).Int("next", next).Done());
   });
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "intake/event_validator.h"
 
@@ -13,13 +14,11 @@ namespace crmsync::engine {
 namespace {
 
 std::string DetailsJson(const std::vector<FieldError>& errors) {
-  std::string json = "[";
-  for (size_t i = 0; i < errors.size(); ++i) {
-    if (i) json += ",";
-    json += "{\"path\":" + JsonQuote(errors[i].path) + ",\"message\":" + JsonQuote(errors[i].message) +
-            "}";
+  std::vector<std::string> items;
+  for (const FieldError& error : errors) {
+    items.push_back(JsonObject().Str("path", error.path).Str("message", error.message).Done());
   }
-  return json + "]";
+  return JsonArray(items);
 }
 
 // Counters looked up once, so the hot path takes no registry lock.
@@ -92,10 +91,11 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
               "refused: " + std::to_string(result.errors.size()) + " bad field(s), first at " +
                   result.errors[0].path,
               {{"request_id", request_id}, {"status", std::to_string(status)}});
-      http.SendJson(status, std::string("{\"error\":") +
-                                (result.unknown_type ? "\"unknown event type\""
-                                                     : "\"invalid event\"") +
-                                ",\"details\":" + DetailsJson(result.errors) + "}");
+      http.SendJson(status, JsonObject()
+                                .Str("error", result.unknown_type ? "unknown event type"
+                                                                  : "invalid event")
+                                .Raw("details", DetailsJson(result.errors))
+                                .Done());
       return;
     }
     // The write is durable before the answer; the handler thread does not wait
@@ -124,8 +124,10 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
               rejected("invalid");
               LogWith(log, Poco::Message::PRIO_INFORMATION, "refused: patch conflicts at " + e.path(),
                       {{"request_id", request_id}, {"status", "409"}});
-              answer->SendJson(409, "{\"error\":\"event conflicts with the stored entity\",\"details\":" +
-                                        DetailsJson({{e.path(), e.message()}}) + "}");
+              answer->SendJson(409, JsonObject()
+                                        .Str("error", "event conflicts with the stored entity")
+                                        .Raw("details", DetailsJson({{e.path(), e.message()}}))
+                                        .Done());
             } catch (const std::exception& e) {
               rejected("store_error");
               LogWith(log, Poco::Message::PRIO_ERROR,
@@ -137,20 +139,20 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
             return;
           }
           bool any_new = false;
-          std::string list = "[";
+          std::vector<std::string> list;
           for (size_t i = 0; i < accepted.size(); ++i) {
             const AcceptResult& a = accepted[i];
             any_new = any_new || !a.duplicate;
-            if (i) list += ",";
-            list += "{\"eventId\":" + JsonQuote(a.event_id) + ",\"jobId\":" + std::to_string(a.job_id);
+            JsonObject item;
+            item.Str("eventId", a.event_id).Int("jobId", a.job_id);
             // Job ids start at 1: 0 means the event made no job (it only echoed the
             // CRM, or was stale; a repeat of either is reported as an echo).
             if (a.stale) {
-              list += ",\"suppressed\":\"stale\"";
+              item.Str("suppressed", "stale");
             } else if (a.echo_suppressed || (a.duplicate && a.job_id == 0)) {
-              list += ",\"suppressed\":\"echo\"";
+              item.Str("suppressed", "echo");
             }
-            list += "}";
+            list.push_back(item.Done());
             if (log.debug()) {
               LogWith(log, Poco::Message::PRIO_DEBUG,
                       a.duplicate         ? "repeat of an accepted event"
@@ -171,11 +173,10 @@ void AddIntakeRoutes(Router& router, IntakeContext ctx) {
               }
             }
           }
-          list += "]";
           // The dispatcher is woken before the answer goes: whoever reads the
           // answer may rely on it.
           if (any_new && ctx.on_accepted) ctx.on_accepted();
-          answer->SendJson(any_new ? 202 : 200, "{\"accepted\":" + list + "}");
+          answer->SendJson(any_new ? 202 : 200, JsonObject().Raw("accepted", JsonArray(list)).Done());
         });
   });
 }

@@ -5,9 +5,9 @@
 
 #include <Poco/URI.h>
 
+#include "common/json_writer.h"
 #include "common/logging.h"
 #include "crmsync/classify.h"
-#include "http/router.h"
 
 namespace crmsync::engine {
 
@@ -63,9 +63,13 @@ void Alerts::Enqueue(const std::string& state, const ActiveAlert& alert) {
   std::string text = std::string(state == "firing" ? ":rotating_light: crmsync ALERT " : ":white_check_mark: crmsync resolved ") +
                      alert.kind + " (" + alert.subject + "): " + alert.message;
   Post post;
-  post.body = "{\"text\":" + JsonQuote(text) + ",\"kind\":" + JsonQuote(alert.kind) +
-              ",\"subject\":" + JsonQuote(alert.subject) + ",\"state\":" + JsonQuote(state) +
-              ",\"at\":" + JsonQuote(FormatIsoMs(clock_->NowMs())) + "}";
+  post.body = JsonObject()
+                  .Str("text", text)
+                  .Str("kind", alert.kind)
+                  .Str("subject", alert.subject)
+                  .Str("state", state)
+                  .Str("at", FormatIsoMs(clock_->NowMs()))
+                  .Done();
   post.due_ms = clock_->NowMs();
   outbox_.push_back(std::move(post));
   cv_.notify_all();

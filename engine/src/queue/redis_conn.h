@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "common/conn_pool.h"
-#include "store/sqlite_db.h"  // StoreError
+#include "store/store_error.h"
 
 namespace Poco::Redis {
 class Client;

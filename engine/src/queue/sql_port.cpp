@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "store/sqlite_db.h"  // StoreError
+#include "store/store_error.h"
 
 namespace crmsync::engine {
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/conn_pool.h"
-#include "store/sqlite_db.h"  // StoreError
+#include "store/store_error.h"
 
 struct pg_conn;
 struct pg_result;

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "store/sqlite_db.h"  // StoreError
+#include "store/store_error.h"
 
 namespace crmsync::engine {
 

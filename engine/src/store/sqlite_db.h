@@ -11,20 +11,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include "store/store_error.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
 
 namespace crmsync::engine {
-
-/// A storage failure; what() names the operation and SQLite's reason.
-class StoreError : public std::runtime_error {
- public:
-  explicit StoreError(const std::string& what) : std::runtime_error(what) {}
-};
 
 class Stmt;
 

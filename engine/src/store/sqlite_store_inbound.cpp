@@ -53,27 +53,6 @@ const char kSqlSetRegistration[] =
 
 // --- inbound -----------------------------------------------------------------
 
-namespace {
-
-
-
-
-
-
-}  // namespace
-
-const char* InboundResultName(InboundResult::Kind kind) noexcept {
-  switch (kind) {
-    case InboundResult::Kind::kApplied: return "applied";
-    case InboundResult::Kind::kCreated: return "created";
-    case InboundResult::Kind::kNoChange: return "no_change";
-    case InboundResult::Kind::kStale: return "stale";
-    case InboundResult::Kind::kInvalid: return "invalid";
-    case InboundResult::Kind::kDeferred: return "deferred";
-  }
-  return "unknown";
-}
-
 bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
   bool inserted = false;
   std::string changes = ChangesToJson(delivery.changes);
@@ -117,7 +96,6 @@ namespace {
 
 // How long a sent state is remembered: CRM echoes arrive within seconds; a
 // CRM user going back to an older value after this is a real change.
-
 
 }  // namespace
 

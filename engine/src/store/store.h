@@ -15,7 +15,7 @@
 #include "store/inbound_log.h"
 #include "store/job_queue.h"
 #include "store/queue_inspection.h"
-#include "store/sqlite_db.h"  // StoreError
+#include "store/store_error.h"
 #include "store/store_health.h"
 #include "store/sync_states.h"
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "common/hash.h"
+#include "common/json_writer.h"
 #include "common/logging.h"
 
 namespace crmsync::engine {
@@ -83,7 +84,7 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
     const std::string event = FindHeader(delivery.headers, "X-CRM-Event");
     if (changes.empty()) {
       counters->Count("ignored");
-      http.SendJson(202, "{\"status\":\"ignored\",\"reason\":\"event not handled\"}");
+      http.SendJson(202, JsonObject().Str("status", "ignored").Str("reason", "event not handled").Done());
       return;
     }
     InboundDelivery record;
@@ -105,14 +106,14 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
     }
     if (!recorded) {
       counters->Count("duplicate");
-      http.SendJson(200, "{\"status\":\"duplicate\",\"deliveryId\":" + JsonQuote(record.id) + "}");
+      http.SendJson(200, JsonObject().Str("status", "duplicate").Str("deliveryId", record.id).Done());
       return;
     }
     counters->Count("accepted");
     LogWith(log, Poco::Message::PRIO_INFORMATION, "webhook recorded",
             {{"delivery_id", record.id}, {"plugin", ctx.plugin}, {"status", "202"}});
     if (ctx.on_recorded) ctx.on_recorded();  // before the answer: its reader may rely on it
-    http.SendJson(202, "{\"status\":\"accepted\",\"deliveryId\":" + JsonQuote(record.id) + "}");
+    http.SendJson(202, JsonObject().Str("status", "accepted").Str("deliveryId", record.id).Done());
   });
 }
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,7 +63,12 @@ class AdminFixture {
     hooks.clock = &clock_;
     hooks.on_sync_changed = [this] { ++wakeups_; };
     if (with_runtime) {
-      hooks.runtime_status_json = [this] { return runtime_json_; };
+      hooks.runtime_status = [this] {
+        if (runtime_fails_.load()) throw std::runtime_error("dispatcher gone");
+        RuntimeStatus status;
+        status.dispatch.workers = 4;
+        return status;
+      };
     }
     auto router = std::make_shared<Router>();
     AddAdminRoutes(*router, std::move(hooks));
@@ -79,7 +85,7 @@ class AdminFixture {
   SqliteStore& store() { return *store_; }
   ManualClock& clock() { return clock_; }
   int wakeups() const { return wakeups_.load(); }
-  void set_runtime_json(const std::string& json) { runtime_json_ = json; }
+  void set_runtime_fails(bool fails) { runtime_fails_ = fails; }
 
   HttpResult Call(const std::string& method, const std::string& path,
                   const std::string& body = "") {
@@ -162,7 +168,7 @@ class AdminFixture {
   ManualClock clock_;
   std::unique_ptr<SqliteStore> store_;
   std::atomic<int> wakeups_{0};
-  std::string runtime_json_ = R"({"workers":4,"circuit":"closed"})";
+  std::atomic<bool> runtime_fails_{false};
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -295,13 +301,53 @@ TEST_SUITE("engine.admin") {
     Object::Ptr runtime = status->getObject("runtime");
     REQUIRE(runtime);
     CHECK(runtime->getValue<int>("workers") == 4);
-    CHECK(runtime->getValue<std::string>("circuit") == "closed");
+    CHECK(runtime->getObject("circuit")->getValue<std::string>("state") == "closed");
+    CHECK(runtime->getObject("inbound")->getValue<std::string>("webhookRegistration") ==
+          "not configured");
 
-    // A runtime hook that answers garbage does not break the status.
-    f.set_runtime_json("not json");
+    // A runtime hook that throws does not break the status.
+    f.set_runtime_fails(true);
     r = f.Get("/api/admin/status");
     REQUIRE(r.status == 200);
-    CHECK(Json(r.body)->getObject("runtime")->has("error"));
+    CHECK(Json(r.body)->getObject("runtime")->getValue<std::string>("error") ==
+          "runtime status unavailable");
+  }
+
+  TEST_CASE("the runtime status renders every member, in order, and leaves out what does not apply") {
+    const int64_t t = 1'700'000'000'000;  // 2023-11-14T22:13:20.000Z
+    RuntimeStatus status;
+    status.dispatch.workers = 64;
+    status.dispatch.sync_enabled = false;
+    status.dispatch.jobs_finished = 12;
+    CHECK(RuntimeStatusJson(status) ==
+          R"({"workers":64,"syncEnabled":false,"circuit":{"state":"closed","openedTotal":0},)"
+          R"("rateLimit":{"perSecond":0.000000,"rateLimitedTotal":0,"windowsTotal":0},)"
+          R"("jobsFinished":12,"alerts":[],"inbound":{"webhookRegistration":"not configured"}})");
+
+    status.dispatch.circuit = CircuitBreaker::State::kOpen;
+    status.dispatch.circuit_opened_total = 2;
+    status.dispatch.probe_at_ms = t + 30'000;
+    status.dispatch.rate_per_s = 2.5;
+    status.dispatch.rate_limited_total = 3;
+    status.dispatch.rate_windows_total = 1;
+    status.dispatch.paused_until_ms = t + 5'000;
+    status.dispatch.window_until_ms = t + 2'000;
+    status.dispatch.budget = DispatchStatus::Budget{7, t + 60'000, true};
+    status.alerts.push_back({"queue_depth", "mock-crm", "depth \"9\"\n", t});
+    status.alerts.push_back({"auth", "mock-crm", "bad \xff", t + 1});
+    status.webhook_registration = "registered";
+    CHECK(RuntimeStatusJson(status) ==
+          R"({"workers":64,"syncEnabled":false,)"
+          R"("circuit":{"state":"open","openedTotal":2,"probeAt":"2023-11-14T22:13:50.000Z"},)"
+          R"("rateLimit":{"perSecond":2.500000,"rateLimitedTotal":3,"windowsTotal":1,)"
+          R"("pausedUntil":"2023-11-14T22:13:25.000Z","windowUntil":"2023-11-14T22:13:22.000Z",)"
+          R"("budget":{"remaining":7,"resetAt":"2023-11-14T22:14:20.000Z","pacing":true}},)"
+          R"("jobsFinished":12,"alerts":[)"
+          R"({"kind":"queue_depth","subject":"mock-crm","message":"depth \"9\"\n",)"
+          R"("since":"2023-11-14T22:13:20.000Z"},)"
+          R"({"kind":"auth","subject":"mock-crm","message":"bad )" "\xef\xbf\xbd" R"(",)"
+          R"("since":"2023-11-14T22:13:20.001Z"}],)"
+          R"("inbound":{"webhookRegistration":"registered"}})");
   }
 
   TEST_CASE("status shows an empty runtime object without a runtime hook") {

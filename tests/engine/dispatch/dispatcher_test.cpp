@@ -266,14 +266,6 @@ class Rig {
   std::unique_ptr<LoadedPlugin> own_plugin_;
 };
 
-// The "rateLimit" object of the dispatcher's status JSON.
-Poco::JSON::Object::Ptr RateStatus(const Dispatcher& dispatcher) {
-  return Poco::JSON::Parser()
-      .parse(dispatcher.RuntimeStatusJson())
-      .extract<Poco::JSON::Object::Ptr>()
-      ->getObject("rateLimit");
-}
-
 int Int(const Poco::JSON::Object::Ptr& object, const std::string& key) {
   return object->getValue<int>(key);
 }
@@ -893,12 +885,12 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.dispatcher->limiter().rate_limited_total() == 1);
     CHECK(rig.dispatcher->limiter().windows_total() == 1);
     CHECK(rig.metrics->CounterValue("crmsync_rate_limited_total", {{"plugin", kPlugin}}) == 1);
-    Poco::JSON::Object::Ptr rate = RateStatus(*rig.dispatcher);
-    CHECK(Int(rate, "rateLimitedTotal") == 1);
-    CHECK(Int(rate, "windowsTotal") == 1);
-    CHECK(Str(rate, "windowUntil") == FormatIsoMs(kT0 + 2000));
-    CHECK_FALSE(rate->has("pausedUntil"));  // one 429 does not stop the plugin
-    CHECK(rate->getValue<double>("perSecond") == 0);  // too few answers to cut on
+    DispatchStatus status = rig.dispatcher->Status();
+    CHECK(status.rate_limited_total == 1);
+    CHECK(status.rate_windows_total == 1);
+    CHECK(status.window_until_ms == std::optional<int64_t>(kT0 + 2000));
+    CHECK_FALSE(status.paused_until_ms);  // one 429 does not stop the plugin
+    CHECK(status.rate_per_s == 0);  // too few answers to cut on
 
     // Another lead goes at once, inside the window.
     rig.Send({Created("e2", "B")});
@@ -1016,7 +1008,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(rig.Job("A").attempts == 0);
     CHECK(rig.Job("B").attempts == 0);
     CHECK(rig.dispatcher->limiter().paused_until_ms() == kT0 + 5000);
-    CHECK(Str(RateStatus(*rig.dispatcher), "pausedUntil") == FormatIsoMs(kT0 + 5000));
+    CHECK(rig.dispatcher->Status().paused_until_ms == std::optional<int64_t>(kT0 + 5000));
     // The whole plugin waits: a new lead too, and A past its own Retry-After.
     rig.Send({Created("e3", "C")});
     CHECK(StaysTrue([&] { return rig.Requests("lead.create") == 2; }));
@@ -1041,11 +1033,11 @@ TEST_SUITE("engine.dispatch") {
     CHECK(limiter.paused_until_ms() == kT0 + 5000);
     CHECK(limiter.rate_limited_total() == 0);
     CHECK(limiter.storm_since_ms() == -1);  // no storm: max_outage does not count it
-    Poco::JSON::Object::Ptr rate = RateStatus(*rig->dispatcher);
-    CHECK(Str(rate, "pausedUntil") == FormatIsoMs(kT0 + 5000));
-    REQUIRE(rate->has("budget"));
-    CHECK(Int(rate->getObject("budget"), "remaining") == 0);
-    CHECK(Str(rate->getObject("budget"), "resetAt") == FormatIsoMs(kT0 + 5000));
+    DispatchStatus status = rig->dispatcher->Status();
+    CHECK(status.paused_until_ms == std::optional<int64_t>(kT0 + 5000));
+    REQUIRE(status.budget);
+    CHECK(status.budget->remaining == 0);
+    CHECK(status.budget->reset_ms == kT0 + 5000);
     rig->Send({Created("e2", "B")});
     CHECK(StaysTrue([&] { return crm.sent() == 1; }));
     CHECK(rig->Job("B").state == "ready");  // not leased, so not rescheduled either
@@ -1071,8 +1063,9 @@ TEST_SUITE("engine.dispatch") {
     RateLimitState state = rig->dispatcher->limiter().State(rig->Now());
     CHECK(state.pacing);
     CHECK(state.rate == doctest::Approx(0.1));
-    Poco::JSON::Object::Ptr rate = RateStatus(*rig->dispatcher);
-    CHECK(rate->getObject("budget")->getValue<bool>("pacing"));
+    std::optional<DispatchStatus::Budget> budget = rig->dispatcher->Status().budget;
+    REQUIRE(budget);
+    CHECK(budget->pacing);
     rig->Advance(7000);
     CHECK(StaysTrue([&] { return crm.sent() == 2; }));
     rig->Advance(1000);
@@ -1187,13 +1180,11 @@ TEST_SUITE("engine.dispatch") {
       CHECK(rig.Job(lead).attempts == 0);
       CHECK(rig.Job(lead).available_at_ms == kT0 + 30000);
     }
-    // Ops see it: the status JSON and the gauge.
-    Poco::JSON::Object::Ptr status = Poco::JSON::Parser()
-                                         .parse(rig.dispatcher->RuntimeStatusJson())
-                                         .extract<Poco::JSON::Object::Ptr>();
-    CHECK(Str(status->getObject("circuit"), "state") == "open");
-    CHECK(Int(status->getObject("circuit"), "openedTotal") == 1);
-    CHECK(Str(status->getObject("circuit"), "probeAt") == FormatIsoMs(kT0 + 30000));
+    // Ops see it: the status and the gauge.
+    DispatchStatus status = rig.dispatcher->Status();
+    CHECK(status.circuit == CircuitBreaker::State::kOpen);
+    CHECK(status.circuit_opened_total == 1);
+    CHECK(status.probe_at_ms == std::optional<int64_t>(kT0 + 30000));
     CHECK(
         Contains(rig.metrics->RenderPrometheus(), "crmsync_circuit_state{plugin=\"mock-crm\"} 2"));
 

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "common/json_writer.h"
 #include "http/http_parser.h"
 #include "http/router.h"
 #include "test_support.h"

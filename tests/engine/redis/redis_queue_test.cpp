@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/open_store.h"
 #include "config/settings.h"
 #include "crmsync/entities.h"
 #include "crmsync/entities_json.h"
@@ -37,7 +38,6 @@
 #include "queue/redis_conn.h"
 #include "queue/redis_queue.h"
 #include "redis_server.h"
-#include "store/open_store.h"
 #include "store/pg_db.h"
 #include "store/pg_store.h"
 #include "test_support.h"

@@ -1,5 +1,5 @@
 // Store selection; see open_store.h.
-#include "store/open_store.h"
+#include "app/open_store.h"
 
 #include "queue/redis_queue.h"
 #include "store/pg_store.h"

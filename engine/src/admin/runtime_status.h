@@ -1,0 +1,35 @@
+// admin/runtime_status.h: the "runtime" object of GET /api/admin/status: what
+// the running service shows ops (the dispatcher's status, the firing alerts,
+// the webhook registration), as a plain value and its one JSON rendering.
+//
+// Plain values and a pure function; thread-safe.
+#ifndef CRMSYNC_ENGINE_ADMIN_RUNTIME_STATUS_H_
+#define CRMSYNC_ENGINE_ADMIN_RUNTIME_STATUS_H_
+
+#include <string>
+#include <vector>
+
+#include "dispatch/dispatch_status.h"
+#include "ops/alerts.h"
+
+namespace crmsync::engine {
+
+struct RuntimeStatus {
+  DispatchStatus dispatch;
+  /// The alerts firing now.
+  std::vector<ActiveAlert> alerts;
+  /// The CRM webhook registration's state; "not configured" without one.
+  std::string webhook_registration = "not configured";
+};
+
+/// {"workers", "syncEnabled", "circuit": {"state", "openedTotal", "probeAt"?},
+///  "rateLimit": {"perSecond" (0: unlimited), "rateLimitedTotal", "windowsTotal",
+///  "pausedUntil"?, "windowUntil"?, "budget"?: {"remaining", "resetAt", "pacing"}},
+///  "jobsFinished", "alerts": [{"kind", "subject", "message", "since"}],
+///  "inbound": {"webhookRegistration"}}; "?" members only when they apply, times
+/// ISO 8601 UTC.
+std::string RuntimeStatusJson(const RuntimeStatus& status);
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_ADMIN_RUNTIME_STATUS_H_

@@ -1,0 +1,18 @@
+// Inbound result names; see inbound_types.h.
+#include "store/inbound_types.h"
+
+namespace crmsync::engine {
+
+const char* InboundResultName(InboundResult::Kind kind) noexcept {
+  switch (kind) {
+    case InboundResult::Kind::kApplied: return "applied";
+    case InboundResult::Kind::kCreated: return "created";
+    case InboundResult::Kind::kNoChange: return "no_change";
+    case InboundResult::Kind::kStale: return "stale";
+    case InboundResult::Kind::kInvalid: return "invalid";
+    case InboundResult::Kind::kDeferred: return "deferred";
+  }
+  return "unknown";
+}
+
+}  // namespace crmsync::engine
