@@ -1,7 +1,7 @@
 // Store selection; see open_store.h.
 #include "app/open_store.h"
 
-#include "queue/redis_queue.h"
+#include "redis/redis_queue.h"
 #include "store/pg_store.h"
 #include "store/sqlite_store.h"
 

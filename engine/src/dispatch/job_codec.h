@@ -10,7 +10,7 @@
 
 #include "common/hash.h"
 #include "crmsync/adapter.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

@@ -41,7 +41,7 @@
 #include "dispatch/retry_policy.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

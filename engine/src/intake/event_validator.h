@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "crmsync/entities.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 

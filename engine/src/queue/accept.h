@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string>
 
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 #include "queue/sql_port.h"
 
 namespace crmsync::engine {

@@ -2,7 +2,7 @@
 #include "queue/complete.h"
 
 #include "queue/replay.h"
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 

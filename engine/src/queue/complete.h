@@ -18,7 +18,7 @@
 #include <string>
 
 #include "queue/sql_port.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

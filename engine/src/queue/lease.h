@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "queue/sql_port.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

@@ -7,7 +7,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "queue/accept.h"
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 

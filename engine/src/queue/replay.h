@@ -14,7 +14,7 @@
 #include <optional>
 
 #include "queue/sql_port.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

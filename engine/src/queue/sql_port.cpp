@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "store/store_error.h"
+#include <stdexcept>
 
 namespace crmsync::engine {
 
@@ -15,7 +15,7 @@ std::string SqlArg::ToText() const {
 
 const SqlRows::Cell& SqlRows::At(int row, int col) const {
   if (row < 0 || row >= Rows() || col < 0 || col >= static_cast<int>(rows_[row].size())) {
-    throw StoreError("row " + std::to_string(row) + " column " + std::to_string(col) +
+    throw std::out_of_range("row " + std::to_string(row) + " column " + std::to_string(col) +
                      " is past the statement's result");
   }
   return rows_[row][col];

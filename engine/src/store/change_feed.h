@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "store/inbound_types.h"
+#include "sync/inbound_types.h"
 
 namespace crmsync::engine {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

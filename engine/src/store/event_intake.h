@@ -8,7 +8,7 @@
 #include <functional>
 #include <vector>
 
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

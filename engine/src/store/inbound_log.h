@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "store/inbound_types.h"
+#include "sync/inbound_types.h"
 
 namespace crmsync::engine {
 

@@ -36,7 +36,7 @@
 #include "queue/lease.h"
 #include "store/pg_port.h"
 #include "store/pg_schema.h"
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 namespace {
@@ -78,7 +78,7 @@ const char kSqlReclaimExpired[] =
 const char kSqlReleaseOwn[] =
     "UPDATE jobs SET state = 'ready', in_doubt = 1, lease_token = 0, lease_owner = 0 "
     "WHERE state = 'leased' AND (lease_owner = $1::integer OR" CRMSYNC_OWNER_GONE ")";
-// --- the Redis queue's side (queue.backend=redis; see queue/redis_queue.h) ---
+// --- the Redis queue's side (queue.backend=redis; see redis/redis_queue.h) ---
 const char kSqlAnnounceOn[] = "SET crmsync.outbox = 'on'";
 // The jobs named by a Redis entry that are still ready; the rest are skipped
 // (a row another transaction holds is waited for, then re-checked). The state

@@ -36,7 +36,7 @@ struct PgOptions {
   /// Most connections open at once.
   int pool_size = 8;
   /// Write every job that becomes ready, delayed or dead to job_outbox, in the
-  /// same transaction (the Redis queue relays them; queue/redis_queue.h).
+  /// same transaction (the Redis queue relays them; redis/redis_queue.h).
   bool announce = false;
 };
 
@@ -107,7 +107,7 @@ class PgStore final : public Store {
   void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
                               int64_t now_ms) override;
 
-  // --- For the Redis queue (queue/redis_queue.h) ---------------------------
+  // --- For the Redis queue (redis/redis_queue.h) ---------------------------
 
   /// Leases those of `ids` that are ready (the rest are skipped), as Lease()
   /// does; ordered by priority then id.

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

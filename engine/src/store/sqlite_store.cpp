@@ -27,7 +27,7 @@
 #include "queue/lease.h"
 #include "store/sqlite_port.h"
 #include "store/sqlite_schema.h"
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 namespace {

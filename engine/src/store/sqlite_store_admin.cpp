@@ -19,7 +19,7 @@
 #include "crmsync/entities_json.h"
 #include "queue/replay.h"
 #include "store/sqlite_port.h"
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 namespace {

@@ -18,7 +18,7 @@
 #include "crmsync/entities_json.h"
 #include "sync/inbound_merge.h"
 #include "store/sqlite_port.h"
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 namespace {

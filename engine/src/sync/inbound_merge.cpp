@@ -9,7 +9,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "queue/replay.h"  // AuditJob
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 namespace crmsync::engine {
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "queue/sql_port.h"
-#include "store/inbound_types.h"
+#include "sync/inbound_types.h"
 
 namespace crmsync::engine {
 

@@ -14,7 +14,7 @@
 
 #include "crmsync/entities.h"
 #include "intake/event_validator.h"
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 namespace {

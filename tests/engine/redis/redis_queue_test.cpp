@@ -1,4 +1,4 @@
-// redis_queue_test.cpp: the Redis queue (queue/redis_queue.h) against a real
+// redis_queue_test.cpp: the Redis queue (redis/redis_queue.h) against a real
 // redis-server and a real PostgreSQL server, both started by the test on
 // loopback (tests/support/redis_server.h, tests/engine/pg/pg_server.h).
 //
@@ -35,8 +35,8 @@
 #include "crmsync/entities.h"
 #include "crmsync/entities_json.h"
 #include "pg_server.h"
-#include "queue/redis_conn.h"
-#include "queue/redis_queue.h"
+#include "redis/redis_conn.h"
+#include "redis/redis_queue.h"
 #include "redis_server.h"
 #include "store/pg_db.h"
 #include "store/pg_store.h"

@@ -1,5 +1,5 @@
 // Inbound result names; see inbound_types.h.
-#include "store/inbound_types.h"
+#include "sync/inbound_types.h"
 
 namespace crmsync::engine {
 

@@ -1,9 +1,9 @@
-// store/queue_types.h: the values that cross the store interface for the
+// queue/queue_types.h: the values that cross the store interface for the
 // outbound queue: accepted events, leased jobs, outcomes, dead letters.
 //
 // Plain values; no shared state.
-#ifndef CRMSYNC_ENGINE_STORE_QUEUE_TYPES_H_
-#define CRMSYNC_ENGINE_STORE_QUEUE_TYPES_H_
+#ifndef CRMSYNC_ENGINE_QUEUE_QUEUE_TYPES_H_
+#define CRMSYNC_ENGINE_QUEUE_QUEUE_TYPES_H_
 
 #include <cstdint>
 #include <optional>
@@ -217,4 +217,4 @@ struct AuditRecord {
 
 }  // namespace crmsync::engine
 
-#endif  // CRMSYNC_ENGINE_STORE_QUEUE_TYPES_H_
+#endif  // CRMSYNC_ENGINE_QUEUE_QUEUE_TYPES_H_

@@ -1,5 +1,5 @@
 // The Redis connection layer; see redis_conn.h.
-#include "queue/redis_conn.h"
+#include "redis/redis_conn.h"
 
 #include <Poco/Exception.h>
 #include <Poco/NumberParser.h>

@@ -1,10 +1,10 @@
-// store/store_codec.h: what both store backends read and write the same way:
+// queue/store_codec.h: what both store backends read and write the same way:
 // stored webhook changes, ISO times, funnel order, ids for records the CRM
 // knew first, and the recently-sent history that recognises late echoes.
 //
 // Pure functions; thread-safe.
-#ifndef CRMSYNC_ENGINE_STORE_STORE_CODEC_H_
-#define CRMSYNC_ENGINE_STORE_STORE_CODEC_H_
+#ifndef CRMSYNC_ENGINE_QUEUE_STORE_CODEC_H_
+#define CRMSYNC_ENGINE_QUEUE_STORE_CODEC_H_
 
 #include <cstdint>
 #include <optional>
@@ -17,8 +17,8 @@
 #include <Poco/JSON/Object.h>
 
 #include "crmsync/adapter.h"
-#include "store/inbound_types.h"
-#include "store/queue_types.h"
+#include "sync/inbound_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 
@@ -113,4 +113,4 @@ std::vector<std::string> UnionChanged(const std::string& payload,
 
 }  // namespace crmsync::engine
 
-#endif  // CRMSYNC_ENGINE_STORE_STORE_CODEC_H_
+#endif  // CRMSYNC_ENGINE_QUEUE_STORE_CODEC_H_

@@ -1,5 +1,5 @@
 // Shared store encodings; see store_codec.h.
-#include "store/store_codec.h"
+#include "queue/store_codec.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,5 +1,5 @@
 // The Redis queue; see redis_queue.h.
-#include "queue/redis_queue.h"
+#include "redis/redis_queue.h"
 
 #include <algorithm>
 #include <set>

@@ -1,4 +1,4 @@
-// queue/redis_conn.h: a small, typed layer over Poco::Redis for the Redis
+// redis/redis_conn.h: a small, typed layer over Poco::Redis for the Redis
 // queue: an endpoint parsed from a redis:// URL, replies as plain values,
 // one connection (with pipelining) and a pool.
 //
@@ -6,8 +6,8 @@
 // (host:port/db, never the password) and the command, never its arguments
 // (they may carry payload fields). Thread-safety: a RedisConn belongs to one
 // thread at a time (the pool hands it out); RedisPool is thread-safe.
-#ifndef CRMSYNC_ENGINE_QUEUE_REDIS_CONN_H_
-#define CRMSYNC_ENGINE_QUEUE_REDIS_CONN_H_
+#ifndef CRMSYNC_ENGINE_REDIS_REDIS_CONN_H_
+#define CRMSYNC_ENGINE_REDIS_REDIS_CONN_H_
 
 #include <cstdint>
 #include <memory>
@@ -112,4 +112,4 @@ class RedisLease {
 
 }  // namespace crmsync::engine
 
-#endif  // CRMSYNC_ENGINE_QUEUE_REDIS_CONN_H_
+#endif  // CRMSYNC_ENGINE_REDIS_REDIS_CONN_H_

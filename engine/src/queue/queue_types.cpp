@@ -1,5 +1,5 @@
 // Priority names and defaults; see queue_types.h.
-#include "store/queue_types.h"
+#include "queue/queue_types.h"
 
 namespace crmsync::engine {
 

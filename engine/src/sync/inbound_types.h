@@ -1,10 +1,10 @@
-// store/inbound_types.h: the values that cross the store interface for the
+// sync/inbound_types.h: the values that cross the store interface for the
 // inbound flow (CRM webhooks -> platform): deliveries, the rules that decide
 // which CRM changes the platform accepts, results and the change feed.
 //
 // Plain values; no shared state.
-#ifndef CRMSYNC_ENGINE_STORE_INBOUND_TYPES_H_
-#define CRMSYNC_ENGINE_STORE_INBOUND_TYPES_H_
+#ifndef CRMSYNC_ENGINE_SYNC_INBOUND_TYPES_H_
+#define CRMSYNC_ENGINE_SYNC_INBOUND_TYPES_H_
 
 #include <cstdint>
 #include <optional>
@@ -88,4 +88,4 @@ struct PendingCallback {
 
 }  // namespace crmsync::engine
 
-#endif  // CRMSYNC_ENGINE_STORE_INBOUND_TYPES_H_
+#endif  // CRMSYNC_ENGINE_SYNC_INBOUND_TYPES_H_

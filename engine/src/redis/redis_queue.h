@@ -1,4 +1,4 @@
-// queue/redis_queue.h: the outbound queue on Redis, the state on PostgreSQL
+// redis/redis_queue.h: the outbound queue on Redis, the state on PostgreSQL
 // (queue.backend=redis with store.backend=postgres).
 //
 // Every job still lives in PostgreSQL (PgStore): its payload, attempts, plan,
@@ -51,8 +51,8 @@
 // supported; session mode is.
 //
 // Thread-safe.
-#ifndef CRMSYNC_ENGINE_QUEUE_REDIS_QUEUE_H_
-#define CRMSYNC_ENGINE_QUEUE_REDIS_QUEUE_H_
+#ifndef CRMSYNC_ENGINE_REDIS_REDIS_QUEUE_H_
+#define CRMSYNC_ENGINE_REDIS_REDIS_QUEUE_H_
 
 #include <atomic>
 #include <map>
@@ -61,7 +61,7 @@
 #include <string>
 #include <vector>
 
-#include "queue/redis_conn.h"
+#include "redis/redis_conn.h"
 #include "store/pg_store.h"
 #include "store/store.h"
 
@@ -224,4 +224,4 @@ class RedisQueue final : public Store {
 
 }  // namespace crmsync::engine
 
-#endif  // CRMSYNC_ENGINE_QUEUE_REDIS_QUEUE_H_
+#endif  // CRMSYNC_ENGINE_REDIS_REDIS_QUEUE_H_
