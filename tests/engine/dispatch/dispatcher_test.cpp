@@ -1224,7 +1224,8 @@ TEST_SUITE("engine.dispatch") {
     CHECK(breaker.state(rig.Now()) == CircuitBreaker::State::kClosed);
     CHECK(
         Contains(rig.metrics->RenderPrometheus(), "crmsync_circuit_state{plugin=\"mock-crm\"} 0"));
-    CHECK(rig.dispatcher->jobs_finished() == 4);
+    // Counted once the outcomes are durable, after the commit the rows show.
+    CHECK(WaitUntil([&] { return rig.dispatcher->jobs_finished() == 4; }, kWait));
     CHECK(rig.Requests("lead.create") == 8);
     CHECK(rig.CrmLeadCount() == 4);
     CHECK(breaker.outage_since_ms() == -1);
@@ -1260,12 +1261,20 @@ TEST_SUITE("engine.dispatch") {
     while (rig.Now() - kT0 < 3000000) {
       const int64_t creates = rig.Requests("lead.create");
       rig.Advance(rig.dispatcher->breaker().open_until_ms() - rig.Now());
-      REQUIRE(WaitUntil(
+      const bool probed = WaitUntil(
           [&] {
             return rig.Requests("lead.create") >= creates + 1 &&
                    rig.dispatcher->breaker().open_until_ms() > rig.Now();
           },
-          kWait));
+          kWait);
+      REQUIRE_MESSAGE(probed, "at +" << rig.Now() - kT0 << " ms: creates "
+                                     << rig.Requests("lead.create") << " (was " << creates
+                                     << "), open until +"
+                                     << rig.dispatcher->breaker().open_until_ms() - kT0
+                                     << ", A " << rig.Job("A").state << " at +"
+                                     << rig.Job("A").available_at_ms - kT0 << ", B "
+                                     << rig.Job("B").state << " at +"
+                                     << rig.Job("B").available_at_ms - kT0);
       ++probes;
     }
     CHECK(probes >= 10);
