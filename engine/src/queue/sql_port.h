@@ -166,7 +166,11 @@ class SqlRows {
 
   /// For backends: starts a row, then adds its cells in column order.
   void AddRow() { rows_.emplace_back(); }
-  void Add(Cell cell) { rows_.back().push_back(std::move(cell)); }
+  void AddNull() { rows_.back().emplace_back(std::in_place_index<0>); }
+  void AddInt(int64_t value) { rows_.back().emplace_back(std::in_place_index<1>, value); }
+  void AddText(std::string value) {
+    rows_.back().emplace_back(std::in_place_index<2>, std::move(value));
+  }
   /// Adds every row of `more` after these.
   void Append(SqlRows&& more);
 

@@ -48,9 +48,9 @@ SqlRows PgPort::QueryText(const char* sql, Args args) {
     rows.AddRow();
     for (int col = 0; col < columns; ++col) {
       if (result.IsNull(row, col)) {
-        rows.Add(std::monostate());
+        rows.AddNull();
       } else {
-        rows.Add(result.Text(row, col));
+        rows.AddText(result.Text(row, col));
       }
     }
   }

@@ -32,11 +32,11 @@ SqlRows SqlitePort::QueryText(const char* sql, Args args) {
     const int columns = stmt.ColumnCount();
     for (int col = 0; col < columns; ++col) {
       if (stmt.ColumnIsNull(col)) {
-        rows.Add(std::monostate());
+        rows.AddNull();
       } else if (stmt.ColumnIsInt(col)) {
-        rows.Add(stmt.ColumnInt(col));
+        rows.AddInt(stmt.ColumnInt(col));
       } else {
-        rows.Add(stmt.ColumnText(col));
+        rows.AddText(stmt.ColumnText(col));
       }
     }
   }
