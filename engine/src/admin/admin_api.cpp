@@ -303,8 +303,8 @@ class AdminApi {
 
   void Status(HttpContext& ctx) {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
-    SyncState sync = hooks_.store->GetSyncState(hooks_.plugin_name);
-    QueueStats s = hooks_.store->Stats();
+    SyncState sync = hooks_.sync_states->GetSyncState(hooks_.plugin_name);
+    QueueStats s = hooks_.inspection->Stats();
     int64_t age_s = 0;
     if (s.oldest_pending_created_ms > 0) {
       age_s = std::max<int64_t>(0, (NowMs() - s.oldest_pending_created_ms) / 1000);
@@ -342,11 +342,11 @@ class AdminApi {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
     std::string reason = enabled ? "enabled by admin" : "disabled by admin";
     if (!ReadReason(ctx, &reason)) return;
-    hooks_.store->SetSyncState(hooks_.plugin_name, enabled, reason);
+    hooks_.sync_states->SetSyncState(hooks_.plugin_name, enabled, reason);
     ComponentLogger("admin").notice("sync for %s %s by admin: %s", hooks_.plugin_name,
                                     std::string(enabled ? "enabled" : "disabled"), reason);
     Notify();
-    SyncState now = hooks_.store->GetSyncState(hooks_.plugin_name);
+    SyncState now = hooks_.sync_states->GetSyncState(hooks_.plugin_name);
     ctx.SendJson(200, JsonObject()
                           .Str("plugin", hooks_.plugin_name)
                           .Bool("enabled", now.enabled)
@@ -360,12 +360,12 @@ class AdminApi {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
     std::string reason = pause ? "maintenance" : "resumed by admin";
     if (!ReadReason(ctx, &reason)) return;
-    hooks_.store->SetSyncState(hooks_.plugin_name, !pause,
+    hooks_.sync_states->SetSyncState(hooks_.plugin_name, !pause,
                                pause ? std::string(kPausedPrefix) + reason : reason);
     ComponentLogger("admin").notice("sync for %s %s by admin", hooks_.plugin_name,
                                     std::string(pause ? "paused" : "resumed"));
     Notify();
-    SyncState now = hooks_.store->GetSyncState(hooks_.plugin_name);
+    SyncState now = hooks_.sync_states->GetSyncState(hooks_.plugin_name);
     ctx.SendJson(200, JsonObject()
                           .Str("plugin", hooks_.plugin_name)
                           .Bool("enabled", now.enabled)
@@ -410,7 +410,7 @@ class AdminApi {
     EntityQuery q;
     if (!ReadEntityQuery(ctx, &q)) return;
     std::vector<std::string> rows;
-    for (const AuditRecord& a : hooks_.store->AuditForEntity(q.kind, q.id, static_cast<int>(q.limit))) {
+    for (const AuditRecord& a : hooks_.inspection->AuditForEntity(q.kind, q.id, static_cast<int>(q.limit))) {
       rows.push_back(JsonObject()
                          .Int("id", a.id)
                          .Str("at", FormatIsoMs(a.at_ms))
@@ -430,12 +430,12 @@ class AdminApi {
     EntityQuery q;
     if (!ReadEntityQuery(ctx, &q)) return;
     std::string mirror = "null";
-    if (std::optional<std::string> row = hooks_.store->GetMirror(q.kind, q.id)) {
+    if (std::optional<std::string> row = hooks_.inspection->GetMirror(q.kind, q.id)) {
       std::string valid = ValidObjectOrEmpty(*row);
       if (!valid.empty()) mirror = valid;
     }
     std::vector<std::string> jobs;
-    for (const JobInfo& j : hooks_.store->JobsForEntity(q.kind, q.id, static_cast<int>(q.limit))) {
+    for (const JobInfo& j : hooks_.inspection->JobsForEntity(q.kind, q.id, static_cast<int>(q.limit))) {
       jobs.push_back(JobJson(j));
     }
     ctx.SendJson(200, JsonObject()
@@ -450,7 +450,7 @@ class AdminApi {
     DeadLetterFilter filter;
     if (!ReadFilter(ctx, true, kDlqDefaultLimit, &filter)) return;
     std::vector<std::string> items;
-    for (const DeadLetter& d : hooks_.store->ListDeadLetters(filter)) {
+    for (const DeadLetter& d : hooks_.dead_letters->ListDeadLetters(filter)) {
       items.push_back(DeadLetterJson(d).Done());
     }
     ctx.SendJson(200, JsonObject().Raw("deadLetters", JsonArray(items)).Done());
@@ -462,7 +462,7 @@ class AdminApi {
     if (ctx.tail().size() != 1) return NoRoute(ctx);
     int64_t id = 0;
     if (!ReadDeadLetterId(ctx, ctx.tail()[0], &id)) return;
-    std::optional<DeadLetter> d = hooks_.store->GetDeadLetter(id);
+    std::optional<DeadLetter> d = hooks_.dead_letters->GetDeadLetter(id);
     if (!d) return UnknownDeadLetter(ctx, id);
     std::vector<std::string> attempts;
     for (const AttemptRecord& a : d->history) attempts.push_back(AttemptJson(a));
@@ -485,11 +485,11 @@ class AdminApi {
     if (ctx.tail().size() != 1) return NoRoute(ctx);
     int64_t id = 0;
     if (!ReadDeadLetterId(ctx, ctx.tail()[0], &id)) return;
-    if (!hooks_.store->GetDeadLetter(id)) return UnknownDeadLetter(ctx, id);
+    if (!hooks_.dead_letters->GetDeadLetter(id)) return UnknownDeadLetter(ctx, id);
     DeadLetterFilter filter;
     filter.id = id;
     filter.include_replayed = true;
-    int64_t purged = hooks_.store->PurgeDeadLetters(filter);
+    int64_t purged = hooks_.dead_letters->PurgeDeadLetters(filter);
     ComponentLogger("admin").notice("dead letter %s purged by admin", std::to_string(id));
     ctx.SendJson(200, JsonObject().Int("purged", purged).Done());
   }
@@ -540,7 +540,7 @@ class AdminApi {
   void ReplayOne(HttpContext& ctx, const std::string& id_text) {
     int64_t id = 0;
     if (!ReadDeadLetterId(ctx, id_text, &id)) return;
-    std::optional<DeadLetter> d = hooks_.store->GetDeadLetter(id);
+    std::optional<DeadLetter> d = hooks_.dead_letters->GetDeadLetter(id);
     if (!d) return UnknownDeadLetter(ctx, id);
     auto already = [&](const DeadLetter& replayed) {
       ctx.SendError(409, "dead letter " + std::to_string(id) + " was already replayed at " +
@@ -551,9 +551,9 @@ class AdminApi {
     DeadLetterFilter filter;
     filter.id = id;
     filter.limit = 1;
-    std::vector<int64_t> jobs = hooks_.store->ReplayDeadLetters(filter, NowMs());
+    std::vector<int64_t> jobs = hooks_.dead_letters->ReplayDeadLetters(filter, NowMs());
     if (jobs.empty()) {
-      d = hooks_.store->GetDeadLetter(id);
+      d = hooks_.dead_letters->GetDeadLetter(id);
       if (d && d->replayed_ms != 0) return already(*d);
       if (!d) return UnknownDeadLetter(ctx, id);
       ctx.SendError(500, "dead letter " + std::to_string(id) + " could not be replayed: its job " +
@@ -570,8 +570,8 @@ class AdminApi {
     DeadLetterFilter filter;
     if (!ReadFilter(ctx, true, kDlqMaxLimit, &filter)) return;
     filter.include_replayed = false;  // a replayed dead letter is never replayed twice
-    std::vector<DeadLetter> targets = hooks_.store->ListDeadLetters(filter);
-    std::vector<int64_t> jobs = hooks_.store->ReplayDeadLetters(filter, NowMs());
+    std::vector<DeadLetter> targets = hooks_.dead_letters->ListDeadLetters(filter);
+    std::vector<int64_t> jobs = hooks_.dead_letters->ReplayDeadLetters(filter, NowMs());
     // Pair each new job with its dead letter by reading the targets back.
     std::unordered_set<int64_t> unpaired(jobs.begin(), jobs.end());
     std::vector<std::pair<int64_t, int64_t>> pairs;
@@ -581,7 +581,7 @@ class AdminApi {
       one.id = t.id;
       one.include_replayed = true;
       one.limit = 1;
-      std::vector<DeadLetter> now = hooks_.store->ListDeadLetters(one);
+      std::vector<DeadLetter> now = hooks_.dead_letters->ListDeadLetters(one);
       if (!now.empty() && unpaired.erase(now[0].replay_job_id) == 1) {
         pairs.emplace_back(t.id, now[0].replay_job_id);
       }
@@ -601,7 +601,7 @@ class AdminApi {
   void PurgeMatching(HttpContext& ctx) {
     DeadLetterFilter filter;
     if (!ReadFilter(ctx, false, kDlqDefaultLimit, &filter)) return;
-    int64_t purged = hooks_.store->PurgeDeadLetters(filter);
+    int64_t purged = hooks_.dead_letters->PurgeDeadLetters(filter);
     ComponentLogger("admin").notice("%s dead letter(s) purged by admin", std::to_string(purged));
     ctx.SendJson(200, JsonObject().Int("purged", purged).Done());
   }

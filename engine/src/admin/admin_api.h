@@ -21,14 +21,18 @@
 #include "admin/runtime_status.h"
 #include "common/clock.h"
 #include "http/router.h"
-#include "store/store.h"
+#include "store/dead_letters.h"
+#include "store/queue_inspection.h"
+#include "store/sync_states.h"
 
 namespace crmsync::engine {
 
-/// What the admin routes work on. `store` must outlive the router; `clock`
-/// may be null (the system clock is then used).
+/// What the admin routes work on: three roles of the store, which must outlive
+/// the router; `clock` may be null (the system clock is then used).
 struct AdminHooks {
-  Store* store = nullptr;
+  SyncStates* sync_states = nullptr;      ///< sync pause, resume, enable
+  QueueInspection* inspection = nullptr;  ///< status counts, an entity's history
+  DeadLetters* dead_letters = nullptr;    ///< list, inspect, replay, purge
   /// The plugin whose sync state /status and /sync/* read and change.
   std::string plugin_name;
   /// The bearer token every route requires; empty refuses every request.

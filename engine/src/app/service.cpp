@@ -256,7 +256,9 @@ void Service::BuildRoutes(Router* router) {
   AddWebhookRoutes(*router, webhook);
   AddChangeFeedRoutes(*router, store_.get(), intake_token_);
   AdminHooks admin;
-  admin.store = store_.get();
+  admin.sync_states = store_.get();
+  admin.inspection = store_.get();
+  admin.dead_letters = store_.get();
   admin.plugin_name = plugin_name_;
   admin.admin_token = admin_token_;
   admin.clock = clock_;

@@ -57,7 +57,9 @@ class AdminFixture {
     options.path = dir_.File("crmsync.db");
     store_ = SqliteStore::Open(options);
     AdminHooks hooks;
-    hooks.store = store_.get();
+    hooks.sync_states = store_.get();
+    hooks.inspection = store_.get();
+    hooks.dead_letters = store_.get();
     hooks.plugin_name = kPlugin;
     hooks.admin_token = token_;
     hooks.clock = &clock_;
