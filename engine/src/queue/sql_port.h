@@ -59,7 +59,12 @@ namespace crmsync::engine {
   X(DeliveryState) \
   X(UnlinkedJobInFlight) \
   X(FinishDelivery) \
-  X(GetLink)
+  X(GetLink) \
+  X(JobsForEntity) \
+  X(AuditForEntity) \
+  X(ListDeadLetters) \
+  X(AttemptsOfJob) \
+  X(PurgeDeadLetters)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -125,6 +130,18 @@ enum class Sql {
                          ///< is leased or tried (a create may be in flight)
   kFinishDelivery,    ///< delivery id, summary, now_ms
   kGetLink,           ///< plugin, kind, entity id -> external id, last sent hash
+  kJobsForEntity,     ///< kind, entity id, limit -> id, event_id, event_type, state,
+                      ///< attempts, plan, step, available_ms, created_ms, updated_ms,
+                      ///< last_error, coalesced; newest first
+  kAuditForEntity,    ///< kind, entity id, limit -> id, at_ms, job id, action, detail
+  kListDeadLetters,   ///< the filter (id or 0, plugin, error class, kind, entity id,
+                      ///< since_ms, until_ms or 0, replayed too 0/1; "" and 0 mean any),
+                      ///< limit -> id, job id, plugin, event_id, event_type, kind,
+                      ///< entity id, error class, reason, attempts, created_ms,
+                      ///< replayed_ms, replay job id; oldest first
+  kAttemptsOfJob,     ///< job id -> attempt, step, step kind, at_ms, outcome,
+                      ///< http status, message; in order
+  kPurgeDeadLetters,  ///< the filter, as for kListDeadLetters
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

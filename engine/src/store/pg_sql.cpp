@@ -10,6 +10,13 @@ namespace crmsync::engine {
 
 namespace {
 
+// Dead letters matching a filter; empty text and 0 mean "any".
+#define CRMSYNC_PG_DLQ_WHERE                                                                     \
+  " WHERE ($1::bigint = 0 OR id = $1::bigint) AND ($2::text = '' OR plugin = $2::text)"          \
+  " AND ($3::text = '' OR error_class = $3::text) AND ($4::text = '' OR entity_kind = $4::text)" \
+  " AND ($5::text = '' OR entity_id = $5::text) AND created_ms >= $6::bigint"                    \
+  " AND ($7::bigint = 0 OR created_ms < $7::bigint) AND ($8::integer = 1 OR replayed_ms = 0)"
+
 const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = $1";
 const char kSqlInsertEvent[] =
     "INSERT INTO events (event_id, job_id, type, received_ms) VALUES ($1, $2, $3, $4)";
@@ -126,6 +133,22 @@ const char kSqlFinishDelivery[] =
 const char kSqlGetLink[] =
     "SELECT external_id, last_sent_hash FROM links "
     "WHERE plugin = $1 AND entity_kind = $2 AND entity_id = $3";
+
+const char kSqlJobsForEntity[] =
+    "SELECT id, event_id, event_type, state, attempts, plan, step, available_ms, created_ms, "
+    "updated_ms, last_error, coalesced FROM jobs WHERE entity_kind = $1 AND entity_id = $2 "
+    "ORDER BY id DESC LIMIT $3::bigint";
+const char kSqlAuditForEntity[] =
+    "SELECT id, at_ms, job_id, action, detail FROM audit WHERE entity_kind = $1 AND entity_id = $2 "
+    "ORDER BY id DESC LIMIT $3::bigint";
+const char kSqlListDeadLetters[] =
+    "SELECT id, job_id, plugin, event_id, event_type, entity_kind, entity_id, error_class, reason, "
+    "attempts, created_ms, replayed_ms, replay_job_id FROM dead_letters" CRMSYNC_PG_DLQ_WHERE
+    " ORDER BY id LIMIT $9::bigint";
+const char kSqlAttemptsOfJob[] =
+    "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
+    "WHERE job_id = $1 ORDER BY id";
+const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_PG_DLQ_WHERE;
 
 }  // namespace
 

@@ -17,22 +17,14 @@
 #include <set>
 
 #include "crmsync/entities_json.h"
+#include "queue/history.h"
 #include "queue/replay.h"
-#include "store/pg_port.h"
 #include "queue/store_codec.h"
+#include "store/pg_port.h"
 
 namespace crmsync::engine {
 namespace {
 
-// Dead letters matching a filter; empty text and 0 mean "any".
-#define CRMSYNC_PG_DLQ_WHERE                                                                     \
-  " WHERE ($1::bigint = 0 OR id = $1::bigint) AND ($2::text = '' OR plugin = $2::text)"          \
-  " AND ($3::text = '' OR error_class = $3::text) AND ($4::text = '' OR entity_kind = $4::text)" \
-  " AND ($5::text = '' OR entity_id = $5::text) AND created_ms >= $6::bigint"                    \
-  " AND ($7::bigint = 0 OR created_ms < $7::bigint) AND ($8::integer = 1 OR replayed_ms = 0)"
-const char kSqlAuditForEntity[] =
-    "SELECT id, at_ms, job_id, action, detail FROM audit WHERE entity_kind = $1 AND entity_id = $2 "
-    "ORDER BY id DESC LIMIT $3::bigint";
 const char kSqlCountPendingDeliveries[] = "SELECT count(*) FROM deliveries WHERE state = 'pending'";
 // Kept by the triggers of migration 4, as deltas.
 const char kSqlCounters[] = "SELECT name, sum(value) FROM counter_deltas GROUP BY name";
@@ -42,30 +34,6 @@ const char kSqlOldestPending[] =
     "WHERE state IN ('queued','ready','delayed','leased'))";
 const char kSqlCountOpenDead[] = "SELECT count(*) FROM dead_letters WHERE replayed_ms = 0";
 const char kSqlCountEvents[] = "SELECT count(*) FROM events";
-const char kSqlJobsForEntity[] =
-    "SELECT id, event_id, event_type, state, attempts, plan, step, available_ms, created_ms, "
-    "updated_ms, last_error, coalesced FROM jobs WHERE entity_kind = $1 AND entity_id = $2 "
-    "ORDER BY id DESC LIMIT $3::bigint";
-const char kSqlListDeadLetters[] =
-    "SELECT id, job_id, plugin, event_id, event_type, entity_kind, entity_id, error_class, reason, "
-    "attempts, created_ms, replayed_ms, replay_job_id FROM dead_letters" CRMSYNC_PG_DLQ_WHERE
-    " ORDER BY id LIMIT $9::bigint";
-const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_PG_DLQ_WHERE;
-const char kSqlAttemptsOfJob[] =
-    "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
-    "WHERE job_id = $1 ORDER BY id";
-PgParams FilterParams(const DeadLetterFilter& f) {
-  PgParams p;
-  p.Add(f.id.value_or(0))
-      .Add(f.plugin)
-      .Add(f.error_class)
-      .Add(f.entity_kind)
-      .Add(f.entity_id)
-      .Add(f.since_ms)
-      .Add(f.until_ms)
-      .Add(int64_t{f.include_replayed ? 1 : 0});
-  return p;
-}
 
 }  // namespace
 
@@ -113,25 +81,8 @@ std::vector<JobInfo> PgStore::JobsForEntity(EntityKind kind, const std::string& 
                                             int limit) {
   std::vector<JobInfo> jobs;
   Tx([&](PgConn& c) {
-    jobs.clear();
-    PgResult r = c.Exec(kSqlJobsForEntity,
-                        PgParams().Add(EntityKindName(kind)).Add(entity_id).Add(int64_t{limit}));
-    for (int i = 0; i < r.Rows(); ++i) {
-      JobInfo j;
-      j.id = r.Int(i, 0);
-      j.event_id = r.Text(i, 1);
-      j.event_type = r.Text(i, 2);
-      j.state = r.Text(i, 3);
-      j.attempts = static_cast<int>(r.Int(i, 4));
-      j.plan = r.Text(i, 5);
-      j.step = static_cast<int>(r.Int(i, 6));
-      j.available_at_ms = r.Int(i, 7);
-      j.created_ms = r.Int(i, 8);
-      j.updated_ms = r.Int(i, 9);
-      j.last_error = r.Text(i, 10);
-      j.coalesced = static_cast<int>(r.Int(i, 11));
-      jobs.push_back(std::move(j));
-    }
+    PgPort port(c);
+    jobs = ReadJobs(port, kind, entity_id, limit);
   });
   return jobs;
 }
@@ -140,18 +91,8 @@ std::vector<AuditRecord> PgStore::AuditForEntity(EntityKind kind, const std::str
                                                  int limit) {
   std::vector<AuditRecord> list;
   Tx([&](PgConn& c) {
-    list.clear();
-    PgResult r = c.Exec(kSqlAuditForEntity,
-                        PgParams().Add(EntityKindName(kind)).Add(entity_id).Add(int64_t{limit}));
-    for (int i = 0; i < r.Rows(); ++i) {
-      AuditRecord a;
-      a.id = r.Int(i, 0);
-      a.at_ms = r.Int(i, 1);
-      a.job_id = r.Int(i, 2);
-      a.action = r.Text(i, 3);
-      a.detail = r.Text(i, 4);
-      list.push_back(std::move(a));
-    }
+    PgPort port(c);
+    list = ReadAudit(port, kind, entity_id, limit);
   });
   return list;
 }
@@ -169,28 +110,8 @@ std::optional<std::string> PgStore::GetMirror(EntityKind kind, const std::string
 // --- dead letters ------------------------------------------------------------
 
 std::vector<DeadLetter> PgStore::QueryDeadLetters(PgConn& c, const DeadLetterFilter& filter) {
-  std::vector<DeadLetter> list;
-  PgParams params = FilterParams(filter);
-  params.Add(int64_t{filter.limit > 0 ? filter.limit : 100});
-  PgResult r = c.Exec(kSqlListDeadLetters, params);
-  for (int i = 0; i < r.Rows(); ++i) {
-    DeadLetter d;
-    d.id = r.Int(i, 0);
-    d.job_id = r.Int(i, 1);
-    d.plugin = r.Text(i, 2);
-    d.event_id = r.Text(i, 3);
-    d.event_type = r.Text(i, 4);
-    d.entity_kind = r.Text(i, 5);
-    d.entity_id = r.Text(i, 6);
-    d.error_class = r.Text(i, 7);
-    d.reason = r.Text(i, 8);
-    d.attempts = static_cast<int>(r.Int(i, 9));
-    d.created_ms = r.Int(i, 10);
-    d.replayed_ms = r.Int(i, 11);
-    d.replay_job_id = r.Int(i, 12);
-    list.push_back(std::move(d));
-  }
-  return list;
+  PgPort port(c);
+  return ReadDeadLetters(port, filter);
 }
 
 std::vector<DeadLetter> PgStore::ListDeadLetters(const DeadLetterFilter& filter) {
@@ -202,26 +123,8 @@ std::vector<DeadLetter> PgStore::ListDeadLetters(const DeadLetterFilter& filter)
 std::optional<DeadLetter> PgStore::GetDeadLetter(int64_t id) {
   std::optional<DeadLetter> found;
   Tx([&](PgConn& c) {
-    found.reset();
-    DeadLetterFilter filter;
-    filter.id = id;
-    filter.include_replayed = true;
-    std::vector<DeadLetter> list = QueryDeadLetters(c, filter);
-    if (list.empty()) return;
-    DeadLetter d = std::move(list[0]);
-    PgResult r = c.Exec(kSqlAttemptsOfJob, PgParams().Add(d.job_id));
-    for (int i = 0; i < r.Rows(); ++i) {
-      AttemptRecord a;
-      a.attempt = static_cast<int>(r.Int(i, 0));
-      a.step = static_cast<int>(r.Int(i, 1));
-      a.step_kind = r.Text(i, 2);
-      a.at_ms = r.Int(i, 3);
-      a.outcome = r.Text(i, 4);
-      a.http_status = static_cast<int>(r.Int(i, 5));
-      a.message = r.Text(i, 6);
-      d.history.push_back(std::move(a));
-    }
-    found = std::move(d);
+    PgPort port(c);
+    found = ReadDeadLetter(port, id);
   });
   return found;
 }
@@ -251,7 +154,10 @@ std::vector<int64_t> PgStore::ReplayDeadLetters(const DeadLetterFilter& filter, 
 
 int64_t PgStore::PurgeDeadLetters(const DeadLetterFilter& filter) {
   int64_t purged = 0;
-  Tx([&](PgConn& c) { purged = c.Exec(kSqlPurgeDeadLetters, FilterParams(filter)).Affected(); });
+  Tx([&](PgConn& c) {
+    PgPort port(c);
+    purged = PurgeMatching(port, filter);
+  });
   return purged;
 }
 

@@ -10,6 +10,12 @@ namespace crmsync::engine {
 
 namespace {
 
+// Dead letters matching a filter; empty text and 0 mean "any".
+#define CRMSYNC_DLQ_WHERE                                                               \
+  " WHERE (?1 = 0 OR id = ?1) AND (?2 = '' OR plugin = ?2) AND (?3 = '' OR error_class = ?3)" \
+  " AND (?4 = '' OR entity_kind = ?4) AND (?5 = '' OR entity_id = ?5) AND created_ms >= ?6" \
+  " AND (?7 = 0 OR created_ms < ?7) AND (?8 = 1 OR replayed_ms = 0)"
+
 const char kSqlFindEvent[] = "SELECT job_id FROM events WHERE event_id = ?1";
 const char kSqlInsertEvent[] =
     "INSERT INTO events (event_id, job_id, type, received_ms) VALUES (?1, ?2, ?3, ?4)";
@@ -121,6 +127,22 @@ const char kSqlFinishDelivery[] =
 const char kSqlGetLink[] =
     "SELECT external_id, last_sent_hash FROM links "
     "WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+
+const char kSqlJobsForEntity[] =
+    "SELECT id, event_id, event_type, state, attempts, plan, step, available_ms, created_ms, "
+    "updated_ms, last_error, coalesced FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 "
+    "ORDER BY id DESC LIMIT ?3";
+const char kSqlAuditForEntity[] =
+    "SELECT id, at_ms, job_id, action, detail FROM audit WHERE entity_kind = ?1 AND entity_id = ?2 "
+    "ORDER BY id DESC LIMIT ?3";
+const char kSqlListDeadLetters[] =
+    "SELECT id, job_id, plugin, event_id, event_type, entity_kind, entity_id, error_class, reason, "
+    "attempts, created_ms, replayed_ms, replay_job_id FROM dead_letters" CRMSYNC_DLQ_WHERE
+    " ORDER BY id LIMIT ?9";
+const char kSqlAttemptsOfJob[] =
+    "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
+    "WHERE job_id = ?1 ORDER BY rowid";
+const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_DLQ_WHERE;
 
 }  // namespace
 

@@ -17,21 +17,14 @@
 #include <cstdlib>
 
 #include "crmsync/entities_json.h"
+#include "queue/history.h"
 #include "queue/replay.h"
-#include "store/sqlite_port.h"
 #include "queue/store_codec.h"
+#include "store/sqlite_port.h"
 
 namespace crmsync::engine {
 namespace {
 
-// Dead letters matching a filter; empty text and 0 mean "any".
-#define CRMSYNC_DLQ_WHERE                                                               \
-  " WHERE (?1 = 0 OR id = ?1) AND (?2 = '' OR plugin = ?2) AND (?3 = '' OR error_class = ?3)" \
-  " AND (?4 = '' OR entity_kind = ?4) AND (?5 = '' OR entity_id = ?5) AND created_ms >= ?6" \
-  " AND (?7 = 0 OR created_ms < ?7) AND (?8 = 1 OR replayed_ms = 0)"
-const char kSqlAuditForEntity[] =
-    "SELECT id, at_ms, job_id, action, detail FROM audit WHERE entity_kind = ?1 AND entity_id = ?2 "
-    "ORDER BY id DESC LIMIT ?3";
 const char kSqlCountPendingDeliveries[] =
     "SELECT count(*) FROM deliveries WHERE state = 'pending'";
 // Kept by the triggers of migration 4.
@@ -45,28 +38,6 @@ const char kSqlOldestPending[] =
 const char kSqlCountOpenDead[] = "SELECT count(*) FROM dead_letters WHERE replayed_ms = 0";
 const char kSqlGetCounter[] = "SELECT value FROM counters WHERE name = ?1";
 const char kSqlCountEvents[] = "SELECT count(*) FROM events";
-const char kSqlJobsForEntity[] =
-    "SELECT id, event_id, event_type, state, attempts, plan, step, available_ms, created_ms, "
-    "updated_ms, last_error, coalesced FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 "
-    "ORDER BY id DESC LIMIT ?3";
-const char kSqlListDeadLetters[] =
-    "SELECT id, job_id, plugin, event_id, event_type, entity_kind, entity_id, error_class, reason, "
-    "attempts, created_ms, replayed_ms, replay_job_id FROM dead_letters" CRMSYNC_DLQ_WHERE
-    " ORDER BY id LIMIT ?9";
-const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_DLQ_WHERE;
-const char kSqlAttemptsOfJob[] =
-    "SELECT attempt, step, step_kind, at_ms, outcome, http_status, message FROM attempts "
-    "WHERE job_id = ?1 ORDER BY rowid";
-void BindFilter(Stmt& stmt, const DeadLetterFilter& f) {
-  stmt.Bind(1, f.id.value_or(0))
-      .Bind(2, f.plugin)
-      .Bind(3, f.error_class)
-      .Bind(4, f.entity_kind)
-      .Bind(5, f.entity_id)
-      .Bind(6, f.since_ms)
-      .Bind(7, f.until_ms)
-      .Bind(8, int64_t{f.include_replayed ? 1 : 0});
-}
 
 }  // namespace
 
@@ -129,46 +100,15 @@ QueueStats SqliteStore::Stats() {
 std::vector<JobInfo> SqliteStore::JobsForEntity(EntityKind kind, const std::string& entity_id,
                                                 int limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
-  std::vector<JobInfo> jobs;
-  Stmt& stmt = R(kSqlJobsForEntity);
-  StmtScope scope(stmt);
-  stmt.Bind(1, std::string(EntityKindName(kind))).Bind(2, entity_id).Bind(3, int64_t{limit});
-  while (stmt.Step()) {
-    JobInfo j;
-    j.id = stmt.ColumnInt(0);
-    j.event_id = stmt.ColumnText(1);
-    j.event_type = stmt.ColumnText(2);
-    j.state = stmt.ColumnText(3);
-    j.attempts = static_cast<int>(stmt.ColumnInt(4));
-    j.plan = stmt.ColumnText(5);
-    j.step = static_cast<int>(stmt.ColumnInt(6));
-    j.available_at_ms = stmt.ColumnInt(7);
-    j.created_ms = stmt.ColumnInt(8);
-    j.updated_ms = stmt.ColumnInt(9);
-    j.last_error = stmt.ColumnText(10);
-    j.coalesced = static_cast<int>(stmt.ColumnInt(11));
-    jobs.push_back(std::move(j));
-  }
-  return jobs;
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadJobs(port, kind, entity_id, limit);
 }
 
 std::vector<AuditRecord> SqliteStore::AuditForEntity(EntityKind kind, const std::string& entity_id,
                                                      int limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
-  std::vector<AuditRecord> list;
-  Stmt& stmt = R(kSqlAuditForEntity);
-  StmtScope scope(stmt);
-  stmt.Bind(1, std::string(EntityKindName(kind))).Bind(2, entity_id).Bind(3, int64_t{limit});
-  while (stmt.Step()) {
-    AuditRecord a;
-    a.id = stmt.ColumnInt(0);
-    a.at_ms = stmt.ColumnInt(1);
-    a.job_id = stmt.ColumnInt(2);
-    a.action = stmt.ColumnText(3);
-    a.detail = stmt.ColumnText(4);
-    list.push_back(std::move(a));
-  }
-  return list;
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadAudit(port, kind, entity_id, limit);
 }
 
 std::optional<std::string> SqliteStore::GetMirror(EntityKind kind, const std::string& entity_id) {
@@ -182,29 +122,8 @@ std::optional<std::string> SqliteStore::GetMirror(EntityKind kind, const std::st
 // --- dead letters ------------------------------------------------------------
 
 std::vector<DeadLetter> SqliteStore::QueryDeadLetters(const DeadLetterFilter& filter) {
-  std::vector<DeadLetter> list;
-  Stmt& stmt = R(kSqlListDeadLetters);
-  StmtScope scope(stmt);
-  BindFilter(stmt, filter);
-  stmt.Bind(9, int64_t{filter.limit > 0 ? filter.limit : 100});
-  while (stmt.Step()) {
-    DeadLetter d;
-    d.id = stmt.ColumnInt(0);
-    d.job_id = stmt.ColumnInt(1);
-    d.plugin = stmt.ColumnText(2);
-    d.event_id = stmt.ColumnText(3);
-    d.event_type = stmt.ColumnText(4);
-    d.entity_kind = stmt.ColumnText(5);
-    d.entity_id = stmt.ColumnText(6);
-    d.error_class = stmt.ColumnText(7);
-    d.reason = stmt.ColumnText(8);
-    d.attempts = static_cast<int>(stmt.ColumnInt(9));
-    d.created_ms = stmt.ColumnInt(10);
-    d.replayed_ms = stmt.ColumnInt(11);
-    d.replay_job_id = stmt.ColumnInt(12);
-    list.push_back(std::move(d));
-  }
-  return list;
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadDeadLetters(port, filter);
 }
 
 std::vector<DeadLetter> SqliteStore::ListDeadLetters(const DeadLetterFilter& filter) {
@@ -214,27 +133,8 @@ std::vector<DeadLetter> SqliteStore::ListDeadLetters(const DeadLetterFilter& fil
 
 std::optional<DeadLetter> SqliteStore::GetDeadLetter(int64_t id) {
   std::lock_guard<std::mutex> lock(reader_mu_);
-  DeadLetterFilter filter;
-  filter.id = id;
-  filter.include_replayed = true;
-  std::vector<DeadLetter> found = QueryDeadLetters(filter);
-  if (found.empty()) return std::nullopt;
-  DeadLetter d = std::move(found[0]);
-  Stmt& stmt = R(kSqlAttemptsOfJob);
-  StmtScope scope(stmt);
-  stmt.Bind(1, d.job_id);
-  while (stmt.Step()) {
-    AttemptRecord a;
-    a.attempt = static_cast<int>(stmt.ColumnInt(0));
-    a.step = static_cast<int>(stmt.ColumnInt(1));
-    a.step_kind = stmt.ColumnText(2);
-    a.at_ms = stmt.ColumnInt(3);
-    a.outcome = stmt.ColumnText(4);
-    a.http_status = static_cast<int>(stmt.ColumnInt(5));
-    a.message = stmt.ColumnText(6);
-    d.history.push_back(std::move(a));
-  }
-  return d;
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadDeadLetter(port, id);
 }
 
 std::vector<int64_t> SqliteStore::ReplayDeadLetters(const DeadLetterFilter& filter,
@@ -262,11 +162,8 @@ std::vector<int64_t> SqliteStore::ReplayDeadLetters(const DeadLetterFilter& filt
 int64_t SqliteStore::PurgeDeadLetters(const DeadLetterFilter& filter) {
   int64_t purged = 0;
   committer_->Submit([&](Db& db) {
-    Stmt& stmt = W(kSqlPurgeDeadLetters);
-    StmtScope scope(stmt);
-    BindFilter(stmt, filter);
-    stmt.Run();
-    purged = db.Changes();
+    SqlitePort port(db, writer_stmts_);
+    purged = PurgeMatching(port, filter);
   });
   return purged;
 }
