@@ -64,7 +64,9 @@ namespace crmsync::engine {
   X(AuditForEntity) \
   X(ListDeadLetters) \
   X(AttemptsOfJob) \
-  X(PurgeDeadLetters)
+  X(PurgeDeadLetters) \
+  X(PendingDeliveries) \
+  X(ChangesAfter)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -142,6 +144,9 @@ enum class Sql {
   kAttemptsOfJob,     ///< job id -> attempt, step, step kind, at_ms, outcome,
                       ///< http status, message; in order
   kPurgeDeadLetters,  ///< the filter, as for kListDeadLetters
+  kPendingDeliveries,  ///< limit -> id, plugin, event, changes, received_ms; oldest first
+  kChangesAfter,      ///< seq, limit -> seq, at_ms, kind, entity id, source, delivery id,
+                      ///< CRM event, fields, entity; oldest first
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

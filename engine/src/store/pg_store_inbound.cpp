@@ -17,6 +17,7 @@
 
 #include "crmsync/entities_json.h"
 #include "sync/inbound_merge.h"
+#include "sync/inbound_reads.h"
 #include "store/pg_port.h"
 #include "queue/store_codec.h"
 
@@ -30,12 +31,6 @@ const char kSqlInsertDelivery[] =
 // sort after every pending one even when the clock has not moved.
 const char kSqlLastPendingReceived[] =
     "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
-const char kSqlPendingDeliveries[] =
-    "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
-    "ORDER BY received_ms, id LIMIT $1::bigint";
-const char kSqlChangesAfter[] =
-    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
-    "FROM changes WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint";
 // Due callbacks are claimed as they are handed out (their time moved on by
 // the claim), so of several engines sharing the database one sends each; a
 // claimer that dies leaves them to the others when the claim runs out.
@@ -88,17 +83,8 @@ bool PgStore::RecordDelivery(const InboundDelivery& delivery) {
 std::vector<InboundDelivery> PgStore::PendingDeliveries(int max) {
   std::vector<InboundDelivery> list;
   Tx([&](PgConn& c) {
-    list.clear();
-    PgResult r = c.Exec(kSqlPendingDeliveries, PgParams().Add(int64_t{max}));
-    for (int i = 0; i < r.Rows(); ++i) {
-      InboundDelivery d;
-      d.id = r.Text(i, 0);
-      d.plugin = r.Text(i, 1);
-      d.event = r.Text(i, 2);
-      d.changes = ChangesFromJson(r.Text(i, 3));
-      d.received_ms = r.Int(i, 4);
-      list.push_back(std::move(d));
-    }
+    PgPort port(c);
+    list = ReadPendingDeliveries(port, max);
   });
   return list;
 }
@@ -119,21 +105,8 @@ std::vector<InboundResult> PgStore::ApplyDelivery(const InboundDelivery& deliver
 std::vector<ChangeRecord> PgStore::Changes(int64_t after_seq, int limit) {
   std::vector<ChangeRecord> list;
   Tx([&](PgConn& c) {
-    list.clear();
-    PgResult r = c.Exec(kSqlChangesAfter, PgParams().Add(after_seq).Add(int64_t{limit}));
-    for (int i = 0; i < r.Rows(); ++i) {
-      ChangeRecord ch;
-      ch.seq = r.Int(i, 0);
-      ch.at_ms = r.Int(i, 1);
-      ch.entity_kind = r.Text(i, 2);
-      ch.entity_id = r.Text(i, 3);
-      ch.source = r.Text(i, 4);
-      ch.delivery_id = r.Text(i, 5);
-      ch.crm_event = r.Text(i, 6);
-      ch.fields_json = r.Text(i, 7);
-      ch.entity_json = r.Text(i, 8);
-      list.push_back(std::move(ch));
-    }
+    PgPort port(c);
+    list = ReadChanges(port, after_seq, limit);
   });
   return list;
 }

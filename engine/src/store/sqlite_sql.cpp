@@ -144,6 +144,13 @@ const char kSqlAttemptsOfJob[] =
     "WHERE job_id = ?1 ORDER BY rowid";
 const char kSqlPurgeDeadLetters[] = "DELETE FROM dead_letters" CRMSYNC_DLQ_WHERE;
 
+const char kSqlPendingDeliveries[] =
+    "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
+    "ORDER BY received_ms, id LIMIT ?1";
+const char kSqlChangesAfter[] =
+    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
+    "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(SqliteSql, "SQLite")

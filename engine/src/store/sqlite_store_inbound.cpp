@@ -17,6 +17,7 @@
 
 #include "crmsync/entities_json.h"
 #include "sync/inbound_merge.h"
+#include "sync/inbound_reads.h"
 #include "store/sqlite_port.h"
 #include "queue/store_codec.h"
 
@@ -30,12 +31,6 @@ const char kSqlInsertDelivery[] =
 // sort after every pending one even when the clock has not moved.
 const char kSqlLastPendingReceived[] =
     "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
-const char kSqlPendingDeliveries[] =
-    "SELECT id, plugin, event, changes, received_ms FROM deliveries WHERE state = 'pending' "
-    "ORDER BY received_ms, id LIMIT ?1";
-const char kSqlChangesAfter[] =
-    "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
-    "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 const char kSqlDueCallbacks[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
     "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= ?1 "
@@ -76,28 +71,9 @@ bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
 
 std::vector<InboundDelivery> SqliteStore::PendingDeliveries(int max) {
   std::lock_guard<std::mutex> lock(reader_mu_);
-  std::vector<InboundDelivery> list;
-  Stmt& stmt = R(kSqlPendingDeliveries);
-  StmtScope scope(stmt);
-  stmt.Bind(1, int64_t{max});
-  while (stmt.Step()) {
-    InboundDelivery d;
-    d.id = stmt.ColumnText(0);
-    d.plugin = stmt.ColumnText(1);
-    d.event = stmt.ColumnText(2);
-    d.changes = ChangesFromJson(stmt.ColumnText(3));
-    d.received_ms = stmt.ColumnInt(4);
-    list.push_back(std::move(d));
-  }
-  return list;
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadPendingDeliveries(port, max);
 }
-
-namespace {
-
-// How long a sent state is remembered: CRM echoes arrive within seconds; a
-// CRM user going back to an older value after this is a real change.
-
-}  // namespace
 
 std::vector<InboundResult> SqliteStore::ApplyDelivery(const InboundDelivery& delivery,
                                                       const InboundRules& rules, int64_t now_ms) {
@@ -111,24 +87,8 @@ std::vector<InboundResult> SqliteStore::ApplyDelivery(const InboundDelivery& del
 
 std::vector<ChangeRecord> SqliteStore::Changes(int64_t after_seq, int limit) {
   std::lock_guard<std::mutex> lock(reader_mu_);
-  std::vector<ChangeRecord> list;
-  Stmt& stmt = R(kSqlChangesAfter);
-  StmtScope scope(stmt);
-  stmt.Bind(1, after_seq).Bind(2, int64_t{limit});
-  while (stmt.Step()) {
-    ChangeRecord c;
-    c.seq = stmt.ColumnInt(0);
-    c.at_ms = stmt.ColumnInt(1);
-    c.entity_kind = stmt.ColumnText(2);
-    c.entity_id = stmt.ColumnText(3);
-    c.source = stmt.ColumnText(4);
-    c.delivery_id = stmt.ColumnText(5);
-    c.crm_event = stmt.ColumnText(6);
-    c.fields_json = stmt.ColumnText(7);
-    c.entity_json = stmt.ColumnText(8);
-    list.push_back(std::move(c));
-  }
-  return list;
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadChanges(port, after_seq, limit);
 }
 
 std::vector<PendingCallback> SqliteStore::DueCallbacks(int64_t now_ms, int max) {
