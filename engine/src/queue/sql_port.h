@@ -66,7 +66,9 @@ namespace crmsync::engine {
   X(AttemptsOfJob) \
   X(PurgeDeadLetters) \
   X(PendingDeliveries) \
-  X(ChangesAfter)
+  X(ChangesAfter) \
+  X(LastPendingReceived) \
+  X(InsertDelivery)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -147,6 +149,9 @@ enum class Sql {
   kPendingDeliveries,  ///< limit -> id, plugin, event, changes, received_ms; oldest first
   kChangesAfter,      ///< seq, limit -> seq, at_ms, kind, entity id, source, delivery id,
                       ///< CRM event, fields, entity; oldest first
+  kLastPendingReceived,  ///< -> the latest received_ms of a pending delivery (NULL: none)
+  kInsertDelivery,    ///< id, plugin, event, changes, received_ms; nothing when the id is
+                      ///< known
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

@@ -157,6 +157,14 @@ const char kSqlChangesAfter[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
     "FROM changes WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint";
 
+// Deliveries list by received_ms (the id is no arrival order), so a new one must
+// sort after every pending one even when the clock has not moved.
+const char kSqlLastPendingReceived[] =
+    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
+const char kSqlInsertDelivery[] =
+    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
+    "VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT(id) DO NOTHING";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(PgSql, "PostgreSQL")

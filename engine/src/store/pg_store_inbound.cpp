@@ -24,13 +24,6 @@
 namespace crmsync::engine {
 namespace {
 
-const char kSqlInsertDelivery[] =
-    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
-    "VALUES ($1, $2, $3, $4, $5, 'pending') ON CONFLICT(id) DO NOTHING";
-// Deliveries list by received_ms (the id is no arrival order), so a new one must
-// sort after every pending one even when the clock has not moved.
-const char kSqlLastPendingReceived[] =
-    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
 // Due callbacks are claimed as they are handed out (their time moved on by
 // the claim), so of several engines sharing the database one sends each; a
 // claimer that dies leaves them to the others when the claim runs out.
@@ -60,22 +53,11 @@ const char kDeliveriesLock[] = "crmsync:deliveries";
 
 bool PgStore::RecordDelivery(const InboundDelivery& delivery) {
   bool inserted = false;
-  std::string changes = ChangesToJson(delivery.changes);
   Tx([&](PgConn& c) {
     // One recorder at a time, so each new delivery sorts after every pending one.
     PgLockAll(c, {kDeliveriesLock});
-    int64_t received_ms = delivery.received_ms;
-    PgResult last = c.Exec(kSqlLastPendingReceived);
-    if (!last.Empty() && !last.IsNull(0, 0)) {
-      received_ms = std::max(received_ms, last.Int(0, 0) + 1);
-    }
-    inserted = c.Exec(kSqlInsertDelivery, PgParams()
-                                              .Add(delivery.id)
-                                              .Add(delivery.plugin)
-                                              .Add(delivery.event)
-                                              .Add(changes)
-                                              .Add(received_ms))
-                   .Affected() > 0;
+    PgPort port(c);
+    inserted = RecordPendingDelivery(port, delivery);
   });
   return inserted;
 }

@@ -44,7 +44,8 @@ const char kSqlLastActiveJob[] =
     "ORDER BY id DESC LIMIT 1";
 const char kSqlAbsorb[] =
     "UPDATE jobs SET event_id = ?2, event_type = ?3, payload = ?4, priority = min(priority, ?5), "
-    "coalesced = coalesced + 1, updated_ms = ?6 WHERE id = ?1";
+    "coalesced = coalesced + 1, updated_ms = ?6 "
+    "WHERE id = ?1 AND state IN ('queued', 'ready') AND attempts = 0 AND step = 0 AND plan = ''";
 const char kSqlHasActiveJob[] =
     "SELECT 1 FROM jobs WHERE entity_kind = ?1 AND entity_id = ?2 "
     "AND state IN ('queued','ready','delayed','leased') LIMIT 1";
@@ -150,6 +151,14 @@ const char kSqlPendingDeliveries[] =
 const char kSqlChangesAfter[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity "
     "FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+// Deliveries list by received_ms (the id is no arrival order), so a new one must
+// sort after every pending one even when the clock has not moved.
+const char kSqlLastPendingReceived[] =
+    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
+const char kSqlInsertDelivery[] =
+    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
 
 }  // namespace
 

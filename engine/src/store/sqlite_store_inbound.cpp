@@ -24,13 +24,6 @@
 namespace crmsync::engine {
 namespace {
 
-const char kSqlInsertDelivery[] =
-    "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
-// Deliveries list by received_ms (the id is no arrival order), so a new one must
-// sort after every pending one even when the clock has not moved.
-const char kSqlLastPendingReceived[] =
-    "SELECT max(received_ms) FROM deliveries WHERE state = 'pending'";
 const char kSqlDueCallbacks[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
     "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= ?1 "
@@ -50,21 +43,9 @@ const char kSqlSetRegistration[] =
 
 bool SqliteStore::RecordDelivery(const InboundDelivery& delivery) {
   bool inserted = false;
-  std::string changes = ChangesToJson(delivery.changes);
   committer_->Submit([&](Db& db) {
-    int64_t received_ms = delivery.received_ms;
-    {
-      Stmt& last = W(kSqlLastPendingReceived);
-      StmtScope last_scope(last);
-      if (last.Step() && !last.ColumnIsNull(0)) {
-        received_ms = std::max(received_ms, last.ColumnInt(0) + 1);
-      }
-    }
-    Stmt& stmt = W(kSqlInsertDelivery);
-    StmtScope scope(stmt);
-    stmt.Bind(1, delivery.id).Bind(2, delivery.plugin).Bind(3, delivery.event).Bind(4, changes);
-    stmt.Bind(5, received_ms).Run();
-    inserted = db.Changes() > 0;
+    SqlitePort port(db, writer_stmts_);
+    inserted = RecordPendingDelivery(port, delivery);
   });
   return inserted;
 }

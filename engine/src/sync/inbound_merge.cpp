@@ -1,6 +1,7 @@
 // sync/inbound_merge.cpp: the inbound merge rules (see inbound_merge.h).
 #include "sync/inbound_merge.h"
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -134,6 +135,14 @@ InboundResult ApplyChange(SqlPort& db, const InboundDelivery& delivery,
 }
 
 }  // namespace
+
+bool RecordPendingDelivery(SqlPort& db, const InboundDelivery& delivery) {
+  int64_t received_ms = delivery.received_ms;
+  SqlRows last = db.Query(Sql::kLastPendingReceived, {});
+  if (!last.Empty() && !last.IsNull(0, 0)) received_ms = std::max(received_ms, last.Int(0, 0) + 1);
+  return db.Run(Sql::kInsertDelivery, {delivery.id, delivery.plugin, delivery.event,
+                                      ChangesToJson(delivery.changes), received_ms}) > 0;
+}
 
 std::vector<InboundResult> ApplyInboundDelivery(SqlPort& db, const InboundDelivery& delivery,
                                                 const InboundRules& rules, int64_t now_ms) {

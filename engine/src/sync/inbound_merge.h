@@ -26,6 +26,12 @@
 
 namespace crmsync::engine {
 
+/// Records a verified delivery as pending; false (nothing written) when its
+/// id was recorded before. Its received_ms is raised past that of every
+/// pending delivery, so pending ones list in arrival order even within one
+/// millisecond. The backend lets one recorder in at a time.
+bool RecordPendingDelivery(SqlPort& db, const InboundDelivery& delivery);
+
 /// Applies `delivery` as above; no results when it is not pending any more.
 std::vector<InboundResult> ApplyInboundDelivery(SqlPort& db, const InboundDelivery& delivery,
                                                 const InboundRules& rules, int64_t now_ms);
