@@ -68,7 +68,8 @@ namespace crmsync::engine {
   X(PendingDeliveries) \
   X(ChangesAfter) \
   X(LastPendingReceived) \
-  X(InsertDelivery)
+  X(InsertDelivery) \
+  X(FinishCallback)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -152,6 +153,7 @@ enum class Sql {
   kLastPendingReceived,  ///< -> the latest received_ms of a pending delivery (NULL: none)
   kInsertDelivery,    ///< id, plugin, event, changes, received_ms; nothing when the id is
                       ///< known
+  kFinishCallback,    ///< seq, callback state, attempts, next try at_ms, last error
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

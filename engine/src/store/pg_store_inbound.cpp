@@ -35,9 +35,6 @@ const char kSqlDueCallbacks[] =
     "c.fields, c.entity, c.callback_attempts";
 // How long a handed-out callback is another engine's to leave alone.
 constexpr int64_t kCallbackClaimMs = 300000;
-const char kSqlFinishCallback[] =
-    "UPDATE changes SET callback_state = $2, callback_attempts = $3, callback_at_ms = $4, "
-    "callback_error = $5 WHERE seq = $1";
 const char kSqlGetRegistration[] =
     "SELECT fingerprint FROM webhook_registrations WHERE plugin = $1";
 const char kSqlSetRegistration[] =
@@ -123,26 +120,8 @@ std::vector<PendingCallback> PgStore::DueCallbacks(int64_t now_ms, int max) {
 void PgStore::FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms,
                              bool dead, const std::string& error, int64_t now_ms) {
   Tx([&](PgConn& c) {
-    c.Exec(kSqlFinishCallback, PgParams()
-                                   .Add(seq)
-                                   .Add(delivered ? "done"
-                                        : dead    ? "dead"
-                                                  : "pending")
-                                   .Add(int64_t{attempts})
-                                   .Add(retry_at_ms)
-                                   .Add(error));
-    if (!dead) return;
-    c.Exec(PgSql(Sql::kInsertDeadLetter), PgParams()
-                                     .Add(-seq)
-                                     .Add("callback")
-                                     .Add("change-" + std::to_string(seq))
-                                     .Add("change.callback")
-                                     .Add("change")
-                                     .Add(std::to_string(seq))
-                                     .Add("retryable")
-                                     .Add(error)
-                                     .Add(int64_t{attempts})
-                                     .Add(now_ms));
+    PgPort port(c);
+    RecordCallbackTry(port, seq, delivered, attempts, retry_at_ms, dead, error, now_ms);
   });
 }
 

@@ -160,6 +160,10 @@ const char kSqlInsertDelivery[] =
     "INSERT INTO deliveries (id, plugin, event, changes, received_ms, state) "
     "VALUES (?1, ?2, ?3, ?4, ?5, 'pending') ON CONFLICT(id) DO NOTHING";
 
+const char kSqlFinishCallback[] =
+    "UPDATE changes SET callback_state = ?2, callback_attempts = ?3, callback_at_ms = ?4, "
+    "callback_error = ?5 WHERE seq = ?1";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(SqliteSql, "SQLite")

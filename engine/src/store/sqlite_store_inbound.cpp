@@ -28,9 +28,6 @@ const char kSqlDueCallbacks[] =
     "SELECT seq, at_ms, entity_kind, entity_id, source, delivery_id, crm_event, fields, entity, "
     "callback_attempts FROM changes WHERE callback_state = 'pending' AND callback_at_ms <= ?1 "
     "ORDER BY callback_at_ms, seq LIMIT ?2";
-const char kSqlFinishCallback[] =
-    "UPDATE changes SET callback_state = ?2, callback_attempts = ?3, callback_at_ms = ?4, "
-    "callback_error = ?5 WHERE seq = ?1";
 const char kSqlGetRegistration[] = "SELECT fingerprint FROM webhook_registrations WHERE plugin = ?1";
 const char kSqlSetRegistration[] =
     "INSERT INTO webhook_registrations (plugin, fingerprint, registered_ms) VALUES (?1, ?2, ?3) "
@@ -97,25 +94,9 @@ std::vector<PendingCallback> SqliteStore::DueCallbacks(int64_t now_ms, int max) 
 
 void SqliteStore::FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms,
                                  bool dead, const std::string& error, int64_t now_ms) {
-  committer_->Submit([&](Db&) {
-    std::string kind, entity_id;
-    {
-      Stmt& stmt = W(kSqlFinishCallback);
-      StmtScope scope(stmt);
-      stmt.Bind(1, seq)
-          .Bind(2, std::string(delivered ? "done" : dead ? "dead" : "pending"))
-          .Bind(3, int64_t{attempts})
-          .Bind(4, retry_at_ms)
-          .Bind(5, error)
-          .Run();
-    }
-    if (!dead) return;
-    Stmt& stmt = W(SqliteSql(Sql::kInsertDeadLetter));
-    StmtScope scope(stmt);
-    stmt.Bind(1, -seq).Bind(2, std::string("callback")).Bind(3, "change-" + std::to_string(seq));
-    stmt.Bind(4, std::string("change.callback")).Bind(5, std::string("change"));
-    stmt.Bind(6, std::to_string(seq)).Bind(7, std::string("retryable")).Bind(8, error);
-    stmt.Bind(9, int64_t{attempts}).Bind(10, now_ms).Run();
+  committer_->Submit([&](Db& db) {
+    SqlitePort port(db, writer_stmts_);
+    RecordCallbackTry(port, seq, delivered, attempts, retry_at_ms, dead, error, now_ms);
   });
 }
 

@@ -1,6 +1,8 @@
 // sync/inbound_reads.cpp: the inbound side's reads (see inbound_reads.h).
 #include "sync/inbound_reads.h"
 
+#include <string>
+
 #include "queue/store_codec.h"
 
 namespace crmsync::engine {
@@ -37,6 +39,16 @@ std::vector<ChangeRecord> ReadChanges(SqlPort& db, int64_t after_seq, int limit)
     list.push_back(std::move(c));
   }
   return list;
+}
+
+void RecordCallbackTry(SqlPort& db, int64_t seq, bool delivered, int attempts,
+                       int64_t retry_at_ms, bool dead, const std::string& error, int64_t now_ms) {
+  db.Run(Sql::kFinishCallback,
+         {seq, delivered ? "done" : dead ? "dead" : "pending", attempts, retry_at_ms, error});
+  if (!dead) return;
+  db.Run(Sql::kInsertDeadLetter,
+         {-seq, "callback", "change-" + std::to_string(seq), "change.callback", "change",
+          std::to_string(seq), "retryable", error, attempts, now_ms});
 }
 
 }  // namespace crmsync::engine
