@@ -215,7 +215,7 @@ int CrmsyncApplication::Serve(const config::Settings& settings) {
     return kExitConfig;
   }
   std::cout << "crmsync " << CRMSYNC_VERSION << " listening on http://" << service->host() << ":"
-            << service->port() << " (store " << service->store().Describe() << ", plugin "
+            << service->port() << " (store " << service->DescribeStore() << ", plugin "
             << service->plugin().descriptor().name << ")" << std::endl;
   waitForTerminationRequest();
   log.information("termination requested; stopping");

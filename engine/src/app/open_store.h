@@ -9,15 +9,36 @@
 #define CRMSYNC_ENGINE_APP_OPEN_STORE_H_
 
 #include <memory>
+#include <string>
 
 #include "config/settings.h"
+#include "redis/redis_queue.h"
 #include "store/store.h"
 
 namespace crmsync::engine {
 
+/// The opened store: the state, which plays every role, and with
+/// queue.backend=redis the Redis queue, which takes over the JobQueue role.
+/// Destroy it whole (the queue listens to the state).
+struct OpenedStore {
+  /// Every role; with the Redis queue its JobQueue side is not used.
+  std::unique_ptr<Store> state;
+  /// queue.backend=redis only; declared after `state`, so destroyed first.
+  std::unique_ptr<RedisQueue> redis;
+
+  /// The JobQueue the dispatcher uses.
+  JobQueue* queue() const {
+    return redis ? static_cast<JobQueue*>(redis.get()) : static_cast<JobQueue*>(state.get());
+  }
+  /// The state's description, and the queue's when it is elsewhere.
+  std::string Describe() const;
+  /// The state answers, and so does the queue when it is elsewhere.
+  bool Check(std::string* why) const noexcept;
+};
+
 /// Opens and migrates the configured store. Throws StoreError naming the
 /// backend and the reason (never a password).
-std::unique_ptr<Store> OpenStore(const config::Settings& settings);
+OpenedStore OpenStore(const config::Settings& settings);
 
 }  // namespace crmsync::engine
 

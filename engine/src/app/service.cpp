@@ -87,7 +87,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
     if (raw->monitor_) raw->monitor_->Evaluate();
   };
   service->dispatcher_ = std::make_unique<Dispatcher>(
-      dispatch, service->store_.get(), service->store_.get(), &service->plugin_->adapter(),
+      dispatch, service->store_.queue(), service->store_.state.get(), &service->plugin_->adapter(),
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
 
   if (!service->SetUpInbound(settings, error)) return nullptr;
@@ -143,7 +143,7 @@ bool Service::SetUpAlerts(const config::Settings& settings, std::string* error) 
   probes.plugin = plugin_name_;
   if (crm_enabled_) {
     probes.sync_enabled = [this](std::string* reason) {
-      SyncState state = store_->GetSyncState(plugin_name_);
+      SyncState state = store_.state->GetSyncState(plugin_name_);
       *reason = state.reason;
       return state.enabled || IsPausedReason(state.reason);  // a pause is on purpose
     };
@@ -213,10 +213,10 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
                      settings.GetBool("crm.retry.jitter"));
   const std::string callback_url = settings.GetString("inbound.callback_url");
   rules.queue_callbacks = !callback_url.empty();
-  inbound_ = std::make_unique<InboundWorker>(store_.get(), rules, agents_.get(), clock_, &metrics_);
+  inbound_ = std::make_unique<InboundWorker>(store_.state.get(), rules, agents_.get(), clock_, &metrics_);
   if (!callback_url.empty()) {
     callbacks_ = CallbackSender::Create(callback_url, settings.GetBool("crm.allow_insecure_http"),
-                                        store_.get(), policy, clock_, &metrics_, error);
+                                        store_.state.get(), policy, clock_, &metrics_, error);
     if (!callbacks_) return false;
     inbound_->OnChange([this] { callbacks_->Wake(); });
   }
@@ -226,7 +226,7 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
     registration.url = webhook_url;
     registration.events = settings.GetList("crm.webhook.events");
     registration.secret = settings.GetString("crm.webhook.secret");
-    registrar_ = std::make_unique<WebhookRegistrar>(store_.get(), &plugin_->adapter(),
+    registrar_ = std::make_unique<WebhookRegistrar>(store_.state.get(), &plugin_->adapter(),
                                                     plugin_name_, registration, policy, clock_,
                                                     &metrics_);
   }
@@ -236,7 +236,7 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
 void Service::BuildRoutes(Router* router) {
   AddHealthRoutes(*router, [this] { return Readiness(); });
   IntakeContext intake;
-  intake.store = store_.get();
+  intake.store = store_.state.get();
   intake.clock = clock_;
   intake.metrics = &metrics_;
   intake.token = intake_token_;
@@ -244,7 +244,7 @@ void Service::BuildRoutes(Router* router) {
   intake.on_accepted = [this] { dispatcher_->Wake(); };
   AddIntakeRoutes(*router, intake);
   WebhookContext webhook;
-  webhook.store = store_.get();
+  webhook.store = store_.state.get();
   webhook.adapter = &plugin_->adapter();
   webhook.plugin = plugin_name_;
   webhook.clock = clock_;
@@ -254,11 +254,11 @@ void Service::BuildRoutes(Router* router) {
   webhook.shutting_down = &shutting_down_;
   webhook.on_recorded = [this] { inbound_->Wake(); };
   AddWebhookRoutes(*router, webhook);
-  AddChangeFeedRoutes(*router, store_.get(), intake_token_);
+  AddChangeFeedRoutes(*router, store_.state.get(), intake_token_);
   AdminHooks admin;
-  admin.sync_states = store_.get();
-  admin.inspection = store_.get();
-  admin.dead_letters = store_.get();
+  admin.sync_states = store_.state.get();
+  admin.inspection = store_.state.get();
+  admin.dead_letters = store_.state.get();
   admin.plugin_name = plugin_name_;
   admin.admin_token = admin_token_;
   admin.clock = clock_;
@@ -278,14 +278,14 @@ void Service::BuildRoutes(Router* router) {
 std::vector<ReadyCheck> Service::Readiness() {
   std::vector<ReadyCheck> checks;
   std::string why;
-  bool store_ok = store_->Check(&why);
-  checks.push_back({"store", store_ok, store_ok ? store_->Describe() : why});
+  bool store_ok = store_.Check(&why);
+  checks.push_back({"store", store_ok, store_ok ? store_.Describe() : why});
   checks.push_back({"plugin", plugin_ != nullptr,
                     plugin_->descriptor().name + " " + plugin_->descriptor().version});
   if (!crm_enabled_) {
     checks.push_back({"sync", false, "disabled by configuration (crm.enabled=false)"});
   } else if (store_ok) {
-    SyncState state = store_->GetSyncState(plugin_name_);
+    SyncState state = store_.state->GetSyncState(plugin_name_);
     checks.push_back({"sync", state.enabled,
                       state.enabled ? "enabled" : "disabled since " + state.changed_at + ": " +
                                                        state.reason});
@@ -363,7 +363,7 @@ QueueStats Service::CachedStats() {
   std::lock_guard<std::mutex> lock(stats_mu_);
   auto now = std::chrono::steady_clock::now();
   if (now - stats_read_at_ > std::chrono::milliseconds(500)) {
-    stats_ = store_->Stats();
+    stats_ = store_.state->Stats();
     stats_read_at_ = now;
   }
   return stats_;

@@ -28,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "ops/alerts.h"
 #include "plugin_host/plugin_loader.h"
+#include "app/open_store.h"
 #include "store/store.h"
 
 namespace crmsync::engine {
@@ -61,7 +62,10 @@ class Service {
   /// The readiness checks /readyz reports.
   std::vector<ReadyCheck> Readiness();
 
-  Store& store() { return *store_; }
+  /// The state (every role but, on the Redis queue, the queue's).
+  Store& store() { return *store_.state; }
+  /// What the store is: the state, and the queue when it is elsewhere.
+  std::string DescribeStore() const { return store_.Describe(); }
   LoadedPlugin& plugin() { return *plugin_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   InboundWorker& inbound() { return *inbound_; }
@@ -94,7 +98,7 @@ class Service {
   std::string intake_token_;
   std::string admin_token_;
   bool crm_enabled_ = true;
-  std::unique_ptr<Store> store_;
+  OpenedStore store_;
   std::unique_ptr<LoadedPlugin> plugin_;
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;

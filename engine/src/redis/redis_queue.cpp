@@ -53,18 +53,20 @@ int64_t ToId(const std::string& text) {
 
 }  // namespace
 
-RedisQueue::RedisQueue(std::unique_ptr<PgStore> state, RedisQueueOptions options)
-    : state_(std::move(state)), options_(std::move(options)) {
+RedisQueue::RedisQueue(PgStore* state, RedisQueueOptions options)
+    : state_(state), options_(std::move(options)) {
   consumer_ = kConsumerPrefix + std::to_string(state_->owner_id());
+  // Whatever the state commits that may have written outbox rows (intake,
+  // outcomes, replay, inbound apply, promotion) is relayed at the next chance.
+  state_->SetAnnounceListener([this] { dirty_ = true; });
 }
 
-RedisQueue::~RedisQueue() = default;
+RedisQueue::~RedisQueue() { state_->SetAnnounceListener(nullptr); }
 
-std::unique_ptr<RedisQueue> RedisQueue::Open(std::unique_ptr<PgStore> state,
-                                             const RedisQueueOptions& options) {
+std::unique_ptr<RedisQueue> RedisQueue::Open(PgStore* state, const RedisQueueOptions& options) {
   RedisEndpoint endpoint = ParseRedisUrl(options.url);
   if (options.prefix.empty()) throw StoreError("queue.redis_prefix is empty");
-  std::unique_ptr<RedisQueue> queue(new RedisQueue(std::move(state), options));
+  std::unique_ptr<RedisQueue> queue(new RedisQueue(state, options));
   queue->pool_ = std::make_unique<RedisPool>(endpoint, options.pool_size, options.timeout_ms);
   try {
     RedisLease(queue->pool_.get())->Exec({"PING"});
@@ -82,12 +84,11 @@ std::string RedisQueue::ReadyKey(int p) const {
 }
 
 std::string RedisQueue::Describe() const {
-  return state_->Describe() + "; queue on redis " + pool_->endpoint().Describe() + " (prefix " +
-         options_.prefix + ", consumer " + consumer_ + ")";
+  return "queue on redis " + pool_->endpoint().Describe() + " (prefix " + options_.prefix +
+         ", consumer " + consumer_ + ")";
 }
 
 bool RedisQueue::Check(std::string* why) noexcept {
-  if (!state_->Check(why)) return false;
   try {
     RedisLease(pool_.get())->Exec({"PING"});
     return true;
@@ -114,7 +115,6 @@ bool RedisQueue::EnsureGroups() {
   // only then are the groups made, so a failure or crash in between leaves
   // them missing and the next engine to look announces again.
   int64_t n = state_->AnnounceUnfinished();
-  dirty_ = true;
   RedisLease redis(pool_.get());
   for (int p : missing) {
     std::vector<RedisReply> r =
@@ -154,7 +154,6 @@ void RedisQueue::WatchServerRestart() {
   // the last entries and delayed members while keeping the groups. Announce
   // every waiting job again.
   int64_t n = state_->AnnounceUnfinished();
-  dirty_ = true;
   ComponentLogger("queue").warning("Redis %s restarted; announced %s unfinished job(s) again",
                                    pool_->endpoint().Describe(), std::to_string(n));
 }
@@ -256,13 +255,6 @@ void RedisQueue::Ack(const std::vector<Entry>& entries) {
   RedisLease(pool_.get())->Pipeline(commands);
 }
 
-std::vector<AcceptResult> RedisQueue::Accept(const std::vector<IncomingEvent>& events,
-                                             int64_t now_ms) {
-  std::vector<AcceptResult> results = state_->Accept(events, now_ms);
-  dirty_ = true;
-  return results;
-}
-
 std::vector<LeasedJob> RedisQueue::Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
                                          int64_t lease_ms) {
   std::vector<LeasedJob> jobs;
@@ -343,7 +335,6 @@ void RedisQueue::Complete(const std::string& plugin, const std::vector<JobOutcom
     }
   }
   state_->Complete(plugin, outcomes, now_ms);
-  dirty_ = true;
   // The outcome is durable; an entry left pending by a failure here is
   // reclaimed later and finds its job no longer ready.
   Ack(done);
@@ -368,7 +359,6 @@ int64_t RedisQueue::PromoteDelayed(int64_t now_ms) {
   // delayed: the next pass moves nothing and removes them.
   std::vector<std::pair<int64_t, int64_t>> still_delayed;
   int64_t moved = state_->PromoteIds(ids, now_ms, &still_delayed);
-  if (moved > 0) dirty_ = true;
   RedisLease redis(pool_.get());
   // A member whose job is still delayed carries a stale due time (a relayed
   // row sent twice): set PostgreSQL's, so the removal below keeps it.
@@ -396,7 +386,6 @@ int64_t RedisQueue::Promote(int64_t now_ms) {
   }
   int64_t moved = PromoteDelayed(now_ms);
   int64_t reclaimed = state_->ReclaimLeases(now_ms);
-  if (reclaimed > 0) dirty_ = true;
   moved += reclaimed;
   if (reclaim_round) {
     last_reclaim_ms_ = now_ms;
@@ -501,7 +490,6 @@ int64_t RedisQueue::ReclaimEntries() {
 
 int64_t RedisQueue::ReleaseAllLeases() {
   int64_t n = state_->ReleaseAllLeases();
-  dirty_ = true;
   std::vector<Entry> entries;
   {
     std::lock_guard<std::mutex> lock(held_mu_);
@@ -526,20 +514,6 @@ int64_t RedisQueue::NextDueMs() {
     if (next < 0 || due < next) next = due;
   }
   return next;
-}
-
-std::vector<int64_t> RedisQueue::ReplayDeadLetters(const DeadLetterFilter& filter,
-                                                   int64_t now_ms) {
-  std::vector<int64_t> ids = state_->ReplayDeadLetters(filter, now_ms);
-  dirty_ = true;
-  return ids;
-}
-
-std::vector<InboundResult> RedisQueue::ApplyDelivery(const InboundDelivery& delivery,
-                                                     const InboundRules& rules, int64_t now_ms) {
-  std::vector<InboundResult> results = state_->ApplyDelivery(delivery, rules, now_ms);
-  dirty_ = true;
-  return results;
 }
 
 }  // namespace crmsync::engine

@@ -1,5 +1,8 @@
 // redis/redis_queue.h: the outbound queue on Redis, the state on PostgreSQL
-// (queue.backend=redis with store.backend=postgres).
+// (queue.backend=redis with store.backend=postgres). RedisQueue is a JobQueue
+// and nothing more: the dispatcher leases and completes through it, while
+// intake, admin and inbound use the PostgreSQL store directly
+// (app/open_store.h pairs the two).
 //
 // Every job still lives in PostgreSQL (PgStore): its payload, attempts, plan,
 // lease token and dead letter, so the admin API, the audit trail and the
@@ -62,8 +65,8 @@
 #include <vector>
 
 #include "redis/redis_conn.h"
+#include "store/job_queue.h"
 #include "store/pg_store.h"
-#include "store/store.h"
 
 namespace crmsync::engine {
 
@@ -82,28 +85,22 @@ struct RedisQueueOptions {
   int64_t timeout_ms = 5000;
 };
 
-class RedisQueue final : public Store {
+class RedisQueue final : public JobQueue {
  public:
   /// Connects to Redis, creates the consumer groups when missing (announcing
   /// every unfinished job then) and relays the outbox. `state` must have been
-  /// opened with PgOptions::announce. Throws StoreError naming the server
-  /// (never the password) and the reason.
-  static std::unique_ptr<RedisQueue> Open(std::unique_ptr<PgStore> state,
-                                          const RedisQueueOptions& options);
+  /// opened with PgOptions::announce and must outlive the queue; the queue
+  /// listens to it (PgStore::SetAnnounceListener) for work to relay. Every
+  /// other role (intake, inspection, dead letters, inbound) is the state's.
+  /// Throws StoreError naming the server (never the password) and the reason.
+  static std::unique_ptr<RedisQueue> Open(PgStore* state, const RedisQueueOptions& options);
   ~RedisQueue() override;
 
-  std::string Describe() const override;
-  bool Check(std::string* why) noexcept override;
-  int SchemaVersion() override { return state_->SchemaVersion(); }
-  SyncState GetSyncState(const std::string& plugin) override {
-    return state_->GetSyncState(plugin);
-  }
-  void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override {
-    state_->SetSyncState(plugin, enabled, reason);
-  }
+  /// "queue on redis host:port (prefix ..., consumer ...)".
+  std::string Describe() const;
+  /// Pings Redis; false with `*why` when it does not answer.
+  bool Check(std::string* why) noexcept;
 
-  std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
-                                   int64_t now_ms) override;
   /// Relays this engine's own announcements first (so a job accepted here is
   /// seen at once), then reads entries high priority first and leases their
   /// jobs; waits up to block_ms on Redis when nothing is there.
@@ -118,56 +115,7 @@ class RedisQueue final : public Store {
   int64_t Promote(int64_t now_ms) override;
   int64_t ReleaseAllLeases() override;
   int64_t NextDueMs() override;
-  QueueStats Stats() override { return state_->Stats(); }
-  std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
-                                     int limit) override {
-    return state_->JobsForEntity(kind, entity_id, limit);
-  }
-  std::vector<AuditRecord> AuditForEntity(EntityKind kind, const std::string& entity_id,
-                                          int limit) override {
-    return state_->AuditForEntity(kind, entity_id, limit);
-  }
-  std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) override {
-    return state_->GetMirror(kind, entity_id);
-  }
 
-  std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) override {
-    return state_->ListDeadLetters(filter);
-  }
-  std::optional<DeadLetter> GetDeadLetter(int64_t id) override { return state_->GetDeadLetter(id); }
-  std::vector<int64_t> ReplayDeadLetters(const DeadLetterFilter& filter, int64_t now_ms) override;
-  int64_t PurgeDeadLetters(const DeadLetterFilter& filter) override {
-    return state_->PurgeDeadLetters(filter);
-  }
-
-  bool RecordDelivery(const InboundDelivery& delivery) override {
-    return state_->RecordDelivery(delivery);
-  }
-  std::vector<InboundDelivery> PendingDeliveries(int max) override {
-    return state_->PendingDeliveries(max);
-  }
-  std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
-                                           const InboundRules& rules, int64_t now_ms) override;
-  std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) override {
-    return state_->Changes(after_seq, limit);
-  }
-  std::vector<PendingCallback> DueCallbacks(int64_t now_ms, int max) override {
-    return state_->DueCallbacks(now_ms, max);
-  }
-  void FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms, bool dead,
-                      const std::string& error, int64_t now_ms) override {
-    state_->FinishCallback(seq, delivered, attempts, retry_at_ms, dead, error, now_ms);
-  }
-  std::string WebhookRegistration(const std::string& plugin) override {
-    return state_->WebhookRegistration(plugin);
-  }
-  void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
-                              int64_t now_ms) override {
-    state_->SetWebhookRegistration(plugin, fingerprint, now_ms);
-  }
-
-  /// The PostgreSQL side (tests).
-  PgStore& state() { return *state_; }
   /// This engine's consumer name in the groups.
   const std::string& consumer() const { return consumer_; }
   /// The Redis key of the ready stream of priority `p` (0-2), the delayed set
@@ -187,7 +135,7 @@ class RedisQueue final : public Store {
     int64_t job_id = 0;
   };
 
-  RedisQueue(std::unique_ptr<PgStore> state, RedisQueueOptions options);
+  RedisQueue(PgStore* state, RedisQueueOptions options);
   /// Creates missing groups; when one was missing, announces every unfinished
   /// job. Returns whether any was created.
   bool EnsureGroups();
@@ -209,7 +157,7 @@ class RedisQueue final : public Store {
   /// and acknowledges the originals; returns how many were re-added.
   int64_t Readd(int p, const std::vector<RedisReply>& claimed);
 
-  std::unique_ptr<PgStore> state_;
+  PgStore* state_;
   RedisQueueOptions options_;
   std::unique_ptr<RedisPool> pool_;
   std::string consumer_;

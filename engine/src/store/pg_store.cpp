@@ -161,11 +161,23 @@ std::unique_ptr<PgStore> PgStore::Open(const PgOptions& options) {
   return store;
 }
 
-void PgStore::Tx(const std::function<void(PgConn&)>& fn, bool snapshot) {
+void PgStore::SetAnnounceListener(std::function<void()> on_announced) {
+  std::lock_guard<std::mutex> lock(announce_mu_);
+  on_announced_ = std::move(on_announced);
+}
+
+void PgStore::Announced() {
+  if (!options_.announce) return;
+  std::lock_guard<std::mutex> lock(announce_mu_);
+  if (on_announced_) on_announced_();
+}
+
+void PgStore::Tx(const std::function<void(PgConn&)>& fn, TxKind kind) {
   for (int attempt = 1;; ++attempt) {
     std::unique_ptr<PgConn> conn = pool_->Acquire();
     try {
-      conn->ExecScript(snapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN");
+      conn->ExecScript(kind == TxKind::kSnapshot ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+                                                 : "BEGIN");
       fn(*conn);
       conn->ExecScript("COMMIT");
       pool_->Release(std::move(conn));
@@ -247,6 +259,7 @@ std::vector<AcceptResult> PgStore::Accept(const std::vector<IncomingEvent>& even
     PgLockAll(c, locks);
     for (size_t i = 0; i < events.size(); ++i) AcceptOne(c, events[i], now_ms, &results[i]);
   });
+  Announced();
   return results;
 }
 
@@ -310,6 +323,7 @@ void PgStore::Complete(const std::string& plugin, const std::vector<JobOutcome>&
     PgPort port(c);
     for (const JobOutcome& o : outcomes) RecordOutcome(port, plugin, o, now_ms);
   });
+  Announced();
 }
 
 int64_t PgStore::Promote(int64_t now_ms) { return PromoteDue(now_ms, true); }
@@ -352,6 +366,7 @@ int64_t PgStore::PromoteDue(int64_t now_ms, bool delayed) {
     moved = delayed ? c.Exec(kSqlPromoteDelayed, PgParams().Add(now_ms)).Affected() : 0;
     moved += c.Exec(kSqlReclaimExpired, PgParams().Add(now_ms)).Affected();
   });
+  if (moved > 0) Announced();
   // Now and then fold the counter deltas into one row per counter (one engine
   // at a time; the others skip).
   if (promote_calls_.fetch_add(1) % 4 == 0) {
@@ -366,6 +381,7 @@ int64_t PgStore::PromoteDue(int64_t now_ms, bool delayed) {
 int64_t PgStore::ReleaseAllLeases() {
   int64_t moved = 0;
   Tx([&](PgConn& c) { moved = c.Exec(kSqlReleaseOwn, PgParams().Add(owner_id_)).Affected(); });
+  if (moved > 0) Announced();
   return moved;
 }
 
@@ -383,6 +399,7 @@ int64_t PgStore::PromoteIds(const std::vector<int64_t>& ids, int64_t now_ms,
       for (int i = 0; i < r.Rows(); ++i) still_delayed->emplace_back(r.Int(i, 0), r.Int(i, 1));
     }
   });
+  if (moved > 0) Announced();
   return moved;
 }
 
@@ -420,6 +437,7 @@ int64_t PgStore::RelayOutbox(int max_rows,
 int64_t PgStore::AnnounceUnfinished() {
   int64_t n = 0;
   Tx([&](PgConn& c) { n = c.Exec(kSqlAnnounceUnfinished).Affected(); });
+  if (n > 0) Announced();
   return n;
 }
 

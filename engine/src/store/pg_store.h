@@ -137,13 +137,27 @@ class PgStore final : public Store {
   /// This instance's lease owner id (a Redis consumer is named after it).
   int64_t owner_id() const { return owner_id_; }
 
+  /// With PgOptions::announce, `on_announced` runs after each committed
+  /// transaction that may have written job_outbox rows (accept, outcomes,
+  /// promotion, lease returns, replay, inbound apply), in the writer's thread;
+  /// the Redis queue relays then. Empty clears it. Set it before the store is
+  /// shared; it must not call back into this store.
+  void SetAnnounceListener(std::function<void()> on_announced);
+
  private:
   explicit PgStore(const PgOptions& options);
-  /// Runs `fn(conn)` in one READ COMMITTED transaction (or, with `snapshot`, a
-  /// read-only one that sees one snapshot); retried whole on 40001/40P01/23505.
-  void Tx(const std::function<void(PgConn&)>& fn, bool snapshot = false);
+  enum class TxKind {
+    kPlain,     ///< READ COMMITTED.
+    kSnapshot,  ///< Read-only, one snapshot.
+  };
+  /// Runs `fn(conn)` in one transaction of `kind`; retried whole on
+  /// 40001/40P01/23505.
+  void Tx(const std::function<void(PgConn&)>& fn, TxKind kind = TxKind::kPlain);
   void AcceptOne(PgConn& c, const IncomingEvent& event, int64_t now_ms, AcceptResult* result);
   int64_t PromoteDue(int64_t now_ms, bool delayed);
+  /// Tells the announce listener that committed work may have written
+  /// job_outbox rows (a no-op without PgOptions::announce).
+  void Announced();
   void KeepLiveness();
   void RefuseWithoutLiveness() const;
   std::vector<DeadLetter> QueryDeadLetters(PgConn& c, const DeadLetterFilter& filter);
@@ -157,6 +171,8 @@ class PgStore final : public Store {
   std::atomic<bool> liveness_lost_{false};
   int64_t owner_id_ = 0;
   std::atomic<int64_t> promote_calls_{0};
+  std::mutex announce_mu_;  ///< Guards on_announced_.
+  std::function<void()> on_announced_;
 };
 
 }  // namespace crmsync::engine

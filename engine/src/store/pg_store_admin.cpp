@@ -73,7 +73,7 @@ QueueStats PgStore::Stats() {
         s.deliveries_pending = c.Exec(kSqlCountPendingDeliveries).Int(0, 0);
         s.events_total = c.Exec(kSqlCountEvents).Int(0, 0);
       },
-      /*snapshot=*/true);
+      TxKind::kSnapshot);
   return s;
 }
 
@@ -149,6 +149,7 @@ std::vector<int64_t> PgStore::ReplayDeadLetters(const DeadLetterFilter& filter, 
       if (std::optional<int64_t> job_id = ReplayDeadLetter(port, d, now_ms)) new_jobs.push_back(*job_id);
     }
   });
+  if (!new_jobs.empty()) Announced();
   return new_jobs;
 }
 

@@ -78,6 +78,7 @@ std::vector<InboundResult> PgStore::ApplyDelivery(const InboundDelivery& deliver
     PgPort port(c);
     results = ApplyInboundDelivery(port, delivery, rules, now_ms);
   });
+  Announced();
   return results;
 }
 

@@ -53,6 +53,107 @@ const char kPlugin[] = "hubspot";
 
 #include "../store/store_test_helpers.inc"
 
+// One engine on the Redis queue, wired as the service wires it
+// (app/open_store.h): the dispatcher's JobQueue role goes to the Redis queue,
+// every other role to PostgreSQL. It is a Store only so that the shared store
+// cases and helpers drive the pair unchanged.
+class RedisEngine final : public Store {
+ public:
+  RedisEngine(std::unique_ptr<PgStore> pg, const RedisQueueOptions& options) : pg_(pg.get()) {
+    opened_.state = std::move(pg);
+    opened_.redis = RedisQueue::Open(pg_, options);
+  }
+
+  PgStore& state() { return *pg_; }
+  RedisQueue& queue() { return *opened_.redis; }
+  const std::string& consumer() const { return opened_.redis->consumer(); }
+  std::string ReadyKey(int p) const { return opened_.redis->ReadyKey(p); }
+  std::string DelayedKey() const { return opened_.redis->DelayedKey(); }
+  std::string DeadKey() const { return opened_.redis->DeadKey(); }
+  int64_t ReclaimEntries() { return opened_.redis->ReclaimEntries(); }
+
+  // StoreHealth: both servers, as /readyz and the start-up line show them.
+  std::string Describe() const override { return opened_.Describe(); }
+  bool Check(std::string* why) noexcept override { return opened_.Check(why); }
+  int SchemaVersion() override { return pg_->SchemaVersion(); }
+
+  // JobQueue: the Redis queue.
+  std::vector<LeasedJob> Lease(const std::string& plugin, int max_jobs, int64_t now_ms,
+                               int64_t lease_ms) override {
+    return opened_.redis->Lease(plugin, max_jobs, now_ms, lease_ms);
+  }
+  void Complete(const std::string& plugin, const std::vector<JobOutcome>& outcomes,
+                int64_t now_ms) override {
+    opened_.redis->Complete(plugin, outcomes, now_ms);
+  }
+  int64_t Promote(int64_t now_ms) override { return opened_.redis->Promote(now_ms); }
+  int64_t ReleaseAllLeases() override { return opened_.redis->ReleaseAllLeases(); }
+  int64_t NextDueMs() override { return opened_.redis->NextDueMs(); }
+
+  // Every other role: PostgreSQL.
+  SyncState GetSyncState(const std::string& plugin) override { return pg_->GetSyncState(plugin); }
+  void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override {
+    pg_->SetSyncState(plugin, enabled, reason);
+  }
+  std::string WebhookRegistration(const std::string& plugin) override {
+    return pg_->WebhookRegistration(plugin);
+  }
+  void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
+                              int64_t now_ms) override {
+    pg_->SetWebhookRegistration(plugin, fingerprint, now_ms);
+  }
+  std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
+                                   int64_t now_ms) override {
+    return pg_->Accept(events, now_ms);
+  }
+  QueueStats Stats() override { return pg_->Stats(); }
+  std::vector<JobInfo> JobsForEntity(EntityKind kind, const std::string& entity_id,
+                                     int limit) override {
+    return pg_->JobsForEntity(kind, entity_id, limit);
+  }
+  std::vector<AuditRecord> AuditForEntity(EntityKind kind, const std::string& entity_id,
+                                          int limit) override {
+    return pg_->AuditForEntity(kind, entity_id, limit);
+  }
+  std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) override {
+    return pg_->GetMirror(kind, entity_id);
+  }
+  std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) override {
+    return pg_->ListDeadLetters(filter);
+  }
+  std::optional<DeadLetter> GetDeadLetter(int64_t id) override { return pg_->GetDeadLetter(id); }
+  std::vector<int64_t> ReplayDeadLetters(const DeadLetterFilter& filter, int64_t now_ms) override {
+    return pg_->ReplayDeadLetters(filter, now_ms);
+  }
+  int64_t PurgeDeadLetters(const DeadLetterFilter& filter) override {
+    return pg_->PurgeDeadLetters(filter);
+  }
+  bool RecordDelivery(const InboundDelivery& delivery) override {
+    return pg_->RecordDelivery(delivery);
+  }
+  std::vector<InboundDelivery> PendingDeliveries(int max) override {
+    return pg_->PendingDeliveries(max);
+  }
+  std::vector<InboundResult> ApplyDelivery(const InboundDelivery& delivery,
+                                           const InboundRules& rules, int64_t now_ms) override {
+    return pg_->ApplyDelivery(delivery, rules, now_ms);
+  }
+  std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) override {
+    return pg_->Changes(after_seq, limit);
+  }
+  std::vector<PendingCallback> DueCallbacks(int64_t now_ms, int max) override {
+    return pg_->DueCallbacks(now_ms, max);
+  }
+  void FinishCallback(int64_t seq, bool delivered, int attempts, int64_t retry_at_ms, bool dead,
+                      const std::string& error, int64_t now_ms) override {
+    pg_->FinishCallback(seq, delivered, attempts, retry_at_ms, dead, error, now_ms);
+  }
+
+ private:
+  PgStore* pg_;
+  OpenedStore opened_;
+};
+
 // One PostgreSQL database and one key prefix: the shared state of a set of
 // engines; Open() makes one more engine on them.
 struct QueueRig {
@@ -60,7 +161,7 @@ struct QueueRig {
   std::string redis_url = t::RedisUrl();
   std::string prefix = t::NewRedisPrefix();
 
-  std::unique_ptr<RedisQueue> Open(int64_t reclaim_ms = 30000) const {
+  std::unique_ptr<RedisEngine> Open(int64_t reclaim_ms = 30000) const {
     PgOptions pg;
     pg.url = pg_url;
     pg.pool_size = 4;
@@ -71,7 +172,7 @@ struct QueueRig {
     options.block_ms = 0;
     options.reclaim_ms = reclaim_ms;
     options.pool_size = 4;
-    return RedisQueue::Open(PgStore::Open(pg), options);
+    return std::make_unique<RedisEngine>(PgStore::Open(pg), options);
   }
 
   // A raw connection, to look at (or break) what the queue keeps in Redis.
@@ -103,7 +204,7 @@ std::vector<std::map<std::string, std::string>> StreamEntries(RedisConn& redis,
 // The store cases run against an engine on the Redis queue.
 struct StoreUnderTest {
   QueueRig rig;
-  std::unique_ptr<RedisQueue> store = rig.Open();
+  std::unique_ptr<RedisEngine> store = rig.Open();
 };
 
 std::string OpenError(const std::function<void()>& open) {
@@ -119,6 +220,34 @@ std::string OpenError(const std::function<void()>& open) {
 
 TEST_SUITE("engine.redis") {
 #include "../store/store_cases.inc"
+
+  TEST_CASE("what the state commits, the queue relays at its next lease, with no tick between") {
+    QueueRig rig;
+    auto engine = rig.Open();
+    RedisQueue& queue = engine->queue();
+    PgStore& state = engine->state();
+    // Intake writes to PostgreSQL only; the queue hears of it from the state.
+    state.Accept({LeadEvent("e1", "lead-1", "a")}, kT0);
+    CHECK(rig.OutboxRows() == 1);
+    std::vector<LeasedJob> leased = queue.Lease(kPlugin, 10, kT0 + 1, kLeaseMs);
+    REQUIRE(leased.size() == 1u);
+    CHECK(leased[0].event_id == "e1");
+    CHECK(rig.OutboxRows() == 0);
+    // So does a dead-letter replay from admin.
+    queue.Complete(kPlugin, {Dead(leased[0], "PERMANENT", "422: email invalid", kT0 + 2)}, kT0 + 2);
+    std::vector<int64_t> replayed = state.ReplayDeadLetters(DeadLetterFilter(), kT0 + 3);
+    REQUIRE(replayed.size() == 1u);
+    leased = queue.Lease(kPlugin, 10, kT0 + 4, kLeaseMs);
+    REQUIRE(leased.size() == 1u);
+    CHECK(leased[0].id == replayed[0]);
+    // The relay follows this engine's own state, not a poll of the outbox:
+    // another engine's accept waits for that engine (or a ticker's round).
+    auto other = rig.Open();
+    other->state().Accept({LeadEvent("e2", "lead-2", "b")}, kT0 + 5);
+    CHECK(queue.Lease(kPlugin, 10, kT0 + 6, kLeaseMs).empty());
+    CHECK(rig.OutboxRows() == 1);
+    CHECK(LeaseOnly(*other, kT0 + 7).event_id == "e2");
+  }
 
   TEST_CASE("a ready job is an entry in the stream of its priority, a retry a member of the delayed set") {
     QueueRig rig;
@@ -201,7 +330,7 @@ TEST_SUITE("engine.redis") {
 
   TEST_CASE("several engines on one queue never share a job or an entity, and keep each entity's order") {
     QueueRig rig;
-    std::vector<std::unique_ptr<RedisQueue>> engines;
+    std::vector<std::unique_ptr<RedisEngine>> engines;
     for (int i = 0; i < 3; ++i) engines.push_back(rig.Open());
     // 6 threads, 2 per engine. Another engine's completions are relayed by its
     // next call; an engine that found nothing runs its ticker's Promote(),
@@ -426,7 +555,8 @@ TEST_SUITE("engine.redis") {
         options.url = url;
         options.prefix = prefix;
         options.timeout_ms = 2000;
-        RedisQueue::Open(PgStore::Open(pg), options);
+        auto state = PgStore::Open(pg);
+        RedisQueue::Open(state.get(), options);
       });
     };
     CHECK(open("").find("queue.redis_url is empty") != std::string::npos);
