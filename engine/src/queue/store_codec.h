@@ -1,6 +1,7 @@
-// queue/store_codec.h: what both store backends read and write the same way:
-// stored webhook changes, ISO times, funnel order, ids for records the CRM
-// knew first, and the recently-sent history that recognises late echoes.
+// queue/store_codec.h: what the queue's rules read and write the same way on
+// every backend: ISO times, the platform events' patch merge, job payloads,
+// and the recently-sent history that recognises late echoes. The inbound
+// side's codecs are in sync/inbound_codec.h.
 //
 // Pure functions; thread-safe.
 #ifndef CRMSYNC_ENGINE_QUEUE_STORE_CODEC_H_
@@ -17,7 +18,6 @@
 #include <Poco/JSON/Object.h>
 
 #include "crmsync/adapter.h"
-#include "sync/inbound_types.h"
 #include "queue/queue_types.h"
 
 namespace crmsync::engine {
@@ -25,19 +25,8 @@ namespace crmsync::engine {
 /// Compact JSON text of a Poco value.
 std::string Stringify(const Poco::Dynamic::Var& value);
 
-/// A delivery's changes as stored, and back.
-std::string ChangesToJson(const std::vector<InboundChange>& changes);
-std::vector<InboundChange> ChangesFromJson(const std::string& json);
-
 /// Milliseconds of an ISO 8601 time (fractions and offsets read), or nullopt.
 std::optional<int64_t> IsoMs(const std::string& text);
-
-/// Position of a lead status in the funnel (the enum's order), -1 when unknown.
-int FunnelIndex(const std::string& status);
-
-/// A platform id for a record the CRM knew first: "crm-" + its id, kept to the
-/// characters and length the wire contract allows.
-std::string IdForCrmRecord(const std::string& external_id);
 
 /// How long a sent state is remembered to recognise a late echo: CRM echoes
 /// arrive within seconds; a CRM user going back to an older value after this
@@ -59,19 +48,10 @@ std::string AppendSent(const std::string& recent, const std::string& payload, in
 bool MatchesEarlierSend(const std::string& recent, const std::string& kind,
                         const Poco::JSON::Object& candidate, int64_t now_ms);
 
-/// The inbound merge rules (DESIGN.md §5), shared by both backends: merges the
-/// CRM's `fields` into `current`, skipping ids and timestamps, fields the
-/// platform owns, a lead's status before the CRM owns it (none of these apply
-/// when `created`), unchanged values and an empty list where we hold none.
-/// Each field that changed is set in `changed` and named in
-/// result->changed_fields; skipped owned fields in result->ignored_fields.
-void MergeInboundFields(const Poco::JSON::Object& fields, const InboundRules& rules, bool is_lead,
-                        bool created, Poco::JSON::Object* current, Poco::JSON::Object* changed,
-                        InboundResult* result);
-
-/// The record an inbound change merged into, checked against the wire
-/// contract and encoded: "" with `*entity_json` and `*echo_hash` set, or the
-/// first fault ("$.path: message") when it no longer meets the contract.
+/// A record a change merged into (an event's patch or a CRM's change),
+/// checked against the wire contract and encoded: "" with `*entity_json` and
+/// `*echo_hash` set, or the first fault ("$.path: message") when it no longer
+/// meets the contract.
 std::string EncodeMergedEntity(const Poco::JSON::Object& merged, bool is_lead,
                                std::string* entity_json, std::string* echo_hash);
 

@@ -11,6 +11,7 @@
 
 #include "queue/replay.h"  // AuditJob
 #include "queue/store_codec.h"
+#include "sync/inbound_codec.h"
 
 namespace crmsync::engine {
 

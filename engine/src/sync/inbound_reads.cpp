@@ -4,6 +4,7 @@
 #include <string>
 
 #include "queue/store_codec.h"
+#include "sync/inbound_codec.h"
 
 namespace crmsync::engine {
 
