@@ -28,7 +28,7 @@ std::string ChangeJson(const ChangeRecord& c) {
       .Done();
 }
 
-void AddChangeFeedRoutes(Router& router, ChangeFeed* store, const std::string& token) {
+void AddChangeFeedRoutes(Router& router, ChangeLog* store, const std::string& token) {
   router.Add("GET", "/api/changes", [store, token](HttpContext& ctx) {
     if (!ctx.RequireBearer(token)) return;
     // A whole number in [min, max], or nullopt (std::stoll's own errors included).
@@ -65,7 +65,7 @@ void AddChangeFeedRoutes(Router& router, ChangeFeed* store, const std::string& t
 }
 
 std::unique_ptr<CallbackSender> CallbackSender::Create(const std::string& url, bool allow_insecure,
-                                                       ChangeFeed* store, RetryPolicy policy,
+                                                       ChangeLog* store, RetryPolicy policy,
                                                        Clock* clock, MetricsRegistry* metrics,
                                                        std::string* error) {
   std::unique_ptr<CallbackSender> sender(new CallbackSender());

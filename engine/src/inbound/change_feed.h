@@ -19,7 +19,7 @@
 #include "dispatch/retry_policy.h"
 #include "http/router.h"
 #include "metrics/metrics.h"
-#include "store/change_feed.h"
+#include "store/change_log.h"
 
 namespace crmsync::engine {
 
@@ -28,14 +28,14 @@ namespace crmsync::engine {
 std::string ChangeJson(const ChangeRecord& change);
 
 /// Adds GET /api/changes.
-void AddChangeFeedRoutes(Router& router, ChangeFeed* store, const std::string& token);
+void AddChangeFeedRoutes(Router& router, ChangeLog* store, const std::string& token);
 
 class CallbackSender {
  public:
   /// Sends to `url` (http(s); http only to loopback unless `allow_insecure`).
   /// Returns nullptr with `*error` when the URL is unusable.
   static std::unique_ptr<CallbackSender> Create(const std::string& url, bool allow_insecure,
-                                                ChangeFeed* store, RetryPolicy policy, Clock* clock,
+                                                ChangeLog* store, RetryPolicy policy, Clock* clock,
                                                 MetricsRegistry* metrics, std::string* error);
   ~CallbackSender();
 
@@ -51,7 +51,7 @@ class CallbackSender {
 
   std::string path_;
   std::unique_ptr<HttpTransport> transport_;
-  ChangeFeed* store_ = nullptr;
+  ChangeLog* store_ = nullptr;
   RetryPolicy policy_;
   Clock* clock_ = nullptr;
   MetricsRegistry* metrics_ = nullptr;

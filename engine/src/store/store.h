@@ -4,12 +4,14 @@
 // implements the same roles, so callers never name a backend. A caller takes
 // only the role it uses: intake an EventIntake, the dispatcher a JobQueue,
 // admin the DeadLetters and QueueInspection, inbound the InboundLog, the change
-// feed a ChangeFeed. The rules behind them are written once, in queue/ and
-// sync/, over SqlPort.
+// feed a ChangeLog. The rules behind them are written once, in queue/ and
+// sync/, over SqlPort. With queue.backend=redis the dispatcher's JobQueue is
+// the Redis queue (redis/redis_queue.h), which implements that role alone;
+// app/open_store.h pairs it with the PostgreSQL store.
 #ifndef CRMSYNC_ENGINE_STORE_STORE_H_
 #define CRMSYNC_ENGINE_STORE_STORE_H_
 
-#include "store/change_feed.h"
+#include "store/change_log.h"
 #include "store/dead_letters.h"
 #include "store/event_intake.h"
 #include "store/inbound_log.h"
@@ -28,7 +30,7 @@ class Store : public StoreHealth,
               public QueueInspection,
               public DeadLetters,
               public InboundLog,
-              public ChangeFeed {};
+              public ChangeLog {};
 
 }  // namespace crmsync::engine
 

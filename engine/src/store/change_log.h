@@ -1,8 +1,8 @@
-// store/change_feed.h: the ChangeFeed role of the engine's durable state. Each caller
+// store/change_log.h: the ChangeLog role of the engine's durable state. Each caller
 // depends on the role it uses; Store (store.h) is every role at once.
 // Methods throw StoreError on storage failure. Implementations are thread-safe.
-#ifndef CRMSYNC_ENGINE_STORE_CHANGE_FEED_H_
-#define CRMSYNC_ENGINE_STORE_CHANGE_FEED_H_
+#ifndef CRMSYNC_ENGINE_STORE_CHANGE_LOG_H_
+#define CRMSYNC_ENGINE_STORE_CHANGE_LOG_H_
 
 #include <string>
 #include <vector>
@@ -12,9 +12,9 @@
 namespace crmsync::engine {
 
 /// What the CRM changed, for the platform: the feed and its callbacks.
-class ChangeFeed {
+class ChangeLog {
  public:
-  virtual ~ChangeFeed() = default;
+  virtual ~ChangeLog() = default;
 
   /// Change-feed entries with seq > `after_seq`, oldest first, at most `limit`.
   virtual std::vector<ChangeRecord> Changes(int64_t after_seq, int limit) = 0;
@@ -29,4 +29,4 @@ class ChangeFeed {
 
 }  // namespace crmsync::engine
 
-#endif  // CRMSYNC_ENGINE_STORE_CHANGE_FEED_H_
+#endif  // CRMSYNC_ENGINE_STORE_CHANGE_LOG_H_
