@@ -10,7 +10,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpoco-dev doctest-dev libsqlite3-dev libssl-dev
-          libpq-dev openssl curl ca-certificates python3)
+          libpq-dev openssl curl ca-certificates python3 python3-yaml)
 browser_packages=(chromium postgresql redis-server)
 if ! command -v node >/dev/null 2>&1; then
   browser_packages+=(nodejs npm)

@@ -456,12 +456,11 @@ class AdminApi {
     ctx.SendJson(200, JsonObject().Raw("deadLetters", JsonArray(items)).Done());
   }
 
-  // GET /api/admin/dlq/{id}
-  void GetPrefix(HttpContext& ctx) {
+  // GET /api/v1/admin/dlq/{id}
+  void GetDeadLetter(HttpContext& ctx) {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
-    if (ctx.tail().size() != 1) return NoRoute(ctx);
     int64_t id = 0;
-    if (!ReadDeadLetterId(ctx, ctx.tail()[0], &id)) return;
+    if (!ReadDeadLetterId(ctx, ctx.PathParam("id"), &id)) return;
     std::optional<DeadLetter> d = hooks_.dead_letters->GetDeadLetter(id);
     if (!d) return UnknownDeadLetter(ctx, id);
     std::vector<std::string> attempts;
@@ -469,22 +468,29 @@ class AdminApi {
     ctx.SendJson(200, DeadLetterJson(*d).Raw("attempts", JsonArray(attempts)).Done());
   }
 
-  // POST /api/admin/dlq/{id}/replay, /api/admin/dlq/replay, /api/admin/dlq/purge
-  void PostPrefix(HttpContext& ctx) {
+  // POST /api/v1/admin/dlq/{id}/replay
+  void ReplayOne(HttpContext& ctx) {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
-    const std::vector<std::string>& tail = ctx.tail();
-    if (tail.size() == 1 && tail[0] == "replay") return ReplayMatching(ctx);
-    if (tail.size() == 1 && tail[0] == "purge") return PurgeMatching(ctx);
-    if (tail.size() == 2 && tail[1] == "replay") return ReplayOne(ctx, tail[0]);
-    NoRoute(ctx);
+    ReplayOne(ctx, ctx.PathParam("id"));
   }
 
-  // DELETE /api/admin/dlq/{id}
-  void DeletePrefix(HttpContext& ctx) {
+  // POST /api/v1/admin/dlq/replay
+  void ReplayMatching(HttpContext& ctx) {
     if (!ctx.RequireBearer(hooks_.admin_token)) return;
-    if (ctx.tail().size() != 1) return NoRoute(ctx);
+    ReplayMatchingFiltered(ctx);
+  }
+
+  // POST /api/v1/admin/dlq/purge
+  void PurgeMatching(HttpContext& ctx) {
+    if (!ctx.RequireBearer(hooks_.admin_token)) return;
+    PurgeMatchingFiltered(ctx);
+  }
+
+  // DELETE /api/v1/admin/dlq/{id}
+  void DeleteDeadLetter(HttpContext& ctx) {
+    if (!ctx.RequireBearer(hooks_.admin_token)) return;
     int64_t id = 0;
-    if (!ReadDeadLetterId(ctx, ctx.tail()[0], &id)) return;
+    if (!ReadDeadLetterId(ctx, ctx.PathParam("id"), &id)) return;
     if (!hooks_.dead_letters->GetDeadLetter(id)) return UnknownDeadLetter(ctx, id);
     DeadLetterFilter filter;
     filter.id = id;
@@ -518,10 +524,6 @@ class AdminApi {
     } catch (const std::exception&) {
       return JsonObject().Str("error", "runtime status unavailable").Done();
     }
-  }
-
-  static void NoRoute(HttpContext& ctx) {
-    ctx.SendError(404, "no admin route " + ctx.method() + " " + ctx.path());
   }
 
   static void UnknownDeadLetter(HttpContext& ctx, int64_t id) {
@@ -566,7 +568,7 @@ class AdminApi {
     ctx.SendJson(200, ReplayedJson({{id, jobs[0]}}));
   }
 
-  void ReplayMatching(HttpContext& ctx) {
+  void ReplayMatchingFiltered(HttpContext& ctx) {
     DeadLetterFilter filter;
     if (!ReadFilter(ctx, true, kDlqMaxLimit, &filter)) return;
     filter.include_replayed = false;  // a replayed dead letter is never replayed twice
@@ -598,7 +600,7 @@ class AdminApi {
     ctx.SendJson(200, ReplayedJson(pairs));
   }
 
-  void PurgeMatching(HttpContext& ctx) {
+  void PurgeMatchingFiltered(HttpContext& ctx) {
     DeadLetterFilter filter;
     if (!ReadFilter(ctx, false, kDlqDefaultLimit, &filter)) return;
     int64_t purged = hooks_.dead_letters->PurgeDeadLetters(filter);
@@ -613,21 +615,21 @@ class AdminApi {
 
 void AddAdminRoutes(Router& router, AdminHooks hooks) {
   auto api = std::make_shared<AdminApi>(std::move(hooks));
-  router.Add("GET", "/api/admin/status", [api](HttpContext& ctx) { api->Status(ctx); });
-  router.Add("POST", "/api/admin/sync/enable",
-             [api](HttpContext& ctx) { api->SetSync(ctx, true); });
-  router.Add("POST", "/api/admin/sync/disable",
-             [api](HttpContext& ctx) { api->SetSync(ctx, false); });
-  router.Add("POST", "/api/admin/sync/pause", [api](HttpContext& ctx) { api->Pause(ctx, true); });
-  router.Add("POST", "/api/admin/sync/resume",
-             [api](HttpContext& ctx) { api->Pause(ctx, false); });
-  router.Add("GET", "/api/admin/jobs", [api](HttpContext& ctx) { api->Jobs(ctx); });
-  router.Add("GET", "/api/admin/audit", [api](HttpContext& ctx) { api->Audit(ctx); });
-  router.Add("GET", "/api/admin/dlq", [api](HttpContext& ctx) { api->ListDeadLetters(ctx); });
-  router.AddPrefix("GET", "/api/admin/dlq/", [api](HttpContext& ctx) { api->GetPrefix(ctx); });
-  router.AddPrefix("POST", "/api/admin/dlq/", [api](HttpContext& ctx) { api->PostPrefix(ctx); });
-  router.AddPrefix("DELETE", "/api/admin/dlq/",
-                   [api](HttpContext& ctx) { api->DeletePrefix(ctx); });
+  const std::string admin = std::string(kApiV1) + "admin/";
+  router.Add("GET", admin + "status", [api](HttpContext& ctx) { api->Status(ctx); });
+  router.Add("POST", admin + "sync/enable", [api](HttpContext& ctx) { api->SetSync(ctx, true); });
+  router.Add("POST", admin + "sync/disable", [api](HttpContext& ctx) { api->SetSync(ctx, false); });
+  router.Add("POST", admin + "sync/pause", [api](HttpContext& ctx) { api->Pause(ctx, true); });
+  router.Add("POST", admin + "sync/resume", [api](HttpContext& ctx) { api->Pause(ctx, false); });
+  router.Add("GET", admin + "jobs", [api](HttpContext& ctx) { api->Jobs(ctx); });
+  router.Add("GET", admin + "audit", [api](HttpContext& ctx) { api->Audit(ctx); });
+  router.Add("GET", admin + "dlq", [api](HttpContext& ctx) { api->ListDeadLetters(ctx); });
+  router.Add("POST", admin + "dlq/replay", [api](HttpContext& ctx) { api->ReplayMatching(ctx); });
+  router.Add("POST", admin + "dlq/purge", [api](HttpContext& ctx) { api->PurgeMatching(ctx); });
+  router.Add("GET", admin + "dlq/{id}", [api](HttpContext& ctx) { api->GetDeadLetter(ctx); });
+  router.Add("DELETE", admin + "dlq/{id}",
+             [api](HttpContext& ctx) { api->DeleteDeadLetter(ctx); });
+  router.Add("POST", admin + "dlq/{id}/replay", [api](HttpContext& ctx) { api->ReplayOne(ctx); });
 }
 
 }  // namespace crmsync::engine

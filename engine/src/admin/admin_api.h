@@ -1,4 +1,4 @@
-// admin/admin_api.h: the operator's HTTP API under /api/admin/ (DESIGN.md §10
+// admin/admin_api.h: the operator's HTTP API under /api/v1/admin/ (DESIGN.md §10
 // "Other endpoints"): service status, sync enable/disable, the jobs of one
 // entity, and the dead-letter queue (list, show, replay, purge).
 //
@@ -48,22 +48,22 @@ struct AdminHooks {
 };
 
 /// Adds the routes to `router`:
-///   GET    /api/admin/status
-///   POST   /api/admin/sync/enable, /api/admin/sync/disable   (body {"reason"} optional)
-///   GET    /api/admin/jobs?entity=kind:id[&limit=N]
-///   GET    /api/admin/dlq?<filter>
-///   GET    /api/admin/dlq/{id}
-///   POST   /api/admin/dlq/{id}/replay
-///   POST   /api/admin/dlq/replay?<filter>                    (no filter: every open one)
-///   DELETE /api/admin/dlq/{id}
-///   POST   /api/admin/dlq/purge?<filter>                     (no filter: every open one)
+///   GET    /api/v1/admin/status
+///   POST   /api/v1/admin/sync/enable, /api/v1/admin/sync/disable   (body {"reason"} optional)
+///   GET    /api/v1/admin/jobs?entity=kind:id[&limit=N]
+///   GET    /api/v1/admin/dlq?<filter>
+///   GET    /api/v1/admin/dlq/{id}
+///   POST   /api/v1/admin/dlq/{id}/replay
+///   POST   /api/v1/admin/dlq/replay?<filter>                    (no filter: every open one)
+///   DELETE /api/v1/admin/dlq/{id}
+///   POST   /api/v1/admin/dlq/purge?<filter>                     (no filter: every open one)
 /// <filter> is any of plugin, errorClass, entity (kind:id), since and until
 /// (ISO 8601; since inclusive, until exclusive), includeReplayed (true|false),
 /// and limit (list and replay only; a replay takes at most 10,000 per call, the
 /// oldest first). An unknown query parameter is a 400, so a misspelt filter
 /// never widens a replay or a purge.
 /// A sync state whose reason starts with this was paused on purpose by ops
-/// (POST /api/admin/sync/pause): shown as paused, never alerted.
+/// (POST /api/v1/admin/sync/pause): shown as paused, never alerted.
 constexpr char kPausedPrefix[] = "paused by admin: ";
 inline bool IsPausedReason(const std::string& reason) {
   return reason.rfind(kPausedPrefix, 0) == 0;

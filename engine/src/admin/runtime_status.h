@@ -1,4 +1,4 @@
-// admin/runtime_status.h: the "runtime" object of GET /api/admin/status: what
+// admin/runtime_status.h: the "runtime" object of GET /api/v1/admin/status: what
 // the running service shows ops (the dispatcher's status, the firing alerts,
 // the webhook registration), as a plain value and its one JSON rendering.
 //

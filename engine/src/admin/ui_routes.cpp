@@ -144,9 +144,9 @@ void AddUiRoutes(Router& router, const std::string& ui_dir) {
   auto index = [root](HttpContext& ctx) { ServeFile(ctx, root, kIndexFile); };
   router.Add("GET", "/ui", index);
   router.Add("GET", "/ui/", index);
-  router.AddPrefix("GET", "/ui/", [root](HttpContext& ctx) {
-    ServeFile(ctx, root, ctx.path().substr(std::string("/ui/").size()));
-  });
+  // The dashboard is one flat folder: a file is one path segment.
+  router.Add("GET", "/ui/{file}",
+             [root](HttpContext& ctx) { ServeFile(ctx, root, ctx.PathParam("file")); });
 }
 
 }  // namespace crmsync::engine

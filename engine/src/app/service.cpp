@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <set>
+
 #include <Poco/File.h>
 #include <Poco/Path.h>
 
@@ -12,10 +15,18 @@
 #include "admin/ui_routes.h"
 #include "app/open_store.h"
 #include "common/logging.h"
+#include "http/openapi.h"
 #include "intake/intake_handler.h"
 #include "webhook/webhook_handler.h"
 
 namespace crmsync::engine {
+namespace {
+
+// The Deprecation header (RFC 9745) of the unversioned /api/ paths: the day
+// /api/v1 replaced them, 2026-12-03T00:00:00Z.
+constexpr char kLegacyApiDeprecation[] = "@1796256000";
+
+}  // namespace
 
 std::string ResolvePluginsDir(const config::Settings& settings) {
   std::string dir = settings.GetString("plugins.dir");
@@ -96,6 +107,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   auto router = std::make_shared<Router>();
   service->BuildRoutes(router.get());
   AddUiRoutes(*router, ResolveUiDir(settings));
+  service->router_ = router;
   HttpServerOptions http;
   http.host = settings.GetString("server.host");
   http.port = static_cast<int>(settings.GetInt("server.port"));
@@ -269,10 +281,41 @@ void Service::BuildRoutes(Router* router) {
     ctx.SendText(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
   });
   // What the CRM plugin holds (mock-crm: its whole in-memory CRM), for ops and newcomers.
-  router->Add("GET", "/api/admin/crm/dump", [this](HttpContext& ctx) {
+  router->Add("GET", std::string(kApiV1) + "admin/crm/dump", [this](HttpContext& ctx) {
     if (!ctx.RequireBearer(admin_token_)) return;
     ctx.SendJson(200, plugin_->adapter().Dump());
   });
+  AddLegacyApiAliases(router);
+  // After the aliases: the document is new with v1 and has no unversioned path.
+  AddOpenApiRoute(*router);
+}
+
+void Service::AddLegacyApiAliases(Router* router) {
+  // The unversioned /api/ paths of before v1 answer as before for one release;
+  // their answers say they are deprecated and name the v1 path, each route's
+  // first use is logged, and every use counted, so ops see who still calls them.
+  struct Seen {
+    std::mutex mu;
+    std::set<std::string> routes;
+  };
+  auto seen = std::make_shared<Seen>();
+  DeprecationInfo info;
+  info.deprecation = kLegacyApiDeprecation;
+  info.on_use = [this, seen](const std::string& method, const std::string& path) {
+    metrics_
+        .GetCounter("crmsync_http_deprecated_requests_total",
+                    "Requests to the deprecated unversioned /api/ paths (use /api/v1/), by route.",
+                    {{"method", method}, {"path", path}})
+        .Inc();
+    {
+      std::lock_guard<std::mutex> lock(seen->mu);
+      if (!seen->routes.insert(method + " " + path).second) return;
+    }
+    ComponentLogger("http").warning(
+        "%s %s is deprecated: use %s%s; the unversioned /api/ paths go in the next release",
+        method, path, std::string(kApiV1), path.substr(std::string(kLegacyApi).size()));
+  };
+  router->AddDeprecatedAliases(kApiV1, kLegacyApi, std::move(info));
 }
 
 std::vector<ReadyCheck> Service::Readiness() {

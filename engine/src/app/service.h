@@ -74,16 +74,20 @@ class Service {
   /// nullptr when no webhook registration is configured.
   WebhookRegistrar* registrar() { return registrar_.get(); }
   MetricsRegistry& metrics() { return metrics_; }
+  /// Every route the service serves (the OpenAPI document is checked against it).
+  const Router& router() const { return *router_; }
 
  private:
   Service() = default;
   void BuildRoutes(Router* router);
+  /// The unversioned /api/ aliases of the /api/v1/ routes added so far.
+  void AddLegacyApiAliases(Router* router);
   void RegisterQueueGauges();
   /// Store figures, read at most twice a second (metrics scrapes, alerts).
   QueueStats CachedStats();
   bool SetUpInbound(const config::Settings& settings, std::string* error);
   bool SetUpAlerts(const config::Settings& settings, std::string* error);
-  /// What GET /api/admin/status shows as "runtime".
+  /// What GET /api/v1/admin/status shows as "runtime".
   RuntimeStatus CurrentRuntimeStatus();
 
   std::string plugin_name_;
@@ -109,6 +113,7 @@ class Service {
   std::unique_ptr<WebhookRegistrar> registrar_;
   std::unique_ptr<Alerts> alerts_;
   std::unique_ptr<HealthMonitor> monitor_;
+  std::shared_ptr<Router> router_;
   std::unique_ptr<HttpServer> server_;
 };
 

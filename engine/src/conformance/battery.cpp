@@ -371,7 +371,7 @@ CheckResult CheckWebhooks(const BatteryContext& context) {
   std::string registration;
   if (context.capabilities.webhook_registration) {
     WebhookRegistration reg;
-    reg.url = "https://crmsync.example.com/api/crm/webhook";
+    reg.url = "https://crmsync.example.com/api/v1/crm/webhook";
     reg.events = {"lead.created", "lead.updated"};
     reg.secret = "conformance-secret";
     HttpRequest request;

@@ -199,7 +199,7 @@ void Dispatcher::DisableSync(const std::string& reason) {
   // The health monitor raises the alert (once per episode) from the stored state.
   ComponentLogger("dispatch")
       .error("sync disabled for plugin %s: %s; jobs wait until "
-             "POST /api/admin/sync/enable or `crmsync sync enable`",
+             "POST /api/v1/admin/sync/enable or `crmsync sync enable`",
              options_.plugin, full);
   if (options_.on_sync_disabled) options_.on_sync_disabled();
 }

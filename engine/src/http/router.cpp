@@ -3,8 +3,10 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <memory>
+
 #include <Poco/Logger.h>
-#include <Poco/StringTokenizer.h>
 #include <Poco/URI.h>
 
 #include "common/json_writer.h"
@@ -90,26 +92,124 @@ bool HttpContext::RequireBearer(const std::string& token,
   return ok;
 }
 
+namespace {
+
+// "/a/{id}/b" -> {"", "a", "{id}", "b"}; empty segments are kept, so "/a/"
+// and "/a" differ.
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> segments;
+  size_t start = 0;
+  while (true) {
+    size_t slash = path.find('/', start);
+    segments.push_back(path.substr(start, slash == std::string::npos ? slash : slash - start));
+    if (slash == std::string::npos) return segments;
+    start = slash + 1;
+  }
+}
+
+bool IsParam(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+// A path for a Link header's <...>: the characters that would end or break it
+// percent-encoded (a request target may carry them; RFC 8288 URI-references
+// may not).
+std::string LinkTarget(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '<' || c == '>' || c == '"' || c == ',' || c == ';') {
+      static const char kHex[] = "0123456789ABCDEF";
+      out += '%';
+      out += kHex[static_cast<unsigned char>(c) >> 4];
+      out += kHex[static_cast<unsigned char>(c) & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string HttpContext::PathParam(const std::string& name) const {
+  for (const auto& [key, value] : path_params_) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+void Router::AddRoute(Route route) {
+  route.segments = SplitPath(route.path);
+  for (const std::string& segment : route.segments) {
+    if (IsParam(segment)) route.has_params = true;
+  }
+  routes_.push_back(std::move(route));
+}
+
 void Router::Add(const std::string& method, const std::string& path, Handler handler) {
-  routes_.push_back(Route{method, path, false, false, std::move(handler)});
+  AddRoute(Route{method, path, {}, false, false, "", std::move(handler)});
 }
 
 void Router::AddInline(const std::string& method, const std::string& path, Handler handler) {
-  routes_.push_back(Route{method, path, false, true, std::move(handler)});
+  AddRoute(Route{method, path, {}, false, true, "", std::move(handler)});
 }
 
 bool Router::IsInline(const std::string& method, const std::string& target) const {
   const std::string path = target.substr(0, target.find('?'));
   for (const Route& route : routes_) {
-    if (!route.prefix && route.inline_ok && route.method == method && route.path == path) {
+    if (route.inline_ok && !route.has_params && route.method == method && route.path == path) {
       return true;
     }
   }
   return false;
 }
 
-void Router::AddPrefix(const std::string& method, const std::string& prefix, Handler handler) {
-  routes_.push_back(Route{method, prefix, true, false, std::move(handler)});
+void Router::AddDeprecatedAliases(const std::string& current, const std::string& legacy,
+                                  DeprecationInfo info) {
+  auto shared = std::make_shared<const DeprecationInfo>(std::move(info));
+  std::vector<Route> aliases;
+  for (const Route& route : routes_) {
+    if (route.path.compare(0, current.size(), current) != 0 || !route.successor.empty()) continue;
+    Route alias = route;
+    alias.path = legacy + route.path.substr(current.size());
+    alias.successor = route.path;
+    alias.inline_ok = false;
+    const size_t legacy_size = legacy.size();
+    alias.handler = [shared, current, legacy_size, method = route.method, path = alias.path,
+                     handler = route.handler](HttpContext& ctx) {
+      if (shared->on_use) shared->on_use(method, path);
+      ctx.SetHeader("Deprecation", shared->deprecation);
+      ctx.SetHeader("Link", "<" + LinkTarget(current + ctx.path().substr(legacy_size)) +
+                                ">; rel=\"successor-version\"");
+      handler(ctx);
+    };
+    aliases.push_back(std::move(alias));
+  }
+  for (Route& alias : aliases) AddRoute(std::move(alias));
+}
+
+std::vector<RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> list;
+  for (const Route& route : routes_) list.push_back({route.method, route.path, route.successor});
+  return list;
+}
+
+bool Router::Matches(const Route& route, const std::string& path,
+                     const std::vector<std::string>& segments,
+                     std::vector<std::pair<std::string, std::string>>* params) {
+  if (!route.has_params) return route.path == path;
+  if (route.segments.size() != segments.size()) return false;
+  params->clear();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::string& want = route.segments[i];
+    if (IsParam(want)) {
+      if (segments[i].empty()) return false;
+      params->emplace_back(want.substr(1, want.size() - 2), segments[i]);
+    } else if (want != segments[i]) {
+      return false;
+    }
+  }
+  return true;
 }
 
 void Router::Dispatch(HttpContext& ctx) const {
@@ -117,30 +217,37 @@ void Router::Dispatch(HttpContext& ctx) const {
   size_t q = uri.find('?');
   ctx.path_ = uri.substr(0, q);
   ctx.query_ = q == std::string::npos ? "" : uri.substr(q + 1);
-  bool path_matched = false;
-  for (const Route& route : routes_) {
-    bool match = route.prefix ? ctx.path_.compare(0, route.path.size(), route.path) == 0
-                              : ctx.path_ == route.path;
-    if (!match) continue;
-    path_matched = true;
-    if (route.method != ctx.method()) continue;
-    if (route.prefix) {
-      Poco::StringTokenizer parts(ctx.path_.substr(route.path.size()), "/",
-                                  Poco::StringTokenizer::TOK_IGNORE_EMPTY);
-      ctx.tail_.assign(parts.begin(), parts.end());
+  const std::vector<std::string> segments = SplitPath(ctx.path_);
+  std::vector<std::string> allowed;
+  std::vector<std::pair<std::string, std::string>> params;
+  // Literal routes first, then templates: "/dlq/replay" before "/dlq/{id}".
+  for (bool templates : {false, true}) {
+    for (const Route& route : routes_) {
+      if (route.has_params != templates || !Matches(route, ctx.path_, segments, &params)) continue;
+      if (route.method != ctx.method()) {
+        if (std::find(allowed.begin(), allowed.end(), route.method) == allowed.end()) {
+          allowed.push_back(route.method);
+        }
+        continue;
+      }
+      ctx.path_params_ = std::move(params);
+      try {
+        route.handler(ctx);
+      } catch (const std::exception& e) {
+        Poco::Logger::get("crmsync.http").error("handler for %s %s failed: %s", ctx.method(),
+                                                ctx.path_, std::string(e.what()));
+        ctx.SendError(500, "internal error");
+      }
+      if (!ctx.sent() && !ctx.deferred()) ctx.SendError(500, "internal error: no answer");
+      return;
     }
-    try {
-      route.handler(ctx);
-    } catch (const std::exception& e) {
-      Poco::Logger::get("crmsync.http").error("handler for %s %s failed: %s", ctx.method(),
-                                              ctx.path_, std::string(e.what()));
-      ctx.SendError(500, "internal error");
-    }
-    if (!ctx.sent() && !ctx.deferred()) ctx.SendError(500, "internal error: no answer");
-    return;
   }
-  if (path_matched) {
-    ctx.SendError(405, "method " + ctx.method() + " not allowed on " + ctx.path_);
+  if (!allowed.empty()) {
+    std::string list;
+    for (const std::string& method : allowed) list += (list.empty() ? "" : ", ") + method;
+    ctx.SetHeader("Allow", list);
+    ctx.SendError(405, "method " + ctx.method() + " not allowed on " + ctx.path_ + "; allowed: " +
+                           list);
   } else {
     ctx.SendError(404, "no such endpoint: " + ctx.path_);
   }

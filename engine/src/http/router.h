@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "http/http_parser.h"
@@ -76,8 +77,9 @@ class HttpContext : public std::enable_shared_from_this<HttpContext> {
   const std::string& path() const { return path_; }
   /// The value of query parameter `name`, or `fallback`.
   std::string Query(const std::string& name, const std::string& fallback = "") const;
-  /// The path segments after the route's prefix (for prefix routes).
-  const std::vector<std::string>& tail() const { return tail_; }
+  /// The value of path parameter `name` of a template route ("{id}" of
+  /// "/api/v1/admin/dlq/{id}"), as sent (not percent-decoded), or "".
+  std::string PathParam(const std::string& name) const;
 
   /// Copies the body (read whole by the server) into `*body`. False, with 413
   /// sent, when it exceeded server.max_body_bytes.
@@ -112,40 +114,84 @@ class HttpContext : public std::enable_shared_from_this<HttpContext> {
   HttpHeaders response_headers_;
   std::string path_;
   std::string query_;
-  std::vector<std::string> tail_;
+  std::vector<std::pair<std::string, std::string>> path_params_;
   std::atomic<bool> sent_{false};
   bool deferred_ = false;
 };
 
 using Handler = std::function<void(HttpContext&)>;
 
+/// One route as registered, for listing (the OpenAPI document is checked
+/// against this list).
+struct RouteInfo {
+  std::string method;
+  /// The path, "{name}" for a parameter segment: "/api/v1/admin/dlq/{id}".
+  std::string path;
+  /// For a deprecated alias: the path of the route it stands in for; else "".
+  std::string successor;
+};
+
+/// What the answers of a deprecated alias carry.
+struct DeprecationInfo {
+  /// The Deprecation header's value (RFC 9745: "@" and the Unix time the
+  /// alias was deprecated).
+  std::string deprecation;
+  /// Runs on each request to an alias, with its method and route path (for a
+  /// counter and a one-time log line); may be empty.
+  std::function<void(const std::string& method, const std::string& path)> on_use;
+};
+
 class Router {
  public:
-  /// Adds an exact route ("GET", "/healthz").
+  /// Adds a route ("GET", "/healthz"). A path segment "{name}" matches any one
+  /// non-empty segment, read with HttpContext::PathParam(name); a route whose
+  /// path has no parameter wins over one that has.
   void Add(const std::string& method, const std::string& path, Handler handler);
-  /// Adds an exact route whose handler never blocks and answers at once: the
-  /// server runs it on its I/O thread, so it answers even when every handler
-  /// thread is busy (/healthz).
+  /// Adds a route whose handler never blocks and answers at once: the server
+  /// runs it on its I/O thread, so it answers even when every handler thread
+  /// is busy (/healthz). No path parameters.
   void AddInline(const std::string& method, const std::string& path, Handler handler);
   /// True when `method` `target` goes to an inline route.
   bool IsInline(const std::string& method, const std::string& target) const;
-  /// Adds a prefix route: "/api/admin/dlq/" matches "/api/admin/dlq/12/replay"
-  /// with tail() = {"12", "replay"}.
-  void AddPrefix(const std::string& method, const std::string& prefix, Handler handler);
-  /// Dispatches; 404 when no path matches, 405 when the path matches another
-  /// method. Exceptions from handlers become 500 with no detail sent.
+  /// Serves every route added so far whose path starts with `current` ("/api/v1/")
+  /// also at `legacy` + the rest ("/api/events" for "/api/v1/events"), by the same
+  /// handler. Their answers carry `Deprecation: <info.deprecation>` and
+  /// `Link: <the same request's path under current>; rel="successor-version"`.
+  /// Routes added afterwards get no alias.
+  void AddDeprecatedAliases(const std::string& current, const std::string& legacy,
+                            DeprecationInfo info);
+  /// Every route, in the order added.
+  std::vector<RouteInfo> Routes() const;
+  /// Dispatches; 404 when no path matches, 405 (with Allow) when the path
+  /// matches other methods only. Exceptions from handlers become 500 with no
+  /// detail sent.
   void Dispatch(HttpContext& ctx) const;
 
  private:
   struct Route {
     std::string method;
     std::string path;
-    bool prefix = false;
+    /// The path split at "/"; segments "{name}" are parameters.
+    std::vector<std::string> segments;
+    bool has_params = false;
     bool inline_ok = false;
+    std::string successor;
     Handler handler;
   };
+  void AddRoute(Route route);
+  /// True when `route` matches `segments`; fills `params` for a template.
+  static bool Matches(const Route& route, const std::string& path,
+                      const std::vector<std::string>& segments,
+                      std::vector<std::pair<std::string, std::string>>* params);
   std::vector<Route> routes_;
 };
+
+/// The versioned API's prefix: every route under it is described by
+/// docs/openapi.yaml (served at /api/v1/openapi.json).
+inline constexpr char kApiV1[] = "/api/v1/";
+/// The unversioned prefix the v1 routes were served under before; kept as
+/// deprecated aliases for one release (Service::BuildRoutes).
+inline constexpr char kLegacyApi[] = "/api/";
 
 /// Constant-time string comparison (length may leak, contents do not).
 bool ConstantTimeEquals(const std::string& a, const std::string& b);

@@ -29,7 +29,7 @@ std::string ChangeJson(const ChangeRecord& c) {
 }
 
 void AddChangeFeedRoutes(Router& router, ChangeLog* store, const std::string& token) {
-  router.Add("GET", "/api/changes", [store, token](HttpContext& ctx) {
+  router.Add("GET", std::string(kApiV1) + "changes", [store, token](HttpContext& ctx) {
     if (!ctx.RequireBearer(token)) return;
     // A whole number in [min, max], or nullopt (std::stoll's own errors included).
     auto whole = [](const std::string& text, int64_t min, int64_t max) -> std::optional<int64_t> {

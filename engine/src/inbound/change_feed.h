@@ -1,6 +1,6 @@
 // inbound/change_feed.h: how the platform hears about CRM changes.
 //
-// GET /api/changes?after=<seq>&limit=<n> (intake bearer token) lists inbound
+// GET /api/v1/changes?after=<seq>&limit=<n> (intake bearer token) lists inbound
 // changes in commit order; the answer's "next" is the cursor for the next
 // call. When inbound.callback_url is set, a CallbackSender also POSTs each
 // change there, with the outbound retry schedule, and turns one that keeps
@@ -27,7 +27,7 @@ namespace crmsync::engine {
 /// {"seq","at","entity":"lead:42","source","deliveryId","crmEvent","fields":{...},"data":{...}}.
 std::string ChangeJson(const ChangeRecord& change);
 
-/// Adds GET /api/changes.
+/// Adds GET /api/v1/changes.
 void AddChangeFeedRoutes(Router& router, ChangeLog* store, const std::string& token);
 
 class CallbackSender {

@@ -1,4 +1,4 @@
-// intake/event_validator.h: reads a POST /api/events body into validated
+// intake/event_validator.h: reads a POST /api/v1/events body into validated
 // events, or every problem with its JSON path (DESIGN.md §3, §10).
 //
 // Pure function of its input; thread-safe.

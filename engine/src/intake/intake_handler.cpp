@@ -1,4 +1,4 @@
-// POST /api/events; see intake_handler.h.
+// POST /api/v1/events; see intake_handler.h.
 #include "intake/intake_handler.h"
 
 #include <atomic>
@@ -53,7 +53,7 @@ std::string NewRequestId() {
 void AddIntakeRoutes(Router& router, IntakeContext ctx) {
   std::shared_ptr<IntakeCounters> counters =
       ctx.metrics ? std::make_shared<IntakeCounters>(*ctx.metrics) : nullptr;
-  router.Add("POST", "/api/events", [ctx, counters](HttpContext& http) {
+  router.Add("POST", std::string(kApiV1) + "events", [ctx, counters](HttpContext& http) {
     MetricsRegistry* metrics = ctx.metrics;
     auto rejected = [metrics](const std::string& reason) {
       if (metrics) {

@@ -1,4 +1,4 @@
-// intake/intake_handler.h: POST /api/events (DESIGN.md §3, §10).
+// intake/intake_handler.h: POST /api/v1/events (DESIGN.md §3, §10).
 //
 // Bearer token, size limit (the server's body limit: 413), validation (400
 // with every bad field's path; 422 for an unknown type), then one durable write

@@ -67,7 +67,7 @@ const char* InboundResultName(InboundResult::Kind kind) noexcept;
 /// CRM knew first.
 constexpr int64_t kCreateEchoWaitMs = 10000;
 
-/// One entry of the change feed (GET /api/changes), in commit order.
+/// One entry of the change feed (GET /api/v1/changes), in commit order.
 struct ChangeRecord {
   int64_t seq = 0;
   int64_t at_ms = 0;

@@ -1,4 +1,4 @@
-// POST /api/crm/webhook; see webhook_handler.h.
+// POST /api/v1/crm/webhook; see webhook_handler.h.
 #include "webhook/webhook_handler.h"
 
 #include <memory>
@@ -44,7 +44,7 @@ std::string DeliveryId(const HeaderList& headers, const std::string& body, int64
 
 void AddWebhookRoutes(Router& router, WebhookContext ctx) {
   auto counters = std::make_shared<WebhookCounters>(ctx.metrics);
-  router.Add("POST", "/api/crm/webhook", [ctx, counters](HttpContext& http) {
+  router.Add("POST", std::string(kApiV1) + "crm/webhook", [ctx, counters](HttpContext& http) {
     Poco::Logger& log = ComponentLogger("webhook");
     if (ctx.shutting_down && ctx.shutting_down->load()) {
       counters->Count("shutting_down");
