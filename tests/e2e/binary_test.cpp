@@ -86,11 +86,11 @@ TEST_SUITE("e2e.binary") {
   TEST_CASE("the CRM dump needs the admin token and shows mock-crm's state") {
     RunningService service;
     REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
-    CHECK(t::HttpCall(service.port, "GET", "/api/admin/crm/dump").status == 401);
-    CHECK(t::HttpCall(service.port, "GET", "/api/admin/crm/dump", "",
+    CHECK(t::HttpCall(service.port, "GET", "/api/v1/admin/crm/dump").status == 401);
+    CHECK(t::HttpCall(service.port, "GET", "/api/v1/admin/crm/dump", "",
                       {{"Authorization", "Bearer wrong"}})
               .status == 401);
-    t::HttpResult dump = t::HttpCall(service.port, "GET", "/api/admin/crm/dump", "",
+    t::HttpResult dump = t::HttpCall(service.port, "GET", "/api/v1/admin/crm/dump", "",
                                      {{"Authorization", "Bearer admin-secret-1"}});
     CHECK(dump.status == 200);
     CHECK(Contains(dump.body, "\"leads\""));

@@ -46,7 +46,7 @@ struct Engine {
   }
 
   Poco::JSON::Object::Ptr Dump() {
-    t::HttpResult r = t::HttpCall(port, "GET", "/api/admin/crm/dump", "",
+    t::HttpResult r = t::HttpCall(port, "GET", "/api/v1/admin/crm/dump", "",
                                   {{"Authorization", "Bearer admin-e2e"}});
     if (r.status != 200) return nullptr;
     return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
@@ -167,10 +167,10 @@ TEST_SUITE("e2e.durability") {
           std::ostringstream record;
           lead->stringify(record);
           const t::HttpResult jobs =
-              t::HttpCall(engine.port, "GET", "/api/admin/jobs?entity=lead:" + id, "",
+              t::HttpCall(engine.port, "GET", "/api/v1/admin/jobs?entity=lead:" + id, "",
                           {{"Authorization", "Bearer admin-e2e"}});
           const t::HttpResult dlq =
-              t::HttpCall(engine.port, "GET", "/api/admin/dlq?entity=lead:" + id, "",
+              t::HttpCall(engine.port, "GET", "/api/v1/admin/dlq?entity=lead:" + id, "",
                           {{"Authorization", "Bearer admin-e2e"}});
           MESSAGE("wrong CRM record for " << id << ": " << record.str() << "; expected status "
                                           << status << "; jobs: " << jobs.body

@@ -353,7 +353,7 @@ class Engine {
   // Jobs not finished (ready, queued, delayed, leased) as the store counts
   // them now (/metrics samples its gauges on a timer); -1 when down.
   int64_t Unfinished() const {
-    t::HttpResult r = Admin("/api/admin/status");
+    t::HttpResult r = Admin("/api/v1/admin/status");
     if (r.status != 200) return -1;
     Object::Ptr queue = Parse(r.body)->getObject("queue");
     int64_t n = 0;
@@ -397,7 +397,7 @@ void PostEvents(const Engine& engine, const Schedule& s, size_t next, Answers* a
                 std::atomic<int64_t>* reposts) {
   const Event& e = s.events[next];
   for (int tries = 0; tries < 20; ++tries) {
-    t::HttpResult r = t::HttpCall(engine.port(), "POST", "/api/events", e.body,
+    t::HttpResult r = t::HttpCall(engine.port(), "POST", "/api/v1/events", e.body,
                                   {{"Authorization", std::string("Bearer ") + kIntakeToken}});
     if (r.status == 200 || r.status == 202) {
       Array::Ptr accepted = Parse(r.body)->getArray("accepted");
@@ -424,7 +424,7 @@ std::vector<std::string> Check(const Engine& engine, const Schedule& s, const An
     violation(std::to_string(records.size()) + " CRM records carry " + s.reference);
   }
   t::HttpResult jobs_answer =
-      engine.Admin("/api/admin/jobs?entity=lead:" + s.lead_id + "&limit=1000");
+      engine.Admin("/api/v1/admin/jobs?entity=lead:" + s.lead_id + "&limit=1000");
   if (jobs_answer.status != 200) {
     violation("the admin API did not list the jobs: " + std::to_string(jobs_answer.status));
     return violations;
@@ -446,7 +446,7 @@ std::vector<std::string> Check(const Engine& engine, const Schedule& s, const An
   std::map<int64_t, std::string> reasons;
   if (!dead.empty()) {
     ++*dead_letters;
-    t::HttpResult dlq = engine.Admin("/api/admin/dlq?entity=lead:" + s.lead_id + "&limit=1000");
+    t::HttpResult dlq = engine.Admin("/api/v1/admin/dlq?entity=lead:" + s.lead_id + "&limit=1000");
     Array::Ptr letters = dlq.status == 200 ? Parse(dlq.body)->getArray("deadLetters") : nullptr;
     for (size_t i = 0; letters && i < letters->size(); ++i) {
       Object::Ptr letter = letters->getObject(static_cast<unsigned>(i));

@@ -43,7 +43,7 @@ struct Engine {
     process->WaitExit(std::chrono::seconds(20));
   }
   int Post(const std::string& body) {
-    return t::HttpCall(port, "POST", "/api/events", body, {{"Authorization", "Bearer intake-t"}})
+    return t::HttpCall(port, "POST", "/api/v1/events", body, {{"Authorization", "Bearer intake-t"}})
         .status;
   }
   t::TempDir dir;

@@ -33,7 +33,7 @@ TEST_SUITE("e2e.logs") {
         {{"CRM_API_KEY", kApiKey}, {"CRM_WEBHOOK_SECRET", kWebhook}});
     REQUIRE(t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; }));
     auto post = [&](const std::string& id, const std::string& type, const std::string& status) {
-      return t::HttpCall(port, "POST", "/api/events",
+      return t::HttpCall(port, "POST", "/api/v1/events",
                          R"({"eventId":")" + id + R"(","type":")" + type +
                              R"(","occurredAt":"2026-11-23T10:15:00Z","data":{"id":"L1",)"
                              R"("name":"Priya Sharma","email":")" + kEmail + R"(","phone":")" +
@@ -46,34 +46,34 @@ TEST_SUITE("e2e.logs") {
     // from the store (the jobs API), not /metrics, whose queue figures are
     // cached for half a second and can predate the create.
     REQUIRE(t::WaitUntil([&] {
-      return t::HttpCall(port, "GET", "/api/admin/jobs?entity=lead:L1", "",
+      return t::HttpCall(port, "GET", "/api/v1/admin/jobs?entity=lead:L1", "",
                          {{"Authorization", "Bearer " + kAdmin}})
                  .body.find("\"state\":\"done\"") != std::string::npos;
     }));
     // The update is refused by the CRM (422): a dead letter, logged with its reason.
     CHECK(post("ev-2", "lead.status_changed", "CONTACTED").status == 202);
-    t::HttpResult bad = t::HttpCall(port, "POST", "/api/events", R"({"eventId":"x"})",
+    t::HttpResult bad = t::HttpCall(port, "POST", "/api/v1/events", R"({"eventId":"x"})",
                                     {{"Authorization", "Bearer " + kIntake}});
     CHECK(bad.status == 400);
-    CHECK(t::HttpCall(port, "POST", "/api/events", "{}", {{"Authorization", "Bearer wrong"}})
+    CHECK(t::HttpCall(port, "POST", "/api/v1/events", "{}", {{"Authorization", "Bearer wrong"}})
               .status == 401);
     REQUIRE(t::WaitUntil([&] {
-      return t::HttpCall(port, "GET", "/api/admin/dlq", "", {{"Authorization", "Bearer " + kAdmin}})
+      return t::HttpCall(port, "GET", "/api/v1/admin/dlq", "", {{"Authorization", "Bearer " + kAdmin}})
                  .body.find("ev-2") != std::string::npos;
     }));
     // A CRM webhook with the shared secret, and a forged one.
-    std::string dump = t::HttpCall(port, "GET", "/api/admin/crm/dump", "",
+    std::string dump = t::HttpCall(port, "GET", "/api/v1/admin/crm/dump", "",
                                    {{"Authorization", "Bearer " + kAdmin}})
                            .body;
-    CHECK(t::HttpCall(port, "POST", "/api/crm/webhook",
+    CHECK(t::HttpCall(port, "POST", "/api/v1/crm/webhook",
                       R"({"event":"lead.updated","entityId":"crm_lead_1","data":{"notes":"call back"}})",
                       {{"X-CRM-Secret", kWebhook}, {"X-CRM-Event", "lead.updated"}})
               .status == 202);
-    CHECK(t::HttpCall(port, "POST", "/api/crm/webhook", R"({"event":"lead.updated"})",
+    CHECK(t::HttpCall(port, "POST", "/api/v1/crm/webhook", R"({"event":"lead.updated"})",
                       {{"X-CRM-Secret", "forged"}})
               .status == 401);
     REQUIRE(t::WaitUntil([&] {
-      return t::HttpCall(port, "GET", "/api/changes", "", {{"Authorization", "Bearer " + kIntake}})
+      return t::HttpCall(port, "GET", "/api/v1/changes", "", {{"Authorization", "Bearer " + kIntake}})
                  .body.find("call back") != std::string::npos;
     }));
     engine.Signal(SIGTERM);

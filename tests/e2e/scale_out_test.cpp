@@ -244,7 +244,7 @@ TEST_SUITE("e2e.scale_out") {
     CHECK(seen.size() == static_cast<size_t>(kLeads));  // no lead created twice
     CHECK(wrong_activities == 0);                        // each inquiry once, in order
     CHECK(wrong_history == 0);                           // each lead write once, in order
-    t::HttpResult dlq = t::HttpCall(survivor.port, "GET", "/api/admin/dlq", "",
+    t::HttpResult dlq = t::HttpCall(survivor.port, "GET", "/api/v1/admin/dlq", "",
                                     {{"Authorization", std::string("Bearer ") + kAdminToken}});
     CHECK(dlq.status == 200);
     CHECK(Parse(dlq.body)->getArray("deadLetters")->size() == 0);

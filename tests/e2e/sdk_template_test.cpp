@@ -145,7 +145,7 @@ TEST_SUITE("e2e.sdk_template") {
         R"("data":{"id":"lead-1","name":"Asha Rao","email":"asha@example.com","status":"NEW",)"
         R"("budgetMin":5000000}})";
     t::HttpResult accepted =
-        t::HttpCall(port, "POST", "/api/events", event, {{"Authorization", "Bearer intake-t"}});
+        t::HttpCall(port, "POST", "/api/v1/events", event, {{"Authorization", "Bearer intake-t"}});
     REQUIRE_MESSAGE(accepted.status == 202, accepted.body);
 
     REQUIRE_MESSAGE(t::WaitUntil([&] { return !acme.requests().empty(); }), service.Stderr());

@@ -2,7 +2,7 @@
 // CRM webhooks coming back to it, and no sync loops.
 //
 // With mock-crm (emit_webhooks on) the CRM echoes every change the engine makes
-// back to POST /api/crm/webhook, as a real CRM does; the test itself plays the
+// back to POST /api/v1/crm/webhook, as a real CRM does; the test itself plays the
 // CRM for a change an agent makes there. With generic-rest-crm the CRM is the
 // reference-crm binary, which registers the engine's webhook and sends its own.
 // Every wait is a WaitUntil() with a deadline; nothing sleeps.
@@ -108,7 +108,7 @@ struct Engine {
   std::unique_ptr<t::ChildProcess> process;
 
   std::string WebhookUrl() const {
-    return "http://127.0.0.1:" + std::to_string(port) + "/api/crm/webhook";
+    return "http://127.0.0.1:" + std::to_string(port) + "/api/v1/crm/webhook";
   }
 
   void Start() {
@@ -125,7 +125,7 @@ struct Engine {
     args.insert(args.end(), extra.begin(), extra.end());
     process = std::make_unique<t::ChildProcess>(CRMSYNC_BINARY, args, env);
     REQUIRE_MESSAGE(t::WaitUntil([&] {
-                      return t::HttpCall(port, "GET", "/api/admin/status", "",
+                      return t::HttpCall(port, "GET", "/api/v1/admin/status", "",
                                          {{"Authorization", admin}})
                                  .status == 200;
                     }),
@@ -139,13 +139,13 @@ struct Engine {
   }
 
   t::HttpResult PostEvent(const std::string& body) {
-    return t::HttpCall(port, "POST", "/api/events", body, {{"Authorization", intake}});
+    return t::HttpCall(port, "POST", "/api/v1/events", body, {{"Authorization", intake}});
   }
 
   // POSTs a webhook with the shared secret (X-CRM-Secret), as the CRM does.
   t::HttpResult PostWebhook(const std::string& event, const std::string& body,
                             const std::string& secret = kSecret) {
-    return t::HttpCall(port, "POST", "/api/crm/webhook", body,
+    return t::HttpCall(port, "POST", "/api/v1/crm/webhook", body,
                        {{"X-CRM-Secret", secret}, {"X-CRM-Event", event},
                         {"Content-Type", "application/json"}});
   }
@@ -156,7 +156,7 @@ struct Engine {
     const std::string timestamp = std::to_string(timestamp_s);
     const std::string signature =
         "v1," + Base64(HmacSha256(kStandardKey, id + "." + timestamp + "." + body));
-    return t::HttpCall(port, "POST", "/api/crm/webhook", body,
+    return t::HttpCall(port, "POST", "/api/v1/crm/webhook", body,
                        {{"webhook-id", id}, {"webhook-timestamp", timestamp},
                         {"webhook-signature", signature}, {"Content-Type", "application/json"}});
   }
@@ -168,21 +168,21 @@ struct Engine {
   }
 
   // The mock CRM's contents (mock-crm only).
-  Object::Ptr Crm() { return Admin("/api/admin/crm/dump"); }
-  Object::Ptr Queue() { return Admin("/api/admin/status")->getObject("queue"); }
+  Object::Ptr Crm() { return Admin("/api/v1/admin/crm/dump"); }
+  Object::Ptr Queue() { return Admin("/api/v1/admin/status")->getObject("queue"); }
   // {"entity","mirror","jobs"} of one entity.
   Object::Ptr Entity(const std::string& entity) {
-    return Admin("/api/admin/jobs?entity=" + entity);
+    return Admin("/api/v1/admin/jobs?entity=" + entity);
   }
   std::string Registration() {
-    return Admin("/api/admin/status")
+    return Admin("/api/v1/admin/status")
         ->getObject("runtime")
         ->getObject("inbound")
         ->getValue<std::string>("webhookRegistration");
   }
 
   Array::Ptr Changes(int64_t after = 0) {
-    t::HttpResult r = t::HttpCall(port, "GET", "/api/changes?after=" + std::to_string(after), "",
+    t::HttpResult r = t::HttpCall(port, "GET", "/api/v1/changes?after=" + std::to_string(after), "",
                                   {{"Authorization", intake}});
     REQUIRE_MESSAGE(r.status == 200, r.body);
     return Parse(r.body)->getArray("changes");
@@ -537,11 +537,11 @@ TEST_SUITE("e2e.two_way") {
     t::HttpResult r = engine.PostWebhook("lead.updated", change, "guess");
     CHECK(r.status == 401);
     CHECK(r.body.find(kSecret) == std::string::npos);
-    CHECK(t::HttpCall(engine.port, "POST", "/api/crm/webhook", change,
+    CHECK(t::HttpCall(engine.port, "POST", "/api/v1/crm/webhook", change,
                       {{"X-CRM-Event", "lead.updated"}})
               .status == 401);
     const int64_t now_s = static_cast<int64_t>(std::time(nullptr));
-    t::HttpResult bad = t::HttpCall(engine.port, "POST", "/api/crm/webhook", change,
+    t::HttpResult bad = t::HttpCall(engine.port, "POST", "/api/v1/crm/webhook", change,
                                     {{"webhook-id", "msg_forged"},
                                      {"webhook-timestamp", std::to_string(now_s)},
                                      {"webhook-signature", "v1," + Base64("not the signature")}});

@@ -163,7 +163,7 @@ TEST_SUITE("e2e.ui") {
     }
     CHECK(t::HttpCall(service.port, "POST", "/ui").status == 405);
     // The page is public; its data is not.
-    CHECK(t::HttpCall(service.port, "GET", "/api/admin/status").status == 401);
+    CHECK(t::HttpCall(service.port, "GET", "/api/v1/admin/status").status == 401);
   }
 
   TEST_CASE("a ui.dir without the files makes /ui a 404 and a warning, not a start-up error") {
@@ -206,14 +206,14 @@ TEST_SUITE("e2e.ui") {
         lead +
         "\",\"name\":\"Asha Rao\","
         "\"email\":\"asha.rao@example.com\",\"source\":\"website\",\"status\":\"NEW\"}}";
-    t::HttpResult accepted = t::HttpCall(service.port, "POST", "/api/events", event,
+    t::HttpResult accepted = t::HttpCall(service.port, "POST", "/api/v1/events", event,
                                          {{"Authorization", "Bearer " + kIntakeToken}});
     REQUIRE_MESSAGE(accepted.status == 202, accepted.body);
 
     int64_t dead_letter = 0;
     REQUIRE_MESSAGE(
         t::WaitUntil([&] {
-          t::HttpResult list = t::HttpCall(service.port, "GET", "/api/admin/dlq", "", Admin());
+          t::HttpResult list = t::HttpCall(service.port, "GET", "/api/v1/admin/dlq", "", Admin());
           if (list.status != 200) return false;
           Poco::JSON::Array::Ptr items = ParseObject(list.body)->getArray("deadLetters");
           if (!items || items->size() != 1) return false;
@@ -242,7 +242,7 @@ TEST_SUITE("e2e.ui") {
     // The server agrees: replayed as a new job, and the lead reached the CRM
     // (the fault script is used up, so the second create passes).
     t::HttpResult shown = t::HttpCall(service.port, "GET",
-                                      "/api/admin/dlq/" + std::to_string(dead_letter), "", Admin());
+                                      "/api/v1/admin/dlq/" + std::to_string(dead_letter), "", Admin());
     REQUIRE(shown.status == 200);
     Poco::JSON::Object::Ptr replayed = ParseObject(shown.body);
     CHECK_FALSE(replayed->isNull("replayedAt"));
@@ -252,14 +252,14 @@ TEST_SUITE("e2e.ui") {
     std::string dump;
     CHECK_MESSAGE(t::WaitUntil([&] {
                     dump =
-                        t::HttpCall(service.port, "GET", "/api/admin/crm/dump", "", Admin()).body;
+                        t::HttpCall(service.port, "GET", "/api/v1/admin/crm/dump", "", Admin()).body;
                     Poco::JSON::Array::Ptr leads = ParseObject(dump)->getArray("leads");
                     return leads && leads->size() == 1 && Contains(dump, "Asha Rao");
                   }),
                   dump);
     t::HttpResult again =
         t::HttpCall(service.port, "POST",
-                    "/api/admin/dlq/" + std::to_string(dead_letter) + "/replay", "", Admin());
+                    "/api/v1/admin/dlq/" + std::to_string(dead_letter) + "/replay", "", Admin());
     CHECK(again.status == 409);
 
     service.process->Signal(SIGTERM);

@@ -183,7 +183,7 @@ int EventPoster::Post(int port, const std::string& body) {
       session_->http->setKeepAlive(true);
       session_->http->setTimeout(Poco::Timespan(30, 0));
     }
-    Poco::Net::HTTPRequest request("POST", "/api/events", Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest request("POST", "/api/v1/events", Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("Authorization", "Bearer " + token_);
     request.setContentType("application/json");
     request.setContentLength(static_cast<std::streamsize>(body.size()));

@@ -88,7 +88,7 @@ class LoopbackHttpServer {
 /// figure covers every engine on it.
 int64_t UnfinishedJobs(int port);
 
-/// POSTs event bodies to /api/events on 127.0.0.1 over one keep-alive
+/// POSTs event bodies to /api/v1/events on 127.0.0.1 over one keep-alive
 /// connection, with a bearer token; reconnects after a failure, and when
 /// Post() names another port (a client failing over to another engine).
 class EventPoster {

@@ -225,16 +225,16 @@ TEST_SUITE("engine.admin") {
     AdminFixture f;
     int64_t id = f.MakeDeadLetter("evt-1", EntityKind::kLead, "1");
     const std::vector<std::pair<std::string, std::string>> routes = {
-        {"GET", "/api/admin/status"},
-        {"POST", "/api/admin/sync/enable"},
-        {"POST", "/api/admin/sync/disable"},
-        {"GET", "/api/admin/jobs?entity=lead:1"},
-        {"GET", "/api/admin/dlq"},
-        {"GET", "/api/admin/dlq/" + std::to_string(id)},
-        {"POST", "/api/admin/dlq/" + std::to_string(id) + "/replay"},
-        {"POST", "/api/admin/dlq/replay"},
-        {"DELETE", "/api/admin/dlq/" + std::to_string(id)},
-        {"POST", "/api/admin/dlq/purge"}};
+        {"GET", "/api/v1/admin/status"},
+        {"POST", "/api/v1/admin/sync/enable"},
+        {"POST", "/api/v1/admin/sync/disable"},
+        {"GET", "/api/v1/admin/jobs?entity=lead:1"},
+        {"GET", "/api/v1/admin/dlq"},
+        {"GET", "/api/v1/admin/dlq/" + std::to_string(id)},
+        {"POST", "/api/v1/admin/dlq/" + std::to_string(id) + "/replay"},
+        {"POST", "/api/v1/admin/dlq/replay"},
+        {"DELETE", "/api/v1/admin/dlq/" + std::to_string(id)},
+        {"POST", "/api/v1/admin/dlq/purge"}};
     for (const auto& [method, path] : routes) {
       CAPTURE(method);
       CAPTURE(path);
@@ -259,9 +259,9 @@ TEST_SUITE("engine.admin") {
   TEST_CASE("an empty admin token closes the admin API") {
     AdminFixture f(true, "");
     CHECK(
-        HttpCall(f.port(), "GET", "/api/admin/status", "", {{"Authorization", "Bearer "}}).status ==
+        HttpCall(f.port(), "GET", "/api/v1/admin/status", "", {{"Authorization", "Bearer "}}).status ==
         401);
-    CHECK(HttpCall(f.port(), "GET", "/api/admin/status").status == 401);
+    CHECK(HttpCall(f.port(), "GET", "/api/v1/admin/status").status == 401);
   }
 
   // --- status and sync --------------------------------------------------------
@@ -273,7 +273,7 @@ TEST_SUITE("engine.admin") {
     f.Accept("evt-prop", EntityKind::kProperty, "7");
     f.clock().Advance(5'000);
 
-    HttpResult r = f.Get("/api/admin/status");
+    HttpResult r = f.Get("/api/v1/admin/status");
     REQUIRE(r.status == 200);
     CHECK(r.headers["Content-Type"] == "application/json");
     Object::Ptr status = Json(r.body);
@@ -309,7 +309,7 @@ TEST_SUITE("engine.admin") {
 
     // A runtime hook that throws does not break the status.
     f.set_runtime_fails(true);
-    r = f.Get("/api/admin/status");
+    r = f.Get("/api/v1/admin/status");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getObject("runtime")->getValue<std::string>("error") ==
           "runtime status unavailable");
@@ -354,7 +354,7 @@ TEST_SUITE("engine.admin") {
 
   TEST_CASE("status shows an empty runtime object without a runtime hook") {
     AdminFixture f(false);
-    HttpResult r = f.Get("/api/admin/status");
+    HttpResult r = f.Get("/api/v1/admin/status");
     REQUIRE(r.status == 200);
     Object::Ptr status = Json(r.body);
     REQUIRE(status->getObject("runtime"));
@@ -364,7 +364,7 @@ TEST_SUITE("engine.admin") {
 
   TEST_CASE("sync disable and enable persist the state and wake the workers") {
     AdminFixture f;
-    HttpResult r = f.Post("/api/admin/sync/disable");
+    HttpResult r = f.Post("/api/v1/admin/sync/disable");
     REQUIRE(r.status == 200);
     Object::Ptr answer = Json(r.body);
     CHECK(answer->getValue<std::string>("plugin") == kPlugin);
@@ -374,7 +374,7 @@ TEST_SUITE("engine.admin") {
     CHECK(f.store().GetSyncState(kPlugin).reason == "disabled by admin");
     CHECK(f.wakeups() == 1);
 
-    r = f.Post("/api/admin/sync/disable", R"({"reason":"CRM maintenance until 14:00"})");
+    r = f.Post("/api/v1/admin/sync/disable", R"({"reason":"CRM maintenance until 14:00"})");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getValue<std::string>("reason") == "CRM maintenance until 14:00");
     SyncState state = f.store().GetSyncState(kPlugin);
@@ -382,20 +382,20 @@ TEST_SUITE("engine.admin") {
     CHECK(state.reason == "CRM maintenance until 14:00");
     CHECK_FALSE(state.changed_at.empty());
 
-    r = f.Get("/api/admin/status");
+    r = f.Get("/api/v1/admin/status");
     Object::Ptr sync = Json(r.body)->getObject("sync");
     CHECK_FALSE(sync->getValue<bool>("enabled"));
     CHECK(sync->getValue<std::string>("reason") == "CRM maintenance until 14:00");
     CHECK(sync->getValue<std::string>("changedAt") == state.changed_at);
 
-    r = f.Post("/api/admin/sync/enable", R"({"reason":"maintenance over"})");
+    r = f.Post("/api/v1/admin/sync/enable", R"({"reason":"maintenance over"})");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getValue<bool>("enabled"));
     CHECK(f.store().GetSyncState(kPlugin).enabled);
     CHECK(f.store().GetSyncState(kPlugin).reason == "maintenance over");
     CHECK(f.wakeups() == 3);
 
-    r = f.Post("/api/admin/sync/enable", "  ");
+    r = f.Post("/api/v1/admin/sync/enable", "  ");
     REQUIRE(r.status == 200);
     CHECK(f.store().GetSyncState(kPlugin).reason == "enabled by admin");
     CHECK(f.wakeups() == 4);
@@ -414,7 +414,7 @@ TEST_SUITE("engine.admin") {
         {R"({"reason":")" + std::string(501, 'x') + R"("})", "reason"}};
     for (const Case& c : cases) {
       CAPTURE(c.body);
-      HttpResult r = f.Post("/api/admin/sync/disable", c.body);
+      HttpResult r = f.Post("/api/v1/admin/sync/disable", c.body);
       CHECK(r.status == 400);
       CHECK(Contains(ErrorOf(r), c.expect));
     }
@@ -431,7 +431,7 @@ TEST_SUITE("engine.admin") {
     int64_t second = f.Accept("evt-b", EntityKind::kLead, "42", "Asha Rao");
     f.Accept("evt-c", EntityKind::kLead, "43");
 
-    HttpResult r = f.Get("/api/admin/jobs?entity=lead:42");
+    HttpResult r = f.Get("/api/v1/admin/jobs?entity=lead:42");
     REQUIRE(r.status == 200);
     Object::Ptr answer = Json(r.body);
     CHECK(answer->getValue<std::string>("entity") == "lead:42");
@@ -460,11 +460,11 @@ TEST_SUITE("engine.admin") {
     CHECK(oldest->getValue<std::string>("state") == "ready");
     CHECK(oldest->getValue<std::string>("createdAt") == FormatIsoMs(f.clock().NowMs() - 1'000));
 
-    r = f.Get("/api/admin/jobs?entity=lead:42&limit=1");
+    r = f.Get("/api/v1/admin/jobs?entity=lead:42&limit=1");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getArray("jobs")->size() == 1);
 
-    r = f.Get("/api/admin/jobs?entity=property:999");
+    r = f.Get("/api/v1/admin/jobs?entity=property:999");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->isNull("mirror"));
     CHECK(Json(r.body)->getArray("jobs")->size() == 0);
@@ -473,7 +473,7 @@ TEST_SUITE("engine.admin") {
   TEST_CASE("jobs of a dead-lettered entity show the failure") {
     AdminFixture f;
     f.MakeDeadLetter("evt-x", EntityKind::kProperty, "7", kPlugin, "permanent", "price refused");
-    HttpResult r = f.Get("/api/admin/jobs?entity=property:7");
+    HttpResult r = f.Get("/api/v1/admin/jobs?entity=property:7");
     REQUIRE(r.status == 200);
     Object::Ptr job = Json(r.body)->getArray("jobs")->getObject(0);
     CHECK(job->getValue<std::string>("state") == "dead");
@@ -499,7 +499,7 @@ TEST_SUITE("engine.admin") {
                                      {"?entity=lead:1&kind=lead", "kind"}};
     for (const Case& c : cases) {
       CAPTURE(c.query);
-      HttpResult r = f.Get("/api/admin/jobs" + c.query);
+      HttpResult r = f.Get("/api/v1/admin/jobs" + c.query);
       CHECK(r.status == 400);
       CHECK(Contains(ErrorOf(r), c.expect));
     }
@@ -517,7 +517,7 @@ TEST_SUITE("engine.admin") {
     f.clock().Advance(60'000);
     int64_t c = f.MakeDeadLetter("evt-c", EntityKind::kLead, "2", "other-crm");
 
-    HttpResult r = f.Get("/api/admin/dlq");
+    HttpResult r = f.Get("/api/v1/admin/dlq");
     CHECK(DeadLetterIds(r) == std::vector<int64_t>{a, b, c});
     Object::Ptr first = Json(r.body)->getArray("deadLetters")->getObject(0);
     CHECK(first->getValue<int64_t>("id") == a);
@@ -535,25 +535,25 @@ TEST_SUITE("engine.admin") {
     CHECK_FALSE(Contains(r.body, "Asha"));  // the entity's data stays out
     CHECK_FALSE(Contains(r.body, "payload"));
 
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?plugin=mock-crm")) == std::vector<int64_t>{a, b});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?plugin=other-crm")) == std::vector<int64_t>{c});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?errorClass=permanent")) == std::vector<int64_t>{b});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?entity=lead:2")) == std::vector<int64_t>{c});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?entity=property:7")) == std::vector<int64_t>{b});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?entity=lead:7")).empty());
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?since=" + FormatIsoMs(t0 + 60'000))) ==
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?plugin=mock-crm")) == std::vector<int64_t>{a, b});
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?plugin=other-crm")) == std::vector<int64_t>{c});
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?errorClass=permanent")) == std::vector<int64_t>{b});
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?entity=lead:2")) == std::vector<int64_t>{c});
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?entity=property:7")) == std::vector<int64_t>{b});
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?entity=lead:7")).empty());
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?since=" + FormatIsoMs(t0 + 60'000))) ==
           std::vector<int64_t>{b, c});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?until=" + FormatIsoMs(t0 + 60'000))) ==
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?until=" + FormatIsoMs(t0 + 60'000))) ==
           std::vector<int64_t>{a});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?since=" + FormatIsoMs(t0 + 1) +
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?since=" + FormatIsoMs(t0 + 1) +
                               "&until=" + FormatIsoMs(t0 + 120'000))) == std::vector<int64_t>{b});
     // Time zones and plain dates are read as ISO 8601; t0 is 2023-11-14T22:13:20Z.
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?since=2023-11-15T03:44:20%2B05:30")) ==
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?since=2023-11-15T03:44:20%2B05:30")) ==
           std::vector<int64_t>{b, c});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?since=2023-11-15")).empty());
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?until=2023-11-15")).size() == 3);
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?limit=2")) == std::vector<int64_t>{a, b});
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq?plugin=mock-crm&errorClass=invalid_record&"
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?since=2023-11-15")).empty());
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?until=2023-11-15")).size() == 3);
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?limit=2")) == std::vector<int64_t>{a, b});
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq?plugin=mock-crm&errorClass=invalid_record&"
                               "entity=lead:1&limit=5")) == std::vector<int64_t>{a});
   }
 
@@ -582,15 +582,15 @@ TEST_SUITE("engine.admin") {
     for (const Case& c : cases) {
       CAPTURE(c.query);
       for (const std::string& path :
-           {std::string("/api/admin/dlq?"), std::string("/api/admin/dlq/replay?"),
-            std::string("/api/admin/dlq/purge?")}) {
+           {std::string("/api/v1/admin/dlq?"), std::string("/api/v1/admin/dlq/replay?"),
+            std::string("/api/v1/admin/dlq/purge?")}) {
         CAPTURE(path);
-        HttpResult r = f.Call(path == "/api/admin/dlq?" ? "GET" : "POST", path + c.query);
+        HttpResult r = f.Call(path == "/api/v1/admin/dlq?" ? "GET" : "POST", path + c.query);
         CHECK(r.status == 400);
         CHECK(Contains(ErrorOf(r), c.expect));
       }
     }
-    HttpResult r = f.Post("/api/admin/dlq/purge?limit=5");
+    HttpResult r = f.Post("/api/v1/admin/dlq/purge?limit=5");
     CHECK(r.status == 400);
     CHECK(Contains(ErrorOf(r), "limit"));
     // None of the refused requests replayed or purged anything.
@@ -604,7 +604,7 @@ TEST_SUITE("engine.admin") {
     AdminFixture f;
     int64_t id = f.MakeDeadLetter("evt-a", EntityKind::kLead, "1", kPlugin, "invalid_record",
                                   "email is invalid");
-    HttpResult r = f.Get("/api/admin/dlq/" + std::to_string(id));
+    HttpResult r = f.Get("/api/v1/admin/dlq/" + std::to_string(id));
     REQUIRE(r.status == 200);
     Object::Ptr d = Json(r.body);
     CHECK(d->getValue<int64_t>("id") == id);
@@ -628,16 +628,16 @@ TEST_SUITE("engine.admin") {
     CHECK(a2->getValue<int>("httpStatus") == 422);
     CHECK_FALSE(Contains(r.body, "Asha"));
 
-    r = f.Get("/api/admin/dlq/9999");
+    r = f.Get("/api/v1/admin/dlq/9999");
     CHECK(r.status == 404);
     CHECK(Contains(ErrorOf(r), "9999"));
-    r = f.Get("/api/admin/dlq/abc");
+    r = f.Get("/api/v1/admin/dlq/abc");
     CHECK(r.status == 400);
     CHECK(Contains(ErrorOf(r), "abc"));
-    CHECK(f.Get("/api/admin/dlq/0").status == 400);
-    CHECK(f.Get("/api/admin/dlq/1/extra").status == 404);
-    CHECK(f.Post("/api/admin/dlq/1/unknown").status == 404);
-    CHECK(f.Call("DELETE", "/api/admin/dlq/1/replay").status == 404);
+    CHECK(f.Get("/api/v1/admin/dlq/0").status == 400);
+    CHECK(f.Get("/api/v1/admin/dlq/1/extra").status == 404);
+    CHECK(f.Post("/api/v1/admin/dlq/1/unknown").status == 404);
+    CHECK(f.Call("DELETE", "/api/v1/admin/dlq/1/replay").status == 405);  // POST only
   }
 
   TEST_CASE("replaying one dead letter queues a ready job and keeps its history") {
@@ -646,7 +646,7 @@ TEST_SUITE("engine.admin") {
     int64_t old_job = f.store().GetDeadLetter(id)->job_id;
     f.clock().Advance(10'000);
 
-    HttpResult r = f.Post("/api/admin/dlq/" + std::to_string(id) + "/replay");
+    HttpResult r = f.Post("/api/v1/admin/dlq/" + std::to_string(id) + "/replay");
     REQUIRE(r.status == 200);
     Array::Ptr replayed = Json(r.body)->getArray("replayed");
     REQUIRE(replayed);
@@ -673,20 +673,20 @@ TEST_SUITE("engine.admin") {
     CHECK(d->history.size() == 2);
 
     // Open ones only by default; includeReplayed shows it with its replay.
-    CHECK(DeadLetterIds(f.Get("/api/admin/dlq")).empty());
-    r = f.Get("/api/admin/dlq?includeReplayed=true");
+    CHECK(DeadLetterIds(f.Get("/api/v1/admin/dlq")).empty());
+    r = f.Get("/api/v1/admin/dlq?includeReplayed=true");
     CHECK(DeadLetterIds(r) == std::vector<int64_t>{id});
     Object::Ptr listed = Json(r.body)->getArray("deadLetters")->getObject(0);
     CHECK(listed->getValue<std::string>("replayedAt") == FormatIsoMs(f.clock().NowMs()));
     CHECK(listed->getValue<int64_t>("replayJobId") == new_job);
-    r = f.Get("/api/admin/dlq/" + std::to_string(id));
+    r = f.Get("/api/v1/admin/dlq/" + std::to_string(id));
     CHECK(Json(r.body)->getArray("attempts")->size() == 2);
 
-    r = f.Post("/api/admin/dlq/" + std::to_string(id) + "/replay");
+    r = f.Post("/api/v1/admin/dlq/" + std::to_string(id) + "/replay");
     CHECK(r.status == 409);
     CHECK(Contains(ErrorOf(r), "already replayed"));
-    CHECK(f.Post("/api/admin/dlq/4242/replay").status == 404);
-    CHECK(f.Post("/api/admin/dlq/x1/replay").status == 400);
+    CHECK(f.Post("/api/v1/admin/dlq/4242/replay").status == 404);
+    CHECK(f.Post("/api/v1/admin/dlq/x1/replay").status == 400);
     CHECK(f.wakeups() == 1);
     CHECK(f.store().JobsForEntity(EntityKind::kLead, "1", 10).size() == 2);
   }
@@ -698,7 +698,7 @@ TEST_SUITE("engine.admin") {
                                  "price refused");
     int64_t c = f.MakeDeadLetter("evt-c", EntityKind::kLead, "2", "other-crm");
 
-    HttpResult r = f.Post("/api/admin/dlq/replay?plugin=mock-crm&errorClass=invalid_record");
+    HttpResult r = f.Post("/api/v1/admin/dlq/replay?plugin=mock-crm&errorClass=invalid_record");
     REQUIRE(r.status == 200);
     Array::Ptr replayed = Json(r.body)->getArray("replayed");
     REQUIRE(replayed->size() == 1);
@@ -708,7 +708,7 @@ TEST_SUITE("engine.admin") {
     CHECK(f.wakeups() == 1);
 
     // No filter: every open dead letter, each paired with its new job.
-    r = f.Post("/api/admin/dlq/replay");
+    r = f.Post("/api/v1/admin/dlq/replay");
     REQUIRE(r.status == 200);
     replayed = Json(r.body)->getArray("replayed");
     REQUIRE(replayed->size() == 2);
@@ -723,7 +723,7 @@ TEST_SUITE("engine.admin") {
     CHECK(f.wakeups() == 2);
 
     // Nothing left: an empty answer, and no wake-up.
-    r = f.Post("/api/admin/dlq/replay?includeReplayed=true");
+    r = f.Post("/api/v1/admin/dlq/replay?includeReplayed=true");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getArray("replayed")->size() == 0);
     CHECK(f.wakeups() == 2);
@@ -734,7 +734,7 @@ TEST_SUITE("engine.admin") {
     AdminFixture f;
     int64_t a = f.MakeDeadLetter("evt-a", EntityKind::kLead, "1");
     f.MakeDeadLetter("evt-b", EntityKind::kLead, "2");
-    HttpResult r = f.Post("/api/admin/dlq/replay?limit=1");
+    HttpResult r = f.Post("/api/v1/admin/dlq/replay?limit=1");
     REQUIRE(r.status == 200);
     Array::Ptr replayed = Json(r.body)->getArray("replayed");
     REQUIRE(replayed->size() == 1);
@@ -749,29 +749,29 @@ TEST_SUITE("engine.admin") {
     int64_t c = f.MakeDeadLetter("evt-c", EntityKind::kProperty, "7", "other-crm");
     int64_t d = f.MakeDeadLetter("evt-d", EntityKind::kLead, "3");
 
-    HttpResult r = f.Call("DELETE", "/api/admin/dlq/" + std::to_string(a));
+    HttpResult r = f.Call("DELETE", "/api/v1/admin/dlq/" + std::to_string(a));
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getValue<int64_t>("purged") == 1);
     CHECK_FALSE(f.store().GetDeadLetter(a));
-    CHECK(f.Call("DELETE", "/api/admin/dlq/" + std::to_string(a)).status == 404);
-    CHECK(f.Call("DELETE", "/api/admin/dlq/abc").status == 400);
+    CHECK(f.Call("DELETE", "/api/v1/admin/dlq/" + std::to_string(a)).status == 404);
+    CHECK(f.Call("DELETE", "/api/v1/admin/dlq/abc").status == 400);
 
-    r = f.Post("/api/admin/dlq/purge?entity=lead:2");
+    r = f.Post("/api/v1/admin/dlq/purge?entity=lead:2");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getValue<int64_t>("purged") == 1);
     CHECK_FALSE(f.store().GetDeadLetter(b));
 
     // A replayed dead letter stays unless asked for; by id it can always go.
-    REQUIRE(f.Post("/api/admin/dlq/" + std::to_string(d) + "/replay").status == 200);
-    r = f.Post("/api/admin/dlq/purge");
+    REQUIRE(f.Post("/api/v1/admin/dlq/" + std::to_string(d) + "/replay").status == 200);
+    r = f.Post("/api/v1/admin/dlq/purge");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getValue<int64_t>("purged") == 1);
     CHECK_FALSE(f.store().GetDeadLetter(c));
     CHECK(f.store().GetDeadLetter(d));
-    r = f.Post("/api/admin/dlq/purge?includeReplayed=true");
+    r = f.Post("/api/v1/admin/dlq/purge?includeReplayed=true");
     CHECK(Json(r.body)->getValue<int64_t>("purged") == 1);
     CHECK_FALSE(f.store().GetDeadLetter(d));
-    r = f.Post("/api/admin/dlq/purge");
+    r = f.Post("/api/v1/admin/dlq/purge");
     CHECK(Json(r.body)->getValue<int64_t>("purged") == 0);
     // The jobs and their attempts are not the dead-letter queue's to delete.
     CHECK(f.store().JobsForEntity(EntityKind::kLead, "1", 10).size() == 1);
@@ -779,9 +779,9 @@ TEST_SUITE("engine.admin") {
 
   TEST_CASE("a wrong method on an admin path is a 405") {
     AdminFixture f;
-    CHECK(f.Post("/api/admin/status").status == 405);
-    CHECK(f.Get("/api/admin/sync/enable").status == 405);
-    CHECK(f.Post("/api/admin/dlq").status == 405);
+    CHECK(f.Post("/api/v1/admin/status").status == 405);
+    CHECK(f.Get("/api/v1/admin/sync/enable").status == 405);
+    CHECK(f.Post("/api/v1/admin/dlq").status == 405);
   }
 
   // --- the CLI ----------------------------------------------------------------
@@ -927,7 +927,7 @@ TEST_SUITE("engine.admin") {
 
   TEST_CASE("sync pause and resume hold sync on purpose and say so") {
     AdminFixture f;
-    HttpResult r = f.Post("/api/admin/sync/pause", R"({"reason":"CRM upgrade"})");
+    HttpResult r = f.Post("/api/v1/admin/sync/pause", R"({"reason":"CRM upgrade"})");
     REQUIRE(r.status == 200);
     Object::Ptr answer = Json(r.body);
     CHECK_FALSE(answer->getValue<bool>("enabled"));
@@ -937,20 +937,20 @@ TEST_SUITE("engine.admin") {
     CHECK(IsPausedReason(state.reason));
     CHECK(Contains(state.reason, "CRM upgrade"));
     CHECK(f.wakeups() == 1);
-    r = f.Post("/api/admin/sync/resume");
+    r = f.Post("/api/v1/admin/sync/resume");
     REQUIRE(r.status == 200);
     CHECK(Json(r.body)->getValue<bool>("enabled"));
     CHECK_FALSE(Json(r.body)->getValue<bool>("paused"));
     CHECK(f.store().GetSyncState(kPlugin).enabled);
-    CHECK(f.Post("/api/admin/sync/pause", "{not json").status == 400);
+    CHECK(f.Post("/api/v1/admin/sync/pause", "{not json").status == 400);
     CHECK(f.store().GetSyncState(kPlugin).enabled);  // a bad request changes nothing
-    CHECK(HttpCall(f.port(), "POST", "/api/admin/sync/pause").status == 401);
+    CHECK(HttpCall(f.port(), "POST", "/api/v1/admin/sync/pause").status == 401);
   }
 
   TEST_CASE("audit lists an entity's trail newest first and refuses bad queries") {
     AdminFixture f;
     f.MakeDeadLetter("evt-x", EntityKind::kProperty, "7", kPlugin, "permanent", "price refused");
-    HttpResult r = f.Get("/api/admin/audit?entity=property:7");
+    HttpResult r = f.Get("/api/v1/admin/audit?entity=property:7");
     REQUIRE(r.status == 200);
     Object::Ptr answer = Json(r.body);
     CHECK(answer->getValue<std::string>("entity") == "property:7");
@@ -958,12 +958,12 @@ TEST_SUITE("engine.admin") {
     REQUIRE(audit->size() >= 1);
     CHECK(audit->getObject(0)->getValue<std::string>("action") == "dead_lettered");
     CHECK(Contains(audit->getObject(0)->getValue<std::string>("detail"), "price refused"));
-    CHECK(Json(f.Get("/api/admin/audit?entity=lead:404").body)->getArray("audit")->size() == 0);
-    CHECK(f.Get("/api/admin/audit").status == 400);
-    CHECK(Contains(f.Get("/api/admin/audit?entity=car:1").body, "entity"));
-    CHECK(f.Get("/api/admin/audit?entity=lead:1&limit=0").status == 400);
-    CHECK(f.Get("/api/admin/audit?entity=lead:1&bogus=1").status == 400);
-    CHECK(HttpCall(f.port(), "GET", "/api/admin/audit?entity=lead:1").status == 401);
+    CHECK(Json(f.Get("/api/v1/admin/audit?entity=lead:404").body)->getArray("audit")->size() == 0);
+    CHECK(f.Get("/api/v1/admin/audit").status == 400);
+    CHECK(Contains(f.Get("/api/v1/admin/audit?entity=car:1").body, "entity"));
+    CHECK(f.Get("/api/v1/admin/audit?entity=lead:1&limit=0").status == 400);
+    CHECK(f.Get("/api/v1/admin/audit?entity=lead:1&bogus=1").status == 400);
+    CHECK(HttpCall(f.port(), "GET", "/api/v1/admin/audit?entity=lead:1").status == 401);
 
     TempDir dir;
     CliRun run = RunCli(CliSettings(dir, f.port()), {"audit", "property:7"});

@@ -171,7 +171,7 @@ class Rig {
     return clean;
   }
 
-  /// Validates `envelopes` as one POST /api/events body, accepts them now and
+  /// Validates `envelopes` as one POST /api/v1/events body, accepts them now and
   /// wakes the dispatcher.
   std::vector<AcceptResult> Send(const std::vector<std::string>& envelopes) {
     std::string body = "{\"events\":[";

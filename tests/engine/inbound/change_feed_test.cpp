@@ -1,5 +1,5 @@
 // change_feed_test.cpp: how the platform hears about CRM changes (DESIGN.md
-// §5): GET /api/changes over real HTTP (bearer token, after/limit paging with
+// §5): GET /api/v1/changes over real HTTP (bearer token, after/limit paging with
 // "next", 400 for a bad cursor), and the CallbackSender POSTing each change to
 // a real Poco HTTPServer started by the test, retried on the RetryPolicy
 // schedule under a ManualClock, dead-lettered as plugin "callback" and
@@ -94,7 +94,7 @@ void MakeChanges(Store& store, const std::vector<std::string>& ids, bool queue_c
 HttpResult Feed(WebhookRig& rig, const std::string& query, const std::string& token = kFeedToken) {
   Headers headers;
   if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-  return HttpCall(rig.port(), "GET", "/api/changes" + query, "", headers);
+  return HttpCall(rig.port(), "GET", "/api/v1/changes" + query, "", headers);
 }
 
 std::vector<std::string> FeedIds(const std::string& body) {
@@ -133,7 +133,7 @@ TEST_SUITE("engine.inbound") {
     MakeChanges(rig.store(), {"a"}, false);
     CHECK(Feed(rig, "", "").status == 401);
     CHECK(Feed(rig, "", "wrong-token").status == 401);
-    CHECK(HttpCall(rig.port(), "GET", "/api/changes", "", {{"Authorization", kFeedToken}}).status ==
+    CHECK(HttpCall(rig.port(), "GET", "/api/v1/changes", "", {{"Authorization", kFeedToken}}).status ==
           401);
     HttpResult ok = Feed(rig, "");
     CHECK(ok.status == 200);

@@ -1,4 +1,4 @@
-// webhook_handler_test.cpp: POST /api/crm/webhook over real HTTP on loopback
+// webhook_handler_test.cpp: POST /api/v1/crm/webhook over real HTTP on loopback
 // with the real mock-crm plugin parsing (DESIGN.md §5, §10): 202 once the
 // delivery is durable, both verification schemes and secret rotation, 401
 // without detail for every refusal, 400 naming a malformed body, 202 ignored
@@ -307,7 +307,7 @@ TEST_SUITE("engine.inbound") {
 
   TEST_CASE("webhook: only POST is served") {
     WebhookRig rig;
-    CHECK(HttpCall(rig.port(), "GET", "/api/crm/webhook").status == 405);
+    CHECK(HttpCall(rig.port(), "GET", "/api/v1/crm/webhook").status == 405);
   }
 
   TEST_CASE("webhook: every path counts in crmsync_webhook_deliveries_total") {

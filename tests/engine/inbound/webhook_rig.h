@@ -1,4 +1,4 @@
-// webhook_rig.h: POST /api/crm/webhook served for real inside the test process:
+// webhook_rig.h: POST /api/v1/crm/webhook served for real inside the test process:
 // a SQLite file, the real mock-crm plugin behind its GuardedAdapter, the
 // Router with the webhook routes (and the change feed), and an HttpServer on
 // loopback. Time is a ManualClock.
@@ -119,7 +119,7 @@ class WebhookRig {
   }
 
   HttpResult Post(const std::string& body, const Headers& headers) {
-    return HttpCall(port(), "POST", "/api/crm/webhook", body, headers);
+    return HttpCall(port(), "POST", "/api/v1/crm/webhook", body, headers);
   }
   /// With the shared secret and X-CRM-Event taken from `event`.
   HttpResult PostShared(const std::string& body, const std::string& event = "lead.updated",

@@ -1,4 +1,4 @@
-// intake_handler_test.cpp: POST /api/events end to end inside the process:
+// intake_handler_test.cpp: POST /api/v1/events end to end inside the process:
 // a real HttpServer on loopback, the Router with the intake routes, and a real
 // SQLite file in a TempDir. Covers the answers of DESIGN.md §10 (202, 200, 400,
 // 401, 413, 422, 503), that an answer comes only after the commit and that a
@@ -92,11 +92,11 @@ class IntakeServer {
     store_.reset();
   }
 
-  /// POST /api/events with the bearer token (or `token` when given).
+  /// POST /api/v1/events with the bearer token (or `token` when given).
   HttpResult Post(const std::string& body, const std::string& token = kToken) {
     std::map<std::string, std::string> headers;
     if (!token.empty()) headers["Authorization"] = "Bearer " + token;
-    return HttpCall(port(), "POST", "/api/events", body, headers);
+    return HttpCall(port(), "POST", "/api/v1/events", body, headers);
   }
 
  private:
@@ -122,7 +122,7 @@ class KeepAliveClient {
                   bool chunked = false) {
     HttpResult result;
     try {
-      Poco::Net::HTTPRequest request("POST", "/api/events", Poco::Net::HTTPMessage::HTTP_1_1);
+      Poco::Net::HTTPRequest request("POST", "/api/v1/events", Poco::Net::HTTPMessage::HTTP_1_1);
       request.setKeepAlive(true);
       request.setContentType("application/json");
       if (!token.empty()) request.set("Authorization", "Bearer " + token);
@@ -498,7 +498,7 @@ TEST_SUITE("engine.intake") {
     IntakeServer server;
     auto check_401 = [&](const std::map<std::string, std::string>& headers) {
       HttpResult r =
-          HttpCall(server.port(), "POST", "/api/events", LeadCreated("a-1", "L1"), headers);
+          HttpCall(server.port(), "POST", "/api/v1/events", LeadCreated("a-1", "L1"), headers);
       CHECK(r.status == 401);
       CHECK(r.headers["WWW-Authenticate"] == "Bearer");
       CHECK(ParseObject(r.body)->has("error"));
@@ -526,7 +526,7 @@ TEST_SUITE("engine.intake") {
                                                          {{"Authorization", "Bearer"}},
                                                          {{"Authorization", "Bearer x"}}}) {
       HttpResult r =
-          HttpCall(server.port(), "POST", "/api/events", LeadCreated("c-1", "L1"), headers);
+          HttpCall(server.port(), "POST", "/api/v1/events", LeadCreated("c-1", "L1"), headers);
       CHECK(r.status == 401);
     }
     CheckNothingWritten(server.store(), EntityKind::kLead, "L1");
@@ -727,9 +727,9 @@ TEST_SUITE("engine.intake") {
     CHECK(server.store().Stats().ready_by_priority[static_cast<int>(Priority::kHigh)] == 1);
   }
 
-  TEST_CASE("intake: other methods on /api/events are refused") {
+  TEST_CASE("intake: other methods on /api/v1/events are refused") {
     IntakeServer server;
-    HttpResult r = HttpCall(server.port(), "GET", "/api/events", "",
+    HttpResult r = HttpCall(server.port(), "GET", "/api/v1/events", "",
                             {{"Authorization", std::string("Bearer ") + kToken}});
     CHECK(r.status == 405);
     CHECK(HttpCall(server.port(), "POST", "/api/event", LeadCreated("n-1", "L1"),

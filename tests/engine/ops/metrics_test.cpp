@@ -118,11 +118,11 @@ TEST_SUITE("engine.ops") {
                             "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set", "intake.token=i", "--set",
                             "admin.token=a", "--set", "log.level=warning"});
     REQUIRE(t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; }));
-    CHECK(t::HttpCall(port, "POST", "/api/events",
+    CHECK(t::HttpCall(port, "POST", "/api/v1/events",
                       R"({"eventId":"m1","type":"lead.created","occurredAt":"2026-11-23T10:15:00Z","data":{"id":"7","status":"NEW"}})",
                       {{"Authorization", "Bearer i"}})
               .status == 202);
-    CHECK(t::HttpCall(port, "POST", "/api/events", "{}", {{"Authorization", "Bearer i"}}).status ==
+    CHECK(t::HttpCall(port, "POST", "/api/v1/events", "{}", {{"Authorization", "Bearer i"}}).status ==
           400);
     REQUIRE(t::WaitUntil([&] {
       return t::HttpCall(port, "GET", "/metrics").body.find("crmsync_sync_duration_seconds_count") !=

@@ -56,14 +56,14 @@ struct PgEngine {
 
   Poco::JSON::Object::Ptr Dump() {
     t::HttpResult r =
-        t::HttpCall(port, "GET", "/api/admin/crm/dump", "", {{"Authorization", "Bearer admin-pg"}});
+        t::HttpCall(port, "GET", "/api/v1/admin/crm/dump", "", {{"Authorization", "Bearer admin-pg"}});
     if (r.status != 200) return nullptr;
     return Poco::JSON::Parser().parse(r.body).extract<Poco::JSON::Object::Ptr>();
   }
 
   int Post(const std::string& body) {
     return t::HttpCall(
-               port, "POST", "/api/events", body,
+               port, "POST", "/api/v1/events", body,
                {{"Authorization", "Bearer intake-pg"}, {"Content-Type", "application/json"}})
         .status;
   }
@@ -129,7 +129,7 @@ TEST_SUITE("engine.pg.binary") {
     Poco::JSON::Object::Ptr dump = engine.Dump();
     REQUIRE_MESSAGE(synced, engine.process->Stderr()
                                 << "\ndump: "
-                                << (dump ? t::HttpCall(engine.port, "GET", "/api/admin/crm/dump",
+                                << (dump ? t::HttpCall(engine.port, "GET", "/api/v1/admin/crm/dump",
                                                        "", {{"Authorization", "Bearer admin-pg"}})
                                                .body
                                          : std::string("none")));
