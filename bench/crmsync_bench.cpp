@@ -161,7 +161,7 @@ class Client {
   }
   int Post(const std::string& body) {
     try {
-      Poco::Net::HTTPRequest req("POST", "/api/events", Poco::Net::HTTPMessage::HTTP_1_1);
+      Poco::Net::HTTPRequest req("POST", "/api/v1/events", Poco::Net::HTTPMessage::HTTP_1_1);
       req.set("Authorization", "Bearer bench");
       req.setContentType("application/json");
       req.setKeepAlive(true);
@@ -315,12 +315,12 @@ void EndToEnd(int clients, int events) {
   {
     // Dispatch alone: queue with sync disabled, then enable and time the drain.
     Engine engine({});
-    engine.Call("POST", "/api/admin/sync/disable", "{}");
+    engine.Call("POST", "/api/v1/admin/sync/disable", "{}");
     auto requests = BatchRequests(events, 100, 0);
     int failures = 0;
     Blast(engine.port(), clients, requests, &failures);
     auto start = Clock::now();
-    engine.Call("POST", "/api/admin/sync/enable", "{}");
+    engine.Call("POST", "/api/v1/admin/sync/enable", "{}");
     bool drained = WaitDrained(engine, 300);
     double s = Seconds(Clock::now() - start);
     std::printf("dispatch only (queue filled, then sync enabled): %d jobs in %.2f s = %.0f syncs/s%s\n",
@@ -331,13 +331,13 @@ void EndToEnd(int clients, int events) {
 // Drain rate of `sample` jobs with a backlog of `backlog` behind them.
 double DrainRate(int backlog, int sample, double* rss_mb) {
   Engine engine({});
-  engine.Call("POST", "/api/admin/sync/disable", "{}");
+  engine.Call("POST", "/api/v1/admin/sync/disable", "{}");
   int failures = 0;
   Blast(engine.port(), 8, BatchRequests(backlog + sample, 1000, 0), &failures);
   *rss_mb = engine.PeakRssMb();
   double done_before = engine.Metric("crmsync_jobs_finished_total");
   auto start = Clock::now();
-  engine.Call("POST", "/api/admin/sync/enable", "{}");
+  engine.Call("POST", "/api/v1/admin/sync/enable", "{}");
   while (engine.Metric("crmsync_jobs_finished_total") - done_before < sample) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -358,7 +358,7 @@ void Backlog(int backlog) {
 void Coalesce() {
   std::cout << "\n== coalescing: 100 leads x 50 status changes each, queued while sync is off\n";
   Engine engine({});
-  engine.Call("POST", "/api/admin/sync/disable", "{}");
+  engine.Call("POST", "/api/v1/admin/sync/disable", "{}");
   const char* statuses[] = {"CONTACTED", "QUALIFIED", "NEGOTIATING"};
   std::vector<std::string> requests;
   for (int round = 0; round < 50; ++round) {
@@ -369,7 +369,7 @@ void Coalesce() {
   }
   int failures = 0;
   Blast(engine.port(), 1, requests, &failures);  // one connection keeps per-lead order
-  engine.Call("POST", "/api/admin/sync/enable", "{}");
+  engine.Call("POST", "/api/v1/admin/sync/enable", "{}");
   WaitDrained(engine, 120);
   double calls = engine.Metric("crmsync_sync_attempts_total");
   std::printf("%zu events -> %.0f CRM calls (%.1f%% saved); coalesced counter %.0f\n",

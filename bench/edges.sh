@@ -14,7 +14,7 @@
 #   intake-50, intake-256    50 / 256 clients as fast as answers come, CRM 0 ms
 #   paced-5000               256 clients offering 5,000 requests/s in all, CRM 0 ms
 #   latency-20ms-50          50 clients, the CRM answering each request 20 ms late
-#   intake-only-256          intake-256 with delivery paused (POST /api/admin/sync/pause):
+#   intake-only-256          intake-256 with delivery paused (POST /api/v1/admin/sync/pause):
 #                            the intake's own capacity; delivery drains after resume
 #   idle+trickle-256         intake-256 while 1,000 idle keep-alive connections and
 #                            200 connections trickling a byte a second are held open
@@ -53,7 +53,7 @@ scenario() {
   local out="$work/$name.wrk"
   if [ "$name" = "intake-only-256" ]; then
     curl -sf -XPOST -H 'Authorization: Bearer dev-admin-token' \
-      "http://127.0.0.1:$engine_port/api/admin/sync/pause" >/dev/null
+      "http://127.0.0.1:$engine_port/api/v1/admin/sync/pause" >/dev/null
   fi
   local t0; t0="$(now)"
   if [ "$name" = "idle+trickle-256" ]; then
@@ -65,12 +65,12 @@ scenario() {
     wrk -t1 -c1 -d"${duration}s" --latency "http://127.0.0.1:$engine_port/healthz" >"$work/healthz.wrk" &
     local health_pid=$!
     BENCH_RUN="${name//[^a-zA-Z0-9-]/-}" BENCH_DELAY_MS="$pause" wrk -t2 -c"$clients" -d"${duration}s" -s "$lua" \
-      "http://127.0.0.1:$engine_port/api/events" >"$out"
+      "http://127.0.0.1:$engine_port/api/v1/events" >"$out"
     wait "$health_pid"
     notes="healthz p50 $(awk '/^ +50%/ {print $2}' "$work/healthz.wrk") p99 $(awk '/^ +99%/ {print $2}' "$work/healthz.wrk")"
   else
     BENCH_RUN="${name//[^a-zA-Z0-9-]/-}" BENCH_DELAY_MS="$pause" wrk -t2 -c"$clients" -d"${duration}s" -s "$lua" \
-      "http://127.0.0.1:$engine_port/api/events" >"$out"
+      "http://127.0.0.1:$engine_port/api/v1/events" >"$out"
   fi
   local accepted rate p50 p99
   accepted="$(awk -F= '/^accepted=/ {print $2}' "$out")"
@@ -82,7 +82,7 @@ scenario() {
     notes="syncs/s: the backlog's drain after resume"
     t0="$(now)"
     curl -sf -XPOST -H 'Authorization: Bearer dev-admin-token' \
-      "http://127.0.0.1:$engine_port/api/admin/sync/resume" >/dev/null
+      "http://127.0.0.1:$engine_port/api/v1/admin/sync/resume" >/dev/null
   fi
   wait_leads "$accepted"
   local e2e cpu rss

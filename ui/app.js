@@ -335,7 +335,7 @@ function markReplayed(tr, action, jobId) {
 async function replay(id, tr, action, button) {
   button.disabled = true;
   try {
-    const answer = await api('POST', '/api/admin/dlq/' + encodeURIComponent(id) + '/replay');
+    const answer = await api('POST', '/api/v1/admin/dlq/' + encodeURIComponent(id) + '/replay');
     const job = answer && answer.replayed && answer.replayed[0] ? answer.replayed[0].jobId : null;
     state.replayed.set(id, job);
     markReplayed(tr, action, job);
@@ -359,8 +359,8 @@ async function refresh() {
   if (!token()) return;
   try {
     const [status, dlq, metrics] = await Promise.all([
-      api('GET', '/api/admin/status'),
-      api('GET', '/api/admin/dlq?limit=100'),
+      api('GET', '/api/v1/admin/status'),
+      api('GET', '/api/v1/admin/dlq?limit=100'),
       metricsText(),
     ]);
     drawStatus(status);

@@ -40,7 +40,7 @@ async def idle_conn(ready):
 
 
 async def trickle_conn(ready):
-    head = b"POST /api/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+    head = b"POST /api/v1/events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
     first = True
     while True:
         try:

@@ -1,4 +1,4 @@
--- wrk script: every request POSTs one new lead.created event to /api/events.
+-- wrk script: every request POSTs one new lead.created event to /api/v1/events.
 -- Each wrk thread numbers its own events; BENCH_RUN keeps runs apart.
 --   BENCH_TOKEN        intake token (default dev-intake-token)
 --   BENCH_RUN          prefix of every eventId and lead id (default: the time)
@@ -32,7 +32,7 @@ function request()
     '"name":"Bench Lead","email":"lead' .. counter .. '@example.com",' ..
     '"phone":"+919800000000","status":"NEW","budgetMin":5000000,' ..
     '"budgetMax":7500000,"preferredLocation":["Baner"],"utmSource":"google"}}'
-  return wrk.format(nil, "/api/events", nil, body)
+  return wrk.format(nil, "/api/v1/events", nil, body)
 end
 
 if pause > 0 then

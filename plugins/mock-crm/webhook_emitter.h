@@ -5,7 +5,7 @@
 // CRM_WEBHOOK_URL / CRM_WEBHOOK_SECRET):
 //   emit_webhooks   true/false (default false)
 //   webhook_url     where to POST; plain http:// only (the engine's own
-//                   /api/crm/webhook, usually on loopback)
+//                   /api/v1/crm/webhook, usually on loopback)
 //   webhook_secret  sent as X-CRM-Secret
 // With emit_webhooks true and webhook_url set, every lead or property create or
 // update the CRM applies (not activities, deals, registrations, reads or refused

@@ -1,4 +1,4 @@
-// Posts N lead.created events to crmsync's /api/events, CONCURRENCY requests in
+// Posts N lead.created events to crmsync's /api/v1/events, CONCURRENCY requests in
 // flight on keep-alive connections, and prints the accepted count and events/s.
 // The same leads as producer.js adds to BullMQ.
 //   node post_events.js ENGINE_URL TOKEN N CONCURRENCY RUN
@@ -11,7 +11,7 @@ const { lead, request, runConcurrently } = require('./common');
   const t0 = process.hrtime.bigint();
   await runConcurrently(Number(n), Number(concurrency), async (i) => {
     const data = lead(i, run);
-    const answer = await request(`${url}/api/events`, 'POST', {
+    const answer = await request(`${url}/api/v1/events`, 'POST', {
       eventId: `e-${data.id}`, type: 'lead.created', occurredAt: '2026-11-23T10:15:00Z', data,
     }, { Authorization: `Bearer ${token}` });
     if (answer.status === 202) accepted++;

@@ -279,7 +279,7 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
       *why = "unexpected word '" + words[1] + "' after 'status'";
       return false;
     }
-    request->path = "/api/admin/status";
+    request->path = "/api/v1/admin/status";
     request->render = RenderStatus;
     return true;
   }
@@ -300,7 +300,7 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
       reason = word.substr(7);
     }
     request->method = "POST";
-    request->path = "/api/admin/sync/" + words[1];
+    request->path = "/api/v1/admin/sync/" + words[1];
     Object body;
     if (!reason.empty()) body.set("reason", reason);
     std::ostringstream text;
@@ -327,7 +327,7 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
       Poco::URI::encode(word.substr(6), "&=+?#%/:", limit);
       query += "&limit=" + limit;
     }
-    request->path = "/api/admin/" + command + query;
+    request->path = "/api/v1/admin/" + command + query;
     request->render = command == "jobs" ? RenderJobs : RenderAudit;
     return true;
   }
@@ -343,7 +343,7 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
   std::string query;
   if (sub == "list") {
     if (!FilterQuery(extra(2), true, &query, why)) return false;
-    request->path = "/api/admin/dlq" + query;
+    request->path = "/api/v1/admin/dlq" + query;
     request->render = RenderDeadLetters;
     return true;
   }
@@ -353,7 +353,7 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
                               : "dlq show takes one numeric id, got '" + words[2] + "'";
       return false;
     }
-    request->path = "/api/admin/dlq/" + words[2];
+    request->path = "/api/v1/admin/dlq/" + words[2];
     request->render = RenderDeadLetter;
     return true;
   }
@@ -371,17 +371,17 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
         return false;
       }
       if (words[2] == "all") {
-        request->path = "/api/admin/dlq/" + sub;
+        request->path = "/api/v1/admin/dlq/" + sub;
       } else if (replay) {
-        request->path = "/api/admin/dlq/" + words[2] + "/replay";
+        request->path = "/api/v1/admin/dlq/" + words[2] + "/replay";
       } else {
         request->method = "DELETE";
-        request->path = "/api/admin/dlq/" + words[2];
+        request->path = "/api/v1/admin/dlq/" + words[2];
       }
       return true;
     }
     if (!FilterQuery(extra(2), replay, &query, why)) return false;
-    request->path = "/api/admin/dlq/" + sub + query;
+    request->path = "/api/v1/admin/dlq/" + sub + query;
     return true;
   }
   *why = "unknown dlq subcommand '" + sub + "'; use list, show, replay or purge";

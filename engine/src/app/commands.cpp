@@ -169,7 +169,7 @@ int RunCrmDump(const config::Settings& settings, std::ostream& out, std::ostream
   try {
     Poco::Net::HTTPClientSession session(host, port);
     session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest request("GET", "/api/admin/crm/dump", Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPRequest request("GET", "/api/v1/admin/crm/dump", Poco::Net::HTTPMessage::HTTP_1_1);
     request.set("Authorization", "Bearer " + settings.GetString("admin.token"));
     session.sendRequest(request);
     Poco::Net::HTTPResponse response;
