@@ -144,9 +144,13 @@ void AddUiRoutes(Router& router, const std::string& ui_dir) {
   auto index = [root](HttpContext& ctx) { ServeFile(ctx, root, kIndexFile); };
   router.Add("GET", "/ui", index);
   router.Add("GET", "/ui/", index);
-  // The dashboard is one flat folder: a file is one path segment.
+  // A file in the folder or in one subfolder (img/logo.svg): routes of fixed
+  // depth, so the OpenAPI document can name them.
   router.Add("GET", "/ui/{file}",
              [root](HttpContext& ctx) { ServeFile(ctx, root, ctx.PathParam("file")); });
+  router.Add("GET", "/ui/{folder}/{file}", [root](HttpContext& ctx) {
+    ServeFile(ctx, root, ctx.PathParam("folder") + "/" + ctx.PathParam("file"));
+  });
 }
 
 }  // namespace crmsync::engine

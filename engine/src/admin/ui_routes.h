@@ -5,10 +5,10 @@
 // data.
 //
 // Files are read from disk on every request (no cache), so a changed file is
-// served without a restart. Only plain names directly in the folder are served
-// (GET /ui/{file}, one segment of [A-Za-z0-9_.-] not starting with '.'), so
-// '..', subfolders, hidden files and percent-escapes are refused with 404; so
-// are file types not in the Content-Type table.
+// served without a restart. Only plain names in the folder or one subfolder are
+// served (GET /ui/{file}, /ui/{folder}/{file}; segments of [A-Za-z0-9_.-] not
+// starting with '.'), so '..', deeper paths, hidden files and percent-escapes
+// are refused with 404; so are file types not in the Content-Type table.
 //
 // The handlers hold only the folder's path; they are thread-safe.
 #ifndef CRMSYNC_ENGINE_ADMIN_UI_ROUTES_H_
