@@ -74,6 +74,12 @@ std::string IsoTime(int64_t unix_ms) {
 
 const std::vector<std::string>& PlatformFields(EntityKind kind) { return WireFields(kind); }
 
+std::vector<std::string> JobVariables(EntityKind kind) {
+  std::vector<std::string> names = PlatformFields(kind);
+  names.insert(names.end(), JobExtras().begin(), JobExtras().end());
+  return names;
+}
+
 bool IsJobVariable(EntityKind kind, const std::string& name) {
   const std::vector<std::string>& fields = PlatformFields(kind);
   const std::vector<std::string>& extras = JobExtras();

@@ -40,6 +40,9 @@ Context WebhookContext(const WebhookRegistration& registration, int64_t now_unix
 /// The wire names of an entity's platform fields ("id", "name", ...).
 const std::vector<std::string>& PlatformFields(EntityKind kind);
 
+/// Every variable a template rendered for a job of `kind` may use.
+std::vector<std::string> JobVariables(EntityKind kind);
+
 /// True when `name` may appear in a template rendered for a job of `kind`.
 bool IsJobVariable(EntityKind kind, const std::string& name);
 

@@ -130,8 +130,11 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   auto mapping = std::make_shared<Mapping>();
   std::vector<std::string> errors;
   if (!LoadMappingFile(file, mapping.get(), &errors)) {
-    std::string message = "mapping: ";
-    for (size_t i = 0; i < errors.size(); ++i) message += (i == 0 ? "" : "; ") + errors[i];
+    // One problem per line (crmsync/adapter.h): the engine lists and counts them.
+    std::string message;
+    for (size_t i = 0; i < errors.size(); ++i) {
+      message += (i == 0 ? "" : "\n") + ("mapping: " + errors[i]);
+    }
     return Status::InvalidConfig(message);
   }
   std::vector<std::string> warnings;

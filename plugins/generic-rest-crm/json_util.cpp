@@ -1,6 +1,8 @@
 // JSON helpers of the generic-rest-crm plugin; see json_util.h.
 #include "json_util.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -206,6 +208,287 @@ bool SetPointer(const JsonObject& root, const std::string& pointer, const Var& v
   }
   current->set(tokens.back(), value);
   return true;
+}
+
+}  // namespace crmsync::genericrest
+
+namespace crmsync::genericrest {
+namespace {
+
+// A recursive-descent reader of RFC 8259 that only checks, and stops at the
+// first place the text is not JSON with a reason a person can act on.
+class SyntaxScanner {
+ public:
+  explicit SyntaxScanner(const std::string& text) : text_(text) {}
+
+  // True when an error was found (then *out is filled).
+  bool Run(JsonSyntaxError* out) {
+    error_ = out;
+    if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) {
+      return Fail(0, "the file starts with a byte order mark (BOM); save it as UTF-8 without one");
+    }
+    SkipSpace();
+    if (AtEnd()) return Fail(pos_, "the file is empty; a mapping is a JSON object");
+    if (Value("", 0)) return true;
+    SkipSpace();
+    if (!AtEnd()) return Fail(pos_, "more text after the end of the JSON value: " + Found());
+    return false;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 512;
+
+  bool AtEnd() const { return pos_ >= text_.size(); }
+  unsigned char Peek() const { return static_cast<unsigned char>(text_[pos_]); }
+
+  void SkipSpace() {
+    while (!AtEnd() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r')) {
+      ++pos_;
+    }
+  }
+
+  // Fills the error; always returns true ("an error was found").
+  bool Fail(size_t offset, const std::string& reason) {
+    error_->offset = offset;
+    error_->reason = reason;
+    error_->pointer = pointer_;
+    LineAndColumn(text_, offset, &error_->line, &error_->column);
+    return true;
+  }
+
+  // What is at pos_, for "found ...".
+  std::string Found() const {
+    if (AtEnd()) return "the end of the file";
+    const unsigned char c = Peek();
+    if (c >= 0x20 && c < 0x7f) return std::string("'") + static_cast<char>(c) + "'";
+    if (c >= 0xc0) {  // a UTF-8 sequence: show the character itself
+      size_t end = pos_ + 1;
+      while (end < text_.size() && (static_cast<unsigned char>(text_[end]) & 0xc0) == 0x80) ++end;
+      return "'" + text_.substr(pos_, end - pos_) + "'";
+    }
+    static const char kHex[] = "0123456789abcdef";
+    return std::string("byte 0x") + kHex[c >> 4] + kHex[c & 15];
+  }
+
+  std::string Where(size_t offset) const {
+    size_t line = 1;
+    size_t column = 1;
+    LineAndColumn(text_, offset, &line, &column);
+    return "line " + std::to_string(line) + ", column " + std::to_string(column);
+  }
+
+  // Each returns true when an error was found.
+  bool Value(const std::string& pointer, int depth) {
+    pointer_ = pointer;
+    if (depth > kMaxDepth) return Fail(pos_, "nested more than 512 levels deep");
+    if (AtEnd()) return Fail(pos_, "the file ends where a value was expected");
+    const unsigned char c = Peek();
+    if (c == '{') return Object(pointer, depth);
+    if (c == '[') return Array(pointer, depth);
+    if (c == '"') return String(nullptr);
+    if (c == '-' || (c >= '0' && c <= '9')) return Number();
+    if (std::isalpha(c)) return Word();
+    if (c == '\'') return Fail(pos_, "strings need double quotes (\"), not single quotes");
+    if (c == '/') return Fail(pos_, "comments are not allowed in JSON");
+    return Fail(pos_,
+                "expected a value (a string, number, object, array, true, false or null), found " +
+                    Found());
+  }
+
+  bool Object(const std::string& pointer, int depth) {
+    const size_t open = pos_++;
+    SkipSpace();
+    if (!AtEnd() && Peek() == '}') {
+      ++pos_;
+      return false;
+    }
+    size_t comma = std::string::npos;
+    while (true) {
+      SkipSpace();
+      pointer_ = pointer;
+      if (AtEnd()) {
+        return Fail(pos_, "the file ends inside the object opened at " + Where(open) +
+                              " (a '}' is missing)");
+      }
+      if (Peek() == '}' && comma != std::string::npos) {
+        return Fail(comma, "a comma before '}' is not allowed in JSON (trailing comma)");
+      }
+      if (Peek() == '\'') return Fail(pos_, "keys need double quotes (\"), not single quotes");
+      if (Peek() == '/') return Fail(pos_, "comments are not allowed in JSON");
+      if (Peek() != '"') {
+        return Fail(pos_, "expected a key in double quotes, found " + Found());
+      }
+      std::string key;
+      if (String(&key)) return true;
+      SkipSpace();
+      if (AtEnd() || Peek() != ':') {
+        return Fail(pos_, "expected ':' after the key \"" + key + "\", found " + Found());
+      }
+      ++pos_;
+      SkipSpace();
+      if (Value(PointerJoin(pointer, key), depth + 1)) return true;
+      pointer_ = pointer;
+      SkipSpace();
+      if (AtEnd()) {
+        return Fail(pos_, "the file ends inside the object opened at " + Where(open) +
+                              " (a '}' is missing)");
+      }
+      if (Peek() == '}') {
+        ++pos_;
+        return false;
+      }
+      if (Peek() != ',') {
+        return Fail(pos_, "expected ',' or '}' after the value of \"" + key + "\", found " +
+                              Found() + (Peek() == '"' ? " (a comma missing?)" : ""));
+      }
+      comma = pos_++;
+    }
+  }
+
+  bool Array(const std::string& pointer, int depth) {
+    const size_t open = pos_++;
+    SkipSpace();
+    if (!AtEnd() && Peek() == ']') {
+      ++pos_;
+      return false;
+    }
+    size_t comma = std::string::npos;
+    for (size_t index = 0;; ++index) {
+      SkipSpace();
+      pointer_ = pointer;
+      if (!AtEnd() && Peek() == ']' && comma != std::string::npos) {
+        return Fail(comma, "a comma before ']' is not allowed in JSON (trailing comma)");
+      }
+      if (AtEnd()) {
+        return Fail(pos_, "the file ends inside the array opened at " + Where(open) +
+                              " (a ']' is missing)");
+      }
+      if (Value(pointer + "/" + std::to_string(index), depth + 1)) return true;
+      pointer_ = pointer;
+      SkipSpace();
+      if (AtEnd()) {
+        return Fail(pos_, "the file ends inside the array opened at " + Where(open) +
+                              " (a ']' is missing)");
+      }
+      if (Peek() == ']') {
+        ++pos_;
+        return false;
+      }
+      if (Peek() != ',') {
+        return Fail(pos_, "expected ',' or ']' after an array element, found " + Found());
+      }
+      comma = pos_++;
+    }
+  }
+
+  // Reads a string at pos_ (its raw text into *key when given).
+  bool String(std::string* key) {
+    const size_t open = pos_++;
+    while (true) {
+      if (AtEnd()) return Fail(open, "the string opened here is never closed (a '\"' is missing)");
+      const unsigned char c = Peek();
+      if (c == '"') {
+        if (key != nullptr) *key = text_.substr(open + 1, pos_ - open - 1);
+        ++pos_;
+        return false;
+      }
+      if (c == '\n' || c == '\r') {
+        return Fail(pos_,
+                    "the string opened at " + Where(open) +
+                        " is not closed before the end of the line (a '\"' is missing?); a line "
+                        "break inside a string is written \\n");
+      }
+      if (c < 0x20) return Fail(pos_, "a control character (" + Found() + ") inside a string");
+      if (c == '\\') {
+        const size_t escape = pos_++;
+        if (AtEnd()) {
+          return Fail(open, "the string opened here is never closed (a '\"' is missing)");
+        }
+        const char e = static_cast<char>(Peek());
+        if (e == 'u') {
+          for (int i = 1; i <= 4; ++i) {
+            if (pos_ + i >= text_.size() ||
+                !std::isxdigit(static_cast<unsigned char>(text_[pos_ + i]))) {
+              return Fail(escape, "\\u must be followed by four hex digits");
+            }
+          }
+          pos_ += 4;
+        } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) {
+          return Fail(escape,
+                      "invalid escape \\" + std::string(1, e) +
+                          " in a string (JSON has \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+        }
+      }
+      ++pos_;
+    }
+  }
+
+  bool Number() {
+    const size_t start = pos_;
+    auto digits = [&] {
+      size_t n = 0;
+      while (!AtEnd() && std::isdigit(Peek())) {
+        ++pos_;
+        ++n;
+      }
+      return n;
+    };
+    if (Peek() == '-') ++pos_;
+    if (AtEnd() || !std::isdigit(Peek())) {
+      return Fail(start, "invalid number: '-' needs a digit after it");
+    }
+    if (Peek() == '0' && pos_ + 1 < text_.size() &&
+        std::isdigit(static_cast<unsigned char>(text_[pos_ + 1]))) {
+      return Fail(start, "invalid number: no leading zeros in JSON (write it as a string?)");
+    }
+    digits();
+    if (!AtEnd() && Peek() == '.') {
+      ++pos_;
+      if (digits() == 0) return Fail(start, "invalid number: '.' needs a digit after it");
+    }
+    if (!AtEnd() && (Peek() == 'e' || Peek() == 'E')) {
+      ++pos_;
+      if (!AtEnd() && (Peek() == '+' || Peek() == '-')) ++pos_;
+      if (digits() == 0) return Fail(start, "invalid number: the exponent needs a digit");
+    }
+    return false;
+  }
+
+  // true, false, null; any other bare word is an error.
+  bool Word() {
+    const size_t start = pos_;
+    while (!AtEnd() && (std::isalnum(Peek()) || Peek() == '_')) ++pos_;
+    const std::string word = text_.substr(start, pos_ - start);
+    if (word == "true" || word == "false" || word == "null") return false;
+    return Fail(start, "unknown word '" + word +
+                           "' (JSON has true, false and null; text needs double quotes)");
+  }
+
+  const std::string& text_;
+  size_t pos_ = 0;
+  std::string pointer_;
+  JsonSyntaxError* error_ = nullptr;
+};
+
+}  // namespace
+
+bool FindJsonSyntaxError(const std::string& text, JsonSyntaxError* out) {
+  return SyntaxScanner(text).Run(out);
+}
+
+void LineAndColumn(const std::string& text, size_t offset, size_t* line, size_t* column) {
+  *line = 1;
+  *column = 1;
+  const size_t end = std::min(offset, text.size());
+  for (size_t i = 0; i < end; ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++*line;
+      *column = 1;
+    } else if ((c & 0xc0) != 0x80) {  // not a UTF-8 continuation byte
+      ++*column;
+    }
+  }
 }
 
 }  // namespace crmsync::genericrest

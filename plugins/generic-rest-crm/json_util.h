@@ -36,6 +36,23 @@ JsonArray NewArray();
 /// and sets *error (the parser's reason, no payload) when it is not valid JSON.
 bool ParseJson(const std::string& text, Var* out, std::string* error);
 
+/// Where a text stops being JSON, for a message an editor can go to.
+struct JsonSyntaxError {
+  size_t offset = 0;    ///< Byte offset of the offending character (text size at the end).
+  size_t line = 1;      ///< 1-based.
+  size_t column = 1;    ///< 1-based, in characters (UTF-8 sequences count once).
+  std::string pointer;  ///< The JSON pointer of the value being read ("" at the top).
+  std::string reason;   ///< "expected ',' or '}' after the value of \"name\", found '\"'".
+};
+
+/// Scans `text` as RFC 8259 JSON (what ParseJson() accepts) and, at the first
+/// place it is not, fills *out and returns true; false when the text is JSON.
+/// Used after ParseJson() failed: Poco's parser says what, not where.
+bool FindJsonSyntaxError(const std::string& text, JsonSyntaxError* out);
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+void LineAndColumn(const std::string& text, size_t offset, size_t* line, size_t* column);
+
 /// A deep copy of a JSON value, so that a template's own objects are never
 /// shared with (and changed through) a rendered result.
 Var DeepCopy(const Var& value);

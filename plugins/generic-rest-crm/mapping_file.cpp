@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "context.h"
+#include "suggest.h"
 #include "template.h"
 
 namespace crmsync::genericrest {
@@ -37,6 +38,17 @@ std::vector<std::string> PlatformStatuses(EntityKind kind) {
   return names;
 }
 
+// "unknown key; did you mean 'x'? (expected one of ...)".
+std::string UnknownKey(const std::string& name, const std::vector<std::string>& allowed) {
+  return "unknown key" + DidYouMean(name, allowed) + " (expected one of " + JoinNames(allowed) +
+         ")";
+}
+
+// "unknown entity; did you mean 'lead'? (expected lead or property)".
+std::string UnknownEntity(const std::string& name) {
+  return "unknown entity" + DidYouMean(name, {"lead", "property"}) + " (expected lead or property)";
+}
+
 // Walks the file, collecting every problem with its pointer.
 class Checker {
  public:
@@ -56,8 +68,7 @@ class Checker {
             const std::vector<std::string>& allowed) {
     for (const std::string& name : object->getNames()) {
       if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-        Error(PointerJoin(pointer, name),
-              "unknown key (expected one of " + JoinNames(allowed) + ")");
+        Error(PointerJoin(pointer, name), UnknownKey(name, allowed));
       }
     }
   }
@@ -211,14 +222,15 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
     } else if (kBatchOnly.count(key) != 0) {
       c->Error(PointerJoin(pointer, key), "only for batch operations (batchCreate, batchUpdate)");
     } else {
-      c->Error(PointerJoin(pointer, key),
-               "unknown key (expected one of " + JoinNames(allowed) + ")");
+      c->Error(PointerJoin(pointer, key), UnknownKey(key, allowed));
     }
   }
   const TemplateRules& outer = batch ? rules.batch : rules.job;
   if (c->String(object, "method", pointer, true, &op->method)) {
     if (std::find(std::begin(kMethods), std::end(kMethods), op->method) == std::end(kMethods)) {
-      c->Error(pointer + "/method", "must be one of GET POST PUT PATCH DELETE");
+      c->Error(pointer + "/method",
+               "must be one of GET POST PUT PATCH DELETE" +
+                   DidYouMean(op->method, {std::begin(kMethods), std::end(kMethods)}));
     }
   }
   if (c->String(object, "path", pointer, true, &op->path)) {
@@ -288,7 +300,8 @@ void ParseEntity(Checker* c, const JsonObject& object, const std::string& pointe
     const std::string at = PointerJoin(ops_at, name);
     const std::vector<std::string>& known = OperationNames();
     if (std::find(known.begin(), known.end(), name) == known.end()) {
-      c->Error(at, "unknown operation (expected one of " + JoinNames(known) + ")");
+      c->Error(at, "unknown operation" + DidYouMean(name, known) + " (expected one of " +
+                       JoinNames(known) + ")");
       continue;
     }
     JsonObject op_object = c->Object(operations, name, ops_at, true);
@@ -311,6 +324,7 @@ void ParseAuth(Checker* c, const JsonObject& object, AuthSpec* auth) {
   secrets.known_variable = [](const std::string& name) {
     return name == "secret.apiKey" || name == "secret.apiSecret";
   };
+  secrets.variables = {"secret.apiKey", "secret.apiSecret"};
   std::string type;
   if (!c->String(object, "type", pointer, true, &type)) {
     c->Keys(object, pointer, {"type"});
@@ -347,11 +361,13 @@ void ParseAuth(Checker* c, const JsonObject& object, AuthSpec* auth) {
       payload.known_variable = [](const std::string& name) {
         return name == "method" || name == "path" || name == "timestamp" || name == "body";
       };
+      payload.variables = {"method", "path", "timestamp", "body"};
       CheckTextTemplate(auth->payload, pointer + "/payload", payload, &c->errors);
     }
   } else {
     c->Keys(object, pointer, {"type"});
-    c->Error(pointer + "/type", "must be one of apiKey bearer hmac none");
+    c->Error(pointer + "/type", "must be one of apiKey bearer hmac none" +
+                                    DidYouMean(type, {"apiKey", "bearer", "hmac", "none"}));
   }
 }
 
@@ -363,6 +379,7 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
   if (JsonObject reg = c->Object(object, "register", pointer, false)) {
     EntityRules rules;
     rules.job.known_variable = IsWebhookVariable;
+    rules.job.variables = {"webhook.url", "webhook.events", "webhook.secret", "now"};
     rules.batch = rules.job;
     Operation op;
     const std::string at = pointer + "/register";
@@ -403,7 +420,7 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
     const std::string entity_at = PointerJoin(fields_at, entity);
     EntityKind kind = EntityKind::kLead;
     if (!ParseEntityKind(entity, &kind)) {
-      c->Error(entity_at, "unknown entity (expected lead or property)");
+      c->Error(entity_at, UnknownEntity(entity));
       continue;
     }
     JsonObject map = c->Object(fields, entity, fields_at, true);
@@ -418,7 +435,12 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
       const std::string at = PointerJoin(entity_at, platform);
       const std::vector<std::string>& known = PlatformFields(kind);
       if (std::find(known.begin(), known.end(), platform) == known.end() || platform == "id") {
-        c->Error(at, "not a platform " + entity + " field that a webhook may set");
+        std::vector<std::string> settable;
+        for (const std::string& field : known) {
+          if (field != "id") settable.push_back(field);
+        }
+        c->Error(at, "not a platform " + entity + " field that a webhook may set" +
+                         DidYouMean(platform, settable));
         continue;
       }
       WebhookField field;
@@ -545,7 +567,7 @@ void ParseStatusMaps(Checker* c, const JsonObject& root, Mapping* mapping) {
     for (const std::string& entity : object->getNames()) {
       EntityKind kind = EntityKind::kLead;
       if (!ParseEntityKind(entity, &kind)) {
-        c->Error(PointerJoin(pointer, entity), "unknown entity (expected lead or property)");
+        c->Error(PointerJoin(pointer, entity), UnknownEntity(entity));
         continue;
       }
       StringTable table;
@@ -558,7 +580,8 @@ void ParseStatusMaps(Checker* c, const JsonObject& root, Mapping* mapping) {
         if (std::find(statuses.begin(), statuses.end(), platform) == statuses.end()) {
           c->Error(PointerJoin(at, entry.first),
                    (inbound ? "the value must be a platform " : "not a platform ") + entity +
-                       " status (" + JoinNames(statuses) + ")");
+                       " status" + DidYouMean(platform, statuses) + " (" + JoinNames(statuses) +
+                       ")");
         }
         if (crm.empty()) c->Error(PointerJoin(at, entry.first), "a CRM status must not be empty");
       }
@@ -620,7 +643,16 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   Var root;
   std::string parse_error;
   if (!ParseJson(text, &root, &parse_error)) {
-    errors->push_back(file + ": /: not valid JSON: " + parse_error);
+    // Poco says what is wrong but not where: find the place ourselves.
+    JsonSyntaxError syntax;
+    if (FindJsonSyntaxError(text, &syntax)) {
+      errors->push_back(file + ": line " + std::to_string(syntax.line) + ", column " +
+                        std::to_string(syntax.column) +
+                        (syntax.pointer.empty() ? "" : " (in " + syntax.pointer + ")") +
+                        ": not valid JSON: " + syntax.reason);
+    } else {
+      errors->push_back(file + ": /: not valid JSON: " + parse_error);
+    }
     return false;
   }
   if (!IsObject(root)) {
@@ -651,6 +683,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   header_rules.known_variable = [](const std::string& name) {
     return name == "secret.apiKey" || name == "secret.apiSecret";
   };
+  header_rules.variables = {"secret.apiKey", "secret.apiSecret"};
   c.TextMap(object, "headers", "", header_rules, false, &mapping.headers);
 
   if (JsonObject entities = c.Object(object, "entities", "", true)) {
@@ -658,7 +691,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
       const std::string at = PointerJoin("/entities", entity);
       EntityKind kind = EntityKind::kLead;
       if (!ParseEntityKind(entity, &kind)) {
-        c.Error(at, "unknown entity (expected lead or property)");
+        c.Error(at, UnknownEntity(entity));
         continue;
       }
       JsonObject entity_object = c.Object(entities, entity, "/entities", true);
@@ -667,11 +700,13 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
       rules.job.known_variable = [kind](const std::string& name) {
         return IsJobVariable(kind, name);
       };
+      rules.job.variables = JobVariables(kind);
       for (const auto& table : mapping.lookups)
         rules.job.transforms.lookup_tables.insert(table.first);
       rules.job.transforms.has_status_map = mapping.status_map.count(entity) != 0;
       rules.batch = rules.job;
       rules.batch.known_variable = [](const std::string& name) { return name == "now"; };
+      rules.batch.variables = {"now"};
       ParseEntity(&c, entity_object, at, kind, rules, &mapping.entities[entity]);
     }
     if (!entities->has("lead")) c.Error("/entities/lead", "required: the mapping of leads");

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <set>
 
+#include "suggest.h"
+
 namespace crmsync::genericrest {
 namespace {
 
@@ -139,7 +141,8 @@ void CheckVariable(const std::string& name, const std::string& pointer, const Te
   if (!IsVariableName(name)) {
     errors->emplace_back(pointer, "'" + name + "' is not a variable name");
   } else if (rules.known_variable && !rules.known_variable(name)) {
-    errors->emplace_back(pointer, "unknown variable '" + name + "'");
+    errors->emplace_back(pointer,
+                         "unknown variable '" + name + "'" + DidYouMean(name, rules.variables));
   }
 }
 
@@ -382,9 +385,9 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
       } else if (name == kKeepEmpty) {
         if (!IsBool(object->get(name))) errors->emplace_back(at, "must be true or false");
       } else if (name != kDefault) {
-        errors->emplace_back(at,
-                             "unknown key (a transform spec has $from, $transform, $default, "
-                             "$keepEmpty)");
+        errors->emplace_back(
+            at, "unknown key" + DidYouMean(name, {kFrom, kTransform, kDefault, kKeepEmpty}) +
+                    " (a transform spec has $from, $transform, $default, $keepEmpty)");
       }
     }
     return;
@@ -395,7 +398,8 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
   for (const std::string& name : names) {
     const std::string at = PointerJoin(pointer, name);
     if (!name.empty() && name[0] == '$') {
-      errors->emplace_back(at, "unknown template key (expected $const or $from)");
+      errors->emplace_back(at, "unknown template key" + DidYouMean(name, {kConst, kFrom}) +
+                                   " (expected $const or $from)");
       continue;
     }
     const std::vector<std::string> parts = SplitDots(name);

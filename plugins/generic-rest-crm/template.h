@@ -44,6 +44,8 @@ using ErrorList = std::vector<std::pair<std::string, std::string>>;
 struct TemplateRules {
   /// True for the variable names this template may use.
   std::function<bool(const std::string&)> known_variable;
+  /// The names known_variable accepts, for "did you mean" (may be empty).
+  std::vector<std::string> variables;
   /// What its transforms may use.
   TransformRules transforms;
 };

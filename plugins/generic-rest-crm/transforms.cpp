@@ -10,6 +10,8 @@
 #include <Poco/DateTimeParser.h>
 #include <Poco/Exception.h>
 
+#include "suggest.h"
+
 namespace crmsync::genericrest {
 namespace {
 
@@ -129,6 +131,24 @@ Status ApplyScalar(const std::string& name, const std::string& arg, const Transf
   return Status::Internal("unknown transform '" + name + "'");
 }
 
+// The transforms a template (outbound) or a webhook field (inbound) may use,
+// as a mapping writes them.
+const std::vector<std::string>& TransformSpellings(bool inbound) {
+  static const std::vector<std::string> kOutbound = {
+      "status", "lookup:<table>", "toString",    "toNumber",      "upper",
+      "lower",  "join:<sep>",     "split:<sep>", "date:<format>", "default:<text>"};
+  static const std::vector<std::string> kInbound = {
+      "statusIn",   "lookupReverse:<table>", "toString",      "toNumber",      "upper", "lower",
+      "join:<sep>", "split:<sep>",           "date:<format>", "default:<text>"};
+  return inbound ? kInbound : kOutbound;
+}
+
+std::string Joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out;
+}
+
 }  // namespace
 
 std::string CheckTransform(const std::string& spec, const TransformRules& rules) {
@@ -158,7 +178,12 @@ std::string CheckTransform(const std::string& spec, const TransformRules& rules)
     }
     if (!has_arg || arg.empty())
       return "transform '" + name + "' needs a table: " + name + ":<table>";
-    if (rules.lookup_tables.count(arg) == 0) return "unknown lookup table '" + arg + "'";
+    if (rules.lookup_tables.count(arg) == 0) {
+      const std::vector<std::string> tables(rules.lookup_tables.begin(), rules.lookup_tables.end());
+      return "unknown lookup table '" + arg + "'" + DidYouMean(arg, tables) +
+             (tables.empty() ? std::string(" (the mapping has no lookups)")
+                             : " (the mapping's lookups: " + Joined(tables) + ")");
+    }
     return "";
   }
   if (name == "join" || name == "split") {
@@ -176,7 +201,13 @@ std::string CheckTransform(const std::string& spec, const TransformRules& rules)
   if (name == "default") {
     return has_arg ? "" : "transform 'default' needs a text: default:<text>";
   }
-  return "unknown transform '" + spec + "'";
+  // Suggest by name: "uper" -> "upper", "lookp:agents" -> "lookup".
+  std::vector<std::string> names;
+  for (const std::string& spelling : TransformSpellings(inbound)) {
+    names.push_back(spelling.substr(0, spelling.find(':')));
+  }
+  return "unknown transform '" + spec + "'" + DidYouMean(name, names) +
+         " (valid: " + Joined(TransformSpellings(inbound)) + ")";
 }
 
 bool FormatDate(const std::string& iso, const std::string& format, Var* out) {

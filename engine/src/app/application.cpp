@@ -32,7 +32,7 @@ const char* kCommandsHelpHead =
     "                 exits non-zero when there is any error\n"
     "  plugins [json]\n"
     "                 list the plugins in plugins.dir: name, version, ABI, capabilities,\n"
-    "                 or why a file cannot be used\n"
+    "                 or why each bad file cannot be used; exits 1 when there is one\n"
     "  plugin-check PLUGIN [json]\n"
     "                 run the conformance battery on a plugin (a name in plugins.dir or a\n"
     "                 file path) with its settings from --config/--set: PASS/FAIL per\n"

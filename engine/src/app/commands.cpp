@@ -42,11 +42,19 @@ int RunCheckConfig(const config::Settings& settings,
     std::string plugins_dir = ResolvePluginsDir(settings);
     std::string plugin_name = settings.GetString("crm.plugin");
     std::string error;
+    // One entry per problem the plugin names (every mistake of a mapping file),
+    // so the count below is true.
+    std::vector<std::string> refusal;
     auto plugin = LoadedPlugin::Load(plugins_dir, plugin_name, &error);
-    if (plugin && !plugin->Configure(settings.PluginConfigFor(plugin_name), &error)) plugin.reset();
+    if (!plugin) refusal.push_back(error);
+    if (plugin && !plugin->Configure(settings.PluginConfigFor(plugin_name), &refusal)) {
+      plugin.reset();
+    }
     if (!plugin) {
-      ++errors;
-      problems.push_back({"error", "crm.plugin: " + error});
+      for (const std::string& problem : refusal) {
+        ++errors;
+        problems.push_back({"error", "crm.plugin: " + problem});
+      }
     } else {
       problems.push_back({"ok", "plugin " + plugin_name + " " + plugin->descriptor().version +
                                     " loads and accepts its configuration"});
@@ -143,6 +151,9 @@ int RunPlugins(const config::Settings& settings, std::ostream& out, bool json) {
                .Raw("plugins", JsonArray(list))
                .Done()
         << "\n";
+    for (const PluginReport& r : reports) {
+      if (!r.ok) return kExitProblems;
+    }
     return kExitOk;
   }
   out << "plugins in " << dir << " (engine SDK ABI " << kAbiMajor << "." << kAbiMinor << "):\n";
@@ -159,7 +170,7 @@ int RunPlugins(const config::Settings& settings, std::ostream& out, bool json) {
     }
   }
   out << usable << " usable, " << (reports.size() - usable) << " broken\n";
-  return kExitOk;
+  return usable == static_cast<int>(reports.size()) ? kExitOk : kExitProblems;
 }
 
 int RunCrmDump(const config::Settings& settings, std::ostream& out, std::ostream& err) {

@@ -14,7 +14,7 @@ namespace crmsync::engine {
 
 /// Exit codes (sysexits-style where one fits).
 constexpr int kExitOk = 0;
-constexpr int kExitProblems = 1;   ///< check-config found problems; plugins dir unreadable.
+constexpr int kExitProblems = 1;   ///< check-config found problems; a plugin file unusable.
 constexpr int kExitUsage = 64;     ///< Bad command line.
 constexpr int kExitConfig = 78;    ///< Start-up refused: bad config, store or plugin.
 constexpr int kExitSoftware = 70;  ///< Unexpected failure.
@@ -29,7 +29,10 @@ int RunCheckConfig(const config::Settings& settings,
                    bool json = false);
 
 /// plugins: every file in plugins.dir with name, version, ABI and capabilities,
-/// or why it cannot be used.
+/// or why it cannot be used (each bad file named with its cause; the listing
+/// goes on past it). A file is usable when `serve` with crm.plugin = its file
+/// name would load it. Exit kExitOk when every file is usable, kExitProblems
+/// when any is not or plugins.dir cannot be read.
 /// `json`: {"dir","plugins":[{file,ok,name,version,abi,capabilities,error}]}.
 int RunPlugins(const config::Settings& settings, std::ostream& out, bool json = false);
 

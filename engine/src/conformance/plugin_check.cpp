@@ -96,7 +96,11 @@ CheckResult CheckRefusesBadConfig(const std::string& path, const PluginConfig& g
     } else if (s.message().empty()) {
       problems.Add(trial.label + ": refused without a message");
     } else if (refused.size() < 2) {
-      refused.push_back(trial.label + " -> \"" + s.message() + "\"");
+      // The first problem only: a check's reason is one line per item.
+      const std::vector<std::string> lines = SplitProblems(s.message());
+      std::string first = lines.empty() ? s.message() : lines[0];
+      if (lines.size() > 1) first += " (and " + std::to_string(lines.size() - 1) + " more)";
+      refused.push_back(trial.label + " -> \"" + first + "\"");
     } else {
       refused.push_back(trial.label);
     }
@@ -258,7 +262,15 @@ Report Run(const CheckOptions& options) {
   } else {
     BatteryContext note{&adapter, Capabilities(), &thrown};
     note.Note(configured);
-    report.Set(kCheckAcceptsConfig, Verdict::kFail, configured.ToString());
+    // One problem per line, counted, as check-config and serve list them.
+    const std::vector<std::string> lines = SplitProblems(configured.message());
+    std::string reason = configured.ToString();
+    if (lines.size() > 1) {
+      reason = std::string(StatusCodeName(configured.code())) + ": " +
+               std::to_string(lines.size()) + " problems:";
+      for (const std::string& line : lines) reason += "\n" + line;
+    }
+    report.Set(kCheckAcceptsConfig, Verdict::kFail, reason);
   }
 
   std::string info_error;

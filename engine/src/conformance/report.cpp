@@ -74,7 +74,15 @@ void PrintText(const Report& report, std::ostream& out) {
   for (const CheckResult& check : report.checks) {
     ++counts[static_cast<int>(check.verdict)];
     out << "  " << VerdictName(check.verdict) << "  " << check.name;
-    if (!check.reason.empty()) out << ": " << check.reason;
+    if (!check.reason.empty()) {
+      // A reason listing several problems has one per line: indent them under
+      // their check.
+      std::string reason;
+      for (char c : check.reason) {
+        reason += c == '\n' ? std::string("\n        ") : std::string(1, c);
+      }
+      out << ": " << reason;
+    }
     out << "\n";
   }
   for (const std::string& warning : report.warnings) out << "  WARN  " << warning << "\n";

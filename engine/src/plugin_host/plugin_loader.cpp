@@ -13,6 +13,7 @@
 
 #include "crmsync/plugin.h"
 #include "crmsync/version.h"
+#include "plugin_host/elf_check.h"
 
 namespace crmsync::engine {
 namespace {
@@ -33,6 +34,13 @@ bool ReadPluginDescriptor(const std::string& path, PluginDescriptorInfo* out, st
   }
   if (!file.isFile()) {
     *error = "plugin file " + path + " is not a regular file";
+    return false;
+  }
+  // dlopen() of a file cut short dies of SIGBUS, taking the engine with it:
+  // the headers are checked first (elf_check.h).
+  std::string elf_problem;
+  if (!CheckElfSharedLibrary(path, &elf_problem)) {
+    *error = "cannot load " + path + " as a shared library: " + elf_problem;
     return false;
   }
   Poco::SharedLibrary library;
@@ -168,7 +176,22 @@ LoadedPlugin::~LoadedPlugin() {
   // loader_ unloads the library when it is destroyed, after the instance is gone.
 }
 
-bool LoadedPlugin::Configure(const PluginConfig& config, std::string* error) {
+std::vector<std::string> SplitProblems(const std::string& message) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= message.size()) {
+    size_t end = message.find('\n', start);
+    if (end == std::string::npos) end = message.size();
+    std::string line = message.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+bool LoadedPlugin::Configure(const PluginConfig& config, std::string* prefix,
+                             std::vector<std::string>* lines) {
   Status s = guarded_->Configure(config);
   if (s.ok()) {
     // Capabilities may depend on the configuration (generic-rest-crm's come from
@@ -178,12 +201,33 @@ bool LoadedPlugin::Configure(const PluginConfig& config, std::string* error) {
     if (info_error.empty() && configured.name == info_.name) info_ = std::move(configured);
     return true;
   }
-  if (s.code() == StatusCode::kInternal) {
-    *error = descriptor_.file + ": " + s.message();
-  } else {
-    *error = "plugin '" + descriptor_.name + "' (" + descriptor_.file +
-             ") refused its configuration: " + s.message();
+  *prefix = s.code() == StatusCode::kInternal
+                ? descriptor_.file
+                : "plugin '" + descriptor_.name + "' (" + descriptor_.file +
+                      ") refused its configuration";
+  *lines = SplitProblems(s.message());
+  if (lines->empty()) lines->push_back(StatusCodeName(s.code()));
+  return false;
+}
+
+bool LoadedPlugin::Configure(const PluginConfig& config, std::vector<std::string>* problems) {
+  std::string prefix;
+  std::vector<std::string> lines;
+  if (Configure(config, &prefix, &lines)) return true;
+  for (const std::string& line : lines) problems->push_back(prefix + ": " + line);
+  return false;
+}
+
+bool LoadedPlugin::Configure(const PluginConfig& config, std::string* error) {
+  std::string prefix;
+  std::vector<std::string> lines;
+  if (Configure(config, &prefix, &lines)) return true;
+  if (lines.size() == 1) {
+    *error = prefix + ": " + lines[0];
+    return false;
   }
+  *error = prefix + ": " + std::to_string(lines.size()) + " problems:";
+  for (const std::string& line : lines) *error += "\n  " + line;
   return false;
 }
 
@@ -208,7 +252,10 @@ std::vector<PluginReport> ScanPlugins(const std::string& dir, std::string* error
     PluginReport report;
     report.file = file;
     std::string load_error;
-    std::unique_ptr<LoadedPlugin> plugin = LoadedPlugin::LoadFile(file, &load_error);
+    // Named as `serve` would name it (crm.plugin = the file name), so a file the
+    // listing calls usable is one the service loads.
+    const std::string name = Poco::Path(file).getFileName();
+    std::unique_ptr<LoadedPlugin> plugin = LoadedPlugin::Load(dir, name, &load_error);
     if (plugin) {
       report.ok = true;
       report.descriptor = plugin->descriptor();

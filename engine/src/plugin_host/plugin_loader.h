@@ -56,12 +56,20 @@ class LoadedPlugin {
   /// The guarded adapter; every engine call to the plugin goes through it.
   GuardedAdapter& adapter() { return *guarded_; }
 
-  /// Configures the adapter, then refreshes info(); on refusal or exception
-  /// `*error` names the plugin, the file and the plugin's reason.
+  /// Configures the adapter, then refreshes info(). On refusal or exception
+  /// `*problems` gets one entry per problem the plugin named (a plugin puts
+  /// one problem on each line of its message; see SplitProblems()), each
+  /// naming the plugin, the file and the reason, so a caller can list and
+  /// count them.
+  bool Configure(const PluginConfig& config, std::vector<std::string>* problems);
+  /// As above, the problems in one text: "<plugin and file>: <reason>" for one,
+  /// else "<plugin and file>: N problems:" and one indented line each.
   bool Configure(const PluginConfig& config, std::string* error);
 
  private:
   LoadedPlugin() = default;
+  // Configure() returning the refusal as who refused and the plugin's lines.
+  bool Configure(const PluginConfig& config, std::string* prefix, std::vector<std::string>* lines);
   static std::unique_ptr<LoadedPlugin> LoadChecked(const std::string& path,
                                                    const std::string* expected_name,
                                                    std::string* error);
@@ -78,6 +86,11 @@ class LoadedPlugin {
 /// of another ABI.
 bool ReadPluginDescriptor(const std::string& path, PluginDescriptorInfo* out, std::string* error);
 
+/// The problems in a plugin's Status message: one per non-blank line (a
+/// trailing "\r" dropped). A plugin that finds several problems at once (every
+/// mistake of a mapping file) writes each on its own line.
+std::vector<std::string> SplitProblems(const std::string& message);
+
 /// One entry of a plugin folder, for `crmsync plugins`.
 struct PluginReport {
   std::string file;
@@ -87,7 +100,10 @@ struct PluginReport {
   PluginInfo info;             ///< When ok.
 };
 
-/// Loads every regular file in `dir` (sorted by name) and reports on each.
+/// Loads every regular file in `dir` (sorted by name) as `serve` would load
+/// it with crm.plugin set to the file's name (so a plugin under another file
+/// name is reported, not listed as usable), and reports on each. A bad file
+/// (not ELF, truncated, of another ABI, ...) is one report; the scan goes on.
 /// `*error` is set (and the list empty) when `dir` itself cannot be read.
 std::vector<PluginReport> ScanPlugins(const std::string& dir, std::string* error);
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crmsync/plugin.h"
 #include "crmsync/version.h"
@@ -173,6 +174,41 @@ TEST_SUITE("engine.plugin_host") {
     CHECK(Contains(by_file["wrong_abi"]->error, "SDK ABI mismatch"));
     REQUIRE(by_file.count("not_a_plugin") == 1);
     CHECK_FALSE(by_file["not_a_plugin"]->ok);
+  }
+
+  TEST_CASE("a refusal naming several problems gives one problem per line, counted") {
+    CHECK(crmsync::engine::SplitProblems("one") == std::vector<std::string>{"one"});
+    CHECK(crmsync::engine::SplitProblems("one\r\ntwo\n\n  \nthree\n") ==
+          std::vector<std::string>{"one", "two", "three"});
+    CHECK(crmsync::engine::SplitProblems("").empty());
+
+    std::string error;
+    auto plugin = LoadedPlugin::Load(CRMSYNC_PLUGIN_DIR, "generic-rest-crm", &error);
+    REQUIRE_MESSAGE(plugin, error);
+    const std::string mapping =
+        std::string(CRMSYNC_SOURCE_DIR) + "/tests/plugins/generic_rest/fixtures/broken.json";
+    crmsync::PluginConfig config;
+    config.Set("api_url", "http://127.0.0.1:1");
+    config.Set("mapping", mapping);
+    std::vector<std::string> problems;
+    CHECK_FALSE(plugin->Configure(config, &problems));
+    // broken.json has 18 mistakes (tests/plugins/generic_rest/mapping_file_test.cpp).
+    REQUIRE(problems.size() == 18);
+    const std::string prefix = "plugin 'generic-rest-crm' (" + plugin->descriptor().file +
+                               ") refused its configuration: mapping: " + mapping + ": /";
+    for (const std::string& problem : problems) {
+      CAPTURE(problem);
+      CHECK(problem.rfind(prefix, 0) == 0);
+      CHECK_FALSE(Contains(problem, "\n"));
+    }
+    CHECK_FALSE(plugin->Configure(config, &error));
+    CHECK(error.rfind("plugin 'generic-rest-crm' (" + plugin->descriptor().file +
+                          ") refused its configuration: 18 problems:\n  mapping: " + mapping +
+                          ": /descripton: unknown key; did you mean 'description'?",
+                      0) == 0);
+    size_t lines = 0;
+    for (char c : error) lines += c == '\n' ? 1 : 0;
+    CHECK(lines == 18);
   }
 
   TEST_CASE("scanning a folder that does not exist is an error") {

@@ -168,8 +168,15 @@ TEST_SUITE("plugins.generic_rest") {
           std::string::npos);
     CHECK(status.message().rfind("mapping: " + FixturePath("broken.json") + ": /descripton", 0) ==
           0);
-    CHECK(status.message().find("; " + FixturePath("broken.json") + ": /classify/0/as") !=
+    // One problem per line, each a whole sentence the engine can list and count.
+    CHECK(status.message().find("\nmapping: " + FixturePath("broken.json") + ": /classify/0/as") !=
           std::string::npos);
+    std::vector<std::string> errors;
+    Mapping ignored;
+    CHECK_FALSE(LoadMappingFile(FixturePath("broken.json"), &ignored, &errors));
+    size_t lines = 1;
+    for (char c : status.message()) lines += c == '\n' ? 1 : 0;
+    CHECK(lines == errors.size());
     CHECK(status.message().find("k-Secret-1") == std::string::npos);
 
     PluginConfig config = Config("hmac.json");

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "mapping_file.h"
+#include "suggest.h"
+#include "test_support.h"
 #include "unit_test_helpers.h"
 
 namespace crmsync::genericrest {
@@ -153,7 +155,9 @@ TEST_SUITE("plugins.generic_rest") {
 
     errors = ParseErrors("{\"name\": ");
     REQUIRE(errors.size() == 1);
-    CHECK(HasError(errors, "inline.json: /: not valid JSON"));
+    CHECK(errors[0] ==
+          "inline.json: line 1, column 10 (in /name): not valid JSON: the file ends where a value "
+          "was expected");
     errors = ParseErrors("[1, 2]");
     CHECK(HasError(errors, "inline.json: /: must be a JSON object"));
   }
@@ -380,6 +384,239 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(ParseOutcomeName("conflict", &code));
     CHECK(code == StatusCode::kConflict);
     CHECK_FALSE(ParseOutcomeName("duplicate", &code));
+  }
+
+  TEST_CASE("mapping file: a JSON syntax error is reported with its line and column") {
+    struct Case {
+      const char* text;
+      const char* where;   // "line L, column C" and the pointer, as in the message
+      const char* reason;  // the start of the reason
+    };
+    const Case kCases[] = {
+        // A comma missing between two members (the mistake people make most).
+        {"{\n  \"name\": \"x\"\n  \"entities\": {}\n}", "line 3, column 3",
+         "expected ',' or '}' after the value of \"name\", found '\"' (a comma missing?)"},
+        // Two commas: Poco says only "unexpected byte ','".
+        {"{\"name\": \"x\",, \"a\": 1}", "line 1, column 14",
+         "expected a key in double quotes, found ','"},
+        // A trailing comma: pointed at the comma.
+        {"{\n  \"name\": \"x\",\n}", "line 2, column 14",
+         "a comma before '}' is not allowed in JSON (trailing comma)"},
+        {"{\"classify\": [1, 2,]}", "line 1, column 19 (in /classify)",
+         "a comma before ']' is not allowed"},
+        // A string not closed before the line ends.
+        {"{\n  \"name\": \"x,\n  \"b\": 1\n}", "line 2, column 14 (in /name)",
+         "the string opened at line 2, column 11 is not closed before the end of the line"},
+        {"{\"name\": \"x", "line 1, column 10 (in /name)",
+         "the string opened here is never closed"},
+        {"{'name': 1}", "line 1, column 2", "keys need double quotes"},
+        {"{\"name\": 'x'}", "line 1, column 10 (in /name)", "strings need double quotes"},
+        {"{\n  // the CRM's name\n  \"name\": \"x\"\n}", "line 2, column 3",
+         "comments are not allowed in JSON"},
+        {"{\"name\": // the CRM's name\n \"x\"}", "line 1, column 10 (in /name)",
+         "comments are not allowed in JSON"},
+        {"{\"name\": True}", "line 1, column 10 (in /name)", "unknown word 'True'"},
+        {"{\"name\" \"x\"}", "line 1, column 9", "expected ':' after the key \"name\", found '\"'"},
+        // The file ends inside an object: where it was opened is named.
+        {"{\"name\": \"x\", \"entities\": {\"lead\": {}", "line 1, column 38 (in /entities)",
+         "the file ends inside the object opened at line 1, column 27 (a '}' is missing)"},
+        {"", "line 1, column 1", "the file is empty"},
+        {"\xEF\xBB\xBF{\"name\": \"x\"}", "line 1, column 1",
+         "the file starts with a byte order mark (BOM); save it as UTF-8 without one"},
+        {"  \n", "line 2, column 1", "the file is empty"},
+        // Columns count characters, not bytes: "é" is one column.
+        {"{\"name\": \"Café\" \"x\": 1}", "line 1, column 17",
+         "expected ',' or '}' after the value of \"name\""},
+        {"{\"n\": 01}", "line 1, column 7 (in /n)", "invalid number: no leading zeros"},
+        {"{\"n\": -}", "line 1, column 7 (in /n)", "invalid number: '-' needs a digit"},
+        {"{\"n\": 1.}", "line 1, column 7 (in /n)", "invalid number: '.' needs a digit"},
+        {"{\"n\": \"a\\q\"}", "line 1, column 9 (in /n)", "invalid escape \\q in a string"},
+        {"{\"n\": \"\\u12G4\"}", "line 1, column 8 (in /n)", "\\u must be followed by four hex"},
+        {"{\"classify\": [{\"as\": \"ok\"} {\"as\": \"x\"}]}", "line 1, column 28 (in /classify)",
+         "expected ',' or ']' after an array element, found '{'"},
+        {"{\"name\": \"x\"} x", "line 1, column 15", "more text after the end of the JSON value"},
+        {"{\"name\": \"x\"}}", "line 1, column 14",
+         "more text after the end of the JSON value: '}'"},
+        {"{\"entities\": {\"lead\": {\"operations\": {\"create\": {\"method\": POST}}}}}",
+         "line 1, column 60 (in /entities/lead/operations/create/method)", "unknown word 'POST'"},
+        {"{\"name\": \"tab\there\"}", "line 1, column 14 (in /name)",
+         "a control character (byte 0x09) inside a string"},
+    };
+    for (const Case& c : kCases) {
+      CAPTURE(c.text);
+      const std::vector<std::string> errors = ParseErrors(c.text);
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].rfind(
+                std::string("inline.json: ") + c.where + ": not valid JSON: " + c.reason, 0) == 0);
+    }
+  }
+
+  TEST_CASE("mapping file: the syntax scanner agrees with the JSON parser on what is JSON") {
+    // Every mapping we ship or test is JSON to both; a one-byte deletion, or an
+    // inserted ',', '}', '"' or ':', is refused by both or by neither, and
+    // where both refuse, the scanner names a place inside the text.
+    std::vector<std::string> files = {FixturePath("full.json"), FixturePath("minimal.json"),
+                                      FixturePath("hmac.json"), FixturePath("broken.json")};
+    for (const char* crm : {"hubspot.json", "sunshine-reference.json"}) {
+      files.push_back(std::string(CRMSYNC_SOURCE_DIR) + "/config/crms/" + crm);
+    }
+    for (const std::string& file : files) {
+      CAPTURE(file);
+      const std::string text = ::crmsync::testing::ReadFile(file);
+      JsonSyntaxError syntax;
+      CHECK_FALSE(FindJsonSyntaxError(text, &syntax));
+      int disagreements = 0;
+      // About 600 places per file (every one of the small files), so the
+      // case stays quick in a Debug build.
+      const size_t step = std::max<size_t>(1, text.size() / 600);
+      for (size_t i = 0, n = 0; i < text.size(); i += step, ++n) {
+        std::vector<std::string> variants = {text.substr(0, i) + text.substr(i + 1)};
+        if (n % 3 == 0) {
+          for (const char* insert : {",", "}", "\"", ":"}) {
+            variants.push_back(text.substr(0, i) + insert + text.substr(i));
+          }
+        }
+        for (const std::string& variant : variants) {
+          Var ignored;
+          std::string parse_error;
+          const bool parsed = ParseJson(variant, &ignored, &parse_error);
+          const bool found = FindJsonSyntaxError(variant, &syntax);
+          if (parsed == found || (found && syntax.offset > variant.size())) {
+            if (++disagreements <= 3) {
+              FAIL_CHECK("parser " << (parsed ? "accepts" : "refuses") << ", scanner "
+                                   << (found ? syntax.reason : "accepts") << ", at byte " << i);
+            }
+          }
+        }
+      }
+      CHECK(disagreements == 0);
+    }
+  }
+
+  TEST_CASE("mapping file: line and column count lines and UTF-8 characters") {
+    size_t line = 0;
+    size_t column = 0;
+    LineAndColumn("ab\ncé\nd", 0, &line, &column);
+    CHECK((line == 1 && column == 1));
+    LineAndColumn("ab\ncé\nd", 3, &line, &column);
+    CHECK((line == 2 && column == 1));
+    LineAndColumn("ab\ncé\nd", 6, &line, &column);  // the "\n" after "é" (2 bytes)
+    CHECK((line == 2 && column == 3));
+    LineAndColumn("ab\ncé\nd", 99, &line, &column);  // past the end: the end
+    CHECK((line == 3 && column == 2));
+  }
+
+  TEST_CASE("mapping file: every problem is its own error, so the count is true") {
+    // Three problems in three places: three errors, none joined to another.
+    const std::vector<std::string> errors =
+        ParseErrors(Inline(R"("descripton": "x", "auth": {"type": "oauth"})", "",
+                           R"({"method": "FETCH", "path": "/leads"})"));
+    INFO(Joined(errors));
+    REQUIRE(errors.size() == 3);
+    for (const std::string& error : errors) {
+      CHECK(error.rfind("inline.json: /", 0) == 0);
+      CHECK(error.find('\n') == std::string::npos);
+      CHECK(error.find("inline.json", 1) == std::string::npos);
+    }
+  }
+
+  TEST_CASE("mapping file: an unknown key, operation, entity or value says what was meant") {
+    const std::vector<std::string> errors = ParseErrors(Inline(
+        R"("descripton": "x", "statusMapInbound": {"leads": {}},
+           "auth": {"type": "apikey", "headers": {"X-Key": "{{secret.apiKey}}"}},
+           "webhooks": {"fields": {"lead": {"emial": "/email"}}, "evnets": {}},
+           "classify": [{"status": 400, "As": "conflict"}])",
+        R"("activity": {"method": "post", "path": "/a", "bdy": {}},
+           "batchcreate": {"method": "POST", "path": "/b"},
+           "upsert": {"method": "POST", "path": "/u"},
+           "deal": {"method": "POST", "path": "/d", "body": {"n": {"$frm": "name"},
+                    "m": {"$from": "name", "$transfrom": "upper"}}})"));
+    INFO(Joined(errors));
+    CHECK(HasError(errors,
+                   "inline.json: /descripton: unknown key; did you mean 'description'? (expected "
+                   "one of name description auth headers statusMap statusMapInbound lookups "
+                   "entities webhooks classify rateLimit)"));
+    CHECK(HasError(errors,
+                   "/statusMapInbound/leads: unknown entity; did you mean 'lead'? "
+                   "(expected lead or property)"));
+    CHECK(HasError(errors,
+                   "/auth/type: must be one of apiKey bearer hmac none; did you mean "
+                   "'apiKey'?"));
+    CHECK(HasError(errors,
+                   "/webhooks/fields/lead/emial: not a platform lead field that a webhook "
+                   "may set; did you mean 'email'?"));
+    CHECK(HasError(errors, "/webhooks/evnets: unknown key; did you mean 'events'?"));
+    CHECK(HasError(errors, "/classify/0/As: unknown key; did you mean 'as'?"));
+    CHECK(HasError(errors,
+                   "/operations/activity/method: must be one of GET POST PUT PATCH DELETE; "
+                   "did you mean 'POST'?"));
+    CHECK(HasError(errors, "/operations/activity/bdy: unknown key; did you mean 'body'?"));
+    CHECK(HasError(errors,
+                   "/operations/batchcreate: unknown operation; did you mean "
+                   "'batchCreate'?"));
+    CHECK(HasError(errors,
+                   "/operations/deal/body/n/$frm: unknown template key; did you mean "
+                   "'$from'?"));
+    CHECK(HasError(errors,
+                   "/operations/deal/body/m/$transfrom: unknown key; did you mean "
+                   "'$transform'?"));
+    // Nothing near enough: no guess, just the list.
+    CHECK(HasError(errors,
+                   "/operations/upsert: unknown operation (expected one of create update "
+                   "activity deal lookup batchCreate batchUpdate)"));
+  }
+
+  TEST_CASE("mapping file: an unknown variable says which one was meant") {
+    const std::vector<std::string> errors =
+        ParseErrors(Inline(R"("auth": {"type": "bearer", "token": "{{secret.apiKye}}"})",
+                           R"("activity": {"method": "POST", "path": "/a/{externlId}",
+                        "body": {"n": "{{nmae}}", "e": "{{emial}}", "x": "{{zzz}}"}})"));
+    INFO(Joined(errors));
+    CHECK(HasError(errors,
+                   "/auth/token: unknown variable 'secret.apiKye'; did you mean "
+                   "'secret.apiKey'?"));
+    CHECK(HasError(errors,
+                   "/operations/activity/path: unknown variable 'externlId'; did you mean "
+                   "'externalId'?"));
+    CHECK(HasError(errors, "/body/n: unknown variable 'nmae'; did you mean 'name'?"));
+    CHECK(HasError(errors, "/body/e: unknown variable 'emial'; did you mean 'email'?"));
+    CHECK(HasError(errors, "/body/x: unknown variable 'zzz'"));
+    CHECK_FALSE(HasError(errors, "'zzz';"));
+    CHECK(errors.size() == 5);
+  }
+
+  TEST_CASE("mapping file: an unknown transform lists the valid ones") {
+    const std::vector<std::string> errors = ParseErrors(Inline(
+        R"("webhooks": {"fields": {"lead": {"status": {"from": "/s", "transform": "statsIn"}}}})",
+        R"("activity": {"method": "POST", "path": "/a", "body": {
+             "a": {"$from": "name", "$transform": ["uper", "lookup:agentz", "trim"]}}})"));
+    INFO(Joined(errors));
+    CHECK(HasError(errors,
+                   "/body/a/$transform/0: unknown transform 'uper'; did you mean 'upper'? "
+                   "(valid: status, lookup:<table>, toString, toNumber, upper, lower, join:<sep>, "
+                   "split:<sep>, date:<format>, default:<text>)"));
+    CHECK(HasError(errors,
+                   "/body/a/$transform/1: unknown lookup table 'agentz'; did you mean "
+                   "'agents'? (the mapping's lookups: agents)"));
+    CHECK(HasError(errors, "/body/a/$transform/2: unknown transform 'trim' (valid: status, "));
+    // A webhook field's list is the inbound one.
+    CHECK(HasError(errors,
+                   "/webhooks/fields/lead/status/transform: unknown transform 'statsIn'; "
+                   "did you mean 'statusIn'? (valid: statusIn, lookupReverse:<table>, "));
+  }
+
+  TEST_CASE("mapping file: suggestions need a near name (edit distance)") {
+    CHECK(EditDistance("nmae", "name") == 1);  // two neighbours swapped
+    CHECK(EditDistance("descripton", "description") == 1);
+    CHECK(EditDistance("Method", "method") == 0);  // case is ignored
+    CHECK(EditDistance("upsert", "update") == 4);
+    CHECK(EditDistance("", "abc") == 3);
+    CHECK(Nearest("bdy", {"body", "path"}) == std::vector<std::string>{"body"});
+    CHECK(Nearest("upsert", {"update", "create"}).empty());
+    CHECK(Nearest("id", {"as"}).empty());
+    CHECK(Nearest("lookp", {"lookup", "looks"}) == std::vector<std::string>{"lookup", "looks"});
+    CHECK(DidYouMean("lookp", {"lookup", "looks"}) == "; did you mean 'lookup' or 'looks'?");
+    CHECK(DidYouMean("zzz", {"lookup"}).empty());
   }
 
 }  // TEST_SUITE

@@ -247,8 +247,19 @@ TEST_SUITE("plugins.generic_rest") {
       CAPTURE(spec);
       CHECK(CheckTransform(spec, rules) == "");
     }
-    CHECK(CheckTransform("trim", rules) == "unknown transform 'trim'");
-    CHECK(CheckTransform("lookup:nobody", rules) == "unknown lookup table 'nobody'");
+    CHECK(CheckTransform("trim", rules) ==
+          "unknown transform 'trim' (valid: status, lookup:<table>, toString, toNumber, upper, "
+          "lower, join:<sep>, split:<sep>, date:<format>, default:<text>)");
+    CHECK(CheckTransform("Upper", rules)
+              .rfind("unknown transform 'Upper'; did you mean 'upper'? "
+                     "(valid: ",
+                     0) == 0);
+    CHECK(CheckTransform("lookup:nobody", rules) ==
+          "unknown lookup table 'nobody' (the mapping's lookups: agents)");
+    CHECK(CheckTransform("lookup:agent", rules) ==
+          "unknown lookup table 'agent'; did you mean 'agents'? (the mapping's lookups: agents)");
+    CHECK(CheckTransform("lookup:agents", TransformRules()) ==
+          "unknown lookup table 'agents' (the mapping has no lookups)");
     CHECK(CheckTransform("upper:x", rules) == "transform 'upper' takes no argument");
     rules.has_status_map = false;
     CHECK(CheckTransform("status", rules).find("needs a statusMap") != std::string::npos);
