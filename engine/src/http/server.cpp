@@ -431,7 +431,10 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
   void OnEvent(uint64_t id, uint32_t events) {
     Conn* c = Find(id);
     if (!c) return;
-    if (events & EPOLLERR) return Close(id);
+    if (events & EPOLLERR) {
+      if (c->state == Conn::State::kHandshake) ++tls_failed_;  // e.g. reset by a refusing client
+      return Close(id);
+    }
     if (c->state == Conn::State::kHandshake) return Handshake(*c);
     // OpenSSL asked for the other direction: retry both, each is harmless
     // when it has nothing to do.
