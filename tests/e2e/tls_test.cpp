@@ -79,6 +79,9 @@ TEST_SUITE("e2e.tls") {
       return Curl({"--cacert", pki.ca_cert(), base + "/healthz"}).status == 200;
     }), engine.Stderr());
 
+    CHECK(engine.Stdout().find("listening on https://127.0.0.1:" + std::to_string(port)) !=
+          std::string::npos);
+
     // Verified requests.
     CurlResult health = Curl({"--cacert", pki.ca_cert(), base + "/healthz"});
     CHECK(health.exit_code == 0);

@@ -317,7 +317,8 @@ void Service::Start() {
   alerts_->Start();
   monitor_->Start();
   server_->Start();
-  ComponentLogger("http").information("listening on http://%s:%d", server_->host(), server_->port());
+  ComponentLogger("http").information("listening on %s://%s:%d", std::string(server_->scheme()),
+                                      server_->host(), server_->port());
 }
 
 bool Service::Stop() {
@@ -384,5 +385,6 @@ QueueStats Service::CachedStats() {
 
 int Service::port() const { return server_->port(); }
 const std::string& Service::host() const { return server_->host(); }
+const char* Service::scheme() const { return server_->scheme(); }
 
 }  // namespace crmsync::engine

@@ -79,6 +79,8 @@ class HttpServer {
   /// The bound port (useful with port 0).
   int port() const { return bound_port_; }
   const std::string& host() const { return options_.host; }
+  /// "https" with options.tls, else "http".
+  const char* scheme() const { return options_.tls ? "https" : "http"; }
   HttpServerStats stats() const;
 
   class Core;  // the I/O loop and the handler pool (server.cpp)
