@@ -54,10 +54,14 @@ CurlResult Curl(std::vector<std::string> args) {
 std::vector<std::string> EngineArgs(const t::TempDir& dir, int port,
                                     const std::vector<std::string>& extra) {
   std::vector<std::string> args = {"serve",
-                                   "--set", "server.port=" + std::to_string(port),
-                                   "--set", "store.path=" + dir.File("db"),
-                                   "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR,
-                                   "--set", "intake.token=tls-intake-token"};
+                                   "--set",
+                                   "server.port=" + std::to_string(port),
+                                   "--set",
+                                   "store.path=" + dir.File("db"),
+                                   "--set",
+                                   "plugins.dir=" CRMSYNC_PLUGIN_DIR,
+                                   "--set",
+                                   "intake.token=tls-intake-token"};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
 }
@@ -70,14 +74,15 @@ TEST_SUITE("e2e.tls") {
     t::TempDir dir;
     const int port = t::FreePort();
     const std::string base = "https://127.0.0.1:" + std::to_string(port);
-    t::ChildProcess engine(CRMSYNC_BINARY,
-                           EngineArgs(dir, port,
-                                      {"--set", "server.tls.cert=" + pki.server_cert(), "--set",
-                                       "server.tls.key=" + pki.server_key(), "--set",
-                                       "server.header_timeout=300ms"}));
+    t::ChildProcess engine(
+        CRMSYNC_BINARY,
+        EngineArgs(dir, port,
+                   {"--set", "server.tls.cert=" + pki.server_cert(), "--set",
+                    "server.tls.key=" + pki.server_key(), "--set", "server.header_timeout=300ms"}));
     REQUIRE_MESSAGE(t::WaitUntil([&] {
-      return Curl({"--cacert", pki.ca_cert(), base + "/healthz"}).status == 200;
-    }), engine.Stderr());
+                      return Curl({"--cacert", pki.ca_cert(), base + "/healthz"}).status == 200;
+                    }),
+                    engine.Stderr());
 
     CHECK(engine.Stdout().find("listening on https://127.0.0.1:" + std::to_string(port)) !=
           std::string::npos);
@@ -86,12 +91,12 @@ TEST_SUITE("e2e.tls") {
     CurlResult health = Curl({"--cacert", pki.ca_cert(), base + "/healthz"});
     CHECK(health.exit_code == 0);
     CHECK(health.output.find("\"status\":\"ok\"") != std::string::npos);
-    CurlResult event = Curl(
-        {"--cacert", pki.ca_cert(), "-H", "Authorization: Bearer tls-intake-token", "-H",
-         "Content-Type: application/json", "--data",
-         R"({"eventId":"tls-1","type":"lead.created","occurredAt":"2026-11-23T10:15:00Z",)"
-         R"("data":{"id":"L1","name":"Priya Sharma","status":"NEW"}})",
-         base + "/api/events"});
+    CurlResult event =
+        Curl({"--cacert", pki.ca_cert(), "-H", "Authorization: Bearer tls-intake-token", "-H",
+              "Content-Type: application/json", "--data",
+              R"({"eventId":"tls-1","type":"lead.created","occurredAt":"2026-11-23T10:15:00Z",)"
+              R"("data":{"id":"L1","name":"Priya Sharma","status":"NEW"}})",
+              base + "/api/events"});
     CHECK(event.status == 202);
     CHECK(event.output.find("tls-1") != std::string::npos);
     // TLS 1.2 explicitly, too (curl picks 1.3 otherwise).
@@ -110,11 +115,11 @@ TEST_SUITE("e2e.tls") {
     CHECK(s_client.find("tlsv1 alert protocol version") != std::string::npos);
     // The same client at TLS 1.2 gets through and verifies the chain.
     std::string s_client12;
-    CHECK(t::RunCommand(kOpenssl,
-                        {"s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-tls1_2",
-                         "-verify_return_error", "-verify_ip", "127.0.0.1", "-CAfile",
-                         pki.ca_cert()},
-                        &s_client12) == 0);
+    CHECK(
+        t::RunCommand(kOpenssl,
+                      {"s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-tls1_2",
+                       "-verify_return_error", "-verify_ip", "127.0.0.1", "-CAfile", pki.ca_cert()},
+                      &s_client12) == 0);
     CHECK(s_client12.find("Verify return code: 0 (ok)") != std::string::npos);
 
     // A client trusting another CA refuses the server.

@@ -22,7 +22,9 @@ constexpr char kCertKey[] = "server.tls.cert";
 constexpr char kKeyKey[] = "server.tls.key";
 
 // "server.tls.key '/etc/k.pem'": how every message names a file.
-std::string Named(const char* key, const std::string& path) { return std::string(key) + " '" + path + "'"; }
+std::string Named(const char* key, const std::string& path) {
+  return std::string(key) + " '" + path + "'";
+}
 
 // Reads a whole regular file. False with `*error` naming the key, the file and
 // the reason (missing, not a file, not readable).
@@ -61,7 +63,8 @@ struct CtxFree {
 };
 
 std::unique_ptr<BIO, BioFree> MemoryBio(const std::string& content) {
-  return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
+  return std::unique_ptr<BIO, BioFree>(
+      BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
 }
 
 // Refuses any passphrase: the engine starts unattended, so it never prompts.
@@ -118,7 +121,8 @@ std::shared_ptr<TlsContext> TlsContext::Load(const TlsFiles& files, std::string*
 
   // The certificate, then any chain certificates after it in the same file.
   auto cert_bio = MemoryBio(cert_pem);
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509_AUX(cert_bio.get(), nullptr, nullptr, nullptr));
+  std::unique_ptr<X509, X509Free> cert(
+      PEM_read_bio_X509_AUX(cert_bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     *error = Named(kCertKey, files.cert_file) + ": no PEM certificate in it (" +
              TlsErrorText("unreadable") + ")";
@@ -126,7 +130,8 @@ std::shared_ptr<TlsContext> TlsContext::Load(const TlsFiles& files, std::string*
   }
   std::vector<std::unique_ptr<X509, X509Free>> chain;
   while (true) {
-    std::unique_ptr<X509, X509Free> next(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+    std::unique_ptr<X509, X509Free> next(
+        PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
     if (!next) break;
     chain.push_back(std::move(next));
   }
@@ -134,8 +139,9 @@ std::shared_ptr<TlsContext> TlsContext::Load(const TlsFiles& files, std::string*
   if (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE) {
     ERR_clear_error();  // the normal end of the file
   } else if (last != 0) {
-    *error = Named(kCertKey, files.cert_file) + ": a chain certificate after the first does not parse (" +
-             TlsErrorText("unreadable") + ")";
+    *error = Named(kCertKey, files.cert_file) +
+             ": a chain certificate after the first does not parse (" + TlsErrorText("unreadable") +
+             ")";
     return nullptr;
   }
 
@@ -180,7 +186,8 @@ std::shared_ptr<TlsContext> TlsContext::Load(const TlsFiles& files, std::string*
                                   SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_alpn_select_cb(ctx.get(), SelectAlpn, nullptr);
   if (SSL_CTX_use_certificate(ctx.get(), cert.get()) != 1) {
-    *error = Named(kCertKey, files.cert_file) + ": refused by OpenSSL (" + TlsErrorText("unusable") + ")";
+    *error = Named(kCertKey, files.cert_file) + ": refused by OpenSSL (" +
+             TlsErrorText("unusable") + ")";
     return nullptr;
   }
   for (auto& extra : chain) {
@@ -191,8 +198,10 @@ std::shared_ptr<TlsContext> TlsContext::Load(const TlsFiles& files, std::string*
     }
     extra.release();  // owned by the context now
   }
-  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 || SSL_CTX_check_private_key(ctx.get()) != 1) {
-    *error = Named(kKeyKey, files.key_file) + ": refused by OpenSSL (" + TlsErrorText("unusable") + ")";
+  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
+      SSL_CTX_check_private_key(ctx.get()) != 1) {
+    *error =
+        Named(kKeyKey, files.key_file) + ": refused by OpenSSL (" + TlsErrorText("unusable") + ")";
     return nullptr;
   }
   return std::shared_ptr<TlsContext>(new TlsContext(ctx.release()));

@@ -97,7 +97,8 @@ class RawClient {
   explicit RawClient(int port, int timeout_ms = 5000) : fd_(ConnectLoopback(port, timeout_ms)) {}
   ~RawClient() { close(fd_); }
   void Send(const std::string& bytes) {
-    CHECK(send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()));
+    CHECK(send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+          static_cast<ssize_t>(bytes.size()));
   }
   std::string ReadResponse() {
     return ReadOneResponse(&buffer_, [this] {
