@@ -21,6 +21,9 @@
 #                            (bench/lib/idle_conns.py); /healthz is timed meanwhile
 #                            by one more wrk on one connection
 #   random-429-50            50 clients, 2% of CRM answers 429 with Retry-After: 1
+#   https-intake-50          intake-50 over HTTPS (server.tls.cert/key, a P-256
+#                            certificate made here with openssl); wrk keeps its
+#                            connections, so this is TLS records, not handshakes
 # Columns: intake events/s and p50/p99 intake latency (wrk), end-to-end syncs/s
 # (accepted events / time from the first request until the CRM holds them all),
 # crmsync's peak RSS and its CPU seconds per 1,000 events (intake + delivery).
@@ -43,12 +46,35 @@ lua="$root/bench/lib/post_events.lua"
 
 printf '%-18s %10s %8s %8s %10s %8s %10s %s\n' scenario "events/s" "p50 ms" "p99 ms" "syncs/s" "RSS MB" "CPU s/1k" notes
 
+# A CA and a certificate for 127.0.0.1 signed by it, in $work/tls (once).
+make_tls_files() {
+  local d="$work/tls"
+  [ -f "$d/server.pem" ] && return 0
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=bench CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 1 \
+    -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+}
+
 # scenario NAME CLIENTS [BENCH_DELAY_MS] -- [reference-crm flags]
 scenario() {
   local name="$1" clients="$2" pause="$3"; shift 3
   [ -z "$only" ] || [ "$only" = "$name" ] || return 0
   start_crm "$name" "$@"
-  start_engine "$name" "${sets[@]}"
+  local tls_sets=()
+  engine_scheme=http
+  engine_cacert=""
+  if [[ "$name" == https-* ]]; then
+    make_tls_files
+    tls_sets=(--set "server.tls.cert=$work/tls/server.pem" --set "server.tls.key=$work/tls/server.key")
+    engine_scheme=https
+    engine_cacert="$work/tls/ca.pem"
+  fi
+  start_engine "$name" "${sets[@]}" "${tls_sets[@]}"
   local notes=""
   local out="$work/$name.wrk"
   if [ "$name" = "intake-only-256" ]; then
@@ -70,7 +96,7 @@ scenario() {
     notes="healthz p50 $(awk '/^ +50%/ {print $2}' "$work/healthz.wrk") p99 $(awk '/^ +99%/ {print $2}' "$work/healthz.wrk")"
   else
     BENCH_RUN="${name//[^a-zA-Z0-9-]/-}" BENCH_DELAY_MS="$pause" wrk -t2 -c"$clients" -d"${duration}s" -s "$lua" \
-      "http://127.0.0.1:$engine_port/api/v1/events" >"$out"
+      "$engine_scheme://127.0.0.1:$engine_port/api/v1/events" >"$out"
   fi
   local accepted rate p50 p99
   accepted="$(awk -F= '/^accepted=/ {print $2}' "$out")"
@@ -104,3 +130,4 @@ scenario paced-5000 256 51
 scenario latency-20ms-50 50 0 --latency-ms 20
 scenario idle+trickle-256 256 0
 scenario random-429-50 50 0 --random-429 0.02 --retry-after 1
+scenario https-intake-50 50 0

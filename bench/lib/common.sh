@@ -45,7 +45,8 @@ start_engine() {
     --set "crm.api.url=http://127.0.0.1:$crm_port" "$@" >"$work/$name.engine.log" 2>&1) &
   engine_pid=$!
   pids+=("$engine_pid")
-  until curl -sf "http://127.0.0.1:$engine_port/readyz" >/dev/null; do
+  # engine_scheme=https with engine_cacert: the engine was given server.tls.*.
+  until curl -sf ${engine_cacert:+--cacert "$engine_cacert"} "${engine_scheme:-http}://127.0.0.1:$engine_port/readyz" >/dev/null; do
     kill -0 "$engine_pid" 2>/dev/null || { cat "$work/$name.engine.log" >&2; exit 1; }
     sleep 0.05
   done

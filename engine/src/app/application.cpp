@@ -214,7 +214,7 @@ int CrmsyncApplication::Serve(const config::Settings& settings) {
     std::cerr << "crmsync: cannot start: " << e.what() << "\n";
     return kExitConfig;
   }
-  std::cout << "crmsync " << CRMSYNC_VERSION << " listening on http://" << service->host() << ":"
+  std::cout << "crmsync " << CRMSYNC_VERSION << " listening on " << service->scheme() << "://" << service->host() << ":"
             << service->port() << " (store " << service->DescribeStore() << ", plugin "
             << service->plugin().descriptor().name << ")" << std::endl;
   waitForTerminationRequest();

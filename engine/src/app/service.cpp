@@ -120,6 +120,16 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   http.body_timeout_ms = settings.GetDurationMs("server.body_timeout");
   http.idle_timeout_ms = settings.GetDurationMs("server.keepalive_timeout");
   http.busy_idle_timeout_ms = settings.GetDurationMs("server.busy_keepalive_timeout");
+  // HTTPS when server.tls.cert and server.tls.key are set (both or neither),
+  // checked here so a bad certificate or key stops the start with its name.
+  auto config_relative = [&settings](const std::string& path) {
+    if (path.empty() || Poco::Path(path).isAbsolute()) return path;
+    return Poco::Path(Poco::Path::forDirectory(settings.config_dir()), path).toString();
+  };
+  http.tls = TlsContext::Load({config_relative(settings.GetString("server.tls.cert")),
+                               config_relative(settings.GetString("server.tls.key"))},
+                              error);
+  if (!error->empty()) return nullptr;
   service->server_ = std::make_unique<HttpServer>(http, router);
   HttpServer* server = service->server_.get();
   MetricsRegistry& m = service->metrics_;
@@ -139,6 +149,9 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   m.AddCounterFunc("crmsync_http_shed_total",
                    "Connections refused with 503 at server.max_connections.", {},
                    [server] { return static_cast<double>(server->stats().shed_total); });
+  m.AddCounterFunc("crmsync_http_tls_failed_total",
+                   "TLS handshakes that failed (an old protocol, a plain HTTP request, a reset).",
+                   {}, [server] { return static_cast<double>(server->stats().tls_failed_total); });
   return service;
 }
 
@@ -347,7 +360,8 @@ void Service::Start() {
   alerts_->Start();
   monitor_->Start();
   server_->Start();
-  ComponentLogger("http").information("listening on http://%s:%d", server_->host(), server_->port());
+  ComponentLogger("http").information("listening on %s://%s:%d", std::string(server_->scheme()),
+                                      server_->host(), server_->port());
 }
 
 bool Service::Stop() {
@@ -414,5 +428,6 @@ QueueStats Service::CachedStats() {
 
 int Service::port() const { return server_->port(); }
 const std::string& Service::host() const { return server_->host(); }
+const char* Service::scheme() const { return server_->scheme(); }
 
 }  // namespace crmsync::engine

@@ -59,6 +59,8 @@ class Service {
   /// The bound port, after Start().
   int port() const;
   const std::string& host() const;
+  /// "https" when server.tls.* is set, else "http".
+  const char* scheme() const;
   /// The readiness checks /readyz reports.
   std::vector<ReadyCheck> Readiness();
 

@@ -152,6 +152,8 @@ std::vector<KeySpec> BuildSchema() {
       Duration("server.keepalive_timeout", 30000, 100, 3600000, "How long an idle keep-alive connection is kept."),
       Int("server.max_connections", 10000, 16, 1000000, "Open connections at most; past it the longest-idle connection is closed for a new one (capped by the open-files limit)."),
       Int("server.queue", 1024, 1, 100000, "Length of the TCP listen backlog."),
+      Str("server.tls.cert", "", "PEM file with the server certificate, then its chain: with server.tls.key the port speaks HTTPS only (TLS 1.2 or newer); both empty: plain HTTP. Relative to the config folder; checked at start."),
+      Str("server.tls.key", "", "PEM file with the unencrypted private key of server.tls.cert (keep it readable by the service only). Relative to the config folder; checked at start."),
       Int("server.threads", 16, 1, 1024, "Handler threads: requests are read and written by one I/O thread, so an idle or slow connection holds none."),
       Int("shutdown.deadline_ms", 10000, 0, 600000, "Time allowed for in-flight work at shutdown, in milliseconds."),
       Enum("store.backend", "sqlite", "sqlite,postgres", "Where state and queue live: the embedded SQLite file, or a PostgreSQL server shared by several engines."),

@@ -24,6 +24,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <Poco/Logger.h>
 
 #include "common/json_writer.h"
@@ -96,6 +99,7 @@ int Listen(const std::string& host, int port, int backlog, int* bound_port) {
 
 struct Conn {
   enum class State {
+    kHandshake, // TLS only: the handshake, before any request
     kIdle,      // keep-alive, between requests
     kHead,      // reading a request head
     kBody,      // reading its body
@@ -117,6 +121,20 @@ struct Conn {
   HttpRequestHead head;
   std::string body;
   std::unique_ptr<ChunkedDecoder> chunked;
+  // TLS only (options.tls): the connection's SSL, whether a close_notify may
+  // still be sent (handshake done, no fatal error), and the epoll interest
+  // OpenSSL asked for beyond what the state implies (a read that must write,
+  // a write that must read).
+  SSL* ssl = nullptr;
+  bool tls_ok = false;
+  uint32_t tls_extra = 0;
+
+  Conn() = default;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn() {
+    if (ssl != nullptr) SSL_free(ssl);  // the fd is closed by its owner, not by OpenSSL
+  }
 };
 
 struct Task {
@@ -198,6 +216,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
     s.timed_out_total = timed_out_.load();
     s.idle_closed_total = idle_closed_.load();
     s.shed_total = shed_.load();
+    s.tls_failed_total = tls_failed_.load();
     return s;
   }
 
@@ -283,7 +302,8 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
     std::vector<uint64_t> idle;
     for (auto& [id, conn] : conns_) {
       if (conn->state == Conn::State::kIdle || conn->state == Conn::State::kHead ||
-          conn->state == Conn::State::kBody || conn->state == Conn::State::kLinger) {
+          conn->state == Conn::State::kBody || conn->state == Conn::State::kLinger ||
+          conn->state == Conn::State::kHandshake) {
         idle.push_back(id);
       }
     }
@@ -312,13 +332,17 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
       }
       ++accepted_;
       if (static_cast<int>(conns_.size()) >= max_connections_ && !CloseOldestIdle()) {
-        // Every connection is working: this one is told so and closed.
-        const std::string busy = SerializeResponse(
-            503, {{"Retry-After", "1"}}, "application/json",
-            "{\"error\":\"too many connections (server.max_connections); retry\"}", false, 1);
+        // Every connection is working: this one is told so and closed (over
+        // TLS, without a word: a plain answer would be garbage to the client,
+        // and a handshake is the very work there is no room for).
         ++shed_;  // counted before the answer goes, so whoever reads it sees the count
-        ssize_t w = send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)w;
+        if (!options_.tls) {
+          const std::string busy = SerializeResponse(
+              503, {{"Retry-After", "1"}}, "application/json",
+              "{\"error\":\"too many connections (server.max_connections); retry\"}", false, 1);
+          ssize_t w = send(fd, busy.data(), busy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+          (void)w;
+        }
         close(fd);
         continue;
       }
@@ -328,6 +352,19 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
       conn->fd = fd;
       conn->id = next_id_++;
       MarkIdle(*conn, MonoMs());
+      if (options_.tls) {
+        conn->ssl = options_.tls->NewConnection(fd);
+        if (conn->ssl == nullptr) {
+          Log().warning("cannot start TLS on a new connection: %s",
+                        TlsErrorText("out of memory"));
+          close(fd);
+          continue;
+        }
+        // The handshake is held to the head's deadline: a client that opens
+        // TLS and stalls keeps its slot no longer than a slow request head.
+        conn->state = Conn::State::kHandshake;
+        conn->deadline_ms = conn->since_ms + options_.header_timeout_ms;
+      }
       try {
         Watch(fd, conn->id, EPOLLIN);
       } catch (const std::exception& e) {
@@ -368,6 +405,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
   void Close(uint64_t id) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
+    if (it->second->tls_ok) SendCloseNotify(*it->second);
     epoll_ctl(epfd_, EPOLL_CTL_DEL, it->second->fd, nullptr);
     close(it->second->fd);
     conns_.erase(it);
@@ -378,7 +416,10 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
     const bool reading = c.state == Conn::State::kIdle || c.state == Conn::State::kHead ||
                          c.state == Conn::State::kBody || c.state == Conn::State::kLinger;
     const bool writing = c.out_off < c.out.size();
-    const uint32_t want = (reading ? EPOLLIN : 0u) | (writing ? EPOLLOUT : 0u);
+    // While a handler has the connection nothing is read or written, so what
+    // OpenSSL asked for waits too (else a writable socket would spin the loop).
+    const uint32_t extra = c.state == Conn::State::kHandling ? 0u : c.tls_extra;
+    const uint32_t want = (reading ? EPOLLIN : 0u) | (writing ? EPOLLOUT : 0u) | extra;
     if (want == c.interest) return;
     epoll_event ev{};
     ev.events = want;
@@ -390,7 +431,14 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
   void OnEvent(uint64_t id, uint32_t events) {
     Conn* c = Find(id);
     if (!c) return;
-    if (events & EPOLLERR) return Close(id);
+    if (events & EPOLLERR) {
+      if (c->state == Conn::State::kHandshake) ++tls_failed_;  // e.g. reset by a refusing client
+      return Close(id);
+    }
+    if (c->state == Conn::State::kHandshake) return Handshake(*c);
+    // OpenSSL asked for the other direction: retry both, each is harmless
+    // when it has nothing to do.
+    if (c->tls_extra != 0) events |= EPOLLIN | EPOLLOUT;
     if ((events & EPOLLHUP) && c->state == Conn::State::kHandling) {
       return Close(id);  // the peer is gone; the answer will find no connection
     }
@@ -404,6 +452,8 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
 
   void OnReadable(Conn& c) {
     if (c.state == Conn::State::kHandling || c.state == Conn::State::kWriting) return;
+    // A lingering TLS connection is drained raw: its bytes are dropped anyway.
+    if (c.ssl != nullptr && c.state != Conn::State::kLinger) return OnReadableTls(c);
     char buffer[65536];
     while (true) {
       ssize_t n = recv(c.fd, buffer, sizeof(buffer), 0);
@@ -412,27 +462,124 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
         if (static_cast<size_t>(n) < sizeof(buffer)) break;
         continue;
       }
-      if (n == 0) {
-        // The peer closed. A request already whole in the buffer is still
-        // served (a client may half-close after sending); anything else ends.
-        if (c.state == Conn::State::kLinger || c.in.empty()) return Close(c.id);
-        const uint64_t id = c.id;
-        Advance(c);
-        Conn* still = Find(id);
-        if (still && still->state != Conn::State::kHandling &&
-            still->state != Conn::State::kWriting) {
-          Close(id);
-        } else if (still) {
-          still->close_after_write = true;
-        }
-        return;
-      }
+      if (n == 0) return OnPeerClosed(c);
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return Close(c.id);
     }
     if (c.state == Conn::State::kLinger) return;
     Advance(c);
+  }
+
+  // The peer closed. A request already whole in the buffer is still served (a
+  // client may half-close after sending); anything else ends.
+  void OnPeerClosed(Conn& c) {
+    if (c.state == Conn::State::kLinger || c.in.empty()) return Close(c.id);
+    const uint64_t id = c.id;
+    Advance(c);
+    Conn* still = Find(id);
+    if (still && still->state != Conn::State::kHandling && still->state != Conn::State::kWriting) {
+      Close(id);
+    } else if (still) {
+      still->close_after_write = true;
+    }
+  }
+
+  // ---- TLS (options.tls) ---------------------------------------------------
+  // OpenSSL runs on the non-blocking socket: SSL_ERROR_WANT_READ/WANT_WRITE
+  // become the connection's epoll interest, and the level-triggered loop calls
+  // back when the socket is ready. The error queue is per thread and read
+  // after each failure, so it is cleared before each call.
+
+  void Handshake(Conn& c) {
+    ERR_clear_error();
+    const int rc = SSL_do_handshake(c.ssl);
+    if (rc == 1) {
+      c.tls_ok = true;
+      c.tls_extra = 0;
+      MarkIdle(c, MonoMs());
+      SetInterest(c);
+      OnReadableTls(c);  // the request may have come with the client's last flight
+      return;
+    }
+    const int err = SSL_get_error(c.ssl, rc);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+      c.tls_extra = err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+      SetInterest(c);
+      return;
+    }
+    ++tls_failed_;
+    const unsigned long code = ERR_peek_error();
+    if (ERR_GET_LIB(code) == ERR_LIB_SSL && (ERR_GET_REASON(code) == SSL_R_HTTP_REQUEST ||
+                                             ERR_GET_REASON(code) == SSL_R_HTTPS_PROXY_REQUEST)) {
+      // Plain HTTP on the HTTPS port: say so in plain HTTP, then close.
+      ERR_clear_error();
+      SSL_free(c.ssl);
+      c.ssl = nullptr;
+      c.tls_extra = 0;
+      return Refuse(c, HttpError{400, "this port speaks HTTPS only: use https://"}, 1);
+    }
+    if (Log().debug()) {
+      Log().debug("TLS handshake failed: %s", TlsErrorText("connection closed"));
+    }
+    ERR_clear_error();
+    Close(c.id);
+  }
+
+  // Reads every decrypted byte there is: unlike recv, SSL_read returns one
+  // record at a time, and a record already inside OpenSSL would not wake
+  // epoll, so this reads until OpenSSL wants more from the socket.
+  void OnReadableTls(Conn& c) {
+    char buffer[16384];
+    c.tls_extra = 0;
+    while (true) {
+      ERR_clear_error();
+      const int n = SSL_read(c.ssl, buffer, sizeof(buffer));
+      if (n > 0) {
+        c.in.append(buffer, static_cast<size_t>(n));
+        continue;
+      }
+      const int err = SSL_get_error(c.ssl, n);
+      if (err == SSL_ERROR_WANT_READ) break;
+      if (err == SSL_ERROR_WANT_WRITE) {
+        c.tls_extra = EPOLLOUT;
+        break;
+      }
+      if (err == SSL_ERROR_ZERO_RETURN) return OnPeerClosed(c);
+      c.tls_ok = false;  // a fatal error: no close_notify may follow
+      ERR_clear_error();
+      return Close(c.id);
+    }
+    Advance(c);
+  }
+
+  // send()'s contract over TLS: bytes written, or -1 with errno EAGAIN (try
+  // again when the interest fires) or EPIPE (the connection is done).
+  ssize_t SendTls(Conn& c, const char* data, size_t size) {
+    ERR_clear_error();
+    c.tls_extra = 0;
+    const int n = SSL_write(c.ssl, data, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+    if (n > 0) return n;
+    const int err = SSL_get_error(c.ssl, n);
+    if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) {
+      c.tls_extra = err == SSL_ERROR_WANT_READ ? EPOLLIN : 0u;
+      errno = EAGAIN;
+      return -1;
+    }
+    c.tls_ok = false;
+    ERR_clear_error();
+    errno = EPIPE;
+    return -1;
+  }
+
+  // One try at close_notify before the socket closes; a full send buffer just
+  // means the peer sees a bare close, which HTTP/1.1 framing tolerates.
+  void SendCloseNotify(Conn& c) {
+    c.tls_ok = false;
+    c.tls_extra = 0;
+    ERR_clear_error();
+    SSL_shutdown(c.ssl);
+    ERR_clear_error();
   }
 
   // Parses what is buffered and moves the connection on: a whole request goes
@@ -575,7 +722,9 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
   // Writes what is pending. False when the connection was closed.
   bool Flush(Conn& c) {
     while (c.out_off < c.out.size()) {
-      ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      const char* data = c.out.data() + c.out_off;
+      const size_t size = c.out.size() - c.out_off;
+      ssize_t n = c.ssl != nullptr ? SendTls(c, data, size) : send(c.fd, data, size, MSG_NOSIGNAL);
       if (n > 0) {
         c.out_off += static_cast<size_t>(n);
         continue;
@@ -597,6 +746,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
     if (c.close_after_write) {
       // Lingering close: shut our side so the answer is not lost to a reset,
       // then drop what the peer still sends until it closes or time is up.
+      if (c.tls_ok) SendCloseNotify(c);
       shutdown(c.fd, SHUT_WR);
       c.state = Conn::State::kLinger;
       c.in.clear();
@@ -627,6 +777,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
         case Conn::State::kBody:
           if (now >= conn->deadline_ms) to_refuse.push_back(id);
           break;
+        case Conn::State::kHandshake:
         case Conn::State::kWriting:
         case Conn::State::kLinger:
           if (now >= conn->deadline_ms) to_close.push_back(id);
@@ -650,7 +801,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
       if (!c) continue;
       if (c->state == Conn::State::kIdle) {
         ++idle_closed_;
-      } else if (c->state == Conn::State::kWriting) {
+      } else if (c->state == Conn::State::kWriting || c->state == Conn::State::kHandshake) {
         ++timed_out_;
       }
       Close(id);
@@ -726,6 +877,7 @@ class HttpServer::Core : public std::enable_shared_from_this<HttpServer::Core> {
   std::atomic<int64_t> timed_out_{0};
   std::atomic<int64_t> idle_closed_{0};
   std::atomic<int64_t> shed_{0};
+  std::atomic<int64_t> tls_failed_{0};
 };
 
 HttpServer::HttpServer(HttpServerOptions options, std::shared_ptr<const Router> router)

@@ -15,6 +15,11 @@
 // closed for a new one; with none idle, the new one gets 503 and is closed.
 // Inline routes (Router::AddInline, /healthz) run on the I/O thread itself.
 //
+// With options.tls the port speaks HTTPS only: each connection's TLS handshake
+// runs non-blocking on the I/O thread (OpenSSL's want-read/want-write become
+// the connection's epoll interest) and must finish within header_timeout_ms of
+// the accept; a plain HTTP request there gets a plain 400 and is closed.
+//
 // Start/Stop from one thread; handlers run on the pool.
 #ifndef CRMSYNC_ENGINE_HTTP_SERVER_H_
 #define CRMSYNC_ENGINE_HTTP_SERVER_H_
@@ -24,6 +29,7 @@
 #include <string>
 
 #include "http/router.h"
+#include "http/tls.h"
 
 namespace crmsync::engine {
 
@@ -41,6 +47,9 @@ struct HttpServerOptions {
   int64_t busy_idle_timeout_ms = 2000;
   int64_t write_timeout_ms = 30000;
   size_t max_head_bytes = 16384;
+  /// HTTPS on the whole port when set (TlsContext::Load); plain HTTP when null.
+  /// The TLS handshake must finish within header_timeout_ms of the accept.
+  std::shared_ptr<const TlsContext> tls;
 };
 
 /// Counters for metrics and tests; read at any time.
@@ -52,6 +61,7 @@ struct HttpServerStats {
   int64_t timed_out_total = 0;     ///< Connections closed by a deadline.
   int64_t idle_closed_total = 0;   ///< Idle keep-alive connections closed.
   int64_t shed_total = 0;          ///< Connections refused at max_connections.
+  int64_t tls_failed_total = 0;    ///< TLS handshakes that failed (bad or plain-HTTP clients).
 };
 
 class HttpServer {
@@ -69,6 +79,8 @@ class HttpServer {
   /// The bound port (useful with port 0).
   int port() const { return bound_port_; }
   const std::string& host() const { return options_.host; }
+  /// "https" with options.tls, else "http".
+  const char* scheme() const { return options_.tls ? "https" : "http"; }
   HttpServerStats stats() const;
 
   class Core;  // the I/O loop and the handler pool (server.cpp)
