@@ -6,12 +6,13 @@
 # dashboard test (it installs playwright-core with npm; node 20 or later), the
 # PostgreSQL server the store.backend=postgres tests start on loopback, and
 # redis-server, which the Redis tests start on loopback on a free port (its
-# client library, PocoRedis, comes with libpoco-dev).
+# client library, PocoRedis, comes with libpoco-dev), and the Prometheus
+# client's Python parser, which reads /metrics in the e2e tests.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libpoco-dev doctest-dev libsqlite3-dev libssl-dev
           libpq-dev openssl curl ca-certificates python3 python3-yaml)
-browser_packages=(chromium postgresql redis-server)
+browser_packages=(chromium postgresql redis-server python3-prometheus-client)
 if ! command -v node >/dev/null 2>&1; then
   browser_packages+=(nodejs npm)
 fi

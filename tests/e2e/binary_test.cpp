@@ -3,6 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <time.h>
+
+#include <map>
+#include <sstream>
+#include <string>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -81,6 +86,58 @@ TEST_SUITE("e2e.binary") {
     t::HttpResult ready = t::HttpCall(service.port, "GET", "/readyz");
     CHECK(ready.status == 503);
     CHECK(Contains(ready.body, "crm.enabled=false"));
+  }
+
+  TEST_CASE("/metrics exports process_* and crmsync_build_info, readable by the Prometheus client's parser") {
+    RunningService service;
+    REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
+    t::HttpResult metrics = t::HttpCall(service.port, "GET", "/metrics");
+    REQUIRE(metrics.status == 200);
+    std::string file = service.dir.File("metrics.txt");
+    t::WriteFile(file, metrics.body);
+    // prometheus_client (Debian's python3-prometheus-client) reads the whole
+    // exposition and prints "name value" for the samples asked about.
+    const char* kScript =
+        "import sys\n"
+        "from prometheus_client.parser import text_string_to_metric_families\n"
+        "want = {'process_cpu_seconds_total', 'process_resident_memory_bytes',\n"
+        "        'process_virtual_memory_bytes', 'process_open_fds', 'process_max_fds',\n"
+        "        'process_start_time_seconds', 'crmsync_build_info'}\n"
+        "for family in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+        "    for s in family.samples:\n"
+        "        if s.name in want:\n"
+        "            labels = ','.join(k + '=' + v for k, v in sorted(s.labels.items()))\n"
+        "            print(s.name, s.value, labels)\n";
+    std::string output;
+    REQUIRE_MESSAGE(t::RunCommand("/usr/bin/python3", {"-c", kScript, file}, &output) == 0, output);
+    std::map<std::string, std::pair<double, std::string>> seen;
+    std::istringstream lines(output);
+    std::string name, labels;
+    double value = 0;
+    while (lines >> name >> value) {
+      std::getline(lines, labels);
+      seen[name] = {value, labels};
+    }
+    REQUIRE_MESSAGE(seen.size() == 7u, output);
+    CHECK(seen["process_cpu_seconds_total"].first > 0);
+    CHECK(seen["process_resident_memory_bytes"].first > 1e6);
+    CHECK(seen["process_virtual_memory_bytes"].first >= seen["process_resident_memory_bytes"].first);
+    // The store, the listening socket and the epoll instance at least.
+    CHECK(seen["process_open_fds"].first >= 3);
+    CHECK(seen["process_max_fds"].first >= seen["process_open_fds"].first);
+    // Started after this test began, and not in the future.
+    const double now = static_cast<double>(time(nullptr));
+    CHECK(seen["process_start_time_seconds"].first <= now + 1);
+    CHECK(seen["process_start_time_seconds"].first >= now - 600);
+    CHECK(seen["crmsync_build_info"].first == 1);
+    std::string version;
+    REQUIRE(t::RunCommand(kBinary, {"--version"}, &version) == 0);
+    std::istringstream words(version);
+    std::string program, number;
+    words >> program >> number;  // "crmsync 0.x.y (SDK ABI ...)"
+    CHECK(Contains(seen["crmsync_build_info"].second, "version=" + number));
+    CHECK(Contains(seen["crmsync_build_info"].second, "poco=1."));
+    CHECK(Contains(seen["crmsync_build_info"].second, "sqlite=3."));
   }
 
   TEST_CASE("the CRM dump needs the admin token and shows mock-crm's state") {

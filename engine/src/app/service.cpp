@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "http/openapi.h"
 #include "intake/intake_handler.h"
+#include "metrics/process_metrics.h"
 #include "webhook/webhook_handler.h"
 
 namespace crmsync::engine {
@@ -353,6 +354,8 @@ std::vector<ReadyCheck> Service::Readiness() {
 
 void Service::Start() {
   RegisterQueueGauges();
+  AddProcessMetrics(&metrics_);
+  AddBuildInfo(&metrics_, CurrentBuildInfo());
   dispatcher_->Start();
   inbound_->Start();
   if (callbacks_) callbacks_->Start();

@@ -154,13 +154,20 @@ TEST_SUITE("engine.ops") {
         {"crmsync_http_timeouts_total", "counter"},
         {"crmsync_http_idle_closed_total", "counter"},
         {"crmsync_http_shed_total", "counter"},
+        {"crmsync_build_info", "gauge"},
+        {"process_cpu_seconds_total", "counter"},
+        {"process_resident_memory_bytes", "gauge"},
+        {"process_open_fds", "gauge"},
+        {"process_start_time_seconds", "gauge"},
     };
     for (const auto& [family, type] : expected) {
       CHECK_MESSAGE(e.types[family] == type, family << " missing or of type " << e.types[family]);
     }
-    // Prometheus naming: counters end in _total, durations in _seconds.
+    // Prometheus naming: our families under crmsync_, beside the client
+    // libraries' standard process_*; counters end in _total, durations in
+    // _seconds.
     for (const auto& [family, type] : e.types) {
-      CHECK(family.rfind("crmsync_", 0) == 0);
+      CHECK_MESSAGE((family.rfind("crmsync_", 0) == 0 || family.rfind("process_", 0) == 0), family);
       bool ends_total = family.size() > 6 && family.substr(family.size() - 6) == "_total";
       if (type == "counter") CHECK_MESSAGE(ends_total, family);
       if (type == "histogram") CHECK_MESSAGE(family.find("_seconds") != std::string::npos, family);
