@@ -287,9 +287,9 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
     }
     if (!e.error.empty()) out << "  error: " << e.error << "\n";
   }
-  out << "\n# steps after a create use \"" << kRenderExternalId
-      << "\" for the CRM's id; headers the plugin's transport adds when sending (credentials "
-         "it keeps there, signatures) are not part of the built request and are not shown\n";
+  out << "\n# steps after a create use \"" << kRenderExternalId << "\" for the CRM's id\n"
+      << "# headers the plugin's transport adds when sending (credentials it keeps there,\n"
+      << "# signatures) are not part of the built request and are not shown\n";
   return code;
 }
 
