@@ -5,10 +5,10 @@
 // (status, headers, body). The phase an exception escapes from decides the
 // TransportError and whether the request may have reached the CRM; in the
 // connect phase it also tells name resolution (kDns) from TCP (kConnect), TLS
-// (kTls) and a connect timeout (kTimeout). Idle
-// keep-alive sessions wait in a mutex-guarded pool; a pooled session the server
-// closed while idle is detected before use, or retried once on a fresh session
-// when that cannot duplicate the request.
+// (kTls) and a connect timeout (kTimeout). Idle keep-alive sessions wait in a
+// mutex-guarded pool; a pooled session the server closed while idle is
+// detected before use, or retried once on a fresh session when that cannot
+// duplicate the request.
 //
 // Thread-safety: Send() may be called from any number of threads at once; the
 // pool is guarded by a mutex and each call owns its session exclusively.

@@ -279,6 +279,20 @@ TEST_SUITE("e2e.live") {
     CHECK(report->isNull("httpStatus"));
   }
 
+  TEST_CASE("check-connection: a CRM that never answers is a timeout") {
+    // The kernel completes the connection; nobody ever reads or answers.
+    Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+    std::vector<std::string> settings =
+        GenericRest(kSunshine, "http://127.0.0.1:" + std::to_string(silent.address().port()));
+    settings.push_back("--set");
+    settings.push_back("crm.timeout=300");
+    Run run = CheckConnection(settings);
+    CHECK(run.code == 4);
+    Object::Ptr report = Parse(run.out);
+    CHECK(report->getValue<std::string>("stage") == "timeout");
+    CHECK(Contains(report->getValue<std::string>("message"), "timed out"));
+  }
+
   TEST_CASE("check-connection: a host name that cannot resolve is DNS") {
     Run run = CheckConnection(GenericRest(kSunshine, "https://crm.crmsync-test.invalid"));
     CHECK(run.code == 2);
@@ -483,5 +497,7 @@ TEST_SUITE("e2e.live") {
     CHECK(Contains(output, "--live"));
     CHECK(t::RunCommand(kBinary, {"--help", "check-connection"}, &output) == 0);
     CHECK(Contains(output, "Exit 2 DNS"));
+    CHECK(t::RunCommand(kBinary, {"check-connection", "--live"}, &output) == 64);
+    CHECK(Contains(output, "--live applies to plugin-check only"));
   }
 }

@@ -175,6 +175,10 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
   const bool json = args.size() == 2 && args[1] == "json" &&
                     (command == "check-config" || command == "plugins" || command == "crm-dump" ||
                      command == "check-connection");
+  if (live_ && command != "plugin-check") {
+    std::cerr << "crmsync: --live applies to plugin-check only; see crmsync --help\n";
+    return kExitUsage;
+  }
   if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check" &&
       command != "render") {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command

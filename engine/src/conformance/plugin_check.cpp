@@ -334,8 +334,7 @@ int RunPluginCheckCommand(const std::vector<std::string>& args, CheckOptions opt
   }
   if (words.size() != 1) {
     err << "usage: crmsync plugin-check <plugin name or path> [--live] [--config FILE] "
-           "[--set KEY=VALUE]... "
-           "[json]\n";
+           "[--set KEY=VALUE]... [json]\n";
     return 64;
   }
   options.target = words[0];
