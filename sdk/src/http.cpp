@@ -19,6 +19,7 @@ const char* TransportErrorName(TransportError error) noexcept {
     case TransportError::kTimeout: return "timeout";
     case TransportError::kIo: return "io";
     case TransportError::kTls: return "tls";
+    case TransportError::kDns: return "dns";
   }
   return "unknown";
 }

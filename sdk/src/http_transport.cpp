@@ -3,10 +3,12 @@
 // One request runs in three phases on one borrowed Poco session: connect
 // (fresh sessions only), write (request line, headers, body, flushed) and read
 // (status, headers, body). The phase an exception escapes from decides the
-// TransportError and whether the request may have reached the CRM. Idle
-// keep-alive sessions wait in a mutex-guarded pool; a pooled session the server
-// closed while idle is detected before use, or retried once on a fresh session
-// when that cannot duplicate the request.
+// TransportError and whether the request may have reached the CRM; in the
+// connect phase it also tells name resolution (kDns) from TCP (kConnect), TLS
+// (kTls) and a connect timeout (kTimeout). Idle keep-alive sessions wait in a
+// mutex-guarded pool; a pooled session the server closed while idle is
+// detected before use, or retried once on a fresh session when that cannot
+// duplicate the request.
 //
 // Thread-safety: Send() may be called from any number of threads at once; the
 // pool is guarded by a mutex and each call owns its session exclusively.
@@ -335,9 +337,19 @@ struct HttpTransport::Impl {
     const std::string where = host + ":" + std::to_string(port);
     switch (phase) {
       case Phase::kConnect:
-        if (Is<Poco::Net::SSLException>(e)) {
-          *out =
-              Failure(TransportError::kTls, "TLS with " + where + " failed: " + Describe(e), false);
+        // The stage that failed, for the engine and for `crmsync
+        // check-connection`: name resolution, TCP connect, TLS, or a timeout.
+        if (Is<Poco::Net::DNSException>(e)) {
+          *out = Failure(TransportError::kDns,
+                         "DNS: cannot resolve host " + host + ": " + Describe(e), false);
+        } else if (Is<Poco::Net::CertificateValidationException>(e) ||
+                   (Is<Poco::Net::SSLException>(e) &&
+                    Describe(e).find("certificate") != std::string::npos)) {
+          *out = Failure(TransportError::kTls,
+                         "TLS certificate of " + where + " refused: " + Describe(e), false);
+        } else if (Is<Poco::Net::SSLException>(e)) {
+          *out = Failure(TransportError::kTls,
+                         "TLS handshake with " + where + " failed: " + Describe(e), false);
         } else if (timeout) {
           *out = Failure(TransportError::kTimeout, "connect to " + where + " timed out", false);
         } else {

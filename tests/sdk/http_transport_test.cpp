@@ -462,6 +462,20 @@ TEST_SUITE("sdk") {
     CHECK(DefaultClassify(response).code() == StatusCode::kRetryable);
   }
 
+  TEST_CASE("http_transport: a host name that does not resolve is kDns, not kConnect") {
+    HttpTransportOptions options;
+    // RFC 2606: .invalid never resolves.
+    options.base_url = "https://crm.crmsync-test.invalid";
+    auto transport = MakeTransport(options);
+    HttpResponse response = transport->Send(Get("/x"));
+    CHECK(response.error == TransportError::kDns);
+    CHECK(std::string(TransportErrorName(response.error)) == "dns");
+    CHECK_FALSE(response.request_sent);
+    CHECK(response.error_message.find("crm.crmsync-test.invalid") != std::string::npos);
+    // Still a transient failure for the engine, as kConnect was.
+    CHECK(DefaultClassify(response).code() == StatusCode::kRetryable);
+  }
+
   TEST_CASE("http_transport: Create checks the URL and the insecure-HTTP rule") {
     auto create = [](const std::string& url, bool allow_insecure = false) {
       HttpTransportOptions options;

@@ -12,6 +12,7 @@
 
 #include "app/admin_cli.h"
 #include "app/commands.h"
+#include "app/live_commands.h"
 #include "app/service.h"
 #include "common/logging.h"
 #include "conformance/plugin_check.h"
@@ -36,7 +37,19 @@ const char* kCommandsHelpHead =
     "  plugin-check PLUGIN [json]\n"
     "                 run the conformance battery on a plugin (a name in plugins.dir or a\n"
     "                 file path) with its settings from --config/--set: PASS/FAIL per\n"
-    "                 check; exits 1 when one fails; json prints a JSON report\n"
+    "                 check; exits 1 when one fails; json prints a JSON report;\n"
+    "                 --live also runs check-connection through the plugin\n"
+    "  check-connection [json]\n"
+    "                 load crm.plugin as serve does, send one read-only\n"
+    "                 lookup to the CRM and name what failed. Exit 2 DNS,\n"
+    "                 3 TCP connect, 4 timeout, 5 TLS, 6 credentials (401/403),\n"
+    "                 7 404 on the path, 8 5xx, 9 answer the mapping cannot\n"
+    "                 read, 10 other status, 11 connection broke, 12 plugin\n"
+    "                 has no lookup, 13 plugin error, 78 plugin does not load\n"
+    "  render EVENT.json [json]\n"
+    "                 validate a platform event file (docs/events.md) and\n"
+    "                 print the HTTP requests the plugin builds for it,\n"
+    "                 secrets masked; sends nothing\n"
     "  crm-dump [json]\n"
     "                 print what the CRM plugin of the running service holds\n"
     "                 (mock-crm: its in-memory CRM); uses server.port, admin.token\n";
@@ -101,7 +114,12 @@ void CrmsyncApplication::defineOptions(Poco::Util::OptionSet& options) {
                         .repeatable(true)
                         .callback(OptionCallback<CrmsyncApplication>(
                             this, &CrmsyncApplication::HandleSet)));
+  options.addOption(Option("live", "", "plugin-check: also check the connection to the CRM")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleLive)));
 }
+
+void CrmsyncApplication::HandleLive(const std::string&, const std::string&) { live_ = true; }
 
 void CrmsyncApplication::HandleHelp(const std::string&, const std::string&) {
   help_requested_ = true;
@@ -125,7 +143,8 @@ void CrmsyncApplication::PrintHelp() {
   Poco::Util::HelpFormatter formatter(options());
   formatter.setCommand("crmsync");
   formatter.setUsage(
-      "[serve|check-config|plugins|plugin-check|crm-dump|status|sync|jobs|dlq ...] [options]");
+      "[serve|check-config|check-connection|render|plugins|plugin-check|crm-dump|status|sync|"
+      "jobs|dlq ...] [options]");
   formatter.setHeader("crmsync keeps a real-estate platform and a CRM in step, both ways.");
   formatter.setFooter(CommandsHelp());
   formatter.setUnixStyle(true);
@@ -154,8 +173,14 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
   }
   std::string command = args.empty() ? "serve" : args[0];
   const bool json = args.size() == 2 && args[1] == "json" &&
-                    (command == "check-config" || command == "plugins" || command == "crm-dump");
-  if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check") {
+                    (command == "check-config" || command == "plugins" || command == "crm-dump" ||
+                     command == "check-connection");
+  if (live_ && command != "plugin-check") {
+    std::cerr << "crmsync: --live applies to plugin-check only; see crmsync --help\n";
+    return kExitUsage;
+  }
+  if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check" &&
+      command != "render") {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
               << "'; see crmsync --help\n";
     return kExitUsage;
@@ -182,12 +207,22 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
   }
   if (command == "plugins") return RunPlugins(settings, std::cout, json);
   if (command == "crm-dump") return RunCrmDump(settings, std::cout, std::cerr);
+  if (command == "check-connection") return RunCheckConnection(settings, std::cout, std::cerr, json);
+  if (command == "render") {
+    const bool render_json = args.size() == 3 && args[2] == "json";
+    if (args.size() < 2 || (args.size() == 3 && !render_json) || args.size() > 3) {
+      std::cerr << "usage: crmsync render EVENT.json [json] [--config FILE] [--set KEY=VALUE]...\n";
+      return kExitUsage;
+    }
+    return RunRender(settings, args[1], std::cout, std::cerr, render_json);
+  }
   if (command == "plugin-check") {
     conformance::CheckOptions check;
     check.plugins_dir = ResolvePluginsDir(settings);
     check.config_for = [&settings](const std::string& name) {
       return settings.PluginConfigFor(name);
     };
+    check.live = live_;
     return conformance::RunPluginCheckCommand(
         std::vector<std::string>(args.begin() + 1, args.end()), check, std::cout, std::cerr);
   }

@@ -31,10 +31,12 @@ class CrmsyncApplication : public Poco::Util::ServerApplication {
   void HandleVersion(const std::string& name, const std::string& value);
   void HandleConfig(const std::string& name, const std::string& value);
   void HandleSet(const std::string& name, const std::string& value);
+  void HandleLive(const std::string& name, const std::string& value);
   int Serve(const config::Settings& settings);
 
   bool help_requested_ = false;
   bool version_requested_ = false;
+  bool live_ = false;  ///< --live: plugin-check also checks the connection.
   std::string config_file_;
   std::vector<std::string> overrides_;
 };

@@ -9,6 +9,7 @@
 #include <Poco/Path.h>
 
 #include "conformance/battery.h"
+#include "conformance/connection_check.h"
 #include "crmsync/plugin.h"
 #include "crmsync/version.h"
 #include "plugin_host/plugin_loader.h"
@@ -167,6 +168,7 @@ Report Run(const CheckOptions& options) {
   Report report;
   report.target = options.target;
   for (const std::string& name : AllCheckNames()) report.Set(name, Verdict::kSkip, kNotLoaded);
+  if (options.live) report.Set(kCheckLive, Verdict::kSkip, kNotLoaded);
 
   const bool by_path = options.target.find('/') != std::string::npos;
   std::string path = options.target;
@@ -293,6 +295,13 @@ Report Run(const CheckOptions& options) {
   } else {
     SkipFrom(&report, IndexOf(kCheckMapsEvents), kNotConfigured);
   }
+  if (options.live && configured.ok()) {
+    ConnectionResult live = CheckConnection(adapter, after.capabilities, given.Get("api_url"));
+    report.Set(kCheckLive, live.ok() ? Verdict::kPass : Verdict::kFail,
+               std::string(ConnectionStageName(live.stage)) + ": " + live.message);
+  } else if (options.live) {
+    report.Set(kCheckLive, Verdict::kSkip, kNotConfigured);
+  }
 
   exceptions += adapter.exceptions();
   if (exceptions == 0) {
@@ -329,13 +338,15 @@ int RunPluginCheckCommand(const std::vector<std::string>& args, CheckOptions opt
   for (const std::string& arg : args) {
     if (arg == "json") {
       json = true;
+    } else if (arg == "--live") {
+      options.live = true;
     } else {
       words.push_back(arg);
     }
   }
   if (words.size() != 1) {
-    err << "usage: crmsync plugin-check <plugin name or path> [--config FILE] [--set KEY=VALUE]... "
-           "[json]\n";
+    err << "usage: crmsync plugin-check <plugin name or path> [--live] [--config FILE] "
+           "[--set KEY=VALUE]... [json]\n";
     return 64;
   }
   options.target = words[0];

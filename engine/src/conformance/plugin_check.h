@@ -14,6 +14,9 @@
 //   webhook parse and verification
 //   batch round trip               when max_batch_size > 1
 //   no exception escapes           the guard caught nothing
+// and with --live:
+//   live connection                one read-only lookup to the configured CRM
+//                                  (connection_check.h); FAIL names the stage
 // A check that cannot run because an earlier one failed is SKIP.
 //
 // Runs on the calling thread; loads the plugin file several times (one fresh
@@ -41,12 +44,15 @@ struct CheckOptions {
   /// The settings the plugin is given, by plugin name (the engine's
   /// Settings::PluginConfigFor); an empty PluginConfig when unset.
   std::function<PluginConfig(const std::string& plugin_name)> config_for;
+  /// Also run the live connection check (sends one lookup to the CRM).
+  bool live = false;
 };
 
 /// Runs the whole battery. Never throws; every problem is in the report.
 Report RunPluginCheck(const CheckOptions& options);
 
-/// The command: args are the words after `plugin-check`: <plugin> [json].
+/// The command: args are the words after `plugin-check`: <plugin> [json]
+/// [--live] (--live sets options.live, as the binary's --live option does).
 /// Prints the report (text, or JSON with `json`) to `out`; usage errors to
 /// `err`. Returns 0 when every check passed (or was skipped), 1 when one
 /// failed, 64 on a usage error.

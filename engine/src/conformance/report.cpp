@@ -17,6 +17,7 @@ const char kCheckClassification[] = "classification";
 const char kCheckWebhooks[] = "webhook parse and verification";
 const char kCheckBatch[] = "batch round trip";
 const char kCheckNoExceptions[] = "no exception escapes";
+const char kCheckLive[] = "live connection";
 
 const std::vector<std::string>& AllCheckNames() {
   static const std::vector<std::string> names = {

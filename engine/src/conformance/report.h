@@ -24,7 +24,10 @@ extern const char kCheckClassification[];    // "classification"
 extern const char kCheckWebhooks[];          // "webhook parse and verification"
 extern const char kCheckBatch[];             // "batch round trip"
 extern const char kCheckNoExceptions[];      // "no exception escapes"
-/// Every check name, in order.
+/// Only with `plugin-check --live`, after the battery: check-connection
+/// through the plugin (connection_check.h). Not in AllCheckNames().
+extern const char kCheckLive[];              // "live connection"
+/// Every check name of the fixed battery, in order.
 const std::vector<std::string>& AllCheckNames();
 
 enum class Verdict { kPass, kFail, kSkip };

@@ -32,10 +32,13 @@ struct HttpRequest {
 /// Why no HTTP answer came back.
 enum class TransportError {
   kNone,     ///< An HTTP answer was received (status() > 0).
-  kConnect,  ///< Could not connect or resolve: nothing reached the CRM.
+  kConnect,  ///< Could not connect (refused, unreachable): nothing reached the CRM.
   kTimeout,  ///< Timed out; if request_sent, the CRM may have acted on it.
   kIo,       ///< Connection broke; if request_sent, the CRM may have acted on it.
   kTls,      ///< TLS handshake or certificate verification failed: nothing sent.
+  /// The CRM's host name did not resolve: nothing reached the CRM. Added in
+  /// ABI 2.2; before, the SDK's transport reported it as kConnect.
+  kDns,
 };
 const char* TransportErrorName(TransportError error) noexcept;
 

@@ -14,11 +14,14 @@
 // 2.0: SyncJob::changed_fields (what a job changed, beside the merged entity).
 // 2.1: crmsync/rate_limit.h (budget headers: RateLimitHeaders and the free
 //      functions that check and read them); Dump()'s "rateLimitHeaders".
+// 2.2: TransportError::kDns (the host name did not resolve), produced by the
+//      SDK's HttpTransport, which a plugin links statically: a plugin built
+//      against 2.2 may hand the engine kDns, so it needs an engine of 2.2.
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
 #define CRMSYNC_ABI_MAJOR 2
-#define CRMSYNC_ABI_MINOR 1
+#define CRMSYNC_ABI_MINOR 2
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so
 // they must share the C++ runtime ABI. The tag names it; it must match exactly.
