@@ -14,6 +14,7 @@
 #include <Poco/Formatter.h>
 #include <Poco/Message.h>
 #include <Poco/PatternFormatter.h>
+#include <Poco/Timestamp.h>
 
 #include "common/json_writer.h"
 
@@ -38,6 +39,8 @@ const char* LevelName(Poco::Message::Priority p) {
 // parameters, so the known ones are named here).
 const char* const kLogFields[] = {"request_id", "event_id", "job_id", "entity",  "plugin",
                                   "route",      "outcome",  "attempt", "status", "delivery_id"};
+// The one field that differs for every request, even when nothing else does.
+constexpr char kPerRequestField[] = "request_id";
 
 // {"ts":"...","level":"info","component":"crmsync.http","msg":"...", <params>}
 class JsonFormatter : public Poco::Formatter {
@@ -130,16 +133,24 @@ void RepeatFilterChannel::log(const Poco::Message& msg) {
     return;
   }
   const int64_t now = clock_->NowMs();
+  // The summary keeps the identifying fields, not the first request's id.
+  Poco::Message first(msg.getSource(), msg.getText(), msg.getPriority());
+  std::string fields;
+  for (const char* name : kLogFields) {
+    if (!msg.has(name) || std::string(name) == kPerRequestField) continue;
+    fields += std::string(name) + "=" + msg.get(name) + "\n";
+    first.set(name, msg.get(name));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   FlushLocked(now, false);
-  Key key{msg.getSource(), static_cast<int>(msg.getPriority()), msg.getText()};
+  Key key{msg.getSource(), static_cast<int>(msg.getPriority()), msg.getText(), fields};
   auto it = windows_.find(key);
   if (it != windows_.end()) {
     ++it->second.repeats;
     return;
   }
   const bool first_window = windows_.empty();
-  windows_.emplace(std::move(key), Window{now + window_ms_, 0});
+  windows_.emplace(std::move(key), Window{now + window_ms_, 0, std::move(first)});
   next_->log(msg);
   if (first_window) cv_.notify_all();  // the thread now has an end to wait for
 }
@@ -163,15 +174,14 @@ void RepeatFilterChannel::FlushLocked(int64_t now_ms, bool all) {
       continue;
     }
     if (it->second.repeats > 0) {
-      const auto& [source, priority, text] = it->first;
       const std::string window = window_ms_ % 1000 == 0
                                      ? std::to_string(window_ms_ / 1000) + " s"
                                      : std::to_string(window_ms_) + " ms";
-      Poco::Message summary(source,
-                            text + " (repeated " + GroupThousands(it->second.repeats) +
-                                (it->second.repeats == 1 ? " time" : " times") + " in the last " +
-                                window + ")",
-                            static_cast<Poco::Message::Priority>(priority));
+      Poco::Message summary(it->second.first);
+      summary.setText(summary.getText() + " (repeated " + GroupThousands(it->second.repeats) +
+                      (it->second.repeats == 1 ? " time" : " times") + " in the last " + window +
+                      ")");
+      summary.setTime(Poco::Timestamp());
       next_->log(summary);
     }
     it = windows_.erase(it);

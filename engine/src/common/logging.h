@@ -52,12 +52,14 @@ void LogWith(Poco::Logger& logger, Poco::Message::Priority priority, const std::
              LogFields fields);
 
 /// A channel in front of `next` that writes the first of identical warnings
-/// or errors (same source, level and text; the message's fields, such as a
-/// request id, are ignored) at once and counts the repeats that follow within
-/// `window_ms` of it. When the window ends, a count above zero is written as
-/// one line at the same level: "<text> (repeated 49,770 times in the last
-/// 60 s)"; the next occurrence after that starts a new window. Notice, info
-/// and debug lines pass unfiltered (they carry ids that make each one count).
+/// or errors (same source, level, text and fields, but for request_id, which
+/// differs per request by design) at once and counts the repeats that follow
+/// within `window_ms` of it. When the window ends, a count above zero is
+/// written as one line at the same level, with the same fields: "<text>
+/// (repeated 49,770 times in the last 60 s)"; the next occurrence after that
+/// starts a new window. So a full disk refusing every request is two lines a
+/// minute, while each dead-lettered job (its own job_id) is still its own
+/// line. Notice, info and debug lines pass unfiltered.
 ///
 /// Windows end on time: a thread waits for the earliest end, and a
 /// ManualClock's Advance() ends them at once (tests); close() and destruction
@@ -80,10 +82,12 @@ class RepeatFilterChannel : public Poco::Channel {
   ~RepeatFilterChannel() override;
 
  private:
-  using Key = std::tuple<std::string, int, std::string>;  // source, priority, text
+  // source, priority, text, and the fields but request_id ("name=value\n"...).
+  using Key = std::tuple<std::string, int, std::string, std::string>;
   struct Window {
     int64_t ends_ms = 0;
     int64_t repeats = 0;
+    Poco::Message first;  // its fields, request_id left out, go on the summary
   };
   // Writes the summaries of windows ended by `now_ms` (all when `all`); mu_ held.
   void FlushLocked(int64_t now_ms, bool all);

@@ -25,15 +25,26 @@ class Recorder : public Poco::Channel {
     std::lock_guard<std::mutex> lock(mu_);
     lines_.push_back(std::string(msg.getSource()) + " " +
                      std::to_string(static_cast<int>(msg.getPriority())) + " " + msg.getText());
+    std::string fields;
+    for (const char* name : {"job_id", "request_id"}) {
+      if (msg.has(name)) fields += std::string(fields.empty() ? "" : " ") + name + "=" + msg.get(name);
+    }
+    fields_.push_back(fields);
   }
   std::vector<std::string> lines() const {
     std::lock_guard<std::mutex> lock(mu_);
     return lines_;
   }
+  // Per line, its job_id and request_id fields as "name=value" ("" for none).
+  std::vector<std::string> fields() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fields_;
+  }
 
  private:
   mutable std::mutex mu_;
   std::vector<std::string> lines_;
+  std::vector<std::string> fields_;
 };
 
 Poco::Message Error(const std::string& text, const std::string& request_id = "") {
@@ -88,6 +99,35 @@ TEST_SUITE("engine.common.logging") {
     REQUIRE(lines.size() == 6);
     CHECK(lines[4] == "crmsync.intake 3 a (repeated 1 time in the last 60 s)");
     CHECK(lines[5] == "crmsync.intake 3 b (repeated 2 times in the last 60 s)");
+  }
+
+  TEST_CASE("fields other than request_id tell messages apart and go on the summary") {
+    ManualClock clock;
+    Poco::AutoPtr<Recorder> recorder(new Recorder());
+    Poco::AutoPtr<RepeatFilterChannel> filter(new RepeatFilterChannel(recorder, &clock, 60'000));
+    auto dead = [](const std::string& job_id) {
+      Poco::Message msg("crmsync.dispatch", "dead-lettered: invalid record",
+                        Poco::Message::PRIO_WARNING);
+      msg.set("job_id", job_id);
+      return msg;
+    };
+    filter->log(dead("1"));
+    filter->log(dead("2"));  // another job: its own line
+    filter->log(dead("2"));
+    CHECK(recorder->lines().size() == 2);
+    CHECK(recorder->fields().back() == "job_id=2");
+    clock.Advance(60'000);
+    REQUIRE(recorder->lines().size() == 3);
+    CHECK(recorder->lines()[2] ==
+          "crmsync.dispatch 4 dead-lettered: invalid record (repeated 1 time in the last 60 s)");
+    CHECK(recorder->fields()[2] == "job_id=2");
+    // The summary of refused requests does not carry the first request's id.
+    filter->log(Error(kFull, "r-1"));
+    filter->log(Error(kFull, "r-2"));
+    filter->close();
+    REQUIRE(recorder->lines().size() == 5);
+    CHECK(recorder->fields()[3] == "request_id=r-1");
+    CHECK(recorder->fields()[4] == "");
   }
 
   TEST_CASE("a message seen once has no summary, and info lines are never filtered") {
