@@ -66,8 +66,8 @@ TEST_SUITE("e2e.deploy") {
     t::WriteFile(config, t::ReadFile(kProperties));
     std::filesystem::create_directories(etc.File("secrets"));
     std::filesystem::create_directories(etc.File("crms"));
-    t::WriteFile(etc.File("secrets/intake.token"), "intake-token-from-file-0123\n");
-    t::WriteFile(etc.File("secrets/admin.token"), "admin-token-from-file-4567\n");
+    t::WriteFile(etc.File("secrets/intake.token"), "intake-token-from-file-0123456789abcdef\n");
+    t::WriteFile(etc.File("secrets/admin.token"), "admin-token-from-file-4567456789abcdef\n");
     t::WriteFile(etc.File("crms/sunshine-reference.json"),
                  t::ReadFile(CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json"));
 
@@ -83,7 +83,7 @@ TEST_SUITE("e2e.deploy") {
     CHECK(Contains(output, "log.format = json"));
     CHECK(Contains(output, "admin.token = <redacted>"));
     for (const char* secret :
-         {"intake-token-from-file-0123", "admin-token-from-file-4567", "prod-api-key-123",
+         {"intake-token-from-file-0123456789abcdef", "admin-token-from-file-4567456789abcdef", "prod-api-key-123",
           "prod-api-secret-456", "prod-webhook-secret-789"}) {
       CAPTURE(secret);
       CHECK_FALSE(Contains(output, secret));

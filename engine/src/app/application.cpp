@@ -238,8 +238,13 @@ int CrmsyncApplication::Serve(const config::Settings& settings) {
   std::string error;
   std::unique_ptr<Service> service = Service::Create(settings, &error);
   if (!service) {
-    log.critical("cannot start: %s", error);
-    std::cerr << "crmsync: cannot start: " << error << "\n";
+    // One line per problem (the start checks may find several).
+    std::istringstream lines(error);
+    std::string line;
+    while (std::getline(lines, line)) {
+      log.critical("cannot start: %s", line);
+      std::cerr << "crmsync: cannot start: " << line << "\n";
+    }
     return kExitConfig;
   }
   try {
@@ -262,6 +267,8 @@ int CrmsyncApplication::Serve(const config::Settings& settings) {
     std::_Exit(kExitOk);
   }
   log.information("stopped");
+  // Repeats still being counted (common/logging.h) get their summary line.
+  Poco::Logger::root().getChannel()->close();
   return kExitOk;
 }
 

@@ -9,6 +9,7 @@
 #include <Poco/StreamCopier.h>
 
 #include "app/service.h"
+#include "app/start_checks.h"
 #include "common/json_writer.h"
 #include "crmsync/version.h"
 #include "plugin_host/plugin_loader.h"
@@ -30,51 +31,25 @@ std::string CapabilitiesText(const Capabilities& c) {
 int RunCheckConfig(const config::Settings& settings,
                    const std::vector<config::Diagnostic>& diagnostics, std::ostream& out,
                    bool json) {
+  // Every problem is one line and counted once; "ok" lines are not problems.
   int errors = 0;
   int warnings = 0;
   std::vector<std::pair<std::string, std::string>> problems;  // (level, message)
-  for (const auto& d : diagnostics) {
-    bool error = d.level == config::Diagnostic::Level::kError;
+  auto add = [&](const config::Diagnostic& d) {
+    const bool error = d.level == config::Diagnostic::Level::kError;
     (error ? errors : warnings)++;
-    problems.push_back({error ? "error" : "warning", d.message});
-  }
+    std::string message = d.message;
+    for (char& c : message) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    problems.push_back({error ? "error" : "warning", message});
+  };
+  for (const auto& d : diagnostics) add(d);
   if (errors == 0) {
-    std::string plugins_dir = ResolvePluginsDir(settings);
-    std::string plugin_name = settings.GetString("crm.plugin");
-    std::string error;
-    // One entry per problem the plugin names (every mistake of a mapping file),
-    // so the count below is true.
-    std::vector<std::string> refusal;
-    auto plugin = LoadedPlugin::Load(plugins_dir, plugin_name, &error);
-    if (!plugin) refusal.push_back(error);
-    if (plugin && !plugin->Configure(settings.PluginConfigFor(plugin_name), &refusal)) {
-      plugin.reset();
-    }
-    if (!plugin) {
-      for (const std::string& problem : refusal) {
-        ++errors;
-        problems.push_back({"error", "crm.plugin: " + problem});
-      }
-    } else {
-      problems.push_back({"ok", "plugin " + plugin_name + " " + plugin->descriptor().version +
-                                    " loads and accepts its configuration"});
-      std::vector<RateLimitHeaders> budget_headers;
-      std::string budget_error;
-      if (!plugin->adapter().BudgetHeaders(&budget_headers, &budget_error)) {
-        ++errors;
-        problems.push_back({"error", "crm.plugin: " + budget_error});
-      }
-      for (const std::string& warning : plugin->adapter().Warnings()) {
-        ++warnings;
-        problems.push_back({"warning", plugin_name + ": " + warning});
-      }
-    }
-    Poco::Path store_dir = Poco::Path(settings.GetString("store.path")).absolute().parent();
-    Poco::File dir(store_dir.toString());
-    if (dir.exists() && !dir.canWrite()) {
-      ++errors;
-      problems.push_back({"error", "store.path: folder " + store_dir.toString() + " is not writable"});
-    }
+    // The checks serve makes before it listens (app/start_checks.h).
+    StartCheckReport checks = RunStartChecks(settings);
+    for (const std::string& passed : checks.passed) problems.push_back({"ok", passed});
+    for (const config::Diagnostic& d : checks.problems) add(d);
   }
   if (json) {
     std::vector<std::string> items;

@@ -20,8 +20,11 @@ constexpr int kExitConfig = 78;    ///< Start-up refused: bad config, store or p
 constexpr int kExitSoftware = 70;  ///< Unexpected failure.
 
 /// check-config: the effective configuration with its sources (secrets
-/// redacted), then every problem: settings errors and warnings, the store path,
-/// and the plugin (loaded and configured). Non-zero on any error.
+/// redacted), then every problem, one per line, with their count: settings
+/// errors and warnings, then (when the settings load) every check `serve`
+/// makes before listening (app/start_checks.h): development tokens off
+/// loopback, the store folder writable, the plugin loaded and configured,
+/// the inbound and alert URLs. Non-zero on any error.
 /// `json`: one JSON object {"file","settings":[{key,value,source}],
 /// "problems":[{level,message}],"errors","warnings"} instead of text.
 int RunCheckConfig(const config::Settings& settings,

@@ -14,6 +14,7 @@
 #include "admin/admin_api.h"
 #include "admin/ui_routes.h"
 #include "app/open_store.h"
+#include "app/start_checks.h"
 #include "common/logging.h"
 #include "http/openapi.h"
 #include "intake/intake_handler.h"
@@ -60,19 +61,24 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   service->admin_token_ = settings.GetString("admin.token");
   service->crm_enabled_ = settings.GetBool("crm.enabled");
 
+  // The same checks check-config runs (app/start_checks.h), before anything
+  // is created; the plugin they loaded is the one used.
+  StartCheckReport checks = RunStartChecks(settings);
+  if (checks.HasErrors()) {
+    *error = checks.ErrorText();
+    return nullptr;
+  }
+  for (const config::Diagnostic& d : checks.problems) ComponentLogger("app").warning(d.message);
+  service->plugin_ = std::move(checks.plugin);
+
   try {
     service->store_ = OpenStore(settings);
   } catch (const StoreError& e) {
     *error = std::string("store: ") + e.what();
     return nullptr;
   }
+  service->write_probe_ = std::make_unique<WriteProbe>(service->store_.state.get(), service->clock_);
 
-  std::string plugins_dir = ResolvePluginsDir(settings);
-  service->plugin_ = LoadedPlugin::Load(plugins_dir, service->plugin_name_, error);
-  if (!service->plugin_) return nullptr;
-  if (!service->plugin_->Configure(settings.PluginConfigFor(service->plugin_name_), error)) {
-    return nullptr;
-  }
   ComponentLogger("plugin_host")
       .information("loaded plugin %s %s from %s", service->plugin_->descriptor().name,
                    service->plugin_->descriptor().version, service->plugin_->descriptor().file);
@@ -92,8 +98,8 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   dispatch.max_outage_ms = settings.GetDurationMs("crm.retry.max_outage");
   dispatch.rate_limit_per_s = static_cast<double>(settings.GetInt("crm.rate_limit"));
   // The plugin's own budget headers (e.g. a generic-rest-crm mapping's
-  // rateLimit), then the defaults.
-  if (!service->plugin_->adapter().BudgetHeaders(&dispatch.budget_headers, error)) return nullptr;
+  // rateLimit), else the defaults; read by the start checks.
+  dispatch.budget_headers = checks.budget_headers;
   Service* raw = service.get();
   dispatch.on_sync_disabled = [raw] {
     if (raw->monitor_) raw->monitor_->Evaluate();
@@ -260,7 +266,7 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
 }
 
 void Service::BuildRoutes(Router* router) {
-  AddHealthRoutes(*router, [this] { return Readiness(); });
+  AddHealthRoutes(*router, [this] { return Readiness(); }, admin_token_);
   IntakeContext intake;
   intake.store = store_.state.get();
   intake.clock = clock_;
@@ -333,21 +339,31 @@ void Service::AddLegacyApiAliases(Router* router) {
 }
 
 std::vector<ReadyCheck> Service::Readiness() {
+  // Public details name no path and quote no store error (SQLite's name the
+  // file); the admin token gets both (http/health.h).
   std::vector<ReadyCheck> checks;
   std::string why;
   bool store_ok = store_.Check(&why);
-  checks.push_back({"store", store_ok, store_ok ? store_.Describe() : why});
-  checks.push_back({"plugin", plugin_ != nullptr,
-                    plugin_->descriptor().name + " " + plugin_->descriptor().version});
+  if (!store_ok) {
+    checks.push_back({"store", false, "cannot read", "cannot read: " + why});
+  } else if (!write_probe_->Check(&why)) {
+    checks.push_back({"store", false, "cannot write", "cannot write: " + why});
+  } else {
+    checks.push_back({"store", true, "reads and writes", store_.Describe()});
+  }
+  const PluginDescriptorInfo& plugin = plugin_->descriptor();
+  checks.push_back({"plugin", true, plugin.name + " " + plugin.version,
+                    plugin.name + " " + plugin.version + " (" + plugin.file + ")"});
   if (!crm_enabled_) {
-    checks.push_back({"sync", false, "disabled by configuration (crm.enabled=false)"});
+    checks.push_back({"sync", false, "disabled by configuration (crm.enabled=false)", ""});
   } else if (store_ok) {
     SyncState state = store_.state->GetSyncState(plugin_name_);
     checks.push_back({"sync", state.enabled,
                       state.enabled ? "enabled" : "disabled since " + state.changed_at + ": " +
-                                                       state.reason});
+                                                       state.reason,
+                      ""});
   } else {
-    checks.push_back({"sync", false, "unknown: the store cannot be read"});
+    checks.push_back({"sync", false, "unknown: the store cannot be read", ""});
   }
   return checks;
 }

@@ -30,6 +30,7 @@
 #include "plugin_host/plugin_loader.h"
 #include "app/open_store.h"
 #include "store/store.h"
+#include "store/write_probe.h"
 
 namespace crmsync::engine {
 
@@ -61,7 +62,9 @@ class Service {
   const std::string& host() const;
   /// "https" when server.tls.* is set, else "http".
   const char* scheme() const;
-  /// The readiness checks /readyz reports.
+  /// The readiness checks /readyz reports: the store answers a read and its
+  /// latest write (or a probe write, at most every few seconds) was durable;
+  /// the plugin is loaded; sync is enabled.
   std::vector<ReadyCheck> Readiness();
 
   /// The state (every role but, on the Redis queue, the queue's).
@@ -105,6 +108,8 @@ class Service {
   std::string admin_token_;
   bool crm_enabled_ = true;
   OpenedStore store_;
+  /// Whether the state store can write (readiness); after store_.
+  std::unique_ptr<WriteProbe> write_probe_;
   std::unique_ptr<LoadedPlugin> plugin_;
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;

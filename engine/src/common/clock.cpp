@@ -17,8 +17,10 @@ int64_t SystemClock::NowMs() const {
 }
 
 SystemClock& SystemClock::Instance() {
-  static SystemClock clock;
-  return clock;
+  // Never destroyed: threads that outlive main (the log's repeat filter, torn
+  // down with Poco's loggers at exit) may still read the time.
+  static SystemClock* clock = new SystemClock();
+  return *clock;
 }
 
 int ManualClock::OnAdvance(std::function<void()> callback) {

@@ -34,7 +34,7 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   int64_t NowMs() const override;
-  /// A process-wide instance.
+  /// A process-wide instance, never destroyed (usable during static destruction).
   static SystemClock& Instance();
 };
 

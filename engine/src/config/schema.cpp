@@ -180,6 +180,42 @@ std::string Lower(std::string text) {
   return text;
 }
 
+// Optimal string alignment distance: insertions, deletions, substitutions and
+// swaps of two neighbours ("sever" -> "server" is 1, "hsot" -> "host" is 1).
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1, 0));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate closest to `wanted` (case ignored) when within the slip budget
+// SuggestKey() documents; the first of equally close ones (candidates are in
+// schema order).
+std::string Closest(const std::string& wanted, const std::vector<std::string>& candidates) {
+  const std::string lower = Lower(wanted);
+  const size_t budget = std::min<size_t>(3, std::max<size_t>(1, lower.size() / 6));
+  std::string best;
+  size_t best_distance = budget + 1;
+  for (const std::string& candidate : candidates) {
+    const size_t distance = EditDistance(lower, Lower(candidate));
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 const std::vector<KeySpec>& Schema() {
@@ -338,6 +374,27 @@ std::string InvalidValueMessage(const KeySpec& spec, const std::string& value,
   std::string got =
       spec.secret ? "got a value that is not valid (secret, not shown)" : "got '" + value + "'";
   return spec.key + ": expected " + ExpectedText(spec) + ", " + got + " (from " + source + ")";
+}
+
+std::string SuggestKey(const std::string& key) {
+  std::vector<std::string> candidates;
+  for (const KeySpec& spec : Schema()) {
+    candidates.push_back(spec.key);
+    if (spec.secret) candidates.push_back(spec.key + ".file");
+  }
+  return Closest(key, candidates);
+}
+
+std::string SuggestEnvName(const std::string& name) {
+  std::vector<std::string> candidates;
+  for (const KeySpec& spec : Schema()) {
+    for (const std::string& env : {spec.env, GenericEnvName(spec.key)}) {
+      if (env.empty()) continue;
+      candidates.push_back(env);
+      if (spec.secret) candidates.push_back(env + "_FILE");
+    }
+  }
+  return Closest(name, candidates);
 }
 
 bool LooksSecret(const std::string& key) {

@@ -74,6 +74,16 @@ std::string InvalidValueMessage(const KeySpec& spec, const std::string& value,
 /// "secret", "token", "password", "passwd", "credential", "api_key" or
 /// "apikey"). Schema keys use KeySpec::secret instead.
 bool LooksSecret(const std::string& key);
+/// The schema key (or a secret's `<key>.file`) an unknown `key` was most
+/// likely meant to be, for "did you mean" hints: the closest by edit distance
+/// (insertions, deletions, substitutions and swaps of neighbours, ignoring
+/// case), when close enough to be a slip (at most 1 edit per 6 characters,
+/// at least 1, at most 3). "" when nothing is that close.
+std::string SuggestKey(const std::string& key);
+/// The same for an unknown environment name: the closest strategy name
+/// (CRM_API_KEY), generic name (CRMSYNC_SERVER_PORT) or their `_FILE` forms
+/// for secrets. "" when nothing is close.
+std::string SuggestEnvName(const std::string& name);
 
 }  // namespace crmsync::config
 

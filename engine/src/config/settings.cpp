@@ -119,6 +119,11 @@ void ParseProperties(const std::string& path, const std::string& text, std::vect
   }
 }
 
+// "; did you mean 'server.port'?" for a suggestion, "" for none.
+std::string DidYouMean(const std::string& suggestion) {
+  return suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?";
+}
+
 // Applies entries to a value map in layer order and collects the problems.
 class Loader {
  public:
@@ -166,7 +171,8 @@ class Loader {
     }
     for (const auto& [name, value] : environment) {
       if ((StartsWith(name, "CRMSYNC_") || StartsWith(name, "CRM_")) && !known_env_.count(name)) {
-        Warn(name, "unknown environment variable '" + name + "'; it is ignored");
+        Warn(name, "unknown environment variable '" + name + "'; it is ignored" +
+                       DidYouMean(SuggestEnvName(name)));
       }
     }
   }
@@ -183,8 +189,8 @@ class Loader {
       if (!plugin.empty() && StartsWith(entry.key, prefix) && entry.key.size() > prefix.size()) {
         (*values_)[entry.key] = SettingValue{entry.value, entry.source};
       } else {
-        Warn(entry.key,
-             "unknown key '" + entry.key + "' (from " + entry.source + "); it is ignored");
+        Warn(entry.key, "unknown key '" + entry.key + "' (from " + entry.source +
+                            "); it is ignored" + DidYouMean(SuggestKey(entry.key)));
       }
     }
     // Keys that only make sense together.

@@ -1,10 +1,41 @@
 // The group-commit writer; see group_commit.h.
 #include "store/group_commit.h"
 
+#include <sqlite3.h>
+
 #include <memory>
 #include <vector>
 
 namespace crmsync::engine {
+namespace {
+
+// True when the connection's latest error is the storage's, not the write's.
+bool IsStorageFailure(sqlite3* db) {
+  switch (sqlite3_errcode(db) & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_NOMEM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string WhatOf(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
+}  // namespace
 
 GroupCommitter::GroupCommitter(Db* db) : db_(db) { thread_ = std::thread([this] { Run(); }); }
 
@@ -55,6 +86,11 @@ int64_t GroupCommitter::writes() const {
   return writes_;
 }
 
+WriteOutcome GroupCommitter::last_outcome() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return last_outcome_;
+}
+
 void GroupCommitter::FailNextCommitForTesting() {
   std::lock_guard<std::mutex> lock(mu_);
   fail_next_commit_ = true;
@@ -74,6 +110,7 @@ void GroupCommitter::Run() {
       fail_next_commit_ = false;
     }
     std::exception_ptr group_error;
+    std::exception_ptr storage_error;  // a write's own failure that was the storage's
     try {
       db_->Exec("BEGIN IMMEDIATE");
     } catch (...) {
@@ -87,6 +124,7 @@ void GroupCommitter::Run() {
           db_->Exec("RELEASE w");
         } catch (...) {
           p->error = std::current_exception();
+          if (!storage_error && IsStorageFailure(db_->handle())) storage_error = p->error;
           try {
             db_->Exec("ROLLBACK TO w");
             db_->Exec("RELEASE w");
@@ -122,6 +160,10 @@ void GroupCommitter::Run() {
       }
       ++groups_;
       writes_ += static_cast<int64_t>(group.size());
+      const std::exception_ptr failure = group_error ? group_error : storage_error;
+      ++last_outcome_.count;
+      last_outcome_.ok = !failure;
+      last_outcome_.error = failure ? WhatOf(failure) : "";
     }
     for (auto& p : callbacks) {
       try {

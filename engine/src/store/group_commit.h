@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "store/sqlite_db.h"
+#include "store/store_health.h"
 
 namespace crmsync::engine {
 
@@ -42,6 +43,12 @@ class GroupCommitter {
   /// Groups committed so far, and writes in them (for tests and benchmarks).
   int64_t groups() const;
   int64_t writes() const;
+
+  /// The outcome of the latest group (WriteOutcome::count counts groups). A
+  /// group fails when BEGIN or COMMIT fails, or when one of its writes failed
+  /// for a reason of the storage itself (full disk, I/O error, read-only or
+  /// corrupt file), not for its own (a constraint, a conflict).
+  WriteOutcome last_outcome() const;
 
   /// Test hook: makes the next COMMIT fail (as a full disk would).
   void FailNextCommitForTesting();
@@ -68,6 +75,7 @@ class GroupCommitter {
   bool fail_next_commit_ = false;
   int64_t groups_ = 0;
   int64_t writes_ = 0;
+  WriteOutcome last_outcome_;
   std::thread thread_;
 };
 

@@ -218,6 +218,18 @@ bool PgStore::Check(std::string* why) noexcept {
   }
 }
 
+bool PgStore::ProbeWrite(std::string* why) noexcept {
+  try {
+    // txid_current() gives the transaction an id, so its COMMIT writes (and
+    // flushes) a WAL record: the server's disk is exercised, no table changes.
+    Tx([&](PgConn& c) { c.Exec("SELECT txid_current()"); });
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
 int PgStore::SchemaVersion() {
   int version = 0;
   Tx([&](PgConn& c) { version = static_cast<int>(c.Exec(kSqlSchemaVersion).Int(0, 0)); });

@@ -61,6 +61,9 @@ class PgStore final : public Store {
 
   std::string Describe() const override;
   bool Check(std::string* why) noexcept override;
+  /// Writes are not tracked (count 0): readiness relies on ProbeWrite().
+  WriteOutcome LastWrite() const noexcept override { return WriteOutcome{}; }
+  bool ProbeWrite(std::string* why) noexcept override;
   int SchemaVersion() override;
   SyncState GetSyncState(const std::string& plugin) override;
   void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override;

@@ -178,6 +178,29 @@ bool SqliteStore::Check(std::string* why) noexcept {
   }
 }
 
+WriteOutcome SqliteStore::LastWrite() const noexcept {
+  try {
+    return committer_->last_outcome();
+  } catch (const std::exception& e) {
+    return WriteOutcome{0, false, e.what()};
+  }
+}
+
+bool SqliteStore::ProbeWrite(std::string* why) noexcept {
+  try {
+    // Rewriting user_version with its own value dirties the header page, so
+    // the group commits one WAL frame and syncs it like any real write.
+    committer_->Submit([](Db& db) {
+      const int version = PragmaInt(db, "user_version");
+      db.Exec("PRAGMA user_version=" + std::to_string(version));
+    });
+    return true;
+  } catch (const std::exception& e) {
+    if (why) *why = e.what();
+    return false;
+  }
+}
+
 int SqliteStore::SchemaVersion() {
   std::lock_guard<std::mutex> lock(reader_mu_);
   return PragmaInt(*reader_db_, "user_version");

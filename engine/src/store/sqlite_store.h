@@ -38,6 +38,8 @@ class SqliteStore final : public Store {
 
   std::string Describe() const override;
   bool Check(std::string* why) noexcept override;
+  WriteOutcome LastWrite() const noexcept override;
+  bool ProbeWrite(std::string* why) noexcept override;
   int SchemaVersion() override;
   SyncState GetSyncState(const std::string& plugin) override;
   void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override;

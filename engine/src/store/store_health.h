@@ -4,9 +4,19 @@
 #ifndef CRMSYNC_ENGINE_STORE_STORE_HEALTH_H_
 #define CRMSYNC_ENGINE_STORE_STORE_HEALTH_H_
 
+#include <cstdint>
 #include <string>
 
 namespace crmsync::engine {
+
+/// The outcome of the latest write a store tried to make durable.
+struct WriteOutcome {
+  /// Writes (or write groups) finished so far, failed ones included; 0 when the
+  /// store does not track its writes (then only probes tell).
+  uint64_t count = 0;
+  bool ok = true;
+  std::string error;  ///< The failure's reason when !ok.
+};
 
 /// What a store is, and whether it answers (readiness, status).
 class StoreHealth {
@@ -18,6 +28,14 @@ class StoreHealth {
 
   /// Runs a trivial read; false with `*why` when the store cannot answer.
   virtual bool Check(std::string* why) noexcept = 0;
+
+  /// The latest write's outcome (see WriteOutcome), as of now.
+  virtual WriteOutcome LastWrite() const noexcept = 0;
+
+  /// Makes one small durable write now (a transaction that changes nothing a
+  /// reader sees, committed like any other); false with `*why` when it could
+  /// not be made durable (full disk, read-only file system, server gone).
+  virtual bool ProbeWrite(std::string* why) noexcept = 0;
 
   /// The schema version the store is at (after migrations).
   virtual int SchemaVersion() = 0;

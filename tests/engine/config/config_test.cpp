@@ -568,7 +568,8 @@ TEST_SUITE("engine.config") {
     CHECK(diagnostics[0].key == "foo.bar");
     CHECK(diagnostics[0].message ==
           "unknown key 'foo.bar' (from file " + file + "); it is ignored");
-    CHECK(diagnostics[1].message == "unknown key 'sever.port' (from --set); it is ignored");
+    CHECK(diagnostics[1].message ==
+          "unknown key 'sever.port' (from --set); it is ignored; did you mean 'server.port'?");
     CHECK(settings.Find("foo.bar") == nullptr);
     CHECK(settings.GetInt("server.port") == 9000);
   }
@@ -587,8 +588,8 @@ TEST_SUITE("engine.config") {
     INFO(Dump(diagnostics));
     CHECK(Errors(diagnostics).empty());
     REQUIRE(warnings.size() == 3);
-    CHECK(
-        AnyContains(warnings, "unknown environment variable 'CRMSYNC_SERVER_PROT'; it is ignored"));
+    CHECK(AnyContains(warnings, "unknown environment variable 'CRMSYNC_SERVER_PROT'; it is "
+                                "ignored; did you mean 'CRMSYNC_SERVER_PORT'?"));
     CHECK(AnyContains(warnings, "unknown environment variable 'CRM_API_TOKEN'"));
     // _FILE forms exist for secrets only.
     CHECK(AnyContains(warnings, "unknown environment variable 'CRM_API_URL_FILE'"));

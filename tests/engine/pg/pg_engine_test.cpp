@@ -106,9 +106,12 @@ TEST_SUITE("engine.pg.binary") {
     t::TempDir crm;
     PgEngine engine(url, crm.File("mock-crm.journal"));
 
-    t::HttpResult ready = t::HttpCall(engine.port, "GET", "/readyz");
+    // The store's description is for the admin token only.
+    t::HttpResult ready = t::HttpCall(engine.port, "GET", "/readyz", "",
+                                      {{"Authorization", "Bearer admin-pg"}});
     CHECK(ready.status == 200);
     CHECK(ready.body.find("postgres host=127.0.0.1") != std::string::npos);
+    CHECK(t::HttpCall(engine.port, "GET", "/readyz").body.find("postgres") == std::string::npos);
 
     const int kLeads = 5;
     for (int i = 0; i < kLeads; ++i) {

@@ -96,6 +96,19 @@ TEST_SUITE("engine.pg") {
     CHECK(PgStore::Open(as_url)->SchemaVersion() == LatestVersion());
   }
 
+  TEST_CASE("a probe write commits a transaction that took an id, and changes no table") {
+    PgRig rig;
+    PgConn conn(rig.url);
+    auto next_xid = [&] { return conn.Exec("SELECT txid_current()").Int(0, 0); };
+    const int64_t before = next_xid();
+    std::string why;
+    CHECK(rig.store->ProbeWrite(&why));
+    // Our own two reads took an id each; the probe took one in between.
+    CHECK(next_xid() >= before + 2);
+    CHECK(rig.store->LastWrite().count == 0);  // untracked: readiness probes
+    CHECK(rig.store->Stats().ready == 0);
+  }
+
   TEST_CASE("open refuses a database written by a newer schema version") {
     PgRig rig;
     rig.store.reset();

@@ -75,6 +75,8 @@ class RedisEngine final : public Store {
   // StoreHealth: both servers, as /readyz and the start-up line show them.
   std::string Describe() const override { return opened_.Describe(); }
   bool Check(std::string* why) noexcept override { return opened_.Check(why); }
+  WriteOutcome LastWrite() const noexcept override { return pg_->LastWrite(); }
+  bool ProbeWrite(std::string* why) noexcept override { return pg_->ProbeWrite(why); }
   int SchemaVersion() override { return pg_->SchemaVersion(); }
 
   // JobQueue: the Redis queue.

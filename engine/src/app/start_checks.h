@@ -1,0 +1,57 @@
+// app/start_checks.h: every check `serve` makes before it listens, in one
+// function, so `check-config` runs exactly the same ones (they cannot drift).
+//
+// The checks: settings that must not leave loopback (config/exposure.h); the
+// store's folder is writable (SQLite: a file is really created there, since
+// root passes every permission bit); the plugin loads, accepts its
+// configuration and names its budget headers well; the webhook secrets, the
+// agent map, inbound.callback_url and alerts.webhook_url are accepted by the
+// very functions the service builds them with. Opening the store itself
+// (which creates and migrates it) and binding the port are left to `serve`.
+//
+// Called from one thread (start-up, check-config).
+#ifndef CRMSYNC_ENGINE_APP_START_CHECKS_H_
+#define CRMSYNC_ENGINE_APP_START_CHECKS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/settings.h"
+#include "crmsync/rate_limit.h"
+#include "plugin_host/plugin_loader.h"
+
+namespace crmsync::engine {
+
+struct StartCheckReport {
+  /// One entry per problem (errors and warnings), each a single line naming
+  /// the setting and the reason, never a secret.
+  std::vector<config::Diagnostic> problems;
+  /// Checks that passed worth saying ("plugin mock-crm 1.0.0 loads and accepts
+  /// its configuration").
+  std::vector<std::string> passed;
+  /// The plugin, loaded and configured, when that passed; `serve` keeps it.
+  std::unique_ptr<LoadedPlugin> plugin;
+  /// The plugin's budget headers, when it named them well.
+  std::vector<RateLimitHeaders> budget_headers;
+
+  bool HasErrors() const;
+  /// Every error, one per line.
+  std::string ErrorText() const;
+};
+
+/// Runs every start check on `settings` (loaded without errors).
+StartCheckReport RunStartChecks(const config::Settings& settings);
+
+/// The SQLite store check alone. kError with `*why` naming the folder and the
+/// system's reason when this process cannot create files in store.path's
+/// folder, or cannot open an existing store file for writing. When the folder
+/// is still to be created (serve creates it), its nearest existing ancestor is
+/// tried instead; refused there for permission only, the verdict is kWarning,
+/// since another user may create it first (systemd's StateDirectory= does).
+enum class StoreProbe { kOk, kWarning, kError };
+StoreProbe ProbeStoreWritable(const std::string& path, std::string* why);
+
+}  // namespace crmsync::engine
+
+#endif  // CRMSYNC_ENGINE_APP_START_CHECKS_H_

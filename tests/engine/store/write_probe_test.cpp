@@ -1,0 +1,154 @@
+// write_probe_test.cpp: whether the SQLite store can write, as /readyz asks
+// it (store/write_probe.h): the outcome of the latest real write when there is
+// a fresh one, else a probe write at most once per interval (ManualClock).
+// The failures are real where the machine allows: a full tmpfs (mounting needs
+// root; the case says so and stops without it), and the committer's injected
+// COMMIT failure otherwise. (A file system cannot be remounted read-only under
+// an open store: Linux refuses while files are open for writing.)
+#include <doctest/doctest.h>
+
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "common/clock.h"
+#include "store/sqlite_store.h"
+#include "store/write_probe.h"
+#include "test_support.h"
+
+namespace crmsync::engine {
+namespace {
+
+using crmsync::testing::TempDir;
+
+constexpr int64_t kIntervalMs = 5000;
+
+std::unique_ptr<SqliteStore> OpenAt(const std::string& path) {
+  SqliteOptions options;
+  options.path = path;
+  return SqliteStore::Open(options);
+}
+
+// A small tmpfs on a fresh folder, unmounted on destruction; mounted() is
+// false (with the reason) where mounting is not permitted.
+class SmallTmpfs {
+ public:
+  explicit SmallTmpfs(const std::string& size) {
+    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0) {
+      mounted_ = true;
+    } else {
+      why_ = std::strerror(errno);
+    }
+  }
+  ~SmallTmpfs() {
+    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& why() const { return why_; }
+  std::string File(const std::string& name) const { return dir_.File(name); }
+  // Writes zeros to `name` until the file system refuses (ENOSPC).
+  void Fill(const std::string& name) {
+    std::FILE* f = std::fopen(File(name).c_str(), "wb");
+    REQUIRE(f != nullptr);
+    static const char kBlock[4096] = {};
+    while (std::fwrite(kBlock, 1, sizeof(kBlock), f) == sizeof(kBlock)) {
+    }
+    std::fclose(f);
+  }
+
+ private:
+  TempDir dir_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
+TEST_SUITE("engine.store.write_probe") {
+  TEST_CASE("an idle store is probed at most once per interval") {
+    TempDir dir;
+    auto store = OpenAt(dir.File("s.db"));
+    ManualClock clock;
+    WriteProbe probe(store.get(), &clock, kIntervalMs);
+    std::string why;
+    CHECK(probe.Check(&why));  // the first answer is a probe
+    CHECK(probe.probes() == 1);
+    for (int i = 0; i < 100; ++i) CHECK(probe.Check(&why));
+    clock.Advance(kIntervalMs - 1);
+    CHECK(probe.Check(&why));
+    CHECK(probe.probes() == 1);
+    clock.Advance(1);
+    CHECK(probe.Check(&why));
+    CHECK(probe.probes() == 2);
+  }
+
+  TEST_CASE("a failed real write answers at once and a later probe brings the answer back") {
+    TempDir dir;
+    auto store = OpenAt(dir.File("s.db"));
+    ManualClock clock;
+    WriteProbe probe(store.get(), &clock, kIntervalMs);
+    std::string why;
+    REQUIRE(probe.Check(&why));
+
+    store->committer().FailNextCommitForTesting();
+    CHECK_THROWS_AS(store->SetSyncState("mock-crm", true, ""), StoreError);
+    CHECK_FALSE(store->LastWrite().ok);
+    CHECK_FALSE(probe.Check(&why));
+    CHECK(why == "COMMIT failed (injected by a test)");
+    CHECK(probe.probes() == 1);  // the real write answered; no probe was needed
+
+    clock.Advance(kIntervalMs - 1);
+    CHECK_FALSE(probe.Check(&why));  // nothing newer yet
+    clock.Advance(1);
+    CHECK(probe.Check(&why));  // the probe write succeeds
+    CHECK(probe.probes() == 2);
+
+    // A successful real write is fresher than the last probe.
+    store->committer().FailNextCommitForTesting();
+    CHECK_THROWS(store->SetSyncState("mock-crm", true, ""));
+    CHECK_FALSE(probe.Check(&why));
+    store->SetSyncState("mock-crm", true, "");
+    CHECK(probe.Check(&why));
+    CHECK(probe.probes() == 2);
+  }
+
+  TEST_CASE("a write that fails for its own reason is not a storage failure") {
+    TempDir dir;
+    auto store = OpenAt(dir.File("s.db"));
+    CHECK_THROWS(store->committer().Submit([](Db&) { throw std::runtime_error("bad input"); }));
+    CHECK(store->LastWrite().ok);
+    CHECK_THROWS(store->committer().Submit([](Db& db) { db.Exec("INSERT INTO no_such_table VALUES (1)"); }));
+    CHECK(store->LastWrite().ok);
+    CHECK(store->LastWrite().count == 2);
+  }
+
+  TEST_CASE("a full disk fails the real write and readiness says so") {
+    SmallTmpfs fs("1m");
+    if (!fs.mounted()) {
+      MESSAGE("cannot mount a tmpfs here (" << fs.why() << "): the full-disk case is not run");
+      return;
+    }
+    auto store = OpenAt(fs.File("s.db"));
+    ManualClock clock;
+    WriteProbe probe(store.get(), &clock, kIntervalMs);
+    std::string why;
+    REQUIRE(probe.Check(&why));
+    fs.Fill("filler");
+    // A write larger than anything the WAL already holds needs new blocks.
+    CHECK_THROWS_AS(store->SetSyncState("mock-crm", false, std::string(512 * 1024, 'x')),
+                    StoreError);
+    CHECK_FALSE(store->LastWrite().ok);
+    CHECK_FALSE(probe.Check(&why));
+    CHECK(why.find("full") != std::string::npos);
+
+    REQUIRE(std::remove(fs.File("filler").c_str()) == 0);
+    store->SetSyncState("mock-crm", false, std::string(512 * 1024, 'x'));
+    CHECK(probe.Check(&why));
+  }
+}
+
+}  // namespace
+}  // namespace crmsync::engine
