@@ -2,7 +2,7 @@
 // (mapping-format.md, "Context variables").
 //
 // A job's context holds the entity's platform fields by their wire names
-// (DESIGN.md §10: name, email, status, budgetMin, preferredLocation, title,
+// (docs/design.md §10: name, email, status, budgetMin, preferredLocation, title,
 // price, ...; numbers stay numbers, preferredLocation is an array), plus
 // externalId, externalReference, entityId, eventId, eventType, now, and for the
 // events that carry them inquiry.id / inquiry.message / inquiry.propertyId /

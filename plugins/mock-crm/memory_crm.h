@@ -1,5 +1,5 @@
 // memory_crm.h: an in-memory stand-in for the reference CRM REST API
-// (DESIGN.md §10), answering HttpRequest values without any network.
+// (docs/design.md §10), answering HttpRequest values without any network.
 //
 // Endpoints (bodies are JSON objects; ids are "crm_lead_<n>", "crm_property_<n>",
 // "crm_activity_<n>", "crm_deal_<n>", "crm_webhook_<n>"):

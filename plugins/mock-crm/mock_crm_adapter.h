@@ -1,8 +1,8 @@
 // mock_crm_adapter.h: the mock-crm plugin's adapter, the default CRM.
 //
-// An in-memory CRM that speaks the reference CRM REST API (DESIGN.md §10), so
+// An in-memory CRM that speaks the reference CRM REST API (docs/design.md §10), so
 // the service runs with no CRM at all, and a fault script that lets tests drive
-// every row of the outcome table (DESIGN.md §4) deterministically. Settings are
+// every row of the outcome table (docs/design.md §4) deterministically. Settings are
 // described in fault_script.h; api_key / api_secret, when set, are sent as
 // X-API-Key / X-API-Secret like the reference API wants. Classification is the
 // SDK default.

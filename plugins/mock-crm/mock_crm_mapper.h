@@ -1,5 +1,5 @@
 // mock_crm_mapper.h: the mapping half of mock-crm, shaped like the reference
-// CRM REST API of DESIGN.md §10.
+// CRM REST API of docs/design.md §10.
 //
 //   step / call       request                                        route
 //   lead create       POST /api/v1/leads                             lead.create

@@ -1,5 +1,5 @@
 // webhook_emitter.h: mock-crm's outgoing webhooks, so the engine's two-way flow
-// (DESIGN.md §5) can be tried with the default plugin.
+// (docs/design.md §5) can be tried with the default plugin.
 //
 // Settings (`crm.mock-crm.<key>` arrives as `<key>`; the last two come from
 // CRM_WEBHOOK_URL / CRM_WEBHOOK_SECRET):

@@ -1,5 +1,5 @@
 // Default implementations of the optional Mapper and Adapter methods, and the
-// default plan of DESIGN.md §4.
+// default plan of docs/design.md §4.
 #include "crmsync/adapter.h"
 
 #include "crmsync/classify.h"

@@ -1,4 +1,4 @@
-// The default outcome table (DESIGN.md §4), Retry-After parsing and CRM
+// The default outcome table (docs/design.md §4), Retry-After parsing and CRM
 // reason extraction (field-level, masked with crmsync/redact.h).
 //
 // Pure functions of their arguments (DefaultClassify() without a time reads the

@@ -1,5 +1,5 @@
 // Entity names, enum parsers and the JSON codec of the wire contract
-// (DESIGN.md §10).
+// (docs/design.md §10).
 //
 // Decoding parses with Poco::JSON and validates every field, collecting one
 // FieldError per bad field (with its JSON path) instead of stopping at the

@@ -1,4 +1,4 @@
-// Two-way sync end to end (DESIGN.md §5, issue 5): the real crmsync binary,
+// Two-way sync end to end (docs/design.md §5, issue 5): the real crmsync binary,
 // CRM webhooks coming back to it, and no sync loops.
 //
 // With mock-crm (emit_webhooks on) the CRM echoes every change the engine makes

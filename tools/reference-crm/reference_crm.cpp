@@ -1,5 +1,5 @@
 // reference-crm: an in-memory CRM speaking the integration strategy's REST API
-// (DESIGN.md §10), for trying generic-rest-crm locally and for end-to-end tests.
+// (docs/design.md §10), for trying generic-rest-crm locally and for end-to-end tests.
 //
 //   reference-crm [--host 127.0.0.1] [--port 9090] [--api-key K] [--api-secret S]
 //                 [--duplicates reject|allow] [--fault-delay-ms 2000] [--retry-after 1]

@@ -1,4 +1,4 @@
-// admin/admin_api.h: the operator's HTTP API under /api/v1/admin/ (DESIGN.md §10
+// admin/admin_api.h: the operator's HTTP API under /api/v1/admin/ (docs/design.md §10
 // "Other endpoints"): service status, sync enable/disable, the jobs of one
 // entity, and the dead-letter queue (list, show, replay, purge).
 //

@@ -3,7 +3,7 @@
 // The shipped config/crmsync.properties carries public development tokens so
 // the README's quick start works on 127.0.0.1. Bound to any other address the
 // same values would let anyone who read the README send events or disable
-// sync, so `serve` and `check-config` refuse that combination (DESIGN.md §7).
+// sync, so `serve` and `check-config` refuse that combination (docs/design.md §7).
 //
 // Pure functions over loaded Settings; thread-safe.
 #ifndef CRMSYNC_ENGINE_CONFIG_EXPOSURE_H_

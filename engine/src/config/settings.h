@@ -1,6 +1,6 @@
 // config/settings.h: the engine's effective configuration, built from layers.
 //
-// Layers, later wins (DESIGN.md §6): built-in defaults (the schema), the
+// Layers, later wins (docs/design.md §6): built-in defaults (the schema), the
 // properties file (config/crmsync.properties or --config), environment
 // variables, then --set key=value from the command line. Every key is checked
 // against the schema: a value of the wrong type or range is an error naming the

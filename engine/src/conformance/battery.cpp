@@ -298,7 +298,7 @@ CheckResult CheckClassification(const BatteryContext& context) {
   for (const OutcomeRow& row : rows) {
     Status s = context.Note(a.Classify(request, row.response));
     if (s.code() != row.expected) {
-      problems.Add(row.name + " gave " + StatusCodeName(s.code()) + ", DESIGN.md §4 says " +
+      problems.Add(row.name + " gave " + StatusCodeName(s.code()) + ", docs/design.md §4 says " +
                    StatusCodeName(row.expected));
       continue;
     }
@@ -314,7 +314,7 @@ CheckResult CheckClassification(const BatteryContext& context) {
   return Result(kCheckClassification, Verdict::kPass,
                 "all " + std::to_string(rows.size()) +
                     " outcome rows (transport errors, 2xx, 401, 403, 404, 409, 400, 410, 422, "
-                    "429, 5xx) classified as DESIGN.md §4");
+                    "429, 5xx) classified as docs/design.md §4");
 }
 
 CheckResult CheckWebhooks(const BatteryContext& context) {

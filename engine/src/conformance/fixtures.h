@@ -1,6 +1,6 @@
 // conformance/fixtures.h: the synthetic inputs of the conformance battery
 // (`crmsync plugin-check`): sync jobs for every event type and lead status,
-// CRM answers for every row of the outcome table (DESIGN.md §4), and webhook
+// CRM answers for every row of the outcome table (docs/design.md §4), and webhook
 // deliveries. Built from plain values; nothing here touches the network.
 //
 // Pure functions; thread-safe.
@@ -47,7 +47,7 @@ struct OutcomeRow {
 /// 429 (Retry-After seconds), 500, 502, 503 (Retry-After), 504.
 std::vector<OutcomeRow> OutcomeRows();
 
-/// A webhook in the integration strategy's shape (DESIGN.md §10): header
+/// A webhook in the integration strategy's shape (docs/design.md §10): header
 /// X-CRM-Event and body {"event", "entityId", "data"}. `data_json` is the data
 /// object as JSON text.
 WebhookDelivery ReferenceWebhook(const std::string& event, const std::string& entity_id,

@@ -10,7 +10,7 @@
 //   configure accepts given config the settings from --config / --set
 //   maps every event type          battery.h, with no network
 //   status table complete both ways
-//   classification                 every outcome row of DESIGN.md §4
+//   classification                 every outcome row of docs/design.md §4
 //   webhook parse and verification
 //   batch round trip               when max_batch_size > 1
 //   no exception escapes           the guard caught nothing

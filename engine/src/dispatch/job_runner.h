@@ -1,5 +1,5 @@
 // dispatch/job_runner.h: runs one leased job through the plugin and decides
-// what happens next. This is where the outcome table of DESIGN.md §4 becomes
+// what happens next. This is where the outcome table of docs/design.md §4 becomes
 // behaviour:
 //
 //   answer (Status from Classify)  action

@@ -3,7 +3,7 @@
 //
 // Every request takes a ticket (TryAcquire) and every answer comes back with it
 // (OnAnswer): the ticket says which 429 window the request was sent in, so the
-// limiter reacts once per window, never once per 429 (DESIGN.md §4, "Rate
+// limiter reacts once per window, never once per 429 (docs/design.md §4, "Rate
 // limits"):
 //
 //  * The window. A 429 to a request sent in the current window, when no window

@@ -1,4 +1,4 @@
-// dispatch/retry_policy.h: the retry schedule of DESIGN.md §4, in one place.
+// dispatch/retry_policy.h: the retry schedule of docs/design.md §4, in one place.
 //
 // After the n-th failed try (n = 1, 2, ...) the next try waits
 // base_delay_ms * 2^(n-1) (1, 2, 4, 8, 16 s with the defaults); after

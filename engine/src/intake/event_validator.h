@@ -1,5 +1,5 @@
 // intake/event_validator.h: reads a POST /api/v1/events body into validated
-// events, or every problem with its JSON path (DESIGN.md §3, §10).
+// events, or every problem with its JSON path (docs/design.md §3, §10).
 //
 // Pure function of its input; thread-safe.
 #ifndef CRMSYNC_ENGINE_INTAKE_EVENT_VALIDATOR_H_

@@ -1,6 +1,6 @@
 // plugin_host/plugin_loader.h: finds, checks and loads CRM adapter plugins.
 //
-// Loading is two-phase (STYLE.md §4): the plain extern "C" descriptor is read
+// Loading is two-phase: the plain extern "C" descriptor is read
 // with Poco::SharedLibrary and checked (ABI major/minor, C++ runtime tag, name)
 // before any C++ crosses the seam; only then is the file handed to
 // Poco::ClassLoader with the manifest named for this ABI major. Every failure

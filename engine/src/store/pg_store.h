@@ -3,7 +3,7 @@
 // Several engine processes may share one database: jobs are leased with
 // SELECT ... FOR UPDATE SKIP LOCKED, and every write that decides an entity's
 // head (Accept, Complete, Replay, inbound changes) first takes a transaction
-// advisory lock per entity, so the per-entity rules of DESIGN.md §4 hold across
+// advisory lock per entity, so the per-entity rules of docs/design.md §4 hold across
 // processes. Each Store call is one READ COMMITTED transaction on a connection
 // from a small pool, retried whole on a serialization failure or deadlock.
 // There is no group commit: PostgreSQL's own commit path serves concurrent

@@ -1,6 +1,6 @@
 // sync/inbound_codec.h: what the inbound rules read and write the same way on
 // every backend: a delivery's changes as stored, ids for records the CRM knew
-// first, and the field merge of DESIGN.md §5.
+// first, and the field merge of docs/design.md §5.
 //
 // Pure functions; thread-safe.
 #ifndef CRMSYNC_ENGINE_SYNC_INBOUND_CODEC_H_
@@ -26,7 +26,7 @@ int FunnelIndex(const std::string& status);
 /// characters and length the wire contract allows.
 std::string IdForCrmRecord(const std::string& external_id);
 
-/// The inbound merge rules (DESIGN.md §5), shared by both backends: merges the
+/// The inbound merge rules (docs/design.md §5), shared by both backends: merges the
 /// CRM's `fields` into `current`, skipping ids and timestamps, fields the
 /// platform owns, a lead's status before the CRM owns it (none of these apply
 /// when `created`), unchanged values and an empty list where we hold none.

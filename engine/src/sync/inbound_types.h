@@ -26,7 +26,7 @@ struct InboundDelivery {
   int64_t received_ms = 0;
 };
 
-/// Which side owns which field (DESIGN.md §5, "conflicts").
+/// Which side owns which field (docs/design.md §5, "conflicts").
 struct InboundRules {
   /// Platform fields a CRM change may not overwrite ("email", "phone").
   std::set<std::string> platform_fields;

@@ -1,6 +1,6 @@
 // webhook/verify.h: checks that a CRM webhook really comes from the CRM.
 //
-// Two schemes (DESIGN.md §5), tried in this order:
+// Two schemes (docs/design.md §5), tried in this order:
 //  * Standard Webhooks: headers webhook-id, webhook-timestamp and
 //    webhook-signature ("v1,<base64 HMAC-SHA256 of id.timestamp.body>", several
 //    space-separated), secrets "whsec_<base64>", timestamp within the

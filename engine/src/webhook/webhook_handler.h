@@ -1,4 +1,4 @@
-// webhook/webhook_handler.h: POST /api/v1/crm/webhook (DESIGN.md §5).
+// webhook/webhook_handler.h: POST /api/v1/crm/webhook (docs/design.md §5).
 //
 // Order: 503 while shutting down; body limit (413); verification by the
 // Standard Webhooks scheme, the X-CRM-Secret header, or the plugin's own

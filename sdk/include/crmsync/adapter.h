@@ -139,7 +139,7 @@ class Mapper {
  public:
   virtual ~Mapper() = default;
 
-  /// The steps for `job`, in order. The default (DefaultPlan) is DESIGN.md §4:
+  /// The steps for `job`, in order. The default (DefaultPlan) is docs/design.md §4:
   /// create when no external id is linked, else update; then an activity for
   /// VIEWING_SCHEDULED, VIEWED and inquiry.submitted, a deal for CONVERTED.
   /// The engine stores the plan and resumes at the step that failed.

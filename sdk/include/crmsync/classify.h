@@ -1,4 +1,4 @@
-// crmsync/classify.h: the default outcome table (DESIGN.md §4).
+// crmsync/classify.h: the default outcome table (docs/design.md §4).
 //
 // Pure functions; thread-safe.
 #ifndef CRMSYNC_CLASSIFY_H_

@@ -1,5 +1,5 @@
 // crmsync/entities.h: the platform's entities and event types, as in the wire
-// contract (DESIGN.md §10), and their JSON codec.
+// contract (docs/design.md §10), and their JSON codec.
 //
 // Plain values; no shared state. The codec is the single reading of the wire
 // contract: intake validates with it, plugins read the same structs.
@@ -136,7 +136,7 @@ bool DecodeInquiry(const std::string& json, const std::string& path, Inquiry* ou
 bool DecodeDealerAssignment(const std::string& json, const std::string& path,
                             DealerAssignment* out, std::vector<FieldError>* errors);
 
-/// Encoders write the wire form (field names of DESIGN.md §10; absent optionals
+/// Encoders write the wire form (field names of docs/design.md §10; absent optionals
 /// omitted) as compact JSON text.
 std::string EncodeLead(const Lead& lead);
 std::string EncodeProperty(const Property& property);

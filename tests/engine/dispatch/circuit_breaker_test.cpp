@@ -1,4 +1,4 @@
-// circuit_breaker_test.cpp: the per-plugin breaker of DESIGN.md §4: closed ->
+// circuit_breaker_test.cpp: the per-plugin breaker of docs/design.md §4: closed ->
 // open at the threshold, nothing admitted while open, one probe when half-open,
 // the probe's verdict, backoff of the open time, AbandonProbe. Time is passed in.
 #include <doctest/doctest.h>

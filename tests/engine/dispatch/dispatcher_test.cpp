@@ -1,7 +1,7 @@
 // dispatcher_test.cpp: the dispatcher end to end inside one process: a real
 // SqliteStore on a file, the real mock-crm plugin loaded from the plugin folder
 // and driven by its fault script, and a ManualClock. One case per row of the
-// outcome table of DESIGN.md §4 (documented at the top of job_runner.h), then
+// outcome table of docs/design.md §4 (documented at the top of job_runner.h), then
 // multi-step plans, unknown outcomes, ordering, priorities, coalescing and
 // shutdown.
 //

@@ -1,4 +1,4 @@
-// retry_policy_test.cpp: the retry schedule of DESIGN.md §4 as arithmetic:
+// retry_policy_test.cpp: the retry schedule of docs/design.md §4 as arithmetic:
 // 1, 2, 4, 8, 16 s from a 1000 ms base, 5 retries (6 tries), jitter bounds, cap.
 #include <doctest/doctest.h>
 

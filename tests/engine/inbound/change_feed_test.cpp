@@ -1,4 +1,4 @@
-// change_feed_test.cpp: how the platform hears about CRM changes (DESIGN.md
+// change_feed_test.cpp: how the platform hears about CRM changes (docs/design.md
 // §5): GET /api/v1/changes over real HTTP (bearer token, after/limit paging with
 // "next", 400 for a bad cursor), and the CallbackSender POSTing each change to
 // a real Poco HTTPServer started by the test, retried on the RetryPolicy

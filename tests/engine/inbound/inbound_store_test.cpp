@@ -1,5 +1,5 @@
 // inbound_store_test.cpp: the inbound half of the SQLite store on a real file
-// (DESIGN.md §5): recording and listing deliveries, applying CRM changes under
+// (docs/design.md §5): recording and listing deliveries, applying CRM changes under
 // the field-ownership rules (find by external id or create, merge, stale and
 // no-op changes, invalid results), the change feed and audit they write, and
 // the echo suppression that keeps a CRM change from being sent back.

@@ -1,5 +1,5 @@
 // inbound_worker_test.cpp: the inbound flow end to end inside the process
-// (DESIGN.md §2, §5): a webhook posted over HTTP is recorded, the
+// (docs/design.md §2, §5): a webhook posted over HTTP is recorded, the
 // InboundWorker applies it (on the caller's thread or its own), CRM agent ids
 // are mapped to platform dealers through AgentDirectory, and a delivery
 // acknowledged before a crash is applied after the restart.

@@ -1,5 +1,5 @@
 // webhook_handler_test.cpp: POST /api/v1/crm/webhook over real HTTP on loopback
-// with the real mock-crm plugin parsing (DESIGN.md §5, §10): 202 once the
+// with the real mock-crm plugin parsing (docs/design.md §5, §10): 202 once the
 // delivery is durable, both verification schemes and secret rotation, 401
 // without detail for every refusal, 400 naming a malformed body, 202 ignored
 // for an event the plugin does not map, 200 for a repeat, 413, 503, and the

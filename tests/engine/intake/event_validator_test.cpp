@@ -1,5 +1,5 @@
 // event_validator_test.cpp: ValidateEventsBody() against the envelope rules of
-// DESIGN.md §3 and §10: every rule with the exact JSON path and message it
+// docs/design.md §3 and §10: every rule with the exact JSON path and message it
 // reports, batch limits, the JSON depth limit, default priorities, the
 // coalescable flag per event type, and what a valid event carries to the store.
 //

@@ -1,6 +1,6 @@
 // intake_handler_test.cpp: POST /api/v1/events end to end inside the process:
 // a real HttpServer on loopback, the Router with the intake routes, and a real
-// SQLite file in a TempDir. Covers the answers of DESIGN.md §10 (202, 200, 400,
+// SQLite file in a TempDir. Covers the answers of docs/design.md §10 (202, 200, 400,
 // 401, 413, 422, 503), that an answer comes only after the commit and that a
 // refused request writes nothing, group commit under concurrent requests,
 // metrics, the dispatcher wake-up, and keep-alive connections.

@@ -1,7 +1,7 @@
 // pg_store_test.cpp: the PostgreSQL store against a real server (pg_server.h):
 // opening and migrations, and the store cases of
 // tests/engine/store/sqlite_store_test.cpp that do not depend on SQLite (intake,
-// the queue rules of DESIGN.md §4, leases, retries, dead letters, inspection),
+// the queue rules of docs/design.md §4, leases, retries, dead letters, inspection),
 // run unchanged against PgStore; plus what only a shared server has: two
 // stores (two engine processes) leasing from one database at once.
 //

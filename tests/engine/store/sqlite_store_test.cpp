@@ -1,6 +1,6 @@
 // sqlite_store_test.cpp: the SQLite store against real database files: opening
 // and migrations, intake (mirror rows, jobs, duplicates, coalescing), the queue
-// rules of DESIGN.md §4 (per-entity order, priorities, leases, retries), dead
+// rules of docs/design.md §4 (per-entity order, priorities, leases, retries), dead
 // letters, and group commit seen through the store.
 //
 // Time is always passed in explicitly (the store never reads a clock for queue

@@ -537,7 +537,7 @@ std::string HubSpotProperties(const std::string& id, const std::string& name,
 TEST_SUITE_BEGIN("plugins.generic_rest_http");
 
 // ===========================================================================
-// sunshine-reference.json: the reference REST API of DESIGN.md section 10.
+// sunshine-reference.json: the reference REST API of docs/design.md section 10.
 
 TEST_CASE("sunshine-reference: the plugin describes the mapping's capabilities") {
   RecordingCrm crm;
