@@ -193,6 +193,12 @@ TEST_SUITE("e2e.tls") {
       REQUIRE(engine.WaitExit(std::chrono::seconds(20)));
       CHECK(engine.exit_code() != 0);
       CHECK(engine.Stderr().find("crmsync: cannot start: " + c.expected) != std::string::npos);
+      // check-config runs the same check and says the same words.
+      std::vector<std::string> check = EngineArgs(dir, t::FreePort(), extra);
+      check[0] = "check-config";
+      std::string output;
+      CHECK(t::RunCommand(CRMSYNC_BINARY, check, &output) != 0);
+      CHECK_MESSAGE(output.find(c.expected) != std::string::npos, output);
     }
   }
 }

@@ -127,16 +127,9 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   http.body_timeout_ms = settings.GetDurationMs("server.body_timeout");
   http.idle_timeout_ms = settings.GetDurationMs("server.keepalive_timeout");
   http.busy_idle_timeout_ms = settings.GetDurationMs("server.busy_keepalive_timeout");
-  // HTTPS when server.tls.cert and server.tls.key are set (both or neither),
-  // checked here so a bad certificate or key stops the start with its name.
-  auto config_relative = [&settings](const std::string& path) {
-    if (path.empty() || Poco::Path(path).isAbsolute()) return path;
-    return Poco::Path(Poco::Path::forDirectory(settings.config_dir()), path).toString();
-  };
-  http.tls = TlsContext::Load({config_relative(settings.GetString("server.tls.cert")),
-                               config_relative(settings.GetString("server.tls.key"))},
-                              error);
-  if (!error->empty()) return nullptr;
+  // HTTPS when server.tls.cert and server.tls.key are set; the start checks
+  // loaded and matched them.
+  http.tls = checks.tls;
   service->server_ = std::make_unique<HttpServer>(http, router);
   HttpServer* server = service->server_.get();
   MetricsRegistry& m = service->metrics_;

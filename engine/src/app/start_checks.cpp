@@ -10,6 +10,8 @@
 #include <map>
 #include <system_error>
 
+#include <Poco/Path.h>
+
 #include "app/service.h"
 #include "config/exposure.h"
 #include "dispatch/retry_policy.h"
@@ -185,8 +187,28 @@ StoreProbe ProbeStoreWritable(const std::string& path, std::string* why) {
   return StoreProbe::kError;
 }
 
+// server.tls.cert and server.tls.key: both or neither, readable PEM, the key
+// not encrypted and matching the certificate (http/tls.h). Relative paths are
+// read against the config folder, like crm.ca_file.
+void CheckTls(const config::Settings& settings, StartCheckReport* report) {
+  auto config_relative = [&settings](const std::string& path) {
+    if (path.empty() || Poco::Path(path).isAbsolute()) return path;
+    return Poco::Path(Poco::Path::forDirectory(settings.config_dir()), path).toString();
+  };
+  std::string error;
+  report->tls = TlsContext::Load({config_relative(settings.GetString("server.tls.cert")),
+                                  config_relative(settings.GetString("server.tls.key"))},
+                                 &error);
+  if (!error.empty()) {
+    report->problems.push_back({config::Diagnostic::Level::kError, "server.tls", OneLine(error)});
+  } else if (report->tls) {
+    report->passed.push_back("server.tls: the certificate and key load and match");
+  }
+}
+
 StartCheckReport RunStartChecks(const config::Settings& settings) {
   StartCheckReport report;
+  CheckTls(settings, &report);
   config::CheckExposure(settings, &report.problems);
   CheckStore(settings, &report);
   CheckPlugin(settings, &report);

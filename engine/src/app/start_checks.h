@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/settings.h"
+#include "http/tls.h"
 #include "crmsync/rate_limit.h"
 #include "plugin_host/plugin_loader.h"
 
@@ -34,6 +35,9 @@ struct StartCheckReport {
   std::unique_ptr<LoadedPlugin> plugin;
   /// The plugin's budget headers, when it named them well.
   std::vector<RateLimitHeaders> budget_headers;
+  /// The listener's TLS context (server.tls.cert and .key read, parsed and
+  /// matched), null for plain HTTP or when that check failed.
+  std::shared_ptr<TlsContext> tls;
 
   bool HasErrors() const;
   /// Every error, one per line.
