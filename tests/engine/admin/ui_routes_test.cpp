@@ -99,6 +99,35 @@ TEST_SUITE("admin.ui_routes") {
     CHECK(std::find(embedded.begin(), embedded.end(), "index.html") != embedded.end());
   }
 
+  TEST_CASE("cmake/embed_ui.py refuses what the routes would not serve, naming the file") {
+    const std::string script = CRMSYNC_SOURCE_DIR "/cmake/embed_ui.py";
+    struct Bad {
+      std::vector<std::string> files;
+      std::string expected;
+    };
+    const Bad cases[] = {
+        {{"index.html", "notes.md"}, "notes.md: a file type the dashboard routes do not serve"},
+        {{"index.html", "a/b/c.js"}, "a/b/c.js: deeper than one subfolder"},
+        {{"index.html", "sp ace.js"}, "sp ace.js: not a plain name"},
+        {{"index.html", ".hidden.js"}, ".hidden.js: not a plain name"},
+        {{"app.js"}, "no index.html among the dashboard files"},
+    };
+    for (const Bad& bad : cases) {
+      CAPTURE(bad.expected);
+      TempDir ui;
+      std::vector<std::string> args = {"python3", script, ui.path(), ui.File("out.cpp")};
+      for (const std::string& file : bad.files) {
+        fs::create_directories(fs::path(ui.File(file)).parent_path());
+        WriteFile(ui.File(file), "x");
+        args.push_back(file);
+      }
+      std::string output;
+      CHECK(crmsync::testing::RunCommand("/usr/bin/env", args, &output) != 0);
+      CHECK_MESSAGE(output.find(bad.expected) != std::string::npos, output);
+      CHECK_FALSE(fs::exists(ui.File("out.cpp")));
+    }
+  }
+
   TEST_CASE("with no folder the built-in files are served, and only those") {
     auto router = std::make_shared<Router>();
     AddUiRoutes(*router, "");
