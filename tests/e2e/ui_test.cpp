@@ -1,5 +1,7 @@
 // The /ui dashboard against the real `crmsync` binary: its files are served
-// with their types and nothing outside the folder is; and in headless Chromium
+// with their types and nothing outside the folder is; a copy of the binary alone
+// in a folder serves them from inside itself; with ui.dir the files on disk win;
+// and in headless Chromium
 // (Debian's chromium, driven by playwright-core from npm through
 // tests/e2e/ui/ui_test.js) an operator signs in, sees the queue figures and a
 // dead letter, and replays it, which the CRM then receives.
@@ -65,10 +67,11 @@ Poco::JSON::Object::Ptr ParseObject(const std::string& text) {
 
 std::map<std::string, std::string> Admin() { return {{"Authorization", "Bearer " + kAdminToken}}; }
 
-// `crmsync serve` on a free port, its store in a temp folder, with `extra`
-// settings after the common ones.
+// `crmsync serve` (`binary`) on a free port, its store in a temp folder, with
+// `extra` settings after the common ones.
 struct RunningService {
-  explicit RunningService(const std::vector<std::string>& extra) {
+  explicit RunningService(const std::vector<std::string>& extra,
+                          const std::string& binary = kBinary) {
     port = t::FreePort();
     std::string config = dir.File("crmsync.properties");
     t::WriteFile(config, "admin.token = " + kAdminToken + "\nintake.token = " + kIntakeToken +
@@ -83,7 +86,7 @@ struct RunningService {
                                      "--set",
                                      "plugins.dir=" CRMSYNC_PLUGIN_DIR};
     args.insert(args.end(), extra.begin(), extra.end());
-    process = std::make_unique<t::ChildProcess>(kBinary, args);
+    process = std::make_unique<t::ChildProcess>(binary, args);
   }
   bool WaitReady() {
     return t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; });
@@ -116,13 +119,8 @@ std::string EnsurePlaywright(const std::string& npm, std::string* why) {
 
 TEST_SUITE("e2e.ui") {
   TEST_CASE("the dashboard's files are served with their types and nothing outside the folder") {
-    // Without ui.dir the binary finds the source tree's ui/ above the build folder.
-    std::vector<std::string> extra;
-    const std::string build = fs::weakly_canonical(CRMSYNC_BINARY_DIR).string();
-    const std::string source = fs::weakly_canonical(CRMSYNC_SOURCE_DIR).string();
-    const bool in_tree = Contains(build, source + "/");
-    if (!in_tree) extra = {"--set", "ui.dir=" CRMSYNC_SOURCE_DIR "/ui"};
-    RunningService service(extra);
+    // Without ui.dir: the files built into the binary.
+    RunningService service({});
     REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
 
     for (const char* path : {"/ui", "/ui/", "/ui/index.html"}) {
@@ -164,6 +162,44 @@ TEST_SUITE("e2e.ui") {
     CHECK(t::HttpCall(service.port, "POST", "/ui").status == 405);
     // The page is public; its data is not.
     CHECK(t::HttpCall(service.port, "GET", "/api/v1/admin/status").status == 401);
+  }
+
+  TEST_CASE("a copy of the binary alone in a folder serves the dashboard from itself") {
+    // No source tree and no share/crmsync/ui beside it: nothing on disk to find.
+    t::TempDir alone;
+    const std::string binary = alone.File("bin/crmsync");
+    fs::create_directories(alone.File("bin"));
+    fs::copy_file(kBinary, binary);
+    fs::permissions(binary, fs::perms::owner_all);
+    RunningService service({}, binary);
+    REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
+    for (const char* file : {"index.html", "app.js", "style.css"}) {
+      CAPTURE(file);
+      t::HttpResult r = t::HttpCall(service.port, "GET", std::string("/ui/") + file);
+      CHECK(r.status == 200);
+      CHECK(r.body == t::ReadFile(std::string(CRMSYNC_SOURCE_DIR "/ui/") + file));
+    }
+    t::HttpResult page = t::HttpCall(service.port, "GET", "/ui/");
+    CHECK(page.status == 200);
+    CHECK(page.headers["Content-Type"] == "text/html; charset=utf-8");
+    CHECK(page.body == t::ReadFile(CRMSYNC_SOURCE_DIR "/ui/index.html"));
+    CHECK(t::HttpCall(service.port, "GET", "/ui/app.js").headers["Content-Type"] ==
+          "text/javascript; charset=utf-8");
+    CHECK(t::HttpCall(service.port, "GET", "/ui/nope.js").status == 404);
+    CHECK(Contains(service.process->Stdout() + service.process->Stderr(),
+                   "dashboard at /ui served from the binary"));
+  }
+
+  TEST_CASE("with ui.dir the files on disk win over the built-in ones, read on each request") {
+    t::TempDir dev;
+    t::WriteFile(dev.File("index.html"), "<!doctype html><p>work in progress</p>");
+    RunningService service({"--set", "ui.dir=" + dev.path()});
+    REQUIRE_MESSAGE(service.WaitReady(), service.process->Stderr());
+    CHECK(t::HttpCall(service.port, "GET", "/ui/").body == "<!doctype html><p>work in progress</p>");
+    // Only the folder: a built-in file it lacks is not served.
+    CHECK(t::HttpCall(service.port, "GET", "/ui/app.js").status == 404);
+    t::WriteFile(dev.File("index.html"), "<!doctype html><p>edited</p>");
+    CHECK(t::HttpCall(service.port, "GET", "/ui").body == "<!doctype html><p>edited</p>");
   }
 
   TEST_CASE("a ui.dir without the files makes /ui a 404 and a warning, not a start-up error") {

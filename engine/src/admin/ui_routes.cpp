@@ -1,14 +1,13 @@
 // The dashboard's static files; see ui_routes.h.
 #include "admin/ui_routes.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <system_error>
 #include <utility>
 
@@ -53,9 +52,30 @@ bool ReadServedFile(const fs::path& root, const fs::path& path, std::string* con
   return !in.bad();
 }
 
+void SendFile(HttpContext& ctx, const std::string& content, const std::string& type) {
+  ctx.SetHeader("Cache-Control", "no-cache");
+  ctx.SetHeader("X-Content-Type-Options", "nosniff");
+  ctx.SetHeader("Referrer-Policy", "no-referrer");
+  ctx.SetHeader("X-Frame-Options", "DENY");
+  ctx.SetHeader("Content-Security-Policy", kContentSecurityPolicy);
+  ctx.SendText(200, content, type);
+}
+
+// A file of the folder `root` on disk, or of the embedded files when `root`
+// is empty.
 void ServeFile(HttpContext& ctx, const fs::path& root, const std::string& relative) {
   const std::string type = UiContentType(relative);
   if (!IsSafeUiPath(relative) || type.empty()) {
+    ctx.SendError(404, "no such dashboard file: " + ctx.path());
+    return;
+  }
+  if (root.empty()) {
+    for (const EmbeddedUiFile& file : EmbeddedUiFiles()) {
+      if (file.path == relative) {
+        SendFile(ctx, std::string(file.content), type);
+        return;
+      }
+    }
     ctx.SendError(404, "no such dashboard file: " + ctx.path());
     return;
   }
@@ -64,12 +84,7 @@ void ServeFile(HttpContext& ctx, const fs::path& root, const std::string& relati
     ctx.SendError(404, "no such dashboard file: " + ctx.path());
     return;
   }
-  ctx.SetHeader("Cache-Control", "no-cache");
-  ctx.SetHeader("X-Content-Type-Options", "nosniff");
-  ctx.SetHeader("Referrer-Policy", "no-referrer");
-  ctx.SetHeader("X-Frame-Options", "DENY");
-  ctx.SetHeader("Content-Security-Policy", kContentSecurityPolicy);
-  ctx.SendText(200, content, type);
+  SendFile(ctx, content, type);
 }
 
 }  // namespace
@@ -113,33 +128,20 @@ bool IsSafeUiPath(const std::string& relative) {
 }
 
 std::string ResolveUiDir(const config::Settings& settings) {
-  std::string dir = settings.GetString("ui.dir");
-  if (!dir.empty()) return dir;
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) return "ui";
-  exe[n] = '\0';
-  const fs::path bin_dir = fs::path(std::string(exe)).parent_path();
-  const fs::path installed = (bin_dir / "../share/crmsync/ui").lexically_normal();
-  if (IsDirWithIndex(installed)) return installed.string();
-  // A build folder inside the source tree: build/engine/ or build/debug/engine/.
-  for (const char* up : {"../..", "../../.."}) {
-    const fs::path tree = (bin_dir / up).lexically_normal();
-    std::error_code ec;
-    if (fs::is_regular_file(tree / "CMakeLists.txt", ec) && IsDirWithIndex(tree / "ui")) {
-      return (tree / "ui").string();
-    }
-  }
-  return installed.string();
+  return settings.GetString("ui.dir");
 }
 
 void AddUiRoutes(Router& router, const std::string& ui_dir) {
   const fs::path root(ui_dir);
-  if (IsDirWithIndex(root)) {
+  if (ui_dir.empty()) {
+    ComponentLogger("http").information("dashboard at /ui served from the binary (%s files)",
+                                        std::to_string(EmbeddedUiFiles().size()));
+  } else if (IsDirWithIndex(root)) {
     ComponentLogger("http").information("dashboard at /ui served from %s", ui_dir);
   } else {
     ComponentLogger("http").warning(
-        "dashboard files not found: %s has no index.html (set ui.dir); /ui answers 404", ui_dir);
+        "dashboard files not found: ui.dir %s has no index.html; /ui answers 404 (leave ui.dir "
+        "empty to serve the files built into the binary)", ui_dir);
   }
   auto index = [root](HttpContext& ctx) { ServeFile(ctx, root, kIndexFile); };
   router.Add("GET", "/ui", index);

@@ -29,16 +29,18 @@ const char* kCommandsHelpHead =
     "Commands:\n"
     "  serve          run the service (the default)\n"
     "  check-config [json]\n"
-    "                 print the effective configuration (secrets redacted) and every problem;\n"
-    "                 exits non-zero when there is any error\n"
+    "                 print the effective configuration (secrets redacted) and\n"
+    "                 every problem; exits non-zero when there is any error\n"
     "  plugins [json]\n"
-    "                 list the plugins in plugins.dir: name, version, ABI, capabilities,\n"
-    "                 or why each bad file cannot be used; exits 1 when there is one\n"
+    "                 list the plugins in plugins.dir: name, version, ABI,\n"
+    "                 capabilities, or why each bad file cannot be used; exits 1\n"
+    "                 when there is one\n"
     "  plugin-check PLUGIN [json]\n"
-    "                 run the conformance battery on a plugin (a name in plugins.dir or a\n"
-    "                 file path) with its settings from --config/--set: PASS/FAIL per\n"
-    "                 check; exits 1 when one fails; json prints a JSON report;\n"
-    "                 --live also runs check-connection through the plugin\n"
+    "                 run the conformance battery on a plugin (a name in\n"
+    "                 plugins.dir or a file path) with its settings from\n"
+    "                 --config/--set: PASS/FAIL per check; exits 1 when one\n"
+    "                 fails; json prints a JSON report; --live also runs\n"
+    "                 check-connection through the plugin\n"
     "  check-connection [json]\n"
     "                 load crm.plugin as serve does, send one read-only\n"
     "                 lookup to the CRM and name what failed. Exit 2 DNS,\n"
@@ -85,6 +87,16 @@ std::string CommandHelp(const std::string& command) {
   }
   return out;
 }
+
+// Poco's help formatter for the options table only (formatOptions is
+// protected): given the usage, header and footer too, it re-wraps them at its
+// own width, splitting our hand-wrapped command lines mid-sentence. The rest of
+// the help is printed as written, wrapped under 80 columns in the source.
+class OptionsTable : public Poco::Util::HelpFormatter {
+ public:
+  using HelpFormatter::HelpFormatter;
+  void Print(std::ostream& out) const { formatOptions(out); }
+};
 
 }  // namespace
 
@@ -140,15 +152,26 @@ void CrmsyncApplication::HandleSet(const std::string&, const std::string& value)
 }
 
 void CrmsyncApplication::PrintHelp() {
-  Poco::Util::HelpFormatter formatter(options());
-  formatter.setCommand("crmsync");
-  formatter.setUsage(
-      "[serve|check-config|check-connection|render|plugins|plugin-check|crm-dump|status|sync|"
-      "jobs|dlq ...] [options]");
-  formatter.setHeader("crmsync keeps a real-estate platform and a CRM in step, both ways.");
-  formatter.setFooter(CommandsHelp());
-  formatter.setUnixStyle(true);
-  formatter.format(std::cout);
+  std::cout << "usage: crmsync [COMMAND [ARGS]] [options]\n"
+               "       crmsync --help COMMAND     the help of one command\n"
+               "\n"
+               "crmsync keeps a real-estate platform and a CRM in step, both ways.\n"
+               "\n"
+               "Options:\n";
+  OptionsTable table(options());
+  table.setUnixStyle(true);
+  table.setIndent(30);  // the description column
+  table.setWidth(77);
+  std::ostringstream text;
+  table.Print(text);
+  // Indented like the commands, without the formatter's trailing blanks.
+  std::istringstream lines(text.str());
+  std::string line;
+  while (std::getline(lines, line)) {
+    line.erase(line.find_last_not_of(' ') + 1);
+    std::cout << "  " << line << "\n";
+  }
+  std::cout << "\n" << CommandsHelp();
 }
 
 int CrmsyncApplication::main(const std::vector<std::string>& args) {

@@ -161,7 +161,7 @@ std::vector<KeySpec> BuildSchema() {
       Int("store.pool_size", 8, 1, 256, "Connections to PostgreSQL a process keeps open at most (store.backend=postgres)."),
       Enum("store.synchronous", "FULL", "OFF,NORMAL,FULL,EXTRA", "SQLite synchronous mode."),
       Secret("store.url", "PostgreSQL conninfo or postgresql:// URL (store.backend=postgres); may come from store.url.file."),
-      Str("ui.dir", "", "Folder the /ui dashboard's files are served from; empty: <binary>/../share/crmsync/ui, else the source tree's ui/."),
+      Str("ui.dir", "", "Empty (the default): the /ui dashboard is served from the files built into the binary. A folder: its files are served from disk instead, read on each request (for working on ui/ without a rebuild)."),
       SecretList("webhook.secrets", "Extra accepted webhook secrets, comma separated (rotation)."),
       Int("workers.count", 64, 1, 256,
           "Worker threads dispatching jobs to the CRM: the most CRM requests in flight."),

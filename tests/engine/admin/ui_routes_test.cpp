@@ -1,9 +1,11 @@
 // admin/ui_routes: which paths the dashboard serves, with which Content-Type,
-// and that nothing outside its folder is reachable, over a real HTTP server.
+// that nothing outside its folder is reachable, over a real HTTP server, and
+// that the files built into the binary are the tree's ui/ files.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -16,6 +18,7 @@
 #include "test_support.h"
 
 using crmsync::engine::AddUiRoutes;
+using crmsync::engine::EmbeddedUiFiles;
 using crmsync::engine::HttpServer;
 using crmsync::engine::HttpServerOptions;
 using crmsync::engine::IsSafeUiPath;
@@ -23,6 +26,7 @@ using crmsync::engine::ResolveUiDir;
 using crmsync::engine::Router;
 using crmsync::engine::UiContentType;
 using crmsync::testing::HttpCall;
+using crmsync::testing::ReadFile;
 using crmsync::testing::TempDir;
 using crmsync::testing::WriteFile;
 namespace config = crmsync::config;
@@ -62,6 +66,92 @@ TEST_SUITE("admin.ui_routes") {
     config::Settings settings = config::Settings::Load(load, &diagnostics);
     CHECK(diagnostics.empty());
     CHECK(ResolveUiDir(settings) == "/srv/dashboard");
+  }
+
+  TEST_CASE("an empty ui.dir (the default) means the built-in files") {
+    TempDir dir;
+    config::LoadOptions load;
+    load.config_file = dir.File("c.properties");
+    WriteFile(load.config_file, "log.level = warning\n");
+    std::vector<config::Diagnostic> diagnostics;
+    config::Settings settings = config::Settings::Load(load, &diagnostics);
+    CHECK(ResolveUiDir(settings).empty());
+  }
+
+  TEST_CASE("the built-in files are every file of ui/, each of a served type") {
+    std::vector<std::string> on_disk;
+    for (const auto& entry : fs::recursive_directory_iterator(CRMSYNC_SOURCE_DIR "/ui")) {
+      if (entry.is_regular_file()) {
+        on_disk.push_back(fs::relative(entry.path(), CRMSYNC_SOURCE_DIR "/ui").generic_string());
+      }
+    }
+    std::sort(on_disk.begin(), on_disk.end());
+    std::vector<std::string> embedded;
+    for (const auto& file : EmbeddedUiFiles()) {
+      const std::string path(file.path);
+      CAPTURE(path);
+      embedded.push_back(path);
+      CHECK(IsSafeUiPath(path));
+      CHECK_FALSE(UiContentType(path).empty());
+      CHECK(std::string(file.content) == ReadFile(std::string(CRMSYNC_SOURCE_DIR "/ui/") + path));
+    }
+    CHECK(embedded == on_disk);
+    CHECK(std::find(embedded.begin(), embedded.end(), "index.html") != embedded.end());
+  }
+
+  TEST_CASE("cmake/embed_ui.py refuses what the routes would not serve, naming the file") {
+    const std::string script = CRMSYNC_SOURCE_DIR "/cmake/embed_ui.py";
+    struct Bad {
+      std::vector<std::string> files;
+      std::string expected;
+    };
+    const Bad cases[] = {
+        {{"index.html", "notes.md"}, "notes.md: a file type the dashboard routes do not serve"},
+        {{"index.html", "a/b/c.js"}, "a/b/c.js: deeper than one subfolder"},
+        {{"index.html", "sp ace.js"}, "sp ace.js: not a plain name"},
+        {{"index.html", ".hidden.js"}, ".hidden.js: not a plain name"},
+        {{"app.js"}, "no index.html among the dashboard files"},
+    };
+    for (const Bad& bad : cases) {
+      CAPTURE(bad.expected);
+      TempDir ui;
+      std::vector<std::string> args = {"python3", script, ui.path(), ui.File("out.cpp")};
+      for (const std::string& file : bad.files) {
+        fs::create_directories(fs::path(ui.File(file)).parent_path());
+        WriteFile(ui.File(file), "x");
+        args.push_back(file);
+      }
+      std::string output;
+      CHECK(crmsync::testing::RunCommand("/usr/bin/env", args, &output) != 0);
+      CHECK_MESSAGE(output.find(bad.expected) != std::string::npos, output);
+      CHECK_FALSE(fs::exists(ui.File("out.cpp")));
+    }
+  }
+
+  TEST_CASE("with no folder the built-in files are served, and only those") {
+    auto router = std::make_shared<Router>();
+    AddUiRoutes(*router, "");
+    HttpServerOptions options;
+    options.port = crmsync::testing::FreePort();
+    options.threads = 2;
+    HttpServer server(options, router);
+    server.Start();
+    const int port = server.port();
+    auto index = HttpCall(port, "GET", "/ui/");
+    CHECK(index.status == 200);
+    CHECK(index.headers["Content-Type"] == "text/html; charset=utf-8");
+    CHECK(index.body == ReadFile(CRMSYNC_SOURCE_DIR "/ui/index.html"));
+    CHECK(index.headers["Content-Security-Policy"].find("script-src 'self'") != std::string::npos);
+    CHECK(HttpCall(port, "GET", "/ui").body == index.body);
+    auto css = HttpCall(port, "GET", "/ui/style.css");
+    CHECK(css.status == 200);
+    CHECK(css.headers["Content-Type"] == "text/css; charset=utf-8");
+    for (const char* path : {"/ui/missing.js", "/ui/../CMakeLists.txt", "/ui/img/app.js",
+                             "/ui/.hidden.js", "/ui/README"}) {
+      CAPTURE(path);
+      CHECK(HttpCall(port, "GET", path).status == 404);
+    }
+    server.Stop();
   }
 
   TEST_CASE("files are served from the folder and nothing outside it") {
