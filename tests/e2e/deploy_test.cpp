@@ -22,17 +22,6 @@ const std::string kUnit = CRMSYNC_SOURCE_DIR "/deploy/crmsync.service";
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
-
-std::vector<std::string> Lines(const std::string& text, const std::string& prefix) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) out.push_back(line);
-  }
-  return out;
-}
-
 // The CRM credentials the unit's EnvironmentFile would set.
 const std::map<std::string, std::string> kCrmEnvironment = {
     {"CRM_API_KEY", "prod-api-key-123"},
@@ -49,14 +38,14 @@ TEST_SUITE("e2e.deploy") {
         {"check-config", "--config", kProperties, "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR},
         &output, kCrmEnvironment);
     CHECK(rc == 1);
-    std::vector<std::string> errors = Lines(output, "error: ");
+    std::vector<std::string> errors = t::LinesStartingWith(output, "error: ");
     CHECK_MESSAGE(errors.size() == 2, output);
     for (const std::string& error : errors) {
       CHECK_MESSAGE(
           Contains(error, "cannot read secret file '" CRMSYNC_SOURCE_DIR "/deploy/secrets/"),
           error);
     }
-    CHECK_MESSAGE(Lines(output, "warning: ").empty(), output);
+    CHECK_MESSAGE(t::LinesStartingWith(output, "warning: ").empty(), output);
   }
 
   TEST_CASE("the production config passes check-config with its files in place") {

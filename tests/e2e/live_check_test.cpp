@@ -45,20 +45,6 @@ Object::Ptr Parse(const std::string& json) {
   return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
 }
 
-std::string FindOnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    fs::path candidate = fs::path(dirs.substr(start, end - start)) / name;
-    if (!dirs.substr(start, end - start).empty() && fs::exists(candidate)) return candidate;
-    start = end + 1;
-  }
-  return "";
-}
-
 // One run of the binary: exit code, stdout, stderr.
 struct Run {
   int code = -1;
@@ -111,7 +97,7 @@ std::string EnsureJsonServer(std::string* why) {
   const std::string home = kNpmDir + "/json-server-" + kJsonServerVersion;
   const std::string bin = home + "/node_modules/json-server/lib/cli/bin.js";
   if (fs::exists(bin)) return bin;
-  const std::string npm = FindOnPath("npm");
+  const std::string npm = t::FindOnPath("npm");
   if (npm.empty()) {
     *why = "npm is not on PATH (it installs json-server)";
     return "";
@@ -148,7 +134,7 @@ class JsonServer {
     args.push_back("--routes");
     args.push_back(dir_.File("routes.json"));
     args.push_back(dir_.File("db.json"));
-    process_ = std::make_unique<t::ChildProcess>(FindOnPath("node"), args);
+    process_ = std::make_unique<t::ChildProcess>(t::FindOnPath("node"), args);
     REQUIRE_MESSAGE(t::WaitUntil([&] { return t::HttpCall(port_, "GET", "/db").status == 200; },
                                  std::chrono::seconds(30)),
                     process_->Stderr());
@@ -311,7 +297,7 @@ TEST_SUITE("e2e.live") {
   }
 
   TEST_CASE("check-connection: a self-signed certificate (openssl s_server) is a TLS failure") {
-    const std::string openssl = FindOnPath("openssl");
+    const std::string openssl = t::FindOnPath("openssl");
     REQUIRE_MESSAGE(!openssl.empty(), "openssl is not on PATH");
     t::TempDir dir;
     std::string output;

@@ -107,21 +107,6 @@ std::set<std::string> DocumentedOperations(const Object::Ptr& doc, std::string* 
   return ops;
 }
 
-// The full path of `program` on PATH, or "".
-std::string FindOnPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t colon = dirs.find(':', start);
-    if (colon == std::string::npos) colon = dirs.size();
-    std::string candidate = dirs.substr(start, colon - start) + "/" + program;
-    if (colon > start && access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = colon + 1;
-  }
-  return "";
-}
-
 // The validators' node_modules, installed with npm when missing; "" with `*why`.
 // Installed into a folder of this process's own and moved into place whole, so
 // test cases run in parallel never see (or make) a half-installed folder.
@@ -249,8 +234,8 @@ TEST_SUITE("e2e.openapi") {
   }
 
   TEST_CASE("the running binary's answers validate against the document") {
-    const std::string node = FindOnPath("node");
-    const std::string npm = FindOnPath("npm");
+    const std::string node = t::FindOnPath("node");
+    const std::string npm = t::FindOnPath("npm");
     REQUIRE_MESSAGE(!node.empty(), "node is not on PATH: install Node.js 18 or later "
                                    "(INSTALL_BROWSER=1 scripts/install-deps.sh, as scripts/test.sh does)");
     REQUIRE_MESSAGE(!npm.empty(), "npm is not on PATH: install npm (it installs the validators)");
@@ -517,8 +502,8 @@ TEST_SUITE("e2e.openapi") {
   TEST_CASE("the response validator refuses an answer that breaks the document") {
     // The validator itself: a 202 with a wrong body, an undocumented status, a
     // wrong media type and an error without "error" must each be reported.
-    const std::string node = FindOnPath("node");
-    const std::string npm = FindOnPath("npm");
+    const std::string node = t::FindOnPath("node");
+    const std::string npm = t::FindOnPath("npm");
     REQUIRE_MESSAGE(!node.empty(), "node is not on PATH");
     REQUIRE_MESSAGE(!npm.empty(), "npm is not on PATH");
     std::string why;

@@ -25,17 +25,6 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// The lines of `text` that start with `prefix`.
-std::vector<std::string> LinesStartingWith(const std::string& text, const std::string& prefix) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) lines.push_back(line);
-  }
-  return lines;
-}
-
 // A plugin folder with one good plugin and four bad files.
 struct PluginFolder {
   PluginFolder() {
@@ -167,7 +156,7 @@ TEST_SUITE("e2e.plugin_files") {
     int rc = t::RunCommand(kBinary, GenericRestArgs("check-config", dir.File("crm.json")), &output);
     INFO(output);
     CHECK(rc == 1);
-    const std::vector<std::string> errors = LinesStartingWith(output, "error: ");
+    const std::vector<std::string> errors = t::LinesStartingWith(output, "error: ");
     CHECK(errors.size() == 3);
     CHECK(Contains(output, "\n3 error(s), "));
     const std::string prefix = "error: crm.plugin: plugin 'generic-rest-crm' (" CRMSYNC_PLUGIN_DIR
@@ -202,7 +191,7 @@ TEST_SUITE("e2e.plugin_files") {
     CHECK(Contains(output, "mapping: " + dir.File("crm.json") +
                                ": line 3, column 3: not valid JSON: expected ',' or '}' after the "
                                "value of \"name\", found '\"' (a comma missing?)"));
-    CHECK(LinesStartingWith(output, "error: ").size() == 1);
+    CHECK(t::LinesStartingWith(output, "error: ").size() == 1);
     CHECK(Contains(output, "\n1 error(s), "));
   }
 
@@ -221,7 +210,7 @@ TEST_SUITE("e2e.plugin_files") {
                                 "/generic-rest-crm) refused its configuration: mapping: " +
                                 dir.File("crm.json") + ": /";
     CHECK(Contains(output, refused + "descripton: unknown key"));
-    CHECK(LinesStartingWith(output, refused).size() == 3);
+    CHECK(t::LinesStartingWith(output, refused).size() == 3);
 
     // The arguments name the plugin first, then its settings.
     std::vector<std::string> check = {"plugin-check", "generic-rest-crm"};
@@ -233,7 +222,7 @@ TEST_SUITE("e2e.plugin_files") {
         output,
         "FAIL  configure accepts given config: invalid_config: 3 problems:\n        mapping: " +
             dir.File("crm.json") + ": /descripton: unknown key"));
-    CHECK(LinesStartingWith(output, "        mapping: " + dir.File("crm.json") + ": /").size() ==
+    CHECK(t::LinesStartingWith(output, "        mapping: " + dir.File("crm.json") + ": /").size() ==
           3);
   }
 }

@@ -31,17 +31,6 @@ const std::string kAdmin = "fedcba9876543210fedcba9876543210-admin";
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
-
-std::vector<std::string> Lines(const std::string& text, const std::string& prefix) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(prefix, 0) == 0) out.push_back(line);
-  }
-  return out;
-}
-
 size_t Count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
   for (size_t at = haystack.find(needle); at != std::string::npos;
@@ -286,8 +275,8 @@ TEST_SUITE("e2e.safe_defaults") {
                                "); it is ignored\n"));
     CHECK(Contains(output, "warning: unknown environment variable 'CRMSYNC_SERVER_PROT'; it is "
                            "ignored; did you mean 'CRMSYNC_SERVER_PORT'?\n"));
-    const size_t errors = Lines(output, "error: ").size();
-    const size_t warnings = Lines(output, "warning: ").size();
+    const size_t errors = t::LinesStartingWith(output, "error: ").size();
+    const size_t warnings = t::LinesStartingWith(output, "warning: ").size();
     // intake.token (dev), admin.token (dev), admin.token (shared), the alerts URL.
     CHECK(errors == 4);
     CHECK(warnings == 4);

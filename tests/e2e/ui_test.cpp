@@ -40,21 +40,6 @@ bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
-// The full path of `program` on PATH, or "".
-std::string FindOnPath(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t colon = dirs.find(':', start);
-    if (colon == std::string::npos) colon = dirs.size();
-    std::string candidate = dirs.substr(start, colon - start) + "/" + program;
-    if (colon > start && access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = colon + 1;
-  }
-  return "";
-}
-
 // 20 for "v20.20.2\n"; 0 when unreadable.
 int NodeMajor(const std::string& version) {
   if (version.size() < 2 || version[0] != 'v') return 0;
@@ -213,8 +198,8 @@ TEST_SUITE("e2e.ui") {
   }
 
   TEST_CASE("in headless Chromium the dashboard shows the queue and replays a dead letter") {
-    const std::string node = FindOnPath("node");
-    const std::string npm = FindOnPath("npm");
+    const std::string node = t::FindOnPath("node");
+    const std::string npm = t::FindOnPath("npm");
     REQUIRE_MESSAGE(access(kChromium.c_str(), X_OK) == 0,
                     (kChromium + " is missing: install Debian's chromium package "
                                  "(INSTALL_BROWSER=1 scripts/install-deps.sh, as scripts/test.sh "

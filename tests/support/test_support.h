@@ -141,6 +141,12 @@ class ChildProcess {
 int RunCommand(const std::string& program, const std::vector<std::string>& args,
                std::string* output, const std::map<std::string, std::string>& env = {});
 
+/// The full path of an executable `program` on PATH, or "" when none is.
+std::string FindOnPath(const std::string& program);
+
+/// The lines of `text` that start with `prefix`, in order.
+std::vector<std::string> LinesStartingWith(const std::string& text, const std::string& prefix);
+
 }  // namespace crmsync::testing
 
 #endif  // CRMSYNC_TESTS_TEST_SUPPORT_H_
