@@ -9,8 +9,11 @@
 #include <Poco/Version.h>
 #include <openssl/crypto.h>
 
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -82,17 +85,36 @@ ProcessSample ReadProcessSample() {
 }
 
 void AddProcessMetrics(MetricsRegistry* registry) {
+  // One reading of /proc serves every family of a scrape: the first gauge a
+  // scrape asks reads it, the others within 250 ms reuse it.
+  struct Cache {
+    std::mutex mu;
+    std::chrono::steady_clock::time_point read_at;
+    ProcessSample sample;
+  };
+  auto cache = std::make_shared<Cache>();
+  auto field = [cache](double ProcessSample::*member) {
+    return [cache, member] {
+      std::lock_guard<std::mutex> lock(cache->mu);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - cache->read_at > std::chrono::milliseconds(250)) {
+        cache->sample = ReadProcessSample();
+        cache->read_at = now;
+      }
+      return cache->sample.*member;
+    };
+  };
   registry->AddCounterFunc("process_cpu_seconds_total",
                            "Total user and system CPU time spent in seconds.", {},
-                           [] { return ReadProcessSample().cpu_seconds; });
+                           field(&ProcessSample::cpu_seconds));
   registry->AddGauge("process_resident_memory_bytes", "Resident memory size in bytes.", {},
-                     [] { return ReadProcessSample().resident_bytes; });
+                     field(&ProcessSample::resident_bytes));
   registry->AddGauge("process_virtual_memory_bytes", "Virtual memory size in bytes.", {},
-                     [] { return ReadProcessSample().virtual_bytes; });
+                     field(&ProcessSample::virtual_bytes));
   registry->AddGauge("process_open_fds", "Number of open file descriptors.", {},
-                     [] { return ReadProcessSample().open_fds; });
+                     field(&ProcessSample::open_fds));
   registry->AddGauge("process_max_fds", "Maximum number of open file descriptors.", {},
-                     [] { return ReadProcessSample().max_fds; });
+                     field(&ProcessSample::max_fds));
   // Fixed for the process's life: read once.
   const double start = ReadProcessSample().start_time_seconds;
   registry->AddGauge("process_start_time_seconds",
