@@ -17,6 +17,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "small_tmpfs.h"
 #include "test_support.h"
 
 namespace t = crmsync::testing;
@@ -56,40 +57,8 @@ int Run(const std::string& command, const t::TempDir& dir, std::vector<std::stri
   return t::RunCommand(kBinary, args, output);
 }
 
-// A small tmpfs on a fresh folder, unmounted on destruction; mounted() is
-// false (with the reason) where mounting is not permitted.
-class SmallTmpfs {
- public:
-  SmallTmpfs(const std::string& size, bool read_only) {
-    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", read_only ? MS_RDONLY : 0,
-                ("size=" + size).c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      why_ = std::strerror(errno);
-    }
-  }
-  ~SmallTmpfs() {
-    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& why() const { return why_; }
-  const std::string& path() const { return dir_.path(); }
-  std::string File(const std::string& name) const { return dir_.File(name); }
-  // Writes zeros to `name` until the file system refuses (ENOSPC).
-  void Fill(const std::string& name) {
-    std::FILE* f = std::fopen(File(name).c_str(), "wb");
-    REQUIRE(f != nullptr);
-    static const char kBlock[4096] = {};
-    while (std::fwrite(kBlock, 1, sizeof(kBlock), f) == sizeof(kBlock)) {
-    }
-    std::fclose(f);
-  }
+using t::SmallTmpfs;
 
- private:
-  t::TempDir dir_;
-  bool mounted_ = false;
-  std::string why_;
-};
 
 // {"events":[...]} of `n` lead.created events with ids `<prefix>-<i>`.
 std::string Batch(const std::string& prefix, int n) {
@@ -334,7 +303,7 @@ TEST_SUITE("e2e.safe_defaults") {
     CHECK(t::HttpCall(port, "GET", "/readyz").status == 200);
     CHECK(t::HttpCall(port, "POST", "/api/events", Batch("before", 10), intake).status == 202);
 
-    fs.Fill("filler");
+    REQUIRE(fs.Fill("filler"));
     // Every refused request, the same error: 503 each, one log line for all.
     const int kRefused = 30;
     for (int i = 0; i < kRefused; ++i) {

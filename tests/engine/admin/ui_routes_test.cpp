@@ -32,6 +32,30 @@ using crmsync::testing::WriteFile;
 namespace config = crmsync::config;
 namespace fs = std::filesystem;
 
+namespace {
+
+// The /ui routes for `ui_dir` ("" for the built-in files) on a real server on
+// loopback, stopped when it goes.
+class UiServer {
+ public:
+  explicit UiServer(const std::string& ui_dir) : router_(std::make_shared<Router>()) {
+    AddUiRoutes(*router_, ui_dir);
+    HttpServerOptions options;
+    options.port = crmsync::testing::FreePort();
+    options.threads = 2;
+    server_ = std::make_unique<HttpServer>(options, router_);
+    server_->Start();
+  }
+  ~UiServer() { server_->Stop(); }
+  int port() const { return server_->port(); }
+
+ private:
+  std::shared_ptr<Router> router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+}  // namespace
+
 TEST_SUITE("admin.ui_routes") {
   TEST_CASE("only plain relative names are safe") {
     for (const char* ok : {"index.html", "app.js", "img/logo.svg", "a-b_c.1.css"}) {
@@ -129,13 +153,7 @@ TEST_SUITE("admin.ui_routes") {
   }
 
   TEST_CASE("with no folder the built-in files are served, and only those") {
-    auto router = std::make_shared<Router>();
-    AddUiRoutes(*router, "");
-    HttpServerOptions options;
-    options.port = crmsync::testing::FreePort();
-    options.threads = 2;
-    HttpServer server(options, router);
-    server.Start();
+    UiServer server("");
     const int port = server.port();
     auto index = HttpCall(port, "GET", "/ui/");
     CHECK(index.status == 200);
@@ -151,7 +169,6 @@ TEST_SUITE("admin.ui_routes") {
       CAPTURE(path);
       CHECK(HttpCall(port, "GET", path).status == 404);
     }
-    server.Stop();
   }
 
   TEST_CASE("files are served from the folder and nothing outside it") {
@@ -165,13 +182,7 @@ TEST_SUITE("admin.ui_routes") {
     WriteFile(root.File("notes.md"), "not served");
     REQUIRE(symlink(outside.File("secret.js").c_str(), root.File("leak.js").c_str()) == 0);
 
-    auto router = std::make_shared<Router>();
-    AddUiRoutes(*router, root.path());
-    HttpServerOptions options;
-    options.port = crmsync::testing::FreePort();
-    options.threads = 2;
-    HttpServer server(options, router);
-    server.Start();
+    UiServer server(root.path());
     const int port = server.port();
 
     auto index = HttpCall(port, "GET", "/ui");
@@ -194,6 +205,5 @@ TEST_SUITE("admin.ui_routes") {
       CHECK(refused.status == 404);
       CHECK(refused.body.find("top secret") == std::string::npos);
     }
-    server.Stop();
   }
 }

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "store/sqlite_store.h"
 #include "store/write_probe.h"
+#include "small_tmpfs.h"
 #include "test_support.h"
 
 namespace crmsync::engine {
@@ -34,38 +35,8 @@ std::unique_ptr<SqliteStore> OpenAt(const std::string& path) {
   return SqliteStore::Open(options);
 }
 
-// A small tmpfs on a fresh folder, unmounted on destruction; mounted() is
-// false (with the reason) where mounting is not permitted.
-class SmallTmpfs {
- public:
-  explicit SmallTmpfs(const std::string& size) {
-    if (::mount("tmpfs", dir_.path().c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0) {
-      mounted_ = true;
-    } else {
-      why_ = std::strerror(errno);
-    }
-  }
-  ~SmallTmpfs() {
-    if (mounted_) ::umount2(dir_.path().c_str(), MNT_DETACH);
-  }
-  bool mounted() const { return mounted_; }
-  const std::string& why() const { return why_; }
-  std::string File(const std::string& name) const { return dir_.File(name); }
-  // Writes zeros to `name` until the file system refuses (ENOSPC).
-  void Fill(const std::string& name) {
-    std::FILE* f = std::fopen(File(name).c_str(), "wb");
-    REQUIRE(f != nullptr);
-    static const char kBlock[4096] = {};
-    while (std::fwrite(kBlock, 1, sizeof(kBlock), f) == sizeof(kBlock)) {
-    }
-    std::fclose(f);
-  }
+using crmsync::testing::SmallTmpfs;
 
- private:
-  TempDir dir_;
-  bool mounted_ = false;
-  std::string why_;
-};
 
 TEST_SUITE("engine.store.write_probe") {
   TEST_CASE("an idle store is probed at most once per interval") {
@@ -136,7 +107,7 @@ TEST_SUITE("engine.store.write_probe") {
     WriteProbe probe(store.get(), &clock, kIntervalMs);
     std::string why;
     REQUIRE(probe.Check(&why));
-    fs.Fill("filler");
+    REQUIRE(fs.Fill("filler"));
     // A write larger than anything the WAL already holds needs new blocks.
     CHECK_THROWS_AS(store->SetSyncState("mock-crm", false, std::string(512 * 1024, 'x')),
                     StoreError);
