@@ -18,11 +18,22 @@ SigningTransport::SigningTransport(std::unique_ptr<Transport> inner, AuthSpec au
                                         .count());
       }) {}
 
-HttpResponse SigningTransport::Send(const HttpRequest& request) {
-  if (auth_.type != AuthSpec::Type::kHmac) return inner_->Send(request);
+HttpRequest SigningTransport::Signed(const HttpRequest& request) const {
   HttpRequest signed_request = request;
   SignRequest(auth_, secrets_, now_unix_s_(), path_prefix_ + request.path, &signed_request);
-  return inner_->Send(signed_request);
+  return signed_request;
+}
+
+HttpResponse SigningTransport::Send(const HttpRequest& request) {
+  if (auth_.type != AuthSpec::Type::kHmac) return inner_->Send(request);
+  return inner_->Send(Signed(request));
+}
+
+Status SigningTransport::Prepare(const HttpRequest& request, WireRequest* out) {
+  PreparingTransport* inner = AsPreparing(inner_.get());
+  if (inner == nullptr) return Status::Permanent("the inner transport cannot prepare requests");
+  if (auth_.type != AuthSpec::Type::kHmac) return inner->Prepare(request, out);
+  return inner->Prepare(Signed(request), out);
 }
 
 }  // namespace crmsync::genericrest

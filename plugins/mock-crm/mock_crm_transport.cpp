@@ -71,4 +71,16 @@ HttpResponse MockCrmTransport::Send(const HttpRequest& request) {
   return response;
 }
 
+Status MockCrmTransport::Prepare(const HttpRequest& request, WireRequest* out) {
+  out->method = request.method;
+  out->url = "mock-crm:" + request.path;
+  out->headers = request.headers;
+  if (!request.body.empty() && !request.content_type.empty() &&
+      FindHeader(request.headers, "Content-Type").empty()) {
+    out->headers.emplace_back("Content-Type", request.content_type);
+  }
+  out->body = request.body;
+  return Status::Ok();
+}
+
 }  // namespace crmsync::mockcrm

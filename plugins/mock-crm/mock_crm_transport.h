@@ -12,12 +12,13 @@
 #define CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_TRANSPORT_H_
 
 #include "crmsync/adapter.h"
+#include "crmsync/prepare.h"
 #include "fault_script.h"
 #include "memory_crm.h"
 
 namespace crmsync::mockcrm {
 
-class MockCrmTransport : public Transport {
+class MockCrmTransport : public Transport, public PreparingTransport {
  public:
   /// Neither is owned; both must outlive the transport.
   MockCrmTransport(MemoryCrm* crm, FaultScript* faults) : crm_(crm), faults_(faults) {}
@@ -25,6 +26,10 @@ class MockCrmTransport : public Transport {
   /// The route is request.route, or MemoryCrm::RouteOf() when that is empty.
   /// Never throws: an unexpected exception becomes a 500 answer.
   HttpResponse Send(const HttpRequest& request) override;
+
+  /// The request unchanged, at "mock-crm:" + path: this transport adds no
+  /// header and nothing leaves the process (crmsync/prepare.h).
+  Status Prepare(const HttpRequest& request, WireRequest* out) override;
 
  private:
   MemoryCrm* const crm_;

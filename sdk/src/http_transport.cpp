@@ -220,20 +220,50 @@ struct HttpTransport::Impl {
     return path_prefix + "/" + path;
   }
 
-  HttpResponse Send(const HttpRequest& request) {
+  // The target (base path + request path) of a request that may be sent, or
+  // "" with `*error` naming what is wrong with it.
+  std::string CheckedTarget(const HttpRequest& request, std::string* error) const {
     if (!IsToken(request.method)) {
-      return Failure(TransportError::kConnect, "invalid request: bad method", false);
+      *error = "invalid request: bad method";
+      return "";
     }
     std::string target = Target(request.path);
     if (!IsSafeText(target, false)) {
-      return Failure(TransportError::kConnect,
-                     "invalid request: path holds a blank or a control character", false);
+      *error = "invalid request: path holds a blank or a control character";
+      return "";
     }
     for (const auto& [name, value] : request.headers) {
       if (!IsToken(name) || !IsSafeText(value, true)) {
-        return Failure(TransportError::kConnect, "invalid request: bad header " + name, false);
+        *error = "invalid request: bad header " + name;
+        return "";
       }
     }
+    return target;
+  }
+
+  Status Prepare(const HttpRequest& request, WireRequest* out) const {
+    std::string error;
+    const std::string target = CheckedTarget(request, &error);
+    if (target.empty()) return Status::Permanent(error);
+    Poco::Net::HTTPRequest poco_request;
+    BuildRequest(request, target, &poco_request);
+    // What HTTPClientSession::sendRequest adds: Host, without a default port.
+    if (!poco_request.has(Poco::Net::HTTPRequest::HOST)) poco_request.setHost(host, port);
+    const bool default_port = port == (https ? 443 : 80);
+    std::string authority = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    if (!default_port) authority += ":" + std::to_string(port);
+    out->method = request.method;
+    out->url = (https ? "https://" : "http://") + authority + target;
+    out->headers.clear();
+    for (const auto& [name, value] : poco_request) out->headers.emplace_back(name, value);
+    out->body = request.body;
+    return Status::Ok();
+  }
+
+  HttpResponse Send(const HttpRequest& request) {
+    std::string error;
+    const std::string target = CheckedTarget(request, &error);
+    if (target.empty()) return Failure(TransportError::kConnect, error, false);
     HttpResponse response;
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<Poco::Net::HTTPClientSession> session;
@@ -533,6 +563,14 @@ HttpResponse HttpTransport::Send(const HttpRequest& request) {
     return impl_->Send(request);
   } catch (...) {
     return Failure(TransportError::kIo, "unexpected transport failure", true);
+  }
+}
+
+Status HttpTransport::Prepare(const HttpRequest& request, WireRequest* out) {
+  try {
+    return impl_->Prepare(request, out);
+  } catch (const std::exception& e) {
+    return Status::Permanent(std::string("http transport: ") + e.what());
   }
 }
 

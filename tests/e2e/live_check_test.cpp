@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 
 #include <Poco/JSON/Array.h>
@@ -52,10 +53,11 @@ struct Run {
   std::string err;
 };
 
-Run Crmsync(const std::vector<std::string>& args) {
+Run Crmsync(const std::vector<std::string>& args,
+            const std::string& plugins_dir = CRMSYNC_PLUGIN_DIR) {
   t::TempDir dir;
   std::vector<std::string> all = args;
-  for (const std::string& a : {std::string("--set"), std::string("plugins.dir=" CRMSYNC_PLUGIN_DIR),
+  for (const std::string& a : {std::string("--set"), "plugins.dir=" + plugins_dir,
                                std::string("--set"), "store.path=" + dir.File("crmsync.db"),
                                std::string("--set"), std::string("log.level=warning")}) {
     all.push_back(a);
@@ -393,6 +395,48 @@ TEST_SUITE("e2e.live") {
     CHECK(steps->getObject(0)->getValue<std::string>("step") == "create");
     CHECK(steps->getObject(1)->getValue<std::string>("step") == "deal");
     CHECK(Contains(steps->getObject(0)->getValue<std::string>("body"), "Asha Rao"));
+    CHECK(report->getValue<bool>("transportPrepared"));
+    // The API key the transport adds is shown, masked, and marked as its own.
+    auto headers = steps->getObject(0)->getArray("headers");
+    std::map<std::string, std::pair<std::string, bool>> shown;
+    for (size_t i = 0; i < headers->size(); ++i) {
+      Object::Ptr h = headers->getObject(i);
+      shown[h->getValue<std::string>("name")] = {h->getValue<std::string>("value"),
+                                                 h->getValue<bool>("addedByTransport")};
+    }
+    CHECK(shown["X-API-Key"] == std::make_pair(std::string("[token]"), true));
+    CHECK(shown["Host"].first == "127.0.0.1:" + std::to_string(listener.address().port()));
+    CHECK(shown["Content-Length"].second);
+    CHECK_FALSE(listener.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ));
+  }
+
+  TEST_CASE("render: the transport's bearer token and HMAC signature are shown, masked") {
+    Poco::Net::ServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const std::string url = "http://127.0.0.1:" + std::to_string(listener.address().port());
+    t::TempDir dir;
+    const std::string event = dir.File("event.json");
+    t::WriteFile(event, LeadEvent("lead.created", "NEW"));
+
+    // HubSpot's mapping: a bearer token the transport sends on every request.
+    std::vector<std::string> args = {"render", event};
+    for (const std::string& s : GenericRest(kHubspot, url)) args.push_back(s);
+    Run bearer = Crmsync(args);
+    CHECK_MESSAGE(bearer.code == 0, bearer.out, bearer.err);
+    CHECK(Contains(bearer.out, "  Authorization: Bearer [token]   (added by the transport)\n"));
+    CHECK(Contains(bearer.out, "# headers are as the plugin's transport would send them now"));
+    CheckNoSecrets(bearer);
+
+    // A mapping that signs each request with HMAC-SHA256 of CRM_API_SECRET.
+    const std::string hmac = CRMSYNC_SOURCE_DIR "/tests/plugins/generic_rest/fixtures/hmac.json";
+    args = {"render", event};
+    for (const std::string& s : GenericRest(hmac, url + "/crm")) args.push_back(s);
+    Run hmac_run = Crmsync(args);
+    CHECK_MESSAGE(hmac_run.code == 0, hmac_run.out, hmac_run.err);
+    CHECK(Contains(hmac_run.out, "  POST " + url + "/crm/leads\n"));
+    CHECK(Contains(hmac_run.out, "  X-Signature: [token]   (added by the transport)\n"));
+    CHECK(Contains(hmac_run.out, "  X-Client: [token]   (added by the transport)\n"));
+    CHECK(Contains(hmac_run.out, "  Content-Type: application/json   (added by the transport)\n"));
+    CheckNoSecrets(hmac_run);
     CHECK_FALSE(listener.poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ));
   }
 
@@ -414,6 +458,25 @@ TEST_SUITE("e2e.live") {
       }
     }
     CHECK(masked_key);
+  }
+
+  TEST_CASE("render: a transport that cannot prepare requests is shown as built, and said so") {
+    t::TempDir dir;
+    const std::string event = dir.File("event.json");
+    t::WriteFile(event, LeadEvent("lead.created", "NEW"));
+    // good_plugin's transport only sends, as every plugin built before ABI 2.3.
+    Run run = Crmsync({"render", event, "--set", "crm.plugin=good_plugin", "--set",
+                       "crm.api.url=https://crm.example.com"},
+                      CRMSYNC_TEST_PLUGIN_DIR);
+    CHECK_MESSAGE(run.code == 0, run.out, run.err);
+    CHECK(Contains(run.out, "  POST https://crm.example.com/records/42\n"));
+    CHECK(Contains(run.out, "# plugin good_plugin (ABI 2."));
+    CHECK(Contains(run.out, "cannot prepare requests (crmsync/prepare.h,"));
+    CHECK_FALSE(Contains(run.out, "(added by the transport)"));
+    Run json = Crmsync({"render", event, "json", "--set", "crm.plugin=good_plugin"},
+                       CRMSYNC_TEST_PLUGIN_DIR);
+    CHECK_MESSAGE(json.code == 0, json.out, json.err);
+    CHECK_FALSE(Parse(json.out)->getValue<bool>("transportPrepared"));
   }
 
   TEST_CASE("render: an invalid event prints the validator's errors") {

@@ -186,6 +186,25 @@ HttpRequest Get(const std::string& path) {
   return request;
 }
 
+// Options for the server at `url`, under "/base/", with an API key and a user
+// agent as default headers.
+HttpTransportOptions KeyedOptions(const std::string& url) {
+  HttpTransportOptions options;
+  options.base_url = url + "/base/";
+  options.default_headers = {{"X-API-Key", "key-1"}, {"User-Agent", "crmsync-test"}};
+  return options;
+}
+
+// A POST with a header of its own and one that overrides a default header.
+HttpRequest PostWithHeaders(const std::string& path, const std::string& body) {
+  HttpRequest request;
+  request.method = "POST";
+  request.path = path;
+  request.headers = {{"X-Trace", "t-1"}, {"User-Agent", "override"}};
+  request.body = body;
+  return request;
+}
+
 // A throwaway CA and two server certificates signed by it: one for
 // 127.0.0.1/localhost, one for other.example.com only.
 class Certificates {
@@ -264,16 +283,9 @@ class Certificates {
 TEST_SUITE("sdk") {
   TEST_CASE("http_transport: method, path, headers and body arrive exactly") {
     TestServer server;
-    HttpTransportOptions options;
-    options.base_url = server.Url() + "/base/";
-    options.default_headers = {{"X-API-Key", "key-1"}, {"User-Agent", "crmsync-test"}};
-    auto transport = MakeTransport(options);
-
-    HttpRequest request;
-    request.method = "POST";
-    request.path = "/api/v1/leads?source=test&x=%20";
-    request.headers = {{"X-Trace", "t-1"}, {"User-Agent", "override"}};
-    request.body = "{\"name\":\"Asha\",\"notes\":\"line1\\nline2\"}";
+    auto transport = MakeTransport(KeyedOptions(server.Url()));
+    HttpRequest request = PostWithHeaders("/api/v1/leads?source=test&x=%20",
+                                          "{\"name\":\"Asha\",\"notes\":\"line1\\nline2\"}");
     request.content_type = "application/json; charset=utf-8";
     HttpResponse response = transport->Send(request);
 
@@ -296,6 +308,68 @@ TEST_SUITE("sdk") {
     CHECK(seen[0].Header("Content-Type") == "application/json; charset=utf-8");
     CHECK(seen[0].Header("Content-Length") == std::to_string(request.body.size()));
     CHECK(seen[0].Header("Host") == "127.0.0.1:" + std::to_string(server.port()));
+  }
+
+  TEST_CASE("http_transport: Prepare shows exactly what Send writes, and sends nothing") {
+    TestServer server;
+    auto transport = MakeTransport(KeyedOptions(server.Url()));
+    HttpRequest request = PostWithHeaders("/api/v1/leads?source=test", "{\"name\":\"Asha\"}");
+    WireRequest wire;
+    REQUIRE(transport->Prepare(request, &wire).ok());
+    CHECK(transport->connections_opened() == 0);
+    CHECK(server.state().Seen().empty());
+    CHECK(wire.method == "POST");
+    CHECK(wire.url == server.Url() + "/base/api/v1/leads?source=test");
+    CHECK(wire.body == request.body);
+    CHECK(FindHeader(wire.headers, "X-API-Key") == "key-1");
+    CHECK(FindHeader(wire.headers, "User-Agent") == "override");
+    CHECK(FindHeader(wire.headers, "Content-Type") == "application/json");
+    CHECK(FindHeader(wire.headers, "Content-Length") == std::to_string(request.body.size()));
+
+    // Every header Prepare names arrives with that value, and nothing else does.
+    REQUIRE(transport->Send(request).status == 201);
+    auto seen = server.state().Seen();
+    REQUIRE(seen.size() == 1);
+    HeaderList prepared = wire.headers;
+    HeaderList arrived = seen[0].headers;
+    auto by_name = [](const auto& a, const auto& b) { return a < b; };
+    std::sort(prepared.begin(), prepared.end(), by_name);
+    std::sort(arrived.begin(), arrived.end(), by_name);
+    CHECK(prepared == arrived);
+    CHECK(wire.url == server.Url() + seen[0].uri);
+  }
+
+  TEST_CASE("http_transport: Prepare refuses what Send refuses, and omits a default port") {
+    HttpTransportOptions options;
+    options.base_url = "https://crm.example.com/v2";
+    auto transport = MakeTransport(options);
+    WireRequest wire;
+    REQUIRE(transport->Prepare(Get("/leads/1"), &wire).ok());
+    CHECK(wire.url == "https://crm.example.com/v2/leads/1");
+    CHECK(FindHeader(wire.headers, "Host") == "crm.example.com");
+    CHECK(FindHeader(wire.headers, "Content-Length").empty());
+
+    HttpRequest bad = Get("/leads/1");
+    bad.headers = {{"X-Bad", "a\r\nInjected: 1"}};
+    Status refused = transport->Prepare(bad, &wire);
+    CHECK(refused.code() == StatusCode::kPermanent);
+    CHECK(refused.message() == "invalid request: bad header X-Bad");
+    CHECK(transport->Send(bad).error_message == "invalid request: bad header X-Bad");
+    HttpRequest blank = Get("/leads/1 2");
+    CHECK(transport->Prepare(blank, &wire).code() == StatusCode::kPermanent);
+    CHECK(transport->connections_opened() == 0);
+  }
+
+  TEST_CASE("http_transport: the engine finds Prepare through AsPreparing") {
+    HttpTransportOptions options;
+    options.base_url = "http://127.0.0.1:9";
+    auto transport = MakeTransport(options);
+    Transport* as_transport = transport.get();
+    CHECK(AsPreparing(as_transport) == static_cast<PreparingTransport*>(transport.get()));
+    struct SendOnly final : Transport {
+      HttpResponse Send(const HttpRequest&) override { return HttpResponse(); }
+    } send_only;
+    CHECK(AsPreparing(&send_only) == nullptr);
   }
 
   TEST_CASE("http_transport: no body means no Content-Type, PUT and DELETE go through") {

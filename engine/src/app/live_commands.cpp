@@ -41,28 +41,64 @@ std::string Lower(std::string text) {
   return text;
 }
 
-// A header whose value is a credential: shown as "[token]", an
-// Authorization's scheme kept ("Bearer [token]").
-std::string ShownHeaderValue(const std::string& name, const std::string& value) {
-  const std::string lower = Lower(name);
-  bool secret = false;
-  for (const char* word : {"auth", "key", "token", "secret", "signature", "password", "cookie",
-                           "session", "credential"}) {
-    secret = secret || lower.find(word) != std::string::npos;
+// Masks what `render` shows: the values of the secret settings wherever they
+// appear, then emails, phones and tokens (MaskSensitive).
+class RenderMask {
+ public:
+  explicit RenderMask(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
+
+  std::string Text(std::string text) const {
+    for (const std::string& secret : secrets_) {
+      for (size_t at = text.find(secret); at != std::string::npos;
+           at = text.find(secret, at + sizeof(kMaskedToken) - 1)) {
+        text.replace(at, secret.size(), kMaskedToken);
+      }
+    }
+    return MaskSensitive(text);
   }
-  if (!secret) return MaskSensitive(value);
-  const size_t blank = value.find(' ');
-  if (lower.find("authorization") != std::string::npos && blank != std::string::npos && blank > 0) {
-    return value.substr(0, blank) + " " + kMaskedToken;
+
+  // A header's value as shown. A credential (by its name, or any header the
+  // transport adds beyond the standard ones: API keys, signatures) is
+  // "[token]", an Authorization's scheme kept ("Bearer [token]").
+  std::string Header(const std::string& name, const std::string& value,
+                     bool added_by_transport) const {
+    const std::string lower = Lower(name);
+    bool secret = false;
+    for (const char* word : {"auth", "key", "token", "secret", "signature", "sig", "hmac",
+                             "password", "cookie", "session", "credential"}) {
+      secret = secret || lower.find(word) != std::string::npos;
+    }
+    if (added_by_transport) {
+      bool standard = false;
+      for (const char* known : {"host", "content-type", "content-length", "connection", "accept",
+                                "user-agent", "date", "transfer-encoding"}) {
+        standard = standard || lower == known;
+      }
+      secret = secret || !standard;
+    }
+    if (!secret) return Text(value);
+    const size_t blank = value.find(' ');
+    if (lower == "authorization" && blank != std::string::npos && blank > 0) {
+      return value.substr(0, blank) + " " + kMaskedToken;
+    }
+    return kMaskedToken;
   }
-  return kMaskedToken;
-}
+
+ private:
+  std::vector<std::string> secrets_;  // Longest first.
+};
+
+struct RenderedHeader {
+  std::string name;
+  std::string value;             // Masked.
+  bool added_by_transport = false;
+};
 
 struct RenderedStep {
   std::string step;
   std::string method;
   std::string url;
-  HeaderList headers;
+  std::vector<RenderedHeader> headers;
   std::string body;
 };
 
@@ -72,6 +108,10 @@ struct RenderedEvent {
   std::string entity;  // "lead 42"
   std::vector<RenderedStep> steps;
   std::string error;  // Why the plugin could not map it, masked.
+  // False when the plugin's transport cannot prepare requests (built before
+  // ABI 2.3): the steps then show the built requests, without what the
+  // transport adds when it sends.
+  bool prepared = true;
 };
 
 // The job intake makes of `event` for an entity it has never seen.
@@ -96,8 +136,56 @@ bool FirstTimeJob(const IncomingEvent& event, SyncJob* job, std::string* error) 
   return DecodeJob(leased, job, error);
 }
 
+// One built request as the transport would send it, masked. When the
+// transport cannot prepare requests, the built request against `base_url`.
+Status RenderStep(GuardedAdapter& adapter, const HttpRequest& request, const std::string& base_url,
+                  const RenderMask& mask, RenderedStep* out, bool* prepared) {
+  WireRequest wire;
+  Status status = adapter.Prepare(request, &wire, prepared);
+  if (!status.ok()) return status;
+  if (!*prepared) {
+    std::string base = base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    std::string path = request.path;
+    if (!path.empty() && path.front() != '/') path = "/" + path;
+    wire.method = request.method;
+    wire.url = base + path;
+    wire.headers = request.headers;
+    if (!request.body.empty() && !request.content_type.empty() &&
+        FindHeader(request.headers, "Content-Type").empty()) {
+      wire.headers.emplace_back("Content-Type", request.content_type);
+    }
+    wire.body = request.body;
+  }
+  out->method = wire.method;
+  out->url = mask.Text(wire.url);
+  // A header the mapping did not put on the request is the transport's; the
+  // mapping's own keep their place in the built request's count.
+  std::vector<std::pair<std::string, int>> built;
+  for (const auto& [name, value] : request.headers) {
+    auto it = std::find_if(built.begin(), built.end(),
+                           [&](const auto& b) { return Lower(b.first) == Lower(name); });
+    if (it == built.end()) {
+      built.emplace_back(name, 1);
+    } else {
+      ++it->second;
+    }
+  }
+  for (const auto& [name, value] : wire.headers) {
+    auto it = std::find_if(built.begin(), built.end(), [&](const auto& b) {
+      return Lower(b.first) == Lower(name) && b.second > 0;
+    });
+    const bool from_mapping = it != built.end();
+    if (from_mapping) --it->second;
+    out->headers.push_back(RenderedHeader{name, mask.Header(name, value, !from_mapping),
+                                          !from_mapping && *prepared});
+  }
+  out->body = mask.Text(wire.body);
+  return Status::Ok();
+}
+
 RenderedEvent RenderEvent(GuardedAdapter& adapter, const IncomingEvent& event,
-                          const std::string& base_url) {
+                          const std::string& base_url, const RenderMask& mask) {
   RenderedEvent rendered;
   rendered.event_id = event.event_id;
   rendered.type = EventTypeName(event.type);
@@ -105,38 +193,33 @@ RenderedEvent RenderEvent(GuardedAdapter& adapter, const IncomingEvent& event,
   SyncJob job;
   std::string error;
   if (!FirstTimeJob(event, &job, &error)) {
-    rendered.error = MaskSensitive(error);
+    rendered.error = mask.Text(error);
     return rendered;
   }
   std::vector<StepKind> steps;
   Status planned = adapter.Plan(job, &steps);
   if (!planned.ok()) {
-    rendered.error = "Plan: " + planned.ToString();
+    rendered.error = mask.Text("Plan: " + planned.ToString());
     return rendered;
   }
-  std::string base = base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
   for (StepKind step : steps) {
     HttpRequest request;
     Status built = adapter.BuildRequest(job, step, &request);
     if (!built.ok()) {
-      rendered.error = std::string("BuildRequest(") + StepKindName(step) + "): " + built.ToString();
+      rendered.error =
+          mask.Text(std::string("BuildRequest(") + StepKindName(step) + "): " + built.ToString());
       return rendered;
     }
     RenderedStep out;
     out.step = StepKindName(step);
-    out.method = request.method;
-    std::string path = request.path;
-    if (!path.empty() && path.front() != '/') path = "/" + path;
-    out.url = MaskSensitive(base + path);
-    if (!request.body.empty() && !request.content_type.empty() &&
-        FindHeader(request.headers, "Content-Type").empty()) {
-      out.headers.emplace_back("Content-Type", request.content_type);
+    bool prepared = false;
+    Status shown = RenderStep(adapter, request, base_url, mask, &out, &prepared);
+    if (!shown.ok()) {
+      rendered.error =
+          mask.Text(std::string("Prepare(") + StepKindName(step) + "): " + shown.ToString());
+      return rendered;
     }
-    for (const auto& [name, value] : request.headers) {
-      out.headers.emplace_back(name, ShownHeaderValue(name, value));
-    }
-    out.body = MaskSensitive(request.body);
+    rendered.prepared = rendered.prepared && prepared;
     rendered.steps.push_back(std::move(out));
     // Every step after a create knows the CRM's id (adapter.h).
     if (step == StepKind::kCreate) job.external_id = kRenderExternalId;
@@ -236,11 +319,14 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
     return kExitConfig;
   }
   const std::string base_url = settings.PluginConfigFor(name).Get("api_url");
+  const RenderMask mask(settings.SecretValues());
   std::vector<RenderedEvent> events;
   bool all_mapped = true;
+  bool prepared = true;
   for (const IncomingEvent& event : validated.events) {
-    events.push_back(RenderEvent(plugin->adapter(), event, base_url));
+    events.push_back(RenderEvent(plugin->adapter(), event, base_url, mask));
     all_mapped = all_mapped && events.back().error.empty();
+    prepared = prepared && events.back().prepared;
   }
   const int code = all_mapped ? kExitOk : kExitProblems;
 
@@ -250,8 +336,12 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
       std::vector<std::string> steps;
       for (const RenderedStep& s : e.steps) {
         std::vector<std::string> headers;
-        for (const auto& [header, value] : s.headers) {
-          headers.push_back(JsonObject().Str("name", header).Str("value", value).Done());
+        for (const RenderedHeader& h : s.headers) {
+          headers.push_back(JsonObject()
+                                .Str("name", h.name)
+                                .Str("value", h.value)
+                                .Bool("addedByTransport", h.added_by_transport)
+                                .Done());
         }
         steps.push_back(JsonObject()
                             .Str("step", s.step)
@@ -271,6 +361,7 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
                .Str("plugin", name)
                .Str("version", plugin->descriptor().version)
                .Str("externalIdAfterCreate", kRenderExternalId)
+               .Bool("transportPrepared", prepared)
                .Raw("events", JsonArray(list))
                .Done()
         << "\n";
@@ -282,14 +373,24 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
     out << "\nevent " << e.event_id << " " << e.type << " (" << e.entity << ", no CRM link yet)\n";
     for (const RenderedStep& s : e.steps) {
       out << "\n  step " << s.step << "\n  " << s.method << " " << s.url << "\n";
-      for (const auto& [header, value] : s.headers) out << "  " << header << ": " << value << "\n";
+      for (const RenderedHeader& h : s.headers) {
+        out << "  " << h.name << ": " << h.value;
+        if (h.added_by_transport) out << "   (added by the transport)";
+        out << "\n";
+      }
       if (!s.body.empty()) out << "\n  " << s.body << "\n";
     }
     if (!e.error.empty()) out << "  error: " << e.error << "\n";
   }
-  out << "\n# steps after a create use \"" << kRenderExternalId << "\" for the CRM's id\n"
-      << "# headers the plugin's transport adds when sending (credentials it keeps there,\n"
-      << "# signatures) are not part of the built request and are not shown\n";
+  out << "\n# steps after a create use \"" << kRenderExternalId << "\" for the CRM's id\n";
+  if (prepared) {
+    out << "# headers are as the plugin's transport would send them now (signatures\n"
+        << "# included); credentials and signatures show as " << kMaskedToken << "\n";
+  } else {
+    out << "# plugin " << name << " (ABI " << plugin->descriptor().abi_major << "."
+        << plugin->descriptor().abi_minor << ") cannot prepare requests (crmsync/prepare.h,\n"
+        << "# ABI 2.3): headers its transport adds when sending are not shown\n";
+  }
   return code;
 }
 

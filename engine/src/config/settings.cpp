@@ -386,6 +386,18 @@ std::vector<std::pair<std::string, SettingValue>> Settings::Effective(bool redac
   return result;
 }
 
+std::vector<std::string> Settings::SecretValues() const {
+  std::vector<std::string> secrets;
+  for (const auto& [key, value] : values_) {
+    if (IsSecret(key) && !value.value.empty()) secrets.push_back(value.value);
+  }
+  std::sort(secrets.begin(), secrets.end(), [](const std::string& a, const std::string& b) {
+    return a.size() != b.size() ? a.size() > b.size() : a < b;
+  });
+  secrets.erase(std::unique(secrets.begin(), secrets.end()), secrets.end());
+  return secrets;
+}
+
 PluginConfig Settings::PluginConfigFor(const std::string& plugin_name) const {
   PluginConfig config;
   auto set_if_not_empty = [&config](const std::string& name, const std::string& value) {

@@ -81,6 +81,11 @@ class Settings {
   /// "<redacted>" when `redact_secrets`; for check-config.
   std::vector<std::pair<std::string, SettingValue>> Effective(bool redact_secrets) const;
 
+  /// The values of the secret keys that are set (tokens, API keys, webhook
+  /// secrets, plugin keys that look secret), longest first: text that shows a
+  /// request masks every occurrence of them.
+  std::vector<std::string> SecretValues() const;
+
   /// The settings a plugin receives (see crmsync/plugin_config.h for the keys):
   /// the well-known CRM settings plus every `crm.<plugin>.<key>` as `<key>`.
   /// Well-known string keys left empty are not set (so Has() means "given");

@@ -128,6 +128,16 @@ HttpResponse GuardedAdapter::Send(const HttpRequest& request) {
   return response;
 }
 
+Status GuardedAdapter::Prepare(const HttpRequest& request, WireRequest* out, bool* supported) {
+  *supported = false;
+  return Guard("Prepare", [&] {
+    PreparingTransport* preparing = AsPreparing(&adapter_->transport());
+    if (preparing == nullptr) return Status::Ok();
+    *supported = true;
+    return preparing->Prepare(request, out);
+  });
+}
+
 Status GuardedAdapter::Classify(const HttpRequest& request, const HttpResponse& response) {
   return Guard("Classify", [&] { return adapter_->Classify(request, response); });
 }

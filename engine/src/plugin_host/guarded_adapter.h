@@ -18,6 +18,7 @@
 #include <Poco/JSON/Object.h>
 
 #include "crmsync/adapter.h"
+#include "crmsync/prepare.h"
 #include "crmsync/rate_limit.h"
 
 namespace crmsync::engine {
@@ -49,6 +50,11 @@ class GuardedAdapter {
   /// Send(); an exception becomes a kIo transport error with request_sent = true
   /// (the engine cannot know what reached the CRM).
   HttpResponse Send(const HttpRequest& request);
+  /// The request as the plugin's transport would write it (crmsync/prepare.h),
+  /// sending nothing. `*supported` is false, and nothing is filled, when the
+  /// transport does not implement PreparingTransport (a plugin built before
+  /// ABI 2.3).
+  Status Prepare(const HttpRequest& request, WireRequest* out, bool* supported);
   Status Classify(const HttpRequest& request, const HttpResponse& response);
   Status VerifyWebhook(const WebhookDelivery& delivery);
   /// Dump(); "{}" when the plugin throws.

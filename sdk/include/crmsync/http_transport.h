@@ -15,6 +15,7 @@
 #include "crmsync/adapter.h"
 #include "crmsync/http.h"
 #include "crmsync/plugin_config.h"
+#include "crmsync/prepare.h"
 #include "crmsync/status.h"
 
 namespace crmsync {
@@ -40,7 +41,7 @@ struct HttpTransportOptions {
 /// allow_insecure_http, ca_file). kInvalidConfig naming the key when one is bad.
 Status HttpTransportOptionsFromConfig(const PluginConfig& config, HttpTransportOptions* options);
 
-class HttpTransport final : public Transport {
+class HttpTransport final : public Transport, public PreparingTransport {
  public:
   /// Checks the options (URL scheme and host, the insecure-HTTP rule, the CA
   /// file) and builds a transport. kInvalidConfig with the reason on error.
@@ -54,6 +55,12 @@ class HttpTransport final : public Transport {
   /// the server closed while idle is retried once on a fresh one when nothing of
   /// the request was sent.
   HttpResponse Send(const HttpRequest& request) override;
+
+  /// The request as Send() would write it (crmsync/prepare.h): the base URL,
+  /// the default headers, Host, Content-Type and Content-Length, built by the
+  /// same code as Send(). Opens no connection. kPermanent for a request Send()
+  /// would refuse (a bad method, header or path). Since ABI 2.3.
+  Status Prepare(const HttpRequest& request, WireRequest* out) override;
 
   /// Connections opened so far (for tests of keep-alive reuse).
   int64_t connections_opened() const;

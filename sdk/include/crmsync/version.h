@@ -17,11 +17,15 @@
 // 2.2: TransportError::kDns (the host name did not resolve), produced by the
 //      SDK's HttpTransport, which a plugin links statically: a plugin built
 //      against 2.2 may hand the engine kDns, so it needs an engine of 2.2.
+// 2.3: crmsync/prepare.h (PreparingTransport: a transport tells what it would
+//      send without sending, for `crmsync render`), implemented by the SDK's
+//      HttpTransport. The engine finds it with AsPreparing(), so a 2.2 plugin
+//      still loads; the Transport class itself is unchanged.
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
 #define CRMSYNC_ABI_MAJOR 2
-#define CRMSYNC_ABI_MINOR 2
+#define CRMSYNC_ABI_MINOR 3
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so
 // they must share the C++ runtime ABI. The tag names it; it must match exactly.

@@ -155,8 +155,44 @@ TEST_SUITE("engine.plugin_host") {
     CHECK(response.request_sent);
     CHECK(Contains(response.error_message, "threw in Send: send exploded"));
 
+    crmsync::WireRequest wire;
+    bool supported = false;
+    s = adapter.Prepare(crmsync::HttpRequest(), &wire, &supported);
+    CHECK(s.code() == crmsync::StatusCode::kInternal);
+    CHECK(s.message() == "plugin 'throwing' threw in Prepare: prepare exploded");
+
     CHECK(adapter.Dump() == "{}");
-    CHECK(adapter.exceptions() == 5);  // Configure, Plan, ParseWebhook, Send, Dump
+    CHECK(adapter.exceptions() == 6);  // Configure, Plan, ParseWebhook, Send, Prepare, Dump
+  }
+
+  TEST_CASE("Prepare reaches a plugin's transport across dlopen, or says it has none") {
+    std::string error;
+    // mock-crm's transport implements crmsync/prepare.h: the engine's
+    // dynamic_cast finds it in a library loaded at run time.
+    auto mock = LoadedPlugin::Load(CRMSYNC_PLUGIN_DIR, "mock-crm", &error);
+    REQUIRE_MESSAGE(mock, error);
+    REQUIRE(mock->Configure(crmsync::PluginConfig(), &error));
+    crmsync::HttpRequest request;
+    request.method = "POST";
+    request.path = "/api/v1/leads";
+    request.body = "{}";
+    crmsync::WireRequest wire;
+    bool supported = false;
+    REQUIRE(mock->adapter().Prepare(request, &wire, &supported).ok());
+    CHECK(supported);
+    CHECK(wire.url == "mock-crm:/api/v1/leads");
+    CHECK(crmsync::FindHeader(wire.headers, "Content-Type") == "application/json");
+
+    // good_plugin's transport only sends (as a plugin built before ABI 2.3).
+    auto good = LoadBroken("good_plugin", &error);
+    REQUIRE_MESSAGE(good, error);
+    REQUIRE(good->Configure(crmsync::PluginConfig(), &error));
+    crmsync::WireRequest untouched;
+    supported = true;
+    CHECK(good->adapter().Prepare(request, &untouched, &supported).ok());
+    CHECK_FALSE(supported);
+    CHECK(untouched.url.empty());
+    CHECK(good->adapter().exceptions() == 0);
   }
 
   TEST_CASE("scanning a folder reports good and broken plugins with reasons") {

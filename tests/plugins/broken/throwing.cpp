@@ -2,6 +2,7 @@
 // error naming the plugin, never a crash.
 #include <stdexcept>
 
+#include "crmsync/prepare.h"
 #include "minimal_adapter.h"
 
 namespace crmsync::testplugins {
@@ -16,9 +17,12 @@ class ThrowingMapper : public MinimalMapper {
   }
 };
 
-class ThrowingTransport : public Transport {
+class ThrowingTransport : public Transport, public PreparingTransport {
  public:
   HttpResponse Send(const HttpRequest&) override { throw std::runtime_error("send exploded"); }
+  Status Prepare(const HttpRequest&, WireRequest*) override {
+    throw std::runtime_error("prepare exploded");
+  }
 };
 
 class ThrowingAdapter : public MinimalAdapter {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "auth.h"
+#include "crmsync/http_transport.h"
 #include "signing_transport.h"
 #include "test_support.h"
 #include "unit_test_helpers.h"
@@ -31,6 +32,15 @@ class RecordingTransport final : public Transport {
     return response;
   }
 };
+
+// The request the signing tests sign: PUT /leads/9 with body "{}".
+HttpRequest PutLead9() {
+  HttpRequest request;
+  request.method = "PUT";
+  request.path = "/leads/9";
+  request.body = "{}";
+  return request;
+}
 
 // HMAC-SHA256 of `data` with `key` computed by the openssl command line tool.
 std::string OpensslHmac(const std::string& key, const std::string& data, bool base64) {
@@ -131,10 +141,7 @@ TEST_SUITE("plugins.generic_rest") {
     RecordingTransport* recorder = inner.get();
     SigningTransport transport(std::move(inner), mapping.auth, Secrets{kKey, kSecret}, "/crm",
                                [] { return int64_t{1700000000}; });
-    HttpRequest request;
-    request.method = "PUT";
-    request.path = "/leads/9";
-    request.body = "{}";
+    const HttpRequest request = PutLead9();
     CHECK(transport.Send(request).status == 200);
     CHECK(recorder->last.path == "/leads/9");
     CHECK(FindHeader(recorder->last.headers, "X-Timestamp") == "1700000000");
@@ -153,6 +160,35 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(FindHeader(recorder2->last.headers, "X-Timestamp") == "");
     CHECK(FindHeader(recorder2->last.headers, "X-Sig") ==
           OpensslHmac(kSecret, "1700000001.{}", true));
+  }
+
+  TEST_CASE("auth: SigningTransport prepares the signed request Send would write") {
+    const Mapping mapping = LoadFixture("hmac.json");
+    HttpTransportOptions options;
+    options.base_url = "http://127.0.0.1:9/crm";  // Nothing listens; nothing connects.
+    REQUIRE(StaticHeaders(mapping, Secrets{kKey, kSecret}, &options.default_headers).ok());
+    std::unique_ptr<HttpTransport> http;
+    REQUIRE(HttpTransport::Create(options, &http).ok());
+    HttpTransport* inner = http.get();
+    SigningTransport transport(std::move(http), mapping.auth, Secrets{kKey, kSecret}, "/crm",
+                               [] { return int64_t{1700000000}; });
+    const HttpRequest request = PutLead9();
+    WireRequest wire;
+    REQUIRE(transport.Prepare(request, &wire).ok());
+    CHECK(inner->connections_opened() == 0);
+    CHECK(wire.url == "http://127.0.0.1:9/crm/leads/9");
+    CHECK(FindHeader(wire.headers, "X-Client") == kKey);
+    CHECK(FindHeader(wire.headers, "X-Timestamp") == "1700000000");
+    CHECK(FindHeader(wire.headers, "X-Signature") ==
+          OpensslHmac(kSecret, "PUT\n/crm/leads/9\n1700000000\n{}", false));
+    CHECK(AsPreparing(&transport) != nullptr);
+
+    // An inner transport that cannot prepare: the refusal names why.
+    SigningTransport over_recorder(std::make_unique<RecordingTransport>(), mapping.auth,
+                                   Secrets{kKey, kSecret}, "");
+    Status refused = over_recorder.Prepare(request, &wire);
+    CHECK(refused.code() == StatusCode::kPermanent);
+    CHECK(refused.message() == "the inner transport cannot prepare requests");
   }
 
   TEST_CASE("auth: without hmac, SigningTransport passes requests through untouched") {
