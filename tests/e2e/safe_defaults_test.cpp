@@ -136,6 +136,23 @@ TEST_SUITE("e2e.safe_defaults") {
   TEST_CASE("check-config refuses whatever serve refuses before it listens, with the same words") {
     t::TempDir dir;
     t::WriteFile(dir.File("a-file"), "not a folder\n");
+    // Store files serve would refuse to open, made by Python's sqlite3 module.
+    t::WriteFile(dir.File("text.db"), "name,email\nAsha,asha@example.com\n");
+    std::string made;
+    REQUIRE_MESSAGE(
+        t::RunCommand("/usr/bin/python3",
+                      {"-c",
+                       "import sqlite3, sys\n"
+                       "for path, app, version in ((sys.argv[1], 0x63726d73, 99),"
+                       " (sys.argv[2], 1234, 1)):\n"
+                       "    db = sqlite3.connect(path)\n"
+                       "    db.execute('PRAGMA application_id=%d' % app)\n"
+                       "    db.execute('PRAGMA user_version=%d' % version)\n"
+                       "    db.execute('CREATE TABLE t(x)')\n"
+                       "    db.commit()\n",
+                       dir.File("newer.db"), dir.File("other.db")},
+                      &made) == 0,
+        made);
     struct Case {
       std::vector<std::string> set;
       std::string message;
@@ -152,6 +169,17 @@ TEST_SUITE("e2e.safe_defaults") {
         {{"inbound.callback_url=http://198.51.100.7/changes"}, "inbound.callback_url: "},
         {{"inbound.agent_map=agent_1"}, "inbound.agent_map: 'agent_1' is not agent=dealer"},
         {{"webhook.secrets=whsec_%%%%"}, "webhook secret #2 starts with whsec_"},
+        {{"store.path=" + dir.File("text.db")},
+         "store.path: " + dir.File("text.db") + " is not a usable SQLite database: "},
+        {{"store.path=" + dir.File("newer.db")},
+         "store.path: " + dir.File("newer.db") +
+             " was written by a newer crmsync (schema version 99; this build knows up to "},
+        {{"store.path=" + dir.File("other.db")},
+         "store.path: " + dir.File("other.db") +
+             " belongs to another application (SQLite application_id 1234); refusing to use it"},
+        // TEST-NET-1: an address no interface of this machine has.
+        {{"server.host=192.0.2.1", "intake.token=" + kIntake, "admin.token=" + kAdmin},
+         "server.host: cannot listen on 192.0.2.1:"},
     };
     for (const Case& c : cases) {
       CAPTURE(c.message);
@@ -164,6 +192,46 @@ TEST_SUITE("e2e.safe_defaults") {
       CHECK(Run("serve", store, c.set, &serve) == 78);
       CHECK_MESSAGE(Contains(serve, "crmsync: cannot start: " + c.message), serve);
     }
+  }
+
+  TEST_CASE("check-config reads an existing store without migrating it, and warns of a busy port") {
+    t::TempDir dir;
+    const int port = t::FreePort();
+    {
+      t::ChildProcess engine(kBinary, {"serve", "--config", kShippedConfig, "--set",
+                                       "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+                                       "store.path=" + dir.File("var/crmsync.db"), "--set",
+                                       "server.port=" + std::to_string(port)});
+      REQUIRE_MESSAGE(
+          t::WaitUntil([&] { return t::HttpCall(port, "GET", "/healthz").status == 200; }),
+          engine.Stderr());
+      // Beside the running service: its port is busy, which is only a warning.
+      std::string output;
+      CHECK(t::RunCommand(kBinary,
+                          {"check-config", "--config", kShippedConfig, "--set",
+                           "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+                           "store.path=" + dir.File("var/crmsync.db"), "--set",
+                           "server.port=" + std::to_string(port)},
+                          &output) == 0);
+      CHECK_MESSAGE(Contains(output, "warning: server.port: 127.0.0.1:" + std::to_string(port) +
+                                         " is in use (is crmsync already running?)"),
+                    output);
+      CHECK(Contains(output, "store.path: a crmsync store at schema version "));
+    }
+    // With the service stopped, the same port passes; the store file is
+    // byte for byte what the service left (read, not migrated).
+    const std::string before = t::ReadFile(dir.File("var/crmsync.db"));
+    std::string output;
+    CHECK(t::RunCommand(kBinary,
+                        {"check-config", "--config", kShippedConfig, "--set",
+                         "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+                         "store.path=" + dir.File("var/crmsync.db"), "--set",
+                         "server.port=" + std::to_string(port)},
+                        &output) == 0);
+    CHECK_MESSAGE(Contains(output, "127.0.0.1:" + std::to_string(port) + " can be listened on"),
+                  output);
+    CHECK(Contains(output, "0 error(s), 0 warning(s)"));
+    CHECK(t::ReadFile(dir.File("var/crmsync.db")) == before);
   }
 
   TEST_CASE("a store folder even root cannot write is refused by check-config and serve") {

@@ -15,9 +15,11 @@
 #include "app/service.h"
 #include "config/exposure.h"
 #include "dispatch/retry_policy.h"
+#include "http/server.h"
 #include "inbound/agent_directory.h"
 #include "inbound/change_feed.h"
 #include "ops/alerts.h"
+#include "store/sqlite_store.h"
 #include "webhook/verify.h"
 
 namespace crmsync::engine {
@@ -57,6 +59,40 @@ void CheckStore(const config::Settings& settings, StartCheckReport* report) {
   if (verdict != StoreProbe::kOk) {
     report->problems.push_back({verdict == StoreProbe::kError ? Level::kError : Level::kWarning,
                                 "store.path", "store.path: " + why});
+    return;
+  }
+  // An existing file must be a store this build opens; read only, so a live
+  // store is neither migrated nor switched.
+  const std::string path = settings.GetString("store.path");
+  std::error_code ec;
+  if (!fs::exists(path, ec) || fs::file_size(path, ec) == 0 || ec) return;
+  try {
+    const int version = CheckSqliteStoreFile(path);
+    report->passed.push_back("store.path: a crmsync store at schema version " +
+                             std::to_string(version));
+  } catch (const StoreError& e) {
+    report->problems.push_back({Level::kError, "store.path", "store.path: " + OneLine(e.what())});
+  }
+}
+
+// serve binds server.host:server.port; the same bind, released at once. A
+// port in use is a warning: check-config is often run beside the running
+// service it checks, and serve names the error itself.
+void CheckListen(const config::Settings& settings, StartCheckReport* report) {
+  const std::string host = settings.GetString("server.host");
+  const int port = static_cast<int>(settings.GetInt("server.port"));
+  if (port == 0) return;  // Any free port.
+  std::string reason;
+  bool in_use = false;
+  const std::string where = host + ":" + std::to_string(port);
+  if (CanListen(host, port, &reason, &in_use)) {
+    report->passed.push_back("server: " + where + " can be listened on");
+  } else if (in_use) {
+    report->problems.push_back({Level::kWarning, "server.port",
+                                "server.port: " + where + " is in use (is crmsync already running?)"});
+  } else {
+    report->problems.push_back(
+        {Level::kError, "server.host", "server.host: cannot listen on " + where + ": " + reason});
   }
 }
 
@@ -211,6 +247,7 @@ StartCheckReport RunStartChecks(const config::Settings& settings) {
   CheckTls(settings, &report);
   config::CheckExposure(settings, &report.problems);
   CheckStore(settings, &report);
+  CheckListen(settings, &report);
   CheckPlugin(settings, &report);
   CheckInboundAndAlerts(settings, &report);
   return report;

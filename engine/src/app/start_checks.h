@@ -6,8 +6,10 @@
 // root passes every permission bit); the plugin loads, accepts its
 // configuration and names its budget headers well; the webhook secrets, the
 // agent map, inbound.callback_url and alerts.webhook_url are accepted by the
-// very functions the service builds them with. Opening the store itself
-// (which creates and migrates it) and binding the port are left to `serve`.
+// very functions the service builds them with; an existing SQLite store is
+// one this build opens (read only: not migrated); server.host:server.port can
+// be bound (bound and released at once; in use is a warning). Migrating the
+// store and connecting to PostgreSQL or Redis are left to `serve`.
 //
 // Called from one thread (start-up, check-config).
 #ifndef CRMSYNC_ENGINE_APP_START_CHECKS_H_

@@ -914,4 +914,17 @@ void HttpServer::Stop() {
 
 HttpServerStats HttpServer::stats() const { return core_ ? core_->stats() : HttpServerStats{}; }
 
+bool CanListen(const std::string& host, int port, std::string* reason, bool* in_use) {
+  *in_use = false;
+  try {
+    int bound_port = 0;
+    close(Listen(host, port, 1, &bound_port));
+    return true;
+  } catch (const std::exception& e) {
+    *reason = e.what();
+    *in_use = *reason == std::strerror(EADDRINUSE);
+    return false;
+  }
+}
+
 }  // namespace crmsync::engine

@@ -92,6 +92,11 @@ class HttpServer {
   int bound_port_ = 0;
 };
 
+/// Binds and listens on host:port exactly as HttpServer does, then closes the
+/// socket: true when `serve` could listen there now. Otherwise false, with
+/// the system's reason, and `*in_use` true when another socket holds the port.
+bool CanListen(const std::string& host, int port, std::string* reason, bool* in_use);
+
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_HTTP_SERVER_H_

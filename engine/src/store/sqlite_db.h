@@ -26,8 +26,9 @@ class Stmt;
 /// One open SQLite connection.
 class Db {
  public:
-  /// Opens (creating when `create`) the database at `path`. Throws StoreError.
-  Db(const std::string& path, bool create);
+  /// Opens (creating when `create`) the database at `path`; `read_only` opens
+  /// it for reading only (no checkpoint of its WAL on close). Throws StoreError.
+  Db(const std::string& path, bool create, bool read_only = false);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

@@ -61,6 +61,29 @@ int PragmaInt(Db& db, const std::string& pragma) {
   return stmt->Step() ? static_cast<int>(stmt->ColumnInt(0)) : 0;
 }
 
+// The schema version of `db` (at `path`) when it can be this build's store;
+// throws StoreError otherwise (see CheckSqliteStoreFile).
+int CheckedSchemaVersion(Db& db, const std::string& path) {
+  int app_id = 0;
+  try {
+    app_id = PragmaInt(db, "application_id");
+  } catch (const StoreError& e) {
+    throw StoreError(path + " is not a usable SQLite database: " + e.what());
+  }
+  if (app_id != 0 && app_id != kSqliteApplicationId) {
+    throw StoreError(path + " belongs to another application (SQLite application_id " +
+                     std::to_string(app_id) + "); refusing to use it");
+  }
+  const int latest = SqliteMigrations().back().version;
+  const int version = PragmaInt(db, "user_version");
+  if (version > latest) {
+    throw StoreError(path + " was written by a newer crmsync (schema version " +
+                     std::to_string(version) + "; this build knows up to " +
+                     std::to_string(latest) + "); refusing to open it");
+  }
+  return version;
+}
+
 }  // namespace
 
 // --- open --------------------------------------------------------------------
@@ -91,24 +114,8 @@ std::unique_ptr<SqliteStore> SqliteStore::Open(const SqliteOptions& options) {
   Db& db = *store->writer_db_;
   sqlite3_busy_timeout(db.handle(), options.busy_timeout_ms);
 
-  int app_id = 0;
-  try {
-    app_id = PragmaInt(db, "application_id");
-  } catch (const StoreError& e) {
-    throw StoreError(path + " is not a usable SQLite database: " + e.what());
-  }
-  if (app_id != 0 && app_id != kSqliteApplicationId) {
-    throw StoreError(path + " belongs to another application (SQLite application_id " +
-                     std::to_string(app_id) + "); refusing to use it");
-  }
   const auto& migrations = SqliteMigrations();
-  const int latest = migrations.back().version;
-  int version = PragmaInt(db, "user_version");
-  if (version > latest) {
-    throw StoreError(path + " was written by a newer crmsync (schema version " +
-                     std::to_string(version) + "; this build knows up to " +
-                     std::to_string(latest) + "); refusing to open it");
-  }
+  int version = CheckedSchemaVersion(db, path);
   std::string mode;
   {
     auto stmt = db.Prepare("PRAGMA journal_mode=WAL");
@@ -362,6 +369,11 @@ int64_t SqliteStore::NextDueMs() {
     }
   }
   return next;
+}
+
+int CheckSqliteStoreFile(const std::string& path) {
+  Db db(path, /*create=*/false, /*read_only=*/true);
+  return CheckedSchemaVersion(db, path);
 }
 
 }  // namespace crmsync::engine

@@ -104,6 +104,13 @@ class SqliteStore final : public Store {
   std::atomic<int64_t> next_lease_token_{1};
 };
 
+/// Checks that the existing SQLite file at `path` can be this build's store,
+/// reading it only (no migration, no WAL switch): a SQLite database, of no
+/// other application, at a schema version this build knows. The version
+/// (0 for an empty database), or throws StoreError naming the file and the
+/// reason, in the words Open() refuses it with.
+int CheckSqliteStoreFile(const std::string& path);
+
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_STORE_SQLITE_STORE_H_
