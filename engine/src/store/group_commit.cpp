@@ -9,6 +9,16 @@
 namespace crmsync::engine {
 namespace {
 
+// Pages this connection has written to the database or its WAL so far.
+int64_t PagesWritten(sqlite3* db) {
+  int current = 0;
+  int highwater = 0;
+  if (sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_WRITE, &current, &highwater, 0) != SQLITE_OK) {
+    return -1;
+  }
+  return current;
+}
+
 // True when the connection's latest error is the storage's, not the write's.
 bool IsStorageFailure(sqlite3* db) {
   switch (sqlite3_errcode(db) & 0xff) {
@@ -111,6 +121,7 @@ void GroupCommitter::Run() {
     }
     std::exception_ptr group_error;
     std::exception_ptr storage_error;  // a write's own failure that was the storage's
+    const int64_t pages_before = PagesWritten(db_->handle());
     try {
       db_->Exec("BEGIN IMMEDIATE");
     } catch (...) {
@@ -161,9 +172,14 @@ void GroupCommitter::Run() {
       ++groups_;
       writes_ += static_cast<int64_t>(group.size());
       const std::exception_ptr failure = group_error ? group_error : storage_error;
-      ++last_outcome_.count;
-      last_outcome_.ok = !failure;
-      last_outcome_.error = failure ? WhatOf(failure) : "";
+      // A group that wrote no page (a lease or a promotion that found
+      // nothing, writes that all rolled back) commits even on a full disk:
+      // it says nothing of whether the store can write.
+      if (failure || PagesWritten(db_->handle()) != pages_before) {
+        ++last_outcome_.count;
+        last_outcome_.ok = !failure;
+        last_outcome_.error = failure ? WhatOf(failure) : "";
+      }
     }
     for (auto& p : callbacks) {
       try {

@@ -44,10 +44,12 @@ class GroupCommitter {
   int64_t groups() const;
   int64_t writes() const;
 
-  /// The outcome of the latest group (WriteOutcome::count counts groups). A
-  /// group fails when BEGIN or COMMIT fails, or when one of its writes failed
-  /// for a reason of the storage itself (full disk, I/O error, read-only or
-  /// corrupt file), not for its own (a constraint, a conflict).
+  /// The outcome of the latest group that failed or wrote a page
+  /// (WriteOutcome::count counts those groups): a group that wrote nothing
+  /// commits even on a full disk, so it is no evidence. A group fails when
+  /// BEGIN or COMMIT fails, or when one of its writes failed for a reason of
+  /// the storage itself (full disk, I/O error, read-only or corrupt file),
+  /// not for its own (a constraint, a conflict).
   WriteOutcome last_outcome() const;
 
   /// Test hook: makes the next COMMIT fail (as a full disk would).

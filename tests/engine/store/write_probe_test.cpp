@@ -93,7 +93,32 @@ TEST_SUITE("engine.store.write_probe") {
     CHECK(store->LastWrite().ok);
     CHECK_THROWS(store->committer().Submit([](Db& db) { db.Exec("INSERT INTO no_such_table VALUES (1)"); }));
     CHECK(store->LastWrite().ok);
-    CHECK(store->LastWrite().count == 2);
+    CHECK(store->LastWrite().count == 0);  // both rolled back: nothing was written
+    store->SetSyncState("mock-crm", true, "");
+    CHECK(store->LastWrite().ok);
+    CHECK(store->LastWrite().count == 1);
+  }
+
+  TEST_CASE("a group that writes no page leaves the last outcome as it was") {
+    // On a full disk such a group (a lease or a promotion finding nothing)
+    // still commits; it must not turn readiness back to "can write".
+    TempDir dir;
+    auto store = OpenAt(dir.File("s.db"));
+    ManualClock clock;
+    WriteProbe probe(store.get(), &clock, kIntervalMs);
+    std::string why;
+    REQUIRE(probe.Check(&why));
+    store->committer().FailNextCommitForTesting();
+    CHECK_THROWS(store->SetSyncState("mock-crm", true, ""));
+    const WriteOutcome failed = store->LastWrite();
+    CHECK_FALSE(failed.ok);
+    store->committer().Submit([](Db& db) { db.Exec("UPDATE jobs SET attempts = 0 WHERE 0"); });
+    CHECK(store->LastWrite().count == failed.count);
+    CHECK_FALSE(probe.Check(&why));
+    CHECK(why == "COMMIT failed (injected by a test)");
+    store->SetSyncState("mock-crm", true, "");  // a write of a page: fresh evidence
+    CHECK(store->LastWrite().count == failed.count + 1);
+    CHECK(probe.Check(&why));
   }
 
   TEST_CASE("a full disk fails the real write and readiness says so") {
