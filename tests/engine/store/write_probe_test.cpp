@@ -37,6 +37,22 @@ std::unique_ptr<SqliteStore> OpenAt(const std::string& path) {
 
 using crmsync::testing::SmallTmpfs;
 
+// A store in a scratch folder whose latest write failed (the committer's
+// injected COMMIT failure), after a probe that found it writable.
+struct FailedWriteRig {
+  TempDir dir;
+  std::unique_ptr<SqliteStore> store = OpenAt(dir.File("s.db"));
+  ManualClock clock;
+  WriteProbe probe{store.get(), &clock, kIntervalMs};
+
+  FailedWriteRig() {
+    std::string why;
+    REQUIRE(probe.Check(&why));
+    store->committer().FailNextCommitForTesting();
+    CHECK_THROWS_AS(store->SetSyncState("mock-crm", true, ""), StoreError);
+  }
+};
+
 
 TEST_SUITE("engine.store.write_probe") {
   TEST_CASE("an idle store is probed at most once per interval") {
@@ -57,15 +73,11 @@ TEST_SUITE("engine.store.write_probe") {
   }
 
   TEST_CASE("a failed real write answers at once and a later probe brings the answer back") {
-    TempDir dir;
-    auto store = OpenAt(dir.File("s.db"));
-    ManualClock clock;
-    WriteProbe probe(store.get(), &clock, kIntervalMs);
+    FailedWriteRig rig;
+    auto& store = rig.store;
+    ManualClock& clock = rig.clock;
+    WriteProbe& probe = rig.probe;
     std::string why;
-    REQUIRE(probe.Check(&why));
-
-    store->committer().FailNextCommitForTesting();
-    CHECK_THROWS_AS(store->SetSyncState("mock-crm", true, ""), StoreError);
     CHECK_FALSE(store->LastWrite().ok);
     CHECK_FALSE(probe.Check(&why));
     CHECK(why == "COMMIT failed (injected by a test)");
@@ -102,14 +114,10 @@ TEST_SUITE("engine.store.write_probe") {
   TEST_CASE("a group that writes no page leaves the last outcome as it was") {
     // On a full disk such a group (a lease or a promotion finding nothing)
     // still commits; it must not turn readiness back to "can write".
-    TempDir dir;
-    auto store = OpenAt(dir.File("s.db"));
-    ManualClock clock;
-    WriteProbe probe(store.get(), &clock, kIntervalMs);
+    FailedWriteRig rig;
+    auto& store = rig.store;
+    WriteProbe& probe = rig.probe;
     std::string why;
-    REQUIRE(probe.Check(&why));
-    store->committer().FailNextCommitForTesting();
-    CHECK_THROWS(store->SetSyncState("mock-crm", true, ""));
     const WriteOutcome failed = store->LastWrite();
     CHECK_FALSE(failed.ok);
     store->committer().Submit([](Db& db) { db.Exec("UPDATE jobs SET attempts = 0 WHERE 0"); });
