@@ -78,8 +78,12 @@ Status Adapter::VerifyWebhook(const WebhookDelivery&) {
 
 std::string Adapter::Dump() { return "{}"; }
 
-Status Adapter::ListAgents(std::vector<std::pair<std::string, std::string>>*) {
-  return Status::NotFound("this plugin cannot list CRM agents");
+Status Adapter::ListUsers(std::vector<CrmUser>*) {
+  return Status::NotFound("this plugin cannot list CRM users");
 }
+
+void Adapter::Attach(PluginHost*) {}
+
+PluginHost::~PluginHost() = default;
 
 }  // namespace crmsync

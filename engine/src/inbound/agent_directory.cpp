@@ -19,17 +19,19 @@ bool AgentDirectory::ParsePairs(const std::vector<std::string>& pairs,
 }
 
 void AgentDirectory::Refresh() {
-  std::vector<std::pair<std::string, std::string>> agents;
-  Status s = adapter_ ? adapter_->ListAgents(&agents) : Status::NotFound("no plugin");
+  std::vector<CrmUser> users;
+  Status s = adapter_ ? adapter_->ListUsers(&users) : Status::NotFound("no plugin");
   std::lock_guard<std::mutex> lock(mu_);
   read_at_ms_ = clock_->NowMs();
   if (s.ok()) {
     listed_.clear();
-    for (auto& [agent, dealer] : agents) listed_[agent] = dealer;
+    for (const CrmUser& user : users) {
+      if (user.active && !user.platform_id.empty()) listed_[user.id] = user.platform_id;
+    }
   } else if (s.code() == StatusCode::kNotFound) {
     can_list_ = false;  // the plugin has no list: config only, do not ask again
   } else {
-    ComponentLogger("inbound").warning("cannot list CRM agents: %s", s.ToString());
+    ComponentLogger("inbound").warning("cannot list CRM users: %s", s.ToString());
   }
 }
 

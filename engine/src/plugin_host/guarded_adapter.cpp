@@ -146,8 +146,8 @@ Status GuardedAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
   return Guard("VerifyWebhook", [&] { return adapter_->VerifyWebhook(delivery); });
 }
 
-Status GuardedAdapter::ListAgents(std::vector<std::pair<std::string, std::string>>* agents) {
-  return Guard("ListAgents", [&] { return adapter_->ListAgents(agents); });
+Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
+  return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
 }
 
 std::string GuardedAdapter::Dump() {

@@ -68,7 +68,7 @@ class GuardedAdapter {
   /// with every problem in *error ("... rateLimitHeaders/<key>: <reason>;
   /// ..."), when any is invalid: the engine does not start on a guess.
   bool BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error);
-  Status ListAgents(std::vector<std::pair<std::string, std::string>>* agents);
+  Status ListUsers(std::vector<CrmUser>* users);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }

@@ -20,6 +20,7 @@
 #define CRMSYNC_ADAPTER_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -101,6 +102,18 @@ struct SyncJob {
   /// again is harmless, leaving it out is allowed; never send it as empty.
   /// Added in ABI 2.0.
   std::optional<std::vector<std::string>> changed_fields;
+  /// The CRM's ids of the records this job's entity refers to, by role, as
+  /// the engine holds them when it hands the job out:
+  ///  * "property": the CRM id of the lead's (or the inquiry's) propertyId,
+  ///    from the links the engine keeps. A lead whose property the engine
+  ///    knows but has not yet created in the CRM waits for it (docs/design.md
+  ///    §4), so it is absent only when the platform never sent that property.
+  ///  * "agent": the CRM user matched to the lead's assignedToId (or the
+  ///    assignment's dealerId) by the agent directory.
+  ///  * "propertyAgent": the CRM user matched to a property's dealerId.
+  /// A role absent: no CRM id is known; send the platform id or nothing.
+  /// Added in ABI 3.0.
+  std::map<std::string, std::string> related;
 };
 
 /// What the engine keeps from a successful step.
@@ -186,6 +199,32 @@ class Mapper {
                                           HttpRequest* out);
 };
 
+/// One user of the CRM (an agent records can be assigned to), as listed by
+/// Adapter::ListUsers. Added in ABI 3.0.
+struct CrmUser {
+  std::string id;     ///< The CRM's id for the user.
+  std::string email;  ///< "" when the CRM does not give one.
+  /// The platform's dealer id when the CRM holds it on the user (a custom
+  /// field the mapping names); "" otherwise.
+  std::string platform_id;
+  bool active = true;  ///< False for a deactivated user: never assigned.
+};
+
+/// What the engine offers a plugin. Thread-safe. Added in ABI 3.0.
+class PluginHost {
+ public:
+  virtual ~PluginHost();
+  /// The value this plugin last saved under `key` (any engine sharing the
+  /// store), or nullopt. kRetryable when the store cannot be read.
+  virtual Status LoadState(const std::string& key, std::optional<std::string>* value) = 0;
+  /// Saves `value` under `key` for this plugin, durably: committed to the
+  /// engine's store when it returns OK, so a restart, or another engine on the
+  /// same store, reads it (a rotated OAuth refresh token, say). Keys are
+  /// 1-128 of [A-Za-z0-9_.:-]; values up to 64 KiB. Values are secrets: the
+  /// engine never logs or shows them.
+  virtual Status SaveState(const std::string& key, const std::string& value) = 0;
+};
+
 /// Sends one request. Implementations are thread-safe and never throw.
 class Transport {
  public:
@@ -203,7 +242,12 @@ class Adapter {
   /// Who the plugin is and what it can do. Valid before Configure().
   virtual PluginInfo Info() const = 0;
 
-  /// Reads settings; called once before any other call. kInvalidConfig with a
+  /// Hands the plugin the engine's services; called once, before Configure()
+  /// (which may already load state). `host` outlives the adapter. The default
+  /// ignores it. Added in ABI 3.0.
+  virtual void Attach(PluginHost* host);
+
+  /// Reads settings; called once before any other call but Attach(). kInvalidConfig with a
   /// message naming the key and the reason when a setting is wrong or missing;
   /// the engine then refuses to start.
   virtual Status Configure(const PluginConfig& config) = 0;
@@ -234,12 +278,14 @@ class Adapter {
   /// reads it once after Configure() and refuses to start when it is invalid.
   virtual std::string Dump();
 
-  /// Lists the CRM's agents as (CRM agent id, platform dealer id) pairs, so the
-  /// engine can map the CRM's agent ids in webhooks back to platform dealers.
-  /// Called from a worker thread when the engine's cached table expires; may
-  /// use the transport. The default returns kNotFound: the plugin cannot list
-  /// agents, and the engine uses only the table in its config.
-  virtual Status ListAgents(std::vector<std::pair<std::string, std::string>>* agents);
+  /// Lists the CRM's users (every page), so the engine's agent directory can
+  /// match platform dealers to CRM users (by the platform id the CRM holds,
+  /// or by email) in both directions: outbound SyncJob::related["agent"],
+  /// inbound assignedAgent. Called from a worker thread when the directory's
+  /// table expires (inbound.agent_ttl_ms); may use the transport. The
+  /// default returns kNotFound: the plugin cannot list users, and the engine
+  /// uses only inbound.agent_map. Replaces ABI 2's ListAgents.
+  virtual Status ListUsers(std::vector<CrmUser>* users);
 };
 
 /// The default plan (see Mapper::Plan), for adapters that refine it.

@@ -21,11 +21,16 @@
 //      send without sending, for `crmsync render`), implemented by the SDK's
 //      HttpTransport. The engine finds it with AsPreparing(), so a 2.2 plugin
 //      still loads; the Transport class itself is unchanged.
+// 3.0: SyncJob::related (the CRM ids of related records: the lead's property,
+//      the assigned agent); Adapter::Attach(PluginHost*) (durable plugin
+//      state in the engine's store, for rotated OAuth tokens);
+//      Adapter::ListUsers and CrmUser replace ListAgents (the engine matches
+//      dealers to CRM users by platform id or email).
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
-#define CRMSYNC_ABI_MAJOR 2
-#define CRMSYNC_ABI_MINOR 3
+#define CRMSYNC_ABI_MAJOR 3
+#define CRMSYNC_ABI_MINOR 0
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so
 // they must share the C++ runtime ABI. The tag names it; it must match exactly.
