@@ -358,6 +358,18 @@ class Salesforce(Vendor):
         self.objects(sobject).append(record)
         return record["Id"]
 
+    @staticmethod
+    def sobject_body(req):
+        """(fields, None) for a JSON object body, else (None, the 400 answer)."""
+        try:
+            fields = req.json()
+        except ValueError as e:
+            return None, err(400, str(e), "JSON_PARSER_ERROR")
+        if not isinstance(fields, dict):
+            return None, err(400, "Can not deserialize SObject out of %s token" %
+                             type(fields).__name__, "JSON_PARSER_ERROR")
+        return fields, None
+
     def sobject(self, req, sobject, record_id):
         if sobject not in FIELDS or sobject == "User" and req.method != "GET":
             return err(404, "The requested resource does not exist: sObject type '%s' is not "
@@ -367,13 +379,9 @@ class Salesforce(Vendor):
             if req.method != "POST":
                 return err(405, "HTTP Method '%s' not allowed. Allowed are GET,HEAD,POST" %
                            req.method, "METHOD_NOT_ALLOWED")
-            try:
-                fields = req.json()
-            except ValueError as e:
-                return err(400, str(e), "JSON_PARSER_ERROR")
-            if not isinstance(fields, dict):
-                return err(400, "Can not deserialize SObject out of %s token" %
-                           type(fields).__name__, "JSON_PARSER_ERROR")
+            fields, problem = self.sobject_body(req)
+            if problem:
+                return problem
             if "Id" in fields:
                 return err(400, "Id not allowed in a create", "INVALID_FIELD_FOR_INSERT_UPDATE",
                            ["Id"])
@@ -393,13 +401,9 @@ class Salesforce(Vendor):
         if req.method != "PATCH":
             return err(405, "HTTP Method '%s' not allowed. Allowed are GET,HEAD,PATCH" %
                        req.method, "METHOD_NOT_ALLOWED")
-        try:
-            fields = req.json()
-        except ValueError as e:
-            return err(400, str(e), "JSON_PARSER_ERROR")
-        if not isinstance(fields, dict):
-            return err(400, "Can not deserialize SObject out of %s token" %
-                       type(fields).__name__, "JSON_PARSER_ERROR")
+        fields, problem = self.sobject_body(req)
+        if problem:
+            return problem
         problem = self.validate(sobject, fields, creating=False)
         if problem:
             return err(400, problem[1], problem[0], problem[2])
