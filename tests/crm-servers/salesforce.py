@@ -67,7 +67,7 @@ import sys
 import time
 import urllib.parse
 
-from vendor_server import Response, Vendor, is_date, is_email, serve
+from vendor_server import Response, Vendor, is_date, is_email, serve, whole_number_error
 
 API_PATH = re.compile(r"^/services/data/v(\d+)\.(\d)(/.*)?$")
 
@@ -156,16 +156,13 @@ class Salesforce(Vendor):
         return {}
 
     def control(self, key, value):
-        if key == "apiLimit":
-            if not isinstance(value, int) or value < 1:
-                return "apiLimit must be a whole number >= 1"
-            self.api_limit = value
-            return None
-        if key == "queryBatchSize":
-            if not isinstance(value, int) or value < 1:
-                return "queryBatchSize must be a whole number >= 1"
-            self.query_batch = value
-            return None
+        if key in ("apiLimit", "queryBatchSize"):
+            error = whole_number_error(key, value, 1)
+            if error is None and key == "apiLimit":
+                self.api_limit = value
+            elif error is None:
+                self.query_batch = value
+            return error
         if key == "picklists":
             if not isinstance(value, dict):
                 return "picklists must be an object of \"Object.Field\": [values]"

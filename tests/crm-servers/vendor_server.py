@@ -266,10 +266,10 @@ class Vendor:
             self.fail_status = value["status"]
             return None
         if key == "rateLimitNext":
-            if not isinstance(value, int) or value < 0:
-                return "rateLimitNext must be a whole number >= 0"
-            self.rate_limit_next = value
-            return None
+            error = whole_number_error(key, value, 0)
+            if error is None:
+                self.rate_limit_next = value
+            return error
         if key == "users":
             if not isinstance(value, list) or not all(isinstance(u, dict) for u in value):
                 return "users must be an array of objects"
@@ -350,6 +350,44 @@ def serve(vendor_class, argv):
     server.serve_forever()
     server.server_close()
     return 0
+
+
+class FixedWindow:
+    """A request budget that refills every `seconds` (Zoho's minute, Pipedrive's 2 s)."""
+
+    def __init__(self, seconds, limit):
+        self.seconds = seconds
+        self.limit = limit
+        self.start = time.time()
+        self.used = 0
+
+    def roll(self):
+        """Starts a new window when the current one has passed; returns now."""
+        now = time.time()
+        if now - self.start >= self.seconds:
+            self.start, self.used = now, 0
+        return now
+
+    def take(self):
+        """Counts one request; False when it is over the limit."""
+        self.roll()
+        self.used += 1
+        return self.used <= self.limit
+
+    def remaining(self):
+        self.roll()
+        return max(0, self.limit - self.used)
+
+    def reset_at(self):
+        """Unix time (seconds, fractional) at which the window refills."""
+        return self.start + self.seconds
+
+
+def whole_number_error(key, value, minimum):
+    """None when `value` is a JSON whole number >= minimum, else the message."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+        return None
+    return "%s must be a whole number >= %d" % (key, minimum)
 
 
 def now_iso():

@@ -78,9 +78,9 @@ Own control keys: customFields, rateLimitPerMinute.
 
 import re
 import sys
-import time
 
-from vendor_server import Response, Vendor, is_date, is_email, now_iso, serve
+from vendor_server import (FixedWindow, Response, Vendor, is_date, is_email, now_iso, serve,
+                           whole_number_error)
 
 API_PATH = re.compile(r"^/crm/v([2-8])/(.*)$")
 
@@ -131,9 +131,7 @@ class Zoho(Vendor):
         super().__init__(args)
         self.counter = 0
         self.custom = {module: {} for module in FIELDS}
-        self.per_minute = 100
-        self.window_start = time.time()
-        self.window_used = 0
+        self.budget = FixedWindow(60, 100)
         self.users = [
             {"id": "5725767000000411001", "full_name": "Ana Agent", "first_name": "Ana",
              "last_name": "Agent", "email": "ana@example.test", "status": "active",
@@ -156,28 +154,21 @@ class Zoho(Vendor):
     def rate_limited_response(self):
         return api_error(429, "TOO_MANY_REQUESTS",
                          "The number of API requests has exceeded the allowed limit",
-                         {"allowed_count": self.per_minute, "time_frame": "1 minute"})
-
-    def window(self):
-        now = time.time()
-        if now - self.window_start >= 60:
-            self.window_start, self.window_used = now, 0
-        return now
+                         {"allowed_count": self.budget.limit, "time_frame": "1 minute"})
 
     def rate_limit_headers(self, req, status):
         if not req.path.startswith("/crm/"):
             return {}
-        self.window()
-        return {"X-RATELIMIT-LIMIT": self.per_minute,
-                "X-RATELIMIT-REMAINING": max(0, self.per_minute - self.window_used),
-                "X-RATELIMIT-RESET": int((self.window_start + 60) * 1000)}
+        return {"X-RATELIMIT-LIMIT": self.budget.limit,
+                "X-RATELIMIT-REMAINING": self.budget.remaining(),
+                "X-RATELIMIT-RESET": int(self.budget.reset_at() * 1000)}
 
     def control(self, key, value):
         if key == "rateLimitPerMinute":
-            if not isinstance(value, int) or value < 1:
-                return "rateLimitPerMinute must be a whole number >= 1"
-            self.per_minute = value
-            return None
+            error = whole_number_error(key, value, 1)
+            if error is None:
+                self.budget.limit = value
+            return error
         if key == "customFields":
             if not isinstance(value, dict):
                 return "customFields must be {\"Leads\": {\"Field\": \"type\"}, ...}"
@@ -212,9 +203,7 @@ class Zoho(Vendor):
                 not self.tokens.access_ok(auth[len("Zoho-oauthtoken "):]):
             return api_error(401, "INVALID_TOKEN", "invalid oauth token",
                              {"expected": "Authorization: Zoho-oauthtoken <access token>"})
-        self.window()
-        self.window_used += 1
-        if self.window_used > self.per_minute:
+        if not self.budget.take():
             return self.rate_limited_response()
         parts = m.group(2).rstrip("/").split("/")
         if parts == ["users"]:
