@@ -308,9 +308,22 @@ def serve(vendor_class, argv):
         def log_message(self, fmt, *args):  # stderr stays quiet: the log is /_test/state
             pass
 
-        def _run(self):
+        def _body(self):
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length > 0 else b""
+            return self.rfile.read(length) if length > 0 else b""
+
+        def _run(self):
+            body = self._body()
             req = Request(self.command, self.path, self.headers, body)
             with vendor.lock:
                 try:
@@ -329,7 +342,8 @@ def serve(vendor_class, argv):
                 self.send_header("Content-Type", "application/json;charset=UTF-8")
             for name, value in resp.headers.items():
                 self.send_header(name, str(value))
-            self.send_header("Content-Length", str(len(payload)))
+            if resp.status not in (204, 304):  # they have no body, and say no length
+                self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             if payload and self.command != "HEAD":
                 self.wfile.write(payload)

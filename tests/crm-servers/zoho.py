@@ -28,6 +28,11 @@ Documents followed (as the search tool gave them):
     https://desk.zoho.com/portal/ubicorp/kb/articles/api-limits (200 per read, 100 per write)
   Search: criteria (Field:equals:value) with and/or, page, per_page:
     https://zoho.com/deluge/help/script/crm-search-records-v2.html
+  Convert a lead: POST /crm/v2/Leads/{record_id}/actions/convert, body
+    {"data": [{"overwrite", "notify_lead_owner", "notify_new_entity_owner",
+    "Deals": {Deal_Name, Closing_Date, Stage, ...}}]}, answer the new ids by
+    module: https://zoho.com/es-xl/crm/help/api-diff/convertLead.html
+    https://www.zoho.com/deluge/help/crm/convert-lead.html
   Users: GET /crm/v2/users?type=ActiveUsers (AllUsers, DeactiveUsers, AdminUsers,
     ActiveConfirmedAdmins), answer {"users": [...]}, page / per_page:
     https://zoho.com/es-xl/crm/help/api-diff/getUsers.html
@@ -64,6 +69,14 @@ What the documents leave open, and what this stand-in assumes:
     unique (DUPLICATE_DATA, details api_name, id of the other record).
     Lead_Status, Deals.Stage, Tasks.Status and Tasks.Priority take the values
     of a new org.
+  - Conversion answers 200 {"data": [{"Contacts": id, "Deals": id or null,
+    "Accounts": null}]} (no accounts here); the lead stays in /_test/state
+    marked "$converted": true and refuses later updates (INVALID_DATA, id),
+    as a converted Zoho lead is no longer a lead. The new contact is under
+    "Contacts", the deal under "Deals" with Contact_Name set.
+  - Notes: POST /crm/v2/Notes with Note_Title, Note_Content, Parent_Id
+    {"id"} and se_module (Leads or Deals); Tasks name their record with What_Id
+    and $se_module.
   - Search: (Field:equals:value) joined by and/or (no nesting beyond one
     level), or email= / phone= / word=; 204 with no body when nothing matches;
     per_page at most 200; info {per_page, count, page, more_records}.
@@ -71,7 +84,8 @@ What the documents leave open, and what this stand-in assumes:
     default 100), X-RATELIMIT-REMAINING and X-RATELIMIT-RESET (Unix time in
     milliseconds of the window's end). Over the limit (or with rateLimitNext):
     429 {"code": "TOO_MANY_REQUESTS", "details": {...}, "message": "...",
-    "status": "error"}. Control key rateLimitPerMinute changes the limit.
+    "status": "error"}. Control key rateLimitPerMinute changes the limit (0:
+    every API request is over it, which tests use for a deterministic 429).
 
 Own control keys: customFields, rateLimitPerMinute.
 """
@@ -110,8 +124,14 @@ FIELDS = {
         "Priority": ("picklist", ["High", "Highest", "Low", "Lowest", "Normal"]),
         "Description": "text", "Owner": "lookup", "What_Id": "lookup", "$se_module": "text",
     },
+    "Notes": {
+        "Note_Title": "text", "Note_Content": "text", "Parent_Id": "lookup", "se_module": "text",
+    },
 }
-REQUIRED = {"Leads": ["Last_Name"], "Deals": ["Deal_Name", "Stage"], "Tasks": ["Subject"]}
+REQUIRED = {"Leads": ["Last_Name"], "Deals": ["Deal_Name", "Stage"], "Tasks": ["Subject"],
+            "Notes": ["Note_Content", "Parent_Id", "se_module"]}
+# The field naming the module of a polymorphic lookup.
+MODULE_OF = {"What_Id": "$se_module", "Parent_Id": "se_module"}
 TYPES = {"text", "email", "number", "date", "datetime", "boolean", "lookup", "picklist"}
 
 
@@ -165,7 +185,7 @@ class Zoho(Vendor):
 
     def control(self, key, value):
         if key == "rateLimitPerMinute":
-            error = whole_number_error(key, value, 1)
+            error = whole_number_error(key, value, 0)
             if error is None:
                 self.budget.limit = value
             return error
@@ -222,6 +242,9 @@ class Zoho(Vendor):
                              {"allowed": ["POST", "PUT"]})
         if parts[1:] == ["search"] and req.method == "GET":
             return self.search(req, module)
+        if module == "Leads" and len(parts) == 4 and parts[2:] == ["actions", "convert"] and \
+                req.method == "POST":
+            return self.convert(req, parts[1])
         if len(parts) == 2:
             if req.method == "PUT":
                 return self.write(req, module, parts[1], update=True)
@@ -311,14 +334,14 @@ class Zoho(Vendor):
                 return item_error("INVALID_DATA", "invalid data",
                                   {"api_name": name, "json_path": path + ".id",
                                    "expected_data_type": "lookup", "reason": "no such user"})
-            if name == "What_Id":
-                se_module = record.get("$se_module")
+            if name in MODULE_OF:
+                se_module = record.get(MODULE_OF[name])
                 if se_module not in ("Leads", "Deals") or self.find(se_module,
                                                                    value["id"]) is None:
                     return item_error("INVALID_DATA", "invalid data",
                                       {"api_name": name, "json_path": path + ".id",
-                                       "reason": "no %s record %s ($se_module names the "
-                                       "module)" % (se_module, value["id"])})
+                                       "reason": "no %s record %s (%s names the module)" % (
+                                           se_module, value["id"], MODULE_OF[name])})
         required = REQUIRED[module]
         for name in required:
             if (creating and record.get(name) in (None, "")) or \
@@ -374,7 +397,7 @@ class Zoho(Vendor):
             if update:
                 record_id = path_id or record.get("id")
                 target = self.find(module, record_id) if record_id else None
-                if target is None:
+                if target is None or target.get("$converted"):
                     results.append(item_error("INVALID_DATA", "the id given seems to be invalid",
                                               {"api_name": "id",
                                                "json_path": "$.data[%d].id" % index}))
@@ -409,6 +432,58 @@ class Zoho(Vendor):
         ok = sum(1 for r in results if r["status"] == "success")
         status = (200 if update else 201) if ok == len(results) else (207 if ok else 400)
         return Response(status, {"data": results})
+
+    def convert(self, req, lead_id):
+        """POST /Leads/{id}/actions/convert: a Contact, and a Deal when "Deals" is given."""
+        lead = self.find("Leads", lead_id)
+        if lead is None or lead.get("$converted"):
+            return api_error(400, "INVALID_DATA", "the id given seems to be invalid",
+                             {"id": lead_id, "reason": "no such lead, or already converted"})
+        if req.content_type() != "application/json":
+            return api_error(400, "INVALID_DATA", "the body must be JSON",
+                             {"expected": "Content-Type: application/json"})
+        try:
+            body = req.json()
+        except ValueError as e:
+            return api_error(400, "INVALID_DATA", "body", {"reason": str(e)})
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+            return api_error(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is "
+                             "missing", {"param": "data", "expected": "one object"})
+        options = data[0]
+        known = {"overwrite", "notify_lead_owner", "notify_new_entity_owner", "Accounts",
+                 "Contacts", "assign_to", "Deals"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            return api_error(400, "INVALID_DATA", "invalid data",
+                             {"api_name": unknown[0], "allowed": sorted(known)})
+        deal = options.get("Deals")
+        if deal is not None:
+            if not isinstance(deal, dict):
+                return api_error(400, "INVALID_DATA", "invalid data",
+                                 {"api_name": "Deals", "expected_data_type": "jsonobject"})
+            problem = self.check("Deals", deal, 0, creating=True)
+            if problem:
+                return Response(400, {"data": [problem]})
+        now = now_iso()
+        self.counter += 1
+        contact = {k: lead[k] for k in ("First_Name", "Last_Name", "Email", "Phone", "Mobile",
+                                        "Owner") if k in lead}
+        contact.update({"id": "5725767%012d" % self.counter, "Created_Time": now,
+                        "Modified_Time": now})
+        self.objects("Contacts").append(contact)
+        deal_id = None
+        if deal is not None:
+            self.counter += 1
+            stored = dict(deal, id="5725767%012d" % self.counter, Created_Time=now,
+                          Modified_Time=now, Contact_Name={"id": contact["id"]})
+            stored.setdefault("Owner", lead.get("Owner"))
+            self.objects("Deals").append(stored)
+            deal_id = stored["id"]
+        lead["$converted"] = True
+        lead["$converted_detail"] = {"contact": contact["id"], "deal": deal_id}
+        return Response(200, {"data": [{"Contacts": contact["id"], "Deals": deal_id,
+                                        "Accounts": None}]})
 
     def paging(self, req, cap):
         """(page, per_page) from the query, or a 400 answer."""

@@ -453,7 +453,7 @@ TEST_SUITE("crm_servers") {
     CHECK(sf.Call("GET", query, "", auth).status == 200);
   }
 
-  TEST_CASE("zoho: refresh grant, data envelope with per-record status, search, users") {
+  TEST_CASE("zoho: refresh grant, data envelope with per-record status, search, users, notes, lead conversion") {
     VendorServer zoho("zoho.py");
     t::HttpResult token = zoho.Call("POST", ZohoRefreshPath("test-refresh-token"));
     REQUIRE(token.status == 200);
@@ -532,6 +532,36 @@ TEST_SUITE("crm_servers") {
       if (!users->getObject("info")->getValue<bool>("more_records")) break;
     }
     CHECK(emails == std::vector<std::string>{"ana@example.test", "bo@example.test"});
+
+    r = zoho.Call("POST", "/crm/v2/Notes",
+                  R"({"data":[{"Note_Title":"Inquiry","Note_Content":"Parking?",)"
+                  R"("Parent_Id":{"id":")" + id + R"("},"se_module":"Leads"}]})",
+                  auth);
+    CHECK_MESSAGE(r.status == 201, r.body);
+    r = zoho.Call("POST", "/crm/v2/Leads/" + id + "/actions/convert",
+                  R"({"data":[{"overwrite":true,"Deals":{"Deal_Name":"D","Stage":"Won"}}]})",
+                  auth);
+    CHECK(r.status == 400);
+    CHECK(ZohoItem(r, 0)->getObject("details")->getValue<std::string>("api_name") == "Stage");
+    r = zoho.Call("POST", "/crm/v2/Leads/" + id + "/actions/convert",
+                  R"({"data":[{"overwrite":true,"notify_lead_owner":false,"Deals":)"
+                  R"({"Deal_Name":"Deal: Lea","Stage":"Closed Won","Closing_Date":"2026-12-03",)"
+                  R"("Amount":250000}}]})",
+                  auth);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    Object::Ptr converted = ZohoItem(r, 0);
+    CHECK_FALSE(converted->getValue<std::string>("Contacts").empty());
+    const std::string converted_deal = converted->getValue<std::string>("Deals");
+    CHECK(converted->isNull("Accounts"));
+    r = zoho.Call("PUT", "/crm/v2/Leads/" + id, R"({"data":[{"Lead_Status":"Lost Lead"}]})",
+                  auth);
+    CHECK(r.status == 400);
+    CHECK(ZohoItem(r, 0)->getObject("details")->getValue<std::string>("api_name") == "id");
+    Array::Ptr deals = zoho.Records("Deals");
+    REQUIRE(deals->size() == 2);
+    CHECK(deals->getObject(1)->getValue<std::string>("id") == converted_deal);
+    CHECK(deals->getObject(1)->getObject("Contact_Name")->getValue<std::string>("id") ==
+          converted->getValue<std::string>("Contacts"));
     Array::Ptr leads = zoho.Records("Leads");
     CHECK(leads->size() == 2);
     CHECK(leads->getObject(0)->getObject("Owner")->getValue<std::string>("id") ==
