@@ -64,6 +64,7 @@ import sys
 import time
 import uuid
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
 from vendor_server import FixedWindow, Response, Vendor, is_date, is_email, serve, whole_number_error
 
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."

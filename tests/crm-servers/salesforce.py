@@ -67,6 +67,7 @@ import sys
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
 from vendor_server import Response, Vendor, is_date, is_email, serve, whole_number_error
 
 API_PATH = re.compile(r"^/services/data/v(\d+)\.(\d)(/.*)?$")

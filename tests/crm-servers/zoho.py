@@ -93,6 +93,7 @@ Own control keys: customFields, rateLimitPerMinute.
 import re
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
 from vendor_server import (FixedWindow, Response, Vendor, is_date, is_email, now_iso, serve,
                            whole_number_error)
 
