@@ -386,6 +386,9 @@ TEST_SUITE("crm_servers") {
     sf.Control(R"({"revokeRefreshToken": true})");
     r = sf.Call("POST", "/services/oauth2/token", refresh + rotated_again, kForm);
     CHECK(Obj(r.body)->getValue<std::string>("error") == "invalid_grant");
+    const std::string state = sf.Call("GET", "/_test/state").body;
+    CHECK(state.find(access) == std::string::npos);  // counters, never tokens
+    CHECK(state.find(rotated) == std::string::npos);
     Object::Ptr tokens = sf.State()->getObject("tokens");
     CHECK(tokens->getValue<int>("refreshes") == 4);
     CHECK(tokens->getValue<int>("liveRefreshTokens") == 0);
@@ -813,6 +816,10 @@ TEST_SUITE("crm_servers") {
     r = pd.Call("POST", "/v2/leads" + kPdToken, lead);
     CHECK(r.status == 404);
     CHECK(pd.Records("leads")->size() == 0);
+    // The request log keeps paths, never the query string with the token.
+    const std::string state = pd.Call("GET", "/_test/state").body;
+    CHECK(state.find("/v1/leads") != std::string::npos);
+    CHECK(state.find("test-api-token") == std::string::npos);
   }
 
   TEST_CASE("pipedrive: 429 with Retry-After and the rate-limit headers, the daily budget, 5xx") {
