@@ -3,14 +3,15 @@
 //
 // The checks: settings that must not leave loopback (config/exposure.h); the
 // store's folder is writable (SQLite: a file is really created there, since
-// root passes every permission bit); the plugin loads, is attached to its
-// PluginHost (app/plugin_hosts.h), accepts its configuration and names its
-// budget headers well; the webhook secrets, the
-// agent map, inbound.callback_url and alerts.webhook_url are accepted by the
-// very functions the service builds them with; an existing SQLite store is
-// one this build opens (read only: not migrated); server.host:server.port can
-// be bound (bound and released at once; in use is a warning). Migrating the
-// store and connecting to PostgreSQL or Redis are left to `serve`.
+// root passes every permission bit); the webhook secrets, the agent map,
+// inbound.callback_url and alerts.webhook_url are accepted by the very
+// functions the service builds them with; an existing SQLite store is one this
+// build opens (read only: not migrated); server.host:server.port can be bound
+// (bound and released at once; in use is a warning); last, the plugin loads,
+// is attached to its PluginHost (app/plugin_hosts.h), accepts its
+// configuration and names its budget headers well. Migrating the store and
+// connecting to PostgreSQL or Redis are left to `serve`, whose
+// PluginHostSource does both just before the plugin is configured.
 //
 // Called from one thread (start-up, check-config).
 #ifndef CRMSYNC_ENGINE_APP_START_CHECKS_H_
