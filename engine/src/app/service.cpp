@@ -62,21 +62,30 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   service->crm_enabled_ = settings.GetBool("crm.enabled");
 
   // The same checks check-config runs (app/start_checks.h), before anything
-  // is created; the plugin they loaded is the one used.
-  StartCheckReport checks = RunStartChecks(settings);
+  // is created; the plugin they loaded is the one used. When every other
+  // check passed they open the store, so the plugin is attached to its
+  // PluginHost over it before it is configured (app/plugin_hosts.h).
+  Service* opening = service.get();
+  PluginHostSource host;
+  host.creates_store = true;
+  host.open = [opening, &settings](std::string* why) -> PluginHost* {
+    try {
+      opening->store_ = OpenStore(settings);
+    } catch (const StoreError& e) {
+      *why = std::string("store: ") + e.what();
+      return nullptr;
+    }
+    opening->plugin_host_ = std::make_unique<StorePluginHost>(
+        opening->plugin_name_, opening->store_.state.get(), opening->clock_);
+    return opening->plugin_host_.get();
+  };
+  StartCheckReport checks = RunStartChecks(settings, host);
   if (checks.HasErrors()) {
     *error = checks.ErrorText();
     return nullptr;
   }
   for (const config::Diagnostic& d : checks.problems) ComponentLogger("app").warning(d.message);
   service->plugin_ = std::move(checks.plugin);
-
-  try {
-    service->store_ = OpenStore(settings);
-  } catch (const StoreError& e) {
-    *error = std::string("store: ") + e.what();
-    return nullptr;
-  }
   service->write_probe_ = std::make_unique<WriteProbe>(service->store_.state.get(), service->clock_);
 
   ComponentLogger("plugin_host")

@@ -28,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "ops/alerts.h"
 #include "plugin_host/plugin_loader.h"
+#include "plugin_host/store_plugin_host.h"
 #include "app/open_store.h"
 #include "store/store.h"
 #include "store/write_probe.h"
@@ -110,6 +111,8 @@ class Service {
   OpenedStore store_;
   /// Whether the state store can write (readiness); after store_.
   std::unique_ptr<WriteProbe> write_probe_;
+  /// The plugin's PluginHost over store_; outlives plugin_, declared before it.
+  std::unique_ptr<StorePluginHost> plugin_host_;
   std::unique_ptr<LoadedPlugin> plugin_;
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;
