@@ -101,7 +101,7 @@ Status ListUsersOver(const Mapping& mapping, Transport& transport, const std::st
       transport, request, paging, spec.results_pointer, base_url,
       [&](const Page& page, PageVerdict* verdict) {
         *verdict = PageVerdict::kNext;
-        const std::string where = "users.list page " + std::to_string(page.number);
+        const std::string where = "page " + std::to_string(page.number);
         const std::optional<Var> items = ResolvePointer(page.body, spec.results_pointer);
         if (!items || !IsArray(*items)) {
           return Status::Permanent(
