@@ -50,7 +50,10 @@ bool LinkPath(const std::string& target, const std::string& base_url, std::strin
     while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
     std::string full = uri.getPathEtc();
     if (!prefix.empty()) {
-      if (full.compare(0, prefix.size(), prefix) != 0) {
+      const bool inside = full.compare(0, prefix.size(), prefix) == 0 &&
+                          (full.size() == prefix.size() || full[prefix.size()] == '/' ||
+                           full[prefix.size()] == '?');
+      if (!inside) {
         *why = "the Link header's next page is outside crm.api.url's path " + prefix;
         return false;
       }

@@ -965,6 +965,42 @@ TEST_CASE("paging: a page that fails makes the lookup unknown, never not found")
   CHECK(crm.Drain().size() == 2);
 }
 
+TEST_CASE("paging: a next page the answer cannot say is unknown, never not found") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  const SyncJob job = LeadJob(SampleLead());
+  std::optional<std::string> found;
+  // A cursor that is an object.
+  std::unique_ptr<Adapter> cursor = NewAdapter(BaseSettings(
+      PagedLookupMapping(dir, R"({"type": "cursor", "cursorPointer": "/next",
+                                  "cursorParam": "after"})"),
+      crm.url()));
+  crm.Script(200, R"({"results":[],"next":{"after":"n2"}})");
+  CheckFails(PagedLookup(*cursor, job, &found), StatusCode::kRetryable,
+             "neither a string nor a number");
+  CHECK(crm.Drain().size() == 1);
+  // A has-more flag that is not a boolean; a page without the array.
+  testing::TempDir other;
+  std::unique_ptr<Adapter> pages = NewAdapter(BaseSettings(
+      PagedLookupMapping(other, R"({"type": "page", "pageParam": "p", "hasMorePointer": "/more"})"),
+      crm.url()));
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"}],"more":"yes"})");
+  CheckFails(PagedLookup(*pages, job, &found), StatusCode::kRetryable,
+             "expected true or false at /more");
+  crm.Drain();
+  // A Link outside crm.api.url's path.
+  testing::TempDir based;
+  Settings settings = BaseSettings(PagedLookupMapping(based, R"({"type": "link"})"),
+                                   crm.url() + "/crm");
+  std::unique_ptr<Adapter> link = NewAdapter(settings);
+  crm.Script(200, R"({"results":[]})", {{"Link", "</admin/leads?page=2>; rel=\"next\""}});
+  CheckFails(PagedLookup(*link, job, &found), StatusCode::kRetryable, "outside crm.api.url's path");
+  const std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].raw_path == "/crm/api/v1/leads");
+  CHECK_FALSE(found.has_value());
+}
+
 TEST_CASE("users: sunshine-reference lists every user across cursor pages") {
   RecordingCrm crm;
   std::unique_ptr<Adapter> adapter = NewAdapter(kSunshine, crm);
