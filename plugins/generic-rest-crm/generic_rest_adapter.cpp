@@ -17,7 +17,9 @@
 #include "crmsync/plugin.h"
 #include "json_util.h"
 #include "lookup.h"
+#include "pagination.h"
 #include "signing_transport.h"
+#include "users.h"
 
 namespace crmsync::genericrest {
 namespace {
@@ -153,8 +155,11 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   std::unique_ptr<HttpTransport> http;
   status = HttpTransport::Create(options, &http);
   if (!status.ok()) return status;
-  transport_ = std::make_unique<SigningTransport>(std::move(http), mapping->auth, secrets,
-                                                  PathPrefix(options.base_url));
+  transport_ = std::make_unique<PagingTransport>(
+      std::make_unique<SigningTransport>(std::move(http), mapping->auth, secrets,
+                                         PathPrefix(options.base_url)),
+      mapping, options.base_url);
+  base_url_ = options.base_url;
   mapping_ = mapping;
   warnings_ = warnings;
   mapper_.SetMapping(mapping);
@@ -188,6 +193,17 @@ std::string GenericRestAdapter::Dump() {
     dump->set("rateLimitHeaders", sets);
   }
   return ToJson(Var(dump));
+}
+
+Status GenericRestAdapter::ListUsers(std::vector<CrmUser>* users) {
+  if (!mapping_ || !transport_) return Status::NotFound("generic-rest-crm is not configured");
+  // The inner transport: the users list walks its own pages.
+  Transport& inner = static_cast<PagingTransport&>(*transport_).inner();
+  return ListUsersOver(*mapping_, inner, base_url_, NowMs(),
+                       [this](const HttpResponse& response) {
+                         return ClassifyWithRules(mapping_->classify, response, NowMs());
+                       },
+                       users);
 }
 
 }  // namespace crmsync::genericrest

@@ -6,7 +6,8 @@
 // file, refusing to start with every problem listed, then builds the SDK's
 // HttpTransport (HttpTransportOptionsFromConfig: https or loopback, CA file,
 // timeouts) with the mapping's static headers and credentials, wrapped in a
-// SigningTransport for HMAC auth. Secrets (api_key, api_secret) are read from
+// SigningTransport for HMAC auth, wrapped in a PagingTransport that walks paged
+// lookups (pagination.h). Secrets (api_key, api_secret) are read from
 // the PluginConfig only and never appear in a message.
 //
 // Info() describes the loaded mapping: lookup_by_reference when the lead has a
@@ -68,12 +69,17 @@ class GenericRestAdapter : public Adapter {
   /// CRM's budget headers (rateLimit), which the engine reads.
   std::string Dump() override;
 
+  /// Every user the mapping's `users` list gives (users.h), every page;
+  /// kNotFound when the mapping has none.
+  Status ListUsers(std::vector<CrmUser>* users) override;
+
  private:
   std::shared_ptr<const Mapping> mapping_;
   std::vector<std::string> warnings_;
   GenericRestMapper mapper_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Transport> unconfigured_;
+  std::string base_url_;  ///< crm.api.url, for Link paging.
 };
 
 }  // namespace crmsync::genericrest
