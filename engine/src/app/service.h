@@ -111,10 +111,11 @@ class Service {
   /// Whether the state store can write (readiness); after store_.
   std::unique_ptr<WriteProbe> write_probe_;
   std::unique_ptr<LoadedPlugin> plugin_;
+  // Before dispatcher_: its workers use it until they stop.
+  std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;
   int64_t webhook_tolerance_s_ = 300;
-  std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<InboundWorker> inbound_;
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<WebhookRegistrar> registrar_;
