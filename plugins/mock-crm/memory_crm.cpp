@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <initializer_list>
 #include <utility>
 
 #include <Poco/JSON/Array.h>
@@ -108,6 +109,23 @@ bool IsStringOrNull(const Poco::Dynamic::Var& value) { return value.isEmpty() ||
 
 bool IsNumberOrNull(const Poco::Dynamic::Var& value) { return value.isEmpty() || IsNumber(value); }
 
+// "" when `value` (the body's member `name`) is null or an object whose
+// `parts` that are present pass `ok`; else the reason, `type` naming what a
+// part must be.
+std::string CheckParts(const Poco::Dynamic::Var& value, const std::string& name,
+                       std::initializer_list<const char*> parts,
+                       bool (*ok)(const Poco::Dynamic::Var&), const char* type) {
+  if (value.isEmpty()) return "";
+  if (value.type() != typeid(Poco::JSON::Object::Ptr)) return name + " must be an object";
+  Poco::JSON::Object::Ptr object = value.extract<Poco::JSON::Object::Ptr>();
+  for (const char* part : parts) {
+    if (object->has(part) && !ok(object->get(part))) {
+      return name + "." + part + " must be " + type;
+    }
+  }
+  return "";
+}
+
 // Checks a lead or property body against the CRM's field types and vocabulary;
 // "" when fine, else the reason (answered 422).
 std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Ptr& body) {
@@ -119,14 +137,8 @@ std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Pt
       const bool known = kind == "lead" ? IsCrmLeadStatus(word) : IsCrmPropertyStatus(word);
       if (!known) return "invalid " + kind + " status '" + word + "'";
     } else if (kind == "lead" && name == "budgetRange") {
-      if (value.isEmpty()) continue;
-      if (value.type() != typeid(Poco::JSON::Object::Ptr)) return "budgetRange must be an object";
-      Poco::JSON::Object::Ptr range = value.extract<Poco::JSON::Object::Ptr>();
-      for (const char* bound : {"min", "max"}) {
-        if (range->has(bound) && !IsNumberOrNull(range->get(bound))) {
-          return std::string("budgetRange.") + bound + " must be a number";
-        }
-      }
+      std::string error = CheckParts(value, name, {"min", "max"}, IsNumberOrNull, "a number");
+      if (!error.empty()) return error;
     } else if (kind == "lead" && name == "preferredAreas") {
       if (value.isEmpty()) continue;
       if (value.type() != typeid(Poco::JSON::Array::Ptr)) return "preferredAreas must be an array";
@@ -148,14 +160,8 @@ std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Pt
                name == "internalId") {
       if (!IsStringOrNull(value)) return name + " must be a string";
     } else if (kind == "property" && name == "location") {
-      if (value.isEmpty()) continue;
-      if (value.type() != typeid(Poco::JSON::Object::Ptr)) return "location must be an object";
-      Poco::JSON::Object::Ptr location = value.extract<Poco::JSON::Object::Ptr>();
-      for (const char* part : {"city", "locality"}) {
-        if (location->has(part) && !IsStringOrNull(location->get(part))) {
-          return std::string("location.") + part + " must be a string";
-        }
-      }
+      std::string error = CheckParts(value, name, {"city", "locality"}, IsStringOrNull, "a string");
+      if (!error.empty()) return error;
     }
   }
   return "";

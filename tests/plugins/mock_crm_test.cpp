@@ -790,7 +790,12 @@ TEST_CASE("mock-crm: malformed and invalid requests are refused with a message")
       {"POST", "/api/v1/leads", R"({"preferredAreas": "Baner"})", 422, StatusCode::kInvalidRecord},
       {"POST", "/api/v1/properties", R"({"price": "high"})", 422, StatusCode::kInvalidRecord},
       {"POST", "/api/v1/properties", R"({"status": "won"})", 422, StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/properties", R"({"location": "Pune"})", 422, StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/properties", R"({"location": {"city": 1}})", 422,
+       StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/properties", R"({"internalId": 7})", 422, StatusCode::kInvalidRecord},
       {"POST", "/api/v1/webhooks", R"({"events": []})", 422, StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/users", "", 405, StatusCode::kPermanent},
       {"GET", "/api/v2/leads", "", 404, StatusCode::kNotFound},
       {"GET", "/api/v1/contacts", "", 404, StatusCode::kNotFound},
       {"DELETE", "/api/v1/leads", "", 405, StatusCode::kPermanent},
@@ -810,10 +815,13 @@ TEST_CASE("mock-crm: malformed and invalid requests are refused with a message")
   HttpResponse bad = SendRaw(*adapter, "POST", "/api/v1/leads", R"({"status": "converted"})");
   CHECK(DefaultClassify(bad).message().find("invalid lead status 'converted'") !=
         std::string::npos);
+  bad = SendRaw(*adapter, "POST", "/api/v1/properties", R"({"location": {"locality": []}})");
+  CHECK(DefaultClassify(bad).message().find("location.locality must be a string") !=
+        std::string::npos);
   CHECK(Leads(*adapter)->size() == 0);
   // Requests without a route are counted under the route their path names.
   CHECK(RequestCount(*adapter, "lead.create") == 8);
-  CHECK(RequestCount(*adapter, "unknown") == 3);
+  CHECK(RequestCount(*adapter, "unknown") == 4);
 }
 
 TEST_CASE("mock-crm: every fault token does what it says") {
