@@ -317,7 +317,7 @@ Status JobRunner::Lookup(Attempt& a, std::optional<std::string>* found) const {
   return ctx_.adapter->ReadLookup(a.sync, response, found);
 }
 
-void JobRunner::AddAgents(SyncJob* sync) const {
+void JobRunner::AddAgents(SyncJob* sync, JobOutcome* out) const {
   if (!ctx_.agents) return;
   auto add = [&](const char* role, const std::optional<std::string>& dealer) {
     if (!dealer || dealer->empty()) return;
@@ -327,6 +327,9 @@ void JobRunner::AddAgents(SyncJob* sync) const {
       ctx_.agents->ReportUnmatched(
           "outbound", *dealer,
           std::string(EntityKindName(sync->entity_kind)) + ":" + sync->entity_id);
+      out->notes.emplace_back("agent_unmatched",
+                              "dealer " + MaskSensitive(*dealer) +
+                                  " matches no active CRM user; sent without its CRM id");
     }
   };
   if (sync->assignment) {
@@ -337,23 +340,26 @@ void JobRunner::AddAgents(SyncJob* sync) const {
   if (sync->property) add("propertyAgent", sync->property->dealer_id);
 }
 
-int64_t JobRunner::RelatedWait(const LeasedJob& job) const {
+int64_t JobRunner::RelatedWait(const LeasedJob& job, JobOutcome* out) const {
   const int64_t now = ctx_.clock->NowMs();
   const std::string entity = std::string(EntityKindName(job.kind)) + ":" + job.entity_id;
   if (job.related_property_state == RelatedState::kPending) {
     if (ctx_.max_outage_ms <= 0 || now - job.created_at_ms < ctx_.max_outage_ms) {
       return now + std::max<int64_t>(1, ctx_.related_recheck_ms);
     }
-    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING,
-            "property " + job.related_property_id +
-                " is still not created in the CRM after crm.retry.max_outage; sent without "
-                "its CRM id",
+    const std::string why = "property " + job.related_property_id +
+                            " is still not created in the CRM after crm.retry.max_outage; "
+                            "sent without its CRM id";
+    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING, why,
             {{"job_id", std::to_string(job.id)}, {"entity", entity}, {"plugin", ctx_.plugin}});
+    out->notes.emplace_back("related_missing", why);
   } else if (job.related_property_state == RelatedState::kUnsent) {
-    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING,
-            "property " + job.related_property_id +
-                " has no CRM id and no job left (dead-lettered?); sent without its CRM id",
+    const std::string why = "property " + job.related_property_id +
+                            " has no CRM id and no job left (dead-lettered?); sent without "
+                            "its CRM id";
+    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING, why,
             {{"job_id", std::to_string(job.id)}, {"entity", entity}, {"plugin", ctx_.plugin}});
+    out->notes.emplace_back("related_missing", why);
   }
   return 0;
 }
@@ -363,10 +369,10 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
   GuardedAdapter& adapter = *ctx_.adapter;
 
   // Waiting for the related record spends no attempt and sends nothing.
-  if (int64_t until = RelatedWait(job)) return a.Release(until);
+  if (int64_t until = RelatedWait(job, &a.out)) return a.Release(until);
   std::string error;
   if (!DecodeJob(job, &a.sync, &error)) return a.DeadLetter(Status::Permanent(error));
-  AddAgents(&a.sync);
+  AddAgents(&a.sync, &a.out);
   if (job.plan.empty()) {
     Status s = adapter.Plan(a.sync, &a.steps);
     if (!s.ok()) return a.FailOrDeadLetter(s);
@@ -567,7 +573,7 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
     Attempt& a = *attempts.back();
     std::string error;
     DecodeJob(job, &a.sync, &error);  // BatchStep checked it decodes
-    AddAgents(&a.sync);
+    AddAgents(&a.sync, &a.out);
     a.steps = {kind};
     a.out.plan = FormatPlan(a.steps);
     a.out.step = 0;

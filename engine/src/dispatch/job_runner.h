@@ -121,11 +121,12 @@ class JobRunner {
   Status Call(const RateTicket& ticket, const HttpRequest& request, HttpResponse* response) const;
   Status Lookup(Attempt& a, std::optional<std::string>* found) const;
   // Adds the CRM users matched to `sync`'s dealers to sync->related,
-  // reporting those nothing matched.
-  void AddAgents(SyncJob* sync) const;
+  // reporting those nothing matched (and noting them in `out`'s audit).
+  void AddAgents(SyncJob* sync, JobOutcome* out) const;
   // Whether `job` is still waiting for its related property: then the
-  // release time; else 0 (logged when it goes without a property it knows).
-  int64_t RelatedWait(const LeasedJob& job) const;
+  // release time; else 0 (logged, and noted in `out`'s audit, when it goes
+  // without a property the engine knows).
+  int64_t RelatedWait(const LeasedJob& job, JobOutcome* out) const;
 
   const JobRunnerContext ctx_;
 };

@@ -157,6 +157,9 @@ struct JobOutcome {
   /// A create may have reached the CRM without an answer: the next lease must
   /// look the record up before creating.
   bool in_doubt = false;
+  /// Entries for the entity's audit trail, (action, detail): what the job
+  /// went without (an agent with no CRM user, a related record with no CRM id).
+  std::vector<std::pair<std::string, std::string>> notes;
 };
 
 /// Queue figures for status, metrics and readiness.
@@ -227,7 +230,8 @@ struct AuditRecord {
   int64_t id = 0;
   int64_t at_ms = 0;
   int64_t job_id = 0;
-  std::string action;  ///< synced, dead_lettered, replayed, inbound_update, inbound_stale, ...
+  std::string action;  ///< synced, dead_lettered, replayed, inbound_update, inbound_stale,
+                       ///< agent_unmatched, related_missing, ...
   std::string detail;
 };
 

@@ -2119,6 +2119,15 @@ TEST_SUITE("engine.dispatch") {
                                               R"(","assignedToId":")" + dealer + "\""));
     }
 
+    // How many audit entries of `lead` have `action`.
+    int Audit(const std::string& lead, const std::string& action) {
+      int count = 0;
+      for (const AuditRecord& r : rig->store->AuditForEntity(EntityKind::kLead, lead, 100)) {
+        count += r.action == action ? 1 : 0;
+      }
+      return count;
+    }
+
     MetricsRegistry metrics;
     // Before the rig: destroyed after the rig's dispatcher, which uses it.
     std::unique_ptr<AgentDirectory> agents;
@@ -2193,6 +2202,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK_FALSE(lead->has("relatedProperty"));
     CHECK(Str(lead, "propertyId") == "p-7");
     CHECK(Contains(captured.text(), "property p-7 has no CRM id and no job left"));
+    CHECK(r.Audit("L1", "related_missing") == 1);
   }
 
   TEST_CASE("related: a property the platform never sent does not hold the lead") {
@@ -2216,6 +2226,8 @@ TEST_SUITE("engine.dispatch") {
     CHECK(Str(r.rig->CrmLead("L2"), "assignedAgent") == "dealer-404");
     CHECK(r.metrics.CounterValue("crmsync_agents_unmatched_total", {{"direction", "outbound"}}) ==
           2);
+    CHECK(r.Audit("L1", "agent_unmatched") == 1);
+    CHECK(r.Audit("L2", "agent_unmatched") == 1);
   }
 
   TEST_CASE("related: a dealer assignment carries the matched agent's CRM id") {
