@@ -342,25 +342,23 @@ void JobRunner::AddAgents(SyncJob* sync, JobOutcome* out) const {
 
 int64_t JobRunner::RelatedWait(const LeasedJob& job, JobOutcome* out) const {
   const int64_t now = ctx_.clock->NowMs();
-  const std::string entity = std::string(EntityKindName(job.kind)) + ":" + job.entity_id;
+  std::string why;
   if (job.related_property_state == RelatedState::kPending) {
     if (ctx_.max_outage_ms <= 0 || now - job.created_at_ms < ctx_.max_outage_ms) {
       return now + std::max<int64_t>(1, ctx_.related_recheck_ms);
     }
-    const std::string why = "property " + job.related_property_id +
-                            " is still not created in the CRM after crm.retry.max_outage; "
-                            "sent without its CRM id";
-    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING, why,
-            {{"job_id", std::to_string(job.id)}, {"entity", entity}, {"plugin", ctx_.plugin}});
-    out->notes.emplace_back("related_missing", why);
+    why = " is still not created in the CRM after crm.retry.max_outage";
   } else if (job.related_property_state == RelatedState::kUnsent) {
-    const std::string why = "property " + job.related_property_id +
-                            " has no CRM id and no job left (dead-lettered?); sent without "
-                            "its CRM id";
-    LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING, why,
-            {{"job_id", std::to_string(job.id)}, {"entity", entity}, {"plugin", ctx_.plugin}});
-    out->notes.emplace_back("related_missing", why);
+    why = " has no CRM id and no job left (dead-lettered?)";
+  } else {
+    return 0;
   }
+  why = "property " + job.related_property_id + why + "; sent without its CRM id";
+  LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING, why,
+          {{"job_id", std::to_string(job.id)},
+           {"entity", std::string(EntityKindName(job.kind)) + ":" + job.entity_id},
+           {"plugin", ctx_.plugin}});
+  out->notes.emplace_back("related_missing", why);
   return 0;
 }
 

@@ -2081,14 +2081,18 @@ TEST_SUITE("engine.dispatch") {
   // mock-crm's users: u-asha (e-mail, through inbound.agent_emails) and
   // u-ravi (holding the platform id dealer-9).
   struct RelatedRig {
-    explicit RelatedRig(Settings faults = {}) {
+    explicit RelatedRig(Settings faults = {},
+                        std::function<void(DispatcherOptions*)> tweak = nullptr) {
       faults["users"] =
           R"([{"id":"u-asha","email":"asha@acme.example"},)"
           R"({"id":"u-ravi","email":"ravi@acme.example","platformId":"dealer-9"},)"
           R"({"id":"u-gone","email":"gone@acme.example","platformId":"dealer-5","active":false}])";
       RigOptions options = Rig::WithFaults(std::move(faults));
       options.start = false;
-      options.tweak = [this](DispatcherOptions* d) { d->agents = agents.get(); };
+      options.tweak = [this, tweak](DispatcherOptions* d) {
+        d->agents = agents.get();
+        if (tweak) tweak(d);
+      };
       rig = std::make_unique<Rig>(std::move(options));
       AgentDirectoryConfig config;
       config.dealer_emails = {{"dealer-7", "asha@acme.example"}};
@@ -2203,6 +2207,27 @@ TEST_SUITE("engine.dispatch") {
     CHECK(Str(lead, "propertyId") == "p-7");
     CHECK(Contains(captured.text(), "property p-7 has no CRM id and no job left"));
     CHECK(r.Audit("L1", "related_missing") == 1);
+  }
+
+  TEST_CASE("related: a lead waits for its property at most crm.retry.max_outage") {
+    // The property's create fails and is retried a minute later; the lead
+    // waits 600 ms (clock time) from its acceptance, then goes without.
+    RelatedRig r(Settings{{"faults.property.create", "500"}}, [](DispatcherOptions* d) {
+      d->retry_delay_ms = 60000;
+      d->max_outage_ms = 600;
+    });
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-7", "dealer-7"),
+                 RelatedRig::PropertyCreated("p1", "p-7", "dealer-9")});
+    REQUIRE(WaitUntil([&] { return r.rig->Requests("property.create") == 1; }, kWait));
+    r.rig->Advance(500);
+    CHECK(StaysTrue([&] { return r.rig->CrmLead("L1") == nullptr; }));
+    r.rig->Advance(500);
+    REQUIRE(r.rig->WaitAllDone({"L1"}));
+    Poco::JSON::Object::Ptr lead = r.rig->CrmLead("L1");
+    REQUIRE(lead);
+    CHECK_FALSE(lead->has("relatedProperty"));
+    CHECK(r.Audit("L1", "related_missing") == 1);
+    CHECK(r.rig->Requests("property.create") == 1);  // its retry is not due yet
   }
 
   TEST_CASE("related: a property the platform never sent does not hold the lead") {
