@@ -12,6 +12,8 @@ namespace {
 // The propertyId a lead or inquiry payload refers to: the inquiry's, else the
 // lead's; "" for none (or a payload DecodeJob will refuse with its reason).
 std::string ReferredPropertyId(const std::string& payload) {
+  // Most payloads name no property: no parse for them on the lease path.
+  if (payload.find("\"propertyId\"") == std::string::npos) return "";
   try {
     Poco::JSON::Object::Ptr root =
         Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
