@@ -60,7 +60,8 @@ struct OAuth2Credentials {
 /// The outcome of a token failure answer (one carrying kTokenFailureHeader):
 /// kUnauthenticated (the endpoint refused the credentials: invalid_grant,
 /// invalid_client, ...), kRateLimited (429, with Retry-After), kRetryable
-/// (5xx, timeouts, an unreadable answer). nullopt for any other answer.
+/// (5xx, timeouts, an unreadable answer). nullopt for any other answer; a
+/// CRM's answer always has request_sent set, so no CRM can pass for one.
 std::optional<Status> TokenFailureStatus(const HttpResponse& response, int64_t now_unix_ms);
 
 /// `text` percent-encoded but for RFC 3986's unreserved characters; with
