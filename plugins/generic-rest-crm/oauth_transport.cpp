@@ -58,6 +58,20 @@ Status TokenEndpoint(const OAuth2Spec& spec, const HttpTransportOptions& crm,
   return Status::Ok();
 }
 
+// A refusal that echoes a credential (a CRM quoting the URL it refused) must
+// not carry it into dead letters and logs: the engine cannot know an access
+// token, and a query parameter's name may not look secret.
+void Scrub(const std::vector<std::string>& secrets, HttpResponse* response) {
+  if (response->status >= 200 && response->status < 300) return;
+  for (const std::string& secret : secrets) {
+    for (std::string* text : {&response->body, &response->error_message}) {
+      for (size_t at = text->find(secret); at != std::string::npos; at = text->find(secret, at)) {
+        text->replace(at, secret.size(), kMaskedToken);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string AppendQuery(const std::string& path,
@@ -93,11 +107,14 @@ HttpResponse OAuthTransport::Send(const HttpRequest& request) {
   HttpResponse failure;
   if (!tokens_->Get(&token, &failure)) return failure;
   HttpResponse response = inner_->Send(WithToken(request, token));
+  Scrub({token}, &response);
   if (response.status != 401) return response;
   // The token may have been revoked or expired early: one renewal, one resend.
   std::string renewed;
   if (!tokens_->Renew(token, &renewed, &failure)) return failure;
-  return inner_->Send(WithToken(request, renewed));
+  response = inner_->Send(WithToken(request, renewed));
+  Scrub({renewed}, &response);
+  return response;
 }
 
 Status OAuthTransport::Prepare(const HttpRequest& request, WireRequest* out) {
@@ -113,7 +130,14 @@ QueryKeyTransport::QueryKeyTransport(std::unique_ptr<Transport> inner,
 HttpResponse QueryKeyTransport::Send(const HttpRequest& request) {
   HttpRequest keyed = request;
   keyed.path = AppendQuery(request.path, query_);
-  return inner_->Send(keyed);
+  HttpResponse response = inner_->Send(keyed);
+  std::vector<std::string> secrets;
+  for (const auto& param : query_) {
+    secrets.push_back(PercentEncode(param.second, false));
+    secrets.push_back(param.second);
+  }
+  Scrub(secrets, &response);
+  return response;
 }
 
 Status QueryKeyTransport::Prepare(const HttpRequest& request, WireRequest* out) {

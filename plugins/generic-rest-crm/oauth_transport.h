@@ -9,6 +9,8 @@
 //  * QueryKeyTransport (apiKeyQuery) appends the API token to every
 //    request's query string, inside the transport, so the paths the engine
 //    logs, stores and shows never hold it.
+// Neither lets its credential through in a refusal: a non-2xx answer that
+// echoes it (a CRM quoting the URL it refused) has it replaced by "[token]".
 // Both prepare requests for `crmsync render` (crmsync/prepare.h) with the
 // credential replaced by "[token]": Prepare() never calls the token endpoint
 // and never puts a real credential in a URL the engine would have to mask.

@@ -170,8 +170,15 @@ class Rig {
       std::lock_guard<std::mutex> lock(mu_);
       crm_.push_back(request.getMethod() + " " + request.getURI() + " | " + authorization);
     }
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(crm_status(authorization)));
+    const int status = crm_status(authorization);
+    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType("application/json");
+    if (status >= 300) {
+      // Quotes what it refused, credentials included, as some CRMs do.
+      response.send() << "{\"message\":\"refused " << request.getURI() << " with " << authorization
+                      << "\"}";
+      return;
+    }
     response.send() << "{\"data\":{\"id\":\"crm-1\"},\"message\":\"ok\"}";
   }
 
@@ -431,6 +438,8 @@ TEST_SUITE("plugins.generic_rest") {
     HttpResponse response = adapter.transport().Send(request);
     CHECK(response.status == 401);
     CHECK(response.Header(kTokenFailureHeader).empty());
+    CHECK(response.body.find("with Bearer [token]") != std::string::npos);  // at-2 scrubbed
+    CheckNoSecret(response.body);
     CHECK(rig.token_forms().size() == 2);
     CHECK(rig.crm_requests().size() == 2);
     const Status status = adapter.Classify(request, response);
@@ -725,33 +734,35 @@ TEST_SUITE("plugins.generic_rest") {
     TempDir dir;
     GenericRestAdapter adapter;
     PluginConfig config = AdapterConfig(
-        rig, MappingWith(
-                 dir, R"({"type": "apiKeyQuery", "query": {"api_token": "{{secret.apiKey}}"}})"));
+        rig, MappingWith(dir, R"({"type": "apiKeyQuery", "query": {"k": "{{secret.apiKey}}"}})"));
     config.Set("api_key", "qk-Pipe-55x");
     REQUIRE(adapter.Configure(config).ok());
     HttpRequest request = GetLead();
     request.path = "/persons/search?term=lead%3A42";
     CHECK(adapter.transport().Send(request).status == 200);
     REQUIRE(rig.crm_requests().size() == 1);
-    CHECK(rig.crm_requests()[0] == "GET /persons/search?term=lead%3A42&api_token=qk-Pipe-55x | ");
+    CHECK(rig.crm_requests()[0] == "GET /persons/search?term=lead%3A42&k=qk-Pipe-55x | ");
     CHECK(request.path == "/persons/search?term=lead%3A42");  // The engine's copy stays clean.
 
     WireRequest wire;
     REQUIRE(AsPreparing(&adapter.transport())->Prepare(request, &wire).ok());
-    CHECK(wire.url == rig.crm_url() + "/persons/search?term=lead%3A42&api_token=[token]");
+    CHECK(wire.url == rig.crm_url() + "/persons/search?term=lead%3A42&k=[token]");
     CheckNoSecret(wire.url);
 
     // A CRM that refuses the token: the classified message holds no token.
     rig.crm_status = [](const std::string&) { return 401; };
-    const Status status = adapter.Classify(request, adapter.transport().Send(request));
+    const HttpResponse refused_answer = adapter.transport().Send(request);
+    CHECK(refused_answer.body.find("k=[token]") != std::string::npos);
+    const Status status = adapter.Classify(request, refused_answer);
     CHECK(status.code() == StatusCode::kUnauthenticated);
+    CheckNoSecret(refused_answer.body);
     CheckNoSecret(status.message());
 
     GenericRestAdapter unset;
     config.Set("api_key", "");
     const Status refused = unset.Configure(config);
     CHECK(refused.code() == StatusCode::kInvalidConfig);
-    CHECK(refused.message().find("api_key: required by the mapping's auth/query/api_token") !=
+    CHECK(refused.message().find("api_key: required by the mapping's auth/query/k") !=
           std::string::npos);
     CHECK(HasError(ParseErrors(R"({"name": "x", "auth": {"type": "apiKeyQuery"}})"),
                    "/auth/query: required"));
