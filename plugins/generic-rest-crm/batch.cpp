@@ -1,6 +1,7 @@
 // Batch requests and answers; see batch.h.
 #include "batch.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,9 +13,37 @@
 namespace crmsync::genericrest {
 namespace {
 
-// The Status of one job from its result.
+// The Status of one job from its result. A result that cannot be read (not an
+// object, no status where okValues expects one, a create without an id) is
+// retryable: the engine looks such an item up before creating it again.
 Status ReadItem(const Operation& op, StepKind step, const Var& result, StepResult* out) {
-  if (op.status_pointer) {
+  if (!IsObject(result)) {
+    return Status::Retryable(op.name + ": this item's result is not an object (unreadable)");
+  }
+  if (op.status_pointer && !op.ok_values.empty()) {
+    const std::optional<Var> word = ResolvePointer(result, *op.status_pointer);
+    if (!word) {
+      return Status::Retryable(op.name + ": this item's result has no status at " +
+                               *op.status_pointer + " (unreadable)");
+    }
+    const std::string text = ToJson(*word);
+    const bool ok = std::any_of(op.ok_values.begin(), op.ok_values.end(),
+                                [&](const Var& value) { return ToJson(value) == text; });
+    if (!ok) {
+      std::string code;
+      if (op.code_pointer) {
+        const std::optional<Var> found = ResolvePointer(result, *op.code_pointer);
+        if (found && !IsNull(*found)) code = ValueText(*found);
+      }
+      auto mapped = op.codes.find(code);
+      const StatusCode outcome =
+          mapped == op.codes.end() ? StatusCode::kInvalidRecord : mapped->second;
+      const std::string reason = ExtractCrmReason(ToJson(result));
+      return Status(outcome, "the CRM refused this batch item" +
+                                 (code.empty() ? std::string() : " (" + code + ")") + ": " +
+                                 reason);
+    }
+  } else if (op.status_pointer) {
     const std::optional<Var> code = ResolvePointer(result, *op.status_pointer);
     if (code && IsNumber(*code)) {
       HttpResponse item;
@@ -36,7 +65,8 @@ Status ReadItem(const Operation& op, StepKind step, const Var& result, StepResul
   }
   const std::optional<std::string> id = IdAt(result, op.id_pointer);
   if (step == StepKind::kCreate && !id) {
-    return Status::Permanent("the batch result of this item has no id at " + op.id_pointer);
+    return Status::Retryable("the batch result of this item has no id at " + op.id_pointer +
+                             " (it may have been created: looked up before trying again)");
   }
   if (step == StepKind::kCreate || step == StepKind::kUpdate) out->external_id = id;
   return Status::Ok();

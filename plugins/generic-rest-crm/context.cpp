@@ -18,9 +18,13 @@ const std::vector<std::string>& JobExtras() {
       "eventId",           "eventType",           "now",
       "activityType",
       "inquiry.id",        "inquiry.message",     "inquiry.propertyId",
-      "inquiry.createdAt", "assignment.dealerId", "assignment.assignedAt"};
+      "inquiry.createdAt", "assignment.dealerId", "assignment.assignedAt",
+      "related.property",  "related.agent",       "related.propertyAgent"};
   return kExtras;
 }
+
+// The roles of SyncJob::related that templates know (crmsync/adapter.h).
+const char* const kRelatedRoles[] = {"property", "agent", "propertyAgent"};
 
 void SetText(Context* context, const char* name, const std::optional<std::string>& value) {
   if (value) (*context)[name] = Var(*value);
@@ -155,6 +159,21 @@ Context JobContext(const SyncJob& job, int64_t now_unix_ms, bool changed_only) {
   if (job.assignment) {
     context["assignment.dealerId"] = Var(job.assignment->dealer_id);
     SetText(&context, "assignment.assignedAt", job.assignment->assigned_at);
+  }
+  // The CRM's ids of related records. An absent role is a missing value (the
+  // key is left out), never null: null would clear the CRM's link, while the
+  // engine only lacks the id (the agent is not in the directory yet).
+  // A role whose platform field the job cleared is cleared too (renders null,
+  // like the field), so the CRM's link goes with it.
+  const char* const kRoleFields[] = {"propertyId", "assignedToId", "dealerId"};
+  for (size_t i = 0; i < 3; ++i) {
+    const std::string name = std::string("related.") + kRelatedRoles[i];
+    auto found = job.related.find(kRelatedRoles[i]);
+    if (IsCleared(context, kRoleFields[i])) {
+      MarkCleared(&context, name);
+    } else if (found != job.related.end() && !found->second.empty()) {
+      context[name] = Var(found->second);
+    }
   }
   return context;
 }

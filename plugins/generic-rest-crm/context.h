@@ -6,7 +6,9 @@
 // price, ...; numbers stay numbers, preferredLocation is an array), plus
 // externalId, externalReference, entityId, eventId, eventType, now, and for the
 // events that carry them inquiry.id / inquiry.message / inquiry.propertyId /
-// inquiry.createdAt and assignment.dealerId / assignment.assignedAt. An
+// inquiry.createdAt and assignment.dealerId / assignment.assignedAt, and the
+// CRM ids of related records (SyncJob::related) as related.property,
+// related.agent and related.propertyAgent, absent when the engine has none. An
 // inquiry's lead is the job's lead; a dealer assignment sets assignedToId.
 // Absent optional fields are absent from the context (so templates omit them).
 // A field the job cleared (named in SyncJob::changed_fields, absent from the

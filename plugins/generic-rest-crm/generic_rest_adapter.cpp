@@ -16,6 +16,8 @@
 #include "lookup.h"
 #include "oauth.h"
 #include "oauth_transport.h"
+#include "pagination.h"
+#include "users.h"
 
 namespace crmsync::genericrest {
 namespace {
@@ -140,9 +142,13 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   std::unique_ptr<HttpTransport> http;
   status = HttpTransport::Create(options, &http);
   if (!status.ok()) return status;
+  std::unique_ptr<Transport> authenticated;
   status = WrapAuthTransport(*mapping, secrets, config.Get("refresh_token"), options, host_,
-                             std::move(http), &transport_);
+                             std::move(http), &authenticated);
   if (!status.ok()) return status;
+  transport_ = std::make_unique<PagingTransport>(std::move(authenticated), mapping,
+                                                 options.base_url);
+  base_url_ = options.base_url;
   mapping_ = mapping;
   warnings_ = warnings;
   mapper_.SetMapping(mapping);
@@ -180,6 +186,18 @@ std::string GenericRestAdapter::Dump() {
     dump->set("rateLimitHeaders", sets);
   }
   return ToJson(Var(dump));
+}
+
+Status GenericRestAdapter::ListUsers(std::vector<CrmUser>* users) {
+  if (!mapping_ || !transport_) return Status::NotFound("generic-rest-crm is not configured");
+  // The inner transport: the users list walks its own pages.
+  Transport& inner = static_cast<PagingTransport&>(*transport_).inner();
+  return ListUsersOver(*mapping_, inner, base_url_, NowMs(),
+                       // Classify(): a token endpoint failure reads as such.
+                       [this](const HttpResponse& response) {
+                         return Classify(HttpRequest(), response);
+                       },
+                       users);
 }
 
 }  // namespace crmsync::genericrest

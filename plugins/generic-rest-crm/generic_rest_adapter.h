@@ -7,7 +7,8 @@
 // HttpTransport (HttpTransportOptionsFromConfig: https or loopback, CA file,
 // timeouts) with the mapping's static headers and credentials, wrapped as the
 // auth type needs (WrapAuthTransport: HMAC signing, a query-string API token,
-// OAuth 2.0 tokens). Secrets (api_key, api_secret, refresh_token) are read from
+// OAuth 2.0 tokens), wrapped in a PagingTransport that walks paged lookups
+// (pagination.h). Secrets (api_key, api_secret, refresh_token) are read from
 // the PluginConfig only and never appear in a message.
 //
 // Info() describes the loaded mapping: lookup_by_reference when the lead has a
@@ -73,12 +74,17 @@ class GenericRestAdapter : public Adapter {
   /// CRM's budget headers (rateLimit), which the engine reads.
   std::string Dump() override;
 
+  /// Every user the mapping's `users` list gives (users.h), every page;
+  /// kNotFound when the mapping has none.
+  Status ListUsers(std::vector<CrmUser>* users) override;
+
  private:
   std::shared_ptr<const Mapping> mapping_;
   std::vector<std::string> warnings_;
   GenericRestMapper mapper_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Transport> unconfigured_;
+  std::string base_url_;  ///< crm.api.url, for Link paging.
   PluginHost* host_ = nullptr;
 };
 

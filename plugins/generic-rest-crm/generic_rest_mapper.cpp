@@ -6,6 +6,7 @@
 
 #include "batch.h"
 #include "lookup.h"
+#include "pagination.h"
 #include "context.h"
 #include "request_builder.h"
 #include "webhook_mapping.h"
@@ -86,8 +87,14 @@ Status GenericRestMapper::BuildLookup(const SyncJob& job, HttpRequest* out) {
   Status status;
   const Operation* op = FindOperation(job.entity_kind, "lookup", &status);
   if (op == nullptr) return status;
-  return RenderRequest(*op, JobContext(job, now_unix_ms_()), mapping_->Tables(job.entity_kind),
-                       std::string(EntityKindName(job.entity_kind)) + ".lookup", out);
+  status = RenderRequest(*op, JobContext(job, now_unix_ms_()), mapping_->Tables(job.entity_kind),
+                         std::string(EntityKindName(job.entity_kind)) + ".lookup", out);
+  // A paged lookup with a matchPointer tells the PagingTransport which record
+  // ends the walk (pagination.h); the header is removed before sending.
+  if (status.ok() && op->paging && op->match_pointer) {
+    out->headers.emplace_back(kLookupReferenceHeader, ExternalReference(job));
+  }
+  return status;
 }
 
 Status GenericRestMapper::ReadLookup(const SyncJob& job, const HttpResponse& response,
@@ -97,7 +104,8 @@ Status GenericRestMapper::ReadLookup(const SyncJob& job, const HttpResponse& res
   Status status;
   const Operation* op = FindOperation(job.entity_kind, "lookup", &status);
   if (op == nullptr) return status;
-  return ReadLookupAnswer(*op, response, external_id);
+  const std::string reference = ExternalReference(job);
+  return ReadLookupAnswer(*op, response, external_id, &reference);
 }
 
 Status GenericRestMapper::BuildBatch(const std::vector<SyncJob>& jobs, StepKind step,

@@ -2,6 +2,7 @@
 #include "lookup.h"
 
 #include "json_util.h"
+#include "pagination.h"
 
 namespace crmsync::genericrest {
 namespace {
@@ -23,8 +24,12 @@ Status Mismatch(const std::string& what) {
 }  // namespace
 
 Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
-                        std::optional<std::string>* external_id) {
+                        std::optional<std::string>* external_id, const std::string* reference) {
   external_id->reset();
+  const std::string paging_error = response.Header(kPagingErrorHeader);
+  if (!paging_error.empty()) {
+    return Status::Retryable("lookup did not read every page, outcome unknown: " + paging_error);
+  }
   if (response.status == 404) return Status::Ok();
   if (response.status < 200 || response.status > 299) {
     return Status::Permanent("lookup: unexpected answer " + std::to_string(response.status));
@@ -51,8 +56,21 @@ Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
     JsonArray array = matches.extract<JsonArray>();
     if (array->size() == 0) return Status::Ok();
     match = array->get(0);
+    if (op.match_pointer && reference != nullptr) {
+      // Several records on the page: ours is the one holding our reference.
+      std::optional<Var> ours;
+      for (unsigned int i = 0; i < array->size() && !ours; ++i) {
+        if (IdAt(array->get(i), *op.match_pointer) == *reference) ours = array->get(i);
+      }
+      if (!ours) return Status::Ok();
+      match = *ours;
+    }
   } else if (!IsObject(matches)) {
     return Mismatch(std::string("expected an array or the record itself, got ") + TypeOf(matches));
+  }
+  if (op.match_pointer && reference != nullptr && IsObject(matches) &&
+      IdAt(match, *op.match_pointer) != *reference) {
+    return Status::Ok();  // the one record answered is someone else's
   }
   *external_id = IdAt(match, op.id_pointer);
   if (!*external_id) {

@@ -23,9 +23,14 @@ namespace crmsync::genericrest {
 /// Reads `response` to the lookup operation `op`. OK with *external_id set
 /// (found) or reset (not found); kRetryable when the answer cannot be read as
 /// the mapping describes it; kPermanent for an error status other than 404
-/// (the engine classifies those before asking).
+/// (the engine classifies those before asking). With the lookup's matchPointer
+/// and a `reference`, only a match holding that reference there counts (the
+/// others are someone else's records); without a reference the first match
+/// counts. An answer carrying kPagingErrorHeader (a paged lookup that could
+/// not read every page, pagination.h) is kRetryable with its reason.
 Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
-                        std::optional<std::string>* external_id);
+                        std::optional<std::string>* external_id,
+                        const std::string* reference = nullptr);
 
 }  // namespace crmsync::genericrest
 

@@ -192,6 +192,47 @@ struct EntityRules {
   TemplateRules batch;  // what surrounds batch items (no job: only `now`)
 };
 
+// Batch: okValues, codePointer and codes, how a per-item status that is a word
+// (Zoho's {"status": "error", "code": "DUPLICATE_DATA"}) is read.
+void ParseItemOutcomes(Checker* c, const JsonObject& object, const std::string& pointer,
+                       Operation* op) {
+  if (object->has("okValues")) {
+    const Var values = object->get("okValues");
+    if (!IsArray(values) || values.extract<JsonArray>()->size() == 0) {
+      c->Error(pointer + "/okValues", "must be a non-empty array of the values that mean success");
+    } else {
+      JsonArray array = values.extract<JsonArray>();
+      for (unsigned int i = 0; i < array->size(); ++i) op->ok_values.push_back(array->get(i));
+    }
+    if (!op->status_pointer) {
+      c->Error(pointer + "/okValues", "needs a statusPointer (where the item's status is)");
+    }
+  }
+  std::string text;
+  if (c->Pointer(object, "codePointer", pointer, false, &text)) op->code_pointer = text;
+  if (JsonObject codes = c->Object(object, "codes", pointer, false)) {
+    for (const std::string& code : codes->getNames()) {
+      const Var as = codes->get(code);
+      StatusCode outcome = StatusCode::kPermanent;
+      if (!IsString(as) || !ParseOutcomeName(as.extract<std::string>(), &outcome) ||
+          outcome == StatusCode::kOk) {
+        c->Error(PointerJoin(pointer + "/codes", code),
+                 "must be one of retryable rate_limited unauthenticated not_found conflict "
+                 "invalid_record permanent");
+        continue;
+      }
+      op->codes[code] = outcome;
+    }
+  }
+  if ((op->code_pointer || !op->codes.empty()) && op->ok_values.empty()) {
+    c->Error(pointer + (op->code_pointer ? "/codePointer" : "/codes"),
+             "needs okValues (which statuses mean success)");
+  }
+  if (!op->codes.empty() && !op->code_pointer) {
+    c->Error(pointer + "/codes", "needs a codePointer (where the item's code is)");
+  }
+}
+
 void ParseOperation(Checker* c, const JsonObject& object, const std::string& pointer,
                     const std::string& name, const std::string& default_id_pointer,
                     const EntityRules& rules, Operation* op) {
@@ -204,21 +245,31 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
   if (update) allowed.push_back("send");
   if (lookup || batch) allowed.push_back("resultsPointer");
-  if (lookup) allowed.push_back("sampleAnswer");
+  if (lookup) allowed.insert(allowed.end(), {"sampleAnswer", "matchPointer"});
+  if (lookup || name == "list") allowed.push_back("paging");
   if (batch) {
-    for (const char* key :
-         {"maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"}) {
+    for (const char* key : {"maxSize", "itemsPointer", "item", "matchPointer", "statusPointer",
+                            "errorPointer", "okValues", "codePointer", "codes"}) {
       allowed.push_back(key);
     }
   }
   for (const std::string& key : object->getNames()) {
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     static const std::set<std::string> kBatchOnly = {
-        "maxSize", "itemsPointer", "item", "matchPointer", "statusPointer", "errorPointer"};
+        "maxSize",      "itemsPointer", "item",        "statusPointer",
+        "errorPointer", "okValues",     "codePointer", "codes"};
     if (key == "sampleAnswer") {
       c->Error(PointerJoin(pointer, key), "only for lookup operations");
-    } else if (key == "resultsPointer") {
+    } else if (key == "paging") {
+      c->Error(PointerJoin(pointer, key), "only for lookup and users.list");
+    } else if (key == "matchPointer") {
       c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
+    } else if (key == "sampleAnswer") {
+      c->Error(PointerJoin(pointer, key), "only for lookup operations");
+    } else if (key == "resultsPointer") {
+      c->Error(PointerJoin(pointer, key),
+               name == "list" ? "goes in /users (beside list), not inside the list operation"
+                              : "only for lookup and batch operations");
     } else if (key == "send") {
       c->Error(PointerJoin(pointer, key),
                "only for update and batchUpdate (a create sends the whole entity)");
@@ -261,6 +312,15 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   std::string text;
   if (c->Pointer(object, "resultsPointer", pointer, false, &text)) op->results_pointer = text;
   if (lookup && object->has("sampleAnswer")) op->sample_answer = object->get("sampleAnswer");
+  if (lookup && c->Pointer(object, "matchPointer", pointer, false, &text)) {
+    op->match_pointer = text;
+  }
+  if ((lookup || name == "list") && object->has("paging")) {
+    Paging paging;
+    if (ParsePaging(object->get("paging"), pointer + "/paging", &paging, &c->errors)) {
+      op->paging = paging;
+    }
+  }
   if (!batch) return;
 
   if (!object->has("maxSize")) {
@@ -290,6 +350,7 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   if (c->Pointer(object, "matchPointer", pointer, false, &text)) op->match_pointer = text;
   if (c->Pointer(object, "statusPointer", pointer, false, &text)) op->status_pointer = text;
   if (c->Pointer(object, "errorPointer", pointer, false, &text)) op->error_pointer = text;
+  ParseItemOutcomes(c, object, pointer, op);
 }
 
 void ParseEntity(Checker* c, const JsonObject& object, const std::string& pointer, EntityKind kind,
@@ -486,6 +547,7 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
     for (const auto& table : mapping.lookups) transforms.lookup_tables.insert(table.first);
     transforms.has_status_map =
         mapping.status_map_inbound.count(entity) != 0 || mapping.status_map.count(entity) != 0;
+    transforms.has_source_map = mapping.has_source_map;
     std::vector<WebhookField>& list = out->fields[entity];
     for (const std::string& platform : map->getNames()) {
       const std::string at = PointerJoin(entity_at, platform);
@@ -646,6 +708,43 @@ void ParseStatusMaps(Checker* c, const JsonObject& root, Mapping* mapping) {
   }
 }
 
+// sourceMap: platform source -> the CRM's option, "*" for any other source.
+void ParseSourceMap(Checker* c, const JsonObject& root, Mapping* mapping) {
+  if (!root->has("sourceMap")) return;
+  if (!c->StringTableOf(root, "sourceMap", "", &mapping->source_map)) return;
+  mapping->has_source_map = true;
+  for (const auto& [source, option] : mapping->source_map) {
+    const std::string at = PointerJoin("/sourceMap", source);
+    if (source.empty()) c->Error(at, "a platform source must not be empty");
+    if (option.empty()) {
+      c->Error(at, "the CRM's source option must not be empty (leave the source out, or map "
+                   "it to the CRM's catch-all option)");
+    }
+  }
+}
+
+// users: the list operation and how its items read.
+void ParseUsers(Checker* c, const JsonObject& object, Mapping* mapping) {
+  UsersSpec spec;
+  ParseUsersSpec(object, &spec, &c->errors);
+  if (JsonObject list = c->Object(object, "list", "/users", false)) {
+    EntityRules rules;
+    rules.job.known_variable = [](const std::string& name) { return name == "now"; };
+    rules.job.variables = {"now"};
+    for (const auto& table : mapping->lookups) {
+      rules.job.transforms.lookup_tables.insert(table.first);
+    }
+    rules.batch = rules.job;
+    Operation op;
+    ParseOperation(c, list, "/users/list", "list", spec.id_pointer, rules, &op);
+    if (op.method != "GET" && op.method != "POST" && !op.method.empty()) {
+      c->Error("/users/list/method", "a list is read with GET (or POST for a search)");
+    }
+    mapping->users_list = op;
+  }
+  mapping->users = spec;
+}
+
 }  // namespace
 
 const std::vector<std::string>& OperationNames() {
@@ -671,6 +770,7 @@ TransformTables Mapping::Tables(EntityKind kind) const {
   auto in = status_map_inbound.find(EntityKindName(kind));
   if (in != status_map_inbound.end()) tables.status_in = &in->second;
   tables.lookups = &lookups;
+  if (has_source_map) tables.source_map = &source_map;
   return tables;
 }
 
@@ -721,7 +821,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   mapping.file = file;
   c.Keys(object, "",
          {"name", "description", "auth", "headers", "statusMap", "statusMapInbound", "lookups",
-          "entities", "webhooks", "classify", "rateLimit"});
+          "sourceMap", "entities", "users", "webhooks", "classify", "rateLimit"});
   c.String(object, "name", "", true, &mapping.name);
   c.String(object, "description", "", false, &mapping.description, true);
 
@@ -732,6 +832,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
     }
   }
   ParseStatusMaps(&c, object, &mapping);
+  ParseSourceMap(&c, object, &mapping);
   if (object->has("auth")) {
     if (JsonObject auth = c.Object(object, "auth", "", false)) ParseAuth(&c, auth, &mapping.auth);
   }
@@ -760,6 +861,7 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
       for (const auto& table : mapping.lookups)
         rules.job.transforms.lookup_tables.insert(table.first);
       rules.job.transforms.has_status_map = mapping.status_map.count(entity) != 0;
+      rules.job.transforms.has_source_map = mapping.has_source_map;
       rules.batch = rules.job;
       rules.batch.known_variable = [](const std::string& name) { return name == "now"; };
       rules.batch.variables = {"now"};
@@ -808,6 +910,9 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
       ParseWebhooks(&c, webhooks, mapping, &spec);
       mapping.webhooks = spec;
     }
+  }
+  if (JsonObject users = c.Object(object, "users", "", false)) {
+    ParseUsers(&c, users, &mapping);
   }
   if (object->has("classify")) ParseClassify(&c, object->get("classify"), &mapping.classify);
   if (object->has("rateLimit")) ParseRateLimit(&c, object->get("rateLimit"), &mapping.rate_limit);

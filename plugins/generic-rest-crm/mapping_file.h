@@ -24,7 +24,9 @@
 #include "crmsync/rate_limit.h"
 #include "crmsync/status.h"
 #include "json_util.h"
+#include "pagination.h"
 #include "transforms.h"
+#include "users.h"
 
 namespace crmsync::genericrest {
 
@@ -62,8 +64,20 @@ struct Operation {
   std::optional<std::string> items_pointer;
   /// Batch only: the template of one item.
   std::optional<Var> item;
-  /// Batch only: pointer, inside one result, to our external reference.
+  /// Batch: pointer, inside one result, to our external reference. Lookup:
+  /// pointer, inside one match, to it; only a match holding the job's
+  /// reference there counts.
   std::optional<std::string> match_pointer;
+  /// Lookup and users.list: how the CRM pages its answer (pagination.h).
+  std::optional<Paging> paging;
+  /// Batch only: the values at statusPointer that mean the item succeeded
+  /// (Zoho's "success"); with them, any other value failed the item.
+  std::vector<Var> ok_values;
+  /// Batch only, with okValues: pointer, inside one result, to the CRM's code
+  /// for a failed item ("DUPLICATE_DATA").
+  std::optional<std::string> code_pointer;
+  /// Batch only: CRM code -> outcome of a failed item (default invalid_record).
+  std::map<std::string, StatusCode> codes;
   /// Batch only: pointer, inside one result, to an HTTP status for that item,
   /// read with the default outcome table.
   std::optional<std::string> status_pointer;
@@ -150,7 +164,14 @@ struct Mapping {
   /// Entity -> CRM status -> platform status (default: the inverse of status_map).
   std::map<std::string, StringTable> status_map_inbound;
   std::map<std::string, StringTable> lookups;
+  /// Platform source -> the CRM's source option (the source transform); the
+  /// "*" entry is the option of a source not listed.
+  StringTable source_map;
+  bool has_source_map = false;
   std::map<std::string, EntityMapping> entities;  ///< "lead", "property"
+  /// users: how to list the CRM's users (users.h), and its list operation.
+  std::optional<UsersSpec> users;
+  std::optional<Operation> users_list;
   std::optional<WebhookSpec> webhooks;
   std::vector<ClassifyRule> classify;
   /// rateLimit: where the CRM's answers state its request budget (one set, or

@@ -15,6 +15,7 @@ constexpr char kFrom[] = "$from";
 constexpr char kTransform[] = "$transform";
 constexpr char kDefault[] = "$default";
 constexpr char kKeepEmpty[] = "$keepEmpty";
+constexpr char kElse[] = "$else";
 
 std::string Trim(const std::string& text) {
   size_t begin = 0;
@@ -115,7 +116,12 @@ std::vector<std::string> TransformList(const Var& spec) {
 
 Status RenderSpec(const JsonObject& spec, const Context& context, const TransformTables& tables,
                   std::optional<Var>* out) {
-  const std::string name = FromName(ValueText(spec->get(kFrom)));
+  std::string name = FromName(ValueText(spec->get(kFrom)));
+  // $else: the variable read when $from's is missing (related.agent, else the
+  // platform's assignedToId). A cleared $from is not missing: it clears.
+  if (!IsCleared(context, name) && IsEmptyValue(Lookup(context, name)) && spec->has(kElse)) {
+    name = FromName(ValueText(spec->get(kElse)));
+  }
   if (IsCleared(context, name)) {
     *out = Some(Var());
     return Status::Ok();
@@ -355,7 +361,7 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
   if (object->has(kFrom)) {
     for (const std::string& name : names) {
       const std::string at = PointerJoin(pointer, name);
-      if (name == kFrom) {
+      if (name == kFrom || name == kElse) {
         if (!IsString(object->get(name))) {
           errors->emplace_back(at, "must be a variable name (a string)");
         } else {
@@ -386,8 +392,9 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
         if (!IsBool(object->get(name))) errors->emplace_back(at, "must be true or false");
       } else if (name != kDefault) {
         errors->emplace_back(
-            at, "unknown key" + DidYouMean(name, {kFrom, kTransform, kDefault, kKeepEmpty}) +
-                    " (a transform spec has $from, $transform, $default, $keepEmpty)");
+            at, "unknown key" +
+                    DidYouMean(name, {kFrom, kElse, kTransform, kDefault, kKeepEmpty}) +
+                    " (a transform spec has $from, $else, $transform, $default, $keepEmpty)");
       }
     }
     return;

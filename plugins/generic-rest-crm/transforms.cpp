@@ -64,6 +64,31 @@ Status ApplyScalar(const std::string& name, const std::string& arg, const Transf
     *out = Var();
     return Status::Ok();
   }
+  if (name == "source") {
+    // A listed source maps to its option; an unlisted one to the "*" option,
+    // and without one it is missing (left out): a CRM refuses an option it
+    // does not have.
+    *out = Var();
+    if (tables.source_map == nullptr) return Status::Ok();
+    auto it = tables.source_map->find(ValueText(in));
+    if (it == tables.source_map->end()) it = tables.source_map->find(kOtherSource);
+    if (it != tables.source_map->end()) *out = Var(it->second);
+    return Status::Ok();
+  }
+  if (name == "sourceIn") {
+    // The first platform source (in name order) mapped to the CRM's option;
+    // the "*" option and an unknown one say nothing of the platform's source.
+    *out = Var();
+    if (tables.source_map == nullptr) return Status::Ok();
+    const std::string key = ValueText(in);
+    for (const auto& entry : *tables.source_map) {
+      if (entry.first != kOtherSource && entry.second == key) {
+        *out = Var(entry.first);
+        break;
+      }
+    }
+    return Status::Ok();
+  }
   if (name == "statusIn") {
     const std::string key = ValueText(in);
     if (tables.status_in != nullptr) {
@@ -135,11 +160,11 @@ Status ApplyScalar(const std::string& name, const std::string& arg, const Transf
 // as a mapping writes them.
 const std::vector<std::string>& TransformSpellings(bool inbound) {
   static const std::vector<std::string> kOutbound = {
-      "status", "lookup:<table>", "toString",    "toNumber",      "upper",
-      "lower",  "join:<sep>",     "split:<sep>", "date:<format>", "default:<text>"};
+      "status",     "source",      "lookup:<table>", "toString",      "toNumber", "upper",
+      "lower",      "join:<sep>",  "split:<sep>",    "date:<format>", "default:<text>"};
   static const std::vector<std::string> kInbound = {
-      "statusIn",   "lookupReverse:<table>", "toString",      "toNumber",      "upper", "lower",
-      "join:<sep>", "split:<sep>",           "date:<format>", "default:<text>"};
+      "statusIn",   "sourceIn",    "lookupReverse:<table>", "toString",      "toNumber", "upper",
+      "lower",      "join:<sep>",  "split:<sep>",           "date:<format>", "default:<text>"};
   return inbound ? kInbound : kOutbound;
 }
 
@@ -160,14 +185,22 @@ std::string CheckTransform(const std::string& spec, const TransformRules& rules)
   if (name == "toString" || name == "toNumber" || name == "upper" || name == "lower") {
     return has_arg ? "transform '" + name + "' takes no argument" : "";
   }
-  if (name == "status" || name == "statusIn") {
+  // status / statusIn and source / sourceIn: a table's two directions.
+  for (const auto& [out_name, table] : {std::pair<std::string, const char*>{"status", "statusMap"},
+                                        std::pair<std::string, const char*>{"source", "sourceMap"}}) {
+    const std::string in_name = out_name + "In";
+    if (name != out_name && name != in_name) continue;
     if (has_arg) return "transform '" + name + "' takes no argument";
-    if (inbound != (name == "statusIn")) {
+    if (inbound != (name == in_name)) {
       return "transform '" + name + "' is for " +
-             (inbound ? std::string("outbound templates (use statusIn)")
-                      : std::string("webhook fields (use status)"));
+             (inbound ? "outbound templates (use " + in_name + ")"
+                      : "webhook fields (use " + out_name + ")");
     }
-    if (!rules.has_status_map) return "transform '" + name + "' needs a statusMap for this entity";
+    const bool has_table = out_name == "status" ? rules.has_status_map : rules.has_source_map;
+    if (!has_table) {
+      return "transform '" + name + "' needs a " + table +
+             (out_name == "status" ? " for this entity" : " in the mapping");
+    }
     return "";
   }
   if (name == "lookup" || name == "lookupReverse") {

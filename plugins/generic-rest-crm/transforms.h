@@ -1,7 +1,7 @@
 // transforms.h: the value transforms of a mapping file (mapping-format.md,
-// "Transforms"): status, lookup:<table>, toString, toNumber, upper, lower,
+// "Transforms"): status, source, lookup:<table>, toString, toNumber, upper, lower,
 // join:<sep>, split:<sep>, date:<format> / date:epochMillis / date:epochSeconds,
-// default:<text>, and for webhooks statusIn and lookupReverse:<table>.
+// default:<text>, and for webhooks statusIn, sourceIn and lookupReverse:<table>.
 //
 // A missing value is an empty Var (null, "" and [] count as missing too): every
 // transform but default: passes it through unchanged. Scalar transforms applied
@@ -32,7 +32,13 @@ struct TransformTables {
   const StringTable* status_in = nullptr;
   /// Named lookup tables (lookup:, lookupReverse:).
   const std::map<std::string, StringTable>* lookups = nullptr;
+  /// Platform source -> CRM source option (source, sourceIn), the mapping's
+  /// sourceMap; its "*" entry is the option of a source not listed.
+  const StringTable* source_map = nullptr;
 };
+
+/// The sourceMap key whose value is the CRM option of an unlisted source.
+constexpr char kOtherSource[] = "*";
 
 /// Which way values flow: outbound templates may use status/lookup:, webhook
 /// fields statusIn/lookupReverse:.
@@ -45,6 +51,8 @@ struct TransformRules {
   std::set<std::string> lookup_tables;
   /// Whether the entity has a status table (status / statusIn allowed).
   bool has_status_map = false;
+  /// Whether the mapping has a sourceMap (source / sourceIn allowed).
+  bool has_source_map = false;
 };
 
 /// Checks one transform spec ("upper", "join:,", "lookup:agents"). Returns "" when

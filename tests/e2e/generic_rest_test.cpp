@@ -58,7 +58,15 @@ std::string LeadEvent(const std::string& event_id, const std::string& type,
          R"(","occurredAt":"2026-11-23T10:15:00Z","data":{"id":"42","name":"Asha Rao",)"
          R"("email":"asha@example.com","phone":"+91 98765 43210","source":"website",)"
          R"("status":")" + status + R"(","budgetMin":5000000,"budgetMax":7500000,)"
-         R"("preferredLocation":["Baner","Wakad"],"notes":"Wants 3BHK"}})";
+         R"("preferredLocation":["Baner","Wakad"],"notes":"Wants 3BHK","utmSource":"google_ads",)"
+         R"("propertyId":"p-7","assignedToId":"agent-3","createdAt":"2026-11-20T08:00:00Z"}})";
+}
+
+std::string PropertyEvent(const std::string& event_id) {
+  return R"({"eventId":")" + event_id +
+         R"(","type":"property.created","occurredAt":"2026-11-23T10:00:00Z","data":{"id":"p-7",)"
+         R"("title":"2BHK in Baner","price":6800000,"city":"Pune","locality":"Baner",)"
+         R"("status":"ACTIVE","ownerId":"owner-1","dealerId":"dealer-9"}})";
 }
 
 // A CRM that records requests and answers 201 {"id": "..."} (HubSpot-like).
@@ -111,23 +119,45 @@ TEST_SUITE("e2e.generic_rest") {
                   {{"CRM_API_KEY", "key-123"}, {"CRM_API_SECRET", "secret-456"}});
     REQUIRE_MESSAGE(engine.ready, engine.process->Stderr());
 
+    CHECK(engine.Post(PropertyEvent("g0")) == 202);
     CHECK(engine.Post(LeadEvent("g1", "lead.created", "NEW")) == 202);
     CHECK(engine.Post(LeadEvent("g2", "lead.status_changed", "CONVERTED")) == 202);
     Object::Ptr lead;
+    Object::Ptr property;
     REQUIRE(t::WaitUntil([&] {
       Object::Ptr state = Parse(t::HttpCall(crm_port, "GET", "/_state").body);
       auto leads = state->getArray("leads");
-      if (leads->size() != 1) return false;
+      auto properties = state->getArray("properties");
+      if (leads->size() != 1 || properties->size() != 1) return false;
       lead = leads->getObject(0);
+      property = properties->getObject(0);
       return lead->optValue<std::string>("status", "") == "won" && lead->has("deals");
     }));
+    // Every field of the strategy's lead table, as the CRM keeps it.
     CHECK(lead->getValue<std::string>("externalReference") == "lead:42");
     CHECK(lead->getValue<std::string>("name") == "Asha Rao");
     CHECK(lead->getValue<std::string>("email") == "asha@example.com");
+    CHECK(lead->getValue<std::string>("phone") == "+91 98765 43210");
+    CHECK(lead->getValue<std::string>("source") == "website");  // through sourceMap
     CHECK(lead->getObject("budgetRange")->getValue<int64_t>("min") == 5000000);
     CHECK(lead->getObject("budgetRange")->getValue<int64_t>("max") == 7500000);
     CHECK(lead->getArray("preferredAreas")->size() == 2);
+    CHECK(lead->getValue<std::string>("notes") == "Wants 3BHK");
+    CHECK(lead->getValue<std::string>("utmSource") == "google_ads");
+    CHECK(lead->getValue<std::string>("createdDate") == "2026-11-20T08:00:00Z");
+    // No CRM user matched agent-3 (the CRM lists none): the platform id, as is.
+    CHECK(lead->getValue<std::string>("assignedAgent") == "agent-3");
     CHECK(lead->getArray("deals")->size() == 1);
+    // Every field of the strategy's property table.
+    CHECK(property->getValue<std::string>("externalReference") == "property:p-7");
+    CHECK(property->getValue<std::string>("title") == "2BHK in Baner");
+    CHECK(property->getValue<int64_t>("price") == 6800000);
+    CHECK(property->getObject("location")->getValue<std::string>("city") == "Pune");
+    CHECK(property->getObject("location")->getValue<std::string>("locality") == "Baner");
+    CHECK(property->getValue<std::string>("status") == "active");
+    CHECK(property->getValue<std::string>("owner") == "owner-1");
+    CHECK(property->getValue<std::string>("assignedAgent") == "dealer-9");
+    CHECK(property->getValue<std::string>("internalId") == "p-7");
     Object::Ptr state = Parse(t::HttpCall(crm_port, "GET", "/_state").body);
     CHECK(state->getObject("requests")->getValue<int>("POST /api/v1/leads") == 1);
     CHECK(state->getObject("requests")->getValue<int>("PUT /api/v1/leads/{id}") == 1);
@@ -156,14 +186,24 @@ TEST_SUITE("e2e.generic_rest") {
                   {{"CRM_API_KEY", "pat-token-789"}});
     REQUIRE_MESSAGE(engine.ready, engine.process->Stderr());
     CHECK(engine.Post(LeadEvent("h1", "lead.created", "NEW")) == 202);
-    REQUIRE(t::WaitUntil([&] { return !hubspot.requests().empty(); }));
-    RecordingCrm::Request create = hubspot.requests().front();
-    CHECK(create.method == "POST");
-    CHECK(create.uri == "/crm/v3/objects/contacts");
+    // The contact's create (an engine that lists HubSpot's owners may call first).
+    RecordingCrm::Request create;
+    REQUIRE(t::WaitUntil([&] {
+      for (const RecordingCrm::Request& request : hubspot.requests()) {
+        if (request.method == "POST" && request.uri == "/crm/v3/objects/contacts") {
+          create = request;
+          return true;
+        }
+      }
+      return false;
+    }));
     CHECK(create.authorization == "Bearer pat-token-789");
     Object::Ptr properties = Parse(create.body)->getObject("properties");
     REQUIRE(properties);
     CHECK(properties->getValue<std::string>("email") == "asha@example.com");
+    CHECK(properties->getValue<std::string>("crmsync_source") == "website");
+    CHECK(properties->getValue<std::string>("crmsync_utm_source") == "google_ads");
+    CHECK(properties->getValue<std::string>("crmsync_created_date") == "2026-11-20T08:00:00Z");
     // HubSpot takes every property value as a string.
     for (const auto& [key, value] : *properties) {
       CHECK_MESSAGE(value.isString(), key << " is not a string");

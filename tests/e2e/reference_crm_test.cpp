@@ -2,7 +2,8 @@
 // Idempotency-Key replays, the per-record notes history and the ordered
 // activities that end-to-end tests read from GET /_state; the duplicates mode,
 // the lead batch endpoints and the per-reference fault plans that the
-// fault-schedule test drives the engine with.
+// fault-schedule test drives the engine with; the cursor-paged users list and
+// the nested fields (location{city,locality}) the strategy's tables need.
 #include <doctest/doctest.h>
 
 #include <signal.h>
@@ -107,6 +108,47 @@ int Replays(const ReferenceCrm& crm) { return crm.State()->getValue<int>("idempo
 }  // namespace
 
 TEST_SUITE("e2e.reference_crm") {
+  TEST_CASE("the users list pages by cursor, and a bad limit or cursor is refused") {
+    ReferenceCrm crm({"--api-key", "k", "--api-secret", "s"});
+    const std::map<std::string, std::string> keys = {{"X-API-Key", "k"}, {"X-API-Secret", "s"}};
+    REQUIRE(crm.Call("POST", "/_users", R"({"users":[
+        {"id":"u1","email":"a@crm.test","platformId":"agent-3","active":true},
+        {"id":"u2","email":"b@crm.test","active":false},
+        {"id":"u3","email":"c@crm.test","active":true}]})").status == 200);
+    t::HttpResult page = crm.Call("GET", "/api/v1/users?limit=2", "", "", keys);
+    REQUIRE(page.status == 200);
+    Object::Ptr first = Parse(page.body);
+    CHECK(Field(first->getArray("results"), "id") == std::vector<std::string>{"u1", "u2"});
+    CHECK(Field(first->getArray("results"), "platformId") ==
+          std::vector<std::string>{"agent-3", "<none>"});
+    REQUIRE(first->getValue<std::string>("nextCursor") == "2");
+    Object::Ptr last =
+        Parse(crm.Call("GET", "/api/v1/users?limit=2&cursor=2", "", "", keys).body);
+    CHECK(Field(last->getArray("results"), "id") == std::vector<std::string>{"u3"});
+    CHECK_FALSE(last->has("nextCursor"));
+    CHECK(crm.Call("GET", "/api/v1/users", "").status == 401);
+    CHECK(crm.Call("GET", "/api/v1/users?limit=0", "", "", keys).status == 400);
+    CHECK(crm.Call("GET", "/api/v1/users?limit=101", "", "", keys).status == 400);
+    CHECK(crm.Call("GET", "/api/v1/users?cursor=x", "", "", keys).status == 400);
+    CHECK(crm.Call("GET", "/api/v1/users?cursor=9", "", "", keys).status == 400);
+    CHECK(crm.Call("POST", "/_users", R"({"users":[{"email":"no-id@crm.test"}]})").status == 400);
+    CHECK(crm.Call("POST", "/_users", R"([])").status == 400);
+    REQUIRE(crm.Call("POST", "/_reset", "").status == 200);
+    Object::Ptr empty = Parse(crm.Call("GET", "/api/v1/users", "", "", keys).body);
+    CHECK(empty->getArray("results")->size() == 0);
+  }
+
+  TEST_CASE("a property keeps the strategy's nested fields as sent") {
+    ReferenceCrm crm;
+    const std::string id = IdOf(crm.Call("POST", "/api/v1/properties", R"({"title":"2BHK",
+        "location":{"city":"Pune","locality":"Baner"},"owner":"owner-1",
+        "assignedAgent":"u1","internalId":"p-7","externalReference":"property:p-7"})"));
+    Object::Ptr record = crm.Record("properties", id);
+    CHECK(record->getObject("location")->getValue<std::string>("city") == "Pune");
+    CHECK(record->getObject("location")->getValue<std::string>("locality") == "Baner");
+    CHECK(record->getValue<std::string>("internalId") == "p-7");
+  }
+
   TEST_CASE("a repeated Idempotency-Key POST creates one record and answers as the first time") {
     ReferenceCrm crm;
     CHECK(Replays(crm) == 0);

@@ -20,6 +20,11 @@
 //        "message"} for an unknown id
 //   the same create/update/lookup for /api/v1/properties (no activities, deals, batches)
 //   POST /api/v1/webhooks {url, events[], secret}   201 {"id"}; the same url again updates it
+//   GET  /api/v1/users?limit=N&cursor=C   the CRM's users (agents), cursor-paged: 200
+//                                      {"results":[{"id","email","platformId","active"}...],
+//                                      "nextCursor":"..."} (no nextCursor on the last page);
+//                                      limit 1-100 (default 100); 400 on a bad limit or cursor
+// Records keep every field they are sent (nested objects too: location{city,locality}).
 // --duplicates allow: a create (single or batch) with a known externalReference
 // creates another record, as most real CRMs do unless a property is configured
 // unique; a test that counts records per reference then proves something.
@@ -81,7 +86,10 @@
 // For tests and people:
 //   GET  /_state                        every record, webhook and request count
 //   POST /_crm/leads/{id}               a change made "in the CRM" (fields merged), then webhooks
-//   POST /_reset                        forgets every record, key, plan and count (webhooks too)
+//   POST /_users {"users":[{"id","email","platformId","active"}...]}   replaces the users
+//                                       (no credentials needed: it is the CRM's own admin)
+//   POST /_reset                        forgets every record, key, plan and count (webhooks
+//                                       and users too)
 // /_state shape:
 //   {"leads": [record...], "properties": [record...], "webhooks": [{"id","url","events"}],
 //    "requests": {"POST /api/v1/leads": n, ...} (every request, replays included),
@@ -241,6 +249,11 @@ class Crm {
           : method == "GET"
               ? std::pair<int, std::string>{200, FaultState()}
               : std::pair<int, std::string>{405, R"({"message":"method not allowed"})"};
+      Send(resp, result.first, result.second);
+      return;
+    }
+    if (parts.size() == 1 && parts[0] == "_users" && method == "POST") {
+      std::pair<int, std::string> result = SetUsers(body);
       Send(resp, result.first, result.second);
       return;
     }
@@ -590,6 +603,7 @@ class Crm {
     idempotent_replays_ = 0;
     notes_history_.clear();
     fault_plans_.clear();
+    users_.clear();
     injected_.clear();
     faults_consumed_ = 0;
     api_requests_ = 0;
@@ -616,6 +630,8 @@ class Crm {
       const std::string& collection = parts[2];
       if (collection == "webhooks" && parts.size() == 3 && method == "POST") {
         std::tie(status, answer) = RegisterWebhook(body);
+      } else if (collection == "users" && parts.size() == 3 && method == "GET") {
+        std::tie(status, answer) = ListUsers(uri);
       } else if (collection == "leads" || collection == "properties") {
         std::string kind = collection == "leads" ? "lead" : "property";
         if (IsBatch(method, parts)) {
@@ -804,6 +820,47 @@ class Crm {
     return {201, Stringify(child)};
   }
 
+  // Replaces the users (the CRM's own admin, for tests).
+  std::pair<int, std::string> SetUsers(const std::string& body) {
+    Object::Ptr request = ParseObject(body);
+    Array::Ptr list = request ? request->getArray("users") : nullptr;
+    if (!list) return {400, R"({"message":"body must be {\"users\": [...]}"})"};
+    std::vector<Object::Ptr> users;
+    for (size_t i = 0; i < list->size(); ++i) {
+      Object::Ptr user = list->getObject(static_cast<unsigned>(i));
+      if (!user || user->optValue<std::string>("id", "").empty()) {
+        return {400, R"({"message":"every user must be an object with an id"})"};
+      }
+      users.push_back(user);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    users_ = users;
+    return {200, R"({"users":)" + std::to_string(users_.size()) + "}"};
+  }
+
+  // Holds mu_. One page of users from `cursor` (an index, as text).
+  std::pair<int, std::string> ListUsers(const Poco::URI& uri) {
+    size_t limit = 100;
+    size_t start = 0;
+    for (const auto& [k, v] : uri.getQueryParameters()) {
+      try {
+        if (k == "limit") limit = static_cast<size_t>(std::stoul(v));
+        if (k == "cursor") start = static_cast<size_t>(std::stoul(v));
+      } catch (const std::exception&) {
+        return {400, R"({"message":"limit and cursor must be whole numbers"})"};
+      }
+    }
+    if (limit < 1 || limit > 100) return {400, R"({"message":"limit must be 1 to 100"})"};
+    if (start > users_.size()) return {400, R"({"message":"unknown cursor"})"};
+    Array::Ptr results = new Array();
+    const size_t end = std::min(users_.size(), start + limit);
+    for (size_t i = start; i < end; ++i) results->add(users_[i]);
+    Object::Ptr answer = new Object();
+    answer->set("results", results);
+    if (end < users_.size()) answer->set("nextCursor", std::to_string(end));
+    return {200, Stringify(answer)};
+  }
+
   // Holds mu_.
   std::pair<int, std::string> RegisterWebhook(const std::string& body) {
     Object::Ptr request = ParseObject(body);
@@ -954,6 +1011,7 @@ class Crm {
   std::deque<Outgoing> outgoing_;
   std::map<std::string, int> requests_;
   std::map<int, int> webhook_results_;
+  std::vector<Object::Ptr> users_;  // GET /api/v1/users, in order
   std::condition_variable idempotency_cv_;            // an in-progress key got its answer
   std::map<std::string, Remembered> idempotency_;      // by Idempotency-Key value
   int idempotent_replays_ = 0;

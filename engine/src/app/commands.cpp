@@ -8,6 +8,7 @@
 #include <Poco/Path.h>
 #include <Poco/StreamCopier.h>
 
+#include "app/plugin_hosts.h"
 #include "app/service.h"
 #include "app/start_checks.h"
 #include "common/json_writer.h"
@@ -46,8 +47,13 @@ int RunCheckConfig(const config::Settings& settings,
   };
   for (const auto& d : diagnostics) add(d);
   if (errors == 0) {
-    // The checks serve makes before it listens (app/start_checks.h).
-    StartCheckReport checks = RunStartChecks(settings);
+    // The checks serve makes before it listens (app/start_checks.h), the
+    // plugin attached to a host that reads the store but never writes it.
+    std::unique_ptr<CommandPluginHost> host =
+        CommandPluginHost::ReadOnly(settings, "crmsync check-config");
+    PluginHostSource source;
+    source.open = [&host](std::string*) { return host->host(); };
+    StartCheckReport checks = RunStartChecks(settings, source);
     for (const std::string& passed : checks.passed) problems.push_back({"ok", passed});
     for (const config::Diagnostic& d : checks.problems) add(d);
   }

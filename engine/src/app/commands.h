@@ -23,8 +23,9 @@ constexpr int kExitSoftware = 70;  ///< Unexpected failure.
 /// redacted), then every problem, one per line, with their count: settings
 /// errors and warnings, then (when the settings load) every check `serve`
 /// makes before listening (app/start_checks.h): development tokens off
-/// loopback, the store folder writable, the plugin loaded and configured,
-/// the inbound and alert URLs. Non-zero on any error.
+/// loopback, the store folder writable, the plugin loaded and configured
+/// (its PluginHost reads the existing store and saves nothing:
+/// app/plugin_hosts.h), the inbound and alert URLs. Non-zero on any error.
 /// `json`: one JSON object {"file","settings":[{key,value,source}],
 /// "problems":[{level,message}],"errors","warnings"} instead of text.
 int RunCheckConfig(const config::Settings& settings,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/commands.h"
+#include "app/plugin_hosts.h"
 #include "app/service.h"
 #include "common/json_writer.h"
 #include "conformance/connection_check.h"
@@ -21,15 +22,16 @@
 namespace crmsync::engine {
 namespace {
 
-// crm.plugin loaded from plugins.dir and configured with its settings, the
-// way `serve` does (Service::Create): nullptr with `*error` otherwise.
+// crm.plugin loaded from plugins.dir, attached to `host` (which outlives it)
+// and configured with its settings, the way `serve` does (Service::Create):
+// nullptr with `*error` otherwise.
 std::unique_ptr<LoadedPlugin> LoadConfiguredPlugin(const config::Settings& settings,
-                                                   std::string* error) {
+                                                   PluginHost* host, std::string* error) {
   const std::string name = settings.GetString("crm.plugin");
   std::unique_ptr<LoadedPlugin> plugin =
       LoadedPlugin::Load(ResolvePluginsDir(settings), name, error);
   if (!plugin) return nullptr;
-  if (!plugin->Configure(settings.PluginConfigFor(name), error)) return nullptr;
+  if (!plugin->Configure(settings.PluginConfigFor(name), error, host)) return nullptr;
   std::vector<RateLimitHeaders> budget_headers;
   if (!plugin->adapter().BudgetHeaders(&budget_headers, error)) return nullptr;
   return plugin;
@@ -234,7 +236,9 @@ const char kRenderExternalId[] = "crm-id-from-create";
 int RunCheckConnection(const config::Settings& settings, std::ostream& out, std::ostream& err,
                        bool json) {
   std::string error;
-  std::unique_ptr<LoadedPlugin> plugin = LoadConfiguredPlugin(settings, &error);
+  // The real store: a token the CRM rotates during the check must be kept.
+  std::unique_ptr<CommandPluginHost> host = CommandPluginHost::Writable(settings);
+  std::unique_ptr<LoadedPlugin> plugin = LoadConfiguredPlugin(settings, host->host(), &error);
   const std::string name = settings.GetString("crm.plugin");
   if (!plugin) {
     if (json) {
@@ -312,7 +316,8 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
   }
 
   std::string error;
-  std::unique_ptr<LoadedPlugin> plugin = LoadConfiguredPlugin(settings, &error);
+  std::unique_ptr<CommandPluginHost> host = CommandPluginHost::ReadOnly(settings, "crmsync render");
+  std::unique_ptr<LoadedPlugin> plugin = LoadConfiguredPlugin(settings, host->host(), &error);
   const std::string name = settings.GetString("crm.plugin");
   if (!plugin) {
     err << "render: crm.plugin: " << MaskSensitive(error) << "\n";

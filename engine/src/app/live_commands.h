@@ -14,9 +14,10 @@
 
 namespace crmsync::engine {
 
-/// check-connection: loads and configures crm.plugin as `serve` does, then
-/// sends its lookup by reference for a reference no record has
-/// (conformance/connection_check.h). Prints "ok: ..." or "FAILED (<stage>):
+/// check-connection: loads and configures crm.plugin as `serve` does, its
+/// PluginHost saving to the configured store (a token the CRM rotates during
+/// the check is kept; app/plugin_hosts.h), then sends its lookup by
+/// reference for a reference no record has (conformance/connection_check.h). Prints "ok: ..." or "FAILED (<stage>):
 /// ..."; `json`: {"plugin","version","ok","stage","message","method","url",
 /// "httpStatus","exitCode"}. Returns 0 when the CRM answered and the answer was
 /// read, ConnectionExitCode(stage) otherwise, kExitConfig when the plugin does
@@ -30,7 +31,8 @@ int RunCheckConnection(const config::Settings& settings, std::ostream& out, std:
 /// an entity seen the first time (no CRM link), and prints the plugin's Plan
 /// and, per step, the request BuildRequest makes: method, URL (crm.api.url +
 /// path), headers and body, secrets and personal data masked
-/// (crmsync/redact.h). Sends nothing. `json`: {"plugin","events":[{"eventId",
+/// (crmsync/redact.h). Sends nothing; the plugin's PluginHost reads the
+/// store and saves nothing (app/plugin_hosts.h). `json`: {"plugin","events":[{"eventId",
 /// "type","steps":[{"step","method","url","headers":[{name,value}],"body"}]}]}.
 int RunRender(const config::Settings& settings, const std::string& event_file, std::ostream& out,
               std::ostream& err, bool json);

@@ -40,6 +40,11 @@ struct OpenedStore {
 /// backend and the reason (never a password).
 OpenedStore OpenStore(const config::Settings& settings);
 
+/// The state alone, opened and migrated as OpenStore() opens it, without the
+/// Redis queue: for a command that keeps plugin state but runs no queue
+/// (check-connection, app/plugin_hosts.h). Throws as OpenStore() does.
+std::unique_ptr<Store> OpenStateStore(const config::Settings& settings);
+
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_APP_OPEN_STORE_H_

@@ -62,28 +62,51 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   service->crm_enabled_ = settings.GetBool("crm.enabled");
 
   // The same checks check-config runs (app/start_checks.h), before anything
-  // is created; the plugin they loaded is the one used.
-  StartCheckReport checks = RunStartChecks(settings);
+  // is created; the plugin they loaded is the one used. When every other
+  // check passed they open the store, so the plugin is attached to its
+  // PluginHost over it before it is configured (app/plugin_hosts.h).
+  Service* opening = service.get();
+  PluginHostSource host;
+  host.creates_store = true;
+  host.open = [opening, &settings](std::string* why) -> PluginHost* {
+    try {
+      opening->store_ = OpenStore(settings);
+    } catch (const StoreError& e) {
+      *why = std::string("store: ") + e.what();
+      return nullptr;
+    }
+    opening->plugin_host_ = std::make_unique<StorePluginHost>(
+        opening->plugin_name_, opening->store_.state.get(), opening->clock_);
+    return opening->plugin_host_.get();
+  };
+  StartCheckReport checks = RunStartChecks(settings, host);
   if (checks.HasErrors()) {
     *error = checks.ErrorText();
     return nullptr;
   }
   for (const config::Diagnostic& d : checks.problems) ComponentLogger("app").warning(d.message);
   service->plugin_ = std::move(checks.plugin);
-
-  try {
-    service->store_ = OpenStore(settings);
-  } catch (const StoreError& e) {
-    *error = std::string("store: ") + e.what();
-    return nullptr;
-  }
   service->write_probe_ = std::make_unique<WriteProbe>(service->store_.state.get(), service->clock_);
 
   ComponentLogger("plugin_host")
       .information("loaded plugin %s %s from %s", service->plugin_->descriptor().name,
                    service->plugin_->descriptor().version, service->plugin_->descriptor().file);
 
+  // The agent directory serves the dispatcher (outbound agents) and the
+  // inbound worker (inbound agents).
+  AgentDirectoryConfig agents;
+  agents.ttl_ms = settings.GetInt("inbound.agent_ttl_ms");
+  if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agents.agent_map,
+                                  error) ||
+      !AgentDirectory::ParseEmails(settings.GetList("inbound.agent_emails"),
+                                   &agents.dealer_emails, error)) {
+    return nullptr;
+  }
+  service->agents_ = std::make_unique<AgentDirectory>(
+      std::move(agents), &service->plugin_->adapter(), service->clock_, &service->metrics_);
+
   DispatcherOptions dispatch;
+  dispatch.agents = service->agents_.get();
   dispatch.plugin = service->plugin_name_;
   dispatch.crm_enabled = service->crm_enabled_;
   dispatch.workers = static_cast<int>(settings.GetInt("workers.count"));
@@ -214,12 +237,6 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
         "no webhook secret configured (CRM_WEBHOOK_SECRET, webhook.secrets): every webhook is "
         "refused unless the plugin verifies it itself");
   }
-  std::map<std::string, std::string> agent_map;
-  if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agent_map, error)) {
-    return false;
-  }
-  agents_ = std::make_unique<AgentDirectory>(agent_map, &plugin_->adapter(), clock_,
-                                             settings.GetInt("inbound.agent_ttl_ms"));
   InboundRules rules;
   for (const std::string& field : settings.GetList("inbound.platform_fields")) {
     rules.platform_fields.insert(field);

@@ -28,6 +28,7 @@
 #include "metrics/metrics.h"
 #include "ops/alerts.h"
 #include "plugin_host/plugin_loader.h"
+#include "plugin_host/store_plugin_host.h"
 #include "app/open_store.h"
 #include "store/store.h"
 #include "store/write_probe.h"
@@ -110,11 +111,14 @@ class Service {
   OpenedStore store_;
   /// Whether the state store can write (readiness); after store_.
   std::unique_ptr<WriteProbe> write_probe_;
+  /// The plugin's PluginHost over store_; outlives plugin_, declared before it.
+  std::unique_ptr<StorePluginHost> plugin_host_;
   std::unique_ptr<LoadedPlugin> plugin_;
+  // Before dispatcher_: its workers use it until they stop.
+  std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;
   int64_t webhook_tolerance_s_ = 300;
-  std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<InboundWorker> inbound_;
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<WebhookRegistrar> registrar_;

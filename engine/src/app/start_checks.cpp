@@ -96,7 +96,8 @@ void CheckListen(const config::Settings& settings, StartCheckReport* report) {
   }
 }
 
-void CheckPlugin(const config::Settings& settings, StartCheckReport* report) {
+void CheckPlugin(const config::Settings& settings, const PluginHostSource& source,
+                 StartCheckReport* report) {
   const std::string name = settings.GetString("crm.plugin");
   std::string error;
   auto plugin = LoadedPlugin::Load(ResolvePluginsDir(settings), name, &error);
@@ -104,10 +105,17 @@ void CheckPlugin(const config::Settings& settings, StartCheckReport* report) {
     report->problems.push_back({Level::kError, "crm.plugin", OneLine("crm.plugin: " + error)});
     return;
   }
+  // serve does not create its store for a start that fails anyway.
+  if (source.creates_store && report->HasErrors()) return;
+  PluginHost* host = source.open(&error);
+  if (host == nullptr) {
+    report->problems.push_back({Level::kError, "store", OneLine(error)});
+    return;
+  }
   // One problem per line the plugin names (every mistake of a mapping file),
   // so each is listed and counted on its own.
   std::vector<std::string> refusal;
-  if (!plugin->Configure(settings.PluginConfigFor(name), &refusal)) {
+  if (!plugin->Configure(settings.PluginConfigFor(name), &refusal, host)) {
     for (const std::string& problem : refusal) {
       report->problems.push_back({Level::kError, "crm.plugin", OneLine("crm.plugin: " + problem)});
     }
@@ -142,6 +150,12 @@ void CheckInboundAndAlerts(const config::Settings& settings, StartCheckReport* r
   error.clear();
   if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agents, &error)) {
     error_at("inbound.agent_map", error);
+  }
+  std::map<std::string, std::string> agent_emails;
+  error.clear();
+  if (!AgentDirectory::ParseEmails(settings.GetList("inbound.agent_emails"), &agent_emails,
+                                   &error)) {
+    error_at("inbound.agent_emails", error);
   }
   const bool insecure = settings.GetBool("crm.allow_insecure_http");
   RetryPolicy policy(settings.GetInt("crm.retry.delay"),
@@ -242,14 +256,14 @@ void CheckTls(const config::Settings& settings, StartCheckReport* report) {
   }
 }
 
-StartCheckReport RunStartChecks(const config::Settings& settings) {
+StartCheckReport RunStartChecks(const config::Settings& settings, const PluginHostSource& host) {
   StartCheckReport report;
   CheckTls(settings, &report);
   config::CheckExposure(settings, &report.problems);
   CheckStore(settings, &report);
   CheckListen(settings, &report);
-  CheckPlugin(settings, &report);
   CheckInboundAndAlerts(settings, &report);
+  CheckPlugin(settings, host, &report);
   return report;
 }
 

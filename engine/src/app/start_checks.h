@@ -3,18 +3,21 @@
 //
 // The checks: settings that must not leave loopback (config/exposure.h); the
 // store's folder is writable (SQLite: a file is really created there, since
-// root passes every permission bit); the plugin loads, accepts its
-// configuration and names its budget headers well; the webhook secrets, the
-// agent map, inbound.callback_url and alerts.webhook_url are accepted by the
-// very functions the service builds them with; an existing SQLite store is
-// one this build opens (read only: not migrated); server.host:server.port can
-// be bound (bound and released at once; in use is a warning). Migrating the
-// store and connecting to PostgreSQL or Redis are left to `serve`.
+// root passes every permission bit); the webhook secrets, the agent map,
+// inbound.callback_url and alerts.webhook_url are accepted by the very
+// functions the service builds them with; an existing SQLite store is one this
+// build opens (read only: not migrated); server.host:server.port can be bound
+// (bound and released at once; in use is a warning); last, the plugin loads,
+// is attached to its PluginHost (app/plugin_hosts.h), accepts its
+// configuration and names its budget headers well. Migrating the store and
+// connecting to PostgreSQL or Redis are left to `serve`, whose
+// PluginHostSource does both just before the plugin is configured.
 //
 // Called from one thread (start-up, check-config).
 #ifndef CRMSYNC_ENGINE_APP_START_CHECKS_H_
 #define CRMSYNC_ENGINE_APP_START_CHECKS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,8 +49,20 @@ struct StartCheckReport {
   std::string ErrorText() const;
 };
 
-/// Runs every start check on `settings` (loaded without errors).
-StartCheckReport RunStartChecks(const config::Settings& settings);
+/// Where the plugin's PluginHost comes from: it is attached (Adapter::Attach)
+/// before Configure(), which may already load state.
+struct PluginHostSource {
+  /// The host (it outlives the plugin), or nullptr with `*error` naming the
+  /// store and the reason; then the plugin is not configured.
+  std::function<PluginHost*(std::string* error)> open;
+  /// Opening creates and migrates the store (serve's): it happens, and the
+  /// plugin is configured, only when every other check passed.
+  bool creates_store = false;
+};
+
+/// Runs every start check on `settings` (loaded without errors); the plugin
+/// check last, with the host `host` opens.
+StartCheckReport RunStartChecks(const config::Settings& settings, const PluginHostSource& host);
 
 /// The SQLite store check alone. kError with `*why` naming the folder and the
 /// system's reason when this process cannot create files in store.path's

@@ -13,6 +13,13 @@ namespace crmsync::engine {
 /// CR, LF, vertical tab, form feed).
 std::string Trim(const std::string& text);
 
+/// Standard base64 (RFC 4648 §4, padded, no line breaks) of `bytes`.
+std::string Base64Encode(const std::string& bytes);
+/// Decodes standard padded base64 into `*out`. False when `text` is empty, not
+/// a multiple of 4 long, holds a character outside the alphabet, or decodes to
+/// nothing.
+bool Base64Decode(const std::string& text, std::string* out);
+
 }  // namespace crmsync::engine
 
 #endif  // CRMSYNC_ENGINE_COMMON_STRINGS_H_

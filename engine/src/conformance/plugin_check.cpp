@@ -8,11 +8,14 @@
 
 #include <Poco/Path.h>
 
+#include "common/clock.h"
 #include "conformance/battery.h"
 #include "conformance/connection_check.h"
 #include "crmsync/plugin.h"
 #include "crmsync/version.h"
 #include "plugin_host/plugin_loader.h"
+#include "plugin_host/store_plugin_host.h"
+#include "store/memory_plugin_states.h"
 
 namespace crmsync::engine::conformance {
 namespace {
@@ -37,6 +40,16 @@ constexpr char kMalformed[] = "/nonexistent-crmsync-conformance/<not a valid val
 struct Trial {
   std::string label;
   PluginConfig config;
+};
+
+// The PluginHost a plugin under test is attached to: in memory, gone with the
+// check (plugin-check has no engine store), with the engine's key and size
+// rules (plugin_host/store_plugin_host.h).
+struct MemoryHost {
+  explicit MemoryHost(const std::string& plugin)
+      : host(plugin, &states, &SystemClock::Instance()) {}
+  MemoryPluginStates states;
+  StorePluginHost host;
 };
 
 // The malformed configurations tried, each on a fresh instance.
@@ -77,12 +90,14 @@ CheckResult CheckRefusesBadConfig(const std::string& path, const PluginConfig& g
   std::vector<std::string> accepted;
   for (const Trial& trial : BadConfigs(given)) {
     std::string error;
+    MemoryHost host(FileName(path));
     std::unique_ptr<LoadedPlugin> instance = LoadedPlugin::LoadFile(path, &error);
     if (!instance) {
       problems.Add("cannot load a fresh instance: " + error);
       break;
     }
-    Status s = instance->adapter().Configure(trial.config);
+    Status s = instance->adapter().Attach(&host.host);
+    if (s.ok()) s = instance->adapter().Configure(trial.config);
     *exceptions += instance->adapter().exceptions();
     if (s.ok()) {
       accepted.push_back(trial.label);
@@ -218,6 +233,7 @@ Report Run(const CheckOptions& options) {
                  ", built with " + d.compiler);
 
   // Phase two: the ClassLoader, through the engine's own loader.
+  MemoryHost host(d.name);  // Outlives the plugin.
   std::unique_ptr<LoadedPlugin> plugin;
   if (by_path) {
     if (FileName(path) != d.name) {
@@ -247,7 +263,8 @@ Report Run(const CheckOptions& options) {
   report.Set(refuses.name, refuses.verdict, refuses.reason);
 
   GuardedAdapter& adapter = plugin->adapter();
-  Status configured = adapter.Configure(given);
+  Status configured = adapter.Attach(&host.host);
+  if (configured.ok()) configured = adapter.Configure(given);
   std::vector<RateLimitHeaders> budget_headers;
   std::string budget_error;
   if (configured.ok() && !adapter.BudgetHeaders(&budget_headers, &budget_error)) {

@@ -21,7 +21,9 @@
 //
 // Runs on the calling thread; loads the plugin file several times (one fresh
 // instance per malformed configuration, so Configure() is called once per
-// instance as the SDK promises).
+// instance as the SDK promises). Each instance is attached, before
+// Configure(), to a PluginHost of its own in memory: a plugin under test
+// keeps no state in any engine's store.
 #ifndef CRMSYNC_ENGINE_CONFORMANCE_PLUGIN_CHECK_H_
 #define CRMSYNC_ENGINE_CONFORMANCE_PLUGIN_CHECK_H_
 

@@ -56,6 +56,13 @@ PluginInfo GuardedAdapter::Info(std::string* error) {
   return info;
 }
 
+Status GuardedAdapter::Attach(PluginHost* host) {
+  return Guard("Attach", [&] {
+    adapter_->Attach(host);
+    return Status::Ok();
+  });
+}
+
 Status GuardedAdapter::Configure(const PluginConfig& config) {
   return Guard("Configure", [&] { return adapter_->Configure(config); });
 }

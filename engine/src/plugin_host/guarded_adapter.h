@@ -34,6 +34,8 @@ class GuardedAdapter {
   /// Info(); on an exception, `*error` is set and a PluginInfo holding only the
   /// name is returned.
   PluginInfo Info(std::string* error = nullptr);
+  /// Attach(`host`); kInternal naming the plugin when it throws.
+  Status Attach(PluginHost* host);
   Status Configure(const PluginConfig& config);
   Status Plan(const SyncJob& job, std::vector<StepKind>* steps);
   Status BuildRequest(const SyncJob& job, StepKind step, HttpRequest* out);

@@ -190,9 +190,18 @@ std::vector<std::string> SplitProblems(const std::string& message) {
   return lines;
 }
 
-bool LoadedPlugin::Configure(const PluginConfig& config, std::string* prefix,
+bool LoadedPlugin::Configure(const PluginConfig& config, PluginHost* host, std::string* prefix,
                              std::vector<std::string>* lines) {
-  Status s = guarded_->Configure(config);
+  Status s;
+  if (host != nullptr && host != host_) {
+    // Attach() is called once: a second host would leave the plugin saving
+    // to the first.
+    s = host_ != nullptr ? Status::Internal("plugin '" + descriptor_.name +
+                                            "' is already attached to another PluginHost")
+                         : guarded_->Attach(host);
+    if (s.ok()) host_ = host;
+  }
+  if (s.ok()) s = guarded_->Configure(config);
   if (s.ok()) {
     // Capabilities may depend on the configuration (generic-rest-crm's come from
     // its mapping file): read Info() again, keeping the first answer on failure.
@@ -210,18 +219,19 @@ bool LoadedPlugin::Configure(const PluginConfig& config, std::string* prefix,
   return false;
 }
 
-bool LoadedPlugin::Configure(const PluginConfig& config, std::vector<std::string>* problems) {
+bool LoadedPlugin::Configure(const PluginConfig& config, std::vector<std::string>* problems,
+                             PluginHost* host) {
   std::string prefix;
   std::vector<std::string> lines;
-  if (Configure(config, &prefix, &lines)) return true;
+  if (Configure(config, host, &prefix, &lines)) return true;
   for (const std::string& line : lines) problems->push_back(prefix + ": " + line);
   return false;
 }
 
-bool LoadedPlugin::Configure(const PluginConfig& config, std::string* error) {
+bool LoadedPlugin::Configure(const PluginConfig& config, std::string* error, PluginHost* host) {
   std::string prefix;
   std::vector<std::string> lines;
-  if (Configure(config, &prefix, &lines)) return true;
+  if (Configure(config, host, &prefix, &lines)) return true;
   if (lines.size() == 1) {
     *error = prefix + ": " + lines[0];
     return false;

@@ -56,20 +56,26 @@ class LoadedPlugin {
   /// The guarded adapter; every engine call to the plugin goes through it.
   GuardedAdapter& adapter() { return *guarded_; }
 
-  /// Configures the adapter, then refreshes info(). On refusal or exception
-  /// `*problems` gets one entry per problem the plugin named (a plugin puts
-  /// one problem on each line of its message; see SplitProblems()), each
-  /// naming the plugin, the file and the reason, so a caller can list and
-  /// count them.
-  bool Configure(const PluginConfig& config, std::vector<std::string>* problems);
+  /// Attaches `host` (Adapter::Attach) when given and the adapter has none
+  /// yet, then configures the adapter and refreshes info(). `host` outlives
+  /// this plugin; every command that configures a plugin gives one
+  /// (app/plugin_hosts.h); without one the plugin has no PluginHost, as
+  /// under an engine before ABI 3.0 (tests that need no state). On refusal
+  /// or exception `*problems` gets one entry per problem the plugin named (a
+  /// plugin puts one problem on each line of its message; see
+  /// SplitProblems()), each naming the plugin, the file and the reason, so a
+  /// caller can list and count them.
+  bool Configure(const PluginConfig& config, std::vector<std::string>* problems,
+                 PluginHost* host = nullptr);
   /// As above, the problems in one text: "<plugin and file>: <reason>" for one,
   /// else "<plugin and file>: N problems:" and one indented line each.
-  bool Configure(const PluginConfig& config, std::string* error);
+  bool Configure(const PluginConfig& config, std::string* error, PluginHost* host = nullptr);
 
  private:
   LoadedPlugin() = default;
   // Configure() returning the refusal as who refused and the plugin's lines.
-  bool Configure(const PluginConfig& config, std::string* prefix, std::vector<std::string>* lines);
+  bool Configure(const PluginConfig& config, PluginHost* host, std::string* prefix,
+                 std::vector<std::string>* lines);
   static std::unique_ptr<LoadedPlugin> LoadChecked(const std::string& path,
                                                    const std::string* expected_name,
                                                    std::string* error);
@@ -79,6 +85,7 @@ class LoadedPlugin {
   std::unique_ptr<Poco::ClassLoader<Adapter>> loader_;
   Adapter* instance_ = nullptr;
   std::unique_ptr<GuardedAdapter> guarded_;
+  PluginHost* host_ = nullptr;  ///< The host attached, once; not owned.
 };
 
 /// Reads and checks only the descriptor of `path` (phase one). False with

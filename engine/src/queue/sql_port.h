@@ -69,7 +69,9 @@ namespace crmsync::engine {
   X(ChangesAfter) \
   X(LastPendingReceived) \
   X(InsertDelivery) \
-  X(FinishCallback)
+  X(FinishCallback) \
+  X(LoadPluginState) \
+  X(SavePluginState)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -154,6 +156,8 @@ enum class Sql {
   kInsertDelivery,    ///< id, plugin, event, changes, received_ms; nothing when the id is
                       ///< known
   kFinishCallback,    ///< seq, callback state, attempts, next try at_ms, last error
+  kLoadPluginState,   ///< plugin, key -> value (base64) a plugin saved
+  kSavePluginState,   ///< plugin, key, value (base64), now_ms; replaces an earlier value
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

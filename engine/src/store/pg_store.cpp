@@ -1,6 +1,6 @@
 // store/pg_store.cpp: the PostgreSQL store (pg_store.h): open, liveness, sync
-// state, and the transactions of intake and the queue, including the Redis
-// queue's side. The rules they run are in queue/ and sync/, over SqlPort
+// state, plugin state, and the transactions of intake and the queue, including
+// the Redis queue's side. The rules they run are in queue/ and sync/, over SqlPort
 // (PostgreSQL's texts: pg_sql.cpp; the schema: pg_schema.cpp); the admin reads
 // are in pg_store_admin.cpp, deliveries and the change feed in
 // pg_store_inbound.cpp.
@@ -36,6 +36,7 @@
 #include "queue/lease.h"
 #include "store/pg_port.h"
 #include "store/pg_schema.h"
+#include "sync/plugin_state_rules.h"
 #include "queue/store_codec.h"
 
 namespace crmsync::engine {
@@ -255,6 +256,24 @@ void PgStore::SetSyncState(const std::string& plugin, bool enabled, const std::s
   Tx([&](PgConn& c) {
     c.Exec(kSqlSetSyncState,
            PgParams().Add(plugin).Add(int64_t{enabled ? 1 : 0}).Add(reason).Add(now));
+  });
+}
+
+std::optional<std::string> PgStore::LoadPluginState(const std::string& plugin,
+                                                    const std::string& key) {
+  std::optional<std::string> value;
+  Tx([&](PgConn& c) {
+    PgPort port(c);
+    value = ReadPluginState(port, plugin, key);
+  });
+  return value;
+}
+
+void PgStore::SavePluginState(const std::string& plugin, const std::string& key,
+                              const std::string& value, int64_t now_ms) {
+  Tx([&](PgConn& c) {
+    PgPort port(c);
+    WritePluginState(port, plugin, key, value, now_ms);
   });
 }
 

@@ -67,6 +67,10 @@ class PgStore final : public Store {
   int SchemaVersion() override;
   SyncState GetSyncState(const std::string& plugin) override;
   void SetSyncState(const std::string& plugin, bool enabled, const std::string& reason) override;
+  std::optional<std::string> LoadPluginState(const std::string& plugin,
+                                             const std::string& key) override;
+  void SavePluginState(const std::string& plugin, const std::string& key, const std::string& value,
+                       int64_t now_ms) override;
 
   std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
                                    int64_t now_ms) override;

@@ -11,6 +11,20 @@ ALTER TABLE leads ADD COLUMN field_times TEXT NOT NULL DEFAULT '';
 ALTER TABLE properties ADD COLUMN field_times TEXT NOT NULL DEFAULT '';
 )sql"};
 
+const Migration kPluginStateMigration = {
+    9, "values plugins save through their PluginHost",
+    R"sql(
+-- What a plugin saved under a key (SDK PluginHost::SaveState), base64 of its
+-- bytes: a rotated OAuth refresh token, say. Secrets: never logged or shown.
+CREATE TABLE plugin_kv (
+  plugin      TEXT NOT NULL,
+  key         TEXT NOT NULL,
+  value       TEXT NOT NULL,
+  updated_ms  BIGINT NOT NULL,
+  PRIMARY KEY (plugin, key)
+);
+)sql"};
+
 const std::vector<Migration>& SqliteMigrations() {
   static const std::vector<Migration> migrations = {
       {1, "sync state per plugin",
@@ -212,6 +226,7 @@ ALTER TABLE links ADD COLUMN sent_recent TEXT NOT NULL DEFAULT '';
       {6, "job outbox for the Redis queue (PostgreSQL only)", "-- nothing in SQLite\n"},
       {7, "links found by external id (PostgreSQL only)", "-- nothing in SQLite\n"},
       kFieldTimesMigration,
+      kPluginStateMigration,
   };
   return migrations;
 }

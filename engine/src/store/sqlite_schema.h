@@ -21,6 +21,8 @@ const std::vector<Migration>& SqliteMigrations();
 
 /// Migration 8, the same SQL in both stores: the mirror's field_times.
 extern const Migration kFieldTimesMigration;
+/// Migration 9, the same SQL in both stores: plugin_kv, the PluginStates role.
+extern const Migration kPluginStateMigration;
 
 /// PRAGMA application_id written into every crmsync database ("crms").
 constexpr int kSqliteApplicationId = 0x63726d73;

@@ -164,6 +164,12 @@ const char kSqlFinishCallback[] =
     "UPDATE changes SET callback_state = ?2, callback_attempts = ?3, callback_at_ms = ?4, "
     "callback_error = ?5 WHERE seq = ?1";
 
+const char kSqlLoadPluginState[] = "SELECT value FROM plugin_kv WHERE plugin = ?1 AND key = ?2";
+const char kSqlSavePluginState[] =
+    "INSERT INTO plugin_kv (plugin, key, value, updated_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, "
+    "updated_ms = excluded.updated_ms";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(SqliteSql, "SQLite")

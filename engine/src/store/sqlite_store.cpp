@@ -1,8 +1,8 @@
 // store/sqlite_store.cpp: the embedded SQLite store (sqlite_store.h): open,
-// sync state, and the transactions of intake and the queue. The rules they run
-// are in queue/ and sync/, over SqlPort (SQLite's texts: sqlite_sql.cpp); the
-// admin reads are in sqlite_store_admin.cpp, deliveries and the change feed in
-// sqlite_store_inbound.cpp.
+// sync state, plugin state, and the transactions of intake and the queue. The
+// rules they run are in queue/ and sync/, over SqlPort (SQLite's texts:
+// sqlite_sql.cpp); the admin reads are in sqlite_store_admin.cpp, deliveries
+// and the change feed in sqlite_store_inbound.cpp.
 #include "store/sqlite_store.h"
 
 #include <sqlite3.h>
@@ -27,6 +27,7 @@
 #include "queue/lease.h"
 #include "store/sqlite_port.h"
 #include "store/sqlite_schema.h"
+#include "sync/plugin_state_rules.h"
 #include "queue/store_codec.h"
 
 namespace crmsync::engine {
@@ -233,6 +234,21 @@ void SqliteStore::SetSyncState(const std::string& plugin, bool enabled, const st
     Stmt& stmt = W(kSqlSetSyncState);
     StmtScope scope(stmt);
     stmt.Bind(1, plugin).Bind(2, int64_t{enabled ? 1 : 0}).Bind(3, reason).Bind(4, now).Run();
+  });
+}
+
+std::optional<std::string> SqliteStore::LoadPluginState(const std::string& plugin,
+                                                        const std::string& key) {
+  std::lock_guard<std::mutex> lock(reader_mu_);
+  SqlitePort port(*reader_db_, reader_stmts_);
+  return ReadPluginState(port, plugin, key);
+}
+
+void SqliteStore::SavePluginState(const std::string& plugin, const std::string& key,
+                                  const std::string& value, int64_t now_ms) {
+  committer_->Submit([&](Db& db) {
+    SqlitePort port(db, writer_stmts_);
+    WritePluginState(port, plugin, key, value, now_ms);
   });
 }
 

@@ -4,10 +4,12 @@
 // implements the same roles, so callers never name a backend. A caller takes
 // only the role it uses: intake an EventIntake, the dispatcher a JobQueue,
 // admin the DeadLetters and QueueInspection, inbound the InboundLog, the change
-// feed a ChangeLog. The rules behind them are written once, in queue/ and
-// sync/, over SqlPort. With queue.backend=redis the dispatcher's JobQueue is
-// the Redis queue (redis/redis_queue.h), which implements that role alone;
-// app/open_store.h pairs it with the PostgreSQL store.
+// feed a ChangeLog, a plugin's PluginHost the PluginStates (what the plugin
+// saved, e.g. a rotated OAuth refresh token; table plugin_kv). The rules
+// behind them are written once, in queue/ and sync/, over SqlPort. With
+// queue.backend=redis the dispatcher's JobQueue is the Redis queue
+// (redis/redis_queue.h), which implements that role alone; app/open_store.h
+// pairs it with the PostgreSQL store.
 #ifndef CRMSYNC_ENGINE_STORE_STORE_H_
 #define CRMSYNC_ENGINE_STORE_STORE_H_
 
@@ -16,6 +18,7 @@
 #include "store/event_intake.h"
 #include "store/inbound_log.h"
 #include "store/job_queue.h"
+#include "store/plugin_states.h"
 #include "store/queue_inspection.h"
 #include "store/store_error.h"
 #include "store/store_health.h"
@@ -25,6 +28,7 @@ namespace crmsync::engine {
 
 class Store : public StoreHealth,
               public SyncStates,
+              public PluginStates,
               public EventIntake,
               public JobQueue,
               public QueueInspection,

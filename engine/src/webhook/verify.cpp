@@ -9,40 +9,10 @@
 #include <cstdlib>
 #include <sstream>
 
-#include <Poco/Base64Decoder.h>
-#include <Poco/Base64Encoder.h>
-#include <Poco/Exception.h>
+#include "common/strings.h"
 
 namespace crmsync::engine {
 namespace {
-
-bool Base64Decode(const std::string& text, std::string* out) {
-  if (text.empty() || text.size() % 4 != 0) return false;
-  for (char c : text) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) {
-      return false;
-    }
-  }
-  try {
-    std::istringstream in(text);
-    Poco::Base64Decoder decoder(in);
-    std::ostringstream decoded;
-    decoded << decoder.rdbuf();
-    *out = decoded.str();
-    return !out->empty();
-  } catch (const Poco::Exception&) {
-    return false;
-  }
-}
-
-std::string Base64Encode(const std::string& bytes) {
-  std::ostringstream out;
-  Poco::Base64Encoder encoder(out);
-  encoder.rdbuf()->setLineLength(0);
-  encoder << bytes;
-  encoder.close();
-  return out.str();
-}
 
 std::string HmacSha256(const std::string& key, const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];

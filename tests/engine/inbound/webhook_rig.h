@@ -7,8 +7,6 @@
 #ifndef CRMSYNC_TESTS_ENGINE_INBOUND_WEBHOOK_RIG_H_
 #define CRMSYNC_TESTS_ENGINE_INBOUND_WEBHOOK_RIG_H_
 
-#include <Poco/Base64Encoder.h>
-
 #include <atomic>
 #include <functional>
 #include <map>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/strings.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "inbound/change_feed.h"
@@ -39,16 +38,7 @@ constexpr char kKey1[] = "standard-key-one-0123456789";
 constexpr char kKey2[] = "standard-key-two-9876543210";
 constexpr char kFeedToken[] = "intake-token-for-feed";
 
-inline std::string Base64(const std::string& bytes) {
-  std::ostringstream out;
-  Poco::Base64Encoder encoder(out);
-  encoder.rdbuf()->setLineLength(0);
-  encoder << bytes;
-  encoder.close();
-  return out.str();
-}
-
-inline std::string Whsec(const std::string& key) { return "whsec_" + Base64(key); }
+inline std::string Whsec(const std::string& key) { return "whsec_" + Base64Encode(key); }
 
 struct WebhookRigOptions {
   std::vector<std::string> secrets = {kSharedSecret, kSharedSecret2, Whsec(kKey1), Whsec(kKey2)};

@@ -104,6 +104,14 @@ class RedisEngine final : public Store {
                               int64_t now_ms) override {
     pg_->SetWebhookRegistration(plugin, fingerprint, now_ms);
   }
+  std::optional<std::string> LoadPluginState(const std::string& plugin,
+                                             const std::string& key) override {
+    return pg_->LoadPluginState(plugin, key);
+  }
+  void SavePluginState(const std::string& plugin, const std::string& key, const std::string& value,
+                       int64_t now_ms) override {
+    pg_->SavePluginState(plugin, key, value, now_ms);
+  }
   std::vector<AcceptResult> Accept(const std::vector<IncomingEvent>& events,
                                    int64_t now_ms) override {
     return pg_->Accept(events, now_ms);
@@ -207,6 +215,11 @@ std::vector<std::map<std::string, std::string>> StreamEntries(RedisConn& redis,
 struct StoreUnderTest {
   QueueRig rig;
   std::unique_ptr<RedisEngine> store = rig.Open();
+  /// Closes the engine and opens a new one on the same servers (a restart).
+  void Reopen() {
+    store.reset();
+    store = rig.Open();
+  }
 };
 
 std::string OpenError(const std::function<void()>& open) {

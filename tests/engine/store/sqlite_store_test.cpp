@@ -76,6 +76,11 @@ std::string OpenError(const std::string& path) {
 struct StoreUnderTest {
   TempDir dir;
   std::unique_ptr<SqliteStore> store = OpenAt(dir.File("store.db"));
+  /// Closes the store and opens its file again (a restart).
+  void Reopen() {
+    store.reset();
+    store = OpenAt(dir.File("store.db"));
+  }
 };
 
 }  // namespace

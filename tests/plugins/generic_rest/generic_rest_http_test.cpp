@@ -88,6 +88,7 @@ struct RecordedRequest {
 struct ScriptedResponse {
   int status = 200;
   std::string body = "{}";
+  HeaderList headers;  ///< Sent besides Content-Type (a Link header, say).
 };
 
 class RecordingCrm {
@@ -126,9 +127,17 @@ class RecordingCrm {
   }
 
   /// Queues the answer to the next request; unscripted requests get 200 {}.
-  void Script(int status, const std::string& body) {
+  void Script(int status, const std::string& body, const HeaderList& headers = {}) {
     std::lock_guard<std::mutex> lock(state_->mu);
-    state_->script.push_back(ScriptedResponse{status, body});
+    state_->script.push_back(ScriptedResponse{status, body, headers});
+  }
+
+  /// Every request received since the last Take() or Drain(), and forgets them.
+  std::vector<RecordedRequest> Drain() {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    std::vector<RecordedRequest> out;
+    out.swap(state_->requests);
+    return out;
   }
 
   std::vector<RecordedRequest> requests() const {
@@ -181,6 +190,7 @@ class RecordingCrm {
       response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status),
                                   "Scripted");
       response.setContentType("application/json");
+      for (const auto& header : answer.headers) response.set(header.first, header.second);
       response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
       response.send() << answer.body;
     }
@@ -508,6 +518,14 @@ std::unique_ptr<TestPki> MakePki() {
   return pki;
 }
 
+// SampleLead() with the strategy's marketing and creation fields too.
+Lead StrategyLead() {
+  Lead lead = SampleLead();
+  lead.utm_source = "google_ads";
+  lead.created_at = "2026-11-20T08:00:00Z";
+  return lead;
+}
+
 // The lead bodies both mappings send for SampleLead(), per status.
 std::string SunshineLeadBody(const std::string& crm_status) {
   return R"({"name":"Asha Rao","email":"asha@example.com","phone":"+919800000000",
@@ -707,9 +725,11 @@ TEST_CASE("sunshine-reference: lookup by externalReference finds and misses") {
 TEST_CASE("sunshine-reference: property create, update and lookup") {
   RecordingCrm crm;
   std::unique_ptr<Adapter> adapter = NewAdapter(kSunshine, crm);
-  const std::string body = R"({"title":"2BHK in Baner","price":6800000,"city":"Pune",
-      "locality":"Baner","status":"%s","ownerId":"owner-1","dealerId":"dealer-9",
-      "externalReference":"property:p-7"})";
+  // The strategy's property table: location.city, location.locality, owner,
+  // assignedAgent (dealerId while the directory has no CRM user), internalId.
+  const std::string body = R"({"title":"2BHK in Baner","price":6800000,
+      "location":{"city":"Pune","locality":"Baner"},"status":"%s","owner":"owner-1",
+      "assignedAgent":"dealer-9","internalId":"p-7","externalReference":"property:p-7"})";
   auto expected = [&body](const std::string& status) {
     std::string out = body;
     out.replace(out.find("%s"), 2, status);
@@ -749,6 +769,333 @@ TEST_CASE("sunshine-reference: property create, update and lookup") {
   std::optional<std::string> found;
   REQUIRE(adapter->mapping().ReadLookup(create_job, response, &found).ok());
   CHECK(found == std::optional<std::string>("crm-prop-1"));
+}
+
+TEST_CASE("sunshine-reference: every field of the strategy's lead table reaches the CRM") {
+  RecordingCrm crm;
+  std::unique_ptr<Adapter> adapter = NewAdapter(kSunshine, crm);
+  Lead lead = StrategyLead();
+  SyncJob job = LeadJob(lead);
+  // The CRM ids the engine resolved: the property's and the agent's.
+  job.related = {{"property", "crm-prop-1"}, {"agent", "crm-user-3"}};
+  const Exchange exchange =
+      RunStep(*adapter, crm, job, StepKind::kCreate, 201, R"({"id":"crm-lead-1"})");
+  JsonObject expected = ParseObject(SunshineLeadBody("new"));
+  expected->set("assignedAgent", std::string("crm-user-3"));
+  expected->set("utmSource", std::string("google_ads"));
+  expected->set("relatedProperty", std::string("crm-prop-1"));
+  expected->set("createdDate", std::string("2026-11-20T08:00:00Z"));
+  CHECK(Canon(exchange.sent.body) == Canon(Stringify(expected)));
+
+  // An inquiry's activity and a deal carry the property's CRM id too.
+  SyncJob converted = StatusJob(lead, LeadStatus::kConverted, "crm-lead-1");
+  converted.related = job.related;
+  const Exchange deal =
+      RunStep(*adapter, crm, converted, StepKind::kDeal, 201, R"({"id":"deal-1"})");
+  CHECK(ParseObject(deal.sent.body)->getValue<std::string>("relatedProperty") == "crm-prop-1");
+
+  // A source the CRM has no option for goes as its catch-all option.
+  lead.source = "newspaper";
+  const Exchange other =
+      RunStep(*adapter, crm, LeadJob(lead), StepKind::kCreate, 201, R"({"id":"crm-lead-2"})");
+  CHECK(ParseObject(other.sent.body)->getValue<std::string>("source") == "other");
+}
+
+TEST_CASE("sunshine-reference: a property's dealer goes as the CRM user the directory matched") {
+  RecordingCrm crm;
+  std::unique_ptr<Adapter> adapter = NewAdapter(kSunshine, crm);
+  SyncJob job = PropertyJob(SampleProperty());
+  job.related = {{"propertyAgent", "crm-user-9"}};
+  const Exchange exchange =
+      RunStep(*adapter, crm, job, StepKind::kCreate, 201, R"({"id":"crm-prop-1"})");
+  CHECK(Canon(exchange.sent.body) ==
+        Canon(R"({"title":"2BHK in Baner","price":6800000,
+                  "location":{"city":"Pune","locality":"Baner"},"status":"active",
+                  "owner":"owner-1","assignedAgent":"crm-user-9","internalId":"p-7",
+                  "externalReference":"property:p-7"})"));
+}
+
+// ===========================================================================
+// Pagination and the users list, over real HTTP (mapping-format.md,
+// "Pagination", "Users").
+
+// The sunshine mapping with a lead lookup that lists every lead and pages with
+// `paging`, matching on /externalReference.
+std::string PagedLookupMapping(const testing::TempDir& dir, const std::string& paging) {
+  JsonObject mapping = LoadMapping(kSunshine);
+  JsonObject lookup = At(mapping, "/entities/lead/operations/lookup");
+  lookup->remove("query");
+  lookup->set("matchPointer", std::string("/externalReference"));
+  lookup->set("paging", ParseAny(paging));
+  return WriteMapping(dir, "paged.json", mapping);
+}
+
+// `status` failed as `code`, saying `fragment`.
+void CheckFails(const Status& status, StatusCode code, const std::string& fragment) {
+  CHECK(status.code() == code);
+  CHECK_MESSAGE(status.message().find(fragment) != std::string::npos, status.ToString());
+}
+
+// Runs the engine's one lookup call through the plugin: build, send, classify, read.
+Status PagedLookup(Adapter& adapter, const SyncJob& job, std::optional<std::string>* found,
+                   HttpResponse* response = nullptr) {
+  HttpRequest request;
+  REQUIRE(adapter.mapping().BuildLookup(job, &request).ok());
+  const HttpResponse answer = adapter.transport().Send(request);
+  if (response != nullptr) *response = answer;
+  const Status classified = adapter.Classify(request, answer);
+  if (!classified.ok()) return classified;
+  return adapter.mapping().ReadLookup(job, answer, found);
+}
+
+TEST_CASE("paging: a cursor-paged lookup finds the record on a later page") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  std::unique_ptr<Adapter> adapter = NewAdapter(BaseSettings(
+      PagedLookupMapping(dir, R"({"type": "cursor", "cursorPointer": "/next",
+                                  "cursorParam": "after"})"),
+      crm.url()));
+  crm.Script(200, R"({"results":[{"id":"c1","externalReference":"lead:1"}],"next":"n2"})");
+  crm.Script(200, R"({"results":[{"id":"c2","externalReference":"lead:2"}],"next":"n 3"})");
+  crm.Script(200, R"({"results":[{"id":"c9","externalReference":"lead:42"}]})");
+  std::optional<std::string> found;
+  const Status status = PagedLookup(*adapter, LeadJob(SampleLead()), &found);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  CHECK(found.value_or("") == "c9");
+  const std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 3);
+  CHECK(sent[0].query.empty());
+  CHECK(sent[1].query == Query{{"after", "n2"}});
+  CHECK(sent[2].query == Query{{"after", "n 3"}});
+  for (const RecordedRequest& request : sent) {
+    CheckApiKeys(request);
+    CHECK_FALSE(request.HasHeader("X-Crmsync-Lookup-Reference"));  // internal, never sent
+  }
+}
+
+TEST_CASE("paging: page numbers stop at a short page, an empty one or has-more false") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  std::unique_ptr<Adapter> adapter = NewAdapter(BaseSettings(
+      PagedLookupMapping(dir, R"({"type": "page", "pageParam": "page", "pageSize": 2,
+                                  "hasMorePointer": "/more"})"),
+      crm.url()));
+  const SyncJob job = LeadJob(SampleLead());
+  std::optional<std::string> found;
+  // Short page: not found after two pages.
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"},
+                                 {"id":"b","externalReference":"lead:2"}],"more":true})");
+  crm.Script(200, R"({"results":[{"id":"c","externalReference":"lead:3"}],"more":true})");
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK_FALSE(found.has_value());
+  std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].query == Query{{"page", "1"}});
+  CHECK(sent[1].query == Query{{"page", "2"}});
+  // has-more false ends a full page.
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"},
+                                 {"id":"b","externalReference":"lead:2"}],"more":false})");
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK_FALSE(found.has_value());
+  CHECK(crm.Drain().size() == 1);
+  // Found on the second page.
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"},
+                                 {"id":"b","externalReference":"lead:2"}],"more":true})");
+  crm.Script(200, R"({"results":[{"id":"z","externalReference":"lead:42"}],"more":false})");
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK(found.value_or("") == "z");
+  CHECK(crm.Drain().size() == 2);
+}
+
+TEST_CASE("paging: the Link header's next page is followed, on the CRM's origin only") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  std::unique_ptr<Adapter> adapter = NewAdapter(
+      BaseSettings(PagedLookupMapping(dir, R"({"type": "link"})"), crm.url()));
+  const SyncJob job = LeadJob(SampleLead());
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"}]})",
+             {{"Link", "<" + crm.url() + "/api/v1/leads?page=2&per_page=1>; rel=\"next\", <" +
+                           crm.url() + "/api/v1/leads?page=5>; rel=\"last\""}});
+  crm.Script(200, R"({"results":[{"id":"b","externalReference":"lead:42"}]})",
+             {{"Link", "</api/v1/leads?page=3>; rel=\"next\""}});
+  std::optional<std::string> found;
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK(found.value_or("") == "b");
+  std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1].raw_path == "/api/v1/leads");
+  CHECK(sent[1].query == Query{{"page", "2"}, {"per_page", "1"}});
+  CheckApiKeys(sent[1]);
+
+  // A next page on another host would take our credentials there: unknown.
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"}]})",
+             {{"Link", "<https://elsewhere.example/api/v1/leads?page=2>; rel=\"next\""}});
+  const Status status = PagedLookup(*adapter, job, &found);
+  CheckFails(status, StatusCode::kRetryable, "another origin");
+  CHECK(crm.Drain().size() == 1);
+}
+
+TEST_CASE("paging: a page that fails makes the lookup unknown, never not found") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  std::unique_ptr<Adapter> adapter = NewAdapter(BaseSettings(
+      PagedLookupMapping(dir, R"({"type": "cursor", "cursorPointer": "/next",
+                                  "cursorParam": "after", "maxPages": 2})"),
+      crm.url()));
+  const SyncJob job = LeadJob(SampleLead());
+  std::optional<std::string> found;
+  // Page 2 is a 503: the engine sees the 503 (retried), not "not found".
+  crm.Script(200, R"({"results":[],"next":"n2"})");
+  crm.Script(503, R"({"message":"busy"})");
+  Status status = PagedLookup(*adapter, job, &found);
+  CHECK(status.code() == StatusCode::kRetryable);
+  CHECK_FALSE(found.has_value());
+  // Page 2 is not the shape the mapping reads.
+  crm.Drain();
+  crm.Script(200, R"({"results":[],"next":"n2"})");
+  crm.Script(200, R"({"items":[]})");
+  status = PagedLookup(*adapter, job, &found);
+  CheckFails(status, StatusCode::kRetryable, "expected an array at /results");
+  // More pages than maxPages: unknown, naming the bound.
+  crm.Drain();
+  crm.Script(200, R"({"results":[],"next":"n2"})");
+  crm.Script(200, R"({"results":[],"next":"n3"})");
+  status = PagedLookup(*adapter, job, &found);
+  CheckFails(status, StatusCode::kRetryable, "paging.maxPages (2)");
+  CHECK(crm.Drain().size() == 2);
+}
+
+TEST_CASE("paging: a next page the answer cannot say is unknown, never not found") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  const SyncJob job = LeadJob(SampleLead());
+  std::optional<std::string> found;
+  // A cursor that is an object.
+  std::unique_ptr<Adapter> cursor = NewAdapter(BaseSettings(
+      PagedLookupMapping(dir, R"({"type": "cursor", "cursorPointer": "/next",
+                                  "cursorParam": "after"})"),
+      crm.url()));
+  crm.Script(200, R"({"results":[],"next":{"after":"n2"}})");
+  CheckFails(PagedLookup(*cursor, job, &found), StatusCode::kRetryable,
+             "neither a string nor a number");
+  CHECK(crm.Drain().size() == 1);
+  // A has-more flag that is not a boolean; a page without the array.
+  testing::TempDir other;
+  std::unique_ptr<Adapter> pages = NewAdapter(BaseSettings(
+      PagedLookupMapping(other, R"({"type": "page", "pageParam": "p", "hasMorePointer": "/more"})"),
+      crm.url()));
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"}],"more":"yes"})");
+  CheckFails(PagedLookup(*pages, job, &found), StatusCode::kRetryable,
+             "expected true or false at /more");
+  crm.Drain();
+  // A Link outside crm.api.url's path.
+  testing::TempDir based;
+  Settings settings = BaseSettings(PagedLookupMapping(based, R"({"type": "link"})"),
+                                   crm.url() + "/crm");
+  std::unique_ptr<Adapter> link = NewAdapter(settings);
+  crm.Script(200, R"({"results":[]})", {{"Link", "</admin/leads?page=2>; rel=\"next\""}});
+  CheckFails(PagedLookup(*link, job, &found), StatusCode::kRetryable, "outside crm.api.url's path");
+  const std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].raw_path == "/crm/api/v1/leads");
+  CHECK_FALSE(found.has_value());
+}
+
+TEST_CASE("users: sunshine-reference lists every user across cursor pages") {
+  RecordingCrm crm;
+  std::unique_ptr<Adapter> adapter = NewAdapter(kSunshine, crm);
+  crm.Script(200, R"({"results":[{"id":"u1","email":"a@crm.test","platformId":"agent-3",
+                                  "active":true},
+                                 {"id":"u2","email":"b@crm.test","active":false}],
+                      "nextCursor":"2"})");
+  crm.Script(200, R"({"results":[{"id":"u3"}]})");
+  std::vector<CrmUser> users;
+  const Status status = adapter->ListUsers(&users);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  REQUIRE(users.size() == 3);
+  CHECK(users[0].id == "u1");
+  CHECK(users[0].email == "a@crm.test");
+  CHECK(users[0].platform_id == "agent-3");
+  CHECK(users[0].active);
+  CHECK_FALSE(users[1].active);
+  CHECK(users[2].id == "u3");
+  CHECK(users[2].email.empty());
+  CHECK(users[2].active);
+  const std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].method == "GET");
+  CHECK(sent[0].raw_path == "/api/v1/users");
+  CHECK(sent[0].query == Query{{"limit", "100"}});
+  CHECK(sent[1].query == Query{{"limit", "100"}, {"cursor", "2"}});
+  CheckApiKeys(sent[1]);
+}
+
+TEST_CASE("users: hubspot lists owners, archived ones inactive, paged by paging.next.after") {
+  RecordingCrm crm;
+  std::unique_ptr<Adapter> adapter = NewAdapter(kHubSpot, crm);
+  // HubSpot's documented owners answer.
+  crm.Script(200, R"({"results":[{"id":"77001","email":"asha.agent@example.com",
+                                  "firstName":"Asha","lastName":"Agent","userId":9001,
+                                  "createdAt":"2026-01-01T00:00:00Z","archived":false}],
+                      "paging":{"next":{"after":"MTAw","link":"?after=MTAw"}}})");
+  crm.Script(200, R"({"results":[{"id":"77002","email":"old@example.com","archived":true}]})");
+  std::vector<CrmUser> users;
+  REQUIRE(adapter->ListUsers(&users).ok());
+  REQUIRE(users.size() == 2);
+  CHECK(users[0].id == "77001");
+  CHECK(users[0].email == "asha.agent@example.com");
+  CHECK(users[0].active);
+  CHECK_FALSE(users[1].active);
+  const std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].raw_path == "/crm/v3/owners");
+  CHECK(sent[1].query == Query{{"limit", "100"}, {"archived", "false"}, {"after", "MTAw"}});
+  CheckBearer(sent[1]);
+}
+
+TEST_CASE("users: a refused page, a user without an id or too many pages fail the list") {
+  RecordingCrm crm;
+  std::unique_ptr<Adapter> adapter = NewAdapter(kSunshine, crm);
+  std::vector<CrmUser> users = {CrmUser{"kept", "", "", true}};
+  crm.Script(200, R"({"results":[{"id":"u1"}],"nextCursor":"1"})");
+  crm.Script(401, R"({"message":"invalid API credentials"})");
+  Status status = adapter->ListUsers(&users);
+  CHECK(status.code() == StatusCode::kUnauthenticated);
+  CHECK(status.message().rfind("users.list: ", 0) == 0);
+  CHECK(users.size() == 1);  // left as it was
+  crm.Drain();
+  crm.Script(200, R"({"results":[{"id":"u1"},{"email":"x@crm.test"}]})");
+  status = adapter->ListUsers(&users);
+  CHECK(status.code() == StatusCode::kPermanent);
+  CHECK(status.message() == "users.list: page 1 item 1: no user id at /id");
+  crm.Drain();
+  crm.Script(200, R"({"users":[]})");
+  status = adapter->ListUsers(&users);
+  CheckFails(status, StatusCode::kPermanent, "expected an array of users at /results");
+  crm.Drain();
+
+  testing::TempDir dir;
+  JsonObject mapping = LoadMapping(kSunshine);
+  At(mapping, "/users/list/paging")->set("maxPages", 2);
+  std::unique_ptr<Adapter> bounded =
+      NewAdapter(BaseSettings(WriteMapping(dir, "bounded.json", mapping), crm.url()));
+  crm.Script(200, R"({"results":[{"id":"u1"}],"nextCursor":"1"})");
+  crm.Script(200, R"({"results":[{"id":"u2"}],"nextCursor":"2"})");
+  status = bounded->ListUsers(&users);
+  CheckFails(status, StatusCode::kPermanent, "more than paging.maxPages (2) pages");
+  CHECK(crm.Drain().size() == 2);
+}
+
+TEST_CASE("users: a mapping without a users list cannot list users") {
+  RecordingCrm crm;
+  testing::TempDir dir;
+  JsonObject mapping = LoadMapping(kSunshine);
+  mapping->remove("users");
+  std::unique_ptr<Adapter> adapter =
+      NewAdapter(BaseSettings(WriteMapping(dir, "no-users.json", mapping), crm.url()));
+  std::vector<CrmUser> users;
+  CHECK(adapter->ListUsers(&users).code() == StatusCode::kNotFound);
+  CHECK(crm.requests().empty());
 }
 
 TEST_CASE("sunshine-reference: webhook registration posts url, events and secret") {
@@ -1027,6 +1374,7 @@ TEST_CASE("hubspot: properties are listings, created, updated and looked up") {
   auto expected = [](const std::string& status) {
     return R"({"properties":{"hs_name":"2BHK in Baner","hs_price":"6800000","hs_city":"Pune",
                "hs_neighborhood":"Baner","crmsync_reference":"property:p-7",
+               "crmsync_owner":"owner-1","crmsync_internal_id":"p-7",
                "crmsync_status":")" +
            status + R"("}})";
   };
@@ -1186,22 +1534,29 @@ TEST_CASE("hubspot: a batch larger than maxSize is refused") {
   CHECK(crm.requests().empty());
 }
 
-TEST_CASE("hubspot: a filled owners table sets hubspot_owner_id") {
+TEST_CASE("hubspot: the directory's owner, the listing's id, source, utm and created date") {
   RecordingCrm crm;
-  testing::TempDir dir;
-  JsonObject mapping = LoadMapping(kHubSpot);
-  JsonObject owners = new Poco::JSON::Object();
-  owners->set("agent-3", std::string("77001"));
-  At(mapping, "/lookups")->set("owners", owners);
-  std::unique_ptr<Adapter> adapter =
-      NewAdapter(BaseSettings(WriteMapping(dir, "hubspot-owners.json", mapping), crm.url()));
-  const Exchange exchange =
-      RunStep(*adapter, crm, LeadJob(SampleLead()), StepKind::kCreate, 201, R"({"id":"501"})");
-  CHECK(Canon(exchange.sent.body) ==
-        Canon(R"({"properties":)" +
-              HubSpotProperties("42", "Asha Rao", "asha@example.com", "NEW", "NEW", "lead",
-                                R"(,"hubspot_owner_id":"77001")") +
-              "}"));
+  std::unique_ptr<Adapter> adapter = NewAdapter(kHubSpot, crm);
+  Lead lead = StrategyLead();
+  lead.source = "newspaper";  // not in sourceMap: the catch-all option
+  SyncJob job = LeadJob(lead);
+  job.related = {{"agent", "77001"}, {"property", "9001"}};
+  const Exchange exchange = RunStep(*adapter, crm, job, StepKind::kCreate, 201, R"({"id":"501"})");
+  JsonObject expected = ParseObject(
+      HubSpotProperties("42", "Asha Rao", "asha@example.com", "NEW", "NEW", "lead",
+                        R"(,"hubspot_owner_id":"77001","crmsync_utm_source":"google_ads",
+                           "crmsync_related_property":"9001",
+                           "crmsync_created_date":"2026-11-20T08:00:00Z")"));
+  expected->set("crmsync_source", std::string("other"));
+  CHECK(Canon(exchange.sent.body) == Canon(R"({"properties":)" + Stringify(expected) + "}"));
+  CheckAllStrings(exchange.sent.body);
+
+  SyncJob property = PropertyJob(SampleProperty());
+  property.related = {{"propertyAgent", "77002"}};
+  const Exchange listing =
+      RunStep(*adapter, crm, property, StepKind::kCreate, 201, R"({"id":"9001"})");
+  CHECK(At(ParseObject(listing.sent.body), "/properties")->getValue<std::string>(
+            "hubspot_owner_id") == "77002");
 }
 
 // ===========================================================================
@@ -1311,10 +1666,10 @@ TEST_CASE("config: every mapping error names its file and key") {
        [](JsonObject m) {
          JsonArray transforms = new Poco::JSON::Array();
          transforms->add(std::string("lookup:nosuch"));
-         At(m, "/entities/lead/operations/create/body/properties/hubspot_owner_id")
+         At(m, "/entities/lead/operations/create/body/properties/crmsync_source")
              ->set("$transform", transforms);
        },
-       {"/entities/lead/operations/create/body/properties/hubspot_owner_id"}},
+       {"/entities/lead/operations/create/body/properties/crmsync_source"}},
       {"batch without maxSize",
        kHubSpot,
        [](JsonObject m) { At(m, "/entities/lead/operations/batchCreate")->remove("maxSize"); },

@@ -15,6 +15,7 @@
 namespace crmsync::genericrest {
 namespace {
 
+using testing::Answer;
 using testing::At;
 using testing::LeadJob;
 using testing::LoadFixture;
@@ -57,12 +58,6 @@ GenericRestMapper PartialMapper(const std::string& send) {
   return GenericRestMapper(std::make_shared<const Mapping>(mapping), [] { return kNowMs; });
 }
 
-HttpResponse Answer(int status, const std::string& body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = body;
-  return response;
-}
 
 TEST_SUITE("plugins.generic_rest") {
   TEST_CASE("mapper: create renders the reference lead body") {
@@ -389,7 +384,9 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(results[0].external_id.value_or("") == "c1");
     CHECK(statuses[1].code() == StatusCode::kInvalidRecord);
     CHECK(statuses[1].message().find("email is invalid") != std::string::npos);
-    CHECK(statuses[2].code() == StatusCode::kPermanent);
+    // No id: it may have been created, so it is looked up, not dead-lettered.
+    CHECK(statuses[2].code() == StatusCode::kRetryable);
+    CHECK(statuses[2].message().find("looked up") != std::string::npos);
     CHECK(statuses[3].code() == StatusCode::kRetryable);
     CHECK_FALSE(results[3].external_id.has_value());
   }

@@ -535,7 +535,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(HasError(errors,
                    "inline.json: /descripton: unknown key; did you mean 'description'? (expected "
                    "one of name description auth headers statusMap statusMapInbound lookups "
-                   "entities webhooks classify rateLimit)"));
+                   "sourceMap entities users webhooks classify rateLimit)"));
     CHECK(HasError(errors,
                    "/statusMapInbound/leads: unknown entity; did you mean 'lead'? "
                    "(expected lead or property)"));
@@ -593,7 +593,7 @@ TEST_SUITE("plugins.generic_rest") {
     INFO(Joined(errors));
     CHECK(HasError(errors,
                    "/body/a/$transform/0: unknown transform 'uper'; did you mean 'upper'? "
-                   "(valid: status, lookup:<table>, toString, toNumber, upper, lower, join:<sep>, "
+                   "(valid: status, source, lookup:<table>, toString, toNumber, upper, lower, join:<sep>, "
                    "split:<sep>, date:<format>, default:<text>)"));
     CHECK(HasError(errors,
                    "/body/a/$transform/1: unknown lookup table 'agentz'; did you mean "
@@ -602,7 +602,7 @@ TEST_SUITE("plugins.generic_rest") {
     // A webhook field's list is the inbound one.
     CHECK(HasError(errors,
                    "/webhooks/fields/lead/status/transform: unknown transform 'statsIn'; "
-                   "did you mean 'statusIn'? (valid: statusIn, lookupReverse:<table>, "));
+                   "did you mean 'statusIn'? (valid: statusIn, sourceIn, lookupReverse:<table>, "));
   }
 
   TEST_CASE("mapping file: suggestions need a near name (edit distance)") {

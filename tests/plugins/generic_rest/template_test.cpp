@@ -248,7 +248,7 @@ TEST_SUITE("plugins.generic_rest") {
       CHECK(CheckTransform(spec, rules) == "");
     }
     CHECK(CheckTransform("trim", rules) ==
-          "unknown transform 'trim' (valid: status, lookup:<table>, toString, toNumber, upper, "
+          "unknown transform 'trim' (valid: status, source, lookup:<table>, toString, toNumber, upper, "
           "lower, join:<sep>, split:<sep>, date:<format>, default:<text>)");
     CHECK(CheckTransform("Upper", rules)
               .rfind("unknown transform 'Upper'; did you mean 'upper'? "

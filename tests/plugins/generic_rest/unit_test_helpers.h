@@ -83,6 +83,14 @@ inline SyncJob LeadJob(const std::string& id = "42", LeadStatus status = LeadSta
   return job;
 }
 
+/// A CRM answer with `status` and `body`.
+inline HttpResponse Answer(int status, const std::string& body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = body;
+  return response;
+}
+
 /// Parses a JSON text that must be an object.
 inline JsonObject ParseObjectOrFail(const std::string& text) {
   Var value;
