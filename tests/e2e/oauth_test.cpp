@@ -2,7 +2,8 @@
 // mapping, against a token endpoint and a CRM on loopback run by this test.
 // A CRM that refuses the (expired) access token gets one refresh and the
 // lead goes through; a revoked refresh token disables sync with a reason
-// naming the grant and the OAuth error, shown by GET /api/v1/admin/status.
+// naming the grant and the OAuth error, shown by GET /api/v1/admin/status;
+// a rotated refresh token is kept in the engine's store across a restart.
 // No token or secret reaches the engine's logs or its admin answers.
 #include <doctest/doctest.h>
 
@@ -26,9 +27,22 @@ namespace {
 constexpr char kClientSecret[] = "ClientSecret-x7Qp";
 constexpr char kRefreshToken[] = "RefreshTok-1-w3Lm";
 
+// The value of `name` in a form body ("" when absent); the test's values
+// need no decoding.
+std::string FormValue(const std::string& body, const std::string& name) {
+  const std::string key = name + "=";
+  size_t at = body.find(key);
+  while (at != std::string::npos && at != 0 && body[at - 1] != '&') at = body.find(key, at + 1);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  const size_t end = body.find('&', at);
+  return body.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
 // The token endpoint and the CRM. The endpoint issues AccessTok-<n>-q8Rv
 // and rotates the refresh token, or refuses every grant with invalid_grant
-// while `revoked`; the CRM refuses AccessTok-1-q8Rv (it "expired") and
+// while `revoked` (and any refresh token but the newest, as rotating
+// endpoints do); the CRM refuses AccessTok-1-q8Rv (it "expired") and
 // creates leads for any other token.
 class OAuthCrm {
  public:
@@ -66,7 +80,14 @@ class OAuthCrm {
       n = token_bodies_.size();
     }
     resp.setContentType("application/json");
-    if (revoked_) {
+    bool retired = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      // Rotation as real endpoints do it: only the newest refresh token works.
+      retired = FormValue(body, "refresh_token") != current_refresh_;
+      if (!retired) current_refresh_ = "RefreshTok-" + std::to_string(n + 1) + "-w3Lm";
+    }
+    if (revoked_ || retired) {
       resp.setStatus(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
       resp.send() << R"({"error":"invalid_grant","error_description":"Token has been revoked."})";
       return;
@@ -96,6 +117,7 @@ class OAuthCrm {
 
   const bool revoked_;
   std::mutex mu_;
+  std::string current_refresh_ = kRefreshToken;
   std::vector<std::string> token_bodies_;
   std::vector<std::string> crm_calls_;
   t::LoopbackHttpServer token_;
@@ -106,7 +128,9 @@ class OAuthCrm {
 // operator's secret-mounted file would hold them) and an oauth2 mapping.
 class OAuthEngine {
  public:
-  explicit OAuthEngine(const OAuthCrm& crm) {
+  // `dir` holds the config and the store; a second engine on the same `dir`
+  // is a restart.
+  OAuthEngine(const OAuthCrm& crm, const t::TempDir& dir) : dir_(dir) {
     t::WriteFile(dir_.File("oauth.json"), R"({
   "name": "e2e-oauth",
   "auth": {"type": "oauth2", "grant": "refresh_token", "tokenUrl": ")" +
@@ -166,14 +190,15 @@ class OAuthEngine {
   bool ready = false;
 
  private:
-  t::TempDir dir_;
+  const t::TempDir& dir_;
   std::unique_ptr<t::ChildProcess> process_;
 };
 
 // No token or secret of this test in `text`.
 void CheckNoSecret(const std::string& what, const std::string& text) {
-  for (const char* secret : {kClientSecret, kRefreshToken, "RefreshTok-2-w3Lm", "RefreshTok-3-w3Lm",
-                             "AccessTok-1-q8Rv", "AccessTok-2-q8Rv"}) {
+  for (const char* secret :
+       {kClientSecret, kRefreshToken, "RefreshTok-2-w3Lm", "RefreshTok-3-w3Lm", "RefreshTok-4-w3Lm",
+        "AccessTok-1-q8Rv", "AccessTok-2-q8Rv", "AccessTok-3-q8Rv"}) {
     CHECK_MESSAGE(text.find(secret) == std::string::npos, what << " shows " << secret);
   }
 }
@@ -183,7 +208,8 @@ void CheckNoSecret(const std::string& what, const std::string& text) {
 TEST_SUITE("e2e.oauth") {
   TEST_CASE("an expired access token gets one refresh and the lead goes through") {
     OAuthCrm crm(false);
-    OAuthEngine engine(crm);
+    t::TempDir dir;
+    OAuthEngine engine(crm, dir);
     REQUIRE_MESSAGE(engine.ready, engine.Logs());
     CHECK(engine.PostLead("o1") == 202);
     REQUIRE_MESSAGE(t::WaitUntil([&] {
@@ -207,9 +233,35 @@ TEST_SUITE("e2e.oauth") {
     CheckNoSecret("the engine's log", engine.Logs());
   }
 
+  TEST_CASE("a rotated refresh token survives a restart, kept in the engine's store") {
+    OAuthCrm crm(false);
+    t::TempDir dir;
+    {
+      OAuthEngine engine(crm, dir);
+      REQUIRE_MESSAGE(engine.ready, engine.Logs());
+      CHECK(engine.PostLead("s1") == 202);
+      REQUIRE(t::WaitUntil([&] { return crm.crm_calls().size() == 2; }));
+    }
+    // Two grants so far: RefreshTok-1 and RefreshTok-2 are retired, and the
+    // endpoint accepts only RefreshTok-3, which the first engine saved.
+    REQUIRE(crm.token_bodies().size() == 2);
+    OAuthEngine restarted(crm, dir);  // The same config: RefreshTok-1 configured.
+    REQUIRE_MESSAGE(restarted.ready, restarted.Logs());
+    CHECK(restarted.PostLead("s2") == 202);
+    REQUIRE_MESSAGE(t::WaitUntil([&] { return crm.crm_calls().size() == 3; }), restarted.Logs());
+    const std::vector<std::string> grants = crm.token_bodies();
+    REQUIRE(grants.size() == 3);
+    CHECK(grants[2].find("refresh_token=RefreshTok-3-w3Lm") != std::string::npos);
+    CHECK(crm.crm_calls()[2] == "Bearer AccessTok-3-q8Rv -> 201");
+    CHECK(restarted.AdminStatus().find("\"syncEnabled\":true") != std::string::npos);
+    restarted.Stop();
+    CheckNoSecret("the restarted engine's log", restarted.Logs());
+  }
+
   TEST_CASE("a revoked refresh token disables sync with the grant and OAuth error as reason") {
     OAuthCrm crm(true);
-    OAuthEngine engine(crm);
+    t::TempDir dir;
+    OAuthEngine engine(crm, dir);
     REQUIRE_MESSAGE(engine.ready, engine.Logs());
     CHECK(engine.PostLead("r1") == 202);
     // The sync section and the alert carry the reason once sync is disabled.
@@ -232,7 +284,8 @@ TEST_SUITE("e2e.oauth") {
 
   TEST_CASE("check-connection reports a revoked refresh token at the credentials stage") {
     OAuthCrm crm(true);
-    OAuthEngine engine(crm);  // Writes the config; check-connection reads it.
+    t::TempDir dir;
+    OAuthEngine engine(crm, dir);  // Writes the config; check-connection reads it.
     engine.Stop();
     t::ChildProcess check(CRMSYNC_BINARY, {"check-connection", "--config", engine.config_file()});
     REQUIRE(check.WaitExit(std::chrono::seconds(60)));
