@@ -69,6 +69,23 @@ Status StaticHeaders(const Mapping& mapping, const Secrets& secrets, HeaderList*
   return Status::Ok();
 }
 
+Status QueryCredentials(const AuthSpec& auth, const Secrets& secrets,
+                        std::vector<std::pair<std::string, std::string>>* out) {
+  const Context context = SecretContext(secrets);
+  std::vector<std::pair<std::string, std::string>> query;
+  for (const auto& param : auth.query) {
+    Status status = CheckSecretsSet(param.second, "auth/query/" + param.first, secrets);
+    if (!status.ok()) return status;
+    const std::string value = RenderText(param.second, context);
+    if (value.empty()) {
+      return Status::InvalidConfig("auth/query/" + param.first + ": renders to an empty value");
+    }
+    query.emplace_back(param.first, value);
+  }
+  *out = query;
+  return Status::Ok();
+}
+
 std::string HmacSha256(const std::string& key, const std::string& data,
                        const std::string& encoding) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -1,5 +1,6 @@
 // auth.h: how generic-rest-crm authenticates its requests (mapping-format.md,
-// "Auth"): apiKey headers, a bearer token, or an HMAC-SHA256 signature.
+// "Auth"): apiKey headers, a bearer token, an HMAC-SHA256 signature, or an API
+// token in the query string (apiKeyQuery). OAuth 2.0 is in oauth.h.
 //
 // Secrets come only from PluginConfig (api_key = CRM_API_KEY, api_secret =
 // CRM_API_SECRET) and reach templates as {{secret.apiKey}} / {{secret.apiSecret}};
@@ -14,6 +15,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "crmsync/http.h"
 #include "crmsync/status.h"
@@ -31,6 +34,12 @@ struct Secrets {
 /// headers or the bearer Authorization header. kInvalidConfig naming the setting
 /// (never its value) when a secret the mapping uses is not set.
 Status StaticHeaders(const Mapping& mapping, const Secrets& secrets, HeaderList* out);
+
+/// The apiKeyQuery pairs of `auth`, rendered. kInvalidConfig naming the
+/// setting (never its value) when a secret they use is not set or a value
+/// renders empty.
+Status QueryCredentials(const AuthSpec& auth, const Secrets& secrets,
+                        std::vector<std::pair<std::string, std::string>>* out);
 
 /// HMAC-SHA256 of `data` with `key`, as lower-case "hex" or "base64".
 std::string HmacSha256(const std::string& key, const std::string& data,

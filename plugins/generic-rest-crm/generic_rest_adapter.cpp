@@ -7,9 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include <Poco/Exception.h>
-#include <Poco/URI.h>
-
 #include "auth.h"
 #include "classify_rules.h"
 #include "crmsync/classify.h"
@@ -17,8 +14,9 @@
 #include "crmsync/plugin.h"
 #include "json_util.h"
 #include "lookup.h"
+#include "oauth.h"
+#include "oauth_transport.h"
 #include "pagination.h"
-#include "signing_transport.h"
 #include "users.h"
 
 namespace crmsync::genericrest {
@@ -39,17 +37,6 @@ int64_t NowMs() {
   return static_cast<int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count());
-}
-
-// The base URL's path, without a trailing '/', as HttpTransport prepends it.
-std::string PathPrefix(const std::string& url) {
-  try {
-    std::string path = Poco::URI(url).getPath();
-    while (!path.empty() && path.back() == '/') path.pop_back();
-    return path;
-  } catch (const Poco::Exception&) {
-    return "";
-  }
 }
 
 }  // namespace
@@ -155,10 +142,12 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   std::unique_ptr<HttpTransport> http;
   status = HttpTransport::Create(options, &http);
   if (!status.ok()) return status;
-  transport_ = std::make_unique<PagingTransport>(
-      std::make_unique<SigningTransport>(std::move(http), mapping->auth, secrets,
-                                         PathPrefix(options.base_url)),
-      mapping, options.base_url);
+  std::unique_ptr<Transport> authenticated;
+  status = WrapAuthTransport(*mapping, secrets, config.Get("refresh_token"), options, host_,
+                             std::move(http), &authenticated);
+  if (!status.ok()) return status;
+  transport_ = std::make_unique<PagingTransport>(std::move(authenticated), mapping,
+                                                 options.base_url);
   base_url_ = options.base_url;
   mapping_ = mapping;
   warnings_ = warnings;
@@ -168,7 +157,11 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
 
 Transport& GenericRestAdapter::transport() { return transport_ ? *transport_ : *unconfigured_; }
 
+void GenericRestAdapter::Attach(PluginHost* host) { host_ = host; }
+
 Status GenericRestAdapter::Classify(const HttpRequest&, const HttpResponse& response) {
+  // A token endpoint failure (oauth2): no CRM answered, the rules do not apply.
+  if (std::optional<Status> token = TokenFailureStatus(response, NowMs())) return *token;
   if (!mapping_) return DefaultClassify(response);
   return ClassifyWithRules(mapping_->classify, response, NowMs());
 }

@@ -5,9 +5,10 @@
 // folder) and `api_url` (CRM_API_URL); it loads and checks the whole mapping
 // file, refusing to start with every problem listed, then builds the SDK's
 // HttpTransport (HttpTransportOptionsFromConfig: https or loopback, CA file,
-// timeouts) with the mapping's static headers and credentials, wrapped in a
-// SigningTransport for HMAC auth, wrapped in a PagingTransport that walks paged
-// lookups (pagination.h). Secrets (api_key, api_secret) are read from
+// timeouts) with the mapping's static headers and credentials, wrapped as the
+// auth type needs (WrapAuthTransport: HMAC signing, a query-string API token,
+// OAuth 2.0 tokens), wrapped in a PagingTransport that walks paged lookups
+// (pagination.h). Secrets (api_key, api_secret, refresh_token) are read from
 // the PluginConfig only and never appear in a message.
 //
 // Info() describes the loaded mapping: lookup_by_reference when the lead has a
@@ -57,10 +58,14 @@ class GenericRestAdapter : public Adapter {
   /// the transport's own reason (URL scheme, insecure HTTP, CA file, timeout).
   Status Configure(const PluginConfig& config) override;
 
+  /// Keeps `host` for the oauth2 refresh token (oauth.h); may be null.
+  void Attach(PluginHost* host) override;
+
   Mapper& mapping() override { return mapper_; }
   Transport& transport() override;
 
-  /// The mapping's classify rules, then DefaultClassify().
+  /// A token endpoint failure as TokenFailureStatus() reads it; else the
+  /// mapping's classify rules, then DefaultClassify().
   Status Classify(const HttpRequest& request, const HttpResponse& response) override;
 
   /// {"mapping": name, "file": path, "warnings": [...]} of the loaded mapping;
@@ -80,6 +85,7 @@ class GenericRestAdapter : public Adapter {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Transport> unconfigured_;
   std::string base_url_;  ///< crm.api.url, for Link paging.
+  PluginHost* host_ = nullptr;
 };
 
 }  // namespace crmsync::genericrest

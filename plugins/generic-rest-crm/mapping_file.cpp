@@ -6,6 +6,9 @@
 #include <set>
 #include <sstream>
 
+#include <Poco/Exception.h>
+#include <Poco/URI.h>
+
 #include "context.h"
 #include "suggest.h"
 #include "template.h"
@@ -379,6 +382,51 @@ void ParseEntity(Checker* c, const JsonObject& object, const std::string& pointe
   }
 }
 
+// auth type oauth2 (mapping-format.md, "Auth"); the secrets come from
+// PluginConfig, so nothing here is a template.
+void ParseOAuth2(Checker* c, const JsonObject& object, const std::string& pointer,
+                 OAuth2Spec* out) {
+  c->Keys(object, pointer,
+          {"type", "grant", "tokenUrl", "scope", "clientAuth", "header", "prefix",
+           "refreshMarginSeconds"});
+  if (c->String(object, "grant", pointer, false, &out->grant) &&
+      out->grant != "client_credentials" && out->grant != "refresh_token") {
+    c->Error(pointer + "/grant",
+             "must be client_credentials or refresh_token" +
+                 DidYouMean(out->grant, {"client_credentials", "refresh_token"}));
+  }
+  if (c->String(object, "tokenUrl", pointer, true, &out->token_url)) {
+    bool absolute = false;
+    try {
+      const Poco::URI uri(out->token_url);
+      absolute =
+          (uri.getScheme() == "https" || uri.getScheme() == "http") && !uri.getHost().empty();
+    } catch (const Poco::Exception&) {
+    }
+    if (!absolute) {
+      c->Error(pointer + "/tokenUrl",
+               "must be an absolute https:// URL (http:// only to a loopback host, or with "
+               "crm.allow_insecure_http)");
+    }
+  }
+  c->String(object, "scope", pointer, false, &out->scope);
+  if (c->String(object, "clientAuth", pointer, false, &out->client_auth) &&
+      out->client_auth != "body" && out->client_auth != "basic") {
+    c->Error(pointer + "/clientAuth", "must be body or basic");
+  }
+  c->String(object, "header", pointer, false, &out->header);
+  c->String(object, "prefix", pointer, false, &out->prefix, true);
+  if (object->has("refreshMarginSeconds")) {
+    const Var margin = object->get("refreshMarginSeconds");
+    if (!margin.isInteger() || IsBool(margin) || margin.convert<Poco::Int64>() < 0 ||
+        margin.convert<Poco::Int64>() > 86400) {
+      c->Error(pointer + "/refreshMarginSeconds", "must be a whole number from 0 to 86400");
+    } else {
+      out->refresh_margin_s = margin.convert<Poco::Int64>();
+    }
+  }
+}
+
 void ParseAuth(Checker* c, const JsonObject& object, AuthSpec* auth) {
   const std::string pointer = "/auth";
   TemplateRules secrets;
@@ -425,10 +473,18 @@ void ParseAuth(Checker* c, const JsonObject& object, AuthSpec* auth) {
       payload.variables = {"method", "path", "timestamp", "body"};
       CheckTextTemplate(auth->payload, pointer + "/payload", payload, &c->errors);
     }
+  } else if (type == "apiKeyQuery") {
+    c->Keys(object, pointer, {"type", "query"});
+    auth->type = AuthSpec::Type::kApiKeyQuery;
+    c->TextMap(object, "query", pointer, secrets, true, &auth->query);
+  } else if (type == "oauth2") {
+    auth->type = AuthSpec::Type::kOAuth2;
+    ParseOAuth2(c, object, pointer, &auth->oauth2);
   } else {
+    const std::vector<std::string> types = {"apiKey", "apiKeyQuery", "bearer",
+                                            "hmac",   "none",        "oauth2"};
     c->Keys(object, pointer, {"type"});
-    c->Error(pointer + "/type", "must be one of apiKey bearer hmac none" +
-                                    DidYouMean(type, {"apiKey", "bearer", "hmac", "none"}));
+    c->Error(pointer + "/type", "must be one of " + JoinNames(types) + DidYouMean(type, types));
   }
 }
 

@@ -13,6 +13,7 @@
 #ifndef CRMSYNC_PLUGINS_GENERIC_REST_CRM_MAPPING_FILE_H_
 #define CRMSYNC_PLUGINS_GENERIC_REST_CRM_MAPPING_FILE_H_
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -93,13 +94,28 @@ struct EntityMapping {
   const Operation* Find(const std::string& name) const;
 };
 
+/// auth type oauth2 (mapping-format.md, "Auth"): where and how to get an
+/// access token, and how to send it. The client id is api_key, the client
+/// secret api_secret, the refresh token the plugin key refresh_token.
+struct OAuth2Spec {
+  std::string grant = "client_credentials";  ///< client_credentials | refresh_token
+  std::string token_url;                     ///< Absolute https:// (or loopback http://).
+  std::string scope;                         ///< "" for none.
+  std::string client_auth = "body";          ///< body | basic
+  std::string header = "Authorization";      ///< Where the access token goes.
+  std::string prefix = "Bearer";             ///< Before the token, with a space; "" for none.
+  int64_t refresh_margin_s = 60;             ///< Refresh this long before expiry.
+};
+
 /// How requests are authenticated (mapping-format.md, "Auth"). Values are text
 /// templates over secret.apiKey / secret.apiSecret (the HMAC payload over
 /// method, path, timestamp, body); they hold placeholders, never secrets.
 struct AuthSpec {
-  enum class Type { kNone, kApiKey, kBearer, kHmac };
+  enum class Type { kNone, kApiKey, kBearer, kHmac, kOAuth2, kApiKeyQuery };
   Type type = Type::kNone;
   std::vector<std::pair<std::string, std::string>> headers;  ///< apiKey
+  std::vector<std::pair<std::string, std::string>> query;    ///< apiKeyQuery
+  OAuth2Spec oauth2;                                         ///< oauth2
   std::string token;                                         ///< bearer
   std::string secret;                                        ///< hmac key
   std::string header = "X-Signature";                        ///< hmac

@@ -72,9 +72,12 @@ ConnectionResult Probe(GuardedAdapter& adapter, const Capabilities& capabilities
   result.http_status = response.status;
   const std::string status = std::to_string(response.status);
   if (response.status == 401 || response.status == 403) {
+    // The plugin's reading names what it knows: an OAuth token endpoint's
+    // error code, say, when no CRM was reached at all.
+    const Status classified = adapter.Classify(request, response);
     return Failed(result, ConnectionStage::kCredentials,
-                  "the CRM refused the credentials: " + status + " for " + call +
-                      " (check crm.api.key / crm.api.secret)");
+                  "the CRM refused the credentials: " + status + " for " + call + " (" +
+                      classified.ToString() + "; check crm.api.key / crm.api.secret)");
   }
   if (response.status == 404) {
     return Failed(result, ConnectionStage::kNotFound,

@@ -540,8 +540,8 @@ TEST_SUITE("plugins.generic_rest") {
                    "/statusMapInbound/leads: unknown entity; did you mean 'lead'? "
                    "(expected lead or property)"));
     CHECK(HasError(errors,
-                   "/auth/type: must be one of apiKey bearer hmac none; did you mean "
-                   "'apiKey'?"));
+                   "/auth/type: must be one of apiKey apiKeyQuery bearer hmac none oauth2; "
+                   "did you mean 'apiKey'?"));
     CHECK(HasError(errors,
                    "/webhooks/fields/lead/emial: not a platform lead field that a webhook "
                    "may set; did you mean 'email'?"));
