@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <initializer_list>
 #include <utility>
 
 #include <Poco/JSON/Array.h>
@@ -100,12 +101,30 @@ std::string KindOf(const std::string& segment) {
   if (segment == "leads") return "lead";
   if (segment == "properties") return "property";
   if (segment == "webhooks") return "webhook";
+  if (segment == "users") return "user";
   return "";
 }
 
 bool IsStringOrNull(const Poco::Dynamic::Var& value) { return value.isEmpty() || value.isString(); }
 
 bool IsNumberOrNull(const Poco::Dynamic::Var& value) { return value.isEmpty() || IsNumber(value); }
+
+// "" when `value` (the body's member `name`) is null or an object whose
+// `parts` that are present pass `ok`; else the reason, `type` naming what a
+// part must be.
+std::string CheckParts(const Poco::Dynamic::Var& value, const std::string& name,
+                       std::initializer_list<const char*> parts,
+                       bool (*ok)(const Poco::Dynamic::Var&), const char* type) {
+  if (value.isEmpty()) return "";
+  if (value.type() != typeid(Poco::JSON::Object::Ptr)) return name + " must be an object";
+  Poco::JSON::Object::Ptr object = value.extract<Poco::JSON::Object::Ptr>();
+  for (const char* part : parts) {
+    if (object->has(part) && !ok(object->get(part))) {
+      return name + "." + part + " must be " + type;
+    }
+  }
+  return "";
+}
 
 // Checks a lead or property body against the CRM's field types and vocabulary;
 // "" when fine, else the reason (answered 422).
@@ -118,14 +137,8 @@ std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Pt
       const bool known = kind == "lead" ? IsCrmLeadStatus(word) : IsCrmPropertyStatus(word);
       if (!known) return "invalid " + kind + " status '" + word + "'";
     } else if (kind == "lead" && name == "budgetRange") {
-      if (value.isEmpty()) continue;
-      if (value.type() != typeid(Poco::JSON::Object::Ptr)) return "budgetRange must be an object";
-      Poco::JSON::Object::Ptr range = value.extract<Poco::JSON::Object::Ptr>();
-      for (const char* bound : {"min", "max"}) {
-        if (range->has(bound) && !IsNumberOrNull(range->get(bound))) {
-          return std::string("budgetRange.") + bound + " must be a number";
-        }
-      }
+      std::string error = CheckParts(value, name, {"min", "max"}, IsNumberOrNull, "a number");
+      if (!error.empty()) return error;
     } else if (kind == "lead" && name == "preferredAreas") {
       if (value.isEmpty()) continue;
       if (value.type() != typeid(Poco::JSON::Array::Ptr)) return "preferredAreas must be an array";
@@ -142,8 +155,13 @@ std::string ValidateFields(const std::string& kind, const Poco::JSON::Object::Pt
     } else if (name == "name" || name == "email" || name == "phone" || name == "source" ||
                name == "assignedAgent" || name == "notes" || name == "lostReason" ||
                name == "title" || name == "city" || name == "locality" || name == "ownerId" ||
-               name == "dealerId") {
+               name == "dealerId" || name == "utmSource" || name == "createdDate" ||
+               name == "propertyId" || name == "relatedProperty" || name == "owner" ||
+               name == "internalId") {
       if (!IsStringOrNull(value)) return name + " must be a string";
+    } else if (kind == "property" && name == "location") {
+      std::string error = CheckParts(value, name, {"city", "locality"}, IsStringOrNull, "a string");
+      if (!error.empty()) return error;
     }
   }
   return "";
@@ -188,6 +206,7 @@ std::string MemoryCrm::RouteOf(const std::string& method, const std::string& pat
   const std::string kind = KindOf(parsed.segments[0]);
   const size_t depth = parsed.segments.size();
   if (kind == "webhook") return depth == 1 && method == "POST" ? "webhook.register" : "unknown";
+  if (kind == "user") return depth == 1 && method == "GET" ? "user.list" : "unknown";
   if (kind.empty()) return "unknown";
   if (depth == 1 && method == "POST") return kind + ".create";
   if (depth == 1 && method == "GET") return kind + ".lookup";
@@ -212,6 +231,10 @@ HttpResponse MemoryCrm::Handle(const HttpRequest& request) {
     if (method != "POST") return Error(405, "method " + method + " not allowed on webhooks");
     return RegisterWebhook(request.body);
   }
+  if (kind == "user" && depth == 1) {
+    if (method != "GET") return Error(405, "method " + method + " not allowed on users");
+    return ListUsers();
+  }
   if (kind != "lead" && kind != "property") {
     return Error(404, "no endpoint " + method + " " + request.path);
   }
@@ -235,6 +258,30 @@ HttpResponse MemoryCrm::Handle(const HttpRequest& request) {
     return AddChild(collection, id, parsed.segments[2], request.body);
   }
   return Error(404, "no endpoint " + method + " " + request.path);
+}
+
+void MemoryCrm::SetUsers(std::vector<User> users) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  users_ = std::move(users);
+}
+
+Poco::JSON::Array::Ptr MemoryCrm::UsersJson() const {
+  Poco::JSON::Array::Ptr out = new Poco::JSON::Array();
+  for (const User& user : users_) {
+    Poco::JSON::Object::Ptr item = NewObject();
+    item->set("id", user.id);
+    item->set("email", user.email);
+    item->set("platformId", user.platform_id);
+    item->set("active", user.active);
+    out->add(item);
+  }
+  return out;
+}
+
+HttpResponse MemoryCrm::ListUsers() const {
+  Poco::JSON::Object::Ptr body = NewObject();
+  body->set("results", UsersJson());
+  return Answer(200, ToJson(body));
 }
 
 void MemoryCrm::CountRequest(const std::string& route) {
@@ -554,6 +601,7 @@ std::string MemoryCrm::Dump(const Poco::JSON::Object::Ptr& extra) const {
   Poco::JSON::Array::Ptr webhooks = new Poco::JSON::Array();
   for (const auto& webhook : webhooks_) webhooks->add(webhook);
   dump->set("webhooks", webhooks);
+  dump->set("users", UsersJson());
   Poco::JSON::Object::Ptr requests = NewObject();
   for (const auto& [route, count] : request_counts_) requests->set(route, count);
   dump->set("requests", requests);

@@ -12,6 +12,9 @@
 //   POST /api/v1/leads/{id}/deals           deal     201 {"id"}; 404
 //   the same create/update/read/lookup under /api/v1/properties
 //   POST /api/v1/webhooks                   register 201 {"id"}; needs "url"
+//   GET  /api/v1/users                      list     200 {"results":[{"id","email",
+//                                                    "platformId","active"}]}: every user
+//                                                    (SetUsers(); not journaled)
 // A body that is not a JSON object is 400; a field of the wrong type or a status
 // outside the CRM's vocabulary is 422; an unknown path is 404, a known path with
 // the wrong method 405. Every error body is {"message": "..."}.
@@ -45,6 +48,7 @@
 #include <string>
 #include <vector>
 
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
 #include "crm_journal.h"
@@ -62,6 +66,16 @@ class MemoryCrm {
   /// Applies `request` (method, path with query, JSON body) and returns the CRM's
   /// answer: always an HTTP answer (error kNone, request_sent true).
   HttpResponse Handle(const HttpRequest& request);
+
+  /// One user of the CRM (an agent records are assigned to).
+  struct User {
+    std::string id;
+    std::string email;
+    std::string platform_id;  ///< The platform's dealer id held on the user; "" for none.
+    bool active = true;
+  };
+  /// Replaces the CRM's users (they come from settings, not the journal).
+  void SetUsers(std::vector<User> users);
 
   /// Counts one request on `route` (shown under "requests" in Dump()).
   void CountRequest(const std::string& route);
@@ -90,7 +104,8 @@ class MemoryCrm {
 
   /// Everything held, as JSON text:
   /// {"leads":[{id, externalReference, ...fields, activities, deals, createCount,
-  ///   updateCount}], "properties":[...], "webhooks":[...], "requests":{route: n}},
+  ///   updateCount}], "properties":[...], "webhooks":[...], "users":[...],
+  ///   "requests":{route: n}},
   /// followed by the members of `extra` when given.
   std::string Dump(const Poco::JSON::Object::Ptr& extra = nullptr) const;
 
@@ -121,6 +136,8 @@ class MemoryCrm {
   HttpResponse AddChild(Collection& collection, const std::string& id, const std::string& child,
                         const std::string& body);
   HttpResponse RegisterWebhook(const std::string& body);
+  HttpResponse ListUsers() const;
+  Poco::JSON::Array::Ptr UsersJson() const;
   std::string NextId(const std::string& kind);
 
   // Changes shared by the handlers and the replay; mutex_ is held.
@@ -145,6 +162,7 @@ class MemoryCrm {
   Collection leads_;
   Collection properties_;
   std::vector<Poco::JSON::Object::Ptr> webhooks_;
+  std::vector<User> users_;
   std::map<std::string, int64_t> next_id_;         // Per id kind.
   std::map<std::string, int64_t> request_counts_;  // Per route.
   CrmJournal journal_;                             // Closed unless OpenJournal().

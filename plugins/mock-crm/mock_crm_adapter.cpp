@@ -1,10 +1,59 @@
 // The mock-crm adapter and the plugin's entry points; see mock_crm_adapter.h.
 #include "mock_crm_adapter.h"
 
+#include <set>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+#include "crmsync/classify.h"
 #include "crmsync/plugin.h"
 #include "json_util.h"
 
 namespace crmsync::mockcrm {
+namespace {
+
+// Parses the users setting (see mock_crm_adapter.h); kInvalidConfig naming
+// the key, the entry and what is wrong.
+Status ParseUsers(const std::string& text, std::vector<MemoryCrm::User>* out) {
+  Poco::JSON::Array::Ptr array;
+  try {
+    Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(text);
+    if (parsed.type() == typeid(Poco::JSON::Array::Ptr)) {
+      array = parsed.extract<Poco::JSON::Array::Ptr>();
+    }
+  } catch (const Poco::Exception&) {
+  }
+  if (!array) return Status::InvalidConfig(std::string(kUsersKey) + ": must be a JSON array");
+  std::set<std::string> ids;
+  for (unsigned int i = 0; i < array->size(); ++i) {
+    const std::string where = std::string(kUsersKey) + "[" + std::to_string(i) + "]";
+    Poco::JSON::Object::Ptr item = array->getObject(i);
+    if (!item) return Status::InvalidConfig(where + ": must be an object");
+    MemoryCrm::User user;
+    const std::optional<std::string> id = GetString(item, "id");
+    if (!id || id->empty()) return Status::InvalidConfig(where + ".id: required, a string");
+    if (!ids.insert(*id).second) return Status::InvalidConfig(where + ".id: '" + *id + "' twice");
+    user.id = *id;
+    for (const char* key : {"email", "platformId"}) {
+      if (item->has(key) && !item->isNull(key) && !item->get(key).isString()) {
+        return Status::InvalidConfig(where + "." + key + ": must be a string");
+      }
+    }
+    user.email = GetString(item, "email").value_or("");
+    user.platform_id = GetString(item, "platformId").value_or("");
+    if (item->has("active")) {
+      if (!item->get("active").isBoolean()) {
+        return Status::InvalidConfig(where + ".active: must be true or false");
+      }
+      user.active = item->getValue<bool>("active");
+    }
+    out->push_back(std::move(user));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 MockCrmAdapter::MockCrmAdapter() : transport_(&crm_, &faults_) {
   crm_.SetChangeListener([this](const std::string& kind, const std::string& action,
@@ -49,7 +98,27 @@ Status MockCrmAdapter::Configure(const PluginConfig& config) {
     if (!status.ok()) return status;
   }
   mapper_.SetCredentials(config.Get("api_key"), config.Get("api_secret"));
+  const std::string users_text = config.Get(kUsersKey);
+  if (!users_text.empty()) {
+    std::vector<MemoryCrm::User> users;
+    status = ParseUsers(users_text, &users);
+    if (!status.ok()) return status;
+    crm_.SetUsers(std::move(users));
+  }
   return Status::Ok();
+}
+
+Status MockCrmAdapter::ListUsers(std::vector<CrmUser>* users) {
+  users->clear();
+  HttpRequest request;
+  mapper_.BuildUserList(&request);
+  const HttpResponse response = transport_.Send(request);
+  if (response.error != TransportError::kNone || response.status < 200 ||
+      response.status > 299) {
+    Status status = DefaultClassify(response);
+    return status.ok() ? Status::Permanent("mock-crm: unexpected user list answer") : status;
+  }
+  return mapper_.ReadUserList(response, users);
 }
 
 std::string MockCrmAdapter::Dump() {

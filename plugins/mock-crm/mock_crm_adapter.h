@@ -18,12 +18,22 @@
 // two-way flow can be tried end to end; Dump() then shows "webhooksSent" and
 // "webhooksPending".
 //
+// users (crm.mock-crm.users) seeds the CRM's users, a JSON array of
+// {"id", "email", "platformId", "active"} (id required; active defaults to
+// true), listed by ListUsers() through GET /api/v1/users (route user.list, so
+// faults.user.list applies) and shown under "users" in Dump().
+//
+// Lead bodies carry the CRM ids of SyncJob::related: relatedProperty (the
+// lead's property), assignedAgent (the agent's CRM user); property bodies
+// assignedAgent (propertyAgent). See mock_crm_mapper.h.
+//
 // Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once, then
 // everything else from any thread.
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_
 #define CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_ADAPTER_H_
 
 #include <string>
+#include <vector>
 
 #include "crmsync/adapter.h"
 #include "fault_script.h"
@@ -39,6 +49,8 @@ constexpr char kPluginName[] = "mock-crm";
 constexpr char kPluginVersion[] = "1.0.0";
 /// The setting naming the CRM's journal file.
 constexpr char kStateFileKey[] = "state_file";
+/// The setting seeding the CRM's users.
+constexpr char kUsersKey[] = "users";
 
 class MockCrmAdapter : public Adapter {
  public:
@@ -62,6 +74,11 @@ class MockCrmAdapter : public Adapter {
   /// The in-memory CRM's contents (MemoryCrm::Dump()), then "webhooksSent"
   /// ({"<status>": n}, WebhookEmitter::Results()) and "webhooksPending".
   std::string Dump() override;
+
+  /// Every user of the CRM (GET /api/v1/users through the transport), in
+  /// CrmUser terms; the CRM's answer classified when it is not a 2xx, and
+  /// kPermanent naming what is wrong when the list cannot be read.
+  Status ListUsers(std::vector<CrmUser>* users) override;
 
  private:
   MemoryCrm crm_;

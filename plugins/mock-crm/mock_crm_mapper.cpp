@@ -2,6 +2,7 @@
 #include "mock_crm_mapper.h"
 
 #include <cstdio>
+#include <vector>
 
 #include <Poco/JSON/Array.h>
 
@@ -62,9 +63,26 @@ bool LeadOf(const SyncJob& job, Lead* out, bool* whole) {
   return true;
 }
 
+// The CRM id of `role` in job.related, or nullopt.
+std::optional<std::string> Related(const SyncJob& job, const char* role) {
+  auto it = job.related.find(role);
+  if (it == job.related.end()) return std::nullopt;
+  return it->second;
+}
+
+// The property job.related["property"] is the CRM id of: the inquiry's
+// propertyId, else the lead's.
+std::optional<std::string> RelatedPropertyOf(const SyncJob& job, const Lead& lead) {
+  if (job.inquiry && job.inquiry->property_id) return job.inquiry->property_id;
+  return lead.property_id;
+}
+
 // A partial lead (`whole` false) leaves out the empty preferredAreas, so an
-// assignment does not clear the areas the CRM holds.
-Poco::JSON::Object::Ptr LeadBody(const Lead& lead, const std::string& reference, bool whole) {
+// assignment does not clear the areas the CRM holds. relatedProperty and
+// assignedAgent are the CRM's ids (SyncJob::related); assignedAgent falls back
+// to the platform's dealer id when no CRM user matched it.
+Poco::JSON::Object::Ptr LeadBody(const SyncJob& job, const Lead& lead,
+                                 const std::string& reference, bool whole) {
   Poco::JSON::Object::Ptr body = NewObject();
   SetIf(body, "name", lead.name);
   SetIf(body, "email", lead.email);
@@ -83,25 +101,39 @@ Poco::JSON::Object::Ptr LeadBody(const Lead& lead, const std::string& reference,
     body->set("preferredAreas", areas);
   }
   body->set("externalReference", reference);
-  SetIf(body, "assignedAgent", lead.assigned_to_id);
+  const std::optional<std::string> agent = Related(job, "agent");
+  SetIf(body, "assignedAgent", agent ? agent : lead.assigned_to_id);
   SetIf(body, "notes", lead.notes);
   if (lead.status == LeadStatus::kLost) SetIf(body, "lostReason", lead.lost_reason);
+  SetIf(body, "utmSource", lead.utm_source);
+  SetIf(body, "createdDate", lead.created_at);
+  SetIf(body, "propertyId", lead.property_id);
+  if (lead.property_id && RelatedPropertyOf(job, lead) == lead.property_id) {
+    SetIf(body, "relatedProperty", Related(job, "property"));
+  }
   return body;
 }
 
-// The keys of mock-crm's body that carry a platform field; "" for a field
-// mock-crm does not hold (utmSource, propertyId, timestamps).
-std::string CrmKeyOf(EntityKind kind, const std::string& field) {
+// The keys of mock-crm's body that carry a platform field; none for a field
+// mock-crm does not hold (ids, updatedAt).
+std::vector<std::string> CrmKeysOf(EntityKind kind, const std::string& field) {
   if (kind == EntityKind::kProperty) {
-    return field == "id" || field == "updatedAt" ? "" : field;
+    if (field == "city" || field == "locality") return {"location"};
+    if (field == "ownerId") return {"owner"};
+    if (field == "dealerId") return {"assignedAgent"};
+    if (field == "title" || field == "price" || field == "status") return {field};
+    return {};
   }
-  if (field == "budgetMin" || field == "budgetMax") return "budgetRange";
-  if (field == "preferredLocation") return "preferredAreas";
-  if (field == "assignedToId") return "assignedAgent";
-  for (const char* same : {"name", "email", "phone", "source", "status", "notes", "lostReason"}) {
-    if (field == same) return field;
+  if (field == "budgetMin" || field == "budgetMax") return {"budgetRange"};
+  if (field == "preferredLocation") return {"preferredAreas"};
+  if (field == "assignedToId") return {"assignedAgent"};
+  if (field == "createdAt") return {"createdDate"};
+  if (field == "propertyId") return {"propertyId", "relatedProperty"};
+  for (const char* same : {"name", "email", "phone", "source", "status", "notes", "lostReason",
+                           "utmSource"}) {
+    if (field == same) return {field};
   }
-  return "";
+  return {};
 }
 
 // An update sends what the job changed (SyncJob::changed_fields), cut from
@@ -116,15 +148,16 @@ Poco::JSON::Object::Ptr ChangedOnly(const SyncJob& job, const std::string& entit
   Poco::JSON::Object::Ptr entity = ParseObject(entity_json, &error);
   Poco::JSON::Object::Ptr body = NewObject();
   for (const std::string& field : *job.changed_fields) {
-    const std::string key = CrmKeyOf(job.entity_kind, field);
-    if (key.empty() || body->has(key)) continue;
-    if (whole->has(key)) {
-      body->set(key, whole->get(key));
-    } else if (entity && !entity->has(field)) {
-      if (key == "preferredAreas") {
-        body->set(key, Poco::JSON::Array::Ptr(new Poco::JSON::Array()));
-      } else {
-        body->set(key, Poco::Dynamic::Var());
+    for (const std::string& key : CrmKeysOf(job.entity_kind, field)) {
+      if (body->has(key)) continue;
+      if (whole->has(key)) {
+        body->set(key, whole->get(key));
+      } else if (entity && !entity->has(field)) {
+        if (key == "preferredAreas") {
+          body->set(key, Poco::JSON::Array::Ptr(new Poco::JSON::Array()));
+        } else {
+          body->set(key, Poco::Dynamic::Var());
+        }
       }
     }
   }
@@ -132,15 +165,25 @@ Poco::JSON::Object::Ptr ChangedOnly(const SyncJob& job, const std::string& entit
   return body;
 }
 
-Poco::JSON::Object::Ptr PropertyBody(const Property& property, const std::string& reference) {
+// The strategy's property fields: location {city, locality}, owner,
+// assignedAgent (the CRM user matched to dealerId, SyncJob::related
+// ["propertyAgent"], else the dealer id), internalId (the platform's id).
+Poco::JSON::Object::Ptr PropertyBody(const SyncJob& job, const Property& property,
+                                     const std::string& reference) {
   Poco::JSON::Object::Ptr body = NewObject();
   SetIf(body, "title", property.title);
   if (property.price) body->set("price", *property.price);
-  SetIf(body, "city", property.city);
-  SetIf(body, "locality", property.locality);
+  if (property.city || property.locality) {
+    Poco::JSON::Object::Ptr location = NewObject();
+    SetIf(location, "city", property.city);
+    SetIf(location, "locality", property.locality);
+    body->set("location", location);
+  }
   if (property.status) body->set("status", std::string(CrmPropertyStatus(*property.status)));
-  SetIf(body, "ownerId", property.owner_id);
-  SetIf(body, "dealerId", property.dealer_id);
+  SetIf(body, "owner", property.owner_id);
+  const std::optional<std::string> agent = Related(job, "propertyAgent");
+  SetIf(body, "assignedAgent", agent ? agent : property.dealer_id);
+  body->set("internalId", property.id.empty() ? job.entity_id : property.id);
   body->set("externalReference", reference);
   return body;
 }
@@ -152,6 +195,7 @@ Status ActivityBody(const SyncJob& job, const Lead& lead, Poco::JSON::Object::Pt
     body->set("message", job.inquiry->message.value_or(""));
     body->set("inquiryId", job.inquiry->id);
     SetIf(body, "propertyId", job.inquiry->property_id);
+    SetIf(body, "relatedProperty", Related(job, "property"));
   } else if (lead.status == LeadStatus::kViewingScheduled) {
     body->set("type", std::string("viewing_scheduled"));
     body->set("note", lead.notes.value_or("Viewing scheduled"));
@@ -223,6 +267,7 @@ Status LeadFieldsFromCrm(const Poco::JSON::Object::Ptr& data, Poco::JSON::Object
       {"notes", "notes"},
       {"assignedAgent", "assignedToId"},
       {"lostReason", "lostReason"},
+      {"utmSource", "utmSource"},
   };
   for (const auto& pair : kSame) {
     Status status = CopyString(data, pair[0], pair[1], fields);
@@ -265,13 +310,28 @@ Status PropertyFieldsFromCrm(const Poco::JSON::Object::Ptr& data, Poco::JSON::Ob
     }
     fields->set("status", std::string(PropertyStatusName(status)));
   }
+  // The strategy's keys (location, owner) and the flat ones of before.
   static const char* const kSame[][2] = {
-      {"title", "title"},     {"city", "city"},         {"locality", "locality"},
-      {"ownerId", "ownerId"}, {"dealerId", "dealerId"},
+      {"title", "title"},     {"city", "city"},     {"locality", "locality"},
+      {"ownerId", "ownerId"}, {"owner", "ownerId"}, {"dealerId", "dealerId"},
   };
   for (const auto& pair : kSame) {
     Status status = CopyString(data, pair[0], pair[1], fields);
     if (!status.ok()) return status;
+  }
+  if (data->has("location") && !data->isNull("location")) {
+    if (data->get("location").type() != typeid(Poco::JSON::Object::Ptr)) {
+      return Status::InvalidRecord("webhook data.location must be an object");
+    }
+    Poco::JSON::Object::Ptr location = data->getObject("location");
+    for (const char* part : {"city", "locality"}) {
+      if (!location->has(part) || location->isNull(part)) continue;
+      if (!location->get(part).isString()) {
+        return Status::InvalidRecord(std::string("webhook data.location.") + part +
+                                     " must be a string");
+      }
+      fields->set(part, location->getValue<std::string>(part));
+    }
   }
   return CopyNumber(data, "price", "data.price", "price", fields);
 }
@@ -319,7 +379,7 @@ Status MockCrmMapper::BuildRequest(const SyncJob& job, StepKind step, HttpReques
     request.method = step == StepKind::kCreate ? "POST" : "PUT";
     request.path = kPropertiesPath + id_path;
     request.route = step == StepKind::kCreate ? "property.create" : "property.update";
-    Poco::JSON::Object::Ptr body = PropertyBody(*job.property, reference);
+    Poco::JSON::Object::Ptr body = PropertyBody(job, *job.property, reference);
     request.body = ToJson(
         step == StepKind::kUpdate ? ChangedOnly(job, EncodeProperty(*job.property), body) : body);
   } else {
@@ -332,7 +392,7 @@ Status MockCrmMapper::BuildRequest(const SyncJob& job, StepKind step, HttpReques
         request.method = step == StepKind::kCreate ? "POST" : "PUT";
         request.path = kLeadsPath + id_path;
         request.route = step == StepKind::kCreate ? "lead.create" : "lead.update";
-        Poco::JSON::Object::Ptr body = LeadBody(lead, reference, whole);
+        Poco::JSON::Object::Ptr body = LeadBody(job, lead, reference, whole);
         request.body =
             ToJson(step == StepKind::kUpdate ? ChangedOnly(job, EncodeLead(lead), body) : body);
         break;
@@ -375,6 +435,43 @@ Status MockCrmMapper::ReadResponse(const SyncJob&, StepKind step, const HttpResp
   if (step == StepKind::kCreate) {
     return Status::Permanent("mock-crm: create answer has no id (" +
                              (body ? std::string("no \"id\" string") : error) + ")");
+  }
+  return Status::Ok();
+}
+
+void MockCrmMapper::BuildUserList(HttpRequest* out) const {
+  HttpRequest request;
+  request.method = "GET";
+  request.path = "/api/v1/users";
+  request.route = "user.list";
+  request.content_type = "application/json";
+  AddCredentials(&request);
+  *out = std::move(request);
+}
+
+Status MockCrmMapper::ReadUserList(const HttpResponse& response,
+                                   std::vector<CrmUser>* users) const {
+  std::string error;
+  Poco::JSON::Object::Ptr body = ParseObject(response.body, &error);
+  if (!body) return Status::Permanent("mock-crm: unreadable user list: " + error);
+  if (!body->has("results") || body->get("results").type() != typeid(Poco::JSON::Array::Ptr)) {
+    return Status::Permanent("mock-crm: user list has no results array");
+  }
+  Poco::JSON::Array::Ptr results = body->getArray("results");
+  for (unsigned int i = 0; i < results->size(); ++i) {
+    Poco::JSON::Object::Ptr item = results->getObject(i);
+    const std::optional<std::string> id = item ? GetString(item, "id") : std::nullopt;
+    if (!id || id->empty()) {
+      return Status::Permanent("mock-crm: user list results[" + std::to_string(i) +
+                               "] has no id");
+    }
+    CrmUser user;
+    user.id = *id;
+    user.email = GetString(item, "email").value_or("");
+    user.platform_id = GetString(item, "platformId").value_or("");
+    user.active = !item->has("active") || !item->get("active").isBoolean() ||
+                  item->getValue<bool>("active");
+    users->push_back(std::move(user));
   }
   return Status::Ok();
 }

@@ -11,10 +11,16 @@
 //   webhook register  POST /api/v1/webhooks {url, events, secret}    webhook.register
 //
 // Lead body {name, email, phone, source, status, budgetRange{min,max},
-// preferredAreas[], externalReference, assignedAgent, notes, lostReason (LOST)},
-// status in the CRM's lower-case words (CONVERTED -> "won"). Property body
-// {title, price, city, locality, status, ownerId, dealerId, externalReference}.
+// preferredAreas[], externalReference, assignedAgent, notes, lostReason (LOST),
+// utmSource, createdDate, propertyId, relatedProperty}, status in the CRM's
+// lower-case words (CONVERTED -> "won"); assignedAgent is the CRM user
+// matched to assignedToId (SyncJob::related["agent"]), else the platform's
+// dealer id; relatedProperty the CRM id of the lead's property
+// (related["property"]), absent when the CRM holds none. Property body
+// {title, price, location{city, locality}, status, owner, assignedAgent
+// (related["propertyAgent"], else dealerId), internalId, externalReference}.
 // Activities {type: "viewing_scheduled"|"viewed"|"inquiry", note|message};
+// an inquiry's carries relatedProperty too;
 // deals {title, amount, leadId}. Absent optional fields are left out.
 //
 // Webhooks {"event", "entityId", "data"} come back as one InboundChange with
@@ -66,6 +72,12 @@ class MockCrmMapper : public Mapper {
   /// status_changed, assigned) give no change and OK.
   Status ParseWebhook(const WebhookDelivery& delivery,
                       std::vector<InboundChange>* changes) override;
+
+  /// GET /api/v1/users (route user.list), for Adapter::ListUsers.
+  void BuildUserList(HttpRequest* out) const;
+  /// {"results":[{"id","email","platformId","active"}]} as CrmUsers;
+  /// kPermanent naming what is wrong when the answer cannot be read.
+  Status ReadUserList(const HttpResponse& response, std::vector<CrmUser>* users) const;
 
   /// POST /api/v1/webhooks {url, events, secret}; kPermanent when url is empty.
   Status BuildWebhookRegistration(const WebhookRegistration& registration,

@@ -336,6 +336,8 @@ TEST_SUITE("e2e.binary") {
     };
     const std::vector<Bad> cases = {
         {{"inbound.agent_map=agent_1=dealer_1,agent_2"}, "inbound.agent_map: 'agent_2' is not agent=dealer"},
+        {{"inbound.agent_emails=dealer-7=asha@acme.example,dealer-8=ASHA@acme.example"},
+         "inbound.agent_emails: dealers 'dealer-7' and 'dealer-8' have the same e-mail"},
         {{"inbound.callback_url=::nonsense::"}, "inbound.callback_url"},
         {{"inbound.callback_url=http://198.51.100.7/changes"}, "inbound.callback_url"},
         {{"webhook.secrets=whsec_%%%%"}, "webhook secret #2 starts with whsec_ but the rest is not valid base64"},
@@ -354,6 +356,7 @@ TEST_SUITE("e2e.binary") {
       CHECK(t::RunCommand(kBinary, args, &output) == 78);
       CHECK(Contains(output, bad.expected));
       CHECK_FALSE(Contains(output, "whsec_%%%%"));
+      CHECK_FALSE(Contains(output, "acme.example"));  // e-mails are personal data
     }
   }
 }

@@ -173,6 +173,7 @@ TEST_SUITE("e2e.safe_defaults") {
         {{"crm.plugin=no-such-crm"}, "crm.plugin: "},
         {{"inbound.callback_url=http://198.51.100.7/changes"}, "inbound.callback_url: "},
         {{"inbound.agent_map=agent_1"}, "inbound.agent_map: 'agent_1' is not agent=dealer"},
+        {{"inbound.agent_emails=dealer-7"}, "inbound.agent_emails: 'dealer-7' is not dealer=e-mail"},
         {{"webhook.secrets=whsec_%%%%"}, "webhook secret #2 starts with whsec_"},
         {{"store.path=" + dir.File("text.db")},
          "store.path: " + dir.File("text.db") + " is not a usable SQLite database: "},

@@ -5,6 +5,9 @@
 // back to POST /api/v1/crm/webhook, as a real CRM does; the test itself plays the
 // CRM for a change an agent makes there. With generic-rest-crm the CRM is the
 // reference-crm binary, which registers the engine's webhook and sends its own.
+// The "related:" cases (issue 17) check that a lead reaches mock-crm with the
+// CRM ids of its property and its agent, in either order of the events, and
+// that CRM agents come back as dealers through the same agent directory.
 // Every wait is a WaitUntil() with a deadline; nothing sleeps.
 #include <doctest/doctest.h>
 
@@ -331,6 +334,76 @@ void CheckCrmKeptEverything(const Object::Ptr& lead, const std::string& crm_stat
   REQUIRE(lead->getArray("preferredAreas")->size() == 2);
   CHECK(lead->getArray("preferredAreas")->getElement<std::string>(0) == "Baner");
   CHECK(lead->getArray("preferredAreas")->getElement<std::string>(1) == "Wakad");
+}
+
+// --- related records and agents (issue 17, docs/design.md §4) ------------------
+
+// mock-crm's users: u-asha matches dealer-7 by e-mail (inbound.agent_emails),
+// u-ravi holds dealer-9's platform id, u-gone is deactivated.
+constexpr char kUsers[] =
+    R"([{"id":"u-asha","email":"Asha@Acme.example"},)"
+    R"({"id":"u-ravi","email":"ravi@acme.example","platformId":"dealer-9"},)"
+    R"({"id":"u-gone","platformId":"dealer-5","active":false}])";
+
+std::string Str(const Object::Ptr& object, const std::string& key) {
+  return object && object->has(key) && !object->isNull(key) ? object->getValue<std::string>(key)
+                                                            : "";
+}
+
+std::string PropertyCreated(const std::string& event_id, const std::string& id) {
+  return R"({"eventId":")" + event_id +
+         R"(","type":"property.created","occurredAt":"2026-11-23T10:15:00Z","data":{"id":")" +
+         id + R"(","title":"2BHK in Baner","price":6800000,"city":"Pune","locality":"Baner",)"
+              R"("status":"ACTIVE","ownerId":"owner-1","dealerId":"dealer-9"}})";
+}
+
+std::string LeadOfProperty(const std::string& event_id, const std::string& id,
+                           const std::string& property) {
+  return R"({"eventId":")" + event_id +
+         R"(","type":"lead.created","occurredAt":"2026-11-23T10:15:00Z","data":{"id":")" + id +
+         R"(","name":"Asha Rao","email":"lead@example.com","status":"NEW","source":"website",)"
+         R"("utmSource":"google-ads","createdAt":"2026-11-23T10:00:00Z","propertyId":")" +
+         property + R"(","assignedToId":"dealer-7"}})";
+}
+
+// Starts `engine` on mock-crm with its users and the dealers' e-mails.
+void StartWithUsers(Engine& engine) {
+  engine.extra = {"--set", "crm.plugin=mock-crm",
+                  "--set", std::string("crm.mock-crm.users=") + kUsers,
+                  "--set", "inbound.agent_emails=dealer-7=asha@acme.example"};
+  engine.Start();
+}
+
+// The mock CRM's record with external reference `reference`; null when absent.
+Object::Ptr CrmRecord(Engine& engine, const std::string& collection,
+                      const std::string& reference) {
+  Array::Ptr records = engine.Crm()->getArray(collection);
+  for (unsigned i = 0; i < records->size(); ++i) {
+    if (Str(records->getObject(i), "externalReference") == reference) {
+      return records->getObject(i);
+    }
+  }
+  return nullptr;
+}
+
+// The CRM's lead `id` carries every strategy field and the CRM ids of its
+// property (p-7) and its agent; the property its own.
+void CheckLeadAtCrm(Engine& engine, const std::string& id) {
+  Object::Ptr property = CrmRecord(engine, "properties", "property:p-7");
+  REQUIRE(property);
+  CHECK(Str(property, "assignedAgent") == "u-ravi");
+  CHECK(Str(property, "owner") == "owner-1");
+  CHECK(Str(property, "internalId") == "p-7");
+  CHECK(Str(property->getObject("location"), "city") == "Pune");
+  CHECK(Str(property->getObject("location"), "locality") == "Baner");
+  Object::Ptr lead = CrmRecord(engine, "leads", "lead:" + id);
+  REQUIRE(lead);
+  CHECK(Str(lead, "relatedProperty") == Str(property, "id"));
+  CHECK(Str(lead, "propertyId") == "p-7");
+  CHECK(Str(lead, "assignedAgent") == "u-asha");
+  CHECK(Str(lead, "utmSource") == "google-ads");
+  CHECK(Str(lead, "createdDate") == "2026-11-23T10:00:00Z");
+  CHECK(lead->getValue<int>("createCount") == 1);
 }
 
 }  // namespace
@@ -682,6 +755,51 @@ TEST_SUITE("e2e.two_way") {
     CHECK(crm_requests("PUT /api/v1/leads/{id}") == updates);
     CHECK(crm_requests("POST /api/v1/leads/{id}/deals") == 0);
     CHECK(Count(crm_state()->getObject("webhooksSent"), "202") == 3);
+    engine.Stop();
+  }
+
+  TEST_CASE("related: a lead after its property reaches mock-crm with its CRM ids, agents both ways") {
+    Engine engine;
+    StartWithUsers(engine);
+    REQUIRE(engine.PostEvent(PropertyCreated("p1", "p-7")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("property:p-7", 1); }));
+    REQUIRE(engine.PostEvent(LeadOfProperty("l1", "L1", "p-7")).status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:L1", 1); }));
+    CheckLeadAtCrm(engine, "L1");
+    CHECK(engine.Metric("crmsync_agents_unmatched_total{direction=\"outbound\"}") == 0);
+
+    // The CRM assigns the lead to u-ravi: it comes back as dealer-9.
+    const std::string crm_id = Str(CrmRecord(engine, "leads", "lead:L1"), "id");
+    t::HttpResult r = engine.PostWebhook(
+        "lead.updated", CrmWebhook("lead.updated", crm_id, R"({"assignedAgent":"u-ravi"})"));
+    REQUIRE_MESSAGE(r.status == 202, r.body);
+    REQUIRE(t::WaitUntil([&] {
+      return Str(engine.Entity("lead:L1")->getObject("mirror"), "assignedToId") == "dealer-9";
+    }));
+    // One the platform has no dealer for is reported, not written.
+    r = engine.PostWebhook("lead.updated",
+                           CrmWebhook("lead.updated", crm_id, R"({"assignedAgent":"u-gone"})"));
+    REQUIRE_MESSAGE(r.status == 202, r.body);
+    REQUIRE(t::WaitUntil([&] {
+      return engine.Metric("crmsync_agents_unmatched_total{direction=\"inbound\"}") == 1;
+    }));
+    CHECK(Str(engine.Entity("lead:L1")->getObject("mirror"), "assignedToId") == "dealer-9");
+    engine.Stop();
+  }
+
+  TEST_CASE("related: a lead before its property in one batch still reaches mock-crm with its ids") {
+    Engine engine;
+    StartWithUsers(engine);
+    REQUIRE(engine
+                .PostEvent("{\"events\":[" + LeadOfProperty("l1", "L2", "p-7") + "," +
+                           PropertyCreated("p1", "p-7") + "]}")
+                .status == 202);
+    REQUIRE(t::WaitUntil([&] { return engine.JobsDone("lead:L2", 1); }));
+    CheckLeadAtCrm(engine, "L2");
+    // The lead waited without spending an attempt (no failed try), one create.
+    Array::Ptr jobs = engine.Entity("lead:L2")->getArray("jobs");
+    REQUIRE(jobs->size() == 1);
+    CHECK(jobs->getObject(0)->getValue<int>("attempts") == 0);
     engine.Stop();
   }
 }

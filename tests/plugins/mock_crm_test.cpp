@@ -374,7 +374,8 @@ TEST_CASE("mock-crm: absent optional fields are left out of the lead body") {
   JsonObject body = ParseJson(request.body);
   CHECK(Str(body, "externalReference") == "lead:7");
   for (const char* absent : {"name", "email", "phone", "source", "status", "budgetRange",
-                             "assignedAgent", "notes", "lostReason"}) {
+                             "assignedAgent", "notes", "lostReason", "utmSource", "createdDate",
+                             "propertyId", "relatedProperty"}) {
     CHECK_MESSAGE(!body->has(absent), absent);
   }
   // Only one bound of the budget.
@@ -592,10 +593,10 @@ TEST_CASE("mock-crm: a field the platform cleared is cleared at the CRM, the are
   CHECK(body->isNull("notes"));
   REQUIRE(body->getArray("preferredAreas"));
   CHECK(body->getArray("preferredAreas")->size() == 0);
-  // The range goes whole, without the cleared bound; mock-crm holds no utmSource.
+  // The range goes whole, without the cleared bound; utmSource, cleared, as null.
   CHECK_FALSE(body->getObject("budgetRange")->has("min"));
   CHECK(Num(body->getObject("budgetRange"), "max") == 7500000);
-  CHECK_FALSE(body->has("utmSource"));
+  CHECK(body->isNull("utmSource"));
   CHECK_FALSE(body->has("name"));
   JsonObject stored = Leads(*adapter)->getObject(0);
   CHECK(stored->isNull("notes"));
@@ -615,10 +616,19 @@ TEST_CASE("mock-crm: a property update sends what changed, a cleared field as nu
   JsonObject body = ParseJson(RunStep(*adapter, job, StepKind::kUpdate).request.body);
   CHECK(body->size() == 3);
   CHECK(Num(body, "price") == 6500000);
-  CHECK(body->isNull("locality"));
+  // location goes whole: the city it still has, without the cleared locality.
+  CHECK(Str(body->getObject("location"), "city") == "Pune");
+  CHECK_FALSE(body->getObject("location")->has("locality"));
   JsonObject stored = Dump(*adapter)->getArray("properties")->getObject(0);
   CHECK(Str(stored, "title") == "2BHK in Baner");
-  CHECK(Str(stored, "city") == "Pune");
+  CHECK(Str(stored->getObject("location"), "city") == "Pune");
+  CHECK_FALSE(stored->getObject("location")->has("locality"));
+  // Both parts cleared: location goes as null.
+  property.city.reset();
+  job = PropertyJob(property, create.result.external_id);
+  job.changed_fields = std::vector<std::string>{"city"};
+  body = ParseJson(RunStep(*adapter, job, StepKind::kUpdate).request.body);
+  CHECK(body->isNull("location"));
   // Without a changed list (a replayed dead letter) the body goes whole.
   job.changed_fields.reset();
   CHECK(ParseJson(RunStep(*adapter, job, StepKind::kUpdate).request.body)->has("title"));
@@ -633,11 +643,15 @@ TEST_CASE("mock-crm: property create, update and lookup") {
   JsonObject body = ParseJson(create.request.body);
   CHECK(Str(body, "title") == "2BHK in Baner");
   CHECK(Num(body, "price") == 6800000);
-  CHECK(Str(body, "city") == "Pune");
-  CHECK(Str(body, "locality") == "Baner");
+  CHECK(Str(body->getObject("location"), "city") == "Pune");
+  CHECK(Str(body->getObject("location"), "locality") == "Baner");
   CHECK(Str(body, "status") == "active");
-  CHECK(Str(body, "ownerId") == "owner-1");
-  CHECK(Str(body, "dealerId") == "dealer-9");
+  CHECK(Str(body, "owner") == "owner-1");
+  CHECK(Str(body, "assignedAgent") == "dealer-9");  // no CRM user matched: the platform id
+  CHECK(Str(body, "internalId") == "p-7");
+  for (const char* flat : {"city", "locality", "ownerId", "dealerId"}) {
+    CHECK_MESSAGE(!body->has(flat), flat);
+  }
   CHECK(Str(body, "externalReference") == "property:p-7");
   CHECK(create.response.status == 201);
   REQUIRE(create.result.external_id.has_value());
@@ -776,7 +790,12 @@ TEST_CASE("mock-crm: malformed and invalid requests are refused with a message")
       {"POST", "/api/v1/leads", R"({"preferredAreas": "Baner"})", 422, StatusCode::kInvalidRecord},
       {"POST", "/api/v1/properties", R"({"price": "high"})", 422, StatusCode::kInvalidRecord},
       {"POST", "/api/v1/properties", R"({"status": "won"})", 422, StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/properties", R"({"location": "Pune"})", 422, StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/properties", R"({"location": {"city": 1}})", 422,
+       StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/properties", R"({"internalId": 7})", 422, StatusCode::kInvalidRecord},
       {"POST", "/api/v1/webhooks", R"({"events": []})", 422, StatusCode::kInvalidRecord},
+      {"POST", "/api/v1/users", "", 405, StatusCode::kPermanent},
       {"GET", "/api/v2/leads", "", 404, StatusCode::kNotFound},
       {"GET", "/api/v1/contacts", "", 404, StatusCode::kNotFound},
       {"DELETE", "/api/v1/leads", "", 405, StatusCode::kPermanent},
@@ -796,10 +815,13 @@ TEST_CASE("mock-crm: malformed and invalid requests are refused with a message")
   HttpResponse bad = SendRaw(*adapter, "POST", "/api/v1/leads", R"({"status": "converted"})");
   CHECK(DefaultClassify(bad).message().find("invalid lead status 'converted'") !=
         std::string::npos);
+  bad = SendRaw(*adapter, "POST", "/api/v1/properties", R"({"location": {"locality": []}})");
+  CHECK(DefaultClassify(bad).message().find("location.locality must be a string") !=
+        std::string::npos);
   CHECK(Leads(*adapter)->size() == 0);
   // Requests without a route are counted under the route their path names.
   CHECK(RequestCount(*adapter, "lead.create") == 8);
-  CHECK(RequestCount(*adapter, "unknown") == 3);
+  CHECK(RequestCount(*adapter, "unknown") == 4);
 }
 
 TEST_CASE("mock-crm: every fault token does what it says") {
@@ -1019,6 +1041,122 @@ TEST_CASE("mock-crm: credentials are sent as X-API-Key and X-API-Secret") {
   CHECK(FindHeader(request.headers, "X-API-Key").empty());
 }
 
+TEST_CASE("mock-crm: a lead carries every strategy field and the CRM ids of related records") {
+  auto adapter = NewAdapter();
+  Lead lead = SampleLead();
+  lead.utm_source = "google-ads";
+  lead.created_at = "2026-11-23T10:15:00Z";
+  SyncJob job = LeadJob(lead);
+  // Without related ids: the platform's propertyId only, the dealer id as agent.
+  HttpRequest plain;
+  REQUIRE(adapter->mapping().BuildRequest(job, StepKind::kCreate, &plain).ok());
+  JsonObject body = ParseJson(plain.body);
+  CHECK(Str(body, "utmSource") == "google-ads");
+  CHECK(Str(body, "createdDate") == "2026-11-23T10:15:00Z");
+  CHECK(Str(body, "propertyId") == "p-7");
+  CHECK_FALSE(body->has("relatedProperty"));
+  CHECK(Str(body, "assignedAgent") == "agent-3");
+
+  job.related = {{"property", "crm_property_9"}, {"agent", "u-asha"}};
+  REQUIRE(RunStep(*adapter, job, StepKind::kCreate).status.ok());
+  JsonObject stored = Leads(*adapter)->getObject(0);
+  CHECK(Str(stored, "relatedProperty") == "crm_property_9");
+  CHECK(Str(stored, "assignedAgent") == "u-asha");
+  CHECK(Str(stored, "utmSource") == "google-ads");
+  CHECK(Str(stored, "createdDate") == "2026-11-23T10:15:00Z");
+
+  // An update of propertyId sends the new related id with it.
+  SyncJob update = LeadJob(lead, EventType::kLeadStatusChanged, std::string("crm_lead_1"));
+  update.changed_fields = std::vector<std::string>{"propertyId"};
+  update.related = {{"property", "crm_property_10"}};
+  body = ParseJson(RunStep(*adapter, update, StepKind::kUpdate).request.body);
+  CHECK(body->size() == 3);
+  CHECK(Str(body, "relatedProperty") == "crm_property_10");
+  CHECK(Str(body, "propertyId") == "p-7");
+
+  // An inquiry about another property: the activity names that one's CRM id,
+  // the lead's own relatedProperty is left alone.
+  SyncJob inquiry = LeadJob(lead, EventType::kInquirySubmitted, std::string("crm_lead_1"));
+  Inquiry asked;
+  asked.id = "inq-1";
+  asked.lead_id = lead.id;
+  asked.property_id = "p-8";
+  asked.message = "Still available?";
+  asked.lead = lead;
+  inquiry.lead.reset();
+  inquiry.inquiry = asked;
+  inquiry.related = {{"property", "crm_property_8"}};
+  HttpRequest upsert;
+  REQUIRE(adapter->mapping().BuildRequest(inquiry, StepKind::kUpdate, &upsert).ok());
+  CHECK_FALSE(ParseJson(upsert.body)->has("relatedProperty"));
+  body = ParseJson(RunStep(*adapter, inquiry, StepKind::kActivity).request.body);
+  CHECK(Str(body, "relatedProperty") == "crm_property_8");
+}
+
+TEST_CASE("mock-crm: a property's agent is the matched CRM user") {
+  auto adapter = NewAdapter();
+  SyncJob job = PropertyJob(SampleProperty());
+  job.related = {{"propertyAgent", "u-ravi"}};
+  CHECK(RunStep(*adapter, job, StepKind::kCreate).status.ok());
+  JsonObject stored = Dump(*adapter)->getArray("properties")->getObject(0);
+  CHECK(Str(stored, "assignedAgent") == "u-ravi");
+  CHECK(Str(stored, "owner") == "owner-1");
+  CHECK(Str(stored, "internalId") == "p-7");
+}
+
+TEST_CASE("mock-crm: ListUsers lists the users seeded from settings, through the transport") {
+  auto adapter = NewAdapter(
+      {{"users", R"([{"id":"u-1","email":"asha@acme.example","platformId":"dealer-7"},)"
+                 R"({"id":"u-2","active":false}])"}});
+  std::vector<CrmUser> users;
+  REQUIRE(adapter->ListUsers(&users).ok());
+  REQUIRE(users.size() == 2);
+  CHECK(users[0].id == "u-1");
+  CHECK(users[0].email == "asha@acme.example");
+  CHECK(users[0].platform_id == "dealer-7");
+  CHECK(users[0].active);
+  CHECK(users[1].id == "u-2");
+  CHECK(users[1].email.empty());
+  CHECK_FALSE(users[1].active);
+  CHECK(RequestCount(*adapter, "user.list") == 1);
+  JsonArray dumped = Dump(*adapter)->getArray("users");
+  REQUIRE(dumped->size() == 2);
+  CHECK(Str(dumped->getObject(0), "platformId") == "dealer-7");
+
+  // No users configured: an empty list, not an error.
+  auto empty = NewAdapter();
+  REQUIRE(empty->ListUsers(&users).ok());
+  CHECK(users.empty());
+
+  // The CRM's refusal is classified like any answer.
+  auto failing = NewAdapter({{"faults.user.list", "503, 401"}});
+  CHECK(failing->ListUsers(&users).code() == StatusCode::kRetryable);
+  CHECK(failing->ListUsers(&users).code() == StatusCode::kUnauthenticated);
+  CHECK(failing->ListUsers(&users).ok());
+}
+
+TEST_CASE("mock-crm: a bad users setting is refused naming the entry and what is wrong") {
+  struct Row {
+    const char* value;
+    const char* message;
+  };
+  for (const Row& row : std::vector<Row>{
+           {"not json", "users: must be a JSON array"},
+           {R"({"id":"u-1"})", "users: must be a JSON array"},
+           {R"([1])", "users[0]: must be an object"},
+           {R"([{"email":"a@b.c"}])", "users[0].id: required, a string"},
+           {R"([{"id":"u-1"},{"id":"u-1"}])", "users[1].id: 'u-1' twice"},
+           {R"([{"id":"u-1","email":7}])", "users[0].email: must be a string"},
+           {R"([{"id":"u-1","platformId":[]}])", "users[0].platformId: must be a string"},
+           {R"([{"id":"u-1","active":"yes"}])", "users[0].active: must be true or false"},
+       }) {
+    CAPTURE(row.value);
+    Status status = ConfigureStatus({{"users", row.value}});
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK(status.message() == row.message);
+  }
+}
+
 TEST_CASE("mock-crm: Dump shows everything the CRM holds") {
   auto adapter = NewAdapter({{"faults.lead.update", "500"}});
   const std::string id = CreateLead(*adapter, SampleLead());
@@ -1153,6 +1291,19 @@ TEST_CASE("mock-crm: webhook fields, updatedAt and property events") {
   CHECK(Str(fields, "status") == "SOLD");
   CHECK(Num(fields, "price") == 7000000);
   CHECK(Str(fields, "title") == "T");
+
+  // The strategy's property keys come back as platform fields.
+  REQUIRE(ParseWebhook(*adapter,
+                       R"({"event": "property.updated", "entityId": "crm_property_4",
+                           "data": {"location": {"city": "Pune", "locality": "Aundh"},
+                                    "owner": "owner-2"}})",
+                       &changes)
+              .ok());
+  REQUIRE(changes.size() == 1);
+  fields = ParseJson(changes[0].fields_json);
+  CHECK(Str(fields, "city") == "Pune");
+  CHECK(Str(fields, "locality") == "Aundh");
+  CHECK(Str(fields, "ownerId") == "owner-2");
 
   // No data at all: a change with no fields.
   REQUIRE(ParseWebhook(*adapter, R"({"event": "lead.created", "entityId": "crm_lead_8"})", &changes)

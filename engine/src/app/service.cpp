@@ -92,7 +92,21 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
       .information("loaded plugin %s %s from %s", service->plugin_->descriptor().name,
                    service->plugin_->descriptor().version, service->plugin_->descriptor().file);
 
+  // The agent directory serves the dispatcher (outbound agents) and the
+  // inbound worker (inbound agents).
+  AgentDirectoryConfig agents;
+  agents.ttl_ms = settings.GetInt("inbound.agent_ttl_ms");
+  if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agents.agent_map,
+                                  error) ||
+      !AgentDirectory::ParseEmails(settings.GetList("inbound.agent_emails"),
+                                   &agents.dealer_emails, error)) {
+    return nullptr;
+  }
+  service->agents_ = std::make_unique<AgentDirectory>(
+      std::move(agents), &service->plugin_->adapter(), service->clock_, &service->metrics_);
+
   DispatcherOptions dispatch;
+  dispatch.agents = service->agents_.get();
   dispatch.plugin = service->plugin_name_;
   dispatch.crm_enabled = service->crm_enabled_;
   dispatch.workers = static_cast<int>(settings.GetInt("workers.count"));
@@ -223,12 +237,6 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
         "no webhook secret configured (CRM_WEBHOOK_SECRET, webhook.secrets): every webhook is "
         "refused unless the plugin verifies it itself");
   }
-  std::map<std::string, std::string> agent_map;
-  if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agent_map, error)) {
-    return false;
-  }
-  agents_ = std::make_unique<AgentDirectory>(agent_map, &plugin_->adapter(), clock_,
-                                             settings.GetInt("inbound.agent_ttl_ms"));
   InboundRules rules;
   for (const std::string& field : settings.GetList("inbound.platform_fields")) {
     rules.platform_fields.insert(field);

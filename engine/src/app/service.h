@@ -114,10 +114,11 @@ class Service {
   /// The plugin's PluginHost over store_; outlives plugin_, declared before it.
   std::unique_ptr<StorePluginHost> plugin_host_;
   std::unique_ptr<LoadedPlugin> plugin_;
+  // Before dispatcher_: its workers use it until they stop.
+  std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;
   int64_t webhook_tolerance_s_ = 300;
-  std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<InboundWorker> inbound_;
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<WebhookRegistrar> registrar_;

@@ -151,6 +151,12 @@ void CheckInboundAndAlerts(const config::Settings& settings, StartCheckReport* r
   if (!AgentDirectory::ParsePairs(settings.GetList("inbound.agent_map"), &agents, &error)) {
     error_at("inbound.agent_map", error);
   }
+  std::map<std::string, std::string> agent_emails;
+  error.clear();
+  if (!AgentDirectory::ParseEmails(settings.GetList("inbound.agent_emails"), &agent_emails,
+                                   &error)) {
+    error_at("inbound.agent_emails", error);
+  }
   const bool insecure = settings.GetBool("crm.allow_insecure_http");
   RetryPolicy policy(settings.GetInt("crm.retry.delay"),
                      static_cast<int>(settings.GetInt("crm.retry.attempts")), false);

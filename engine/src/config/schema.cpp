@@ -133,6 +133,7 @@ std::vector<KeySpec> BuildSchema() {
       Str("crm.webhook.url", "", "URL the CRM sends webhooks to.", "CRM_WEBHOOK_URL"),
       Secret("intake.token", "Bearer token required on the intake API (and the change feed)."),
       List("inbound.agent_map", "", "CRM agent id = platform dealer id pairs, comma separated (agent_123=dealer-7)."),
+      SecretList("inbound.agent_emails", "Platform dealer id = e-mail pairs, comma separated (dealer-7=asha@acme.example): a dealer is the active CRM user with that e-mail, when no user carries the dealer id. Personal data: redacted when shown."),
       Int("inbound.agent_ttl_ms", 300000, 1000, 86400000, "How long the agent table read from the plugin is trusted, in milliseconds."),
       Str("inbound.callback_url", "", "URL that gets each inbound change as a JSON POST (retried, then dead-lettered); empty: none."),
       Enum("inbound.crm_owns_status_from", "QUALIFIED", "always,never,NEW,CONTACTED,QUALIFIED,VIEWING_SCHEDULED,VIEWED,NEGOTIATING,CONVERTED,LOST", "The CRM may change a lead's status once the lead has reached this status."),

@@ -58,6 +58,8 @@ struct DispatcherOptions {
   /// Called on a worker thread right after a 401/403 disabled sync (the alert
   /// monitor looks at once).
   std::function<void()> on_sync_disabled;
+  /// The agent directory for SyncJob::related's agents; nullptr: none.
+  AgentDirectory* agents = nullptr;
 };
 
 class Dispatcher {

@@ -31,6 +31,8 @@ bool DecodeJob(const LeasedJob& job, SyncJob* out, std::string* error) {
   out->external_id = job.external_id;
   out->external_reference = ExternalReference(job.kind, job.entity_id);
   out->attempt = job.attempts + 1;
+  out->related.clear();
+  if (job.related_property) out->related["property"] = *job.related_property;
   Poco::JSON::Object::Ptr payload;
   try {
     payload = Poco::JSON::Parser().parse(job.payload).extract<Poco::JSON::Object::Ptr>();

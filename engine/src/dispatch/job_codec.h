@@ -14,7 +14,8 @@
 
 namespace crmsync::engine {
 
-/// Builds the SyncJob a plugin maps from a leased job. False with `*error`
+/// Builds the SyncJob a plugin maps from a leased job, with the related
+/// property's CRM id the lease read (agents are the JobRunner's). False with `*error`
 /// when the stored payload cannot be read (a bug or a damaged store).
 bool DecodeJob(const LeasedJob& job, SyncJob* out, std::string* error);
 

@@ -317,12 +317,60 @@ Status JobRunner::Lookup(Attempt& a, std::optional<std::string>* found) const {
   return ctx_.adapter->ReadLookup(a.sync, response, found);
 }
 
+void JobRunner::AddAgents(SyncJob* sync, JobOutcome* out) const {
+  if (!ctx_.agents) return;
+  auto add = [&](const char* role, const std::optional<std::string>& dealer) {
+    if (!dealer || dealer->empty()) return;
+    if (std::optional<std::string> user = ctx_.agents->UserFor(*dealer)) {
+      sync->related[role] = *user;
+    } else {
+      ctx_.agents->ReportUnmatched(
+          "outbound", *dealer,
+          std::string(EntityKindName(sync->entity_kind)) + ":" + sync->entity_id);
+      out->notes.emplace_back("agent_unmatched",
+                              "dealer " + MaskSensitive(*dealer) +
+                                  " matches no active CRM user; sent without its CRM id");
+    }
+  };
+  if (sync->assignment) {
+    add("agent", sync->assignment->dealer_id);
+  } else if (sync->lead) {
+    add("agent", sync->lead->assigned_to_id);
+  }
+  if (sync->property) add("propertyAgent", sync->property->dealer_id);
+}
+
+int64_t JobRunner::RelatedWait(const LeasedJob& job, JobOutcome* out) const {
+  const int64_t now = ctx_.clock->NowMs();
+  std::string why;
+  if (job.related_property_state == RelatedState::kPending) {
+    if (ctx_.max_outage_ms <= 0 || now - job.created_at_ms < ctx_.max_outage_ms) {
+      return now + std::max<int64_t>(1, ctx_.related_recheck_ms);
+    }
+    why = " is still not created in the CRM after crm.retry.max_outage";
+  } else if (job.related_property_state == RelatedState::kUnsent) {
+    why = " has no CRM id and no job left (dead-lettered?)";
+  } else {
+    return 0;
+  }
+  why = "property " + job.related_property_id + why + "; sent without its CRM id";
+  LogWith(ComponentLogger("dispatch"), Poco::Message::PRIO_WARNING, why,
+          {{"job_id", std::to_string(job.id)},
+           {"entity", std::string(EntityKindName(job.kind)) + ":" + job.entity_id},
+           {"plugin", ctx_.plugin}});
+  out->notes.emplace_back("related_missing", why);
+  return 0;
+}
+
 JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
   Attempt a(ctx_, job, is_probe);
   GuardedAdapter& adapter = *ctx_.adapter;
 
+  // Waiting for the related record spends no attempt and sends nothing.
+  if (int64_t until = RelatedWait(job, &a.out)) return a.Release(until);
   std::string error;
   if (!DecodeJob(job, &a.sync, &error)) return a.DeadLetter(Status::Permanent(error));
+  AddAgents(&a.sync, &a.out);
   if (job.plan.empty()) {
     Status s = adapter.Plan(a.sync, &a.steps);
     if (!s.ok()) return a.FailOrDeadLetter(s);
@@ -495,7 +543,9 @@ std::optional<StepKind> JobRunner::BatchStep(const LeasedJob& job) const {
   // Only first tries of a single upsert go in a batch: anything that failed once,
   // is in doubt or has several steps runs alone under the full outcome table.
   if (ctx_.capabilities.max_batch_size < 2 || job.attempts > 0 || job.in_doubt || job.step > 0 ||
-      (!job.external_id && job.last_sent_hash == kCreateInDoubt)) {
+      (!job.external_id && job.last_sent_hash == kCreateInDoubt) ||
+      job.related_property_state == RelatedState::kPending ||
+      job.related_property_state == RelatedState::kUnsent) {
     return std::nullopt;
   }
   SyncJob sync;
@@ -521,6 +571,7 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
     Attempt& a = *attempts.back();
     std::string error;
     DecodeJob(job, &a.sync, &error);  // BatchStep checked it decodes
+    AddAgents(&a.sync, &a.out);
     a.steps = {kind};
     a.out.plan = FormatPlan(a.steps);
     a.out.step = 0;

@@ -20,6 +20,13 @@
 //   conflict (409)                 look the record up by reference and link it; then update
 //   invalid_record / permanent     dead letter at once with the CRM's reason
 //
+// Related records (docs/design.md §4): a lead or inquiry whose property the
+// engine holds but has not yet created in the CRM (RelatedState::kPending) is
+// released, no attempt used, until the property's job has linked it or ended;
+// at most crm.retry.max_outage from the job's acceptance, then it goes
+// without, logged. SyncJob::related carries the property's CRM id and the
+// agents the AgentDirectory matched.
+//
 // A create in doubt (an earlier try may have reached the CRM) is preceded by a
 // lookup by reference, so the CRM never gets a duplicate; a plugin without
 // lookup_by_reference gets a dead letter instead of a second create. Multi-step plans
@@ -39,6 +46,7 @@
 #include "dispatch/circuit_breaker.h"
 #include "dispatch/rate_limiter.h"
 #include "dispatch/retry_policy.h"
+#include "inbound/agent_directory.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
 #include "queue/queue_types.h"
@@ -71,6 +79,11 @@ struct JobRunnerContext {
   /// Called when an answer carries budget headers that cannot be read, with
   /// why (masked); the budget is then ignored for that answer.
   std::function<void(const std::string& problem)> on_budget_problem;
+  /// Matches dealers to CRM users for SyncJob::related["agent"] and
+  /// ["propertyAgent"]; nullptr: no agent is resolved.
+  AgentDirectory* agents = nullptr;
+  /// How often (clock time) a job waiting for its related record looks again.
+  int64_t related_recheck_ms = 500;
 };
 
 class JobRunner {
@@ -107,6 +120,13 @@ class JobRunner {
   // limiter (and the circuit breaker) how the CRM answered.
   Status Call(const RateTicket& ticket, const HttpRequest& request, HttpResponse* response) const;
   Status Lookup(Attempt& a, std::optional<std::string>* found) const;
+  // Adds the CRM users matched to `sync`'s dealers to sync->related,
+  // reporting those nothing matched (and noting them in `out`'s audit).
+  void AddAgents(SyncJob* sync, JobOutcome* out) const;
+  // Whether `job` is still waiting for its related property: then the
+  // release time; else 0 (logged, and noted in `out`'s audit, when it goes
+  // without a property the engine knows).
+  int64_t RelatedWait(const LeasedJob& job, JobOutcome* out) const;
 
   const JobRunnerContext ctx_;
 };

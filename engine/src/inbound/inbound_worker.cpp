@@ -53,8 +53,12 @@ void InboundWorker::MapAgents(InboundDelivery* delivery) {
       // A CRM agent the platform does not know: never write a CRM id into the
       // platform's dealer field.
       fields->remove("assignedToId");
-      ComponentLogger("inbound").warning("delivery %s: unknown CRM agent; assignment ignored",
-                                         delivery->id);
+      if (agents_) {
+        agents_->ReportUnmatched("inbound", agent, "delivery " + delivery->id);
+      } else {
+        ComponentLogger("inbound").warning("delivery %s: unknown CRM agent; assignment ignored",
+                                           delivery->id);
+      }
       if (metrics_) {
         metrics_->GetCounter("crmsync_inbound_unknown_agents_total",
                              "CRM agent ids with no platform dealer.")

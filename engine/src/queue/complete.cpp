@@ -49,6 +49,9 @@ void RecordOutcome(SqlPort& db, const std::string& plugin, const JobOutcome& o, 
   const std::string entity_id = lease.Text(0, 1);
   const std::string event_id = lease.Text(0, 2);
   const std::string event_type = lease.Text(0, 3);
+  for (const auto& [action, detail] : o.notes) {
+    AuditJob(db, now_ms, kind, entity_id, o.job_id, action, detail);
+  }
   for (const AttemptRecord& a : o.attempts_made) {
     db.Run(Sql::kInsertAttempt, {o.job_id, a.attempt, a.step, a.step_kind, a.at_ms, a.outcome,
                                  a.http_status, a.message});

@@ -3,7 +3,48 @@
 
 #include <algorithm>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 namespace crmsync::engine {
+namespace {
+
+// The propertyId a lead or inquiry payload refers to: the inquiry's, else the
+// lead's; "" for none (or a payload DecodeJob will refuse with its reason).
+std::string ReferredPropertyId(const std::string& payload) {
+  // Most payloads name no property: no parse for them on the lease path.
+  if (payload.find("\"propertyId\"") == std::string::npos) return "";
+  try {
+    Poco::JSON::Object::Ptr root =
+        Poco::JSON::Parser().parse(payload).extract<Poco::JSON::Object::Ptr>();
+    for (const char* part : {"inquiry", "lead"}) {
+      Poco::JSON::Object::Ptr object = root->getObject(part);
+      if (object && object->has("propertyId") && object->get("propertyId").isString()) {
+        return object->getValue<std::string>("propertyId");
+      }
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return "";
+}
+
+// Where the property `job` refers to stands for `plugin` (RelatedState).
+void ReadRelatedProperty(SqlPort& db, const std::string& plugin, LeasedJob* job) {
+  job->related_property_id = ReferredPropertyId(job->payload);
+  if (job->related_property_id.empty()) return;
+  const char* kind = EntityKindName(EntityKind::kProperty);
+  SqlRows link = db.Query(Sql::kGetLink, {plugin, kind, job->related_property_id});
+  if (!link.Empty() && !link.IsNull(0, 0)) {
+    job->related_property = link.Text(0, 0);
+    job->related_property_state = RelatedState::kLinked;
+  } else if (!db.Query(Sql::kHasActiveJob, {kind, job->related_property_id}).Empty()) {
+    job->related_property_state = RelatedState::kPending;
+  } else if (!db.Query(Sql::kGetProperty, {job->related_property_id}).Empty()) {
+    job->related_property_state = RelatedState::kUnsent;
+  }
+}
+
+}  // namespace
 
 std::vector<LeasedJob> TakeLeased(SqlPort& db, const std::string& plugin, const SqlRows& r) {
   std::vector<LeasedJob> jobs;
@@ -33,6 +74,7 @@ std::vector<LeasedJob> TakeLeased(SqlPort& db, const std::string& plugin, const 
       job.external_id = link.OptText(0, 0);
       job.last_sent_hash = link.Text(0, 1);
     }
+    if (job.kind == EntityKind::kLead) ReadRelatedProperty(db, plugin, &job);
   }
   return jobs;
 }

@@ -4,7 +4,9 @@
 // them leased; PostgreSQL: FOR UPDATE SKIP LOCKED, or the ids Redis named) and
 // returns the leased rows in the columns below. The rule turns them into
 // LeasedJobs, highest priority then oldest first, each with its link to the
-// CRM record (external id, last sent hash).
+// CRM record (external id, last sent hash) and, for a lead or inquiry naming a
+// propertyId, where that property stands for the plugin (RelatedState: its
+// CRM id, or whether the job must wait for it; docs/design.md §4).
 #ifndef CRMSYNC_ENGINE_QUEUE_LEASE_H_
 #define CRMSYNC_ENGINE_QUEUE_LEASE_H_
 

@@ -34,4 +34,14 @@ Priority DefaultPriority(EventType type) noexcept {
   return Priority::kMedium;
 }
 
+const char* RelatedStateName(RelatedState state) noexcept {
+  switch (state) {
+    case RelatedState::kNone: return "none";
+    case RelatedState::kLinked: return "linked";
+    case RelatedState::kPending: return "pending";
+    case RelatedState::kUnsent: return "unsent";
+  }
+  return "none";
+}
+
 }  // namespace crmsync::engine

@@ -83,6 +83,15 @@ struct AcceptResult {
   bool stale = false;
 };
 
+/// Where the record a job refers to stands, read when the job is leased.
+enum class RelatedState {
+  kNone,     ///< No reference, or the platform never sent that record: send without.
+  kLinked,   ///< The CRM holds it: its id goes in SyncJob::related.
+  kPending,  ///< Known, not yet created in the CRM, its own job unfinished: wait.
+  kUnsent,   ///< Known, no CRM id and no job left (dead-lettered): send without, logged.
+};
+const char* RelatedStateName(RelatedState state) noexcept;
+
 /// A job handed to a worker. lease_token guards the completion: an outcome for
 /// a lease that expired and was reclaimed is ignored.
 struct LeasedJob {
@@ -104,6 +113,13 @@ struct LeasedJob {
   bool in_doubt = false;
   int64_t lease_token = 0;
   int64_t created_at_ms = 0;
+  /// The property a lead or inquiry job refers to (its propertyId; the
+  /// inquiry's before the lead's), "" for none, and where it stands for the
+  /// leasing plugin (docs/design.md §4, "Related records").
+  std::string related_property_id;
+  RelatedState related_property_state = RelatedState::kNone;
+  /// The property's CRM id, when related_property_state is kLinked.
+  std::optional<std::string> related_property;
 };
 
 /// One try of one step, kept for the dead-letter queue and the audit trail.
@@ -141,6 +157,9 @@ struct JobOutcome {
   /// A create may have reached the CRM without an answer: the next lease must
   /// look the record up before creating.
   bool in_doubt = false;
+  /// Entries for the entity's audit trail, (action, detail): what the job
+  /// went without (an agent with no CRM user, a related record with no CRM id).
+  std::vector<std::pair<std::string, std::string>> notes;
 };
 
 /// Queue figures for status, metrics and readiness.
@@ -211,7 +230,8 @@ struct AuditRecord {
   int64_t id = 0;
   int64_t at_ms = 0;
   int64_t job_id = 0;
-  std::string action;  ///< synced, dead_lettered, replayed, inbound_update, inbound_stale, ...
+  std::string action;  ///< synced, dead_lettered, replayed, inbound_update, inbound_stale,
+                       ///< agent_unmatched, related_missing, ...
   std::string detail;
 };
 

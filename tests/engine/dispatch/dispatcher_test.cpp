@@ -38,6 +38,7 @@
 #include "crmsync/adapter.h"
 #include "dispatch/dispatcher.h"
 #include "dispatch/job_codec.h"
+#include "inbound/agent_directory.h"
 #include "intake/event_validator.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
@@ -2073,6 +2074,196 @@ TEST_SUITE("engine.dispatch") {
     CHECK(guarded.exceptions() == 1);
   }
 
+
+  // --- related records and agents (docs/design.md §4, "Related records") ------
+
+  // A rig whose dispatcher fills SyncJob::related from an agent directory over
+  // mock-crm's users: u-asha (e-mail, through inbound.agent_emails) and
+  // u-ravi (holding the platform id dealer-9).
+  struct RelatedRig {
+    explicit RelatedRig(Settings faults = {},
+                        std::function<void(DispatcherOptions*)> tweak = nullptr) {
+      faults["users"] =
+          R"([{"id":"u-asha","email":"asha@acme.example"},)"
+          R"({"id":"u-ravi","email":"ravi@acme.example","platformId":"dealer-9"},)"
+          R"({"id":"u-gone","email":"gone@acme.example","platformId":"dealer-5","active":false}])";
+      RigOptions options = Rig::WithFaults(std::move(faults));
+      options.start = false;
+      options.tweak = [this, tweak](DispatcherOptions* d) {
+        d->agents = agents.get();
+        if (tweak) tweak(d);
+      };
+      rig = std::make_unique<Rig>(std::move(options));
+      AgentDirectoryConfig config;
+      config.dealer_emails = {{"dealer-7", "asha@acme.example"}};
+      agents = std::make_unique<AgentDirectory>(config, &rig->plugin->adapter(), &rig->clock,
+                                                &metrics);
+      rig->StartDispatcher(rig->plugin);
+    }
+
+    // The CRM's record of a property, by its external reference; null when absent.
+    Poco::JSON::Object::Ptr CrmProperty(const std::string& id) {
+      Poco::JSON::Array::Ptr properties = rig->Crm()->getArray("properties");
+      for (unsigned int i = 0; i < properties->size(); ++i) {
+        Poco::JSON::Object::Ptr record = properties->getObject(i);
+        if (record->getValue<std::string>("externalReference") == "property:" + id) return record;
+      }
+      return nullptr;
+    }
+    static std::string PropertyCreated(const std::string& event_id, const std::string& id,
+                                       const std::string& dealer) {
+      return Envelope(event_id, "property.created",
+                      R"({"id":")" + id + R"(","title":"2BHK","city":"Pune","dealerId":")" +
+                          dealer + "\"}");
+    }
+    static std::string LeadCreated(const std::string& event_id, const std::string& id,
+                                   const std::string& property, const std::string& dealer) {
+      return Envelope(event_id, "lead.created",
+                      LeadData(id, "NEW", R"(,"propertyId":")" + property +
+                                              R"(","assignedToId":")" + dealer + "\""));
+    }
+
+    // How many audit entries of `lead` have `action`.
+    int Audit(const std::string& lead, const std::string& action) {
+      int count = 0;
+      for (const AuditRecord& r : rig->store->AuditForEntity(EntityKind::kLead, lead, 100)) {
+        count += r.action == action ? 1 : 0;
+      }
+      return count;
+    }
+
+    MetricsRegistry metrics;
+    // Before the rig: destroyed after the rig's dispatcher, which uses it.
+    std::unique_ptr<AgentDirectory> agents;
+    std::unique_ptr<Rig> rig;
+  };
+
+  TEST_CASE("related: a lead sent after its property carries the CRM ids of its property and agent") {
+    RelatedRig r;
+    r.rig->Send({RelatedRig::PropertyCreated("p1", "p-7", "dealer-9")});
+    REQUIRE(WaitUntil([&] { return r.CrmProperty("p-7") != nullptr; }, kWait));
+    Poco::JSON::Object::Ptr property = r.CrmProperty("p-7");
+    CHECK(Str(property, "assignedAgent") == "u-ravi");  // by the platform id on the user
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-7", "dealer-7")});
+    REQUIRE(r.rig->WaitAllDone({"L1"}));
+    Poco::JSON::Object::Ptr lead = r.rig->CrmLead("L1");
+    REQUIRE(lead);
+    CHECK(Str(lead, "relatedProperty") == Str(property, "id"));
+    CHECK(Str(lead, "propertyId") == "p-7");
+    CHECK(Str(lead, "assignedAgent") == "u-asha");  // by inbound.agent_emails
+    CHECK(r.metrics.CounterValue("crmsync_agents_unmatched_total", {{"direction", "outbound"}}) ==
+          0);
+  }
+
+  TEST_CASE("related: a lead accepted before its property waits for it, spending no attempt") {
+    // The property's first create fails (a retry 1 s later); the lead, leased
+    // first (high priority), must not go without the property's CRM id, and
+    // another lead is not held up meanwhile.
+    RelatedRig r(Settings{{"faults.property.create", "500"}});
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-7", "dealer-7"),
+                 RelatedRig::PropertyCreated("p1", "p-7", "dealer-9"),
+                 Created("l2", "L2")});
+    REQUIRE(r.rig->WaitAllDone({"L2"}));
+    REQUIRE(WaitUntil([&] { return r.rig->Requests("property.create") == 1; }, kWait));
+    CHECK(StaysTrue([&] { return r.rig->CrmLead("L1") == nullptr; }));
+    JobInfo waiting = r.rig->Job("L1");
+    CHECK(waiting.attempts == 0);
+    CHECK(waiting.state != "done");
+    // The property's retry falls due and links it; the lead follows.
+    r.rig->Advance(1000);
+    REQUIRE(WaitUntil([&] { return r.CrmProperty("p-7") != nullptr; }, kWait));
+    REQUIRE(WaitUntil(
+        [&] {
+          r.rig->Advance(500);  // the lead looks again every 500 ms (clock time)
+          return r.rig->AllDone("L1");
+        },
+        kWait));
+    Poco::JSON::Object::Ptr lead = r.rig->CrmLead("L1");
+    REQUIRE(lead);
+    CHECK(Str(lead, "relatedProperty") == Str(r.CrmProperty("p-7"), "id"));
+    CHECK(Str(lead, "assignedAgent") == "u-asha");
+    CHECK(r.rig->Job("L1").attempts == 0);  // no failed try: the waits spent none
+    CHECK(Int(lead, "createCount") == 1);
+  }
+
+  TEST_CASE("related: a lead whose property dead-lettered goes without its CRM id, logged") {
+    RelatedRig r(Settings{{"faults.property.create", "422"}});
+    Poco::Channel::Ptr log(new CapturedLog(&ComponentLogger("dispatch")));
+    CapturedLog& captured = static_cast<CapturedLog&>(*log);
+    captured.Attach();
+    r.rig->Send({RelatedRig::PropertyCreated("p1", "p-7", "dealer-9")});
+    REQUIRE(WaitUntil(
+        [&] {
+          return r.rig->store->JobsForEntity(EntityKind::kProperty, "p-7", 10).front().state ==
+                 "dead";
+        },
+        kWait));
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-7", "dealer-7")});
+    REQUIRE(r.rig->WaitAllDone({"L1"}));
+    captured.Detach();
+    Poco::JSON::Object::Ptr lead = r.rig->CrmLead("L1");
+    REQUIRE(lead);
+    CHECK_FALSE(lead->has("relatedProperty"));
+    CHECK(Str(lead, "propertyId") == "p-7");
+    CHECK(Contains(captured.text(), "property p-7 has no CRM id and no job left"));
+    CHECK(r.Audit("L1", "related_missing") == 1);
+  }
+
+  TEST_CASE("related: a lead waits for its property at most crm.retry.max_outage") {
+    // The property's create fails and is retried a minute later; the lead
+    // waits 600 ms (clock time) from its acceptance, then goes without.
+    RelatedRig r(Settings{{"faults.property.create", "500"}}, [](DispatcherOptions* d) {
+      d->retry_delay_ms = 60000;
+      d->max_outage_ms = 600;
+    });
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-7", "dealer-7"),
+                 RelatedRig::PropertyCreated("p1", "p-7", "dealer-9")});
+    REQUIRE(WaitUntil([&] { return r.rig->Requests("property.create") == 1; }, kWait));
+    r.rig->Advance(500);
+    CHECK(StaysTrue([&] { return r.rig->CrmLead("L1") == nullptr; }));
+    r.rig->Advance(500);
+    REQUIRE(r.rig->WaitAllDone({"L1"}));
+    Poco::JSON::Object::Ptr lead = r.rig->CrmLead("L1");
+    REQUIRE(lead);
+    CHECK_FALSE(lead->has("relatedProperty"));
+    CHECK(r.Audit("L1", "related_missing") == 1);
+    CHECK(r.rig->Requests("property.create") == 1);  // its retry is not due yet
+  }
+
+  TEST_CASE("related: a property the platform never sent does not hold the lead") {
+    RelatedRig r;
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-never", "dealer-9")});
+    REQUIRE(r.rig->WaitAllDone({"L1"}));
+    Poco::JSON::Object::Ptr lead = r.rig->CrmLead("L1");
+    REQUIRE(lead);
+    CHECK_FALSE(lead->has("relatedProperty"));
+    CHECK(Str(lead, "assignedAgent") == "u-ravi");
+  }
+
+  TEST_CASE("related: an agent with no CRM user is reported and sent as the platform id") {
+    RelatedRig r;
+    // dealer-5's user is deactivated; dealer-404 has none.
+    r.rig->Send({RelatedRig::LeadCreated("l1", "L1", "p-never", "dealer-5"),
+                 Envelope("a1", "dealer.assigned",
+                          R"({"leadId":"L2","dealerId":"dealer-404"})")});
+    REQUIRE(r.rig->WaitAllDone({"L1", "L2"}));
+    CHECK(Str(r.rig->CrmLead("L1"), "assignedAgent") == "dealer-5");
+    CHECK(Str(r.rig->CrmLead("L2"), "assignedAgent") == "dealer-404");
+    CHECK(r.metrics.CounterValue("crmsync_agents_unmatched_total", {{"direction", "outbound"}}) ==
+          2);
+    CHECK(r.Audit("L1", "agent_unmatched") == 1);
+    CHECK(r.Audit("L2", "agent_unmatched") == 1);
+  }
+
+  TEST_CASE("related: a dealer assignment carries the matched agent's CRM id") {
+    RelatedRig r;
+    r.rig->Send({Created("l1", "L1")});
+    REQUIRE(r.rig->WaitAllDone({"L1"}));
+    r.rig->Send({Envelope("a1", "dealer.assigned", R"({"leadId":"L1","dealerId":"dealer-7"})")});
+    REQUIRE(WaitUntil([&] { return r.rig->AllDone("L1") && r.rig->Jobs("L1").size() == 2; },
+                      kWait));
+    CHECK(Str(r.rig->CrmLead("L1"), "assignedAgent") == "u-asha");
+  }
 }  // TEST_SUITE
 
 }  // namespace

@@ -34,7 +34,7 @@ std::map<std::string, std::string> AgentMap(const std::vector<std::string>& pair
 struct WorkerRig {
   explicit WorkerRig(const std::vector<std::string>& pairs = {"agent_123=dealer-7"},
                      InboundRules rules = {})
-      : agents(AgentMap(pairs), &rig.plugin().adapter(), &rig.clock(), 60000),
+      : agents(AgentDirectoryConfig{AgentMap(pairs), {}, 60000}, &rig.plugin().adapter(), &rig.clock()),
         worker(&rig.store(), std::move(rules), &agents, &rig.clock(), &rig.metrics()) {}
   int64_t Changes(const std::string& result) {
     return rig.metrics().CounterValue("crmsync_inbound_changes_total", {{"result", result}});
@@ -239,7 +239,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(store->Stats().deliveries_pending == 2);
     ManualClock clock(kT0 + 60'000);
     MetricsRegistry metrics;
-    AgentDirectory agents({}, nullptr, &clock, 60000);
+    AgentDirectory agents(AgentDirectoryConfig{{}, {}, 60000}, nullptr, &clock);
     InboundWorker worker(store.get(), {}, &agents, &clock, &metrics);
     worker.Start();
     worker.Wake();
