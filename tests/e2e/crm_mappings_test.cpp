@@ -173,6 +173,56 @@ void RunLifecycle(MappedEngine& engine, const std::function<void()>& after_conta
               "lead:L2");
 }
 
+// A copy of the shipped mapping `name` in `dir` whose token endpoint is the
+// stand-in's (the file names the vendor's; the format has no setting for it).
+std::string WithTokenUrl(const t::TempDir& dir, const std::string& name,
+                         const std::string& vendor_url, const std::string& local_url) {
+  std::string text = t::ReadFile(kMappings + name);
+  const std::string key = "\"tokenUrl\": \"";
+  const size_t at = text.find(key + vendor_url + "\"");
+  REQUIRE_MESSAGE(at != std::string::npos, name << " has no tokenUrl " << vendor_url);
+  text.replace(at + key.size(), vendor_url.size(), local_url);
+  t::WriteFile(dir.File(name), text);
+  return dir.File(name);
+}
+
+// The stand-in's counters of token requests and the 401s it answered.
+struct TokenUse {
+  int refreshes = 0;
+  int unauthorized = 0;
+};
+TokenUse TokensUsed(const t::VendorServer& crm) {
+  Object::Ptr state = crm.State();
+  TokenUse use;
+  use.refreshes = state->getObject("tokens")->getValue<int>("refreshes");
+  Array::Ptr requests = state->getArray("requests");
+  for (unsigned i = 0; i < requests->size(); ++i) {
+    if (requests->getObject(i)->getValue<int>("status") == 401) ++use.unauthorized;
+  }
+  return use;
+}
+
+// The lifecycle through a copy of the OAuth mapping `name` whose token
+// endpoint is the stand-in's `token_path`; the access token expires after
+// CONTACTED, which costs one 401, one refresh and one resend.
+void RunWithExpiry(const t::VendorServer& crm, const std::string& name,
+                   const std::string& vendor_token_url, const std::string& token_path) {
+  t::TempDir dir;
+  {
+    MappedEngine engine(
+        WithTokenUrl(dir, name, vendor_token_url, crm.Url() + token_path), crm.Url(),
+        {"--set", "crm.generic-rest-crm.refresh_token=test-refresh-token"},
+        {{"CRM_API_KEY", "test-client-id"}, {"CRM_API_SECRET", "test-client-secret"}});
+    RunLifecycle(engine, [&] {
+      REQUIRE(TokensUsed(crm).refreshes == 1);
+      crm.Control(R"({"expireAccessToken":true})");
+    });
+  }
+  TokenUse tokens = TokensUsed(crm);
+  CHECK(tokens.refreshes == 2);
+  CHECK(tokens.unauthorized == 1);
+}
+
 }  // namespace
 
 // --- Pipedrive ---------------------------------------------------------------
@@ -285,5 +335,93 @@ TEST_SUITE("e2e.crm_mappings") {
     CHECK(Text(lost, kPdSource) == "other");  // "newspaper" is not a listed source
     CHECK(Text(lost, kPdCreated) == "2026-11-21");
     CHECK(Text(lost, "owner_id").empty());  // no agent: no owner
+  }
+
+  TEST_CASE(
+      "zoho.json: a lead's lifecycle reaches Zoho CRM field by field; one refresh on expiry") {
+    t::VendorServer zoho("zoho.py");
+    zoho.Control(
+        R"({"users":[)"
+        R"({"id":"5725767000000411001","full_name":"Org Admin","email":"admin@acme.example",)"
+        R"("status":"active"},)"
+        R"({"id":"5725767000000411101","full_name":"Asha Agent","email":"Asha@Acme.example",)"
+        R"("status":"active"},)"
+        R"({"id":"5725767000000411102","full_name":"Ravi Agent","email":"ravi@acme.example",)"
+        R"("status":"active"}]})");
+    // The custom fields docs/crms.md tells an operator to create.
+    zoho.Control(R"({"customFields":{"Leads":{"Crmsync_Reference":"text","Platform_Status":"text",)"
+                 R"("Budget_Min":"number","Budget_Max":"number","Preferred_Locations":"text",)"
+                 R"("UTM_Source":"text","Platform_Created_Date":"datetime",)"
+                 R"("Related_Property":"lookup","Lost_Reason":"text"},)"
+                 R"("Deals":{"Crmsync_Lead":"lookup","Related_Property":"lookup"},)"
+                 R"("Products":{"Crmsync_Reference":"text","City":"text","Locality":"text",)"
+                 R"("Listing_Status":"text","Platform_Owner":"text","Internal_Id":"text"}}})");
+    RunWithExpiry(zoho, "zoho.json", "https://accounts.zoho.com/oauth/v2/token", "/oauth/v2/token");
+
+    const std::string asha = "5725767000000411101";
+    Array::Ptr products = zoho.Records("Products");
+    REQUIRE(products->size() == 1);
+    Object::Ptr product = products->getObject(0);
+    CHECK(Text(product, "Product_Name") == "2BHK in Baner");
+    CHECK(Text(product, "Unit_Price") == "6800000");
+    CHECK(Text(product->getObject("Owner"), "id") == "5725767000000411102");  // dealer-9
+    CHECK(Text(product, "Crmsync_Reference") == "property:p-7");
+    CHECK(Text(product, "City") == "Pune");
+    CHECK(Text(product, "Locality") == "Baner");
+    CHECK(Text(product, "Listing_Status") == "active");
+    CHECK(Text(product, "Platform_Owner") == "owner-1");
+    CHECK(Text(product, "Internal_Id") == "p-7");
+    const std::string product_id = Text(product, "id");
+
+    Array::Ptr leads = zoho.Records("Leads");
+    REQUIRE(leads->size() == 2);
+    Object::Ptr won = FindBy(leads, "Crmsync_Reference", "lead:L1");
+    REQUIRE_MESSAGE(won, zoho.Call("GET", "/_test/state").body);
+    CHECK(Text(won, "Last_Name") == "Asha Rao");
+    CHECK(Text(won, "Email") == "asha.rao@example.com");
+    CHECK(Text(won, "Phone") == "+919876543210");
+    CHECK(Text(won, "Lead_Source") == "Web Research");
+    CHECK(Text(won, "Lead_Status") == "Pre-Qualified");
+    CHECK(Text(won, "Platform_Status") == "CONVERTED");
+    CHECK(Text(won, "Budget_Min") == "5000000");
+    CHECK(Text(won, "Budget_Max") == "7500000");
+    CHECK(Text(won, "Preferred_Locations") == "Baner, Wakad");
+    CHECK(Text(won, "UTM_Source") == "google_ads");
+    CHECK(Text(won, "Platform_Created_Date") == "2026-11-20T08:00:00+00:00");
+    CHECK(Text(won, "Description") == "Wants 3BHK");
+    CHECK(Text(won->getObject("Related_Property"), "id") == product_id);
+    CHECK(Text(won->getObject("Owner"), "id") == asha);  // dealer-7 by e-mail
+    const std::string lead_id = Text(won, "id");
+
+    // The inquiry and the viewing are Notes on the lead.
+    Array::Ptr notes = zoho.Records("Notes");
+    REQUIRE(notes->size() == 2);
+    Object::Ptr inquiry = FindBy(notes, "Note_Title", "Inquiry");
+    REQUIRE_MESSAGE(inquiry, zoho.Call("GET", "/_test/state").body);
+    CHECK(Text(inquiry->getObject("Parent_Id"), "id") == lead_id);
+    CHECK(Text(inquiry, "se_module") == "Leads");
+    CHECK(Text(inquiry, "Note_Content").find("Is it still available?") != std::string::npos);
+    Object::Ptr viewing = FindBy(notes, "Note_Title", "Site viewing scheduled");
+    REQUIRE(viewing);
+    CHECK(Text(viewing->getObject("Parent_Id"), "id") == lead_id);
+
+    Array::Ptr deals = zoho.Records("Deals");
+    REQUIRE(deals->size() == 1);
+    Object::Ptr deal = deals->getObject(0);
+    CHECK(Text(deal, "Deal_Name") == "Deal: Asha Rao");
+    CHECK(Text(deal, "Stage") == "Closed Won");
+    CHECK(Text(deal, "Amount") == "7500000");
+    CHECK(Text(deal, "Lead_Source") == "Web Research");
+    CHECK(Text(deal->getObject("Owner"), "id") == asha);
+    CHECK(Text(deal->getObject("Crmsync_Lead"), "id") == lead_id);
+    CHECK(Text(deal->getObject("Related_Property"), "id") == product_id);
+
+    Object::Ptr lost = FindBy(leads, "Crmsync_Reference", "lead:L2");
+    REQUIRE(lost);
+    CHECK(Text(lost, "Lead_Status") == "Lost Lead");
+    CHECK(Text(lost, "Platform_Status") == "LOST");
+    CHECK(Text(lost, "Lost_Reason") == "Budget too low");
+    CHECK(Text(lost, "Lead_Source") == "-None-");  // "newspaper" is not a listed source
+    CHECK(Text(lost, "Platform_Created_Date") == "2026-11-21T09:30:00+00:00");
   }
 }
