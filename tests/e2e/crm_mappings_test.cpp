@@ -424,4 +424,85 @@ TEST_SUITE("e2e.crm_mappings") {
     CHECK(Text(lost, "Lead_Source") == "-None-");  // "newspaper" is not a listed source
     CHECK(Text(lost, "Platform_Created_Date") == "2026-11-21T09:30:00+00:00");
   }
+
+  TEST_CASE(
+      "salesforce.json: a lead's lifecycle reaches Salesforce field by field; one refresh on "
+      "expiry") {
+    t::VendorServer sf("salesforce.py");
+    sf.Control(R"({"users":[)"
+               R"({"Id":"005000000000100AAA","Name":"Org Admin","Email":"admin@acme.example",)"
+               R"("Username":"admin@acme.example","IsActive":true},)"
+               R"({"Id":"005000000000101AAA","Name":"Asha Agent","Email":"Asha@Acme.example",)"
+               R"("Username":"asha@acme.example","IsActive":true},)"
+               R"({"Id":"005000000000102AAA","Name":"Ravi Agent","Email":"ravi@acme.example",)"
+               R"("Username":"ravi@acme.example","IsActive":true}]})");
+    RunWithExpiry(sf, "salesforce.json", "https://login.salesforce.com/services/oauth2/token",
+                  "/services/oauth2/token");
+
+    const std::string asha = "005000000000101AAA";
+    Array::Ptr properties = sf.Records("Property__c");
+    REQUIRE(properties->size() == 1);
+    Object::Ptr property = properties->getObject(0);
+    CHECK(Text(property, "Name") == "2BHK in Baner");
+    CHECK(Text(property, "OwnerId") == "005000000000102AAA");  // dealer-9
+    CHECK(Text(property, "Crmsync_Reference__c") == "property:p-7");
+    CHECK(Text(property, "Price__c") == "6800000");
+    CHECK(Text(property, "City__c") == "Pune");
+    CHECK(Text(property, "Locality__c") == "Baner");
+    CHECK(Text(property, "Listing_Status__c") == "active");
+    CHECK(Text(property, "Platform_Owner__c") == "owner-1");
+    CHECK(Text(property, "Internal_Id__c") == "p-7");
+    const std::string property_id = Text(property, "Id");
+
+    Array::Ptr leads = sf.Records("Lead");
+    REQUIRE(leads->size() == 2);
+    Object::Ptr won = FindBy(leads, "Crmsync_Reference__c", "lead:L1");
+    REQUIRE_MESSAGE(won, sf.Call("GET", "/_test/state").body);
+    CHECK(Text(won, "LastName") == "Asha Rao");
+    CHECK(Text(won, "Company") == "Asha Rao");
+    CHECK(Text(won, "Email") == "asha.rao@example.com");
+    CHECK(Text(won, "Phone") == "+919876543210");
+    CHECK(Text(won, "LeadSource") == "Web");
+    CHECK(Text(won, "Status") == "Closed - Converted");
+    CHECK(Text(won, "Platform_Status__c") == "CONVERTED");
+    CHECK(Text(won, "Budget_Min__c") == "5000000");
+    CHECK(Text(won, "Budget_Max__c") == "7500000");
+    CHECK(Text(won, "Preferred_Locations__c") == "Baner;Wakad");
+    CHECK(Text(won, "UTM_Source__c") == "google_ads");
+    CHECK(Text(won, "Platform_Created_Date__c") == "2026-11-20T08:00:00Z");
+    CHECK(Text(won, "Description") == "Wants 3BHK");
+    CHECK(Text(won, "Related_Property__c") == property_id);
+    CHECK(Text(won, "OwnerId") == asha);  // dealer-7 by e-mail
+    const std::string lead_id = Text(won, "Id");
+
+    Array::Ptr tasks = sf.Records("Task");
+    REQUIRE(tasks->size() == 2);
+    Object::Ptr inquiry = FindBy(tasks, "Subject", "Inquiry");
+    REQUIRE_MESSAGE(inquiry, sf.Call("GET", "/_test/state").body);
+    CHECK(Text(inquiry, "WhoId") == lead_id);
+    CHECK(Text(inquiry, "Description").find("Is it still available?") != std::string::npos);
+    CHECK(Text(inquiry, "Description").find("Property " + property_id) != std::string::npos);
+    Object::Ptr viewing = FindBy(tasks, "Subject", "Site viewing scheduled");
+    REQUIRE(viewing);
+    CHECK(Text(viewing, "WhoId") == lead_id);
+
+    Array::Ptr opportunities = sf.Records("Opportunity");
+    REQUIRE(opportunities->size() == 1);
+    Object::Ptr deal = opportunities->getObject(0);
+    CHECK(Text(deal, "Name") == "Deal: Asha Rao");
+    CHECK(Text(deal, "StageName") == "Closed Won");
+    CHECK(Text(deal, "Amount") == "7500000");
+    CHECK(Text(deal, "LeadSource") == "Web");
+    CHECK(Text(deal, "OwnerId") == asha);
+    CHECK(Text(deal, "Crmsync_Lead__c") == lead_id);
+    CHECK(Text(deal, "Related_Property__c") == property_id);
+
+    Object::Ptr lost = FindBy(leads, "Crmsync_Reference__c", "lead:L2");
+    REQUIRE(lost);
+    CHECK(Text(lost, "Status") == "Closed - Not Converted");
+    CHECK(Text(lost, "Platform_Status__c") == "LOST");
+    CHECK(Text(lost, "Lost_Reason__c") == "Budget too low");
+    CHECK(Text(lost, "LeadSource") == "Other");  // "newspaper" is not a listed source
+    CHECK(Text(lost, "Platform_Created_Date__c") == "2026-11-21T09:30:00Z");
+  }
 }
