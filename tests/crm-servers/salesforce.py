@@ -41,6 +41,8 @@ What the documents leave open, and what this stand-in assumes:
   - The collection over 200 records is refused whole: 400
     [{"message": ..., "errorCode": "EXCEEDED_ID_LIMIT"}]. Per-record errors in
     SaveResults use "statusCode" (not "errorCode"), as SaveResult does.
+  - Objects: Lead, Task, Opportunity, User (read only) and one custom object,
+    Property__c (a listing: Name, OwnerId and __c fields).
   - Fields: each object knows its standard fields; any name ending in __c is a
     custom field the org is assumed to have (scalars only). An unknown field is
     400 INVALID_FIELD; a missing required field 400 REQUIRED_FIELD_MISSING;
@@ -72,7 +74,8 @@ from vendor_server import Response, Vendor, is_date, is_email, serve, whole_numb
 
 API_PATH = re.compile(r"^/services/data/v(\d+)\.(\d)(/.*)?$")
 
-ID_PREFIX = {"Lead": "00Q", "Task": "00T", "Opportunity": "006", "User": "005"}
+ID_PREFIX = {"Lead": "00Q", "Task": "00T", "Opportunity": "006", "User": "005",
+             "Property__c": "a01"}
 
 # Writable standard fields, by object: name -> type.
 FIELDS = {
@@ -96,12 +99,16 @@ FIELDS = {
         "Description": "string", "LeadSource": "string", "OwnerId": "user",
         "Type": "string", "Probability": "number", "NextStep": "string",
     },
+    # A custom object (the org's property listings): Name and OwnerId are the
+    # standard fields every custom object has; its own fields end in __c.
+    "Property__c": {"Name": "string", "OwnerId": "user"},
     "User": {
         "Username": "string", "FirstName": "string", "LastName": "string", "Name": "string",
         "Email": "email", "IsActive": "boolean",
     },
 }
-REQUIRED = {"Lead": ["LastName", "Company"], "Task": [], "Opportunity": ["Name", "StageName", "CloseDate"]}
+REQUIRED = {"Lead": ["LastName", "Company"], "Task": [], "Opportunity": ["Name", "StageName", "CloseDate"],
+            "Property__c": []}
 READ_ONLY = {"Id", "CreatedDate", "LastModifiedDate", "IsDeleted", "SystemModstamp"}
 DEFAULT_PICKLISTS = {
     "Lead.Status": ["Open - Not Contacted", "Working - Contacted", "Closed - Converted",
@@ -371,8 +378,8 @@ class Salesforce(Vendor):
     def sobject(self, req, sobject, record_id):
         if sobject not in FIELDS or sobject == "User" and req.method != "GET":
             return err(404, "The requested resource does not exist: sObject type '%s' is not "
-                       "supported here (Lead, Task, Opportunity; User read only)" % sobject,
-                       "NOT_FOUND")
+                       "supported here (Lead, Task, Opportunity, Property__c; User read "
+                       "only)" % sobject, "NOT_FOUND")
         if record_id is None:
             if req.method != "POST":
                 return err(405, "HTTP Method '%s' not allowed. Allowed are GET,HEAD,POST" %

@@ -60,7 +60,8 @@ What the documents leave open, and what this stand-in assumes:
     sent. More than 100 records: 400 LIMIT_EXCEEDED (details limit 100) for the
     whole call. A body that is not {"data": [...]}: 400 INVALID_DATA or
     REQUIRED_PARAM_MISSING (details param "data").
-  - Fields: the standard fields of a new org for Leads, Deals and Tasks, plus
+  - Fields: the standard fields of a new org for Leads, Deals, Tasks and
+    Products (Product_Name required; the module listings map to), plus
     custom fields declared with the control key customFields
     ({"Leads": {"UTM_Source": "text", ...}}; types text, email, number, date,
     datetime, boolean, lookup, picklist). Zoho drops unknown fields silently;
@@ -125,11 +126,17 @@ FIELDS = {
         "Priority": ("picklist", ["High", "Highest", "Low", "Lowest", "Normal"]),
         "Description": "text", "Owner": "lookup", "What_Id": "lookup", "$se_module": "text",
     },
+    "Products": {
+        "Product_Name": "text", "Product_Code": "text", "Unit_Price": "number",
+        "Product_Active": "boolean", "Product_Category": "text", "Description": "text",
+        "Owner": "lookup",
+    },
     "Notes": {
         "Note_Title": "text", "Note_Content": "text", "Parent_Id": "lookup", "se_module": "text",
     },
 }
 REQUIRED = {"Leads": ["Last_Name"], "Deals": ["Deal_Name", "Stage"], "Tasks": ["Subject"],
+            "Products": ["Product_Name"],
             "Notes": ["Note_Content", "Parent_Id", "se_module"]}
 # The field naming the module of a polymorphic lookup.
 MODULE_OF = {"What_Id": "$se_module", "Parent_Id": "se_module"}

@@ -22,6 +22,7 @@
 #include <Poco/JSON/Parser.h>
 
 #include "test_support.h"
+#include "vendor_server.h"
 
 namespace t = crmsync::testing;
 using Poco::JSON::Array;
@@ -38,50 +39,7 @@ Poco::Dynamic::Var ParseAny(const std::string& json) {
 Object::Ptr Obj(const std::string& json) { return ParseAny(json).extract<Object::Ptr>(); }
 Array::Ptr Arr(const std::string& json) { return ParseAny(json).extract<Array::Ptr>(); }
 
-// One stand-in on a port of its choosing; SIGTERM at the end.
-struct VendorServer {
-  explicit VendorServer(const std::string& script, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {kServers + script, "0"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process = std::make_unique<t::ChildProcess>(kPython, args);
-    const std::string prefix = "listening 127.0.0.1:";
-    bool up = t::WaitUntil([&] {
-      return process->Stdout().find('\n') != std::string::npos ||
-             process->WaitExit(std::chrono::milliseconds(0));
-    });
-    const std::string out = process->Stdout();
-    REQUIRE_MESSAGE(up, script << " did not start: " << process->Stderr());
-    REQUIRE_MESSAGE(out.rfind(prefix, 0) == 0, script << " printed '" << out << "' "
-                                                      << process->Stderr());
-    port = std::stoi(out.substr(prefix.size()));
-  }
-  ~VendorServer() {
-    process->Signal(SIGTERM);
-    process->WaitExit(std::chrono::seconds(20));
-  }
-
-  t::HttpResult Call(const std::string& method, const std::string& path,
-                     const std::string& body = "",
-                     const std::map<std::string, std::string>& headers = {}) const {
-    return t::HttpCall(port, method, path, body, headers);
-  }
-  Object::Ptr State() const {
-    t::HttpResult state = Call("GET", "/_test/state");
-    REQUIRE(state.status == 200);
-    return Obj(state.body);
-  }
-  void Control(const std::string& json) const {
-    t::HttpResult r = Call("POST", "/_test/control", json);
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-  }
-  Array::Ptr Records(const std::string& object) const {
-    Object::Ptr records = State()->getObject("records");
-    return records->has(object) ? records->getArray(object) : Array::Ptr(new Array);
-  }
-
-  int port = 0;
-  std::unique_ptr<t::ChildProcess> process;
-};
+using t::VendorServer;
 
 const std::map<std::string, std::string> kForm = {
     {"Content-Type", "application/x-www-form-urlencoded"}};
