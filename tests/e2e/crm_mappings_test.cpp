@@ -338,7 +338,7 @@ TEST_SUITE("e2e.crm_mappings") {
   }
 
   TEST_CASE(
-      "zoho.json: a lead's lifecycle reaches Zoho CRM field by field; one refresh on expiry") {
+      "zoho.json: a lead's lifecycle reaches Zoho CRM field by field, one refresh on expiry") {
     t::VendorServer zoho("zoho.py");
     zoho.Control(
         R"({"users":[)"
@@ -426,7 +426,7 @@ TEST_SUITE("e2e.crm_mappings") {
   }
 
   TEST_CASE(
-      "salesforce.json: a lead's lifecycle reaches Salesforce field by field; one refresh on "
+      "salesforce.json: a lead's lifecycle reaches Salesforce field by field, one refresh on "
       "expiry") {
     t::VendorServer sf("salesforce.py");
     sf.Control(R"({"users":[)"

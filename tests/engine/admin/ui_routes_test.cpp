@@ -70,7 +70,7 @@ TEST_SUITE("admin.ui_routes") {
     }
   }
 
-  TEST_CASE("Content-Type follows the extension; unknown types are not served") {
+  TEST_CASE("Content-Type follows the extension, unknown types are not served") {
     CHECK(UiContentType("index.html") == "text/html; charset=utf-8");
     CHECK(UiContentType("app.js") == "text/javascript; charset=utf-8");
     CHECK(UiContentType("style.CSS") == "text/css; charset=utf-8");

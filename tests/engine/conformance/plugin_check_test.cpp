@@ -157,7 +157,7 @@ TEST_SUITE("engine.conformance") {
     CHECK(report.Find(c::kCheckLoads)->reason.find("no-such-crm") != std::string::npos);
   }
 
-  TEST_CASE("no_manifest fails 'loads'; its ABI passes") {
+  TEST_CASE("no_manifest fails 'loads', its ABI passes") {
     c::Report report = CheckTestPlugin("no_manifest");
     RequireFails(report, c::kCheckLoads);
     CHECK(VerdictOf(report, c::kCheckAbi) == c::Verdict::kPass);

@@ -945,7 +945,7 @@ TEST_SUITE("engine.dispatch") {
     rig->StopDispatcher();
   }
 
-  TEST_CASE("dispatcher: a batch refused with a 429 is one 429; refused items each wait") {
+  TEST_CASE("dispatcher: a batch refused with a 429 is one 429, refused items each wait") {
     SUBCASE("the whole batch") {
       BatchScriptedCrm crm({TooMany(3)}, {});
       GuardedAdapter guarded(&crm, kPlugin);

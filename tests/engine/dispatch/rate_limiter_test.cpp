@@ -129,7 +129,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(limiter.rate_limited_total() == 60);
   }
 
-  TEST_CASE("rate limiter: a window lasts max(Retry-After, 1 s); a later 429 opens the next") {
+  TEST_CASE("rate limiter: a window lasts max(Retry-After, 1 s), a later 429 opens the next") {
     RateLimiter limiter(0);
     Traffic(limiter, kT0, 1000, 500);
     int64_t t = kT0 + 1000;
@@ -227,7 +227,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK(limited.current_rate(kT0) == doctest::Approx(40));
   }
 
-  TEST_CASE("rate limiter: a storm is a run of 429s; any other answer ends it") {
+  TEST_CASE("rate limiter: a storm is a run of 429s, any other answer ends it") {
     RateLimiter limiter(0);
     CHECK(limiter.storm_since_ms() == -1);
     const RateTicket a = Send(limiter, kT0);
@@ -274,7 +274,7 @@ TEST_SUITE("engine.dispatch") {
     CHECK_FALSE(limiter.State(t + 10000).budget_known);
   }
 
-  TEST_CASE("rate limiter: plenty of budget slows nothing; a refill ends the spreading") {
+  TEST_CASE("rate limiter: plenty of budget slows nothing, a refill ends the spreading") {
     RateLimiter limiter(0);
     Traffic(limiter, kT0, 1000, 100);
     int64_t t = kT0 + 1000;

@@ -147,7 +147,7 @@ TEST_SUITE("http parser") {
     CHECK(RefusedWith("GET / HTTP/1.1\r\nHost: a\r\nX-A: caf\xc3\xa9\tx\r\n\r\n") == 0);
   }
 
-  TEST_CASE("Expect: 100-continue is noted; anything else is 417") {
+  TEST_CASE("Expect: 100-continue is noted, anything else is 417") {
     Parsed p = Parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nExpect: 100-Continue\r\n\r\n");
     REQUIRE(p.status == ParseStatus::kComplete);
     CHECK(p.head.expect_continue);

@@ -435,7 +435,7 @@ TEST_SUITE("http server") {
     CHECK(streamed.closed);
   }
 
-  TEST_CASE("a deferred answer comes from another thread; HTTP/1.0 closes after it") {
+  TEST_CASE("a deferred answer comes from another thread, HTTP/1.0 closes after it") {
     TestServer server;
     RawClient client(server.port());
     client.Send("GET /later HTTP/1.1\r\nHost: a\r\n\r\n");

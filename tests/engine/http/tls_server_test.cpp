@@ -338,7 +338,7 @@ TEST_SUITE("engine.http.tls") {
     CHECK(StatusOf(client.ReadResponse()) == 200);
   }
 
-  TEST_CASE("plain HTTP on the TLS port gets a plain 400 and a close; other bytes a close") {
+  TEST_CASE("plain HTTP on the TLS port gets a plain 400 and a close, other bytes a close") {
     TlsTestServer server;
     RawClient plain(server.port());
     plain.Send(kHealthz);

@@ -444,7 +444,7 @@ TEST_SUITE("engine.intake") {
     CHECK(lead.notes.value_or("") == "3BHK");
   }
 
-  TEST_CASE("intake: 409 names the field a patch breaks in the stored entity; nothing is written") {
+  TEST_CASE("intake: 409 names the field a patch breaks in the stored entity, nothing is written") {
     IntakeServer server;
     REQUIRE(
         server

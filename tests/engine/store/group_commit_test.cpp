@@ -314,7 +314,7 @@ TEST_SUITE("engine.store") {
     CHECK_FALSE(f.Has("lost"));
   }
 
-  TEST_CASE("SubmitAsync on a closing committer is refused at once; queued writes still finish") {
+  TEST_CASE("SubmitAsync on a closing committer is refused at once, queued writes still finish") {
     TempDir dir;
     Db writer(dir.File("gc.db"), true);
     writer.Exec("PRAGMA journal_mode=WAL");

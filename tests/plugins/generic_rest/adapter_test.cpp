@@ -64,7 +64,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(minimal.mapping().BuildRequest(testing::LeadJob(), StepKind::kCreate, &request).ok());
   }
 
-  TEST_CASE("adapter: a lookup's sampleAnswer is read on load; without one, a warning") {
+  TEST_CASE("adapter: a lookup's sampleAnswer is read on load, without one, a warning") {
     Mapping mapping = LoadFixture("full.json");
     std::vector<std::string> warnings;
     REQUIRE(CheckLookupSamples(mapping, &warnings).ok());

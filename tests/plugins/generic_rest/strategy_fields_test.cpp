@@ -128,7 +128,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(At(body, "/note") == "\"agent owner-5\"");
   }
 
-  TEST_CASE("related: an absent role is left out; one whose platform field was cleared is null") {
+  TEST_CASE("related: an absent role is left out, one whose platform field was cleared is null") {
     const Mapping mapping = Parsed(LeadMapping(
         "", R"({"property": "{{related.property}}", "agent": "{{related.agent}}"})"));
     SyncJob job = LeadJob();
