@@ -1,7 +1,8 @@
-// The shipped vendor mappings (config/crms/pipedrive.json, zoho.json,
-// salesforce.json) end to end: the real crmsync binary with generic-rest-crm
-// against the vendor's stand-in (tests/crm-servers), which refuses any request
-// the vendor's documents would refuse. One lead goes created -> CONTACTED ->
+// The shipped mappings (config/crms/sunshine-reference.json, pipedrive.json,
+// zoho.json, salesforce.json) end to end: the real crmsync binary with
+// generic-rest-crm against the strategy's reference CRM (tools/reference-crm)
+// or the vendor's stand-in (tests/crm-servers), which refuses any request the
+// vendor's documents would refuse. One lead goes created -> CONTACTED ->
 // inquiry -> VIEWING_SCHEDULED -> dealer assigned -> CONVERTED (a deal),
 // another to LOST; every strategy field is then read back from the stand-in's
 // records (/_test/state), including utmSource, createdDate, the CRM id of the
@@ -223,7 +224,138 @@ void RunWithExpiry(const t::VendorServer& crm, const std::string& name,
   CHECK(tokens.unauthorized == 1);
 }
 
+// tools/reference-crm on a free port with the given API key pair; stopped with
+// SIGTERM at the end.
+class ReferenceCrm {
+ public:
+  ReferenceCrm() {
+    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
+      port_ = t::FreePort();
+      process_ = std::make_unique<t::ChildProcess>(
+          CRMSYNC_REFERENCE_CRM, std::vector<std::string>{"--port", std::to_string(port_),
+                                                          "--api-key", "ref-key", "--api-secret",
+                                                          "ref-secret"});
+      ready_ = t::WaitUntil([&] {
+        return process_->WaitExit(std::chrono::milliseconds(0)) ||
+               t::HttpCall(port_, "GET", "/_state").status == 200;
+      }) && process_->exit_code() < 0;
+    }
+    REQUIRE_MESSAGE(ready_, "reference-crm did not start: " << process_->Stderr());
+  }
+  ~ReferenceCrm() {
+    process_->Signal(SIGTERM);
+    process_->WaitExit(std::chrono::seconds(20));
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  t::HttpResult Call(const std::string& method, const std::string& path,
+                     const std::string& body = "") const {
+    return t::HttpCall(port_, method, path, body);
+  }
+  Object::Ptr State() const {
+    t::HttpResult state = Call("GET", "/_state");
+    REQUIRE(state.status == 200);
+    return Poco::JSON::Parser().parse(state.body).extract<Object::Ptr>();
+  }
+
+ private:
+  int port_ = 0;
+  bool ready_ = false;
+  std::unique_ptr<t::ChildProcess> process_;
+};
+
+// The strings of a JSON array, in order.
+std::vector<std::string> Strings(const Array::Ptr& array) {
+  std::vector<std::string> out;
+  for (unsigned i = 0; array && i < array->size(); ++i) {
+    out.push_back(array->getElement<std::string>(i));
+  }
+  return out;
+}
+
 }  // namespace
+
+// --- sunshine-reference ------------------------------------------------------
+
+TEST_SUITE("e2e.crm_mappings") {
+  TEST_CASE(
+      "sunshine-reference.json: a lead's lifecycle reaches the reference CRM field by field") {
+    ReferenceCrm crm;
+    // The CRM's users; no platformId, so the match is by inbound.agent_emails.
+    REQUIRE(crm.Call("POST", "/_users",
+                     R"({"users":[{"id":"usr-admin","email":"admin@acme.example","active":true},)"
+                     R"({"id":"usr-asha","email":"Asha@Acme.example","active":true},)"
+                     R"({"id":"usr-ravi","email":"ravi@acme.example","active":true}]})")
+                .status == 200);
+    {
+      MappedEngine engine(kMappings + std::string("sunshine-reference.json"), crm.Url(), {},
+                          {{"CRM_API_KEY", "ref-key"}, {"CRM_API_SECRET", "ref-secret"}});
+      RunLifecycle(engine);
+    }
+    Object::Ptr state = crm.State();
+
+    Array::Ptr properties = state->getArray("properties");
+    REQUIRE(properties->size() == 1);
+    Object::Ptr property = properties->getObject(0);
+    CHECK(Text(property, "title") == "2BHK in Baner");
+    CHECK(Text(property, "price") == "6800000");
+    CHECK(Text(property->getObject("location"), "city") == "Pune");
+    CHECK(Text(property->getObject("location"), "locality") == "Baner");
+    CHECK(Text(property, "status") == "active");
+    CHECK(Text(property, "owner") == "owner-1");
+    CHECK(Text(property, "assignedAgent") == "usr-ravi");  // dealer-9 by e-mail
+    CHECK(Text(property, "internalId") == "p-7");
+    CHECK(Text(property, "externalReference") == "property:p-7");
+    const std::string property_id = Text(property, "id");
+    REQUIRE(!property_id.empty());
+    CHECK(property_id != "p-7");
+
+    Array::Ptr leads = state->getArray("leads");
+    REQUIRE(leads->size() == 2);
+    Object::Ptr won = FindBy(leads, "externalReference", "lead:L1");
+    REQUIRE_MESSAGE(won, crm.Call("GET", "/_state").body);
+    CHECK(Text(won, "name") == "Asha Rao");
+    CHECK(Text(won, "email") == "asha.rao@example.com");
+    CHECK(Text(won, "phone") == "+919876543210");
+    CHECK(Text(won, "source") == "website");
+    CHECK(Text(won, "status") == "won");
+    CHECK(Text(won->getObject("budgetRange"), "min") == "5000000");
+    CHECK(Text(won->getObject("budgetRange"), "max") == "7500000");
+    CHECK(Strings(won->getArray("preferredAreas")) == std::vector<std::string>{"Baner", "Wakad"});
+    CHECK(Text(won, "utmSource") == "google_ads");
+    CHECK(Text(won, "createdDate") == "2026-11-20T08:00:00Z");
+    CHECK(Text(won, "notes") == "Wants 3BHK");
+    CHECK(Text(won, "relatedProperty") == property_id);  // the CRM's id, not p-7
+    CHECK(Text(won, "assignedAgent") == "usr-asha");      // dealer-7 by e-mail
+    const std::string lead_id = Text(won, "id");
+
+    // The inquiry and the viewing are activities on the lead, in order.
+    Array::Ptr activities = won->getArray("activities");
+    REQUIRE_MESSAGE(activities, crm.Call("GET", "/_state").body);
+    Object::Ptr inquiry = FindBy(activities, "type", "inquiry");
+    REQUIRE_MESSAGE(inquiry, crm.Call("GET", "/_state").body);
+    CHECK(Text(inquiry, "message") == "Is it still available?");
+    CHECK(Text(inquiry, "relatedProperty") == property_id);
+    CHECK(FindBy(activities, "type", "viewing_scheduled"));
+
+    // CONVERTED: one deal under the lead, naming the lead and the property's CRM id.
+    Array::Ptr deals = won->getArray("deals");
+    REQUIRE_MESSAGE((deals && deals->size() == 1), crm.Call("GET", "/_state").body);
+    Object::Ptr deal = deals->getObject(0);
+    CHECK(Text(deal, "title") == "Deal: Asha Rao");
+    CHECK(Text(deal, "amount") == "7500000");
+    CHECK(Text(deal, "leadId") == lead_id);
+    CHECK(Text(deal, "relatedProperty") == property_id);
+
+    Object::Ptr lost = FindBy(leads, "externalReference", "lead:L2");
+    REQUIRE(lost);
+    CHECK(Text(lost, "status") == "lost");
+    CHECK(Text(lost, "lostReason") == "Budget too low");
+    CHECK(Text(lost, "source") == "other");  // "newspaper" is not a listed source
+    CHECK(Text(lost, "createdDate") == "2026-11-21T09:30:00Z");
+    CHECK(Text(lost, "assignedAgent").empty());  // no agent
+    CHECK(Text(lost, "relatedProperty").empty());  // no property
+  }
+}
 
 // --- Pipedrive ---------------------------------------------------------------
 
