@@ -144,6 +144,10 @@ class HubSpot(Vendor):
         self.users = [
             {"id": "101", "email": "ana@example.test", "firstName": "Ana", "lastName": "Agent",
              "userId": 9001, "archived": False},
+            {"id": "102", "email": "bo@example.test", "firstName": "Bo", "lastName": "Broker",
+             "userId": 9002, "archived": False},
+            {"id": "103", "email": "cy@example.test", "firstName": "Cy", "lastName": "Gone",
+             "userId": 9003, "archived": True},
         ]
 
     # --- vendor-shaped answers ---------------------------------------------

@@ -1,4 +1,5 @@
-// The CRM stand-ins of tests/crm-servers (salesforce.py, zoho.py, pipedrive.py),
+// The CRM stand-ins of tests/crm-servers (salesforce.py, zoho.py, pipedrive.py,
+// hubspot.py),
 // each started as its own process on a port it picks, checked with real HTTP:
 // the vendor's documented answers, one strict refusal per rule (missing auth,
 // wrong auth, missing required field, batch over the limit, bad path, ...),
@@ -116,11 +117,38 @@ int PdCreatePerson(const VendorServer& pd, const std::string& name, const std::s
   return Obj(r.body)->getObject("data")->getValue<int>("id");
 }
 
+// --- HubSpot ------------------------------------------------------------------
+
+const std::map<std::string, std::string> kHsAuth = {
+    {"Authorization", "Bearer test-private-app-token"}, {"Content-Type", "application/json"}};
+// HubSpot's error body: status "error", the category, a message, a correlationId.
+std::string HsCategory(const t::HttpResult& r) {
+  Object::Ptr body = Obj(r.body);
+  CHECK(body->getValue<std::string>("status") == "error");
+  CHECK_FALSE(body->getValue<std::string>("correlationId").empty());
+  CHECK_FALSE(body->getValue<std::string>("message").empty());
+  return body->getValue<std::string>("category");
+}
+// The code of the first entry of errors[] in a HubSpot error body.
+std::string HsErrorCode(const t::HttpResult& r) {
+  Array::Ptr errors = Obj(r.body)->getArray("errors");
+  REQUIRE_MESSAGE(errors, r.body);
+  return errors->getObject(0)->getValue<std::string>("code");
+}
+std::string HsCreateContact(const VendorServer& hs, const std::string& reference) {
+  t::HttpResult r = hs.Call("POST", "/crm/v3/objects/contacts",
+                            R"({"properties":{"firstname":"Lea","email":"lea@example.test",)"
+                            R"("crmsync_reference":")" + reference + R"("}})",
+                            kHsAuth);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return Obj(r.body)->getValue<std::string>("id");
+}
+
 }  // namespace
 
 TEST_SUITE("crm_servers") {
   TEST_CASE("each stand-in prints its port, answers its state, and exits 0 on SIGTERM") {
-    for (const std::string script : {"salesforce.py", "zoho.py", "pipedrive.py"}) {
+    for (const std::string script : {"salesforce.py", "zoho.py", "pipedrive.py", "hubspot.py"}) {
       CAPTURE(script);
       auto server = std::make_unique<VendorServer>(script);
       Object::Ptr state = server->State();
@@ -802,5 +830,190 @@ TEST_SUITE("crm_servers") {
     r = pd.Call("POST", "/v1/persons" + kPdToken, R"({"name":"N"})");
     CHECK(r.status == 201);
     CHECK(r.headers["x-daily-requests-left"] == "4");
+  }
+
+  TEST_CASE("hubspot: contacts, notes, deals, search, batches and owners in the documented shapes") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference"]}})");
+    const std::string contact = HsCreateContact(hs, "lead:1");
+    t::HttpResult r = hs.Call("GET", "/crm/v3/objects/contacts/" + contact, "", kHsAuth);
+    REQUIRE(r.status == 200);
+    Object::Ptr record = Obj(r.body);
+    CHECK(record->getObject("properties")->getValue<std::string>("hs_object_id") == contact);
+    CHECK_FALSE(record->getValue<bool>("archived"));
+    CHECK(record->has("createdAt"));
+    CHECK(r.headers["X-HubSpot-RateLimit-Max"] == "100");
+    CHECK(r.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000");
+    CHECK(r.headers["X-HubSpot-RateLimit-Remaining"] == "98");
+    CHECK(r.headers["X-HubSpot-RateLimit-Daily"] == "250000");
+    CHECK(r.headers.count("X-HubSpot-RateLimit-Daily-Remaining") == 1);
+
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/" + contact,
+                R"({"properties":{"hs_lead_status":"CONNECTED","hubspot_owner_id":"101"}})",
+                kHsAuth);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(Obj(r.body)->getObject("properties")->getValue<std::string>("hs_lead_status") ==
+          "CONNECTED");
+
+    r = hs.Call("POST", "/crm/v3/objects/contacts/search",
+                R"({"filterGroups":[{"filters":[{"propertyName":"crmsync_reference",)"
+                R"("operator":"EQ","value":"lead:1"}]}],"properties":["crmsync_reference"],)"
+                R"("limit":1})",
+                kHsAuth);
+    REQUIRE(r.status == 200);
+    CHECK(Obj(r.body)->getValue<int>("total") == 1);
+    CHECK(Obj(r.body)->getArray("results")->getObject(0)->getValue<std::string>("id") == contact);
+
+    const std::string to_contact = R"(,"associations":[{"to":{"id":")" + contact +
+                                   R"("},"types":[{"associationCategory":"HUBSPOT_DEFINED",)";
+    r = hs.Call("POST", "/crm/v3/objects/notes",
+                R"({"properties":{"hs_timestamp":"2026-11-23T10:15:00Z","hs_note_body":"x"})" +
+                    to_contact + R"("associationTypeId":202}]}]})",
+                kHsAuth);
+    CHECK_MESSAGE(r.status == 201, r.body);
+    r = hs.Call("POST", "/crm/v3/objects/deals",
+                R"({"properties":{"dealname":"D","amount":"10","pipeline":"default",)"
+                R"("dealstage":"closedwon"})" +
+                    to_contact + R"("associationTypeId":3}]}]})",
+                kHsAuth);
+    CHECK_MESSAGE(r.status == 201, r.body);
+
+    // A batch with trace ids answers 207: the good input created, the bad one in errors[].
+    r = hs.Call("POST", "/crm/v3/objects/contacts/batch/create",
+                R"({"inputs":[{"objectWriteTraceId":"lead:2","properties":{"firstname":"A"}},)"
+                R"({"objectWriteTraceId":"lead:3","properties":{"email":"nope"}}]})",
+                kHsAuth);
+    REQUIRE(r.status == 207);
+    Object::Ptr batch = Obj(r.body);
+    CHECK(batch->getArray("results")->size() == 1);
+    CHECK(batch->getValue<int>("numErrors") == 1);
+    CHECK(batch->getArray("errors")->getObject(0)->getObject("context")
+              ->getArray("objectWriteTraceId")->getElement<std::string>(0) == "lead:3");
+    r = hs.Call("POST", "/crm/v3/objects/contacts/batch/update",
+                R"({"inputs":[{"id":")" + contact + R"(","properties":{"phone":"+91 1"}}]})",
+                kHsAuth);
+    CHECK(r.status == 200);
+    CHECK(Obj(r.body)->getValue<std::string>("status") == "COMPLETE");
+
+    // Owners page by paging.next.after; archived ones only on request.
+    r = hs.Call("GET", "/crm/v3/owners?limit=1&archived=false", "", kHsAuth);
+    REQUIRE(r.status == 200);
+    Object::Ptr page = Obj(r.body);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("id") == "101");
+    const std::string after =
+        page->getObject("paging")->getObject("next")->getValue<std::string>("after");
+    page = Obj(hs.Call("GET", "/crm/v3/owners?limit=1&archived=false&after=" + after, "", kHsAuth)
+                   .body);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("id") == "102");
+    CHECK_FALSE(page->has("paging"));
+    page = Obj(hs.Call("GET", "/crm/v3/owners?archived=true", "", kHsAuth).body);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("id") == "103");
+  }
+
+  TEST_CASE("hubspot: one refusal per rule, in HubSpot's error shape") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference"]}})");
+    const std::string contact = HsCreateContact(hs, "lead:1");
+    const std::string good = R"({"properties":{"firstname":"A"}})";
+
+    for (const std::string header : {"", "Bearer wrong", "test-private-app-token"}) {
+      CAPTURE(header);
+      std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}};
+      if (!header.empty()) headers["Authorization"] = header;
+      t::HttpResult r = hs.Call("POST", "/crm/v3/objects/contacts", good, headers);
+      CHECK(r.status == 401);
+      CHECK(HsCategory(r) == "INVALID_AUTHENTICATION");
+    }
+    t::HttpResult r =
+        hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"utm":"x"}})", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(HsCategory(r) == "VALIDATION_ERROR");
+    CHECK(HsErrorCode(r) == "PROPERTY_DOESNT_EXIST");
+    CHECK(r.body.find("\"utm\"") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"firstname":7}})", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("not a string") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"email":"nope"}})", kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_EMAIL");
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"hs_lead_status":"WON"}})",
+                kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_OPTION");
+    r = hs.Call("POST", "/crm/v3/objects/contacts",
+                R"({"properties":{"hubspot_owner_id":"999"}})", kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_OWNER_ID");
+    r = hs.Call("POST", "/crm/v3/objects/deals",
+                R"({"properties":{"dealname":"D","dealstage":"won"}})", kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_OPTION");
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{},"extra":1})", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("extra") != std::string::npos);
+    // A note associated with the deal type id, and one to a contact that does not exist.
+    r = hs.Call("POST", "/crm/v3/objects/notes",
+                R"({"properties":{"hs_note_body":"x"},"associations":[{"to":{"id":")" + contact +
+                    R"("},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":3}]}]})",
+                kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("associationTypeId") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/notes",
+                R"({"properties":{"hs_note_body":"x"},"associations":[{"to":{"id":"9"},)"
+                R"("types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":202}]}]})",
+                kHsAuth);
+    CHECK(r.status == 404);
+    CHECK(HsCategory(r) == "OBJECT_NOT_FOUND");
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/424242", good, kHsAuth);
+    CHECK(r.status == 404);
+    CHECK(HsCategory(r) == "OBJECT_NOT_FOUND");
+    r = hs.Call("POST", "/crm/v3/objects/contacts", good,
+                {{"Authorization", "Bearer test-private-app-token"},
+                 {"Content-Type", "text/plain"}});
+    CHECK(r.status == 415);
+    r = hs.Call("POST", "/crm/v3/objects/widgets", good, kHsAuth);
+    CHECK(r.status == 404);
+    std::string inputs;
+    for (int i = 0; i < 101; ++i) inputs += (i ? "," : "") + good;
+    r = hs.Call("POST", "/crm/v3/objects/contacts/batch/create", R"({"inputs":[)" + inputs + "]}",
+                kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("limit is 100") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts/search",
+                R"({"filterGroups":[{"filters":[{"propertyName":"crmsync_reference",)"
+                R"("operator":"LIKE","value":"x"}]}]})",
+                kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("operator") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts/search", R"({"limit":201})", kHsAuth);
+    CHECK(r.status == 400);
+    r = hs.Call("GET", "/crm/v3/owners?limit=501", "", kHsAuth);
+    CHECK(r.status == 400);
+    r = hs.Call("GET", "/crm/v3/owners?after=x", "", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(hs.Records("contacts")->size() == 1);
+    CHECK(hs.Call("POST", "/_test/control", R"({"customProperties":{"widgets":[]}})").status ==
+          400);
+    // The request log keeps methods and paths, never the token.
+    CHECK(hs.Call("GET", "/_test/state").body.find("test-private-app-token") == std::string::npos);
+  }
+
+  TEST_CASE("hubspot: 429 in the documented shape with the rate-limit headers, and scripted 5xx") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"rateLimitPerWindow": 0})");
+    t::HttpResult r = hs.Call("GET", "/crm/v3/owners", "", kHsAuth);
+    CHECK(r.status == 429);
+    CHECK(r.headers["X-HubSpot-RateLimit-Remaining"] == "0");
+    CHECK(r.headers["X-HubSpot-RateLimit-Max"] == "0");
+    Object::Ptr body = Obj(r.body);
+    CHECK(body->getValue<std::string>("status") == "error");
+    CHECK(body->getValue<std::string>("errorType") == "RATE_LIMIT");
+    CHECK(body->getValue<std::string>("policyName") == "TEN_SECONDLY_ROLLING");
+    CHECK(body->getValue<std::string>("category") == "RATE_LIMITS");
+    CHECK(body->getValue<std::string>("message").find("limit") != std::string::npos);
+
+    hs.Control(R"({"rateLimitPerWindow": 100, "rateLimitNext": 1,)"
+               R"("failNext": {"count": 1, "status": 502}})");
+    r = hs.Call("GET", "/crm/v3/owners", "", kHsAuth);
+    CHECK(r.status == 502);
+    CHECK(HsCategory(r) == "INTERNAL_ERROR");
+    CHECK(hs.Call("GET", "/crm/v3/owners", "", kHsAuth).status == 429);
+    CHECK(hs.Call("GET", "/crm/v3/owners", "", kHsAuth).status == 200);
   }
 }
