@@ -24,6 +24,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "reference_crm.h"
 #include "test_support.h"
 #include "vendor_server.h"
 
@@ -224,43 +225,14 @@ void RunWithExpiry(const t::VendorServer& crm, const std::string& name,
   CHECK(tokens.unauthorized == 1);
 }
 
-// tools/reference-crm on a free port with the given API key pair; stopped with
-// SIGTERM at the end.
-class ReferenceCrm {
- public:
-  ReferenceCrm() {
-    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
-      port_ = t::FreePort();
-      process_ = std::make_unique<t::ChildProcess>(
-          CRMSYNC_REFERENCE_CRM, std::vector<std::string>{"--port", std::to_string(port_),
-                                                          "--api-key", "ref-key", "--api-secret",
-                                                          "ref-secret"});
-      ready_ = t::WaitUntil([&] {
-        return process_->WaitExit(std::chrono::milliseconds(0)) ||
-               t::HttpCall(port_, "GET", "/_state").status == 200;
-      }) && process_->exit_code() < 0;
-    }
-    REQUIRE_MESSAGE(ready_, "reference-crm did not start: " << process_->Stderr());
-  }
-  ~ReferenceCrm() {
-    process_->Signal(SIGTERM);
-    process_->WaitExit(std::chrono::seconds(20));
-  }
-  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+// tools/reference-crm on a free port with the API key pair the engine is given.
+struct ReferenceCrm : t::ReferenceCrmProcess {
+  ReferenceCrm()
+      : t::ReferenceCrmProcess({"--api-key", "ref-key", "--api-secret", "ref-secret"}) {}
   t::HttpResult Call(const std::string& method, const std::string& path,
                      const std::string& body = "") const {
-    return t::HttpCall(port_, method, path, body);
+    return t::HttpCall(port, method, path, body);
   }
-  Object::Ptr State() const {
-    t::HttpResult state = Call("GET", "/_state");
-    REQUIRE(state.status == 200);
-    return Poco::JSON::Parser().parse(state.body).extract<Object::Ptr>();
-  }
-
- private:
-  int port_ = 0;
-  bool ready_ = false;
-  std::unique_ptr<t::ChildProcess> process_;
 };
 
 // The strings of a JSON array, in order.

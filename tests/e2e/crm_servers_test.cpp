@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -41,6 +42,21 @@ Object::Ptr Obj(const std::string& json) { return ParseAny(json).extract<Object:
 Array::Ptr Arr(const std::string& json) { return ParseAny(json).extract<Array::Ptr>(); }
 
 using t::VendorServer;
+
+// `control` restores the vendor's budget and scripts one 429 and one `status`
+// failure; then the failure comes first (its error code read by `code`), the
+// 429 next, and the answer itself after them.
+void CheckScriptedOrder(const VendorServer& server, const std::string& control,
+                        const std::string& path, const std::map<std::string, std::string>& headers,
+                        int status, const std::function<std::string(const t::HttpResult&)>& code,
+                        const std::string& expected_code) {
+  server.Control(control);
+  t::HttpResult r = server.Call("GET", path, "", headers);
+  CHECK(r.status == status);
+  CHECK(code(r) == expected_code);
+  CHECK(server.Call("GET", path, "", headers).status == 429);
+  CHECK(server.Call("GET", path, "", headers).status == 200);
+}
 
 const std::map<std::string, std::string> kForm = {
     {"Content-Type", "application/x-www-form-urlencoded"}};
@@ -654,13 +670,10 @@ TEST_SUITE("crm_servers") {
     CHECK(Code(r) == "TOO_MANY_REQUESTS");
     CHECK(r.headers["X-RATELIMIT-REMAINING"] == "0");
     CHECK(r.headers["X-RATELIMIT-LIMIT"] == "0");
-    zoho.Control(R"({"rateLimitPerMinute": 100, "rateLimitNext": 1,)"
-                 R"( "failNext": {"count": 1, "status": 500}})");
-    r = zoho.Call("GET", "/crm/v2/users", "", auth);
-    CHECK(r.status == 500);
-    CHECK(Code(r) == "INTERNAL_ERROR");
-    CHECK(zoho.Call("GET", "/crm/v2/users", "", auth).status == 429);
-    CHECK(zoho.Call("GET", "/crm/v2/users", "", auth).status == 200);
+    CheckScriptedOrder(zoho,
+                       R"({"rateLimitPerMinute": 100, "rateLimitNext": 1,)"
+                       R"( "failNext": {"count": 1, "status": 500}})",
+                       "/crm/v2/users", auth, 500, Code, "INTERNAL_ERROR");
   }
 
   TEST_CASE("pipedrive: persons, leads, deals, activities, notes, users in the data envelope") {
@@ -1008,12 +1021,9 @@ TEST_SUITE("crm_servers") {
     CHECK(body->getValue<std::string>("category") == "RATE_LIMITS");
     CHECK(body->getValue<std::string>("message").find("limit") != std::string::npos);
 
-    hs.Control(R"({"rateLimitPerWindow": 100, "rateLimitNext": 1,)"
-               R"("failNext": {"count": 1, "status": 502}})");
-    r = hs.Call("GET", "/crm/v3/owners", "", kHsAuth);
-    CHECK(r.status == 502);
-    CHECK(HsCategory(r) == "INTERNAL_ERROR");
-    CHECK(hs.Call("GET", "/crm/v3/owners", "", kHsAuth).status == 429);
-    CHECK(hs.Call("GET", "/crm/v3/owners", "", kHsAuth).status == 200);
+    CheckScriptedOrder(hs,
+                       R"({"rateLimitPerWindow": 100, "rateLimitNext": 1,)"
+                       R"("failNext": {"count": 1, "status": 502}})",
+                       "/crm/v3/owners", kHsAuth, 502, HsCategory, "INTERNAL_ERROR");
   }
 }
