@@ -1,7 +1,8 @@
-// The shipped vendor mappings (config/crms/pipedrive.json, zoho.json,
-// salesforce.json) end to end: the real crmsync binary with generic-rest-crm
-// against the vendor's stand-in (tests/crm-servers), which refuses any request
-// the vendor's documents would refuse. One lead goes created -> CONTACTED ->
+// The shipped mappings (config/crms/sunshine-reference.json, hubspot.json,
+// pipedrive.json, zoho.json, salesforce.json) end to end: the real crmsync binary with
+// generic-rest-crm against the strategy's reference CRM (tools/reference-crm)
+// or the vendor's stand-in (tests/crm-servers), which refuses any request the
+// vendor's documents would refuse. One lead goes created -> CONTACTED ->
 // inquiry -> VIEWING_SCHEDULED -> dealer assigned -> CONVERTED (a deal),
 // another to LOST; every strategy field is then read back from the stand-in's
 // records (/_test/state), including utmSource, createdDate, the CRM id of the
@@ -23,6 +24,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "reference_crm.h"
 #include "test_support.h"
 #include "vendor_server.h"
 
@@ -223,7 +225,231 @@ void RunWithExpiry(const t::VendorServer& crm, const std::string& name,
   CHECK(tokens.unauthorized == 1);
 }
 
+// tools/reference-crm on a free port with the API key pair the engine is given.
+struct ReferenceCrm : t::ReferenceCrmProcess {
+  ReferenceCrm()
+      : t::ReferenceCrmProcess({"--api-key", "ref-key", "--api-secret", "ref-secret"}) {}
+  t::HttpResult Call(const std::string& method, const std::string& path,
+                     const std::string& body = "") const {
+    return t::HttpCall(port, method, path, body);
+  }
+};
+
+// The strings of a JSON array, in order.
+std::vector<std::string> Strings(const Array::Ptr& array) {
+  std::vector<std::string> out;
+  for (unsigned i = 0; array && i < array->size(); ++i) {
+    out.push_back(array->getElement<std::string>(i));
+  }
+  return out;
+}
+
 }  // namespace
+
+// --- sunshine-reference ------------------------------------------------------
+
+TEST_SUITE("e2e.crm_mappings") {
+  TEST_CASE(
+      "sunshine-reference.json: a lead's lifecycle reaches the reference CRM field by field") {
+    ReferenceCrm crm;
+    // The CRM's users; no platformId, so the match is by inbound.agent_emails.
+    REQUIRE(crm.Call("POST", "/_users",
+                     R"({"users":[{"id":"usr-admin","email":"admin@acme.example","active":true},)"
+                     R"({"id":"usr-asha","email":"Asha@Acme.example","active":true},)"
+                     R"({"id":"usr-ravi","email":"ravi@acme.example","active":true}]})")
+                .status == 200);
+    {
+      MappedEngine engine(kMappings + std::string("sunshine-reference.json"), crm.Url(), {},
+                          {{"CRM_API_KEY", "ref-key"}, {"CRM_API_SECRET", "ref-secret"}});
+      RunLifecycle(engine);
+    }
+    Object::Ptr state = crm.State();
+
+    Array::Ptr properties = state->getArray("properties");
+    REQUIRE(properties->size() == 1);
+    Object::Ptr property = properties->getObject(0);
+    CHECK(Text(property, "title") == "2BHK in Baner");
+    CHECK(Text(property, "price") == "6800000");
+    CHECK(Text(property->getObject("location"), "city") == "Pune");
+    CHECK(Text(property->getObject("location"), "locality") == "Baner");
+    CHECK(Text(property, "status") == "active");
+    CHECK(Text(property, "owner") == "owner-1");
+    CHECK(Text(property, "assignedAgent") == "usr-ravi");  // dealer-9 by e-mail
+    CHECK(Text(property, "internalId") == "p-7");
+    CHECK(Text(property, "externalReference") == "property:p-7");
+    const std::string property_id = Text(property, "id");
+    REQUIRE(!property_id.empty());
+    CHECK(property_id != "p-7");
+
+    Array::Ptr leads = state->getArray("leads");
+    REQUIRE(leads->size() == 2);
+    Object::Ptr won = FindBy(leads, "externalReference", "lead:L1");
+    REQUIRE_MESSAGE(won, crm.Call("GET", "/_state").body);
+    CHECK(Text(won, "name") == "Asha Rao");
+    CHECK(Text(won, "email") == "asha.rao@example.com");
+    CHECK(Text(won, "phone") == "+919876543210");
+    CHECK(Text(won, "source") == "website");
+    CHECK(Text(won, "status") == "won");
+    CHECK(Text(won->getObject("budgetRange"), "min") == "5000000");
+    CHECK(Text(won->getObject("budgetRange"), "max") == "7500000");
+    CHECK(Strings(won->getArray("preferredAreas")) == std::vector<std::string>{"Baner", "Wakad"});
+    CHECK(Text(won, "utmSource") == "google_ads");
+    CHECK(Text(won, "createdDate") == "2026-11-20T08:00:00Z");
+    CHECK(Text(won, "notes") == "Wants 3BHK");
+    CHECK(Text(won, "relatedProperty") == property_id);  // the CRM's id, not p-7
+    CHECK(Text(won, "assignedAgent") == "usr-asha");      // dealer-7 by e-mail
+    const std::string lead_id = Text(won, "id");
+
+    // The inquiry and the viewing are activities on the lead, in order.
+    Array::Ptr activities = won->getArray("activities");
+    REQUIRE_MESSAGE(activities, crm.Call("GET", "/_state").body);
+    Object::Ptr inquiry = FindBy(activities, "type", "inquiry");
+    REQUIRE_MESSAGE(inquiry, crm.Call("GET", "/_state").body);
+    CHECK(Text(inquiry, "message") == "Is it still available?");
+    CHECK(Text(inquiry, "relatedProperty") == property_id);
+    CHECK(FindBy(activities, "type", "viewing_scheduled"));
+
+    // CONVERTED: one deal under the lead, naming the lead and the property's CRM id.
+    Array::Ptr deals = won->getArray("deals");
+    REQUIRE_MESSAGE((deals && deals->size() == 1), crm.Call("GET", "/_state").body);
+    Object::Ptr deal = deals->getObject(0);
+    CHECK(Text(deal, "title") == "Deal: Asha Rao");
+    CHECK(Text(deal, "amount") == "7500000");
+    CHECK(Text(deal, "leadId") == lead_id);
+    CHECK(Text(deal, "relatedProperty") == property_id);
+
+    Object::Ptr lost = FindBy(leads, "externalReference", "lead:L2");
+    REQUIRE(lost);
+    CHECK(Text(lost, "status") == "lost");
+    CHECK(Text(lost, "lostReason") == "Budget too low");
+    CHECK(Text(lost, "source") == "other");  // "newspaper" is not a listed source
+    CHECK(Text(lost, "createdDate") == "2026-11-21T09:30:00Z");
+    CHECK(Text(lost, "assignedAgent").empty());  // no agent
+    CHECK(Text(lost, "relatedProperty").empty());  // no property
+  }
+}
+
+// --- HubSpot -----------------------------------------------------------------
+
+namespace {
+
+// The custom properties docs/crms.md tells a HubSpot portal to create.
+constexpr char kHsCustom[] =
+    R"({"customProperties":{"contacts":["crmsync_reference","crmsync_status","crmsync_source",)"
+    R"("crmsync_utm_source","crmsync_related_property","crmsync_created_date",)"
+    R"("crmsync_budget_min","crmsync_budget_max","crmsync_preferred_areas","crmsync_notes",)"
+    R"("crmsync_lost_reason"],)"
+    R"("0-420":["crmsync_reference","crmsync_status","crmsync_owner","crmsync_internal_id"]}})";
+
+// The HubSpot records of `object` whose association points at `to_id`.
+std::vector<Object::Ptr> AssociatedTo(const t::VendorServer& crm, const std::string& object,
+                                      const std::string& to_id) {
+  std::vector<Object::Ptr> found;
+  Array::Ptr records = crm.Records(object);
+  for (unsigned i = 0; i < records->size(); ++i) {
+    Array::Ptr links = records->getObject(i)->getArray("associations");
+    if (links && FindBy(links, "toObjectId", to_id)) found.push_back(records->getObject(i));
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_SUITE("e2e.crm_mappings") {
+  TEST_CASE("hubspot.json: a lead's lifecycle reaches HubSpot field by field") {
+    t::VendorServer hs("hubspot.py", {"--token", "pat-na1-3Fq"});
+    hs.Control(kHsCustom);
+    hs.Control(R"({"users":[)"
+               R"({"id":"301","email":"admin@acme.example","firstName":"Org","lastName":"Admin",)"
+               R"("userId":9301,"archived":false},)"
+               R"({"id":"302","email":"Asha@Acme.example","firstName":"Asha","lastName":"Agent",)"
+               R"("userId":9302,"archived":false},)"
+               R"({"id":"303","email":"ravi@acme.example","firstName":"Ravi","lastName":"Agent",)"
+               R"("userId":9303,"archived":false}]})");
+    {
+      MappedEngine engine(kMappings + std::string("hubspot.json"), hs.Url(), {},
+                          {{"CRM_API_KEY", "pat-na1-3Fq"}});
+      RunLifecycle(engine);
+    }
+
+    // The property is a listing (object 0-420), owned by the owner matched to dealer-9.
+    Array::Ptr listings = hs.Records("0-420");
+    REQUIRE_MESSAGE(listings->size() == 1, hs.Call("GET", "/_test/state").body);
+    Object::Ptr listing = listings->getObject(0)->getObject("properties");
+    CHECK(Text(listing, "hs_name") == "2BHK in Baner");
+    CHECK(Text(listing, "hs_price") == "6800000");
+    CHECK(Text(listing, "hs_city") == "Pune");
+    CHECK(Text(listing, "hs_neighborhood") == "Baner");
+    CHECK(Text(listing, "hubspot_owner_id") == "303");
+    CHECK(Text(listing, "crmsync_reference") == "property:p-7");
+    CHECK(Text(listing, "crmsync_status") == "ACTIVE");
+    CHECK(Text(listing, "crmsync_owner") == "owner-1");
+    CHECK(Text(listing, "crmsync_internal_id") == "p-7");
+    const std::string listing_id = Text(listings->getObject(0), "id");
+
+    Array::Ptr contacts = hs.Records("contacts");
+    REQUIRE(contacts->size() == 2);
+    Object::Ptr won_record;
+    Object::Ptr lost_record;
+    for (unsigned i = 0; i < contacts->size(); ++i) {
+      const std::string reference =
+          Text(contacts->getObject(i)->getObject("properties"), "crmsync_reference");
+      if (reference == "lead:L1") won_record = contacts->getObject(i);
+      if (reference == "lead:L2") lost_record = contacts->getObject(i);
+    }
+    REQUIRE_MESSAGE(won_record, hs.Call("GET", "/_test/state").body);
+    REQUIRE(lost_record);
+    Object::Ptr won = won_record->getObject("properties");
+    CHECK(Text(won, "firstname") == "Asha Rao");
+    CHECK(Text(won, "email") == "asha.rao@example.com");
+    CHECK(Text(won, "phone") == "+919876543210");
+    CHECK(Text(won, "crmsync_source") == "website");
+    CHECK(Text(won, "hs_lead_status") == "OPEN_DEAL");
+    CHECK(Text(won, "lifecyclestage") == "customer");
+    CHECK(Text(won, "crmsync_status") == "CONVERTED");
+    CHECK(Text(won, "crmsync_budget_min") == "5000000");
+    CHECK(Text(won, "crmsync_budget_max") == "7500000");
+    CHECK(Text(won, "crmsync_preferred_areas") == "Baner;Wakad");
+    CHECK(Text(won, "crmsync_utm_source") == "google_ads");
+    CHECK(Text(won, "crmsync_created_date") == "2026-11-20T08:00:00Z");
+    CHECK(Text(won, "crmsync_notes") == "Wants 3BHK");
+    CHECK(Text(won, "crmsync_related_property") == listing_id);  // HubSpot's id, not p-7
+    CHECK(Text(won, "hubspot_owner_id") == "302");                // dealer-7 by e-mail
+    const std::string contact_id = Text(won_record, "id");
+
+    // The inquiry and the status changes are notes associated to the contact (type 202).
+    std::vector<Object::Ptr> notes = AssociatedTo(hs, "notes", contact_id);
+    Object::Ptr inquiry;
+    Object::Ptr viewing;
+    for (const Object::Ptr& note : notes) {
+      const std::string body = Text(note->getObject("properties"), "hs_note_body");
+      if (body.find("Is it still available?") != std::string::npos) inquiry = note;
+      if (body.find("VIEWING_SCHEDULED") != std::string::npos) viewing = note;
+    }
+    REQUIRE_MESSAGE(inquiry, hs.Call("GET", "/_test/state").body);
+    CHECK(Text(inquiry->getArray("associations")->getObject(0), "associationTypeId") == "202");
+    CHECK_MESSAGE(viewing, hs.Call("GET", "/_test/state").body);
+
+    // CONVERTED: a closed-won deal in the default pipeline, associated to the contact (type 3).
+    Array::Ptr deals = hs.Records("deals");
+    REQUIRE(deals->size() == 1);
+    Object::Ptr deal = deals->getObject(0)->getObject("properties");
+    CHECK(Text(deal, "dealname") == "Deal: Asha Rao");
+    CHECK(Text(deal, "amount") == "7500000");
+    CHECK(Text(deal, "pipeline") == "default");
+    CHECK(Text(deal, "dealstage") == "closedwon");
+    CHECK(AssociatedTo(hs, "deals", contact_id).size() == 1);
+
+    Object::Ptr lost = lost_record->getObject("properties");
+    CHECK(Text(lost, "hs_lead_status") == "UNQUALIFIED");
+    CHECK(Text(lost, "crmsync_status") == "LOST");
+    CHECK(Text(lost, "crmsync_lost_reason") == "Budget too low");
+    CHECK(Text(lost, "crmsync_source") == "other");  // "newspaper" is not a listed source
+    CHECK(Text(lost, "crmsync_created_date") == "2026-11-21T09:30:00Z");
+    CHECK(Text(lost, "lifecyclestage") == "lead");  // forward only: LOST leaves it
+    CHECK(Text(lost, "hubspot_owner_id").empty());  // no agent: no owner
+  }
+}
 
 // --- Pipedrive ---------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-// The CRM stand-ins of tests/crm-servers (salesforce.py, zoho.py, pipedrive.py),
+// The CRM stand-ins of tests/crm-servers (salesforce.py, zoho.py, pipedrive.py,
+// hubspot.py),
 // each started as its own process on a port it picks, checked with real HTTP:
 // the vendor's documented answers, one strict refusal per rule (missing auth,
 // wrong auth, missing required field, batch over the limit, bad path, ...),
@@ -10,6 +11,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <regex>
@@ -40,6 +42,21 @@ Object::Ptr Obj(const std::string& json) { return ParseAny(json).extract<Object:
 Array::Ptr Arr(const std::string& json) { return ParseAny(json).extract<Array::Ptr>(); }
 
 using t::VendorServer;
+
+// `control` restores the vendor's budget and scripts one 429 and one `status`
+// failure; then the failure comes first (its error code read by `code`), the
+// 429 next, and the answer itself after them.
+void CheckScriptedOrder(const VendorServer& server, const std::string& control,
+                        const std::string& path, const std::map<std::string, std::string>& headers,
+                        int status, const std::function<std::string(const t::HttpResult&)>& code,
+                        const std::string& expected_code) {
+  server.Control(control);
+  t::HttpResult r = server.Call("GET", path, "", headers);
+  CHECK(r.status == status);
+  CHECK(code(r) == expected_code);
+  CHECK(server.Call("GET", path, "", headers).status == 429);
+  CHECK(server.Call("GET", path, "", headers).status == 200);
+}
 
 const std::map<std::string, std::string> kForm = {
     {"Content-Type", "application/x-www-form-urlencoded"}};
@@ -116,11 +133,38 @@ int PdCreatePerson(const VendorServer& pd, const std::string& name, const std::s
   return Obj(r.body)->getObject("data")->getValue<int>("id");
 }
 
+// --- HubSpot ------------------------------------------------------------------
+
+const std::map<std::string, std::string> kHsAuth = {
+    {"Authorization", "Bearer test-private-app-token"}, {"Content-Type", "application/json"}};
+// HubSpot's error body: status "error", the category, a message, a correlationId.
+std::string HsCategory(const t::HttpResult& r) {
+  Object::Ptr body = Obj(r.body);
+  CHECK(body->getValue<std::string>("status") == "error");
+  CHECK_FALSE(body->getValue<std::string>("correlationId").empty());
+  CHECK_FALSE(body->getValue<std::string>("message").empty());
+  return body->getValue<std::string>("category");
+}
+// The code of the first entry of errors[] in a HubSpot error body.
+std::string HsErrorCode(const t::HttpResult& r) {
+  Array::Ptr errors = Obj(r.body)->getArray("errors");
+  REQUIRE_MESSAGE(errors, r.body);
+  return errors->getObject(0)->getValue<std::string>("code");
+}
+std::string HsCreateContact(const VendorServer& hs, const std::string& reference) {
+  t::HttpResult r = hs.Call("POST", "/crm/v3/objects/contacts",
+                            R"({"properties":{"firstname":"Lea","email":"lea@example.test",)"
+                            R"("crmsync_reference":")" + reference + R"("}})",
+                            kHsAuth);
+  REQUIRE_MESSAGE(r.status == 201, r.body);
+  return Obj(r.body)->getValue<std::string>("id");
+}
+
 }  // namespace
 
 TEST_SUITE("crm_servers") {
   TEST_CASE("each stand-in prints its port, answers its state, and exits 0 on SIGTERM") {
-    for (const std::string script : {"salesforce.py", "zoho.py", "pipedrive.py"}) {
+    for (const std::string script : {"salesforce.py", "zoho.py", "pipedrive.py", "hubspot.py"}) {
       CAPTURE(script);
       auto server = std::make_unique<VendorServer>(script);
       Object::Ptr state = server->State();
@@ -626,13 +670,10 @@ TEST_SUITE("crm_servers") {
     CHECK(Code(r) == "TOO_MANY_REQUESTS");
     CHECK(r.headers["X-RATELIMIT-REMAINING"] == "0");
     CHECK(r.headers["X-RATELIMIT-LIMIT"] == "0");
-    zoho.Control(R"({"rateLimitPerMinute": 100, "rateLimitNext": 1,)"
-                 R"( "failNext": {"count": 1, "status": 500}})");
-    r = zoho.Call("GET", "/crm/v2/users", "", auth);
-    CHECK(r.status == 500);
-    CHECK(Code(r) == "INTERNAL_ERROR");
-    CHECK(zoho.Call("GET", "/crm/v2/users", "", auth).status == 429);
-    CHECK(zoho.Call("GET", "/crm/v2/users", "", auth).status == 200);
+    CheckScriptedOrder(zoho,
+                       R"({"rateLimitPerMinute": 100, "rateLimitNext": 1,)"
+                       R"( "failNext": {"count": 1, "status": 500}})",
+                       "/crm/v2/users", auth, 500, Code, "INTERNAL_ERROR");
   }
 
   TEST_CASE("pipedrive: persons, leads, deals, activities, notes, users in the data envelope") {
@@ -802,5 +843,187 @@ TEST_SUITE("crm_servers") {
     r = pd.Call("POST", "/v1/persons" + kPdToken, R"({"name":"N"})");
     CHECK(r.status == 201);
     CHECK(r.headers["x-daily-requests-left"] == "4");
+  }
+
+  TEST_CASE("hubspot: contacts, notes, deals, search, batches and owners in the documented shapes") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference"]}})");
+    const std::string contact = HsCreateContact(hs, "lead:1");
+    t::HttpResult r = hs.Call("GET", "/crm/v3/objects/contacts/" + contact, "", kHsAuth);
+    REQUIRE(r.status == 200);
+    Object::Ptr record = Obj(r.body);
+    CHECK(record->getObject("properties")->getValue<std::string>("hs_object_id") == contact);
+    CHECK_FALSE(record->getValue<bool>("archived"));
+    CHECK(record->has("createdAt"));
+    CHECK(r.headers["X-HubSpot-RateLimit-Max"] == "100");
+    CHECK(r.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000");
+    CHECK(r.headers["X-HubSpot-RateLimit-Remaining"] == "98");
+    CHECK(r.headers["X-HubSpot-RateLimit-Daily"] == "250000");
+    CHECK(r.headers.count("X-HubSpot-RateLimit-Daily-Remaining") == 1);
+
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/" + contact,
+                R"({"properties":{"hs_lead_status":"CONNECTED","hubspot_owner_id":"101"}})",
+                kHsAuth);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    CHECK(Obj(r.body)->getObject("properties")->getValue<std::string>("hs_lead_status") ==
+          "CONNECTED");
+
+    r = hs.Call("POST", "/crm/v3/objects/contacts/search",
+                R"({"filterGroups":[{"filters":[{"propertyName":"crmsync_reference",)"
+                R"("operator":"EQ","value":"lead:1"}]}],"properties":["crmsync_reference"],)"
+                R"("limit":1})",
+                kHsAuth);
+    REQUIRE(r.status == 200);
+    CHECK(Obj(r.body)->getValue<int>("total") == 1);
+    CHECK(Obj(r.body)->getArray("results")->getObject(0)->getValue<std::string>("id") == contact);
+
+    const std::string to_contact = R"(,"associations":[{"to":{"id":")" + contact +
+                                   R"("},"types":[{"associationCategory":"HUBSPOT_DEFINED",)";
+    r = hs.Call("POST", "/crm/v3/objects/notes",
+                R"({"properties":{"hs_timestamp":"2026-11-23T10:15:00Z","hs_note_body":"x"})" +
+                    to_contact + R"("associationTypeId":202}]}]})",
+                kHsAuth);
+    CHECK_MESSAGE(r.status == 201, r.body);
+    r = hs.Call("POST", "/crm/v3/objects/deals",
+                R"({"properties":{"dealname":"D","amount":"10","pipeline":"default",)"
+                R"("dealstage":"closedwon"})" +
+                    to_contact + R"("associationTypeId":3}]}]})",
+                kHsAuth);
+    CHECK_MESSAGE(r.status == 201, r.body);
+
+    // A batch with trace ids answers 207: the good input created, the bad one in errors[].
+    r = hs.Call("POST", "/crm/v3/objects/contacts/batch/create",
+                R"({"inputs":[{"objectWriteTraceId":"lead:2","properties":{"firstname":"A"}},)"
+                R"({"objectWriteTraceId":"lead:3","properties":{"email":"nope"}}]})",
+                kHsAuth);
+    REQUIRE(r.status == 207);
+    Object::Ptr batch = Obj(r.body);
+    CHECK(batch->getArray("results")->size() == 1);
+    CHECK(batch->getValue<int>("numErrors") == 1);
+    CHECK(batch->getArray("errors")->getObject(0)->getObject("context")
+              ->getArray("objectWriteTraceId")->getElement<std::string>(0) == "lead:3");
+    r = hs.Call("POST", "/crm/v3/objects/contacts/batch/update",
+                R"({"inputs":[{"id":")" + contact + R"(","properties":{"phone":"+91 1"}}]})",
+                kHsAuth);
+    CHECK(r.status == 200);
+    CHECK(Obj(r.body)->getValue<std::string>("status") == "COMPLETE");
+
+    // Owners page by paging.next.after; archived ones only on request.
+    r = hs.Call("GET", "/crm/v3/owners?limit=1&archived=false", "", kHsAuth);
+    REQUIRE(r.status == 200);
+    Object::Ptr page = Obj(r.body);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("id") == "101");
+    const std::string after =
+        page->getObject("paging")->getObject("next")->getValue<std::string>("after");
+    page = Obj(hs.Call("GET", "/crm/v3/owners?limit=1&archived=false&after=" + after, "", kHsAuth)
+                   .body);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("id") == "102");
+    CHECK_FALSE(page->has("paging"));
+    page = Obj(hs.Call("GET", "/crm/v3/owners?archived=true", "", kHsAuth).body);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("id") == "103");
+  }
+
+  TEST_CASE("hubspot: one refusal per rule, in HubSpot's error shape") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference"]}})");
+    const std::string contact = HsCreateContact(hs, "lead:1");
+    const std::string good = R"({"properties":{"firstname":"A"}})";
+
+    for (const std::string header : {"", "Bearer wrong", "test-private-app-token"}) {
+      CAPTURE(header);
+      std::map<std::string, std::string> headers = {{"Content-Type", "application/json"}};
+      if (!header.empty()) headers["Authorization"] = header;
+      t::HttpResult r = hs.Call("POST", "/crm/v3/objects/contacts", good, headers);
+      CHECK(r.status == 401);
+      CHECK(HsCategory(r) == "INVALID_AUTHENTICATION");
+    }
+    t::HttpResult r =
+        hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"utm":"x"}})", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(HsCategory(r) == "VALIDATION_ERROR");
+    CHECK(HsErrorCode(r) == "PROPERTY_DOESNT_EXIST");
+    CHECK(r.body.find("\"utm\"") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"firstname":7}})", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("not a string") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"email":"nope"}})", kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_EMAIL");
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{"hs_lead_status":"WON"}})",
+                kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_OPTION");
+    r = hs.Call("POST", "/crm/v3/objects/contacts",
+                R"({"properties":{"hubspot_owner_id":"999"}})", kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_OWNER_ID");
+    r = hs.Call("POST", "/crm/v3/objects/deals",
+                R"({"properties":{"dealname":"D","dealstage":"won"}})", kHsAuth);
+    CHECK(HsErrorCode(r) == "INVALID_OPTION");
+    r = hs.Call("POST", "/crm/v3/objects/contacts", R"({"properties":{},"extra":1})", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("extra") != std::string::npos);
+    // A note associated with the deal type id, and one to a contact that does not exist.
+    r = hs.Call("POST", "/crm/v3/objects/notes",
+                R"({"properties":{"hs_note_body":"x"},"associations":[{"to":{"id":")" + contact +
+                    R"("},"types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":3}]}]})",
+                kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("associationTypeId") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/notes",
+                R"({"properties":{"hs_note_body":"x"},"associations":[{"to":{"id":"9"},)"
+                R"("types":[{"associationCategory":"HUBSPOT_DEFINED","associationTypeId":202}]}]})",
+                kHsAuth);
+    CHECK(r.status == 404);
+    CHECK(HsCategory(r) == "OBJECT_NOT_FOUND");
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/424242", good, kHsAuth);
+    CHECK(r.status == 404);
+    CHECK(HsCategory(r) == "OBJECT_NOT_FOUND");
+    r = hs.Call("POST", "/crm/v3/objects/contacts", good,
+                {{"Authorization", "Bearer test-private-app-token"},
+                 {"Content-Type", "text/plain"}});
+    CHECK(r.status == 415);
+    r = hs.Call("POST", "/crm/v3/objects/widgets", good, kHsAuth);
+    CHECK(r.status == 404);
+    std::string inputs;
+    for (int i = 0; i < 101; ++i) inputs += (i ? "," : "") + good;
+    r = hs.Call("POST", "/crm/v3/objects/contacts/batch/create", R"({"inputs":[)" + inputs + "]}",
+                kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("limit is 100") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts/search",
+                R"({"filterGroups":[{"filters":[{"propertyName":"crmsync_reference",)"
+                R"("operator":"LIKE","value":"x"}]}]})",
+                kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("operator") != std::string::npos);
+    r = hs.Call("POST", "/crm/v3/objects/contacts/search", R"({"limit":201})", kHsAuth);
+    CHECK(r.status == 400);
+    r = hs.Call("GET", "/crm/v3/owners?limit=501", "", kHsAuth);
+    CHECK(r.status == 400);
+    r = hs.Call("GET", "/crm/v3/owners?after=x", "", kHsAuth);
+    CHECK(r.status == 400);
+    CHECK(hs.Records("contacts")->size() == 1);
+    CHECK(hs.Call("POST", "/_test/control", R"({"customProperties":{"widgets":[]}})").status ==
+          400);
+    // The request log keeps methods and paths, never the token.
+    CHECK(hs.Call("GET", "/_test/state").body.find("test-private-app-token") == std::string::npos);
+  }
+
+  TEST_CASE("hubspot: 429 in the documented shape with the rate-limit headers, and scripted 5xx") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"rateLimitPerWindow": 0})");
+    t::HttpResult r = hs.Call("GET", "/crm/v3/owners", "", kHsAuth);
+    CHECK(r.status == 429);
+    CHECK(r.headers["X-HubSpot-RateLimit-Remaining"] == "0");
+    CHECK(r.headers["X-HubSpot-RateLimit-Max"] == "0");
+    Object::Ptr body = Obj(r.body);
+    CHECK(body->getValue<std::string>("status") == "error");
+    CHECK(body->getValue<std::string>("errorType") == "RATE_LIMIT");
+    CHECK(body->getValue<std::string>("policyName") == "TEN_SECONDLY_ROLLING");
+    CHECK(body->getValue<std::string>("category") == "RATE_LIMITS");
+    CHECK(body->getValue<std::string>("message").find("limit") != std::string::npos);
+
+    CheckScriptedOrder(hs,
+                       R"({"rateLimitPerWindow": 100, "rateLimitNext": 1,)"
+                       R"("failNext": {"count": 1, "status": 502}})",
+                       "/crm/v3/owners", kHsAuth, 502, HsCategory, "INTERNAL_ERROR");
   }
 }

@@ -18,6 +18,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "reference_crm.h"
 #include "test_support.h"
 
 namespace t = crmsync::testing;
@@ -31,36 +32,15 @@ Object::Ptr Parse(const std::string& json) {
 }
 
 // reference-crm on a free port, stopped with SIGTERM at the end.
-struct ReferenceCrm {
-  explicit ReferenceCrm(const std::vector<std::string>& extra = {}) {
-    for (int attempt = 0; attempt < 3 && !ready; ++attempt) {
-      port = t::FreePort();
-      std::vector<std::string> args = {"--port", std::to_string(port)};
-      args.insert(args.end(), extra.begin(), extra.end());
-      process = std::make_unique<t::ChildProcess>(CRMSYNC_REFERENCE_CRM, args);
-      ready = t::WaitUntil([&] {
-        return process->WaitExit(std::chrono::milliseconds(0)) ||
-               t::HttpCall(port, "GET", "/_state").status == 200;
-      }) && process->exit_code() < 0;
-    }
-    REQUIRE_MESSAGE(ready, "reference-crm did not start: " << process->Stderr());
-  }
-  ~ReferenceCrm() {
-    process->Signal(SIGTERM);
-    process->WaitExit(std::chrono::seconds(20));
-  }
+struct ReferenceCrm : t::ReferenceCrmProcess {
+  explicit ReferenceCrm(const std::vector<std::string>& extra = {})
+      : t::ReferenceCrmProcess(extra) {}
 
   t::HttpResult Call(const std::string& method, const std::string& path, const std::string& body,
                      const std::string& idempotency_key = "",
                      std::map<std::string, std::string> headers = {}) const {
     if (!idempotency_key.empty()) headers["Idempotency-Key"] = idempotency_key;
     return t::HttpCall(port, method, path, body, headers);
-  }
-
-  Object::Ptr State() const {
-    t::HttpResult state = t::HttpCall(port, "GET", "/_state");
-    REQUIRE(state.status == 200);
-    return Parse(state.body);
   }
 
   // The record `id` of `collection` ("leads", "properties") as /_state shows it.
@@ -73,10 +53,6 @@ struct ReferenceCrm {
     FAIL("no " << collection << " record " << id << " in /_state");
     return nullptr;
   }
-
-  int port = 0;
-  bool ready = false;
-  std::unique_ptr<t::ChildProcess> process;
 };
 
 std::string IdOf(const t::HttpResult& answer) {
