@@ -233,6 +233,26 @@ void ParseItemOutcomes(Checker* c, const JsonObject& object, const std::string& 
   }
 }
 
+// Lookup: notFoundStatus, the 2xx statuses that mean "no such record" (404
+// always does; an error status is classified before the lookup is read).
+void ParseNotFoundStatus(Checker* c, const Var& value, const std::string& at, Operation* op) {
+  const char* kExpected = "must be a non-empty array of 2xx statuses (e.g. [204])";
+  if (!IsArray(value) || value.extract<JsonArray>()->size() == 0) {
+    c->Error(at, kExpected);
+    return;
+  }
+  JsonArray array = value.extract<JsonArray>();
+  for (unsigned int i = 0; i < array->size(); ++i) {
+    const Var status = array->get(i);
+    if (!status.isInteger() || IsBool(status) || status.convert<Poco::Int64>() < 200 ||
+        status.convert<Poco::Int64>() > 299) {
+      c->Error(at + "/" + std::to_string(i), kExpected);
+      continue;
+    }
+    op->not_found_status.push_back(static_cast<int>(status.convert<Poco::Int64>()));
+  }
+}
+
 void ParseOperation(Checker* c, const JsonObject& object, const std::string& pointer,
                     const std::string& name, const std::string& default_id_pointer,
                     const EntityRules& rules, Operation* op) {
@@ -245,7 +265,7 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
   if (update) allowed.push_back("send");
   if (lookup || batch) allowed.push_back("resultsPointer");
-  if (lookup) allowed.insert(allowed.end(), {"sampleAnswer", "matchPointer"});
+  if (lookup) allowed.insert(allowed.end(), {"sampleAnswer", "matchPointer", "notFoundStatus"});
   if (lookup || name == "list") allowed.push_back("paging");
   if (batch) {
     for (const char* key : {"maxSize", "itemsPointer", "item", "matchPointer", "statusPointer",
@@ -258,14 +278,12 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
     static const std::set<std::string> kBatchOnly = {
         "maxSize",      "itemsPointer", "item",        "statusPointer",
         "errorPointer", "okValues",     "codePointer", "codes"};
-    if (key == "sampleAnswer") {
+    if (key == "sampleAnswer" || key == "notFoundStatus") {
       c->Error(PointerJoin(pointer, key), "only for lookup operations");
     } else if (key == "paging") {
       c->Error(PointerJoin(pointer, key), "only for lookup and users.list");
     } else if (key == "matchPointer") {
       c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
-    } else if (key == "sampleAnswer") {
-      c->Error(PointerJoin(pointer, key), "only for lookup operations");
     } else if (key == "resultsPointer") {
       c->Error(PointerJoin(pointer, key),
                name == "list" ? "goes in /users (beside list), not inside the list operation"
@@ -314,6 +332,9 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   if (lookup && object->has("sampleAnswer")) op->sample_answer = object->get("sampleAnswer");
   if (lookup && c->Pointer(object, "matchPointer", pointer, false, &text)) {
     op->match_pointer = text;
+  }
+  if (lookup && object->has("notFoundStatus")) {
+    ParseNotFoundStatus(c, object->get("notFoundStatus"), pointer + "/notFoundStatus", op);
   }
   if ((lookup || name == "list") && object->has("paging")) {
     Paging paging;

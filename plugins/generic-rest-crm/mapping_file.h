@@ -58,6 +58,9 @@ struct Operation {
   /// and refuses the mapping when it does not fit; without one, the mapping
   /// has never been checked against a real answer, and says so as a warning.
   std::optional<Var> sample_answer;
+  /// Lookup only: 2xx statuses that mean "no such record" whatever the body
+  /// (Zoho's search answers 204 with no body); 404 always means it.
+  std::vector<int> not_found_status;
   /// Batch only: most items per request (>= 1).
   int max_size = 0;
   /// Batch only: where the items go in the body; absent: the body is the array.
