@@ -403,6 +403,10 @@ void ParseEntity(Checker* c, const JsonObject& object, const std::string& pointe
   }
 }
 
+const char kAbsoluteUrl[] =
+    "must be an absolute https:// URL (http:// only to a loopback host, or with "
+    "crm.allow_insecure_http)";
+
 // auth type oauth2 (mapping-format.md, "Auth"); the secrets come from
 // PluginConfig, so nothing here is a template.
 void ParseOAuth2(Checker* c, const JsonObject& object, const std::string& pointer,
@@ -416,19 +420,9 @@ void ParseOAuth2(Checker* c, const JsonObject& object, const std::string& pointe
              "must be client_credentials or refresh_token" +
                  DidYouMean(out->grant, {"client_credentials", "refresh_token"}));
   }
-  if (c->String(object, "tokenUrl", pointer, true, &out->token_url)) {
-    bool absolute = false;
-    try {
-      const Poco::URI uri(out->token_url);
-      absolute =
-          (uri.getScheme() == "https" || uri.getScheme() == "http") && !uri.getHost().empty();
-    } catch (const Poco::Exception&) {
-    }
-    if (!absolute) {
-      c->Error(pointer + "/tokenUrl",
-               "must be an absolute https:// URL (http:// only to a loopback host, or with "
-               "crm.allow_insecure_http)");
-    }
+  if (c->String(object, "tokenUrl", pointer, true, &out->token_url) &&
+      !IsAbsoluteHttpUrl(out->token_url)) {
+    c->Error(pointer + "/tokenUrl", kAbsoluteUrl);
   }
   c->String(object, "scope", pointer, false, &out->scope);
   if (c->String(object, "clientAuth", pointer, false, &out->client_auth) &&
@@ -793,6 +787,31 @@ TransformTables Mapping::Tables(EntityKind kind) const {
   tables.lookups = &lookups;
   if (has_source_map) tables.source_map = &source_map;
   return tables;
+}
+
+bool IsAbsoluteHttpUrl(const std::string& url) {
+  try {
+    const Poco::URI uri(url);
+    return (uri.getScheme() == "https" || uri.getScheme() == "http") && !uri.getHost().empty();
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+Status ApplyTokenUrl(const std::string& token_url, Mapping* mapping) {
+  if (token_url.empty()) return Status::Ok();
+  if (mapping->auth.type != AuthSpec::Type::kOAuth2) {
+    return Status::InvalidConfig(
+        "token_url: only for a mapping whose auth is oauth2 (crm.generic-rest-crm.token_url; "
+        "mapping '" + mapping->name + "' has no token endpoint)");
+  }
+  if (!IsAbsoluteHttpUrl(token_url)) {
+    return Status::InvalidConfig(std::string("token_url: ") + kAbsoluteUrl +
+                                 " (crm.generic-rest-crm.token_url)");
+  }
+  mapping->auth.oauth2.token_url = token_url;
+  mapping->auth.oauth2.token_url_from = "token_url (crm.generic-rest-crm.token_url)";
+  return Status::Ok();
 }
 
 bool ParseOutcomeName(const std::string& name, StatusCode* out) {
