@@ -614,7 +614,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(HasError(errors,
                    "/body/a/$transform/0: unknown transform 'uper'; did you mean 'upper'? "
                    "(valid: status, source, lookup:<table>, toString, toNumber, upper, lower, join:<sep>, "
-                   "split:<sep>, date:<format>, default:<text>)"));
+                   "split:<sep>, date:<format>, default:<text>, soqlString)"));
     CHECK(HasError(errors,
                    "/body/a/$transform/1: unknown lookup table 'agentz'; did you mean "
                    "'agents'? (the mapping's lookups: agents)"));
