@@ -136,6 +136,29 @@ std::vector<std::string> TransformList(const Var& spec) {
   return list;
 }
 
+// `tmpl` with each "{{...}}" replaced by what `render` makes of its inside;
+// text after an unclosed "{{" is kept as written. Stops at render's failure.
+Status Interpolate(const std::string& tmpl,
+                   const std::function<Status(const std::string&, std::string*)>& render,
+                   std::string* out) {
+  size_t pos = 0;
+  while (pos < tmpl.size()) {
+    const size_t open = tmpl.find("{{", pos);
+    const size_t close = open == std::string::npos ? open : tmpl.find("}}", open + 2);
+    if (open == std::string::npos || close == std::string::npos) {
+      *out += tmpl.substr(pos);
+      break;
+    }
+    *out += tmpl.substr(pos, open - pos);
+    std::string piece;
+    Status status = render(tmpl.substr(open + 2, close - open - 2), &piece);
+    if (!status.ok()) return status;
+    *out += piece;
+    pos = close + 2;
+  }
+  return Status::Ok();
+}
+
 // The variable `name` with `transforms` applied (a copy: the context is shared).
 Status PipedValue(const std::string& name, const std::vector<std::string>& transforms,
                   const Context& context, const TransformTables& tables, Var* out) {
@@ -225,18 +248,13 @@ bool IsCleared(const Context& context, const std::string& name) {
 
 std::string RenderText(const std::string& tmpl, const Context& context) {
   std::string out;
-  size_t pos = 0;
-  while (pos < tmpl.size()) {
-    const size_t open = tmpl.find("{{", pos);
-    const size_t close = open == std::string::npos ? open : tmpl.find("}}", open + 2);
-    if (open == std::string::npos || close == std::string::npos) {
-      out += tmpl.substr(pos);
-      break;
-    }
-    out += tmpl.substr(pos, open - pos);
-    out += TextOf(Lookup(context, Trim(tmpl.substr(open + 2, close - open - 2))));
-    pos = close + 2;
-  }
+  Interpolate(
+      tmpl,
+      [&](const std::string& inside, std::string* text) {
+        *text = TextOf(Lookup(context, Trim(inside)));
+        return Status::Ok();
+      },
+      &out);
   return out;
 }
 
@@ -288,24 +306,18 @@ Status RenderJson(const Var& tmpl, const Context& context, const TransformTables
     } else if (text.find("{{") != std::string::npos) {
       // Interpolation, each "{{name | transforms}}" rendered as text.
       std::string rendered;
-      size_t pos = 0;
-      while (pos < text.size()) {
-        const size_t open = text.find("{{", pos);
-        const size_t close = open == std::string::npos ? open : text.find("}}", open + 2);
-        if (open == std::string::npos || close == std::string::npos) {
-          rendered += text.substr(pos);
-          break;
-        }
-        rendered += text.substr(pos, open - pos);
-        std::vector<std::string> transforms;
-        const std::string name =
-            SplitPipes(text.substr(open + 2, close - open - 2), &transforms);
-        Var value;
-        Status status = PipedValue(name, transforms, context, tables, &value);
-        if (!status.ok()) return status;
-        rendered += TextOf(value);
-        pos = close + 2;
-      }
+      Status status = Interpolate(
+          text,
+          [&](const std::string& inside, std::string* piece) {
+            std::vector<std::string> transforms;
+            const std::string name = SplitPipes(inside, &transforms);
+            Var value;
+            Status piped = PipedValue(name, transforms, context, tables, &value);
+            *piece = TextOf(value);
+            return piped;
+          },
+          &rendered);
+      if (!status.ok()) return status;
       *out = Some(Var(rendered));
     } else {
       *out = Some(tmpl);
@@ -355,8 +367,12 @@ Status RenderValueText(const Var& tmpl, const Context& context, const TransformT
   return Status::Ok();
 }
 
-void CheckTextTemplate(const std::string& tmpl, const std::string& pointer,
-                       const TemplateRules& rules, ErrorList* errors) {
+namespace {
+
+// Checks each "{{...}}" of `tmpl`: a variable, and with `pipes` the transforms
+// after it ({{name | soqlString}}, JSON templates only).
+void CheckInterpolation(const std::string& tmpl, const std::string& pointer,
+                        const TemplateRules& rules, bool pipes, ErrorList* errors) {
   size_t pos = 0;
   while ((pos = tmpl.find("{{", pos)) != std::string::npos) {
     const size_t close = tmpl.find("}}", pos + 2);
@@ -364,9 +380,23 @@ void CheckTextTemplate(const std::string& tmpl, const std::string& pointer,
       errors->emplace_back(pointer, "'{{' without a closing '}}'");
       return;
     }
-    CheckVariable(Trim(tmpl.substr(pos + 2, close - pos - 2)), pointer, rules, errors);
+    const std::string inside = tmpl.substr(pos + 2, close - pos - 2);
+    std::vector<std::string> transforms;
+    CheckVariable(pipes ? SplitPipes(inside, &transforms) : Trim(inside), pointer, rules, errors);
+    for (const std::string& transform : transforms) {
+      const std::string reason = transform.empty() ? "an empty transform after '|'"
+                                                   : CheckTransform(transform, rules.transforms);
+      if (!reason.empty()) errors->emplace_back(pointer, reason);
+    }
     pos = close + 2;
   }
+}
+
+}  // namespace
+
+void CheckTextTemplate(const std::string& tmpl, const std::string& pointer,
+                       const TemplateRules& rules, ErrorList* errors) {
+  CheckInterpolation(tmpl, pointer, rules, false, errors);
 }
 
 void CheckPathTemplate(const std::string& tmpl, const std::string& pointer,
@@ -393,25 +423,7 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
                        ErrorList* errors) {
   if (IsString(tmpl)) {
     // Like a text template, with transforms after the name: {{name | soqlString}}.
-    const std::string text = tmpl.extract<std::string>();
-    size_t pos = 0;
-    while ((pos = text.find("{{", pos)) != std::string::npos) {
-      const size_t close = text.find("}}", pos + 2);
-      if (close == std::string::npos) {
-        errors->emplace_back(pointer, "'{{' without a closing '}}'");
-        return;
-      }
-      std::vector<std::string> transforms;
-      CheckVariable(SplitPipes(text.substr(pos + 2, close - pos - 2), &transforms), pointer,
-                    rules, errors);
-      for (const std::string& transform : transforms) {
-        const std::string reason = transform.empty()
-                                       ? "an empty transform after '|'"
-                                       : CheckTransform(transform, rules.transforms);
-        if (!reason.empty()) errors->emplace_back(pointer, reason);
-      }
-      pos = close + 2;
-    }
+    CheckInterpolation(tmpl.extract<std::string>(), pointer, rules, true, errors);
     return;
   }
   if (IsArray(tmpl)) {
