@@ -381,17 +381,21 @@ TEST_SUITE("e2e.crm_mappings") {
     CHECK(Text(won->getObject("Owner"), "id") == asha);  // dealer-7 by e-mail
     const std::string lead_id = Text(won, "id");
 
-    // The inquiry and the viewing are Notes on the lead.
-    Array::Ptr notes = zoho.Records("Notes");
-    REQUIRE(notes->size() == 2);
-    Object::Ptr inquiry = FindBy(notes, "Note_Title", "Inquiry");
+    // The inquiry and the viewing are Tasks on the lead, named by What_Id and
+    // $se_module (written $$se_module in the mapping).
+    CHECK(zoho.Records("Notes")->size() == 0);
+    Array::Ptr tasks = zoho.Records("Tasks");
+    REQUIRE(tasks->size() == 2);
+    Object::Ptr inquiry = FindBy(tasks, "Subject", "Inquiry");
     REQUIRE_MESSAGE(inquiry, zoho.Call("GET", "/_test/state").body);
-    CHECK(Text(inquiry->getObject("Parent_Id"), "id") == lead_id);
-    CHECK(Text(inquiry, "se_module") == "Leads");
-    CHECK(Text(inquiry, "Note_Content").find("Is it still available?") != std::string::npos);
-    Object::Ptr viewing = FindBy(notes, "Note_Title", "Site viewing scheduled");
+    CHECK(Text(inquiry->getObject("What_Id"), "id") == lead_id);
+    CHECK(Text(inquiry, "$se_module") == "Leads");
+    CHECK(Text(inquiry, "Status") == "Not Started");
+    CHECK(Text(inquiry, "Description").find("Is it still available?") != std::string::npos);
+    Object::Ptr viewing = FindBy(tasks, "Subject", "Site viewing scheduled");
     REQUIRE(viewing);
-    CHECK(Text(viewing->getObject("Parent_Id"), "id") == lead_id);
+    CHECK(Text(viewing->getObject("What_Id"), "id") == lead_id);
+    CHECK(Text(viewing, "$se_module") == "Leads");
 
     Array::Ptr deals = zoho.Records("Deals");
     REQUIRE(deals->size() == 1);
