@@ -126,6 +126,8 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
     }
     return Status::InvalidConfig(message);
   }
+  Status token_url = ApplyTokenUrl(config.Get("token_url"), mapping.get());
+  if (!token_url.ok()) return token_url;
   std::vector<std::string> warnings;
   Status checked = CheckLookupSamples(*mapping, &warnings);
   if (!checked.ok()) return Status::InvalidConfig("mapping: " + checked.message());

@@ -31,6 +31,9 @@ Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
     return Status::Retryable("lookup did not read every page, outcome unknown: " + paging_error);
   }
   if (response.status == 404) return Status::Ok();
+  for (int status : op.not_found_status) {
+    if (response.status == status) return Status::Ok();  // the mapping's "none"
+  }
   if (response.status < 200 || response.status > 299) {
     return Status::Permanent("lookup: unexpected answer " + std::to_string(response.status));
   }

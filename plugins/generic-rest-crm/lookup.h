@@ -1,8 +1,9 @@
 // lookup.h: reading the answer to a mapping's `lookup` operation (find a record
 // by its externalReference) into "found under this id", "not found" or "unknown".
 //
-// Only an explicit "nothing" means not found: a 404, an empty array at the
-// results pointer, or null there. Everything else that does not fit the mapping
+// Only an explicit "nothing" means not found: a 404, a status the lookup lists
+// in notFoundStatus (Zoho's 204), an empty array at the results pointer, or
+// null there. Everything else that does not fit the mapping
 // (not JSON, the pointer absent, a value of the wrong type, a match without an
 // id) is an unknown outcome, returned as kRetryable naming what was expected
 // and what came: the engine retries and then dead-letters, and never creates

@@ -233,6 +233,26 @@ void ParseItemOutcomes(Checker* c, const JsonObject& object, const std::string& 
   }
 }
 
+// Lookup: notFoundStatus, the 2xx statuses that mean "no such record" (404
+// always does; an error status is classified before the lookup is read).
+void ParseNotFoundStatus(Checker* c, const Var& value, const std::string& at, Operation* op) {
+  const char* kExpected = "must be a non-empty array of 2xx statuses (e.g. [204])";
+  if (!IsArray(value) || value.extract<JsonArray>()->size() == 0) {
+    c->Error(at, kExpected);
+    return;
+  }
+  JsonArray array = value.extract<JsonArray>();
+  for (unsigned int i = 0; i < array->size(); ++i) {
+    const Var status = array->get(i);
+    if (!status.isInteger() || IsBool(status) || status.convert<Poco::Int64>() < 200 ||
+        status.convert<Poco::Int64>() > 299) {
+      c->Error(at + "/" + std::to_string(i), kExpected);
+      continue;
+    }
+    op->not_found_status.push_back(static_cast<int>(status.convert<Poco::Int64>()));
+  }
+}
+
 void ParseOperation(Checker* c, const JsonObject& object, const std::string& pointer,
                     const std::string& name, const std::string& default_id_pointer,
                     const EntityRules& rules, Operation* op) {
@@ -245,7 +265,7 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   std::vector<std::string> allowed = {"method", "path", "query", "headers", "body", "idPointer"};
   if (update) allowed.push_back("send");
   if (lookup || batch) allowed.push_back("resultsPointer");
-  if (lookup) allowed.insert(allowed.end(), {"sampleAnswer", "matchPointer"});
+  if (lookup) allowed.insert(allowed.end(), {"sampleAnswer", "matchPointer", "notFoundStatus"});
   if (lookup || name == "list") allowed.push_back("paging");
   if (batch) {
     for (const char* key : {"maxSize", "itemsPointer", "item", "matchPointer", "statusPointer",
@@ -258,14 +278,12 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
     static const std::set<std::string> kBatchOnly = {
         "maxSize",      "itemsPointer", "item",        "statusPointer",
         "errorPointer", "okValues",     "codePointer", "codes"};
-    if (key == "sampleAnswer") {
+    if (key == "sampleAnswer" || key == "notFoundStatus") {
       c->Error(PointerJoin(pointer, key), "only for lookup operations");
     } else if (key == "paging") {
       c->Error(PointerJoin(pointer, key), "only for lookup and users.list");
     } else if (key == "matchPointer") {
       c->Error(PointerJoin(pointer, key), "only for lookup and batch operations");
-    } else if (key == "sampleAnswer") {
-      c->Error(PointerJoin(pointer, key), "only for lookup operations");
     } else if (key == "resultsPointer") {
       c->Error(PointerJoin(pointer, key),
                name == "list" ? "goes in /users (beside list), not inside the list operation"
@@ -314,6 +332,9 @@ void ParseOperation(Checker* c, const JsonObject& object, const std::string& poi
   if (lookup && object->has("sampleAnswer")) op->sample_answer = object->get("sampleAnswer");
   if (lookup && c->Pointer(object, "matchPointer", pointer, false, &text)) {
     op->match_pointer = text;
+  }
+  if (lookup && object->has("notFoundStatus")) {
+    ParseNotFoundStatus(c, object->get("notFoundStatus"), pointer + "/notFoundStatus", op);
   }
   if ((lookup || name == "list") && object->has("paging")) {
     Paging paging;
@@ -382,6 +403,10 @@ void ParseEntity(Checker* c, const JsonObject& object, const std::string& pointe
   }
 }
 
+const char kAbsoluteUrl[] =
+    "must be an absolute https:// URL (http:// only to a loopback host, or with "
+    "crm.allow_insecure_http)";
+
 // auth type oauth2 (mapping-format.md, "Auth"); the secrets come from
 // PluginConfig, so nothing here is a template.
 void ParseOAuth2(Checker* c, const JsonObject& object, const std::string& pointer,
@@ -395,19 +420,9 @@ void ParseOAuth2(Checker* c, const JsonObject& object, const std::string& pointe
              "must be client_credentials or refresh_token" +
                  DidYouMean(out->grant, {"client_credentials", "refresh_token"}));
   }
-  if (c->String(object, "tokenUrl", pointer, true, &out->token_url)) {
-    bool absolute = false;
-    try {
-      const Poco::URI uri(out->token_url);
-      absolute =
-          (uri.getScheme() == "https" || uri.getScheme() == "http") && !uri.getHost().empty();
-    } catch (const Poco::Exception&) {
-    }
-    if (!absolute) {
-      c->Error(pointer + "/tokenUrl",
-               "must be an absolute https:// URL (http:// only to a loopback host, or with "
-               "crm.allow_insecure_http)");
-    }
+  if (c->String(object, "tokenUrl", pointer, true, &out->token_url) &&
+      !IsAbsoluteHttpUrl(out->token_url)) {
+    c->Error(pointer + "/tokenUrl", kAbsoluteUrl);
   }
   c->String(object, "scope", pointer, false, &out->scope);
   if (c->String(object, "clientAuth", pointer, false, &out->client_auth) &&
@@ -772,6 +787,31 @@ TransformTables Mapping::Tables(EntityKind kind) const {
   tables.lookups = &lookups;
   if (has_source_map) tables.source_map = &source_map;
   return tables;
+}
+
+bool IsAbsoluteHttpUrl(const std::string& url) {
+  try {
+    const Poco::URI uri(url);
+    return (uri.getScheme() == "https" || uri.getScheme() == "http") && !uri.getHost().empty();
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+Status ApplyTokenUrl(const std::string& token_url, Mapping* mapping) {
+  if (token_url.empty()) return Status::Ok();
+  if (mapping->auth.type != AuthSpec::Type::kOAuth2) {
+    return Status::InvalidConfig(
+        "token_url: only for a mapping whose auth is oauth2 (crm.generic-rest-crm.token_url; "
+        "mapping '" + mapping->name + "' has no token endpoint)");
+  }
+  if (!IsAbsoluteHttpUrl(token_url)) {
+    return Status::InvalidConfig(std::string("token_url: ") + kAbsoluteUrl +
+                                 " (crm.generic-rest-crm.token_url)");
+  }
+  mapping->auth.oauth2.token_url = token_url;
+  mapping->auth.oauth2.token_url_from = "token_url (crm.generic-rest-crm.token_url)";
+  return Status::Ok();
 }
 
 bool ParseOutcomeName(const std::string& name, StatusCode* out) {

@@ -58,6 +58,9 @@ struct Operation {
   /// and refuses the mapping when it does not fit; without one, the mapping
   /// has never been checked against a real answer, and says so as a warning.
   std::optional<Var> sample_answer;
+  /// Lookup only: 2xx statuses that mean "no such record" whatever the body
+  /// (Zoho's search answers 204 with no body); 404 always means it.
+  std::vector<int> not_found_status;
   /// Batch only: most items per request (>= 1).
   int max_size = 0;
   /// Batch only: where the items go in the body; absent: the body is the array.
@@ -100,6 +103,9 @@ struct EntityMapping {
 struct OAuth2Spec {
   std::string grant = "client_credentials";  ///< client_credentials | refresh_token
   std::string token_url;                     ///< Absolute https:// (or loopback http://).
+  /// Where token_url came from, for messages: the mapping's /auth/tokenUrl, or
+  /// the plugin key token_url that overrides it per deployment.
+  std::string token_url_from = "mapping: /auth/tokenUrl";
   std::string scope;                         ///< "" for none.
   std::string client_auth = "body";          ///< body | basic
   std::string header = "Authorization";      ///< Where the access token goes.
@@ -193,6 +199,17 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
 
 /// Reads `path` and ParseMapping()s it. An unreadable file is one error.
 bool LoadMappingFile(const std::string& path, Mapping* out, std::vector<std::string>* errors);
+
+/// True when `url` is an absolute http:// or https:// URL with a host (the
+/// transport then refuses plain http:// to anything but loopback).
+bool IsAbsoluteHttpUrl(const std::string& url);
+
+/// Applies the plugin key token_url (crm.generic-rest-crm.token_url): a
+/// deployment's token endpoint (a Zoho data centre, a Salesforce sandbox or My
+/// Domain) in place of the mapping's auth.tokenUrl. Empty: the mapping's.
+/// kInvalidConfig naming token_url for a mapping whose auth is not oauth2 or a
+/// value that is not an absolute URL.
+Status ApplyTokenUrl(const std::string& token_url, Mapping* mapping);
 
 /// Parses an outcome name of the classify table ("conflict") into a code.
 bool ParseOutcomeName(const std::string& name, StatusCode* out);

@@ -27,7 +27,7 @@ std::string PathPrefix(const std::string& url) {
 // origin. `*path` is tokenUrl's path and query.
 Status TokenEndpoint(const OAuth2Spec& spec, const HttpTransportOptions& crm,
                      std::unique_ptr<Transport>* out, std::string* path) {
-  const std::string where = "mapping: /auth/tokenUrl";
+  const std::string& where = spec.token_url_from;
   HttpTransportOptions options;
   options.connect_timeout_ms = crm.connect_timeout_ms;
   options.timeout_ms = crm.timeout_ms;

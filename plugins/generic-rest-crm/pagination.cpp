@@ -33,16 +33,17 @@ std::string Lower(const std::string& text) { return Poco::toLower(text); }
 
 std::string Trim(const std::string& text) { return Poco::trim(text); }
 
-// The path (and query) to request for a Link target, relative to `base_url`
-// as HttpTransport takes it; false with *why when the target is elsewhere.
-bool LinkPath(const std::string& target, const std::string& base_url, std::string* path,
-              std::string* why) {
+// The path (and query) to request for a next-page target (a Link header's, or
+// a nextPath one), relative to `base_url` as HttpTransport takes it; false
+// with *why, which names the target as `what`, when the target is elsewhere.
+bool LinkPath(const std::string& target, const std::string& base_url, const std::string& what,
+              std::string* path, std::string* why) {
   try {
     const Poco::URI base(base_url);
     Poco::URI uri(base, target);  // resolves a relative target against the base
     if (Lower(uri.getScheme()) != Lower(base.getScheme()) ||
         Lower(uri.getHost()) != Lower(base.getHost()) || uri.getPort() != base.getPort()) {
-      *why = "the Link header's next page is on another origin (" + uri.getScheme() + "://" +
+      *why = what + " is on another origin (" + uri.getScheme() + "://" +
              uri.getHost() + "); credentials go only to crm.api.url";
       return false;
     }
@@ -54,7 +55,7 @@ bool LinkPath(const std::string& target, const std::string& base_url, std::strin
                           (full.size() == prefix.size() || full[prefix.size()] == '/' ||
                            full[prefix.size()] == '?');
       if (!inside) {
-        *why = "the Link header's next page is outside crm.api.url's path " + prefix;
+        *why = what + " is outside crm.api.url's path " + prefix;
         return false;
       }
       full = full.substr(prefix.size());
@@ -63,7 +64,7 @@ bool LinkPath(const std::string& target, const std::string& base_url, std::strin
     *path = full;
     return true;
   } catch (const Poco::Exception&) {
-    *why = "the Link header's next page is not a URL";
+    *why = what + " is not a URL";
     return false;
   }
 }
@@ -76,13 +77,13 @@ bool ParsePaging(const Var& value, const std::string& pointer, Paging* out, Erro
     errors->emplace_back(key.empty() ? pointer : PointerJoin(pointer, key), reason);
   };
   if (!IsObject(value)) {
-    error("", "must be an object: {\"type\": \"cursor\" | \"page\" | \"link\", ...}");
+    error("", "must be an object: {\"type\": \"cursor\" | \"page\" | \"link\" | \"nextPath\", ...}");
     return false;
   }
   JsonObject object = value.extract<JsonObject>();
   std::string type;
   if (!object->has("type") || !IsString(object->get("type"))) {
-    error("type", "required: cursor, page or link");
+    error("type", "required: cursor, page, link or nextPath");
     return false;
   }
   type = object->get("type").extract<std::string>();
@@ -96,8 +97,11 @@ bool ParsePaging(const Var& value, const std::string& pointer, Paging* out, Erro
                    {"pageParam", "firstPage", "pageSize", "hasMorePointer"});
   } else if (type == "link") {
     out->type = Paging::Type::kLink;
+  } else if (type == "nextPath") {
+    out->type = Paging::Type::kNextPath;
+    allowed.push_back("nextPointer");
   } else {
-    error("type", "must be cursor, page or link");
+    error("type", "must be cursor, page, link or nextPath");
     return false;
   }
   for (const std::string& key : object->getNames()) {
@@ -125,6 +129,8 @@ bool ParsePaging(const Var& value, const std::string& pointer, Paging* out, Erro
   if (out->type == Paging::Type::kCursor) {
     text("cursorPointer", true, &out->cursor_pointer);
     text("cursorParam", false, &out->cursor_param);
+  } else if (out->type == Paging::Type::kNextPath) {
+    text("nextPointer", true, &out->next_pointer);
   } else if (out->type == Paging::Type::kPage) {
     text("pageParam", false, &out->page_param);
     // firstPage from 0, pageSize (the CRM's full page) from 1.
@@ -275,11 +281,23 @@ Status WalkPages(Transport& transport, const HttpRequest& first, const Paging& p
       }
       ++page_number;
       next_path = WithQueryParam(first.path, paging.page_param, std::to_string(page_number));
+    } else if (paging.type == Paging::Type::kNextPath) {
+      const std::optional<Var> target = ResolvePointer(page.body, paging.next_pointer);
+      if (!target || IsEmptyValue(*target)) return Status::Ok();
+      if (!IsString(*target)) {
+        return Status::Retryable(where + ": the next page at " + paging.next_pointer +
+                                 " is not a string");
+      }
+      std::string why;
+      if (!LinkPath(target->extract<std::string>(), base_url,
+                    "the next page at " + paging.next_pointer, &next_path, &why)) {
+        return Status::Retryable(where + ": " + why);
+      }
     } else {
       const std::string target = NextLink(page.response.Header("Link"));
       if (target.empty()) return Status::Ok();
       std::string why;
-      if (!LinkPath(target, base_url, &next_path, &why)) {
+      if (!LinkPath(target, base_url, "the Link header's next page", &next_path, &why)) {
         return Status::Retryable(where + ": " + why);
       }
     }

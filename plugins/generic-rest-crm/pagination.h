@@ -1,7 +1,7 @@
 // pagination.h: reading a CRM's paged answers (mapping-format.md, "Pagination"):
 // the `paging` key of a lookup or of users.list, and the walk over the pages.
 //
-// Three ways a CRM says where the next page is:
+// Four ways a CRM says where the next page is:
 //  * cursor: the answer holds the next cursor at `cursorPointer`; it is sent
 //    back as the query parameter `cursorParam`; no cursor (absent, null, "")
 //    is the last page.
@@ -11,6 +11,10 @@
 //  * link: the HTTP Link header's rel="next" target (RFC 8288); no such link is
 //    the last page. A target on another host (or scheme, or port) is refused:
 //    credentials go only to the configured CRM.
+//  * nextPath: the answer holds the next page's path (or URL) at `nextPointer`
+//    (Salesforce's /nextRecordsUrl); none (absent, null, "") is the last page.
+//    It is checked as a Link target is: on crm.api.url's origin and under its
+//    path, or refused.
 // At most `maxPages` pages are read (default 100); a walk that would need more
 // fails with a reason naming the bound.
 //
@@ -42,7 +46,7 @@ namespace crmsync::genericrest {
 
 /// The `paging` key of an operation.
 struct Paging {
-  enum class Type { kCursor, kPage, kLink };
+  enum class Type { kCursor, kPage, kLink, kNextPath };
   Type type = Type::kCursor;
   std::string cursor_pointer;  ///< cursor: where the answer holds the next cursor.
   std::string cursor_param;    ///< cursor: the query parameter that sends it.
@@ -50,6 +54,7 @@ struct Paging {
   long long first_page = 1;    ///< page: the number of the first page.
   std::optional<long long> page_size;  ///< page: a shorter page is the last.
   std::optional<std::string> has_more_pointer;  ///< page: false there ends the walk.
+  std::string next_pointer;  ///< nextPath: where the answer holds the next page's path.
   int max_pages = 100;  ///< Most pages read (1 to 10000).
 };
 

@@ -17,6 +17,13 @@ constexpr char kDefault[] = "$default";
 constexpr char kKeepEmpty[] = "$keepEmpty";
 constexpr char kElse[] = "$else";
 
+// A body key written with "$$" is the CRM's own key with one "$" fewer
+// ("$$se_module" writes Zoho's "$se_module"): a single "$" starts a template
+// key ($const, $from), so a CRM key that begins with "$" needs the escape.
+std::string OutputKey(const std::string& name) {
+  return name.compare(0, 2, "$$") == 0 ? name.substr(1) : name;
+}
+
 std::string Trim(const std::string& text) {
   size_t begin = 0;
   size_t end = text.size();
@@ -38,6 +45,21 @@ std::string SoleVariable(const std::string& text) {
   if (text.size() < 5 || text.compare(0, 2, "{{") != 0) return "";
   if (text.find("}}") != text.size() - 2 || text.find("{{", 2) != std::string::npos) return "";
   return Trim(text.substr(2, text.size() - 4));
+}
+
+// The inside of "{{name | t1 | t2}}" in a JSON template's string: the variable
+// and the transforms applied to it, in order ("" entries are kept, so the
+// checker can name them).
+std::string SplitPipes(const std::string& inside, std::vector<std::string>* transforms) {
+  size_t bar = inside.find('|');
+  const std::string name = Trim(inside.substr(0, bar));
+  while (bar != std::string::npos) {
+    const size_t next = inside.find('|', bar + 1);
+    transforms->push_back(
+        Trim(inside.substr(bar + 1, next == std::string::npos ? std::string::npos : next - bar - 1)));
+    bar = next;
+  }
+  return name;
 }
 
 // $from names a variable, bare or in braces.
@@ -112,6 +134,37 @@ std::vector<std::string> TransformList(const Var& spec) {
     for (unsigned int i = 0; i < array->size(); ++i) list.push_back(ValueText(array->get(i)));
   }
   return list;
+}
+
+// `tmpl` with each "{{...}}" replaced by what `render` makes of its inside;
+// text after an unclosed "{{" is kept as written. Stops at render's failure.
+Status Interpolate(const std::string& tmpl,
+                   const std::function<Status(const std::string&, std::string*)>& render,
+                   std::string* out) {
+  size_t pos = 0;
+  while (pos < tmpl.size()) {
+    const size_t open = tmpl.find("{{", pos);
+    const size_t close = open == std::string::npos ? open : tmpl.find("}}", open + 2);
+    if (open == std::string::npos || close == std::string::npos) {
+      *out += tmpl.substr(pos);
+      break;
+    }
+    *out += tmpl.substr(pos, open - pos);
+    std::string piece;
+    Status status = render(tmpl.substr(open + 2, close - open - 2), &piece);
+    if (!status.ok()) return status;
+    *out += piece;
+    pos = close + 2;
+  }
+  return Status::Ok();
+}
+
+// The variable `name` with `transforms` applied (a copy: the context is shared).
+Status PipedValue(const std::string& name, const std::vector<std::string>& transforms,
+                  const Context& context, const TransformTables& tables, Var* out) {
+  *out = DeepCopy(Lookup(context, name));
+  if (transforms.empty()) return Status::Ok();
+  return ApplyTransforms(transforms, tables, name, out);
 }
 
 Status RenderSpec(const JsonObject& spec, const Context& context, const TransformTables& tables,
@@ -195,18 +248,13 @@ bool IsCleared(const Context& context, const std::string& name) {
 
 std::string RenderText(const std::string& tmpl, const Context& context) {
   std::string out;
-  size_t pos = 0;
-  while (pos < tmpl.size()) {
-    const size_t open = tmpl.find("{{", pos);
-    const size_t close = open == std::string::npos ? open : tmpl.find("}}", open + 2);
-    if (open == std::string::npos || close == std::string::npos) {
-      out += tmpl.substr(pos);
-      break;
-    }
-    out += tmpl.substr(pos, open - pos);
-    out += TextOf(Lookup(context, Trim(tmpl.substr(open + 2, close - open - 2))));
-    pos = close + 2;
-  }
+  Interpolate(
+      tmpl,
+      [&](const std::string& inside, std::string* text) {
+        *text = TextOf(Lookup(context, Trim(inside)));
+        return Status::Ok();
+      },
+      &out);
   return out;
 }
 
@@ -245,14 +293,32 @@ Status RenderJson(const Var& tmpl, const Context& context, const TransformTables
     const std::string text = tmpl.extract<std::string>();
     const std::string sole = SoleVariable(text);
     if (!sole.empty()) {
-      const Var value = Lookup(context, sole);
-      if (IsCleared(context, sole)) {
+      std::vector<std::string> transforms;
+      const std::string name = SplitPipes(sole, &transforms);
+      Var value;
+      Status status = PipedValue(name, transforms, context, tables, &value);
+      if (!status.ok()) return status;
+      if (IsCleared(context, name)) {
         *out = Some(Var());
       } else {
-        *out = IsEmptyValue(value) ? std::nullopt : Some(DeepCopy(value));
+        *out = IsEmptyValue(value) ? std::nullopt : Some(value);
       }
     } else if (text.find("{{") != std::string::npos) {
-      *out = Some(Var(RenderText(text, context)));
+      // Interpolation, each "{{name | transforms}}" rendered as text.
+      std::string rendered;
+      Status status = Interpolate(
+          text,
+          [&](const std::string& inside, std::string* piece) {
+            std::vector<std::string> transforms;
+            const std::string name = SplitPipes(inside, &transforms);
+            Var value;
+            Status piped = PipedValue(name, transforms, context, tables, &value);
+            *piece = TextOf(value);
+            return piped;
+          },
+          &rendered);
+      if (!status.ok()) return status;
+      *out = Some(Var(rendered));
     } else {
       *out = Some(tmpl);
     }
@@ -283,7 +349,7 @@ Status RenderJson(const Var& tmpl, const Context& context, const TransformTables
       std::optional<Var> member;
       Status status = RenderJson(in->get(name), context, tables, &member);
       if (!status.ok()) return status;
-      if (member) PlaceAt(rendered, SplitDots(name), 0, *member);
+      if (member) PlaceAt(rendered, SplitDots(OutputKey(name)), 0, *member);
     }
     *out = (!names.empty() && rendered->size() == 0) ? std::nullopt : Some(Var(rendered));
     return Status::Ok();
@@ -301,8 +367,12 @@ Status RenderValueText(const Var& tmpl, const Context& context, const TransformT
   return Status::Ok();
 }
 
-void CheckTextTemplate(const std::string& tmpl, const std::string& pointer,
-                       const TemplateRules& rules, ErrorList* errors) {
+namespace {
+
+// Checks each "{{...}}" of `tmpl`: a variable, and with `pipes` the transforms
+// after it ({{name | soqlString}}, JSON templates only).
+void CheckInterpolation(const std::string& tmpl, const std::string& pointer,
+                        const TemplateRules& rules, bool pipes, ErrorList* errors) {
   size_t pos = 0;
   while ((pos = tmpl.find("{{", pos)) != std::string::npos) {
     const size_t close = tmpl.find("}}", pos + 2);
@@ -310,9 +380,23 @@ void CheckTextTemplate(const std::string& tmpl, const std::string& pointer,
       errors->emplace_back(pointer, "'{{' without a closing '}}'");
       return;
     }
-    CheckVariable(Trim(tmpl.substr(pos + 2, close - pos - 2)), pointer, rules, errors);
+    const std::string inside = tmpl.substr(pos + 2, close - pos - 2);
+    std::vector<std::string> transforms;
+    CheckVariable(pipes ? SplitPipes(inside, &transforms) : Trim(inside), pointer, rules, errors);
+    for (const std::string& transform : transforms) {
+      const std::string reason = transform.empty() ? "an empty transform after '|'"
+                                                   : CheckTransform(transform, rules.transforms);
+      if (!reason.empty()) errors->emplace_back(pointer, reason);
+    }
     pos = close + 2;
   }
+}
+
+}  // namespace
+
+void CheckTextTemplate(const std::string& tmpl, const std::string& pointer,
+                       const TemplateRules& rules, ErrorList* errors) {
+  CheckInterpolation(tmpl, pointer, rules, false, errors);
 }
 
 void CheckPathTemplate(const std::string& tmpl, const std::string& pointer,
@@ -338,7 +422,8 @@ void CheckPathTemplate(const std::string& tmpl, const std::string& pointer,
 void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const TemplateRules& rules,
                        ErrorList* errors) {
   if (IsString(tmpl)) {
-    CheckTextTemplate(tmpl.extract<std::string>(), pointer, rules, errors);
+    // Like a text template, with transforms after the name: {{name | soqlString}}.
+    CheckInterpolation(tmpl.extract<std::string>(), pointer, rules, true, errors);
     return;
   }
   if (IsArray(tmpl)) {
@@ -402,13 +487,15 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
   // A plain object: members are templates; dotted keys are nested paths.
   std::set<std::string> leaves;    // paths holding a non-object template
   std::set<std::string> branches;  // paths that other keys nest under
-  for (const std::string& name : names) {
-    const std::string at = PointerJoin(pointer, name);
-    if (!name.empty() && name[0] == '$') {
-      errors->emplace_back(at, "unknown template key" + DidYouMean(name, {kConst, kFrom}) +
-                                   " (expected $const or $from)");
+  for (const std::string& written : names) {
+    const std::string at = PointerJoin(pointer, written);
+    if (!written.empty() && written[0] == '$' && written.compare(0, 2, "$$") != 0) {
+      errors->emplace_back(at, "unknown template key" + DidYouMean(written, {kConst, kFrom}) +
+                                   " (expected $const or $from; write $" + written +
+                                   " for a CRM key that begins with $)");
       continue;
     }
+    const std::string name = OutputKey(written);
     const std::vector<std::string> parts = SplitDots(name);
     bool bad = false;
     for (const std::string& part : parts) bad = bad || part.empty();
@@ -425,7 +512,7 @@ void CheckJsonTemplate(const Var& tmpl, const std::string& pointer, const Templa
       }
       branches.insert(prefix);
     }
-    const Var member = object->get(name);
+    const Var member = object->get(written);
     const bool member_is_object = IsObject(member) && !member.extract<JsonObject>()->has(kConst) &&
                                   !member.extract<JsonObject>()->has(kFrom);
     if (!bad && !member_is_object) {

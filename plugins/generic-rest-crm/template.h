@@ -8,7 +8,8 @@
 //    key; any other string interpolates ("Deal for {{name}}", missing -> "");
 //    an object {"$const": v} is v as written; an object with "$from" is a
 //    transform spec ($transform, $default, $keepEmpty); other objects render
-//    member by member, a key with dots ("location.city") is a nested path, and
+//    member by member, a key with dots ("location.city") is a nested path, a
+//    key beginning "$$" is written with one "$" fewer ("$$se_module"), and
 //    an object (or array) whose members were all omitted is omitted itself.
 //    Numbers, booleans and null in a template are constants.
 //  * Text templates (header values, the HMAC payload): "{{name}}" interpolation.

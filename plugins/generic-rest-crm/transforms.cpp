@@ -23,6 +23,27 @@ void SplitSpec(const std::string& spec, std::string* name, std::string* arg, boo
   *arg = *has_arg ? spec.substr(colon + 1) : "";
 }
 
+// Text made safe inside a SOQL string literal ('...'): Salesforce's escape
+// sequences for a quote, a backslash and the control characters it names
+// (SOQL and SOSL Reference, "Quoted String Escape Sequences").
+std::string SoqlEscaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '\'': out += "\\'"; break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string ToCase(std::string text, bool upper) {
   for (char& c : text) {
     c = static_cast<char>(upper ? std::toupper(static_cast<unsigned char>(c))
@@ -147,6 +168,10 @@ Status ApplyScalar(const std::string& name, const std::string& arg, const Transf
     *out = IsString(in) ? Var(ToCase(in.extract<std::string>(), name == "upper")) : in;
     return Status::Ok();
   }
+  if (name == "soqlString") {
+    *out = IsString(in) ? Var(SoqlEscaped(in.extract<std::string>())) : in;
+    return Status::Ok();
+  }
   if (name == "date") {
     if (!IsString(in) || !FormatDate(in.extract<std::string>(), arg, out)) {
       return Status::InvalidRecord(field + ": date: the value is not an ISO 8601 date");
@@ -161,7 +186,8 @@ Status ApplyScalar(const std::string& name, const std::string& arg, const Transf
 const std::vector<std::string>& TransformSpellings(bool inbound) {
   static const std::vector<std::string> kOutbound = {
       "status",     "source",      "lookup:<table>", "toString",      "toNumber", "upper",
-      "lower",      "join:<sep>",  "split:<sep>",    "date:<format>", "default:<text>"};
+      "lower",      "join:<sep>",  "split:<sep>",    "date:<format>", "default:<text>",
+      "soqlString"};
   static const std::vector<std::string> kInbound = {
       "statusIn",   "sourceIn",    "lookupReverse:<table>", "toString",      "toNumber", "upper",
       "lower",      "join:<sep>",  "split:<sep>",           "date:<format>", "default:<text>"};
@@ -182,7 +208,11 @@ std::string CheckTransform(const std::string& spec, const TransformRules& rules)
   bool has_arg = false;
   SplitSpec(spec, &name, &arg, &has_arg);
   const bool inbound = rules.direction == TransformDirection::kInbound;
-  if (name == "toString" || name == "toNumber" || name == "upper" || name == "lower") {
+  if (name == "soqlString" && inbound) {
+    return "transform 'soqlString' is for outbound templates (it escapes a SOQL string literal)";
+  }
+  if (name == "toString" || name == "toNumber" || name == "upper" || name == "lower" ||
+      name == "soqlString") {
     return has_arg ? "transform '" + name + "' takes no argument" : "";
   }
   // status / statusIn and source / sourceIn: a table's two directions.

@@ -1,6 +1,7 @@
 // transforms.h: the value transforms of a mapping file (mapping-format.md,
 // "Transforms"): status, source, lookup:<table>, toString, toNumber, upper, lower,
 // join:<sep>, split:<sep>, date:<format> / date:epochMillis / date:epochSeconds,
+// soqlString (escapes text for a SOQL string literal),
 // default:<text>, and for webhooks statusIn, sourceIn and lookupReverse:<table>.
 //
 // A missing value is an empty Var (null, "" and [] count as missing too): every

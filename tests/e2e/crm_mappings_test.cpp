@@ -175,19 +175,6 @@ void RunLifecycle(MappedEngine& engine, const std::function<void()>& after_conta
               "lead:L2");
 }
 
-// A copy of the shipped mapping `name` in `dir` whose token endpoint is the
-// stand-in's (the file names the vendor's; the format has no setting for it).
-std::string WithTokenUrl(const t::TempDir& dir, const std::string& name,
-                         const std::string& vendor_url, const std::string& local_url) {
-  std::string text = t::ReadFile(kMappings + name);
-  const std::string key = "\"tokenUrl\": \"";
-  const size_t at = text.find(key + vendor_url + "\"");
-  REQUIRE_MESSAGE(at != std::string::npos, name << " has no tokenUrl " << vendor_url);
-  text.replace(at + key.size(), vendor_url.size(), local_url);
-  t::WriteFile(dir.File(name), text);
-  return dir.File(name);
-}
-
 // The stand-in's counters of token requests and the 401s it answered.
 struct TokenUse {
   int refreshes = 0;
@@ -204,16 +191,17 @@ TokenUse TokensUsed(const t::VendorServer& crm) {
   return use;
 }
 
-// The lifecycle through a copy of the OAuth mapping `name` whose token
-// endpoint is the stand-in's `token_path`; the access token expires after
+// The lifecycle through the shipped OAuth mapping `name`, its token endpoint
+// set to the stand-in's `token_path` by crm.generic-rest-crm.token_url (as a
+// deployment sets its data centre or sandbox); the access token expires after
 // CONTACTED, which costs one 401, one refresh and one resend.
 void RunWithExpiry(const t::VendorServer& crm, const std::string& name,
-                   const std::string& vendor_token_url, const std::string& token_path) {
-  t::TempDir dir;
+                   const std::string& token_path) {
   {
     MappedEngine engine(
-        WithTokenUrl(dir, name, vendor_token_url, crm.Url() + token_path), crm.Url(),
-        {"--set", "crm.generic-rest-crm.refresh_token=test-refresh-token"},
+        kMappings + name, crm.Url(),
+        {"--set", "crm.generic-rest-crm.refresh_token=test-refresh-token", "--set",
+         "crm.generic-rest-crm.token_url=" + crm.Url() + token_path},
         {{"CRM_API_KEY", "test-client-id"}, {"CRM_API_SECRET", "test-client-secret"}});
     RunLifecycle(engine, [&] {
       REQUIRE(TokensUsed(crm).refreshes == 1);
@@ -582,7 +570,7 @@ TEST_SUITE("e2e.crm_mappings") {
                  R"("Deals":{"Crmsync_Lead":"lookup","Related_Property":"lookup"},)"
                  R"("Products":{"Crmsync_Reference":"text","City":"text","Locality":"text",)"
                  R"("Listing_Status":"text","Platform_Owner":"text","Internal_Id":"text"}}})");
-    RunWithExpiry(zoho, "zoho.json", "https://accounts.zoho.com/oauth/v2/token", "/oauth/v2/token");
+    RunWithExpiry(zoho, "zoho.json", "/oauth/v2/token");
 
     const std::string asha = "5725767000000411101";
     Array::Ptr products = zoho.Records("Products");
@@ -619,17 +607,21 @@ TEST_SUITE("e2e.crm_mappings") {
     CHECK(Text(won->getObject("Owner"), "id") == asha);  // dealer-7 by e-mail
     const std::string lead_id = Text(won, "id");
 
-    // The inquiry and the viewing are Notes on the lead.
-    Array::Ptr notes = zoho.Records("Notes");
-    REQUIRE(notes->size() == 2);
-    Object::Ptr inquiry = FindBy(notes, "Note_Title", "Inquiry");
+    // The inquiry and the viewing are Tasks on the lead, named by What_Id and
+    // $se_module (written $$se_module in the mapping).
+    CHECK(zoho.Records("Notes")->size() == 0);
+    Array::Ptr tasks = zoho.Records("Tasks");
+    REQUIRE(tasks->size() == 2);
+    Object::Ptr inquiry = FindBy(tasks, "Subject", "Inquiry");
     REQUIRE_MESSAGE(inquiry, zoho.Call("GET", "/_test/state").body);
-    CHECK(Text(inquiry->getObject("Parent_Id"), "id") == lead_id);
-    CHECK(Text(inquiry, "se_module") == "Leads");
-    CHECK(Text(inquiry, "Note_Content").find("Is it still available?") != std::string::npos);
-    Object::Ptr viewing = FindBy(notes, "Note_Title", "Site viewing scheduled");
+    CHECK(Text(inquiry->getObject("What_Id"), "id") == lead_id);
+    CHECK(Text(inquiry, "$se_module") == "Leads");
+    CHECK(Text(inquiry, "Status") == "Not Started");
+    CHECK(Text(inquiry, "Description").find("Is it still available?") != std::string::npos);
+    Object::Ptr viewing = FindBy(tasks, "Subject", "Site viewing scheduled");
     REQUIRE(viewing);
-    CHECK(Text(viewing->getObject("Parent_Id"), "id") == lead_id);
+    CHECK(Text(viewing->getObject("What_Id"), "id") == lead_id);
+    CHECK(Text(viewing, "$se_module") == "Leads");
 
     Array::Ptr deals = zoho.Records("Deals");
     REQUIRE(deals->size() == 1);
@@ -651,6 +643,40 @@ TEST_SUITE("e2e.crm_mappings") {
     CHECK(Text(lost, "Platform_Created_Date") == "2026-11-21T09:30:00+00:00");
   }
 
+  TEST_CASE("zoho.json: Zoho's 204 to a search is \"no match\" (check-connection's lookup)") {
+    // check-connection looks up a reference no record has, through the real
+    // binary: Zoho's search answers 204 with no body, which the lookups
+    // declare notFoundStatus, so the engine reads it as not found (the same
+    // reading lets an unknown-outcome create be created rather than
+    // dead-lettered), not as an unreadable answer.
+    t::VendorServer zoho("zoho.py");
+    zoho.Control(R"({"customFields":{"Leads":{"Crmsync_Reference":"text"}}})");
+    t::TempDir dir;
+    const std::map<std::string, std::string> env = {{"CRM_API_KEY", "test-client-id"},
+                                                    {"CRM_API_SECRET", "test-client-secret"}};
+    t::ChildProcess check(
+        CRMSYNC_BINARY,
+        std::vector<std::string>{"check-connection", "json", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR, "--set",
+         "store.path=" + dir.File("crmsync.db"), "--set", "log.level=warning", "--set",
+         "crm.plugin=generic-rest-crm", "--set", "crm.mapping=" + std::string(kMappings) + "zoho.json",
+         "--set", "crm.api.url=" + zoho.Url(), "--set",
+         "crm.generic-rest-crm.refresh_token=test-refresh-token", "--set",
+         "crm.generic-rest-crm.token_url=" + zoho.Url() + "/oauth/v2/token"},
+        env);
+    REQUIRE(check.WaitExit(std::chrono::seconds(60)));
+    INFO(check.Stdout() << check.Stderr());
+    CHECK(check.exit_code() == 0);
+    Object::Ptr report = Poco::JSON::Parser().parse(check.Stdout()).extract<Object::Ptr>();
+    CHECK(report->getValue<std::string>("stage") == "ok");
+    CHECK(report->getValue<int>("httpStatus") == 204);
+    CHECK(report->getValue<std::string>("message").find("no record for the probe reference") !=
+          std::string::npos);
+    Array::Ptr requests = zoho.State()->getArray("requests");
+    REQUIRE(requests->size() == 2);  // the token, then the one search
+    CHECK(requests->getObject(1)->getValue<std::string>("path") == "/crm/v2/Leads/search");
+    CHECK(requests->getObject(1)->getValue<int>("status") == 204);
+  }
+
   TEST_CASE(
       "salesforce.json: a lead's lifecycle reaches Salesforce field by field, one refresh on "
       "expiry") {
@@ -662,8 +688,17 @@ TEST_SUITE("e2e.crm_mappings") {
                R"("Username":"asha@acme.example","IsActive":true},)"
                R"({"Id":"005000000000102AAA","Name":"Ravi Agent","Email":"ravi@acme.example",)"
                R"("Username":"ravi@acme.example","IsActive":true}]})");
-    RunWithExpiry(sf, "salesforce.json", "https://login.salesforce.com/services/oauth2/token",
-                  "/services/oauth2/token");
+    // One row per SOQL page: the users list reaches Ravi (dealer-9) only by
+    // following nextRecordsUrl twice.
+    sf.Control(R"({"queryBatchSize":1})");
+    RunWithExpiry(sf, "salesforce.json", "/services/oauth2/token");
+    Array::Ptr requests = sf.State()->getArray("requests");
+    int next_pages = 0;
+    for (unsigned i = 0; i < requests->size(); ++i) {
+      const std::string path = requests->getObject(i)->getValue<std::string>("path");
+      if (path.rfind("/services/data/v59.0/query/01g", 0) == 0) ++next_pages;
+    }
+    CHECK(next_pages >= 2);
 
     const std::string asha = "005000000000101AAA";
     Array::Ptr properties = sf.Records("Property__c");

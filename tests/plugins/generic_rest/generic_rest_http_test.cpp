@@ -935,6 +935,62 @@ TEST_CASE("paging: the Link header's next page is followed, on the CRM's origin 
   CHECK(crm.Drain().size() == 1);
 }
 
+TEST_CASE("paging: nextPath follows the answer's next-page path, on crm.api.url only") {
+  // Salesforce's SOQL answer: {"done": false, "nextRecordsUrl": "/services/...-2000"}.
+  RecordingCrm crm;
+  testing::TempDir dir;
+  const std::string paging = R"({"type": "nextPath", "nextPointer": "/nextRecordsUrl"})";
+  std::unique_ptr<Adapter> adapter =
+      NewAdapter(BaseSettings(PagedLookupMapping(dir, paging), crm.url()));
+  const SyncJob job = LeadJob(SampleLead());
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"}],
+                      "nextRecordsUrl":"/api/v1/leads/01gA-1"})");
+  crm.Script(200, R"({"results":[{"id":"b","externalReference":"lead:2"}],
+                      "nextRecordsUrl":"/api/v1/leads/01gA-2?x=1"})");
+  crm.Script(200, R"({"results":[{"id":"c","externalReference":"lead:42"}],
+                      "nextRecordsUrl":null})");
+  std::optional<std::string> found;
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK(found.value_or("") == "c");
+  std::vector<RecordedRequest> sent = crm.Drain();
+  REQUIRE(sent.size() == 3);
+  CHECK(sent[1].raw_path == "/api/v1/leads/01gA-1");
+  CHECK(sent[1].query.empty());
+  CHECK(sent[2].raw_path == "/api/v1/leads/01gA-2");
+  CHECK(sent[2].query == Query{{"x", "1"}});
+  CheckApiKeys(sent[2]);
+
+  // No next path (absent, or "") is the last page: not found.
+  crm.Script(200, R"({"results":[{"id":"a","externalReference":"lead:1"}],
+                      "nextRecordsUrl":""})");
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK_FALSE(found.has_value());
+  crm.Drain();
+
+  // Elsewhere, or not a string: unknown, and nothing is sent there.
+  crm.Script(200, R"({"results":[],"nextRecordsUrl":"https://elsewhere.example/api/v1/leads/2"})");
+  CheckFails(PagedLookup(*adapter, job, &found), StatusCode::kRetryable,
+             "the next page at /nextRecordsUrl is on another origin");
+  CHECK(crm.Drain().size() == 1);
+  crm.Script(200, R"({"results":[],"nextRecordsUrl":{"path":"/x"}})");
+  CheckFails(PagedLookup(*adapter, job, &found), StatusCode::kRetryable,
+             "the next page at /nextRecordsUrl is not a string");
+  CHECK(crm.Drain().size() == 1);
+  testing::TempDir based;
+  std::unique_ptr<Adapter> under =
+      NewAdapter(BaseSettings(PagedLookupMapping(based, paging), crm.url() + "/crm"));
+  crm.Script(200, R"({"results":[],"nextRecordsUrl":"/admin/leads/2"})");
+  CheckFails(PagedLookup(*under, job, &found), StatusCode::kRetryable,
+             "the next page at /nextRecordsUrl is outside crm.api.url's path /crm");
+  CHECK(crm.Drain().size() == 1);
+  crm.Script(200, R"({"results":[],"nextRecordsUrl":"/crm/api/v1/leads/2"})");
+  crm.Script(200, R"({"results":[]})");
+  REQUIRE(PagedLookup(*under, job, &found).ok());
+  sent = crm.Drain();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[1].raw_path == "/crm/api/v1/leads/2");
+}
+
 TEST_CASE("paging: a page that fails makes the lookup unknown, never not found") {
   RecordingCrm crm;
   testing::TempDir dir;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "generic_rest_mapper.h"
+#include "lookup.h"
 #include "unit_test_helpers.h"
 
 namespace crmsync::genericrest {
@@ -302,6 +303,42 @@ TEST_SUITE("plugins.generic_rest") {
     GenericRestMapper minimal = MapperFor("minimal.json");
     HttpRequest request;
     CHECK(minimal.BuildLookup(LeadJob(), &request).code() == StatusCode::kPermanent);
+  }
+
+  TEST_CASE("lookup: a notFoundStatus answer is not found, any other unreadable one unknown") {
+    // Zoho's search answers 204 with no body when nothing matches.
+    Mapping mapping;
+    const std::vector<std::string> errors = testing::ParseErrors(
+        R"({"name": "inline",
+          "statusMap": {"lead": {"NEW": "n", "CONTACTED": "c", "QUALIFIED": "q",
+            "VIEWING_SCHEDULED": "v", "VIEWED": "d", "NEGOTIATING": "g", "CONVERTED": "w",
+            "LOST": "l"}},
+          "entities": {"lead": {"operations": {
+            "create": {"method": "POST", "path": "/leads", "body": {"n": "{{name}}"}},
+            "update": {"method": "PUT", "path": "/leads/{externalId}", "body": {"n": "{{name}}"}},
+            "lookup": {"method": "GET", "path": "/leads/search", "resultsPointer": "/data",
+                       "notFoundStatus": [204]}}}}})",
+        &mapping);
+    REQUIRE_MESSAGE(errors.empty(), testing::Joined(errors));
+    const Operation& op = *mapping.entities.at("lead").Find("lookup");
+    CHECK(op.not_found_status == std::vector<int>{204});
+    std::optional<std::string> id = std::string("stale");
+    REQUIRE(ReadLookupAnswer(op, Answer(204, ""), &id).ok());
+    CHECK_FALSE(id.has_value());
+    // A 204 is "none" whatever it carries; a 200 with no body is still unknown.
+    REQUIRE(ReadLookupAnswer(op, Answer(204, "<html/>"), &id).ok());
+    CHECK_FALSE(id.has_value());
+    const Status empty = ReadLookupAnswer(op, Answer(200, ""), &id);
+    CHECK(empty.code() == StatusCode::kRetryable);
+    CHECK(empty.message() == "lookup answer does not match the mapping: expected JSON, got an "
+                             "empty body");
+    CHECK(ReadLookupAnswer(op, Answer(202, ""), &id).code() == StatusCode::kRetryable);
+    REQUIRE(ReadLookupAnswer(op, Answer(200, R"({"data": [{"id": "z1"}]})"), &id).ok());
+    CHECK(id.value_or("") == "z1");
+
+    // Without notFoundStatus a 204 stays unknown.
+    GenericRestMapper full = MapperFor("full.json");
+    CHECK(full.ReadLookup(LeadJob(), Answer(204, ""), &id).code() == StatusCode::kRetryable);
   }
 
   TEST_CASE("batch: items go into itemsPointer, what surrounds them is rendered once") {

@@ -224,6 +224,26 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(HasError(errors, "/operations/batchUpdate/itemsPointer: must not be the whole document"));
   }
 
+  TEST_CASE("mapping file: notFoundStatus is a lookup's list of 2xx statuses") {
+    const std::vector<std::string> errors = ParseErrors(Inline(
+        "",
+        R"("lookup": {"method": "GET", "path": "/l", "notFoundStatus": [204, 404, "204", true]},
+           "activity": {"method": "POST", "path": "/a", "notFoundStatus": [204]})"));
+    INFO(Joined(errors));
+    CHECK(HasError(errors, "/operations/lookup/notFoundStatus/1: must be a non-empty array of 2xx "
+                           "statuses (e.g. [204])"));
+    CHECK(HasError(errors, "/operations/lookup/notFoundStatus/2: must be a non-empty array"));
+    CHECK(HasError(errors, "/operations/lookup/notFoundStatus/3: must be a non-empty array"));
+    CHECK_FALSE(HasError(errors, "/operations/lookup/notFoundStatus/0"));
+    CHECK(HasError(errors, "/operations/activity/notFoundStatus: only for lookup operations"));
+    CHECK(HasError(
+        ParseErrors(Inline("", R"("lookup": {"method": "GET", "path": "/l", "notFoundStatus": []})")),
+        "/operations/lookup/notFoundStatus: must be a non-empty array of 2xx statuses"));
+    CHECK(HasError(ParseErrors(Inline(
+                       "", R"("lookup": {"method": "GET", "path": "/l", "notFoundStatus": 204})")),
+                   "/operations/lookup/notFoundStatus: must be a non-empty array"));
+  }
+
   TEST_CASE("mapping file: templates are checked (variables, $-keys, dotted keys)") {
     const std::vector<std::string> errors =
         ParseErrors(Inline("",
@@ -594,7 +614,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(HasError(errors,
                    "/body/a/$transform/0: unknown transform 'uper'; did you mean 'upper'? "
                    "(valid: status, source, lookup:<table>, toString, toNumber, upper, lower, join:<sep>, "
-                   "split:<sep>, date:<format>, default:<text>)"));
+                   "split:<sep>, date:<format>, default:<text>, soqlString)"));
     CHECK(HasError(errors,
                    "/body/a/$transform/1: unknown lookup table 'agentz'; did you mean "
                    "'agents'? (the mapping's lookups: agents)"));

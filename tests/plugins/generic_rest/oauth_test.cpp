@@ -681,6 +681,41 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(rig.token_forms().empty());
   }
 
+  TEST_CASE("oauth2: the plugin key token_url replaces the mapping's tokenUrl per deployment") {
+    Rig rig;
+    TempDir dir;
+    // The file names the vendor's endpoint; the deployment's is the rig's.
+    const std::string mapping = MappingWith(
+        dir, R"({"type": "oauth2", "tokenUrl": "https://accounts.zoho.com/oauth/v2/token"})");
+    GenericRestAdapter adapter;
+    PluginConfig config = AdapterConfig(rig, mapping);
+    config.Set("token_url", rig.token_url());
+    REQUIRE(adapter.Configure(config).ok());
+    CHECK(adapter.transport().Send(GetLead()).status == 200);
+    REQUIRE(rig.token_forms().size() == 1);
+    CHECK(rig.token_forms()[0].at("grant_type") == "client_credentials");
+
+    // Bad values name the key.
+    config.Set("token_url", "accounts.zoho.eu/oauth/v2/token");
+    Status status = GenericRestAdapter().Configure(config);
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK(status.message() ==
+          "token_url: must be an absolute https:// URL (http:// only to a loopback host, or with "
+          "crm.allow_insecure_http) (crm.generic-rest-crm.token_url)");
+    config.Set("token_url", "http://accounts.zoho.example/oauth/v2/token");
+    status = GenericRestAdapter().Configure(config);
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK_MESSAGE(status.message().rfind("token_url (crm.generic-rest-crm.token_url): ", 0) == 0,
+                  status.message());
+    PluginConfig plain = AdapterConfig(rig, MappingWith(dir, R"({"type": "none"})"));
+    plain.Set("token_url", rig.token_url());
+    status = GenericRestAdapter().Configure(plain);
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK(status.message() ==
+          "token_url: only for a mapping whose auth is oauth2 (crm.generic-rest-crm.token_url; "
+          "mapping 'test-oauth' has no token endpoint)");
+  }
+
   TEST_CASE("oauth2: the mapping's auth is checked, and missing credentials are named") {
     auto errors = ParseErrors(R"({"name": "x", "auth": {"type": "oauth2", "grant": "password",
         "tokenUrl": "/token", "clientAuth": "post", "refreshMarginSeconds": -1, "scopes": "a"}})");

@@ -207,7 +207,12 @@ TEST_SUITE("plugins.generic_rest") {
       const char* json;
       const char* error;
     } kCases[] = {
-        {R"({"type": "offset"})", "/p/type: must be cursor, page or link"},
+        {R"({"type": "offset"})", "/p/type: must be cursor, page, link or nextPath"},
+        {R"({"type": "nextPath"})", "/p/nextPointer: required for nextPath paging"},
+        {R"({"type": "nextPath", "nextPointer": "nextRecordsUrl"})",
+         "/p/nextPointer: must be a JSON pointer"},
+        {R"({"type": "nextPath", "nextPointer": "/n", "cursorParam": "a"})",
+         "/p/cursorParam: unknown key for nextPath paging"},
         {R"({})", "/p/type: required"},
         {R"({"type": "cursor", "cursorParam": "after"})", "/p/cursorPointer: required"},
         {R"({"type": "cursor", "cursorPointer": "next", "cursorParam": "after"})",

@@ -3,6 +3,7 @@
 // feature at a time, with plain values and no network.
 #include <doctest/doctest.h>
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -113,6 +114,27 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(Render(R"({"location.city": "{{missing}}"})") == "<omitted>");
   }
 
+  TEST_CASE("template: a key written $$ is the CRM's key beginning with $") {
+    // Zoho's Tasks name their parent's module with the key $se_module.
+    CHECK(Render(R"({"$$se_module": "Leads", "What_Id": "{{name}}"})") ==
+          R"({"$se_module":"Leads","What_Id":"Asha Rao"})");
+    CHECK(Render(R"({"$$$x": 1, "a": {"$$b.c": {"$const": "{{name}}"}}})") ==
+          R"({"$$x":1,"a":{"$b":{"c":"{{name}}"}}})");
+    CHECK(Render(R"({"$$v": "{{missing}}"})") == "<omitted>");
+    TemplateRules rules;
+    rules.known_variable = [](const std::string& name) { return name == "name"; };
+    ErrorList errors;
+    CheckJsonTemplate(Json(R"({"$$se_module": "{{name}}", "$se_module": "Leads",
+                               "$$bad": "{{nope}}"})"),
+                      "/body", rules, &errors);
+    REQUIRE(errors.size() == 2);
+    std::map<std::string, std::string> by_key(errors.begin(), errors.end());
+    CHECK(by_key["/body/$se_module"] ==
+          "unknown template key (expected $const or $from; write $$se_module for a CRM key that "
+          "begins with $)");
+    CHECK(by_key["/body/$$bad"].find("unknown variable 'nope'") != std::string::npos);
+  }
+
   TEST_CASE("template: $const, constants and arrays of templates") {
     CHECK(Render(R"({"source": {"$const": "website"}, "obj": {"$const": {"a": "{{name}}"}}})") ==
           R"({"source":"website","obj":{"a":"{{name}}"}})");
@@ -190,6 +212,49 @@ TEST_SUITE("plugins.generic_rest") {
           R"({"v":"A|B|C"})");
   }
 
+  TEST_CASE("transform: soqlString escapes a SOQL string literal; {{name | transform}}") {
+    Context context = SampleContext();
+    context["ref"] = Var(std::string("lead:O'Brien \\ \"x\"\n"));
+    const Tables tables;
+    std::optional<Var> out;
+    REQUIRE(RenderJson(Json(R"({"q": "SELECT Id FROM Lead WHERE R__c = '{{ref | soqlString}}'"})"),
+                       context, tables.Get(), &out)
+                .ok());
+    CHECK(ToJson(*out) ==
+          R"({"q":"SELECT Id FROM Lead WHERE R__c = 'lead:O\\'Brien \\\\ \\\"x\\\"\\n'"})");
+    // A sole variable keeps its JSON type through transforms; several chain.
+    CHECK(Render(R"({"v": "{{name|upper}}", "w": "{{ name | lower | soqlString }}"})") ==
+          R"({"v":"ASHA RAO","w":"asha rao"})");
+    CHECK(Render(R"({"v": "{{status | status}}!"})") == R"({"v":"won!"})");
+    CHECK(Render(R"({"v": {"$from": "name", "$transform": ["soqlString"]}})") ==
+          R"({"v":"Asha Rao"})");
+    Status status;
+    Render(R"({"v": "n={{word | toNumber}}"})", &status);
+    CHECK(status.code() == StatusCode::kInvalidRecord);
+
+    TemplateRules rules;
+    rules.known_variable = [](const std::string& name) { return name == "name"; };
+    ErrorList errors;
+    CheckJsonTemplate(Json(R"({"a": "x {{name | soqlString}}", "b": "{{name | soqlStrin}}",
+                               "c": "{{name | }}", "d": "{{name | soqlString:x}}"})"),
+                      "/body", rules, &errors);
+    REQUIRE(errors.size() == 3);
+    std::map<std::string, std::string> by_key(errors.begin(), errors.end());
+    CHECK(by_key["/body/b"].find("unknown transform 'soqlStrin'; did you mean 'soqlString'?") !=
+          std::string::npos);
+    CHECK(by_key["/body/c"] == "an empty transform after '|'");
+    CHECK(by_key["/body/d"] == "transform 'soqlString' takes no argument");
+    // Text templates (headers of the mapping, auth) take no transforms.
+    errors.clear();
+    CheckTextTemplate("{{name | soqlString}}", "/headers/X", rules, &errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].second == "'name | soqlString' is not a variable name");
+    TransformRules inbound;
+    inbound.direction = TransformDirection::kInbound;
+    CHECK(CheckTransform("soqlString", inbound) ==
+          "transform 'soqlString' is for outbound templates (it escapes a SOQL string literal)");
+  }
+
   TEST_CASE("transform: date formats, epochMillis and epochSeconds") {
     CHECK(Render(R"({"d": {"$from": "createdAt", "$transform": ["date:%Y-%m-%d"]}})") ==
           R"({"d":"2026-11-23"})");
@@ -249,7 +314,7 @@ TEST_SUITE("plugins.generic_rest") {
     }
     CHECK(CheckTransform("trim", rules) ==
           "unknown transform 'trim' (valid: status, source, lookup:<table>, toString, toNumber, upper, "
-          "lower, join:<sep>, split:<sep>, date:<format>, default:<text>)");
+          "lower, join:<sep>, split:<sep>, date:<format>, default:<text>, soqlString)");
     CHECK(CheckTransform("Upper", rules)
               .rfind("unknown transform 'Upper'; did you mean 'upper'? "
                      "(valid: ",
