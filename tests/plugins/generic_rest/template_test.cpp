@@ -212,7 +212,7 @@ TEST_SUITE("plugins.generic_rest") {
           R"({"v":"A|B|C"})");
   }
 
-  TEST_CASE("transform: soqlString escapes a SOQL string literal; {{name | transform}}") {
+  TEST_CASE("transform: soqlString escapes a SOQL string literal, and {{name | transform}} applies it") {
     Context context = SampleContext();
     context["ref"] = Var(std::string("lead:O'Brien \\ \"x\"\n"));
     const Tables tables;
