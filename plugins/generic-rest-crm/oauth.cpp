@@ -42,13 +42,8 @@ std::string Base64(const std::string& text) {
 // at most 200 bytes, and never one of our secrets even if it echoes one.
 std::string Shown(std::string text, const OAuth2Credentials& credentials,
                   const std::string& refresh_token) {
-  for (const std::string* secret :
-       {&credentials.client_secret, &credentials.refresh_token, &refresh_token}) {
-    if (secret->size() < 4) continue;
-    for (size_t at = text.find(*secret); at != std::string::npos; at = text.find(*secret, at)) {
-      text.replace(at, secret->size(), kMaskedToken);
-    }
-  }
+  text = MaskSecrets(std::move(text),
+                     {credentials.client_secret, credentials.refresh_token, refresh_token});
   std::string clean;
   for (char c : text) {
     if (static_cast<unsigned char>(c) >= 0x20) clean += c;

@@ -63,13 +63,8 @@ Status TokenEndpoint(const OAuth2Spec& spec, const HttpTransportOptions& crm,
 // token, and a query parameter's name may not look secret.
 void Scrub(const std::vector<std::string>& secrets, HttpResponse* response) {
   if (response->status >= 200 && response->status < 300) return;
-  for (const std::string& secret : secrets) {
-    for (std::string* text : {&response->body, &response->error_message}) {
-      for (size_t at = text->find(secret); at != std::string::npos; at = text->find(secret, at)) {
-        text->replace(at, secret.size(), kMaskedToken);
-      }
-    }
-  }
+  response->body = MaskSecrets(std::move(response->body), secrets);
+  response->error_message = MaskSecrets(std::move(response->error_message), secrets);
 }
 
 }  // namespace

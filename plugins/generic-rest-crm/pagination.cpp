@@ -344,9 +344,11 @@ HttpResponse PagingTransport::Send(const HttpRequest& request) {
   }
   if (op == nullptr || !op->paging) return inner_->Send(plain);
   HttpResponse last;
+  int pages_read = 0;
   const Status walked = WalkPages(
       *inner_, plain, *op->paging, op->results_pointer.value_or(""), base_url_,
       [&](const Page& page, PageVerdict* verdict) {
+        ++pages_read;
         std::optional<std::string> id;
         // A page that does not fit stops the walk: ReadLookup() reads it again
         // and says why (unknown, never "not found").
@@ -358,9 +360,11 @@ HttpResponse PagingTransport::Send(const HttpRequest& request) {
   if (walked.code() == StatusCode::kPermanent) {
     // Only the bound: the last page read as "not found", which it is not.
     last.headers.emplace_back(kPagingErrorHeader, walked.message());
-  } else if (!walked.ok() && last.error == TransportError::kNone && last.status >= 200 &&
-             last.status <= 299) {
-    // A 2xx page whose next page cannot be reached: not "not found" either.
+  } else if (!walked.ok() && last.error == TransportError::kNone &&
+             ((last.status >= 200 && last.status <= 299) || pages_read > 0)) {
+    // A 2xx page whose next page cannot be reached, or a later page that
+    // failed (a 404 to an expired cursor included): not "not found" either.
+    // Only a first page's own 404 says there is no such record.
     last.headers.emplace_back(kPagingErrorHeader, walked.message());
   }
   return last;

@@ -390,4 +390,16 @@ std::string MaskSensitive(const std::string& text) noexcept {
   }
 }
 
+std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets) {
+  static const size_t kPlaceholder = sizeof(kMaskedToken) - 1;
+  for (const std::string& secret : secrets) {
+    if (secret.size() < 4) continue;
+    for (size_t at = text.find(secret); at != std::string::npos;
+         at = text.find(secret, at + kPlaceholder)) {
+      text.replace(at, secret.size(), kMaskedToken);
+    }
+  }
+  return text;
+}
+
 }  // namespace crmsync

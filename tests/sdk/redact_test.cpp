@@ -120,6 +120,15 @@ TEST_SUITE("sdk") {
     // Quadratic work on ~130 KB would take many seconds; linear is milliseconds.
     CHECK(took < std::chrono::seconds(2));
   }
+
+  TEST_CASE("MaskSecrets replaces known secret values, and cannot loop on one inside [token]") {
+    CHECK(MaskSecrets("GET /x?api_token=AbCd1234 and AbCd1234 again", {"AbCd1234"}) ==
+          "GET /x?api_token=[token] and [token] again");
+    // "token" occurs in the placeholder itself: the scan resumes after it.
+    CHECK(MaskSecrets("a token b token", {"token"}) == "a [token] b [token]");
+    CHECK(MaskSecrets("keys abc and ab", {"abc", "ab", ""}) == "keys abc and ab");  // too short
+    CHECK(MaskSecrets("x-longsecret-y", {"secret", "longsecret"}) == "x-long[token]-y");
+  }
 }
 
 }  // namespace

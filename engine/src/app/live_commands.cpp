@@ -50,13 +50,7 @@ class RenderMask {
   explicit RenderMask(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
 
   std::string Text(std::string text) const {
-    for (const std::string& secret : secrets_) {
-      for (size_t at = text.find(secret); at != std::string::npos;
-           at = text.find(secret, at + sizeof(kMaskedToken) - 1)) {
-        text.replace(at, secret.size(), kMaskedToken);
-      }
-    }
-    return MaskSensitive(text);
+    return MaskSensitive(MaskSecrets(std::move(text), secrets_));
   }
 
   // A header's value as shown. A credential (by its name, or any header the

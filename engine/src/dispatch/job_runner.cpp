@@ -344,8 +344,13 @@ int64_t JobRunner::RelatedWait(const LeasedJob& job, JobOutcome* out) const {
   const int64_t now = ctx_.clock->NowMs();
   std::string why;
   if (job.related_property_state == RelatedState::kPending) {
-    if (ctx_.max_outage_ms <= 0 || now - job.created_at_ms < ctx_.max_outage_ms) {
-      return now + std::max<int64_t>(1, ctx_.related_recheck_ms);
+    const int64_t waited = now - job.created_at_ms;
+    if (ctx_.max_outage_ms <= 0 || waited < ctx_.max_outage_ms) {
+      // Look again soon while the property's create is likely just ahead,
+      // less often as the wait grows (an outage can last max_outage): an
+      // eighth of the time waited so far, at most kRelatedRecheckMaxMs.
+      const int64_t first = std::max<int64_t>(1, ctx_.related_recheck_ms);
+      return now + std::clamp<int64_t>(waited / 8, first, std::max(first, kRelatedRecheckMaxMs));
     }
     why = " is still not created in the CRM after crm.retry.max_outage";
   } else if (job.related_property_state == RelatedState::kUnsent) {

@@ -82,9 +82,14 @@ struct JobRunnerContext {
   /// Matches dealers to CRM users for SyncJob::related["agent"] and
   /// ["propertyAgent"]; nullptr: no agent is resolved.
   AgentDirectory* agents = nullptr;
-  /// How often (clock time) a job waiting for its related record looks again.
+  /// How soon (clock time) a job waiting for its related record first looks
+  /// again; later looks come an eighth of the time waited so far apart, at
+  /// most kRelatedRecheckMaxMs.
   int64_t related_recheck_ms = 500;
 };
+
+/// The longest pause between two looks of a job waiting for its related record.
+constexpr int64_t kRelatedRecheckMaxMs = 30000;
 
 class JobRunner {
  public:

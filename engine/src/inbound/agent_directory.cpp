@@ -113,12 +113,25 @@ void AgentDirectory::Refresh() {
 }
 
 void AgentDirectory::RefreshIfStale() {
-  bool refresh = false;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool stale =
+        can_list_ && (read_at_ms_ < 0 || clock_->NowMs() - read_at_ms_ >= config_.ttl_ms);
+    if (!stale) return;
+    if (refreshing_) {
+      // Single flight: a stale table still serves while another thread reads
+      // the CRM's users; before the first read there is nothing to serve.
+      if (read_at_ms_ < 0) refreshed_.wait(lock, [&] { return !refreshing_; });
+      return;
+    }
+    refreshing_ = true;
+  }
+  Refresh();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    refresh = can_list_ && (read_at_ms_ < 0 || clock_->NowMs() - read_at_ms_ >= config_.ttl_ms);
+    refreshing_ = false;
   }
-  if (refresh) Refresh();
+  refreshed_.notify_all();
 }
 
 std::optional<std::string> AgentDirectory::DealerFor(const std::string& agent_id) {

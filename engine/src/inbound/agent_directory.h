@@ -16,6 +16,7 @@
 #ifndef CRMSYNC_ENGINE_INBOUND_AGENT_DIRECTORY_H_
 #define CRMSYNC_ENGINE_INBOUND_AGENT_DIRECTORY_H_
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -82,6 +83,10 @@ class AgentDirectory {
   std::map<std::string, std::string> user_of_dealer_;  ///< guarded by mu_
   int64_t read_at_ms_ = -1;                            ///< guarded by mu_
   bool can_list_ = true;                               ///< guarded by mu_
+  /// One thread reads the list at a time; the others use the table they have
+  /// (or, before the first read, wait for it). Guarded by mu_.
+  bool refreshing_ = false;
+  std::condition_variable refreshed_;
   std::mutex report_mu_;
   std::map<std::string, int64_t> reported_at_ms_;  ///< by direction; guarded by report_mu_
   std::map<std::string, int64_t> unsaid_;          ///< by direction; guarded by report_mu_

@@ -14,6 +14,7 @@
 #define CRMSYNC_REDACT_H_
 
 #include <string>
+#include <vector>
 
 namespace crmsync {
 
@@ -50,6 +51,13 @@ inline constexpr char kMaskedToken[] = "[token]";
 /// Idempotent: masking masked text changes nothing. Never throws; returns ""
 /// only for "" or when memory runs out.
 std::string MaskSensitive(const std::string& text) noexcept;
+
+/// Returns `text` with every occurrence of each of `secrets` (values the caller
+/// knows are secret: an access token, a configured key) replaced by
+/// "[token]". Secrets shorter than 4 bytes are skipped (they would mask
+/// ordinary text); the scan resumes after each placeholder, so a secret that
+/// occurs inside "[token]" cannot loop. Linear in the text per secret.
+std::string MaskSecrets(std::string text, const std::vector<std::string>& secrets);
 
 }  // namespace crmsync
 

@@ -10,9 +10,12 @@
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
 
+#include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -35,6 +38,7 @@ class UsersCrm : public Adapter {
   Mapper& mapping() override { throw std::logic_error("not used"); }
   Transport& transport() override { throw std::logic_error("not used"); }
   Status ListUsers(std::vector<CrmUser>* users) override {
+    if (before_list) before_list();
     std::lock_guard<std::mutex> lock(mu);
     ++calls;
     if (!answer.ok()) return answer;
@@ -42,6 +46,7 @@ class UsersCrm : public Adapter {
     return Status::Ok();
   }
 
+  std::function<void()> before_list;  // runs outside mu, e.g. to hold a read open
   std::mutex mu;
   std::vector<CrmUser> list;
   Status answer = Status::Ok();
@@ -110,6 +115,29 @@ TEST_SUITE("engine.inbound") {
     CHECK_FALSE(rig.directory.UserFor("dealer-8").has_value());
     CHECK_FALSE(rig.directory.DealerFor("u-3").has_value());
     CHECK(rig.crm.calls == 1);  // one list serves every look-up within the TTL
+  }
+
+  TEST_CASE("agent directory: one thread reads an expired list, the others use the old table") {
+    DirectoryRig rig;
+    rig.crm.list = {User("u-1", "", "dealer-7")};
+    REQUIRE(rig.directory.UserFor("dealer-7") == std::optional<std::string>("u-1"));
+    REQUIRE(rig.crm.calls == 1);
+    rig.clock.Advance(kTtlMs);
+    std::promise<void> reading;
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    rig.crm.before_list = [&] {
+      reading.set_value();
+      released.wait();
+    };
+    std::thread refresher([&] { rig.directory.UserFor("dealer-7"); });
+    reading.get_future().wait();  // the refresher is inside ListUsers now
+    // Another worker at the same moment: no second read, the old table answers.
+    CHECK(rig.directory.UserFor("dealer-7") == std::optional<std::string>("u-1"));
+    CHECK(rig.directory.DealerFor("u-1") == std::optional<std::string>("dealer-7"));
+    release.set_value();
+    refresher.join();
+    CHECK(rig.crm.calls == 2);
   }
 
   TEST_CASE("agent directory: by e-mail (any case) when no user carries the dealer id") {

@@ -843,8 +843,9 @@ Status PagedLookup(Adapter& adapter, const SyncJob& job, std::optional<std::stri
   REQUIRE(adapter.mapping().BuildLookup(job, &request).ok());
   const HttpResponse answer = adapter.transport().Send(request);
   if (response != nullptr) *response = answer;
+  // As the engine's JobRunner::Lookup: a 404 still goes to ReadLookup.
   const Status classified = adapter.Classify(request, answer);
-  if (!classified.ok()) return classified;
+  if (!classified.ok() && classified.code() != StatusCode::kNotFound) return classified;
   return adapter.mapping().ReadLookup(job, answer, found);
 }
 
@@ -1019,6 +1020,18 @@ TEST_CASE("paging: a page that fails makes the lookup unknown, never not found")
   status = PagedLookup(*adapter, job, &found);
   CheckFails(status, StatusCode::kRetryable, "paging.maxPages (2)");
   CHECK(crm.Drain().size() == 2);
+  // Page 2 is a 404 (an expired cursor): unknown, not "no such record", or
+  // the engine would create the lead again.
+  crm.Script(200, R"({"results":[],"next":"n2"})");
+  crm.Script(404, R"({"message":"cursor expired"})");
+  status = PagedLookup(*adapter, job, &found);
+  CHECK(status.code() == StatusCode::kRetryable);
+  CHECK_FALSE(found.has_value());
+  CHECK(crm.Drain().size() == 2);
+  // A first page's own 404 is still "no such record".
+  crm.Script(404, R"({"message":"no leads"})");
+  REQUIRE(PagedLookup(*adapter, job, &found).ok());
+  CHECK_FALSE(found.has_value());
 }
 
 TEST_CASE("paging: a next page the answer cannot say is unknown, never not found") {
