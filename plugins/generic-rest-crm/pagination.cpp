@@ -11,6 +11,7 @@
 #include <Poco/URI.h>
 
 #include "context.h"
+#include "crmsync/redact.h"
 #include "lookup.h"
 #include "mapping_file.h"
 
@@ -300,6 +301,12 @@ Status WalkPages(Transport& transport, const HttpRequest& first, const Paging& p
       if (!LinkPath(target, base_url, "the Link header's next page", &next_path, &why)) {
         return Status::Retryable(where + ": " + why);
       }
+    }
+    if (next_path == request.path) {
+      // A cursor or link that points at the page just read would only spend
+      // maxPages requests on the same page.
+      return Status::Retryable(where + ": the CRM's next page is the page just read (" +
+                               MaskSensitive(next_path) + ")");
     }
     if (number >= paging.max_pages) {
       return Status::Permanent("the CRM has more than paging.maxPages (" +

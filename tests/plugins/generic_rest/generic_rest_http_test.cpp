@@ -1028,6 +1028,13 @@ TEST_CASE("paging: a page that fails makes the lookup unknown, never not found")
   CHECK(status.code() == StatusCode::kRetryable);
   CHECK_FALSE(found.has_value());
   CHECK(crm.Drain().size() == 2);
+  // A cursor that points at the page just read: unknown after two requests,
+  // not maxPages of them.
+  crm.Script(200, R"({"results":[],"next":"n2"})");
+  crm.Script(200, R"({"results":[],"next":"n2"})");
+  status = PagedLookup(*adapter, job, &found);
+  CheckFails(status, StatusCode::kRetryable, "the CRM's next page is the page just read");
+  CHECK(crm.Drain().size() == 2);
   // A first page's own 404 is still "no such record".
   crm.Script(404, R"({"message":"no leads"})");
   REQUIRE(PagedLookup(*adapter, job, &found).ok());
