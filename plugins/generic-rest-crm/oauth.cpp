@@ -326,9 +326,25 @@ bool TokenSource::UsableLocked(int64_t now_ms) const {
   return !access_token_.empty() && (refresh_at_ms_ < 0 || now_ms < refresh_at_ms_);
 }
 
+// A rotated refresh token whose save failed is saved again by one caller,
+// outside mu_: a store that is slow or down must not hold every worker.
+void TokenSource::RetryPendingSave() {
+  std::unique_lock<std::mutex> save_lock(save_mu_, std::try_to_lock);
+  if (!save_lock.owns_lock()) return;  // Another thread is saving.
+  std::string token;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!save_pending_) return;
+    token = refresh_token_;
+  }
+  const bool saved = SaveRefreshToken(token).ok();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (saved && refresh_token_ == token) save_pending_ = false;
+}
+
 bool TokenSource::Acquire(const std::string* rejected, std::string* token, HttpResponse* failure) {
+  RetryPendingSave();
   std::unique_lock<std::mutex> lock(mu_);
-  if (save_pending_ && SaveRefreshToken(refresh_token_).ok()) save_pending_ = false;
   for (;;) {
     const bool replaced = rejected == nullptr || access_token_ != *rejected;
     if (replaced && UsableLocked(now_ms_())) {
@@ -351,7 +367,9 @@ bool TokenSource::Acquire(const std::string* rejected, std::string* token, HttpR
     // A rotated refresh token is saved before anyone uses the new access
     // token, so a restart from here on reads the newest one.
     bool saved = true;
+    std::unique_lock<std::mutex> save_lock(save_mu_, std::defer_lock);
     if (answer.ok && !answer.refresh_token.empty()) {
+      save_lock.lock();  // Held until refresh_token_ names what was saved.
       saved = SaveRefreshToken(answer.refresh_token).ok();
     }
     const int64_t now = now_ms_();

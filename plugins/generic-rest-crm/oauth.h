@@ -108,6 +108,7 @@ class TokenSource {
   Answer Fetch(const std::string& refresh_token);
   Answer FetchWithRecovery(const std::string& refresh_token);
   Status SaveRefreshToken(const std::string& refresh_token);
+  void RetryPendingSave();
   std::optional<std::string> SavedRefreshToken(Status* status);
 
   const OAuth2Spec spec_;
@@ -126,7 +127,11 @@ class TokenSource {
   std::string access_token_;
   int64_t refresh_at_ms_ = -1;  // -1: no expiry given; renewed on a 401 only.
   std::string refresh_token_;
-  bool save_pending_ = false;
+  bool save_pending_ = false;    // The newest refresh token is not saved yet.
+  /// Serializes saves of the refresh token and the state update that follows
+  /// each, so an older token never lands in the store after a newer one.
+  /// Taken before mu_ when both are held.
+  std::mutex save_mu_;
   int64_t fetches_ = 0;
 };
 
