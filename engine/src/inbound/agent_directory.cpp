@@ -106,7 +106,16 @@ void AgentDirectory::Refresh() {
       }
     }
   } else if (s.code() == StatusCode::kNotFound) {
-    can_list_ = false;  // the plugin has no list: config only, do not ask again
+    // A plugin without a user list says so at once, and asking again each TTL
+    // costs nothing; a CRM that answered 404 to the list (a wrong path, for
+    // now) is read again then. Said once, as the table keeps its last read.
+    if (!said_no_list_) {
+      said_no_list_ = true;
+      ComponentLogger("agents").information(
+          "the plugin lists no CRM users (%s): agents match by inbound.agent_map only until a "
+          "list is read; asked again every inbound.agent_ttl_ms",
+          s.ToString());
+    }
   } else {
     ComponentLogger("agents").warning("cannot list CRM users: %s", s.ToString());
   }
@@ -115,8 +124,7 @@ void AgentDirectory::Refresh() {
 void AgentDirectory::RefreshIfStale() {
   {
     std::unique_lock<std::mutex> lock(mu_);
-    const bool stale =
-        can_list_ && (read_at_ms_ < 0 || clock_->NowMs() - read_at_ms_ >= config_.ttl_ms);
+    const bool stale = read_at_ms_ < 0 || clock_->NowMs() - read_at_ms_ >= config_.ttl_ms;
     if (!stale) return;
     if (refreshing_) {
       // Single flight: a stale table still serves while another thread reads

@@ -82,7 +82,7 @@ class AgentDirectory {
   std::map<std::string, std::string> dealer_of_user_;  ///< guarded by mu_
   std::map<std::string, std::string> user_of_dealer_;  ///< guarded by mu_
   int64_t read_at_ms_ = -1;                            ///< guarded by mu_
-  bool can_list_ = true;                               ///< guarded by mu_
+  bool said_no_list_ = false;                          ///< guarded by mu_
   /// One thread reads the list at a time; the others use the table they have
   /// (or, before the first read, wait for it). Guarded by mu_.
   bool refreshing_ = false;

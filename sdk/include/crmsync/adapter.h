@@ -284,7 +284,8 @@ class Adapter {
   /// inbound assignedAgent. Called from a worker thread when the directory's
   /// table expires (inbound.agent_ttl_ms); may use the transport. The
   /// default returns kNotFound: the plugin cannot list users, and the engine
-  /// uses only inbound.agent_map. Replaces ABI 2's ListAgents.
+  /// uses only inbound.agent_map (asking again once per TTL, so return it
+  /// at once, without a request). Replaces ABI 2's ListAgents.
   virtual Status ListUsers(std::vector<CrmUser>* users);
 };
 
