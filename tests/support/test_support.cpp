@@ -311,4 +311,14 @@ std::vector<std::string> LinesStartingWith(const std::string& text, const std::s
   return out;
 }
 
+int StatusOf(const std::string& response) {
+  if (response.size() < 12 || response.compare(0, 9, "HTTP/1.1 ") != 0) return 0;
+  return std::stoi(response.substr(9, 3));
+}
+
+std::string BodyOf(const std::string& response) {
+  const size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
 }  // namespace crmsync::testing

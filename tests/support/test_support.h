@@ -147,6 +147,12 @@ std::string FindOnPath(const std::string& program);
 /// The lines of `text` that start with `prefix`, in order.
 std::vector<std::string> LinesStartingWith(const std::string& text, const std::string& prefix);
 
+/// The status of a raw HTTP/1.1 answer ("HTTP/1.1 200 OK\r\n..."), 0 when
+/// it does not start like one.
+int StatusOf(const std::string& response);
+/// The bytes after the head of a raw HTTP answer, "" when the head is unfinished.
+std::string BodyOf(const std::string& response);
+
 }  // namespace crmsync::testing
 
 #endif  // CRMSYNC_TESTS_TEST_SUPPORT_H_

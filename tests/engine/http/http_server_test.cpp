@@ -35,7 +35,9 @@
 namespace crmsync::engine {
 namespace {
 
+using crmsync::testing::BodyOf;
 using crmsync::testing::IsValidUtf8;
+using crmsync::testing::StatusOf;
 using crmsync::testing::WaitUntil;
 
 // A raw TCP client: what it sends is exactly what goes on the wire.
@@ -120,16 +122,6 @@ class RawClient {
   bool connected_ = false;
   std::string buffer_;
 };
-
-int StatusOf(const std::string& response) {
-  if (response.size() < 12 || response.compare(0, 9, "HTTP/1.1 ") != 0) return 0;
-  return std::stoi(response.substr(9, 3));
-}
-
-std::string BodyOf(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
-}
 
 // A gate a handler waits on, so a test holds handler threads busy at will.
 class Gate {

@@ -36,6 +36,8 @@
 namespace crmsync::engine {
 namespace {
 
+using crmsync::testing::BodyOf;
+using crmsync::testing::StatusOf;
 using crmsync::testing::TestPki;
 using crmsync::testing::WaitUntil;
 
@@ -79,16 +81,6 @@ std::string ReadOneResponse(std::string* buffer, Read read) {
     if (more.empty()) return "";
     *buffer += more;
   }
-}
-
-int StatusOf(const std::string& response) {
-  if (response.size() < 12 || response.compare(0, 9, "HTTP/1.1 ") != 0) return 0;
-  return std::stoi(response.substr(9, 3));
-}
-
-std::string BodyOf(const std::string& response) {
-  size_t end = response.find("\r\n\r\n");
-  return end == std::string::npos ? "" : response.substr(end + 4);
 }
 
 // A raw TCP client: what it sends is exactly what goes on the wire.
