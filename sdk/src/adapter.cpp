@@ -82,6 +82,14 @@ Status Adapter::ListUsers(std::vector<CrmUser>*) {
   return Status::NotFound("this plugin cannot list CRM users");
 }
 
+Status Adapter::FetchChange(InboundChange*) {
+  return Status::Permanent("this plugin cannot fetch a CRM record for a notification");
+}
+
+Status Adapter::PollChanges(const PollRequest&, PollPage*) {
+  return Status::NotFound("this plugin cannot poll the CRM for changes");
+}
+
 void Adapter::Attach(PluginHost*) {}
 
 PluginHost::~PluginHost() = default;

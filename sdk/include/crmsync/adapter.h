@@ -46,6 +46,13 @@ struct Capabilities {
   uint32_t max_concurrency = 0;
   /// True when BuildWebhookRegistration() is implemented.
   bool webhook_registration = false;
+  /// True when ParseWebhook() reads the CRM's webhooks (the plugin has a
+  /// webhook shape configured). Added in ABI 4.0.
+  bool inbound_webhooks = false;
+  /// True when PollChanges() lists the CRM's changes since a cursor. With
+  /// inbound.poll "auto" (the default) the engine polls when this is true and
+  /// inbound_webhooks is false. Added in ABI 4.0.
+  bool change_polling = false;
 };
 
 /// Who the plugin is. name must equal the descriptor's name.
@@ -122,10 +129,22 @@ struct StepResult {
   std::optional<std::string> external_id;
 };
 
-/// A CRM webhook as received, already verified by the engine.
+/// A CRM webhook as received. ParseWebhook() gets it verified; VerifyWebhook()
+/// gets it as it came.
 struct WebhookDelivery {
   HeaderList headers;
   std::string body;
+  /// The request's method ("POST"). Added in ABI 4.0.
+  std::string method = "POST";
+  /// The URL the CRM sent the request to, as the CRM saw it (schemes such as
+  /// HubSpot's v3 sign it): crm.webhook.url's scheme, host and port with the
+  /// request's path and query; without crm.webhook.url, "http://" + the Host
+  /// header + path and query. Added in ABI 4.0.
+  std::string url;
+  /// When the engine received it, Unix milliseconds, from the engine's clock
+  /// (replay windows are measured against it, never against the wall clock
+  /// read by the plugin). Added in ABI 4.0.
+  int64_t received_ms = 0;
 };
 
 /// One change the CRM reports, in platform terms.
@@ -138,6 +157,42 @@ struct InboundChange {
   std::string fields_json = "{}";
   /// The CRM's update time (ISO 8601) when it gives one, for stale-update checks.
   std::optional<std::string> updated_at;
+  /// The CRM's ids of the events this change stands for (HubSpot's eventId; a
+  /// change folded from several per-property events has one id each). The
+  /// engine skips a change every one of whose events it applied before, in
+  /// any delivery or poll. Empty: the change has no event id and is
+  /// deduplicated with its delivery only. Added in ABI 4.0.
+  std::vector<std::string> event_ids;
+  /// True when the CRM only named the record (Zoho's notifications carry ids):
+  /// fields_json is not read; the engine calls Adapter::FetchChange() to read
+  /// the record before applying the change. Added in ABI 4.0.
+  bool fetch = false;
+};
+
+/// What Adapter::PollChanges() is asked for. Added in ABI 4.0.
+struct PollRequest {
+  EntityKind entity_kind = EntityKind::kLead;
+  /// What the previous page's next_cursor said, as the engine kept it
+  /// durably; "" on the first poll ever (start from `now_ms`, less any overlap
+  /// the plugin keeps: records changed before the engine first polled are for
+  /// a backfill, not for polling).
+  std::string cursor;
+  /// The engine's clock, Unix milliseconds.
+  int64_t now_ms = 0;
+};
+
+/// One page of changes. Added in ABI 4.0.
+struct PollPage {
+  /// The changes on this page, oldest first, fields mapped as ParseWebhook()
+  /// maps them (event_ids set, so a change seen twice, across an overlap
+  /// window or a page read again after a restart, is applied once).
+  std::vector<InboundChange> changes;
+  /// The cursor to ask from next time; the engine keeps it durably only after
+  /// this page's changes are recorded. Must be set.
+  std::string next_cursor;
+  /// True when more pages are ready now: the engine asks again at once
+  /// (within its rate budget) rather than after the poll interval.
+  bool more = false;
 };
 
 /// What to register with the CRM so it sends webhooks to the engine.
@@ -262,11 +317,34 @@ class Adapter {
   /// DefaultClassify(); override to refine (e.g. "400 with code DUPLICATE is 409").
   virtual Status Classify(const HttpRequest& request, const HttpResponse& response);
 
-  /// Checks a webhook with the CRM's own signature scheme, when it has one beyond
-  /// the engine's (shared secret header, Standard Webhooks). Return OK to accept,
-  /// kUnauthenticated to refuse, kNotFound when the plugin has no scheme of its
-  /// own (the default).
+  /// Checks a webhook with the CRM's own signature scheme (crmsync/webhook_verify.h
+  /// has HubSpot's, HMAC over the body, basic auth and tokens). The engine asks
+  /// the plugin first: OK accepts, kUnauthenticated refuses (its message starts
+  /// with the reason, "missing", "bad_signature", "stale" or "malformed", and
+  /// ": "; the engine answers 401 without it), kNotFound (the default) says the
+  /// plugin has no scheme of its own, and the engine then checks its own
+  /// (X-CRM-Secret, Standard Webhooks). Changed in ABI 4.0: asked first.
   virtual Status VerifyWebhook(const WebhookDelivery& delivery);
+
+  /// Reads the record a notification-only change names (change->fetch is
+  /// true; entity_kind and external_id are set) and fills fields_json and
+  /// updated_at as ParseWebhook() would from a full delivery. Called from the
+  /// engine's inbound worker, within the rate budget; may use the transport.
+  /// kNotFound when the CRM has no such record any more (the change is
+  /// dropped); kRetryable / kUnavailable to have the delivery tried again
+  /// later; kPermanent when the plugin cannot fetch (the default). Added in
+  /// ABI 4.0.
+  virtual Status FetchChange(InboundChange* change);
+
+  /// Reads one page of the CRM's changes to records of request.entity_kind
+  /// since request.cursor ("modified since" with an overlap window, or the
+  /// CRM's own cursor). Called from the engine's poller thread, within the
+  /// rate budget; may use the transport. The engine records the page's
+  /// changes through the same path as a webhook, then keeps next_cursor
+  /// durably, so a restart resumes where it stopped and nothing between two
+  /// polls is skipped. kNotFound (the default) when the plugin cannot poll
+  /// this entity. Added in ABI 4.0.
+  virtual Status PollChanges(const PollRequest& request, PollPage* page);
 
   /// A JSON text describing what the plugin holds, for diagnostics (mock-crm
   /// dumps its in-memory CRM here). The default is "{}". A top-level

@@ -26,10 +26,16 @@
 //      state in the engine's store, for rotated OAuth tokens);
 //      Adapter::ListUsers and CrmUser replace ListAgents (the engine matches
 //      dealers to CRM users by platform id or email).
+// 4.0: inbound from real CRMs. WebhookDelivery::method, url, received_ms;
+//      InboundChange::event_ids (per-event dedup) and fetch (notification-only
+//      deliveries); Capabilities::inbound_webhooks and change_polling;
+//      Adapter::FetchChange and PollChanges (change polling), PollRequest,
+//      PollPage; VerifyWebhook is asked before the engine's own schemes;
+//      crmsync/webhook_verify.h (vendor signature schemes).
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
-#define CRMSYNC_ABI_MAJOR 3
+#define CRMSYNC_ABI_MAJOR 4
 #define CRMSYNC_ABI_MINOR 0
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so
