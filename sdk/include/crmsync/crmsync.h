@@ -14,5 +14,6 @@
 #include "crmsync/redact.h"
 #include "crmsync/status.h"
 #include "crmsync/version.h"
+#include "crmsync/webhook_verify.h"
 
 #endif  // CRMSYNC_CRMSYNC_H_
