@@ -71,6 +71,7 @@ PluginInfo MockCrmAdapter::Info() const {
   info.capabilities.max_batch_size = 1;
   info.capabilities.lookup_by_reference = true;
   info.capabilities.webhook_registration = true;
+  info.capabilities.inbound_webhooks = true;  // the strategy's webhook shape
   return info;
 }
 
