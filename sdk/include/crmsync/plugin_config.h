@@ -18,6 +18,8 @@ namespace crmsync {
 ///   api_url, api_key, api_secret   CRM_API_URL / CRM_API_KEY / CRM_API_SECRET
 ///   timeout_ms                     CRM_TIMEOUT
 ///   webhook_url, webhook_secret    CRM_WEBHOOK_URL / CRM_WEBHOOK_SECRET
+///   webhook_secrets                every accepted webhook secret, one per line:
+///                                  CRM_WEBHOOK_SECRET first, then webhook.secrets
 ///   mapping                        crm.mapping (a file path, for config-driven plugins)
 ///   config_dir                     the folder of the engine's config file
 ///   allow_insecure_http            crm.allow_insecure_http ("true"/"false")
