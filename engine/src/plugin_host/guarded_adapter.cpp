@@ -157,6 +157,10 @@ Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
   return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
 }
 
+Status GuardedAdapter::PollChanges(const PollRequest& request, PollPage* page) {
+  return Guard("PollChanges", [&] { return adapter_->PollChanges(request, page); });
+}
+
 std::string GuardedAdapter::Dump() {
   std::string dump = "{}";
   Guard("Dump", [&] {

@@ -71,6 +71,7 @@ class GuardedAdapter {
   /// ..."), when any is invalid: the engine does not start on a guess.
   bool BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error);
   Status ListUsers(std::vector<CrmUser>* users);
+  Status PollChanges(const PollRequest& request, PollPage* page);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }
