@@ -9,7 +9,6 @@
 // PollOnce() on the test's thread.
 #include <doctest/doctest.h>
 
-#include <deque>
 #include <future>
 #include <map>
 #include <memory>
@@ -26,7 +25,7 @@
 #include "inbound_fixtures.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
-#include "store/store_error.h"
+#include "poll_fixtures.h"
 
 namespace crmsync::engine {
 namespace {
@@ -35,96 +34,7 @@ using crmsync::testing::TempDir;
 using inbound_test::Contains;
 using inbound_test::kT0;
 using inbound_test::OpenStore;
-
-constexpr char kCrm[] = "script-crm";
-constexpr int64_t kInterval = 60000;
-
-// One scripted answer to PollChanges().
-struct Answer {
-  crmsync::Status status;
-  PollPage page;
-};
-
-InboundChange Change(const std::string& id, const std::string& status,
-                     const std::string& updated_at) {
-  InboundChange change;
-  change.crm_event = "lead.updated";
-  change.entity_kind = EntityKind::kLead;
-  change.external_id = id;
-  change.fields_json = R"({"status":")" + status + R"("})";
-  change.updated_at = updated_at;
-  change.event_ids = {id + "@" + updated_at};
-  return change;
-}
-
-Answer Page(std::vector<InboundChange> changes, const std::string& next, bool more = false) {
-  Answer answer;
-  answer.page.changes = std::move(changes);
-  answer.page.next_cursor = next;
-  answer.page.more = more;
-  return answer;
-}
-
-Answer Failed(crmsync::Status status) {
-  Answer answer;
-  answer.status = std::move(status);
-  return answer;
-}
-
-// A CRM whose pages the test scripts per entity; an entity with nothing left
-// to serve answers kNotFound. Records every request.
-class ScriptCrm : public Adapter {
- public:
-  PluginInfo Info() const override {
-    PluginInfo info{kCrm, "1", "", {}};
-    info.capabilities.change_polling = true;
-    return info;
-  }
-  Status Configure(const PluginConfig&) override { return Status::Ok(); }
-  Mapper& mapping() override { throw std::logic_error("not used"); }
-  Transport& transport() override { throw std::logic_error("not used"); }
-  Status PollChanges(const PollRequest& request, PollPage* page) override {
-    std::lock_guard<std::mutex> lock(mu);
-    requests.push_back(request);
-    std::deque<Answer>& script = scripts[request.entity_kind];
-    if (script.empty()) return Status::NotFound("no polling for this entity");
-    Answer answer = script.front();
-    script.pop_front();
-    *page = answer.page;
-    return answer.status;
-  }
-
-  std::mutex mu;
-  std::map<EntityKind, std::deque<Answer>> scripts;
-  std::vector<PollRequest> requests;
-};
-
-// PluginStates over the real store that can refuse to save the cursors (a
-// crash between recording a page and saving its cursor) and notes, on each
-// cursor save, how many deliveries were pending by then.
-class WatchedStates : public PluginStates {
- public:
-  WatchedStates(PluginStates* inner, InboundLog* log) : inner_(inner), log_(log) {}
-  std::optional<std::string> LoadPluginState(const std::string& plugin,
-                                             const std::string& key) override {
-    return inner_->LoadPluginState(plugin, key);
-  }
-  void SavePluginState(const std::string& plugin, const std::string& key,
-                       const std::string& value, int64_t now_ms) override {
-    if (key.find(".lease") == std::string::npos) {
-      pending_at_save.push_back(static_cast<int>(log_->PendingDeliveries(100).size()));
-      if (fail_cursor_saves) throw StoreError("disk I/O error (simulated crash)");
-    }
-    inner_->SavePluginState(plugin, key, value, now_ms);
-  }
-
-  bool fail_cursor_saves = false;
-  std::vector<int> pending_at_save;
-
- private:
-  PluginStates* inner_;
-  InboundLog* log_;
-};
+using namespace poll_test;  // NOLINT
 
 // A poller over the script CRM and a store file; Restart() makes a new store
 // and poller on the same file, as a new process would.
@@ -232,7 +142,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.Cursor() == std::optional<std::string>("c2"));
   }
 
-  TEST_CASE("poller: more=true reads the next page at once; the last page waits the interval") {
+  TEST_CASE("poller: more=true reads the next page at once, the last page waits the interval") {
     PollRig rig;
     rig.Script({Page({Change("crm_1", "CONTACTED", "t1")}, "c1", true),
                 Page({Change("crm_2", "CONTACTED", "t2")}, "c2", false),
@@ -392,7 +302,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.poller->NextDueMs() == rig.clock.NowMs() + kInterval);
   }
 
-  TEST_CASE("poller: each call takes a token from the rate limiter; none left means no call") {
+  TEST_CASE("poller: each call takes a token from the rate limiter, none left means no call") {
     RateLimiter limiter(1.0);  // one request a second
     PollRig rig({EntityKind::kLead}, &limiter);
     REQUIRE(limiter.TryAcquire(kT0) == 0);  // the dispatcher took this second's token
