@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "crmsync/adapter.h"
+#include "inbound/poller.h"
 #include "store/inbound_log.h"
 #include "store/plugin_states.h"
 #include "store/store_error.h"
@@ -25,6 +26,18 @@ namespace crmsync::engine::poll_test {
 
 inline constexpr char kCrm[] = "script-crm";
 inline constexpr int64_t kInterval = 60000;
+
+// Options of one of several engines polling leads under a lease of three
+// intervals.
+inline PollerOptions LeaseOptions(const std::string& owner) {
+  PollerOptions options;
+  options.plugin = kCrm;
+  options.interval_ms = kInterval;
+  options.entities = {EntityKind::kLead};
+  options.lease_ms = 3 * kInterval;
+  options.owner = owner;
+  return options;
+}
 
 // One scripted answer to PollChanges().
 struct Answer {

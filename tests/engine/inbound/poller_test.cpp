@@ -338,15 +338,8 @@ TEST_SUITE("engine.inbound") {
     GuardedAdapter a_adapter(&crm_a, kCrm), b_adapter(&crm_b, kCrm);
     crm_a.scripts[EntityKind::kLead] = {Page({}, "c1"), Page({}, "c2")};
     crm_b.scripts[EntityKind::kLead] = {Page({}, "c3")};
-    PollerOptions options;
-    options.plugin = kCrm;
-    options.interval_ms = kInterval;
-    options.entities = {EntityKind::kLead};
-    options.lease_ms = 3 * kInterval;
-    options.owner = "engine-a";
-    Poller a(options, &a_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
-    options.owner = "engine-b";
-    Poller b(options, &b_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
+    Poller a(LeaseOptions("engine-a"), &a_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
+    Poller b(LeaseOptions("engine-b"), &b_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
     CHECK(a.PollOnce() == 1);
     CHECK(b.PollOnce() == 0);
     CHECK(a.Status().leader);

@@ -34,16 +34,10 @@ TEST_SUITE("engine.pg.inbound") {
     WatchedStates states_a(pg.store.get(), pg.store.get());
     states_a.fail_cursor_saves = true;
 
-    PollerOptions options;
-    options.plugin = kCrm;
-    options.interval_ms = kInterval;
-    options.entities = {EntityKind::kLead};
-    options.lease_ms = 3 * kInterval;
-    options.owner = "engine-a";
-    auto a = std::make_unique<Poller>(options, &adapter_a, pg.store.get(), &states_a, nullptr,
-                                      &clock, nullptr);
-    options.owner = "engine-b";
-    Poller b(options, &adapter_b, other.get(), other.get(), nullptr, &clock, nullptr);
+    auto a = std::make_unique<Poller>(LeaseOptions("engine-a"), &adapter_a, pg.store.get(),
+                                      &states_a, nullptr, &clock, nullptr);
+    Poller b(LeaseOptions("engine-b"), &adapter_b, other.get(), other.get(), nullptr, &clock,
+             nullptr);
 
     CHECK(a->PollOnce() == 1);
     CHECK(b.PollOnce() == 0);  // a holds the lease
