@@ -70,6 +70,9 @@ struct PollerOptions {
   int64_t lease_ms = 0;
   /// Most pages one entity reads in a pass before the next pass continues.
   int max_pages_per_pass = 100;
+  /// Values masked wherever an error message quotes them (the secret
+  /// settings: Settings::SecretValues()), before MaskSensitive().
+  std::vector<std::string> secrets;
 };
 
 /// One entity's polling, as ops see it. The cursor is opaque and may hold a
@@ -135,6 +138,8 @@ class Poller {
   // Records a failed poll: status, counter, log.
   void Fail(Entity* e, const char* result, const std::string& message, int64_t wait_ms);
   bool HoldLease();
+  // `text` as it may be logged or shown: secrets, e-mails, phones, tokens masked.
+  std::string Mask(const std::string& text) const;
   void Count(const Entity& e, const char* result);
 
   const PollerOptions options_;

@@ -40,8 +40,8 @@ using namespace poll_test;  // NOLINT
 // and poller on the same file, as a new process would.
 struct PollRig {
   explicit PollRig(std::vector<EntityKind> entities = {EntityKind::kLead},
-                   RateLimiter* limiter = nullptr)
-      : entities(std::move(entities)), limiter(limiter) {
+                   RateLimiter* limiter = nullptr, std::vector<std::string> secrets = {})
+      : entities(std::move(entities)), limiter(limiter), secrets(std::move(secrets)) {
     Restart();
   }
   void Restart() {
@@ -54,6 +54,7 @@ struct PollRig {
     options.plugin = kCrm;
     options.interval_ms = kInterval;
     options.entities = entities;
+    options.secrets = secrets;
     poller = std::make_unique<Poller>(options, &guarded, store.get(), states.get(), limiter, &clock,
                                       &metrics);
     poller->OnRecorded([this] { ++woken; });
@@ -82,6 +83,7 @@ struct PollRig {
 
   std::vector<EntityKind> entities;
   RateLimiter* limiter;
+  std::vector<std::string> secrets;
   TempDir dir;
   ManualClock clock{kT0};
   MetricsRegistry metrics;
@@ -263,10 +265,10 @@ TEST_SUITE("engine.inbound") {
   }
 
   TEST_CASE("poller: other errors wait the interval, logged masked, cursor kept") {
-    PollRig rig;
+    PollRig rig({EntityKind::kLead}, nullptr, {"plainkey42"});
     rig.Script({Page({}, "c1"),
                 Failed(Status::Unauthenticated("401 for token sk_live_abcdefghijklmnopqrstuvwx "
-                                               "of ops@example.com"))});
+                                               "of ops@example.com with key plainkey42"))});
     rig.poller->PollOnce();
     rig.clock.Advance(kInterval);
     rig.poller->PollOnce();
@@ -275,6 +277,8 @@ TEST_SUITE("engine.inbound") {
     CHECK(status.errors == 1);
     CHECK_FALSE(Contains(status.last_error, "ops@example.com"));
     CHECK_FALSE(Contains(status.last_error, "sk_live_abcdefghijklmnopqrstuvwx"));
+    CHECK_FALSE(Contains(status.last_error, "plainkey42"));  // a configured secret
+    CHECK(Contains(status.last_error, "401 for token"));
     CHECK(rig.poller->NextDueMs() == rig.clock.NowMs() + kInterval);
     CHECK(rig.Cursor() == std::optional<std::string>("c1"));
   }
