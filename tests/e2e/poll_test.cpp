@@ -154,6 +154,13 @@ TEST_SUITE("e2e.poll") {
     CHECK(lead->getValue<int64_t>("changes") == 1);  // this run: the one page after the restart
     Object::Ptr property = poll->getArray("entities")->getObject(1);
     CHECK_FALSE(property->getValue<bool>("polling"));  // leads only
+    const std::string metrics = t::HttpCall(engine.port, "GET", "/metrics").body;
+    CHECK(metrics.find("crmsync_poll_requests_total{entity=\"lead\",result=\"ok\"}") !=
+          std::string::npos);
+    CHECK(metrics.find("crmsync_poll_changes_total{entity=\"lead\"} 1\n") != std::string::npos);
+    CHECK(metrics.find("crmsync_poll_requests_total{entity=\"property\",result=\"not_found\"} 1\n") !=
+          std::string::npos);
+    CHECK(metrics.find("crmsync_poll_last_success_seconds{entity=\"lead\"} 1") != std::string::npos);
 
     engine.process->Signal(SIGTERM);
     CHECK(engine.process->WaitExit(std::chrono::seconds(20)));

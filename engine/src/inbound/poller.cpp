@@ -88,22 +88,6 @@ Poller::Poller(PollerOptions options, GuardedAdapter* adapter, InboundLog* log,
     e.status.entity = EntityKindName(kind);
     entities_.push_back(e);
   }
-  if (metrics_) {
-    for (const Entity& e : entities_) {
-      const std::string name = e.status.entity;
-      metrics_->AddGauge("crmsync_poll_last_success_seconds",
-                         "When polling last read a page, Unix seconds; 0: not this run.",
-                         {{"entity", name}}, [this, name] {
-                           std::lock_guard<std::mutex> lock(mu_);
-                           for (const Entity& x : entities_) {
-                             if (x.status.entity == name) {
-                               return static_cast<double>(x.status.last_success_ms) / 1000.0;
-                             }
-                           }
-                           return 0.0;
-                         });
-    }
-  }
 }
 
 Poller::~Poller() { Stop(); }

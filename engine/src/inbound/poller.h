@@ -75,7 +75,8 @@ struct PollerOptions {
   std::vector<std::string> secrets;
 };
 
-/// One entity's polling, as ops see it. The cursor is opaque and may hold a
+/// One entity's polling, as ops see it (the service's
+/// crmsync_poll_last_success_seconds gauge reads last_success_ms). The cursor is opaque and may hold a
 /// token: only whether one is kept is shown.
 struct EntityPollStatus {
   std::string entity;            ///< "lead", "property".
