@@ -153,6 +153,10 @@ Status GuardedAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
   return Guard("VerifyWebhook", [&] { return adapter_->VerifyWebhook(delivery); });
 }
 
+Status GuardedAdapter::PollChanges(const PollRequest& request, PollPage* page) {
+  return Guard("PollChanges", [&] { return adapter_->PollChanges(request, page); });
+}
+
 Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
   return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
 }

@@ -70,6 +70,8 @@ class GuardedAdapter {
   /// with every problem in *error ("... rateLimitHeaders/<key>: <reason>;
   /// ..."), when any is invalid: the engine does not start on a guess.
   bool BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error);
+  /// PollChanges(`request`, `page`) (ABI 4.0): one page of the CRM's changes.
+  Status PollChanges(const PollRequest& request, PollPage* page);
   Status ListUsers(std::vector<CrmUser>* users);
   /// FetchChange(`change`) (ABI 4.0): fills a notification-only change from the CRM.
   Status FetchChange(InboundChange* change);
