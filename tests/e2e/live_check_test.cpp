@@ -470,7 +470,7 @@ TEST_SUITE("e2e.live") {
                       CRMSYNC_TEST_PLUGIN_DIR);
     CHECK_MESSAGE(run.code == 0, run.out, run.err);
     CHECK(Contains(run.out, "  POST https://crm.example.com/records/42\n"));
-    CHECK(Contains(run.out, "# plugin good_plugin (ABI 3."));
+    CHECK(Contains(run.out, "# plugin good_plugin (ABI 4."));
     CHECK(Contains(run.out, "cannot prepare requests (crmsync/prepare.h,"));
     CHECK_FALSE(Contains(run.out, "(added by the transport)"));
     Run json = Crmsync({"render", event, "json", "--set", "crm.plugin=good_plugin"},
