@@ -188,7 +188,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(Parse(mapping, R"({"module": "Leads", "operation": "update", "ids": []})").empty());
   }
 
-  TEST_CASE("inbound webhook: eventsPointer finds the array of events; anything else is invalid") {
+  TEST_CASE("inbound webhook: eventsPointer finds the array of events, anything else is invalid") {
     const Mapping mapping = Inline(R"("webhooks": {"eventsPointer": "/events",
         "events": {"lead.updated": "lead"}, "fields": {"lead": {"notes": "/notes"}}})");
     const std::vector<InboundChange> changes = Parse(mapping, R"({"events": [
