@@ -48,6 +48,7 @@ std::string PollJson(const PollStatus& p) {
   }
   return poll.Int("intervalMs", p.interval_ms)
       .Bool("leader", p.leader)
+      .Bool("paused", p.paused)
       .Raw("entities", JsonArray(entities))
       .Done();
 }

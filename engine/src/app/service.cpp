@@ -246,6 +246,7 @@ bool Service::SetUpPolling(const config::Settings& settings, std::string* error)
                   std::to_string(clock_->NowMs());
   options.lease_ms = 3 * options.interval_ms;
   options.secrets = settings.SecretValues();
+  options.paused = [this] { return !dispatcher_->sync_enabled(); };
   poller_ = std::make_unique<Poller>(options, &plugin_->adapter(), store_.state.get(),
                                      store_.state.get(), &dispatcher_->limiter(), clock_, &metrics_);
   poller_->OnRecorded([this] { inbound_->Wake(); });

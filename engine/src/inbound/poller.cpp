@@ -125,6 +125,7 @@ PollStatus Poller::Status() const {
   std::lock_guard<std::mutex> lock(mu_);
   PollStatus status;
   status.enabled = true;
+  status.paused = options_.paused && options_.paused();
   status.interval_ms = options_.interval_ms;
   status.leader = leader_;
   for (const Entity& e : entities_) status.entities.push_back(e.status);
@@ -188,6 +189,9 @@ int Poller::PollOnce() {
     }
   }
   if (due.empty()) return 0;
+  // Nothing goes to the CRM while sync is disabled; what changes meanwhile is
+  // read from the kept cursor once it is enabled again.
+  if (options_.paused && options_.paused()) return 0;
   if (!HoldLease()) {
     // Look again an interval later: the holder may have stopped.
     std::lock_guard<std::mutex> lock(mu_);

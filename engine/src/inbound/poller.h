@@ -73,6 +73,10 @@ struct PollerOptions {
   /// Values masked wherever an error message quotes them (the secret
   /// settings: Settings::SecretValues()), before MaskSensitive().
   std::vector<std::string> secrets;
+  /// True while outbound sync is disabled (by an admin, or after the CRM
+  /// refused the credentials): no poll is made, as no job is sent, and
+  /// polling resumes from the kept cursor when it turns false. Null: never.
+  std::function<bool()> paused;
 };
 
 /// One entity's polling, as ops see it (the service's
@@ -94,6 +98,8 @@ struct PollStatus {
   int64_t interval_ms = 0;
   /// This engine holds the lease (always true without one).
   bool leader = false;
+  /// Sync is disabled (PollerOptions::paused): nothing is polled meanwhile.
+  bool paused = false;
   std::vector<EntityPollStatus> entities;
 };
 

@@ -366,7 +366,7 @@ TEST_SUITE("engine.admin") {
           R"({"kind":"auth","subject":"mock-crm","message":"bad )" "\xef\xbf\xbd" R"(",)"
           R"("since":"2023-11-14T22:13:20.001Z"}],)"
           R"("inbound":{"webhookRegistration":"registered"},)"
-          R"("poll":{"enabled":true,"intervalMs":60000,"leader":true,"entities":[)"
+          R"("poll":{"enabled":true,"intervalMs":60000,"leader":true,"paused":false,"entities":[)"
           R"({"entity":"lead","polling":true,"lastSuccess":"2023-11-14T22:13:20.000Z",)"
           R"("changes":4,"errors":0,"cursor":"set"},)"
           R"({"entity":"property","polling":false,"lastError":"no polling for property",)"

@@ -9,6 +9,7 @@
 // PollOnce() on the test's thread.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <memory>
@@ -55,6 +56,7 @@ struct PollRig {
     options.interval_ms = kInterval;
     options.entities = entities;
     options.secrets = secrets;
+    options.paused = [this] { return sync_disabled.load(); };
     poller = std::make_unique<Poller>(options, &guarded, store.get(), states.get(), limiter, &clock,
                                       &metrics);
     poller->OnRecorded([this] { ++woken; });
@@ -93,6 +95,7 @@ struct PollRig {
   std::unique_ptr<WatchedStates> states;
   std::unique_ptr<Poller> poller;
   int woken = 0;
+  std::atomic<bool> sync_disabled{false};
 };
 
 TEST_SUITE("engine.inbound") {
@@ -161,6 +164,23 @@ TEST_SUITE("engine.inbound") {
     rig.clock.Advance(1);
     CHECK(rig.poller->PollOnce() == 1);
     CHECK(rig.LastRequest().cursor == "c2");
+  }
+
+  TEST_CASE("poller: nothing is polled while sync is disabled; it resumes from the kept cursor") {
+    PollRig rig;
+    rig.Script({Page({}, "c1")});
+    rig.poller->PollOnce();
+    rig.sync_disabled = true;
+    rig.clock.Advance(3 * kInterval);
+    CHECK(rig.poller->PollOnce() == 0);
+    CHECK(rig.Calls() == 1);
+    CHECK(rig.poller->Status().paused);
+    rig.sync_disabled = false;
+    rig.Script({Page({Change("crm_9", "CONTACTED", "2026-12-03T10:00:00Z")}, "c2")});
+    CHECK(rig.poller->PollOnce() == 1);
+    CHECK(rig.LastRequest().cursor == "c1");
+    CHECK_FALSE(rig.poller->Status().paused);
+    CHECK(rig.Cursor() == std::optional<std::string>("c2"));
   }
 
   TEST_CASE("poller: a restart resumes from the saved cursor") {
