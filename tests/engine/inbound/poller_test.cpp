@@ -166,7 +166,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.LastRequest().cursor == "c2");
   }
 
-  TEST_CASE("poller: nothing is polled while sync is disabled; it resumes from the kept cursor") {
+  TEST_CASE("poller: nothing is polled while sync is disabled, and it resumes from the kept cursor") {
     PollRig rig;
     rig.Script({Page({}, "c1")});
     rig.poller->PollOnce();
