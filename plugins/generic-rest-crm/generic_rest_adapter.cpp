@@ -56,10 +56,10 @@ Status ConfigureWebhookSecrets(const PluginConfig& config, WebhookVerifier* veri
   }
   const std::string scheme = WebhookSchemeName(verifier->scheme);
   if (verifier->secrets.empty()) {
-    return Status::InvalidConfig(
-        "webhook secret: the mapping's webhooks.verify selects the " + scheme +
-        " scheme, but no webhook secret is configured: set CRM_WEBHOOK_SECRET "
-        "(crm.webhook.secret), and webhook.secrets for rotation");
+    return Status::NotFound(
+        "the mapping's webhooks.verify selects the " + scheme +
+        " scheme, but no webhook secret is configured (CRM_WEBHOOK_SECRET, "
+        "crm.webhook.secret): every webhook is refused");
   }
   // The SDK's checker names the problem, never the secret.
   const std::string problem = CheckWebhookVerifier(*verifier);
@@ -131,6 +131,8 @@ PluginInfo GenericRestAdapter::Info() const {
   if (mapping_) {
     info.description += " (mapping '" + mapping_->name + "')";
     info.capabilities = CapabilitiesOf(*mapping_);
+    // Without a secret every webhook is refused: webhooks are not a way in.
+    if (verifier_ && verifier_->secrets.empty()) info.capabilities.inbound_webhooks = false;
   }
   return info;
 }
@@ -166,7 +168,17 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   if (mapping->webhooks && mapping->webhooks->verify) {
     verifier = *mapping->webhooks->verify;
     Status secrets = ConfigureWebhookSecrets(config, &*verifier);
-    if (!secrets.ok()) return secrets;
+    if (secrets.code() == StatusCode::kNotFound) {
+      // A deployment that syncs only outbound needs no webhook secret; without
+      // one nothing unverified is ever accepted, and the CRM's changes come
+      // back by polling when the mapping can poll (inbound.poll=auto).
+      warnings.push_back(secrets.message() +
+                         (mapping->poll.empty()
+                              ? std::string("; CRM changes do not come back")
+                              : std::string("; with inbound.poll=auto the engine polls instead")));
+    } else if (!secrets.ok()) {
+      return secrets;
+    }
   }
   Secrets secrets;
   secrets.api_key = config.Get("api_key");
@@ -242,6 +254,10 @@ Status GenericRestAdapter::ListUsers(std::vector<CrmUser>* users) {
 
 Status GenericRestAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
   if (!verifier_) return Status::NotFound("the mapping has no webhooks.verify");
+  if (verifier_->secrets.empty()) {
+    return Status::Unauthenticated(std::string("missing: no webhook secret is configured for the ") +
+                                   WebhookSchemeName(verifier_->scheme) + " scheme");
+  }
   return VerifyWebhookWith(*verifier_, delivery);
 }
 

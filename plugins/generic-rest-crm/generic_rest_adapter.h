@@ -55,9 +55,10 @@ Status CheckLookupSamples(const Mapping& mapping, std::vector<std::string>* warn
 
 /// Fills verifier->secrets from the plugin config: webhook_secrets (every
 /// accepted secret, newline-separated, newest first), else webhook_secret.
-/// kInvalidConfig naming CRM_WEBHOOK_SECRET (crm.webhook.secret) when there is
-/// none, or when one does not fit the scheme (basic needs user:password);
-/// never quoting a secret.
+/// kNotFound naming CRM_WEBHOOK_SECRET (crm.webhook.secret) when there is
+/// none (Configure() then refuses every webhook and warns); kInvalidConfig
+/// when one does not fit the scheme (basic needs user:password). Never quotes
+/// a secret.
 Status ConfigureWebhookSecrets(const PluginConfig& config, WebhookVerifier* verifier);
 
 class GenericRestAdapter : public Adapter {
@@ -112,7 +113,9 @@ class GenericRestAdapter : public Adapter {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Transport> unconfigured_;
   std::string base_url_;  ///< crm.api.url, for Link paging.
-  /// webhooks.verify with the configured secrets; absent without verify.
+  /// webhooks.verify with the configured secrets; absent without verify. No
+  /// secret configured: every delivery is refused (and inbound_webhooks is
+  /// false, so inbound.poll=auto polls when the mapping can).
   std::optional<WebhookVerifier> verifier_;
   PluginHost* host_ = nullptr;
 };

@@ -403,13 +403,13 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(verifier.secrets == std::vector<std::string>{"only-secret"});
   }
 
-  TEST_CASE("inbound secrets: a scheme without a secret, or a bad one, is a config error") {
+  TEST_CASE("inbound secrets: a scheme without a secret is not found, a bad one a config error") {
     WebhookVerifier verifier;
     verifier.scheme = WebhookScheme::kHubSpotV3;
     Status status = ConfigureWebhookSecrets(SecretsConfig("", ""), &verifier);
-    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK(status.code() == StatusCode::kNotFound);
     CHECK(status.message().find("hubspot-v3") != std::string::npos);
-    CHECK(status.message().find("CRM_WEBHOOK_SECRET (crm.webhook.secret)") != std::string::npos);
+    CHECK(status.message().find("CRM_WEBHOOK_SECRET, crm.webhook.secret") != std::string::npos);
     verifier.scheme = WebhookScheme::kBasic;
     status = ConfigureWebhookSecrets(SecretsConfig("Pa55-no-colon", ""), &verifier);
     CHECK(status.code() == StatusCode::kInvalidConfig);
@@ -417,19 +417,32 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(status.message().find("Pa55-no-colon") == std::string::npos);
   }
 
-  TEST_CASE("inbound adapter: Configure refuses a verify scheme without a secret") {
+  TEST_CASE("inbound adapter: without a secret, a verify scheme refuses every webhook and polls") {
     GenericRestAdapter adapter;
     PluginConfig config;
     config.Set("mapping", FixturePath("inbound-hubspot.json"));
     config.Set("api_url", "http://127.0.0.1:9");
     Status status = adapter.Configure(config);
-    CHECK(status.code() == StatusCode::kInvalidConfig);
-    CHECK(status.message().find("CRM_WEBHOOK_SECRET") != std::string::npos);
-    config.Set("webhook_secret", "hs-client-secret");
-    status = adapter.Configure(config);
-    CHECK_MESSAGE(status.ok(), status.ToString());
-    CHECK(adapter.Info().capabilities.inbound_webhooks);
+    // An outbound-only deployment starts; nothing unverified gets in.
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(adapter.Dump().find("CRM_WEBHOOK_SECRET") != std::string::npos);
+    CHECK(adapter.Dump().find("polls instead") != std::string::npos);
+    CHECK_FALSE(adapter.Info().capabilities.inbound_webhooks);
     CHECK(adapter.Info().capabilities.change_polling);
+    WebhookDelivery delivery;
+    delivery.headers = {{"X-HubSpot-Signature-v3", "anything"},
+                        {"X-HubSpot-Request-Timestamp", "1764777600000"}};
+    delivery.body = "[]";
+    Status refused = adapter.VerifyWebhook(delivery);
+    CHECK(refused.code() == StatusCode::kUnauthenticated);
+    CHECK(refused.message().rfind("missing: ", 0) == 0);
+    config.Set("webhook_secret", "hs-client-secret");
+    GenericRestAdapter configured;
+    status = configured.Configure(config);
+    CHECK_MESSAGE(status.ok(), status.ToString());
+    CHECK(configured.Info().capabilities.inbound_webhooks);
+    CHECK(configured.Info().capabilities.change_polling);
+    CHECK(configured.Dump().find("CRM_WEBHOOK_SECRET") == std::string::npos);
   }
 
   TEST_CASE("inbound adapter: without webhooks.verify the engine's own schemes apply") {
