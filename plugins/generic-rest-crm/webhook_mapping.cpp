@@ -185,12 +185,34 @@ Status DeliveryEvents(const WebhookSpec& spec, const Var& body,
 
 }  // namespace
 
+namespace {
+
+// "2026-12-03T10:15:00[.fff](Z|+hh:mm)": the engine's form, kept as the CRM
+// wrote it.
+bool IsRfc3339(const std::string& t) {
+  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':') return false;
+  if (t.back() == 'Z') return true;
+  const size_t n = t.size();
+  return n >= 25 && (t[n - 6] == '+' || t[n - 6] == '-') && t[n - 3] == ':';
+}
+
+}  // namespace
+
 std::optional<std::string> InboundTime(const Var& value) {
   if (IsNumber(value)) {
     if (!value.isInteger()) return std::nullopt;
     return IsoTimeMillis(value.convert<Poco::Int64>());
   }
-  if (IsString(value) && !IsEmptyValue(value)) return value.extract<std::string>();
+  if (IsString(value) && !IsEmptyValue(value)) {
+    // One form for the engine's stale checks: Salesforce's "+0000" and
+    // Pipedrive's "2026-12-03 10:15:00" are ISO 8601 to a reader, not to the
+    // engine's contract. A text that is no time at all is kept, so the engine
+    // refuses the change naming it rather than losing the stale check quietly.
+    const std::string text = value.extract<std::string>();
+    int64_t unix_ms = 0;
+    if (!IsRfc3339(text) && ParseCrmTime(text, &unix_ms)) return IsoTimeMillis(unix_ms);
+    return text;
+  }
   return std::nullopt;
 }
 

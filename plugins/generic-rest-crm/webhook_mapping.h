@@ -44,7 +44,11 @@ Status MapInboundFields(const Mapping& mapping, EntityKind kind, const Var& data
                         const std::string& where, JsonObject* fields);
 
 /// A CRM time as a change carries it: a number is Unix milliseconds, turned
-/// into ISO 8601 UTC; a non-empty string is kept as it is; else nullopt.
+/// into ISO 8601 UTC; an RFC 3339 string ("...T...Z", "...+05:30") is kept; a
+/// string ParseCrmTime() reads in another form (Salesforce's "+0000",
+/// Pipedrive's space for the T) is rewritten as ISO 8601 UTC with
+/// milliseconds; another non-empty string is kept (the engine refuses it,
+/// naming it); else nullopt.
 std::optional<std::string> InboundTime(const Var& value);
 
 /// Folds changes about the same record (entity and CRM id) into one, at the

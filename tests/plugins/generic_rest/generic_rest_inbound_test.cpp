@@ -389,7 +389,7 @@ TEST_SUITE("plugins.generic_rest.inbound") {
     CHECK(page.changes[0].external_id == "00Q1");
     CHECK(page.changes[0].fields_json == R"({"status":"CONVERTED"})");
     CHECK(page.changes[0].event_ids ==
-          std::vector<std::string>{"00Q1@2025-12-03T10:15:30.000+0000"});
+          std::vector<std::string>{"00Q1@2025-12-03T10:15:30.000Z"});
     CHECK(page.more);
     crm.Script(200, R"({"totalSize": 3, "done": true, "records": [
         {"Id": "00Q2", "Status": "Open - Not Contacted", "SystemModstamp": "2025-12-03T10:16:00.000+0000"}]})");

@@ -158,7 +158,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(changes[0].external_id == "123");
     CHECK(changes[0].fields_json == R"({"notes":"Prefers calls","status":"CONVERTED"})");
     CHECK(changes[0].event_ids == std::vector<std::string>{"8f1c-42"});
-    CHECK(changes[0].updated_at.value_or("") == "2026-12-03 10:15:00");
+    CHECK(changes[0].updated_at.value_or("") == "2026-12-03T10:15:00.000Z");
     // An event not listed is ignored; a name part missing is invalid.
     CHECK(Parse(mapping, R"({"meta": {"action": "delete", "entity": "person", "entity_id": 1,
                              "id": "x"}, "data": null})")
