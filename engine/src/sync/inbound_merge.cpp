@@ -147,7 +147,7 @@ InboundResult MergeChange(SqlPort& db, const InboundDelivery& delivery,
 
 // Per-event dedup around the merge: a change whose every event was applied
 // before is a duplicate and writes only its audit line; any other change is
-// merged, whatever the outcome, and its event ids remembered, so the same
+// merged, and its event ids remembered unless it was invalid, so the same
 // events brought again (a resent webhook under a new delivery id, a poll page
 // read twice, an overlap window) are not applied twice. A change folded from
 // several events with one new among them is merged: the new one may carry a
@@ -169,6 +169,10 @@ InboundResult ApplyChange(SqlPort& db, const InboundDelivery& delivery,
     return result;
   }
   InboundResult result = MergeChange(db, delivery, change, rules, now_ms);
+  // An invalid change is not remembered: once the fault is mended (a mapping
+  // that could not map a status, a CRM value out of range), the same event
+  // brought again, by a resend or the next poll, must still apply.
+  if (result.kind == InboundResult::Kind::kInvalid) return result;
   for (const std::string& id : change.event_ids) {
     db.Run(Sql::kInsertInboundEvent, {delivery.plugin, id, now_ms});
   }
