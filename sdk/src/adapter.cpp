@@ -26,12 +26,30 @@ bool ParseStepKind(const std::string& name, StepKind* out) noexcept {
   return false;
 }
 
+namespace {
+
+// Whether the job moved the lead's status. A status event whose status the
+// mirror already held (the platform echoing a status the CRM set, with another
+// field changed) is an update only: a second deal or viewing would be a
+// duplicate at the CRM. A job with nothing singled out (a replayed dead
+// letter) is taken as it was first sent.
+bool StatusChanged(const SyncJob& job) {
+  if (!job.changed_fields) return true;
+  for (const std::string& field : *job.changed_fields) {
+    if (field == "status") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<StepKind> DefaultPlan(const SyncJob& job) {
   std::vector<StepKind> steps;
   steps.push_back(job.external_id ? StepKind::kUpdate : StepKind::kCreate);
   if (job.event_type == EventType::kInquirySubmitted) {
     steps.push_back(StepKind::kActivity);
-  } else if (job.event_type == EventType::kLeadStatusChanged && job.lead && job.lead->status) {
+  } else if (job.event_type == EventType::kLeadStatusChanged && job.lead && job.lead->status &&
+             StatusChanged(job)) {
     switch (*job.lead->status) {
       case LeadStatus::kViewingScheduled:
       case LeadStatus::kViewed: steps.push_back(StepKind::kActivity); break;

@@ -209,7 +209,9 @@ class Mapper {
 
   /// The steps for `job`, in order. The default (DefaultPlan) is docs/design.md §4:
   /// create when no external id is linked, else update; then an activity for
-  /// VIEWING_SCHEDULED, VIEWED and inquiry.submitted, a deal for CONVERTED.
+  /// VIEWING_SCHEDULED, VIEWED and inquiry.submitted, a deal for CONVERTED
+  /// (for a status only when the job changed it: changed_fields names
+  /// "status", or is nullopt).
   /// The engine stores the plan and resumes at the step that failed.
   virtual Status Plan(const SyncJob& job, std::vector<StepKind>* steps);
 

@@ -1537,6 +1537,15 @@ TEST_SUITE("engine.dispatch") {
     CHECK(Int(lead, "updateCount") == 1);
     CHECK(lead->getArray("deals")->size() == 0);
     CHECK(lead->getArray("activities")->size() == 0);
+
+    // E again: CONVERTED, which it already is, with another field changed (the
+    // platform echoing a status the CRM set): an update, never a second deal.
+    rig.Send({StatusChanged("e3", "E", "CONVERTED", R"(,"budgetMax":2600000)")});
+    REQUIRE(WaitUntil([&] { return rig.Jobs("E").size() == 3 && rig.AllDone("E"); }, kWait));
+    CHECK(rig.Job("E").plan == "update");
+    lead = rig.CrmLead("E");
+    CHECK(Int(lead, "updateCount") == 2);
+    CHECK(lead->getArray("deals")->size() == 1);
   }
 
   TEST_CASE("dispatcher: a failed deal step is retried from the deal, not from the update") {
