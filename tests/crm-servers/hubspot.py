@@ -111,8 +111,8 @@ import time
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
-from vendor_server import (FixedWindow, Response, Vendor, is_email, parse_time_ms, serve,
-                           whole_number_error)
+from vendor_server import (FixedWindow, Response, Vendor, is_email, iso_millis, parse_time_ms,
+                           serve, whole_number_error)
 
 OBJECT_PATH = re.compile(r"^/crm/v3/objects/([^/]+)(?:/([^/]+))?(?:/([^/]+))?$")
 OBJECT_TYPES = ("contacts", "deals", "notes", "0-420")
@@ -179,8 +179,7 @@ def is_datetime(value):
 
 def hubspot_time(seconds):
     """`seconds` (Unix) as HubSpot's datetime: 2026-12-03T14:00:00.123Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
-        ".%03dZ" % (int(round(seconds * 1000)) % 1000)
+    return iso_millis(seconds)
 
 
 def sign_v3(secret, method, uri, body, timestamp):

@@ -92,7 +92,8 @@ import time
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
-from vendor_server import FixedWindow, Response, Vendor, is_date, is_email, serve, whole_number_error
+from vendor_server import (FixedWindow, Response, Vendor, is_date, is_email, iso_millis, serve,
+                           whole_number_error)
 
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
 API_PATH = re.compile(r"^(?:/api)?/v1/(.*)$")
@@ -239,9 +240,7 @@ class Pipedrive(Vendor):
                 "body": json.dumps(body, separators=(",", ":"))}
 
     def iso(self):
-        seconds = self.now()
-        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
-            ".%03dZ" % (int(round(seconds * 1000)) % 1000)
+        return iso_millis(self.now())
 
     @staticmethod
     def v2_shape(record, partial=False):

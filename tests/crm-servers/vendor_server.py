@@ -547,6 +547,12 @@ def now_iso(seconds):
     return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(seconds))
 
 
+def iso_millis(seconds):
+    """`seconds` (Unix) as ISO 8601 UTC with milliseconds: 2026-12-03T14:00:00.123Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
+        ".%03dZ" % (int(round(seconds * 1000)) % 1000)
+
+
 def parse_time_ms(text):
     """Unix ms of an ISO-8601 time (Z, +hh:mm or +hhmm, optional fraction) or of
     digits that are already Unix ms; None when it is neither."""
