@@ -76,6 +76,111 @@ std::string IsoTime(int64_t unix_ms) {
   return Poco::DateTimeFormatter::format(timestamp, "%Y-%m-%dT%H:%M:%SZ");
 }
 
+std::string IsoTimeMillis(int64_t unix_ms) {
+  const Poco::Timestamp timestamp(static_cast<Poco::Timestamp::TimeVal>(unix_ms) * 1000);
+  return Poco::DateTimeFormatter::format(timestamp, "%Y-%m-%dT%H:%M:%S.%iZ");
+}
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+// days_from_civil), so no time zone of the process is involved.
+int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+// Reads `count` digits at *pos into *out.
+bool Digits(const std::string& text, size_t* pos, size_t count, int64_t* out) {
+  if (*pos + count > text.size()) return false;
+  int64_t value = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const char c = text[*pos + i];
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + (c - '0');
+  }
+  *pos += count;
+  *out = value;
+  return true;
+}
+
+bool Expect(const std::string& text, size_t* pos, char c) {
+  if (*pos >= text.size() || text[*pos] != c) return false;
+  ++*pos;
+  return true;
+}
+
+}  // namespace
+
+bool ParseCrmTime(const std::string& text, int64_t* unix_ms) {
+  if (text.empty()) return false;
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 15) return false;  // beyond year 33658: not a time
+    *unix_ms = std::stoll(text);
+    return true;
+  }
+  size_t pos = 0;
+  int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, millis = 0;
+  if (!Digits(text, &pos, 4, &year) || !Expect(text, &pos, '-') ||
+      !Digits(text, &pos, 2, &month) || !Expect(text, &pos, '-') ||
+      !Digits(text, &pos, 2, &day)) {
+    return false;
+  }
+  if (pos >= text.size() || (text[pos] != 'T' && text[pos] != 't' && text[pos] != ' ')) {
+    return false;
+  }
+  ++pos;
+  if (!Digits(text, &pos, 2, &hour) || !Expect(text, &pos, ':') ||
+      !Digits(text, &pos, 2, &minute)) {
+    return false;
+  }
+  if (pos < text.size() && text[pos] == ':') {
+    ++pos;
+    if (!Digits(text, &pos, 2, &second)) return false;
+    if (pos < text.size() && (text[pos] == '.' || text[pos] == ',')) {
+      ++pos;
+      size_t digits = 0;
+      while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+        if (digits < 3) millis = millis * 10 + (text[pos] - '0');
+        ++digits;
+        ++pos;
+      }
+      if (digits == 0) return false;
+      for (size_t i = digits; i < 3; ++i) millis *= 10;
+    }
+  }
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
+      second > 60) {
+    return false;
+  }
+  int64_t offset_minutes = 0;
+  if (pos < text.size()) {
+    const char zone = text[pos++];
+    if (zone == 'Z' || zone == 'z') {
+      // UTC
+    } else if (zone == '+' || zone == '-') {
+      int64_t zone_hours = 0, zone_minutes = 0;
+      if (!Digits(text, &pos, 2, &zone_hours)) return false;
+      if (pos < text.size() && text[pos] == ':') ++pos;
+      if (!Digits(text, &pos, 2, &zone_minutes) || zone_hours > 23 || zone_minutes > 59) {
+        return false;
+      }
+      offset_minutes = (zone_hours * 60 + zone_minutes) * (zone == '-' ? -1 : 1);
+    } else {
+      return false;
+    }
+    if (pos != text.size()) return false;
+  }
+  const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 +
+                          second - offset_minutes * 60;
+  *unix_ms = seconds * 1000 + millis;
+  return true;
+}
+
 const std::vector<std::string>& PlatformFields(EntityKind kind) { return WireFields(kind); }
 
 std::vector<std::string> JobVariables(EntityKind kind) {

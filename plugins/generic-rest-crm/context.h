@@ -54,6 +54,15 @@ bool IsWebhookVariable(const std::string& name);
 /// "2026-11-23T10:15:00Z": ISO 8601 UTC, whole seconds.
 std::string IsoTime(int64_t unix_ms);
 
+/// "2026-11-23T10:15:00.123Z": ISO 8601 UTC with milliseconds, for a CRM time
+/// given as Unix milliseconds (HubSpot's occurredAt).
+std::string IsoTimeMillis(int64_t unix_ms);
+
+/// Reads a CRM's time: ISO 8601 "YYYY-MM-DD[T ]hh:mm[:ss[.fraction]]" with
+/// "Z", "+hh:mm", "+hhmm" or no zone (UTC; Pipedrive's "2026-12-03 10:15:00"),
+/// or a decimal number of Unix milliseconds. False for anything else.
+bool ParseCrmTime(const std::string& text, int64_t* unix_ms);
+
 }  // namespace crmsync::genericrest
 
 #endif  // CRMSYNC_PLUGINS_GENERIC_REST_CRM_CONTEXT_H_

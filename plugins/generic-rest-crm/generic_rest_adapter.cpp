@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <sstream>
 #include <utility>
 #include <vector>
 
 #include "auth.h"
 #include "classify_rules.h"
+#include "inbound_read.h"
 #include "crmsync/classify.h"
 #include "crmsync/http_transport.h"
 #include "crmsync/plugin.h"
@@ -40,6 +42,33 @@ int64_t NowMs() {
 }
 
 }  // namespace
+
+Status ConfigureWebhookSecrets(const PluginConfig& config, WebhookVerifier* verifier) {
+  verifier->secrets.clear();
+  // Every accepted secret, newest first (the engine joins them with "\n").
+  std::istringstream lines(config.Get("webhook_secrets"));
+  std::string secret;
+  while (std::getline(lines, secret, '\n')) {
+    if (!secret.empty()) verifier->secrets.push_back(secret);
+  }
+  if (verifier->secrets.empty() && !config.Get("webhook_secret").empty()) {
+    verifier->secrets.push_back(config.Get("webhook_secret"));
+  }
+  const std::string scheme = WebhookSchemeName(verifier->scheme);
+  if (verifier->secrets.empty()) {
+    return Status::InvalidConfig(
+        "webhook secret: the mapping's webhooks.verify selects the " + scheme +
+        " scheme, but no webhook secret is configured: set CRM_WEBHOOK_SECRET "
+        "(crm.webhook.secret), and webhook.secrets for rotation");
+  }
+  // The SDK's checker names the problem, never the secret.
+  const std::string problem = CheckWebhookVerifier(*verifier);
+  if (!problem.empty()) {
+    return Status::InvalidConfig("webhook secret (CRM_WEBHOOK_SECRET, crm.webhook.secret, "
+                                 "webhook.secrets) for the " + scheme + " scheme: " + problem);
+  }
+  return Status::Ok();
+}
 
 Status CheckLookupSamples(const Mapping& mapping, std::vector<std::string>* warnings) {
   for (EntityKind kind : {EntityKind::kLead, EntityKind::kProperty}) {
@@ -85,6 +114,8 @@ Capabilities CapabilitiesOf(const Mapping& mapping) {
   }
   capabilities.max_batch_size = smallest > 0 ? static_cast<uint32_t>(smallest) : 1;
   capabilities.webhook_registration = mapping.webhooks && mapping.webhooks->register_op;
+  capabilities.inbound_webhooks = mapping.webhooks && !mapping.webhooks->events.empty();
+  capabilities.change_polling = !mapping.poll.empty();
   return capabilities;
 }
 
@@ -131,6 +162,12 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   std::vector<std::string> warnings;
   Status checked = CheckLookupSamples(*mapping, &warnings);
   if (!checked.ok()) return Status::InvalidConfig("mapping: " + checked.message());
+  std::optional<WebhookVerifier> verifier;
+  if (mapping->webhooks && mapping->webhooks->verify) {
+    verifier = *mapping->webhooks->verify;
+    Status secrets = ConfigureWebhookSecrets(config, &*verifier);
+    if (!secrets.ok()) return secrets;
+  }
   Secrets secrets;
   secrets.api_key = config.Get("api_key");
   secrets.api_secret = config.Get("api_secret");
@@ -153,6 +190,7 @@ Status GenericRestAdapter::Configure(const PluginConfig& config) {
   base_url_ = options.base_url;
   mapping_ = mapping;
   warnings_ = warnings;
+  verifier_ = verifier;
   mapper_.SetMapping(mapping);
   return Status::Ok();
 }
@@ -202,6 +240,34 @@ Status GenericRestAdapter::ListUsers(std::vector<CrmUser>* users) {
                        users);
 }
 
+Status GenericRestAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
+  if (!verifier_) return Status::NotFound("the mapping has no webhooks.verify");
+  return VerifyWebhookWith(*verifier_, delivery);
+}
+
+Status GenericRestAdapter::FetchChange(InboundChange* change) {
+  if (!mapping_ || !transport_) return Status::Permanent("generic-rest-crm is not configured");
+  // The inner transport: a fetch is no paged lookup.
+  Transport& inner = static_cast<PagingTransport&>(*transport_).inner();
+  return FetchChangeOver(*mapping_, inner, NowMs(),
+                         [this](const HttpResponse& response) {
+                           return Classify(HttpRequest(), response);
+                         },
+                         change);
+}
+
+Status GenericRestAdapter::PollChanges(const PollRequest& request, PollPage* page) {
+  if (!mapping_ || !transport_) return Status::NotFound("generic-rest-crm is not configured");
+  // The inner transport: the poll walks its own pages, one per call.
+  Transport& inner = static_cast<PagingTransport&>(*transport_).inner();
+  return PollChangesOver(*mapping_, inner, base_url_,
+                         [this](const HttpResponse& response) {
+                           return Classify(HttpRequest(), response);
+                         },
+                         request, page);
+}
+
 }  // namespace crmsync::genericrest
+
 
 CRMSYNC_PLUGIN(crmsync::genericrest::GenericRestAdapter, "generic-rest-crm", "1.0.0")

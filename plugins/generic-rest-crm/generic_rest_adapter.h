@@ -13,7 +13,14 @@
 //
 // Info() describes the loaded mapping: lookup_by_reference when the lead has a
 // lookup operation, max_batch_size the smallest maxSize of the lead's batch
-// operations (1 without), webhook_registration when webhooks.register exists.
+// operations (1 without), webhook_registration when webhooks.register exists,
+// inbound_webhooks when webhooks.events lists an event, change_polling when
+// the mapping has a poll section.
+//
+// With webhooks.verify, Configure() takes the webhook secrets from the plugin
+// config (webhook_secrets, newline-separated, else webhook_secret) and
+// VerifyWebhook() checks every delivery with that scheme; FetchChange() and
+// PollChanges() read the CRM through the plugin's transport (inbound_read.h).
 // Classify() tries the mapping's classify rules, then DefaultClassify().
 //
 // Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once,
@@ -23,10 +30,12 @@
 #define CRMSYNC_PLUGINS_GENERIC_REST_CRM_GENERIC_REST_ADAPTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "crmsync/adapter.h"
+#include "crmsync/webhook_verify.h"
 #include "generic_rest_mapper.h"
 #include "mapping_file.h"
 
@@ -43,6 +52,13 @@ Capabilities CapabilitiesOf(const Mapping& mapping);
 /// naming the operation when it does not fit (or reads as "not found"); a
 /// warning in `warnings` for each lookup that has no sample.
 Status CheckLookupSamples(const Mapping& mapping, std::vector<std::string>* warnings);
+
+/// Fills verifier->secrets from the plugin config: webhook_secrets (every
+/// accepted secret, newline-separated, newest first), else webhook_secret.
+/// kInvalidConfig naming CRM_WEBHOOK_SECRET (crm.webhook.secret) when there is
+/// none, or when one does not fit the scheme (basic needs user:password);
+/// never quoting a secret.
+Status ConfigureWebhookSecrets(const PluginConfig& config, WebhookVerifier* verifier);
 
 class GenericRestAdapter : public Adapter {
  public:
@@ -78,6 +94,17 @@ class GenericRestAdapter : public Adapter {
   /// kNotFound when the mapping has none.
   Status ListUsers(std::vector<CrmUser>* users) override;
 
+  /// webhooks.verify's scheme over the configured secrets
+  /// (crmsync/webhook_verify.h), its Status as is; kNotFound without
+  /// webhooks.verify, so the engine's own schemes apply.
+  Status VerifyWebhook(const WebhookDelivery& delivery) override;
+
+  /// Reads the notified record with the entity's `fetch` (inbound_read.h).
+  Status FetchChange(InboundChange* change) override;
+
+  /// One page of the entity's `poll` (inbound_read.h); kNotFound without one.
+  Status PollChanges(const PollRequest& request, PollPage* page) override;
+
  private:
   std::shared_ptr<const Mapping> mapping_;
   std::vector<std::string> warnings_;
@@ -85,6 +112,8 @@ class GenericRestAdapter : public Adapter {
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<Transport> unconfigured_;
   std::string base_url_;  ///< crm.api.url, for Link paging.
+  /// webhooks.verify with the configured secrets; absent without verify.
+  std::optional<WebhookVerifier> verifier_;
   PluginHost* host_ = nullptr;
 };
 

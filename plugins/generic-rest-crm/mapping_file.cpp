@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -503,11 +504,118 @@ void ParseAuth(Checker* c, const JsonObject& object, AuthSpec* auth) {
   }
 }
 
+// The entities of a per-entity section (webhooks.fields, fetch, poll), each
+// handed to `parse`.
+void ParsePerEntity(Checker* c, const JsonObject& object, const std::string& pointer,
+                    const std::function<void(const JsonObject&, const std::string&, EntityKind)>&
+                        parse) {
+  for (const std::string& entity : object->getNames()) {
+    const std::string at = PointerJoin(pointer, entity);
+    EntityKind kind = EntityKind::kLead;
+    if (!ParseEntityKind(entity, &kind)) {
+      c->Error(at, UnknownEntity(entity));
+      continue;
+    }
+    if (JsonObject spec = c->Object(object, entity, pointer, true)) parse(spec, at, kind);
+  }
+}
+
+// A whole number member within [min, max]; false when absent or wrong.
+bool WholeNumber(Checker* c, const JsonObject& object, const std::string& key,
+                 const std::string& pointer, int64_t min, int64_t max, int64_t* out) {
+  if (!object->has(key)) return false;
+  const Var value = object->get(key);
+  if (!value.isInteger() || IsBool(value) || value.convert<Poco::Int64>() < min ||
+      value.convert<Poco::Int64>() > max) {
+    c->Error(PointerJoin(pointer, key), "must be a whole number from " + std::to_string(min) +
+                                            " to " + std::to_string(max));
+    return false;
+  }
+  *out = value.convert<Poco::Int64>();
+  return true;
+}
+
+// webhooks.verify: a scheme of crmsync/webhook_verify.h and its options, with
+// the SDK's own checker run at load (on a stand-in secret: the real ones come
+// from the plugin config) so a bad option stops the service, named by key.
+void ParseVerify(Checker* c, const JsonObject& object, WebhookVerifier* out) {
+  const std::string pointer = "/webhooks/verify";
+  const std::vector<std::string> schemes = {"hubspot-v3", "hubspot-v2", "hubspot-v1",
+                                            "hmac-sha256", "basic", "token"};
+  std::string name;
+  if (!c->String(object, "scheme", pointer, true, &name)) return;
+  if (!ParseWebhookScheme(name, &out->scheme)) {
+    c->Error(pointer + "/scheme",
+             "must be one of " + JoinNames(schemes) + DidYouMean(name, schemes));
+    return;
+  }
+  std::vector<std::string> allowed = {"scheme", "toleranceMs"};
+  const std::vector<std::string> timestamp = {"timestampHeader", "timestampPointer"};
+  switch (out->scheme) {
+    case WebhookScheme::kHmacSha256:
+      allowed.insert(allowed.end(), {"header", "encoding", "prefix"});
+      allowed.insert(allowed.end(), timestamp.begin(), timestamp.end());
+      break;
+    case WebhookScheme::kToken:
+      allowed.insert(allowed.end(), {"header", "tokenPointer"});
+      allowed.insert(allowed.end(), timestamp.begin(), timestamp.end());
+      break;
+    case WebhookScheme::kBasic:
+      allowed.insert(allowed.end(), timestamp.begin(), timestamp.end());
+      break;
+    default:
+      break;  // HubSpot's schemes fix their headers
+  }
+  for (const std::string& key : object->getNames()) {
+    if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+    static const std::set<std::string> kOptions = {"header", "encoding", "prefix", "tokenPointer",
+                                                   "timestampHeader", "timestampPointer"};
+    if (kOptions.count(key) != 0) {
+      c->Error(PointerJoin(pointer, key), "not an option of the " + name + " scheme (it takes " +
+                                              JoinNames(allowed) + ")");
+    } else {
+      c->Error(PointerJoin(pointer, key), UnknownKey(key, allowed));
+    }
+  }
+  c->String(object, "header", pointer, false, &out->header);
+  if (c->String(object, "encoding", pointer, false, &out->encoding) && out->encoding != "hex" &&
+      out->encoding != "base64") {
+    c->Error(pointer + "/encoding", "must be hex or base64");
+    return;
+  }
+  c->String(object, "prefix", pointer, false, &out->prefix);
+  c->Pointer(object, "tokenPointer", pointer, false, &out->token_pointer, false);
+  c->String(object, "timestampHeader", pointer, false, &out->timestamp_header);
+  c->Pointer(object, "timestampPointer", pointer, false, &out->timestamp_pointer, false);
+  WholeNumber(c, object, "toleranceMs", pointer, 1000, 86400000, &out->tolerance_ms);
+  WebhookVerifier probe = *out;
+  probe.secrets = {"stand-in:secret"};
+  const std::string problem = CheckWebhookVerifier(probe);
+  if (problem.empty()) return;
+  // The SDK names the option in its words; place the problem on that key.
+  std::string at = pointer;
+  for (const char* key : {"timestampHeader", "timestampPointer", "tokenPointer", "encoding"}) {
+    if (problem.find(key) != std::string::npos) {
+      at = PointerJoin(pointer, key);
+      break;
+    }
+  }
+  if (at == pointer && problem.find("header") != std::string::npos) at = pointer + "/header";
+  if (problem.find("replay window") != std::string::npos) at = pointer + "/toleranceMs";
+  c->Error(at, problem);
+}
+
 void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping, WebhookSpec* out) {
   const std::string pointer = "/webhooks";
   c->Keys(object, pointer,
-          {"register", "eventPointer", "entityIdPointer", "dataPointer", "updatedAtPointer",
-           "events", "fields"});
+          {"register", "verify", "eventsPointer", "eventPointer", "entityIdPointer",
+           "eventIdPointer", "dataPointer", "updatedAtPointer", "property", "fetch", "events",
+           "fields"});
+  if (JsonObject verify = c->Object(object, "verify", pointer, false)) {
+    WebhookVerifier verifier;
+    ParseVerify(c, verify, &verifier);
+    out->verify = verifier;
+  }
   if (JsonObject reg = c->Object(object, "register", pointer, false)) {
     EntityRules rules;
     rules.job.known_variable = IsWebhookVariable;
@@ -526,12 +634,55 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
     ParseOperation(c, filtered, at, "register", "/id", rules, &op);
     out->register_op = op;
   }
-  c->Pointer(object, "eventPointer", pointer, false, &out->event_pointer, false);
-  c->Pointer(object, "entityIdPointer", pointer, false, &out->entity_id_pointer, false);
-  c->Pointer(object, "dataPointer", pointer, false, &out->data_pointer);
   std::string text;
+  if (c->Pointer(object, "eventsPointer", pointer, false, &text)) out->events_pointer = text;
+  if (object->has("eventPointer") && IsArray(object->get("eventPointer"))) {
+    // Several pointers whose values name the event together ("person.change").
+    JsonArray parts = object->get("eventPointer").extract<JsonArray>();
+    out->event_pointers.clear();
+    if (parts->size() == 0) c->Error(pointer + "/eventPointer", "must not be an empty list");
+    for (unsigned int i = 0; i < parts->size(); ++i) {
+      const Var part = parts->get(i);
+      const std::string at = pointer + "/eventPointer/" + std::to_string(i);
+      if (!IsString(part) || !IsValidPointer(part.extract<std::string>()) ||
+          part.extract<std::string>().empty()) {
+        c->Error(at, "must be a JSON pointer into the event (\"/meta/action\")");
+        continue;
+      }
+      out->event_pointers.push_back(part.extract<std::string>());
+    }
+  } else if (object->has("eventPointer")) {
+    if (c->Pointer(object, "eventPointer", pointer, false, &text, false)) {
+      out->event_pointers = {text};
+    }
+  }
+  c->Pointer(object, "entityIdPointer", pointer, false, &out->entity_id_pointer, false);
+  if (c->Pointer(object, "eventIdPointer", pointer, false, &text, false)) {
+    out->event_id_pointer = text;
+  }
+  c->Pointer(object, "dataPointer", pointer, false, &out->data_pointer);
   if (c->Pointer(object, "updatedAtPointer", pointer, false, &text, false)) {
     out->updated_at_pointer = text;
+  }
+  if (JsonObject property = c->Object(object, "property", pointer, false)) {
+    const std::string at = pointer + "/property";
+    c->Keys(property, at, {"namePointer", "valuePointer"});
+    WebhookProperty spec;
+    const bool name = c->Pointer(property, "namePointer", at, true, &spec.name_pointer, false);
+    const bool value = c->Pointer(property, "valuePointer", at, true, &spec.value_pointer, false);
+    if (name && value) out->property = spec;
+    if (object->has("dataPointer")) {
+      c->Error(pointer + "/dataPointer",
+               "not with property: a per-property event's data is {<name>: <value>}");
+    }
+  }
+  if (object->has("fetch")) {
+    const Var fetch = object->get("fetch");
+    if (!IsBool(fetch)) {
+      c->Error(pointer + "/fetch", "must be true or false");
+    } else {
+      out->fetch = fetch.extract<bool>();
+    }
   }
   if (JsonObject events = c->Object(object, "events", pointer, false)) {
     for (const std::string& name : events->getNames()) {
@@ -547,16 +698,10 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
   }
   JsonObject fields = c->Object(object, "fields", pointer, false);
   if (!fields) return;
-  const std::string fields_at = pointer + "/fields";
-  for (const std::string& entity : fields->getNames()) {
-    const std::string entity_at = PointerJoin(fields_at, entity);
-    EntityKind kind = EntityKind::kLead;
-    if (!ParseEntityKind(entity, &kind)) {
-      c->Error(entity_at, UnknownEntity(entity));
-      continue;
-    }
-    JsonObject map = c->Object(fields, entity, fields_at, true);
-    if (!map) continue;
+  ParsePerEntity(c, fields, pointer + "/fields", [&](const JsonObject& map,
+                                                     const std::string& entity_at,
+                                                     EntityKind kind) {
+    const std::string entity = EntityKindName(kind);
     TransformRules transforms;
     transforms.direction = TransformDirection::kInbound;
     for (const auto& table : mapping.lookups) transforms.lookup_tables.insert(table.first);
@@ -619,6 +764,125 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
         continue;
       }
       list.push_back(field);
+    }
+  });
+}
+
+// The `request` of fetch.<entity> or poll.<entity>: an operation (method,
+// path, query, headers, body) whose templates know `variables`.
+void ParseRequest(Checker* c, const JsonObject& parent, const std::string& pointer,
+                  const std::string& name, const Mapping& mapping, EntityKind kind,
+                  const std::vector<std::string>& variables, Operation* op) {
+  JsonObject object = c->Object(parent, "request", pointer, true);
+  if (!object) return;
+  const std::string at = pointer + "/request";
+  c->Keys(object, at, {"method", "path", "query", "headers", "body"});
+  JsonObject filtered = NewObject();  // unknown keys are reported once, above
+  for (const char* key : {"method", "path", "query", "headers", "body"}) {
+    if (object->has(key)) filtered->set(key, object->get(key));
+  }
+  EntityRules rules;
+  rules.job.known_variable = [variables](const std::string& variable) {
+    return std::find(variables.begin(), variables.end(), variable) != variables.end();
+  };
+  rules.job.variables = variables;
+  for (const auto& table : mapping.lookups) rules.job.transforms.lookup_tables.insert(table.first);
+  rules.job.transforms.has_status_map = mapping.status_map.count(EntityKindName(kind)) != 0;
+  rules.job.transforms.has_source_map = mapping.has_source_map;
+  rules.batch = rules.job;
+  ParseOperation(c, filtered, at, name, "/id", rules, op);
+}
+
+void ParseFetch(Checker* c, const JsonObject& object, Mapping* mapping) {
+  ParsePerEntity(c, object, "/fetch", [&](const JsonObject& spec, const std::string& at,
+                                           EntityKind kind) {
+    c->Keys(spec, at, {"request", "recordPointer", "updatedAtPointer", "notFoundStatus"});
+    FetchSpec fetch;
+    ParseRequest(c, spec, at, "fetch", *mapping, kind, {"externalId", "now"}, &fetch.request);
+    c->Pointer(spec, "recordPointer", at, false, &fetch.record_pointer);
+    std::string text;
+    if (c->Pointer(spec, "updatedAtPointer", at, false, &text, false)) {
+      fetch.updated_at_pointer = text;
+    }
+    if (spec->has("notFoundStatus")) {
+      ParseNotFoundStatus(c, spec->get("notFoundStatus"), at + "/notFoundStatus", &fetch.request);
+      fetch.not_found_status = fetch.request.not_found_status;
+    }
+    mapping->fetch[EntityKindName(kind)] = fetch;
+  });
+}
+
+void ParsePoll(Checker* c, const JsonObject& object, Mapping* mapping) {
+  ParsePerEntity(c, object, "/poll", [&](const JsonObject& spec, const std::string& at,
+                                          EntityKind kind) {
+    c->Keys(spec, at,
+            {"request", "since", "itemsPointer", "idPointer", "dataPointer", "updatedAtPointer",
+             "next", "event"});
+    PollSpec poll;
+    ParseRequest(c, spec, at, "poll", *mapping, kind, {"poll.since", "poll.after", "now"},
+                 &poll.request);
+    if (JsonObject since = c->Object(spec, "since", at, false)) {
+      const std::string since_at = at + "/since";
+      c->Keys(since, since_at, {"format", "overlapMs"});
+      std::string format;
+      if (c->String(since, "format", since_at, false, &format)) {
+        if (format == "iso") {
+          poll.since_format = PollSpec::SinceFormat::kIso;
+        } else if (format != "epochMs") {
+          c->Error(since_at + "/format", "must be epochMs or iso" +
+                                             DidYouMean(format, {"epochMs", "iso"}));
+        }
+      }
+      WholeNumber(c, since, "overlapMs", since_at, 0, 86400000, &poll.overlap_ms);
+    }
+    c->Pointer(spec, "itemsPointer", at, true, &poll.items_pointer);
+    c->Pointer(spec, "idPointer", at, false, &poll.id_pointer, false);
+    c->Pointer(spec, "dataPointer", at, false, &poll.data_pointer);
+    c->Pointer(spec, "updatedAtPointer", at, true, &poll.updated_at_pointer, false);
+    if (JsonObject next = c->Object(spec, "next", at, false)) {
+      const std::string next_at = at + "/next";
+      c->Keys(next, next_at, {"cursorPointer", "pathPointer"});
+      std::string text;
+      if (c->Pointer(next, "cursorPointer", next_at, false, &text, false)) {
+        poll.cursor_pointer = text;
+      }
+      if (c->Pointer(next, "pathPointer", next_at, false, &text, false)) poll.path_pointer = text;
+      if (next->has("cursorPointer") == next->has("pathPointer")) {
+        c->Error(next_at, "needs exactly one of cursorPointer and pathPointer");
+      }
+    }
+    poll.event = std::string(EntityKindName(kind)) + ".poll";
+    c->String(spec, "event", at, false, &poll.event);
+    mapping->poll[EntityKindName(kind)] = poll;
+  });
+}
+
+// What the inbound sections need of each other: fetched and polled records
+// are read with webhooks.fields, and notification-only webhooks need a fetch.
+void CheckInbound(Checker* c, const Mapping& mapping) {
+  auto has_fields = [&](const std::string& entity) {
+    return mapping.webhooks && mapping.webhooks->fields.count(entity) != 0;
+  };
+  for (const auto& entry : mapping.fetch) {
+    if (!has_fields(entry.first)) {
+      c->Error("/fetch/" + entry.first, "needs /webhooks/fields/" + entry.first +
+                                            " (how the fetched record maps to platform fields)");
+    }
+  }
+  for (const auto& entry : mapping.poll) {
+    if (!has_fields(entry.first)) {
+      c->Error("/poll/" + entry.first, "needs /webhooks/fields/" + entry.first +
+                                           " (how a polled record maps to platform fields)");
+    }
+  }
+  if (mapping.webhooks && mapping.webhooks->fetch) {
+    std::set<std::string> entities;
+    for (const auto& event : mapping.webhooks->events) entities.insert(EntityKindName(event.second));
+    for (const std::string& entity : entities) {
+      if (mapping.fetch.count(entity) == 0) {
+        c->Error("/webhooks/fetch", "needs /fetch/" + entity +
+                                        " (how to read a notified " + entity + " by its id)");
+      }
     }
   }
 }
@@ -861,7 +1125,8 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   mapping.file = file;
   c.Keys(object, "",
          {"name", "description", "auth", "headers", "statusMap", "statusMapInbound", "lookups",
-          "sourceMap", "entities", "users", "webhooks", "classify", "rateLimit"});
+          "sourceMap", "entities", "users", "webhooks", "fetch", "poll", "classify",
+          "rateLimit"});
   c.String(object, "name", "", true, &mapping.name);
   c.String(object, "description", "", false, &mapping.description, true);
 
@@ -951,6 +1216,9 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
       mapping.webhooks = spec;
     }
   }
+  if (JsonObject fetch = c.Object(object, "fetch", "", false)) ParseFetch(&c, fetch, &mapping);
+  if (JsonObject poll = c.Object(object, "poll", "", false)) ParsePoll(&c, poll, &mapping);
+  CheckInbound(&c, mapping);
   if (JsonObject users = c.Object(object, "users", "", false)) {
     ParseUsers(&c, users, &mapping);
   }

@@ -23,6 +23,7 @@
 #include "crmsync/entities.h"
 #include "crmsync/rate_limit.h"
 #include "crmsync/status.h"
+#include "crmsync/webhook_verify.h"
 #include "json_util.h"
 #include "pagination.h"
 #include "transforms.h"
@@ -137,17 +138,63 @@ struct WebhookField {
   std::vector<std::string> transforms;
 };
 
+/// webhooks.property: per-property events (HubSpot's contact.propertyChange);
+/// the event's data object is {<name>: <value>}.
+struct WebhookProperty {
+  std::string name_pointer;
+  std::string value_pointer;
+};
+
 /// webhooks: how CRM webhooks map back, and how to register them.
 struct WebhookSpec {
   std::optional<Operation> register_op;
-  std::string event_pointer = "/event";
+  /// webhooks.verify: the CRM's own signature scheme (crmsync/webhook_verify.h),
+  /// with the options from the file and no secrets: Configure() adds them from
+  /// the plugin config (webhook_secrets, webhook_secret).
+  std::optional<WebhookVerifier> verify;
+  /// Where the array of events is; absent: an array body is a batch of
+  /// events, an object body is one event.
+  std::optional<std::string> events_pointer;
+  /// The event's name: one pointer, or several whose values are joined by ".".
+  std::vector<std::string> event_pointers = {"/event"};
+  /// The CRM id: a string, a number, or an array of them (one change each).
   std::string entity_id_pointer = "/entityId";
+  std::optional<std::string> event_id_pointer;  ///< Into InboundChange::event_ids.
   std::string data_pointer = "/data";
-  std::optional<std::string> updated_at_pointer;  ///< From the body's root.
+  std::optional<std::string> updated_at_pointer;  ///< Inside one event.
+  std::optional<WebhookProperty> property;
+  /// Notification only: changes carry fetch=true and no fields.
+  bool fetch = false;
   /// CRM event name -> entity.
   std::map<std::string, EntityKind> events;
   /// Per entity ("lead", "property"), in file order.
   std::map<std::string, std::vector<WebhookField>> fields;
+};
+
+/// fetch.<entity>: how to read one record by its CRM id (mapping-format.md,
+/// "Fetching a notified record").
+struct FetchSpec {
+  Operation request;                ///< Knows externalId and now.
+  std::string record_pointer;       ///< "" : the answer is the record.
+  std::optional<std::string> updated_at_pointer;  ///< Inside the record.
+  std::vector<int> not_found_status;  ///< 2xx statuses meaning "gone" (404 always).
+};
+
+/// poll.<entity>: a "changed since" list (mapping-format.md, "Change polling").
+struct PollSpec {
+  Operation request;  ///< Knows poll.since, poll.after and now.
+  enum class SinceFormat { kEpochMs, kIso };
+  SinceFormat since_format = SinceFormat::kEpochMs;
+  int64_t overlap_ms = 60000;
+  std::string items_pointer;
+  std::string id_pointer = "/id";
+  std::string data_pointer;  ///< "" : the item itself.
+  std::string updated_at_pointer;
+  /// next.cursorPointer (sent back as poll.after) or next.pathPointer (the
+  /// next page's path, read with GET); neither: one page is the whole answer.
+  std::optional<std::string> cursor_pointer;
+  std::optional<std::string> path_pointer;
+  std::string event;  ///< The changes' crm_event ("lead.poll").
 };
 
 /// One outcome refinement (mapping-format.md, "Outcome refinements").
@@ -179,6 +226,9 @@ struct Mapping {
   std::optional<UsersSpec> users;
   std::optional<Operation> users_list;
   std::optional<WebhookSpec> webhooks;
+  /// Per entity ("lead", "property").
+  std::map<std::string, FetchSpec> fetch;
+  std::map<std::string, PollSpec> poll;
   std::vector<ClassifyRule> classify;
   /// rateLimit: where the CRM's answers state its request budget (one set, or
   /// several tried in order), checked with crmsync::ParseRateLimitHeaders();

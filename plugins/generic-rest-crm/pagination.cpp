@@ -34,9 +34,8 @@ std::string Lower(const std::string& text) { return Poco::toLower(text); }
 
 std::string Trim(const std::string& text) { return Poco::trim(text); }
 
-// The path (and query) to request for a next-page target (a Link header's, or
-// a nextPath one), relative to `base_url` as HttpTransport takes it; false
-// with *why, which names the target as `what`, when the target is elsewhere.
+}  // namespace
+
 bool LinkPath(const std::string& target, const std::string& base_url, const std::string& what,
               std::string* path, std::string* why) {
   try {
@@ -69,8 +68,6 @@ bool LinkPath(const std::string& target, const std::string& base_url, const std:
     return false;
   }
 }
-
-}  // namespace
 
 bool ParsePaging(const Var& value, const std::string& pointer, Paging* out, ErrorList* errors) {
   const size_t before = errors->size();

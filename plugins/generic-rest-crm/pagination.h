@@ -98,6 +98,13 @@ std::string WithQueryParam(const std::string& path, const std::string& name,
 /// The target of the rel="next" link of a Link header value, or "".
 std::string NextLink(const std::string& link_header);
 
+/// The path (and query) to request for a next-page target (a Link header's, a
+/// nextPath one, a polled nextRecordsUrl), relative to `base_url` (crm.api.url)
+/// as HttpTransport takes it; false with *why, which names the target as
+/// `what`, when the target is on another origin or outside base_url's path.
+bool LinkPath(const std::string& target, const std::string& base_url, const std::string& what,
+              std::string* path, std::string* why);
+
 struct Mapping;
 
 /// The plugin's transport with paged lookups walked (see the file comment).
