@@ -235,7 +235,7 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
   if (webhook_secrets_.empty()) {
     ComponentLogger("webhook").warning(
         "no webhook secret configured (CRM_WEBHOOK_SECRET, webhook.secrets): every webhook is "
-        "refused unless the plugin verifies it itself");
+        "refused unless the plugin verifies it with a scheme of its own");
   }
   InboundRules rules;
   for (const std::string& field : settings.GetList("inbound.platform_fields")) {
@@ -256,6 +256,10 @@ bool Service::SetUpInbound(const config::Settings& settings, std::string* error)
   const std::string callback_url = settings.GetString("inbound.callback_url");
   rules.queue_callbacks = !callback_url.empty();
   inbound_ = std::make_unique<InboundWorker>(store_.state.get(), rules, agents_.get(), clock_, &metrics_);
+  // Fetches of notification-only changes are CRM requests: they share the
+  // dispatcher's rate budget.
+  inbound_->FetchWith(&plugin_->adapter(), &dispatcher_->limiter());
+  webhook_public_url_ = settings.GetString("crm.webhook.url");
   if (!callback_url.empty()) {
     callbacks_ = CallbackSender::Create(callback_url, settings.GetBool("crm.allow_insecure_http"),
                                         store_.state.get(), policy, clock_, &metrics_, error);
@@ -293,6 +297,7 @@ void Service::BuildRoutes(Router* router) {
   webhook.metrics = &metrics_;
   webhook.secrets = webhook_secrets_;
   webhook.tolerance_s = webhook_tolerance_s_;
+  webhook.public_url = webhook_public_url_;
   webhook.shutting_down = &shutting_down_;
   webhook.on_recorded = [this] { inbound_->Wake(); };
   AddWebhookRoutes(*router, webhook);

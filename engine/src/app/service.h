@@ -119,6 +119,7 @@ class Service {
   std::unique_ptr<Dispatcher> dispatcher_;
   WebhookSecrets webhook_secrets_;
   int64_t webhook_tolerance_s_ = 300;
+  std::string webhook_public_url_;  ///< crm.webhook.url: the origin of WebhookDelivery::url.
   std::unique_ptr<InboundWorker> inbound_;
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<WebhookRegistrar> registrar_;

@@ -409,6 +409,19 @@ PluginConfig Settings::PluginConfigFor(const std::string& plugin_name) const {
   config.Set("timeout_ms", GetString("crm.timeout"));
   set_if_not_empty("webhook_url", GetString("crm.webhook.url"));
   set_if_not_empty("webhook_secret", GetString("crm.webhook.secret"));
+  // Every accepted secret, newest first, for the plugin's own webhook schemes
+  // (crmsync/webhook_verify.h): crm.webhook.secret, then webhook.secrets.
+  // Newline-joined: a secret never holds one.
+  {
+    std::vector<std::string> secrets = GetList("webhook.secrets");
+    secrets.insert(secrets.begin(), GetString("crm.webhook.secret"));
+    std::string joined;
+    for (const std::string& secret : secrets) {
+      if (secret.empty()) continue;
+      joined += (joined.empty() ? "" : "\n") + secret;
+    }
+    set_if_not_empty("webhook_secrets", joined);
+  }
   set_if_not_empty("mapping", ResolveAgainst(config_dir_, GetString("crm.mapping")));
   config.Set("config_dir", config_dir_);
   config.Set("allow_insecure_http", GetBool("crm.allow_insecure_http") ? "true" : "false");

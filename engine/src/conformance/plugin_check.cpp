@@ -30,7 +30,8 @@ constexpr char kNotConfigured[] =
 const std::set<std::string>& WellKnownKeys() {
   static const std::set<std::string> keys = {
       "api_url",        "api_key", "api_secret", "timeout_ms",          "webhook_url",
-      "webhook_secret", "mapping", "config_dir", "allow_insecure_http", "ca_file"};
+      "webhook_secret", "webhook_secrets", "mapping", "config_dir", "allow_insecure_http",
+      "ca_file"};
   return keys;
 }
 

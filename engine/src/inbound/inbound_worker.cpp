@@ -1,7 +1,9 @@
 // The inbound worker; see inbound_worker.h.
 #include "inbound/inbound_worker.h"
 
+#include <algorithm>
 #include <chrono>
+#include <set>
 #include <sstream>
 #include <typeinfo>
 
@@ -71,18 +73,144 @@ void InboundWorker::MapAgents(InboundDelivery* delivery) {
   }
 }
 
+void InboundWorker::CountFetch(const char* result) {
+  if (!metrics_) return;
+  metrics_
+      ->GetCounter("crmsync_inbound_fetches_total",
+                   "Notification-only CRM changes fetched, by result.", {{"result", result}})
+      .Inc();
+}
+
+bool InboundWorker::FetchChanges(InboundDelivery* delivery, Hold* hold, int64_t* wait_ms,
+                                 bool* failed) {
+  *wait_ms = 0;
+  *failed = false;
+  for (size_t i = 0; i < delivery->changes.size(); ++i) {
+    const InboundChange& change = delivery->changes[i];
+    if (!change.fetch || hold->filled.count(i) || hold->dropped.count(i)) continue;
+    const std::string record = EntityKindName(change.entity_kind) + std::string(" ") +
+                               change.external_id;
+    InboundDrop drop;
+    drop.entity_kind = change.entity_kind;
+    drop.external_id = change.external_id;
+    drop.action = "inbound_fetch_failed";
+    if (!adapter_) {
+      CountFetch("failed");
+      drop.reason = "no plugin to fetch CRM record " + record + " with";
+      hold->dropped[i] = std::move(drop);
+      continue;
+    }
+    RateTicket ticket;
+    if (limiter_) {
+      const int64_t wait = limiter_->TryAcquire(clock_->NowMs(), &ticket);
+      if (wait > 0) {
+        CountFetch("budget_wait");
+        *wait_ms = wait;
+        return false;
+      }
+    }
+    InboundChange filled = change;  // a failing plugin leaves the recorded change as it was
+    const Status s = adapter_->FetchChange(&filled);
+    // The limiter hears of every answer the CRM gave (a transport error or a
+    // plugin fault is none), a 429 among them.
+    if (limiter_ && s.code() != StatusCode::kRetryable && s.code() != StatusCode::kInternal) {
+      RateAnswer answer;
+      answer.rate_limited = s.code() == StatusCode::kRateLimited;
+      answer.retry_after_ms = s.retry_after_ms();
+      limiter_->OnAnswer(clock_->NowMs(), ticket, answer);
+    }
+    // Plugin messages come through the guard's redaction (MaskSensitive).
+    switch (s.code()) {
+      case StatusCode::kOk:
+        CountFetch("filled");
+        filled.fetch = false;
+        hold->filled[i] = std::move(filled);
+        break;
+      case StatusCode::kNotFound:
+        CountFetch("gone");
+        drop.action = "inbound_fetch_gone";
+        drop.reason = "CRM record " + record + " is gone: " + s.message();
+        hold->dropped[i] = std::move(drop);
+        break;
+      case StatusCode::kRetryable:
+      case StatusCode::kRateLimited:
+      case StatusCode::kInternal:
+      case StatusCode::kUnauthenticated:
+        CountFetch("retry");
+        *failed = true;
+        *wait_ms = std::max<int64_t>(0, s.retry_after_ms());
+        LogWith(ComponentLogger("inbound"), Poco::Message::PRIO_WARNING,
+                "could not fetch CRM record " + record + " (" + StatusCodeName(s.code()) +
+                    "): " + s.message() + "; the delivery waits",
+                {{"delivery_id", delivery->id}, {"outcome", "fetch_retry"}});
+        return false;
+      default:
+        CountFetch("failed");
+        drop.reason = "CRM record " + record + " could not be fetched (" +
+                      StatusCodeName(s.code()) + "): " + s.message();
+        LogWith(ComponentLogger("inbound"), Poco::Message::PRIO_ERROR, drop.reason,
+                {{"delivery_id", delivery->id}, {"outcome", "fetch_failed"}});
+        hold->dropped[i] = std::move(drop);
+        break;
+    }
+  }
+  std::vector<InboundChange> kept;
+  for (size_t i = 0; i < delivery->changes.size(); ++i) {
+    if (hold->dropped.count(i)) {
+      delivery->dropped.push_back(hold->dropped[i]);
+    } else {
+      kept.push_back(hold->filled.count(i) ? hold->filled[i] : delivery->changes[i]);
+    }
+  }
+  delivery->changes = std::move(kept);
+  return true;
+}
+
 int InboundWorker::ProcessPending() {
   std::lock_guard<std::mutex> process_lock(process_mu_);
+  constexpr int kBatch = 32;
   int processed = 0;
   while (true) {
-    std::vector<InboundDelivery> batch = store_->PendingDeliveries(32);
+    // Deliveries held back by a fetch stay at the head of the list: ask for as
+    // many more, so they never crowd out the ones behind them.
+    const int limit = kBatch + static_cast<int>(held_.size());
+    std::vector<InboundDelivery> batch = store_->PendingDeliveries(limit);
+    if (static_cast<int>(batch.size()) < limit) {
+      // Every pending delivery is in hand: forget holds of the ones done since
+      // (by another engine sharing the store).
+      std::set<std::string> pending;
+      for (const InboundDelivery& d : batch) pending.insert(d.id);
+      for (auto it = held_.begin(); it != held_.end();) {
+        it = pending.count(it->first) ? std::next(it) : held_.erase(it);
+      }
+    }
     if (batch.empty()) return processed;
     bool progressed = false;
     for (InboundDelivery& delivery : batch) {
+      auto held = held_.find(delivery.id);
+      if (held != held_.end() && clock_->NowMs() < held->second.until_ms) continue;
+      Hold hold = held != held_.end() ? held->second : Hold();
+      int64_t wait_ms = 0;
+      bool failed = false;
+      if (!FetchChanges(&delivery, &hold, &wait_ms, &failed)) {
+        Hold& h = held_[delivery.id] = std::move(hold);
+        if (failed) {
+          ++h.failures;
+          const int doublings = std::min(h.failures - 1, 20);
+          wait_ms = std::max(wait_ms,
+                             std::min(kFetchRetryFirstMs << doublings, kFetchRetryMaxMs));
+        }
+        h.until_ms = clock_->NowMs() + std::max<int64_t>(wait_ms, 1);
+        continue;  // Still pending; tried again once the wait is over.
+      }
+      held_.erase(delivery.id);
       MapAgents(&delivery);
       std::vector<InboundResult> results = store_->ApplyDelivery(delivery, rules_, clock_->NowMs());
       if (results.size() == 1 && results[0].kind == InboundResult::Kind::kDeferred) {
-        continue;  // Still pending; a later pass (at most a second away) tries again.
+        // Still pending; a later pass (at most a second away) tries again,
+        // without fetching again what it fetched.
+        if (!hold.filled.empty() || !hold.dropped.empty()) held_[delivery.id] = std::move(hold);
+        continue;
       }
       progressed = true;
       bool changed = false;

@@ -157,6 +157,10 @@ Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
   return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
 }
 
+Status GuardedAdapter::FetchChange(InboundChange* change) {
+  return Guard("FetchChange", [&] { return adapter_->FetchChange(change); });
+}
+
 std::string GuardedAdapter::Dump() {
   std::string dump = "{}";
   Guard("Dump", [&] {

@@ -71,6 +71,8 @@ class GuardedAdapter {
   /// ..."), when any is invalid: the engine does not start on a guess.
   bool BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error);
   Status ListUsers(std::vector<CrmUser>* users);
+  /// FetchChange(`change`) (ABI 4.0): fills a notification-only change from the CRM.
+  Status FetchChange(InboundChange* change);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }

@@ -71,7 +71,9 @@ namespace crmsync::engine {
   X(InsertDelivery) \
   X(FinishCallback) \
   X(LoadPluginState) \
-  X(SavePluginState)
+  X(SavePluginState) \
+  X(InboundEventKnown) \
+  X(InsertInboundEvent)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -158,6 +160,8 @@ enum class Sql {
   kFinishCallback,    ///< seq, callback state, attempts, next try at_ms, last error
   kLoadPluginState,   ///< plugin, key -> value (base64) a plugin saved
   kSavePluginState,   ///< plugin, key, value (base64), now_ms; replaces an earlier value
+  kInboundEventKnown,  ///< plugin, CRM event id -> 1 when a change of it was applied
+  kInsertInboundEvent,  ///< plugin, CRM event id, now_ms; nothing when it is known
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

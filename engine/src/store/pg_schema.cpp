@@ -11,7 +11,7 @@
 // - job_outbox (migration 6) feeds the Redis queue, which only exists with the
 //   PostgreSQL store, and migration 7 is an index of PostgreSQL's alone: both
 //   are no-ops in SQLite, so migration 8 (field_times, one SQL for both) is 8
-//   in both, and so is 9 (plugin_kv, one SQL for both);
+//   in both, and so are 9 (plugin_kv) and 10 (inbound_events), one SQL for both;
 // - links_external is led by external_id (migration 7), so PostgreSQL's
 //   planner never takes it for a primary-key lookup.
 #include "store/pg_schema.h"
@@ -273,6 +273,7 @@ CREATE INDEX links_external ON links(external_id, plugin, entity_kind);
 )sql"},
       kFieldTimesMigration,
       kPluginStateMigration,
+      kInboundEventsMigration,
   };
   return migrations;
 }

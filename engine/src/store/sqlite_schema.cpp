@@ -25,6 +25,20 @@ CREATE TABLE plugin_kv (
 );
 )sql"};
 
+const Migration kInboundEventsMigration = {
+    10, "the CRM's event ids already applied, per plugin, for per-event dedup",
+    R"sql(
+-- One row per CRM event id whose change was applied (or judged stale, invalid,
+-- no change): a change whose every event is here is a duplicate, whichever
+-- delivery or poll page brings it again (docs/design.md §5).
+CREATE TABLE inbound_events (
+  plugin      TEXT NOT NULL,
+  event_id    TEXT NOT NULL,
+  applied_ms  BIGINT NOT NULL,
+  PRIMARY KEY (plugin, event_id)
+);
+)sql"};
+
 const std::vector<Migration>& SqliteMigrations() {
   static const std::vector<Migration> migrations = {
       {1, "sync state per plugin",
@@ -227,6 +241,7 @@ ALTER TABLE links ADD COLUMN sent_recent TEXT NOT NULL DEFAULT '';
       {7, "links found by external id (PostgreSQL only)", "-- nothing in SQLite\n"},
       kFieldTimesMigration,
       kPluginStateMigration,
+      kInboundEventsMigration,
   };
   return migrations;
 }

@@ -23,6 +23,8 @@ const std::vector<Migration>& SqliteMigrations();
 extern const Migration kFieldTimesMigration;
 /// Migration 9, the same SQL in both stores: plugin_kv, the PluginStates role.
 extern const Migration kPluginStateMigration;
+/// Migration 10, the same SQL in both stores: inbound_events, per-event dedup.
+extern const Migration kInboundEventsMigration;
 
 /// PRAGMA application_id written into every crmsync database ("crms").
 constexpr int kSqliteApplicationId = 0x63726d73;

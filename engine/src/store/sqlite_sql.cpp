@@ -170,6 +170,12 @@ const char kSqlSavePluginState[] =
     "ON CONFLICT(plugin, key) DO UPDATE SET value = excluded.value, "
     "updated_ms = excluded.updated_ms";
 
+const char kSqlInboundEventKnown[] =
+    "SELECT 1 FROM inbound_events WHERE plugin = ?1 AND event_id = ?2";
+const char kSqlInsertInboundEvent[] =
+    "INSERT INTO inbound_events (plugin, event_id, applied_ms) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT(plugin, event_id) DO NOTHING";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(SqliteSql, "SQLite")

@@ -20,6 +20,12 @@ std::string ChangesToJson(const std::vector<InboundChange>& changes) {
     item->set("externalId", c.external_id);
     item->set("fields", Poco::JSON::Parser().parse(c.fields_json.empty() ? "{}" : c.fields_json));
     if (c.updated_at) item->set("updatedAt", *c.updated_at);
+    if (!c.event_ids.empty()) {
+      Poco::JSON::Array::Ptr ids = new Poco::JSON::Array();
+      for (const std::string& id : c.event_ids) ids->add(id);
+      item->set("eventIds", ids);
+    }
+    if (c.fetch) item->set("fetch", true);
     list->add(item);
   }
   return Stringify(list);
@@ -36,6 +42,13 @@ std::vector<InboundChange> ChangesFromJson(const std::string& json) {
     c.external_id = item->optValue<std::string>("externalId", "");
     c.fields_json = Stringify(item->get("fields"));
     if (item->has("updatedAt")) c.updated_at = item->getValue<std::string>("updatedAt");
+    // Rows written before ABI 4.0 have neither: no event ids, nothing to fetch.
+    if (Poco::JSON::Array::Ptr ids = item->getArray("eventIds")) {
+      for (size_t k = 0; k < ids->size(); ++k) {
+        c.event_ids.push_back(ids->getElement<std::string>(static_cast<unsigned>(k)));
+      }
+    }
+    c.fetch = item->optValue<bool>("fetch", false);
     changes.push_back(std::move(c));
   }
   return changes;

@@ -15,7 +15,8 @@
 
 namespace crmsync::engine {
 
-/// A delivery's changes as stored, and back.
+/// A delivery's changes as stored, and back: every InboundChange member,
+/// event_ids and fetch included (absent in rows written before ABI 4.0).
 std::string ChangesToJson(const std::vector<InboundChange>& changes);
 std::vector<InboundChange> ChangesFromJson(const std::string& json);
 

@@ -26,7 +26,17 @@ bool EchoesEarlierSend(SqlPort& db, const std::string& plugin, const std::string
   return MatchesEarlierSend(recent.Text(0, 0), kind, candidate, now_ms);
 }
 
-InboundResult ApplyChange(SqlPort& db, const InboundDelivery& delivery,
+// Whether every one of the change's CRM event ids was applied before (false
+// when it has none: such a change is deduplicated with its delivery only).
+bool EveryEventKnown(SqlPort& db, const std::string& plugin, const InboundChange& change) {
+  if (change.event_ids.empty()) return false;
+  for (const std::string& id : change.event_ids) {
+    if (db.Query(Sql::kInboundEventKnown, {plugin, id}).Empty()) return false;
+  }
+  return true;
+}
+
+InboundResult MergeChange(SqlPort& db, const InboundDelivery& delivery,
                           const InboundChange& change, const InboundRules& rules, int64_t now_ms) {
   InboundResult result;
   const bool is_lead = change.entity_kind == EntityKind::kLead;
@@ -135,6 +145,36 @@ InboundResult ApplyChange(SqlPort& db, const InboundDelivery& delivery,
   return result;
 }
 
+// Per-event dedup around the merge: a change whose every event was applied
+// before is a duplicate and writes only its audit line; any other change is
+// merged, whatever the outcome, and its event ids remembered, so the same
+// events brought again (a resent webhook under a new delivery id, a poll page
+// read twice, an overlap window) are not applied twice. A change folded from
+// several events with one new among them is merged: the new one may carry a
+// field the old ones did not.
+InboundResult ApplyChange(SqlPort& db, const InboundDelivery& delivery,
+                          const InboundChange& change, const InboundRules& rules, int64_t now_ms) {
+  if (EveryEventKnown(db, delivery.plugin, change)) {
+    InboundResult result;
+    result.kind = InboundResult::Kind::kDuplicate;
+    result.entity_kind = EntityKindName(change.entity_kind);
+    {
+      SqlRows link = db.Query(Sql::kLinkByExternal,
+                              {delivery.plugin, result.entity_kind, change.external_id});
+      result.entity_id = link.Empty() ? IdForCrmRecord(change.external_id) : link.Text(0, 0);
+    }
+    result.reason = "CRM event(s) applied before";
+    AuditJob(db, now_ms, result.entity_kind, result.entity_id, 0, "inbound_duplicate",
+             "delivery " + delivery.id + ": " + result.reason);
+    return result;
+  }
+  InboundResult result = MergeChange(db, delivery, change, rules, now_ms);
+  for (const std::string& id : change.event_ids) {
+    db.Run(Sql::kInsertInboundEvent, {delivery.plugin, id, now_ms});
+  }
+  return result;
+}
+
 }  // namespace
 
 bool RecordPendingDelivery(SqlPort& db, const InboundDelivery& delivery) {
@@ -175,6 +215,13 @@ std::vector<InboundResult> ApplyInboundDelivery(SqlPort& db, const InboundDelive
   for (const InboundChange& change : delivery.changes) {
     results.push_back(ApplyChange(db, delivery, change, rules, now_ms));
     summary += (summary.empty() ? "" : ",") + std::string(InboundResultName(results.back().kind));
+  }
+  for (const InboundDrop& drop : delivery.dropped) {
+    const std::string kind = EntityKindName(drop.entity_kind);
+    SqlRows link = db.Query(Sql::kLinkByExternal, {delivery.plugin, kind, drop.external_id});
+    AuditJob(db, now_ms, kind, link.Empty() ? IdForCrmRecord(drop.external_id) : link.Text(0, 0),
+             0, drop.action, "delivery " + delivery.id + ": " + drop.reason);
+    summary += (summary.empty() ? "" : ",") + drop.action;
   }
   db.Run(Sql::kFinishDelivery, {delivery.id, summary, now_ms});
   return results;

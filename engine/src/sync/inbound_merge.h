@@ -12,7 +12,12 @@
 //     we sent, or nothing changed, is no change;
 //   - the merged record must meet the wire contract, then the mirror, its
 //     inbound hash (outbound echo check) and the change feed row are written;
-//   - every outcome is audited, and the delivery is finished with a summary.
+//   - per event (InboundChange::event_ids): a change whose every CRM event was
+//     applied before, from any delivery or poll, is a duplicate and writes only
+//     an audit line; the event ids of every other change are remembered (table
+//     inbound_events) whatever its outcome;
+//   - every outcome is audited, the changes the worker dropped
+//     (InboundDelivery::dropped) too, and the delivery is finished with a summary.
 // The backend holds the inbound lock (or is the only writer); the entity's
 // lock is taken through the port.
 #ifndef CRMSYNC_ENGINE_SYNC_INBOUND_MERGE_H_

@@ -11,6 +11,7 @@ const char* InboundResultName(InboundResult::Kind kind) noexcept {
     case InboundResult::Kind::kStale: return "stale";
     case InboundResult::Kind::kInvalid: return "invalid";
     case InboundResult::Kind::kDeferred: return "deferred";
+    case InboundResult::Kind::kDuplicate: return "duplicate";
   }
   return "unknown";
 }

@@ -17,6 +17,16 @@
 
 namespace crmsync::engine {
 
+/// A change the inbound worker took out of a delivery before applying it (a
+/// notification-only change whose record could not be fetched): audited with
+/// the delivery, in its transaction.
+struct InboundDrop {
+  EntityKind entity_kind = EntityKind::kLead;
+  std::string external_id;
+  std::string action;  ///< The audit action: "inbound_fetch_gone", "inbound_fetch_failed".
+  std::string reason;  ///< Masked (plugin messages pass the guard's redaction).
+};
+
 /// A verified webhook, parsed by the plugin, kept until it is processed.
 struct InboundDelivery {
   std::string id;       ///< Delivery id (webhook-id, X-CRM-Delivery, or a hash of the body).
@@ -24,6 +34,9 @@ struct InboundDelivery {
   std::string event;    ///< The CRM's event name.
   std::vector<InboundChange> changes;
   int64_t received_ms = 0;
+  /// Changes dropped before applying; never stored (the worker decides again
+  /// on every pass while the delivery is pending).
+  std::vector<InboundDrop> dropped;
 };
 
 /// Which side owns which field (docs/design.md §5, "conflicts").
@@ -51,13 +64,18 @@ struct InboundResult {
     /// answer is not committed yet. The delivery stays pending (see
     /// kCreateEchoWaitMs) and nothing is written.
     kDeferred,
+    /// Every one of the change's CRM event ids (InboundChange::event_ids) was
+    /// applied before, in this delivery or another (a webhook resent under a
+    /// new delivery id, a poll page read again): nothing is written but an
+    /// audit line.
+    kDuplicate,
   };
   Kind kind = Kind::kNoChange;
   std::string entity_kind;
   std::string entity_id;
   std::vector<std::string> changed_fields;
   std::vector<std::string> ignored_fields;  ///< Owned by the platform.
-  std::string reason;                       ///< For kStale / kInvalid.
+  std::string reason;                       ///< For kStale / kInvalid / kDuplicate.
   int64_t change_seq = 0;                   ///< The change-feed entry, when one was written.
 };
 const char* InboundResultName(InboundResult::Kind kind) noexcept;

@@ -2,24 +2,24 @@
 #include "webhook/verify.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <sstream>
 
 #include "common/strings.h"
+#include "crmsync/webhook_verify.h"
 
 namespace crmsync::engine {
 namespace {
 
+// The raw HMAC-SHA256 bytes, through the SDK's HMAC (crmsync/webhook_verify.h),
+// which plugins' schemes use too: compared as bytes, so a signature sent with
+// other base64 padding still matches.
 std::string HmacSha256(const std::string& key, const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
-  return std::string(reinterpret_cast<const char*>(digest), length);
+  std::string digest;
+  Base64Decode(HmacSha256Base64(key, data), &digest);
+  return digest;
 }
 
 bool SameBytes(const std::string& a, const std::string& b) {
@@ -62,7 +62,7 @@ bool ParseWebhookSecrets(const std::vector<std::string>& secrets, WebhookSecrets
 
 std::string StandardWebhookSignature(const std::string& key, const std::string& id,
                                      const std::string& timestamp, const std::string& body) {
-  return "v1," + Base64Encode(HmacSha256(key, id + "." + timestamp + "." + body));
+  return "v1," + HmacSha256Base64(key, id + "." + timestamp + "." + body);
 }
 
 WebhookCheck VerifyWebhook(const HeaderList& headers, const std::string& body,

@@ -14,8 +14,9 @@ namespace {
 struct WebhookCounters {
   explicit WebhookCounters(MetricsRegistry* m) : metrics(m) {
     if (!metrics) return;
-    for (const char* result : {"accepted", "duplicate", "ignored", "malformed", "refused_missing",
-                               "refused_bad_signature", "refused_stale", "refused_malformed"}) {
+    for (const char* result :
+         {"accepted", "duplicate", "ignored", "malformed", "refused_missing",
+          "refused_bad_signature", "refused_stale", "refused_malformed", "refused_plugin"}) {
       metrics->GetCounter("crmsync_webhook_deliveries_total", "CRM webhook deliveries, by result.",
                           {{"result", result}});
     }
@@ -42,6 +43,26 @@ std::string DeliveryId(const HeaderList& headers, const std::string& body, int64
          std::to_string(now_ms / kHashDeliveryWindowMs);
 }
 
+std::string WebhookUrl(const std::string& public_url, const std::string& host,
+                       const std::string& uri) {
+  if (!public_url.empty()) {
+    const size_t scheme_end = public_url.find("://");
+    if (scheme_end != std::string::npos) {
+      const size_t path = public_url.find_first_of("/?#", scheme_end + 3);
+      return public_url.substr(0, path) + uri;
+    }
+  }
+  return "http://" + host + uri;
+}
+
+std::string PluginRefusalResult(const std::string& message) {
+  for (const char* reason : {"missing", "bad_signature", "stale", "malformed"}) {
+    const std::string prefix = std::string(reason) + ":";
+    if (message.compare(0, prefix.size(), prefix) == 0) return "refused_" + std::string(reason);
+  }
+  return "refused_plugin";
+}
+
 void AddWebhookRoutes(Router& router, WebhookContext ctx) {
   auto counters = std::make_shared<WebhookCounters>(ctx.metrics);
   router.Add("POST", std::string(kApiV1) + "crm/webhook", [ctx, counters](HttpContext& http) {
@@ -58,19 +79,41 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
     WebhookDelivery delivery;
     for (const auto& [name, value] : http.request().headers()) delivery.headers.push_back({name, value});
     delivery.body = body;
+    delivery.method = http.request().method();
+    delivery.url = WebhookUrl(ctx.public_url, http.request().header("Host"), http.request().uri());
+    delivery.received_ms = ctx.clock->NowMs();
 
-    WebhookCheck check = VerifyWebhook(delivery.headers, body, ctx.secrets,
-                                       ctx.clock->NowMs() / 1000, ctx.tolerance_s);
-    if (check.verdict != WebhookVerdict::kVerified) {
-      Status own = ctx.adapter->VerifyWebhook(delivery);
-      if (!own.ok()) {
-        // The reason stays in our log and metrics; the answer helps no forger.
-        counters->Count(std::string("refused_") + WebhookVerdictName(check.verdict));
-        LogWith(log, Poco::Message::PRIO_WARNING, "webhook refused",
-                {{"outcome", WebhookVerdictName(check.verdict)}, {"status", "401"}});
-        http.SendError(401, "unauthorized");
+    // The reason for a refusal stays in our log and metrics; the answer helps no forger.
+    auto refuse = [&](const std::string& result, const std::string& outcome) {
+      counters->Count(result);
+      LogWith(log, Poco::Message::PRIO_WARNING, "webhook refused",
+              {{"outcome", outcome}, {"status", "401"}});
+      http.SendError(401, "unauthorized");
+    };
+    // The plugin's own scheme first (a CRM's signature, crmsync/webhook_verify.h);
+    // the engine's only when the plugin has none.
+    std::string delivery_id;
+    Status own = ctx.adapter->VerifyWebhook(delivery);
+    if (own.code() == StatusCode::kInternal) {
+      counters->Count("verify_error");
+      log.error("the plugin failed to verify a webhook: %s", own.message());  // masked by the guard
+      http.SendError(500, "the plugin failed to verify it");
+      return;
+    }
+    if (own.code() == StatusCode::kNotFound) {
+      WebhookCheck check = VerifyWebhook(delivery.headers, body, ctx.secrets,
+                                         delivery.received_ms / 1000, ctx.tolerance_s);
+      if (check.verdict != WebhookVerdict::kVerified) {
+        refuse(std::string("refused_") + WebhookVerdictName(check.verdict),
+               WebhookVerdictName(check.verdict));
         return;
       }
+      delivery_id = check.delivery_id;
+    } else if (!own.ok()) {
+      const std::string result = PluginRefusalResult(own.message());
+      refuse(result, result.substr(std::string("refused_").size()) + " (plugin, " +
+                         StatusCodeName(own.code()) + ")");
+      return;
     }
     std::vector<InboundChange> changes;
     Status parsed = ctx.adapter->ParseWebhook(delivery, &changes);
@@ -88,8 +131,8 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
       return;
     }
     InboundDelivery record;
-    record.id = check.delivery_id.empty() ? DeliveryId(delivery.headers, body, ctx.clock->NowMs())
-                                          : check.delivery_id;
+    record.id = delivery_id.empty() ? DeliveryId(delivery.headers, body, ctx.clock->NowMs())
+                                    : delivery_id;
     record.plugin = ctx.plugin;
     record.event = event.empty() ? changes.front().crm_event : event;
     record.changes = std::move(changes);

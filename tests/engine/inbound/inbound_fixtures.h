@@ -23,6 +23,7 @@
 #include "plugin_host/plugin_loader.h"
 #include "store/sqlite_db.h"
 #include "store/sqlite_store.h"
+#include "sync/inbound_codec.h"
 #include "test_support.h"
 
 namespace crmsync::engine::inbound_test {
