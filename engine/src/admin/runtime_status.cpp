@@ -31,6 +31,27 @@ std::string RateLimitJson(const DispatchStatus& d) {
   return rate.Done();
 }
 
+std::string PollJson(const PollStatus& p) {
+  JsonObject poll;
+  poll.Bool("enabled", p.enabled);
+  if (!p.enabled) return poll.Done();
+  std::vector<std::string> entities;
+  for (const EntityPollStatus& e : p.entities) {
+    JsonObject entity;
+    entity.Str("entity", e.entity).Bool("polling", e.polling);
+    if (e.last_success_ms) entity.Str("lastSuccess", FormatIsoMs(e.last_success_ms));
+    if (!e.last_error.empty()) {
+      entity.Str("lastError", e.last_error).Str("lastErrorAt", FormatIsoMs(e.last_error_ms));
+    }
+    entity.Int("changes", e.changes).Int("errors", e.errors).Str("cursor", e.cursor_set ? "set" : "none");
+    entities.push_back(entity.Done());
+  }
+  return poll.Int("intervalMs", p.interval_ms)
+      .Bool("leader", p.leader)
+      .Raw("entities", JsonArray(entities))
+      .Done();
+}
+
 }  // namespace
 
 std::string RuntimeStatusJson(const RuntimeStatus& status) {
@@ -52,6 +73,7 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
       .Int("jobsFinished", d.jobs_finished)
       .Raw("alerts", JsonArray(alerts))
       .Raw("inbound", JsonObject().Str("webhookRegistration", status.webhook_registration).Done())
+      .Raw("poll", PollJson(status.poll))
       .Done();
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dispatch/dispatch_status.h"
+#include "inbound/poller.h"
 #include "ops/alerts.h"
 
 namespace crmsync::engine {
@@ -20,14 +21,19 @@ struct RuntimeStatus {
   std::vector<ActiveAlert> alerts;
   /// The CRM webhook registration's state; "not configured" without one.
   std::string webhook_registration = "not configured";
+  /// Change polling; enabled false when this engine does not poll.
+  PollStatus poll;
 };
 
 /// {"workers", "syncEnabled", "circuit": {"state", "openedTotal", "probeAt"?},
 ///  "rateLimit": {"perSecond" (0: unlimited), "rateLimitedTotal", "windowsTotal",
 ///  "pausedUntil"?, "windowUntil"?, "budget"?: {"remaining", "resetAt", "pacing"}},
 ///  "jobsFinished", "alerts": [{"kind", "subject", "message", "since"}],
-///  "inbound": {"webhookRegistration"}}; "?" members only when they apply, times
-/// ISO 8601 UTC.
+///  "inbound": {"webhookRegistration"},
+///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
+///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]}};
+/// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque
+/// and may hold a token: never shown, only whether one is kept.
 std::string RuntimeStatusJson(const RuntimeStatus& status);
 
 }  // namespace crmsync::engine

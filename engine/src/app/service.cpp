@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include <Poco/Environment.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
 
@@ -132,6 +133,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
 
   if (!service->SetUpInbound(settings, error)) return nullptr;
+  if (!service->SetUpPolling(settings, error)) return nullptr;
   if (!service->SetUpAlerts(settings, error)) return nullptr;
 
   auto router = std::make_shared<Router>();
@@ -224,7 +226,31 @@ RuntimeStatus Service::CurrentRuntimeStatus() {
   status.dispatch = dispatcher_->Status();
   status.alerts = alerts_->Active();
   if (registrar_) status.webhook_registration = registrar_->state();
+  if (poller_) status.poll = poller_->Status();
   return status;
+}
+
+bool Service::SetUpPolling(const config::Settings& settings, std::string* error) {
+  bool poll = false;
+  if (!DecidePolling(settings.GetString("inbound.poll"), plugin_->info().capabilities,
+                     plugin_name_, &poll, error)) {
+    return false;
+  }
+  if (!poll || !crm_enabled_) return true;
+  PollerOptions options;
+  options.plugin = plugin_name_;
+  options.interval_ms = settings.GetInt("inbound.poll_interval_ms");
+  // Engines sharing a store take turns through a lease in it; a holder that
+  // stopped is replaced within three intervals, from the cursor it saved.
+  options.owner = Poco::Environment::nodeName() + "/" + std::to_string(getpid()) + "/" +
+                  std::to_string(clock_->NowMs());
+  options.lease_ms = 3 * options.interval_ms;
+  poller_ = std::make_unique<Poller>(options, &plugin_->adapter(), store_.state.get(),
+                                     store_.state.get(), &dispatcher_->limiter(), clock_, &metrics_);
+  poller_->OnRecorded([this] { inbound_->Wake(); });
+  ComponentLogger("poll").information("polling %s for changes every %s ms", plugin_name_,
+                                      std::to_string(options.interval_ms));
+  return true;
 }
 
 bool Service::SetUpInbound(const config::Settings& settings, std::string* error) {
@@ -389,6 +415,7 @@ void Service::Start() {
   AddBuildInfo(&metrics_, CurrentBuildInfo());
   dispatcher_->Start();
   inbound_->Start();
+  if (poller_) poller_->Start();
   if (callbacks_) callbacks_->Start();
   if (registrar_) registrar_->Start();
   alerts_->Start();
@@ -403,6 +430,8 @@ bool Service::Stop() {
   stopped_ = true;
   shutting_down_ = true;
   if (monitor_) monitor_->Stop();
+  // Before the inbound worker: the page in hand is recorded, and applied below.
+  if (poller_) poller_->Stop();
   bool clean = dispatcher_ ? dispatcher_->Stop(shutdown_deadline_ms_) : true;
   if (registrar_) registrar_->Stop();
   if (server_) server_->Stop();

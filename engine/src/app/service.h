@@ -23,6 +23,7 @@
 #include "inbound/agent_directory.h"
 #include "inbound/change_feed.h"
 #include "inbound/inbound_worker.h"
+#include "inbound/poller.h"
 #include "webhook/registration.h"
 #include "webhook/verify.h"
 #include "metrics/metrics.h"
@@ -75,6 +76,8 @@ class Service {
   LoadedPlugin& plugin() { return *plugin_; }
   Dispatcher& dispatcher() { return *dispatcher_; }
   InboundWorker& inbound() { return *inbound_; }
+  /// nullptr when the service does not poll the CRM for changes.
+  Poller* poller() { return poller_.get(); }
   Alerts& alerts() { return *alerts_; }
   HealthMonitor& monitor() { return *monitor_; }
   /// nullptr when no webhook registration is configured.
@@ -92,6 +95,8 @@ class Service {
   /// Store figures, read at most twice a second (metrics scrapes, alerts).
   QueueStats CachedStats();
   bool SetUpInbound(const config::Settings& settings, std::string* error);
+  /// The change poller, when inbound.poll and the plugin say so.
+  bool SetUpPolling(const config::Settings& settings, std::string* error);
   bool SetUpAlerts(const config::Settings& settings, std::string* error);
   /// What GET /api/v1/admin/status shows as "runtime".
   RuntimeStatus CurrentRuntimeStatus();
@@ -121,6 +126,9 @@ class Service {
   int64_t webhook_tolerance_s_ = 300;
   std::string webhook_public_url_;  ///< crm.webhook.url: the origin of WebhookDelivery::url.
   std::unique_ptr<InboundWorker> inbound_;
+  /// nullptr when this service does not poll (inbound.poll, the plugin's
+  /// capabilities); after dispatcher_, whose rate limiter it uses.
+  std::unique_ptr<Poller> poller_;
   std::unique_ptr<CallbackSender> callbacks_;
   std::unique_ptr<WebhookRegistrar> registrar_;
   std::unique_ptr<Alerts> alerts_;

@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "inbound/agent_directory.h"
 #include "inbound/change_feed.h"
+#include "inbound/poller.h"
 #include "ops/alerts.h"
 #include "store/sqlite_store.h"
 #include "webhook/verify.h"
@@ -131,6 +132,14 @@ void CheckPlugin(const config::Settings& settings, const PluginHostSource& sourc
   }
   for (const std::string& warning : plugin->adapter().Warnings()) {
     report->problems.push_back({Level::kWarning, "crm.plugin", OneLine(name + ": " + warning)});
+  }
+  // inbound.poll=on asks for polling the plugin may not offer.
+  bool poll = false;
+  std::string poll_error;
+  if (!DecidePolling(settings.GetString("inbound.poll"), plugin->info().capabilities, name, &poll,
+                     &poll_error)) {
+    report->problems.push_back({Level::kError, "inbound.poll", OneLine(poll_error)});
+    return;
   }
   report->plugin = std::move(plugin);
 }

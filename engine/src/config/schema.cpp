@@ -138,6 +138,8 @@ std::vector<KeySpec> BuildSchema() {
       Str("inbound.callback_url", "", "URL that gets each inbound change as a JSON POST (retried, then dead-lettered); empty: none."),
       Enum("inbound.crm_owns_status_from", "QUALIFIED", "always,never,NEW,CONTACTED,QUALIFIED,VIEWING_SCHEDULED,VIEWED,NEGOTIATING,CONVERTED,LOST", "The CRM may change a lead's status once the lead has reached this status."),
       List("inbound.platform_fields", "email,phone", "Fields only the platform may change; CRM changes to them are ignored."),
+      Enum("inbound.poll", "auto", "auto,on,off", "Poll the CRM for changes (docs/design.md §5, \"Change polling\"): auto when the plugin can poll and takes no webhooks, on whenever it can poll (a safety net beside webhooks; an error when it cannot), off never."),
+      Int("inbound.poll_interval_ms", 60000, 1000, 86400000, "Wait between two change polls of an entity once a poll read the last page, in milliseconds."),
       List("crm.webhook.events", "lead.created,lead.updated,lead.status_changed,property.created,property.updated", "Events registered with the CRM's webhooks at start."),
       Int("webhook.tolerance_s", 300, 1, 86400, "Largest clock difference accepted on a signed webhook, both ways, in seconds."),
       Enum("log.format", "json", "json,text", "Log line format."),

@@ -73,6 +73,7 @@ class GuardedAdapter {
   Status ListUsers(std::vector<CrmUser>* users);
   /// FetchChange(`change`) (ABI 4.0): fills a notification-only change from the CRM.
   Status FetchChange(InboundChange* change);
+  Status PollChanges(const PollRequest& request, PollPage* page);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }

@@ -324,7 +324,8 @@ TEST_SUITE("engine.admin") {
     CHECK(RuntimeStatusJson(status) ==
           R"({"workers":64,"syncEnabled":false,"circuit":{"state":"closed","openedTotal":0},)"
           R"("rateLimit":{"perSecond":0.000000,"rateLimitedTotal":0,"windowsTotal":0},)"
-          R"("jobsFinished":12,"alerts":[],"inbound":{"webhookRegistration":"not configured"}})");
+          R"("jobsFinished":12,"alerts":[],"inbound":{"webhookRegistration":"not configured"},)"
+          R"("poll":{"enabled":false}})");
 
     status.dispatch.circuit = CircuitBreaker::State::kOpen;
     status.dispatch.circuit_opened_total = 2;
@@ -338,6 +339,21 @@ TEST_SUITE("engine.admin") {
     status.alerts.push_back({"queue_depth", "mock-crm", "depth \"9\"\n", t});
     status.alerts.push_back({"auth", "mock-crm", "bad \xff", t + 1});
     status.webhook_registration = "registered";
+    status.poll.enabled = true;
+    status.poll.interval_ms = 60000;
+    status.poll.leader = true;
+    EntityPollStatus lead;
+    lead.entity = "lead";
+    lead.last_success_ms = t;
+    lead.changes = 4;
+    lead.cursor_set = true;
+    EntityPollStatus property;
+    property.entity = "property";
+    property.polling = false;
+    property.last_error = "no polling for property";
+    property.last_error_ms = t + 1;
+    property.errors = 1;
+    status.poll.entities = {lead, property};
     CHECK(RuntimeStatusJson(status) ==
           R"({"workers":64,"syncEnabled":false,)"
           R"("circuit":{"state":"open","openedTotal":2,"probeAt":"2023-11-14T22:13:50.000Z"},)"
@@ -349,7 +365,12 @@ TEST_SUITE("engine.admin") {
           R"("since":"2023-11-14T22:13:20.000Z"},)"
           R"({"kind":"auth","subject":"mock-crm","message":"bad )" "\xef\xbf\xbd" R"(",)"
           R"("since":"2023-11-14T22:13:20.001Z"}],)"
-          R"("inbound":{"webhookRegistration":"registered"}})");
+          R"("inbound":{"webhookRegistration":"registered"},)"
+          R"("poll":{"enabled":true,"intervalMs":60000,"leader":true,"entities":[)"
+          R"({"entity":"lead","polling":true,"lastSuccess":"2023-11-14T22:13:20.000Z",)"
+          R"("changes":4,"errors":0,"cursor":"set"},)"
+          R"({"entity":"property","polling":false,"lastError":"no polling for property",)"
+          R"("lastErrorAt":"2023-11-14T22:13:20.001Z","changes":0,"errors":1,"cursor":"none"}]}})");
   }
 
   TEST_CASE("status shows an empty runtime object without a runtime hook") {
