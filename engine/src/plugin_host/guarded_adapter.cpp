@@ -157,13 +157,12 @@ Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
   return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
 }
 
-<<<<<<< HEAD
 Status GuardedAdapter::FetchChange(InboundChange* change) {
   return Guard("FetchChange", [&] { return adapter_->FetchChange(change); });
-=======
+}
+
 Status GuardedAdapter::PollChanges(const PollRequest& request, PollPage* page) {
   return Guard("PollChanges", [&] { return adapter_->PollChanges(request, page); });
->>>>>>> helper/engine-poll
 }
 
 std::string GuardedAdapter::Dump() {
