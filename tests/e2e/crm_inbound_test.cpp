@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -128,7 +129,7 @@ class Engine {
     REQUIRE(r.status == 200);
     Object::Ptr event = new Object;
     event->set("eventId", event_id);
-    event->set("type", "lead.updated");
+    event->set("type", "lead.status_changed");
     event->set("occurredAt", "2026-12-03T15:00:00Z");
     event->set("data", Parse(r.body)->getObject("mirror"));
     return PostEvent(Stringify(event));
@@ -143,6 +144,28 @@ class Engine {
     Poco::URI uri(request->getValue<std::string>("url"));
     return t::HttpCall(port_, request->getValue<std::string>("method"), uri.getPathEtc(),
                        body.empty() ? request->getValue<std::string>("body") : body, headers);
+  }
+
+  // Delivers `request` (its body replaced by `body` when given) and checks
+  // that it is refused with 401 for `reason`: the answer says only
+  // "unauthorized", the metric counts one more refusal of that kind.
+  void ExpectRefused(const Object::Ptr& request, const std::string& reason,
+                     const std::string& body = "") {
+    const double before = Refused(reason);
+    t::HttpResult r = Deliver(request, body);
+    CHECK_MESSAGE(r.status == 401, r.status << " " << r.body);
+    CHECK(Refused(reason) == before + 1);
+  }
+
+  // Delivers `request`, expects 202, and waits for the feed's first entry
+  // about `entity`, whose status must be `status`; returns the entry.
+  Object::Ptr ExpectApplied(const Object::Ptr& request, const std::string& entity,
+                            const std::string& status) {
+    t::HttpResult r = Deliver(request);
+    CHECK_MESSAGE(r.status == 202, r.status << " " << r.body);
+    Object::Ptr change = WaitChanges(entity, 1);
+    CHECK(Text(change->getObject("fields"), "status") == status);
+    return change;
   }
 
   // The change feed's entries about `entity`, in order.
@@ -162,7 +185,9 @@ class Engine {
   Object::Ptr WaitChanges(const std::string& entity, size_t count) {
     REQUIRE_MESSAGE(t::WaitUntil([&] { return ChangesOf(entity).size() >= count; }),
                     entity << " has " << ChangesOf(entity).size() << " feed entries, not "
-                           << count << "\n" << process_->Stderr());
+                           << count << "\n" << InboundMetrics()
+                           << Admin("/api/v1/admin/audit?entity=" + entity).body << "\n"
+                           << process_->Stderr());
     std::vector<Object::Ptr> changes = ChangesOf(entity);
     CHECK(changes.size() == count);
     return changes.back();
@@ -177,7 +202,27 @@ class Engine {
     return at == std::string::npos ? 0 : std::stod(r.body.substr(at + key.size() - 1));
   }
 
+  // Deliveries refused for `reason` (missing, bad_signature, stale,
+  // malformed): the 401's body says only "unauthorized", the metric says why.
+  double Refused(const std::string& reason) {
+    return Metric("crmsync_webhook_deliveries_total{result=\"refused_" + reason + "\"}");
+  }
+
   std::string Stderr() const { return process_->Stderr(); }
+
+  // The /metrics lines about inbound work, for failure messages.
+  std::string InboundMetrics() {
+    std::istringstream lines(t::HttpCall(port_, "GET", "/metrics").body);
+    std::string line;
+    std::string out;
+    while (std::getline(lines, line)) {
+      if (line.rfind("crmsync_inbound", 0) == 0 || line.rfind("crmsync_webhook", 0) == 0 ||
+          line.rfind("crmsync_poll", 0) == 0 || line.rfind("crmsync_echo", 0) == 0) {
+        out += line + "\n";
+      }
+    }
+    return out;
+  }
 
  private:
   t::HttpResult Admin(const std::string& path) {
@@ -295,22 +340,16 @@ TEST_SUITE("e2e.crm_inbound") {
                               ->getObject("webhook");
     REQUIRE(request);
     // Tampered: one property value changed after signing.
-    std::string body = request->getValue<std::string>("body");
-    std::string tampered = body;
+    std::string tampered = request->getValue<std::string>("body");
     tampered.replace(tampered.find("UNQUALIFIED"), 11, "OPEN_DEAL__");
-    t::HttpResult r = engine.Deliver(request, tampered);
-    CHECK(r.status == 401);
-    CHECK(r.body.find("bad_signature") != std::string::npos);
+    engine.ExpectRefused(request, "bad_signature", tampered);
 
-    r = engine.Deliver(request);
-    CHECK_MESSAGE(r.status == 202, r.body);
-    Object::Ptr change = engine.WaitChanges("lead:L1", 1);
-    CHECK(StatusOf(change) == "LOST");
+    Object::Ptr change = engine.ExpectApplied(request, "lead:L1", "LOST");
     CHECK(Text(change->getObject("fields"), "assignedToId") == "dealer-7");  // owner 302 = Asha
     CHECK(Text(change->getObject("fields"), "notes") == "not buying now");
 
     // Replayed byte for byte: a duplicate delivery, nothing applied.
-    r = engine.Deliver(request);
+    t::HttpResult r = engine.Deliver(request);
     CHECK(r.status == 200);
     // HubSpot's retry: the same events with attemptNumber 1, signed again: a
     // new delivery whose events are all known.
@@ -322,10 +361,7 @@ TEST_SUITE("e2e.crm_inbound") {
     }));
     // Stale: the request's timestamp 6 minutes back (HubSpot's window is 5).
     hs.Control(R"({"clock":{"advanceMs":-360000}})");
-    Object::Ptr stale = Control(hs, R"({"redeliver":true})")->getObject("webhook");
-    r = engine.Deliver(stale);
-    CHECK(r.status == 401);
-    CHECK(r.body.find("stale") != std::string::npos);
+    engine.ExpectRefused(Control(hs, R"({"redeliver":true})")->getObject("webhook"), "stale");
     CHECK(engine.ChangesOf("lead:L1").size() == 1);
   }
 
@@ -342,9 +378,7 @@ TEST_SUITE("e2e.crm_inbound") {
     // Without the v3 headers, a v1 signature (SHA-256 of secret + body, no
     // time) would let a captured delivery be replayed forever.
     request->getObject("headers")->remove("X-HubSpot-Signature-v3");
-    t::HttpResult r = engine.Deliver(request);
-    CHECK(r.status == 401);
-    CHECK(r.body.find("missing") != std::string::npos);
+    engine.ExpectRefused(request, "missing");
     CHECK(engine.ChangesOf("lead:L1").empty());
   }
 
@@ -460,12 +494,8 @@ TEST_SUITE("e2e.crm_inbound") {
     // Wrong credentials (Pipedrive signs nothing: the password is the proof).
     Object::Ptr forged = Parse(Stringify(request));
     forged->getObject("headers")->set("Authorization", "Basic " + t::Base64("crmsync:guess"));
-    t::HttpResult r = engine.Deliver(forged);
-    CHECK(r.status == 401);
-    r = engine.Deliver(request);
-    CHECK_MESSAGE(r.status == 202, r.body);
-    Object::Ptr change = engine.WaitChanges("lead:L1", 1);
-    CHECK(StatusOf(change) == "LOST");
+    engine.ExpectRefused(forged, "bad_signature");
+    Object::Ptr change = engine.ExpectApplied(request, "lead:L1", "LOST");
     CHECK(Text(change->getObject("fields"), "assignedToId") == "dealer-7");
     CHECK(engine.Deliver(request).status == 200);  // the same delivery again
     // Pipedrive's retry: the same meta.id, attempt 2: its event is known.
@@ -475,9 +505,7 @@ TEST_SUITE("e2e.crm_inbound") {
     Object::Ptr old = Control(pd, R"({"edit":{"object":"persons","id":)" + person +
                                       R"(,"fields":{"b2fb7f3d8e45e7e0977530e1d6c71e20b9a06129":"won"}}})")
                           ->getObject("webhook");
-    r = engine.Deliver(old);
-    CHECK(r.status == 401);
-    CHECK(r.body.find("stale") != std::string::npos);
+    engine.ExpectRefused(old, "stale");
     REQUIRE(t::WaitUntil([&] {
       return engine.Metric("crmsync_inbound_changes_total{result=\"duplicate\"}") >= 1;
     }));
@@ -506,15 +534,11 @@ TEST_SUITE("e2e.crm_inbound") {
                                             R"("Description":"wrong number"}}})")
                               ->getObject("webhook");
     REQUIRE(request);
-    std::string body = request->getValue<std::string>("body");
-    std::string tampered = body;
+    std::string tampered = request->getValue<std::string>("body");
     tampered.replace(tampered.find(token), token.size(), std::string(token.size(), 'X'));
-    CHECK(engine.Deliver(request, tampered).status == 401);
+    engine.ExpectRefused(request, "bad_signature", tampered);
     const int reads = RequestsTo(zoho, "/crm/v2/Leads/" + lead);
-    t::HttpResult r = engine.Deliver(request);
-    CHECK_MESSAGE(r.status == 202, r.body);
-    Object::Ptr change = engine.WaitChanges("lead:L1", 1);
-    CHECK(StatusOf(change) == "LOST");
+    Object::Ptr change = engine.ExpectApplied(request, "lead:L1", "LOST");
     CHECK(Text(change->getObject("fields"), "notes") == "wrong number");
     CHECK(RequestsTo(zoho, "/crm/v2/Leads/" + lead) == reads + 1);  // one fetch
     CHECK(engine.Deliver(request).status == 200);  // replayed: a duplicate delivery
@@ -524,9 +548,7 @@ TEST_SUITE("e2e.crm_inbound") {
     Object::Ptr stale = Control(zoho, R"({"edit":{"module":"Leads","id":")" + lead +
                                           R"(","fields":{"Description":"x"}}})")
                             ->getObject("webhook");
-    r = engine.Deliver(stale);
-    CHECK(r.status == 401);
-    CHECK(r.body.find("stale") != std::string::npos);
+    engine.ExpectRefused(stale, "stale");
     CHECK(engine.ChangesOf("lead:L1").size() == 1);
     CHECK(RequestsTo(zoho, "/crm/v2/Leads/" + lead) == reads + 1);
   }
@@ -555,6 +577,7 @@ TEST_SUITE("e2e.crm_inbound") {
                R"(","fields":{"Status":"Closed - Not Converted","Description":"went elsewhere"}}})");
     sf.Control(R"({"edit":{"object":"Lead","id":")" + ids["lead:L2"] +
                R"(","fields":{"Status":"Closed - Converted"}}})");
+    INFO("salesforce state: " << sf.Call("GET", "/_test/state").body);
     Object::Ptr l1 = engine.WaitChanges("lead:L1", 1);
     CHECK(StatusOf(l1) == "LOST");
     CHECK(Text(l1->getObject("fields"), "notes") == "went elsewhere");

@@ -77,6 +77,9 @@ class MappedEngine {
         "intake.token=intake-" + token_,
         "admin.token=admin-" + token_,
         "inbound.agent_emails=dealer-7=asha@acme.example,dealer-9=ravi@acme.example",
+        // The shipped mappings verify the CRM's own webhooks, which needs the
+        // secret even when a test drives only the outbound side.
+        "crm.webhook.secret=crmsync:hook-" + token_,  // user:password for basic
         "log.level=warning"};
     std::vector<std::string> args = {"serve"};
     for (const std::string& setting : settings) {
@@ -661,7 +664,8 @@ TEST_SUITE("e2e.crm_mappings") {
          "crm.plugin=generic-rest-crm", "--set", "crm.mapping=" + std::string(kMappings) + "zoho.json",
          "--set", "crm.api.url=" + zoho.Url(), "--set",
          "crm.generic-rest-crm.refresh_token=test-refresh-token", "--set",
-         "crm.generic-rest-crm.token_url=" + zoho.Url() + "/oauth/v2/token"},
+         "crm.generic-rest-crm.token_url=" + zoho.Url() + "/oauth/v2/token", "--set",
+         "crm.webhook.secret=TOKEN_FOR_VERIFICATION_OF_1000000068001"},
         env);
     REQUIRE(check.WaitExit(std::chrono::seconds(60)));
     INFO(check.Stdout() << check.Stderr());
