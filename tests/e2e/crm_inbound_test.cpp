@@ -28,213 +28,22 @@
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/URI.h>
 
+#include "mapped_engine.h"
 #include "test_support.h"
 #include "vendor_server.h"
 
 namespace t = crmsync::testing;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using t::MappedEngine;
+using t::Parse;
+using t::Text;
 
 namespace {
 
 constexpr char kMappings[] = CRMSYNC_SOURCE_DIR "/config/crms/";
 
-Object::Ptr Parse(const std::string& json) {
-  return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
-}
-std::string Stringify(const Object::Ptr& object) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(object, out);
-  return out.str();
-}
-std::string Text(const Object::Ptr& object, const std::string& key) {
-  if (!object || !object->has(key) || object->isNull(key)) return "";
-  return object->get(key).convert<std::string>();
-}
-
-// The binary with generic-rest-crm, `mapping` and the stand-in at `crm_url`,
-// its webhook at http://127.0.0.1:<port>/api/v1/crm/webhook under
-// `webhook_secret`, on the store `store` (kept across engines by the caller).
-class Engine {
- public:
-  Engine(const std::string& store, const std::string& mapping, const std::string& crm_url,
-         const std::string& webhook_secret, const std::vector<std::string>& extra,
-         const std::map<std::string, std::string>& env)
-      : token_(std::to_string(getpid()) + "-" + std::to_string(port_)) {
-    const std::vector<std::string> settings = {
-        "server.port=" + std::to_string(port_), "store.path=" + store,
-        "plugins.dir=" CRMSYNC_PLUGIN_DIR, "crm.plugin=generic-rest-crm",
-        "crm.mapping=" + std::string(kMappings) + mapping, "crm.api.url=" + crm_url,
-        "crm.webhook.url=" + WebhookUrl(), "crm.webhook.secret=" + webhook_secret,
-        "intake.token=intake-" + token_, "admin.token=admin-" + token_,
-        "inbound.agent_emails=dealer-7=asha@acme.example,dealer-9=ravi@acme.example",
-        "log.level=warning"};
-    std::vector<std::string> args = {"serve"};
-    for (const std::string& setting : settings) {
-      args.push_back("--set");
-      args.push_back(setting);
-    }
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<t::ChildProcess>(CRMSYNC_BINARY, args, env);
-    REQUIRE_MESSAGE(t::WaitUntil([&] { return Admin("/api/v1/admin/status").status == 200; }),
-                    process_->Stderr());
-  }
-  ~Engine() {
-    if (!killed_) {
-      process_->Signal(SIGTERM);
-      process_->WaitExit(std::chrono::seconds(20));
-    }
-  }
-
-  std::string WebhookUrl() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/api/v1/crm/webhook";
-  }
-
-  // SIGKILL: no shutdown of any kind, as a crash or an OOM kill.
-  void Kill() {
-    process_->Signal(SIGKILL);
-    REQUIRE(process_->WaitExit(std::chrono::seconds(20)));
-    killed_ = true;
-  }
-
-  // Posts a platform event and waits until every job of `entity` is done.
-  void Sync(const std::string& event, const std::string& entity) {
-    t::HttpResult posted = PostEvent(event);
-    REQUIRE_MESSAGE(posted.status == 202, posted.body);
-    ++events_[entity];
-    std::string last;
-    const bool done = t::WaitUntil([&] {
-      t::HttpResult r = Admin("/api/v1/admin/jobs?entity=" + entity);
-      if (r.status != 200) return false;
-      last = r.body;
-      Array::Ptr jobs = Parse(r.body)->getArray("jobs");
-      if (!jobs || jobs->size() < events_[entity]) return false;
-      for (unsigned i = 0; i < jobs->size(); ++i) {
-        if (jobs->getObject(i)->getValue<std::string>("state") != "done") return false;
-      }
-      return true;
-    });
-    REQUIRE_MESSAGE(done, entity << " did not sync: " << last << "\n" << process_->Stderr());
-  }
-
-  t::HttpResult PostEvent(const std::string& event) {
-    return t::HttpCall(port_, "POST", "/api/v1/events", event,
-                       {{"Authorization", "Bearer intake-" + token_}});
-  }
-
-  // The platform echoes the lead as the engine now holds it (the mirror), as
-  // a platform that applied the change feed sends it back.
-  t::HttpResult EchoMirror(const std::string& entity, const std::string& event_id) {
-    t::HttpResult r = Admin("/api/v1/admin/jobs?entity=" + entity);
-    REQUIRE(r.status == 200);
-    Object::Ptr event = new Object;
-    event->set("eventId", event_id);
-    event->set("type", "lead.status_changed");
-    event->set("occurredAt", "2026-12-03T15:00:00Z");
-    event->set("data", Parse(r.body)->getObject("mirror"));
-    return PostEvent(Stringify(event));
-  }
-
-  // Sends a request the stand-in made ({method, url, headers, body}) to this
-  // engine, the body changed by `edit` when given (a tampered delivery).
-  t::HttpResult Deliver(const Object::Ptr& request, const std::string& body = "") {
-    std::map<std::string, std::string> headers;
-    Object::Ptr given = request->getObject("headers");
-    for (const auto& [name, value] : *given) headers[name] = value.convert<std::string>();
-    Poco::URI uri(request->getValue<std::string>("url"));
-    return t::HttpCall(port_, request->getValue<std::string>("method"), uri.getPathEtc(),
-                       body.empty() ? request->getValue<std::string>("body") : body, headers);
-  }
-
-  // Delivers `request` (its body replaced by `body` when given) and checks
-  // that it is refused with 401 for `reason`: the answer says only
-  // "unauthorized", the metric counts one more refusal of that kind.
-  void ExpectRefused(const Object::Ptr& request, const std::string& reason,
-                     const std::string& body = "") {
-    const double before = Refused(reason);
-    t::HttpResult r = Deliver(request, body);
-    CHECK_MESSAGE(r.status == 401, r.status << " " << r.body);
-    CHECK(Refused(reason) == before + 1);
-  }
-
-  // Delivers `request`, expects 202, and waits for the feed's first entry
-  // about `entity`, whose status must be `status`; returns the entry.
-  Object::Ptr ExpectApplied(const Object::Ptr& request, const std::string& entity,
-                            const std::string& status) {
-    t::HttpResult r = Deliver(request);
-    CHECK_MESSAGE(r.status == 202, r.status << " " << r.body);
-    Object::Ptr change = WaitChanges(entity, 1);
-    CHECK(Text(change->getObject("fields"), "status") == status);
-    return change;
-  }
-
-  // The change feed's entries about `entity`, in order.
-  std::vector<Object::Ptr> ChangesOf(const std::string& entity) {
-    t::HttpResult r = t::HttpCall(port_, "GET", "/api/v1/changes?after=0", "",
-                                  {{"Authorization", "Bearer intake-" + token_}});
-    REQUIRE_MESSAGE(r.status == 200, r.body);
-    Array::Ptr changes = Parse(r.body)->getArray("changes");
-    std::vector<Object::Ptr> out;
-    for (unsigned i = 0; i < changes->size(); ++i) {
-      if (Text(changes->getObject(i), "entity") == entity) out.push_back(changes->getObject(i));
-    }
-    return out;
-  }
-
-  // Waits until the feed holds `count` entries about `entity`; the last one.
-  Object::Ptr WaitChanges(const std::string& entity, size_t count) {
-    REQUIRE_MESSAGE(t::WaitUntil([&] { return ChangesOf(entity).size() >= count; }),
-                    entity << " has " << ChangesOf(entity).size() << " feed entries, not "
-                           << count << "\n" << InboundMetrics()
-                           << Admin("/api/v1/admin/audit?entity=" + entity).body << "\n"
-                           << process_->Stderr());
-    std::vector<Object::Ptr> changes = ChangesOf(entity);
-    CHECK(changes.size() == count);
-    return changes.back();
-  }
-
-  // The value of one series in /metrics (name{label="x"}); 0 when absent.
-  double Metric(const std::string& series) {
-    t::HttpResult r = t::HttpCall(port_, "GET", "/metrics");
-    REQUIRE(r.status == 200);
-    const std::string key = "\n" + series + " ";
-    const size_t at = ("\n" + r.body).find(key);
-    return at == std::string::npos ? 0 : std::stod(r.body.substr(at + key.size() - 1));
-  }
-
-  // Deliveries refused for `reason` (missing, bad_signature, stale,
-  // malformed): the 401's body says only "unauthorized", the metric says why.
-  double Refused(const std::string& reason) {
-    return Metric("crmsync_webhook_deliveries_total{result=\"refused_" + reason + "\"}");
-  }
-
-  std::string Stderr() const { return process_->Stderr(); }
-
-  // The /metrics lines about inbound work, for failure messages.
-  std::string InboundMetrics() {
-    std::istringstream lines(t::HttpCall(port_, "GET", "/metrics").body);
-    std::string line;
-    std::string out;
-    while (std::getline(lines, line)) {
-      if (line.rfind("crmsync_inbound", 0) == 0 || line.rfind("crmsync_webhook", 0) == 0 ||
-          line.rfind("crmsync_poll", 0) == 0 || line.rfind("crmsync_echo", 0) == 0) {
-        out += line + "\n";
-      }
-    }
-    return out;
-  }
-
- private:
-  t::HttpResult Admin(const std::string& path) {
-    return t::HttpCall(port_, "GET", path, "", {{"Authorization", "Bearer admin-" + token_}});
-  }
-
-  int port_ = t::FreePort();
-  std::string token_;
-  bool killed_ = false;
-  std::map<std::string, size_t> events_;
-  std::unique_ptr<t::ChildProcess> process_;
-};
+using t::Stringify;
 
 std::string LeadCreated(const std::string& id, const std::string& status) {
   return R"({"eventId":"c-)" + id + R"(","type":"lead.created","occurredAt":"2026-12-03T10:00:00Z",)"
@@ -308,6 +117,26 @@ std::string ContactOf(const t::VendorServer& hs, const std::string& id) {
   return "";
 }
 
+// A HubSpot stand-in with the portal's custom properties and owners, an
+// engine on hubspot.json (`extra` settings), and platform lead L1 synced at
+// QUALIFIED (so the CRM owns its status: inbound.crm_owns_status_from).
+struct HubSpotLead {
+  explicit HubSpotLead(const std::vector<std::string>& extra = {})
+      : hs("hubspot.py", {"--token", kHsToken}) {
+    hs.Control(kHsCustom);
+    engine = std::make_unique<MappedEngine>(dir.File("crmsync.db"), kMappings + std::string("hubspot.json"), hs.Url(), kHsSecret,
+                                      extra, std::map<std::string, std::string>{
+                                                 {"CRM_API_KEY", kHsToken}});
+    engine->Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
+    contact = ContactOf(hs, "L1");
+  }
+
+  t::VendorServer hs;
+  t::TempDir dir;
+  std::unique_ptr<MappedEngine> engine;
+  std::string contact;
+};
+
 std::string HsWebhook(const std::string& url, bool send, const std::string& version = "v1") {
   return R"({"webhook":{"url":")" + url + R"(","send":)" + (send ? "true" : "false") +
          R"(,"clientSecret":")" + kHsSecret + R"(","signatureVersion":")" + version +
@@ -323,13 +152,10 @@ std::string HsEdit(const std::string& contact, const std::string& properties) {
 
 TEST_SUITE("e2e.crm_inbound") {
   TEST_CASE("hubspot.json webhook v3: accepted, tampered 401, stale 401, replayed and retried once") {
-    t::VendorServer hs("hubspot.py", {"--token", kHsToken});
-    hs.Control(kHsCustom);
-    t::TempDir dir;
-    Engine engine(dir.File("crmsync.db"), "hubspot.json", hs.Url(), kHsSecret, {},
-                  {{"CRM_API_KEY", kHsToken}});
-    engine.Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");  // the CRM owns the status from here
-    const std::string contact = ContactOf(hs, "L1");
+    HubSpotLead f;
+    t::VendorServer& hs = f.hs;
+    MappedEngine& engine = *f.engine;
+    const std::string& contact = f.contact;
     hs.Control(HsWebhook(engine.WebhookUrl(), false));
 
     // An agent marks the contact unqualified, reassigns it and writes a note:
@@ -366,14 +192,12 @@ TEST_SUITE("e2e.crm_inbound") {
   }
 
   TEST_CASE("hubspot.json webhook with the v1 signature alone is refused: the mapping asks for v3") {
-    t::VendorServer hs("hubspot.py", {"--token", kHsToken});
-    hs.Control(kHsCustom);
-    t::TempDir dir;
-    Engine engine(dir.File("crmsync.db"), "hubspot.json", hs.Url(), kHsSecret, {},
-                  {{"CRM_API_KEY", kHsToken}});
-    engine.Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
+    HubSpotLead f;
+    t::VendorServer& hs = f.hs;
+    MappedEngine& engine = *f.engine;
+    const std::string& contact = f.contact;
     hs.Control(HsWebhook(engine.WebhookUrl(), false));
-    Object::Ptr request = Control(hs, HsEdit(ContactOf(hs, "L1"), R"({"hs_lead_status":"NEW"})"))
+    Object::Ptr request = Control(hs, HsEdit(contact, R"({"hs_lead_status":"NEW"})"))
                               ->getObject("webhook");
     // Without the v3 headers, a v1 signature (SHA-256 of secret + body, no
     // time) would let a captured delivery be replayed forever.
@@ -383,13 +207,10 @@ TEST_SUITE("e2e.crm_inbound") {
   }
 
   TEST_CASE("hubspot.json two-way by webhook: the agent's status reaches the feed once, no echo goes out") {
-    t::VendorServer hs("hubspot.py", {"--token", kHsToken});
-    hs.Control(kHsCustom);
-    t::TempDir dir;
-    Engine engine(dir.File("crmsync.db"), "hubspot.json", hs.Url(), kHsSecret, {},
-                  {{"CRM_API_KEY", kHsToken}});
-    engine.Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
-    const std::string contact = ContactOf(hs, "L1");
+    HubSpotLead f;
+    t::VendorServer& hs = f.hs;
+    MappedEngine& engine = *f.engine;
+    const std::string& contact = f.contact;
     CHECK(Text(hs.Records("contacts")->getObject(0)->getObject("properties"), "hs_lead_status") ==
           "OPEN");
     const int writes = Writes(hs);
@@ -410,14 +231,10 @@ TEST_SUITE("e2e.crm_inbound") {
   }
 
   TEST_CASE("hubspot.json two-way by polling: the agent's status reaches the feed once, no echo goes out") {
-    t::VendorServer hs("hubspot.py", {"--token", kHsToken});
-    hs.Control(kHsCustom);
-    t::TempDir dir;
-    Engine engine(dir.File("crmsync.db"), "hubspot.json", hs.Url(), kHsSecret,
-                  {"--set", "inbound.poll=on", "--set", "inbound.poll_interval_ms=1000"},
-                  {{"CRM_API_KEY", kHsToken}});
-    engine.Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
-    const std::string contact = ContactOf(hs, "L1");
+    HubSpotLead f({"--set", "inbound.poll=on", "--set", "inbound.poll_interval_ms=1000"});
+    t::VendorServer& hs = f.hs;
+    MappedEngine& engine = *f.engine;
+    const std::string& contact = f.contact;
     // The contact as the engine wrote it comes back by poll as no change.
     REQUIRE(t::WaitUntil([&] { return RequestsTo(hs, "/contacts/search") >= 2; }));
     CHECK(engine.ChangesOf("lead:L1").empty());
@@ -444,7 +261,7 @@ TEST_SUITE("e2e.crm_inbound") {
     std::string l1;
     std::string l2;
     {
-      Engine engine(dir.File("crmsync.db"), "hubspot.json", hs.Url(), kHsSecret, poll,
+      MappedEngine engine(dir.File("crmsync.db"), kMappings + std::string("hubspot.json"), hs.Url(), kHsSecret, poll,
                     {{"CRM_API_KEY", kHsToken}});
       engine.Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
       engine.Sync(LeadCreated("L2", "QUALIFIED"), "lead:L2");
@@ -460,7 +277,7 @@ TEST_SUITE("e2e.crm_inbound") {
     Control(hs, HsEdit(l2, R"({"hs_lead_status":"OPEN_DEAL"})"));
     hs.Control(R"({"clock":{"advanceMs":1000}})");
     Control(hs, HsEdit(l1, R"({"crmsync_notes":"call again in spring"})"));
-    Engine engine(dir.File("crmsync.db"), "hubspot.json", hs.Url(), kHsSecret, poll,
+    MappedEngine engine(dir.File("crmsync.db"), kMappings + std::string("hubspot.json"), hs.Url(), kHsSecret, poll,
                   {{"CRM_API_KEY", kHsToken}});
     CHECK(StatusOf(engine.WaitChanges("lead:L2", 1)) == "CONVERTED");
     Object::Ptr notes = engine.WaitChanges("lead:L1", 2);
@@ -478,7 +295,7 @@ TEST_SUITE("e2e.crm_inbound") {
     pd.Control(R"({"users":[{"id":201,"name":"Asha Agent","email":"Asha@Acme.example",)"
                R"("active_flag":true,"is_admin":0}]})");
     t::TempDir dir;
-    Engine engine(dir.File("crmsync.db"), "pipedrive.json", pd.Url(), "crmsync:pd-hook-pw-9", {},
+    MappedEngine engine(dir.File("crmsync.db"), kMappings + std::string("pipedrive.json"), pd.Url(), "crmsync:pd-hook-pw-9", {},
                   {{"CRM_API_KEY", "pd-token-3Fq"}});
     engine.Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
     REQUIRE(pd.Records("persons")->size() == 1);
@@ -520,7 +337,7 @@ TEST_SUITE("e2e.crm_inbound") {
                  R"("Related_Property":"lookup","Lost_Reason":"text"}}})");
     t::TempDir dir;
     const std::string token = "TOKEN_FOR_VERIFICATION_OF_1000000068001";
-    Engine engine(dir.File("crmsync.db"), "zoho.json", zoho.Url(), token,
+    MappedEngine engine(dir.File("crmsync.db"), kMappings + std::string("zoho.json"), zoho.Url(), token,
                   {"--set", "crm.generic-rest-crm.refresh_token=test-refresh-token", "--set",
                    "crm.generic-rest-crm.token_url=" + zoho.Url() + "/oauth/v2/token"},
                   {{"CRM_API_KEY", "test-client-id"}, {"CRM_API_SECRET", "test-client-secret"}});
@@ -557,7 +374,7 @@ TEST_SUITE("e2e.crm_inbound") {
     t::VendorServer sf("salesforce.py");
     sf.Control(R"({"queryBatchSize":1})");  // every poll walks nextRecordsUrl
     t::TempDir dir;
-    Engine engine(dir.File("crmsync.db"), "salesforce.json", sf.Url(), "unused-webhook-secret-1",
+    MappedEngine engine(dir.File("crmsync.db"), kMappings + std::string("salesforce.json"), sf.Url(), "unused-webhook-secret-1",
                   {"--set", "crm.generic-rest-crm.refresh_token=test-refresh-token", "--set",
                    "crm.generic-rest-crm.token_url=" + sf.Url() + "/services/oauth2/token",
                    "--set", "inbound.poll_interval_ms=1000", "--set",
