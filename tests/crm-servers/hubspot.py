@@ -83,7 +83,12 @@ Inbound (an agent's change and HubSpot's webhook back), documents followed:
   Control keys for it (vendor_server.py has clock, webhook, edit):
     webhook: {"url", "clientSecret", "appId", "portalId",
               "subscriptions": {"contacts": ["hs_lead_status", ...], ...},
-              "signatureVersion": "v1" (default) | "v2", "send": bool}
+              "signatureVersion": "v1" (default) | "v2", "send": bool,
+              "apiChanges": bool}  with apiChanges, writes through the API
+              (PATCH, batch update) are notified too, changeSource
+              "INTEGRATION", sent after the API answer: HubSpot notifies
+              changes whatever made them, so an integration hears its own
+              writes back
     edit: {"object": "contacts", "id": "1001", "properties": {...},
            "changeSource": "CRM_UI"}  an agent's change: validated as an API
            write, lastmodifieddate/updatedAt from the clock; one
@@ -272,6 +277,8 @@ class HubSpot(Vendor):
             return "webhook.subscriptions must be {\"contacts\": [\"property\", ...], ...}"
         if value.get("signatureVersion", "v1") not in ("v1", "v2"):
             return "webhook.signatureVersion must be v1 or v2 (v3 is always sent)"
+        if not isinstance(value.get("apiChanges", False), bool):
+            return "webhook.apiChanges must be true or false"
         return None
 
     def signed(self, events):
@@ -312,8 +319,15 @@ class HubSpot(Vendor):
         record["properties"].update(value["properties"])
         record["updatedAt"] = record["properties"]["lastmodifieddate"] = hubspot_time(self.now())
         self.answer["record"] = self.shown(record)
+        self.notify(kind, record, changed, value["properties"], value.get("changeSource", "CRM_UI"),
+                    value.get("userId", 9001))
+        return None
+
+    def notify(self, kind, record, changed, properties, source, user_id):
+        """Emits one delivery of <type>.propertyChange events for the subscribed
+        properties among `changed` (none without a webhook)."""
         if not self.webhook:
-            return None
+            return
         subscribed = self.webhook["subscriptions"].get(kind, [])
         events = []
         for name in changed:
@@ -327,13 +341,11 @@ class HubSpot(Vendor):
                 "occurredAt": self.clock.now_ms(),
                 "subscriptionType": EVENT_OBJECT[kind] + ".propertyChange",
                 "attemptNumber": 0, "objectId": int(record["id"]), "propertyName": name,
-                "propertyValue": value["properties"][name],
-                "changeSource": value.get("changeSource", "CRM_UI"),
-                "sourceId": "userId:%s" % value.get("userId", 9001)})
+                "propertyValue": properties[name], "changeSource": source,
+                "sourceId": "userId:%s" % user_id})
         if events:
             self.last_events = events
             self.emit(self.signed(events))
-        return None
 
     # --- routing ---------------------------------------------------------
     def handle(self, req):
@@ -497,8 +509,12 @@ class HubSpot(Vendor):
         failed = self.check_properties(kind, body.get("properties"))
         if failed:
             return failed
+        changed = [name for name, v in body["properties"].items()
+                   if record["properties"].get(name) != v]
         record["properties"].update(body["properties"])
         record["updatedAt"] = record["properties"]["lastmodifieddate"] = hubspot_time(self.now())
+        if self.webhook.get("apiChanges"):
+            self.notify(kind, record, changed, body["properties"], "INTEGRATION", 0)
         return Response(200, self.shown(record))
 
     def batch(self, kind, action, body):

@@ -129,6 +129,7 @@ class Response:
         self.body = body
         self.headers = dict(headers or {})
         self.deliveries = []
+        self.deliveries_after = []  # sent once the answer is written (API writes)
 
 
 class Clock:
@@ -331,7 +332,12 @@ class Vendor:
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
             return self.rate_limited_response()
-        return self.handle(req)
+        self.answer, self.pending = {}, []
+        resp = self.handle(req)
+        # A vendor that notifies its own API writes (HubSpot's apiChanges) sends
+        # them after answering the API call, as a CRM's webhook trails its API.
+        resp.deliveries_after, self.pending = self.pending, []
+        return resp
 
     def test_endpoint(self, req):
         if req.path == "/_test/state" and req.method == "GET":
@@ -485,6 +491,12 @@ def serve(vendor_class, argv):
             self.end_headers()
             if payload and self.command != "HEAD":
                 self.wfile.write(payload)
+            self.wfile.flush()
+            if resp.deliveries_after:
+                results = [deliver(d) for d in resp.deliveries_after]
+                with vendor.lock:
+                    vendor.deliveries.extend(dict(r, url=d["url"])
+                                             for d, r in zip(resp.deliveries_after, results))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _run
 

@@ -137,8 +137,12 @@ struct HubSpotLead {
   std::string contact;
 };
 
-std::string HsWebhook(const std::string& url, bool send, const std::string& version = "v1") {
+// The stand-in's webhook to `url` under kHsSecret; `send`: the stand-in posts
+// it itself; `api_changes`: the engine's own writes are notified back too.
+std::string HsWebhook(const std::string& url, bool send, const std::string& version = "v1",
+                      bool api_changes = false) {
   return R"({"webhook":{"url":")" + url + R"(","send":)" + (send ? "true" : "false") +
+         R"(,"apiChanges":)" + (api_changes ? "true" : "false") +
          R"(,"clientSecret":")" + kHsSecret + R"(","signatureVersion":")" + version +
          R"(","subscriptions":{"contacts":["hs_lead_status","hubspot_owner_id","crmsync_notes"]}}})";
 }
@@ -214,12 +218,13 @@ TEST_SUITE("e2e.crm_inbound") {
     CHECK(Text(hs.Records("contacts")->getObject(0)->getObject("properties"), "hs_lead_status") ==
           "OPEN");
     const int writes = Writes(hs);
-    // The stand-in sends its own signed v3 delivery to the engine.
-    hs.Control(HsWebhook(engine.WebhookUrl(), true));
-    Object::Ptr answer = Control(hs, HsEdit(contact, R"({"hs_lead_status":"OPEN_DEAL"})"));
+    // The stand-in sends its own signed v3 deliveries to the engine, also
+    // about the engine's own writes, as HubSpot does.
+    hs.Control(HsWebhook(engine.WebhookUrl(), true, "v1", true));
+    Object::Ptr answer = Control(hs, HsEdit(contact, R"({"hs_lead_status":"BAD_TIMING"})"));
     REQUIRE_MESSAGE(answer->getObject("delivered"), Stringify(answer));
     CHECK(answer->getObject("delivered")->getValue<int>("status") == 202);
-    CHECK(StatusOf(engine.WaitChanges("lead:L1", 1)) == "CONVERTED");
+    CHECK(StatusOf(engine.WaitChanges("lead:L1", 1)) == "LOST");
     // The platform applies the feed and echoes the lead back: recognised, not sent.
     t::HttpResult r = engine.EchoMirror("lead:L1", "echo-1");
     REQUIRE_MESSAGE(r.status == 202, r.body);
@@ -228,6 +233,30 @@ TEST_SUITE("e2e.crm_inbound") {
         [&] { return engine.Metric("crmsync_echo_suppressed_total{direction=\"outbound\"}") >= 1; }));
     CHECK(Writes(hs) == writes);
     CHECK(engine.ChangesOf("lead:L1").size() == 1);
+
+    // The platform changes the notes (a status change event is the platform's
+    // only lead update; with CONVERTED it would also open the deal, so this
+    // lead is LOST): one write goes out, and HubSpot notifies
+    // that write back (changeSource INTEGRATION): an echo, applied as no change.
+    Object::Ptr event = new Object;
+    event->set("eventId", "notes-1");
+    event->set("type", "lead.status_changed");
+    event->set("occurredAt", "2026-12-03T15:05:00Z");
+    Object::Ptr mirror = engine.Mirror("lead:L1");
+    mirror->set("notes", "booked a second viewing");
+    event->set("data", mirror);
+    const size_t deliveries = hs.State()->getArray("deliveries")->size();
+    engine.Sync(Stringify(event), "lead:L1");
+    CHECK_MESSAGE(Writes(hs) == writes + 1, hs.Call("GET", "/_test/state").body);
+    REQUIRE(t::WaitUntil(
+        [&] { return hs.State()->getArray("deliveries")->size() == deliveries + 1; }));
+    Object::Ptr echo = hs.State()->getArray("deliveries")->getObject(deliveries);
+    CHECK(echo->getValue<int>("status") == 202);
+    REQUIRE(t::WaitUntil([&] {
+      return engine.Metric("crmsync_inbound_changes_total{result=\"no_change\"}") >= 1;
+    }));
+    CHECK(engine.ChangesOf("lead:L1").size() == 1);
+    CHECK(Writes(hs) == writes + 1);
   }
 
   TEST_CASE("hubspot.json two-way by polling: the agent's status reaches the feed once, no echo goes out") {

@@ -1341,5 +1341,23 @@ TEST_SUITE("crm_servers") {
     Array::Ptr deliveries = hs.State()->getArray("deliveries");
     REQUIRE(deliveries->size() == 1);
     CHECK(deliveries->getObject(0)->getValue<int>("status") == 400);
+
+    // With apiChanges, an API write is notified too (changeSource
+    // INTEGRATION), sent after the API's answer; an unchanged value is not.
+    hs.Control(R"({"webhook":{"url":")" + receiver.Url() +
+               R"(/_test/control","apiChanges":true,"clientSecret":"s",)"
+               R"("subscriptions":{"contacts":["hs_lead_status"]}}})");
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/" + contact,
+                R"({"properties":{"hs_lead_status":"OPEN","phone":"+1"}})", kHsAuth);
+    REQUIRE(r.status == 200);  // OPEN was OPEN already, phone is not subscribed: nothing
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/" + contact,
+                R"({"properties":{"hs_lead_status":"CONNECTED"}})", kHsAuth);
+    REQUIRE(r.status == 200);
+    REQUIRE(t::WaitUntil([&] { return hs.State()->getArray("deliveries")->size() >= 2; }));
+    CHECK(hs.State()->getArray("deliveries")->size() == 2);
+    CHECK(hs.State()->getArray("deliveries")->getObject(1)->getValue<int>("status") == 400);
+    CHECK(hs.Call("POST", "/_test/control", R"({"webhook":{"url":"http://h/","clientSecret":"s",)"
+                                            R"("subscriptions":{},"apiChanges":"yes"}})")
+              .status == 400);
   }
 }

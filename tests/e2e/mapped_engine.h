@@ -115,16 +115,21 @@ class MappedEngine {
                        {{"Authorization", "Bearer intake-" + token_}});
   }
 
+  // The engine's mirror of `entity` (kind:id), as the admin API shows it.
+  Object::Ptr Mirror(const std::string& entity) {
+    HttpResult r = Admin("/api/v1/admin/jobs?entity=" + entity);
+    REQUIRE(r.status == 200);
+    return Parse(r.body)->getObject("mirror");
+  }
+
   // The platform echoes the lead as the engine now holds it (the mirror), as
   // a platform that applied the change feed sends it back.
   HttpResult EchoMirror(const std::string& entity, const std::string& event_id) {
-    HttpResult r = Admin("/api/v1/admin/jobs?entity=" + entity);
-    REQUIRE(r.status == 200);
     Object::Ptr event = new Object;
     event->set("eventId", event_id);
     event->set("type", "lead.status_changed");
     event->set("occurredAt", "2026-12-03T15:00:00Z");
-    event->set("data", Parse(r.body)->getObject("mirror"));
+    event->set("data", Mirror(entity));
     return PostEvent(Stringify(event));
   }
 
