@@ -5,7 +5,7 @@
 // The test loads the built plugin file (CRMSYNC_PLUGIN_DIR/generic-rest-crm) with
 // Poco's ClassLoader, as the engine does, configures it with a shipped mapping and
 // drives it only through crmsync::Adapter: mapping() builds requests and reads
-// answers, transport() sends them to a RecordingCrm, a Poco HTTPServer on
+// answers, transport() sends them to a RecordingCrm (recording_crm.h), a Poco HTTPServer on
 // 127.0.0.1 that records every request (method, path, query, headers, body) and
 // answers from a script. Every operation of both mappings is checked for its exact
 // method, path, query, auth headers and JSON body (compared as JSON), and for the
@@ -14,11 +14,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -30,239 +28,36 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NetSSL.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/StreamCopier.h>
-#include <Poco/String.h>
-#include <Poco/URI.h>
 
 #include "crmsync/adapter.h"
 #include "crmsync/plugin.h"
 #include "crmsync/plugin_config.h"
+#include "loaded_plugin.h"
+#include "recording_crm.h"
 #include "test_support.h"
 
 namespace crmsync {
 namespace {
 
+using testing::BaseSettings;
+using testing::ConfigureStatus;
+using testing::kApiKey;
+using testing::kApiSecret;
+using testing::Loader;
+using testing::NewAdapter;
+using testing::RecordedRequest;
+using testing::RecordingCrm;
+using testing::Settings;
+
 using JsonObject = Poco::JSON::Object::Ptr;
 using JsonArray = Poco::JSON::Array::Ptr;
-using Settings = std::map<std::string, std::string>;
 
-constexpr char kPluginPath[] = CRMSYNC_PLUGIN_DIR "/generic-rest-crm";
-constexpr char kManifest[] = CRMSYNC_MANIFEST_NAME;
-constexpr char kClassName[] = "crmsync::genericrest::GenericRestAdapter";
 constexpr char kSunshine[] = CRMSYNC_SOURCE_DIR "/config/crms/sunshine-reference.json";
 constexpr char kHubSpot[] = CRMSYNC_SOURCE_DIR "/config/crms/hubspot.json";
 constexpr char kOpenSsl[] = "/usr/bin/openssl";
-constexpr char kApiKey[] = "key-test-123";
-constexpr char kApiSecret[] = "secret-test-456";
-
-// ---------------------------------------------------------------------------
-// A scripted CRM on 127.0.0.1 that records what it receives.
-
-struct RecordedRequest {
-  std::string method;
-  std::string raw_path;  ///< The request target before '?', as sent (still encoded).
-  std::vector<std::pair<std::string, std::string>> query;  ///< Decoded, in order.
-  HeaderList headers;
-  std::string body;
-
-  std::string Header(const std::string& name) const { return FindHeader(headers, name); }
-  bool HasHeader(const std::string& name) const {
-    for (const auto& header : headers) {
-      if (Poco::icompare(header.first, name) == 0) return true;
-    }
-    return false;
-  }
-};
-
-struct ScriptedResponse {
-  int status = 200;
-  std::string body = "{}";
-  HeaderList headers;  ///< Sent besides Content-Type (a Link header, say).
-};
-
-class RecordingCrm {
- public:
-  /// Plain HTTP.
-  RecordingCrm() : state_(std::make_shared<State>()), port_(testing::FreePort()) {
-    Poco::Net::ServerSocket socket(
-        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port_)));
-    Start(socket);
-  }
-
-  /// HTTPS with the given PEM key and certificate.
-  RecordingCrm(const std::string& key_file, const std::string& cert_file)
-      : state_(std::make_shared<State>()), port_(testing::FreePort()), tls_(true) {
-    Poco::Net::initializeSSL();
-    Poco::Net::Context::Ptr context =
-        new Poco::Net::Context(Poco::Net::Context::SERVER_USE, key_file, cert_file, std::string(),
-                               Poco::Net::Context::VERIFY_NONE);
-    Poco::Net::SecureServerSocket socket(
-        Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port_)), 64, context);
-    Start(socket);
-  }
-
-  ~RecordingCrm() {
-    server_->stopAll(true);
-    server_.reset();
-    if (tls_) Poco::Net::uninitializeSSL();
-  }
-
-  RecordingCrm(const RecordingCrm&) = delete;
-  RecordingCrm& operator=(const RecordingCrm&) = delete;
-
-  /// http(s)://127.0.0.1:<port>
-  std::string url() const {
-    return std::string(tls_ ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
-  }
-
-  /// Queues the answer to the next request; unscripted requests get 200 {}.
-  void Script(int status, const std::string& body, const HeaderList& headers = {}) {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    state_->script.push_back(ScriptedResponse{status, body, headers});
-  }
-
-  /// Every request received since the last Take() or Drain(), and forgets them.
-  std::vector<RecordedRequest> Drain() {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    std::vector<RecordedRequest> out;
-    out.swap(state_->requests);
-    return out;
-  }
-
-  std::vector<RecordedRequest> requests() const {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    return state_->requests;
-  }
-
-  /// The one request received since the last Take(); fails the case otherwise.
-  RecordedRequest Take() {
-    std::lock_guard<std::mutex> lock(state_->mu);
-    REQUIRE(state_->requests.size() == 1);
-    RecordedRequest request = state_->requests.front();
-    state_->requests.clear();
-    return request;
-  }
-
- private:
-  struct State {
-    std::mutex mu;
-    std::deque<ScriptedResponse> script;
-    std::vector<RecordedRequest> requests;
-  };
-
-  class Handler : public Poco::Net::HTTPRequestHandler {
-   public:
-    explicit Handler(std::shared_ptr<State> state) : state_(std::move(state)) {}
-
-    void handleRequest(Poco::Net::HTTPServerRequest& request,
-                       Poco::Net::HTTPServerResponse& response) override {
-      RecordedRequest recorded;
-      recorded.method = request.getMethod();
-      const std::string& target = request.getURI();
-      const size_t question = target.find('?');
-      recorded.raw_path = target.substr(0, question);
-      if (question != std::string::npos) {
-        recorded.query = Poco::URI(target).getQueryParameters();
-      }
-      for (const auto& header : request) recorded.headers.emplace_back(header.first, header.second);
-      Poco::StreamCopier::copyToString(request.stream(), recorded.body);
-
-      ScriptedResponse answer;
-      {
-        std::lock_guard<std::mutex> lock(state_->mu);
-        state_->requests.push_back(std::move(recorded));
-        if (!state_->script.empty()) {
-          answer = state_->script.front();
-          state_->script.pop_front();
-        }
-      }
-      response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(answer.status),
-                                  "Scripted");
-      response.setContentType("application/json");
-      for (const auto& header : answer.headers) response.set(header.first, header.second);
-      response.setContentLength(static_cast<std::streamsize>(answer.body.size()));
-      response.send() << answer.body;
-    }
-
-   private:
-    std::shared_ptr<State> state_;
-  };
-
-  class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-   public:
-    explicit Factory(std::shared_ptr<State> state) : state_(std::move(state)) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(
-        const Poco::Net::HTTPServerRequest&) override {
-      return new Handler(state_);
-    }
-
-   private:
-    std::shared_ptr<State> state_;
-  };
-
-  void Start(const Poco::Net::ServerSocket& socket) {
-    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams();
-    params->setKeepAlive(true);
-    params->setMaxThreads(4);
-    params->setMaxQueued(64);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(state_), socket, params);
-    server_->start();
-  }
-
-  std::shared_ptr<State> state_;
-  int port_ = 0;
-  bool tls_ = false;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
-};
 
 // ---------------------------------------------------------------------------
 // The plugin.
-
-// The plugin file, loaded once for the whole executable and never unloaded
-// (adapters made from it must not outlive its code).
-Poco::ClassLoader<Adapter>& Loader() {
-  static Poco::ClassLoader<Adapter>* loader = [] {
-    auto* created = new Poco::ClassLoader<Adapter>();
-    created->loadLibrary(kPluginPath, kManifest);
-    return created;
-  }();
-  return *loader;
-}
-
-Settings BaseSettings(const std::string& mapping, const std::string& api_url) {
-  return {{"mapping", mapping},   {"api_url", api_url},
-          {"api_key", kApiKey},   {"api_secret", kApiSecret},
-          {"timeout_ms", "5000"}, {"config_dir", CRMSYNC_SOURCE_DIR "/config"}};
-}
-
-Status ConfigureStatus(const Settings& settings) {
-  std::unique_ptr<Adapter> adapter(Loader().create(kClassName));
-  REQUIRE(adapter != nullptr);
-  return adapter->Configure(PluginConfig(settings));
-}
-
-std::unique_ptr<Adapter> NewAdapter(const Settings& settings) {
-  std::unique_ptr<Adapter> adapter(Loader().create(kClassName));
-  REQUIRE(adapter != nullptr);
-  const Status status = adapter->Configure(PluginConfig(settings));
-  REQUIRE_MESSAGE(status.ok(), status.ToString());
-  return adapter;
-}
-
-std::unique_ptr<Adapter> NewAdapter(const std::string& mapping, const RecordingCrm& crm) {
-  return NewAdapter(BaseSettings(mapping, crm.url()));
-}
 
 // Sends `request` through the plugin's transport; fails the case on a transport error.
 HttpResponse Send(Adapter& adapter, const HttpRequest& request) {
