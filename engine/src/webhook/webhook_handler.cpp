@@ -131,12 +131,12 @@ void AddWebhookRoutes(Router& router, WebhookContext ctx) {
       return;
     }
     InboundDelivery record;
-    record.id = delivery_id.empty() ? DeliveryId(delivery.headers, body, ctx.clock->NowMs())
+    record.id = delivery_id.empty() ? DeliveryId(delivery.headers, body, delivery.received_ms)
                                     : delivery_id;
     record.plugin = ctx.plugin;
     record.event = event.empty() ? changes.front().crm_event : event;
     record.changes = std::move(changes);
-    record.received_ms = ctx.clock->NowMs();
+    record.received_ms = delivery.received_ms;
     bool recorded = false;
     try {
       recorded = ctx.store->RecordDelivery(record);

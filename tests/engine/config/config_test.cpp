@@ -935,12 +935,13 @@ TEST_SUITE("engine.config") {
     CHECK(config.Get("timeout_ms") == "1234");
     CHECK(config.Get("webhook_url") == "https://me/webhook");
     CHECK(config.Get("webhook_secret") == "whsec_x");
+    CHECK(config.Get("webhook_secrets") == "whsec_x");
     CHECK(config.Get("mapping") == dir.File("mappings/hubspot.json"));
     CHECK(config.Get("ca_file") == dir.File("certs/ca.pem"));
     CHECK(config.Get("config_dir") == dir.path());
     CHECK(config.Get("allow_insecure_http") == "true");
     CHECK(config.Get("page_size") == "50");
-    CHECK(config.values().size() == 11);
+    CHECK(config.values().size() == 12);
     // Not the keys of another plugin name.
     CHECK_FALSE(settings.PluginConfigFor("mock-crm").Has("page_size"));
   }
@@ -958,10 +959,32 @@ TEST_SUITE("engine.config") {
     CHECK(config.Get("timeout_ms") == "5");
     CHECK(config.Get("allow_insecure_http") == "false");
     for (const char* key :
-         {"api_url", "api_key", "api_secret", "webhook_url", "webhook_secret", "ca_file"}) {
+         {"api_url", "api_key", "api_secret", "webhook_url", "webhook_secret", "webhook_secrets",
+          "ca_file"}) {
       CAPTURE(key);
       CHECK_FALSE(config.Has(key));
     }
+  }
+
+  TEST_CASE("PluginConfigFor hands over every accepted webhook secret, newest first") {
+    TempDir dir;
+    LoadOptions options;
+    options.environment = {{"CRM_WEBHOOK_SECRET", "secret-new"}};
+    options.overrides = {"webhook.secrets=secret-old,whsec_b2xkZXI="};
+    std::vector<Diagnostic> diagnostics;
+    Settings settings = LoadIn(dir.path(), options, &diagnostics);
+    INFO(Dump(diagnostics));
+    CHECK(Errors(diagnostics).empty());
+    PluginConfig config = settings.PluginConfigFor("mock-crm");
+    CHECK(config.Get("webhook_secret") == "secret-new");
+    CHECK(config.Get("webhook_secrets") == "secret-new\nsecret-old\nwhsec_b2xkZXI=");
+
+    // Rotation lists alone, without crm.webhook.secret.
+    options.environment.clear();
+    Settings rotated = LoadIn(dir.path(), options, &diagnostics);
+    CHECK_FALSE(rotated.PluginConfigFor("mock-crm").Has("webhook_secret"));
+    CHECK(rotated.PluginConfigFor("mock-crm").Get("webhook_secrets") ==
+          "secret-old\nwhsec_b2xkZXI=");
   }
 
   TEST_CASE("PluginConfigFor on default settings") {

@@ -182,7 +182,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.crm.Seen().size() == 3);  // asked every time, first
   }
 
-  TEST_CASE("webhook plugin verify: another code refuses; a throwing plugin is a 500") {
+  TEST_CASE("webhook plugin verify: another code refuses, a throwing plugin is a 500") {
     PluginRig rig;
     rig.crm.answer = Status::Permanent("cannot verify");
     CHECK(rig.Post(kPath, "{}", {{"X-CRM-Secret", kSharedSecret}}).status == 401);

@@ -148,9 +148,10 @@ TEST_SUITE("engine.pg") {
     PgExec(rig.url, "ALTER TABLE properties DROP COLUMN field_times");
     PgExec(rig.url, "DROP INDEX links_external");
     PgExec(rig.url, "DROP TABLE plugin_kv");  // migration 9's
+    PgExec(rig.url, "DROP TABLE inbound_events");  // migration 10's
     std::string error = OpenError(rig.url);
     CHECK(error.find("migration 7") != std::string::npos);
-    // Remove the obstacle: migrations 7 to 9 apply.
+    // Remove the obstacle: migrations 7 to 10 apply.
     PgExec(rig.url, "CREATE INDEX links_external ON links(plugin)");
     CHECK(OpenError(rig.url).empty());
   }
