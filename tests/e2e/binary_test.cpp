@@ -278,6 +278,32 @@ TEST_SUITE("e2e.binary") {
                            "headers in Dump() wrongly: rateLimitHeaders/remainingHeader"));
   }
 
+  TEST_CASE("check-config and serve refuse inbound.poll=on with a plugin that cannot poll") {
+    t::TempDir dir;
+    std::string output;
+    const std::vector<std::string> settings = {
+        "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR, "--set", "crm.plugin=good_plugin",
+        "--set", "store.path=" + dir.File("db"), "--set", "inbound.poll=on"};
+    std::vector<std::string> args = {"check-config"};
+    args.insert(args.end(), settings.begin(), settings.end());
+    int rc = t::RunCommand(kBinary, args, &output);
+    CHECK(rc == 1);
+    CHECK(Contains(output, "error: inbound.poll is \"on\" but plugin good_plugin cannot poll"));
+
+    args = {"serve", "--set", "server.port=" + std::to_string(t::FreePort())};
+    args.insert(args.end(), settings.begin(), settings.end());
+    rc = t::RunCommand(kBinary, args, &output);
+    CHECK(rc == 78);
+    CHECK(Contains(output, "inbound.poll is \"on\" but plugin good_plugin cannot poll"));
+
+    // auto (the default) and off start the same plugin without polling.
+    args = {"check-config"};
+    args.insert(args.end(), settings.begin(), settings.end());
+    args.back() = "inbound.poll=auto";
+    rc = t::RunCommand(kBinary, args, &output);
+    CHECK_MESSAGE(rc == 0, output);
+  }
+
   TEST_CASE("check-config warns about a mapping lookup never checked against a real answer") {
     t::TempDir dir;
     std::string config = dir.File("c.properties");

@@ -245,9 +245,18 @@ bool Service::SetUpPolling(const config::Settings& settings, std::string* error)
   options.owner = Poco::Environment::nodeName() + "/" + std::to_string(getpid()) + "/" +
                   std::to_string(clock_->NowMs());
   options.lease_ms = 3 * options.interval_ms;
+  options.secrets = settings.SecretValues();
   poller_ = std::make_unique<Poller>(options, &plugin_->adapter(), store_.state.get(),
                                      store_.state.get(), &dispatcher_->limiter(), clock_, &metrics_);
   poller_->OnRecorded([this] { inbound_->Wake(); });
+  for (size_t i = 0; i < options.entities.size(); ++i) {
+    metrics_.AddGauge("crmsync_poll_last_success_seconds",
+                      "When change polling last read a page, Unix seconds; 0: not since start.",
+                      {{"entity", EntityKindName(options.entities[i])}}, [this, i] {
+                        return static_cast<double>(poller_->Status().entities[i].last_success_ms) /
+                               1000.0;
+                      });
+  }
   ComponentLogger("poll").information("polling %s for changes every %s ms", plugin_name_,
                                       std::to_string(options.interval_ms));
   return true;

@@ -88,22 +88,6 @@ Poller::Poller(PollerOptions options, GuardedAdapter* adapter, InboundLog* log,
     e.status.entity = EntityKindName(kind);
     entities_.push_back(e);
   }
-  if (metrics_) {
-    for (const Entity& e : entities_) {
-      const std::string name = e.status.entity;
-      metrics_->AddGauge("crmsync_poll_last_success_seconds",
-                         "When polling last read a page, Unix seconds; 0: not this run.",
-                         {{"entity", name}}, [this, name] {
-                           std::lock_guard<std::mutex> lock(mu_);
-                           for (const Entity& x : entities_) {
-                             if (x.status.entity == name) {
-                               return static_cast<double>(x.status.last_success_ms) / 1000.0;
-                             }
-                           }
-                           return 0.0;
-                         });
-    }
-  }
 }
 
 Poller::~Poller() { Stop(); }
@@ -111,8 +95,8 @@ Poller::~Poller() { Stop(); }
 void Poller::Start() {
   advance_id_ = clock_->OnAdvance([this] { loop_.Wake(); });
   loop_.Start(kTick, [this] { PollOnce(); },
-              [](const std::string& error) {
-                ComponentLogger("poll").error("polling pass failed: %s", MaskSensitive(error));
+              [this](const std::string& error) {
+                ComponentLogger("poll").error("polling pass failed: %s", Mask(error));
               });
 }
 
@@ -147,6 +131,10 @@ PollStatus Poller::Status() const {
   return status;
 }
 
+std::string Poller::Mask(const std::string& text) const {
+  return MaskSensitive(MaskSecrets(text, options_.secrets));
+}
+
 bool Poller::HoldLease() {
   if (options_.lease_ms <= 0) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -176,7 +164,7 @@ bool Poller::HoldLease() {
     }
   } catch (const std::exception& e) {
     ComponentLogger("poll").warning("polling lease of %s not read or renewed: %s", options_.plugin,
-                                    MaskSensitive(e.what()));
+                                    Mask(e.what()));
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (held != leader_) {
@@ -233,7 +221,7 @@ void Poller::Count(const Entity& e, const char* result) {
 }
 
 void Poller::Fail(Entity* e, const char* result, const std::string& message, int64_t wait_ms) {
-  const std::string masked = MaskSensitive(message);
+  const std::string masked = Mask(message);
   const int64_t now = clock_->NowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -300,7 +288,7 @@ Poller::Step Poller::ReadPage(Entity* e) {
     Count(*e, "not_found");
     ComponentLogger("poll").information(
         "plugin %s does not poll %s changes; not asked again until restart: %s", options_.plugin,
-        e->status.entity, MaskSensitive(s.message()));
+        e->status.entity, Mask(s.message()));
     return Step::kDone;
   }
   if (s.code() == StatusCode::kRetryable || s.code() == StatusCode::kRateLimited) {

@@ -70,9 +70,13 @@ struct PollerOptions {
   int64_t lease_ms = 0;
   /// Most pages one entity reads in a pass before the next pass continues.
   int max_pages_per_pass = 100;
+  /// Values masked wherever an error message quotes them (the secret
+  /// settings: Settings::SecretValues()), before MaskSensitive().
+  std::vector<std::string> secrets;
 };
 
-/// One entity's polling, as ops see it. The cursor is opaque and may hold a
+/// One entity's polling, as ops see it (the service's
+/// crmsync_poll_last_success_seconds gauge reads last_success_ms). The cursor is opaque and may hold a
 /// token: only whether one is kept is shown.
 struct EntityPollStatus {
   std::string entity;            ///< "lead", "property".
@@ -135,6 +139,8 @@ class Poller {
   // Records a failed poll: status, counter, log.
   void Fail(Entity* e, const char* result, const std::string& message, int64_t wait_ms);
   bool HoldLease();
+  // `text` as it may be logged or shown: secrets, e-mails, phones, tokens masked.
+  std::string Mask(const std::string& text) const;
   void Count(const Entity& e, const char* result);
 
   const PollerOptions options_;

@@ -9,7 +9,6 @@
 // PollOnce() on the test's thread.
 #include <doctest/doctest.h>
 
-#include <deque>
 #include <future>
 #include <map>
 #include <memory>
@@ -26,7 +25,7 @@
 #include "inbound_fixtures.h"
 #include "metrics/metrics.h"
 #include "plugin_host/guarded_adapter.h"
-#include "store/store_error.h"
+#include "poll_fixtures.h"
 
 namespace crmsync::engine {
 namespace {
@@ -35,103 +34,14 @@ using crmsync::testing::TempDir;
 using inbound_test::Contains;
 using inbound_test::kT0;
 using inbound_test::OpenStore;
-
-constexpr char kCrm[] = "script-crm";
-constexpr int64_t kInterval = 60000;
-
-// One scripted answer to PollChanges().
-struct Answer {
-  crmsync::Status status;
-  PollPage page;
-};
-
-InboundChange Change(const std::string& id, const std::string& status,
-                     const std::string& updated_at) {
-  InboundChange change;
-  change.crm_event = "lead.updated";
-  change.entity_kind = EntityKind::kLead;
-  change.external_id = id;
-  change.fields_json = R"({"status":")" + status + R"("})";
-  change.updated_at = updated_at;
-  change.event_ids = {id + "@" + updated_at};
-  return change;
-}
-
-Answer Page(std::vector<InboundChange> changes, const std::string& next, bool more = false) {
-  Answer answer;
-  answer.page.changes = std::move(changes);
-  answer.page.next_cursor = next;
-  answer.page.more = more;
-  return answer;
-}
-
-Answer Failed(crmsync::Status status) {
-  Answer answer;
-  answer.status = std::move(status);
-  return answer;
-}
-
-// A CRM whose pages the test scripts per entity; an entity with nothing left
-// to serve answers kNotFound. Records every request.
-class ScriptCrm : public Adapter {
- public:
-  PluginInfo Info() const override {
-    PluginInfo info{kCrm, "1", "", {}};
-    info.capabilities.change_polling = true;
-    return info;
-  }
-  Status Configure(const PluginConfig&) override { return Status::Ok(); }
-  Mapper& mapping() override { throw std::logic_error("not used"); }
-  Transport& transport() override { throw std::logic_error("not used"); }
-  Status PollChanges(const PollRequest& request, PollPage* page) override {
-    std::lock_guard<std::mutex> lock(mu);
-    requests.push_back(request);
-    std::deque<Answer>& script = scripts[request.entity_kind];
-    if (script.empty()) return Status::NotFound("no polling for this entity");
-    Answer answer = script.front();
-    script.pop_front();
-    *page = answer.page;
-    return answer.status;
-  }
-
-  std::mutex mu;
-  std::map<EntityKind, std::deque<Answer>> scripts;
-  std::vector<PollRequest> requests;
-};
-
-// PluginStates over the real store that can refuse to save the cursors (a
-// crash between recording a page and saving its cursor) and notes, on each
-// cursor save, how many deliveries were pending by then.
-class WatchedStates : public PluginStates {
- public:
-  WatchedStates(PluginStates* inner, InboundLog* log) : inner_(inner), log_(log) {}
-  std::optional<std::string> LoadPluginState(const std::string& plugin,
-                                             const std::string& key) override {
-    return inner_->LoadPluginState(plugin, key);
-  }
-  void SavePluginState(const std::string& plugin, const std::string& key,
-                       const std::string& value, int64_t now_ms) override {
-    if (key.find(".lease") == std::string::npos) {
-      pending_at_save.push_back(static_cast<int>(log_->PendingDeliveries(100).size()));
-      if (fail_cursor_saves) throw StoreError("disk I/O error (simulated crash)");
-    }
-    inner_->SavePluginState(plugin, key, value, now_ms);
-  }
-
-  bool fail_cursor_saves = false;
-  std::vector<int> pending_at_save;
-
- private:
-  PluginStates* inner_;
-  InboundLog* log_;
-};
+using namespace poll_test;  // NOLINT
 
 // A poller over the script CRM and a store file; Restart() makes a new store
 // and poller on the same file, as a new process would.
 struct PollRig {
   explicit PollRig(std::vector<EntityKind> entities = {EntityKind::kLead},
-                   RateLimiter* limiter = nullptr)
-      : entities(std::move(entities)), limiter(limiter) {
+                   RateLimiter* limiter = nullptr, std::vector<std::string> secrets = {})
+      : entities(std::move(entities)), limiter(limiter), secrets(std::move(secrets)) {
     Restart();
   }
   void Restart() {
@@ -144,6 +54,7 @@ struct PollRig {
     options.plugin = kCrm;
     options.interval_ms = kInterval;
     options.entities = entities;
+    options.secrets = secrets;
     poller = std::make_unique<Poller>(options, &guarded, store.get(), states.get(), limiter, &clock,
                                       &metrics);
     poller->OnRecorded([this] { ++woken; });
@@ -172,6 +83,7 @@ struct PollRig {
 
   std::vector<EntityKind> entities;
   RateLimiter* limiter;
+  std::vector<std::string> secrets;
   TempDir dir;
   ManualClock clock{kT0};
   MetricsRegistry metrics;
@@ -232,7 +144,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.Cursor() == std::optional<std::string>("c2"));
   }
 
-  TEST_CASE("poller: more=true reads the next page at once; the last page waits the interval") {
+  TEST_CASE("poller: more=true reads the next page at once, the last page waits the interval") {
     PollRig rig;
     rig.Script({Page({Change("crm_1", "CONTACTED", "t1")}, "c1", true),
                 Page({Change("crm_2", "CONTACTED", "t2")}, "c2", false),
@@ -353,10 +265,10 @@ TEST_SUITE("engine.inbound") {
   }
 
   TEST_CASE("poller: other errors wait the interval, logged masked, cursor kept") {
-    PollRig rig;
+    PollRig rig({EntityKind::kLead}, nullptr, {"plainkey42"});
     rig.Script({Page({}, "c1"),
                 Failed(Status::Unauthenticated("401 for token sk_live_abcdefghijklmnopqrstuvwx "
-                                               "of ops@example.com"))});
+                                               "of ops@example.com with key plainkey42"))});
     rig.poller->PollOnce();
     rig.clock.Advance(kInterval);
     rig.poller->PollOnce();
@@ -365,6 +277,8 @@ TEST_SUITE("engine.inbound") {
     CHECK(status.errors == 1);
     CHECK_FALSE(Contains(status.last_error, "ops@example.com"));
     CHECK_FALSE(Contains(status.last_error, "sk_live_abcdefghijklmnopqrstuvwx"));
+    CHECK_FALSE(Contains(status.last_error, "plainkey42"));  // a configured secret
+    CHECK(Contains(status.last_error, "401 for token"));
     CHECK(rig.poller->NextDueMs() == rig.clock.NowMs() + kInterval);
     CHECK(rig.Cursor() == std::optional<std::string>("c1"));
   }
@@ -392,7 +306,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.poller->NextDueMs() == rig.clock.NowMs() + kInterval);
   }
 
-  TEST_CASE("poller: each call takes a token from the rate limiter; none left means no call") {
+  TEST_CASE("poller: each call takes a token from the rate limiter, none left means no call") {
     RateLimiter limiter(1.0);  // one request a second
     PollRig rig({EntityKind::kLead}, &limiter);
     REQUIRE(limiter.TryAcquire(kT0) == 0);  // the dispatcher took this second's token
@@ -428,15 +342,8 @@ TEST_SUITE("engine.inbound") {
     GuardedAdapter a_adapter(&crm_a, kCrm), b_adapter(&crm_b, kCrm);
     crm_a.scripts[EntityKind::kLead] = {Page({}, "c1"), Page({}, "c2")};
     crm_b.scripts[EntityKind::kLead] = {Page({}, "c3")};
-    PollerOptions options;
-    options.plugin = kCrm;
-    options.interval_ms = kInterval;
-    options.entities = {EntityKind::kLead};
-    options.lease_ms = 3 * kInterval;
-    options.owner = "engine-a";
-    Poller a(options, &a_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
-    options.owner = "engine-b";
-    Poller b(options, &b_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
+    Poller a(LeaseOptions("engine-a"), &a_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
+    Poller b(LeaseOptions("engine-b"), &b_adapter, store.get(), store.get(), nullptr, &clock, nullptr);
     CHECK(a.PollOnce() == 1);
     CHECK(b.PollOnce() == 0);
     CHECK(a.Status().leader);
@@ -467,7 +374,7 @@ TEST_SUITE("engine.inbound") {
     CHECK(Contains(json, R"("intervalMs":60000)"));
     CHECK(Contains(json, R"("changes":1)"));
     CHECK(Contains(json, R"("lastSuccess":")"));
-    CHECK(Contains(rig.metrics.RenderPrometheus(), "crmsync_poll_last_success_seconds{entity=\"lead\"} 1700000000"));
+    CHECK(rig.poller->Status().entities[0].last_success_ms == kT0);
 
     RuntimeStatus off;
     CHECK(Contains(RuntimeStatusJson(off), R"("poll":{"enabled":false})"));
