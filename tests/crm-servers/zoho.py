@@ -111,6 +111,8 @@ Own control keys: customFields, rateLimitPerMinute, and for inbound
           change, validated as an API update; Modified_Time from the clock;
           one notification naming the id
     redeliver: true   the last notification sent again, unchanged
+    remove: {"module": "Leads", "id": "..."}  the record is gone (deleted in
+          Zoho): reads by id answer 204 from then on
 """
 
 import json
@@ -235,6 +237,12 @@ class Zoho(Vendor):
                         return "customFields.%s.%s: unknown type '%s' (known: %s)" % (
                             module, field, kind, ", ".join(sorted(TYPES)))
                 self.custom[module].update(fields)
+            return None
+        if key == "remove":
+            if not isinstance(value, dict) or value.get("module") not in FIELDS or \
+                    self.find(value["module"], value.get("id")) is None:
+                return "remove must name a record: {\"module\": \"Leads\", \"id\": \"...\"}"
+            self.records[value["module"]].remove(self.find(value["module"], value["id"]))
             return None
         if key == "redeliver":
             if value is not True:

@@ -397,6 +397,21 @@ TEST_SUITE("e2e.crm_inbound") {
     engine.ExpectRefused(stale, "stale");
     CHECK(engine.ChangesOf("lead:L1").size() == 1);
     CHECK(RequestsTo(zoho, "/crm/v2/Leads/" + lead) == reads + 1);
+
+    // A lead deleted in Zoho between its notification and the fetch: the read
+    // answers 204, the change is dropped, nothing reaches the feed.
+    zoho.Control(R"({"clock":{"real":true}})");
+    Object::Ptr gone = Control(zoho, R"({"edit":{"module":"Leads","id":")" + lead +
+                                         R"(","fields":{"Description":"about to go"}}})")
+                           ->getObject("webhook");
+    zoho.Control(R"({"remove":{"module":"Leads","id":")" + lead + R"("}})");
+    CHECK(engine.Deliver(gone).status == 202);
+    REQUIRE(t::WaitUntil(
+        [&] { return RequestsTo(zoho, "/crm/v2/Leads/" + lead) == reads + 2; }));
+    REQUIRE(t::WaitUntil([&] {
+      return engine.Metric("crmsync_webhook_deliveries_pending") == 0;
+    }));
+    CHECK(engine.ChangesOf("lead:L1").size() == 1);
   }
 
   TEST_CASE("salesforce.json polls SOQL on SystemModstamp: the agent's status once, paged, no echo out") {
