@@ -255,15 +255,6 @@ class HubSpot(Vendor):
                     return "customProperties.%s must be an array of property names" % kind
                 self.custom[kind] = set(names)
             return None
-        if key == "redeliver":
-            if value is not True:
-                return "redeliver must be true"
-            if self.last_events is None:
-                return "redeliver: no delivery has been made yet"
-            for event in self.last_events:
-                event["attemptNumber"] += 1
-            self.emit(self.signed(self.last_events))
-            return None
         return "unknown control key '%s'" % key
 
     # --- inbound: an agent's change and the webhook about it ---------------
@@ -280,6 +271,11 @@ class HubSpot(Vendor):
         if not isinstance(value.get("apiChanges", False), bool):
             return "webhook.apiChanges must be true or false"
         return None
+
+    def retried(self, request):
+        for event in self.last_events:
+            event["attemptNumber"] += 1
+        return self.signed(self.last_events)
 
     def signed(self, events):
         """The request HubSpot sends for `events`, signed as it documents."""

@@ -214,14 +214,6 @@ class Pipedrive(Vendor):
             else:
                 self.daily_left = value
             return None
-        if key == "redeliver":
-            if value is not True:
-                return "redeliver must be true"
-            if self.last_body is None:
-                return "redeliver: no delivery has been made yet"
-            self.last_body["meta"]["attempt"] += 1
-            self.emit(self.webhook_request(self.last_body))
-            return None
         return "unknown control key '%s'" % key
 
     # --- inbound: an agent's change and the webhook v2 about it ------------
@@ -230,6 +222,10 @@ class Pipedrive(Vendor):
             if not isinstance(value.get(key), str) or not value[key]:
                 return "webhook.%s is required (Pipedrive sends basic auth)" % key
         return None
+
+    def retried(self, request):
+        self.last_body["meta"]["attempt"] += 1
+        return self.webhook_request(self.last_body)
 
     def webhook_request(self, body):
         credentials = "%s:%s" % (self.webhook["httpAuthUser"], self.webhook["httpAuthPassword"])

@@ -53,6 +53,9 @@ test-only endpoints under /_test/:
                                                    after the stand-in's lock is
                                                    released, and "delivered" holds the
                                                    receiver's {status, body}
+                         redeliver: true           the vendor's retry of the last
+                                                   delivery (each server says what
+                                                   changes in it)
                        and the vendor's own keys (see each server). A control answer
                        is {"ok": true} plus what the keys answered.
 
@@ -268,6 +271,7 @@ class Vendor:
         self.deliveries = []        # every webhook request made, with its answer
         self.answer = {}            # what control keys add to the control answer
         self.pending = []           # webhook requests to send once the lock is released
+        self.last_delivery = None   # for the control key `redeliver`
         self.tokens = TokenBook(args.get("client-id", "test-client-id"),
                                 args.get("client-secret", "test-client-secret"),
                                 args.get("refresh-token", "test-refresh-token"))
@@ -282,6 +286,7 @@ class Vendor:
 
     def emit(self, request):
         """Queues a webhook request built by the vendor and puts it in the answer."""
+        self.last_delivery = request
         self.answer["webhook"] = request
         if self.webhook.get("send", True):
             self.pending.append(request)
@@ -321,6 +326,11 @@ class Vendor:
     def edit(self, value):
         """An agent's change (control key `edit`); an error message or None."""
         return "this stand-in has no agent edits"
+
+    def retried(self, request):
+        """The vendor's retry of the webhook request `request` (attempt counters,
+        a new signature); by default the same request again."""
+        return request
 
     # --- shared dispatch ------------------------------------------------------
     def dispatch(self, req):
@@ -411,6 +421,13 @@ class Vendor:
             return error
         if key == "edit":
             return self.edit(value)
+        if key == "redeliver":
+            if value is not True:
+                return "redeliver must be true"
+            if self.last_delivery is None:
+                return "redeliver: no delivery has been made yet"
+            self.emit(self.retried(self.last_delivery))
+            return None
         return self.control(key, value)
 
 

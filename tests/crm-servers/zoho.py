@@ -183,7 +183,6 @@ class Zoho(Vendor):
     def __init__(self, args):
         super().__init__(args)
         self.counter = 0
-        self.last_notification = None  # for `redeliver`
         self.custom = {module: {} for module in FIELDS}
         self.budget = FixedWindow(60, 100)
         self.users = [
@@ -244,13 +243,6 @@ class Zoho(Vendor):
                 return "remove must name a record: {\"module\": \"Leads\", \"id\": \"...\"}"
             self.records[value["module"]].remove(self.find(value["module"], value["id"]))
             return None
-        if key == "redeliver":
-            if value is not True:
-                return "redeliver must be true"
-            if self.last_notification is None:
-                return "redeliver: no notification has been sent yet"
-            self.emit(self.last_notification)
-            return None
         return "unknown control key '%s'" % key
 
     # --- inbound: an agent's change and the notification about it ----------
@@ -285,10 +277,9 @@ class Zoho(Vendor):
                 "operation": "update", "channel_id": self.webhook["channelId"]}
         if self.webhook.get("token") is not None:
             body["token"] = self.webhook["token"]
-        self.last_notification = {"method": "POST", "url": self.webhook["url"],
-                                  "headers": {"Content-Type": "application/json"},
-                                  "body": json.dumps(body, separators=(",", ":"))}
-        self.emit(self.last_notification)
+        self.emit({"method": "POST", "url": self.webhook["url"],
+                   "headers": {"Content-Type": "application/json"},
+                   "body": json.dumps(body, separators=(",", ":"))})
         return None
 
     # --- routing ---------------------------------------------------------
