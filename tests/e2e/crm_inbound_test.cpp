@@ -120,13 +120,25 @@ std::string ContactOf(const t::VendorServer& hs, const std::string& id) {
 // A HubSpot stand-in with the portal's custom properties and owners, an
 // engine on hubspot.json (`extra` settings), and platform lead L1 synced at
 // QUALIFIED (so the CRM owns its status: inbound.crm_owns_status_from).
+// `scheme` other than hubspot-v3 runs a copy of hubspot.json whose
+// webhooks.verify selects it (an app on HubSpot's older signatures).
 struct HubSpotLead {
-  explicit HubSpotLead(const std::vector<std::string>& extra = {})
+  explicit HubSpotLead(const std::vector<std::string>& extra = {},
+                       const std::string& scheme = "hubspot-v3")
       : hs("hubspot.py", {"--token", kHsToken}) {
     hs.Control(kHsCustom);
-    engine = std::make_unique<MappedEngine>(dir.File("crmsync.db"), kMappings + std::string("hubspot.json"), hs.Url(), kHsSecret,
-                                      extra, std::map<std::string, std::string>{
-                                                 {"CRM_API_KEY", kHsToken}});
+    std::string mapping = kMappings + std::string("hubspot.json");
+    if (scheme != "hubspot-v3") {
+      std::string text = t::ReadFile(mapping);
+      const std::string shipped = R"("scheme": "hubspot-v3")";
+      REQUIRE(text.find(shipped) != std::string::npos);
+      text.replace(text.find(shipped), shipped.size(), R"("scheme": ")" + scheme + "\"");
+      mapping = dir.File("hubspot-" + scheme + ".json");
+      t::WriteFile(mapping, text);
+    }
+    engine = std::make_unique<MappedEngine>(
+        dir.File("crmsync.db"), mapping, hs.Url(), kHsSecret, extra,
+        std::map<std::string, std::string>{{"CRM_API_KEY", kHsToken}});
     engine->Sync(LeadCreated("L1", "QUALIFIED"), "lead:L1");
     contact = ContactOf(hs, "L1");
   }
@@ -208,6 +220,31 @@ TEST_SUITE("e2e.crm_inbound") {
     request->getObject("headers")->remove("X-HubSpot-Signature-v3");
     engine.ExpectRefused(request, "missing");
     CHECK(engine.ChangesOf("lead:L1").empty());
+  }
+
+  TEST_CASE("hubspot.json with HubSpot's older v1 and v2 signatures: accepted, tampered 401, replayed once") {
+    for (const std::string version : {"v1", "v2"}) {
+      CAPTURE(version);
+      HubSpotLead f({}, "hubspot-" + version);
+      f.hs.Control(HsWebhook(f.engine->WebhookUrl(), false, version));
+      Object::Ptr request =
+          Control(f.hs, HsEdit(f.contact, R"({"hs_lead_status":"UNQUALIFIED"})"))
+              ->getObject("webhook");
+      REQUIRE(request);
+      CHECK(Text(request->getObject("headers"), "X-HubSpot-Signature-Version") == version);
+      std::string tampered = request->getValue<std::string>("body");
+      tampered.replace(tampered.find("UNQUALIFIED"), 11, "BAD_TIMING_");
+      f.engine->ExpectRefused(request, "bad_signature", tampered);
+      f.engine->ExpectApplied(request, "lead:L1", "LOST");
+      // v1 and v2 sign no time: a replay is caught by dedup only.
+      CHECK(f.engine->Deliver(request).status == 200);
+      CHECK(f.engine->Deliver(Control(f.hs, R"({"redeliver":true})")->getObject("webhook")).status <
+            300);
+      REQUIRE(t::WaitUntil([&] {
+        return f.engine->Metric("crmsync_inbound_changes_total{result=\"duplicate\"}") >= 1;
+      }));
+      CHECK(f.engine->ChangesOf("lead:L1").size() == 1);
+    }
   }
 
   TEST_CASE("hubspot.json two-way by webhook: the agent's status reaches the feed once, no echo goes out") {
