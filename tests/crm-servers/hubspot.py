@@ -15,7 +15,7 @@ Paths served (what config/crms/hubspot.json uses):
   POST  /crm/v3/objects/{type}                {properties, associations?} -> 201
   PATCH /crm/v3/objects/{type}/{id}           {properties} -> 200
   GET   /crm/v3/objects/{type}/{id}           -> 200
-  POST  /crm/v3/objects/{type}/search         {filterGroups, properties, limit, after}
+  POST  /crm/v3/objects/{type}/search         {filterGroups, sorts, properties, limit, after}
   POST  /crm/v3/objects/{type}/batch/create   {inputs: [...]} up to 100 -> 201 / 207
   POST  /crm/v3/objects/{type}/batch/update   {inputs: [{id, properties}]} up to 100
   GET   /crm/v3/owners?limit=&after=&archived=   paged by paging.next.after
@@ -52,7 +52,52 @@ What the documents leave open, and what this stand-in assumes:
   - Associations: notes -> contacts type 202, deals -> contacts type 3
     (HUBSPOT_DEFINED); the target must exist.
   - Search: at most 5 filterGroups of at most 6 filters, operators EQ, NEQ,
-    HAS_PROPERTY, NOT_HAS_PROPERTY; limit 1..200 (default 10).
+    HAS_PROPERTY, NOT_HAS_PROPERTY, GT, GTE, LT, LTE (datetime properties such
+    as lastmodifieddate compare as times, the value in Unix ms or ISO 8601);
+    sorts [{"propertyName", "direction": ASCENDING|DESCENDING}] (at most one,
+    ties by id); limit 1..200 (default 10); `after` is an offset and at most
+    10,000 results can be paged through (HubSpot's search limit: after 10000
+    is 400).
+
+Inbound (an agent's change and HubSpot's webhook back), documents followed:
+  Webhook deliveries are a JSON array of events {eventId, subscriptionId,
+    portalId, appId, occurredAt (ms), subscriptionType, attemptNumber,
+    objectId, propertyName, propertyValue, changeSource, sourceId}, up to 100
+    per request:
+    https://developers.hubspot.com/docs/api/webhooks (webhook payloads)
+    https://automatelab.tech/saas-webhooks/hubspot/ (field list)
+    Subscriptions per property, e.g. contact.propertyChange on email:
+    https://developers.hubspot.com/docs/api-reference/legacy/webhooks/subscriptions/create-subscription
+  Signatures: v3 = base64(HMAC-SHA256(client secret, method + URI + body +
+    timestamp)) in X-HubSpot-Signature-v3 with X-HubSpot-Request-Timestamp (ms;
+    receivers refuse it after 5 minutes); webhooks also carry
+    X-HubSpot-Signature-Version v1 with X-HubSpot-Signature =
+    hex(SHA-256(client secret + body)) (v2: hex(SHA-256(secret + method + URI +
+    body))):
+    https://developers.hubspot.com/changelog/introducing-version-3-of-webhook-signatures
+    https://developers.hubspot.com/docs/api/webhooks/validating-requests
+  Search on lastmodifieddate with GTE, sorts and after paging:
+    https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm
+    https://developers.hubspot.com/docs/api-reference/crm-associations-v202509/public-object-search-post/post-crm-objects-2025-09-objectType-search
+
+  Control keys for it (vendor_server.py has clock, webhook, edit):
+    webhook: {"url", "clientSecret", "appId", "portalId",
+              "subscriptions": {"contacts": ["hs_lead_status", ...], ...},
+              "signatureVersion": "v1" (default) | "v2", "send": bool,
+              "apiChanges": bool}  with apiChanges, writes through the API
+              (PATCH, batch update) are notified too, changeSource
+              "INTEGRATION", sent after the API answer: HubSpot notifies
+              changes whatever made them, so an integration hears its own
+              writes back
+    edit: {"object": "contacts", "id": "1001", "properties": {...},
+           "changeSource": "CRM_UI"}  an agent's change: validated as an API
+           write, lastmodifieddate/updatedAt from the clock; one
+           <type>.propertyChange event per subscribed property whose value
+           changed, in one delivery
+    redeliver: true   HubSpot's retry of the last delivery: the same events,
+           attemptNumber + 1, signed again at the clock's now
+  What the documents leave open: eventId is a counter here (HubSpot does not
+  promise it unique); subscriptionId is 1 + the property's index.
   - Owners: limit 1..500 (default 100); the user directory (control key
     users) holds owners {id, email, firstName, lastName, userId, archived}.
   - The rolling window is 100 requests per 10 s (a private app on Free or
@@ -61,13 +106,18 @@ What the documents leave open, and what this stand-in assumes:
     ...", "category": "INVALID_AUTHENTICATION"}; 404 OBJECT_NOT_FOUND.
 """
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 import sys
 import time
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
-from vendor_server import FixedWindow, Response, Vendor, is_email, serve, whole_number_error
+from vendor_server import (FixedWindow, Response, Vendor, is_email, iso_millis, parse_time_ms,
+                           serve, whole_number_error)
 
 OBJECT_PATH = re.compile(r"^/crm/v3/objects/([^/]+)(?:/([^/]+))?(?:/([^/]+))?$")
 OBJECT_TYPES = ("contacts", "deals", "notes", "0-420")
@@ -94,7 +144,13 @@ ENUMS = {
 # (from, to) -> the HUBSPOT_DEFINED association type id.
 ASSOCIATIONS = {("notes", "contacts"): 202, ("deals", "contacts"): 3}
 DATETIME_PROPERTIES = {"hs_timestamp", "closedate"}
-SEARCH_OPERATORS = {"EQ", "NEQ", "HAS_PROPERTY", "NOT_HAS_PROPERTY"}
+SEARCH_OPERATORS = {"EQ", "NEQ", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "GT", "GTE", "LT", "LTE"}
+# Properties every object has and search can filter and sort on (read only).
+SYSTEM_PROPERTIES = {"hs_object_id", "createdate", "lastmodifieddate", "hs_lastmodifieddate"}
+TIME_PROPERTIES = {"createdate", "lastmodifieddate", "hs_lastmodifieddate"}
+SEARCH_RESULT_LIMIT = 10000
+# The webhook's object name of each object type (contact.propertyChange, ...).
+EVENT_OBJECT = {"contacts": "contact", "deals": "deal", "notes": "note", "0-420": "listing"}
 
 
 def error(status, category, message, errors=None, **extra):
@@ -126,8 +182,15 @@ def is_datetime(value):
     return False
 
 
-def now_hubspot():
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+def hubspot_time(seconds):
+    """`seconds` (Unix) as HubSpot's datetime: 2026-12-03T14:00:00.123Z."""
+    return iso_millis(seconds)
+
+
+def sign_v3(secret, method, uri, body, timestamp):
+    digest = hmac.new(secret.encode("utf-8"), (method + uri + body + timestamp).encode("utf-8"),
+                      hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
 
 
 class HubSpot(Vendor):
@@ -141,6 +204,8 @@ class HubSpot(Vendor):
         self.daily_limit = 250000
         self.daily_used = 0
         self.next_id = 1000
+        self.next_event = 5000
+        self.last_events = None  # the events of the last delivery, for `redeliver`
         self.users = [
             {"id": "101", "email": "ana@example.test", "firstName": "Ana", "lastName": "Agent",
              "userId": 9001, "archived": False},
@@ -191,6 +256,92 @@ class HubSpot(Vendor):
                 self.custom[kind] = set(names)
             return None
         return "unknown control key '%s'" % key
+
+    # --- inbound: an agent's change and the webhook about it ---------------
+    def configure_webhook(self, value):
+        if not isinstance(value.get("clientSecret"), str) or not value["clientSecret"]:
+            return "webhook.clientSecret (the app's client secret) is required"
+        subscriptions = value.get("subscriptions")
+        if not isinstance(subscriptions, dict) or not all(
+                kind in OBJECT_TYPES and isinstance(names, list) for kind, names in
+                subscriptions.items()):
+            return "webhook.subscriptions must be {\"contacts\": [\"property\", ...], ...}"
+        if value.get("signatureVersion", "v1") not in ("v1", "v2"):
+            return "webhook.signatureVersion must be v1 or v2 (v3 is always sent)"
+        if not isinstance(value.get("apiChanges", False), bool):
+            return "webhook.apiChanges must be true or false"
+        return None
+
+    def retried(self, request):
+        for event in self.last_events:
+            event["attemptNumber"] += 1
+        return self.signed(self.last_events)
+
+    def signed(self, events):
+        """The request HubSpot sends for `events`, signed as it documents."""
+        hook = self.webhook
+        body = json.dumps(events, separators=(",", ":"))
+        timestamp = str(self.clock.now_ms())
+        secret = hook["clientSecret"]
+        uri = hook["url"]
+        headers = {"Content-Type": "application/json",
+                   "X-HubSpot-Request-Timestamp": timestamp,
+                   "X-HubSpot-Signature-v3": sign_v3(secret, "POST", uri, body, timestamp)}
+        if hook.get("signatureVersion", "v1") == "v2":
+            headers["X-HubSpot-Signature-Version"] = "v2"
+            headers["X-HubSpot-Signature"] = hashlib.sha256(
+                (secret + "POST" + uri + body).encode("utf-8")).hexdigest()
+        else:
+            headers["X-HubSpot-Signature-Version"] = "v1"
+            headers["X-HubSpot-Signature"] = hashlib.sha256(
+                (secret + body).encode("utf-8")).hexdigest()
+        return {"method": "POST", "url": uri, "headers": headers, "body": body}
+
+    def edit(self, value):
+        if not isinstance(value, dict) or value.get("object") not in OBJECT_TYPES or \
+                not isinstance(value.get("id"), str) or \
+                not isinstance(value.get("properties"), dict):
+            return "edit must be {\"object\": one of %s, \"id\": \"...\", \"properties\": " \
+                "{...}}" % ", ".join(OBJECT_TYPES)
+        kind = value["object"]
+        record = self.find(kind, value["id"])
+        if record is None:
+            return "edit: no %s with id %s" % (kind, value["id"])
+        failed = self.check_properties(kind, value["properties"])
+        if failed:
+            return "edit: " + failed.body["message"]
+        changed = [name for name, v in value["properties"].items()
+                   if record["properties"].get(name) != v]
+        record["properties"].update(value["properties"])
+        record["updatedAt"] = record["properties"]["lastmodifieddate"] = hubspot_time(self.now())
+        self.answer["record"] = self.shown(record)
+        self.notify(kind, record, changed, value["properties"], value.get("changeSource", "CRM_UI"),
+                    value.get("userId", 9001))
+        return None
+
+    def notify(self, kind, record, changed, properties, source, user_id):
+        """Emits one delivery of <type>.propertyChange events for the subscribed
+        properties among `changed` (none without a webhook)."""
+        if not self.webhook:
+            return
+        subscribed = self.webhook["subscriptions"].get(kind, [])
+        events = []
+        for name in changed:
+            if name not in subscribed:
+                continue
+            self.next_event += 1
+            events.append({
+                "eventId": self.next_event, "subscriptionId": 1 + subscribed.index(name),
+                "portalId": self.webhook.get("portalId", 62515),
+                "appId": self.webhook.get("appId", 1160452),
+                "occurredAt": self.clock.now_ms(),
+                "subscriptionType": EVENT_OBJECT[kind] + ".propertyChange",
+                "attemptNumber": 0, "objectId": int(record["id"]), "propertyName": name,
+                "propertyValue": properties[name], "changeSource": source,
+                "sourceId": "userId:%s" % user_id})
+        if events:
+            self.last_events = events
+            self.emit(self.signed(events))
 
     # --- routing ---------------------------------------------------------
     def handle(self, req):
@@ -320,7 +471,7 @@ class HubSpot(Vendor):
 
     def new_record(self, kind, properties, associations):
         self.next_id += 1
-        stamp = now_hubspot()
+        stamp = hubspot_time(self.now())
         record_id = str(self.next_id)
         props = dict(properties)
         props.update({"hs_object_id": record_id, "createdate": stamp,
@@ -354,8 +505,12 @@ class HubSpot(Vendor):
         failed = self.check_properties(kind, body.get("properties"))
         if failed:
             return failed
+        changed = [name for name, v in body["properties"].items()
+                   if record["properties"].get(name) != v]
         record["properties"].update(body["properties"])
-        record["updatedAt"] = record["properties"]["lastmodifieddate"] = now_hubspot()
+        record["updatedAt"] = record["properties"]["lastmodifieddate"] = hubspot_time(self.now())
+        if self.webhook.get("apiChanges"):
+            self.notify(kind, record, changed, body["properties"], "INTEGRATION", 0)
         return Response(200, self.shown(record))
 
     def batch(self, kind, action, body):
@@ -384,8 +539,8 @@ class HubSpot(Vendor):
                                "context": {"objectWriteTraceId": [trace]}})
                 continue
             return answer  # without a trace id the whole batch fails on the first error
-        body_out = {"status": "COMPLETE", "results": results, "startedAt": now_hubspot(),
-                    "completedAt": now_hubspot()}
+        body_out = {"status": "COMPLETE", "results": results,
+                    "startedAt": hubspot_time(self.now()), "completedAt": hubspot_time(self.now())}
         if errors:
             body_out["numErrors"] = len(errors)
             body_out["errors"] = errors
@@ -394,12 +549,13 @@ class HubSpot(Vendor):
 
     def search(self, kind, body):
         groups = body.get("filterGroups", [])
+        sorts = body.get("sorts", [])
         limit = body.get("limit", 10)
         if not isinstance(groups, list) or len(groups) > 5:
             return error(400, "VALIDATION_ERROR", "filterGroups must be an array of at most 5")
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 200:
             return error(400, "VALIDATION_ERROR", "limit must be a whole number 1..200")
-        known = PROPERTIES[kind] | self.custom[kind] | {"hs_object_id"}
+        known = PROPERTIES[kind] | self.custom[kind] | SYSTEM_PROPERTIES
         for group in groups:
             filters = group.get("filters") if isinstance(group, dict) else None
             if not isinstance(filters, list) or len(filters) > 6:
@@ -412,6 +568,28 @@ class HubSpot(Vendor):
                 if f.get("propertyName") not in known:
                     return error(400, "VALIDATION_ERROR", "There was a problem with the "
                                  "request: unknown property %s" % f.get("propertyName"))
+                if f["operator"] in ("GT", "GTE", "LT", "LTE") and (
+                        not isinstance(f.get("value"), (str, int)) or
+                        f["propertyName"] in TIME_PROPERTIES and
+                        parse_time_ms(f["value"]) is None):
+                    return error(400, "VALIDATION_ERROR", "%s on %s needs a value (a datetime "
+                                 "as Unix ms or ISO 8601), got %r" % (
+                                     f["operator"], f["propertyName"], f.get("value")))
+        if not isinstance(sorts, list) or len(sorts) > 1:
+            return error(400, "VALIDATION_ERROR", "sorts must be an array of at most one sort")
+        for sort in sorts:
+            if not isinstance(sort, dict) or sort.get("propertyName") not in known or \
+                    sort.get("direction", "ASCENDING") not in ("ASCENDING", "DESCENDING"):
+                return error(400, "VALIDATION_ERROR", "each sort is {propertyName: a known "
+                             "property, direction: ASCENDING|DESCENDING}, got %r" % (sort,))
+
+        def ordered(record, name):
+            value = record["properties"].get(name)
+            if name in TIME_PROPERTIES:
+                return parse_time_ms(value) or 0
+            if name == "hs_object_id" or (isinstance(value, str) and value.isdigit()):
+                return int(value)
+            return value or ""
 
         def passes(record, f):
             value = record["properties"].get(f["propertyName"])
@@ -420,12 +598,32 @@ class HubSpot(Vendor):
                 return value not in (None, "")
             if op == "NOT_HAS_PROPERTY":
                 return value in (None, "")
-            return (value == str(f.get("value"))) == (op == "EQ")
+            if op in ("EQ", "NEQ"):
+                return (value == str(f.get("value"))) == (op == "EQ")
+            if value in (None, ""):
+                return False
+            if f["propertyName"] in TIME_PROPERTIES:
+                have, want = parse_time_ms(value), parse_time_ms(f["value"])
+            else:
+                try:
+                    have, want = float(value), float(f["value"])
+                except ValueError:
+                    have, want = value, str(f["value"])
+            return {"GT": have > want, "GTE": have >= want, "LT": have < want,
+                    "LTE": have <= want}[op]
 
         matches = [r for r in self.objects(kind)
                    if not groups or any(all(passes(r, f) for f in g["filters"]) for g in groups)]
+        matches.sort(key=lambda r: int(r["id"]))
+        for sort in sorts:
+            matches.sort(key=lambda r: ordered(r, sort["propertyName"]),
+                         reverse=sort.get("direction") == "DESCENDING")
         after = body.get("after", "0")
         start = int(after) if isinstance(after, str) and after.isdigit() else 0
+        if start + limit > SEARCH_RESULT_LIMIT:
+            return error(400, "VALIDATION_ERROR", "There was a problem with the request: "
+                         "paging past %d results is not supported (after=%d)" % (
+                             SEARCH_RESULT_LIMIT, start))
         page = matches[start:start + limit]
         wanted = body.get("properties") or []
         results = []

@@ -57,15 +57,43 @@ What the documents leave open, and what this stand-in assumes:
     GET /v1/users/find?term=&search_by_email=1.
   - Activity types: call, meeting, task, deadline, email, lunch (a new
     company's). Deal status: open, won, lost, deleted.
+
+Inbound (an agent's change and Pipedrive's webhook v2 about it), documents followed:
+  Webhooks v2: POST with a JSON body {data, previous, meta}; meta carries
+    action (create|change|delete), entity (person, organization, ...),
+    entity_id, id, timestamp, version "2.0", attempt, webhook_id, ...; custom
+    fields sit in data.custom_fields; no signature: the receiver is protected
+    by HTTP basic auth (http_auth_user / http_auth_password given when the
+    webhook is created):
+    https://pipedrive.readme.io/docs/guide-for-webhooks-v2
+    https://pipedrive.readme.io/docs/webhooks-v2-migration-guide
+    https://www.skills.sh/hookdeck/webhook-skills/pipedrive-webhooks
+    https://docs.rs/crate/pipedrive-rs/latest/source/docs/AddWebhookRequest.md
+  What the documents leave open, and what this stand-in assumes: data holds
+  the person's id, name, first_name, last_name, owner_id, org_id, emails,
+  phones, add_time, update_time (ISO 8601 UTC) and custom_fields
+  {key: {"type": "varchar", "value": v}}; previous holds only what changed,
+  in the same shape; meta.timestamp is ISO 8601 UTC from the clock.
+
+  Control keys for it (vendor_server.py has clock, webhook, edit):
+    webhook: {"url", "httpAuthUser", "httpAuthPassword", "send"}
+    edit: {"object": "persons"|"organizations", "id": N, "fields": {...}}
+          an agent's change, validated as an API write; update_time from the
+          clock; one webhook v2 "change" delivery
+    redeliver: true   Pipedrive's retry of the last delivery: the same body
+          with meta.attempt + 1
 """
 
+import base64
+import json
 import re
 import sys
 import time
 import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
-from vendor_server import FixedWindow, Response, Vendor, is_date, is_email, serve, whole_number_error
+from vendor_server import (FixedWindow, Response, Vendor, is_date, is_email, iso_millis, serve,
+                           whole_number_error)
 
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
 API_PATH = re.compile(r"^(?:/api)?/v1/(.*)$")
@@ -145,6 +173,7 @@ class Pipedrive(Vendor):
         self.counters = {}
         self.budget = FixedWindow(2, 80)
         self.daily_left = 10000
+        self.last_body = None  # the last webhook body, for `redeliver`
         self.users = [
             {"id": 101, "name": "Ana Agent", "email": "ana@example.test", "active_flag": True,
              "is_admin": 1},
@@ -186,6 +215,81 @@ class Pipedrive(Vendor):
                 self.daily_left = value
             return None
         return "unknown control key '%s'" % key
+
+    # --- inbound: an agent's change and the webhook v2 about it ------------
+    def configure_webhook(self, value):
+        for key in ("httpAuthUser", "httpAuthPassword"):
+            if not isinstance(value.get(key), str) or not value[key]:
+                return "webhook.%s is required (Pipedrive sends basic auth)" % key
+        return None
+
+    def retried(self, request):
+        self.last_body["meta"]["attempt"] += 1
+        return self.webhook_request(self.last_body)
+
+    def webhook_request(self, body):
+        credentials = "%s:%s" % (self.webhook["httpAuthUser"], self.webhook["httpAuthPassword"])
+        return {"method": "POST", "url": self.webhook["url"],
+                "headers": {"Content-Type": "application/json",
+                            "Authorization": "Basic " + base64.b64encode(
+                                credentials.encode("utf-8")).decode("ascii")},
+                "body": json.dumps(body, separators=(",", ":"))}
+
+    def iso(self):
+        return iso_millis(self.now())
+
+    @staticmethod
+    def v2_shape(record, partial=False):
+        """The webhook v2 data object of `record` (`partial`: only what it holds)."""
+        out, custom = {}, {}
+        for name, value in record.items():
+            if name in ("add_time", "update_time") and isinstance(value, str) and \
+                    re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", value):
+                value = value.replace(" ", "T") + ".000Z"  # v2 times are ISO 8601
+            if CUSTOM_KEY.match(name):
+                custom[name] = None if value is None else {"type": "varchar", "value": value}
+            elif name in ("email", "phone"):
+                out[name + "s"] = value
+            else:
+                out[name] = value
+        if not partial or custom:
+            out["custom_fields"] = custom
+        return out
+
+    def edit(self, value):
+        if not isinstance(value, dict) or value.get("object") not in ("persons",
+                                                                       "organizations") or \
+                not is_int(value.get("id")) or not isinstance(value.get("fields"), dict):
+            return "edit must be {\"object\": \"persons\"|\"organizations\", \"id\": N, " \
+                "\"fields\": {...}}"
+        collection = value["object"]
+        record = self.get(collection, value["id"])
+        if record is None:
+            return "edit: no %s with id %d" % (collection, value["id"])
+        problem = self.check_fields(collection, value["fields"])
+        if problem:
+            return "edit: " + problem
+        before = dict(record)
+        record.update(self.normalize(collection, value["fields"]))
+        stamp = self.now()
+        record["update_time"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stamp))
+        self.answer["record"] = record
+        if not self.webhook:
+            return None
+        changed = [k for k in record if record[k] != before.get(k) and k != "update_time"]
+        data = self.v2_shape(record)
+        data["update_time"] = self.iso()
+        previous = self.v2_shape({name: before.get(name) for name in changed}, partial=True)
+        meta = {"action": "change", "entity": SINGULAR[collection].lower(),
+                "entity_id": str(record["id"]), "id": str(uuid.uuid4()),
+                "company_id": "7001", "user_id": str(self.users[0]["id"] if self.users else 1),
+                "correlation_id": str(uuid.uuid4()), "timestamp": self.iso(),
+                "version": "2.0", "webhook_id": "901", "webhook_owner_id": "101",
+                "type": "general", "attempt": 1, "host": "acme.pipedrive.com",
+                "is_bulk_edit": False, "change_source": "app"}
+        self.last_body = {"data": data, "previous": previous, "meta": meta}
+        self.emit(self.webhook_request(self.last_body))
+        return None
 
     # --- routing ---------------------------------------------------------
     def handle(self, req):
@@ -376,7 +480,7 @@ class Pipedrive(Vendor):
             record.setdefault("done", False)
         if collection == "deals":
             record.setdefault("status", "open")
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.now()))
         record["add_time"] = record.get("add_time") or stamp
         record["update_time"] = stamp
         self.objects(collection).append(record)
@@ -393,7 +497,7 @@ class Pipedrive(Vendor):
         if problem:
             return failure(400, problem)
         record.update(self.normalize(collection, body))
-        record["update_time"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        record["update_time"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.now()))
         return ok(record)
 
     # --- lists -------------------------------------------------------------

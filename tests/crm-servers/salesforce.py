@@ -52,13 +52,27 @@ What the documents leave open, and what this stand-in assumes:
     Task.Priority: the values of a new org) INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST;
     an OwnerId that is no user, a WhoId that is no Lead, a WhatId that is no
     Opportunity INVALID_CROSS_REFERENCE_KEY.
-  - SOQL: SELECT <fields> FROM <object> [WHERE f = 'v' [AND ...]] [LIMIT n],
-    with = and !=; anything else is 400 MALFORMED_QUERY. Page size 2000, or the
+  - SOQL: SELECT <fields> FROM <object> [WHERE f op v [AND ...]]
+    [ORDER BY f [ASC|DESC]] [LIMIT n], op one of = != > >= < <=, v a quoted
+    string, true/false/null, a number or a dateTime literal
+    (2026-12-03T14:00:00Z, .000Z or +00:00 suffixes; unquoted, as SOQL
+    wants); anything else is 400 MALFORMED_QUERY. Page size 2000, or the
     header Sforce-Query-Options: batchSize=N (200..2000), or control key
     queryBatchSize (any N >= 1, so tests can page through few records).
+    A nextRecordsUrl can be read again (Salesforce keeps a query locator
+    for a while, 15 minutes of inactivity); an unknown one is 400
+    INVALID_QUERY_LOCATOR.
+  - Every write stamps LastModifiedDate and SystemModstamp from the clock
+    (control key clock); SOQL on SystemModstamp is how a client polls for
+    changes ("modified since"):
+    https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_dateformats.htm
+    (dateTime literals are unquoted, e.g. SystemModstamp > 2026-12-03T14:00:00Z)
 
 Own control keys: apiLimit (N), queryBatchSize (N), picklists
-({"Lead.Status": [...], ...} replaces those value sets).
+({"Lead.Status": [...], ...} replaces those value sets), and
+    edit: {"object": "Lead", "id": "...", "fields": {...}}  an agent's change
+          in Salesforce, validated as an API update; LastModifiedDate and
+          SystemModstamp from the clock (no webhook: the mapping polls)
 """
 
 import base64
@@ -70,7 +84,8 @@ import time
 import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree when tests run it
-from vendor_server import Response, Vendor, is_date, is_email, serve, whole_number_error
+from vendor_server import (Response, Vendor, is_date, is_email, parse_time_ms, serve,
+                           whole_number_error)
 
 API_PATH = re.compile(r"^/services/data/v(\d+)\.(\d)(/.*)?$")
 
@@ -183,6 +198,29 @@ class Salesforce(Vendor):
                 self.picklists[name] = values
             return None
         return "unknown control key '%s'" % key
+
+    def stamp(self, record):
+        """LastModifiedDate and SystemModstamp of a write, from the clock."""
+        seconds = self.now()
+        record["LastModifiedDate"] = record["SystemModstamp"] = time.strftime(
+            "%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03d+0000" % (
+                int(round(seconds * 1000)) % 1000)
+
+    def edit(self, value):
+        if not isinstance(value, dict) or value.get("object") not in FIELDS or \
+                value.get("object") == "User" or not isinstance(value.get("id"), str) or \
+                not isinstance(value.get("fields"), dict):
+            return "edit must be {\"object\": \"Lead\"|..., \"id\": \"...\", \"fields\": {...}}"
+        record = self.find(value["object"], value["id"])
+        if record is None:
+            return "edit: no %s %s" % (value["object"], value["id"])
+        problem = self.validate(value["object"], value["fields"], creating=False)
+        if problem:
+            return "edit: %s %s" % (problem[0], problem[1])
+        record.update(value["fields"])
+        self.stamp(record)
+        self.answer["record"] = record
+        return None
 
     def state_extra(self):
         return {"apiUsage": {"used": self.api_used, "limit": self.api_limit}}
@@ -356,8 +394,8 @@ class Salesforce(Vendor):
     def store(self, sobject, fields):
         record = {k: v for k, v in fields.items() if k != "attributes"}
         record["Id"] = self.new_id(sobject)
-        record["CreatedDate"] = record["LastModifiedDate"] = time.strftime(
-            "%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        self.stamp(record)
+        record["CreatedDate"] = record["LastModifiedDate"]
         if sobject == "Lead" and "Status" not in record:
             record["Status"] = self.picklists["Lead.Status"][0]
         self.objects(sobject).append(record)
@@ -413,7 +451,7 @@ class Salesforce(Vendor):
         if problem:
             return err(400, problem[1], problem[0], problem[2])
         record.update({k: v for k, v in fields.items() if k != "attributes"})
-        record["LastModifiedDate"] = time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime())
+        self.stamp(record)
         return Response(204)
 
     def collection(self, req, update):
@@ -482,6 +520,7 @@ class Salesforce(Vendor):
                 target = self.find(sobject, record.get("id") or record.get("Id"))
                 target.update({k: v for k, v in record.items()
                                if k not in ("attributes", "id", "Id")})
+                self.stamp(target)
                 results[i] = {"id": target["Id"], "success": True, "errors": []}
             else:
                 results[i] = {"id": self.store(sobject, record), "success": True, "errors": []}
@@ -497,10 +536,12 @@ class Salesforce(Vendor):
             return err(400, "A query string has to be specified (parameter q)",
                        "MALFORMED_QUERY")
         m = re.match(r"^\s*SELECT\s+(.+?)\s+FROM\s+(\w+)(?:\s+WHERE\s+(.+?))?"
+                     r"(?:\s+ORDER\s+BY\s+(\w+)(?:\s+(ASC|DESC))?)?"
                      r"(?:\s+LIMIT\s+(\d+))?\s*$", soql, re.IGNORECASE | re.DOTALL)
         if not m:
             return err(400, "unexpected token in: %s (supported: SELECT f1, f2 FROM Object "
-                       "[WHERE f = 'v' [AND ...]] [LIMIT n])" % soql, "MALFORMED_QUERY")
+                       "[WHERE f op v [AND ...]] [ORDER BY f [ASC|DESC]] [LIMIT n])" % soql,
+                       "MALFORMED_QUERY")
         sobject = m.group(2)
         if sobject not in FIELDS:
             return err(400, "sObject type '%s' is not supported." % sobject, "INVALID_TYPE")
@@ -513,16 +554,19 @@ class Salesforce(Vendor):
         conditions = []
         if m.group(3):
             for part in re.split(r"\s+AND\s+", m.group(3).strip(), flags=re.IGNORECASE):
-                c = re.match(r"^(\w+)\s*(=|!=)\s*('(?:[^'\\]|\\.)*'|true|false|null|-?\d+(?:\.\d+)?)$",
-                             part.strip(), re.IGNORECASE)
+                c = re.match(r"^(\w+)\s*(=|!=|>=|<=|>|<)\s*('(?:[^'\\]|\\.)*'|true|false|null|"
+                             r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)|"
+                             r"-?\d+(?:\.\d+)?)$", part.strip(), re.IGNORECASE)
                 if not c:
                     return err(400, "unexpected token in WHERE: %s" % part, "MALFORMED_QUERY")
                 field, op, literal = c.groups()
                 if field != "Id" and field not in FIELDS[sobject] and \
-                        not field.endswith("__c"):
+                        field not in READ_ONLY and not field.endswith("__c"):
                     return err(400, "No such column '%s' on entity '%s'." % (field, sobject),
                                "INVALID_FIELD")
-                if literal.startswith("'"):
+                if re.match(r"^\d{4}-", literal):
+                    value = ("time", parse_time_ms(literal))
+                elif literal.startswith("'"):
                     value = re.sub(r"\\(.)", r"\1", literal[1:-1])
                 elif literal.lower() in ("true", "false"):
                     value = literal.lower() == "true"
@@ -531,17 +575,44 @@ class Salesforce(Vendor):
                 else:
                     value = float(literal) if "." in literal else int(literal)
                 conditions.append((field, op, value))
+        order = m.group(4)
+        if order and order != "Id" and order not in FIELDS[sobject] and \
+                order not in READ_ONLY and not order.endswith("__c"):
+            return err(400, "No such column '%s' on entity '%s'." % (order, sobject),
+                       "INVALID_FIELD")
+
+        def holds(record, field, op, value):
+            have = record.get(field)
+            if isinstance(value, tuple):  # a dateTime literal: compare instants
+                have, value = parse_time_ms(have), value[1]
+                if have is None:
+                    return False
+            if op in ("=", "!="):
+                return (have == value) == (op == "=")
+            if have is None or value is None:
+                return False
+            return {">": have > value, ">=": have >= value, "<": have < value,
+                    "<=": have <= value}[op]
+
         source = self.users if sobject == "User" else self.records.get(sobject, [])
+        if order:
+            def key(record):
+                value = record.get(order)
+                if value is not None and order in ("CreatedDate", "LastModifiedDate",
+                                                   "SystemModstamp"):
+                    value = parse_time_ms(value)
+                return (value is None, "" if value is None else value, record.get("Id"))
+            source = sorted(source, key=key, reverse=(m.group(5) or "").upper() == "DESC")
         rows = []
         for record in source:
-            if all((record.get(f) == v) == (op == "=") for f, op, v in conditions):
+            if all(holds(record, f, op, v) for f, op, v in conditions):
                 row = {"attributes": {"type": sobject, "url": "/services/data/v59.0/sobjects/"
                                       "%s/%s" % (sobject, record.get("Id"))}}
                 for column in columns:
                     row[column] = record.get(column)
                 rows.append(row)
-        if m.group(4):
-            rows = rows[:int(m.group(4))]
+        if m.group(6):
+            rows = rows[:int(m.group(6))]
         batch = 2000
         options = req.header("Sforce-Query-Options") or ""
         bm = re.search(r"batchSize=(\d+)", options)
@@ -568,7 +639,7 @@ class Salesforce(Vendor):
     def next_page(self, key):
         if key not in self.cursors:
             return err(400, "invalid query locator", "INVALID_QUERY_LOCATOR")
-        rows, total, batch = self.cursors.pop(key)
+        rows, total, batch = self.cursors[key]
         return self.page(rows, total, batch)
 
 

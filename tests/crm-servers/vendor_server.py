@@ -29,19 +29,51 @@ test-only endpoints under /_test/:
                                                    refused as over the vendor's
                                                    rate limit, in its shape
                          users: [...]              replaces the user directory
-                       and the vendor's own keys (see each server).
+                         clock: {"freezeMs": N}    the stand-in's clock stops at N
+                                                   (Unix ms); {"advanceMs": N} moves it
+                                                   (frozen or not, N may be negative);
+                                                   {"real": true} back to real time.
+                                                   Every modified time and webhook
+                                                   timestamp comes from this clock, so
+                                                   tests move time instead of sleeping
+                         webhook: {"url": ..., ...} where and how the vendor's
+                                                   webhook is sent (each server names
+                                                   its keys: the secret, the basic-auth
+                                                   user, the channel token); with
+                                                   "send": false the request is only
+                                                   answered, not sent
+                         edit: {...}               an agent's change in the CRM (each
+                                                   server names its keys): the record
+                                                   and its modified time change, and the
+                                                   answer holds "record" and, with a
+                                                   webhook configured, "webhook": the
+                                                   exact request the vendor sends
+                                                   ({method, url, headers, body});
+                                                   unless webhook.send is false it is sent,
+                                                   after the stand-in's lock is
+                                                   released, and "delivered" holds the
+                                                   receiver's {status, body}
+                         redeliver: true           the vendor's retry of the last
+                                                   delivery (each server says what
+                                                   changes in it)
+                       and the vendor's own keys (see each server). A control answer
+                       is {"ok": true} plus what the keys answered.
 
 Standard library only (Debian's /usr/bin/python3). Every request is handled
 under one lock, so state changes are atomic and ordered as they arrived.
 """
 
+import calendar
 import json
+import re
 import secrets
 import signal
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -88,12 +120,71 @@ class Request:
 
 
 class Response:
-    """An answer: status, a JSON-able body (None for no body) and headers."""
+    """An answer: status, a JSON-able body (None for no body) and headers.
+
+    `deliveries` are webhook requests ({method, url, headers, body}) to send
+    after the stand-in's lock is released: a receiver that calls back into the
+    stand-in (a fetch) must not wait on the request that made the change.
+    """
 
     def __init__(self, status, body=None, headers=None):
         self.status = status
         self.body = body
         self.headers = dict(headers or {})
+        self.deliveries = []
+        self.deliveries_after = []  # sent once the answer is written (API writes)
+
+
+class Clock:
+    """The stand-in's time: real time plus an offset, or frozen at a moment."""
+
+    def __init__(self):
+        self.offset_ms = 0
+        self.frozen_ms = None
+
+    def now_ms(self):
+        if self.frozen_ms is not None:
+            return self.frozen_ms
+        return int(time.time() * 1000) + self.offset_ms
+
+    def now(self):
+        """Unix seconds (fractional), for time.gmtime and friends."""
+        return self.now_ms() / 1000.0
+
+    def control(self, value):
+        """Applies a `clock` control value; an error message or None."""
+        if not isinstance(value, dict) or len(value) != 1:
+            return "clock must be {\"freezeMs\": N}, {\"advanceMs\": N} or {\"real\": true}"
+        (key, amount), = value.items()
+        if key == "real" and amount is True:
+            self.offset_ms, self.frozen_ms = 0, None
+            return None
+        if key not in ("freezeMs", "advanceMs") or not isinstance(amount, int) or \
+                isinstance(amount, bool):
+            return "clock must be {\"freezeMs\": N}, {\"advanceMs\": N} or {\"real\": true}" \
+                " with N whole milliseconds"
+        if key == "freezeMs":
+            self.frozen_ms = amount
+        elif self.frozen_ms is not None:
+            self.frozen_ms += amount
+        else:
+            self.offset_ms += amount
+        return None
+
+
+def deliver(request, timeout=10):
+    """Sends one webhook request; {status, body} of the answer, or {error}."""
+    http_request = urllib.request.Request(request["url"], data=request["body"].encode("utf-8"),
+                                          method=request["method"])
+    for name, value in request["headers"].items():
+        http_request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(http_request, timeout=timeout) as answer:
+            return {"status": answer.status, "body": answer.read().decode("utf-8", "replace")}
+    except urllib.error.HTTPError as e:
+        return {"status": e.code, "body": e.read().decode("utf-8", "replace")}
+    except (urllib.error.URLError, OSError) as e:
+        return {"error": str(e)}
 
 
 class TokenBook:
@@ -175,6 +266,12 @@ class Vendor:
         self.fail_status = 503
         self.rate_limit_next = 0
         self.port = 0
+        self.clock = Clock()
+        self.webhook = {}           # the control key `webhook`, as given
+        self.deliveries = []        # every webhook request made, with its answer
+        self.answer = {}            # what control keys add to the control answer
+        self.pending = []           # webhook requests to send once the lock is released
+        self.last_delivery = None   # for the control key `redeliver`
         self.tokens = TokenBook(args.get("client-id", "test-client-id"),
                                 args.get("client-secret", "test-client-secret"),
                                 args.get("refresh-token", "test-refresh-token"))
@@ -182,6 +279,17 @@ class Vendor:
     # --- helpers for subclasses -------------------------------------------
     def base_url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    def now(self):
+        """The stand-in's clock in Unix seconds (see the control key `clock`)."""
+        return self.clock.now()
+
+    def emit(self, request):
+        """Queues a webhook request built by the vendor and puts it in the answer."""
+        self.last_delivery = request
+        self.answer["webhook"] = request
+        if self.webhook.get("send", True):
+            self.pending.append(request)
 
     def objects(self, name):
         return self.records.setdefault(name, [])
@@ -211,6 +319,19 @@ class Vendor:
     def state_extra(self):
         return {}
 
+    def configure_webhook(self, value):
+        """Checks the control key `webhook` (vendor keys); an error message or None."""
+        return "this stand-in sends no webhooks"
+
+    def edit(self, value):
+        """An agent's change (control key `edit`); an error message or None."""
+        return "this stand-in has no agent edits"
+
+    def retried(self, request):
+        """The vendor's retry of the webhook request `request` (attempt counters,
+        a new signature); by default the same request again."""
+        return request
+
     # --- shared dispatch ------------------------------------------------------
     def dispatch(self, req):
         if req.path.startswith("/_test/"):
@@ -221,12 +342,18 @@ class Vendor:
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
             return self.rate_limited_response()
-        return self.handle(req)
+        self.answer, self.pending = {}, []
+        resp = self.handle(req)
+        # A vendor that notifies its own API writes (HubSpot's apiChanges) sends
+        # them after answering the API call, as a CRM's webhook trails its API.
+        resp.deliveries_after, self.pending = self.pending, []
+        return resp
 
     def test_endpoint(self, req):
         if req.path == "/_test/state" and req.method == "GET":
             state = {"vendor": self.name, "records": self.records, "users": self.users,
-                     "tokens": self.tokens.counters(), "requests": self.requests}
+                     "tokens": self.tokens.counters(), "requests": self.requests,
+                     "clockMs": self.clock.now_ms(), "deliveries": self.deliveries}
             state.update(self.state_extra())
             return Response(200, state)
         if req.path == "/_test/control" and req.method == "POST":
@@ -236,11 +363,14 @@ class Vendor:
                 return Response(400, {"error": str(e)})
             if not isinstance(body, dict):
                 return Response(400, {"error": "the control body must be a JSON object"})
+            self.answer, self.pending = {}, []
             for key, value in body.items():
                 error = self.shared_control(key, value)
                 if error:
                     return Response(400, {"error": error})
-            return Response(200, {"ok": True})
+            resp = Response(200, dict(self.answer, ok=True))
+            resp.deliveries, self.pending = self.pending, []
+            return resp
         return Response(404, {"error": "no test endpoint %s %s" % (req.method, req.path)})
 
     def shared_control(self, key, value):
@@ -274,6 +404,29 @@ class Vendor:
             if not isinstance(value, list) or not all(isinstance(u, dict) for u in value):
                 return "users must be an array of objects"
             self.users = value
+            return None
+        if key == "clock":
+            return self.clock.control(value)
+        if key == "webhook":
+            if not isinstance(value, dict):
+                return "webhook must be an object"
+            url = value.get("url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                return "webhook.url must be an http:// or https:// URL (the receiver)"
+            if not isinstance(value.get("send", True), bool):
+                return "webhook.send must be true or false"
+            error = self.configure_webhook(value)
+            if error is None:
+                self.webhook = value
+            return error
+        if key == "edit":
+            return self.edit(value)
+        if key == "redeliver":
+            if value is not True:
+                return "redeliver must be true"
+            if self.last_delivery is None:
+                return "redeliver: no delivery has been made yet"
+            self.emit(self.retried(self.last_delivery))
             return None
         return self.control(key, value)
 
@@ -334,6 +487,14 @@ def serve(vendor_class, argv):
                     resp.headers.update(vendor.rate_limit_headers(req, resp.status))
                     vendor.requests.append({"method": req.method, "path": req.path,
                                             "status": resp.status})
+            if resp.deliveries:
+                # Sent outside the lock, before the control answer, which reports them.
+                results = [deliver(d) for d in resp.deliveries]
+                with vendor.lock:
+                    vendor.deliveries.extend(dict(r, url=d["url"])
+                                             for d, r in zip(resp.deliveries, results))
+                if isinstance(resp.body, dict):
+                    resp.body["delivered"] = results[-1]
             payload = b""
             if resp.body is not None:
                 payload = json.dumps(resp.body).encode("utf-8")
@@ -347,6 +508,12 @@ def serve(vendor_class, argv):
             self.end_headers()
             if payload and self.command != "HEAD":
                 self.wfile.write(payload)
+            self.wfile.flush()
+            if resp.deliveries_after:
+                results = [deliver(d) for d in resp.deliveries_after]
+                with vendor.lock:
+                    vendor.deliveries.extend(dict(r, url=d["url"])
+                                             for d, r in zip(resp.deliveries_after, results))
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _run
 
@@ -404,9 +571,41 @@ def whole_number_error(key, value, minimum):
     return "%s must be a whole number >= %d" % (key, minimum)
 
 
-def now_iso():
-    """UTC now as the vendors' ISO-8601 with an offset (2026-12-03T14:00:00+00:00)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+def now_iso(seconds):
+    """`seconds` (Unix, UTC) as the vendors' ISO-8601 with an offset (2026-12-03T14:00:00+00:00)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(seconds))
+
+
+def iso_millis(seconds):
+    """`seconds` (Unix) as ISO 8601 UTC with milliseconds: 2026-12-03T14:00:00.123Z."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + \
+        ".%03dZ" % (int(round(seconds * 1000)) % 1000)
+
+
+def parse_time_ms(text):
+    """Unix ms of an ISO-8601 time (Z, +hh:mm or +hhmm, optional fraction) or of
+    digits that are already Unix ms; None when it is neither."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return int(text)
+    if not isinstance(text, str):
+        return None
+    if text.isdigit():
+        return int(text)
+    m = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?"
+                 r"(Z|[+-]\d{2}:?\d{2})?$", text)
+    if not m:
+        return None
+    try:
+        base = calendar.timegm(time.strptime(m.group(1) + "T" + m.group(2), "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    ms = base * 1000 + int((m.group(3) or "0").ljust(3, "0")[:3])
+    zone = m.group(4) or "Z"
+    if zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        ms -= sign * (int(digits[:2]) * 60 + int(digits[2:])) * 60000
+    return ms
 
 
 def is_date(value):

@@ -88,9 +88,34 @@ What the documents leave open, and what this stand-in assumes:
     "status": "error"}. Control key rateLimitPerMinute changes the limit (0:
     every API request is over it, which tests use for a deterministic 429).
 
-Own control keys: customFields, rateLimitPerMinute.
+Inbound (an agent's change and Zoho's notification about it), documents followed:
+  Notifications (actions/watch): a channel is enabled with channel_id,
+    events (e.g. Leads.all), notify_url and an optional token (up to 50
+    characters) that Zoho sends back in every notification body so the
+    receiver can check it; the notification names the ids, not the values
+    (the receiver fetches the record: GET /crm/v2/Leads/{id}); with
+    return_affected_field_values the changed fields are named:
+    https://www.zoho.com/crm/developer/docs/api/notifications/enable.html
+    https://zoho.com/crm/developer/docs/api/notifications/overview.html
+  What the documents leave open, and what this stand-in assumes: the body is
+  {"server_time": Unix ms, "query_params": {}, "module": "Leads",
+  "resource_uri": "<base>/crm/v2/Leads", "ids": ["..."], "affected_fields":
+  [{"<id>": ["Field", ...]}], "operation": "update", "channel_id": "...",
+  "token": "..."}, POSTed as application/json to notify_url; the token is
+  the only proof of origin (no signature header).
+
+Own control keys: customFields, rateLimitPerMinute, and for inbound
+(vendor_server.py has clock, webhook, edit):
+    webhook: {"url" (notify_url), "channelId", "token", "send"}
+    edit: {"module": "Leads", "id": "...", "fields": {...}}  an agent's
+          change, validated as an API update; Modified_Time from the clock;
+          one notification naming the id
+    redeliver: true   the last notification sent again, unchanged
+    remove: {"module": "Leads", "id": "..."}  the record is gone (deleted in
+          Zoho): reads by id answer 204 from then on
 """
 
+import json
 import re
 import sys
 
@@ -212,7 +237,50 @@ class Zoho(Vendor):
                             module, field, kind, ", ".join(sorted(TYPES)))
                 self.custom[module].update(fields)
             return None
+        if key == "remove":
+            if not isinstance(value, dict) or value.get("module") not in FIELDS or \
+                    self.find(value["module"], value.get("id")) is None:
+                return "remove must name a record: {\"module\": \"Leads\", \"id\": \"...\"}"
+            self.records[value["module"]].remove(self.find(value["module"], value["id"]))
+            return None
         return "unknown control key '%s'" % key
+
+    # --- inbound: an agent's change and the notification about it ----------
+    def configure_webhook(self, value):
+        if not isinstance(value.get("channelId"), str) or not value["channelId"].isdigit():
+            return "webhook.channelId must be the channel's id (digits, as a string)"
+        token = value.get("token")
+        if token is not None and (not isinstance(token, str) or len(token) > 50):
+            return "webhook.token must be a string of at most 50 characters"
+        return None
+
+    def edit(self, value):
+        if not isinstance(value, dict) or value.get("module") not in FIELDS or \
+                not isinstance(value.get("id"), str) or not isinstance(value.get("fields"), dict):
+            return "edit must be {\"module\": one of %s, \"id\": \"...\", \"fields\": " \
+                "{...}}" % ", ".join(sorted(FIELDS))
+        module = value["module"]
+        record = self.find(module, value["id"])
+        if record is None or record.get("$converted"):
+            return "edit: no %s record %s" % (module, value["id"])
+        problem = self.check(module, dict(value["fields"], id=record["id"]), 0, creating=False)
+        if problem:
+            return "edit: %s %s" % (problem["code"], json.dumps(problem["details"]))
+        record.update(value["fields"])
+        record["Modified_Time"] = now_iso(self.now())
+        self.answer["record"] = record
+        if not self.webhook:
+            return None
+        body = {"server_time": self.clock.now_ms(), "query_params": {}, "module": module,
+                "resource_uri": "%s/crm/v2/%s" % (self.base_url(), module),
+                "ids": [record["id"]], "affected_fields": [{record["id"]: sorted(value["fields"])}],
+                "operation": "update", "channel_id": self.webhook["channelId"]}
+        if self.webhook.get("token") is not None:
+            body["token"] = self.webhook["token"]
+        self.emit({"method": "POST", "url": self.webhook["url"],
+                   "headers": {"Content-Type": "application/json"},
+                   "body": json.dumps(body, separators=(",", ":"))})
+        return None
 
     # --- routing ---------------------------------------------------------
     def handle(self, req):
@@ -399,7 +467,7 @@ class Zoho(Vendor):
                              {"param": "data", "reason": "updating /%s/{id} takes exactly one "
                               "record" % module})
         results = []
-        now = now_iso()
+        now = now_iso(self.now())
         for index, record in enumerate(data):
             target = None
             if update:
@@ -473,7 +541,7 @@ class Zoho(Vendor):
             problem = self.check("Deals", deal, 0, creating=True)
             if problem:
                 return Response(400, {"data": [problem]})
-        now = now_iso()
+        now = now_iso(self.now())
         self.counter += 1
         contact = {k: lead[k] for k in ("First_Name", "Last_Name", "Email", "Phone", "Mobile",
                                         "Owner") if k in lead}

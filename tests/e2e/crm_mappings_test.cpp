@@ -24,6 +24,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "mapped_engine.h"
 #include "reference_crm.h"
 #include "test_support.h"
 #include "vendor_server.h"
@@ -31,16 +32,11 @@
 namespace t = crmsync::testing;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
+using t::Text;
 
 namespace {
 
 constexpr char kMappings[] = CRMSYNC_SOURCE_DIR "/config/crms/";
-
-// The text of `key` in `object` (numbers as their digits); "" when absent or null.
-std::string Text(const Object::Ptr& object, const std::string& key) {
-  if (!object || !object->has(key) || object->isNull(key)) return "";
-  return object->get(key).convert<std::string>();
-}
 
 // The first record of `records` whose `key` holds `value`; null when none.
 Object::Ptr FindBy(const Array::Ptr& records, const std::string& key, const std::string& value) {
@@ -60,71 +56,18 @@ std::vector<Object::Ptr> AllBy(const Array::Ptr& records, const std::string& key
   return found;
 }
 
-// The binary with generic-rest-crm, `mapping`, the stand-in at `crm_url`, and
-// the dealers' e-mails for the agent directory.
-class MappedEngine {
+// The shared engine of mapped_engine.h on a store of its own. The shipped
+// mappings verify the CRM's own webhooks, which needs a secret even when a
+// test drives only the outbound side (user:password, for Pipedrive's basic).
+struct StoreDir {
+  t::TempDir dir;
+};
+class MappedEngine : private StoreDir, public t::MappedEngine {
  public:
   MappedEngine(const std::string& mapping, const std::string& crm_url,
                const std::vector<std::string>& extra, const std::map<std::string, std::string>& env)
-      : token_(std::to_string(getpid()) + "-" + std::to_string(port_)) {
-    const std::vector<std::string> settings = {
-        "server.port=" + std::to_string(port_),
-        "store.path=" + dir_.File("crmsync.db"),
-        "plugins.dir=" CRMSYNC_PLUGIN_DIR,
-        "crm.plugin=generic-rest-crm",
-        "crm.mapping=" + mapping,
-        "crm.api.url=" + crm_url,
-        "intake.token=intake-" + token_,
-        "admin.token=admin-" + token_,
-        "inbound.agent_emails=dealer-7=asha@acme.example,dealer-9=ravi@acme.example",
-        "log.level=warning"};
-    std::vector<std::string> args = {"serve"};
-    for (const std::string& setting : settings) {
-      args.push_back("--set");
-      args.push_back(setting);
-    }
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<t::ChildProcess>(CRMSYNC_BINARY, args, env);
-    REQUIRE_MESSAGE(t::WaitUntil([&] { return Call("/api/v1/admin/status").status == 200; }),
-                    process_->Stderr());
-  }
-  ~MappedEngine() {
-    process_->Signal(SIGTERM);
-    process_->WaitExit(std::chrono::seconds(20));
-  }
-
-  // Posts one event and waits until every job of `entity` is done; a job
-  // that dead-letters fails the test with the engine's reason.
-  void Sync(const std::string& event, const std::string& entity) {
-    t::HttpResult posted = t::HttpCall(port_, "POST", "/api/v1/events", event,
-                                       {{"Authorization", "Bearer intake-" + token_}});
-    REQUIRE_MESSAGE(posted.status == 202, posted.body);
-    ++events_[entity];
-    std::string last;
-    const bool done = t::WaitUntil([&] {
-      t::HttpResult r = Call("/api/v1/admin/jobs?entity=" + entity);
-      if (r.status != 200) return false;
-      last = r.body;
-      Array::Ptr jobs = Poco::JSON::Parser().parse(r.body).extract<Object::Ptr>()->getArray("jobs");
-      if (!jobs || jobs->size() < events_[entity]) return false;
-      for (unsigned i = 0; i < jobs->size(); ++i) {
-        if (jobs->getObject(i)->getValue<std::string>("state") != "done") return false;
-      }
-      return true;
-    });
-    REQUIRE_MESSAGE(done, entity << " did not sync: " << last << "\n" << process_->Stderr());
-  }
-
- private:
-  t::HttpResult Call(const std::string& path) {
-    return t::HttpCall(port_, "GET", path, "", {{"Authorization", "Bearer admin-" + token_}});
-  }
-
-  t::TempDir dir_;
-  int port_ = t::FreePort();
-  std::string token_;
-  std::map<std::string, size_t> events_;
-  std::unique_ptr<t::ChildProcess> process_;
+      : t::MappedEngine(dir.File("crmsync.db"), mapping, crm_url, "crmsync:hook-e2e-secret-1",
+                        extra, env) {}
 };
 
 std::string Envelope(const std::string& event_id, const std::string& type,
@@ -661,7 +604,8 @@ TEST_SUITE("e2e.crm_mappings") {
          "crm.plugin=generic-rest-crm", "--set", "crm.mapping=" + std::string(kMappings) + "zoho.json",
          "--set", "crm.api.url=" + zoho.Url(), "--set",
          "crm.generic-rest-crm.refresh_token=test-refresh-token", "--set",
-         "crm.generic-rest-crm.token_url=" + zoho.Url() + "/oauth/v2/token"},
+         "crm.generic-rest-crm.token_url=" + zoho.Url() + "/oauth/v2/token", "--set",
+         "crm.webhook.secret=TOKEN_FOR_VERIFICATION_OF_1000000068001"},
         env);
     REQUIRE(check.WaitExit(std::chrono::seconds(60)));
     INFO(check.Stdout() << check.Stderr());

@@ -4,7 +4,8 @@
 // the vendor's documented answers, one strict refusal per rule (missing auth,
 // wrong auth, missing required field, batch over the limit, bad path, ...),
 // token expiry / refresh / rotation / revocation, paging, and the rate-limit
-// headers and refusals. The mappings' lifecycle tests build on these servers,
+// headers and refusals; and the inbound side: an agent's edit with the
+// vendor's signed delivery about it, and the "changed since" reads. The mappings' lifecycle tests build on these servers,
 // so a stand-in that drifted from the vendor's shapes would make them lie.
 #include <doctest/doctest.h>
 
@@ -1025,5 +1026,338 @@ TEST_SUITE("crm_servers") {
                        R"({"rateLimitPerWindow": 100, "rateLimitNext": 1,)"
                        R"("failNext": {"count": 1, "status": 502}})",
                        "/crm/v3/owners", kHsAuth, 502, HsCategory, "INTERNAL_ERROR");
+  }
+}
+
+// --- Inbound: an agent's change, the vendor's delivery about it, and the reads
+// that polling and fetch use ---------------------------------------------------
+
+namespace {
+
+using t::Base64;
+using t::Hex;
+using t::HmacSha256;
+using t::Sha256;
+
+// The "webhook" request of a control answer: method, url, headers, body.
+struct Delivery {
+  std::string method, url, body;
+  Object::Ptr headers;
+};
+Delivery DeliveryOf(const t::HttpResult& control) {
+  REQUIRE_MESSAGE(control.status == 200, control.body);
+  Object::Ptr hook = Obj(control.body)->getObject("webhook");
+  REQUIRE_MESSAGE(hook, control.body);
+  return {hook->getValue<std::string>("method"), hook->getValue<std::string>("url"),
+          hook->getValue<std::string>("body"), hook->getObject("headers")};
+}
+
+constexpr int64_t kT0 = 1796306400000;  // 2026-12-03T14:00:00Z, the frozen clock's start
+
+}  // namespace
+
+TEST_SUITE("crm_servers") {
+  TEST_CASE("the clock, webhook and edit controls refuse bad values, naming them") {
+    VendorServer hs("hubspot.py");
+    for (const char* bad :
+         {R"({"clock":{"freezeMs":"soon"}})", R"({"clock":{"rewind":5}})",
+          R"({"webhook":{"url":"ftp://x","clientSecret":"s","subscriptions":{}}})",
+          R"({"webhook":{"url":"http://127.0.0.1:1/h","subscriptions":{}}})",
+          R"({"edit":{"object":"contacts","id":"404","properties":{}}})",
+          R"({"edit":{"object":"tickets","id":"1","properties":{}}})",
+          R"({"redeliver":true})"}) {
+      CAPTURE(bad);
+      t::HttpResult r = hs.Call("POST", "/_test/control", std::string(bad));
+      CHECK(r.status == 400);
+      const std::string error = Obj(r.body)->getValue<std::string>("error");
+      CHECK((error.find("clock") != std::string::npos || error.find("webhook") != std::string::npos ||
+             error.find("edit") != std::string::npos ||
+             error.find("redeliver") != std::string::npos));
+    }
+    VendorServer sf("salesforce.py");
+    t::HttpResult r = sf.Call("POST", "/_test/control", R"({"webhook":{"url":"http://h/"}})");
+    CHECK(r.status == 400);
+    CHECK(r.body.find("sends no webhooks") != std::string::npos);
+  }
+
+  TEST_CASE("hubspot: an agent's edit is one signed delivery of contact.propertyChange events") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference","crmsync_notes"]},)"
+               R"("clock":{"freezeMs":)" + std::to_string(kT0) + "}}");
+    const std::string contact = HsCreateContact(hs, "lead:1");
+    const std::string url = "https://hooks.example.test/api/v1/crm/webhook?portal=1";
+    hs.Control(R"({"clock":{"advanceMs":1500},"webhook":{"url":")" + url +
+               R"(","send":false,"clientSecret":"app-secret-1","appId":77,"portalId":62515,)"
+               R"("subscriptions":{"contacts":["hs_lead_status","hubspot_owner_id","crmsync_notes"]}}})");
+    t::HttpResult r = hs.Call("POST", "/_test/control",
+                              R"({"edit":{"object":"contacts","id":")" + contact +
+                                  R"(","properties":{"hs_lead_status":"CONNECTED",)"
+                                  R"("crmsync_notes":"called back","phone":"+4930123"}}})");
+    Delivery hook = DeliveryOf(r);
+    CHECK(hook.method == "POST");
+    CHECK(hook.url == url);
+    // v3: base64 HMAC-SHA256 of method + URI + body + timestamp under the client secret.
+    const std::string timestamp = hook.headers->getValue<std::string>("X-HubSpot-Request-Timestamp");
+    CHECK(timestamp == std::to_string(kT0 + 1500));
+    CHECK(hook.headers->getValue<std::string>("X-HubSpot-Signature-v3") ==
+          Base64(HmacSha256("app-secret-1", "POST" + url + hook.body + timestamp)));
+    // v1 (what webhooks carry besides v3): hex SHA-256 of secret + body.
+    CHECK(hook.headers->getValue<std::string>("X-HubSpot-Signature-Version") == "v1");
+    CHECK(hook.headers->getValue<std::string>("X-HubSpot-Signature") ==
+          Hex(Sha256("app-secret-1" + hook.body)));
+    Array::Ptr events = Arr(hook.body);
+    REQUIRE(events->size() == 2);  // phone is not subscribed
+    Object::Ptr first = events->getObject(0);
+    CHECK(first->getValue<std::string>("subscriptionType") == "contact.propertyChange");
+    CHECK(first->getValue<std::string>("objectId") == contact);
+    CHECK(first->getValue<std::string>("propertyName") == "hs_lead_status");
+    CHECK(first->getValue<std::string>("propertyValue") == "CONNECTED");
+    CHECK(first->getValue<int64_t>("occurredAt") == kT0 + 1500);
+    CHECK(first->getValue<int>("attemptNumber") == 0);
+    CHECK(first->getValue<int>("portalId") == 62515);
+    CHECK(events->getObject(1)->getValue<std::string>("propertyName") == "crmsync_notes");
+    // The record changed, with lastmodifieddate from the clock.
+    Object::Ptr record = Obj(r.body)->getObject("record");
+    CHECK(record->getValue<std::string>("updatedAt") == "2026-12-03T14:00:01.500Z");
+    CHECK(record->getObject("properties")->getValue<std::string>("lastmodifieddate") ==
+          "2026-12-03T14:00:01.500Z");
+    // HubSpot's retry: the same events, attemptNumber 1, signed again at the new now.
+    hs.Control(R"({"clock":{"advanceMs":60000}})");
+    Delivery retry = DeliveryOf(hs.Call("POST", "/_test/control", R"({"redeliver":true})"));
+    Array::Ptr again = Arr(retry.body);
+    CHECK(again->getObject(0)->getValue<int64_t>("eventId") ==
+          first->getValue<int64_t>("eventId"));
+    CHECK(again->getObject(0)->getValue<int>("attemptNumber") == 1);
+    CHECK(retry.headers->getValue<std::string>("X-HubSpot-Request-Timestamp") ==
+          std::to_string(kT0 + 61500));
+    // v2 for older apps: hex SHA-256 of secret + method + URI + body.
+    hs.Control(R"({"webhook":{"url":")" + url +
+               R"(","send":false,"clientSecret":"app-secret-1","signatureVersion":"v2",)"
+               R"("subscriptions":{"contacts":["hs_lead_status"]}}})");
+    Delivery v2 = DeliveryOf(hs.Call("POST", "/_test/control",
+                                     R"({"edit":{"object":"contacts","id":")" + contact +
+                                         R"(","properties":{"hs_lead_status":"OPEN"}}})"));
+    CHECK(v2.headers->getValue<std::string>("X-HubSpot-Signature") ==
+          Hex(Sha256("app-secret-1POST" + url + v2.body)));
+    // Nothing the engine did: edits are not in the request log.
+    Array::Ptr requests = hs.State()->getArray("requests");
+    CHECK(requests->size() == 1);
+  }
+
+  TEST_CASE("hubspot: the contacts search on lastmodifieddate GTE, ascending, paged by after") {
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference"]},)"
+               R"("clock":{"freezeMs":)" + std::to_string(kT0) + "}}");
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) {
+      hs.Control(R"({"clock":{"advanceMs":1000}})");
+      ids.push_back(HsCreateContact(hs, "lead:" + std::to_string(i)));
+    }
+    // The first contact changes last: it sorts last.
+    hs.Control(R"({"clock":{"advanceMs":1000},"edit":{"object":"contacts","id":")" + ids[0] +
+               R"(","properties":{"hs_lead_status":"OPEN"}}})");
+    auto search = [&](const std::string& since, const std::string& after) {
+      std::string body = R"({"filterGroups":[{"filters":[{"propertyName":"lastmodifieddate",)"
+                         R"("operator":"GTE","value":")" + since + R"("}]}],)"
+                         R"("sorts":[{"propertyName":"lastmodifieddate","direction":"ASCENDING"}],)"
+                         R"("properties":["hs_lead_status"],"limit":2)";
+      if (!after.empty()) body += R"(,"after":")" + after + "\"";
+      t::HttpResult r = hs.Call("POST", "/crm/v3/objects/contacts/search", body + "}", kHsAuth);
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      return Obj(r.body);
+    };
+    Object::Ptr page = search(std::to_string(kT0 + 2000), "");
+    CHECK(page->getValue<int>("total") == 4);  // ids[1..3] and the edited ids[0]
+    Array::Ptr results = page->getArray("results");
+    REQUIRE(results->size() == 2);
+    CHECK(results->getObject(0)->getValue<std::string>("id") == ids[1]);
+    CHECK(results->getObject(1)->getValue<std::string>("id") == ids[2]);
+    const std::string after = page->getObject("paging")->getObject("next")->getValue<std::string>("after");
+    page = search(std::to_string(kT0 + 2000), after);
+    results = page->getArray("results");
+    REQUIRE(results->size() == 2);
+    CHECK(results->getObject(0)->getValue<std::string>("id") == ids[3]);
+    CHECK(results->getObject(1)->getValue<std::string>("id") == ids[0]);
+    CHECK(results->getObject(1)->getObject("properties")->getValue<std::string>("hs_lead_status") ==
+          "OPEN");
+    CHECK_FALSE(page->has("paging"));
+    // ISO 8601 works as the value too; a value that is no time is refused, naming it.
+    CHECK(search("2026-12-03T14:00:05Z", "")->getValue<int>("total") == 1);
+    t::HttpResult bad = hs.Call(
+        "POST", "/crm/v3/objects/contacts/search",
+        R"({"filterGroups":[{"filters":[{"propertyName":"lastmodifieddate","operator":"GTE",)"
+        R"("value":"yesterday"}]}]})", kHsAuth);
+    CHECK(bad.status == 400);
+    CHECK(bad.body.find("yesterday") != std::string::npos);
+    bad = hs.Call("POST", "/crm/v3/objects/contacts/search",
+                  R"({"sorts":[{"propertyName":"lastmodifieddate","direction":"UP"}]})", kHsAuth);
+    CHECK(bad.status == 400);
+    bad = hs.Call("POST", "/crm/v3/objects/contacts/search", R"({"limit":100,"after":"9950"})",
+                  kHsAuth);
+    CHECK(bad.status == 400);  // HubSpot pages through at most 10,000 results
+  }
+
+  TEST_CASE("pipedrive: an agent's edit is one webhook v2 delivery with basic auth") {
+    VendorServer pd("pipedrive.py");
+    pd.Control(R"({"clock":{"freezeMs":)" + std::to_string(kT0) + "}}");
+    const int person = PdCreatePerson(pd, "Lea", "lead:1");
+    t::HttpResult r = pd.Call(
+        "POST", "/_test/control",
+        R"({"clock":{"advanceMs":2000},"webhook":{"url":"https://h.example.test/hook",)"
+        R"("send":false,"httpAuthUser":"crmsync","httpAuthPassword":"pw-1"},)"
+        R"("edit":{"object":"persons","id":)" + std::to_string(person) +
+            R"(,"fields":{")" + kCustomKey + R"(":"lead:9","owner_id":102}}})");
+    Delivery hook = DeliveryOf(r);
+    CHECK(hook.headers->getValue<std::string>("Authorization") == "Basic " + Base64("crmsync:pw-1"));
+    Object::Ptr body = Obj(hook.body);
+    Object::Ptr meta = body->getObject("meta");
+    CHECK(meta->getValue<std::string>("action") == "change");
+    CHECK(meta->getValue<std::string>("entity") == "person");
+    CHECK(meta->getValue<std::string>("entity_id") == std::to_string(person));
+    CHECK(meta->getValue<std::string>("version") == "2.0");
+    CHECK(meta->getValue<std::string>("timestamp") == "2026-12-03T14:00:02.000Z");
+    CHECK(meta->getValue<int>("attempt") == 1);
+    Object::Ptr data = body->getObject("data");
+    CHECK(data->getValue<int>("owner_id") == 102);
+    CHECK(data->getValue<std::string>("update_time") == "2026-12-03T14:00:02.000Z");
+    CHECK(data->getObject("custom_fields")->getObject(kCustomKey)->getValue<std::string>("value") ==
+          "lead:9");
+    Object::Ptr previous = body->getObject("previous");
+    CHECK(previous->getObject("custom_fields")->getObject(kCustomKey)->getValue<std::string>(
+              "value") == "lead:1");
+    CHECK(previous->isNull("owner_id"));  // it had none
+    CHECK_FALSE(previous->has("name"));   // unchanged
+    Delivery retry = DeliveryOf(pd.Call("POST", "/_test/control", R"({"redeliver":true})"));
+    Object::Ptr retried = Obj(retry.body)->getObject("meta");
+    CHECK(retried->getValue<std::string>("id") == meta->getValue<std::string>("id"));
+    CHECK(retried->getValue<int>("attempt") == 2);
+    r = pd.Call("POST", "/_test/control",
+                R"({"edit":{"object":"persons","id":)" + std::to_string(person) +
+                    R"(,"fields":{"owner_id":999}}})");
+    CHECK(r.status == 400);  // no such user, as the API refuses it
+  }
+
+  TEST_CASE("zoho: an agent's edit is one notification with the channel token, the lead read by id") {
+    VendorServer zoho("zoho.py");
+    zoho.Control(R"({"clock":{"freezeMs":)" + std::to_string(kT0) + "}}");
+    const auto auth = ZohoAuth(ZohoToken(zoho));
+    t::HttpResult r = zoho.Call("POST", "/crm/v2/Leads", R"({"data":[{"Last_Name":"Rao"}]})", auth);
+    REQUIRE_MESSAGE(r.status == 201, r.body);
+    const std::string id = ZohoItem(r, 0)->getObject("details")->getValue<std::string>("id");
+    r = zoho.Call("POST", "/_test/control",
+                  R"({"clock":{"advanceMs":3000},"webhook":{"url":"https://h.example.test/z",)"
+                  R"("send":false,"channelId":"1000000068001","token":"TOKEN_1000000068001"},)"
+                  R"("edit":{"module":"Leads","id":")" + id +
+                      R"(","fields":{"Lead_Status":"Contacted"}}})");
+    Delivery hook = DeliveryOf(r);
+    Object::Ptr body = Obj(hook.body);
+    CHECK(body->getValue<std::string>("token") == "TOKEN_1000000068001");
+    CHECK(body->getValue<std::string>("channel_id") == "1000000068001");
+    CHECK(body->getValue<std::string>("module") == "Leads");
+    CHECK(body->getValue<std::string>("operation") == "update");
+    CHECK(body->getValue<int64_t>("server_time") == kT0 + 3000);
+    REQUIRE(body->getArray("ids")->size() == 1);
+    CHECK(body->getArray("ids")->getElement<std::string>(0) == id);
+    CHECK_FALSE(body->has("data"));  // a notification names the ids, not the values
+    r = zoho.Call("GET", "/crm/v2/Leads/" + id, "", auth);
+    REQUIRE(r.status == 200);
+    Object::Ptr lead = Obj(r.body)->getArray("data")->getObject(0);
+    CHECK(lead->getValue<std::string>("Lead_Status") == "Contacted");
+    CHECK(lead->getValue<std::string>("Modified_Time") == "2026-12-03T14:00:03+00:00");
+    CHECK(zoho.Call("GET", "/crm/v2/Leads/5725767999999999999", "", auth).status == 204);
+    r = zoho.Call("POST", "/_test/control",
+                  R"({"edit":{"module":"Leads","id":")" + id +
+                      R"(","fields":{"Lead_Status":"Maybe"}}})");
+    CHECK(r.status == 400);
+    CHECK(r.body.find("Lead_Status") != std::string::npos);
+  }
+
+  TEST_CASE("salesforce: SOQL on SystemModstamp with a dateTime literal, ORDER BY, nextRecordsUrl") {
+    VendorServer sf("salesforce.py");
+    sf.Control(R"({"clock":{"freezeMs":)" + std::to_string(kT0) + "}}");
+    const auto auth = Bearer(SfClientCredentials(sf));
+    std::vector<std::string> ids;
+    for (int i = 0; i < 3; ++i) {
+      sf.Control(R"({"clock":{"advanceMs":1000}})");
+      t::HttpResult r = sf.Call("POST", kSf + "/sobjects/Lead",
+                                R"({"LastName":"L","Company":"C","Crmsync_Reference__c":"lead:)" +
+                                    std::to_string(i) + "\"}",
+                                auth);
+      REQUIRE(r.status == 201);
+      ids.push_back(Obj(r.body)->getValue<std::string>("id"));
+    }
+    sf.Control(R"({"clock":{"advanceMs":1000},"edit":{"object":"Lead","id":")" + ids[0] +
+               R"(","fields":{"Status":"Working - Contacted"}}})");
+    sf.Control(R"({"queryBatchSize":2})");
+    const std::string q =
+        "SELECT+Id,+Status,+SystemModstamp+FROM+Lead+WHERE+SystemModstamp+%3E%3D+"
+        "2026-12-03T14:00:02Z+AND+Crmsync_Reference__c+!%3D+null+ORDER+BY+SystemModstamp+ASC";
+    t::HttpResult r = sf.Call("GET", kSf + "/query?q=" + q, "", auth);
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    Object::Ptr page = Obj(r.body);
+    CHECK(page->getValue<int>("totalSize") == 3);
+    Array::Ptr rows = page->getArray("records");
+    REQUIRE(rows->size() == 2);
+    CHECK(rows->getObject(0)->getValue<std::string>("Id") == ids[1]);
+    CHECK(rows->getObject(0)->getValue<std::string>("SystemModstamp") ==
+          "2026-12-03T14:00:02.000+0000");
+    const std::string next = page->getValue<std::string>("nextRecordsUrl");
+    for (int read = 0; read < 2; ++read) {  // a query locator can be read again
+      r = sf.Call("GET", next, "", auth);
+      REQUIRE_MESSAGE(r.status == 200, r.body);
+      rows = Obj(r.body)->getArray("records");
+      REQUIRE(rows->size() == 1);
+      CHECK(rows->getObject(0)->getValue<std::string>("Id") == ids[0]);
+      CHECK(rows->getObject(0)->getValue<std::string>("Status") == "Working - Contacted");
+    }
+    r = sf.Call("GET", kSf + "/query?q=SELECT+Id+FROM+Lead+WHERE+SystemModstamp+%3E+yesterday", "",
+                auth);
+    CHECK(SfCode(r) == "MALFORMED_QUERY");
+    r = sf.Call("GET", kSf + "/query?q=SELECT+Id+FROM+Lead+ORDER+BY+Nope", "", auth);
+    CHECK(SfCode(r) == "INVALID_FIELD");
+    r = sf.Call("POST", "/_test/control",
+                R"({"edit":{"object":"Lead","id":")" + ids[1] + R"(","fields":{"Status":"Gone"}}})");
+    CHECK(r.status == 400);
+    CHECK(r.body.find("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST") != std::string::npos);
+  }
+
+  TEST_CASE("a stand-in sends the delivery to webhook.url after its lock, and reports the answer") {
+    // The receiver is another stand-in's control endpoint: a real HTTP server
+    // that answers 400 to a body that is not its control object.
+    VendorServer receiver("salesforce.py");
+    VendorServer hs("hubspot.py");
+    hs.Control(R"({"customProperties":{"contacts":["crmsync_reference"]}})");
+    const std::string contact = HsCreateContact(hs, "lead:1");
+    t::HttpResult r = hs.Call(
+        "POST", "/_test/control",
+        R"({"webhook":{"url":")" + receiver.Url() +
+            R"(/_test/control","clientSecret":"s","subscriptions":{"contacts":["hs_lead_status"]}},)"
+            R"("edit":{"object":"contacts","id":")" + contact +
+            R"(","properties":{"hs_lead_status":"OPEN"}}})");
+    REQUIRE_MESSAGE(r.status == 200, r.body);
+    Object::Ptr delivered = Obj(r.body)->getObject("delivered");
+    REQUIRE_MESSAGE(delivered, r.body);
+    CHECK(delivered->getValue<int>("status") == 400);  // an array is no control object
+    Array::Ptr deliveries = hs.State()->getArray("deliveries");
+    REQUIRE(deliveries->size() == 1);
+    CHECK(deliveries->getObject(0)->getValue<int>("status") == 400);
+
+    // With apiChanges, an API write is notified too (changeSource
+    // INTEGRATION), sent after the API's answer; an unchanged value is not.
+    hs.Control(R"({"webhook":{"url":")" + receiver.Url() +
+               R"(/_test/control","apiChanges":true,"clientSecret":"s",)"
+               R"("subscriptions":{"contacts":["hs_lead_status"]}}})");
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/" + contact,
+                R"({"properties":{"hs_lead_status":"OPEN","phone":"+1"}})", kHsAuth);
+    REQUIRE(r.status == 200);  // OPEN was OPEN already, phone is not subscribed: nothing
+    r = hs.Call("PATCH", "/crm/v3/objects/contacts/" + contact,
+                R"({"properties":{"hs_lead_status":"CONNECTED"}})", kHsAuth);
+    REQUIRE(r.status == 200);
+    REQUIRE(t::WaitUntil([&] { return hs.State()->getArray("deliveries")->size() >= 2; }));
+    CHECK(hs.State()->getArray("deliveries")->size() == 2);
+    CHECK(hs.State()->getArray("deliveries")->getObject(1)->getValue<int>("status") == 400);
+    CHECK(hs.Call("POST", "/_test/control", R"({"webhook":{"url":"http://h/","clientSecret":"s",)"
+                                            R"("subscriptions":{},"apiChanges":"yes"}})")
+              .status == 400);
   }
 }

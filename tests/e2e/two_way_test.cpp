@@ -21,12 +21,10 @@
 #include <string>
 #include <vector>
 
-#include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
-#include <Poco/SHA2Engine.h>
 
 #include "test_support.h"
 
@@ -51,33 +49,8 @@ std::string Stringify(const Poco::Dynamic::Var& value) {
   return out.str();
 }
 
-std::string Base64(const std::string& bytes) {
-  std::ostringstream out;
-  Poco::Base64Encoder encoder(out);
-  encoder.rdbuf()->setLineLength(0);
-  encoder << bytes;
-  encoder.close();
-  return out.str();
-}
-
-// HMAC-SHA256 (RFC 2104) over Poco's SHA-256, for Standard Webhooks signatures.
-std::string HmacSha256(const std::string& key, const std::string& message) {
-  auto sha256 = [](const std::string& data) {
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    engine.update(data);
-    const Poco::DigestEngine::Digest& digest = engine.digest();
-    return std::string(digest.begin(), digest.end());
-  };
-  std::string block = key.size() > 64 ? sha256(key) : key;
-  block.resize(64, '\0');
-  std::string inner(64, '\0');
-  std::string outer(64, '\0');
-  for (size_t i = 0; i < 64; ++i) {
-    inner[i] = static_cast<char>(block[i] ^ 0x36);
-    outer[i] = static_cast<char>(block[i] ^ 0x5c);
-  }
-  return sha256(outer + sha256(inner + message));
-}
+using t::Base64;
+using t::HmacSha256;
 
 // A lead envelope with the platform's whole lead.
 std::string LeadEvent(const std::string& event_id, const std::string& type, const std::string& id,

@@ -16,7 +16,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <Poco/Base64Encoder.h>
+#include <Poco/DigestEngine.h>
 #include <Poco/File.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -319,6 +322,38 @@ int StatusOf(const std::string& response) {
 std::string BodyOf(const std::string& response) {
   const size_t end = response.find("\r\n\r\n");
   return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+std::string Sha256(const std::string& data) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(data);
+  const Poco::DigestEngine::Digest& digest = engine.digest();
+  return std::string(digest.begin(), digest.end());
+}
+
+std::string HmacSha256(const std::string& key, const std::string& message) {
+  std::string block = key.size() > 64 ? Sha256(key) : key;
+  block.resize(64, '\0');
+  std::string inner(64, '\0');
+  std::string outer(64, '\0');
+  for (size_t i = 0; i < 64; ++i) {
+    inner[i] = static_cast<char>(block[i] ^ 0x36);
+    outer[i] = static_cast<char>(block[i] ^ 0x5c);
+  }
+  return Sha256(outer + Sha256(inner + message));
+}
+
+std::string Base64(const std::string& bytes) {
+  std::ostringstream out;
+  Poco::Base64Encoder encoder(out);
+  encoder.rdbuf()->setLineLength(0);
+  encoder << bytes;
+  encoder.close();
+  return out.str();
+}
+
+std::string Hex(const std::string& bytes) {
+  return Poco::DigestEngine::digestToHex(Poco::DigestEngine::Digest(bytes.begin(), bytes.end()));
 }
 
 }  // namespace crmsync::testing

@@ -153,6 +153,15 @@ int StatusOf(const std::string& response);
 /// The bytes after the head of a raw HTTP answer, "" when the head is unfinished.
 std::string BodyOf(const std::string& response);
 
+// Digests for checking and making webhook signatures in tests, written out on
+// Poco's SHA-256 so that they are a second implementation of the vendors'
+// recipes, not the SDK's own code: raw SHA-256, HMAC-SHA256 (RFC 2104), and
+// base64 (one line) / lower-case hex of raw bytes.
+std::string Sha256(const std::string& data);
+std::string HmacSha256(const std::string& key, const std::string& message);
+std::string Base64(const std::string& bytes);
+std::string Hex(const std::string& bytes);
+
 }  // namespace crmsync::testing
 
 #endif  // CRMSYNC_TESTS_TEST_SUPPORT_H_

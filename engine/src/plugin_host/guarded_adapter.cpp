@@ -153,16 +153,16 @@ Status GuardedAdapter::VerifyWebhook(const WebhookDelivery& delivery) {
   return Guard("VerifyWebhook", [&] { return adapter_->VerifyWebhook(delivery); });
 }
 
+Status GuardedAdapter::FetchChange(InboundChange* change) {
+  return Guard("FetchChange", [&] { return adapter_->FetchChange(change); });
+}
+
 Status GuardedAdapter::PollChanges(const PollRequest& request, PollPage* page) {
   return Guard("PollChanges", [&] { return adapter_->PollChanges(request, page); });
 }
 
 Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
   return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
-}
-
-Status GuardedAdapter::FetchChange(InboundChange* change) {
-  return Guard("FetchChange", [&] { return adapter_->FetchChange(change); });
 }
 
 std::string GuardedAdapter::Dump() {

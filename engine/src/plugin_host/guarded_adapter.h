@@ -70,11 +70,11 @@ class GuardedAdapter {
   /// with every problem in *error ("... rateLimitHeaders/<key>: <reason>;
   /// ..."), when any is invalid: the engine does not start on a guess.
   bool BudgetHeaders(std::vector<RateLimitHeaders>* out, std::string* error);
+  /// FetchChange(`change`) (ABI 4.0): fills a notification-only change from the CRM.
+  Status FetchChange(InboundChange* change);
   /// PollChanges(`request`, `page`) (ABI 4.0): one page of the CRM's changes.
   Status PollChanges(const PollRequest& request, PollPage* page);
   Status ListUsers(std::vector<CrmUser>* users);
-  /// FetchChange(`change`) (ABI 4.0): fills a notification-only change from the CRM.
-  Status FetchChange(InboundChange* change);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }
