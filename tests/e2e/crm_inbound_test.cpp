@@ -272,8 +272,8 @@ TEST_SUITE("e2e.crm_inbound") {
     CHECK(engine.ChangesOf("lead:L1").size() == 1);
 
     // The platform changes the notes (a status change event is the platform's
-    // only lead update; with CONVERTED it would also open the deal, so this
-    // lead is LOST): one write goes out, and HubSpot notifies
+    // only lead update; the status it carries is the mirror's, so the plan is
+    // an update only): one write goes out, and HubSpot notifies
     // that write back (changeSource INTEGRATION): an echo, applied as no change.
     Object::Ptr event = new Object;
     event->set("eventId", "notes-1");
