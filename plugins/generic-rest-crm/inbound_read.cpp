@@ -2,6 +2,7 @@
 #include "inbound_read.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -35,6 +36,20 @@ Status JsonAnswer(const std::string& what, const ClassifyFn& classify,
                              ") is not JSON");
   }
   return Status::Ok();
+}
+
+// FNV-1a, 64 bits, as hex: stable across builds and machines, unlike
+// std::hash, for ids the engine keeps.
+std::string Fnv1a64Hex(const std::string& text) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, hash >>= 4) out[static_cast<size_t>(i)] = kDigits[hash & 0xf];
+  return out;
 }
 
 std::string PointerName(const std::string& pointer) {
@@ -116,9 +131,17 @@ Status ReadItem(const Mapping& mapping, EntityKind kind, const PollSpec& spec, c
   change->external_id = *id;
   change->fields_json = ToJson(Var(fields));
   change->updated_at = updated_at;
-  change->event_ids = {*id + "@" + *updated_at};
+  // The version's time and what it says: a CRM whose times are whole seconds
+  // (Salesforce) can hold two versions with one time, and the later must not
+  // pass for the earlier. The same version read twice has the same id.
+  change->event_ids = {*id + "@" + *updated_at + "#" + Fnv1a64Hex(change->fields_json)};
   return Status::Ok();
 }
+
+// One page from `cursor`; see PollChangesOver.
+Status PollOnePage(const Mapping& mapping, Transport& transport, const std::string& base_url,
+                   const ClassifyFn& classify, const PollRequest& request, const PollSpec& spec,
+                   const PollCursor& cursor, PollPage* page);
 
 }  // namespace
 
@@ -185,6 +208,28 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
   } else if (!ReadCursor(request.cursor, &cursor)) {
     return Status::Permanent(what + ": the saved cursor is not one this plugin wrote");
   }
+  Status status = PollOnePage(mapping, transport, base_url, classify, request, spec, cursor, page);
+  if (!status.ok() && status.code() != StatusCode::kRetryable &&
+      status.code() != StatusCode::kRateLimited && (cursor.after || cursor.path)) {
+    // A page position the CRM no longer honours (Salesforce's query locator
+    // expires after 15 minutes; HubSpot's search stops at 10,000 results):
+    // start the walk again from its `since`, which has not moved; what is read
+    // twice is applied once (event ids).
+    PollCursor restart;
+    restart.since = cursor.since;
+    status = PollOnePage(mapping, transport, base_url, classify, request, spec, restart, page);
+  }
+  return status;
+}
+
+namespace {
+
+Status PollOnePage(const Mapping& mapping, Transport& transport, const std::string& base_url,
+                   const ClassifyFn& classify, const PollRequest& request, const PollSpec& spec,
+                   const PollCursor& cursor, PollPage* page) {
+  const EntityKind kind = request.entity_kind;
+  const std::string entity = EntityKindName(kind);
+  const std::string what = "poll." + entity;
   Context context;
   context["poll.since"] = Var(SinceText(spec, cursor.since - spec.overlap_ms));
   if (cursor.after) context["poll.after"] = Var(*cursor.after);
@@ -201,6 +246,11 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
   const HttpResponse response = transport.Send(http);
   Var body;
   status = JsonAnswer(what, classify, response, &body);
+  if (status.code() == StatusCode::kNotFound) {
+    // A 404 to the list (a proxy, a moved endpoint) is the CRM's fault, not
+    // "this plugin cannot poll", which would stop polling until a restart.
+    return Status::Permanent(status.message());
+  }
   if (!status.ok()) return status;
   const std::optional<Var> items = ResolvePointer(body, spec.items_pointer);
   if (!items || !IsArray(*items)) {
@@ -211,6 +261,7 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
   std::vector<std::pair<int64_t, InboundChange>> read;
   JsonArray array = items->extract<JsonArray>();
   std::optional<int64_t> latest = cursor.latest;
+  std::optional<int64_t> page_latest;
   for (unsigned int i = 0; i < array->size(); ++i) {
     InboundChange change;
     int64_t unix_ms = 0;
@@ -219,6 +270,7 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
     if (!status.ok()) return status;
     read.emplace_back(unix_ms, change);
     if (!latest || unix_ms > *latest) latest = unix_ms;
+    if (!page_latest || unix_ms > *page_latest) page_latest = unix_ms;
   }
   // Oldest first, as PollPage asks; equal times keep the CRM's order.
   std::stable_sort(read.begin(), read.end(),
@@ -236,6 +288,19 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
       next.after = ValueText(*after);
       if (next.after == cursor.after) {
         return Status::Permanent(what + ": the CRM's next page is the page just read");
+      }
+      if (page_latest && *page_latest > cursor.since) {
+        // Keyset, not offset: a record edited during the walk moves to the
+        // end of the sort and shifts the offsets, so following `after` would
+        // skip one. Asking again from this page's latest time (less the
+        // overlap) reads every later record; those read twice apply once.
+        next.after.reset();
+        next.since = *page_latest;
+        page->changes.clear();
+        for (auto& entry : read) page->changes.push_back(std::move(entry.second));
+        page->more = true;
+        page->next_cursor = WriteCursor(next);
+        return Status::Ok();
       }
     }
   } else if (spec.path_pointer) {
@@ -269,5 +334,7 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
   page->next_cursor = WriteCursor(next);
   return Status::Ok();
 }
+
+}  // namespace
 
 }  // namespace crmsync::genericrest

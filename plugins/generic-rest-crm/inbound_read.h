@@ -11,7 +11,7 @@
 //
 // Poll: one page per call. The cursor is this plugin's own JSON text
 // ({"since": ms} between walks; {"since", "after" or "path", "latest"} inside
-// a walk). A page's changes carry event ids "<id>@<updatedAt>". An answer that
+// a walk). A page's changes carry event ids "<id>@<updatedAt>#<hash of the mapped fields>". An answer that
 // cannot be read is an error, never an empty page, so the cursor does not move
 // past changes not read.
 //

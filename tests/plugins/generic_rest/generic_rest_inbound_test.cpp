@@ -300,18 +300,21 @@ TEST_SUITE("plugins.generic_rest.inbound") {
     REQUIRE(page.changes.size() == 2);
     CHECK(page.changes[0].external_id == "501");  // oldest first
     CHECK(page.changes[0].fields_json == R"({"status":"CONVERTED","assignedToId":"88"})");
-    CHECK(page.changes[0].event_ids ==
-          std::vector<std::string>{"501@2025-12-03T10:15:10.000Z"});
+    REQUIRE(page.changes[0].event_ids.size() == 1);
+    CHECK(page.changes[0].event_ids[0].rfind("501@2025-12-03T10:15:10.000Z#", 0) == 0);
+    CHECK(page.changes[0].event_ids[0].size() == std::string("501@2025-12-03T10:15:10.000Z#").size() + 16);
     CHECK(page.changes[0].crm_event == "lead.poll");
     CHECK(page.changes[1].external_id == "502");
     CHECK(page.changes[1].updated_at.value_or("") == "2025-12-03T10:15:20.000Z");
     CHECK(page.more);
-    // The next page: the same since, HubSpot's cursor.
+    // The next page by keyset, not by HubSpot's offset (a contact edited
+    // during the walk would shift the offsets and be skipped): from this
+    // page's latest time (10:15:20) less the overlap, without `after`.
     crm.Script(200, R"({"total": 3, "results": [
         {"id": "503", "properties": {"crmsync_notes": "c"}, "updatedAt": "2025-12-03T10:15:15.000Z"}]})");
     sent = PollOk(crm, *adapter, page.next_cursor, kNow + 1000, &page);
-    CHECK(sent.body.find(R"("value":"1764756840000")") != std::string::npos);
-    CHECK(JsonAt(sent.body, "after") == "2");
+    CHECK(sent.body.find(R"("value":"1764756860000")") != std::string::npos);
+    CHECK(JsonAt(sent.body, "after") == "<absent>");
     REQUIRE(page.changes.size() == 1);
     CHECK_FALSE(page.more);
     // The walk ended: the next poll asks from the latest change seen
@@ -326,6 +329,42 @@ TEST_SUITE("plugins.generic_rest.inbound") {
     crm.Script(200, R"({"results": []})");
     REQUIRE(Poll(*adapter, unchanged, kNow + 61000, &page).ok());
     CHECK(page.next_cursor == unchanged);
+  }
+
+  TEST_CASE("poll: a page all at one time follows the CRM's cursor, one it refuses restarts the walk") {
+    RecordingCrm crm;
+    auto adapter = InboundAdapter("inbound-hubspot.json", crm.url(), "s");
+    // Every item at the walk's own since (10:15:00): no later time to ask
+    // from, so the CRM's `after` is followed.
+    crm.Script(200, R"({"results": [
+        {"id": "601", "properties": {"crmsync_notes": "a"}, "updatedAt": "2025-12-03T10:15:00.000Z"}],
+      "paging": {"next": {"after": "1"}}})");
+    PollPage page;
+    PollOk(crm, *adapter, "", kNow, &page);
+    REQUIRE(page.more);
+    // The CRM refuses that position (HubSpot past 10,000 results, an expired
+    // Salesforce locator): the walk starts again from its since, once.
+    crm.Script(400, R"({"status": "error", "message": "paging past 10000 results"})");
+    crm.Script(200, R"({"results": []})");
+    const std::string mid_walk = page.next_cursor;
+    REQUIRE(Poll(*adapter, mid_walk, kNow + 1000, &page).ok());
+    std::vector<RecordedRequest> sent = crm.Drain();
+    REQUIRE(sent.size() == 2);
+    CHECK(JsonAt(sent[0].body, "after") == "1");
+    CHECK(JsonAt(sent[1].body, "after") == "<absent>");
+    CHECK(sent[1].body.find(R"("value":"1764756840000")") != std::string::npos);
+    CHECK_FALSE(page.more);
+    // A refusal of the restarted walk too is the poll's error.
+    crm.Script(400, R"({"status": "error"})");
+    crm.Script(400, R"({"status": "error"})");
+    const Status refused = Poll(*adapter, mid_walk, kNow + 2000, &page);
+    CHECK_FALSE(refused.ok());
+    CHECK(refused.code() != StatusCode::kNotFound);
+    CHECK(crm.Drain().size() == 2);
+    // A 404 to the list is the CRM's error, never "this plugin cannot poll"
+    // (which would stop polling until a restart).
+    crm.Script(404, R"({"status": "error", "category": "OBJECT_NOT_FOUND"})");
+    CHECK(Poll(*adapter, "", kNow, &page).code() == StatusCode::kPermanent);
   }
 
   TEST_CASE("poll: an answer that cannot be read is an error, never an empty page") {
@@ -388,8 +427,9 @@ TEST_SUITE("plugins.generic_rest.inbound") {
     REQUIRE(page.changes.size() == 1);
     CHECK(page.changes[0].external_id == "00Q1");
     CHECK(page.changes[0].fields_json == R"({"status":"CONVERTED"})");
+    // FNV-1a 64 of {"status":"CONVERTED"}, computed with Python.
     CHECK(page.changes[0].event_ids ==
-          std::vector<std::string>{"00Q1@2025-12-03T10:15:30.000Z"});
+          std::vector<std::string>{"00Q1@2025-12-03T10:15:30.000Z#c6bfc3bc85331e4f"});
     CHECK(page.more);
     crm.Script(200, R"({"totalSize": 3, "done": true, "records": [
         {"Id": "00Q2", "Status": "Open - Not Contacted", "SystemModstamp": "2025-12-03T10:16:00.000+0000"}]})");
@@ -402,6 +442,22 @@ TEST_SUITE("plugins.generic_rest.inbound") {
     REQUIRE(Poll(*adapter, page.next_cursor, kNow, &page).ok());
     sent = crm.Take();
     CHECK(sent.query[0].second.find(">= 2025-12-03T10:15:00Z ORDER") != std::string::npos);
+    // Two versions within one whole second (a flow updating the lead right
+    // after the agent) are two events, not one; the same version read twice
+    // is one.
+    crm.Script(200, R"({"done": true, "records": [
+        {"Id": "00Q3", "Status": "Working - Contacted", "SystemModstamp": "2025-12-03T10:17:00.000+0000"}]})");
+    PollOk(crm, *adapter, page.next_cursor, kNow, &page);
+    const std::vector<std::string> first = page.changes.at(0).event_ids;
+    crm.Script(200, R"({"done": true, "records": [
+        {"Id": "00Q3", "Status": "Closed - Converted", "SystemModstamp": "2025-12-03T10:17:00.000+0000"}]})");
+    PollOk(crm, *adapter, page.next_cursor, kNow, &page);
+    CHECK(page.changes.at(0).event_ids != first);
+    crm.Script(200, R"({"done": true, "records": [
+        {"Id": "00Q3", "Status": "Closed - Converted", "SystemModstamp": "2025-12-03T10:17:00.000+0000"}]})");
+    const std::vector<std::string> second = page.changes.at(0).event_ids;
+    PollOk(crm, *adapter, page.next_cursor, kNow, &page);
+    CHECK(page.changes.at(0).event_ids == second);
   }
 
   TEST_CASE("poll: a next page on another origin is refused, credentials stay home") {
