@@ -7,6 +7,8 @@
 #include <exception>
 #include <sstream>
 
+#include <Poco/NumberParser.h>
+
 #include "common/hash.h"
 #include "common/logging.h"
 #include "crmsync/redact.h"
@@ -259,6 +261,26 @@ Poller::Step Poller::ReadPage(Entity* e) {
     std::lock_guard<std::mutex> lock(mu_);
     e->status.cursor_set = !cursor.empty();
   }
+  // Until a first cursor is saved, every attempt asks from the time of the
+  // first one, kept durably: a CRM that fails for hours, or a crash before the
+  // first cursor, must not move the start past what changed meanwhile.
+  int64_t asked_at = clock_->NowMs();
+  if (cursor.empty()) {
+    const std::string start_key = key + ".start";
+    try {
+      std::optional<std::string> start = states_->LoadPluginState(kPollStatePlugin, start_key);
+      int64_t kept = 0;
+      if (start && Poco::NumberParser::tryParse64(*start, kept) && kept > 0) {
+        asked_at = kept;
+      } else {
+        states_->SavePluginState(kPollStatePlugin, start_key, std::to_string(asked_at), asked_at);
+      }
+    } catch (const std::exception& ex) {
+      Fail(e, "store_error", std::string("reading the first poll's time: ") + ex.what(),
+           back_off(0));
+      return Step::kDone;
+    }
+  }
 
   RateTicket ticket;
   if (limiter_) {
@@ -273,7 +295,7 @@ Poller::Step Poller::ReadPage(Entity* e) {
   PollRequest request;
   request.entity_kind = e->kind;
   request.cursor = cursor;
-  request.now_ms = clock_->NowMs();
+  request.now_ms = asked_at;
   PollPage page;
   crmsync::Status s = adapter_->PollChanges(request, &page);
   const int64_t answered = clock_->NowMs();

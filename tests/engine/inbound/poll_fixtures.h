@@ -111,7 +111,8 @@ class WatchedStates : public PluginStates {
   }
   void SavePluginState(const std::string& plugin, const std::string& key,
                        const std::string& value, int64_t now_ms) override {
-    if (key.find(".lease") == std::string::npos) {
+    // Cursors only: not the lease, not the first poll's time.
+    if (key.find(".lease") == std::string::npos && key.find(".start") == std::string::npos) {
       pending_at_save.push_back(static_cast<int>(log_->PendingDeliveries(100).size()));
       if (fail_cursor_saves) throw StoreError("disk I/O error (simulated crash)");
     }

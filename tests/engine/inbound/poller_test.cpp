@@ -115,6 +115,24 @@ TEST_SUITE("engine.inbound") {
     CHECK(rig.Requests("lead", "ok") == 1);
   }
 
+  TEST_CASE("poller: until a first cursor is saved, every attempt asks from the first one's time") {
+    PollRig rig;
+    rig.Script({Failed(crmsync::Status::Retryable("CRM away"))});
+    rig.poller->PollOnce();
+    REQUIRE(rig.Calls() == 1);
+    CHECK(rig.LastRequest().now_ms == kT0);
+    // Hours later, and after a restart, the start has not moved: what changed
+    // meanwhile is asked for.
+    rig.clock.Advance(2 * 3600 * 1000);
+    rig.Restart();
+    rig.Script({Page({}, "c1")});
+    rig.poller->PollOnce();
+    REQUIRE(rig.Calls() == 2);
+    CHECK(rig.LastRequest().cursor == "");
+    CHECK(rig.LastRequest().now_ms == kT0);
+    CHECK(rig.Cursor() == std::optional<std::string>("c1"));
+  }
+
   TEST_CASE("poller: each page is one delivery, recorded before its cursor is saved") {
     PollRig rig;
     rig.Script({Page({Change("crm_1", "CONTACTED", "2026-12-03T10:00:00Z"),
