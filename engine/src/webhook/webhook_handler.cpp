@@ -49,7 +49,19 @@ std::string WebhookUrl(const std::string& public_url, const std::string& host,
     const size_t scheme_end = public_url.find("://");
     if (scheme_end != std::string::npos) {
       const size_t path = public_url.find_first_of("/?#", scheme_end + 3);
-      return public_url.substr(0, path) + uri;
+      const std::string origin = public_url.substr(0, path);
+      // A path in the public URL is the one the CRM called, even when a proxy
+      // strips a prefix before the request reaches us; the query is the
+      // request's own.
+      if (path != std::string::npos && public_url[path] == '/') {
+        const size_t path_end = public_url.find_first_of("?#", path);
+        const std::string public_path = public_url.substr(path, path_end - path);
+        if (public_path != "/") {
+          const size_t query = uri.find('?');
+          return origin + public_path + (query == std::string::npos ? "" : uri.substr(query));
+        }
+      }
+      return origin + uri;
     }
   }
   return "http://" + host + uri;

@@ -50,8 +50,10 @@ void AddWebhookRoutes(Router& router, WebhookContext context);
 std::string DeliveryId(const HeaderList& headers, const std::string& body, int64_t now_ms = 0);
 
 /// WebhookDelivery::url for a request to `uri` (path and query as received):
-/// the scheme://host[:port] of `public_url` (crm.webhook.url) when it is set,
-/// else "http://" + the request's `host` header; then `uri`.
+/// with `public_url` (crm.webhook.url) set, its scheme://host[:port] and its
+/// path (the URL the CRM called, also behind a proxy that rewrites the path),
+/// then the request's query; a public URL without a path takes the request's
+/// path. Else "http://" + the request's `host` header + `uri`.
 std::string WebhookUrl(const std::string& public_url, const std::string& host,
                        const std::string& uri);
 

@@ -137,8 +137,9 @@ struct WebhookDelivery {
   /// The request's method ("POST"). Added in ABI 4.0.
   std::string method = "POST";
   /// The URL the CRM sent the request to, as the CRM saw it (schemes such as
-  /// HubSpot's v3 sign it): crm.webhook.url's scheme, host and port with the
-  /// request's path and query; without crm.webhook.url, "http://" + the Host
+  /// HubSpot's v3 sign it): crm.webhook.url's scheme, host, port and path
+  /// (a proxy may have rewritten the path; without one, the request's) with
+  /// the request's query; without crm.webhook.url, "http://" + the Host
   /// header + path and query. Added in ABI 4.0.
   std::string url;
   /// When the engine received it, Unix milliseconds, from the engine's clock

@@ -116,18 +116,24 @@ TEST_SUITE("engine.inbound") {
     CHECK(seen[0].body == "[]");
   }
 
-  TEST_CASE("webhook plugin verify: with crm.webhook.url its scheme, host and port make the URL") {
+  TEST_CASE("webhook plugin verify: crm.webhook.url gives the URL the CRM called, the request its query") {
     PluginRig rig("https://sync.example.com:9443/hooks/crm?ignored=1");
     rig.crm.answer = Status::Ok();
     REQUIRE(rig.Post(std::string(kPath) + "?a=1", "{}", {{"Host", "127.0.0.1"}}).status == 202);
     std::vector<WebhookDelivery> seen = rig.crm.Seen();
     REQUIRE(seen.size() == 1);
-    CHECK(seen[0].url == "https://sync.example.com:9443/api/v1/crm/webhook?a=1");
+    CHECK(seen[0].url == "https://sync.example.com:9443/hooks/crm?a=1");
   }
 
-  TEST_CASE("webhook plugin verify: WebhookUrl takes the origin only, and the Host without one") {
+  TEST_CASE("webhook plugin verify: WebhookUrl takes the public origin and path, and the Host without one") {
     CHECK(WebhookUrl("https://h.example", "ignored", "/p?q") == "https://h.example/p?q");
-    CHECK(WebhookUrl("https://h.example:8443/a/b", "", "/p") == "https://h.example:8443/p");
+    // The public path is what the CRM called and signed, whatever a proxy
+    // rewrote it to; the query is the request's.
+    CHECK(WebhookUrl("https://h.example:8443/a/b", "", "/p") == "https://h.example:8443/a/b");
+    CHECK(WebhookUrl("https://x.example/crmsync/api/v1/crm/webhook", "", "/api/v1/crm/webhook?portal=7") ==
+          "https://x.example/crmsync/api/v1/crm/webhook?portal=7");
+    CHECK(WebhookUrl("https://x.example/", "", "/api/v1/crm/webhook") ==
+          "https://x.example/api/v1/crm/webhook");
     CHECK(WebhookUrl("http://h.example?x#y", "", "/p") == "http://h.example/p");
     CHECK(WebhookUrl("", "10.0.0.2:8080", "/p") == "http://10.0.0.2:8080/p");
     CHECK(WebhookUrl("not a url", "host", "/p") == "http://host/p");
