@@ -214,10 +214,13 @@ Status CheckOptionalWindow(const WebhookVerifier& v, const WebhookDelivery& d) {
 
 bool AnySecretMatches(const WebhookVerifier& v, const std::string& sent,
                       const std::function<std::string(const std::string&)>& expected) {
+  // Digests of both sides are compared: equal lengths, so the time taken
+  // does not tell a secret's length (basic auth and tokens compare the secret
+  // itself); every secret is tried, so it does not tell which one matched.
+  const std::string sent_digest = Sha256Hex(sent);
   bool matched = false;
   for (const std::string& secret : v.secrets) {
-    // Every secret is tried, so the time taken does not say which matched.
-    if (SameBytes(expected(secret), sent)) matched = true;
+    if (SameBytes(Sha256Hex(expected(secret)), sent_digest) && !sent.empty()) matched = true;
   }
   return matched;
 }

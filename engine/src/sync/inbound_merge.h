@@ -15,7 +15,8 @@
 //   - per event (InboundChange::event_ids): a change whose every CRM event was
 //     applied before, from any delivery or poll, is a duplicate and writes only
 //     an audit line; the event ids of every other change are remembered (table
-//     inbound_events) whatever its outcome;
+//     inbound_events) whatever its outcome, but invalid (so the event applies
+//     once the fault is mended);
 //   - every outcome is audited, the changes the worker dropped
 //     (InboundDelivery::dropped) too, and the delivery is finished with a summary.
 // The backend holds the inbound lock (or is the only writer); the entity's
