@@ -63,6 +63,10 @@ struct PollCursor {
   std::optional<std::string> after;
   std::optional<std::string> path;
   std::optional<int64_t> latest;
+  /// Inside a walk continued by keyset: ask from `since` itself, without the
+  /// overlap (which is for the start of a walk; taken again at every page it
+  /// would read the same first page over and over).
+  bool keyset = false;
 };
 
 bool IsWhole(const Var& value) { return value.isInteger() && !IsBool(value); }
@@ -87,6 +91,10 @@ bool ReadCursor(const std::string& text, PollCursor* out) {
     if (!IsWhole(object->get("latest"))) return false;
     out->latest = object->get("latest").convert<Poco::Int64>();
   }
+  if (object->has("keyset")) {
+    if (!IsBool(object->get("keyset"))) return false;
+    out->keyset = object->get("keyset").convert<bool>();
+  }
   return true;
 }
 
@@ -96,6 +104,7 @@ std::string WriteCursor(const PollCursor& cursor) {
   if (cursor.after) object->set("after", *cursor.after);
   if (cursor.path) object->set("path", *cursor.path);
   if (cursor.latest) object->set("latest", Poco::Int64(*cursor.latest));
+  if (cursor.keyset) object->set("keyset", true);
   return ToJson(Var(object));
 }
 
@@ -217,6 +226,7 @@ Status PollChangesOver(const Mapping& mapping, Transport& transport, const std::
     // twice is applied once (event ids).
     PollCursor restart;
     restart.since = cursor.since;
+    restart.keyset = cursor.keyset;
     status = PollOnePage(mapping, transport, base_url, classify, request, spec, restart, page);
   }
   return status;
@@ -231,7 +241,8 @@ Status PollOnePage(const Mapping& mapping, Transport& transport, const std::stri
   const std::string entity = EntityKindName(kind);
   const std::string what = "poll." + entity;
   Context context;
-  context["poll.since"] = Var(SinceText(spec, cursor.since - spec.overlap_ms));
+  context["poll.since"] =
+      Var(SinceText(spec, cursor.since - (cursor.keyset ? 0 : spec.overlap_ms)));
   if (cursor.after) context["poll.after"] = Var(*cursor.after);
   context["now"] = Var(IsoTime(request.now_ms));
   HttpRequest http;
@@ -296,6 +307,7 @@ Status PollOnePage(const Mapping& mapping, Transport& transport, const std::stri
         // overlap) reads every later record; those read twice apply once.
         next.after.reset();
         next.since = *page_latest;
+        next.keyset = true;
         page->changes.clear();
         for (auto& entry : read) page->changes.push_back(std::move(entry.second));
         page->more = true;
@@ -327,6 +339,7 @@ Status PollOnePage(const Mapping& mapping, Transport& transport, const std::stri
   page->more = next.after || next.path;
   if (page->more) {
     next.latest = latest;
+    next.keyset = cursor.keyset;  // the same query, one page on
   } else if (latest && *latest > cursor.since) {
     // The walk ended: the next one asks from the latest change it saw.
     next.since = *latest;

@@ -309,19 +309,21 @@ TEST_SUITE("plugins.generic_rest.inbound") {
     CHECK(page.more);
     // The next page by keyset, not by HubSpot's offset (a contact edited
     // during the walk would shift the offsets and be skipped): from this
-    // page's latest time (10:15:20) less the overlap, without `after`.
+    // page's latest time (10:15:20) itself (the overlap is for a walk's
+    // start: taken again here it would read the first page over and over),
+    // without `after`.
     crm.Script(200, R"({"total": 3, "results": [
-        {"id": "503", "properties": {"crmsync_notes": "c"}, "updatedAt": "2025-12-03T10:15:15.000Z"}]})");
+        {"id": "503", "properties": {"crmsync_notes": "c"}, "updatedAt": "2025-12-03T10:15:25.000Z"}]})");
     sent = PollOk(crm, *adapter, page.next_cursor, kNow + 1000, &page);
-    CHECK(sent.body.find(R"("value":"1764756860000")") != std::string::npos);
+    CHECK(sent.body.find(R"("value":"1764756920000")") != std::string::npos);
     CHECK(JsonAt(sent.body, "after") == "<absent>");
     REQUIRE(page.changes.size() == 1);
     CHECK_FALSE(page.more);
-    // The walk ended: the next poll asks from the latest change seen
-    // (10:15:20) less the overlap.
+    // The walk ended: the next poll, a new walk, asks from the latest change
+    // seen (10:15:25) less the overlap.
     crm.Script(200, R"({"total": 0, "results": []})");
     sent = PollOk(crm, *adapter, page.next_cursor, kNow + 60000, &page);
-    CHECK(sent.body.find(R"("value":"1764756860000")") != std::string::npos);
+    CHECK(sent.body.find(R"("value":"1764756865000")") != std::string::npos);
     CHECK(page.changes.empty());
     CHECK_FALSE(page.more);
     // Nothing new: the cursor stays where it was.
