@@ -1,9 +1,12 @@
 # Shared by the out-of-process benchmarks (bench/edges.sh, bench/compare.sh).
-# Builds Release, then offers: start_crm, start_engine, wait_leads, proc_stats.
+# Builds Release (unless BENCH_BUILD names one), then offers: start_crm, start_engine, wait_leads, proc_stats.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="$root/build/release"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target crmsync generic-rest-crm mock-crm reference-crm >/dev/null
+# BENCH_BUILD=DIR: an existing Release build to run (nothing is built).
+build="${BENCH_BUILD:-$root/build/release}"
+if [ -z "${BENCH_BUILD:-}" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$build" -j2 --target crmsync generic-rest-crm mock-crm reference-crm >/dev/null
+fi
 work="$(mktemp -d /tmp/crmsync-bench-XXXXXX)"
 pids=()
 cleanup() {
