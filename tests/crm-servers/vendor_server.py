@@ -457,6 +457,9 @@ def serve(vendor_class, argv):
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, a kept-alive
+        # client waited for the delayed ACK, 40 ms per answer.
+        disable_nagle_algorithm = True
 
         def log_message(self, fmt, *args):  # stderr stays quiet: the log is /_test/state
             pass
