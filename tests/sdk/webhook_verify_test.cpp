@@ -132,6 +132,22 @@ TEST_CASE("hmac-sha256 over the raw body, hex or base64, with a prefix and a rep
   CHECK(Reason(VerifyWebhookWith(b64, late)) == "stale");
 }
 
+TEST_CASE("a replay window read from a header: missing, unreadable or stale is refused") {
+  WebhookVerifier v = Verifier(WebhookScheme::kHmacSha256, {"k1"});
+  v.header = "X-Signature";
+  v.timestamp_header = "X-Timestamp";
+  const std::string sig = HmacSha256Hex("k1", kBody);
+  CHECK(VerifyWebhookWith(v, Delivery({{"X-Signature", sig}, {"X-Timestamp", "1764777600"}})).ok());
+  CHECK(Reason(VerifyWebhookWith(v, Delivery({{"X-Signature", sig}}))) == "missing");
+  CHECK(Reason(VerifyWebhookWith(v, Delivery({{"X-Signature", sig}, {"X-Timestamp", "noon"}}))) ==
+        "malformed");
+  CHECK(Reason(VerifyWebhookWith(v, Delivery({{"X-Signature", sig}, {"X-Timestamp", "1764777000"}}))) ==
+        "stale");
+  CHECK(Reason(VerifyWebhookWith(
+            v, Delivery({{"X-Signature", sig}, {"X-Timestamp", "2025-12-03T15:50:00Z"}}))) ==
+        "stale");
+}
+
 TEST_CASE("basic auth accepts user:password and refuses others without quoting them") {
   WebhookVerifier v = Verifier(WebhookScheme::kBasic, {"crmsync:new-pass", "crmsync:pa55"});
   CHECK(VerifyWebhookWith(v, Delivery({{"Authorization", "Basic Y3Jtc3luYzpwYTU1"}})).ok());
@@ -181,6 +197,16 @@ TEST_CASE("a verifier that cannot work says what is wrong, never the secret") {
   CHECK(CheckWebhookVerifier(token).find("exactly one") != std::string::npos);
   Status refused = VerifyWebhookWith(token, Delivery({}));
   CHECK(Reason(refused) == "malformed");
+  WebhookVerifier both = Verifier(WebhookScheme::kBasic, {"u:p"});
+  both.timestamp_header = "X-Timestamp";
+  both.timestamp_pointer = "/ts";
+  CHECK(CheckWebhookVerifier(both).find("exclusive") != std::string::npos);
+  WebhookVerifier narrow = Verifier(WebhookScheme::kBasic, {"u:p"});
+  narrow.tolerance_ms = 999;
+  CHECK(CheckWebhookVerifier(narrow).find("at least 1000 ms") != std::string::npos);
+  WebhookVerifier relative = Verifier(WebhookScheme::kBasic, {"u:p"});
+  relative.timestamp_pointer = "ts";
+  CHECK(CheckWebhookVerifier(relative).find("starting with /") != std::string::npos);
   WebhookScheme parsed = WebhookScheme::kBasic;
   CHECK(ParseWebhookScheme("hubspot-v3", &parsed));
   CHECK(parsed == WebhookScheme::kHubSpotV3);

@@ -207,6 +207,15 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(InboundTime(Var(Poco::Int64(1764756900123))).value_or("") == "2025-12-03T10:15:00.123Z");
     CHECK(InboundTime(Var(std::string("2026-01-01T00:00:00Z"))).value_or("") ==
           "2026-01-01T00:00:00Z");
+    CHECK(InboundTime(Var(std::string("2025-12-03T15:45:00+05:30"))).value_or("") ==
+          "2025-12-03T15:45:00+05:30");
+    // Other ISO forms become the engine's: Salesforce's +0000, Pipedrive's space.
+    CHECK(InboundTime(Var(std::string("2025-12-03T10:15:30.926+0000"))).value_or("") ==
+          "2025-12-03T10:15:30.926Z");
+    CHECK(InboundTime(Var(std::string("2025-12-03 10:15:00"))).value_or("") ==
+          "2025-12-03T10:15:00.000Z");
+    // A text that is no time is kept, for the engine to refuse by name.
+    CHECK(InboundTime(Var(std::string("yesterday"))).value_or("") == "yesterday");
     CHECK_FALSE(InboundTime(Var(std::string(""))));
     CHECK_FALSE(InboundTime(Var(1.5)));
     CHECK_FALSE(InboundTime(Var(true)));
@@ -417,11 +426,17 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(status.message().find("Pa55-no-colon") == std::string::npos);
   }
 
+  // A fixture mapping against a CRM nobody answers at.
+  PluginConfig FixtureConfig(const std::string& file) {
+    PluginConfig config;
+    config.Set("mapping", FixturePath(file));
+    config.Set("api_url", "http://127.0.0.1:9");
+    return config;
+  }
+
   TEST_CASE("inbound adapter: without a secret, a verify scheme refuses every webhook and polls") {
     GenericRestAdapter adapter;
-    PluginConfig config;
-    config.Set("mapping", FixturePath("inbound-hubspot.json"));
-    config.Set("api_url", "http://127.0.0.1:9");
+    PluginConfig config = FixtureConfig("inbound-hubspot.json");
     Status status = adapter.Configure(config);
     // An outbound-only deployment starts; nothing unverified gets in.
     REQUIRE_MESSAGE(status.ok(), status.ToString());
@@ -447,10 +462,7 @@ TEST_SUITE("plugins.generic_rest") {
 
   TEST_CASE("inbound adapter: without webhooks.verify the engine's own schemes apply") {
     GenericRestAdapter adapter;
-    PluginConfig config;
-    config.Set("mapping", FixturePath("minimal.json"));
-    config.Set("api_url", "http://127.0.0.1:9");
-    const Status configured = adapter.Configure(config);
+    const Status configured = adapter.Configure(FixtureConfig("minimal.json"));
     REQUIRE_MESSAGE(configured.ok(), configured.ToString());
     CHECK(adapter.VerifyWebhook(Delivery("{}")).code() == StatusCode::kNotFound);
     PollPage page;
