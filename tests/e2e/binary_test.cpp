@@ -165,7 +165,7 @@ TEST_SUITE("e2e.binary") {
     std::string output;
     int rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=" CRMSYNC_PLUGIN_DIR}, &output);
     CHECK(rc == 0);
-    CHECK(Contains(output, "mock-crm 1.0.0  ABI 4.0"));
+    CHECK(Contains(output, "mock-crm 1.0.0  ABI 4.1"));
     CHECK(Contains(output, "lookup"));
 
     rc = t::RunCommand(kBinary, {"plugins", "--set", "plugins.dir=" CRMSYNC_TEST_PLUGIN_DIR}, &output);
@@ -346,7 +346,7 @@ TEST_SUITE("e2e.binary") {
     CHECK(Contains(output, "check-config"));
     CHECK(Contains(output, "--set"));
     CHECK(t::RunCommand(kBinary, {"--version"}, &output) == 0);
-    CHECK(Contains(output, "crmsync 0.1.0 (SDK ABI 4.0"));
+    CHECK(Contains(output, "crmsync 0.1.0 (SDK ABI 4.1"));
     CHECK(t::RunCommand(kBinary, {"--no-such-option"}, &output) == 64);
     CHECK(Contains(output, "no-such-option"));
     CHECK(t::RunCommand(kBinary, {"frobnicate"}, &output) == 64);

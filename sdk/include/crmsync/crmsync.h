@@ -11,6 +11,7 @@
 #include "crmsync/plugin.h"
 #include "crmsync/plugin_config.h"
 #include "crmsync/rate_limit.h"
+#include "crmsync/records.h"
 #include "crmsync/redact.h"
 #include "crmsync/status.h"
 #include "crmsync/version.h"

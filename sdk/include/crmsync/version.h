@@ -32,11 +32,14 @@
 //      Adapter::FetchChange and PollChanges (change polling), PollRequest,
 //      PollPage; VerifyWebhook is asked before the engine's own schemes;
 //      crmsync/webhook_verify.h (vendor signature schemes).
+// 4.1: crmsync/records.h (RecordReader: an adapter lists the CRM's records
+//      and reads one by id, for reconcile). The engine finds it with
+//      AsRecordReader(), so a 4.0 plugin still loads; Adapter is unchanged.
 #ifndef CRMSYNC_VERSION_H_
 #define CRMSYNC_VERSION_H_
 
 #define CRMSYNC_ABI_MAJOR 4
-#define CRMSYNC_ABI_MINOR 0
+#define CRMSYNC_ABI_MINOR 1
 
 // Plugins and engine exchange std::string, std::vector and virtual calls, so
 // they must share the C++ runtime ABI. The tag names it; it must match exactly.
