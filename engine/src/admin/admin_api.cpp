@@ -313,6 +313,7 @@ class AdminApi {
                                   .Int("high", s.ready_by_priority[0])
                                   .Int("medium", s.ready_by_priority[1])
                                   .Int("low", s.ready_by_priority[2])
+                                  .Int("bulk", s.ready_by_priority[3])
                                   .Done();
     std::string queue = JsonObject()
                             .Int("ready", s.ready)

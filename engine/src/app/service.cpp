@@ -464,7 +464,7 @@ void Service::RegisterQueueGauges() {
     metrics_.AddGauge("crmsync_queue_jobs", kJobs, {{"state", state}},
                       stat([field = field](const QueueStats& s) { return s.*field; }));
   }
-  for (int p = 0; p < 3; ++p) {
+  for (int p = 0; p < kPriorityCount; ++p) {
     metrics_.AddGauge("crmsync_queue_ready_jobs", "Ready jobs by priority.",
                       {{"priority", PriorityName(static_cast<Priority>(p))}},
                       stat([p](const QueueStats& s) { return s.ready_by_priority[p]; }));

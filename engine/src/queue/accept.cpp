@@ -16,6 +16,35 @@ int64_t QueueJob(SqlPort& db, const NewJob& job, int64_t now_ms) {
                     now_ms});
 }
 
+namespace {
+
+// A resend (resync, repair): the mirror's entity as it stands goes out again,
+// as a job of its own behind the entity's unfinished one, its create looking
+// the record up first when asked. Nothing is merged: the platform said
+// nothing new.
+void AcceptResend(SqlPort& db, const IncomingEvent& e, const std::string& stored,
+                  int64_t now_ms, AcceptResult* result) {
+  const char* type = EventTypeName(e.type);
+  const std::string kind = EntityKindName(e.kind);
+  if (stored.empty()) {
+    db.Run(Sql::kInsertEvent, {e.event_id, int64_t{0}, type, now_ms});
+    result->stale = true;
+    return;
+  }
+  if (!e.forget_link_plugin.empty()) {
+    db.Run(Sql::kForgetLink, {e.forget_link_plugin, kind, e.entity_id});
+  }
+  const std::string payload = JobPayload(e, stored, e.resend_fields);
+  const int64_t job_id = QueueJob(
+      db, {e.event_id, type, kind, e.entity_id, static_cast<int>(e.priority), payload, false},
+      now_ms);
+  if (e.lookup_first) db.Run(Sql::kMarkInDoubt, {job_id});
+  db.Run(Sql::kInsertEvent, {e.event_id, job_id, type, now_ms});
+  result->job_id = job_id;
+}
+
+}  // namespace
+
 void AcceptEvent(SqlPort& db, const IncomingEvent& e, int64_t now_ms, AcceptResult* result) {
   result->event_id = e.event_id;
   {
@@ -39,6 +68,10 @@ void AcceptEvent(SqlPort& db, const IncomingEvent& e, int64_t now_ms, AcceptResu
       stored_times = mirror.Text(0, 1);
       inbound_hash = mirror.Text(0, 2);
     }
+  }
+  if (e.resend) {
+    AcceptResend(db, e, stored, now_ms, result);
+    return;
   }
   // The event's patch merged into the mirror, in event order (store_codec).
   PatchMerge merge = MergeEventPatch(stored, stored_times, e.entity_json,
@@ -94,6 +127,7 @@ void AcceptEvent(SqlPort& db, const IncomingEvent& e, int64_t now_ms, AcceptResu
                        JobPayload(e, merge.entity_json, merge.changed), e.coalescable},
                       now_ms);
   }
+  if (e.lookup_first) db.Run(Sql::kMarkInDoubt, {job_id});
   db.Run(Sql::kInsertEvent, {e.event_id, job_id, type, now_ms});
   result->job_id = job_id;
 }

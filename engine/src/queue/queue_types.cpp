@@ -8,6 +8,7 @@ const char* PriorityName(Priority p) noexcept {
     case Priority::kHigh: return "high";
     case Priority::kMedium: return "medium";
     case Priority::kLow: return "low";
+    case Priority::kBulk: return "bulk";
   }
   return "medium";
 }

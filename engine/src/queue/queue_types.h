@@ -17,9 +17,13 @@
 
 namespace crmsync::engine {
 
-/// 0 high, 1 medium, 2 low: leased in that order.
-enum class Priority { kHigh = 0, kMedium = 1, kLow = 2 };
+/// 0 high, 1 medium, 2 low, 3 bulk: leased in that order. Bulk is the
+/// engine's own work (backfill, resync, reconcile repairs), behind every live
+/// event; the events API takes high, medium and low.
+enum class Priority { kHigh = 0, kMedium = 1, kLow = 2, kBulk = 3 };
+constexpr int kPriorityCount = 4;
 const char* PriorityName(Priority p) noexcept;
+/// high, medium or low (bulk is not the events API's to set).
 bool ParsePriority(const std::string& name, Priority* out) noexcept;
 /// The default priority of an event type (lead events high, inquiries high,
 /// dealer assignments medium, properties low).
@@ -53,6 +57,20 @@ struct IncomingEvent {
   /// The JSON path of the event's data in the request ("$.events[2].data"),
   /// to name a field when the merged entity breaks the contract.
   std::string data_path = "$.data";
+  /// The job starts in doubt: its create looks the record up by reference
+  /// first and links what it finds (creates-or-links), for backfill, resync
+  /// and repairs. Only for a plugin that can look records up.
+  bool lookup_first = false;
+  /// The job resends the mirror's entity as it stands (resync, repair):
+  /// entity_json is not merged and no stale or echo check applies. An entity
+  /// not in the mirror makes no job (AcceptResult::stale).
+  bool resend = false;
+  /// With resend: the fields the job names as changed; nullopt sends the
+  /// entity whole (SyncJob::changed_fields nullopt).
+  std::optional<std::vector<std::string>> resend_fields;
+  /// Drops this plugin's link of the entity in the same transaction (a
+  /// resync to a switched CRM: the link's id is the old CRM's).
+  std::string forget_link_plugin;
 };
 
 /// Thrown by Store::Accept() when an event's patch, merged into the stored
@@ -170,7 +188,7 @@ struct QueueStats {
   int64_t leased = 0;
   int64_t done = 0;
   int64_t dead = 0;      ///< Dead letters not yet replayed or purged.
-  int64_t ready_by_priority[3] = {0, 0, 0};
+  int64_t ready_by_priority[kPriorityCount] = {0, 0, 0, 0};
   int64_t oldest_pending_created_ms = 0;  ///< 0 when nothing is pending.
   int64_t coalesced_total = 0;
   int64_t events_total = 0;

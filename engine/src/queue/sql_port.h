@@ -73,7 +73,9 @@ namespace crmsync::engine {
   X(LoadPluginState) \
   X(SavePluginState) \
   X(InboundEventKnown) \
-  X(InsertInboundEvent)
+  X(InsertInboundEvent) \
+  X(MarkInDoubt) \
+  X(ForgetLink)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -162,6 +164,8 @@ enum class Sql {
   kSavePluginState,   ///< plugin, key, value (base64), now_ms; replaces an earlier value
   kInboundEventKnown,  ///< plugin, CRM event id -> 1 when a change of it was applied
   kInsertInboundEvent,  ///< plugin, CRM event id, now_ms; nothing when it is known
+  kMarkInDoubt,       ///< job id: its create looks the record up first (creates-or-links)
+  kForgetLink,        ///< plugin, kind, entity id: drops that plugin's link
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

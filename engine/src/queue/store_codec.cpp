@@ -170,12 +170,13 @@ PatchMerge MergeEventPatch(const std::string& stored_json, const std::string& st
 }
 
 std::string JobPayload(const IncomingEvent& event, const std::string& entity_json,
-                       const std::vector<std::string>& changed) {
+                       const std::optional<std::vector<std::string>>& changed) {
   std::string payload = std::string("{\"") + EntityKindName(event.kind) + "\":" + entity_json;
   if (!event.inquiry_json.empty()) payload += ",\"inquiry\":" + event.inquiry_json;
   if (event.assignment) payload += ",\"assignment\":" + EncodeDealerAssignment(*event.assignment);
+  if (!changed) return payload + "}";
   Poco::JSON::Array::Ptr names = new Poco::JSON::Array();
-  for (const std::string& name : changed) names->add(name);
+  for (const std::string& name : *changed) names->add(name);
   return payload + ",\"changed\":" + Stringify(names) + "}";
 }
 

@@ -81,9 +81,10 @@ PatchMerge MergeEventPatch(const std::string& stored_json, const std::string& st
 
 /// The payload of the job an event makes: {"lead"|"property": the merged
 /// entity, "inquiry" / "assignment" when the event carries one, "changed": the
-/// fields it changed}. DecodeJob() reads it back.
+/// fields it changed; absent when `changed` is nullopt: the job sends the
+/// entity whole}. DecodeJob() reads it back.
 std::string JobPayload(const IncomingEvent& event, const std::string& entity_json,
-                       const std::vector<std::string>& changed);
+                       const std::optional<std::vector<std::string>>& changed);
 
 /// What a pending job changes once it absorbs an event that changed
 /// `changed`: the "changed" of its stored `payload` first, then the event's

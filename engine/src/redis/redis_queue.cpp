@@ -102,7 +102,7 @@ bool RedisQueue::EnsureGroups() {
   std::vector<int> missing;
   {
     RedisLease redis(pool_.get());
-    for (int p = 0; p < 3; ++p) {
+    for (int p = 0; p < kPriorityCount; ++p) {
       RedisReply groups = redis->Pipeline({{"XINFO", "GROUPS", ReadyKey(p)}})[0];
       bool found = false;
       for (const RedisReply& g : groups.elements) found = found || Field(g, "name") == kGroup;
@@ -165,7 +165,7 @@ void RedisQueue::Send(const std::vector<OutboxRow>& rows) {
     std::string job = std::to_string(row.job_id);
     std::string entity = row.entity_kind + ":" + row.entity_id;
     if (row.state == "ready") {
-      int p = std::clamp(row.priority, 0, 2);
+      int p = std::clamp(row.priority, 0, kPriorityCount - 1);
       commands.push_back(
           {"XADD", ReadyKey(p), "*", "job", job, "entity", entity, "event", row.event_id});
     } else if (row.state == "delayed") {
@@ -206,7 +206,7 @@ std::vector<RedisQueue::Entry> RedisQueue::Read(int max_jobs, bool block) {
     for (const RedisReply& stream : reply.elements) {
       if (stream.elements.size() < 2) continue;
       int p = 0;
-      for (int q = 0; q < 3; ++q) {
+      for (int q = 0; q < kPriorityCount; ++q) {
         if (stream.elements[0].text == ReadyKey(q)) p = q;
       }
       for (const RedisReply& e : stream.elements[1].elements) {
@@ -221,16 +221,17 @@ std::vector<RedisQueue::Entry> RedisQueue::Read(int max_jobs, bool block) {
   };
   RedisLease redis(pool_.get());
   if (!block) {
-    for (int p = 0; p < 3 && static_cast<int>(entries.size()) < max_jobs; ++p) {
+    for (int p = 0; p < kPriorityCount && static_cast<int>(entries.size()) < max_jobs; ++p) {
       parse(redis->Exec({"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT",
                          std::to_string(max_jobs - static_cast<int>(entries.size())), "STREAMS",
                          ReadyKey(p), ">"}));
     }
   } else {
-    parse(redis->Exec({"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT", std::to_string(max_jobs),
-                       "BLOCK", std::to_string(options_.block_ms), "STREAMS", ReadyKey(0),
-                       ReadyKey(1), ReadyKey(2), ">", ">", ">"},
-                      options_.block_ms));
+    RedisCommand read = {"XREADGROUP", "GROUP", kGroup, consumer_, "COUNT", std::to_string(max_jobs),
+                         "BLOCK", std::to_string(options_.block_ms), "STREAMS"};
+    for (int p = 0; p < kPriorityCount; ++p) read.push_back(ReadyKey(p));
+    for (int p = 0; p < kPriorityCount; ++p) read.push_back(">");
+    parse(redis->Exec(read, options_.block_ms));
     std::stable_sort(entries.begin(), entries.end(),
                      [](const Entry& a, const Entry& b) { return a.priority < b.priority; });
   }
@@ -240,7 +241,7 @@ std::vector<RedisQueue::Entry> RedisQueue::Read(int max_jobs, bool block) {
 void RedisQueue::Ack(const std::vector<Entry>& entries) {
   if (entries.empty()) return;
   std::vector<RedisCommand> commands;
-  for (int p = 0; p < 3; ++p) {
+  for (int p = 0; p < kPriorityCount; ++p) {
     RedisCommand ack = {"XACK", ReadyKey(p), kGroup};
     RedisCommand del = {"XDEL", ReadyKey(p)};
     for (const Entry& e : entries) {
@@ -419,13 +420,13 @@ int64_t RedisQueue::ReclaimEntries() {
   int64_t readded = 0;
   // The consumers first, then who is alive: an engine takes its liveness lock
   // before it ever reads, so one listed here and alive is in `live`.
-  RedisReply consumers_of[3];
-  for (int p = 0; p < 3; ++p) {
+  RedisReply consumers_of[kPriorityCount];
+  for (int p = 0; p < kPriorityCount; ++p) {
     RedisLease redis(pool_.get());
     consumers_of[p] = redis->Exec({"XINFO", "CONSUMERS", ReadyKey(p), kGroup});
   }
   std::set<int64_t> live = state_->LiveOwners();
-  for (int p = 0; p < 3; ++p) {
+  for (int p = 0; p < kPriorityCount; ++p) {
     const std::string key = ReadyKey(p);
     const RedisReply& consumers = consumers_of[p];
     for (const RedisReply& c : consumers.elements) {

@@ -64,7 +64,7 @@ QueueStats PgStore::Stats() {
             s.echo_suppressed_inbound = value;
           else if (name.rfind("ready_p", 0) == 0) {
             int64_t p = std::strtoll(name.c_str() + 7, nullptr, 10);
-            if (p >= 0 && p < 3) s.ready_by_priority[p] = value;
+            if (p >= 0 && p < kPriorityCount) s.ready_by_priority[p] = value;
           }
         }
         PgResult oldest = c.Exec(kSqlOldestPending);

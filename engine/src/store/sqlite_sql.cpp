@@ -176,6 +176,10 @@ const char kSqlInsertInboundEvent[] =
     "INSERT INTO inbound_events (plugin, event_id, applied_ms) VALUES (?1, ?2, ?3) "
     "ON CONFLICT(plugin, event_id) DO NOTHING";
 
+const char kSqlMarkInDoubt[] = "UPDATE jobs SET in_doubt = 1 WHERE id = ?1";
+const char kSqlForgetLink[] =
+    "DELETE FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+
 }  // namespace
 
 CRMSYNC_DEFINE_SQL_TEXTS(SqliteSql, "SQLite")

@@ -60,7 +60,7 @@ QueueStats SqliteStore::Stats() {
     StmtScope scope(stmt);
     while (stmt.Step()) {
       int64_t p = stmt.ColumnInt(0);
-      if (p >= 0 && p < 3) s.ready_by_priority[p] = stmt.ColumnInt(1);
+      if (p >= 0 && p < kPriorityCount) s.ready_by_priority[p] = stmt.ColumnInt(1);
     }
   }
   {
