@@ -1923,6 +1923,17 @@ TEST_CASE("mock-crm: records are listed 100 a page in creation order, in platfor
   CHECK(Str(fields, "status") == "CONVERTED");  // the CRM's "won"
   CHECK(fields->isNull("email"));
   CHECK(fields->isNull("preferredLocation"));
+  // The list endpoint itself: a bad limit or cursor is refused; with
+  // externalReference the request stays a lookup.
+  for (const char* bad : {"limit=0", "limit=1001", "limit=x", "cursor=300", "cursor=-1"}) {
+    CAPTURE(bad);
+    CHECK(SendRaw(*adapter, "GET", std::string("/api/v1/leads?") + bad).status == 400);
+  }
+  const JsonObject lookup =
+      ParseJson(SendRaw(*adapter, "GET", "/api/v1/leads?externalReference=lead:3&limit=1").body);
+  REQUIRE(lookup->getArray("results")->size() == 1);
+  CHECK(Str(lookup->getArray("results")->getObject(0), "id") == ids[2]);
+  CHECK(RequestCount(*adapter, "lead.lookup") == 1);
 }
 
 TEST_CASE("mock-crm: a record is read by id, an unknown one is not found, faults keep their class") {
