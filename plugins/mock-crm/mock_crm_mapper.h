@@ -26,16 +26,23 @@
 // Webhooks {"event", "entityId", "data"} come back as one InboundChange with
 // platform field names and statuses.
 //
+// Records are read back for reconcile (crmsync/records.h) as webhooks map
+// them, plus what a webhook does not carry back (a lead's propertyId and
+// createdAt, a property's dealer as assignedAgent): every field mock-crm
+// holds is present in fields_json, null when the record holds nothing there.
+//
 // Thread-safety: SetCredentials() is called only while configuring; every other
 // method is a pure function of its arguments and may run concurrently.
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_MAPPER_H_
 #define CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_MAPPER_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "crmsync/adapter.h"
+#include "crmsync/records.h"
 
 namespace crmsync::mockcrm {
 
@@ -79,6 +86,22 @@ class MockCrmMapper : public Mapper {
   /// kPermanent naming what is wrong when the answer cannot be read.
   Status ReadUserList(const HttpResponse& response, std::vector<CrmUser>* users) const;
 
+  /// Records per list page (1 to 1000, default 100); called only while
+  /// configuring.
+  void SetRecordsPageSize(int64_t size) { records_page_size_ = size; }
+
+  /// GET /api/v1/<leads|properties>?limit=<page size>[&cursor=<cursor>]
+  /// (route <kind>.list), one page of RecordReader::ListRecords.
+  void BuildRecordList(EntityKind kind, const std::string& cursor, HttpRequest* out) const;
+  /// {"results":[record...],"nextCursor"} as a page; kRetryable naming what is
+  /// wrong when the answer cannot be read.
+  Status ReadRecordList(EntityKind kind, const HttpResponse& response,
+                        RecordListPage* page) const;
+  /// GET /api/v1/<leads|properties>/<id> (route <kind>.read).
+  void BuildRecordRead(EntityKind kind, const std::string& id, HttpRequest* out) const;
+  /// The record of a read's answer; kRetryable naming what is wrong.
+  Status ReadRecordAnswer(EntityKind kind, const HttpResponse& response, CrmRecord* out) const;
+
   /// POST /api/v1/webhooks {url, events, secret}; kPermanent when url is empty.
   Status BuildWebhookRegistration(const WebhookRegistration& registration,
                                   HttpRequest* out) override;
@@ -88,6 +111,7 @@ class MockCrmMapper : public Mapper {
 
   std::string api_key_;
   std::string api_secret_;
+  int64_t records_page_size_ = 100;
 };
 
 }  // namespace crmsync::mockcrm
