@@ -110,7 +110,7 @@ class ShadowRunner {
   std::mutex summary_mu_;
   ShadowSummary summary_;     // Guarded by summary_mu_.
   int64_t saved_at_ms_ = 0;   // Guarded by summary_mu_.
-  bool started_ = false;
+  std::atomic<bool> started_{false};  // Read by Offer() on the workers' threads.
   bool stopped_ = false;
   WakeLoop loop_;
 };
