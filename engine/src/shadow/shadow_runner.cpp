@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 #include "common/logging.h"
 #include "dispatch/job_codec.h"
@@ -13,6 +14,8 @@ namespace {
 
 // Bodies in examples are cut here: enough to see a mapping's shape.
 constexpr size_t kExampleBodyBytes = 4096;
+// How often, at most, an example is rendered once the summary holds its few.
+constexpr int64_t kExampleIntervalMs = 1000;
 // How many differences GET /api/v1/shadow lists.
 constexpr size_t kReportedDifferences = 20;
 
@@ -105,24 +108,30 @@ void ShadowRunner::Stop() {
   }
   unfolded_drops_.fetch_add(left);
   std::lock_guard<std::mutex> lock(summary_mu_);
-  FoldDrops();
   Save();
 }
 
 void ShadowRunner::Drain() {
   while (!stopping_.load()) {
     BuiltJob job;
-    bool more = false;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       if (queue_.empty()) break;
       job = std::move(queue_.front());
       queue_.pop_front();
-      more = !queue_.empty();
     }
-    const ShadowJobResult result = Compare(job);
+    // Rendering an example costs more than the comparison: only while the
+    // summary has room for one, else at most one a second (kept: the latest).
+    bool example = false;
+    {
+      std::lock_guard<std::mutex> lock(summary_mu_);
+      example = summary_.examples() < ShadowSummary::kMaxExamples ||
+                clock_->NowMs() - last_example_ms_ >= kExampleIntervalMs;
+    }
+    const ShadowJobResult result = Compare(job, example);
     std::lock_guard<std::mutex> lock(summary_mu_);
     const char* verdict = summary_.Add(result);
+    if (result.example && std::strcmp(verdict, "differing") == 0) last_example_ms_ = result.at_ms;
     if (metrics_) {
       metrics_->GetCounter("crmsync_shadow_jobs_total", "", {{"result", verdict}}).Inc();
       for (int status : result.sandbox_statuses) {
@@ -134,24 +143,23 @@ void ShadowRunner::Drain() {
             .Inc();
       }
     }
-    if (!more || clock_->NowMs() - saved_at_ms_ >= options_.save_interval_ms) {
-      FoldDrops();
-      Save();
-    }
+    dirty_ = true;
+    if (clock_->NowMs() - saved_at_ms_ >= options_.save_interval_ms) Save();
   }
+  // A save is a durable store write beside the live jobs' own: at most one
+  // per save interval; the loop's pass each interval saves what is left.
   std::lock_guard<std::mutex> lock(summary_mu_);
-  if (unfolded_drops_.load() > 0) {
-    FoldDrops();
-    Save();
-  }
+  if (unfolded_drops_.load() > 0) dirty_ = true;
+  if (dirty_ && clock_->NowMs() - saved_at_ms_ >= options_.save_interval_ms) Save();
 }
 
-ShadowJobResult ShadowRunner::Compare(const BuiltJob& built) {
+ShadowJobResult ShadowRunner::Compare(const BuiltJob& built, bool example) {
   ShadowJobResult r;
   r.job_id = built.job_id;
   r.event_id = built.job.event_id;
   r.entity = std::string(EntityKindName(built.job.entity_kind)) + ":" + built.job.entity_id;
   r.at_ms = clock_->NowMs();
+  r.example = example;
   std::vector<StepKind> plan;
   Status s = shadow_->Plan(built.job, &plan);
   if (!s.ok()) {
@@ -188,7 +196,9 @@ ShadowJobResult ShadowRunner::Compare(const BuiltJob& built) {
     ShadowStepResult result;
     result.kind = kind;
     result.difference = DiffRequests(live, shadow, mask_);
-    if (result.difference.any()) result.example = Example(kind, live, shadow, result.difference);
+    if (example && result.difference.any()) {
+      result.example = Example(kind, live, shadow, result.difference);
+    }
     r.steps.push_back(std::move(result));
     if (!options_.url.empty()) {
       // To the sandbox only: the shadow's transport has crm.shadow.url as
@@ -307,6 +317,8 @@ void ShadowRunner::Reset() {
 void ShadowRunner::FoldDrops() { summary_.AddDropped(unfolded_drops_.exchange(0)); }
 
 void ShadowRunner::Save() {
+  FoldDrops();
+  dirty_ = false;
   saved_at_ms_ = clock_->NowMs();
   try {
     states_->SavePluginState(kShadowStatePlugin, kShadowStateKey, summary_.ToJson(), saved_at_ms_);

@@ -11,8 +11,8 @@
 // queue (crm.shadow.queue); a job offered to a full queue is dropped and
 // counted. One thread of the runner's own compares. The summary is saved in
 // the PluginStates role (plugin "crmsync.shadow", key "summary") at most once
-// a second while busy, whenever the queue empties, on Reset() and on Stop(),
-// and loaded at construction, so it survives a restart.
+// a second (save_interval_ms) while it changes, on Reset() and on Stop(), and
+// loaded at construction, so it survives a restart.
 //
 // Offer(), Report(), Figures() and Reset() from any thread; Start/Stop from one.
 #ifndef CRMSYNC_ENGINE_SHADOW_SHADOW_RUNNER_H_
@@ -86,13 +86,14 @@ class ShadowRunner {
   void Reset();
 
  private:
-  ShadowJobResult Compare(const BuiltJob& job);
+  // `example`: render the example of a differing step.
+  ShadowJobResult Compare(const BuiltJob& job, bool example);
   // The step example: both requests as prepared, masked, and the differences.
   std::string Example(const std::string& step, const HttpRequest& live, const HttpRequest& shadow,
                       const RequestDifference& d);
   std::string Prepared(GuardedAdapter& adapter, const HttpRequest& request);
   void FoldDrops();  // Under summary_mu_.
-  void Save();       // Under summary_mu_.
+  void Save();       // Under summary_mu_; folds the drops in first.
 
   const ShadowOptions options_;
   GuardedAdapter* live_;
@@ -110,6 +111,8 @@ class ShadowRunner {
   std::mutex summary_mu_;
   ShadowSummary summary_;     // Guarded by summary_mu_.
   int64_t saved_at_ms_ = 0;   // Guarded by summary_mu_.
+  bool dirty_ = false;        // Changed since saved; guarded by summary_mu_.
+  int64_t last_example_ms_ = 0;  // When Compare() last rendered one; guarded by summary_mu_.
   std::atomic<bool> started_{false};  // Read by Offer() on the workers' threads.
   bool stopped_ = false;
   WakeLoop loop_;

@@ -98,6 +98,7 @@ const char* ShadowSummary::Add(const ShadowJobResult& job) {
     return "identical";
   }
   ++differing_;
+  if (!job.example) return "differing";
   JsonObject example;
   head(&example);
   if (job.live_plan != job.shadow_plan) {

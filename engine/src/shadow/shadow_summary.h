@@ -49,6 +49,9 @@ struct ShadowJobResult {
   /// The sandbox's HTTP status per step sent (0: no answer), when
   /// crm.shadow.url is set.
   std::vector<int> sandbox_statuses;
+  /// Whether the job, when it differs, is kept as an example (the runner
+  /// renders examples only so often; the steps' `example` then are "").
+  bool example = true;
 };
 
 struct ShadowStepFigures {
@@ -99,6 +102,8 @@ class ShadowSummary {
   int64_t errors() const { return errors_; }
   int64_t dropped() const { return dropped_; }
   int64_t sandbox_sent() const { return sandbox_sent_; }
+  /// How many examples are kept now.
+  size_t examples() const { return examples_.size(); }
 
   /// Writes the summary's members into `out`: "plugin", "mapping",
   /// "sandboxUrl" (null when none), "since", "jobs" {compared, identical,

@@ -180,6 +180,29 @@ TEST_SUITE("shadow") {
     CHECK(report->getObject("sandbox")->getValue<int>("sent") == 0);
   }
 
+  TEST_CASE("examples: the first few, then at most one a second, the latest kept") {
+    Fixture f;
+    auto runner = f.Runner();
+    for (int n = 1; n <= 8; ++n) REQUIRE(runner->Offer(Built(f.live->adapter(), n)));
+    runner->Drain();
+    auto job_ids = [&] {
+      std::vector<int> ids;
+      Array::Ptr examples = Report(*runner)->getArray("examples");
+      for (unsigned i = 0; i < examples->size(); ++i) {
+        ids.push_back(examples->getObject(i)->getValue<int>("jobId"));
+      }
+      return ids;
+    };
+    INFO(runner->Report());
+    CHECK(job_ids() == std::vector<int>{1, 2, 3, 4, 5});
+    f.clock.Advance(1000);
+    for (int n = 9; n <= 10; ++n) REQUIRE(runner->Offer(Built(f.live->adapter(), n)));
+    runner->Drain();
+    CHECK(job_ids() == std::vector<int>{2, 3, 4, 5, 9});
+    // Every job is counted all the same.
+    CHECK(Count(Report(*runner), "/fullName", "added") == 10);
+  }
+
   TEST_CASE("the same mapping on both sides is identical") {
     Fixture f;
     f.shadow = Load(kMapping);
