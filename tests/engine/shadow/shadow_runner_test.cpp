@@ -193,7 +193,6 @@ TEST_SUITE("shadow") {
       }
       return ids;
     };
-    INFO(runner->Report());
     CHECK(job_ids() == std::vector<int>{1, 2, 3, 4, 5});
     f.clock.Advance(1000);
     for (int n = 9; n <= 10; ++n) REQUIRE(runner->Offer(Built(f.live->adapter(), n)));
