@@ -9,7 +9,8 @@
 //     survives a restart; `crmsync shadow reset` starts it clean.
 //   - With crm.shadow.url a second reference-crm, with credentials of its
 //     own (crm.shadow.generic-rest-crm.api_key), receives the shadow's
-//     requests; the report counts its answers.
+//     requests, a later update naming the sandbox's own id of the record;
+//     the report counts its answers.
 //   - A bad shadow plugin name, a bad shadow mapping, a mapping without a
 //     plugin and a bad sandbox URL are errors naming the setting, both at
 //     start and in check-config.
@@ -244,18 +245,40 @@ TEST_SUITE("e2e.shadow") {
     Config config(live.Url(), {"crm.shadow.url=" + sandbox.Url(),
                                "crm.shadow.generic-rest-crm.api_key=" + kSandboxKey,
                                "crm.shadow.generic-rest-crm.api_secret=" + kSandboxSecret});
+    // A record the sandbox already holds: its ids run ahead of the live CRM's,
+    // so a request naming a live id there would reach the wrong record.
+    t::HttpResult earlier = t::HttpCall(
+        sandbox.port, "POST", "/api/v1/leads", R"({"name":"earlier","externalReference":"x:0"})",
+        {{"X-API-Key", kSandboxKey}, {"X-API-Secret", kSandboxSecret},
+         {"Content-Type", "application/json"}});
+    REQUIRE_MESSAGE(earlier.status == 201, earlier.body);
     Engine engine(config);
     for (int n = 1; n <= 2; ++n) engine.Post(LeadCreated(n));
-    Object::Ptr report = engine.WaitCompared(2);
-    CHECK(report->getObject("sandbox")->getValue<int>("sent") == 2);
-    CHECK(report->getObject("sandbox")->getObject("statuses")->getValue<int>("201") == 2);
+    engine.WaitCompared(2);
+    // A later job of lead 1: an update, named at the sandbox by its sandbox id.
+    std::string contacted = LeadCreated(1);
+    contacted.replace(contacted.find("shadow-1"), 8, "shadow-1b");
+    contacted.replace(contacted.find("lead.created"), 12, "lead.status_changed");
+    contacted.replace(contacted.find("\"NEW\""), 5, "\"CONTACTED\"");
+    engine.Post(contacted);
+    Object::Ptr report = engine.WaitCompared(3);
+    CHECK(report->getObject("sandbox")->getValue<int>("sent") == 3);
+    Object::Ptr statuses = report->getObject("sandbox")->getObject("statuses");
+    CHECK(statuses->getValue<int>("201") == 2);
+    CHECK(statuses->getValue<int>("200") == 1);
+    CHECK_FALSE(statuses->has("404"));
     CHECK(Count(report, "/fullName", "added") == 2);
     // The sandbox holds the shadow's version of each lead, the live CRM the live one.
     Array::Ptr at_sandbox = sandbox.State()->getArray("leads");
-    REQUIRE(at_sandbox->size() == 2);
-    for (unsigned i = 0; i < at_sandbox->size(); ++i) {
-      CHECK(at_sandbox->getObject(i)->has("fullName"));
-      CHECK_FALSE(at_sandbox->getObject(i)->has("name"));
+    REQUIRE(at_sandbox->size() == 3);
+    CHECK(at_sandbox->getObject(0)->getValue<std::string>("name") == "earlier");
+    CHECK_FALSE(at_sandbox->getObject(0)->has("status"));
+    for (unsigned i = 1; i < at_sandbox->size(); ++i) {
+      Object::Ptr lead = at_sandbox->getObject(i);
+      CHECK(lead->has("fullName"));
+      CHECK_FALSE(lead->has("name"));
+      const bool first = lead->getValue<std::string>("externalReference") == "lead:s-1";
+      CHECK(lead->getValue<std::string>("status") == (first ? "contacted" : "new"));
     }
     Array::Ptr at_live = live.State()->getArray("leads");
     REQUIRE(at_live->size() == 2);

@@ -386,6 +386,7 @@ void JobRunner::ReportBuilt(const LeasedJob& job, Attempt& a, const JobOutcome& 
   built.job.external_id = job.external_id;
   built.plan = std::move(a.steps);
   built.steps = std::move(a.built);
+  built.linked_id = out.update_link ? out.external_id : job.external_id;
   ctx_.on_built(std::move(built));
 }
 

@@ -68,6 +68,9 @@ struct BuiltJob {
     std::optional<HttpRequest> request;
   };
   std::vector<Step> steps;
+  /// The CRM id the job ended linked to (nullopt when none): shadow mode maps
+  /// it to the sandbox's id for the record.
+  std::optional<std::string> linked_id;
 };
 
 struct JobRunnerContext {

@@ -16,6 +16,8 @@ namespace {
 constexpr size_t kExampleBodyBytes = 4096;
 // How often, at most, an example is rendered once the summary holds its few.
 constexpr int64_t kExampleIntervalMs = 1000;
+// How many live ids the sandbox's ids are remembered for (the oldest forgotten).
+constexpr size_t kMaxSandboxIds = 100000;
 // How many differences GET /api/v1/shadow lists.
 constexpr size_t kReportedDifferences = 20;
 
@@ -202,12 +204,38 @@ ShadowJobResult ShadowRunner::Compare(const BuiltJob& built, bool example) {
     r.steps.push_back(std::move(result));
     if (!options_.url.empty()) {
       // To the sandbox only: the shadow's transport has crm.shadow.url as
-      // its base URL (shadow/shadow_plugin.h).
-      HttpResponse answer = shadow_->Send(shadow);
+      // its base URL (shadow/shadow_plugin.h). A record the sandbox created
+      // has its own id there: the request names that one.
+      HttpRequest to_send = shadow;
+      auto known = step.external_id ? sandbox_ids_.find(*step.external_id) : sandbox_ids_.end();
+      if (known != sandbox_ids_.end()) {
+        SyncJob there = job;
+        there.external_id = known->second;
+        HttpRequest rebuilt;
+        if (shadow_->BuildRequest(there, step.kind, &rebuilt).ok()) to_send = std::move(rebuilt);
+      }
+      HttpResponse answer = shadow_->Send(to_send);
       r.sandbox_statuses.push_back(answer.status);
+      StepResult created;
+      if (step.kind == StepKind::kCreate && built.linked_id && answer.status >= 200 &&
+          answer.status < 300 && shadow_->ReadResponse(job, step.kind, answer, &created).ok() &&
+          created.external_id) {
+        RememberSandboxId(*built.linked_id, *created.external_id);
+      }
     }
   }
   return r;
+}
+
+void ShadowRunner::RememberSandboxId(const std::string& live_id, const std::string& sandbox_id) {
+  if (sandbox_ids_.count(live_id) == 0) {
+    sandbox_order_.push_back(live_id);
+    if (sandbox_order_.size() > kMaxSandboxIds) {
+      sandbox_ids_.erase(sandbox_order_.front());
+      sandbox_order_.pop_front();
+    }
+  }
+  sandbox_ids_[live_id] = sandbox_id;
 }
 
 std::string ShadowRunner::Prepared(GuardedAdapter& adapter, const HttpRequest& request) {

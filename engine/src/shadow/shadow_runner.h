@@ -5,7 +5,8 @@
 // records where that differs from the live adapter's request (plan, method,
 // path, body pointers) in a ShadowSummary. Nothing is sent, unless
 // crm.shadow.url names a sandbox: then the shadow's requests go there and the
-// answers' statuses are counted.
+// answers' statuses are counted; a record the sandbox created is named by its
+// sandbox id in later requests (remembered in memory, not across restarts).
 //
 // The live job never waits for any of it: Offer() only queues, on a bounded
 // queue (crm.shadow.queue); a job offered to a full queue is dropped and
@@ -23,6 +24,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
@@ -92,6 +94,8 @@ class ShadowRunner {
   std::string Example(const std::string& step, const HttpRequest& live, const HttpRequest& shadow,
                       const RequestDifference& d);
   std::string Prepared(GuardedAdapter& adapter, const HttpRequest& request);
+  // The sandbox created `sandbox_id` for the live record `live_id`.
+  void RememberSandboxId(const std::string& live_id, const std::string& sandbox_id);
   void FoldDrops();  // Under summary_mu_.
   void Save();       // Under summary_mu_; folds the drops in first.
 
@@ -107,6 +111,11 @@ class ShadowRunner {
   std::deque<BuiltJob> queue_;  // Guarded by queue_mu_.
   std::atomic<int64_t> unfolded_drops_{0};
   std::atomic<bool> stopping_{false};
+
+  // The sandbox's id of each live record it created, in memory (the latest
+  // kMaxSandboxIds): a later step names it there. Only Drain()'s thread.
+  std::unordered_map<std::string, std::string> sandbox_ids_;
+  std::deque<std::string> sandbox_order_;
 
   std::mutex summary_mu_;
   ShadowSummary summary_;     // Guarded by summary_mu_.
