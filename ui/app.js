@@ -225,6 +225,8 @@ function drawStatus(status) {
   }
   setText('rate-limit', rateText, rate.pausedUntil ? 'warn' : '');
 
+  drawShadow(runtime.shadow || {});
+
   const health = $('health');
   if (!enabled || circuit === 'open') {
     health.textContent = !enabled ? 'sync disabled' : 'CRM unreachable';
@@ -353,6 +355,17 @@ function showError(message) {
 }
 
 // --- the loop ----------------------------------------------------------------------
+
+// Shadow mode (docs/design.md §13): shown only when crm.shadow.plugin is set.
+function drawShadow(shadow) {
+  $('shadow-card').hidden = !shadow.enabled;
+  if (!shadow.enabled) return;
+  setText('shadow-compared', String(shadow.compared));
+  setText('shadow-identical', String(shadow.identical), 'ok');
+  setText('shadow-differing', String(shadow.differing), shadow.differing > 0 ? 'warn' : '');
+  setText('shadow-errors', String(shadow.errors), shadow.errors > 0 ? 'bad' : '');
+  setText('shadow-dropped', String(shadow.dropped), shadow.dropped > 0 ? 'warn' : '');
+}
 
 async function refresh() {
   state.timer = null;

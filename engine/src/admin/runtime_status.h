@@ -12,6 +12,7 @@
 #include "dispatch/dispatch_status.h"
 #include "inbound/poller.h"
 #include "ops/alerts.h"
+#include "shadow/shadow_summary.h"
 
 namespace crmsync::engine {
 
@@ -23,6 +24,8 @@ struct RuntimeStatus {
   std::string webhook_registration = "not configured";
   /// Change polling; enabled false when this engine does not poll.
   PollStatus poll;
+  /// Shadow mode (docs/design.md §13); enabled false when it is off.
+  ShadowFigures shadow;
 };
 
 /// {"workers", "syncEnabled", "circuit": {"state", "openedTotal", "probeAt"?},
@@ -32,6 +35,8 @@ struct RuntimeStatus {
 ///  "inbound": {"webhookRegistration"},
 ///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
 ///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]}};
+///  "shadow": {"enabled", "compared"?, "identical"?, "differing"?, "errors"?,
+///  "dropped"?, "sandboxSent"?, "queueDepth"?, "queueCapacity"?};
 /// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque
 /// and may hold a token: never shown, only whether one is kept.
 std::string RuntimeStatusJson(const RuntimeStatus& status);
