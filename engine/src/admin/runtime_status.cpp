@@ -66,16 +66,18 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
                          .Str("since", FormatIsoMs(a.since_ms))
                          .Done());
   }
-  return JsonObject()
-      .Int("workers", d.workers)
+  JsonObject out;
+  out.Int("workers", d.workers)
       .Bool("syncEnabled", d.sync_enabled)
       .Raw("circuit", CircuitJson(d))
       .Raw("rateLimit", RateLimitJson(d))
       .Int("jobsFinished", d.jobs_finished)
       .Raw("alerts", JsonArray(alerts))
       .Raw("inbound", JsonObject().Str("webhookRegistration", status.webhook_registration).Done())
-      .Raw("poll", PollJson(status.poll))
-      .Done();
+      .Raw("poll", PollJson(status.poll));
+  // Backfill: its own member, written by backfill/backfill_api.h.
+  if (!status.backfill.empty()) out.Raw("backfill", status.backfill);
+  return out.Done();
 }
 
 }  // namespace crmsync::engine

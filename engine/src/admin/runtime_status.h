@@ -23,6 +23,8 @@ struct RuntimeStatus {
   std::string webhook_registration = "not configured";
   /// Change polling; enabled false when this engine does not poll.
   PollStatus poll;
+  /// Backfill: backfill/backfill_api.h's BackfillRuntimeJson; "" leaves it out.
+  std::string backfill;
 };
 
 /// {"workers", "syncEnabled", "circuit": {"state", "openedTotal", "probeAt"?},
@@ -31,7 +33,8 @@ struct RuntimeStatus {
 ///  "jobsFinished", "alerts": [{"kind", "subject", "message", "since"}],
 ///  "inbound": {"webhookRegistration"},
 ///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
-///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]}};
+///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]},
+///  "backfill"?: {"running", "latest", "queue"}};
 /// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque
 /// and may hold a token: never shown, only whether one is kept.
 std::string RuntimeStatusJson(const RuntimeStatus& status);
