@@ -240,7 +240,7 @@ TEST_SUITE("e2e.backfill") {
                              &output);
     INFO(output);
     CHECK(code == 1);
-    CHECK(output.find("--strict: stopped at line 1500: $.lead.email: must be an email address") !=
+    CHECK(output.find("--strict: line 1500: $.lead.email: must be an email address") !=
           std::string::npos);
     CHECK(output.find("nothing of lines 1,001-2,000 was imported; 1,000 lines before them were") !=
           std::string::npos);

@@ -184,6 +184,18 @@ class Backfill {
   // Drops the lines before `next` (of the chunk in hand, `*lines` lines from
   // offset_, then of the input); false when the input ends first.
   bool SkipTo(int64_t next, std::string* body, int64_t* lines);
+  // The run's nextOffset as the service has it; false when it cannot say.
+  bool RunOffset(int64_t* next) {
+    int status = 0;
+    Object::Ptr answer;
+    std::string why;
+    if (!client_.Call("GET", "/api/v1/backfill/" + run_, "", &status, &answer, &why) ||
+        status != 200) {
+      return false;
+    }
+    *next = IntOf(answer, "nextOffset");
+    return true;
+  }
   int Wait();
   void Summary(bool waited, const Object::Ptr& queue);
 
@@ -330,11 +342,11 @@ int Backfill::Run() {
     if (total_ > 0) path += "&total=" + std::to_string(total_);
     if (at_end_) path += "&final=true";
     if (!client_.Call("POST", path, body, &status, &answer, &why)) return Fail(why);
-    if (status == 409 && IntOf(answer, "nextOffset") > offset_) {
+    int64_t next = 0;
+    if (status == 409 && RunOffset(&next) && next > offset_) {
       // The run is ahead of what we asked for: the last chunk of a command
       // killed mid-request was still being imported when we asked where the
       // run stood. Continue from where it is.
-      const int64_t next = IntOf(answer, "nextOffset");
       if (!SkipTo(next, &body, &lines)) {
         return Fail("the run's offset is line " + std::to_string(next) +
                     " but the input has fewer lines: is it the same input?");
@@ -346,9 +358,7 @@ int Backfill::Run() {
     }
     if (status == 422) {
       bar.Finish(offset_, total_);
-      std::vector<std::pair<int64_t, std::string>> bad = BadLines(answer);
-      err_ << "crmsync backfill: --strict: stopped at "
-           << (bad.empty() ? "a bad line" : bad.front().second) << "\n"
+      err_ << "crmsync backfill: " << StrOf(answer, "error") << "\n"
            << "crmsync backfill: nothing of lines " << GroupThousands(offset_ + 1) << "-"
            << GroupThousands(offset_ + lines) << " was imported; " << GroupThousands(offset_)
            << " lines before them were. Fix the line and run the command again.\n";

@@ -116,10 +116,18 @@ void Import(const BackfillApiContext& ctx, HttpContext& http) {
                            .Done());
     return;
   }
+  // Every error answer has the one shape ({"error", "details"}): a 409's
+  // offset is read with GET /api/v1/backfill/{run}; a 422 details the first
+  // bad line, which its message names.
   JsonObject answer;
   answer.Str("error", result.error);
-  if (result.status == 409 || result.status == 422) answer.Int("nextOffset", result.next_offset);
-  if (result.status == 422) answer.Raw("invalid", BadLinesJson(result.invalid));
+  if (result.status == 422 && !result.invalid.empty()) {
+    std::vector<std::string> details;
+    for (const FieldError& e : result.invalid.front().errors) {
+      details.push_back(JsonObject().Str("path", e.path).Str("message", e.message).Done());
+    }
+    answer.Raw("details", JsonArray(details));
+  }
   if (result.status == 503) http.SetHeader("Retry-After", "1");
   http.SendJson(result.status, answer.Done());
 }

@@ -5,8 +5,9 @@
 //        body: NDJSON, lines offset+1.. of the file (at most kMaxBackfillChunkLines)
 //        200 {"run", "accepted", "unchanged", "duplicates", "invalid": [{"line",
 //             "errors": [{"path", "message"}]}], "nextOffset", "totals": <run>}
-//        409 {"error", "nextOffset"}: offset is not where the run continues
-//        422 {"error", "invalid", "nextOffset"}: strict, and a bad line
+//        409 {"error"}: offset is not where the run continues (GET the run)
+//        422 {"error", "details": [{"path", "message"}]}: strict, and a bad
+//            line (the message names its number; details its problems)
 //   GET  /api/v1/backfill          {"runs": [<run>...], "queue": <queue>}
 //   GET  /api/v1/backfill/{run}    <run> plus "queue": <queue>
 //
