@@ -8,8 +8,13 @@
 #     library) posting lead.created events one at a time at a steady rate and
 #     timing each until the engine's audit trail says the CRM has it.
 #
-#   bash bench/backfill.sh [--leads N] [--rate R] [--seconds S]
+#   bash bench/backfill.sh [--leads N] [--rate R] [--seconds S] [--paused]
 #   BENCH_BUILD=DIR runs an existing Release build instead of building one.
+#
+# --paused: sync is paused (crmsync sync pause) for the whole run, so only the
+# import is measured: its rate, and crmsync's peak RSS without mock-crm's
+# in-memory CRM growing inside it (mock-crm is a plugin: every record it holds
+# lives in crmsync's process, a few KB each); no live latency.
 #
 # Prints: live p50/p99 without a backfill; then the backfill of N leads (500,000):
 # lines/s imported (the command's own figure), seconds until every bulk job was
@@ -21,12 +26,14 @@ set -euo pipefail
 leads=500000
 rate=20
 seconds=15
+paused=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --paused) paused=1; shift ;;
     --leads) leads="$2"; shift 2 ;;
     --rate) rate="$2"; shift 2 ;;
     --seconds) seconds="$2"; shift 2 ;;
-    *) echo "usage: bench/backfill.sh [--leads N] [--rate R] [--seconds S]" >&2; exit 64 ;;
+    *) echo "usage: bench/backfill.sh [--leads N] [--rate R] [--seconds S] [--paused]" >&2; exit 64 ;;
   esac
 done
 source "$(dirname "$0")/lib/common.sh"
@@ -63,6 +70,17 @@ run_offset() {
   curl -s -H "Authorization: Bearer $BENCH_ADMIN_TOKEN" "http://127.0.0.1:$engine_port/api/v1/backfill/bench" |
     python3 -c 'import json,sys; print(json.load(sys.stdin).get("nextOffset", 0))' 2>/dev/null || echo 0
 }
+
+if [ -n "$paused" ]; then
+  "$build/engine/crmsync" sync pause reason=bench --config "$root/config/crmsync.properties" \
+    --set "server.port=$engine_port" >/dev/null
+  "$build/engine/crmsync" backfill "$work/leads.ndjson" --run bench --no-wait \
+    --config "$root/config/crmsync.properties" --set "server.port=$engine_port" \
+    >"$work/backfill.out" 2>"$work/backfill.err" || { cat "$work/backfill.err" >&2; exit 1; }
+  echo "import alone (sync paused): $(head -1 "$work/backfill.out")"
+  echo "crmsync peak RSS: $(peak_rss_mb "$engine_pid") MB (VmHWM; target 128)"
+  exit 0
+fi
 
 live quiet
 
