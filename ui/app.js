@@ -240,6 +240,39 @@ function drawStatus(status) {
   }
 }
 
+// Backfill: the latest run of runtime.backfill and the bulk queue behind it.
+function drawBackfill(backfill) {
+  const run = backfill && backfill.latest;
+  $('backfill-none').hidden = !!run;
+  $('backfill-run').hidden = !run;
+  if (!run) {
+    setText('backfill-state', '');
+    return;
+  }
+  const queue = backfill.queue || {};
+  const importing = run.state === 'running';
+  const syncing = !importing && queue.synced === false;
+  setText('backfill-state', '(' + run.run + ': ' + (importing ? 'importing' : syncing ? 'syncing' : run.state) + ')',
+          run.state === 'stopped' ? 'bad' : 'muted');
+  const progress = $('backfill-progress');
+  if (run.totalLines > 0) {
+    progress.max = run.totalLines;
+    progress.value = Math.min(run.nextOffset, run.totalLines);
+  } else {
+    progress.removeAttribute('value');  // stdin: no total known
+  }
+  setText('backfill-lines', run.nextOffset.toLocaleString() +
+          (run.totalLines > 0 ? ' of ' + run.totalLines.toLocaleString() : '') + ' lines');
+  setText('backfill-figures', run.accepted.toLocaleString() + ' accepted, ' +
+          run.duplicates.toLocaleString() + ' duplicates, ' + run.invalid.toLocaleString() + ' invalid',
+          run.invalid > 0 ? 'warn' : '');
+  const bad = (run.invalidLines || []).map((b) => b.line).join(', ');
+  setText('backfill-detail', (queue.bulkReady > 0 ? queue.bulkReady.toLocaleString() + ' bulk jobs waiting. ' : '') +
+          (bad ? 'Bad lines: ' + bad + (run.invalid > run.invalidLines.length ? ', …' : '') + '. ' : '') +
+          (run.stoppedReason ? 'Stopped: ' + run.stoppedReason + '. ' : '') +
+          'Started ' + formatTime(run.startedAt) + (run.finishedAt ? ', imported ' + formatTime(run.finishedAt) : ''));
+}
+
 function drawMetrics(text) {
   const samples = parsePrometheus(text);
   const now = Date.now();
@@ -377,6 +410,7 @@ async function refresh() {
       metricsText(),
     ]);
     drawStatus(status);
+    drawBackfill((status.runtime || {}).backfill);
     drawMetrics(metrics);
     drawDeadLetters(dlq);
     showError('');

@@ -529,12 +529,23 @@ HttpResponse MemoryCrm::Lookup(const Collection& collection, const std::string& 
   std::string reference;
   const bool filtered = QueryParam(query, "externalReference", &reference);
   Poco::JSON::Array::Ptr results = new Poco::JSON::Array();
-  for (const Record& record : collection.records) {
-    if (filtered && record.external_reference != reference) continue;
+  auto add = [&results](const Record& record) {
     Poco::JSON::Object::Ptr item = NewObject();
     item->set("id", record.id);
     item->set("externalReference", record.external_reference);
     results->add(item);
+  };
+  if (filtered && !reference.empty()) {
+    // References are unique (a create or update that repeats one is a 409):
+    // the index answers, so a backfill's lookup per record stays O(log n)
+    // rather than a scan of every record.
+    auto found = collection.by_reference.find(reference);
+    if (found != collection.by_reference.end()) add(collection.records[found->second]);
+  } else {
+    for (const Record& record : collection.records) {
+      if (filtered && record.external_reference != reference) continue;
+      add(record);
+    }
   }
   Poco::JSON::Object::Ptr answer = NewObject();
   answer->set("results", results);

@@ -327,6 +327,36 @@ TEST_SUITE("e2e.openapi") {
     CHECK(rec.Call("admin status unauthorized", "GET", "/api/v1/admin/status",
                    "/api/v1/admin/status")
               .status == 401);
+
+    // Backfill: a chunk with a bad line, a wrong offset, strict, the runs.
+    {
+      const std::string chunk =
+          "{\"lead\":{\"id\":\"lead-bf-1\",\"name\":\"B\"}}\n{\"lead\":{\"id\":\"lead-bf-2\",\"email\":\"x\"}}\n";
+      CHECK(rec.Call("backfill chunk", "POST", "/api/v1/backfill",
+                     "/api/v1/backfill?run=oa&offset=0&total=4", chunk, rec.Admin())
+                .status == 200);
+      CHECK(rec.Call("backfill wrong offset", "POST", "/api/v1/backfill",
+                     "/api/v1/backfill?run=oa&offset=0", chunk, rec.Admin())
+                .status == 409);
+      CHECK(rec.Call("backfill strict", "POST", "/api/v1/backfill",
+                     "/api/v1/backfill?run=oa&offset=2&strict=true", chunk, rec.Admin())
+                .status == 422);
+      CHECK(rec.Call("backfill bad query", "POST", "/api/v1/backfill", "/api/v1/backfill?run=oa",
+                     chunk, rec.Admin())
+                .status == 400);
+      CHECK(rec.Call("backfill runs", "GET", "/api/v1/backfill", "/api/v1/backfill", "",
+                     rec.Admin())
+                .status == 200);
+      CHECK(rec.Call("backfill run", "GET", "/api/v1/backfill/{run}", "/api/v1/backfill/oa", "",
+                     rec.Admin())
+                .status == 200);
+      CHECK(rec.Call("backfill run unknown", "GET", "/api/v1/backfill/{run}",
+                     "/api/v1/backfill/nosuch", "", rec.Admin())
+                .status == 404);
+      CHECK(rec.Call("admin status after backfill", "GET", "/api/v1/admin/status",
+                     "/api/v1/admin/status", "", rec.Admin())
+                .status == 200);
+    }
     // Shadow mode is off here: its summary is a 404 naming the setting.
     CHECK(rec.Call("shadow off", "GET", "/api/v1/shadow", "/api/v1/shadow", "", rec.Admin())
               .status == 404);

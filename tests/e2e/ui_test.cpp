@@ -243,6 +243,13 @@ TEST_SUITE("e2e.ui") {
         }),
         ("no dead letter appeared; stderr:\n" + service.process->Stderr()));
 
+    // A backfill run half imported, its two lines bad (no CRM call): the
+    // dashboard's backfill card shows it.
+    t::HttpResult backfill = t::HttpCall(
+        service.port, "POST", "/api/v1/backfill?run=ui-run&offset=0&total=4",
+        "{\"lead\":{\"id\":\"bf-1\",\"email\":\"nope\"}}\n{\"contact\":{}}\n", Admin());
+    REQUIRE_MESSAGE(backfill.status == 200, backfill.body);
+
     for (const char* stale : {"dashboard.png", "dashboard-replayed.png", "dashboard-failure.png"}) {
       fs::remove(kUiTestDir + "/" + stale);
     }

@@ -82,8 +82,8 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
                          .Str("since", FormatIsoMs(a.since_ms))
                          .Done());
   }
-  return JsonObject()
-      .Int("workers", d.workers)
+  JsonObject out;
+  out.Int("workers", d.workers)
       .Bool("syncEnabled", d.sync_enabled)
       .Raw("circuit", CircuitJson(d))
       .Raw("rateLimit", RateLimitJson(d))
@@ -91,8 +91,10 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
       .Raw("alerts", JsonArray(alerts))
       .Raw("inbound", JsonObject().Str("webhookRegistration", status.webhook_registration).Done())
       .Raw("poll", PollJson(status.poll))
-      .Raw("shadow", ShadowJson(status.shadow))
-      .Done();
+      .Raw("shadow", ShadowJson(status.shadow));
+  // Backfill: its own member, written by backfill/backfill_api.h.
+  if (!status.backfill.empty()) out.Raw("backfill", status.backfill);
+  return out.Done();
 }
 
 }  // namespace crmsync::engine

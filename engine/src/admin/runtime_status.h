@@ -23,6 +23,8 @@ struct RuntimeStatus {
   /// The CRM webhook registration's state; "not configured" without one.
   std::string webhook_registration = "not configured";
   /// Change polling; enabled false when this engine does not poll.
+  /// Backfill: backfill/backfill_api.h's BackfillRuntimeJson; "" leaves it out.
+  std::string backfill;
   PollStatus poll;
   /// Shadow mode (docs/design.md §13); enabled false when it is off.
   ShadowFigures shadow;
@@ -34,7 +36,8 @@ struct RuntimeStatus {
 ///  "jobsFinished", "alerts": [{"kind", "subject", "message", "since"}],
 ///  "inbound": {"webhookRegistration"},
 ///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
-///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]}};
+///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]},
+///  "backfill"?: {"running", "latest", "queue"}};
 ///  "shadow": {"enabled", "compared"?, "identical"?, "differing"?, "errors"?,
 ///  "dropped"?, "sandboxSent"?, "queueDepth"?, "queueCapacity"?};
 /// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque

@@ -11,6 +11,7 @@
 #include <Poco/Util/OptionSet.h>
 
 #include "app/admin_cli.h"
+#include "app/backfill_cli.h"
 #include "app/commands.h"
 #include "app/live_commands.h"
 #include "app/service.h"
@@ -54,7 +55,14 @@ const char* kCommandsHelpHead =
     "                 secrets masked; sends nothing\n"
     "  crm-dump [json]\n"
     "                 print what the CRM plugin of the running service holds\n"
-    "                 (mock-crm: its in-memory CRM); uses server.port, admin.token\n";
+    "                 (mock-crm: its in-memory CRM); uses server.port, admin.token\n"
+    "  backfill FILE.ndjson|- [--run ID] [--strict] [--no-wait]\n"
+    "                 import existing records, one {\"lead\": {...}} or\n"
+    "                 {\"property\": {...}} a line, through the running service\n"
+    "                 as bulk jobs (behind live events); shows progress, then\n"
+    "                 waits until they are synced. The same command resumes\n"
+    "                 after a crash (stdin: give --run ID). A bad line is\n"
+    "                 reported and skipped (exit 2); --strict stops at it\n";
 
 const char* kCommandsHelpTail =
     "\n"
@@ -129,6 +137,26 @@ void CrmsyncApplication::defineOptions(Poco::Util::OptionSet& options) {
   options.addOption(Option("live", "", "plugin-check: also check the connection to the CRM")
                         .callback(OptionCallback<CrmsyncApplication>(
                             this, &CrmsyncApplication::HandleLive)));
+  // backfill's options (app/backfill_cli.h).
+  options.addOption(Option("strict", "", "backfill: stop at the first bad line")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleBackfillOption)));
+  options.addOption(Option("run", "", "backfill: the run's id (default: derived from the file; "
+                                      "stdin needs one to resume)")
+                        .argument("ID")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleBackfillOption)));
+  options.addOption(Option("no-wait", "", "backfill: return once imported, without waiting for "
+                                          "the CRM")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleBackfillOption)));
+}
+
+void CrmsyncApplication::HandleBackfillOption(const std::string& name, const std::string& value) {
+  backfill_option_given_ = true;
+  if (name == "strict") backfill_strict_ = true;
+  if (name == "no-wait") backfill_no_wait_ = true;
+  if (name == "run") backfill_run_ = value;
 }
 
 void CrmsyncApplication::HandleLive(const std::string&, const std::string&) { live_ = true; }
@@ -202,8 +230,13 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
     std::cerr << "crmsync: --live applies to plugin-check only; see crmsync --help\n";
     return kExitUsage;
   }
+  if (backfill_option_given_ && command != "backfill") {
+    std::cerr << "crmsync: --strict, --run and --no-wait apply to backfill only; see crmsync "
+                 "--help\n";
+    return kExitUsage;
+  }
   if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check" &&
-      command != "render") {
+      command != "render" && command != "backfill") {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
               << "'; see crmsync --help\n";
     return kExitUsage;
@@ -250,6 +283,19 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
         std::vector<std::string>(args.begin() + 1, args.end()), check, std::cout, std::cerr);
   }
   if (IsAdminCommand(command)) return RunAdminCommand(settings, args, std::cout, std::cerr);
+  if (command == "backfill") {
+    if (args.size() != 2) {
+      std::cerr << "usage: crmsync backfill FILE.ndjson|- [--run ID] [--strict] [--no-wait] "
+                   "[--config FILE] [--set KEY=VALUE]...\n";
+      return kExitUsage;
+    }
+    BackfillOptions backfill;
+    backfill.file = args[1];
+    backfill.run = backfill_run_;
+    backfill.strict = backfill_strict_;
+    backfill.wait = !backfill_no_wait_;
+    return RunBackfill(settings, backfill, std::cin, std::cout, std::cerr);
+  }
   if (command == "serve") return Serve(settings);
   std::cerr << "crmsync: unknown command '" << command << "'; see crmsync --help\n";
   return kExitUsage;

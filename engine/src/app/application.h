@@ -32,11 +32,18 @@ class CrmsyncApplication : public Poco::Util::ServerApplication {
   void HandleConfig(const std::string& name, const std::string& value);
   void HandleSet(const std::string& name, const std::string& value);
   void HandleLive(const std::string& name, const std::string& value);
+  // backfill's options (app/backfill_cli.h).
+  void HandleBackfillOption(const std::string& name, const std::string& value);
   int Serve(const config::Settings& settings);
 
   bool help_requested_ = false;
   bool version_requested_ = false;
   bool live_ = false;  ///< --live: plugin-check also checks the connection.
+  // backfill: --strict, --run ID, --no-wait; which of them were given.
+  bool backfill_strict_ = false;
+  bool backfill_no_wait_ = false;
+  std::string backfill_run_;
+  bool backfill_option_given_ = false;
   std::string config_file_;
   std::vector<std::string> overrides_;
 };

@@ -17,6 +17,7 @@
 #include "admin/ui_routes.h"
 #include "app/open_store.h"
 #include "app/start_checks.h"
+#include "backfill/backfill_api.h"
 #include "common/logging.h"
 #include "http/openapi.h"
 #include "intake/intake_handler.h"
@@ -148,6 +149,12 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
       dispatch, service->store_.queue(), service->store_.state.get(), &service->plugin_->adapter(),
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
 
+  // Backfill: imports chunks of existing records as bulk jobs (backfill/backfill_runs.h).
+  service->backfill_ = std::make_unique<BackfillRuns>(
+      service->store_.state.get(), service->store_.state.get(), service->clock_,
+      service->plugin_->info().capabilities.lookup_by_reference, &service->metrics_,
+      [raw] { raw->dispatcher_->Wake(); });
+
   if (!service->SetUpInbound(settings, error)) return nullptr;
   if (!service->SetUpPolling(settings, error)) return nullptr;
   if (!service->SetUpAlerts(settings, error)) return nullptr;
@@ -243,6 +250,7 @@ RuntimeStatus Service::CurrentRuntimeStatus() {
   status.alerts = alerts_->Active();
   if (registrar_) status.webhook_registration = registrar_->state();
   if (poller_) status.poll = poller_->Status();
+  status.backfill = BackfillRuntimeJson(*backfill_, CachedStats());
   if (shadow_) status.shadow = shadow_->Figures();
   return status;
 }
@@ -373,6 +381,13 @@ void Service::BuildRoutes(Router* router) {
     if (!ctx.RequireBearer(admin_token_)) return;
     ctx.SendJson(200, plugin_->adapter().Dump());
   });
+  // Backfill routes: new with v1, so no unversioned alias.
+  BackfillApiContext backfill;
+  backfill.runs = backfill_.get();
+  backfill.stats = [this] { return CachedStats(); };
+  backfill.admin_token = admin_token_;
+  backfill.shutting_down = &shutting_down_;
+  AddBackfillRoutes(*router, backfill);
   AddLegacyApiAliases(router);
   // Shadow mode's routes are new with v1: no unversioned alias.
   AddShadowRoutes(*router, shadow_.get(), admin_token_);

@@ -31,6 +31,7 @@
 #include "plugin_host/plugin_loader.h"
 #include "plugin_host/store_plugin_host.h"
 #include "app/open_store.h"
+#include "backfill/backfill_runs.h"
 #include "store/store.h"
 #include "store/write_probe.h"
 #include "shadow/shadow_plugin.h"
@@ -128,6 +129,8 @@ class Service {
   // Before dispatcher_: its workers use it until they stop.
   std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  /// Backfill runs over store_ (after dispatcher_, which it wakes).
+  std::unique_ptr<BackfillRuns> backfill_;
   WebhookSecrets webhook_secrets_;
   int64_t webhook_tolerance_s_ = 300;
   std::string webhook_public_url_;  ///< crm.webhook.url: the origin of WebhookDelivery::url.

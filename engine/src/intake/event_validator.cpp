@@ -24,12 +24,6 @@ bool ValidEventId(const std::string& id) {
   return true;
 }
 
-bool ValidTimestamp(const std::string& ts) {
-  static const std::regex kIso(
-      R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$)");
-  return std::regex_match(ts, kIso);
-}
-
 // The patch `data` carries (docs/events.md): each field present in `data` as
 // the codec read it into `decoded` (ids as text, numbers normalised), null
 // where the platform cleared it; fields the entity does not have are dropped.
@@ -81,6 +75,80 @@ std::string TypeList() {
   return list;
 }
 
+}  // namespace
+
+bool ValidateEventData(EventType type, const Object& data, const std::string& data_path,
+                       IncomingEvent* event, std::vector<FieldError>* errors) {
+  event->data_path = data_path;
+  event->kind = EntityKindOf(type);
+  const size_t errors_before = errors->size();
+  switch (type) {
+    case EventType::kPropertyCreated:
+    case EventType::kPropertyUpdated: {
+      Property property;
+      if (DecodeProperty(data, data_path, &property, errors)) {
+        event->entity_id = property.id;
+        event->entity_json = PatchOf(data, EncodeProperty(property), EntityKind::kProperty);
+        event->coalescable = true;
+      }
+      RefuseClears(data, data_path, {"id", "status"}, errors);
+      break;
+    }
+    case EventType::kLeadCreated:
+    case EventType::kLeadStatusChanged: {
+      Lead lead;
+      if (DecodeLead(data, data_path, &lead, errors)) {
+        event->entity_id = lead.id;
+        event->entity_json = PatchOf(data, EncodeLead(lead), EntityKind::kLead);
+        LeadStatus status = lead.status.value_or(LeadStatus::kNew);
+        event->coalescable = type == EventType::kLeadCreated ||
+                            (status != LeadStatus::kViewingScheduled &&
+                             status != LeadStatus::kViewed && status != LeadStatus::kConverted);
+      }
+      // What a status change is about: checked apart from decoding, so it is
+      // reported beside the lead's other errors.
+      if (type == EventType::kLeadStatusChanged &&
+          (!data.has("status") || data.isNull("status"))) {
+        errors->push_back({data_path + ".status", "required for lead.status_changed"});
+      }
+      RefuseClears(data, data_path, {"id", "status"}, errors);
+      break;
+    }
+    case EventType::kInquirySubmitted: {
+      Inquiry inquiry;
+      if (DecodeInquiry(data, data_path, &inquiry, errors)) {
+        event->entity_id = inquiry.lead_id;
+        event->entity_json =
+            PatchOf(*data.getObject("lead"), EncodeLead(inquiry.lead), EntityKind::kLead);
+        event->inquiry_id = inquiry.id;
+        event->inquiry_json = EncodeInquiry(inquiry);
+        event->coalescable = false;
+      }
+      RefuseClears(data, data_path, {"id", "leadId", "lead"}, errors);
+      Object::Ptr lead = data.getObject("lead");
+      if (lead) RefuseClears(*lead, data_path + ".lead", {"id", "status"}, errors);
+      break;
+    }
+    case EventType::kDealerAssigned: {
+      DealerAssignment assignment;
+      if (DecodeDealerAssignment(data, data_path, &assignment, errors)) {
+        event->entity_id = assignment.lead_id;
+        Lead patch;
+        patch.id = assignment.lead_id;
+        patch.assigned_to_id = assignment.dealer_id;
+        event->entity_json = EncodeLead(patch);
+        event->assignment = assignment;
+        event->coalescable = true;
+      }
+      RefuseClears(data, data_path, {"leadId", "dealerId"}, errors);
+      break;
+    }
+  }
+  return errors->size() == errors_before;
+}
+
+namespace {
+
 void ValidateEnvelope(const Object::Ptr& env, const std::string& path, ValidationResult* result) {
   auto error = [&](const std::string& field, const std::string& message) {
     result->errors.push_back({path + field, message});
@@ -123,7 +191,7 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
     error(".occurredAt", "required");
     ok = false;
   } else if (!env->get("occurredAt").isString() ||
-             !ValidTimestamp(env->getValue<std::string>("occurredAt"))) {
+             !IsEventTimestamp(env->getValue<std::string>("occurredAt"))) {
     error(".occurredAt", "must be an ISO 8601 time such as 2026-11-23T10:15:00Z");
     ok = false;
   } else {
@@ -146,79 +214,21 @@ void ValidateEnvelope(const Object::Ptr& env, const std::string& path, Validatio
     error(".data", "must be an object");
     ok = false;
   } else if (type_known) {
-    const std::string data_path = path + ".data";
-    event.data_path = data_path;
-    const Object& data = *env->getObject("data");
-    event.kind = EntityKindOf(event.type);
-    size_t errors_before = result->errors.size();
-    switch (event.type) {
-      case EventType::kPropertyCreated:
-      case EventType::kPropertyUpdated: {
-        Property property;
-        if (DecodeProperty(data, data_path, &property, &result->errors)) {
-          event.entity_id = property.id;
-          event.entity_json = PatchOf(data, EncodeProperty(property), EntityKind::kProperty);
-          event.coalescable = true;
-        }
-        RefuseClears(data, data_path, {"id", "status"}, &result->errors);
-        break;
-      }
-      case EventType::kLeadCreated:
-      case EventType::kLeadStatusChanged: {
-        Lead lead;
-        if (DecodeLead(data, data_path, &lead, &result->errors)) {
-          event.entity_id = lead.id;
-          event.entity_json = PatchOf(data, EncodeLead(lead), EntityKind::kLead);
-          LeadStatus status = lead.status.value_or(LeadStatus::kNew);
-          event.coalescable = event.type == EventType::kLeadCreated ||
-                              (status != LeadStatus::kViewingScheduled &&
-                               status != LeadStatus::kViewed && status != LeadStatus::kConverted);
-        }
-        // What a status change is about: checked apart from decoding, so it is
-        // reported beside the lead's other errors.
-        if (event.type == EventType::kLeadStatusChanged &&
-            (!data.has("status") || data.isNull("status"))) {
-          error(".data.status", "required for lead.status_changed");
-        }
-        RefuseClears(data, data_path, {"id", "status"}, &result->errors);
-        break;
-      }
-      case EventType::kInquirySubmitted: {
-        Inquiry inquiry;
-        if (DecodeInquiry(data, data_path, &inquiry, &result->errors)) {
-          event.entity_id = inquiry.lead_id;
-          event.entity_json =
-              PatchOf(*data.getObject("lead"), EncodeLead(inquiry.lead), EntityKind::kLead);
-          event.inquiry_id = inquiry.id;
-          event.inquiry_json = EncodeInquiry(inquiry);
-          event.coalescable = false;
-        }
-        RefuseClears(data, data_path, {"id", "leadId", "lead"}, &result->errors);
-        Object::Ptr lead = data.getObject("lead");
-        if (lead) RefuseClears(*lead, data_path + ".lead", {"id", "status"}, &result->errors);
-        break;
-      }
-      case EventType::kDealerAssigned: {
-        DealerAssignment assignment;
-        if (DecodeDealerAssignment(data, data_path, &assignment, &result->errors)) {
-          event.entity_id = assignment.lead_id;
-          Lead patch;
-          patch.id = assignment.lead_id;
-          patch.assigned_to_id = assignment.dealer_id;
-          event.entity_json = EncodeLead(patch);
-          event.assignment = assignment;
-          event.coalescable = true;
-        }
-        RefuseClears(data, data_path, {"leadId", "dealerId"}, &result->errors);
-        break;
-      }
+    if (!ValidateEventData(event.type, *env->getObject("data"), path + ".data", &event,
+                           &result->errors)) {
+      ok = false;
     }
-    if (result->errors.size() != errors_before) ok = false;
   }
   if (ok) result->events.push_back(std::move(event));
 }
 
 }  // namespace
+
+bool IsEventTimestamp(const std::string& ts) {
+  static const std::regex kIso(
+      R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$)");
+  return std::regex_match(ts, kIso);
+}
 
 ValidationResult ValidateEventsBody(const std::string& body) {
   ValidationResult result;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <Poco/JSON/Object.h>
+
 #include "crmsync/entities.h"
 #include "queue/queue_types.h"
 
@@ -32,6 +34,19 @@ struct ValidationResult {
 /// null clears a field, refused where a field cannot be cleared (ids, status).
 /// Each event's entity_json is that patch.
 ValidationResult ValidateEventsBody(const std::string& body);
+
+/// Validates `data`, the data of an event of `type`, exactly as an envelope's
+/// data is validated: each problem goes to `errors` with its path under
+/// `data_path` ("$.events[2].data", "$.lead"). Fills `event`'s kind,
+/// entity_id, entity_json, coalescable, data_path (and the inquiry or
+/// assignment). True when no problem was added. For other readers of
+/// platform records (backfill/backfill_lines.h), so the rules live once.
+bool ValidateEventData(EventType type, const Poco::JSON::Object& data, const std::string& data_path,
+                       IncomingEvent* event, std::vector<FieldError>* errors);
+
+/// True for an ISO 8601 time as occurredAt takes it (2026-11-23T10:15:00Z,
+/// fractions and offsets allowed).
+bool IsEventTimestamp(const std::string& text);
 
 }  // namespace crmsync::engine
 

@@ -94,6 +94,13 @@ async function main() {
     if (figures['circuit-state'] !== 'closed') throw new Error('circuit: ' + figures['circuit-state']);
     if (figures['sync-enabled'] !== 'enabled') throw new Error('sync: ' + figures['sync-enabled']);
     if (figures.health !== 'dead letters') throw new Error('health pill: ' + figures.health);
+    step = 'the backfill card';
+    await page.waitForFunction(() => /2 of 4 lines/.test(document.getElementById('backfill-lines').textContent));
+    const backfill = (await page.textContent('#backfill-figures')).trim();
+    if (backfill !== '0 accepted, 0 duplicates, 2 invalid') throw new Error('backfill card: ' + backfill);
+    if (!/ui-run: importing/.test(await page.textContent('#backfill-state'))) {
+      throw new Error('backfill state: ' + (await page.textContent('#backfill-state')));
+    }
     const cells = await page.$$eval(row + ' td', (tds) => tds.map((td) => td.textContent));
     if (cells[1] !== 'lead:' + args.lead || cells[3] !== 'invalid_record') {
       throw new Error('dead letter row: ' + JSON.stringify(cells));
