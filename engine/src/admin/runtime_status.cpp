@@ -75,6 +75,8 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
       .Raw("alerts", JsonArray(alerts))
       .Raw("inbound", JsonObject().Str("webhookRegistration", status.webhook_registration).Done())
       .Raw("poll", PollJson(status.poll))
+      .Raw("reconcile", status.reconcile)
+      .Raw("resync", status.resync)
       .Done();
 }
 

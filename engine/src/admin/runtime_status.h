@@ -23,6 +23,10 @@ struct RuntimeStatus {
   std::string webhook_registration = "not configured";
   /// Change polling; enabled false when this engine does not poll.
   PollStatus poll;
+  /// The last reconcile and resync runs in brief, JSON ("null": none;
+  /// reconcile/reconciler.h, reconcile/resyncer.h).
+  std::string reconcile = "null";
+  std::string resync = "null";
 };
 
 /// {"workers", "syncEnabled", "circuit": {"state", "openedTotal", "probeAt"?},
@@ -31,7 +35,8 @@ struct RuntimeStatus {
 ///  "jobsFinished", "alerts": [{"kind", "subject", "message", "since"}],
 ///  "inbound": {"webhookRegistration"},
 ///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
-///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]}};
+///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]},
+///  "reconcile": the last run or null, "resync": the last run or null};
 /// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque
 /// and may hold a token: never shown, only whether one is kept.
 std::string RuntimeStatusJson(const RuntimeStatus& status);

@@ -13,6 +13,8 @@
 #include "app/admin_cli.h"
 #include "app/commands.h"
 #include "app/live_commands.h"
+#include "app/progress.h"
+#include "app/reconcile_cli.h"
 #include "app/service.h"
 #include "common/logging.h"
 #include "conformance/plugin_check.h"
@@ -64,7 +66,8 @@ const char* kCommandsHelpTail =
 
 // The commands' help, the admin commands (app/admin_cli.h) included.
 std::string CommandsHelp() {
-  return std::string(kCommandsHelpHead) + AdminCommandsHelp() + kCommandsHelpTail;
+  return std::string(kCommandsHelpHead) + AdminCommandsHelp() + RunCommandsHelp() +
+         kCommandsHelpTail;
 }
 
 // The help of one command: its entries in CommandsHelp() ("  dlq ..." and the
@@ -129,9 +132,25 @@ void CrmsyncApplication::defineOptions(Poco::Util::OptionSet& options) {
   options.addOption(Option("live", "", "plugin-check: also check the connection to the CRM")
                         .callback(OptionCallback<CrmsyncApplication>(
                             this, &CrmsyncApplication::HandleLive)));
+  // reconcile and resync (app/reconcile_cli.h).
+  options.addOption(Option("repair", "", "reconcile: queue the jobs that fix what the platform owns")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleRunFlag)));
+  options.addOption(Option("all", "", "resync: every property, then every lead")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleRunFlag)));
+  options.addOption(Option("no-wait", "", "resync: return once queued, not when the jobs are done")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleRunFlag)));
 }
 
 void CrmsyncApplication::HandleLive(const std::string&, const std::string&) { live_ = true; }
+
+void CrmsyncApplication::HandleRunFlag(const std::string& name, const std::string&) {
+  if (name == "repair") run_flags_.repair = true;
+  if (name == "all") run_flags_.all = true;
+  if (name == "no-wait") run_flags_.no_wait = true;
+}
 
 void CrmsyncApplication::HandleHelp(const std::string&, const std::string&) {
   help_requested_ = true;
@@ -202,8 +221,14 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
     std::cerr << "crmsync: --live applies to plugin-check only; see crmsync --help\n";
     return kExitUsage;
   }
-  if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check" &&
-      command != "render") {
+  const bool run_flag = run_flags_.repair || run_flags_.all || run_flags_.no_wait;
+  if (run_flag && !IsRunCommand(command)) {
+    std::cerr << "crmsync: --repair, --all and --no-wait apply to reconcile and resync only; "
+                 "see crmsync --help\n";
+    return kExitUsage;
+  }
+  if (args.size() > 1 && !json && !IsAdminCommand(command) && !IsRunCommand(command) &&
+      command != "plugin-check" && command != "render") {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
               << "'; see crmsync --help\n";
     return kExitUsage;
@@ -250,6 +275,9 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
         std::vector<std::string>(args.begin() + 1, args.end()), check, std::cout, std::cerr);
   }
   if (IsAdminCommand(command)) return RunAdminCommand(settings, args, std::cout, std::cerr);
+  if (IsRunCommand(command)) {
+    return RunRunCommand(settings, args, run_flags_, StderrIsTerminal(), std::cout, std::cerr);
+  }
   if (command == "serve") return Serve(settings);
   std::cerr << "crmsync: unknown command '" << command << "'; see crmsync --help\n";
   return kExitUsage;

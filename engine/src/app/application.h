@@ -12,6 +12,8 @@
 
 #include <Poco/Util/ServerApplication.h>
 
+#include "app/reconcile_cli.h"
+
 #include "config/settings.h"
 
 namespace crmsync::engine {
@@ -32,11 +34,14 @@ class CrmsyncApplication : public Poco::Util::ServerApplication {
   void HandleConfig(const std::string& name, const std::string& value);
   void HandleSet(const std::string& name, const std::string& value);
   void HandleLive(const std::string& name, const std::string& value);
+  /// --repair, --all, --no-wait (reconcile, resync).
+  void HandleRunFlag(const std::string& name, const std::string& value);
   int Serve(const config::Settings& settings);
 
   bool help_requested_ = false;
   bool version_requested_ = false;
   bool live_ = false;  ///< --live: plugin-check also checks the connection.
+  RunFlags run_flags_;  ///< --repair, --all, --no-wait (app/reconcile_cli.h).
   std::string config_file_;
   std::vector<std::string> overrides_;
 };

@@ -168,6 +168,8 @@ std::vector<KeySpec> BuildSchema() {
       SecretList("webhook.secrets", "Extra accepted webhook secrets, comma separated (rotation)."),
       Int("workers.count", 64, 1, 256,
           "Worker threads dispatching jobs to the CRM: the most CRM requests in flight."),
+      // --- reconcile (issue 18) ---
+      List("reconcile.crm_fields", "", "Fields the CRM owns for `crmsync reconcile`, comma separated: their differences are reported as crm_owned and never repaired (a lead's status is the CRM's once it reached inbound.crm_owns_status_from)."),
   };
   // clang-format on
   // Lookups binary-search the table, so it must be sorted; sorting here keeps a

@@ -1,0 +1,148 @@
+// Durable run state and the run thread; see run_book.h.
+#include "reconcile/run_book.h"
+
+#include <random>
+#include <sstream>
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Parser.h>
+
+namespace crmsync::engine {
+namespace {
+
+const char kCurrentKey[] = "current";
+const char kRunsKey[] = "runs";
+
+}  // namespace
+
+RunBook::RunBook(std::string name, PluginStates* states, Clock* clock)
+    : plugin_("crmsync." + name), name_(std::move(name)), states_(states), clock_(clock) {}
+
+std::string RunBook::NewRunId() const {
+  // 2026-12-03T19:04:05.123Z -> 20261203T190405123
+  std::string time;
+  for (char c : FormatIsoMs(clock_->NowMs())) {
+    if (std::isdigit(static_cast<unsigned char>(c)) || c == 'T') time.push_back(c);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::random_device random;
+  std::string suffix;
+  for (int i = 0; i < 4; ++i) suffix.push_back(kHex[random() % 16]);
+  return name_ + "-" + time + "-" + suffix;
+}
+
+Poco::JSON::Object::Ptr RunBook::Load(const std::string& run) const {
+  if (run.empty()) return nullptr;
+  std::optional<std::string> text = states_->LoadPluginState(plugin_, run);
+  if (!text || text->empty()) return nullptr;
+  try {
+    Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(*text);
+    if (parsed.type() == typeid(Poco::JSON::Object::Ptr)) {
+      return parsed.extract<Poco::JSON::Object::Ptr>();
+    }
+  } catch (const Poco::Exception&) {
+  }
+  return nullptr;
+}
+
+void RunBook::Save(const std::string& run, const Poco::JSON::Object& state) {
+  std::ostringstream text;
+  state.stringify(text);
+  states_->SavePluginState(plugin_, run, text.str(), clock_->NowMs());
+}
+
+std::string RunBook::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return states_->LoadPluginState(plugin_, kCurrentKey).value_or("");
+}
+
+void RunBook::SetCurrent(const std::string& run) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!run.empty()) {
+    std::vector<std::string> runs;
+    std::istringstream in(states_->LoadPluginState(plugin_, kRunsKey).value_or(""));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line != run) runs.push_back(line);
+    }
+    runs.push_back(run);
+    if (runs.size() > kKeep) runs.erase(runs.begin(), runs.end() - kKeep);
+    std::string text;
+    for (const std::string& r : runs) text += r + "\n";
+    states_->SavePluginState(plugin_, kRunsKey, text, clock_->NowMs());
+  }
+  states_->SavePluginState(plugin_, kCurrentKey, run, clock_->NowMs());
+}
+
+std::vector<std::string> RunBook::Recent() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> runs;
+  std::istringstream in(states_->LoadPluginState(plugin_, kRunsKey).value_or(""));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) runs.insert(runs.begin(), line);
+  }
+  return runs;
+}
+
+void RunBook::Put(const std::string& key, const std::string& value) {
+  states_->SavePluginState(plugin_, key, value, clock_->NowMs());
+}
+
+std::optional<std::string> RunBook::Get(const std::string& key) const {
+  return states_->LoadPluginState(plugin_, key);
+}
+
+RunWorker::~RunWorker() { Stop(); }
+
+bool RunWorker::Launch(std::function<void()> work) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  if (busy_) {
+    pending_ = std::move(work);
+    return true;
+  }
+  if (thread_.joinable()) thread_.join();  // the last run returned
+  busy_ = true;
+  thread_ = std::thread([this, first = std::move(work)] {
+    std::function<void()> work = first;
+    while (work) {
+      work();
+      std::lock_guard<std::mutex> lock(mu_);
+      work = stopping_ ? nullptr : std::move(pending_);
+      pending_ = nullptr;
+      if (!work) busy_ = false;
+    }
+  });
+  return true;
+}
+
+bool RunWorker::Busy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return busy_;
+}
+
+bool RunWorker::Wait(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (ms > 0) {
+    cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
+  }
+  return !stopping_;
+}
+
+bool RunWorker::Stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+void RunWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace crmsync::engine
