@@ -19,6 +19,7 @@
 #include "oauth.h"
 #include "oauth_transport.h"
 #include "pagination.h"
+#include "records.h"
 #include "users.h"
 
 namespace crmsync::genericrest {
@@ -281,6 +282,28 @@ Status GenericRestAdapter::PollChanges(const PollRequest& request, PollPage* pag
                            return Classify(HttpRequest(), response);
                          },
                          request, page);
+}
+
+Status GenericRestAdapter::ListRecords(const RecordListRequest& request, RecordListPage* page) {
+  if (!mapping_ || !transport_) return Status::NotFound("generic-rest-crm is not configured");
+  // The inner transport: the list walks its own pages, one per call.
+  Transport& inner = static_cast<PagingTransport&>(*transport_).inner();
+  return ListRecordsOver(*mapping_, inner, base_url_, NowMs(),
+                         [this](const HttpResponse& response) {
+                           return Classify(HttpRequest(), response);
+                         },
+                         request, page);
+}
+
+Status GenericRestAdapter::ReadRecord(EntityKind kind, const std::string& external_id,
+                                      CrmRecord* record) {
+  if (!mapping_ || !transport_) return Status::Permanent("generic-rest-crm is not configured");
+  Transport& inner = static_cast<PagingTransport&>(*transport_).inner();
+  return ReadRecordOver(*mapping_, inner, NowMs(),
+                        [this](const HttpResponse& response) {
+                          return Classify(HttpRequest(), response);
+                        },
+                        kind, external_id, record);
 }
 
 }  // namespace crmsync::genericrest

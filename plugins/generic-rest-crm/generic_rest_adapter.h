@@ -23,6 +23,10 @@
 // PollChanges() read the CRM through the plugin's transport (inbound_read.h).
 // Classify() tries the mapping's classify rules, then DefaultClassify().
 //
+// It is a RecordReader too (crmsync/records.h): ListRecords() and
+// ReadRecord() read the CRM's records back through the mapping's `records`
+// section (records.h), for `crmsync reconcile`.
+//
 // Thread-safety: as for every Adapter (crmsync/adapter.h): Configure() once,
 // then everything else from any thread; all state is read-only after
 // Configure() and the transport is thread-safe.
@@ -35,6 +39,7 @@
 #include <vector>
 
 #include "crmsync/adapter.h"
+#include "crmsync/records.h"
 #include "crmsync/webhook_verify.h"
 #include "generic_rest_mapper.h"
 #include "mapping_file.h"
@@ -61,7 +66,7 @@ Status CheckLookupSamples(const Mapping& mapping, std::vector<std::string>* warn
 /// a secret.
 Status ConfigureWebhookSecrets(const PluginConfig& config, WebhookVerifier* verifier);
 
-class GenericRestAdapter : public Adapter {
+class GenericRestAdapter : public Adapter, public RecordReader {
  public:
   GenericRestAdapter();
   ~GenericRestAdapter() override;
@@ -105,6 +110,15 @@ class GenericRestAdapter : public Adapter {
 
   /// One page of the entity's `poll` (inbound_read.h); kNotFound without one.
   Status PollChanges(const PollRequest& request, PollPage* page) override;
+
+  /// One page of records.<entity>.list (records.h); kNotFound without one, so
+  /// the engine looks records up by reference instead.
+  Status ListRecords(const RecordListRequest& request, RecordListPage* page) override;
+
+  /// One record by its CRM id through records.<entity>.read, else fetch.<entity>
+  /// (records.h); kPermanent when the mapping has neither.
+  Status ReadRecord(EntityKind kind, const std::string& external_id,
+                    CrmRecord* record) override;
 
  private:
   std::shared_ptr<const Mapping> mapping_;

@@ -16,28 +16,6 @@
 namespace crmsync::genericrest {
 namespace {
 
-// The JSON body of a 2xx answer. An error answer (a transport error or a
-// status that is not 2xx) as the mapping's outcome table reads it; a 2xx that
-// is not JSON kPermanent; both prefixed with `what`.
-Status JsonAnswer(const std::string& what, const ClassifyFn& classify,
-                  const HttpResponse& response, Var* body) {
-  if (response.error != TransportError::kNone || response.status < 200 ||
-      response.status > 299) {
-    const Status classified = classify(response);
-    if (classified.ok()) {
-      // A 1xx or 3xx the table lets pass is still no answer to read.
-      return Status::Retryable(what + ": the CRM answered " + std::to_string(response.status));
-    }
-    return Status(classified.code(), what + ": " + classified.message());
-  }
-  std::string error;
-  if (!ParseJson(response.body, body, &error)) {
-    return Status::Permanent(what + ": the CRM's answer (" + std::to_string(response.status) +
-                             ") is not JSON");
-  }
-  return Status::Ok();
-}
-
 // FNV-1a, 64 bits, as hex: stable across builds and machines, unlike
 // std::hash, for ids the engine keeps.
 std::string Fnv1a64Hex(const std::string& text) {
@@ -153,6 +131,25 @@ Status PollOnePage(const Mapping& mapping, Transport& transport, const std::stri
                    const PollCursor& cursor, PollPage* page);
 
 }  // namespace
+
+Status JsonAnswer(const std::string& what, const ClassifyFn& classify,
+                  const HttpResponse& response, Var* body, StatusCode unreadable) {
+  if (response.error != TransportError::kNone || response.status < 200 ||
+      response.status > 299) {
+    const Status classified = classify(response);
+    if (classified.ok()) {
+      // A 1xx or 3xx the table lets pass is still no answer to read.
+      return Status::Retryable(what + ": the CRM answered " + std::to_string(response.status));
+    }
+    return Status(classified.code(), what + ": " + classified.message());
+  }
+  std::string error;
+  if (!ParseJson(response.body, body, &error)) {
+    return Status(unreadable, what + ": the CRM's answer (" + std::to_string(response.status) +
+                                  ") is not JSON");
+  }
+  return Status::Ok();
+}
 
 Status FetchChangeOver(const Mapping& mapping, Transport& transport, int64_t now_unix_ms,
                        const ClassifyFn& classify, InboundChange* change) {

@@ -25,12 +25,21 @@
 #include <string>
 
 #include "crmsync/adapter.h"
+#include "json_util.h"
 #include "mapping_file.h"
 
 namespace crmsync::genericrest {
 
 /// The mapping's outcome table for an error answer (the adapter's Classify()).
 using ClassifyFn = std::function<Status(const HttpResponse&)>;
+
+/// The JSON body of a 2xx answer into *body. An error answer (a transport
+/// error or a status that is not 2xx) as `classify` reads it (kRetryable when
+/// it reads as OK); a 2xx that is not JSON `unreadable`; both prefixed with
+/// `what`.
+Status JsonAnswer(const std::string& what, const ClassifyFn& classify,
+                  const HttpResponse& response, Var* body,
+                  StatusCode unreadable = StatusCode::kPermanent);
 
 /// Fills change->fields_json and updated_at from the CRM's record (and clears
 /// change->fetch). kNotFound when the CRM has no such record; kPermanent when

@@ -105,6 +105,16 @@ bool IsNumber(const Var& value) { return !value.isEmpty() && !IsBool(value) && v
 bool IsString(const Var& value) { return value.isString(); }
 bool IsNull(const Var& value) { return value.isEmpty(); }
 
+const char* JsonTypeName(const Var& value) {
+  if (IsNull(value)) return "null";
+  if (IsObject(value)) return "an object";
+  if (IsArray(value)) return "an array";
+  if (IsString(value)) return "a string";
+  if (IsBool(value)) return "a boolean";
+  if (IsNumber(value)) return "a number";
+  return "an unknown value";
+}
+
 bool IsEmptyValue(const Var& value) {
   if (value.isEmpty()) return true;
   if (value.isString()) return value.extract<std::string>().empty();

@@ -69,6 +69,10 @@ bool IsString(const Var& value);
 /// True for an empty Var or JSON null.
 bool IsNull(const Var& value);
 
+/// What kind of JSON value `value` is, for messages: "null", "an object",
+/// "an array", "a string", "a boolean", "a number".
+const char* JsonTypeName(const Var& value);
+
 /// A JSON value that counts as "no value" in templates: null, "", [] (an object
 /// is never empty here: templates omit empty objects themselves).
 bool IsEmptyValue(const Var& value);

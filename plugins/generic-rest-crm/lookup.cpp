@@ -7,16 +7,6 @@
 namespace crmsync::genericrest {
 namespace {
 
-const char* TypeOf(const Var& value) {
-  if (IsNull(value)) return "null";
-  if (IsObject(value)) return "an object";
-  if (IsArray(value)) return "an array";
-  if (IsString(value)) return "a string";
-  if (IsBool(value)) return "a boolean";
-  if (IsNumber(value)) return "a number";
-  return "an unknown value";
-}
-
 Status Mismatch(const std::string& what) {
   return Status::Retryable("lookup answer does not match the mapping: " + what);
 }
@@ -46,11 +36,11 @@ Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
     const std::string at = op.results_pointer->empty() ? "the top level" : *op.results_pointer;
     const std::optional<Var> found = ResolvePointer(body, *op.results_pointer);
     if (!found) {
-      return Mismatch("expected an array at " + at + ", got " + TypeOf(body) + " without it");
+      return Mismatch("expected an array at " + at + ", got " + JsonTypeName(body) + " without it");
     }
     if (IsNull(*found)) return Status::Ok();  // an explicit "none"
     if (!IsArray(*found)) {
-      return Mismatch("expected an array at " + at + ", got " + TypeOf(*found));
+      return Mismatch("expected an array at " + at + ", got " + JsonTypeName(*found));
     }
     matches = *found;
   }
@@ -69,7 +59,7 @@ Status ReadLookupAnswer(const Operation& op, const HttpResponse& response,
       match = *ours;
     }
   } else if (!IsObject(matches)) {
-    return Mismatch(std::string("expected an array or the record itself, got ") + TypeOf(matches));
+    return Mismatch(std::string("expected an array or the record itself, got ") + JsonTypeName(matches));
   }
   if (op.match_pointer && reference != nullptr && IsObject(matches) &&
       IdAt(match, *op.match_pointer) != *reference) {

@@ -605,6 +605,78 @@ void ParseVerify(Checker* c, const JsonObject& object, WebhookVerifier* out) {
   c->Error(at, problem);
 }
 
+// A map of platform field -> where the CRM holds it (webhooks.fields.<entity>,
+// records.<entity>.fields): a JSON pointer, or {"from", "transform"} with
+// inbound transforms. `what` ends "not a platform lead field ..." messages,
+// `into` names what the pointers point into.
+void ParseFieldMap(Checker* c, const JsonObject& map, const std::string& entity_at,
+                   EntityKind kind, const Mapping& mapping, const std::string& what,
+                   const std::string& into, std::vector<WebhookField>* list) {
+  const std::string entity = EntityKindName(kind);
+  TransformRules transforms;
+  transforms.direction = TransformDirection::kInbound;
+  for (const auto& table : mapping.lookups) transforms.lookup_tables.insert(table.first);
+  transforms.has_status_map =
+      mapping.status_map_inbound.count(entity) != 0 || mapping.status_map.count(entity) != 0;
+  transforms.has_source_map = mapping.has_source_map;
+  for (const std::string& platform : map->getNames()) {
+    const std::string at = PointerJoin(entity_at, platform);
+    const std::vector<std::string>& known = PlatformFields(kind);
+    if (std::find(known.begin(), known.end(), platform) == known.end() || platform == "id") {
+      std::vector<std::string> settable;
+      for (const std::string& field : known) {
+        if (field != "id") settable.push_back(field);
+      }
+      c->Error(at, "not a platform " + entity + " field " + what +
+                       DidYouMean(platform, settable));
+      continue;
+    }
+    WebhookField field;
+    field.platform_field = platform;
+    const Var value = map->get(platform);
+    if (IsString(value)) {
+      field.from = value.extract<std::string>();
+      if (!IsValidPointer(field.from)) {
+        c->Error(at, "must be a JSON pointer into the " + into + " (\"/status\")");
+        continue;
+      }
+    } else if (IsObject(value)) {
+      JsonObject spec = value.extract<JsonObject>();
+      c->Keys(spec, at, {"from", "transform"});
+      if (!c->Pointer(spec, "from", at, true, &field.from)) continue;
+      if (spec->has("transform")) {
+        const Var transform_var = spec->get("transform");
+        JsonArray array;
+        if (IsString(transform_var)) {
+          array = NewArray();
+          array->add(transform_var);
+        } else if (IsArray(transform_var)) {
+          array = transform_var.extract<JsonArray>();
+        } else {
+          c->Error(at + "/transform", "must be a transform or an array of transforms");
+          continue;
+        }
+        for (unsigned int i = 0; i < array->size(); ++i) {
+          const std::string item_at =
+              IsArray(transform_var) ? at + "/transform/" + std::to_string(i) : at + "/transform";
+          if (!IsString(array->get(i))) {
+            c->Error(item_at, "must be a string");
+            continue;
+          }
+          const std::string spec_text = array->get(i).extract<std::string>();
+          const std::string reason = CheckTransform(spec_text, transforms);
+          if (!reason.empty()) c->Error(item_at, reason);
+          field.transforms.push_back(spec_text);
+        }
+      }
+    } else {
+      c->Error(at, "must be a JSON pointer or {\"from\": ..., \"transform\": [...]}");
+      continue;
+    }
+    list->push_back(field);
+  }
+}
+
 void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping, WebhookSpec* out) {
   const std::string pointer = "/webhooks";
   c->Keys(object, pointer,
@@ -701,70 +773,8 @@ void ParseWebhooks(Checker* c, const JsonObject& object, const Mapping& mapping,
   ParsePerEntity(c, fields, pointer + "/fields", [&](const JsonObject& map,
                                                      const std::string& entity_at,
                                                      EntityKind kind) {
-    const std::string entity = EntityKindName(kind);
-    TransformRules transforms;
-    transforms.direction = TransformDirection::kInbound;
-    for (const auto& table : mapping.lookups) transforms.lookup_tables.insert(table.first);
-    transforms.has_status_map =
-        mapping.status_map_inbound.count(entity) != 0 || mapping.status_map.count(entity) != 0;
-    transforms.has_source_map = mapping.has_source_map;
-    std::vector<WebhookField>& list = out->fields[entity];
-    for (const std::string& platform : map->getNames()) {
-      const std::string at = PointerJoin(entity_at, platform);
-      const std::vector<std::string>& known = PlatformFields(kind);
-      if (std::find(known.begin(), known.end(), platform) == known.end() || platform == "id") {
-        std::vector<std::string> settable;
-        for (const std::string& field : known) {
-          if (field != "id") settable.push_back(field);
-        }
-        c->Error(at, "not a platform " + entity + " field that a webhook may set" +
-                         DidYouMean(platform, settable));
-        continue;
-      }
-      WebhookField field;
-      field.platform_field = platform;
-      const Var value = map->get(platform);
-      if (IsString(value)) {
-        field.from = value.extract<std::string>();
-        if (!IsValidPointer(field.from)) {
-          c->Error(at, "must be a JSON pointer into the data object (\"/status\")");
-          continue;
-        }
-      } else if (IsObject(value)) {
-        JsonObject spec = value.extract<JsonObject>();
-        c->Keys(spec, at, {"from", "transform"});
-        if (!c->Pointer(spec, "from", at, true, &field.from)) continue;
-        if (spec->has("transform")) {
-          const Var list_var = spec->get("transform");
-          JsonArray array;
-          if (IsString(list_var)) {
-            array = NewArray();
-            array->add(list_var);
-          } else if (IsArray(list_var)) {
-            array = list_var.extract<JsonArray>();
-          } else {
-            c->Error(at + "/transform", "must be a transform or an array of transforms");
-            continue;
-          }
-          for (unsigned int i = 0; i < array->size(); ++i) {
-            const std::string item_at =
-                IsArray(list_var) ? at + "/transform/" + std::to_string(i) : at + "/transform";
-            if (!IsString(array->get(i))) {
-              c->Error(item_at, "must be a string");
-              continue;
-            }
-            const std::string spec_text = array->get(i).extract<std::string>();
-            const std::string reason = CheckTransform(spec_text, transforms);
-            if (!reason.empty()) c->Error(item_at, reason);
-            field.transforms.push_back(spec_text);
-          }
-        }
-      } else {
-        c->Error(at, "must be a JSON pointer or {\"from\": ..., \"transform\": [...]}");
-        continue;
-      }
-      list.push_back(field);
-    }
+    ParseFieldMap(c, map, entity_at, kind, mapping, "that a webhook may set", "data object",
+                  &out->fields[EntityKindName(kind)]);
   });
 }
 
@@ -854,6 +864,77 @@ void ParsePoll(Checker* c, const JsonObject& object, Mapping* mapping) {
     poll.event = std::string(EntityKindName(kind)) + ".poll";
     c->String(spec, "event", at, false, &poll.event);
     mapping->poll[EntityKindName(kind)] = poll;
+  });
+}
+
+// records: how to read the CRM's records back (reconcile). `read` defaults to
+// the entity's fetch, which is parsed before.
+void ParseRecords(Checker* c, const JsonObject& object, Mapping* mapping) {
+  ParsePerEntity(c, object, "/records", [&](const JsonObject& spec, const std::string& at,
+                                             EntityKind kind) {
+    const std::string entity = EntityKindName(kind);
+    c->Keys(spec, at,
+            {"list", "read", "idPointer", "referencePointer", "updatedAtPointer", "fields"});
+    RecordsSpec records;
+    if (const EntityMapping* mapped = mapping->Entity(kind)) {
+      records.id_pointer = mapped->id_pointer;
+    } else {
+      c->Error(at, "needs /entities/" + entity +
+                       ": the records of a kind the mapping does not sync are not compared");
+    }
+    auto check_method = [&](const Operation& op, const std::string& op_at) {
+      if (!op.method.empty() && op.method != "GET" && op.method != "POST") {
+        c->Error(op_at + "/request/method", "records are read with GET (or POST for a search)");
+      }
+    };
+    if (JsonObject list = c->Object(spec, "list", at, false)) {
+      const std::string list_at = at + "/list";
+      c->Keys(list, list_at, {"request", "paging", "itemsPointer"});
+      Operation op;
+      ParseRequest(c, list, list_at, "list", *mapping, kind, {"now"}, &op);
+      check_method(op, list_at);
+      records.list = op;
+      if (list->has("paging")) {
+        Paging paging;
+        if (ParsePaging(list->get("paging"), list_at + "/paging", &paging, &c->errors)) {
+          records.paging = paging;
+        }
+      }
+      c->Pointer(list, "itemsPointer", list_at, true, &records.items_pointer);
+    }
+    if (JsonObject read = c->Object(spec, "read", at, false)) {
+      const std::string read_at = at + "/read";
+      c->Keys(read, read_at, {"request", "recordPointer", "notFoundStatus"});
+      Operation op;
+      ParseRequest(c, read, read_at, "read", *mapping, kind, {"externalId", "now"}, &op);
+      check_method(op, read_at);
+      c->Pointer(read, "recordPointer", read_at, false, &records.record_pointer);
+      if (read->has("notFoundStatus")) {
+        ParseNotFoundStatus(c, read->get("notFoundStatus"), read_at + "/notFoundStatus", &op);
+        records.not_found_status = op.not_found_status;
+      }
+      records.read = op;
+    } else if (auto fetch = mapping->fetch.find(entity); fetch != mapping->fetch.end()) {
+      // The record a notification names is read the same way.
+      records.read = fetch->second.request;
+      records.record_pointer = fetch->second.record_pointer;
+      records.not_found_status = fetch->second.not_found_status;
+    }
+    if (!spec->has("list") && !records.read) {
+      c->Error(at, "needs list (every " + entity + ", page by page) or read (one " + entity +
+                       " by its CRM id; /fetch/" + entity + " serves when there is one)");
+    }
+    c->Pointer(spec, "idPointer", at, false, &records.id_pointer, false);
+    c->Pointer(spec, "referencePointer", at, true, &records.reference_pointer, false);
+    std::string text;
+    if (c->Pointer(spec, "updatedAtPointer", at, false, &text, false)) {
+      records.updated_at_pointer = text;
+    }
+    if (JsonObject fields = c->Object(spec, "fields", at, true)) {
+      ParseFieldMap(c, fields, at + "/fields", kind, *mapping, "that a record holds", "record",
+                    &records.fields);
+    }
+    mapping->records[entity] = records;
   });
 }
 
@@ -1125,8 +1206,8 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   mapping.file = file;
   c.Keys(object, "",
          {"name", "description", "auth", "headers", "statusMap", "statusMapInbound", "lookups",
-          "sourceMap", "entities", "users", "webhooks", "fetch", "poll", "classify",
-          "rateLimit"});
+          "sourceMap", "entities", "users", "webhooks", "fetch", "poll", "records",
+          "classify", "rateLimit"});
   c.String(object, "name", "", true, &mapping.name);
   c.String(object, "description", "", false, &mapping.description, true);
 
@@ -1218,6 +1299,9 @@ bool ParseMapping(const std::string& file, const std::string& text, Mapping* out
   }
   if (JsonObject fetch = c.Object(object, "fetch", "", false)) ParseFetch(&c, fetch, &mapping);
   if (JsonObject poll = c.Object(object, "poll", "", false)) ParsePoll(&c, poll, &mapping);
+  if (JsonObject records = c.Object(object, "records", "", false)) {
+    ParseRecords(&c, records, &mapping);
+  }
   CheckInbound(&c, mapping);
   if (JsonObject users = c.Object(object, "users", "", false)) {
     ParseUsers(&c, users, &mapping);

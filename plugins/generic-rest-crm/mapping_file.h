@@ -197,6 +197,25 @@ struct PollSpec {
   std::string event;  ///< The changes' crm_event ("lead.poll").
 };
 
+/// records.<entity>: how to read the CRM's records back for reconcile
+/// (mapping-format.md, "Reading records back"; crmsync/records.h).
+struct RecordsSpec {
+  /// list: every record, one page per call (request knows `now`); absent:
+  /// the plugin cannot list the kind.
+  std::optional<Operation> list;
+  std::optional<Paging> paging;  ///< list.paging; absent: one page is the whole list.
+  std::string items_pointer;     ///< list.itemsPointer; "" : the answer is the array.
+  /// read: one record by its CRM id (request knows externalId and now);
+  /// absent: the entity's fetch, else the kind cannot be read.
+  std::optional<Operation> read;
+  std::string record_pointer;         ///< read.recordPointer; "" : the answer is the record.
+  std::vector<int> not_found_status;  ///< read: 2xx statuses meaning "no such record".
+  std::string id_pointer = "/id";     ///< Inside a record.
+  std::string reference_pointer;      ///< Inside a record: our externalReference.
+  std::optional<std::string> updated_at_pointer;  ///< Inside a record.
+  std::vector<WebhookField> fields;   ///< Platform field <- pointer into a record.
+};
+
 /// One outcome refinement (mapping-format.md, "Outcome refinements").
 struct ClassifyRule {
   std::optional<int> status;                ///< Absent: any status.
@@ -229,6 +248,7 @@ struct Mapping {
   /// Per entity ("lead", "property").
   std::map<std::string, FetchSpec> fetch;
   std::map<std::string, PollSpec> poll;
+  std::map<std::string, RecordsSpec> records;
   std::vector<ClassifyRule> classify;
   /// rateLimit: where the CRM's answers state its request budget (one set, or
   /// several tried in order), checked with crmsync::ParseRateLimitHeaders();

@@ -217,6 +217,68 @@ std::string NextLink(const std::string& link_header) {
   return "";
 }
 
+Status NextPagePath(const Paging& paging, const std::string& first_path,
+                    const std::string& path_read, const Page& page,
+                    const std::string& results_pointer, const std::string& base_url,
+                    long long page_number, std::optional<std::string>* next) {
+  next->reset();
+  std::string next_path;
+  if (paging.type == Paging::Type::kCursor) {
+    const std::optional<Var> cursor = ResolvePointer(page.body, paging.cursor_pointer);
+    if (!cursor || IsEmptyValue(*cursor)) return Status::Ok();
+    if (!IsString(*cursor) && !IsNumber(*cursor)) {
+      return Status::Retryable("the next cursor at " + paging.cursor_pointer +
+                               " is neither a string nor a number");
+    }
+    next_path = WithQueryParam(first_path, paging.cursor_param, ValueText(*cursor));
+  } else if (paging.type == Paging::Type::kPage) {
+    const std::optional<size_t> count = ItemCount(page.body, results_pointer);
+    if (!count) {
+      return Status::Retryable("no array of items at " +
+                               (results_pointer.empty() ? std::string("the top level")
+                                                        : results_pointer));
+    }
+    if (*count == 0) return Status::Ok();
+    if (paging.page_size && static_cast<long long>(*count) < *paging.page_size) {
+      return Status::Ok();
+    }
+    if (paging.has_more_pointer) {
+      const std::optional<Var> more = ResolvePointer(page.body, *paging.has_more_pointer);
+      if (!more || !IsBool(*more)) {
+        return Status::Retryable("expected true or false at " + *paging.has_more_pointer);
+      }
+      if (!more->extract<bool>()) return Status::Ok();
+    }
+    next_path = WithQueryParam(first_path, paging.page_param, std::to_string(page_number + 1));
+  } else if (paging.type == Paging::Type::kNextPath) {
+    const std::optional<Var> target = ResolvePointer(page.body, paging.next_pointer);
+    if (!target || IsEmptyValue(*target)) return Status::Ok();
+    if (!IsString(*target)) {
+      return Status::Retryable("the next page at " + paging.next_pointer + " is not a string");
+    }
+    std::string why;
+    if (!LinkPath(target->extract<std::string>(), base_url,
+                  "the next page at " + paging.next_pointer, &next_path, &why)) {
+      return Status::Retryable(why);
+    }
+  } else {
+    const std::string target = NextLink(page.response.Header("Link"));
+    if (target.empty()) return Status::Ok();
+    std::string why;
+    if (!LinkPath(target, base_url, "the Link header's next page", &next_path, &why)) {
+      return Status::Retryable(why);
+    }
+  }
+  if (next_path == path_read) {
+    // A cursor or link that points at the page just read would only spend
+    // requests on the same page.
+    return Status::Retryable("the CRM's next page is the page just read (" +
+                             MaskSensitive(next_path) + ")");
+  }
+  *next = next_path;
+  return Status::Ok();
+}
+
 Status WalkPages(Transport& transport, const HttpRequest& first, const Paging& paging,
                  const std::string& results_pointer, const std::string& base_url,
                  const std::function<Status(const Page&, PageVerdict*)>& on_page,
@@ -249,68 +311,18 @@ Status WalkPages(Transport& transport, const HttpRequest& first, const Paging& p
     PageVerdict verdict = PageVerdict::kNext;
     Status status = on_page(page, &verdict);
     if (!status.ok() || verdict == PageVerdict::kStop) return status;
-    // Where the next page is, if there is one.
-    std::string next_path;
-    if (paging.type == Paging::Type::kCursor) {
-      const std::optional<Var> cursor = ResolvePointer(page.body, paging.cursor_pointer);
-      if (!cursor || IsEmptyValue(*cursor)) return Status::Ok();
-      if (!IsString(*cursor) && !IsNumber(*cursor)) {
-        return Status::Retryable(where + ": the next cursor at " + paging.cursor_pointer +
-                                 " is neither a string nor a number");
-      }
-      next_path = WithQueryParam(first.path, paging.cursor_param, ValueText(*cursor));
-    } else if (paging.type == Paging::Type::kPage) {
-      const std::optional<size_t> count = ItemCount(page.body, results_pointer);
-      if (!count) {
-        return Status::Retryable(where + ": no array of items at " +
-                                 (results_pointer.empty() ? "the top level" : results_pointer));
-      }
-      if (*count == 0) return Status::Ok();
-      if (paging.page_size && static_cast<long long>(*count) < *paging.page_size) {
-        return Status::Ok();
-      }
-      if (paging.has_more_pointer) {
-        const std::optional<Var> more = ResolvePointer(page.body, *paging.has_more_pointer);
-        if (!more || !IsBool(*more)) {
-          return Status::Retryable(where + ": expected true or false at " +
-                                   *paging.has_more_pointer);
-        }
-        if (!more->extract<bool>()) return Status::Ok();
-      }
-      ++page_number;
-      next_path = WithQueryParam(first.path, paging.page_param, std::to_string(page_number));
-    } else if (paging.type == Paging::Type::kNextPath) {
-      const std::optional<Var> target = ResolvePointer(page.body, paging.next_pointer);
-      if (!target || IsEmptyValue(*target)) return Status::Ok();
-      if (!IsString(*target)) {
-        return Status::Retryable(where + ": the next page at " + paging.next_pointer +
-                                 " is not a string");
-      }
-      std::string why;
-      if (!LinkPath(target->extract<std::string>(), base_url,
-                    "the next page at " + paging.next_pointer, &next_path, &why)) {
-        return Status::Retryable(where + ": " + why);
-      }
-    } else {
-      const std::string target = NextLink(page.response.Header("Link"));
-      if (target.empty()) return Status::Ok();
-      std::string why;
-      if (!LinkPath(target, base_url, "the Link header's next page", &next_path, &why)) {
-        return Status::Retryable(where + ": " + why);
-      }
-    }
-    if (next_path == request.path) {
-      // A cursor or link that points at the page just read would only spend
-      // maxPages requests on the same page.
-      return Status::Retryable(where + ": the CRM's next page is the page just read (" +
-                               MaskSensitive(next_path) + ")");
-    }
+    std::optional<std::string> next_path;
+    status = NextPagePath(paging, first.path, request.path, page, results_pointer, base_url,
+                          page_number, &next_path);
+    if (!status.ok()) return Status(status.code(), where + ": " + status.message());
+    if (!next_path) return Status::Ok();
+    if (paging.type == Paging::Type::kPage) ++page_number;
     if (number >= paging.max_pages) {
       return Status::Permanent("the CRM has more than paging.maxPages (" +
                                std::to_string(paging.max_pages) +
                                ") pages; raise maxPages, or narrow the request");
     }
-    request.path = next_path;
+    request.path = *next_path;
   }
 }
 

@@ -90,6 +90,19 @@ Status WalkPages(Transport& transport, const HttpRequest& first, const Paging& p
                  const std::function<Status(const Page&, PageVerdict*)>& on_page,
                  HttpResponse* last);
 
+/// Where the page after `page` is, as WalkPages() follows it (also used by
+/// the records list, which reads one page per call): *next is the next page's
+/// path, or nullopt when `page` was the last. `first_path` is the first
+/// request's path (the cursor and page forms set their parameter on it),
+/// `path_read` the path `page` was read from, `page_number` its number (page
+/// form). kRetryable naming what is wrong when the answer cannot say where the
+/// next page is (no items array for the page form, a cursor that is not text,
+/// a target off crm.api.url, the page just read again).
+Status NextPagePath(const Paging& paging, const std::string& first_path,
+                    const std::string& path_read, const Page& page,
+                    const std::string& results_pointer, const std::string& base_url,
+                    long long page_number, std::optional<std::string>* next);
+
 /// `path` (which may hold a query string) with `name`=`value` set in its query,
 /// replacing an earlier value of that parameter.
 std::string WithQueryParam(const std::string& path, const std::string& name,

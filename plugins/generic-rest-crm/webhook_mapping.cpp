@@ -11,7 +11,6 @@
 #include "request_builder.h"
 
 namespace crmsync::genericrest {
-namespace {
 
 bool IsPlatformStatus(EntityKind kind, const std::string& name) {
   if (kind == EntityKind::kLead) {
@@ -21,6 +20,8 @@ bool IsPlatformStatus(EntityKind kind, const std::string& name) {
   PropertyStatus status = PropertyStatus::kActive;
   return ParsePropertyStatus(name, &status);
 }
+
+namespace {
 
 // The event's name: one pointer (a string there, else the X-CRM-Event
 // header), or several whose values (strings or numbers) are joined by ".".

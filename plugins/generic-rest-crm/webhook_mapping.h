@@ -43,6 +43,9 @@ Status ParseWebhook(const Mapping& mapping, const WebhookDelivery& delivery,
 Status MapInboundFields(const Mapping& mapping, EntityKind kind, const Var& data,
                         const std::string& where, JsonObject* fields);
 
+/// True when `name` is a platform status of `kind` ("QUALIFIED", "SOLD").
+bool IsPlatformStatus(EntityKind kind, const std::string& name);
+
 /// A CRM time as a change carries it: a number is Unix milliseconds, turned
 /// into ISO 8601 UTC; an RFC 3339 string ("...T...Z", "...+05:30") is kept; a
 /// string ParseCrmTime() reads in another form (Salesforce's "+0000",

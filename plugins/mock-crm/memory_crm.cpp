@@ -77,6 +77,25 @@ bool QueryParam(const std::string& query, const std::string& name, std::string* 
   return false;
 }
 
+// A GET of a collection that lists its records: limit or cursor, and no
+// externalReference (which makes it a lookup).
+bool IsList(const std::string& query) {
+  std::string unused;
+  if (QueryParam(query, "externalReference", &unused)) return false;
+  return QueryParam(query, "limit", &unused) || QueryParam(query, "cursor", &unused);
+}
+
+// A whole number from 0 in `text`, or -1.
+int64_t WholeNumber(const std::string& text) {
+  if (text.empty() || text.size() > 12) return -1;
+  int64_t number = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return -1;
+    number = number * 10 + (c - '0');
+  }
+  return number;
+}
+
 HttpResponse Answer(int status, const std::string& body) {
   HttpResponse response;
   response.status = status;
@@ -209,7 +228,7 @@ std::string MemoryCrm::RouteOf(const std::string& method, const std::string& pat
   if (kind == "user") return depth == 1 && method == "GET" ? "user.list" : "unknown";
   if (kind.empty()) return "unknown";
   if (depth == 1 && method == "POST") return kind + ".create";
-  if (depth == 1 && method == "GET") return kind + ".lookup";
+  if (depth == 1 && method == "GET") return IsList(parsed.query) ? kind + ".list" : kind + ".lookup";
   if (depth == 2 && method == "PUT") return kind + ".update";
   if (depth == 2 && method == "GET") return kind + ".read";
   if (depth == 3 && kind == "lead" && method == "POST") {
@@ -241,6 +260,7 @@ HttpResponse MemoryCrm::Handle(const HttpRequest& request) {
   Collection& collection = kind == "lead" ? leads_ : properties_;
   if (depth == 1) {
     if (method == "POST") return Create(collection, request.body);
+    if (method == "GET" && IsList(parsed.query)) return List(collection, parsed.query);
     if (method == "GET") return Lookup(collection, parsed.query);
     return Error(405, "method " + method + " not allowed on " + parsed.segments[0]);
   }
@@ -518,6 +538,32 @@ HttpResponse MemoryCrm::Lookup(const Collection& collection, const std::string& 
   }
   Poco::JSON::Object::Ptr answer = NewObject();
   answer->set("results", results);
+  return Answer(200, ToJson(answer));
+}
+
+HttpResponse MemoryCrm::List(const Collection& collection, const std::string& query) const {
+  std::string text;
+  int64_t limit = 100;
+  if (QueryParam(query, "limit", &text)) limit = WholeNumber(text);
+  if (limit < 1 || limit > 1000) return Error(400, "limit must be a whole number from 1 to 1000");
+  int64_t start = 0;
+  if (QueryParam(query, "cursor", &text) && !text.empty()) start = WholeNumber(text);
+  if (start < 0 || start > static_cast<int64_t>(collection.records.size())) {
+    return Error(400, "unknown cursor");
+  }
+  const size_t end =
+      std::min(collection.records.size(), static_cast<size_t>(start) + static_cast<size_t>(limit));
+  Poco::JSON::Array::Ptr results = new Poco::JSON::Array();
+  for (size_t i = static_cast<size_t>(start); i < end; ++i) {
+    const Record& record = collection.records[i];
+    Poco::JSON::Object::Ptr item = NewObject();
+    item->set("id", record.id);
+    for (const std::string& name : record.fields->getNames()) item->set(name, record.fields->get(name));
+    results->add(item);
+  }
+  Poco::JSON::Object::Ptr answer = NewObject();
+  answer->set("results", results);
+  if (end < collection.records.size()) answer->set("nextCursor", std::to_string(end));
   return Answer(200, ToJson(answer));
 }
 

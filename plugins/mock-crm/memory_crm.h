@@ -8,9 +8,15 @@
 //   PUT  /api/v1/leads/{id}                 update   200 {"id"}; 404 when unknown
 //   GET  /api/v1/leads/{id}                 read     200 the record; 404
 //   GET  /api/v1/leads?externalReference=r  lookup   200 {"results":[{"id","externalReference"}]}
+//   GET  /api/v1/leads?limit=n&cursor=c     list     200 {"results":[record...],"nextCursor"}:
+//                                                    every record in creation order (a
+//                                                    stable order: nothing is deleted), from
+//                                                    the cursor (an offset; no nextCursor on
+//                                                    the last page); limit 1-1000 (default
+//                                                    100); 400 on a bad limit or cursor
 //   POST /api/v1/leads/{id}/activities      activity 201 {"id"}; 404
 //   POST /api/v1/leads/{id}/deals           deal     201 {"id"}; 404
-//   the same create/update/read/lookup under /api/v1/properties
+//   the same create/update/read/lookup/list under /api/v1/properties
 //   POST /api/v1/webhooks                   register 201 {"id"}; needs "url"
 //   GET  /api/v1/users                      list     200 {"results":[{"id","email",
 //                                                    "platformId","active"}]}: every user
@@ -133,6 +139,7 @@ class MemoryCrm {
   HttpResponse Update(Collection& collection, const std::string& id, const std::string& body);
   HttpResponse Read(const Collection& collection, const std::string& id) const;
   HttpResponse Lookup(const Collection& collection, const std::string& query) const;
+  HttpResponse List(const Collection& collection, const std::string& query) const;
   HttpResponse AddChild(Collection& collection, const std::string& id, const std::string& child,
                         const std::string& body);
   HttpResponse RegisterWebhook(const std::string& body);

@@ -122,6 +122,50 @@ Status MockCrmAdapter::ListUsers(std::vector<CrmUser>* users) {
   return mapper_.ReadUserList(response, users);
 }
 
+namespace {
+
+// The classified outcome of an answer that is not a 2xx, prefixed with `what`.
+Status ErrorAnswer(const std::string& what, const HttpResponse& response) {
+  const Status status = DefaultClassify(response);
+  if (status.ok()) {
+    return Status::Retryable(what + ": the CRM answered " + std::to_string(response.status));
+  }
+  return Status(status.code(), what + ": " + status.message());
+}
+
+bool IsSuccess(const HttpResponse& response) {
+  return response.error == TransportError::kNone && response.status >= 200 &&
+         response.status <= 299;
+}
+
+}  // namespace
+
+Status MockCrmAdapter::ListRecords(const RecordListRequest& request, RecordListPage* page) {
+  HttpRequest http;
+  mapper_.BuildRecordList(request.entity_kind, request.cursor, &http);
+  const HttpResponse response = transport_.Send(http);
+  if (!IsSuccess(response)) {
+    const Status status = ErrorAnswer("mock-crm: record list", response);
+    // No record is in question: a 404 (only a fault script gives one) is never
+    // "cannot list", a 400 (a cursor the CRM never gave) no invalid record.
+    if (status.code() == StatusCode::kNotFound || status.code() == StatusCode::kInvalidRecord ||
+        status.code() == StatusCode::kConflict) {
+      return Status::Permanent(status.message());
+    }
+    return status;
+  }
+  return mapper_.ReadRecordList(request.entity_kind, response, page);
+}
+
+Status MockCrmAdapter::ReadRecord(EntityKind kind, const std::string& external_id,
+                                  CrmRecord* record) {
+  HttpRequest http;
+  mapper_.BuildRecordRead(kind, external_id, &http);
+  const HttpResponse response = transport_.Send(http);
+  if (!IsSuccess(response)) return ErrorAnswer("mock-crm: record read", response);
+  return mapper_.ReadRecordAnswer(kind, response, record);
+}
+
 std::string MockCrmAdapter::Dump() {
   Poco::JSON::Object::Ptr extra = NewObject();
   extra->set("webhooksSent", emitter_.Results());

@@ -23,6 +23,13 @@
 // true), listed by ListUsers() through GET /api/v1/users (route user.list, so
 // faults.user.list applies) and shown under "users" in Dump().
 //
+// It is a RecordReader too (crmsync/records.h), for reconcile: ListRecords()
+// lists the in-memory CRM's records in creation order, 100 a page, through
+// GET /api/v1/<leads|properties>?limit=100&cursor=<offset> (route lead.list /
+// property.list, so faults apply), ReadRecord() reads one through GET
+// /api/v1/<leads|properties>/<id> (route lead.read / property.read); fields
+// in platform names (mock_crm_mapper.h), the externalReference as stored.
+//
 // Lead bodies carry the CRM ids of SyncJob::related: relatedProperty (the
 // lead's property), assignedAgent (the agent's CRM user); property bodies
 // assignedAgent (propertyAgent). See mock_crm_mapper.h.
@@ -36,6 +43,7 @@
 #include <vector>
 
 #include "crmsync/adapter.h"
+#include "crmsync/records.h"
 #include "fault_script.h"
 #include "memory_crm.h"
 #include "mock_crm_mapper.h"
@@ -52,7 +60,7 @@ constexpr char kStateFileKey[] = "state_file";
 /// The setting seeding the CRM's users.
 constexpr char kUsersKey[] = "users";
 
-class MockCrmAdapter : public Adapter {
+class MockCrmAdapter : public Adapter, public RecordReader {
  public:
   /// Wires the CRM's changes to the webhook emitter (idle until configured).
   MockCrmAdapter();
@@ -79,6 +87,16 @@ class MockCrmAdapter : public Adapter {
   /// CrmUser terms; the CRM's answer classified when it is not a 2xx, and
   /// kPermanent naming what is wrong when the list cannot be read.
   Status ListUsers(std::vector<CrmUser>* users) override;
+
+  /// One page of the CRM's records of request.entity_kind; the CRM's error
+  /// answer classified (a 404, 400 or 409 to the list kPermanent: never
+  /// "cannot list", never an invalid record); kRetryable when it cannot be read.
+  Status ListRecords(const RecordListRequest& request, RecordListPage* page) override;
+
+  /// One record by its CRM id; kNotFound on the CRM's 404; other error
+  /// answers classified; kRetryable when it cannot be read.
+  Status ReadRecord(EntityKind kind, const std::string& external_id,
+                    CrmRecord* record) override;
 
  private:
   MemoryCrm crm_;

@@ -336,6 +336,63 @@ Status PropertyFieldsFromCrm(const Poco::JSON::Object::Ptr& data, Poco::JSON::Ob
   return CopyNumber(data, "price", "data.price", "price", fields);
 }
 
+// The platform fields every record of `kind` holds in mock-crm, read back.
+const std::vector<std::string>& RecordFields(EntityKind kind) {
+  static const std::vector<std::string> kLead = {
+      "name",      "email",     "phone",     "source",            "status",    "assignedToId",
+      "budgetMin", "budgetMax", "notes",     "preferredLocation", "utmSource", "lostReason",
+      "createdAt", "propertyId"};
+  static const std::vector<std::string> kProperty = {"title",  "price",   "city",    "locality",
+                                                     "status", "ownerId", "dealerId"};
+  return kind == EntityKind::kLead ? kLead : kProperty;
+}
+
+// One stored record (a list item or a read's answer) as a CrmRecord.
+Status RecordFromCrm(EntityKind kind, const Poco::Dynamic::Var& item, const std::string& where,
+                     CrmRecord* out) {
+  if (item.type() != typeid(Poco::JSON::Object::Ptr)) {
+    return Status::Retryable("mock-crm: " + where + ": expected a record (an object)");
+  }
+  const Poco::JSON::Object::Ptr data = item.extract<Poco::JSON::Object::Ptr>();
+  const std::optional<std::string> id = GetString(data, "id");
+  if (!id || id->empty()) {
+    return Status::Retryable("mock-crm: " + where + ": expected the record's id (a string)");
+  }
+  Poco::JSON::Object::Ptr fields = NewObject();
+  Status status = kind == EntityKind::kLead ? LeadFieldsFromCrm(data, fields)
+                                            : PropertyFieldsFromCrm(data, fields);
+  // What a webhook does not carry back.
+  const char* const kExtra[][2] = {{"propertyId", "propertyId"}, {"createdDate", "createdAt"}};
+  for (const auto& pair : kExtra) {
+    if (status.ok() && kind == EntityKind::kLead) status = CopyString(data, pair[0], pair[1], fields);
+  }
+  if (status.ok() && kind == EntityKind::kProperty) {
+    status = CopyString(data, "assignedAgent", "dealerId", fields);
+  }
+  if (!status.ok()) {
+    return Status::Retryable("mock-crm: " + where + " (" + *id + "): " + status.message());
+  }
+  for (const std::string& name : RecordFields(kind)) {
+    const bool empty =
+        !fields->has(name) || fields->isNull(name) ||
+        (fields->get(name).isString() && fields->getValue<std::string>(name).empty()) ||
+        (fields->get(name).type() == typeid(Poco::JSON::Array::Ptr) &&
+         fields->getArray(name)->size() == 0);
+    if (empty) fields->set(name, Poco::Dynamic::Var());  // the CRM holds nothing there
+  }
+  CrmRecord record;
+  record.entity_kind = kind;
+  record.external_id = *id;
+  record.external_reference = GetString(data, "externalReference").value_or("");
+  record.fields_json = ToJson(fields);
+  *out = std::move(record);
+  return Status::Ok();
+}
+
+std::string CollectionPath(EntityKind kind) {
+  return kind == EntityKind::kLead ? kLeadsPath : kPropertiesPath;
+}
+
 // The record kind a CRM event is about; false for events mock-crm ignores.
 bool KindOfEvent(const std::string& event, EntityKind* kind) {
   const size_t dot = event.find('.');
@@ -556,6 +613,63 @@ Status MockCrmMapper::ParseWebhook(const WebhookDelivery& delivery,
   }
   changes->push_back(std::move(change));
   return Status::Ok();
+}
+
+void MockCrmMapper::BuildRecordList(EntityKind kind, const std::string& cursor,
+                                    HttpRequest* out) const {
+  HttpRequest request;
+  request.method = "GET";
+  request.path = CollectionPath(kind) + "?limit=100";
+  if (!cursor.empty()) request.path += "&cursor=" + UrlEncode(cursor);
+  request.route = std::string(EntityKindName(kind)) + ".list";
+  AddCredentials(&request);
+  *out = std::move(request);
+}
+
+Status MockCrmMapper::ReadRecordList(EntityKind kind, const HttpResponse& response,
+                                     RecordListPage* page) const {
+  std::string error;
+  Poco::JSON::Object::Ptr body = ParseObject(response.body, &error);
+  if (!body) return Status::Retryable("mock-crm: record list: " + error);
+  Poco::JSON::Array::Ptr results;
+  if (body->has("results") && body->get("results").type() == typeid(Poco::JSON::Array::Ptr)) {
+    results = body->getArray("results");
+  }
+  if (!results) return Status::Retryable("mock-crm: record list: expected an array at results");
+  std::vector<CrmRecord> records;
+  for (unsigned int i = 0; i < results->size(); ++i) {
+    CrmRecord record;
+    Status status = RecordFromCrm(kind, results->get(i),
+                                  "record list results[" + std::to_string(i) + "]", &record);
+    if (!status.ok()) return status;
+    records.push_back(std::move(record));
+  }
+  const std::optional<std::string> next = GetString(body, "nextCursor");
+  if (body->has("nextCursor") && !body->isNull("nextCursor") && !next) {
+    return Status::Retryable("mock-crm: record list: nextCursor must be a string");
+  }
+  page->records = std::move(records);
+  page->more = next.has_value() && !next->empty();
+  page->next_cursor = page->more ? *next : "";
+  return Status::Ok();
+}
+
+void MockCrmMapper::BuildRecordRead(EntityKind kind, const std::string& id,
+                                    HttpRequest* out) const {
+  HttpRequest request;
+  request.method = "GET";
+  request.path = CollectionPath(kind) + "/" + UrlEncode(id);
+  request.route = std::string(EntityKindName(kind)) + ".read";
+  AddCredentials(&request);
+  *out = std::move(request);
+}
+
+Status MockCrmMapper::ReadRecordAnswer(EntityKind kind, const HttpResponse& response,
+                                       CrmRecord* out) const {
+  std::string error;
+  Poco::JSON::Object::Ptr body = ParseObject(response.body, &error);
+  if (!body) return Status::Retryable("mock-crm: record read: " + error);
+  return RecordFromCrm(kind, Poco::Dynamic::Var(body), "record read", out);
 }
 
 Status MockCrmMapper::BuildWebhookRegistration(const WebhookRegistration& registration,

@@ -26,6 +26,11 @@
 // Webhooks {"event", "entityId", "data"} come back as one InboundChange with
 // platform field names and statuses.
 //
+// Records are read back for reconcile (crmsync/records.h) as webhooks map
+// them, plus what a webhook does not carry back (a lead's propertyId and
+// createdAt, a property's dealer as assignedAgent): every field mock-crm
+// holds is present in fields_json, null when the record holds nothing there.
+//
 // Thread-safety: SetCredentials() is called only while configuring; every other
 // method is a pure function of its arguments and may run concurrently.
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_MAPPER_H_
@@ -36,6 +41,7 @@
 #include <vector>
 
 #include "crmsync/adapter.h"
+#include "crmsync/records.h"
 
 namespace crmsync::mockcrm {
 
@@ -78,6 +84,18 @@ class MockCrmMapper : public Mapper {
   /// {"results":[{"id","email","platformId","active"}]} as CrmUsers;
   /// kPermanent naming what is wrong when the answer cannot be read.
   Status ReadUserList(const HttpResponse& response, std::vector<CrmUser>* users) const;
+
+  /// GET /api/v1/<leads|properties>?limit=100[&cursor=<cursor>] (route
+  /// <kind>.list), one page of RecordReader::ListRecords.
+  void BuildRecordList(EntityKind kind, const std::string& cursor, HttpRequest* out) const;
+  /// {"results":[record...],"nextCursor"} as a page; kRetryable naming what is
+  /// wrong when the answer cannot be read.
+  Status ReadRecordList(EntityKind kind, const HttpResponse& response,
+                        RecordListPage* page) const;
+  /// GET /api/v1/<leads|properties>/<id> (route <kind>.read).
+  void BuildRecordRead(EntityKind kind, const std::string& id, HttpRequest* out) const;
+  /// The record of a read's answer; kRetryable naming what is wrong.
+  Status ReadRecordAnswer(EntityKind kind, const HttpResponse& response, CrmRecord* out) const;
 
   /// POST /api/v1/webhooks {url, events, secret}; kPermanent when url is empty.
   Status BuildWebhookRegistration(const WebhookRegistration& registration,

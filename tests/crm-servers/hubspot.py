@@ -14,7 +14,9 @@ updatedAt, archived}) plus "associations": [{"toObjectType", "toObjectId",
 Paths served (what config/crms/hubspot.json uses):
   POST  /crm/v3/objects/{type}                {properties, associations?} -> 201
   PATCH /crm/v3/objects/{type}/{id}           {properties} -> 200
-  GET   /crm/v3/objects/{type}/{id}           -> 200
+  GET   /crm/v3/objects/{type}?limit=&after=&properties=&archived=   the list,
+        {results, paging.next.after} (HubSpot's list of an object type)
+  GET   /crm/v3/objects/{type}/{id}[?properties=]   -> 200
   POST  /crm/v3/objects/{type}/search         {filterGroups, sorts, properties, limit, after}
   POST  /crm/v3/objects/{type}/batch/create   {inputs: [...]} up to 100 -> 201 / 207
   POST  /crm/v3/objects/{type}/batch/update   {inputs: [{id, properties}]} up to 100
@@ -381,6 +383,8 @@ class HubSpot(Vendor):
                              "an object")
         if second is None and req.method == "POST":
             return self.create(kind, body)
+        if second is None and req.method == "GET":
+            return self.list(kind, req)
         if second == "search" and third is None and req.method == "POST":
             return self.search(kind, body)
         if second == "batch" and third in ("create", "update") and req.method == "POST":
@@ -392,7 +396,9 @@ class HubSpot(Vendor):
                 record = self.find(kind, second)
                 if record is None:
                     return error(404, "OBJECT_NOT_FOUND", "resource not found")
-                return Response(200, self.shown(record))
+                if req.q("properties") is None:
+                    return Response(200, self.shown(record))
+                return Response(200, self.selected(record, req.q("properties")))
         return error(405, "VALIDATION_ERROR", "%s %s is not a HubSpot CRM v3 operation" %
                      (req.method, req.path))
 
@@ -636,6 +642,39 @@ class HubSpot(Vendor):
         answer = {"total": len(matches), "results": results}
         if start + limit < len(matches):
             answer["paging"] = {"next": {"after": str(start + limit)}}
+        return Response(200, answer)
+
+    def selected(self, record, names):
+        """The record as a read with properties=`names` shows it."""
+        shown = self.shown(record)
+        wanted = [n for n in names.split(",") if n]
+        props = {k: record["properties"].get(k) for k in wanted}
+        for k in ("hs_object_id", "createdate", "lastmodifieddate"):
+            props[k] = record["properties"].get(k)
+        shown["properties"] = props
+        return shown
+
+    def list(self, kind, req):
+        limit_text = req.q("limit", "10")
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= 100:
+            return error(400, "VALIDATION_ERROR", "limit must be 1..100, got '%s'" % limit_text)
+        after = req.q("after", "0")
+        if not after.isdigit():
+            return error(400, "VALIDATION_ERROR", "after must be a cursor from paging.next.after")
+        archived = req.q("archived", "false")
+        if archived not in ("true", "false"):
+            return error(400, "VALIDATION_ERROR", "archived must be true or false")
+        limit, start = int(limit_text), int(after)
+        records = [] if archived == "true" else sorted(
+            (r for r in self.objects(kind) if int(r["id"]) >= start), key=lambda r: int(r["id"]))
+        names = req.q("properties", "")
+        answer = {"results": [self.selected(r, names) for r in records[:limit]]}
+        if len(records) > limit:
+            next_id = records[limit]["id"]
+            answer["paging"] = {"next": {
+                "after": next_id,
+                "link": "%s/crm/v3/objects/%s?limit=%d&after=%s" % (self.base_url(), kind, limit,
+                                                                    next_id)}}
         return Response(200, answer)
 
     def owners(self, req):

@@ -36,6 +36,7 @@
 #include "crmsync/adapter.h"
 #include "crmsync/classify.h"
 #include "crmsync/plugin.h"
+#include "crmsync/records.h"
 #include "test_support.h"
 
 namespace crmsync {
@@ -1859,6 +1860,115 @@ TEST_CASE("mock-crm: emission leaves state_file alone and a replay emits nothing
 }
 
 TEST_SUITE_END();
+
+// --- Reading records back (crmsync/records.h) ---------------------------------
+
+RecordReader& Reader(Adapter& adapter) {
+  RecordReader* reader = AsRecordReader(&adapter);
+  REQUIRE(reader != nullptr);
+  return *reader;
+}
+
+RecordListPage ListPage(Adapter& adapter, EntityKind kind, const std::string& cursor) {
+  RecordListRequest request;
+  request.entity_kind = kind;
+  request.cursor = cursor;
+  RecordListPage page;
+  const Status status = Reader(adapter).ListRecords(request, &page);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  return page;
+}
+
+TEST_CASE("mock-crm: records are listed 100 a page in creation order, in platform terms") {
+  auto adapter = NewAdapter();
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 205; ++i) ids.push_back(CreateLead(*adapter, SampleLead(std::to_string(i))));
+  // An agent's lead, made in the CRM by hand: no reference.
+  REQUIRE(SendRaw(*adapter, "POST", "/api/v1/leads", R"({"name": "Walk-in", "status": "won"})")
+              .status == 201);
+  std::vector<CrmRecord> listed;
+  std::string cursor;
+  int pages = 0;
+  for (bool more = true; more; ++pages) {
+    REQUIRE(pages < 5);
+    const RecordListPage page = ListPage(*adapter, EntityKind::kLead, cursor);
+    CHECK(page.records.size() == (pages < 2 ? 100u : 6u));
+    listed.insert(listed.end(), page.records.begin(), page.records.end());
+    more = page.more;
+    cursor = page.next_cursor;
+  }
+  CHECK(pages == 3);
+  CHECK(RequestCount(*adapter, "lead.list") == 3);
+  REQUIRE(listed.size() == 206);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    CHECK(listed[i].external_id == ids[i]);
+    CHECK(listed[i].external_reference == "lead:" + std::to_string(i + 1));
+  }
+  JsonObject fields = ParseJson(listed[0].fields_json);
+  CHECK(Str(fields, "name") == "Asha Rao");
+  CHECK(Str(fields, "email") == "asha@example.com");
+  CHECK(Str(fields, "phone") == "+919800000000");
+  CHECK(Str(fields, "source") == "website");
+  CHECK(Str(fields, "status") == "NEW");
+  CHECK(Str(fields, "propertyId") == "p-7");
+  CHECK(Str(fields, "assignedToId") == "agent-3");
+  CHECK(Num(fields, "budgetMin") == 5000000);
+  CHECK(Num(fields, "budgetMax") == 7500000);
+  CHECK(fields->getArray("preferredLocation")->size() == 2);
+  CHECK(Str(fields, "notes") == "Wants 2BHK");
+  for (const char* empty : {"utmSource", "lostReason", "createdAt"}) CHECK(fields->isNull(empty));
+  const CrmRecord& walk_in = listed.back();
+  CHECK(walk_in.external_reference.empty());
+  fields = ParseJson(walk_in.fields_json);
+  CHECK(Str(fields, "status") == "CONVERTED");  // the CRM's "won"
+  CHECK(fields->isNull("email"));
+  CHECK(fields->isNull("preferredLocation"));
+}
+
+TEST_CASE("mock-crm: a record is read by id, an unknown one is not found, faults keep their class") {
+  auto adapter = NewAdapter({{"faults.lead.read", "500, ok, 429:retry-after=3"},
+                             {"faults.property.list", "404, 503"}});
+  const std::string lead_id = CreateLead(*adapter, SampleLead("7"));
+  RunStep(*adapter, PropertyJob(SampleProperty()), StepKind::kCreate);
+  RecordReader& reader = Reader(*adapter);
+  CrmRecord record;
+  CHECK(reader.ReadRecord(EntityKind::kLead, lead_id, &record).code() == StatusCode::kRetryable);
+  Status status = reader.ReadRecord(EntityKind::kLead, lead_id, &record);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  CHECK(record.external_id == lead_id);
+  CHECK(record.external_reference == "lead:7");
+  CHECK(record.fields_json == ListPage(*adapter, EntityKind::kLead, "").records[0].fields_json);
+  CHECK(reader.ReadRecord(EntityKind::kLead, lead_id, &record).code() ==
+        StatusCode::kRateLimited);
+  status = reader.ReadRecord(EntityKind::kLead, "crm_lead_999", &record);
+  CHECK(status.code() == StatusCode::kNotFound);
+  CHECK_MESSAGE(status.message().find("crm_lead_999") != std::string::npos, status.ToString());
+
+  // Properties: a 404 to the list is no "cannot list"; then the listing.
+  RecordListRequest request;
+  request.entity_kind = EntityKind::kProperty;
+  RecordListPage page;
+  CHECK(reader.ListRecords(request, &page).code() == StatusCode::kPermanent);
+  CHECK(reader.ListRecords(request, &page).code() == StatusCode::kRetryable);
+  page = ListPage(*adapter, EntityKind::kProperty, "");
+  REQUIRE(page.records.size() == 1);
+  CHECK_FALSE(page.more);
+  CHECK(page.records[0].external_reference == "property:p-7");
+  const JsonObject fields = ParseJson(page.records[0].fields_json);
+  CHECK(Str(fields, "title") == "2BHK in Baner");
+  CHECK(Num(fields, "price") == 6800000);
+  CHECK(Str(fields, "city") == "Pune");
+  CHECK(Str(fields, "locality") == "Baner");
+  CHECK(Str(fields, "status") == "ACTIVE");
+  CHECK(Str(fields, "ownerId") == "owner-1");
+  CHECK(Str(fields, "dealerId") == "dealer-9");
+  status = reader.ReadRecord(EntityKind::kProperty, page.records[0].external_id, &record);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  CHECK(record.fields_json == page.records[0].fields_json);
+  // A cursor the CRM never gave.
+  request.cursor = "not-a-cursor";
+  CHECK(reader.ListRecords(request, &page).code() == StatusCode::kPermanent);
+}
 
 }  // namespace
 }  // namespace crmsync

@@ -10,7 +10,15 @@
 //                                      externalReference (--duplicates reject, the default)
 //   PUT  /api/v1/leads/{id}            200; 404 unknown id
 //   GET  /api/v1/leads?externalReference=R   {"results":[...]}: every record carrying R,
-//                                      oldest first
+//                                      oldest first (without externalReference and without
+//                                      limit or cursor: every record that carries none)
+//   GET  /api/v1/leads?limit=N&cursor=C   every record, paged, in id order (ids compared as
+//                                      text, a stable order that a record created meanwhile
+//                                      does not shift): 200 {"results":[record...],
+//                                      "nextCursor":"<the page's last id>"} (no nextCursor on
+//                                      the last page); the page after C starts after id C;
+//                                      limit 1-1000 (default 100); 400 on a bad limit
+//   GET  /api/v1/leads/{id}            200 the record; 404 {"message"} unknown id
 //   POST /api/v1/leads/{id}/activities, /deals   201 {"id"}
 //   POST /api/v1/leads/batch {"inputs":[lead...]}   200 {"results":[{"id","externalReference"}...]}
 //        in input order; each input is a create as above; with --duplicates reject an input
@@ -18,7 +26,8 @@
 //   POST /api/v1/leads/batch/update {"inputs":[{"id",fields...}...]}   200 {"results":[...]}
 //        each input is a PUT of its "id": {"id","externalReference"}, or {"id","status":404,
 //        "message"} for an unknown id
-//   the same create/update/lookup for /api/v1/properties (no activities, deals, batches)
+//   the same create/update/lookup/list/read for /api/v1/properties (no activities, deals,
+//   batches)
 //   POST /api/v1/webhooks {url, events[], secret}   201 {"id"}; the same url again updates it
 //   GET  /api/v1/users?limit=N&cursor=C   the CRM's users (agents), cursor-paged: 200
 //                                      {"results":[{"id","email","platformId","active"}...],
@@ -638,8 +647,12 @@ class Crm {
           std::tie(status, answer) = Batch(parts.size() == 5, body);
         } else if (parts.size() == 3 && method == "POST") {
           std::tie(status, answer) = Create(kind, body);
+        } else if (parts.size() == 3 && method == "GET" && IsList(uri)) {
+          std::tie(status, answer) = List(kind, uri);
         } else if (parts.size() == 3 && method == "GET") {
           std::tie(status, answer) = Lookup(kind, uri);
+        } else if (parts.size() == 4 && method == "GET") {
+          std::tie(status, answer) = Read(kind, parts[3]);
         } else if (parts.size() == 4 && (method == "PUT" || method == "PATCH")) {
           std::tie(status, answer) = Update(kind, parts[3], body, "api");
         } else if (parts.size() == 5 && method == "POST" && kind == "lead" &&
@@ -799,6 +812,55 @@ class Crm {
     Object::Ptr answer = new Object();
     answer->set("results", results);
     return {200, Stringify(answer)};
+  }
+
+  // A GET of the collection that lists every record: limit or cursor, and no
+  // externalReference (which makes it a lookup).
+  static bool IsList(const Poco::URI& uri) {
+    bool paged = false;
+    for (const auto& [k, v] : uri.getQueryParameters()) {
+      if (k == "externalReference") return false;
+      if (k == "limit" || k == "cursor") paged = true;
+    }
+    return paged;
+  }
+
+  // Holds mu_. One page of every record of `kind`, after the id `cursor`.
+  std::pair<int, std::string> List(const std::string& kind, const Poco::URI& uri) {
+    long long limit = 100;
+    std::string cursor;
+    for (const auto& [k, v] : uri.getQueryParameters()) {
+      if (k == "cursor") cursor = v;
+      if (k != "limit") continue;
+      try {
+        size_t used = 0;
+        limit = std::stoll(v, &used);
+        if (used != v.size()) limit = 0;
+      } catch (const std::exception&) {
+        limit = 0;
+      }
+    }
+    if (limit < 1 || limit > 1000) return {400, R"({"message":"limit must be 1 to 1000"})"};
+    const auto& records = records_[kind];
+    auto it = cursor.empty() ? records.begin() : records.upper_bound(cursor);
+    Array::Ptr results = new Array();
+    std::string last;
+    for (; it != records.end() && static_cast<long long>(results->size()) < limit; ++it) {
+      results->add(it->second);
+      last = it->first;
+    }
+    Object::Ptr answer = new Object();
+    answer->set("results", results);
+    if (it != records.end()) answer->set("nextCursor", last);
+    return {200, Stringify(answer)};
+  }
+
+  // Holds mu_.
+  std::pair<int, std::string> Read(const std::string& kind, const std::string& id) {
+    auto& records = records_[kind];
+    auto it = records.find(id);
+    if (it == records.end()) return {404, R"({"message":")" + kind + " " + id + R"( not found"})"};
+    return {200, Stringify(it->second)};
   }
 
   // Holds mu_.

@@ -555,7 +555,7 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(HasError(errors,
                    "inline.json: /descripton: unknown key; did you mean 'description'? (expected "
                    "one of name description auth headers statusMap statusMapInbound lookups "
-                   "sourceMap entities users webhooks fetch poll classify rateLimit)"));
+                   "sourceMap entities users webhooks fetch poll records classify rateLimit)"));
     CHECK(HasError(errors,
                    "/statusMapInbound/leads: unknown entity; did you mean 'lead'? "
                    "(expected lead or property)"));
