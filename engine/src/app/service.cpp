@@ -240,6 +240,7 @@ bool Service::SetUpReconcile(const config::Settings& settings, std::string* erro
   ReconcileOptions reconcile;
   reconcile.plugin = plugin_name_;
   reconcile.lookup_by_reference = plugin_->info().capabilities.lookup_by_reference;
+  reconcile.page_size = static_cast<int>(settings.GetInt("reconcile.page_size"));
   if (!ParseFieldOwnership(settings.GetString("inbound.crm_owns_status_from"),
                            settings.GetList("reconcile.crm_fields"), &reconcile.ownership, error)) {
     return false;
@@ -250,6 +251,7 @@ bool Service::SetUpReconcile(const config::Settings& settings, std::string* erro
   ResyncOptions resync;
   resync.plugin = plugin_name_;
   resync.lookup_by_reference = reconcile.lookup_by_reference;
+  resync.page_size = reconcile.page_size;
   resyncer_ = std::make_unique<Resyncer>(resync, store_.state.get(), clock_, &metrics_, wake);
   // The last run's figures, read from the store at each scrape.
   for (size_t i = 0; i < kFindingKindCount; ++i) {
@@ -387,7 +389,6 @@ void Service::BuildRoutes(Router* router) {
   admin.on_sync_changed = [this] { dispatcher_->ReloadSyncState(); };
   admin.runtime_status = [this] { return CurrentRuntimeStatus(); };
   AddAdminRoutes(*router, admin);
-  AddReconcileRoutes(*router, reconciler_.get(), resyncer_.get(), admin_token_);
   router->Add("GET", "/metrics", [this](HttpContext& ctx) {
     ctx.SendText(200, metrics_.RenderPrometheus(), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -397,6 +398,8 @@ void Service::BuildRoutes(Router* router) {
     ctx.SendJson(200, plugin_->adapter().Dump());
   });
   AddLegacyApiAliases(router);
+  // Reconcile and resync (issue 18), after the aliases: new with v1.
+  AddReconcileRoutes(*router, reconciler_.get(), resyncer_.get(), admin_token_);
   // After the aliases: the document is new with v1 and has no unversioned path.
   AddOpenApiRoute(*router);
 }

@@ -17,7 +17,7 @@ bool IsAnswer(const Status& s) {
 template <typename F>
 Status CrmReads::Within(F&& call) {
   Status s;
-  int64_t backoff_ms = kFirstBackoffMs;
+  int64_t backoff_ms = first_backoff_ms_;
   for (int attempt = 1; attempt <= kTries; ++attempt) {
     RateTicket ticket;
     if (limiter_) {

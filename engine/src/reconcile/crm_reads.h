@@ -30,12 +30,17 @@ class CrmReads {
  public:
   /// Tries of one call before its failure is the answer.
   static constexpr int kTries = 4;
-  /// The first wait after a failure; it doubles.
+  /// The first wait after a failure, by default; it doubles.
   static constexpr int64_t kFirstBackoffMs = 500;
 
   /// All pointers borrowed; `limiter` may be null (no budget).
-  CrmReads(GuardedAdapter* adapter, RateLimiter* limiter, Clock* clock, RunWorker* worker)
-      : adapter_(adapter), limiter_(limiter), clock_(clock), worker_(worker) {}
+  CrmReads(GuardedAdapter* adapter, RateLimiter* limiter, Clock* clock, RunWorker* worker,
+           int64_t first_backoff_ms = kFirstBackoffMs)
+      : adapter_(adapter),
+        limiter_(limiter),
+        clock_(clock),
+        worker_(worker),
+        first_backoff_ms_(first_backoff_ms) {}
 
   /// One page of records. kNotFound: the plugin cannot list that kind.
   Status ListRecords(const RecordListRequest& request, RecordListPage* page);
@@ -58,6 +63,7 @@ class CrmReads {
   RateLimiter* limiter_;
   Clock* clock_;
   RunWorker* worker_;
+  int64_t first_backoff_ms_;
   std::atomic<int64_t> calls_{0};
 };
 

@@ -157,7 +157,7 @@ Reconciler::Reconciler(ReconcileOptions options, Store* store, GuardedAdapter* a
       metrics_(metrics),
       on_queued_(std::move(on_queued)),
       book_("reconcile", store, clock),
-      crm_(adapter, limiter, clock, &worker_) {}
+      crm_(adapter, limiter, clock, &worker_, options_.first_backoff_ms) {}
 
 Reconciler::~Reconciler() { Stop(); }
 
@@ -351,12 +351,12 @@ bool Reconciler::Queue(std::vector<IncomingEvent>& events, Poco::JSON::Object& s
 }
 
 bool Reconciler::ListPage(const std::string& run, Poco::JSON::Object& state, EntityKind kind) {
-  const char* kind_name = EntityKindName(kind);
+  const std::string kinds = kind == EntityKind::kLead ? "leads" : "properties";
   auto to_lookup = [&](const std::string& why) {
     state.set("phase", "lookup");
     state.set("after", "");
     state.set("fieldsCompared", false);
-    Note(state, std::string(kind_name) + ": " + why +
+    Note(state, kinds + ": " + why +
                     "; each entity was looked up by reference instead, fields were not compared");
     book_.Save(run, state);
     return true;
@@ -376,14 +376,14 @@ bool Reconciler::ListPage(const std::string& run, Poco::JSON::Object& state, Ent
   if (worker_.Stopping()) return false;
   if (s.code() == StatusCode::kNotFound && request.cursor.empty()) {
     if (!options_.lookup_by_reference) {
-      Fail(run, state, "plugin " + options_.plugin + " cannot list " + kind_name +
-                           "s, nor look them up by reference: " + s.message());
+      Fail(run, state, "plugin " + options_.plugin + " cannot list " + kinds +
+                           ", nor look them up by reference: " + s.message());
       return false;
     }
-    return to_lookup("plugin " + options_.plugin + " cannot list " + kind_name + "s");
+    return to_lookup("plugin " + options_.plugin + " cannot list " + kinds);
   }
   if (!s.ok()) {
-    Fail(run, state, std::string("listing the CRM's ") + kind_name + "s failed: " + s.ToString());
+    Fail(run, state, "listing the CRM's " + kinds + " failed: " + s.ToString());
     return false;
   }
   const int rows = options_.rows_per_kind;
@@ -528,6 +528,10 @@ bool Reconciler::MissingPage(const std::string& run, Poco::JSON::Object& state, 
              Finding{"unknown", kind, entry.id, *entry.external_id, {},
                      "reading the linked CRM record failed: " + s.ToString()},
              rows);
+    } else if (record.external_reference == ExternalReference(kind, entry.id)) {
+      // Created or linked since the list passed it (a repair's job, a live
+      // event): nothing to report.
+      continue;
     } else {
       // Listed under no reference of this entity: the record carries none,
       // or another one.

@@ -59,6 +59,8 @@ struct ReconcileOptions {
   int rows_per_kind = 100;
   /// Mirror entities per page.
   int page_size = 200;
+  /// The first wait before a failed CRM read is tried again (crm_reads.h).
+  int64_t first_backoff_ms = CrmReads::kFirstBackoffMs;
 };
 
 class Reconciler {
