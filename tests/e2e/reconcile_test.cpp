@@ -36,13 +36,7 @@ constexpr char kMappings[] = CRMSYNC_SOURCE_DIR "/config/crms/";
 const std::map<std::string, std::string> kRefKeys = {{"CRM_API_KEY", "ref-key"},
                                                      {"CRM_API_SECRET", "ref-secret"}};
 
-struct ReferenceCrm : t::ReferenceCrmProcess {
-  ReferenceCrm() : t::ReferenceCrmProcess({"--api-key", "ref-key", "--api-secret", "ref-secret"}) {}
-  t::HttpResult Call(const std::string& method, const std::string& path,
-                     const std::string& body = "") const {
-    return t::HttpCall(port, method, path, body,
-                       {{"X-API-Key", "ref-key"}, {"X-API-Secret", "ref-secret"}});
-  }
+struct ReferenceCrm : t::KeyedReferenceCrm {
   // The CRM's records of `collection` ("leads") carrying `reference`.
   std::vector<Object::Ptr> WithReference(const std::string& collection,
                                          const std::string& reference) const {

@@ -1,6 +1,7 @@
 // The reconcile and resync commands; see reconcile_cli.h.
 #include "app/reconcile_cli.h"
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -372,15 +373,11 @@ const char* RunCommandsHelp() {
 
 int RunRunCommand(const config::Settings& settings, const std::vector<std::string>& args,
                   const RunFlags& flags, bool tty, std::ostream& out, std::ostream& err) {
-  bool json = false;
-  std::vector<std::string> words;
-  for (const std::string& arg : args) {
-    if (arg == "json") {
-      json = true;
-    } else {
-      words.push_back(arg);
-    }
-  }
+  // `json` anywhere asks for the run as the API has it.
+  std::vector<std::string> words = args;
+  const auto json_at = std::remove(words.begin(), words.end(), std::string("json"));
+  const bool json = json_at != words.end();
+  words.erase(json_at, words.end());
   ServiceApi api(settings);
   if (words[0] == "reconcile") return Reconcile(api, words, flags, json, tty, out, err);
   return Resync(api, words, flags, json, tty, out, err);

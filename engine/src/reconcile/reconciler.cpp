@@ -28,17 +28,7 @@ std::string SeenKey(const std::string& run, EntityKind kind, int64_t chunk) {
   return run + "/seen/" + EntityKindName(kind) + "/" + std::to_string(chunk);
 }
 
-std::vector<EntityKind> KindsOf(const Object& state) {
-  std::vector<EntityKind> kinds;
-  const std::string entity = state.optValue<std::string>("entity", "all");
-  if (entity != "lead") kinds.push_back(EntityKind::kProperty);
-  if (entity != "property") kinds.push_back(EntityKind::kLead);
-  return kinds;
-}
-
-int64_t IntOf(const Object& o, const std::string& key) { return o.optValue<int64_t>(key, 0); }
-
-void AddInt(Object& o, const std::string& key, int64_t n) { o.set(key, IntOf(o, key) + n); }
+void AddInt(Object& o, const std::string& key, int64_t n) { o.set(key, RunInt(o, key) + n); }
 
 // A finding: counted, and kept as a row while its kind has room.
 struct Finding {
@@ -162,17 +152,7 @@ Reconciler::Reconciler(ReconcileOptions options, Store* store, GuardedAdapter* a
 Reconciler::~Reconciler() { Stop(); }
 
 void Reconciler::Start() {
-  std::string current;
-  try {
-    current = book_.Current();
-  } catch (const std::exception& e) {
-    ComponentLogger("reconcile").error("cannot read the unfinished reconcile run: %s",
-                                       std::string(e.what()));
-    return;
-  }
-  if (current.empty()) return;
-  ComponentLogger("reconcile").information("resuming reconcile run %s", current);
-  worker_.Launch([this, current] { Run(current); });
+  ResumeUnfinished(book_, worker_, [this](const std::string& run) { Run(run); });
 }
 
 void Reconciler::Stop() { worker_.Stop(); }
@@ -181,16 +161,10 @@ bool Reconciler::Begin(const std::string& entity, bool repair, std::string* run,
                        bool* conflict, std::string* error) {
   *attached = false;
   *conflict = false;
-  if (!entity.empty() && entity != "lead" && entity != "property") {
-    *error = "entity must be lead or property (or absent for both), not \"" + entity + "\"";
-    return false;
-  }
+  if (!CheckRunEntity(entity, error)) return false;
   std::lock_guard<std::mutex> lock(begin_mu_);
-  std::string current = book_.Current();
-  if (!current.empty()) {
-    *run = current;
+  if (AttachUnfinished(book_, worker_, [this](const std::string& id) { Run(id); }, run)) {
     *attached = true;
-    if (!worker_.Busy()) worker_.Launch([this, current] { Run(current); });
     return true;
   }
   if (!adapter_->ReadsRecords() && !options_.lookup_by_reference) {
@@ -203,7 +177,7 @@ bool Reconciler::Begin(const std::string& entity, bool repair, std::string* run,
   *run = book_.NewRunId();
   Object::Ptr state = NewState(*run, entity, repair, clock_->NowMs());
   int64_t total = 0;
-  for (EntityKind kind : KindsOf(*state)) total += store_->CountMirror(kind);
+  for (EntityKind kind : RunKinds(*state)) total += store_->CountMirror(kind);
   state->set("total", total);
   book_.Save(*run, *state);
   book_.SetCurrent(*run);
@@ -253,7 +227,7 @@ int64_t Reconciler::LastCount(const std::string& kind) const {
     if (recent.empty()) return 0;
     Object::Ptr state = book_.Load(recent.front());
     Object::Ptr counts = state ? state->getObject("counts") : nullptr;
-    return counts ? IntOf(*counts, kind) : 0;
+    return counts ? RunInt(*counts, kind) : 0;
   } catch (const std::exception&) {
     return 0;
   }
@@ -270,7 +244,7 @@ void Reconciler::Run(const std::string& run) {
   seen_.clear();
   seen_for_.clear();
   const int64_t calls_before = crm_.calls();
-  const int64_t saved_calls = IntOf(*state, "crmCalls");
+  const int64_t saved_calls = RunInt(*state, "crmCalls");
   int store_failures = 0;
   while (!worker_.Stopping()) {
     bool more = false;
@@ -303,11 +277,11 @@ void Reconciler::Run(const std::string& run) {
     std::string summary;
     for (size_t i = 0; i < kFindingKindCount; ++i) {
       summary += std::string(i ? ", " : "") + kFindingKinds[i] + " " +
-                 std::to_string(IntOf(*counts, kFindingKinds[i]));
+                 std::to_string(RunInt(*counts, kFindingKinds[i]));
     }
     ComponentLogger("reconcile").information("reconcile run %s done: %s; %s CRM calls", run,
                                              summary,
-                                             std::to_string(IntOf(*state, "crmCalls")));
+                                             std::to_string(RunInt(*state, "crmCalls")));
   }
 }
 
@@ -322,8 +296,8 @@ void Reconciler::Fail(const std::string& run, Poco::JSON::Object& state,
 }
 
 bool Reconciler::Step(const std::string& run, Poco::JSON::Object& state) {
-  const std::vector<EntityKind> kinds = KindsOf(state);
-  const int64_t index = IntOf(state, "kindIndex");
+  const std::vector<EntityKind> kinds = RunKinds(state);
+  const int64_t index = RunInt(state, "kindIndex");
   if (index >= static_cast<int64_t>(kinds.size())) return false;
   const EntityKind kind = kinds[static_cast<size_t>(index)];
   const std::string phase = state.optValue<std::string>("phase", "list");
@@ -441,7 +415,7 @@ bool Reconciler::ListPage(const std::string& run, Poco::JSON::Object& state, Ent
     }
   }
   // What the page saw, before the cursor moves past it; then its repairs.
-  const int64_t chunk = IntOf(state, "seenChunks");
+  const int64_t chunk = RunInt(state, "seenChunks");
   book_.Put(SeenKey(run, kind, chunk), seen);
   Queue(repairs, state);
   state.set("seenChunks", chunk + 1);
@@ -461,7 +435,7 @@ void Reconciler::LoadSeen(const std::string& run, const Poco::JSON::Object& stat
   const std::string key = run + "/" + EntityKindName(kind);
   if (seen_for_ == key) return;
   seen_.clear();
-  const int64_t chunks = IntOf(state, "seenChunks");
+  const int64_t chunks = RunInt(state, "seenChunks");
   for (int64_t i = 0; i < chunks; ++i) {
     std::istringstream in(book_.Get(SeenKey(run, kind, i)).value_or(""));
     std::string id;
@@ -476,7 +450,7 @@ namespace {
 
 // Past the last mirror page of a kind: on to the next kind's list.
 void NextKind(Poco::JSON::Object& state) {
-  state.set("kindIndex", IntOf(state, "kindIndex") + 1);
+  state.set("kindIndex", RunInt(state, "kindIndex") + 1);
   state.set("phase", "list");
   state.set("cursor", "");
   state.set("after", "");
@@ -491,7 +465,7 @@ bool Reconciler::MissingPage(const std::string& run, Poco::JSON::Object& state, 
       kind, options_.plugin, state.optValue<std::string>("after", ""), options_.page_size);
   if (entries.empty()) {
     // The seen ids served their purpose: their keys are emptied.
-    for (int64_t i = 0; i < IntOf(state, "seenChunks"); ++i) book_.Put(SeenKey(run, kind, i), "");
+    for (int64_t i = 0; i < RunInt(state, "seenChunks"); ++i) book_.Put(SeenKey(run, kind, i), "");
     seen_.clear();
     seen_for_.clear();
     NextKind(state);

@@ -1,6 +1,6 @@
 // reconcile/reconciler.h: `crmsync reconcile`, run by the service: compares
 // the CRM's records with the mirror and, asked to, queues the jobs that repair
-// what the platform owns (docs/design.md §5, "Reconcile").
+// what the platform owns (docs/design.md §5, "Reconcile and resync").
 //
 // One run at a time, on a thread of its own, by pages, within the plugin's
 // rate budget (crm_reads.h). Per kind (properties, then leads):

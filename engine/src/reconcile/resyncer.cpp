@@ -7,21 +7,7 @@
 #include "crmsync/redact.h"
 
 namespace crmsync::engine {
-namespace {
-
 using Poco::JSON::Object;
-
-std::vector<EntityKind> KindsOf(const Object& state) {
-  std::vector<EntityKind> kinds;
-  const std::string entity = state.optValue<std::string>("entity", "all");
-  if (entity != "lead") kinds.push_back(EntityKind::kProperty);
-  if (entity != "property") kinds.push_back(EntityKind::kLead);
-  return kinds;
-}
-
-int64_t IntOf(const Object& o, const std::string& key) { return o.optValue<int64_t>(key, 0); }
-
-}  // namespace
 
 Resyncer::Resyncer(ResyncOptions options, Store* store, Clock* clock, MetricsRegistry* metrics,
                    std::function<void()> on_queued)
@@ -35,17 +21,7 @@ Resyncer::Resyncer(ResyncOptions options, Store* store, Clock* clock, MetricsReg
 Resyncer::~Resyncer() { Stop(); }
 
 void Resyncer::Start() {
-  std::string current;
-  try {
-    current = book_.Current();
-  } catch (const std::exception& e) {
-    ComponentLogger("resync").error("cannot read the unfinished resync run: %s",
-                                    std::string(e.what()));
-    return;
-  }
-  if (current.empty()) return;
-  ComponentLogger("resync").information("resuming resync run %s", current);
-  worker_.Launch([this, current] { Run(current); });
+  ResumeUnfinished(book_, worker_, [this](const std::string& run) { Run(run); });
 }
 
 void Resyncer::Stop() { worker_.Stop(); }
@@ -54,16 +30,10 @@ bool Resyncer::Begin(const std::string& entity, std::string* run, bool* attached
                      std::string* error) {
   *attached = false;
   *conflict = false;
-  if (!entity.empty() && entity != "lead" && entity != "property") {
-    *error = "entity must be lead or property (or absent for all), not \"" + entity + "\"";
-    return false;
-  }
+  if (!CheckRunEntity(entity, error)) return false;
   std::lock_guard<std::mutex> lock(begin_mu_);
-  std::string current = book_.Current();
-  if (!current.empty()) {
-    *run = current;
+  if (AttachUnfinished(book_, worker_, [this](const std::string& id) { Run(id); }, run)) {
     *attached = true;
-    if (!worker_.Busy()) worker_.Launch([this, current] { Run(current); });
     return true;
   }
   if (!options_.lookup_by_reference) {
@@ -85,7 +55,7 @@ bool Resyncer::Begin(const std::string& entity, std::string* run, bool* attached
   state.set("walked", 0);
   state.set("queued", 0);
   int64_t total = 0;
-  for (EntityKind kind : KindsOf(state)) total += store_->CountMirror(kind);
+  for (EntityKind kind : RunKinds(state)) total += store_->CountMirror(kind);
   state.set("total", total);
   book_.Save(*run, state);
   book_.SetCurrent(*run);
@@ -138,10 +108,10 @@ void Resyncer::Run(const std::string& run) {
     book_.SetCurrent("");
     return;
   }
-  const std::vector<EntityKind> kinds = KindsOf(*state);
+  const std::vector<EntityKind> kinds = RunKinds(*state);
   int failures = 0;
   while (!worker_.Stopping()) {
-    const int64_t index = IntOf(*state, "kindIndex");
+    const int64_t index = RunInt(*state, "kindIndex");
     if (index >= static_cast<int64_t>(kinds.size())) break;
     const EntityKind kind = kinds[static_cast<size_t>(index)];
     try {
@@ -176,8 +146,8 @@ void Resyncer::Run(const std::string& run) {
         if (!r.duplicate && r.job_id > 0) ++queued;
       }
       // Counted with the page: a page done again after a restart adds it once.
-      state->set("walked", IntOf(*state, "walked") + static_cast<int64_t>(entries.size()));
-      state->set("queued", IntOf(*state, "queued") + static_cast<int64_t>(entries.size()));
+      state->set("walked", RunInt(*state, "walked") + static_cast<int64_t>(entries.size()));
+      state->set("queued", RunInt(*state, "queued") + static_cast<int64_t>(entries.size()));
       state->set("after", entries.back().id);
       book_.Save(run, *state);
       failures = 0;
@@ -207,7 +177,7 @@ void Resyncer::Run(const std::string& run) {
   book_.Save(run, *state);
   book_.SetCurrent("");
   ComponentLogger("resync").information("resync run %s queued %s entities", run,
-                                        std::to_string(IntOf(*state, "queued")));
+                                        std::to_string(RunInt(*state, "queued")));
 }
 
 }  // namespace crmsync::engine

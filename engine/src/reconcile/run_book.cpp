@@ -8,6 +8,8 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Parser.h>
 
+#include "common/logging.h"
+
 namespace crmsync::engine {
 namespace {
 
@@ -143,6 +145,51 @@ void RunWorker::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void ResumeUnfinished(RunBook& book, RunWorker& worker, const RunFunction& run) {
+  std::string current;
+  try {
+    current = book.Current();
+  } catch (const std::exception& e) {
+    ComponentLogger(book.name()).error("cannot read the unfinished %s run: %s", book.name(),
+                                       std::string(e.what()));
+    return;
+  }
+  if (current.empty()) return;
+  ComponentLogger(book.name()).information("resuming %s run %s", book.name(), current);
+  worker.Launch([run, current] { run(current); });
+}
+
+bool AttachUnfinished(RunBook& book, RunWorker& worker, const RunFunction& run,
+                      std::string* current) {
+  *current = book.Current();
+  if (current->empty()) return false;
+  // Not running: the service was stopping when it was begun, or its thread
+  // ended on a store failure; it runs now.
+  if (!worker.Busy()) {
+    const std::string id = *current;
+    worker.Launch([run, id] { run(id); });
+  }
+  return true;
+}
+
+bool CheckRunEntity(const std::string& entity, std::string* error) {
+  if (entity.empty() || entity == "lead" || entity == "property") return true;
+  *error = "entity must be lead or property (or absent for both), not \"" + entity + "\"";
+  return false;
+}
+
+std::vector<EntityKind> RunKinds(const Poco::JSON::Object& state) {
+  std::vector<EntityKind> kinds;
+  const std::string entity = state.optValue<std::string>("entity", "all");
+  if (entity != "lead") kinds.push_back(EntityKind::kProperty);
+  if (entity != "property") kinds.push_back(EntityKind::kLead);
+  return kinds;
+}
+
+int64_t RunInt(const Poco::JSON::Object& state, const std::string& key) {
+  return state.optValue<int64_t>(key, 0);
 }
 
 }  // namespace crmsync::engine

@@ -26,6 +26,7 @@
 #include <Poco/JSON/Object.h>
 
 #include "common/clock.h"
+#include "crmsync/entities.h"
 #include "store/plugin_states.h"
 
 namespace crmsync::engine {
@@ -54,6 +55,9 @@ class RunBook {
   /// A value a run keeps beside its state (what one page saw), by key.
   void Put(const std::string& key, const std::string& value);
   std::optional<std::string> Get(const std::string& key) const;
+
+  /// "reconcile", "resync".
+  const std::string& name() const { return name_; }
 
   static constexpr size_t kKeep = 20;
 
@@ -89,6 +93,26 @@ class RunWorker {
   std::function<void()> pending_;
   std::thread thread_;
 };
+
+/// What a run does with its id, on the worker's thread.
+using RunFunction = std::function<void(const std::string& run)>;
+
+/// At a service's start: runs the unfinished run of `book`, if any, on `worker`.
+void ResumeUnfinished(RunBook& book, RunWorker& worker, const RunFunction& run);
+
+/// True, with its id in `*current`, when `book` has an unfinished run (which
+/// is then made sure to run on `worker`): a new run is not begun beside it.
+bool AttachUnfinished(RunBook& book, RunWorker& worker, const RunFunction& run,
+                      std::string* current);
+
+/// False with `*error` unless `entity` is "", "lead" or "property".
+bool CheckRunEntity(const std::string& entity, std::string* error);
+
+/// The kinds a run's "entity" names, properties first ("all": both).
+std::vector<EntityKind> RunKinds(const Poco::JSON::Object& state);
+
+/// An integer member of a run's state; 0 when absent.
+int64_t RunInt(const Poco::JSON::Object& state, const std::string& key);
 
 }  // namespace crmsync::engine
 

@@ -32,6 +32,25 @@ struct RunJobCounts {
   int64_t dead = 0;        ///< dead-lettered
 };
 
+/// Adds `n` jobs in `state` (a job's state: done, dead, or unfinished) to
+/// `*counts`; shared by the stores' CountRunJobs.
+inline void AddRunJobs(const std::string& state, int64_t n, RunJobCounts* counts) {
+  if (state == "done") {
+    counts->done += n;
+  } else if (state == "dead") {
+    counts->dead += n;
+  } else {
+    counts->unfinished += n;
+  }
+}
+
+/// The first id after every id starting with `prefix` (non-empty): the
+/// prefix with its last byte raised, the end of a range scan.
+inline std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
 class MirrorListing {
  public:
   virtual ~MirrorListing() = default;

@@ -77,23 +77,12 @@ int64_t PgStore::CountMirror(EntityKind kind) {
 
 RunJobCounts PgStore::CountRunJobs(const std::string& event_id_prefix) {
   RunJobCounts counts;
-  std::string end = event_id_prefix;
-  if (end.empty()) return counts;
-  end.back() = static_cast<char>(end.back() + 1);
+  if (event_id_prefix.empty()) return counts;
   Tx([&](PgConn& c) {
     counts = RunJobCounts();
-    PgResult r = c.Exec(kSqlRunJobs, PgParams().Add(event_id_prefix).Add(end));
-    for (int i = 0; i < r.Rows(); ++i) {
-      const std::string state = r.Text(i, 0);
-      const int64_t n = std::stoll(r.Text(i, 1));
-      if (state == "done") {
-        counts.done += n;
-      } else if (state == "dead") {
-        counts.dead += n;
-      } else {
-        counts.unfinished += n;
-      }
-    }
+    PgResult r =
+        c.Exec(kSqlRunJobs, PgParams().Add(event_id_prefix).Add(PrefixEnd(event_id_prefix)));
+    for (int i = 0; i < r.Rows(); ++i) AddRunJobs(r.Text(i, 0), std::stoll(r.Text(i, 1)), &counts);
   });
   return counts;
 }

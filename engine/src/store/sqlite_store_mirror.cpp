@@ -68,24 +68,12 @@ int64_t SqliteStore::CountMirror(EntityKind kind) {
 
 RunJobCounts SqliteStore::CountRunJobs(const std::string& event_id_prefix) {
   RunJobCounts counts;
-  std::string end = event_id_prefix;
-  if (end.empty()) return counts;
-  end.back() = static_cast<char>(end.back() + 1);
+  if (event_id_prefix.empty()) return counts;
   std::lock_guard<std::mutex> lock(reader_mu_);
   Stmt& stmt = R(kSqlRunJobs);
   StmtScope scope(stmt);
-  stmt.Bind(1, event_id_prefix).Bind(2, end);
-  while (stmt.Step()) {
-    const std::string state = stmt.ColumnText(0);
-    const int64_t n = stmt.ColumnInt(1);
-    if (state == "done") {
-      counts.done += n;
-    } else if (state == "dead") {
-      counts.dead += n;
-    } else {
-      counts.unfinished += n;
-    }
-  }
+  stmt.Bind(1, event_id_prefix).Bind(2, PrefixEnd(event_id_prefix));
+  while (stmt.Step()) AddRunJobs(stmt.ColumnText(0), stmt.ColumnInt(1), &counts);
   return counts;
 }
 

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 
+#include "../inbound/in_process_crm.h"
 #include "crmsync/records.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/resyncer.h"
@@ -28,24 +29,13 @@ constexpr int64_t kT0 = 1'800'000'000'000;
 
 // A CRM held in memory: records by kind in list order, two to a page; a
 // lookup is GET /lookup/<reference>, answered 200 with the id, 404, or 500.
-class FakeCrm : public Adapter, public Mapper, public Transport, public RecordReader {
+class FakeCrm : public inbound_test::InProcessCrm, public RecordReader {
  public:
+  FakeCrm() : InProcessCrm(kPlugin) {}
   PluginInfo Info() const override {
-    PluginInfo info{kPlugin, "1", "", {}};
+    PluginInfo info = InProcessCrm::Info();
     info.capabilities.lookup_by_reference = lookups;
     return info;
-  }
-  Status Configure(const PluginConfig&) override { return Status::Ok(); }
-  Mapper& mapping() override { return *this; }
-  Transport& transport() override { return *this; }
-  Status BuildRequest(const SyncJob&, StepKind, HttpRequest*) override {
-    return Status::Permanent("not used");
-  }
-  Status ReadResponse(const SyncJob&, StepKind, const HttpResponse&, StepResult*) override {
-    return Status::Permanent("not used");
-  }
-  Status ParseWebhook(const WebhookDelivery&, std::vector<InboundChange>*) override {
-    return Status::Permanent("not used");
   }
   Status BuildLookup(const SyncJob& job, HttpRequest* out) override {
     out->method = "GET";
