@@ -331,7 +331,7 @@ TEST_SUITE("e2e.reconcile") {
     const std::string hubspot = kMappings + std::string("hubspot.json");
     const std::map<std::string, std::string> hs_token = {{"CRM_API_KEY", "pat-na1-3Fq"}};
     // Paced, so the kill below lands while the jobs are half done.
-    const std::vector<std::string> paced = {"--set", "crm.rate_limit=25"};
+    const std::vector<std::string> paced = {"--set", "crm.rate_limit=10"};
     auto each_once = [&](const char* when) {
       for (int i = 0; i < kLeads; ++i) {
         const std::string reference = "lead:S" + std::to_string(10 + i);
@@ -343,10 +343,11 @@ TEST_SUITE("e2e.reconcile") {
             ++n;
           }
         }
-        CHECK_MESSAGE(n == 1u, when << ": " << reference << " at HubSpot " << n << " times");
+        CHECK_MESSAGE(n == 1u, std::string(when) << ": " << reference << " at HubSpot " << n
+                                                 << " times");
       }
-      CHECK_MESSAGE(hs.Records("contacts")->size() == static_cast<size_t>(kLeads), when);
-      CHECK_MESSAGE(hs.Records("0-420")->size() == 2u, when);
+      CHECK_MESSAGE(hs.Records("contacts")->size() == static_cast<size_t>(kLeads), std::string(when));
+      CHECK_MESSAGE(hs.Records("0-420")->size() == 2u, std::string(when));
     };
     {
       Engine engine(store, hubspot, hs.Url(), paced, hs_token);
