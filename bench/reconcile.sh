@@ -23,8 +23,11 @@
 # reference-crm answered meanwhile (its /_stats), the findings per kind, and
 # crmsync's peak RSS.
 #
-# Measured 2026-12-03 on the 2-core build box (Release, defaults): see the
-# figures in the note of issue 18.
+# Measured 2026-12-03 on the 2-core build box (Release, defaults, other builds
+# running beside it): 100,000 leads seeded in 66 s; reconcile took 26.1 s
+# (3,830 records/s) and 1,100 CRM calls (1,000 list pages of 100, and a read
+# of each of the 100 deleted leads' linked ids; reference-crm counted the same
+# 1,100), found differs 100 and missing 100 exactly; crmsync's peak RSS 66 MB.
 set -euo pipefail
 records=100000
 drift=100
