@@ -202,14 +202,7 @@ std::vector<Poco::JSON::Object::Ptr> Reconciler::Recent() const {
 }
 
 std::string Reconciler::LastJson() const {
-  std::vector<std::string> recent;
-  try {
-    recent = book_.Recent();
-  } catch (const std::exception&) {
-    return "null";
-  }
-  if (recent.empty()) return "null";
-  Object::Ptr state = book_.Load(recent.front());
+  Object::Ptr state = book_.Last();
   if (!state) return "null";
   Object brief;
   for (const char* key : {"run", "state", "entity", "repair", "startedAt", "finishedAt", "counts",
@@ -222,15 +215,9 @@ std::string Reconciler::LastJson() const {
 }
 
 int64_t Reconciler::LastCount(const std::string& kind) const {
-  try {
-    std::vector<std::string> recent = book_.Recent();
-    if (recent.empty()) return 0;
-    Object::Ptr state = book_.Load(recent.front());
-    Object::Ptr counts = state ? state->getObject("counts") : nullptr;
-    return counts ? RunInt(*counts, kind) : 0;
-  } catch (const std::exception&) {
-    return 0;
-  }
+  Object::Ptr state = book_.Last();
+  Object::Ptr counts = state ? state->getObject("counts") : nullptr;
+  return counts ? RunInt(*counts, kind) : 0;
 }
 
 bool Reconciler::Running() const { return worker_.Busy(); }

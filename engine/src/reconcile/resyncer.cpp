@@ -87,14 +87,7 @@ std::vector<Poco::JSON::Object::Ptr> Resyncer::Recent() const {
 }
 
 std::string Resyncer::LastJson() const {
-  std::vector<std::string> recent;
-  try {
-    recent = book_.Recent();
-  } catch (const std::exception&) {
-    return "null";
-  }
-  if (recent.empty()) return "null";
-  Object::Ptr state = book_.Load(recent.front());
+  Object::Ptr state = book_.Last();
   if (!state) return "null";
   for (const char* internal : {"kindIndex", "after"}) state->remove(internal);
   std::ostringstream out;

@@ -88,6 +88,15 @@ std::vector<std::string> RunBook::Recent() const {
   return runs;
 }
 
+Poco::JSON::Object::Ptr RunBook::Last() const {
+  try {
+    std::vector<std::string> recent = Recent();
+    return recent.empty() ? nullptr : Load(recent.front());
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 void RunBook::Put(const std::string& key, const std::string& value) {
   states_->SavePluginState(plugin_, key, value, clock_->NowMs());
 }

@@ -51,6 +51,9 @@ class RunBook {
   void SetCurrent(const std::string& run);
   /// The recent runs, newest first.
   std::vector<std::string> Recent() const;
+  /// The newest run's state; nullptr when there is none or the store cannot
+  /// be read (for status and metrics, which must not fail on it).
+  Poco::JSON::Object::Ptr Last() const;
 
   /// A value a run keeps beside its state (what one page saw), by key.
   void Put(const std::string& key, const std::string& value);
