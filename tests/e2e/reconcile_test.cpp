@@ -148,7 +148,7 @@ std::vector<std::string> Entities(const Object::Ptr& run, const std::string& kin
 }  // namespace
 
 TEST_SUITE("e2e.reconcile") {
-  TEST_CASE("reconcile reports each kind of drift exactly; --repair fixes the platform's only") {
+  TEST_CASE("reconcile reports each kind of drift exactly, --repair fixes the platform's only") {
     ReferenceCrm crm;
     t::TempDir dir;
     Engine engine(dir.File("crmsync.db"), kMappings + std::string("sunshine-reference.json"),
@@ -237,7 +237,7 @@ TEST_SUITE("e2e.reconcile") {
     CHECK(runs->getArray("runs")->size() == 5u);
   }
 
-  TEST_CASE("a repair killed -9 mid-run resumes on restart; the CRM gets each record once") {
+  TEST_CASE("a repair killed -9 mid-run resumes on restart, the CRM gets each record once") {
     ReferenceCrm crm;
     t::TempDir dir;
     const std::string store = dir.File("crmsync.db");

@@ -283,7 +283,7 @@ TEST_SUITE("engine.reconcile") {
     CHECK(Rows(run, "unknown") == std::vector<std::string>{"property:p4"});
   }
 
-  TEST_CASE("a plugin that can neither list nor look up is refused; bad words are named") {
+  TEST_CASE("a plugin that can neither list nor look up is refused, bad words are named") {
     Rig rig;
     rig.crm.lists = false;
     rig.crm.lookups = false;
@@ -306,7 +306,7 @@ TEST_SUITE("engine.reconcile") {
     CHECK(error == "entity must be lead or property (or absent for both), not \"contact\"");
   }
 
-  TEST_CASE("resync: every entity, properties first, as looked-up resends; refused without lookup") {
+  TEST_CASE("resync: every entity, properties first, as looked-up resends, refused without lookup") {
     Rig rig;
     rig.Mirror(EntityKind::kLead, "L1", kLead1, "old-1");
     rig.Mirror(EntityKind::kLead, "L2", kLead2);
