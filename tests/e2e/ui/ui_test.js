@@ -94,6 +94,13 @@ async function main() {
     if (figures['circuit-state'] !== 'closed') throw new Error('circuit: ' + figures['circuit-state']);
     if (figures['sync-enabled'] !== 'enabled') throw new Error('sync: ' + figures['sync-enabled']);
     if (figures.health !== 'dead letters') throw new Error('health pill: ' + figures.health);
+
+    step = 'the last reconcile';
+    await page.waitForFunction(() => document.getElementById('reconcile-missing') !== null);
+    const missing = (await page.textContent('#reconcile-missing')).trim();
+    if (missing !== '1') throw new Error('reconcile missing: ' + missing);
+    const summary = (await page.textContent('#reconcile-summary')).trim();
+    if (!/^done, finished .* · not repaired$/.test(summary)) throw new Error('reconcile summary: ' + summary);
     const cells = await page.$$eval(row + ' td', (tds) => tds.map((td) => td.textContent));
     if (cells[1] !== 'lead:' + args.lead || cells[3] !== 'invalid_record') {
       throw new Error('dead letter row: ' + JSON.stringify(cells));
