@@ -226,6 +226,7 @@ function drawStatus(status) {
   setText('rate-limit', rateText, rate.pausedUntil ? 'warn' : '');
 
   drawReconcile(runtime.reconcile);
+  drawShadow(runtime.shadow || {});
 
   const health = $('health');
   if (!enabled || circuit === 'open') {
@@ -386,6 +387,17 @@ function showError(message) {
 }
 
 // --- the loop ----------------------------------------------------------------------
+
+// Shadow mode (docs/design.md §13): shown only when crm.shadow.plugin is set.
+function drawShadow(shadow) {
+  $('shadow-card').hidden = !shadow.enabled;
+  if (!shadow.enabled) return;
+  setText('shadow-compared', String(shadow.compared));
+  setText('shadow-identical', String(shadow.identical), 'ok');
+  setText('shadow-differing', String(shadow.differing), shadow.differing > 0 ? 'warn' : '');
+  setText('shadow-errors', String(shadow.errors), shadow.errors > 0 ? 'bad' : '');
+  setText('shadow-dropped', String(shadow.dropped), shadow.dropped > 0 ? 'warn' : '');
+}
 
 async function refresh() {
   state.timer = null;

@@ -87,6 +87,15 @@ Status MockCrmAdapter::Configure(const PluginConfig& config) {
   if (timeout_present && timeout_ms <= 0) {
     return Status::InvalidConfig("timeout_ms: must be a whole number > 0");
   }
+  int64_t page_size = 100;
+  bool page_size_present = false;
+  if ((!config.GetInt(kRecordsPageSizeKey, &page_size, &page_size_present) &&
+       page_size_present) ||
+      page_size < 1 || page_size > 1000) {
+    return Status::InvalidConfig(std::string(kRecordsPageSizeKey) +
+                                 ": must be a whole number from 1 to 1000, got '" +
+                                 config.Get(kRecordsPageSizeKey) + "'");
+  }
   Status status = faults_.Configure(config);
   if (!status.ok()) return status;
   status = emitter_.Configure(config);
@@ -98,6 +107,7 @@ Status MockCrmAdapter::Configure(const PluginConfig& config) {
     status = crm_.OpenJournal(kStateFileKey, state_file);
     if (!status.ok()) return status;
   }
+  mapper_.SetRecordsPageSize(page_size);
   mapper_.SetCredentials(config.Get("api_key"), config.Get("api_secret"));
   const std::string users_text = config.Get(kUsersKey);
   if (!users_text.empty()) {

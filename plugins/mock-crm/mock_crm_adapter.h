@@ -24,8 +24,9 @@
 // faults.user.list applies) and shown under "users" in Dump().
 //
 // It is a RecordReader too (crmsync/records.h), for reconcile: ListRecords()
-// lists the in-memory CRM's records in creation order, 100 a page, through
-// GET /api/v1/<leads|properties>?limit=100&cursor=<offset> (route lead.list /
+// lists the in-memory CRM's records in creation order, records_page_size
+// (crm.mock-crm.records_page_size, 1 to 1000, default 100) a page, through
+// GET /api/v1/<leads|properties>?limit=<size>&cursor=<offset> (route lead.list /
 // property.list, so faults apply), ReadRecord() reads one through GET
 // /api/v1/<leads|properties>/<id> (route lead.read / property.read); fields
 // in platform names (mock_crm_mapper.h), the externalReference as stored.
@@ -59,6 +60,8 @@ constexpr char kPluginVersion[] = "1.0.0";
 constexpr char kStateFileKey[] = "state_file";
 /// The setting seeding the CRM's users.
 constexpr char kUsersKey[] = "users";
+/// The setting of the records listed per page (RecordReader).
+constexpr char kRecordsPageSizeKey[] = "records_page_size";
 
 class MockCrmAdapter : public Adapter, public RecordReader {
  public:

@@ -619,7 +619,7 @@ void MockCrmMapper::BuildRecordList(EntityKind kind, const std::string& cursor,
                                     HttpRequest* out) const {
   HttpRequest request;
   request.method = "GET";
-  request.path = CollectionPath(kind) + "?limit=100";
+  request.path = CollectionPath(kind) + "?limit=" + std::to_string(records_page_size_);
   if (!cursor.empty()) request.path += "&cursor=" + UrlEncode(cursor);
   request.route = std::string(EntityKindName(kind)) + ".list";
   AddCredentials(&request);

@@ -36,6 +36,7 @@
 #ifndef CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_MAPPER_H_
 #define CRMSYNC_PLUGINS_MOCK_CRM_MOCK_CRM_MAPPER_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -85,8 +86,12 @@ class MockCrmMapper : public Mapper {
   /// kPermanent naming what is wrong when the answer cannot be read.
   Status ReadUserList(const HttpResponse& response, std::vector<CrmUser>* users) const;
 
-  /// GET /api/v1/<leads|properties>?limit=100[&cursor=<cursor>] (route
-  /// <kind>.list), one page of RecordReader::ListRecords.
+  /// Records per list page (1 to 1000, default 100); called only while
+  /// configuring.
+  void SetRecordsPageSize(int64_t size) { records_page_size_ = size; }
+
+  /// GET /api/v1/<leads|properties>?limit=<page size>[&cursor=<cursor>]
+  /// (route <kind>.list), one page of RecordReader::ListRecords.
   void BuildRecordList(EntityKind kind, const std::string& cursor, HttpRequest* out) const;
   /// {"results":[record...],"nextCursor"} as a page; kRetryable naming what is
   /// wrong when the answer cannot be read.
@@ -106,6 +111,7 @@ class MockCrmMapper : public Mapper {
 
   std::string api_key_;
   std::string api_secret_;
+  int64_t records_page_size_ = 100;
 };
 
 }  // namespace crmsync::mockcrm

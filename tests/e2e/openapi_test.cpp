@@ -327,6 +327,9 @@ TEST_SUITE("e2e.openapi") {
     CHECK(rec.Call("admin status unauthorized", "GET", "/api/v1/admin/status",
                    "/api/v1/admin/status")
               .status == 401);
+    // Shadow mode is off here: its summary is a 404 naming the setting.
+    CHECK(rec.Call("shadow off", "GET", "/api/v1/shadow", "/api/v1/shadow", "", rec.Admin())
+              .status == 404);
     int64_t dead_letter = 0;
     REQUIRE_MESSAGE(t::WaitUntil([&] {
                       t::HttpResult list = t::HttpCall(port, "GET", "/api/v1/admin/dlq", "", rec.Admin());

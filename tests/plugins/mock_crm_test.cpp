@@ -1923,6 +1923,17 @@ TEST_CASE("mock-crm: records are listed 100 a page in creation order, in platfor
   CHECK(Str(fields, "status") == "CONVERTED");  // the CRM's "won"
   CHECK(fields->isNull("email"));
   CHECK(fields->isNull("preferredLocation"));
+  // The list endpoint itself: a bad limit or cursor is refused; with
+  // externalReference the request stays a lookup.
+  for (const char* bad : {"limit=0", "limit=1001", "limit=x", "cursor=300", "cursor=-1"}) {
+    CAPTURE(bad);
+    CHECK(SendRaw(*adapter, "GET", std::string("/api/v1/leads?") + bad).status == 400);
+  }
+  const JsonObject lookup =
+      ParseJson(SendRaw(*adapter, "GET", "/api/v1/leads?externalReference=lead:3&limit=1").body);
+  REQUIRE(lookup->getArray("results")->size() == 1);
+  CHECK(Str(lookup->getArray("results")->getObject(0), "id") == ids[2]);
+  CHECK(RequestCount(*adapter, "lead.lookup") == 1);
 }
 
 TEST_CASE("mock-crm: a record is read by id, an unknown one is not found, faults keep their class") {
@@ -1968,6 +1979,41 @@ TEST_CASE("mock-crm: a record is read by id, an unknown one is not found, faults
   // A cursor the CRM never gave.
   request.cursor = "not-a-cursor";
   CHECK(reader.ListRecords(request, &page).code() == StatusCode::kPermanent);
+}
+
+TEST_CASE("mock-crm: records_page_size pages the list, and its cursor outlives a reload") {
+  testing::TempDir dir;
+  const std::map<std::string, std::string> settings = {{"state_file", dir.File("crm.jsonl")},
+                                                       {"records_page_size", "2"}};
+  std::string cursor;
+  {
+    auto adapter = NewAdapter(settings);
+    for (int i = 1; i <= 5; ++i) CreateLead(*adapter, SampleLead(std::to_string(i)));
+    const RecordListPage first = ListPage(*adapter, EntityKind::kLead, "");
+    REQUIRE(first.records.size() == 2);
+    REQUIRE(first.more);
+    cursor = first.next_cursor;
+  }
+  // A restarted engine hands the kept cursor to a reloaded CRM.
+  auto adapter = NewAdapter(settings);
+  RecordListPage page = ListPage(*adapter, EntityKind::kLead, cursor);
+  REQUIRE(page.records.size() == 2);
+  CHECK(page.records[0].external_reference == "lead:3");
+  CHECK(page.records[1].external_reference == "lead:4");
+  REQUIRE(page.more);
+  page = ListPage(*adapter, EntityKind::kLead, page.next_cursor);
+  REQUIRE(page.records.size() == 1);
+  CHECK(page.records[0].external_reference == "lead:5");
+  CHECK_FALSE(page.more);
+  for (const char* bad : {"0", "1001", "ten", "-3"}) {
+    CAPTURE(bad);
+    const Status status = ConfigureStatus({{"records_page_size", bad}});
+    CHECK(status.code() == StatusCode::kInvalidConfig);
+    CHECK_MESSAGE(status.message().find("records_page_size: must be a whole number from 1 to "
+                                        "1000, got '" + std::string(bad) + "'") !=
+                      std::string::npos,
+                  status.ToString());
+  }
 }
 
 }  // namespace

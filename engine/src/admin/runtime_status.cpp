@@ -53,6 +53,22 @@ std::string PollJson(const PollStatus& p) {
       .Done();
 }
 
+// Shadow mode's figures; only "enabled" when it is off.
+std::string ShadowJson(const ShadowFigures& f) {
+  JsonObject shadow;
+  shadow.Bool("enabled", f.enabled);
+  if (!f.enabled) return shadow.Done();
+  return shadow.Int("compared", f.compared)
+      .Int("identical", f.identical)
+      .Int("differing", f.differing)
+      .Int("errors", f.errors)
+      .Int("dropped", f.dropped)
+      .Int("sandboxSent", f.sandbox_sent)
+      .Int("queueDepth", f.queue_depth)
+      .Int("queueCapacity", f.queue_capacity)
+      .Done();
+}
+
 }  // namespace
 
 std::string RuntimeStatusJson(const RuntimeStatus& status) {
@@ -77,6 +93,7 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
       .Raw("poll", PollJson(status.poll))
       .Raw("reconcile", status.reconcile)
       .Raw("resync", status.resync)
+      .Raw("shadow", ShadowJson(status.shadow))
       .Done();
 }
 

@@ -12,6 +12,7 @@
 #include "dispatch/dispatch_status.h"
 #include "inbound/poller.h"
 #include "ops/alerts.h"
+#include "shadow/shadow_summary.h"
 
 namespace crmsync::engine {
 
@@ -27,6 +28,8 @@ struct RuntimeStatus {
   /// reconcile/reconciler.h, reconcile/resyncer.h).
   std::string reconcile = "null";
   std::string resync = "null";
+  /// Shadow mode (docs/design.md §13); enabled false when it is off.
+  ShadowFigures shadow;
 };
 
 /// {"workers", "syncEnabled", "circuit": {"state", "openedTotal", "probeAt"?},
@@ -36,7 +39,9 @@ struct RuntimeStatus {
 ///  "inbound": {"webhookRegistration"},
 ///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
 ///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]},
-///  "reconcile": the last run or null, "resync": the last run or null};
+///  "reconcile": the last run or null, "resync": the last run or null,
+///  "shadow": {"enabled", "compared"?, "identical"?, "differing"?, "errors"?,
+///  "dropped"?, "sandboxSent"?, "queueDepth"?, "queueCapacity"?}};
 /// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque
 /// and may hold a token: never shown, only whether one is kept.
 std::string RuntimeStatusJson(const RuntimeStatus& status);

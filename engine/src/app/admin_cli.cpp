@@ -265,6 +265,62 @@ void RenderPurged(const Object::Ptr& answer, std::ostream& out) {
   out << "purged " << Text(answer->get("purged")) << " dead letter(s)\n";
 }
 
+// Shadow mode's summary (docs/design.md §13): the counts, per step kind, the
+// most frequent differences, the sandbox's answers, the latest errors.
+void RenderShadow(const Object::Ptr& answer, std::ostream& out) {
+  out << "shadow plugin: " << Text(answer->get("plugin")) << "\n"
+      << "mapping: " << Text(answer->get("mapping")) << "\n"
+      << "sandbox: " << Text(answer->get("sandboxUrl")) << "\n"
+      << "since: " << Text(answer->get("since")) << "\n";
+  Object::Ptr jobs = answer->getObject("jobs");
+  if (jobs) {
+    out << "jobs: " << Text(jobs->get("compared")) << " compared, "
+        << Text(jobs->get("identical")) << " identical, " << Text(jobs->get("differing"))
+        << " differing, " << Text(jobs->get("errors")) << " error(s), "
+        << Text(jobs->get("dropped")) << " dropped\n";
+  }
+  out << "plans differing: " << Text(answer->get("planDiffering")) << "\n";
+  if (Object::Ptr steps = answer->getObject("steps"); steps && steps->size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& kind : steps->getNames()) {
+      Object::Ptr f = steps->getObject(kind);
+      rows.push_back({kind, Text(f->get("compared")), Text(f->get("identical")),
+                      Text(f->get("differing"))});
+    }
+    out << "\n";
+    PrintTable({"STEP", "COMPARED", "IDENTICAL", "DIFFERING"}, rows, out);
+  }
+  Array::Ptr differences = answer->getArray("differences");
+  if (differences && differences->size() > 0) {
+    std::vector<std::vector<std::string>> rows;
+    for (unsigned i = 0; i < differences->size(); ++i) {
+      Object::Ptr d = differences->getObject(i);
+      rows.push_back({Text(d->get("count")), Text(d->get("step")), Text(d->get("where")),
+                      Text(d->get("pointer")), Text(d->get("change"))});
+    }
+    out << "\n";
+    PrintTable({"COUNT", "STEP", "WHERE", "POINTER", "CHANGE"}, rows, out);
+  } else {
+    out << "\nno differences\n";
+  }
+  if (Object::Ptr sandbox = answer->getObject("sandbox")) {
+    if (!answer->isNull("sandboxUrl")) {
+      out << "\nsandbox requests: " << Text(sandbox->get("sent")) << " sent; by status: "
+          << Text(sandbox->get("statuses")) << "\n";
+    }
+  }
+  Array::Ptr errors = answer->getArray("errorExamples");
+  if (errors && errors->size() > 0) {
+    out << "\nlatest errors:\n";
+    for (unsigned i = 0; i < errors->size(); ++i) {
+      Object::Ptr e = errors->getObject(i);
+      out << "  " << Text(e->get("entity")) << " (job " << Text(e->get("jobId"))
+          << "): " << Shorten(Text(e->get("message")), 200) << "\n";
+    }
+  }
+  out << "\nexamples (masked): crmsync shadow report json\n";
+}
+
 // --- parsing the command line ------------------------------------------------
 
 // Fills `*request` from the words (command first, `json` removed); false with
@@ -329,6 +385,19 @@ bool BuildRequest(const std::vector<std::string>& words, AdminRequest* request, 
     }
     request->path = "/api/v1/admin/" + command + query;
     request->render = command == "jobs" ? RenderJobs : RenderAudit;
+    return true;
+  }
+  if (command == "shadow") {
+    if (words.size() != 2 || (words[1] != "report" && words[1] != "reset")) {
+      *why = words.size() < 2 ? "shadow needs 'report' or 'reset'"
+             : words.size() > 2
+                 ? "unexpected word '" + words[2] + "' after 'shadow " + words[1] + "'"
+                 : "unknown shadow subcommand '" + words[1] + "'; use report or reset";
+      return false;
+    }
+    request->method = words[1] == "reset" ? "DELETE" : "GET";
+    request->path = "/api/v1/shadow";
+    request->render = RenderShadow;
     return true;
   }
   if (command != "dlq") {
@@ -405,7 +474,7 @@ std::string ErrorMessage(const std::string& body) {
 
 bool IsAdminCommand(const std::string& command) {
   return command == "status" || command == "sync" || command == "jobs" || command == "dlq" ||
-         command == "audit";
+         command == "audit" || command == "shadow";
 }
 
 const char* AdminCommandsHelp() {
@@ -426,6 +495,9 @@ const char* AdminCommandsHelp() {
          "                 queue dead letters again, as new jobs\n"
          "  dlq purge ID|all|FILTER...\n"
          "                 delete dead letters\n"
+         "  shadow report  shadow mode's summary: jobs compared, differences by\n"
+         "                 JSON pointer, sandbox answers (crm.shadow.*)\n"
+         "  shadow reset   forget it: a new mapping version starts clean\n"
          "                 FILTER: plugin=NAME error-class=CLASS entity=KIND:ID\n"
          "                 since=ISO8601 until=ISO8601 limit=N include-replayed\n"
          "                 These call the running service (server.host,\n"

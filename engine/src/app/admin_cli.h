@@ -1,5 +1,5 @@
-// app/admin_cli.h: the operator's subcommands `status`, `sync`, `jobs` and
-// `dlq`, which speak to the running service's admin API (admin/admin_api.h)
+// app/admin_cli.h: the operator's subcommands `status`, `sync`, `jobs`,
+// `dlq` and `shadow`, which speak to the running service's admin API (admin/admin_api.h)
 // over HTTP at server.host (0.0.0.0 becomes 127.0.0.1) and server.port, with
 // admin.token as the bearer token.
 //
@@ -10,6 +10,7 @@
 //   crmsync dlq show ID
 //   crmsync dlq replay ID | all | FILTER...
 //   crmsync dlq purge ID | all | FILTER...
+//   crmsync shadow report | reset
 //
 // FILTER is a key=value word (Poco's option parser would refuse unknown
 // --flags): plugin=NAME, error-class=CLASS, entity=KIND:ID, since=ISO8601,
@@ -32,7 +33,8 @@
 
 namespace crmsync::engine {
 
-/// True for the commands RunAdminCommand() handles (status, sync, jobs, dlq).
+/// True for the commands RunAdminCommand() handles (status, sync, jobs, dlq,
+/// audit, shadow).
 bool IsAdminCommand(const std::string& command);
 
 /// Runs one admin command; `args` are the free command-line words, the command

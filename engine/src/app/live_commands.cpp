@@ -12,6 +12,7 @@
 #include "app/plugin_hosts.h"
 #include "app/service.h"
 #include "common/json_writer.h"
+#include "common/request_mask.h"
 #include "conformance/connection_check.h"
 #include "crmsync/redact.h"
 #include "dispatch/job_codec.h"
@@ -42,47 +43,6 @@ std::string Lower(std::string text) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
-
-// Masks what `render` shows: the values of the secret settings wherever they
-// appear, then emails, phones and tokens (MaskSensitive).
-class RenderMask {
- public:
-  explicit RenderMask(std::vector<std::string> secrets) : secrets_(std::move(secrets)) {}
-
-  std::string Text(std::string text) const {
-    return MaskSensitive(MaskSecrets(std::move(text), secrets_));
-  }
-
-  // A header's value as shown. A credential (by its name, or any header the
-  // transport adds beyond the standard ones: API keys, signatures) is
-  // "[token]", an Authorization's scheme kept ("Bearer [token]").
-  std::string Header(const std::string& name, const std::string& value,
-                     bool added_by_transport) const {
-    const std::string lower = Lower(name);
-    bool secret = false;
-    for (const char* word : {"auth", "key", "token", "secret", "signature", "sig", "hmac",
-                             "password", "cookie", "session", "credential"}) {
-      secret = secret || lower.find(word) != std::string::npos;
-    }
-    if (added_by_transport) {
-      bool standard = false;
-      for (const char* known : {"host", "content-type", "content-length", "connection", "accept",
-                                "user-agent", "date", "transfer-encoding"}) {
-        standard = standard || lower == known;
-      }
-      secret = secret || !standard;
-    }
-    if (!secret) return Text(value);
-    const size_t blank = value.find(' ');
-    if (lower == "authorization" && blank != std::string::npos && blank > 0) {
-      return value.substr(0, blank) + " " + kMaskedToken;
-    }
-    return kMaskedToken;
-  }
-
- private:
-  std::vector<std::string> secrets_;  // Longest first.
-};
 
 struct RenderedHeader {
   std::string name;
@@ -135,7 +95,7 @@ bool FirstTimeJob(const IncomingEvent& event, SyncJob* job, std::string* error) 
 // One built request as the transport would send it, masked. When the
 // transport cannot prepare requests, the built request against `base_url`.
 Status RenderStep(GuardedAdapter& adapter, const HttpRequest& request, const std::string& base_url,
-                  const RenderMask& mask, RenderedStep* out, bool* prepared) {
+                  const RequestMask& mask, RenderedStep* out, bool* prepared) {
   WireRequest wire;
   Status status = adapter.Prepare(request, &wire, prepared);
   if (!status.ok()) return status;
@@ -181,7 +141,7 @@ Status RenderStep(GuardedAdapter& adapter, const HttpRequest& request, const std
 }
 
 RenderedEvent RenderEvent(GuardedAdapter& adapter, const IncomingEvent& event,
-                          const std::string& base_url, const RenderMask& mask) {
+                          const std::string& base_url, const RequestMask& mask) {
   RenderedEvent rendered;
   rendered.event_id = event.event_id;
   rendered.type = EventTypeName(event.type);
@@ -318,7 +278,7 @@ int RunRender(const config::Settings& settings, const std::string& event_file, s
     return kExitConfig;
   }
   const std::string base_url = settings.PluginConfigFor(name).Get("api_url");
-  const RenderMask mask(settings.SecretValues());
+  const RequestMask mask(settings.SecretValues());
   std::vector<RenderedEvent> events;
   bool all_mapped = true;
   bool prepared = true;

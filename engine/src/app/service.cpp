@@ -14,6 +14,7 @@
 
 #include "admin/admin_api.h"
 #include "admin/reconcile_api.h"
+#include "admin/shadow_routes.h"
 #include "admin/ui_routes.h"
 #include "app/open_store.h"
 #include "app/start_checks.h"
@@ -88,6 +89,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   }
   for (const config::Diagnostic& d : checks.problems) ComponentLogger("app").warning(d.message);
   service->plugin_ = std::move(checks.plugin);
+  service->shadow_plugin_ = std::move(checks.shadow);
   service->write_probe_ = std::make_unique<WriteProbe>(service->store_.state.get(), service->clock_);
 
   ComponentLogger("plugin_host")
@@ -129,6 +131,20 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   dispatch.on_sync_disabled = [raw] {
     if (raw->monitor_) raw->monitor_->Evaluate();
   };
+  if (service->shadow_plugin_) {
+    // Shadow mode: every job the live adapter ran, offered (never waited for).
+    ShadowOptions shadow;
+    shadow.plugin = settings.GetString("crm.shadow.plugin");
+    shadow.mapping = ShadowPluginConfig(settings).Get("mapping");
+    shadow.url = settings.GetString("crm.shadow.url");
+    shadow.capacity = static_cast<size_t>(settings.GetInt("crm.shadow.queue"));
+    shadow.secrets = settings.SecretValues();
+    service->shadow_ = std::make_unique<ShadowRunner>(
+        shadow, &service->plugin_->adapter(), &service->shadow_plugin_->plugin->adapter(),
+        service->store_.state.get(), service->clock_, &service->metrics_);
+    ShadowRunner* runner = service->shadow_.get();
+    dispatch.on_built = [runner](BuiltJob&& job) { runner->Offer(std::move(job)); };
+  }
   service->dispatcher_ = std::make_unique<Dispatcher>(
       dispatch, service->store_.queue(), service->store_.state.get(), &service->plugin_->adapter(),
       service->plugin_->info().capabilities, service->clock_, &service->metrics_);
@@ -231,6 +247,7 @@ RuntimeStatus Service::CurrentRuntimeStatus() {
   if (poller_) status.poll = poller_->Status();
   status.reconcile = reconciler_->LastJson();
   status.resync = resyncer_->LastJson();
+  if (shadow_) status.shadow = shadow_->Figures();
   return status;
 }
 
@@ -400,6 +417,8 @@ void Service::BuildRoutes(Router* router) {
   AddLegacyApiAliases(router);
   // Reconcile and resync (issue 18), after the aliases: new with v1.
   AddReconcileRoutes(*router, reconciler_.get(), resyncer_.get(), admin_token_);
+  // Shadow mode's routes are new with v1: no unversioned alias.
+  AddShadowRoutes(*router, shadow_.get(), admin_token_);
   // After the aliases: the document is new with v1 and has no unversioned path.
   AddOpenApiRoute(*router);
 }
@@ -466,6 +485,7 @@ void Service::Start() {
   RegisterQueueGauges();
   AddProcessMetrics(&metrics_);
   AddBuildInfo(&metrics_, CurrentBuildInfo());
+  if (shadow_) shadow_->Start();
   dispatcher_->Start();
   // An unfinished reconcile or resync run continues where it stopped.
   reconciler_->Start();
@@ -492,6 +512,8 @@ bool Service::Stop() {
   if (reconciler_) reconciler_->Stop();
   if (resyncer_) resyncer_->Stop();
   bool clean = dispatcher_ ? dispatcher_->Stop(shutdown_deadline_ms_) : true;
+  // After the workers, which offer it jobs: its summary is saved.
+  if (shadow_) shadow_->Stop();
   if (registrar_) registrar_->Stop();
   if (server_) server_->Stop();
   // After the server: no new delivery arrives, and the ones recorded are applied.

@@ -35,6 +35,8 @@
 #include "app/open_store.h"
 #include "store/store.h"
 #include "store/write_probe.h"
+#include "shadow/shadow_plugin.h"
+#include "shadow/shadow_runner.h"
 
 namespace crmsync::engine {
 
@@ -123,6 +125,10 @@ class Service {
   /// The plugin's PluginHost over store_; outlives plugin_, declared before it.
   std::unique_ptr<StorePluginHost> plugin_host_;
   std::unique_ptr<LoadedPlugin> plugin_;
+  // Shadow mode (crm.shadow.*): its plugin, and the runner the dispatcher's
+  // workers offer jobs to; before dispatcher_, null when off.
+  std::unique_ptr<ShadowPlugin> shadow_plugin_;
+  std::unique_ptr<ShadowRunner> shadow_;
   // Before dispatcher_: its workers use it until they stop.
   std::unique_ptr<AgentDirectory> agents_;
   std::unique_ptr<Dispatcher> dispatcher_;

@@ -273,6 +273,14 @@ StartCheckReport RunStartChecks(const config::Settings& settings, const PluginHo
   CheckListen(settings, &report);
   CheckInboundAndAlerts(settings, &report);
   CheckPlugin(settings, host, &report);
+  if (report.plugin) {
+    report.shadow = LoadShadowPlugin(settings, ResolvePluginsDir(settings), &report.problems);
+    if (report.shadow) {
+      report.passed.push_back("shadow plugin " + settings.GetString("crm.shadow.plugin") + " " +
+                              report.shadow->plugin->descriptor().version +
+                              " loads and accepts its configuration");
+    }
+  }
   return report;
 }
 

@@ -9,7 +9,8 @@
 // build opens (read only: not migrated); server.host:server.port can be bound
 // (bound and released at once; in use is a warning); last, the plugin loads,
 // is attached to its PluginHost (app/plugin_hosts.h), accepts its
-// configuration and names its budget headers well. Migrating the store and
+// configuration and names its budget headers well; then shadow mode's plugin
+// (crm.shadow.*, shadow/shadow_plugin.h) loads and accepts its own. Migrating the store and
 // connecting to PostgreSQL or Redis are left to `serve`, whose
 // PluginHostSource does both just before the plugin is configured.
 //
@@ -26,6 +27,7 @@
 #include "http/tls.h"
 #include "crmsync/rate_limit.h"
 #include "plugin_host/plugin_loader.h"
+#include "shadow/shadow_plugin.h"
 
 namespace crmsync::engine {
 
@@ -38,6 +40,9 @@ struct StartCheckReport {
   std::vector<std::string> passed;
   /// The plugin, loaded and configured, when that passed; `serve` keeps it.
   std::unique_ptr<LoadedPlugin> plugin;
+  /// Shadow mode's plugin (crm.shadow.*), loaded and configured; null when
+  /// shadow mode is off or that check failed.
+  std::unique_ptr<ShadowPlugin> shadow;
   /// The plugin's budget headers, when it named them well.
   std::vector<RateLimitHeaders> budget_headers;
   /// The listener's TLS context (server.tls.cert and .key read, parsed and

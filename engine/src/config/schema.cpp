@@ -128,6 +128,11 @@ std::vector<KeySpec> BuildSchema() {
       Duration("crm.retry.max_outage", 24LL * 3600 * 1000, 1000, 365LL * 24 * 3600 * 1000, "How long a job may be held by a CRM outage (circuit breaker open) or by a run of 429s before it is dead-lettered with \"CRM unavailable since ...\"; waiting for it spends no attempt."),
       Int("crm.retry.delay", 1000, 1, 3600000, "First retry delay in milliseconds.", "CRM_RETRY_DELAY"),
       Bool("crm.retry.jitter", false, "Randomise retry delays."),
+      // Shadow mode (docs/design.md §13): a second adapter shown every live job.
+      Str("crm.shadow.mapping", "", "Shadow mode: the mapping file of the shadow plugin (the version being tried); relative to the config folder. Never the live crm.mapping."),
+      Str("crm.shadow.plugin", "", "Shadow mode: a second plugin that builds every live job's requests beside the live one, to compare; empty: off. Its own keys: crm.shadow.<plugin>.<key>."),
+      Int("crm.shadow.queue", 1000, 1, 1000000, "Shadow mode: jobs waiting for comparison at most; more are dropped and counted, never waited for."),
+      Str("crm.shadow.url", "", "Shadow mode: a sandbox base URL the shadow's requests are sent to (answers' statuses counted); empty: nothing is sent."),
       Int("crm.timeout", 30000, 1, 600000, "Timeout of one CRM call in milliseconds.", "CRM_TIMEOUT"),
       Secret("crm.webhook.secret", "Secret that signs the CRM's webhooks.", "CRM_WEBHOOK_SECRET"),
       Str("crm.webhook.url", "", "URL the CRM sends webhooks to.", "CRM_WEBHOOK_URL"),

@@ -185,8 +185,14 @@ class Loader {
     }
     const std::string plugin = (*values_)["crm.plugin"].value;
     const std::string prefix = "crm." + plugin + ".";
+    // Shadow mode's plugin keys (crm.shadow.<plugin>.<key>, shadow/shadow_plugin.h).
+    const std::string shadow = (*values_)["crm.shadow.plugin"].value;
+    const std::string shadow_prefix = "crm.shadow." + shadow + ".";
+    auto kept = [](const std::string& key, const std::string& name, const std::string& start) {
+      return !name.empty() && StartsWith(key, start) && key.size() > start.size();
+    };
     for (const Entry& entry : held_back_) {
-      if (!plugin.empty() && StartsWith(entry.key, prefix) && entry.key.size() > prefix.size()) {
+      if (kept(entry.key, plugin, prefix) || kept(entry.key, shadow, shadow_prefix)) {
         (*values_)[entry.key] = SettingValue{entry.value, entry.source};
       } else {
         Warn(entry.key, "unknown key '" + entry.key + "' (from " + entry.source +

@@ -54,6 +54,7 @@ Dispatcher::Dispatcher(DispatcherOptions options, JobQueue* queue, SyncStates* s
   ctx.budget_headers = &options_.budget_headers;
   ctx.on_budget_problem = [this](const std::string& problem) { ReportBudgetProblem(problem); };
   ctx.agents = options_.agents;
+  ctx.on_built = options_.on_built;
   runner_ = std::make_unique<JobRunner>(std::move(ctx));
   if (metrics_) {
     metrics_->AddGauge("crmsync_circuit_state", "Circuit breaker: 0 closed, 1 half-open, 2 open.",

@@ -60,6 +60,8 @@ struct DispatcherOptions {
   std::function<void()> on_sync_disabled;
   /// The agent directory for SyncJob::related's agents; nullptr: none.
   AgentDirectory* agents = nullptr;
+  /// Shadow mode: see JobRunnerContext::on_built; empty when it is off.
+  std::function<void(BuiltJob&&)> on_built;
 };
 
 class Dispatcher {

@@ -253,6 +253,9 @@ struct JobRunner::Attempt {
   int relinked = 0;
   int conflict_lookups = 0;
   int try_number = 0;
+  // The requests this lease built, by step, for shadow mode (ctx.on_built).
+  std::vector<BuiltJob::Step> built;
+  std::vector<int> built_at;  // The plan's step index of each of `built`.
 };
 
 Status JobRunner::Call(const RateTicket& ticket, const HttpRequest& request,
@@ -369,6 +372,25 @@ int64_t JobRunner::RelatedWait(const LeasedJob& job, JobOutcome* out) const {
 
 JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
   Attempt a(ctx_, job, is_probe);
+  JobOutcome out = RunSteps(job, a);
+  ReportBuilt(job, a, out);
+  return out;
+}
+
+void JobRunner::ReportBuilt(const LeasedJob& job, Attempt& a, const JobOutcome& out) const {
+  if (!ctx_.on_built || a.built.empty()) return;
+  if (out.kind != JobOutcome::Kind::kDone && out.kind != JobOutcome::Kind::kDeadLetter) return;
+  BuiltJob built;
+  built.job_id = job.id;
+  built.job = std::move(a.sync);
+  built.job.external_id = job.external_id;
+  built.plan = std::move(a.steps);
+  built.steps = std::move(a.built);
+  built.linked_id = out.update_link ? out.external_id : job.external_id;
+  ctx_.on_built(std::move(built));
+}
+
+JobOutcome JobRunner::RunSteps(const LeasedJob& job, Attempt& a) {
   GuardedAdapter& adapter = *ctx_.adapter;
 
   // Waiting for the related record spends no attempt and sends nothing.
@@ -417,6 +439,15 @@ JobOutcome JobRunner::Run(const LeasedJob& job, bool is_probe) {
     HttpRequest request;
     Status s = adapter.BuildRequest(a.sync, kind, &request);
     if (!s.ok()) return a.FailOrDeadLetter(s);
+    if (ctx_.on_built) {
+      // A step built again (relinked, re-created) keeps its latest request.
+      while (!a.built_at.empty() && a.built_at.back() >= a.out.step) {
+        a.built_at.pop_back();
+        a.built.pop_back();
+      }
+      a.built.push_back({kind, a.sync.external_id, request});
+      a.built_at.push_back(a.out.step);
+    }
     HttpResponse response;
     s = Call(a.ticket, request, &response);
     a.Record(StepKindName(kind), response, s);
@@ -693,6 +724,13 @@ std::vector<JobOutcome> JobRunner::RunBatch(const std::vector<LeasedJob>& jobs, 
       // Conflicts, stale ids and transient item errors: one failed try, then
       // the job runs alone (409 lookup, 404 re-create, backoff).
       outcomes.push_back(a.Fail(item.IsTransient() ? item : Status::Retryable(item.ToString())));
+    }
+  }
+  if (ctx_.on_built) {
+    // Shadow mode compares each job's step alone (BuiltJob).
+    for (size_t i = 0; i < attempts.size(); ++i) {
+      attempts[i]->built.push_back({kind, jobs[i].external_id, std::nullopt});
+      ReportBuilt(jobs[i], *attempts[i], outcomes[i]);
     }
   }
   if (unmatched > 0) {

@@ -53,6 +53,26 @@
 
 namespace crmsync::engine {
 
+/// What the live adapter built for one job whose lease ended it (done or
+/// dead-lettered), for shadow mode (docs/design.md §13): the job as planned
+/// (external_id as leased), the live plan, and each step this lease built,
+/// with the CRM id it was built with. A batched job's step carries no request
+/// (the live adapter sent a BuildBatch); shadow mode builds it alone.
+struct BuiltJob {
+  int64_t job_id = 0;
+  SyncJob job;
+  std::vector<StepKind> plan;
+  struct Step {
+    StepKind kind = StepKind::kCreate;
+    std::optional<std::string> external_id;
+    std::optional<HttpRequest> request;
+  };
+  std::vector<Step> steps;
+  /// The CRM id the job ended linked to (nullopt when none): shadow mode maps
+  /// it to the sandbox's id for the record.
+  std::optional<std::string> linked_id;
+};
+
 struct JobRunnerContext {
   std::string plugin;
   GuardedAdapter* adapter = nullptr;
@@ -86,6 +106,10 @@ struct JobRunnerContext {
   /// again; later looks come an eighth of the time waited so far apart, at
   /// most kRelatedRecheckMaxMs.
   int64_t related_recheck_ms = 500;
+  /// Shadow mode: handed every job a lease ended, with what the live adapter
+  /// built for it. Called on the worker's thread: it must only queue (it
+  /// never blocks, never fails the job). Empty: nothing is kept.
+  std::function<void(BuiltJob&&)> on_built;
 };
 
 /// The longest pause between two looks of a job waiting for its related record.
@@ -121,6 +145,10 @@ class JobRunner {
 
  private:
   struct Attempt;
+  // Run() once `a` is made: the outcome table.
+  JobOutcome RunSteps(const LeasedJob& job, Attempt& a);
+  // Hands what `a` built to ctx_.on_built when `out` ends the job.
+  void ReportBuilt(const LeasedJob& job, Attempt& a, const JobOutcome& out) const;
   // Sends `request`, taken with `ticket` from the rate limiter, and tells the
   // limiter (and the circuit breaker) how the CRM answered.
   Status Call(const RateTicket& ticket, const HttpRequest& request, HttpResponse* response) const;

@@ -2273,6 +2273,56 @@ TEST_SUITE("engine.dispatch") {
                       kWait));
     CHECK(Str(r.rig->CrmLead("L1"), "assignedAgent") == "u-asha");
   }
+
+  // Shadow mode's hook (JobRunnerContext::on_built): once per job, from the
+  // lease that ended it, with the plan and each step's request and CRM id.
+  TEST_CASE("shadow hook: an ended job's plan and built requests, once, not at a retry") {
+    struct Seen {
+      std::mutex mu;
+      std::vector<BuiltJob> jobs;
+    };
+    auto seen = std::make_shared<Seen>();
+    RigOptions options = Rig::WithFaults({{"faults.lead.create", "500"}});
+    options.tweak = [seen](DispatcherOptions* d) {
+      d->on_built = [seen](BuiltJob&& job) {
+        std::lock_guard<std::mutex> lock(seen->mu);
+        seen->jobs.push_back(std::move(job));
+      };
+    };
+    Rig rig(options);
+    auto count = [&] {
+      std::lock_guard<std::mutex> lock(seen->mu);
+      return seen->jobs.size();
+    };
+    rig.Send({Created("e1", "A")});
+    REQUIRE(rig.WaitState("A", "delayed"));
+    CHECK(count() == 0);  // A retry does not end the job.
+    rig.Advance(1000);
+    REQUIRE(rig.WaitState("A", "done"));
+    REQUIRE(WaitUntil([&] { return count() == 1; }, kWait));
+    rig.Send({StatusChanged("e2", "A", "CONVERTED")});
+    REQUIRE(rig.WaitAllDone({"A"}));
+    REQUIRE(WaitUntil([&] { return count() == 2; }, kWait));
+    CHECK(StaysTrue([&] { return count() == 2; }));
+
+    std::lock_guard<std::mutex> lock(seen->mu);
+    const BuiltJob& created = seen->jobs[0];
+    CHECK(created.job.entity_id == "A");
+    REQUIRE(created.steps.size() == 1);
+    CHECK(created.plan.size() == 1);
+    CHECK(created.steps[0].kind == StepKind::kCreate);
+    CHECK_FALSE(created.steps[0].external_id);
+    REQUIRE(created.steps[0].request);
+    CHECK(Contains(created.steps[0].request->body, "Lead A"));
+    const BuiltJob& converted = seen->jobs[1];
+    REQUIRE(converted.steps.size() == converted.plan.size());
+    REQUIRE(converted.steps.size() >= 2);
+    CHECK(converted.steps.back().kind == StepKind::kDeal);
+    for (const BuiltJob::Step& step : converted.steps) {
+      CHECK(step.external_id == rig.Link("A"));
+      CHECK(step.request);
+    }
+  }
 }  // TEST_SUITE
 
 }  // namespace

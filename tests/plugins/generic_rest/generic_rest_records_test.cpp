@@ -605,6 +605,52 @@ TEST_SUITE("plugins.generic_rest.records") {
     CHECK(requests->getValue<int>("GET /api/v1/leads/{id}") == 3);
   }
 
+  TEST_CASE("the CRMs' list endpoints refuse a bad limit or cursor, and lookups stay lookups") {
+    testing::ReferenceCrmProcess reference;
+    const int port = reference.port;
+    REQUIRE(testing::HttpCall(port, "POST", "/api/v1/leads",
+                              R"({"name": "A", "externalReference": "lead:1"})")
+                .status == 201);
+    REQUIRE(testing::HttpCall(port, "POST", "/api/v1/leads", R"({"name": "B"})").status == 201);
+    for (const char* bad : {"0", "1001", "ten", "5x"}) {
+      CAPTURE(bad);
+      CHECK(testing::HttpCall(port, "GET", std::string("/api/v1/leads?limit=") + bad).status ==
+            400);
+    }
+    auto results = [&](const std::string& path) {
+      const testing::HttpResult answer = testing::HttpCall(port, "GET", path);
+      REQUIRE(answer.status == 200);
+      return Poco::JSON::Parser().parse(answer.body).extract<Poco::JSON::Object::Ptr>();
+    };
+    // A cursor past every record is an empty last page.
+    CHECK(results("/api/v1/leads?cursor=zzz")->getArray("results")->size() == 0);
+    // One a page: the cursor is the page's last id.
+    Poco::JSON::Object::Ptr page = results("/api/v1/leads?limit=1");
+    CHECK(page->getArray("results")->size() == 1);
+    CHECK(page->getValue<std::string>("nextCursor") ==
+          page->getArray("results")->getObject(0)->getValue<std::string>("id"));
+    // With externalReference it is the lookup; with nothing the records without one.
+    page = results("/api/v1/leads?externalReference=lead:1&limit=5");
+    REQUIRE(page->getArray("results")->size() == 1);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("name") == "A");
+    page = results("/api/v1/leads");
+    REQUIRE(page->getArray("results")->size() == 1);
+    CHECK(page->getArray("results")->getObject(0)->getValue<std::string>("name") == "B");
+    CHECK(testing::HttpCall(port, "GET", "/api/v1/properties/property_1").status == 404);
+
+    testing::VendorServer hs("hubspot.py", {"--token", "t"});
+    const std::map<std::string, std::string> bearer = {{"Authorization", "Bearer t"}};
+    for (const char* query : {"limit=0", "limit=101", "after=x", "archived=maybe"}) {
+      CAPTURE(query);
+      CHECK(hs.Call("GET", std::string("/crm/v3/objects/contacts?") + query, "", bearer).status ==
+            400);
+    }
+    const testing::HttpResult archived =
+        hs.Call("GET", "/crm/v3/objects/contacts?archived=true", "", bearer);
+    CHECK(archived.status == 200);
+    CHECK(archived.body.find("\"results\": []") != std::string::npos);
+  }
+
   TEST_CASE("hubspot: contacts and listings listed and read on the HubSpot stand-in") {
     testing::VendorServer hs("hubspot.py", {"--token", "pat-na1-rec"});
     hs.Control(R"({"rateLimitPerWindow": 1000,

@@ -98,6 +98,47 @@ TEST_SUITE("plugins.generic_rest") {
     CHECK(defaults.Entity(EntityKind::kLead)->Find("create")->id_pointer == "/id");
   }
 
+  TEST_CASE("mapping file: records (idPointer inherited, read from fetch, the list's paging)") {
+    Mapping mapping;
+    const std::vector<std::string> errors = ParseErrors(
+        R"({"name": "records",
+          "statusMap": {"lead": {"NEW": "n", "CONTACTED": "c", "QUALIFIED": "q",
+            "VIEWING_SCHEDULED": "v", "VIEWED": "v", "NEGOTIATING": "g", "CONVERTED": "w",
+            "LOST": "l"}},
+          "entities": {"lead": {"idPointer": "/data/id", "operations": {
+            "create": {"method": "POST", "path": "/l", "body": {}},
+            "update": {"method": "PUT", "path": "/l/{externalId}", "body": {}}}}},
+          "webhooks": {"fields": {"lead": {"name": "/name"}}},
+          "fetch": {"lead": {"request": {"method": "GET", "path": "/l/{externalId}"},
+                             "recordPointer": "/data", "notFoundStatus": [204]}},
+          "records": {"lead": {
+            "list": {"request": {"method": "POST", "path": "/l/search", "body": {"all": true}},
+                     "paging": {"type": "page", "pageParam": "p", "pageSize": 50},
+                     "itemsPointer": "/rows"},
+            "referencePointer": "/ref",
+            "fields": {"status": {"from": "/s", "transform": "statusIn"}, "email": "/mail"}}}})",
+        &mapping);
+    REQUIRE_MESSAGE(errors.empty(), Joined(errors));
+    const RecordsSpec& records = mapping.records.at("lead");
+    CHECK(records.id_pointer == "/data/id");  // the entity's
+    REQUIRE(records.list.has_value());
+    CHECK(records.list->method == "POST");
+    REQUIRE(records.paging.has_value());
+    CHECK(records.paging->type == Paging::Type::kPage);
+    CHECK(records.paging->page_size.value_or(0) == 50);
+    CHECK(records.items_pointer == "/rows");
+    REQUIRE(records.read.has_value());  // fetch.lead's
+    CHECK(records.read->path == "/l/{externalId}");
+    CHECK(records.record_pointer == "/data");
+    CHECK(records.not_found_status == std::vector<int>{204});
+    CHECK(records.reference_pointer == "/ref");
+    CHECK_FALSE(records.updated_at_pointer.has_value());
+    REQUIRE(records.fields.size() == 2);
+    CHECK(records.fields[0].platform_field == "status");  // in file order
+    CHECK(records.fields[0].transforms == std::vector<std::string>{"statusIn"});
+    CHECK(records.fields[1].from == "/mail");
+  }
+
   TEST_CASE("mapping file: an error names the file, the JSON pointer and the reason") {
     std::vector<std::string> errors;
     Mapping mapping;
