@@ -217,26 +217,34 @@ int Usage(const std::string& command, const std::string& why, std::ostream& err)
   return kExitUsage;
 }
 
+// The entity word after the command (lead or property, or none); false with
+// `*why` on any other word, or a second one.
+bool EntityWord(const std::vector<std::string>& words, std::string* entity, std::string* why) {
+  entity->clear();
+  for (size_t i = 1; i < words.size(); ++i) {
+    if ((words[i] != "lead" && words[i] != "property") || !entity->empty()) {
+      *why = entity->empty() ? "unknown word '" + words[i] + "'; the entity is lead or property"
+                             : "unexpected word '" + words[i] + "' after '" + *entity + "'";
+      return false;
+    }
+    *entity = words[i];
+  }
+  return true;
+}
+
 int Reconcile(ServiceApi& api, const std::vector<std::string>& words, const RunFlags& flags,
               bool json, bool tty, std::ostream& out, std::ostream& err) {
   if (flags.all || flags.no_wait) {
-    return Usage("reconcile", flags.all ? "--all applies to resync only" : "--no-wait applies to resync only", err);
+    return Usage("reconcile",
+                 flags.all ? "--all applies to resync only" : "--no-wait applies to resync only",
+                 err);
   }
-  std::string entity;
-  for (size_t i = 1; i < words.size(); ++i) {
-    if ((words[i] != "lead" && words[i] != "property") || !entity.empty()) {
-      return Usage("reconcile",
-                   entity.empty() ? "unknown word '" + words[i] + "'; the entity is lead or property"
-                                  : "unexpected word '" + words[i] + "' after '" + entity + "'",
-                   err);
-    }
-    entity = words[i];
-  }
+  std::string entity, why;
+  if (!EntityWord(words, &entity, &why)) return Usage("reconcile", why, err);
   Object body;
   if (!entity.empty()) body.set("entity", entity);
   body.set("repair", flags.repair);
   Object::Ptr state;
-  std::string why;
   bool ok = Follow(
       api, "reconcile", Text(body), tty, err,
       [](const Object::Ptr& s) { return s->optValue<std::string>("state", "") != "running"; },
@@ -270,16 +278,8 @@ int Reconcile(ServiceApi& api, const std::vector<std::string>& words, const RunF
 int Resync(ServiceApi& api, const std::vector<std::string>& words, const RunFlags& flags,
            bool json, bool tty, std::ostream& out, std::ostream& err) {
   if (flags.repair) return Usage("resync", "--repair applies to reconcile only", err);
-  std::string entity;
-  for (size_t i = 1; i < words.size(); ++i) {
-    if ((words[i] != "lead" && words[i] != "property") || !entity.empty()) {
-      return Usage("resync",
-                   entity.empty() ? "unknown word '" + words[i] + "'; the entity is lead or property"
-                                  : "unexpected word '" + words[i] + "' after '" + entity + "'",
-                   err);
-    }
-    entity = words[i];
-  }
+  std::string entity, why;
+  if (!EntityWord(words, &entity, &why)) return Usage("resync", why, err);
   if (entity.empty() == !flags.all) {
     return Usage("resync",
                  flags.all ? "--all and an entity exclude each other"
@@ -290,7 +290,6 @@ int Resync(ServiceApi& api, const std::vector<std::string>& words, const RunFlag
   Object body;
   if (!entity.empty()) body.set("entity", entity);
   Object::Ptr state;
-  std::string why;
   // First the mirror is queued; then, unless --no-wait, its jobs are done.
   bool ok = Follow(
       api, "resync", Text(body), tty, err,
