@@ -225,6 +225,7 @@ function drawStatus(status) {
   }
   setText('rate-limit', rateText, rate.pausedUntil ? 'warn' : '');
 
+  drawReconcile(runtime.reconcile);
   drawShadow(runtime.shadow || {});
 
   const health = $('health');
@@ -271,6 +272,37 @@ function drawBackfill(backfill) {
           (bad ? 'Bad lines: ' + bad + (run.invalid > run.invalidLines.length ? ', …' : '') + '. ' : '') +
           (run.stoppedReason ? 'Stopped: ' + run.stoppedReason + '. ' : '') +
           'Started ' + formatTime(run.startedAt) + (run.finishedAt ? ', imported ' + formatTime(run.finishedAt) : ''));
+}
+
+// The last reconcile run (runtime.reconcile): when, repaired or not, and its
+// counts per kind of finding.
+function drawReconcile(run) {
+  const counts = $('reconcile-counts');
+  if (!run) {
+    setText('reconcile-summary', 'none yet (crmsync reconcile)');
+    counts.replaceChildren();
+    return;
+  }
+  const when = run.finishedAt ? 'finished ' + formatTime(run.finishedAt)
+                              : 'started ' + formatTime(run.startedAt);
+  setText('reconcile-summary', run.state + ', ' + when + ' · ' +
+          (run.repair ? 'repaired (' + (run.repairsQueued || 0) + ' jobs)' : 'not repaired') +
+          (run.fieldsCompared === false ? ' · fields not compared' : ''),
+          run.state === 'failed' ? 'bad' : 'muted');
+  const kinds = ['missing', 'differs', 'crm_owned', 'unknown_to_mirror', 'broken_link',
+                 'wrong_reference', 'unknown'];
+  counts.replaceChildren(...kinds.map((kind) => {
+    const div = document.createElement('div');
+    const dt = document.createElement('dt');
+    dt.textContent = kind.replace(/_/g, ' ');
+    const dd = document.createElement('dd');
+    dd.id = 'reconcile-' + kind;
+    const n = (run.counts && run.counts[kind]) || 0;
+    dd.textContent = String(n);
+    if (n > 0 && kind !== 'crm_owned') dd.className = 'warn';
+    div.append(dt, dd);
+    return div;
+  }));
 }
 
 function drawMetrics(text) {

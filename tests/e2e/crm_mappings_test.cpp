@@ -157,14 +157,7 @@ void RunWithExpiry(const t::VendorServer& crm, const std::string& name,
 }
 
 // tools/reference-crm on a free port with the API key pair the engine is given.
-struct ReferenceCrm : t::ReferenceCrmProcess {
-  ReferenceCrm()
-      : t::ReferenceCrmProcess({"--api-key", "ref-key", "--api-secret", "ref-secret"}) {}
-  t::HttpResult Call(const std::string& method, const std::string& path,
-                     const std::string& body = "") const {
-    return t::HttpCall(port, method, path, body);
-  }
-};
+using ReferenceCrm = t::KeyedReferenceCrm;
 
 // The strings of a JSON array, in order.
 std::vector<std::string> Strings(const Array::Ptr& array) {

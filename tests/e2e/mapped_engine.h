@@ -208,6 +208,17 @@ class MappedEngine {
 
   std::string Stderr() const { return process_->Stderr(); }
 
+  // Where the CLI finds this engine: --set words for server.port and
+  // admin.token (the reconcile and resync commands).
+  std::vector<std::string> CliSettings() const {
+    return {"--set", "server.port=" + std::to_string(port_), "--set", "admin.token=admin-" + token_};
+  }
+  // An admin API call.
+  HttpResult AdminCall(const std::string& method, const std::string& path,
+                       const std::string& body = "") {
+    return HttpCall(port_, method, path, body, {{"Authorization", "Bearer admin-" + token_}});
+  }
+
   // The /metrics lines about inbound work, for failure messages.
   std::string InboundMetrics() {
     std::istringstream lines(HttpCall(port_, "GET", "/metrics").body);

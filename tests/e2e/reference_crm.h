@@ -54,6 +54,18 @@ struct ReferenceCrmProcess {
   std::unique_ptr<ChildProcess> process;
 };
 
+// reference-crm with the API key pair the tests give the engine
+// (CRM_API_KEY=ref-key, CRM_API_SECRET=ref-secret); Call() sends them (the
+// CRM's own /_crm and /_users routes need none and ignore them).
+struct KeyedReferenceCrm : ReferenceCrmProcess {
+  KeyedReferenceCrm() : ReferenceCrmProcess({"--api-key", "ref-key", "--api-secret", "ref-secret"}) {}
+  HttpResult Call(const std::string& method, const std::string& path,
+                  const std::string& body = "") const {
+    return HttpCall(port, method, path, body,
+                    {{"X-API-Key", "ref-key"}, {"X-API-Secret", "ref-secret"}});
+  }
+};
+
 }  // namespace crmsync::testing
 
 #endif  // CRMSYNC_TESTS_E2E_REFERENCE_CRM_H_

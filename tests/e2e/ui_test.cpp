@@ -250,6 +250,17 @@ TEST_SUITE("e2e.ui") {
         "{\"lead\":{\"id\":\"bf-1\",\"email\":\"nope\"}}\n{\"contact\":{}}\n", Admin());
     REQUIRE_MESSAGE(backfill.status == 200, backfill.body);
 
+    // A reconcile run: the dead-lettered lead never reached the CRM, so the
+    // dashboard's last reconcile shows one missing.
+    t::HttpResult started =
+        t::HttpCall(service.port, "POST", "/api/v1/reconcile", "{}", Admin());
+    REQUIRE_MESSAGE(started.status == 201, started.body);
+    const std::string run = ParseObject(started.body)->getValue<std::string>("run");
+    REQUIRE(t::WaitUntil([&] {
+      t::HttpResult r = t::HttpCall(service.port, "GET", "/api/v1/reconcile/" + run, "", Admin());
+      return r.status == 200 && ParseObject(r.body)->getValue<std::string>("state") == "done";
+    }));
+
     for (const char* stale : {"dashboard.png", "dashboard-replayed.png", "dashboard-failure.png"}) {
       fs::remove(kUiTestDir + "/" + stale);
     }

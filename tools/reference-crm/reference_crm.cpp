@@ -95,6 +95,8 @@
 // For tests and people:
 //   GET  /_state                        every record, webhook and request count
 //   POST /_crm/leads/{id}               a change made "in the CRM" (fields merged), then webhooks
+//   DELETE /_crm/leads/{id}, /_crm/properties/{id}   a record deleted "in the CRM" (an agent
+//                                       removed it): 204, or 404 for an unknown id; no webhook
 //   POST /_users {"users":[{"id","email","platformId","active"}...]}   replaces the users
 //                                       (no credentials needed: it is the CRM's own admin)
 //   POST /_reset                        forgets every record, key, plan and count (webhooks
@@ -272,7 +274,8 @@ class Crm {
       return;
     }
     bool crm_side =
-        parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST";
+        (parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST") ||
+        (parts.size() == 3 && parts[0] == "_crm" && method == "DELETE");
     if (!crm_side && !options_.api_key.empty() &&
         (req.get("X-API-Key", "") != options_.api_key ||
          req.get("X-API-Secret", "") != options_.api_secret)) {
@@ -635,6 +638,10 @@ class Crm {
     if (parts.size() == 3 && parts[0] == "_crm" && parts[1] == "leads" && method == "POST") {
       return Update("lead", parts[2], body, "crm");
     }
+    if (parts.size() == 3 && parts[0] == "_crm" && method == "DELETE" &&
+        (parts[1] == "leads" || parts[1] == "properties")) {
+      return Delete(parts[1] == "leads" ? "lead" : "property", parts[2]);
+    }
     if (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1") {
       const std::string& collection = parts[2];
       if (collection == "webhooks" && parts.size() == 3 && method == "POST") {
@@ -861,6 +868,19 @@ class Crm {
     auto it = records.find(id);
     if (it == records.end()) return {404, R"({"message":")" + kind + " " + id + R"( not found"})"};
     return {200, Stringify(it->second)};
+  }
+
+  // A record deleted in the CRM, its reference with it. Holds mu_.
+  std::pair<int, std::string> Delete(const std::string& kind, const std::string& id) {
+    auto& records = records_[kind];
+    auto it = records.find(id);
+    if (it == records.end()) return {404, R"({"message":")" + kind + " " + id + R"( not found"})"};
+    const std::string reference = it->second->optValue<std::string>("externalReference", "");
+    auto& ids = by_reference_[kind][reference];
+    ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+    if (ids.empty()) by_reference_[kind].erase(reference);
+    records.erase(it);
+    return {204, ""};
   }
 
   // Holds mu_.

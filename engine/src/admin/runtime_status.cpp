@@ -91,6 +91,8 @@ std::string RuntimeStatusJson(const RuntimeStatus& status) {
       .Raw("alerts", JsonArray(alerts))
       .Raw("inbound", JsonObject().Str("webhookRegistration", status.webhook_registration).Done())
       .Raw("poll", PollJson(status.poll))
+      .Raw("reconcile", status.reconcile)
+      .Raw("resync", status.resync)
       .Raw("shadow", ShadowJson(status.shadow));
   // Backfill: its own member, written by backfill/backfill_api.h.
   if (!status.backfill.empty()) out.Raw("backfill", status.backfill);

@@ -26,6 +26,10 @@ struct RuntimeStatus {
   /// Backfill: backfill/backfill_api.h's BackfillRuntimeJson; "" leaves it out.
   std::string backfill;
   PollStatus poll;
+  /// The last reconcile and resync runs in brief, JSON ("null": none;
+  /// reconcile/reconciler.h, reconcile/resyncer.h).
+  std::string reconcile = "null";
+  std::string resync = "null";
   /// Shadow mode (docs/design.md §13); enabled false when it is off.
   ShadowFigures shadow;
 };
@@ -37,9 +41,10 @@ struct RuntimeStatus {
 ///  "inbound": {"webhookRegistration"},
 ///  "poll": {"enabled", "intervalMs"?, "leader"?, "entities"?: [{"entity", "polling",
 ///  "lastSuccess"?, "lastError"?, "lastErrorAt"?, "changes", "errors", "cursor": "set"|"none"}]},
-///  "backfill"?: {"running", "latest", "queue"}};
+///  "reconcile": the last run or null, "resync": the last run or null,
 ///  "shadow": {"enabled", "compared"?, "identical"?, "differing"?, "errors"?,
-///  "dropped"?, "sandboxSent"?, "queueDepth"?, "queueCapacity"?};
+///  "dropped"?, "sandboxSent"?, "queueDepth"?, "queueCapacity"?},
+///  "backfill"?: {"running", "latest", "queue"}};
 /// "?" members only when they apply, times ISO 8601 UTC. A poll cursor is opaque
 /// and may hold a token: never shown, only whether one is kept.
 std::string RuntimeStatusJson(const RuntimeStatus& status);

@@ -14,6 +14,8 @@
 #include "app/backfill_cli.h"
 #include "app/commands.h"
 #include "app/live_commands.h"
+#include "app/progress.h"
+#include "app/reconcile_cli.h"
 #include "app/service.h"
 #include "common/logging.h"
 #include "conformance/plugin_check.h"
@@ -72,7 +74,8 @@ const char* kCommandsHelpTail =
 
 // The commands' help, the admin commands (app/admin_cli.h) included.
 std::string CommandsHelp() {
-  return std::string(kCommandsHelpHead) + AdminCommandsHelp() + kCommandsHelpTail;
+  return std::string(kCommandsHelpHead) + AdminCommandsHelp() + RunCommandsHelp() +
+         kCommandsHelpTail;
 }
 
 // The help of one command: its entries in CommandsHelp() ("  dlq ..." and the
@@ -146,20 +149,38 @@ void CrmsyncApplication::defineOptions(Poco::Util::OptionSet& options) {
                         .argument("ID")
                         .callback(OptionCallback<CrmsyncApplication>(
                             this, &CrmsyncApplication::HandleBackfillOption)));
-  options.addOption(Option("no-wait", "", "backfill: return once imported, without waiting for "
-                                          "the CRM")
+  // --no-wait: backfill, reconcile and resync return once their work is
+  // handed over, without waiting for the CRM.
+  options.addOption(Option("no-wait", "", "backfill, reconcile, resync: return once imported or "
+                                          "queued, without waiting for the CRM")
                         .callback(OptionCallback<CrmsyncApplication>(
-                            this, &CrmsyncApplication::HandleBackfillOption)));
+                            this, &CrmsyncApplication::HandleNoWait)));
+  // reconcile and resync (app/reconcile_cli.h).
+  options.addOption(Option("repair", "", "reconcile: queue the jobs that fix what the platform owns")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleRunFlag)));
+  options.addOption(Option("all", "", "resync: every property, then every lead")
+                        .callback(OptionCallback<CrmsyncApplication>(
+                            this, &CrmsyncApplication::HandleRunFlag)));
 }
 
 void CrmsyncApplication::HandleBackfillOption(const std::string& name, const std::string& value) {
   backfill_option_given_ = true;
   if (name == "strict") backfill_strict_ = true;
-  if (name == "no-wait") backfill_no_wait_ = true;
   if (name == "run") backfill_run_ = value;
 }
 
+void CrmsyncApplication::HandleNoWait(const std::string&, const std::string&) {
+  backfill_no_wait_ = true;
+  run_flags_.no_wait = true;
+}
+
 void CrmsyncApplication::HandleLive(const std::string&, const std::string&) { live_ = true; }
+
+void CrmsyncApplication::HandleRunFlag(const std::string& name, const std::string&) {
+  if (name == "repair") run_flags_.repair = true;
+  if (name == "all") run_flags_.all = true;
+}
 
 void CrmsyncApplication::HandleHelp(const std::string&, const std::string&) {
   help_requested_ = true;
@@ -231,12 +252,21 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
     return kExitUsage;
   }
   if (backfill_option_given_ && command != "backfill") {
-    std::cerr << "crmsync: --strict, --run and --no-wait apply to backfill only; see crmsync "
+    std::cerr << "crmsync: --strict and --run apply to backfill only; see crmsync --help\n";
+    return kExitUsage;
+  }
+  if ((run_flags_.repair || run_flags_.all) && !IsRunCommand(command)) {
+    std::cerr << "crmsync: --repair and --all apply to reconcile and resync only; see crmsync "
                  "--help\n";
     return kExitUsage;
   }
-  if (args.size() > 1 && !json && !IsAdminCommand(command) && command != "plugin-check" &&
-      command != "render" && command != "backfill") {
+  if (run_flags_.no_wait && command != "backfill" && !IsRunCommand(command)) {
+    std::cerr << "crmsync: --no-wait applies to backfill, reconcile and resync only; see crmsync "
+                 "--help\n";
+    return kExitUsage;
+  }
+  if (args.size() > 1 && !json && !IsAdminCommand(command) && !IsRunCommand(command) &&
+      command != "plugin-check" && command != "render" && command != "backfill") {
     std::cerr << "crmsync: unexpected argument '" << args[1] << "' after '" << command
               << "'; see crmsync --help\n";
     return kExitUsage;
@@ -283,6 +313,9 @@ int CrmsyncApplication::main(const std::vector<std::string>& args) {
         std::vector<std::string>(args.begin() + 1, args.end()), check, std::cout, std::cerr);
   }
   if (IsAdminCommand(command)) return RunAdminCommand(settings, args, std::cout, std::cerr);
+  if (IsRunCommand(command)) {
+    return RunRunCommand(settings, args, run_flags_, StderrIsTerminal(), std::cout, std::cerr);
+  }
   if (command == "backfill") {
     if (args.size() != 2) {
       std::cerr << "usage: crmsync backfill FILE.ndjson|- [--run ID] [--strict] [--no-wait] "

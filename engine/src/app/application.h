@@ -12,6 +12,8 @@
 
 #include <Poco/Util/ServerApplication.h>
 
+#include "app/reconcile_cli.h"
+
 #include "config/settings.h"
 
 namespace crmsync::engine {
@@ -34,11 +36,15 @@ class CrmsyncApplication : public Poco::Util::ServerApplication {
   void HandleLive(const std::string& name, const std::string& value);
   // backfill's options (app/backfill_cli.h).
   void HandleBackfillOption(const std::string& name, const std::string& value);
+  /// --repair, --all, --no-wait (reconcile, resync).
+  void HandleRunFlag(const std::string& name, const std::string& value);
+  void HandleNoWait(const std::string& name, const std::string& value);
   int Serve(const config::Settings& settings);
 
   bool help_requested_ = false;
   bool version_requested_ = false;
   bool live_ = false;  ///< --live: plugin-check also checks the connection.
+  RunFlags run_flags_;  ///< --repair, --all, --no-wait (app/reconcile_cli.h).
   // backfill: --strict, --run ID, --no-wait; which of them were given.
   bool backfill_strict_ = false;
   bool backfill_no_wait_ = false;

@@ -13,6 +13,7 @@
 #include <Poco/Path.h>
 
 #include "admin/admin_api.h"
+#include "admin/reconcile_api.h"
 #include "admin/shadow_routes.h"
 #include "admin/ui_routes.h"
 #include "app/open_store.h"
@@ -158,6 +159,7 @@ std::unique_ptr<Service> Service::Create(const config::Settings& settings, std::
   if (!service->SetUpInbound(settings, error)) return nullptr;
   if (!service->SetUpPolling(settings, error)) return nullptr;
   if (!service->SetUpAlerts(settings, error)) return nullptr;
+  if (!service->SetUpReconcile(settings, error)) return nullptr;
 
   auto router = std::make_shared<Router>();
   service->BuildRoutes(router.get());
@@ -251,8 +253,47 @@ RuntimeStatus Service::CurrentRuntimeStatus() {
   if (registrar_) status.webhook_registration = registrar_->state();
   if (poller_) status.poll = poller_->Status();
   status.backfill = BackfillRuntimeJson(*backfill_, CachedStats());
+  status.reconcile = reconciler_->LastJson();
+  status.resync = resyncer_->LastJson();
   if (shadow_) status.shadow = shadow_->Figures();
   return status;
+}
+
+// --- reconcile and resync (issue 18) -----------------------------------------
+
+bool Service::SetUpReconcile(const config::Settings& settings, std::string* error) {
+  ReconcileOptions reconcile;
+  reconcile.plugin = plugin_name_;
+  reconcile.lookup_by_reference = plugin_->info().capabilities.lookup_by_reference;
+  reconcile.page_size = static_cast<int>(settings.GetInt("reconcile.page_size"));
+  if (!ParseFieldOwnership(settings.GetString("inbound.crm_owns_status_from"),
+                           settings.GetList("reconcile.crm_fields"), &reconcile.ownership, error)) {
+    return false;
+  }
+  auto wake = [this] { dispatcher_->Wake(); };
+  reconciler_ = std::make_unique<Reconciler>(reconcile, store_.state.get(), &plugin_->adapter(),
+                                             &dispatcher_->limiter(), clock_, &metrics_, wake);
+  ResyncOptions resync;
+  resync.plugin = plugin_name_;
+  resync.lookup_by_reference = reconcile.lookup_by_reference;
+  resync.page_size = reconcile.page_size;
+  resyncer_ = std::make_unique<Resyncer>(resync, store_.state.get(), clock_, &metrics_, wake);
+  // The last run's figures, read from the store at each scrape.
+  for (size_t i = 0; i < kFindingKindCount; ++i) {
+    const std::string kind = kFindingKinds[i];
+    metrics_.AddGauge("crmsync_reconcile_findings", "Findings of the last reconcile run, by kind.",
+                      {{"kind", kind}}, [this, kind] {
+                        return static_cast<double>(reconciler_->LastCount(kind));
+                      });
+  }
+  metrics_.AddGauge("crmsync_reconcile_running", "1 while a reconcile run is unfinished.", {},
+                    [this] { return reconciler_->Running() ? 1.0 : 0.0; });
+  metrics_.AddCounterFunc("crmsync_reconcile_crm_calls_total",
+                          "CRM calls reconcile made since the service started.", {},
+                          [this] { return static_cast<double>(reconciler_->CrmCalls()); });
+  metrics_.AddGauge("crmsync_resync_running", "1 while a resync run is unfinished.", {},
+                    [this] { return resyncer_->Running() ? 1.0 : 0.0; });
+  return true;
 }
 
 bool Service::SetUpPolling(const config::Settings& settings, std::string* error) {
@@ -389,6 +430,8 @@ void Service::BuildRoutes(Router* router) {
   backfill.shutting_down = &shutting_down_;
   AddBackfillRoutes(*router, backfill);
   AddLegacyApiAliases(router);
+  // Reconcile and resync (issue 18), after the aliases: new with v1.
+  AddReconcileRoutes(*router, reconciler_.get(), resyncer_.get(), admin_token_);
   // Shadow mode's routes are new with v1: no unversioned alias.
   AddShadowRoutes(*router, shadow_.get(), admin_token_);
   // After the aliases: the document is new with v1 and has no unversioned path.
@@ -459,6 +502,9 @@ void Service::Start() {
   AddBuildInfo(&metrics_, CurrentBuildInfo());
   if (shadow_) shadow_->Start();
   dispatcher_->Start();
+  // An unfinished reconcile or resync run continues where it stopped.
+  reconciler_->Start();
+  resyncer_->Start();
   inbound_->Start();
   if (poller_) poller_->Start();
   if (callbacks_) callbacks_->Start();
@@ -477,6 +523,9 @@ bool Service::Stop() {
   if (monitor_) monitor_->Stop();
   // Before the inbound worker: the page in hand is recorded, and applied below.
   if (poller_) poller_->Stop();
+  // Between two pages or calls: the runs resume at the next start.
+  if (reconciler_) reconciler_->Stop();
+  if (resyncer_) resyncer_->Stop();
   bool clean = dispatcher_ ? dispatcher_->Stop(shutdown_deadline_ms_) : true;
   // After the workers, which offer it jobs: its summary is saved.
   if (shadow_) shadow_->Stop();

@@ -30,6 +30,8 @@
 #include "ops/alerts.h"
 #include "plugin_host/plugin_loader.h"
 #include "plugin_host/store_plugin_host.h"
+#include "reconcile/reconciler.h"
+#include "reconcile/resyncer.h"
 #include "app/open_store.h"
 #include "backfill/backfill_runs.h"
 #include "store/store.h"
@@ -101,6 +103,8 @@ class Service {
   /// The change poller, when inbound.poll and the plugin say so.
   bool SetUpPolling(const config::Settings& settings, std::string* error);
   bool SetUpAlerts(const config::Settings& settings, std::string* error);
+  /// Reconcile and resync (reconcile/), their metrics.
+  bool SetUpReconcile(const config::Settings& settings, std::string* error);
   /// What GET /api/v1/admin/status shows as "runtime".
   RuntimeStatus CurrentRuntimeStatus();
 
@@ -142,6 +146,10 @@ class Service {
   std::unique_ptr<WebhookRegistrar> registrar_;
   std::unique_ptr<Alerts> alerts_;
   std::unique_ptr<HealthMonitor> monitor_;
+  // Reconcile and resync runs (issue 18); after dispatcher_, whose rate
+  // limiter and wake they use.
+  std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<Resyncer> resyncer_;
   std::shared_ptr<Router> router_;
   std::unique_ptr<HttpServer> server_;
 };

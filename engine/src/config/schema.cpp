@@ -173,6 +173,9 @@ std::vector<KeySpec> BuildSchema() {
       SecretList("webhook.secrets", "Extra accepted webhook secrets, comma separated (rotation)."),
       Int("workers.count", 64, 1, 256,
           "Worker threads dispatching jobs to the CRM: the most CRM requests in flight."),
+      // --- reconcile (issue 18) ---
+      Int("reconcile.page_size", 200, 1, 10000, "Mirror entities per page of `crmsync reconcile` and `crmsync resync` (one store read, one save of the run's cursor, and for reconcile the CRM reads of its entities)."),
+      List("reconcile.crm_fields", "", "Fields the CRM owns for `crmsync reconcile`, comma separated: their differences are reported as crm_owned and never repaired (a lead's status is the CRM's once it reached inbound.crm_owns_status_from)."),
   };
   // clang-format on
   // Lookups binary-search the table, so it must be sorted; sorting here keeps a

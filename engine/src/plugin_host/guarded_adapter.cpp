@@ -165,6 +165,21 @@ Status GuardedAdapter::ListUsers(std::vector<CrmUser>* users) {
   return Guard("ListUsers", [&] { return adapter_->ListUsers(users); });
 }
 
+bool GuardedAdapter::ReadsRecords() { return AsRecordReader(adapter_) != nullptr; }
+
+Status GuardedAdapter::ListRecords(const RecordListRequest& request, RecordListPage* page) {
+  RecordReader* reader = AsRecordReader(adapter_);
+  if (!reader) return Status::NotFound("plugin " + name_ + " does not read records back");
+  return Guard("ListRecords", [&] { return reader->ListRecords(request, page); });
+}
+
+Status GuardedAdapter::ReadRecord(EntityKind kind, const std::string& external_id,
+                                  CrmRecord* record) {
+  RecordReader* reader = AsRecordReader(adapter_);
+  if (!reader) return Status::NotFound("plugin " + name_ + " does not read records back");
+  return Guard("ReadRecord", [&] { return reader->ReadRecord(kind, external_id, record); });
+}
+
 std::string GuardedAdapter::Dump() {
   std::string dump = "{}";
   Guard("Dump", [&] {

@@ -20,6 +20,7 @@
 #include "crmsync/adapter.h"
 #include "crmsync/prepare.h"
 #include "crmsync/rate_limit.h"
+#include "crmsync/records.h"
 
 namespace crmsync::engine {
 
@@ -75,6 +76,14 @@ class GuardedAdapter {
   /// PollChanges(`request`, `page`) (ABI 4.0): one page of the CRM's changes.
   Status PollChanges(const PollRequest& request, PollPage* page);
   Status ListUsers(std::vector<CrmUser>* users);
+
+  // --- RecordReader (ABI 4.1, crmsync/records.h), for reconcile ------------
+  /// True when the plugin implements RecordReader.
+  bool ReadsRecords();
+  /// ListRecords / ReadRecord; kNotFound when the plugin does not implement
+  /// RecordReader (as for a kind it cannot list).
+  Status ListRecords(const RecordListRequest& request, RecordListPage* page);
+  Status ReadRecord(EntityKind kind, const std::string& external_id, CrmRecord* record);
 
   /// How many plugin calls threw so far.
   int64_t exceptions() const { return exceptions_.load(); }

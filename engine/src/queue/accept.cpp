@@ -33,6 +33,10 @@ void AcceptResend(SqlPort& db, const IncomingEvent& e, const std::string& stored
   }
   if (!e.forget_link_plugin.empty()) {
     db.Run(Sql::kForgetLink, {e.forget_link_plugin, kind, e.entity_id});
+    // A job of the entity still pending may have looked the record up
+    // already (and been released, its doubt cleared): without the link it
+    // would create. It looks again first.
+    db.Run(Sql::kMarkEntityInDoubt, {kind, e.entity_id});
   }
   const std::string payload = JobPayload(e, stored, e.resend_fields);
   const int64_t job_id = QueueJob(

@@ -75,7 +75,8 @@ namespace crmsync::engine {
   X(InboundEventKnown) \
   X(InsertInboundEvent) \
   X(MarkInDoubt) \
-  X(ForgetLink)
+  X(ForgetLink) \
+  X(MarkEntityInDoubt)
 
 /// Defines `const char* Func(Sql)` returning the backend's kSql<Name>
 /// constant for each statement; a name without its constant does not compile.
@@ -166,6 +167,7 @@ enum class Sql {
   kInsertInboundEvent,  ///< plugin, CRM event id, now_ms; nothing when it is known
   kMarkInDoubt,       ///< job id: its create looks the record up first (creates-or-links)
   kForgetLink,        ///< plugin, kind, entity id: drops that plugin's link
+  kMarkEntityInDoubt,  ///< kind, entity id: its unfinished jobs look the record up first
 };
 
 /// One parameter, borrowed for the call: a number, text, or NULL.

@@ -114,6 +114,14 @@ class PgStore final : public Store {
   void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
                               int64_t now_ms) override;
 
+  // --- MirrorListing (pg_store_mirror.cpp) ------------------------------
+  std::vector<MirrorEntry> ListMirror(EntityKind kind, const std::string& plugin,
+                                      const std::string& after_id, int limit) override;
+  std::optional<MirrorEntry> GetMirrorEntry(EntityKind kind, const std::string& plugin,
+                                            const std::string& id) override;
+  int64_t CountMirror(EntityKind kind) override;
+  RunJobCounts CountRunJobs(const std::string& event_id_prefix) override;
+
   // --- For the Redis queue (redis/redis_queue.h) ---------------------------
 
   /// Leases those of `ids` that are ready (the rest are skipped), as Lease()

@@ -179,6 +179,9 @@ const char kSqlInsertInboundEvent[] =
 const char kSqlMarkInDoubt[] = "UPDATE jobs SET in_doubt = 1 WHERE id = ?1";
 const char kSqlForgetLink[] =
     "DELETE FROM links WHERE plugin = ?1 AND entity_kind = ?2 AND entity_id = ?3";
+const char kSqlMarkEntityInDoubt[] =
+    "UPDATE jobs SET in_doubt = 1 WHERE entity_kind = ?1 AND entity_id = ?2 "
+    "AND state IN ('queued','ready','delayed','leased')";
 
 }  // namespace
 

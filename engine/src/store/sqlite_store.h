@@ -84,6 +84,14 @@ class SqliteStore final : public Store {
   void SetWebhookRegistration(const std::string& plugin, const std::string& fingerprint,
                               int64_t now_ms) override;
 
+  // --- MirrorListing (sqlite_store_mirror.cpp) ------------------------------
+  std::vector<MirrorEntry> ListMirror(EntityKind kind, const std::string& plugin,
+                                      const std::string& after_id, int limit) override;
+  std::optional<MirrorEntry> GetMirrorEntry(EntityKind kind, const std::string& plugin,
+                                            const std::string& id) override;
+  int64_t CountMirror(EntityKind kind) override;
+  RunJobCounts CountRunJobs(const std::string& event_id_prefix) override;
+
   /// The group committer (tests inject commit failures; benchmarks count groups).
   GroupCommitter& committer() { return *committer_; }
 

@@ -5,7 +5,8 @@
 // only the role it uses: intake an EventIntake, the dispatcher a JobQueue,
 // admin the DeadLetters and QueueInspection, inbound the InboundLog, the change
 // feed a ChangeLog, a plugin's PluginHost the PluginStates (what the plugin
-// saved, e.g. a rotated OAuth refresh token; table plugin_kv). The rules
+// saved, e.g. a rotated OAuth refresh token; table plugin_kv), reconcile and
+// resync the MirrorListing. The rules
 // behind them are written once, in queue/ and sync/, over SqlPort. With
 // queue.backend=redis the dispatcher's JobQueue is the Redis queue
 // (redis/redis_queue.h), which implements that role alone; app/open_store.h
@@ -18,6 +19,7 @@
 #include "store/event_intake.h"
 #include "store/inbound_log.h"
 #include "store/job_queue.h"
+#include "store/mirror_listing.h"
 #include "store/plugin_states.h"
 #include "store/queue_inspection.h"
 #include "store/store_error.h"
@@ -34,7 +36,8 @@ class Store : public StoreHealth,
               public QueueInspection,
               public DeadLetters,
               public InboundLog,
-              public ChangeLog {};
+              public ChangeLog,
+              public MirrorListing {};
 
 }  // namespace crmsync::engine
 

@@ -94,6 +94,13 @@ async function main() {
     if (figures['circuit-state'] !== 'closed') throw new Error('circuit: ' + figures['circuit-state']);
     if (figures['sync-enabled'] !== 'enabled') throw new Error('sync: ' + figures['sync-enabled']);
     if (figures.health !== 'dead letters') throw new Error('health pill: ' + figures.health);
+
+    step = 'the last reconcile';
+    await page.waitForFunction(() => document.getElementById('reconcile-missing') !== null);
+    const missing = (await page.textContent('#reconcile-missing')).trim();
+    if (missing !== '1') throw new Error('reconcile missing: ' + missing);
+    const summary = (await page.textContent('#reconcile-summary')).trim();
+    if (!/^done, finished .* · not repaired$/.test(summary)) throw new Error('reconcile summary: ' + summary);
     step = 'the backfill card';
     await page.waitForFunction(() => /2 of 4 lines/.test(document.getElementById('backfill-lines').textContent));
     const backfill = (await page.textContent('#backfill-figures')).trim();

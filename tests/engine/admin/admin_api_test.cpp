@@ -325,7 +325,7 @@ TEST_SUITE("engine.admin") {
           R"({"workers":64,"syncEnabled":false,"circuit":{"state":"closed","openedTotal":0},)"
           R"("rateLimit":{"perSecond":0.000000,"rateLimitedTotal":0,"windowsTotal":0},)"
           R"("jobsFinished":12,"alerts":[],"inbound":{"webhookRegistration":"not configured"},)"
-          R"("poll":{"enabled":false},"shadow":{"enabled":false}})");
+          R"("poll":{"enabled":false},"reconcile":null,"resync":null,"shadow":{"enabled":false}})");
 
     status.dispatch.circuit = CircuitBreaker::State::kOpen;
     status.dispatch.circuit_opened_total = 2;
@@ -355,6 +355,7 @@ TEST_SUITE("engine.admin") {
     property.errors = 1;
     status.poll.entities = {lead, property};
     status.shadow = ShadowFigures{true, 10, 6, 3, 1, 2, 4, 5, 1000};
+    status.reconcile = R"({"run":"reconcile-1","state":"done"})";
     CHECK(RuntimeStatusJson(status) ==
           R"({"workers":64,"syncEnabled":false,)"
           R"("circuit":{"state":"open","openedTotal":2,"probeAt":"2023-11-14T22:13:50.000Z"},)"
@@ -372,6 +373,7 @@ TEST_SUITE("engine.admin") {
           R"("changes":4,"errors":0,"cursor":"set"},)"
           R"({"entity":"property","polling":false,"lastError":"no polling for property",)"
           R"("lastErrorAt":"2023-11-14T22:13:20.001Z","changes":0,"errors":1,"cursor":"none"}]},)"
+          R"("reconcile":{"run":"reconcile-1","state":"done"},"resync":null,)"
           R"("shadow":{"enabled":true,"compared":10,"identical":6,"differing":3,"errors":1,)"
           R"("dropped":2,"sandboxSent":4,"queueDepth":5,"queueCapacity":1000}})");
   }

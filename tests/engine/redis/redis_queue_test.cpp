@@ -128,6 +128,18 @@ class RedisEngine final : public Store {
   std::optional<std::string> GetMirror(EntityKind kind, const std::string& entity_id) override {
     return pg_->GetMirror(kind, entity_id);
   }
+  std::vector<MirrorEntry> ListMirror(EntityKind kind, const std::string& plugin,
+                                      const std::string& after_id, int limit) override {
+    return pg_->ListMirror(kind, plugin, after_id, limit);
+  }
+  std::optional<MirrorEntry> GetMirrorEntry(EntityKind kind, const std::string& plugin,
+                                            const std::string& id) override {
+    return pg_->GetMirrorEntry(kind, plugin, id);
+  }
+  int64_t CountMirror(EntityKind kind) override { return pg_->CountMirror(kind); }
+  RunJobCounts CountRunJobs(const std::string& event_id_prefix) override {
+    return pg_->CountRunJobs(event_id_prefix);
+  }
   std::vector<DeadLetter> ListDeadLetters(const DeadLetterFilter& filter) override {
     return pg_->ListDeadLetters(filter);
   }
