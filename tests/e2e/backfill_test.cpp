@@ -258,7 +258,7 @@ TEST_SUITE("e2e.backfill") {
     CHECK(t::RunCommand(CRMSYNC_BINARY, {"backfill"}, &output) == 64);
     CHECK(output.find("usage: crmsync backfill FILE.ndjson|-") != std::string::npos);
     CHECK(t::RunCommand(CRMSYNC_BINARY, {"status", "--strict"}, &output) == 64);
-    CHECK(output.find("--strict, --run and --no-wait apply to backfill only") != std::string::npos);
+    CHECK(output.find("--strict and --run apply to backfill only") != std::string::npos);
     CHECK(t::RunCommand(CRMSYNC_BINARY, engine.Backfill(engine.dir.File("none.ndjson")), &output) == 1);
     CHECK(output.find("cannot read " + engine.dir.File("none.ndjson")) != std::string::npos);
     CHECK(t::RunCommand(CRMSYNC_BINARY, engine.Backfill("-", {"--run", "a:b"}), &output) == 64);

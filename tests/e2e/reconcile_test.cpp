@@ -389,8 +389,9 @@ TEST_SUITE("e2e.reconcile") {
     CHECK(t::RunCommand(CRMSYNC_BINARY, {"resync", "--all", "lead"}, &out) == 64);
     CHECK(t::RunCommand(CRMSYNC_BINARY, {"resync", "--all", "--repair"}, &out) == 64);
     CHECK(t::RunCommand(CRMSYNC_BINARY, {"status", "--repair"}, &out) == 64);
-    CHECK(out.find("--repair, --all and --no-wait apply to reconcile and resync only") !=
-          std::string::npos);
+    CHECK(out.find("--repair and --all apply to reconcile and resync only") != std::string::npos);
+    CHECK(t::RunCommand(CRMSYNC_BINARY, {"status", "--no-wait"}, &out) == 64);
+    CHECK(out.find("--no-wait applies to backfill, reconcile and resync only") != std::string::npos);
 
     // The service down: named, with where it was looked for.
     const int port = t::FreePort();

@@ -422,14 +422,14 @@ void Service::BuildRoutes(Router* router) {
     if (!ctx.RequireBearer(admin_token_)) return;
     ctx.SendJson(200, plugin_->adapter().Dump());
   });
-  // Backfill routes: new with v1, so no unversioned alias.
+  AddLegacyApiAliases(router);
+  // Backfill routes, after the aliases: new with v1, so no unversioned alias.
   BackfillApiContext backfill;
   backfill.runs = backfill_.get();
   backfill.stats = [this] { return CachedStats(); };
   backfill.admin_token = admin_token_;
   backfill.shutting_down = &shutting_down_;
   AddBackfillRoutes(*router, backfill);
-  AddLegacyApiAliases(router);
   // Reconcile and resync (issue 18), after the aliases: new with v1.
   AddReconcileRoutes(*router, reconciler_.get(), resyncer_.get(), admin_token_);
   // Shadow mode's routes are new with v1: no unversioned alias.
