@@ -11,15 +11,12 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Path.h>
-#include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
 #include "app/commands.h"
 #include "app/progress.h"
+#include "app/service_client.h"
 #include "backfill/backfill_lines.h"
 #include "common/hash.h"
 #include "common/logging.h"
@@ -31,6 +28,7 @@ using Poco::JSON::Array;
 using Poco::JSON::Object;
 
 constexpr int kRequestTimeoutS = 120;  // a chunk waits for its durable writes
+constexpr char kNdjson[] = "application/x-ndjson";
 constexpr int kWaitPollMs = 500;
 constexpr size_t kShownBadLines = 20;
 
@@ -61,64 +59,6 @@ int64_t CountLines(const std::string& path) {
   return lines + (last != '\n' ? 1 : 0);
 }
 
-// The running service's admin API, one kept-alive connection.
-class ServiceClient {
- public:
-  explicit ServiceClient(const config::Settings& settings) {
-    host_ = settings.GetString("server.host");
-    if (host_ == "0.0.0.0" || host_.empty()) host_ = "127.0.0.1";
-    if (host_ == "::") host_ = "::1";
-    port_ = static_cast<Poco::UInt16>(settings.GetInt("server.port"));
-    token_ = settings.GetString("admin.token");
-    session_ = std::make_unique<Poco::Net::HTTPClientSession>(host_, port_);
-    session_->setTimeout(Poco::Timespan(kRequestTimeoutS, 0));
-    session_->setKeepAlive(true);
-  }
-  std::string where() const { return host_ + ":" + std::to_string(port_); }
-  bool token_empty() const { return token_.empty(); }
-
-  // One call; false with `*why` when the service cannot be reached or the
-  // connection broke before the answer.
-  bool Call(const std::string& method, const std::string& path, const std::string& body,
-            int* status, Object::Ptr* answer, std::string* why) {
-    std::string text;
-    try {
-      Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-      request.set("Authorization", "Bearer " + token_);
-      request.setKeepAlive(true);
-      if (method != "GET") {
-        request.setContentType("application/x-ndjson");
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-      }
-      session_->sendRequest(request) << body;
-      Poco::Net::HTTPResponse response;
-      Poco::StreamCopier::copyToString(session_->receiveResponse(response), text);
-      *status = static_cast<int>(response.getStatus());
-    } catch (const Poco::Exception& e) {
-      session_->reset();
-      *why = "cannot reach the service at " + where() + ": " + e.displayText();
-      return false;
-    }
-    answer->reset();
-    try {
-      Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(text);
-      if (parsed.type() == typeid(Object::Ptr)) *answer = parsed.extract<Object::Ptr>();
-    } catch (const std::exception&) {
-    }
-    if (!*answer) {
-      *why = "the service at " + where() + " answered " + std::to_string(*status) +
-             " with a body that is not a JSON object";
-      return false;
-    }
-    return true;
-  }
-
- private:
-  std::string host_;
-  Poco::UInt16 port_ = 0;
-  std::string token_;
-  std::unique_ptr<Poco::Net::HTTPClientSession> session_;
-};
 
 int64_t IntOf(const Object::Ptr& o, const char* key) {
   if (!o || !o->has(key) || o->isNull(key)) return 0;
@@ -152,7 +92,7 @@ class Backfill {
  public:
   Backfill(const config::Settings& settings, const BackfillOptions& options, std::istream& in,
            std::ostream& out, std::ostream& err)
-      : options_(options), in_(in), out_(out), err_(err), client_(settings) {}
+      : options_(options), in_(in), out_(out), err_(err), client_(settings, kRequestTimeoutS) {}
 
   int Run();
 
@@ -189,7 +129,7 @@ class Backfill {
     int status = 0;
     Object::Ptr answer;
     std::string why;
-    if (!client_.Call("GET", "/api/v1/backfill/" + run_, "", &status, &answer, &why) ||
+    if (!client_.Send("GET", "/api/v1/backfill/" + run_, "", kNdjson, &status, &answer, &why) ||
         status != 200) {
       return false;
     }
@@ -301,7 +241,7 @@ int Backfill::Run() {
   // Where the run stands: a re-run continues at the service's durable offset.
   int status = 0;
   Object::Ptr answer;
-  if (!client_.Call("GET", "/api/v1/backfill/" + run_, "", &status, &answer, &why)) {
+  if (!client_.Send("GET", "/api/v1/backfill/" + run_, "", kNdjson, &status, &answer, &why)) {
     return Fail(why);
   }
   if (status == 200) {
@@ -341,7 +281,7 @@ int Backfill::Run() {
     std::string path = base + "&offset=" + std::to_string(offset_);
     if (total_ > 0) path += "&total=" + std::to_string(total_);
     if (at_end_) path += "&final=true";
-    if (!client_.Call("POST", path, body, &status, &answer, &why)) return Fail(why);
+    if (!client_.Send("POST", path, body, kNdjson, &status, &answer, &why)) return Fail(why);
     int64_t next = 0;
     if (status == 409 && RunOffset(&next) && next > offset_) {
       // The run is ahead of what we asked for: the last chunk of a command
@@ -354,7 +294,7 @@ int Backfill::Run() {
       path = base + "&offset=" + std::to_string(offset_);
       if (total_ > 0) path += "&total=" + std::to_string(total_);
       if (at_end_) path += "&final=true";
-      if (!client_.Call("POST", path, body, &status, &answer, &why)) return Fail(why);
+      if (!client_.Send("POST", path, body, kNdjson, &status, &answer, &why)) return Fail(why);
     }
     if (status == 422) {
       bar.Finish(offset_, total_);
@@ -387,7 +327,9 @@ int Backfill::Wait() {
   Object::Ptr answer;
   std::string why;
   if (!options_.wait) {
-    if (!client_.Call("GET", "/api/v1/backfill/" + run_, "", &status, &answer, &why)) return Fail(why);
+    if (!client_.Send("GET", "/api/v1/backfill/" + run_, "", kNdjson, &status, &answer, &why)) {
+      return Fail(why);
+    }
     if (status != 200) return FailAnswer(status, answer);
     Summary(false, answer->getObject("queue"));
     return bad_count_ > 0 || IntOf(totals_, "invalid") > 0 ? kExitBackfillSkipped : kExitOk;
@@ -396,7 +338,7 @@ int Backfill::Wait() {
   std::unique_ptr<ProgressBar> bar;
   int64_t first_pending = -1;
   while (true) {
-    if (!client_.Call("GET", "/api/v1/backfill/" + run_, "", &status, &answer, &why)) {
+    if (!client_.Send("GET", "/api/v1/backfill/" + run_, "", kNdjson, &status, &answer, &why)) {
       return Fail(why + " (while waiting for the jobs; the import itself is done)");
     }
     if (status != 200) return FailAnswer(status, answer);

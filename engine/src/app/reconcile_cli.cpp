@@ -10,13 +10,10 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPClientSession.h>
-#include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
-#include <Poco/StreamCopier.h>
 
 #include "app/commands.h"
 #include "app/progress.h"
+#include "app/service_client.h"
 #include "reconcile/reconciler.h"
 
 namespace crmsync::engine {
@@ -28,6 +25,7 @@ using Poco::JSON::Object;
 // How often the command asks the service how the run stands.
 constexpr std::chrono::milliseconds kPollEvery(200);
 constexpr int kTimeoutS = 30;
+constexpr char kJson[] = "application/json";
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -35,69 +33,6 @@ int64_t NowMs() {
       .count();
 }
 
-// The service's admin API at server.host:server.port.
-class ServiceApi {
- public:
-  explicit ServiceApi(const config::Settings& settings) {
-    host_ = settings.GetString("server.host");
-    if (host_ == "0.0.0.0" || host_.empty()) host_ = "127.0.0.1";
-    if (host_ == "::") host_ = "::1";
-    port_ = static_cast<Poco::UInt16>(settings.GetInt("server.port"));
-    token_ = settings.GetString("admin.token");
-  }
-
-  std::string where() const { return host_ + ":" + std::to_string(port_); }
-
-  // One call; false with `*why` when the service cannot be reached or
-  // answers other than 2xx, or not with a JSON object.
-  bool Call(const std::string& method, const std::string& path, const std::string& body,
-            Object::Ptr* answer, int* status, std::string* why) {
-    std::string text;
-    try {
-      Poco::Net::HTTPClientSession session(host_, port_);
-      session.setTimeout(Poco::Timespan(kTimeoutS, 0));
-      Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
-      request.set("Authorization", "Bearer " + token_);
-      if (method != "GET") {
-        request.setContentType("application/json");
-        request.setContentLength(static_cast<std::streamsize>(body.size()));
-      }
-      session.sendRequest(request) << body;
-      Poco::Net::HTTPResponse response;
-      Poco::StreamCopier::copyToString(session.receiveResponse(response), text);
-      *status = static_cast<int>(response.getStatus());
-    } catch (const Poco::Exception& e) {
-      *why = "cannot reach the service at " + where() + ": " + e.displayText();
-      return false;
-    }
-    answer->reset();
-    try {
-      Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(text);
-      if (parsed.type() == typeid(Object::Ptr)) *answer = parsed.extract<Object::Ptr>();
-    } catch (const std::exception&) {
-    }
-    if (*status < 200 || *status > 299) {
-      std::string message = *answer && (*answer)->has("error")
-                                 ? (*answer)->getValue<std::string>("error")
-                                 : text;
-      *why = "the service at " + where() + " answered " + std::to_string(*status) + ": " + message;
-      if (*status == 401 && token_.empty()) {
-        *why += "; admin.token is not set: set it as the service has it";
-      }
-      return false;
-    }
-    if (!*answer) {
-      *why = "the service at " + where() + " sent an answer that is not a JSON object";
-      return false;
-    }
-    return true;
-  }
-
- private:
-  std::string host_;
-  Poco::UInt16 port_ = 0;
-  std::string token_;
-};
 
 std::string Text(const Object& object) {
   std::ostringstream out;
@@ -111,13 +46,13 @@ int64_t IntOf(const Object::Ptr& o, const std::string& key) {
 
 // Starts the run (or names the unfinished one) and polls it until `finished`
 // says so, showing `progress` of it. The last state in `*state`.
-bool Follow(ServiceApi& api, const std::string& what, const std::string& body, bool tty,
+bool Follow(ServiceClient& api, const std::string& what, const std::string& body, bool tty,
             std::ostream& err, const std::function<bool(const Object::Ptr&)>& finished,
             const std::function<void(const Object::Ptr&, ProgressBar&)>& progress,
             const std::string& unit, Object::Ptr* state, std::string* why) {
   Object::Ptr answer;
   int status = 0;
-  if (!api.Call("POST", "/api/v1/" + what, body, &answer, &status, why)) return false;
+  if (!api.Call("POST", "/api/v1/" + what, body, kJson, &status, &answer, why)) return false;
   const std::string run = answer->optValue<std::string>("run", "");
   if (answer->optValue<bool>("attached", false)) {
     err << "crmsync " << what << ": re-attaching to the unfinished run " << run
@@ -127,7 +62,7 @@ bool Follow(ServiceApi& api, const std::string& what, const std::string& body, b
   }
   ProgressBar bar(err, unit, tty, NowMs);
   while (true) {
-    if (!api.Call("GET", "/api/v1/" + what + "/" + run, "", state, &status, why)) {
+    if (!api.Call("GET", "/api/v1/" + what + "/" + run, "", kJson, &status, state, why)) {
       *why += "; run `crmsync " + what + "` again to re-attach to run " + run;
       return false;
     }
@@ -232,7 +167,7 @@ bool EntityWord(const std::vector<std::string>& words, std::string* entity, std:
   return true;
 }
 
-int Reconcile(ServiceApi& api, const std::vector<std::string>& words, const RunFlags& flags,
+int Reconcile(ServiceClient& api, const std::vector<std::string>& words, const RunFlags& flags,
               bool json, bool tty, std::ostream& out, std::ostream& err) {
   if (flags.all || flags.no_wait) {
     return Usage("reconcile",
@@ -275,7 +210,7 @@ int Reconcile(ServiceApi& api, const std::vector<std::string>& words, const RunF
   return kExitOk;
 }
 
-int Resync(ServiceApi& api, const std::vector<std::string>& words, const RunFlags& flags,
+int Resync(ServiceClient& api, const std::vector<std::string>& words, const RunFlags& flags,
            bool json, bool tty, std::ostream& out, std::ostream& err) {
   if (flags.repair) return Usage("resync", "--repair applies to reconcile only", err);
   std::string entity, why;
@@ -307,7 +242,7 @@ int Resync(ServiceApi& api, const std::vector<std::string>& words, const RunFlag
     ProgressBar bar(err, "jobs done", tty, NowMs);
     int status = 0;
     while (true) {
-      if (!api.Call("GET", "/api/v1/resync/" + run, "", &state, &status, &why)) {
+      if (!api.Call("GET", "/api/v1/resync/" + run, "", kJson, &status, &state, &why)) {
         why += "; run `crmsync resync` again to follow run " + run;
         ok = false;
         break;
@@ -377,7 +312,7 @@ int RunRunCommand(const config::Settings& settings, const std::vector<std::strin
   const auto json_at = std::remove(words.begin(), words.end(), std::string("json"));
   const bool json = json_at != words.end();
   words.erase(json_at, words.end());
-  ServiceApi api(settings);
+  ServiceClient api(settings, kTimeoutS);
   if (words[0] == "reconcile") return Reconcile(api, words, flags, json, tty, out, err);
   return Resync(api, words, flags, json, tty, out, err);
 }
