@@ -9,7 +9,6 @@
 #include <Poco/Exception.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 
 #include "app/commands.h"
 #include "app/progress.h"
