@@ -524,6 +524,16 @@ bool Reconciler::MissingPage(const std::string& run, Poco::JSON::Object& state, 
                                record.external_reference},
              rows);
       IncomingEvent e = Repair(run, kind, entry, clock_->NowMs());
+      if (!record.external_reference.empty()) {
+        // The record is another entity's (or an agent's): a resend over the
+        // link would overwrite it with this entity. No listed record carries
+        // this one's reference, so it is missing: the link is dropped and
+        // the entity created (looked up first when the plugin can).
+        e.forget_link_plugin = options_.plugin;
+        e.lookup_first = options_.lookup_by_reference;
+        repairs.push_back(e);
+        continue;
+      }
       // The resend over the link leaves alone the fields the CRM owns.
       std::vector<FieldDiff> diffs, crm_owned;
       std::string error;
