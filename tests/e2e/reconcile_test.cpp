@@ -246,9 +246,12 @@ TEST_SUITE("e2e.reconcile") {
     t::TempDir dir;
     const std::string store = dir.File("crmsync.db");
     const std::string mapping = kMappings + std::string("sunshine-reference.json");
-    // Small pages and a slow budget, so the run is caught in the middle.
+    // Small pages and a slow budget, so the run is caught in the middle. The
+    // budget allows a second's worth at once: at 40/s the run's 26 CRM calls
+    // all went at once, and the kill raced the run's end. At 10/s the reads
+    // after the 8th (two pages) take 1.6 s more.
     const std::vector<std::string> slow = {"--set", "reconcile.page_size=4", "--set",
-                                           "crm.rate_limit=40"};
+                                           "crm.rate_limit=10"};
     constexpr int kLeads = 24;
     {
       Engine engine(store, mapping, crm.Url(), slow);
