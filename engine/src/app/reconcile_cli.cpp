@@ -146,6 +146,20 @@ void PrintReconcile(const Object::Ptr& run, std::ostream& out) {
   }
 }
 
+// The kinds of finding that are drift, with their counts ("2 missing, 1
+// differs"); "" when there is none. crm_owned is not: those fields are the
+// CRM's to change. unknown is: the entity could not be shown to agree.
+std::string DriftSummary(const Object::Ptr& counts) {
+  std::string summary;
+  for (size_t i = 0; i < kFindingKindCount; ++i) {
+    const std::string kind = kFindingKinds[i];
+    const int64_t n = IntOf(counts, kind);
+    if (kind == "crm_owned" || n == 0) continue;
+    summary += (summary.empty() ? "" : ", ") + Grouped(n) + " " + kind;
+  }
+  return summary;
+}
+
 int Usage(const std::string& command, const std::string& why, std::ostream& err) {
   err << "crmsync " << command << ": " << why << "; see crmsync --help " << command << "\n";
   return kExitUsage;
@@ -205,6 +219,13 @@ int Reconcile(ServiceClient& api, const std::vector<std::string>& words, const R
     err << "crmsync reconcile: the run failed: " << state->optValue<std::string>("error", "")
         << "\n";
     return kExitProblems;
+  }
+  // As diff(1) does, the exit code says whether anything differs, so that a
+  // script (a cron job, a switch's check) can act on it without parsing.
+  const std::string drift = DriftSummary(state->getObject("counts"));
+  if (!drift.empty()) {
+    err << "crmsync reconcile: drift found: " << drift << "\n";
+    return kExitReconcileDrift;
   }
   return kExitOk;
 }
@@ -297,7 +318,9 @@ const char* RunCommandsHelp() {
          "                 fields), crm_owned, unknown_to_mirror, broken_link,\n"
          "                 wrong_reference, unknown; --repair queues the jobs that\n"
          "                 fix what the platform owns. Runs in the service;\n"
-         "                 re-attaches to an unfinished run\n"
+         "                 re-attaches to an unfinished run. Exits 0 when nothing\n"
+         "                 drifted (crm_owned does not count), 2 when something\n"
+         "                 did (or could not be read: unknown), 1 on failure\n"
          "  resync --all|lead|property [--no-wait] [json]\n"
          "                 send the whole mirror to the CRM now configured, as\n"
          "                 creates-or-links (looked up by reference first), then\n"

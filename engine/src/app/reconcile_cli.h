@@ -11,9 +11,11 @@
 // run is unfinished (the service restarted, a command was interrupted), the
 // command re-attaches to it rather than starting another.
 //
-// Exit codes: 0 done; 64 (kExitUsage) bad command line, naming the word;
-// 1 (kExitProblems) the service unreachable (naming host:port), an error
-// answer (naming the status and message), a failed run, or resync jobs
+// Exit codes: 0 done (reconcile: and no drift); 2 (kExitReconcileDrift)
+// reconcile done and found drift (any finding but crm_owned), as diff(1)
+// exits when the files differ; 64 (kExitUsage) bad command line, naming the
+// word; 1 (kExitProblems) the service unreachable (naming host:port), an
+// error answer (naming the status and message), a failed run, or resync jobs
 // dead-lettered.
 #ifndef CRMSYNC_ENGINE_APP_RECONCILE_CLI_H_
 #define CRMSYNC_ENGINE_APP_RECONCILE_CLI_H_
@@ -25,6 +27,10 @@
 #include "config/settings.h"
 
 namespace crmsync::engine {
+
+/// reconcile's exit code when its run is done and found drift (like
+/// kExitBackfillSkipped: done, with something to look at).
+constexpr int kExitReconcileDrift = 2;
 
 /// The --flags of the two commands, as the option parser read them.
 struct RunFlags {

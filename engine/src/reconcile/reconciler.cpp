@@ -1,6 +1,7 @@
 // Reconcile runs; see reconciler.h.
 #include "reconcile/reconciler.h"
 
+#include <optional>
 #include <sstream>
 
 #include <Poco/JSON/Array.h>
@@ -80,6 +81,23 @@ IncomingEvent Repair(const std::string& run, EntityKind kind, const MirrorEntry&
   e.entity_json = entry.data;
   e.resend = true;
   return e;
+}
+
+// What a repair that sends the entity may name: every field of the mirror's
+// entity but those whose CRM value differs and is the CRM's (a status an
+// agent moved on), which a repair leaves alone; nullopt (the entity whole)
+// when there is none such.
+std::optional<std::vector<std::string>> FieldsBut(const std::string& entity_json,
+                                                  const std::vector<FieldDiff>& crm_owned) {
+  if (crm_owned.empty()) return std::nullopt;
+  std::vector<std::string> fields;
+  Poco::Dynamic::Var parsed = Poco::JSON::Parser().parse(entity_json);
+  for (const auto& [name, value] : *parsed.extract<Object::Ptr>()) {
+    bool owned = false;
+    for (const FieldDiff& d : crm_owned) owned = owned || d.field == name;
+    if (!owned && name != "id") fields.push_back(name);
+  }
+  return fields;
 }
 
 // "lead:42" -> (lead, "42"); false when it is not a reference of ours.
@@ -391,6 +409,8 @@ bool Reconciler::ListPage(const std::string& run, Poco::JSON::Object& state, Ent
       IncomingEvent e = Repair(run, kind, *entry, clock_->NowMs());
       e.forget_link_plugin = options_.plugin;
       e.lookup_first = options_.lookup_by_reference;
+      // Linked to the record found, the update leaves the CRM's fields alone.
+      e.resend_fields = FieldsBut(entry->data, crm);
       repairs.push_back(e);
     } else if (!platform.empty()) {
       Record(state, Finding{"differs", kind, id, record.external_id, platform, ""}, rows);
@@ -503,7 +523,28 @@ bool Reconciler::MissingPage(const std::string& run, Poco::JSON::Object& state, 
                          : "the linked CRM record carries the reference " +
                                record.external_reference},
              rows);
-      repairs.push_back(Repair(run, kind, entry, clock_->NowMs()));
+      IncomingEvent e = Repair(run, kind, entry, clock_->NowMs());
+      if (!record.external_reference.empty()) {
+        // The record is another entity's (or an agent's): a resend over the
+        // link would overwrite it with this entity. No listed record carries
+        // this one's reference, so it is missing: the link is dropped and
+        // the entity created (looked up first when the plugin can).
+        e.forget_link_plugin = options_.plugin;
+        e.lookup_first = options_.lookup_by_reference;
+        repairs.push_back(e);
+        continue;
+      }
+      // The resend over the link leaves alone the fields the CRM owns.
+      std::vector<FieldDiff> diffs, crm_owned;
+      std::string error;
+      if (CompareFields(kind, entry.data, record.fields_json, options_.ownership, &diffs,
+                        &error)) {
+        for (const FieldDiff& d : diffs) {
+          if (d.crm_owned) crm_owned.push_back(d);
+        }
+      }
+      e.resend_fields = FieldsBut(entry.data, crm_owned);
+      repairs.push_back(e);
     }
   }
   Queue(repairs, state);

@@ -8,10 +8,10 @@
 // lease token and dead letter, so the admin API, the audit trail and the
 // per-entity rules stay in one transactional place. Redis carries the work:
 //
-//   <prefix>:ready:0|1|2  streams, one per priority, consumer group "workers";
+//   <prefix>:ready:0..3   streams, one per priority, consumer group "workers";
 //                         an entry {job, entity, event} per job that became
 //                         ready. Workers XREADGROUP high before medium before
-//                         low; an entry stays pending (the Redis side of the
+//                         low before bulk; an entry stays pending (the Redis side of the
 //                         lease) until the job's outcome is recorded, then it
 //                         is XACKed and XDELed.
 //   <prefix>:delayed      sorted set of delayed jobs (member job id, score the

@@ -261,6 +261,46 @@ TEST_SUITE("engine.reconcile") {
     CHECK(rig.queued_wakes > 0);
   }
 
+  TEST_CASE("repair: a resend over a found or linked record leaves the CRM-owned fields alone") {
+    Rig rig;
+    // Both QUALIFIED: their status is the CRM's, which moved it on.
+    rig.Mirror(EntityKind::kLead, "L1", R"({"id":"L1","name":"Asha","status":"QUALIFIED"})",
+               "c1");
+    rig.Mirror(EntityKind::kLead, "L2", R"({"id":"L2","name":"Ravi","status":"QUALIFIED"})",
+               "c2");
+    // L1's reference is on another record than the linked one (broken_link);
+    // L2's linked record lost its reference (wrong_reference).
+    rig.crm.Add(EntityKind::kLead, "c9", "lead:L1",
+                R"({"name":"Asha R.","status":"NEGOTIATING"})");
+    rig.crm.Add(EntityKind::kLead, "c2", "", R"({"name":"Ravi","status":"LOST"})");
+    // L3's linked record is another entity's (it carries lead:L4's reference).
+    rig.Mirror(EntityKind::kLead, "L3", kLead3, "c4");
+    rig.crm.Add(EntityKind::kLead, "c4", "lead:L4", R"({"name":"Dev","status":"NEW"})");
+    rig.Make();
+    Poco::JSON::Object::Ptr run = rig.RunToEnd("lead", true);
+    CHECK(Rows(run, "broken_link") == std::vector<std::string>{"lead:L1"});
+    CHECK(Rows(run, "crm_owned") == std::vector<std::string>{"lead:L1"});
+    CHECK(Rows(run, "wrong_reference") == std::vector<std::string>{"lead:L2", "lead:L3"});
+    const std::string id = run->getValue<std::string>("run");
+    std::map<std::string, LeasedJob> jobs;
+    for (LeasedJob& job : rig.store->Lease(kPlugin, 10, kT0, 60000)) jobs[job.event_id] = job;
+    REQUIRE(jobs.size() == 3u);
+    // Not written over L4's record: unlinked, looked up first, else created.
+    const LeasedJob& other = jobs.at("repair:" + id + ":lead:L3");
+    CHECK_FALSE(other.external_id.has_value());
+    CHECK(other.in_doubt);
+    CHECK(other.payload.find("\"changed\"") == std::string::npos);
+    // The platform's fields only: the CRM's status is not sent back over it.
+    const LeasedJob& broken = jobs.at("repair:" + id + ":lead:L1");
+    CHECK(broken.in_doubt);
+    CHECK_MESSAGE(broken.payload.find(R"("changed":["name"])") != std::string::npos,
+                  broken.payload);
+    const LeasedJob& wrong = jobs.at("repair:" + id + ":lead:L2");
+    CHECK(wrong.external_id == std::optional<std::string>("c2"));
+    CHECK_MESSAGE(wrong.payload.find(R"("changed":["name"])") != std::string::npos,
+                  wrong.payload);
+  }
+
   TEST_CASE("without a list: each entity looked up by reference, fields not compared") {
     Rig rig;
     rig.crm.lists = false;
