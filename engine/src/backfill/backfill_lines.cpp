@@ -7,6 +7,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "crmsync/redact.h"
 #include "intake/event_validator.h"
 
 namespace crmsync::engine {
@@ -59,7 +60,7 @@ bool ParseBackfillLine(const std::string& text, int64_t line, const BackfillLine
     root = parser.parse(text);
   } catch (const Poco::Exception& e) {
     return bad("$", "not valid JSON (or nested deeper than " + std::to_string(kMaxJsonDepth) +
-                        "): " + e.message());
+                        "): " + MaskSensitive(e.message()));
   }
   if (root.type() != typeid(Object::Ptr)) return bad("$", kShape);
   Object::Ptr object = root.extract<Object::Ptr>();

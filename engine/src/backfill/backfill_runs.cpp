@@ -10,6 +10,7 @@
 
 #include "common/json_writer.h"
 #include "common/logging.h"
+#include "crmsync/redact.h"
 #include "queue/store_codec.h"
 #include "store/store_error.h"
 
@@ -209,7 +210,7 @@ BackfillImportResult BackfillRuns::Import(const BackfillImport& request) {
       run.started_ms = now_ms;
     }
   } catch (const StoreError& e) {
-    return refuse(503, std::string("the run's state cannot be read: ") + e.what());
+    return refuse(503, "the run's state cannot be read: " + MaskSensitive(e.what()));
   }
   result.next_offset = run.next_offset;
   if (request.offset != run.next_offset) {
@@ -243,7 +244,7 @@ BackfillImportResult BackfillRuns::Import(const BackfillImport& request) {
       Remember(run.run, now_ms);
     } catch (const StoreError& e) {
       ComponentLogger("backfill").warning("run %s: cannot record the stop: %s", run.run,
-                                          std::string(e.what()));
+                                          MaskSensitive(e.what()));
     }
     result.run = run;
     return refuse(422, "--strict: " + run.stopped_reason + "; nothing of this chunk was imported");
@@ -284,8 +285,8 @@ BackfillImportResult BackfillRuns::Import(const BackfillImport& request) {
   } catch (const std::exception& e) {
     // What went in is durable and is a duplicate when the chunk comes again.
     ComponentLogger("backfill").error("run %s: cannot store the chunk at offset %s: %s", run.run,
-                                      std::to_string(request.offset), std::string(e.what()));
-    return refuse(503, std::string("the chunk could not be stored; send it again: ") + e.what());
+                                      std::to_string(request.offset), MaskSensitive(e.what()));
+    return refuse(503, "the chunk could not be stored; send it again: " + MaskSensitive(e.what()));
   }
   result.invalid = chunk.invalid;
   result.invalid.insert(result.invalid.end(), conflicts.begin(), conflicts.end());
@@ -319,7 +320,7 @@ BackfillImportResult BackfillRuns::Import(const BackfillImport& request) {
   } catch (const StoreError& e) {
     return refuse(503, std::string("the chunk was stored but the run's offset was not; send it "
                                    "again (its lines are then duplicates): ") +
-                           e.what());
+                           MaskSensitive(e.what()));
   }
   Count("accepted", result.accepted);
   Count("duplicate", result.duplicates);

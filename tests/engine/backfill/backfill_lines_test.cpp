@@ -77,6 +77,20 @@ TEST_SUITE("backfill") {
     CHECK(chunk.event_lines == std::vector<int64_t>{10, 12});
   }
 
+  TEST_CASE("bad JSON's parser message quotes no e-mail or phone of the line") {
+    BackfillChunk chunk = ParseBackfillChunk(
+        "{\"lead\":{\"email\":\"asha.rao@example.com\" \"phone\":\"+91 98765 43210\"}}\n"
+        "{\"lead\":{\"id\":\"asha.rao@example.com}\n",
+        0, Options());
+    REQUIRE(chunk.invalid.size() == 2);
+    for (const auto& bad : chunk.invalid) {
+      const std::string& message = bad.errors[0].message;
+      CHECK(message.find("not valid JSON") == 0);
+      CHECK(message.find("asha.rao@example.com") == std::string::npos);
+      CHECK(message.find("98765") == std::string::npos);
+    }
+  }
+
   TEST_CASE("a line that is not one record is refused at $") {
     for (const char* line : {"[1,2]", "{}", R"({"lead":{"id":"L1"},"property":{"id":"P1"}})"}) {
       BadLine bad = OneBadLine(line);
