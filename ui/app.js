@@ -421,7 +421,7 @@ function showError(message) {
 
 // --- the loop ----------------------------------------------------------------------
 
-// Shadow mode (docs/design.md §13): shown only when crm.shadow.plugin is set.
+// Shadow mode (docs/design.md §11): shown only when crm.shadow.plugin is set.
 function drawShadow(shadow) {
   $('shadow-card').hidden = !shadow.enabled;
   if (!shadow.enabled) return;

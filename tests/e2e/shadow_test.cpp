@@ -1,4 +1,4 @@
-// Shadow mode end to end (docs/design.md §13): the real binary with
+// Shadow mode end to end (docs/design.md §11): the real binary with
 // generic-rest-crm live (config/crms/sunshine-reference.json) against
 // tools/reference-crm, and a shadow generic-rest-crm with a copy of that
 // mapping whose lead `name` is renamed `fullName`.

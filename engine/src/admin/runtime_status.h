@@ -30,7 +30,7 @@ struct RuntimeStatus {
   /// reconcile/reconciler.h, reconcile/resyncer.h).
   std::string reconcile = "null";
   std::string resync = "null";
-  /// Shadow mode (docs/design.md §13); enabled false when it is off.
+  /// Shadow mode (docs/design.md §11); enabled false when it is off.
   ShadowFigures shadow;
 };
 

@@ -1,4 +1,4 @@
-// admin/shadow_routes.h: shadow mode's admin API (docs/design.md §13), with
+// admin/shadow_routes.h: shadow mode's admin API (docs/design.md §11), with
 // the admin token:
 //   GET    /api/v1/shadow   the summary (ShadowRunner::Report())
 //   DELETE /api/v1/shadow   forgets it, so a new mapping version starts clean;

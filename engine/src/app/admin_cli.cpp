@@ -265,7 +265,7 @@ void RenderPurged(const Object::Ptr& answer, std::ostream& out) {
   out << "purged " << Text(answer->get("purged")) << " dead letter(s)\n";
 }
 
-// Shadow mode's summary (docs/design.md §13): the counts, per step kind, the
+// Shadow mode's summary (docs/design.md §11): the counts, per step kind, the
 // most frequent differences, the sandbox's answers, the latest errors.
 void RenderShadow(const Object::Ptr& answer, std::ostream& out) {
   out << "shadow plugin: " << Text(answer->get("plugin")) << "\n"

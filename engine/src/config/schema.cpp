@@ -128,7 +128,7 @@ std::vector<KeySpec> BuildSchema() {
       Duration("crm.retry.max_outage", 24LL * 3600 * 1000, 1000, 365LL * 24 * 3600 * 1000, "How long a job may be held by a CRM outage (circuit breaker open) or by a run of 429s before it is dead-lettered with \"CRM unavailable since ...\"; waiting for it spends no attempt."),
       Int("crm.retry.delay", 1000, 1, 3600000, "First retry delay in milliseconds.", "CRM_RETRY_DELAY"),
       Bool("crm.retry.jitter", false, "Randomise retry delays."),
-      // Shadow mode (docs/design.md §13): a second adapter shown every live job.
+      // Shadow mode (docs/design.md §11): a second adapter shown every live job.
       Str("crm.shadow.mapping", "", "Shadow mode: the mapping file of the shadow plugin (the version being tried); relative to the config folder. Never the live crm.mapping."),
       Str("crm.shadow.plugin", "", "Shadow mode: a second plugin that builds every live job's requests beside the live one, to compare; empty: off. Its own keys: crm.shadow.<plugin>.<key>."),
       Int("crm.shadow.queue", 1000, 1, 1000000, "Shadow mode: jobs waiting for comparison at most; more are dropped and counted, never waited for."),

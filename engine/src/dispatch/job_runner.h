@@ -54,7 +54,7 @@
 namespace crmsync::engine {
 
 /// What the live adapter built for one job whose lease ended it (done or
-/// dead-lettered), for shadow mode (docs/design.md §13): the job as planned
+/// dead-lettered), for shadow mode (docs/design.md §11): the job as planned
 /// (external_id as leased), the live plan, and each step this lease built,
 /// with the CRM id it was built with. A batched job's step carries no request
 /// (the live adapter sent a BuildBatch); shadow mode builds it alone.

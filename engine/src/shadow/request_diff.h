@@ -1,5 +1,5 @@
 // shadow/request_diff.h: where two requests built for the same step differ,
-// the live adapter's and the shadow's (docs/design.md §13, shadow mode):
+// the live adapter's and the shadow's (docs/design.md §11, shadow mode):
 // method, path, and the body as JSON pointers (RFC 6901) to what was added,
 // removed or changed. Objects are compared member by member whatever their
 // order; arrays element by element by index (a shorter array's missing

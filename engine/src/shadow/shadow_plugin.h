@@ -1,4 +1,4 @@
-// shadow/shadow_plugin.h: shadow mode's second adapter (docs/design.md §13),
+// shadow/shadow_plugin.h: shadow mode's second adapter (docs/design.md §11),
 // loaded and configured from the crm.shadow.* settings beside the live one.
 //
 // Its settings (ShadowPluginConfig): what the live plugin gets from crm.api.*,

@@ -1,4 +1,4 @@
-// shadow/shadow_runner.h: shadow mode (docs/design.md §13). A second adapter,
+// shadow/shadow_runner.h: shadow mode (docs/design.md §11). A second adapter,
 // the shadow (crm.shadow.plugin with crm.shadow.mapping), is shown every job
 // the live adapter ran: it plans the same SyncJob and builds each step's
 // request, prepared by its transport as it would be sent, and the runner

@@ -1,5 +1,5 @@
 // shadow/shadow_summary.h: what shadow mode has found so far (docs/design.md
-// §13): jobs compared, identical, differing, errors (the shadow could not
+// §11): jobs compared, identical, differing, errors (the shadow could not
 // plan or build), drops; per step kind; every differing place (step, where,
 // pointer, change) with how many jobs it differed in; the sandbox's answers
 // by status; the latest few masked examples of differences and of errors.
