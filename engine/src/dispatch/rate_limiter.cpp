@@ -6,6 +6,17 @@
 
 namespace crmsync::engine {
 
+bool IsCrmAnswer(const crmsync::Status& s) {
+  return s.code() != StatusCode::kRetryable && s.code() != StatusCode::kInternal;
+}
+
+RateAnswer RateAnswerOf(const crmsync::Status& s) {
+  RateAnswer answer;
+  answer.rate_limited = s.code() == StatusCode::kRateLimited;
+  answer.retry_after_ms = s.retry_after_ms();
+  return answer;
+}
+
 double RateLimiter::CutRateLocked(int64_t now, bool* lifted) const {
   *lifted = false;
   if (cut_rate_ <= 0) return 0;

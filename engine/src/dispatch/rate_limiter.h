@@ -42,6 +42,7 @@
 #include <mutex>
 
 #include "crmsync/rate_limit.h"
+#include "crmsync/status.h"
 
 namespace crmsync::engine {
 
@@ -58,6 +59,14 @@ struct RateAnswer {
   /// What its budget headers say; nullptr when it states none.
   const RateLimitBudget* budget = nullptr;
 };
+
+/// True when a plugin call's status is the CRM's answer: any code but
+/// kRetryable and kInternal, which may be a transport failure or a plugin
+/// fault. Only answers go to RateLimiter::OnAnswer (the poller, the inbound
+/// fetch and reconcile's reads, which see a Status, not the HttpResponse).
+bool IsCrmAnswer(const crmsync::Status& s);
+/// The answer `s` stands for: a 429 (kRateLimited) and its Retry-After.
+RateAnswer RateAnswerOf(const crmsync::Status& s);
 
 /// The limiter as ops see it (`crmsync status`, the UI, metrics).
 struct RateLimitState {

@@ -113,12 +113,7 @@ bool InboundWorker::FetchChanges(InboundDelivery* delivery, Hold* hold, int64_t*
     const Status s = adapter_->FetchChange(&filled);
     // The limiter hears of every answer the CRM gave (a transport error or a
     // plugin fault is none), a 429 among them.
-    if (limiter_ && s.code() != StatusCode::kRetryable && s.code() != StatusCode::kInternal) {
-      RateAnswer answer;
-      answer.rate_limited = s.code() == StatusCode::kRateLimited;
-      answer.retry_after_ms = s.retry_after_ms();
-      limiter_->OnAnswer(clock_->NowMs(), ticket, answer);
-    }
+    if (limiter_ && IsCrmAnswer(s)) limiter_->OnAnswer(clock_->NowMs(), ticket, RateAnswerOf(s));
     // Plugin messages come through the guard's redaction (MaskSensitive).
     switch (s.code()) {
       case StatusCode::kOk:

@@ -46,12 +46,6 @@ std::string PageId(EntityKind kind, const std::string& cursor,
   return std::string("poll-") + EntityKindName(kind) + "-" + StableHash(text);
 }
 
-// A status the CRM answered (rather than a transport failure, which
-// kRetryable and kInternal may be): the limiter hears only of answers.
-bool IsAnswer(const Status& s) {
-  return s.code() != StatusCode::kRetryable && s.code() != StatusCode::kInternal;
-}
-
 }  // namespace
 
 bool DecidePolling(const std::string& mode, const Capabilities& capabilities,
@@ -299,12 +293,7 @@ Poller::Step Poller::ReadPage(Entity* e) {
   PollPage page;
   crmsync::Status s = adapter_->PollChanges(request, &page);
   const int64_t answered = clock_->NowMs();
-  if (limiter_ && IsAnswer(s)) {
-    RateAnswer answer;
-    answer.rate_limited = s.code() == StatusCode::kRateLimited;
-    answer.retry_after_ms = s.retry_after_ms();
-    limiter_->OnAnswer(answered, ticket, answer);
-  }
+  if (limiter_ && IsCrmAnswer(s)) limiter_->OnAnswer(answered, ticket, RateAnswerOf(s));
 
   if (s.code() == StatusCode::kNotFound) {
     {

@@ -4,16 +4,6 @@
 #include <algorithm>
 
 namespace crmsync::engine {
-namespace {
-
-// A status the CRM answered (rather than a transport failure, which kRetryable
-// and kInternal may be): the limiter hears only of answers.
-bool IsAnswer(const Status& s) {
-  return s.code() != StatusCode::kRetryable && s.code() != StatusCode::kInternal;
-}
-
-}  // namespace
-
 template <typename F>
 Status CrmReads::Within(F&& call) {
   Status s;
@@ -31,12 +21,7 @@ Status CrmReads::Within(F&& call) {
     bool answered = false;
     s = call(&answered);
     calls_.fetch_add(1);
-    if (limiter_ && answered) {
-      RateAnswer answer;
-      answer.rate_limited = s.code() == StatusCode::kRateLimited;
-      answer.retry_after_ms = s.retry_after_ms();
-      limiter_->OnAnswer(clock_->NowMs(), ticket, answer);
-    }
+    if (limiter_ && answered) limiter_->OnAnswer(clock_->NowMs(), ticket, RateAnswerOf(s));
     if (!s.IsTransient() || attempt == kTries) return s;
     if (!worker_->Wait(std::max(backoff_ms, s.retry_after_ms()))) {
       return Status::Retryable("stopping");
@@ -50,7 +35,7 @@ Status CrmReads::ListRecords(const RecordListRequest& request, RecordListPage* p
   return Within([&](bool* answered) {
     *page = RecordListPage();
     Status s = adapter_->ListRecords(request, page);
-    *answered = IsAnswer(s);
+    *answered = IsCrmAnswer(s);
     if (s.ok() && page->more && page->next_cursor.empty()) {
       return Status::Retryable("plugin " + adapter_->name() +
                                " answered a list page with more to come but no next cursor");
@@ -63,7 +48,7 @@ Status CrmReads::ReadRecord(EntityKind kind, const std::string& external_id, Crm
   return Within([&](bool* answered) {
     *record = CrmRecord();
     Status s = adapter_->ReadRecord(kind, external_id, record);
-    *answered = IsAnswer(s);
+    *answered = IsCrmAnswer(s);
     return s;
   });
 }

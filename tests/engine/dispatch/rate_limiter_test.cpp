@@ -435,5 +435,19 @@ TEST_SUITE("engine.dispatch") {
   }
 }  // TEST_SUITE
 
+  TEST_CASE("rate limiter: a plugin call's status is an answer unless it may be a transport failure") {
+    CHECK(IsCrmAnswer(Status::Ok()));
+    CHECK(IsCrmAnswer(Status::NotFound("gone")));
+    CHECK(IsCrmAnswer(Status::Permanent("400")));
+    CHECK_FALSE(IsCrmAnswer(Status::Retryable("connection refused")));
+    CHECK_FALSE(IsCrmAnswer(Status(StatusCode::kInternal, "plugin threw")));
+    const Status limited(StatusCode::kRateLimited, "429", 2000);
+    REQUIRE(IsCrmAnswer(limited));
+    RateAnswer answer = RateAnswerOf(limited);
+    CHECK(answer.rate_limited);
+    CHECK(answer.retry_after_ms == 2000);
+    CHECK(answer.budget == nullptr);
+    CHECK_FALSE(RateAnswerOf(Status::Ok()).rate_limited);
+  }
 }  // namespace
 }  // namespace crmsync::engine
